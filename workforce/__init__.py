@@ -1,0 +1,1 @@
+"""workforce: a backend for crowd workforce marketplaces that train AI models."""

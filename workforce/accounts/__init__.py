@@ -1,0 +1,1 @@
+"""Organisations, users, roles, API tokens, invitations, passwords and the audit log."""

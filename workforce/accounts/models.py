@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workforce import clock
+from workforce.db import Base, IdMixin, TimestampMixin, json_type, str_enum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    VENDOR_MANAGER = "vendor_manager"
+    REVIEWER = "reviewer"
+    FINANCE = "finance"
+    TRAINER = "trainer"
+
+    @property
+    def is_staff(self) -> bool:
+        return self is not Role.TRAINER
+
+
+STAFF_ROLES = frozenset(r for r in Role if r.is_staff)
+
+
+class Organisation(IdMixin, TimestampMixin, Base):
+    """A vendor that runs projects; staff belong to exactly one."""
+
+    __tablename__ = "organisations"
+
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+
+    users: Mapped[list[User]] = relationship(back_populates="organisation")
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # Staff are scoped to one organisation; trainers work across organisations.
+        CheckConstraint(
+            "(role = 'trainer' AND organisation_id IS NULL)"
+            " OR (role <> 'trainer' AND organisation_id IS NOT NULL)",
+            name="organisation_matches_role",
+        ),
+    )
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
+    country: Mapped[str | None] = mapped_column(String(2))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    languages: Mapped[list[str]] = mapped_column(json_type(), default=list)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    password_changed_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+class ApiToken(IdMixin, Base):
+    """An opaque bearer token; only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Invitation(IdMixin, TimestampMixin, Base):
+    """An admin's invitation for a staff member, accepted with a password."""
+
+    __tablename__ = "invitations"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= clock.now() else "pending"
+
+
+class PasswordReset(IdMixin, Base):
+    __tablename__ = "password_resets"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class AuditEvent(IdMixin, Base):
+    """Who did what to which object, when, with the values before and after."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_organisation_id_created_at", "organisation_id", "created_at"),
+        Index("ix_audit_events_object", "object_type", "object_id"),
+    )
+
+    created_at: Mapped[datetime]
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    actor_label: Mapped[str] = mapped_column(String(100))
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
+    action: Mapped[str] = mapped_column(String(100))
+    object_type: Mapped[str] = mapped_column(String(50))
+    object_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(json_type())
+    after: Mapped[dict[str, Any] | None] = mapped_column(json_type())
+    request_id: Mapped[str | None] = mapped_column(String(64))

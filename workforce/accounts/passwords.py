@@ -1,0 +1,45 @@
+"""Password hashing with argon2id (argon2-cffi) and the password rules."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from workforce.errors import Invalid
+
+MIN_LENGTH = 10
+MAX_LENGTH = 256
+
+_hasher = PasswordHasher()
+# Verified against when no user matches, so an unknown e-mail costs as much time
+# as a wrong password and the answer time does not reveal who has an account.
+_DUMMY_HASH = _hasher.hash("workforce-dummy-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def check_password_rules(password: str, *, email: str | None = None, field: str = "password") -> None:
+    problems = []
+    if len(password) < MIN_LENGTH:
+        problems.append(f"Must be at least {MIN_LENGTH} characters long.")
+    if len(password) > MAX_LENGTH:
+        problems.append(f"Must be at most {MAX_LENGTH} characters long.")
+    if not password.strip():
+        problems.append("Must not be only white space.")
+    if email and password.strip().lower() == email.strip().lower():
+        problems.append("Must not be the e-mail address.")
+    if problems:
+        raise Invalid("The password does not meet the rules.", errors={field: problems})

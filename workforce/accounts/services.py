@@ -1,0 +1,442 @@
+"""Sign-up, login, tokens, invitations, passwords, users and organisations."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.accounts import audit, tokens
+from workforce.accounts.audit import Actor
+from workforce.accounts.models import (
+    STAFF_ROLES,
+    ApiToken,
+    Invitation,
+    Organisation,
+    PasswordReset,
+    Role,
+    User,
+)
+from workforce.accounts.passwords import (
+    check_password_rules,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from workforce.accounts.validation import normalise_email
+from workforce.errors import Conflict, Invalid, NotFound, Unauthenticated
+from workforce.notifications.services import notify, queue_email
+from workforce.pagination import Page, PageRequest, paginate
+
+
+@dataclass(frozen=True)
+class Profile:
+    display_name: str
+    country: str | None = None
+    timezone: str = "UTC"
+    languages: tuple[str, ...] = ()
+
+
+# --- organisations -------------------------------------------------------------------
+
+
+def create_organisation(session: Session, name: str, slug: str | None = None) -> Organisation:
+    slug = slug or slugify(name)
+    if session.scalar(select(Organisation.id).where(Organisation.slug == slug)):
+        raise Conflict(f"An organisation with the slug {slug!r} exists.", code="slug-taken")
+    organisation = Organisation(name=name.strip(), slug=slug)
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def find_organisation_by_slug(session: Session, slug: str) -> Organisation | None:
+    return session.scalars(select(Organisation).where(Organisation.slug == slug)).one_or_none()
+
+
+def get_own_organisation(session: Session, actor: User) -> Organisation:
+    if actor.organisation_id is None:
+        raise NotFound("You do not belong to an organisation.")
+    return session.get_one(Organisation, actor.organisation_id)
+
+
+def rename_organisation(session: Session, admin: User, name: str) -> Organisation:
+    organisation = get_own_organisation(session, admin)
+    before = {"name": organisation.name}
+    organisation.name = name.strip()
+    audit.record(
+        session, admin, "organisation.renamed", object_type="organisation",
+        object_id=organisation.id, organisation_id=organisation.id,
+        before=before, after={"name": organisation.name},
+    )
+    session.flush()
+    return organisation
+
+
+# --- users ---------------------------------------------------------------------------
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == normalise_email(email))).one_or_none()
+
+
+def _new_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    profile: Profile,
+    organisation_id: uuid.UUID | None,
+) -> User:
+    email = normalise_email(email)
+    check_password_rules(password, email=email)
+    if find_user_by_email(session, email) is not None:
+        raise Conflict("An account with this e-mail address exists.", code="email-taken")
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=profile.display_name.strip(),
+        role=role,
+        organisation_id=organisation_id,
+        country=profile.country,
+        timezone=profile.timezone,
+        languages=list(profile.languages),
+        password_changed_at=clock.now(),
+    )
+    session.add(user)
+    try:
+        # Two sign-ups racing for one address: the unique key decides, not the check above.
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("An account with this e-mail address exists.", code="email-taken") from exc
+    return user
+
+
+def sign_up_trainer(session: Session, *, email: str, password: str, profile: Profile) -> User:
+    user = _new_user(
+        session, email=email, password=password, role=Role.TRAINER, profile=profile,
+        organisation_id=None,
+    )
+    notify(
+        session, user.id, "account.welcome", "Welcome to workforce",
+        "Take an onboarding assessment to qualify for your first project.",
+    )
+    return user
+
+
+def create_staff_user(
+    session: Session,
+    actor: Actor,
+    *,
+    organisation: Organisation,
+    email: str,
+    password: str,
+    role: Role,
+    profile: Profile,
+) -> User:
+    """A staff member created directly (CLI ``create-admin``, demo data)."""
+    if role not in STAFF_ROLES:
+        raise Invalid("Staff must have a staff role.", errors={"role": ["Not a staff role."]})
+    user = _new_user(
+        session, email=email, password=password, role=role, profile=profile,
+        organisation_id=organisation.id,
+    )
+    audit.record(
+        session, actor, "user.created", object_type="user", object_id=user.id,
+        organisation_id=organisation.id, after={"role": role, "email": user.email},
+    )
+    return user
+
+
+def update_profile(session: Session, user: User, **changes: object) -> User:
+    for name in ("display_name", "country", "timezone", "languages"):
+        if name in changes:
+            setattr(user, name, changes[name])
+    session.flush()
+    return user
+
+
+def get_user(session: Session, actor: User, user_id: uuid.UUID) -> User:
+    """A user in the actor's organisation; anybody else does not exist for them."""
+    user = session.get(User, user_id)
+    if user is None or user.organisation_id is None or user.organisation_id != actor.organisation_id:
+        raise NotFound("No such user.")
+    return user
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+def list_users(session: Session, admin: User, filters: UserFilter, page: PageRequest) -> Page[User]:
+    stmt = select(User).where(User.organisation_id == admin.organisation_id)
+    if filters.role is not None:
+        stmt = stmt.where(User.role == filters.role)
+    if filters.is_active is not None:
+        stmt = stmt.where(User.is_active == filters.is_active)
+    return paginate(session, stmt, page, created_at=User.created_at, row_id=User.id)
+
+
+def update_staff_user(
+    session: Session,
+    admin: User,
+    user_id: uuid.UUID,
+    *,
+    role: Role | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Change a staff member's role or access; audited, and the person is told."""
+    user = get_user(session, admin, user_id)
+    before = {"role": user.role, "is_active": user.is_active}
+    if role is not None and role not in STAFF_ROLES:
+        raise Invalid("Staff must keep a staff role.", errors={"role": ["Not a staff role."]})
+    new_role = role if role is not None else user.role
+    new_active = is_active if is_active is not None else user.is_active
+    if user.role is Role.ADMIN and (new_role is not Role.ADMIN or not new_active):
+        _keep_one_admin(session, user)
+    user.role, user.is_active = new_role, new_active
+    after = {"role": user.role, "is_active": user.is_active}
+    if after == before:
+        return user
+    if not user.is_active:
+        tokens.revoke_all(session, user)
+    audit.record(
+        session, admin, "user.access_changed", object_type="user", object_id=user.id,
+        organisation_id=user.organisation_id, before=before, after=after,
+    )
+    notify(
+        session, user.id, "account.access_changed", "Your access changed",
+        f"Your role is now {user.role.value}"
+        + ("" if user.is_active else " and your account is deactivated") + ".",
+        data={"before": before, "after": after},
+    )
+    session.flush()
+    return user
+
+
+def _keep_one_admin(session: Session, leaving: User) -> None:
+    others = session.scalar(
+        select(func.count()).select_from(User).where(
+            User.organisation_id == leaving.organisation_id,
+            User.role == Role.ADMIN,
+            User.is_active.is_(True),
+            User.id != leaving.id,
+        )
+    )
+    if not others:
+        raise Conflict(
+            "An organisation keeps at least one active admin.", code="last-admin"
+        )
+
+
+# --- login and tokens ----------------------------------------------------------------
+
+
+def log_in(
+    session: Session, email: str, password: str, *, lifetime: timedelta, label: str = "login"
+) -> tuple[ApiToken, str]:
+    user = find_user_by_email(session, email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthenticated("The e-mail address or password is wrong.", code="invalid-credentials")
+    if not user.is_active:
+        raise Unauthenticated("The account is deactivated.", code="account-deactivated")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return tokens.issue_token(session, user, label=label, lifetime=lifetime)
+
+
+def log_out(session: Session, token: ApiToken) -> None:
+    tokens.revoke(session, token)
+
+
+def log_out_everywhere(session: Session, user: User) -> int:
+    return tokens.revoke_all(session, user)
+
+
+def change_password(
+    session: Session, user: User, current: ApiToken, *, old_password: str, new_password: str
+) -> None:
+    """Set a new password; every other session of the user is logged out."""
+    if not verify_password(user.password_hash, old_password):
+        raise Invalid(
+            "The current password is wrong.", errors={"current_password": ["Wrong password."]}
+        )
+    _set_password(session, user, new_password, field="new_password")
+    tokens.revoke_all(session, user, keep=current)
+
+
+def _set_password(session: Session, user: User, password: str, *, field: str) -> None:
+    check_password_rules(password, email=user.email, field=field)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = clock.now()
+    notify(session, user.id, "account.password_changed", "Your password was changed",
+           "If this was not you, reset your password now and tell your administrator.")
+    session.flush()
+
+
+def request_password_reset(
+    session: Session, email: str, *, lifetime: timedelta, base_url: str
+) -> None:
+    """E-mail a one-time reset link if the address has an account; say nothing either way."""
+    user = find_user_by_email(session, email)
+    if user is None or not user.is_active:
+        return
+    raw, digest = tokens.new_secret("wfr_")
+    now = clock.now()
+    session.add(PasswordReset(user_id=user.id, token_hash=digest, created_at=now,
+                              expires_at=now + lifetime))
+    queue_email(
+        session, user.email, "Reset your workforce password",
+        "Someone asked to reset the password of your workforce account.\n\n"
+        f"Reset token: {raw}\n"
+        f"Send it with a new password to POST {base_url}/api/v1/auth/password-reset/confirm\n\n"
+        f"It works once, until {(now + lifetime).isoformat()}. "
+        "If it was not you, ignore this message.",
+    )
+
+
+def reset_password(session: Session, raw_token: str, new_password: str) -> User:
+    reset = session.scalars(
+        select(PasswordReset).where(PasswordReset.token_hash == tokens.hash_secret(raw_token))
+    ).one_or_none()
+    if reset is None or reset.used_at is not None or reset.expires_at <= clock.now():
+        raise Invalid(
+            "The reset token is unknown, used or expired.",
+            errors={"token": ["Unknown, used or expired token."]},
+        )
+    user = session.get_one(User, reset.user_id)
+    _set_password(session, user, new_password, field="new_password")
+    reset.used_at = clock.now()
+    tokens.revoke_all(session, user)
+    return user
+
+
+# --- invitations ---------------------------------------------------------------------
+
+
+def invite_staff(
+    session: Session,
+    admin: User,
+    *,
+    email: str,
+    role: Role,
+    lifetime: timedelta,
+    base_url: str,
+) -> Invitation:
+    if role not in STAFF_ROLES:
+        raise Invalid(
+            "Only staff are invited; trainers sign up themselves.",
+            errors={"role": ["Must be a staff role."]},
+        )
+    email = normalise_email(email)
+    if find_user_by_email(session, email) is not None:
+        raise Conflict("An account with this e-mail address exists.", code="email-taken")
+    now = clock.now()
+    # A new invitation replaces any still-open one for the same address.
+    for previous in session.scalars(
+        select(Invitation).where(
+            Invitation.organisation_id == admin.organisation_id,
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+    ):
+        previous.revoked_at = now
+    raw, digest = tokens.new_secret("wfi_")
+    invitation = Invitation(
+        organisation_id=admin.organisation_id, email=email, role=role, token_hash=digest,
+        invited_by_id=admin.id, expires_at=now + lifetime,
+    )
+    session.add(invitation)
+    session.flush()
+    audit.record(
+        session, admin, "invitation.created", object_type="invitation", object_id=invitation.id,
+        organisation_id=admin.organisation_id, after={"email": email, "role": role},
+    )
+    organisation = get_own_organisation(session, admin)
+    queue_email(
+        session, email, f"You are invited to {organisation.name} on workforce",
+        f"{admin.display_name} invited you to join {organisation.name} as {role.value}.\n\n"
+        f"Invitation token: {raw}\n"
+        f"Accept it with POST {base_url}/api/v1/auth/invitations/accept "
+        f"before {invitation.expires_at.isoformat()}.",
+    )
+    return invitation
+
+
+def list_invitations(session: Session, admin: User, page: PageRequest) -> Page[Invitation]:
+    stmt = select(Invitation).where(Invitation.organisation_id == admin.organisation_id)
+    return paginate(session, stmt, page, created_at=Invitation.created_at, row_id=Invitation.id)
+
+
+def revoke_invitation(session: Session, admin: User, invitation_id: uuid.UUID) -> Invitation:
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.organisation_id != admin.organisation_id:
+        raise NotFound("No such invitation.")
+    if invitation.accepted_at is not None:
+        raise Conflict("The invitation was already accepted.", code="invitation-accepted")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = clock.now()
+        audit.record(
+            session, admin, "invitation.revoked", object_type="invitation",
+            object_id=invitation.id, organisation_id=invitation.organisation_id,
+        )
+        session.flush()
+    return invitation
+
+
+def accept_invitation(session: Session, raw_token: str, *, password: str, profile: Profile) -> User:
+    invitation = session.scalars(
+        select(Invitation).where(Invitation.token_hash == tokens.hash_secret(raw_token))
+    ).one_or_none()
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= clock.now()
+    ):
+        raise Invalid(
+            "The invitation is unknown, used, revoked or expired.",
+            errors={"token": ["Unknown, used, revoked or expired invitation."]},
+        )
+    user = _new_user(
+        session, email=invitation.email, password=password, role=invitation.role,
+        profile=profile, organisation_id=invitation.organisation_id,
+    )
+    invitation.accepted_at = clock.now()
+    invitation.user_id = user.id
+    audit.record(
+        session, user, "invitation.accepted", object_type="user", object_id=user.id,
+        organisation_id=invitation.organisation_id,
+        after={"role": user.role, "email": user.email, "invitation_id": invitation.id},
+    )
+    notify(session, invitation.invited_by_id, "invitation.accepted", "Invitation accepted",
+           f"{user.display_name} joined as {user.role.value}.")
+    session.flush()
+    return user
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")[:56]
+    return slug or f"org-{uuid.uuid4().hex[:8]}"
+
+
+def purge_expired_credentials(session: Session, *, older_than: timedelta) -> int:
+    """Delete tokens and reset links that expired more than ``older_than`` ago."""
+    cutoff = clock.now() - older_than
+    removed = 0
+    for model in (ApiToken, PasswordReset):
+        removed += session.execute(
+            delete(model).where(model.expires_at < cutoff)
+        ).rowcount
+    return removed

@@ -1,0 +1,77 @@
+"""Opaque bearer tokens: random, shown once, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.accounts.models import ApiToken, User
+from workforce.errors import Unauthenticated
+
+TOKEN_PREFIX = "wf_"
+# Writing last_used_at on every request would turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def new_secret(prefix: str = TOKEN_PREFIX) -> tuple[str, str]:
+    """A fresh random secret and the hash to store for it."""
+    raw = prefix + secrets.token_urlsafe(32)
+    return raw, hash_secret(raw)
+
+
+def hash_secret(raw: str) -> str:
+    # Secrets carry 256 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, *, label: str, lifetime: timedelta) -> tuple[ApiToken, str]:
+    raw, digest = new_secret()
+    now = clock.now()
+    token = ApiToken(
+        user=user, token_hash=digest, label=label, created_at=now, expires_at=now + lifetime
+    )
+    session.add(token)
+    session.flush()
+    return token, raw
+
+
+def authenticate(session: Session, raw: str) -> tuple[User, ApiToken]:
+    """The user and token behind a bearer token, or ``Unauthenticated``."""
+    token = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hash_secret(raw))
+    ).one_or_none()
+    now = clock.now()
+    if token is None:
+        raise Unauthenticated("The access token is not valid.", code="invalid-token")
+    if token.revoked_at is not None:
+        raise Unauthenticated("The access token has been revoked.", code="invalid-token")
+    if token.expires_at <= now:
+        raise Unauthenticated("The access token has expired.", code="invalid-token")
+    if not token.user.is_active:
+        raise Unauthenticated("The account is deactivated.", code="invalid-token")
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+    return token.user, token
+
+
+def revoke(session: Session, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        session.flush()
+
+
+def revoke_all(session: Session, user: User, *, keep: ApiToken | None = None) -> int:
+    stmt = (
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+        .execution_options(synchronize_session="fetch")
+    )
+    if keep is not None:
+        stmt = stmt.where(ApiToken.id != keep.id)
+    return session.execute(stmt).rowcount

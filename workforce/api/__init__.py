@@ -1,0 +1,76 @@
+"""The HTTP API under /api/v1: blueprints, schemas, authorization and problem+json errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask_smorest
+from flask import Flask, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import HTTPException
+
+from workforce.api import auth, health, me, organisation, problems, ratelimit, uow
+from workforce.api.schemas import ProblemSchema
+from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
+from workforce.errors import DomainError
+
+BLUEPRINTS = (health.blp, auth.blp, me.blp, organisation.blp)
+DOCS_ASSETS = "/api/v1/docs/assets/"
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        return problems.from_http_exception(error)
+
+
+def openapi_config() -> dict[str, Any]:
+    return {
+        "API_TITLE": "workforce",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS,
+        # Swagger UI would otherwise ask validator.swagger.io about the document.
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "Crowd workforce marketplace: assessments, projects, "
+                "wellbeing and payouts. Errors are application/problem+json (RFC 9457).",
+            },
+            "servers": [{"url": "/"}],
+        },
+    }
+
+
+docs_assets = Blueprint("docs-assets", __name__, url_prefix=DOCS_ASSETS.rstrip("/"))
+
+
+@docs_assets.route("/<path:filename>")
+@docs_assets.public
+@docs_assets.doc(exclude=True)
+def docs_asset(filename: str):
+    """Swagger UI's own files, served from the installed package so the docs work offline."""
+    return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+
+def init_app(app: Flask) -> None:
+    uow.init_app(app)
+    ratelimit.limiter.init_app(app)
+    api = Api(app)
+    api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(docs_assets)
+    # flask-smorest's own views (the document and the docs page) are public.
+    for endpoint, view in app.view_functions.items():
+        if endpoint.startswith("api-docs."):
+            mark(view, PUBLIC)
+
+    app.register_error_handler(DomainError, problems.from_domain_error)
+    app.register_error_handler(HTTPException, problems.from_http_exception)
+    app.register_error_handler(Exception, problems.from_unexpected)
+    app.extensions["workforce"].api = api

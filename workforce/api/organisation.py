@@ -1,0 +1,145 @@
+"""The caller's organisation: its staff, invitations and audit log (admins)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+from marshmallow import Schema, fields
+
+from workforce.accounts import audit, services
+from workforce.accounts.audit import AuditFilter
+from workforce.accounts.models import STAFF_ROLES, Role
+from workforce.accounts.services import UserFilter
+from workforce.api.accounts_schemas import (
+    InvitationCreateSchema,
+    InvitationSchema,
+    OrganisationSchema,
+    StaffUpdateSchema,
+    UserListArgs,
+    UserSchema,
+)
+from workforce.api.schemas import PageArgs, page_of, page_request
+from workforce.api.security import Blueprint, current_user
+from workforce.api.uow import db_session
+
+blp = Blueprint(
+    "organisation", __name__, url_prefix="/api/v1",
+    description="The caller's organisation, its staff and its audit log",
+)
+
+
+@blp.route("/organisation")
+@blp.requires(*STAFF_ROLES)
+@blp.response(200, OrganisationSchema)
+def get_organisation():
+    """The organisation the caller belongs to."""
+    return services.get_own_organisation(db_session(), current_user())
+
+
+@blp.route("/organisation", methods=["PATCH"])
+@blp.requires(Role.ADMIN)
+@blp.arguments(OrganisationSchema)
+@blp.response(200, OrganisationSchema)
+def rename_organisation(args: dict):
+    """Rename the organisation (audited)."""
+    return services.rename_organisation(db_session(), current_user(), args["name"])
+
+
+class UserListQuery(UserListArgs, PageArgs):
+    pass
+
+
+@blp.route("/users")
+@blp.requires(Role.ADMIN)
+@blp.arguments(UserListQuery, location="query")
+@blp.response(200, page_of(UserSchema))
+def list_users(args: dict):
+    """The organisation's staff, newest first, filtered by role or active state."""
+    page = page_request(args)
+    return services.list_users(db_session(), current_user(), UserFilter(**args), page)
+
+
+@blp.route("/users/<uuid:user_id>")
+@blp.requires(Role.ADMIN)
+@blp.response(200, UserSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def get_user(user_id: uuid.UUID):
+    """One staff member of the organisation."""
+    return services.get_user(db_session(), current_user(), user_id)
+
+
+@blp.route("/users/<uuid:user_id>", methods=["PATCH"])
+@blp.requires(Role.ADMIN)
+@blp.arguments(StaffUpdateSchema)
+@blp.response(200, UserSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def update_user(args: dict, user_id: uuid.UUID):
+    """Change a staff member's role or deactivate them (audited, and they are notified).
+    A deactivated account's tokens are revoked."""
+    return services.update_staff_user(db_session(), current_user(), user_id, **args)
+
+
+@blp.route("/invitations")
+@blp.requires(Role.ADMIN)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(InvitationSchema))
+def list_invitations(args: dict):
+    """The organisation's invitations, newest first."""
+    return services.list_invitations(db_session(), current_user(), page_request(args))
+
+
+@blp.route("/invitations", methods=["POST"])
+@blp.requires(Role.ADMIN)
+@blp.arguments(InvitationCreateSchema)
+@blp.response(201, InvitationSchema)
+@blp.alt_response(409, response="CONFLICT")
+def create_invitation(args: dict):
+    """Invite a staff member; the token goes to them by e-mail, never in this response."""
+    settings = current_app.extensions["workforce"].settings
+    return services.invite_staff(
+        db_session(), current_user(), email=args["email"], role=args["role"],
+        lifetime=settings.invitation_lifetime, base_url=settings.public_base_url,
+    )
+
+
+@blp.route("/invitations/<uuid:invitation_id>", methods=["DELETE"])
+@blp.requires(Role.ADMIN)
+@blp.response(200, InvitationSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def revoke_invitation(invitation_id: uuid.UUID):
+    """Revoke an invitation that has not been accepted."""
+    return services.revoke_invitation(db_session(), current_user(), invitation_id)
+
+
+class AuditEventSchema(Schema):
+    id = fields.UUID()
+    created_at = fields.DateTime()
+    actor_id = fields.UUID(allow_none=True)
+    actor_label = fields.String()
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String()
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+    request_id = fields.String(allow_none=True)
+
+
+class AuditListArgs(PageArgs):
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String()
+    actor_id = fields.UUID()
+    since = fields.AwareDateTime(default_timezone=None)
+    until = fields.AwareDateTime(default_timezone=None)
+
+
+@blp.route("/audit-events")
+@blp.requires(Role.ADMIN)
+@blp.arguments(AuditListArgs, location="query")
+@blp.response(200, page_of(AuditEventSchema))
+def list_audit_events(args: dict):
+    """The organisation's audit log, newest first, filtered by action, object, actor or time."""
+    page = page_request(args)
+    return audit.list_events(db_session(), current_user(), AuditFilter(**args), page)

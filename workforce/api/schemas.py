@@ -1,0 +1,98 @@
+"""Shared marshmallow pieces: problem bodies, pages, and fields for people's details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate
+
+from workforce.accounts import validation
+from workforce.pagination import PageRequest
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem; ``errors`` maps each failing field to its messages."""
+
+    type = fields.String(metadata={"example": "urn:workforce:problem:validation-error"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    request_id = fields.String(allow_none=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class _Checked(fields.String):
+    """A string field normalised and checked by one of ``accounts.validation``'s functions."""
+
+    check = staticmethod(lambda value: value)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return type(self).check(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class Country(_Checked):
+    check = staticmethod(validation.country_code)
+
+
+class TimeZone(_Checked):
+    check = staticmethod(validation.timezone_name)
+
+
+class LanguageTag(_Checked):
+    check = staticmethod(validation.language_tag)
+
+
+class Email(fields.Email):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return validation.normalise_email(super()._deserialize(value, attr, data, **kwargs))
+
+
+def password_field(**kwargs: Any) -> fields.String:
+    return fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=1024), **kwargs
+    )
+
+
+def languages_field(**kwargs: Any) -> fields.List:
+    return fields.List(
+        LanguageTag(), validate=validate.Length(max=20),
+        metadata={"example": ["yue-HK", "en-US"]}, **kwargs,
+    )
+
+
+class PageArgs(Schema):
+    limit = fields.Integer(
+        validate=validate.Range(min=1), metadata={"description": "Page size (capped)."}
+    )
+    cursor = fields.String(
+        validate=validate.Length(max=512),
+        metadata={"description": "The next_cursor of the previous page."},
+    )
+
+
+def page_request(args: dict[str, Any]) -> PageRequest:
+    settings = current_app.extensions["workforce"].settings
+    limit = args.pop("limit", None) or settings.page_size_default
+    return PageRequest(limit=min(limit, settings.page_size_max), cursor=args.pop("cursor", None))
+
+
+_page_schemas: dict[type[Schema], type[Schema]] = {}
+
+
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """The schema of one page of ``item_schema`` objects."""
+    if item_schema not in _page_schemas:
+        name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+        _page_schemas[item_schema] = Schema.from_dict(
+            {
+                "items": fields.List(fields.Nested(item_schema), required=True),
+                "next_cursor": fields.String(allow_none=True, required=True),
+            },
+            name=name,
+        )
+    return _page_schemas[item_schema]

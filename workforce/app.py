@@ -1,0 +1,117 @@
+"""The application factory. It reads like a table of contents and does no I/O."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from workforce import api, context, logs
+from workforce.db import Database
+from workforce.notifications.outbox import Outbox
+from workforce.notifications.senders import EmailSender, make_sender
+from workforce.notifications.services import OUTBOX_KEY
+from workforce.settings import Settings
+
+log = logging.getLogger("workforce.request")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass
+class Services:
+    """What the application holds for its lifetime: ``app.extensions["workforce"]``."""
+
+    settings: Settings
+    database: Database
+    outbox: Outbox
+    api: Any = None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    email_sender: EmailSender | None = None,
+    configure_logging: bool = True,
+) -> Flask:
+    settings = settings or Settings.from_env()
+    if configure_logging:
+        logs.configure(json_lines=settings.json_logs, level=settings.log_level)
+
+    app = Flask("workforce", static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.effective_secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        TESTING=settings.env == "test",
+        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        **api.openapi_config(),
+    )
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
+
+    database = database or Database(settings.database_url)
+    sender = email_sender or make_sender(
+        settings.email_sender, smtp_url=settings.smtp_url, sender=settings.email_from
+    )
+    outbox = Outbox(database, sender)
+    # Sessions carry the outbox so that queue_email() can deliver after commit.
+    database.session_factory.configure(info={OUTBOX_KEY: outbox})
+    app.extensions["workforce"] = Services(settings, database, outbox)
+
+    _request_logging(app)
+    api.init_app(app)
+    return app
+
+
+def _request_logging(app: Flask) -> None:
+    @app.before_request
+    def start_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_token = context.request_id.set(g.request_id)
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        user = g.get("user")
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.get("request_started", 0)) * 1000, 2),
+                "user_id": str(user.id) if user is not None else None,
+                "remote_addr": request.remote_addr,
+            },
+        )
+        return response
+
+    @app.teardown_request
+    def end_request(_exc: BaseException | None) -> None:
+        token = g.pop("request_token", None)
+        if token is not None:
+            context.request_id.reset(token)
+
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}

@@ -1,0 +1,197 @@
+"""The ``workforce`` command: serve, scheduler, db, create-admin, demo."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from workforce.settings import Settings, SettingsError
+
+log = logging.getLogger("workforce.cli")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+
+
+def _app(settings: Settings) -> Any:
+    from workforce.app import create_app
+
+    return create_app(settings)
+
+
+@click.group()
+def main() -> None:
+    """workforce: the crowd workforce marketplace backend."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Serve with gunicorn and this many worker processes (0: development server).")
+@click.option("--scheduler/--no-scheduler", default=None,
+              help="Run the scheduler in this process (default: WORKFORCE_SCHEDULER_ENABLED). "
+                   "Only with the development server; with --workers run `workforce scheduler`.")
+def serve(host: str, port: int, workers: int, scheduler: bool | None) -> None:
+    """Serve the API (and, in development, the scheduler beside it)."""
+    settings = _settings()
+    app = _app(settings)
+    if workers:
+        if scheduler:
+            raise click.UsageError("--scheduler runs with the development server only; "
+                                   "start `workforce scheduler` as its own process")
+        _serve_gunicorn(app, host, port, workers)
+        return
+    embedded = settings.scheduler_enabled if scheduler is None else scheduler
+    background = _start_background_scheduler(app) if embedded else None
+    click.echo(f"workforce API on http://{host}:{port}/api/v1 (docs: /api/v1/docs)"
+               + (" with the scheduler" if background else ""))
+    try:
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    finally:
+        if background is not None:
+            background.shutdown(wait=True)
+        click.echo("workforce stopped")
+
+
+def _start_background_scheduler(app: Any) -> Any:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from workforce.jobs import build_scheduler
+
+    scheduler = build_scheduler(BackgroundScheduler, app.extensions["workforce"])
+    scheduler.start()
+    return scheduler
+
+
+def _serve_gunicorn(app: Any, host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    database = app.extensions["workforce"].database
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", None)  # workforce logs every request itself
+            # Connections opened in the master must not be shared with the workers.
+            self.cfg.set("post_fork", lambda _server, _worker: database.engine.dispose(close=False))
+
+        def load(self) -> Any:
+            return app
+
+    Server().run()
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the scheduler in this process until interrupted."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from workforce.jobs import build_scheduler
+
+    app = _app(_settings())
+    blocking = build_scheduler(BlockingScheduler, app.extensions["workforce"])
+    click.echo("workforce scheduler running; jobs: "
+               + ", ".join(job.id for job in blocking.get_jobs()))
+    try:
+        blocking.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    click.echo("scheduler stopped")
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True)
+def upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from workforce import migrate
+
+    migrate.upgrade(_settings(), revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db.command()
+@click.option("--revision", default="-1", show_default=True)
+def downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (default: one step)."""
+    from workforce import migrate
+
+    migrate.downgrade(_settings(), revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@db.command()
+def current() -> None:
+    """Show the revision the database is at."""
+    from workforce import migrate
+
+    migrate.current(_settings())
+
+
+@main.command("create-admin")
+@click.option("--organisation", "organisation_name", required=True,
+              help="Name of the organisation (created if its slug does not exist).")
+@click.option("--email", required=True)
+@click.option("--display-name", required=True)
+@click.password_option(envvar="WORKFORCE_ADMIN_PASSWORD",
+                       help="Prompted for when not given (or set WORKFORCE_ADMIN_PASSWORD).")
+def create_admin(organisation_name: str, email: str, display_name: str, password: str) -> None:
+    """Create an organisation's administrator."""
+    from workforce.accounts import services
+    from workforce.accounts.audit import SystemActor
+    from workforce.accounts.models import Role
+    from workforce.accounts.services import Profile, slugify
+    from workforce.errors import DomainError
+
+    app = _app(_settings())
+    try:
+        with app.extensions["workforce"].database.unit_of_work() as session:
+            slug = slugify(organisation_name)
+            organisation = services.find_organisation_by_slug(
+                session, slug
+            ) or services.create_organisation(session, organisation_name, slug)
+            user = services.create_staff_user(
+                session, SystemActor("cli:create-admin"), organisation=organisation,
+                email=email, password=password, role=Role.ADMIN,
+                profile=Profile(display_name=display_name),
+            )
+    except DomainError as exc:
+        fields = getattr(exc, "errors", {})
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+        raise click.ClickException(f"{exc.detail} {detail}".strip()) from exc
+    click.echo(f"admin {user.email} created in organisation {organisation.name} ({organisation.slug})")
+
+
+@main.command()
+def demo() -> None:
+    """Seed the demo organisation, its staff and three trainers (once)."""
+    from workforce import demo as demo_data
+
+    app = _app(_settings())
+    with app.extensions["workforce"].database.unit_of_work() as session:
+        accounts = demo_data.seed(session)
+    if accounts is None:
+        click.echo("demo data present already; its tokens were printed when it was created "
+                   "(log in with POST /api/v1/auth/login for new ones)")
+        return
+    click.echo(f"demo data created; password for every account: {demo_data.DEMO_PASSWORD}")
+    click.echo("API tokens (shown once, valid 30 days):")
+    for account in accounts:
+        click.echo(f"  {account.user.role.value:<15} {account.user.email:<28} {account.token}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

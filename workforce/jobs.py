@@ -1,0 +1,36 @@
+"""The scheduler (APScheduler 3): which service runs when.
+
+Jobs only open a unit of work and call a service; every rule lives in the service.
+They must be safe to run in two processes at once: they rely on database locks
+and unique keys, never on there being one scheduler.
+"""
+
+from __future__ import annotations
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from workforce.accounts import jobs as accounts_jobs
+from workforce.app import Services
+from workforce.notifications import jobs as notifications_jobs
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+
+
+def register_jobs(scheduler: BaseScheduler, services: Services) -> None:
+    scheduler.add_job(
+        notifications_jobs.deliver_outbox, IntervalTrigger(minutes=1),
+        args=[services.outbox], id="notifications.deliver_outbox", replace_existing=True,
+    )
+    scheduler.add_job(
+        accounts_jobs.purge_expired_credentials, CronTrigger(hour=3, minute=17, timezone="UTC"),
+        args=[services.database], id="accounts.purge_expired_credentials",
+        replace_existing=True,
+    )
+
+
+def build_scheduler(scheduler_cls: type[BaseScheduler], services: Services) -> BaseScheduler:
+    scheduler = scheduler_cls(timezone="UTC", job_defaults=JOB_DEFAULTS)
+    register_jobs(scheduler, services)
+    return scheduler

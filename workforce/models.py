@@ -1,0 +1,5 @@
+"""Imports every domain's models so that ``Base.metadata`` knows all tables
+(Alembic's autogenerate and the models-vs-migrations test rely on it)."""
+
+from workforce.accounts import models as accounts  # noqa: F401
+from workforce.notifications import models as notifications  # noqa: F401

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import logging
+
+from workforce.notifications.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+def deliver_outbox(outbox: Outbox) -> None:
+    """Send what after-commit delivery missed (a crash, a mail server that was down)."""
+    sent = outbox.deliver()
+    if sent:
+        log.info("outbox delivered", extra={"sent": sent})

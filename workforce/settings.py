@@ -1,0 +1,149 @@
+"""Configuration, read from ``WORKFORCE_*`` environment variables in one place.
+
+Every setting is listed in the README's configuration table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+
+PREFIX = "WORKFORCE_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the service refuses to start."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {raw!r}")
+
+
+def _seconds(raw: str) -> timedelta:
+    return timedelta(seconds=int(raw))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///var/workforce.db"  # relative to the working directory
+    secret_key: str = ""
+    token_lifetime: timedelta = timedelta(hours=12)
+    invitation_lifetime: timedelta = timedelta(days=7)
+    password_reset_lifetime: timedelta = timedelta(hours=1)
+    login_limit_per_account: str = "5 per 15 minutes"
+    login_limit_per_address: str = "20 per 15 minutes"
+    rate_limit_storage_uri: str = "memory://"
+    max_body_bytes: int = 1_048_576
+    page_size_default: int = 50
+    page_size_max: int = 200
+    log_format: str = ""  # "json" or "text"; empty means json outside development
+    log_level: str = "INFO"
+    public_base_url: str = "http://127.0.0.1:8000"
+    proxy_hops: int = 0
+    email_sender: str = "console"
+    smtp_url: str = ""
+    email_from: str = "workforce <no-reply@workforce.localhost>"
+    scheduler_enabled: bool = True
+    stripe_api_key: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secret: str = ""
+    migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format:
+            return self.log_format == "json"
+        return not self.is_development
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        errors: list[str] = []
+        for f in fields(cls):
+            raw = environ.get(PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = _PARSERS.get(f.name, str)(raw)
+            except ValueError as exc:
+                errors.append(f"{PREFIX}{f.name.upper()}: {exc}")
+        if errors:
+            raise SettingsError("; ".join(errors))
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        problems = []
+        if self.env is Environment.PRODUCTION and len(self.secret_key) < 32:
+            problems.append(
+                f"{PREFIX}SECRET_KEY must be set to at least 32 characters outside "
+                "development and tests"
+            )
+        if self.email_sender not in {"console", "log", "memory", "smtp"}:
+            problems.append(f"{PREFIX}EMAIL_SENDER must be console, log, memory or smtp")
+        if self.email_sender == "smtp" and not self.smtp_url:
+            problems.append(f"{PREFIX}SMTP_URL is required with the smtp e-mail sender")
+        if self.env is Environment.PRODUCTION and self.email_sender in {"console", "memory"}:
+            problems.append(
+                f"{PREFIX}EMAIL_SENDER={self.email_sender} would print or drop e-mail holding "
+                "one-time links; use smtp (or log) in production"
+            )
+        if self.log_format not in {"", "json", "text"}:
+            problems.append(f"{PREFIX}LOG_FORMAT must be 'json' or 'text'")
+        if not 1 <= self.page_size_default <= self.page_size_max:
+            problems.append(f"{PREFIX}PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
+        if self.max_body_bytes < 1024:
+            problems.append(f"{PREFIX}MAX_BODY_BYTES must be at least 1024")
+        if self.token_lifetime <= timedelta(0):
+            problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+    @property
+    def effective_secret_key(self) -> str:
+        # Development and tests run without configuration; production never reaches here
+        # without a real key because validate() refuses it.
+        return self.secret_key or f"insecure-{self.env}-key"
+
+
+def _default_migrations_dir() -> str:
+    # A source checkout (editable install) has them beside the package; a deployment
+    # that installed the wheel runs from the checkout's directory or sets the variable.
+    beside = PROJECT_ROOT / "migrations"
+    return str(beside if beside.is_dir() else Path.cwd() / "migrations")
+
+
+_PARSERS = {
+    "env": Environment,
+    "token_lifetime": _seconds,
+    "invitation_lifetime": _seconds,
+    "password_reset_lifetime": _seconds,
+    "max_body_bytes": int,
+    "proxy_hops": int,
+    "page_size_default": int,
+    "page_size_max": int,
+    "scheduler_enabled": _bool,
+}
