@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any
@@ -20,10 +21,14 @@ def _settings() -> Settings:
         raise click.ClickException(f"configuration: {exc}") from exc
 
 
-def _app(settings: Settings) -> Any:
+def _app(settings: Settings | None = None) -> Any:
+    """The application; the tests hand one in as the click context's ``obj``."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().obj is not None:
+        return ctx.find_root().obj
     from workforce.app import create_app
 
-    return create_app(settings)
+    return create_app(settings or _settings())
 
 
 @click.group()
@@ -41,8 +46,8 @@ def main() -> None:
                    "Only with the development server; with --workers run `workforce scheduler`.")
 def serve(host: str, port: int, workers: int, scheduler: bool | None) -> None:
     """Serve the API (and, in development, the scheduler beside it)."""
-    settings = _settings()
-    app = _app(settings)
+    app = _app()
+    settings = app.extensions["workforce"].settings
     if workers:
         if scheduler:
             raise click.UsageError("--scheduler runs with the development server only; "
@@ -97,14 +102,12 @@ def scheduler() -> None:
 
     from workforce.jobs import build_scheduler
 
-    app = _app(_settings())
+    app = _app()
     blocking = build_scheduler(BlockingScheduler, app.extensions["workforce"])
     click.echo("workforce scheduler running; jobs: "
                + ", ".join(job.id for job in blocking.get_jobs()))
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         blocking.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
     click.echo("scheduler stopped")
 
 
@@ -156,7 +159,7 @@ def create_admin(organisation_name: str, email: str, display_name: str, password
     from workforce.accounts.services import Profile, slugify
     from workforce.errors import DomainError
 
-    app = _app(_settings())
+    app = _app()
     try:
         with app.extensions["workforce"].database.unit_of_work() as session:
             slug = slugify(organisation_name)
@@ -172,7 +175,7 @@ def create_admin(organisation_name: str, email: str, display_name: str, password
         fields = getattr(exc, "errors", {})
         detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
         raise click.ClickException(f"{exc.detail} {detail}".strip()) from exc
-    click.echo(f"admin {user.email} created in organisation {organisation.name} ({organisation.slug})")
+    click.echo(f"admin {user.email} created in {organisation.name} ({organisation.slug})")
 
 
 @main.command()
@@ -180,7 +183,7 @@ def demo() -> None:
     """Seed the demo organisation, its staff and three trainers (once)."""
     from workforce import demo as demo_data
 
-    app = _app(_settings())
+    app = _app()
     with app.extensions["workforce"].database.unit_of_work() as session:
         accounts = demo_data.seed(session)
     if accounts is None:

@@ -13,7 +13,7 @@ from workforce.accounts.models import Role, User
 from workforce.accounts.services import Profile
 
 DEMO_SLUG = "demo"
-DEMO_PASSWORD = "demo-password-2026"
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed for the demo on purpose
 TOKEN_LIFETIME = timedelta(days=30)
 ACTOR = SystemActor("cli:demo")
 
@@ -21,7 +21,8 @@ STAFF = (
     ("admin@demo.example.org", Role.ADMIN, Profile("Ada Admin", "GB", "Europe/London", ("en-GB",))),
     ("manager@demo.example.org", Role.VENDOR_MANAGER,
      Profile("Victor Manager", "HK", "Asia/Hong_Kong", ("en-GB", "yue-HK"))),
-    ("finance@demo.example.org", Role.FINANCE, Profile("Fiona Finance", "IE", "Europe/Dublin", ("en-IE",))),
+    ("finance@demo.example.org", Role.FINANCE,
+     Profile("Fiona Finance", "IE", "Europe/Dublin", ("en-IE",))),
 )
 TRAINERS = (
     ("mei@demo.example.org", Profile("Mei Chan", "HK", "Asia/Hong_Kong", ("yue-HK", "en-GB"))),
@@ -53,6 +54,10 @@ def seed(session: Session) -> list[DemoAccount] | None:
         for email, profile in TRAINERS
     ]
     return [
-        DemoAccount(user, tokens.issue_token(session, user, label="demo", lifetime=TOKEN_LIFETIME)[1])
+        DemoAccount(user, _demo_token(session, user))
         for user in users
     ]
+
+
+def _demo_token(session: Session, user: User) -> str:
+    return tokens.issue_token(session, user, label="demo", lifetime=TOKEN_LIFETIME)[1]

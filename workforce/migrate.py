@@ -19,7 +19,9 @@ def alembic_config(settings: Settings, connection: Connection | None = None) -> 
     return config
 
 
-def upgrade(settings: Settings, revision: str = "head", connection: Connection | None = None) -> None:
+def upgrade(
+    settings: Settings, revision: str = "head", connection: Connection | None = None
+) -> None:
     command.upgrade(alembic_config(settings, connection), revision)
 
 

@@ -31,7 +31,9 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-def check_password_rules(password: str, *, email: str | None = None, field: str = "password") -> None:
+def check_password_rules(
+    password: str, *, email: str | None = None, field: str = "password"
+) -> None:
     problems = []
     if len(password) < MIN_LENGTH:
         problems.append(f"Must be at least {MIN_LENGTH} characters long.")

@@ -167,7 +167,8 @@ def update_profile(session: Session, user: User, **changes: object) -> User:
 def get_user(session: Session, actor: User, user_id: uuid.UUID) -> User:
     """A user in the actor's organisation; anybody else does not exist for them."""
     user = session.get(User, user_id)
-    if user is None or user.organisation_id is None or user.organisation_id != actor.organisation_id:
+    outside = actor.organisation_id is None or user is None
+    if outside or user.organisation_id != actor.organisation_id:
         raise NotFound("No such user.")
     return user
 
@@ -247,7 +248,9 @@ def log_in(
 ) -> tuple[ApiToken, str]:
     user = find_user_by_email(session, email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise Unauthenticated("The e-mail address or password is wrong.", code="invalid-credentials")
+        raise Unauthenticated(
+            "The e-mail address or password is wrong.", code="invalid-credentials"
+        )
     if not user.is_active:
         raise Unauthenticated("The account is deactivated.", code="account-deactivated")
     if needs_rehash(user.password_hash):

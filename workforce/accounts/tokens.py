@@ -13,7 +13,7 @@ from workforce import clock
 from workforce.accounts.models import ApiToken, User
 from workforce.errors import Unauthenticated
 
-TOKEN_PREFIX = "wf_"
+TOKEN_PREFIX = "wf_"  # noqa: S105 - a prefix, not a secret
 # Writing last_used_at on every request would turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -29,7 +29,9 @@ def hash_secret(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, *, label: str, lifetime: timedelta) -> tuple[ApiToken, str]:
+def issue_token(
+    session: Session, user: User, *, label: str, lifetime: timedelta
+) -> tuple[ApiToken, str]:
     raw, digest = new_secret()
     now = clock.now()
     token = ApiToken(

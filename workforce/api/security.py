@@ -23,7 +23,11 @@ from workforce.api.uow import db_session
 from workforce.errors import Forbidden, Unauthenticated
 
 POLICY_ATTR = "_workforce_policy"
-BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "An opaque token from POST /api/v1/auth/login."}
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An opaque token from POST /api/v1/auth/login.",
+}
 
 
 @dataclass(frozen=True)

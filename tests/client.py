@@ -1,0 +1,72 @@
+"""A thin wrapper over Flask's test client that speaks JSON and bearer tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from tests.factories import token_for
+from workforce.accounts.models import User
+
+
+class ApiClient:
+    def __init__(self, client: FlaskClient, session: Session) -> None:
+        self.client = client
+        self.session = session
+        self._tokens: dict[Any, str] = {}
+
+    def token(self, user: User) -> str:
+        if user.id not in self._tokens:
+            self._tokens[user.id] = token_for(user)
+        return self._tokens[user.id]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_user: User | None = None,
+        token: str | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> TestResponse:
+        headers = dict(headers or {})
+        if as_user is not None:
+            token = self.token(as_user)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        response = self.client.open(path, method=method, json=json, headers=headers, **kwargs)
+        # What the request committed is seen by the test's own session from here on.
+        self.session.expire_all()
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.request("DELETE", path, **kwargs)
+
+
+def assert_problem(response: TestResponse, status: int, *, code: str | None = None) -> dict:
+    """The response is problem+json with this status (and type), and no stack trace."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status
+    assert body["type"].startswith("urn:workforce:problem:")
+    if code is not None:
+        assert body["type"] == f"urn:workforce:problem:{code}", body
+    assert body["title"] and body["detail"]
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body

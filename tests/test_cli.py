@@ -1,0 +1,121 @@
+"""The ``workforce`` command, run in-process against the test database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workforce import demo
+from workforce.accounts.models import AuditEvent, Organisation, Role, User
+from workforce.cli import main
+
+
+@pytest.fixture
+def run(app: Flask, session: Session):
+    runner = CliRunner()
+
+    def invoke(*args: str, **kwargs):
+        result = runner.invoke(main, list(args), obj=app, catch_exceptions=False, **kwargs)
+        session.expire_all()
+        return result
+
+    return invoke
+
+
+def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -> None:
+    first = run("demo")
+    assert first.exit_code == 0, first.output
+    tokens = [line.split()[-1] for line in first.output.splitlines() if "wf_" in line]
+    assert len(tokens) == 6
+    users = session.scalars(select(User).where(User.email.like("%@demo.example.org"))).all()
+    assert sorted(u.role for u in users) == sorted(
+        [Role.ADMIN, Role.VENDOR_MANAGER, Role.FINANCE, Role.TRAINER, Role.TRAINER, Role.TRAINER]
+    )
+    # Every printed token works.
+    for token in tokens:
+        assert client.get("/api/v1/me", token=token).status_code == 200
+
+    second = run("demo")
+    assert second.exit_code == 0
+    assert "present already" in second.output
+    assert "wf_" not in second.output
+    count = session.scalar(select(func.count()).select_from(Organisation).where(
+        Organisation.slug == demo.DEMO_SLUG))
+    assert count == 1
+    assert session.scalar(select(func.count()).select_from(User).where(
+        User.email.like("%@demo.example.org"))) == 6
+
+
+def test_demo_accounts_log_in_with_the_printed_password(run, client) -> None:
+    run("demo")
+    response = client.post("/api/v1/auth/login", json={
+        "email": "mei@demo.example.org", "password": demo.DEMO_PASSWORD})
+    assert response.status_code == 200
+    assert response.get_json()["user"]["languages"] == ["yue-HK", "en-GB"]
+
+
+def test_create_admin(run, session: Session) -> None:
+    result = run("create-admin", "--organisation", "Cantonese Voices Ltd",
+                 "--email", "Boss@Voices.example", "--display-name", "Boss",
+                 "--password", "a long enough password")
+    assert result.exit_code == 0, result.output
+    admin = session.scalars(select(User).where(User.email == "boss@voices.example")).one()
+    assert admin.role is Role.ADMIN
+    assert admin.organisation.slug == "cantonese-voices-ltd"
+    event = session.scalars(select(AuditEvent).where(AuditEvent.object_id == str(admin.id))).one()
+    assert event.actor_label == "cli:create-admin"
+
+    # A second admin joins the existing organisation.
+    run("create-admin", "--organisation", "Cantonese Voices Ltd", "--email", "two@voices.example",
+        "--display-name", "Two", "--password", "another long password")
+    assert session.scalar(select(func.count()).select_from(Organisation)) == 1
+
+
+def test_create_admin_refuses_bad_input_and_writes_nothing(run, session: Session) -> None:
+    result = run("create-admin", "--organisation", "Org", "--email", "x@example.org",
+                 "--display-name", "X", "--password", "short")
+    assert result.exit_code == 1
+    assert "password" in result.output
+    assert session.scalar(select(func.count()).select_from(Organisation)) == 0
+    assert session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_password_is_prompted_and_hidden(run, session: Session) -> None:
+    result = run("create-admin", "--organisation", "Org", "--email", "p@example.org",
+                 "--display-name", "P", input="a long enough password\na long enough password\n")
+    assert result.exit_code == 0, result.output
+    assert "a long enough password" not in result.output
+
+
+def test_db_upgrade_and_downgrade_on_a_fresh_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'fresh.db'}"
+    env = {"WORKFORCE_DATABASE_URL": url, "WORKFORCE_ENV": "test"}
+    runner = CliRunner()
+    up = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert up.exit_code == 0, up.output
+    assert (tmp_path / "var" / "fresh.db").exists()
+    down = runner.invoke(main, ["db", "downgrade", "--revision", "base"], env=env)
+    assert down.exit_code == 0, down.output
+
+
+def test_bad_configuration_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["demo"], env={"WORKFORCE_ENV": "production"})
+    assert result.exit_code == 1
+    assert "WORKFORCE_SECRET_KEY" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_scheduler_registers_the_jobs(app: Flask) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from workforce.jobs import build_scheduler
+
+    scheduler = build_scheduler(BackgroundScheduler, app.extensions["workforce"])
+    assert {job.id for job in scheduler.get_jobs()} == {
+        "notifications.deliver_outbox", "accounts.purge_expired_credentials",
+    }

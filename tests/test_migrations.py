@@ -1,0 +1,46 @@
+"""The Alembic revisions and the models describe the same schema, on this backend."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect
+
+from workforce import migrate
+from workforce.db import Base
+from workforce.models import accounts  # noqa: F401  (every model is registered)
+from workforce.settings import Settings
+
+
+def _diff(connection: Connection) -> list:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+def test_models_match_migrations(connection: Connection) -> None:
+    assert _diff(connection) == []
+
+
+def test_a_model_change_without_revision_is_caught(connection: Connection) -> None:
+    from sqlalchemy import Column, Integer, Table
+
+    extra = Table("not_migrated", Base.metadata, Column("id", Integer, primary_key=True))
+    try:
+        assert any(op[0] == "add_table" for op in _diff(connection))
+    finally:
+        Base.metadata.remove(extra)
+
+
+def test_downgrade_to_base_and_back(connection: Connection, settings: Settings) -> None:
+    # Transactional DDL (PostgreSQL, and SQLite as configured) keeps this inside the
+    # test's transaction, which is rolled back afterwards.
+    migrate.downgrade(settings, "base", connection=connection)
+    assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(settings, "head", connection=connection)
+    assert _diff(connection) == []
+
+
+def test_one_head(settings: Settings) -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config(settings))
+    assert len(script.get_heads()) == 1
