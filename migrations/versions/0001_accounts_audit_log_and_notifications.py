@@ -17,7 +17,34 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# The audit log is append-only in the database itself, not only by convention.
+APPEND_ONLY_FUNCTION = """
+CREATE FUNCTION workforce_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'restrict_violation';
+END
+$$
+"""
+
+
+def make_append_only(table: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION workforce_append_only()"
+        )
+        return
+    for action in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {action} refused'); END"
+        )
+
+
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(APPEND_ONLY_FUNCTION)
     op.create_table('organisations',
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('slug', sa.String(length=64), nullable=False),
@@ -97,6 +124,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_audit_events_actor_id'), 'audit_events', ['actor_id'], unique=False)
     op.create_index('ix_audit_events_object', 'audit_events', ['object_type', 'object_id'], unique=False)
     op.create_index('ix_audit_events_organisation_id_created_at', 'audit_events', ['organisation_id', 'created_at'], unique=False)
+    make_append_only('audit_events')
 
     op.create_table('invitations',
     sa.Column('organisation_id', sa.Uuid(), nullable=False),
@@ -173,3 +201,5 @@ def downgrade() -> None:
 
     op.drop_table('outbound_emails')
     op.drop_table('organisations')
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION workforce_append_only()")
