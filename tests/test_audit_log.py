@@ -26,14 +26,15 @@ def event(session: Session) -> AuditEvent:
 
 
 @pytest.mark.parametrize("statement", ["update", "delete"])
-def test_audit_events_cannot_be_changed(session: Session, event: AuditEvent, statement: str) -> None:
+def test_audit_events_cannot_be_changed(
+    session: Session, event: AuditEvent, statement: str
+) -> None:
     stmt = (
         update(AuditEvent).where(AuditEvent.id == event.id).values(action="forged")
         if statement == "update"
         else delete(AuditEvent).where(AuditEvent.id == event.id)
     )
-    with pytest.raises(DatabaseError, match="append-only"):
-        with session.begin_nested():
-            session.execute(stmt)
+    with pytest.raises(DatabaseError, match="append-only"), session.begin_nested():
+        session.execute(stmt)
     session.expire_all()
     assert session.get(AuditEvent, event.id).action == "organisation.renamed"
