@@ -79,7 +79,8 @@ def _request_logging(app: Flask) -> None:
     @app.before_request
     def start_request() -> None:
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # fullmatch: with match(), "$" would let a trailing newline through into a header.
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.request_token = context.request_id.set(g.request_id)
         g.request_started = time.perf_counter()
 
@@ -88,7 +89,7 @@ def _request_logging(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        user = g.get("user")
+        user_id = g.get("user_id")
         log.info(
             "request",
             extra={
@@ -96,7 +97,7 @@ def _request_logging(app: Flask) -> None:
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - g.get("request_started", 0)) * 1000, 2),
-                "user_id": str(user.id) if user is not None else None,
+                "user_id": str(user_id) if user_id is not None else None,
                 "remote_addr": request.remote_addr,
             },
         )

@@ -60,3 +60,5 @@ def configure(*, json_lines: bool, level: str) -> None:
     # werkzeug's own access line would duplicate ours and print query strings.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Its INFO lines name the rate-limit key, which holds the e-mail address tried.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)

@@ -44,8 +44,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict) or not all(
+            isinstance(data.get(key), str) for key in ("t", "id")
+        ):
+            raise ValueError("not a cursor")
+        # OverflowError: a time that exists with its offset but not in UTC (year 1 or 9999).
         return clock.as_utc(datetime.fromisoformat(data["t"])), uuid.UUID(data["id"])
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error,
+            json.JSONDecodeError) as exc:
         raise Invalid(
             "The cursor is not one this API handed out.", errors={"cursor": ["Invalid cursor."]}
         ) from exc

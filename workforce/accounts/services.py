@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -226,6 +226,12 @@ def update_staff_user(
 
 
 def _keep_one_admin(session: Session, leaving: User) -> None:
+    # Two admins demoting each other at once: the organisation row lock makes the
+    # second request count after the first has committed (PostgreSQL; SQLite
+    # serialises writers anyway).
+    session.execute(
+        select(Organisation.id).where(Organisation.id == leaving.organisation_id).with_for_update()
+    )
     others = session.scalar(
         select(func.count()).select_from(User).where(
             User.organisation_id == leaving.organisation_id,
@@ -282,6 +288,13 @@ def _set_password(session: Session, user: User, password: str, *, field: str) ->
     check_password_rules(password, email=user.email, field=field)
     user.password_hash = hash_password(password)
     user.password_changed_at = clock.now()
+    # Reset links still sitting in the mailbox must not change the new password again.
+    session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=user.password_changed_at)
+        .execution_options(synchronize_session="fetch")
+    )
     notify(session, user.id, "account.password_changed", "Your password was changed",
            "If this was not you, reset your password now and tell your administrator.")
     session.flush()

@@ -38,15 +38,6 @@ def language_tag(value: str) -> str:
     return langcodes.standardize_tag(tag)
 
 
-def language_tags(values: list[str]) -> list[str]:
-    tags: list[str] = []
-    for value in values:
-        tag = language_tag(value)
-        if tag not in tags:
-            tags.append(tag)
-    return tags
-
-
 _zones: frozenset[str] | None = None
 
 

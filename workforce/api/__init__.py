@@ -9,7 +9,7 @@ from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
-from workforce.api import auth, health, me, organisation, problems, ratelimit, uow
+from workforce.api import auth, guards, health, me, organisation, problems, ratelimit, uow
 from workforce.api.schemas import ProblemSchema
 from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
 from workforce.errors import DomainError
@@ -59,6 +59,7 @@ def docs_asset(filename: str):
 
 def init_app(app: Flask) -> None:
     uow.init_app(app)
+    guards.init_app(app)
     ratelimit.limiter.init_app(app)
     api = Api(app)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)

@@ -5,20 +5,27 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.accounts.models import STAFF_ROLES, Role
-from workforce.api.schemas import Country, Email, TimeZone, languages_field, password_field
+from workforce.api.schemas import (
+    Country,
+    Email,
+    Text,
+    TimeZone,
+    languages_field,
+    password_field,
+)
 
 
 class SignUpSchema(Schema):
     email = Email(required=True, validate=validate.Length(max=320))
     password = password_field()
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    display_name = Text(required=True, validate=validate.Length(min=1, max=100))
     country = Country(required=True, metadata={"example": "HK"})
     timezone = TimeZone(required=True, metadata={"example": "Asia/Hong_Kong"})
     languages = languages_field(required=True)
 
 
 class LoginSchema(Schema):
-    email = fields.String(required=True, validate=validate.Length(max=320))
+    email = Text(required=True, validate=validate.Length(max=320))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
 
 
@@ -43,7 +50,7 @@ class TokenSchema(Schema):
 
 
 class ProfileUpdateSchema(Schema):
-    display_name = fields.String(validate=validate.Length(min=1, max=100))
+    display_name = Text(validate=validate.Length(min=1, max=100))
     country = Country(allow_none=True)
     timezone = TimeZone()
     languages = languages_field()
@@ -66,7 +73,7 @@ class PasswordResetConfirmSchema(Schema):
 class InvitationAcceptSchema(Schema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
     password = password_field()
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    display_name = Text(required=True, validate=validate.Length(min=1, max=100))
     country = Country(allow_none=True)
     timezone = TimeZone(load_default="UTC")
     languages = languages_field(load_default=list)
@@ -107,6 +114,6 @@ class UserListArgs(Schema):
 
 class OrganisationSchema(Schema):
     id = fields.UUID(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
     slug = fields.String(dump_only=True)
     created_at = fields.DateTime(dump_only=True)

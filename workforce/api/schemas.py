@@ -22,6 +22,17 @@ class ProblemSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 
+class Text(fields.String):
+    """Text people type: surrounding white space dropped (before any length check), and
+    no NUL characters, which PostgreSQL can neither store nor compare."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        return text
+
+
 class _Checked(fields.String):
     """A string field normalised and checked by one of ``accounts.validation``'s functions."""
 
@@ -58,8 +69,15 @@ def password_field(**kwargs: Any) -> fields.String:
     )
 
 
+class Languages(fields.List):
+    """BCP 47 tags in their standard form, each once: ``["en", "EN"]`` -> ``["en"]``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
+
+
 def languages_field(**kwargs: Any) -> fields.List:
-    return fields.List(
+    return Languages(
         LanguageTag(), validate=validate.Length(max=20),
         metadata={"example": ["yue-HK", "en-US"]}, **kwargs,
     )

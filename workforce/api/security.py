@@ -75,6 +75,9 @@ def authenticate() -> User:
         )
     user, token = tokens.authenticate(db_session(), raw.strip())
     g.user, g.token = user, token
+    # A plain value for the request log, which runs after the unit of work has ended
+    # (a rolled-back, closed session leaves ``user`` expired and detached).
+    g.user_id = user.id
     return user
 
 

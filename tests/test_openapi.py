@@ -1,0 +1,166 @@
+"""The OpenAPI document matches the URL map, and the docs page works offline."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+
+from tests.client import ApiClient
+from workforce.accounts.models import Role
+from workforce.api.security import policy_of
+
+OPENAPI = "/api/v1/openapi.json"
+DOCS = "/api/v1/docs"
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+NOT_DOCUMENTED = {"HEAD", "OPTIONS"}
+_PLACEHOLDER = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
+
+
+def openapi_path(rule: str) -> str:
+    return _PLACEHOLDER.sub(r"{\1}", rule)
+
+
+def documented_rules(app: Flask) -> dict[tuple[str, str], str]:
+    """(OpenAPI path, method) -> endpoint, for every rule the document must describe."""
+    operations = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        if rule.rule in (OPENAPI, DOCS) or rule.rule.startswith(DOCS + "/assets/"):
+            continue
+        for method in (rule.methods or set()) - NOT_DOCUMENTED:
+            operations[(openapi_path(rule.rule), method.lower())] = rule.endpoint
+    return operations
+
+
+@pytest.fixture
+def spec(client: ApiClient) -> dict:
+    response = client.get(OPENAPI)
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_the_document_is_public_openapi_3(client: ApiClient) -> None:
+    response = client.get(OPENAPI)  # no token
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    spec = response.get_json()
+    assert spec["openapi"].startswith("3.")
+    assert spec["info"]["title"] == "workforce"
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(
+    app: Flask, spec: dict
+) -> None:
+    expected = documented_rules(app)
+    documented = {
+        (path, method)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+    undocumented = sorted(set(expected) - documented)
+    phantom = sorted(documented - set(expected))
+    assert not undocumented, f"routes missing from the OpenAPI document: {undocumented}"
+    assert not phantom, f"documented operations that do not exist: {phantom}"
+    assert ("/api/v1/users/{user_id}", "patch") in documented
+
+
+def test_path_parameters_are_declared(spec: dict) -> None:
+    for path, item in spec["paths"].items():
+        names = set(re.findall(r"{(\w+)}", path))
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            declared = {
+                p["name"]
+                for p in [*item.get("parameters", []), *operation.get("parameters", [])]
+                if p["in"] == "path"
+            }
+            assert declared == names, (path, method)
+
+
+def test_guarded_operations_declare_bearer_auth_and_401(app: Flask, spec: dict) -> None:
+    failures = []
+    for (path, method), endpoint in documented_rules(app).items():
+        policy = policy_of(app.view_functions[endpoint])
+        assert policy is not None, endpoint
+        operation = spec["paths"][path][method]
+        if policy.is_public:
+            if operation.get("security"):
+                failures.append(f"{method.upper()} {path} is public but asks for a token")
+            continue
+        if operation.get("security") != [{"bearerAuth": []}]:
+            failures.append(f"{method.upper()} {path}: security is {operation.get('security')}")
+        if "401" not in operation["responses"]:
+            failures.append(f"{method.upper()} {path} documents no 401")
+        assert policy.roles is not None
+        if policy.roles != frozenset(Role) and "403" not in operation["responses"]:
+            failures.append(f"{method.upper()} {path} is role-restricted but documents no 403")
+    assert not failures, "\n".join(failures)
+
+
+def test_error_responses_are_problem_json(spec: dict) -> None:
+    responses = spec["components"]["responses"]
+    for name in ("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "DEFAULT_ERROR"):
+        # flask-smorest files error components under application/json; the schema is ours.
+        (content,) = responses[name]["content"].values()
+        assert content["schema"] == {"$ref": "#/components/schemas/Problem"}, name
+    properties = spec["components"]["schemas"]["Problem"]["properties"]
+    assert {"type", "title", "status", "detail", "request_id", "errors"} <= set(properties)
+
+
+class _AssetLinks(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href") and value:
+                self.urls.append(value)
+
+
+def test_the_docs_page_loads_only_local_assets(client: ApiClient) -> None:
+    response = client.get(DOCS)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    parser = _AssetLinks()
+    parser.feed(html)
+    assert parser.urls, "the docs page links no scripts or styles"
+    assert any(url.endswith(".js") for url in parser.urls)
+    assert any(url.endswith(".css") for url in parser.urls)
+    for url in parser.urls:
+        parts = urlsplit(url)
+        assert not parts.scheme and not parts.netloc, f"external asset {url}"
+        assert url.startswith("/api/v1/docs/assets/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        assert asset.get_data(), url
+    # Nothing else in the page (inline script included) reaches for another host.
+    assert not re.search(r"https?://", html), re.findall(r"https?://[^\s\"'<>]+", html)
+    assert not re.search(r"(?<![\w/])//[\w-]+\.[\w.-]+/", html)
+    assert "unpkg" not in html and "cdn" not in html.lower()
+
+
+def test_the_docs_point_at_the_local_document(client: ApiClient) -> None:
+    html = client.get(DOCS).get_data(as_text=True)
+    assert f'"{OPENAPI}"' in html
+    assert '"validatorUrl": null' in html
+
+
+def test_unknown_docs_assets_are_404(client: ApiClient) -> None:
+    response = client.get("/api/v1/docs/assets/no-such-file.js")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    response = client.get("/api/v1/docs/assets/../../../../etc/passwd")
+    assert response.status_code == 404
