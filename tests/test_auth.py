@@ -976,3 +976,14 @@ def test_bad_profile_updates_change_nothing(
 def test_profile_update_needs_a_token(client: ApiClient) -> None:
     assert_unauthenticated(client.patch(ME, json={"display_name": "x"}))
 
+
+
+def test_a_weak_password_is_reported_with_every_other_bad_field(
+    client: ApiClient, session: Session
+) -> None:
+    before = row_counts(session)
+    body = signup_body(password="short", country="ZZ", timezone="Mars/Olympus")
+    problem = assert_problem(client.post(SIGNUP, json=body), 422, code="validation-error")
+    assert set(problem["errors"]) == {"password", "country", "timezone"}
+    assert any("at least" in message for message in problem["errors"]["password"])
+    assert row_counts(session) == before

@@ -110,10 +110,13 @@ def test_guarded_operations_declare_bearer_auth_and_401(app: Flask, spec: dict) 
 
 def test_error_responses_are_problem_json(spec: dict) -> None:
     responses = spec["components"]["responses"]
-    for name in ("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "DEFAULT_ERROR"):
-        # flask-smorest files error components under application/json; the schema is ours.
-        (content,) = responses[name]["content"].values()
-        assert content["schema"] == {"$ref": "#/components/schemas/Problem"}, name
+    for name in ("UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT",
+                 "UNPROCESSABLE_ENTITY", "TOO_MANY_REQUESTS", "DEFAULT_ERROR"):
+        content = responses[name]["content"]
+        assert list(content) == ["application/problem+json"], name
+        assert content["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"
+        }, name
     properties = spec["components"]["schemas"]["Problem"]["properties"]
     assert {"type", "title", "status", "detail", "request_id", "errors"} <= set(properties)
 

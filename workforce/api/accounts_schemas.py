@@ -57,7 +57,7 @@ class ProfileUpdateSchema(Schema):
 
 
 class PasswordChangeSchema(Schema):
-    current_password = password_field()
+    current_password = password_field(new=False)
     new_password = password_field()
 
 

@@ -7,7 +7,8 @@ from typing import Any
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
-from workforce.accounts import validation
+from workforce.accounts import passwords, validation
+from workforce.errors import Invalid
 from workforce.pagination import PageRequest
 
 
@@ -63,10 +64,21 @@ class Email(fields.Email):
         return validation.normalise_email(super()._deserialize(value, attr, data, **kwargs))
 
 
-def password_field(**kwargs: Any) -> fields.String:
-    return fields.String(
-        required=True, load_only=True, validate=validate.Length(min=1, max=1024), **kwargs
-    )
+def password_field(*, new: bool = True, **kwargs: Any) -> fields.String:
+    """A password in a body. A new one is checked against the rules here too, so that
+    its errors come back together with every other field's."""
+    if not new:
+        return fields.String(
+            required=True, load_only=True, validate=validate.Length(min=1, max=1024), **kwargs
+        )
+    return fields.String(required=True, load_only=True, validate=_password_rules, **kwargs)
+
+
+def _password_rules(value: str) -> None:
+    try:
+        passwords.check_password_rules(value)
+    except Invalid as exc:
+        raise ValidationError(exc.errors["password"]) from exc
 
 
 class Languages(fields.List):
