@@ -3,8 +3,10 @@ caller hands over, as the tests do)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Connection
 
 import workforce.models  # noqa: F401  (registers every table on Base.metadata)
 from workforce.db import Base, UTCDateTime, make_engine
@@ -13,10 +15,13 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def render_item(type_: str, obj: object, _context: object) -> str | bool:
+def render_item(type_: str, obj: object, _context: Any) -> str | bool:
     # Revisions must not import application code: UTCDateTime is stored as timestamptz.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, JSON) and obj._variant_mapping:
+        _context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
     return False
 
 

@@ -2,4 +2,6 @@
 (Alembic's autogenerate and the models-vs-migrations test rely on it)."""
 
 from workforce.accounts import models as accounts  # noqa: F401
+from workforce.assessments import models as assessments  # noqa: F401
+from workforce.billing import models as billing  # noqa: F401
 from workforce.notifications import models as notifications  # noqa: F401

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workforce import clock
@@ -34,8 +34,27 @@ class Organisation(IdMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(64), unique=True)
+    # Onboarding is work: when set, every published assessment must carry a stipend.
+    requires_paid_assessments: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
+    wage_floors: Mapped[list[WageFloor]] = relationship(back_populates="organisation")
+
+
+class WageFloor(IdMixin, TimestampMixin, Base):
+    """The least an organisation pays per hour of work, in one currency (minor units)."""
+
+    __tablename__ = "wage_floors"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "currency"),
+        CheckConstraint("hourly_amount > 0", name="hourly_amount_positive"),
+    )
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    hourly_amount: Mapped[int]
+
+    organisation: Mapped[Organisation] = relationship(back_populates="wage_floors")
 
 
 class User(IdMixin, TimestampMixin, Base):

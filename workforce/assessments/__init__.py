@@ -1,0 +1,1 @@
+"""Qualifications, onboarding assessments, attempts, rubric grading."""

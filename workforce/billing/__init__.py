@@ -1,0 +1,1 @@
+"""Money owed to trainers: earning events now; the ledger and payouts build on them."""
