@@ -160,7 +160,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('points >= 0', name=op.f('ck_questions_points_not_negative')),
     sa.ForeignKeyConstraint(['version_id'], ['assessment_versions.id'], name=op.f('fk_questions_version_id_assessment_versions')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_questions'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_questions')),
+    sa.UniqueConstraint('version_id', 'position', name=op.f('uq_questions_version_id_position'))
     )
     with op.batch_alter_table('questions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_questions_version_id'), ['version_id'], unique=False)

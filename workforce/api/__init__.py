@@ -11,12 +11,22 @@ from flask_smorest.utils import prepare_response
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
-from workforce.api import auth, guards, health, me, organisation, problems, ratelimit, uow
+from workforce.api import (
+    assessments,
+    auth,
+    guards,
+    health,
+    me,
+    organisation,
+    problems,
+    ratelimit,
+    uow,
+)
 from workforce.api.schemas import ProblemSchema
 from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
 from workforce.errors import DomainError
 
-BLUEPRINTS = (health.blp, auth.blp, me.blp, organisation.blp)
+BLUEPRINTS = (health.blp, auth.blp, me.blp, organisation.blp, assessments.blp)
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
 

@@ -155,7 +155,11 @@ class Question(IdMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "questions"
-    __table_args__ = (CheckConstraint("points >= 0", name="points_not_negative"),)
+    __table_args__ = (
+        # A draft's copy of a question is found by its position.
+        UniqueConstraint("version_id", "position"),
+        CheckConstraint("points >= 0", name="points_not_negative"),
+    )
 
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assessment_versions.id"), index=True)
     position: Mapped[int]

@@ -1,0 +1,631 @@
+"""Qualifications, manual grants and revocations, and assessment authoring.
+
+Authoring works on an assessment's *editable version*: the draft if there is one;
+otherwise (the latest version is published) a new draft copied from it, so that a
+published version, and every attempt taken on it, never changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.accounts import audit
+from workforce.accounts.models import Organisation, Role, User, WageFloor
+from workforce.assessments.models import (
+    Assessment,
+    AssessmentState,
+    AssessmentVersion,
+    PartialCredit,
+    Qualification,
+    QualificationSource,
+    QualificationStatus,
+    Question,
+    QuestionKind,
+    TrainerQualification,
+)
+from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
+from workforce.money import Money, rate_for
+from workforce.notifications.services import notify
+from workforce.pagination import Page, PageRequest, paginate
+
+# --- qualifications ------------------------------------------------------------------
+
+
+def create_qualification(session: Session, manager: User, **fields: Any) -> Qualification:
+    _unique_code(session, manager.organisation_id, fields["code"])
+    qualification = Qualification(organisation_id=manager.organisation_id, **fields)
+    session.add(qualification)
+    session.flush()
+    return qualification
+
+
+def _unique_code(session: Session, organisation_id: uuid.UUID | None, code: str) -> None:
+    taken = session.scalar(
+        select(Qualification.id).where(
+            Qualification.organisation_id == organisation_id, Qualification.code == code
+        )
+    )
+    if taken:
+        raise Conflict(f"The qualification code {code!r} is in use.", code="code-taken")
+
+
+def get_qualification(
+    session: Session, staff: User, qualification_id: uuid.UUID
+) -> Qualification:
+    qualification = session.get(Qualification, qualification_id)
+    if qualification is None or qualification.organisation_id != staff.organisation_id:
+        raise NotFound("No such qualification.")
+    return qualification
+
+
+def update_qualification(
+    session: Session, manager: User, qualification_id: uuid.UUID, **changes: Any
+) -> Qualification:
+    qualification = get_qualification(session, manager, qualification_id)
+    if "code" in changes and changes["code"] != qualification.code:
+        _unique_code(session, manager.organisation_id, changes["code"])
+    for name, value in changes.items():
+        setattr(qualification, name, value)
+    session.flush()
+    return qualification
+
+
+def list_qualifications(session: Session, staff: User, page: PageRequest) -> Page[Qualification]:
+    stmt = select(Qualification).where(Qualification.organisation_id == staff.organisation_id)
+    return paginate(
+        session, stmt, page, created_at=Qualification.created_at, row_id=Qualification.id
+    )
+
+
+def list_holders(
+    session: Session, staff: User, qualification_id: uuid.UUID, page: PageRequest
+) -> Page[TrainerQualification]:
+    get_qualification(session, staff, qualification_id)
+    stmt = select(TrainerQualification).where(
+        TrainerQualification.qualification_id == qualification_id
+    )
+    return paginate(
+        session, stmt, page,
+        created_at=TrainerQualification.created_at, row_id=TrainerQualification.id,
+    )
+
+
+def list_my_qualifications(
+    session: Session, trainer: User, page: PageRequest
+) -> Page[TrainerQualification]:
+    stmt = select(TrainerQualification).where(TrainerQualification.trainer_id == trainer.id)
+    return paginate(
+        session, stmt, page,
+        created_at=TrainerQualification.created_at, row_id=TrainerQualification.id,
+    )
+
+
+def _trainer(session: Session, trainer_id: uuid.UUID) -> User:
+    trainer = session.get(User, trainer_id)
+    if trainer is None or trainer.role is not Role.TRAINER or not trainer.is_active:
+        raise Invalid("No such trainer.", errors={"trainer_id": ["Not an active trainer."]})
+    return trainer
+
+
+def _record_snapshot(record: TrainerQualification | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "status": record.status, "score_percent": _plain_decimal(record.score_percent),
+        "expires_at": record.expires_at, "source": record.source,
+    }
+
+
+def _plain_decimal(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def grant_qualification(
+    session: Session,
+    manager: User,
+    qualification_id: uuid.UUID,
+    *,
+    trainer_id: uuid.UUID,
+    reason: str,
+    score_percent: Decimal | None = None,
+    expires_at: datetime | None = None,
+) -> TrainerQualification:
+    """A manual grant, with a written reason; audited, and the trainer is told."""
+    qualification = get_qualification(session, manager, qualification_id)
+    trainer = _trainer(session, trainer_id)
+    now = clock.now()
+    if expires_at is None and qualification.validity_days:
+        expires_at = now + timedelta(days=qualification.validity_days)
+    if expires_at is not None and expires_at <= now:
+        raise Invalid(
+            "The expiry is in the past.", errors={"expires_at": ["Must be in the future."]}
+        )
+    record = _find_record(session, qualification.id, trainer.id)
+    before = _record_snapshot(record)
+    if record is None:
+        record = TrainerQualification(qualification_id=qualification.id, trainer_id=trainer.id)
+        session.add(record)
+    record.status = QualificationStatus.GRANTED
+    record.score_percent = score_percent
+    record.granted_at = now
+    record.expires_at = expires_at
+    record.source = QualificationSource.MANUAL
+    record.attempt_id = None
+    record.decided_by_id = manager.id
+    record.reason = reason
+    session.flush()
+    _audit_and_notify(session, manager, qualification, record, before, "granted", reason)
+    return record
+
+
+def revoke_qualification(
+    session: Session, manager: User, qualification_id: uuid.UUID, *, trainer_id: uuid.UUID,
+    reason: str,
+) -> TrainerQualification:
+    qualification = get_qualification(session, manager, qualification_id)
+    record = _find_record(session, qualification.id, trainer_id)
+    if record is None or record.status is not QualificationStatus.GRANTED:
+        raise Conflict(
+            "The trainer does not hold this qualification.", code="not-granted"
+        )
+    before = _record_snapshot(record)
+    record.status = QualificationStatus.REVOKED
+    record.source = QualificationSource.MANUAL
+    record.decided_by_id = manager.id
+    record.reason = reason
+    session.flush()
+    _audit_and_notify(session, manager, qualification, record, before, "revoked", reason)
+    return record
+
+
+def _find_record(
+    session: Session, qualification_id: uuid.UUID, trainer_id: uuid.UUID
+) -> TrainerQualification | None:
+    return session.scalars(
+        select(TrainerQualification).where(
+            TrainerQualification.qualification_id == qualification_id,
+            TrainerQualification.trainer_id == trainer_id,
+        )
+    ).one_or_none()
+
+
+def _audit_and_notify(
+    session: Session, manager: User, qualification: Qualification,
+    record: TrainerQualification, before: dict[str, Any] | None, verb: str, reason: str,
+) -> None:
+    audit.record(
+        session, manager, f"qualification.{verb}", object_type="trainer_qualification",
+        object_id=record.id, organisation_id=qualification.organisation_id,
+        before=before, after={**(_record_snapshot(record) or {}), "reason": reason},
+    )
+    notify(
+        session, record.trainer_id, f"qualification.{verb}",
+        f"Qualification {verb}: {qualification.name}",
+        f"Your qualification {qualification.name} was {verb}. Reason: {reason}",
+        data={"qualification_id": str(qualification.id), "status": record.status.value},
+    )
+
+
+# --- wage floors ---------------------------------------------------------------------
+
+
+def set_wage_floor(
+    session: Session, admin: User, *, currency: str, hourly_amount: int
+) -> WageFloor:
+    floor = session.scalars(
+        select(WageFloor).where(
+            WageFloor.organisation_id == admin.organisation_id, WageFloor.currency == currency
+        )
+    ).one_or_none()
+    before = None if floor is None else {"hourly_amount": floor.hourly_amount}
+    if floor is None:
+        floor = WageFloor(organisation_id=admin.organisation_id, currency=currency,
+                          hourly_amount=hourly_amount)
+        session.add(floor)
+    floor.hourly_amount = hourly_amount
+    session.flush()
+    audit.record(
+        session, admin, "organisation.wage_floor_set", object_type="wage_floor",
+        object_id=floor.id, organisation_id=admin.organisation_id, before=before,
+        after={"currency": currency, "hourly_amount": hourly_amount},
+    )
+    return floor
+
+
+def list_wage_floors(session: Session, staff: User) -> list[WageFloor]:
+    return list(session.scalars(
+        select(WageFloor).where(WageFloor.organisation_id == staff.organisation_id)
+        .order_by(WageFloor.currency)
+    ))
+
+
+def set_paid_assessments_required(session: Session, admin: User, required: bool) -> Organisation:
+    organisation = session.get_one(Organisation, admin.organisation_id)
+    before = {"requires_paid_assessments": organisation.requires_paid_assessments}
+    organisation.requires_paid_assessments = required
+    audit.record(
+        session, admin, "organisation.pay_policy_changed", object_type="organisation",
+        object_id=organisation.id, organisation_id=organisation.id, before=before,
+        after={"requires_paid_assessments": required},
+    )
+    session.flush()
+    return organisation
+
+
+# --- assessments ---------------------------------------------------------------------
+
+VERSION_FIELDS = (
+    "instructions", "time_limit_seconds", "pass_mark_percent", "max_attempts",
+    "cooldown_seconds", "expected_duration_seconds", "stipend_amount", "stipend_currency",
+    "show_feedback", "questions_per_attempt", "double_grading", "grading_margin_percent",
+)
+
+
+def create_assessment(
+    session: Session, manager: User, *, title: str, qualification_id: uuid.UUID,
+    **version_fields: Any,
+) -> Assessment:
+    qualification = _qualification_for(session, manager, qualification_id)
+    assessment = Assessment(
+        organisation_id=manager.organisation_id, qualification_id=qualification.id, title=title
+    )
+    session.add(assessment)
+    session.flush()
+    version = AssessmentVersion(assessment_id=assessment.id, number=1, **version_fields)
+    _check_version(version)
+    session.add(version)
+    session.flush()
+    return assessment
+
+
+def _qualification_for(
+    session: Session, manager: User, qualification_id: uuid.UUID
+) -> Qualification:
+    try:
+        return get_qualification(session, manager, qualification_id)
+    except NotFound as exc:
+        raise Invalid(
+            "No such qualification.", errors={"qualification_id": ["No such qualification."]}
+        ) from exc
+
+
+def get_assessment(session: Session, staff: User, assessment_id: uuid.UUID) -> Assessment:
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None or assessment.organisation_id != staff.organisation_id:
+        raise NotFound("No such assessment.")
+    return assessment
+
+
+@dataclass(frozen=True)
+class AssessmentFilter:
+    state: AssessmentState | None = None
+
+
+def list_assessments(
+    session: Session, staff: User, filters: AssessmentFilter, page: PageRequest
+) -> Page[Assessment]:
+    stmt = select(Assessment).where(Assessment.organisation_id == staff.organisation_id)
+    if filters.state is not None:
+        stmt = stmt.where(Assessment.state == filters.state)
+    return paginate(session, stmt, page, created_at=Assessment.created_at, row_id=Assessment.id)
+
+
+def latest_version(assessment: Assessment) -> AssessmentVersion:
+    return assessment.versions[-1]
+
+
+def latest_published_version(assessment: Assessment) -> AssessmentVersion | None:
+    published = [v for v in assessment.versions if v.published_at is not None]
+    return published[-1] if published else None
+
+
+def get_version(
+    session: Session, staff: User, assessment_id: uuid.UUID, number: int
+) -> AssessmentVersion:
+    assessment = get_assessment(session, staff, assessment_id)
+    for version in assessment.versions:
+        if version.number == number:
+            return version
+    raise NotFound("No such version.")
+
+
+def update_assessment(
+    session: Session, manager: User, assessment_id: uuid.UUID, **changes: Any
+) -> Assessment:
+    """Change the title, qualification or settings; settings go into the editable version."""
+    assessment = _editable_assessment(session, manager, assessment_id)
+    if "title" in changes:
+        assessment.title = changes.pop("title")
+    if "qualification_id" in changes:
+        assessment.qualification_id = _qualification_for(
+            session, manager, changes.pop("qualification_id")
+        ).id
+    if changes:
+        version = editable_version(session, assessment)
+        for name, value in changes.items():
+            setattr(version, name, value)
+        _check_version(version)
+    session.flush()
+    return assessment
+
+
+def _editable_assessment(
+    session: Session, manager: User, assessment_id: uuid.UUID
+) -> Assessment:
+    assessment = get_assessment(session, manager, assessment_id)
+    if assessment.state is AssessmentState.ARCHIVED:
+        raise IllegalTransition(
+            "An archived assessment cannot be edited.", current_state=assessment.state.value
+        )
+    return assessment
+
+
+def editable_version(session: Session, assessment: Assessment) -> AssessmentVersion:
+    """The draft version; a new one copied from the latest if that is published."""
+    latest = latest_version(assessment)
+    if latest.published_at is None:
+        return latest
+    draft = AssessmentVersion(
+        assessment_id=assessment.id, number=latest.number + 1,
+        **{name: getattr(latest, name) for name in VERSION_FIELDS},
+    )
+    session.add(draft)
+    session.flush()
+    for question in latest.questions:
+        session.add(_copy_question(question, draft.id))
+    session.flush()
+    session.refresh(assessment, ["versions"])
+    session.refresh(draft, ["questions"])
+    return draft
+
+
+QUESTION_FIELDS = (
+    "position", "kind", "prompt", "media_url", "media_kind", "options", "answer_key",
+    "partial_credit", "points", "rubric", "feedback",
+)
+
+
+def _copy_question(question: Question, version_id: uuid.UUID) -> Question:
+    return Question(version_id=version_id, **{n: getattr(question, n) for n in QUESTION_FIELDS})
+
+
+def _check_version(version: AssessmentVersion) -> None:
+    errors: dict[str, list[str]] = {}
+    if (version.stipend_amount or 0) > 0 and not version.stipend_currency:
+        errors["stipend_currency"] = ["Required with a stipend."]
+    if version.expected_duration_seconds > version.time_limit_seconds:
+        errors["expected_duration_seconds"] = ["Must not exceed the time limit."]
+    if errors:
+        raise Invalid("The assessment settings do not fit together.", errors=errors)
+
+
+# --- questions -----------------------------------------------------------------------
+
+
+def add_question(
+    session: Session, manager: User, assessment_id: uuid.UUID, **fields: Any
+) -> Question:
+    assessment = _editable_assessment(session, manager, assessment_id)
+    version = editable_version(session, assessment)
+    position = fields.pop("position", None)
+    if position is None:
+        position = max((q.position for q in version.questions), default=0) + 1
+    if any(q.position == position for q in version.questions):
+        raise Conflict(f"Position {position} is taken in this version.", code="position-taken")
+    question = Question(version_id=version.id, position=position, **fields)
+    check_question(question)
+    session.add(question)
+    session.flush()
+    return question
+
+
+def update_question(
+    session: Session, manager: User, assessment_id: uuid.UUID, question_id: uuid.UUID,
+    **changes: Any,
+) -> Question:
+    question = _draft_question(session, manager, assessment_id, question_id)
+    position = changes.get("position", question.position)
+    if any(q.position == position and q.id != question.id for q in question.version.questions):
+        raise Conflict(f"Position {position} is taken in this version.", code="position-taken")
+    for name, value in changes.items():
+        setattr(question, name, value)
+    check_question(question)
+    session.flush()
+    return question
+
+
+def remove_question(
+    session: Session, manager: User, assessment_id: uuid.UUID, question_id: uuid.UUID
+) -> None:
+    question = _draft_question(session, manager, assessment_id, question_id)
+    session.delete(question)
+    session.flush()
+
+
+def _draft_question(
+    session: Session, manager: User, assessment_id: uuid.UUID, question_id: uuid.UUID
+) -> Question:
+    """The question as it stands in the editable version (copied there if need be).
+
+    ``question_id`` may name the question in the latest published version: its copy
+    in the new draft is the one that changes (matched by position).
+    """
+    assessment = _editable_assessment(session, manager, assessment_id)
+    question = session.get(Question, question_id)
+    versions = {v.id for v in assessment.versions}
+    if question is None or question.version_id not in versions:
+        raise NotFound("No such question in this assessment.")
+    draft = editable_version(session, assessment)
+    if question.version_id == draft.id:
+        return question
+    copied_from = assessment.versions[-2] if len(assessment.versions) > 1 else None
+    if copied_from is None or question.version_id != copied_from.id:
+        raise NotFound("No such question in the current version.")
+    return next(q for q in draft.questions if q.position == question.position)
+
+
+def list_questions(
+    session: Session, staff: User, assessment_id: uuid.UUID, number: int | None = None
+) -> list[Question]:
+    assessment = get_assessment(session, staff, assessment_id)
+    version = (
+        latest_version(assessment) if number is None
+        else get_version(session, staff, assessment_id, number)
+    )
+    return list(version.questions)
+
+
+def check_question(question: Question) -> None:
+    """The question's content fits its kind; every problem is named by field."""
+    errors: dict[str, list[str]] = {}
+    option_ids = [str(o.get("id", "")) for o in question.options]
+    key = question.answer_key or {}
+    choice = question.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE)
+    if choice:
+        if len(option_ids) < 2 or len(set(option_ids)) != len(option_ids) or "" in option_ids:
+            errors["options"] = ["At least two options, each with a unique id."]
+        correct = key.get("correct")
+        known = isinstance(correct, list) and set(map(str, correct)) <= set(option_ids)
+        if not correct or not known:
+            errors["answer_key.correct"] = ["The ids of the correct options, among the options."]
+        elif question.kind is QuestionKind.SINGLE_CHOICE and len(correct) != 1:
+            errors["answer_key.correct"] = ["Exactly one correct option."]
+    elif question.options:
+        errors["options"] = ["Only choice questions have options."]
+    if question.kind is QuestionKind.SHORT_ANSWER:
+        _check_short_answer_key(key, errors)
+    if question.kind is QuestionKind.FREE_TEXT:
+        _check_rubric(question.rubric, errors)
+    elif question.rubric:
+        errors["rubric"] = ["Only free-text questions have a rubric."]
+    if question.kind is not QuestionKind.MULTIPLE_CHOICE and (
+        question.partial_credit is PartialCredit.PROPORTIONAL
+    ):
+        errors["partial_credit"] = ["Partial credit applies to multiple choice only."]
+    if (question.media_url is None) != (question.media_kind is None):
+        errors["media_kind"] = ["A media prompt needs both media_url and media_kind."]
+    if errors:
+        raise Invalid("The question is not complete or not consistent.", errors=errors)
+
+
+def _check_short_answer_key(key: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    accepted = key.get("accepted")
+    if not isinstance(accepted, list) or not accepted or not all(
+        isinstance(a, str) and a.strip() for a in accepted
+    ):
+        errors["answer_key.accepted"] = ["At least one accepted answer."]
+    if key.get("numeric"):
+        try:
+            [Decimal(a) for a in accepted or []]
+            tolerance = Decimal(str(key.get("tolerance", "0")))
+            if tolerance < 0:
+                raise ValueError
+        except (ArithmeticError, ValueError, TypeError):
+            errors["answer_key"] = ["Numeric answers and a non-negative tolerance."]
+
+
+def _check_rubric(rubric: list[dict[str, Any]], errors: dict[str, list[str]]) -> None:
+    ids = [str(c.get("id", "")) for c in rubric]
+    if not rubric or "" in ids or len(set(ids)) != len(ids):
+        errors["rubric"] = ["At least one criterion, each with a unique id."]
+        return
+    for index, criterion in enumerate(rubric):
+        maximum = criterion.get("max_points")
+        levels = criterion.get("levels") or []
+        if not isinstance(maximum, int) or maximum < 1:
+            errors[f"rubric.{index}.max_points"] = ["A positive whole number."]
+            continue
+        if not levels or any(
+            not isinstance(level.get("points"), int) or not 0 <= level["points"] <= maximum
+            or not str(level.get("descriptor", "")).strip()
+            for level in levels
+        ):
+            errors[f"rubric.{index}.levels"] = [
+                "Levels with points between 0 and max_points and a descriptor each."
+            ]
+
+
+# --- publishing ----------------------------------------------------------------------
+
+
+def publish(session: Session, manager: User, assessment_id: uuid.UUID) -> Assessment:
+    """Freeze the draft version and open the assessment to trainers."""
+    assessment = _editable_assessment(session, manager, assessment_id)
+    draft = latest_version(assessment)
+    if draft.published_at is not None:
+        raise IllegalTransition(
+            "There is no draft to publish; edit the assessment first.",
+            code="nothing-to-publish", current_state=assessment.state.value,
+        )
+    _check_publishable(session, assessment, draft)
+    draft.published_at = clock.now()
+    before = assessment.state
+    assessment.state = AssessmentState.PUBLISHED
+    audit.record(
+        session, manager, "assessment.published", object_type="assessment",
+        object_id=assessment.id, organisation_id=assessment.organisation_id,
+        before={"state": before}, after={"state": assessment.state, "version": draft.number},
+    )
+    session.flush()
+    return assessment
+
+
+def _check_publishable(session: Session, assessment: Assessment, draft: AssessmentVersion) -> None:
+    if not draft.questions:
+        raise Invalid("An assessment needs questions.", errors={"questions": ["None yet."]})
+    organisation = session.get_one(Organisation, assessment.organisation_id)
+    if organisation.requires_paid_assessments and draft.stipend_amount <= 0:
+        raise Invalid(
+            "The organisation requires a stipend for every assessment.", code="stipend-required",
+            errors={"stipend_amount": ["Required by the organisation."]},
+        )
+    if draft.stipend_amount > 0:
+        _check_wage_floor(session, assessment, draft)
+
+
+def _check_wage_floor(session: Session, assessment: Assessment, draft: AssessmentVersion) -> None:
+    floor = session.scalars(
+        select(WageFloor).where(
+            WageFloor.organisation_id == assessment.organisation_id,
+            WageFloor.currency == draft.stipend_currency,
+        )
+    ).one_or_none()
+    if floor is None:
+        return
+    assert draft.stipend_currency is not None
+    minimum = rate_for(Money(floor.hourly_amount, floor.currency), draft.expected_duration_seconds)
+    if draft.stipend_amount < minimum.amount:
+        raise Invalid(
+            f"The stipend is below the wage floor: {minimum} for "
+            f"{draft.expected_duration_seconds // 60} minutes at "
+            f"{Money(floor.hourly_amount, floor.currency)} an hour.",
+            code="below-wage-floor",
+            errors={"stipend_amount": [f"At least {minimum.amount} ({minimum})."]},
+            minimum_amount=minimum.amount, currency=minimum.currency,
+        )
+
+
+def archive(session: Session, manager: User, assessment_id: uuid.UUID) -> Assessment:
+    assessment = get_assessment(session, manager, assessment_id)
+    if assessment.state is AssessmentState.ARCHIVED:
+        raise IllegalTransition(
+            "The assessment is archived already.", current_state=assessment.state.value
+        )
+    before = assessment.state
+    assessment.state = AssessmentState.ARCHIVED
+    audit.record(
+        session, manager, "assessment.archived", object_type="assessment",
+        object_id=assessment.id, organisation_id=assessment.organisation_id,
+        before={"state": before}, after={"state": assessment.state},
+    )
+    session.flush()
+    return assessment
+
