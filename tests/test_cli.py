@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from workforce import demo
 from workforce.accounts.models import AuditEvent, Organisation, Role, User
+from workforce.assessments.models import Assessment, AssessmentState
 from workforce.cli import main
 
 
@@ -39,6 +40,11 @@ def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -
     # Every printed token works.
     for token in tokens:
         assert client.get("/api/v1/me", token=token).status_code == 200
+    # A published, paid listening test is there to try.
+    assessment = session.scalars(select(Assessment)).one()
+    assert assessment.state is AssessmentState.PUBLISHED
+    assert [len(v.questions) for v in assessment.versions] == [4]
+    assert assessment.versions[0].stipend_amount == 500
 
     second = run("demo")
     assert second.exit_code == 0
@@ -49,6 +55,7 @@ def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -
     assert count == 1
     assert session.scalar(select(func.count()).select_from(User).where(
         User.email.like("%@demo.example.org"))) == 6
+    assert session.scalar(select(func.count()).select_from(Assessment)) == 1
 
 
 def test_demo_accounts_log_in_with_the_printed_password(run, client) -> None:

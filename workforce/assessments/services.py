@@ -420,9 +420,10 @@ def add_question(
         position = max((q.position for q in version.questions), default=0) + 1
     if any(q.position == position for q in version.questions):
         raise Conflict(f"Position {position} is taken in this version.", code="position-taken")
-    question = Question(version_id=version.id, position=position, **fields)
+    question = Question(position=position, **fields)
     check_question(question)
-    session.add(question)
+    # Through the relationship, so the version's collection stays current in this session.
+    version.questions.append(question)
     session.flush()
     return question
 
@@ -446,6 +447,7 @@ def remove_question(
     session: Session, manager: User, assessment_id: uuid.UUID, question_id: uuid.UUID
 ) -> None:
     question = _draft_question(session, manager, assessment_id, question_id)
+    question.version.questions.remove(question)
     session.delete(question)
     session.flush()
 
