@@ -131,6 +131,23 @@ def test_editing_a_published_assessment_makes_a_new_version(
     assert sorted(published) == [1, 2]
 
 
+def test_the_granted_qualification_is_fixed_once_published(
+    client: ApiClient, manager: User
+) -> None:
+    assessment = new_assessment(client, manager)
+    url = f"{ASSESSMENTS}/{assessment['id']}"
+    other = client.post("/api/v1/qualifications", as_user=manager,
+                        json={"code": "yue-gz", "name": "GZ Cantonese"}).get_json()["id"]
+    # Before publishing it may change.
+    moved = client.patch(url, json={"qualification_id": other}, as_user=manager)
+    assert moved.get_json()["qualification_id"] == other
+    add(client, manager, assessment["id"], LISTENING)
+    client.post(f"{url}/publish", as_user=manager)
+    back = client.patch(url, json={"qualification_id": assessment["qualification_id"]},
+                        as_user=manager)
+    assert_problem(back, 409, code="qualification-fixed")
+
+
 def test_removing_a_question_keeps_the_published_version_whole(
     client: ApiClient, session: Session, manager: User
 ) -> None:

@@ -345,9 +345,16 @@ def update_assessment(
     if "title" in changes:
         assessment.title = changes.pop("title")
     if "qualification_id" in changes:
-        assessment.qualification_id = _qualification_for(
-            session, manager, changes.pop("qualification_id")
-        ).id
+        qualification = _qualification_for(session, manager, changes.pop("qualification_id"))
+        if qualification.id != assessment.qualification_id and latest_published_version(
+            assessment
+        ):
+            # Attempts already taken granted the old one; create a new assessment instead.
+            raise Conflict(
+                "A published assessment keeps the qualification it grants.",
+                code="qualification-fixed",
+            )
+        assessment.qualification_id = qualification.id
     if changes:
         version = editable_version(session, assessment)
         for name, value in changes.items():
