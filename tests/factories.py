@@ -8,9 +8,19 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 from sqlalchemy.orm import Session
 
+from workforce import clock
 from workforce.accounts import tokens
 from workforce.accounts.models import Organisation, Role, User
 from workforce.accounts.passwords import hash_password
+from workforce.assessments.models import (
+    Assessment,
+    AssessmentState,
+    AssessmentVersion,
+    PartialCredit,
+    Qualification,
+    Question,
+    QuestionKind,
+)
 
 PASSWORD = "correct horse battery"
 _current: Session | None = None
@@ -75,3 +85,84 @@ def token_for(user: User, *, lifetime: timedelta = timedelta(hours=1)) -> str:
     _, raw = tokens.issue_token(session, user, label="test", lifetime=lifetime)
     session.commit()
     return raw
+
+
+# --- assessments ---------------------------------------------------------------------
+# Published assessments built directly, without the authoring API.
+
+
+class QualificationFactory(_Base):
+    class Meta:
+        model = Qualification
+        exclude = ("organisation",)
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    organisation_id = factory.SelfAttribute("organisation.id")
+    code = factory.Sequence(lambda n: f"qualification-{n}")
+    name = factory.Sequence(lambda n: f"Qualification {n}")
+    description = ""
+    locale = "yue-HK"
+    validity_days = None
+
+
+class AssessmentFactory(_Base):
+    class Meta:
+        model = Assessment
+
+    qualification = factory.SubFactory(QualificationFactory)
+    organisation_id = factory.SelfAttribute("qualification.organisation_id")
+    title = factory.Sequence(lambda n: f"Assessment {n}")
+    state = AssessmentState.PUBLISHED
+
+
+class AssessmentVersionFactory(_Base):
+    class Meta:
+        model = AssessmentVersion
+
+    assessment = factory.SubFactory(AssessmentFactory)
+    number = 1
+    instructions = "Answer every question."
+    time_limit_seconds = 1800
+    pass_mark_percent = 70
+    max_attempts = 3
+    cooldown_seconds = 0
+    expected_duration_seconds = 900
+    stipend_amount = 0
+    stipend_currency = None
+    show_feedback = False
+    questions_per_attempt = 20
+    double_grading = False
+    grading_margin_percent = 10
+    published_at = factory.LazyFunction(clock.now)
+
+
+class QuestionFactory(_Base):
+    class Meta:
+        model = Question
+
+    version = factory.SubFactory(AssessmentVersionFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    kind = QuestionKind.SINGLE_CHOICE
+    prompt = factory.Sequence(lambda n: f"Question {n}?")
+    options = factory.LazyFunction(
+        lambda: [{"id": "a", "text": "Option A"}, {"id": "b", "text": "Option B"}]
+    )
+    answer_key = factory.LazyFunction(lambda: {"correct": ["a"]})
+    partial_credit = PartialCredit.ALL_OR_NOTHING
+    points = 1
+    rubric = factory.LazyFunction(list)
+    feedback = ""
+
+
+def free_text_question(version: AssessmentVersion, **kwargs: object) -> Question:
+    """A free-text question with a two-criterion rubric (5 + 5 points)."""
+    rubric = [
+        {"id": crit, "name": crit.title(), "max_points": 5,
+         "levels": [{"points": 0, "descriptor": "Missing"}, {"points": 5, "descriptor": "Full"}]}
+        for crit in ("accuracy", "clarity")
+    ]
+    defaults: dict[str, object] = {
+        "kind": QuestionKind.FREE_TEXT, "options": [], "answer_key": {}, "points": 0,
+        "rubric": rubric, "prompt": "Describe what you hear.",
+    }
+    return QuestionFactory(version=version, **{**defaults, **kwargs})

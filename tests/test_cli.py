@@ -125,4 +125,5 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
     scheduler = build_scheduler(BackgroundScheduler, app.extensions["workforce"])
     assert {job.id for job in scheduler.get_jobs()} == {
         "notifications.deliver_outbox", "accounts.purge_expired_credentials",
+        "assessments.close_expired_attempts",
     }

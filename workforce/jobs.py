@@ -13,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from workforce.accounts import jobs as accounts_jobs
 from workforce.app import Services
+from workforce.assessments import jobs as assessments_jobs
 from workforce.notifications import jobs as notifications_jobs
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
@@ -26,6 +27,11 @@ def register_jobs(scheduler: BaseScheduler, services: Services) -> None:
     scheduler.add_job(
         accounts_jobs.purge_expired_credentials, CronTrigger(hour=3, minute=17, timezone="UTC"),
         args=[services.database], id="accounts.purge_expired_credentials",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        assessments_jobs.close_expired_attempts, IntervalTrigger(minutes=1),
+        args=[services.database], id="assessments.close_expired_attempts",
         replace_existing=True,
     )
 

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from workforce.api import (
     assessments,
+    attempts,
     auth,
     guards,
     health,
@@ -26,7 +27,10 @@ from workforce.api.schemas import ProblemSchema
 from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
 from workforce.errors import DomainError
 
-BLUEPRINTS = (health.blp, auth.blp, me.blp, organisation.blp, assessments.blp)
+BLUEPRINTS = (
+    health.blp, auth.blp, me.blp, organisation.blp, assessments.blp, attempts.blp,
+    attempts.grading_blp,
+)
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
 

@@ -1,0 +1,620 @@
+"""Trainers taking assessments: the marketplace, starting, answering, submitting, and
+closing attempts whose time is up.
+
+An attempt lives on the version that was the latest published one when it started,
+with the questions it drew then; later versions never change it. It is ``open`` until
+the trainer submits or its deadline passes (whichever comes first: saved answers count
+either way). Closing grades what a machine can grade, pays the stipend (pass or fail,
+once), and completes the attempt at once or hands it to graders (``grading``).
+
+Answer keys never leave this module except as points.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.accounts.audit import SystemActor
+from workforce.accounts.models import Organisation, User
+from workforce.assessments import grading, scoring
+from workforce.assessments.lifecycle import (
+    answers_of,
+    drawn_questions,
+    is_free_text,
+    lock_attempt,
+    move_attempt,
+    questions_by_id,
+)
+from workforce.assessments.models import (
+    Assessment,
+    AssessmentState,
+    AssessmentVersion,
+    Attempt,
+    AttemptAnswer,
+    AttemptState,
+    CloseReason,
+    Qualification,
+    Question,
+    QuestionKind,
+)
+from workforce.billing.models import EarningKind
+from workforce.billing.services import record_earning
+from workforce.errors import Conflict, Invalid, NotFound
+from workforce.money import Money
+from workforce.notifications.services import notify
+from workforce.pagination import Page, PageRequest, paginate
+
+AUTO_GRADER = SystemActor("assessments")
+SHORT_ANSWER_MAX = 1_000
+FREE_TEXT_MAX = 20_000
+CLOSE_BATCH = 200
+
+# --- standing: may the trainer start? ------------------------------------------------
+
+
+class Availability(StrEnum):
+    AVAILABLE = "available"
+    IN_PROGRESS = "in_progress"
+    COOLDOWN = "cooldown"
+    EXHAUSTED = "exhausted"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A trainer's position on one assessment under the rules of its current version.
+
+    Attempts count across versions: publishing a new version does not hand out new tries.
+    """
+
+    attempts_used: int
+    max_attempts: int
+    open_attempt_id: uuid.UUID | None
+    cooldown_until: datetime | None
+
+    @property
+    def availability(self) -> Availability:
+        if self.open_attempt_id is not None:
+            return Availability.IN_PROGRESS
+        if self.attempts_used >= self.max_attempts:
+            return Availability.EXHAUSTED
+        if self.cooldown_until is not None:
+            return Availability.COOLDOWN
+        return Availability.AVAILABLE
+
+
+def standing_of(
+    version: AssessmentVersion, attempts: Sequence[Attempt], now: datetime
+) -> Standing:
+    open_ids = [a.id for a in attempts if a.state is AttemptState.OPEN]
+    closed = [a.closed_at for a in attempts if a.closed_at is not None]
+    until = max(closed) + timedelta(seconds=version.cooldown_seconds) if closed else None
+    return Standing(
+        attempts_used=len(attempts), max_attempts=version.max_attempts,
+        open_attempt_id=open_ids[0] if open_ids else None,
+        cooldown_until=until if until is not None and until > now else None,
+    )
+
+
+def _check_may_start(standing: Standing) -> None:
+    availability = standing.availability
+    if availability is Availability.IN_PROGRESS:
+        raise Conflict(
+            "You have an attempt in progress; finish it first.", code="attempt-open",
+            attempt_id=str(standing.open_attempt_id),
+        )
+    if availability is Availability.EXHAUSTED:
+        raise Conflict(
+            f"You have used all {standing.max_attempts} attempts at this assessment.",
+            code="attempts-exhausted", attempts_used=standing.attempts_used,
+            max_attempts=standing.max_attempts,
+        )
+    if availability is Availability.COOLDOWN:
+        assert standing.cooldown_until is not None
+        raise Conflict(
+            "You can try again once the waiting time after your last attempt is over.",
+            code="cooldown", until=standing.cooldown_until.isoformat(),
+        )
+
+
+# --- the marketplace -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarketEntry:
+    """A published assessment as a trainer sees it: its rules, never its questions."""
+
+    assessment: Assessment
+    version: AssessmentVersion
+    organisation: Organisation
+    qualification: Qualification
+    standing: Standing
+
+    @property
+    def stipend(self) -> Money | None:
+        v = self.version
+        if v.stipend_amount <= 0 or v.stipend_currency is None:
+            return None
+        return Money(v.stipend_amount, v.stipend_currency)
+
+
+def _published_versions(session: Session, assessment_ids: Sequence[uuid.UUID]) -> Any:
+    return session.scalars(
+        select(AssessmentVersion).where(
+            AssessmentVersion.assessment_id.in_(assessment_ids),
+            AssessmentVersion.published_at.is_not(None),
+        )
+    )
+
+
+def _latest_published(
+    session: Session, assessment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, AssessmentVersion]:
+    latest: dict[uuid.UUID, AssessmentVersion] = {}
+    for version in _published_versions(session, assessment_ids):
+        current = latest.get(version.assessment_id)
+        if current is None or version.number > current.number:
+            latest[version.assessment_id] = version
+    return latest
+
+
+def list_marketplace(session: Session, trainer: User, page: PageRequest) -> Page[MarketEntry]:
+    """Every organisation's published assessments, newest first."""
+    has_published = (
+        select(AssessmentVersion.id)
+        .where(
+            AssessmentVersion.assessment_id == Assessment.id,
+            AssessmentVersion.published_at.is_not(None),
+        )
+        .exists()
+    )
+    stmt = select(Assessment).where(Assessment.state == AssessmentState.PUBLISHED, has_published)
+    found = paginate(session, stmt, page, created_at=Assessment.created_at, row_id=Assessment.id)
+    ids = [a.id for a in found.items]
+    versions = _latest_published(session, ids)
+    attempts = _attempts_by_assessment(session, trainer.id, ids)
+    owners = {a.organisation_id for a in found.items}
+    organisations = {
+        o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(owners)))
+    }
+    now = clock.now()
+    entries = [
+        MarketEntry(
+            assessment=a, version=versions[a.id], organisation=organisations[a.organisation_id],
+            qualification=a.qualification,
+            standing=standing_of(versions[a.id], attempts[a.id], now),
+        )
+        for a in found.items
+    ]
+    return Page(entries, found.next_cursor)
+
+
+def _attempts_by_assessment(
+    session: Session, trainer_id: uuid.UUID, assessment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Attempt]]:
+    grouped: dict[uuid.UUID, list[Attempt]] = defaultdict(list)
+    for attempt in session.scalars(
+        select(Attempt).where(
+            Attempt.trainer_id == trainer_id, Attempt.assessment_id.in_(assessment_ids)
+        )
+    ):
+        grouped[attempt.assessment_id].append(attempt)
+    return grouped
+
+
+# --- starting ------------------------------------------------------------------------
+
+
+def _startable(session: Session, assessment_id: uuid.UUID) -> tuple[Assessment, AssessmentVersion]:
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None or assessment.state is not AssessmentState.PUBLISHED:
+        raise NotFound("No such assessment.")
+    version = _latest_published(session, [assessment.id]).get(assessment.id)
+    if version is None:
+        raise NotFound("No such assessment.")
+    return assessment, version
+
+
+def start_attempt(session: Session, trainer: User, assessment_id: uuid.UUID) -> Attempt:
+    """A new attempt on the latest published version, with freshly drawn questions."""
+    assessment, version = _startable(session, assessment_id)
+    now = clock.now()
+    previous = _attempts_by_assessment(session, trainer.id, [assessment.id])[assessment.id]
+    _close_expired(session, previous, now)
+    _check_may_start(standing_of(version, previous, now))
+    questions = _draw(version)
+    attempt = Attempt(
+        assessment_id=assessment.id, version_id=version.id,
+        organisation_id=assessment.organisation_id, trainer_id=trainer.id,
+        number=len(previous) + 1, state=AttemptState.OPEN,
+        question_ids=[str(q.id) for q in questions], started_at=now,
+        deadline_at=now + timedelta(seconds=version.time_limit_seconds),
+        max_points=sum(q.max_points for q in questions),
+    )
+    try:
+        # Two starts racing past the checks above meet at uq_attempts_one_open.
+        with session.begin_nested():
+            session.add(attempt)
+            session.flush()
+    except IntegrityError as exc:
+        open_id = _open_attempt_id(session, trainer.id, assessment.id)
+        if open_id is None:
+            raise  # not the race this handles
+        raise Conflict(
+            "You have an attempt in progress; finish it first.", code="attempt-open",
+            attempt_id=str(open_id),
+        ) from exc
+    return attempt
+
+
+def close_expired_attempt_of(session: Session, trainer: User, assessment_id: uuid.UUID) -> bool:
+    """Close the trainer's open attempt at the assessment if its time ran out, as the job
+    would; says whether it did. The API commits this on its own before starting, so the
+    close stands even when the start is then refused (by the cooldown it began)."""
+    previous = _attempts_by_assessment(session, trainer.id, [assessment_id])[assessment_id]
+    return _close_expired(session, previous, clock.now())
+
+
+def _close_expired(session: Session, attempts: Sequence[Attempt], now: datetime) -> bool:
+    # The trainer then meets the cooldown rather than a stale "attempt in progress".
+    due = [a for a in attempts if a.state is AttemptState.OPEN and a.deadline_at <= now]
+    return any([_close_locked(session, a.id, now) for a in due])
+
+
+def _draw(version: AssessmentVersion) -> list[Question]:
+    """``questions_per_attempt`` questions (all, if the pool is smaller), in random order,
+    from the operating system's randomness so nobody can predict a draw."""
+    pool = list(version.questions)
+    count = min(version.questions_per_attempt, len(pool))
+    return secrets.SystemRandom().sample(pool, count)
+
+
+def _open_attempt_id(
+    session: Session, trainer_id: uuid.UUID, assessment_id: uuid.UUID
+) -> uuid.UUID | None:
+    return session.scalar(
+        select(Attempt.id).where(
+            Attempt.trainer_id == trainer_id, Attempt.assessment_id == assessment_id,
+            Attempt.state == AttemptState.OPEN,
+        )
+    )
+
+
+# --- reading attempts ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServedQuestion:
+    """A question as a trainer sees it; the answer key is not among its fields."""
+
+    id: uuid.UUID
+    kind: QuestionKind
+    prompt: str
+    media_url: str | None
+    media_kind: str | None
+    options: list[dict[str, str]]
+    max_points: int
+    answer: dict[str, Any] | None
+    saved_at: datetime | None
+    points: int | None  # only after grading, and only with show_feedback
+    feedback: str | None  # likewise
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    id: uuid.UUID
+    assessment_id: uuid.UUID
+    assessment_title: str
+    version_number: int
+    number: int
+    instructions: str
+    state: AttemptState
+    started_at: datetime
+    deadline_at: datetime
+    closed_at: datetime | None
+    close_reason: CloseReason | None
+    max_points: int
+    total_points: int | None
+    score_percent: Decimal | None
+    passed: bool | None
+    graded_at: datetime | None
+    questions: list[ServedQuestion]
+
+
+def _own_attempt(
+    session: Session, trainer: User, attempt_id: uuid.UUID, *, lock: bool = False
+) -> Attempt:
+    attempt = lock_attempt(session, attempt_id) if lock else session.get(Attempt, attempt_id)
+    if attempt is None or attempt.trainer_id != trainer.id:
+        raise NotFound("No such attempt.")
+    return attempt
+
+
+def get_attempt(session: Session, trainer: User, attempt_id: uuid.UUID) -> AttemptView:
+    return attempt_views(session, [_own_attempt(session, trainer, attempt_id)])[0]
+
+
+def list_attempts(session: Session, trainer: User, page: PageRequest) -> Page[AttemptView]:
+    stmt = select(Attempt).where(Attempt.trainer_id == trainer.id)
+    found = paginate(session, stmt, page, created_at=Attempt.created_at, row_id=Attempt.id)
+    return Page(attempt_views(session, found.items), found.next_cursor)
+
+
+def attempt_views(session: Session, attempts: Sequence[Attempt]) -> list[AttemptView]:
+    """Views of several attempts with their questions and answers, in a few queries."""
+    questions = questions_by_id(session, attempts)
+    answers: dict[uuid.UUID, dict[uuid.UUID, AttemptAnswer]] = defaultdict(dict)
+    for answer in session.scalars(
+        select(AttemptAnswer).where(AttemptAnswer.attempt_id.in_([a.id for a in attempts]))
+    ):
+        answers[answer.attempt_id][answer.question_id] = answer
+    return [_view(a, questions[a.id], answers[a.id]) for a in attempts]
+
+
+def _view(
+    attempt: Attempt, questions: Sequence[Question], answers: Mapping[uuid.UUID, AttemptAnswer]
+) -> AttemptView:
+    graded = attempt.state is AttemptState.GRADED
+    feedback = graded and attempt.version.show_feedback
+    total = (attempt.auto_points or 0) + (attempt.rubric_points or 0)
+    return AttemptView(
+        id=attempt.id, assessment_id=attempt.assessment_id,
+        assessment_title=attempt.assessment.title, version_number=attempt.version.number,
+        number=attempt.number, instructions=attempt.version.instructions, state=attempt.state,
+        started_at=attempt.started_at, deadline_at=attempt.deadline_at,
+        closed_at=attempt.closed_at, close_reason=attempt.close_reason,
+        max_points=attempt.max_points, total_points=total if graded else None,
+        score_percent=attempt.score_percent if graded else None,
+        passed=attempt.passed if graded else None, graded_at=attempt.graded_at,
+        questions=[_served(q, answers.get(q.id), feedback) for q in questions],
+    )
+
+
+def _served(question: Question, answer: AttemptAnswer | None, feedback: bool) -> ServedQuestion:
+    earned = (answer.points or 0) if answer is not None else 0  # unanswered: nothing
+    return ServedQuestion(
+        id=question.id, kind=question.kind, prompt=question.prompt,
+        media_url=question.media_url,
+        media_kind=question.media_kind.value if question.media_kind else None,
+        # Only id and text: whatever else an author stored on an option stays here.
+        options=[{"id": str(o["id"]), "text": str(o.get("text", ""))} for o in question.options],
+        max_points=question.max_points,
+        answer=answer.response if answer is not None else None,
+        saved_at=answer.saved_at if answer is not None else None,
+        points=earned if feedback else None,
+        feedback=question.feedback if feedback else None,
+    )
+
+
+# --- answering -----------------------------------------------------------------------
+
+RESPONSE_FIELD = {
+    QuestionKind.SINGLE_CHOICE: "option_id",
+    QuestionKind.MULTIPLE_CHOICE: "option_ids",
+    QuestionKind.SHORT_ANSWER: "text",
+    QuestionKind.FREE_TEXT: "text",
+}
+
+
+def close_if_expired(session: Session, trainer: User, attempt_id: uuid.UUID) -> bool:
+    """Close the trainer's attempt if its deadline has passed and it is still open, as
+    the job would; says whether it did. The API commits this on its own, before the
+    answer that arrived too late is refused."""
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None or attempt.trainer_id != trainer.id:
+        return False
+    return _close_locked(session, attempt_id, clock.now())
+
+
+def save_answer(
+    session: Session,
+    trainer: User,
+    attempt_id: uuid.UUID,
+    question_id: uuid.UUID,
+    body: Mapping[str, Any],
+) -> AttemptAnswer:
+    """Save (or overwrite) the trainer's answer to one of the attempt's questions."""
+    attempt = _own_attempt(session, trainer, attempt_id, lock=True)
+    _check_open(attempt, clock.now())
+    if str(question_id) not in attempt.question_ids:
+        raise NotFound("This question is not part of the attempt.")
+    question = session.get_one(Question, question_id)
+    response = _response_for(question, body)
+    answer = session.scalars(
+        select(AttemptAnswer).where(
+            AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.question_id == question.id
+        )
+    ).one_or_none()
+    if answer is None:
+        # Unique per (attempt, question); the attempt's row lock serialises writers.
+        answer = AttemptAnswer(attempt_id=attempt.id, question_id=question.id)
+        session.add(answer)
+    answer.response = response
+    answer.saved_at = clock.now()
+    session.flush()
+    return answer
+
+
+def _check_open(attempt: Attempt, now: datetime) -> None:
+    if attempt.state is AttemptState.OPEN and now < attempt.deadline_at:
+        return
+    if now >= attempt.deadline_at and attempt.close_reason is not CloseReason.SUBMITTED:
+        raise Conflict(
+            "The time limit has passed; the attempt is closed with the answers saved "
+            "before it.", code="time-limit-passed", deadline_at=attempt.deadline_at.isoformat(),
+        )
+    raise Conflict("The attempt is closed.", code="attempt-closed")
+
+
+def _response_for(question: Question, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer in the shape its question's kind takes; each misfit is named by field."""
+    field = RESPONSE_FIELD[question.kind]
+    kind = question.kind.value
+    errors = {
+        name: [f"Not part of an answer to a {kind} question."] for name in body if name != field
+    }
+    value = body.get(field)
+    if value is None:
+        errors[field] = [f"Required in an answer to a {kind} question."]
+    else:
+        problem = _value_problem(question, value)
+        if problem:
+            errors[field] = [problem]
+    if errors:
+        raise Invalid("The answer does not fit the question.", errors=errors)
+    return {field: value}
+
+
+def _value_problem(question: Question, value: Any) -> str | None:
+    options = {str(o["id"]) for o in question.options}
+    kind = question.kind
+    if kind is QuestionKind.SINGLE_CHOICE:
+        if not isinstance(value, str) or value not in options:
+            return "Not one of the question's options."
+    elif kind is QuestionKind.MULTIPLE_CHOICE:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return "A list of option ids."
+        if len(set(value)) != len(value):
+            return "Each option at most once."
+        unknown = sorted(set(value) - options)
+        if unknown:
+            return "Not options of the question: " + ", ".join(unknown)
+    else:
+        limit = SHORT_ANSWER_MAX if kind is QuestionKind.SHORT_ANSWER else FREE_TEXT_MAX
+        if not isinstance(value, str):
+            return "Text."
+        if len(value) > limit:
+            return f"At most {limit} characters."
+    return None
+
+
+# --- closing -------------------------------------------------------------------------
+
+
+def submit_attempt(session: Session, trainer: User, attempt_id: uuid.UUID) -> AttemptView:
+    """Hand the attempt in. Submitting again returns it as it stands: nothing is graded
+    or paid twice. Past the deadline it closes as the time limit would (``time_limit``),
+    with every answer saved in time."""
+    attempt = _own_attempt(session, trainer, attempt_id, lock=True)
+    if attempt.state is AttemptState.OPEN:
+        now = clock.now()
+        reason = CloseReason.SUBMITTED if now < attempt.deadline_at else CloseReason.TIME_LIMIT
+        close_attempt(session, attempt, reason, now)
+    return attempt_views(session, [attempt])[0]
+
+
+def close_expired_attempts(session: Session, *, limit: int = CLOSE_BATCH) -> int:
+    """Close up to ``limit`` open attempts whose deadline has passed; returns how many.
+
+    Rows another process has locked are skipped (``SKIP LOCKED``), so two schedulers
+    close each attempt once between them; a trainer submitting at the same moment holds
+    the row lock, and the attempt is skipped here and closed by the submit.
+    """
+    now = clock.now()
+    due = session.scalars(
+        select(Attempt)
+        .where(Attempt.state == AttemptState.OPEN, Attempt.deadline_at <= now)
+        .order_by(Attempt.deadline_at, Attempt.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    for attempt in due:
+        close_attempt(session, attempt, CloseReason.TIME_LIMIT, now)
+    return len(due)
+
+
+def _close_locked(session: Session, attempt_id: uuid.UUID, now: datetime) -> bool:
+    attempt = lock_attempt(session, attempt_id)
+    if attempt is None or attempt.state is not AttemptState.OPEN or now < attempt.deadline_at:
+        return False
+    close_attempt(session, attempt, CloseReason.TIME_LIMIT, now)
+    return True
+
+
+def close_attempt(
+    session: Session, attempt: Attempt, reason: CloseReason, now: datetime
+) -> None:
+    """Leave ``open`` (the caller holds the row lock): grade what a machine can, pay the
+    stipend, then complete the attempt or queue it for graders."""
+    # A time-limit close happened at the deadline, however late the job noticed it;
+    # the cooldown counts from then.
+    attempt.closed_at = min(now, attempt.deadline_at)
+    attempt.close_reason = reason
+    questions = drawn_questions(session, attempt)
+    answers = answers_of(session, attempt)
+    attempt.auto_points = _auto_grade(questions, answers)
+    _pay_stipend(session, attempt)
+    free_text = [q for q in questions if is_free_text(q)]
+    if any(_has_text(answers.get(q.id)) for q in free_text):
+        move_attempt(attempt, AttemptState.AWAITING_GRADING)
+        session.flush()
+        _tell_awaiting(session, attempt)
+        return
+    # No free text, or none written: nothing for a grader to read, and blank answers
+    # score 0 on every criterion.
+    for question in free_text:
+        if question.id in answers:
+            answers[question.id].points = 0
+    grading.complete_attempt(
+        session, attempt, rubric_points=0 if free_text else None, actor=AUTO_GRADER
+    )
+
+
+def _has_text(answer: AttemptAnswer | None) -> bool:
+    return answer is not None and bool(str(answer.response.get("text") or "").strip())
+
+
+def _auto_grade(questions: Sequence[Question], answers: Mapping[uuid.UUID, AttemptAnswer]) -> int:
+    total = 0
+    for question in questions:
+        if is_free_text(question):
+            continue
+        answer = answers.get(question.id)
+        points = scoring.auto_points(
+            question.kind, question.points, question.answer_key, question.partial_credit,
+            answer.response if answer is not None else None,
+        )
+        if answer is not None:
+            answer.points = points
+        total += points
+    return total
+
+
+def _pay_stipend(session: Session, attempt: Attempt) -> None:
+    """Taking the assessment is work: paid on closing, pass or fail, once per attempt
+    (the earning's unique source key holds that against any retry or race)."""
+    version = attempt.version
+    if version.stipend_amount <= 0 or version.stipend_currency is None:
+        return
+    record_earning(
+        session, kind=EarningKind.ASSESSMENT_STIPEND, trainer_id=attempt.trainer_id,
+        organisation_id=attempt.organisation_id,
+        money=Money(version.stipend_amount, version.stipend_currency),
+        source_type="attempt", source_id=attempt.id,
+        description=f"Assessment stipend: {attempt.assessment.title} (attempt {attempt.number})",
+    )
+
+
+def _tell_awaiting(session: Session, attempt: Attempt) -> None:
+    submitted = attempt.close_reason is CloseReason.SUBMITTED
+    how = "submitted" if submitted else "closed at its time limit"
+    notify(
+        session, attempt.trainer_id, "attempt.awaiting_grading",
+        f"Attempt received: {attempt.assessment.title}",
+        f"Your attempt was {how}. Your written answers are being graded; "
+        "you will be told your result.",
+        data={"attempt_id": str(attempt.id)},
+    )

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import logging
+
+from workforce.assessments import attempts
+from workforce.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def close_expired_attempts(database: Database) -> None:
+    """Close attempts whose time ran out, a batch per unit of work so that locks are
+    held briefly, until none is left."""
+    while True:
+        with database.unit_of_work() as session:
+            closed = attempts.close_expired_attempts(session, limit=attempts.CLOSE_BATCH)
+        if closed:
+            log.info("closed expired attempts", extra={"closed": closed})
+        if closed < attempts.CLOSE_BATCH:
+            return
