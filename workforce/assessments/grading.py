@@ -58,6 +58,7 @@ from workforce.assessments.models import (
     QuestionKind,
     TrainerQualification,
 )
+from workforce.assessments.services import find_record, record_snapshot
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, decode_cursor, encode_cursor
@@ -483,20 +484,6 @@ def _is_valid_grant(record: TrainerQualification | None, now: datetime) -> bool:
     )
 
 
-def _snapshot(record: TrainerQualification | None) -> dict[str, Any] | None:
-    if record is None:
-        return None
-    return {
-        "status": record.status, "score_percent": _text(record.score_percent),
-        "expires_at": record.expires_at, "source": record.source,
-        "attempt_id": record.attempt_id,
-    }
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def _update_qualification(
     session: Session, attempt: Attempt, actor: Actor, now: datetime
 ) -> TrainerQualification:
@@ -504,14 +491,14 @@ def _update_qualification(
     holds a valid grant (a failed retake takes nothing away) or a person revoked the
     qualification (their decision and reason stand)."""
     qualification = attempt.assessment.qualification
-    record = _find_record(session, qualification.id, attempt.trainer_id)
+    record = find_record(session, qualification.id, attempt.trainer_id)
     keep = record is not None and (
         _is_valid_grant(record, now) or record.status is QualificationStatus.REVOKED
     )
     if not attempt.passed and keep:
         assert record is not None
         return record
-    before = _snapshot(record)
+    before = record_snapshot(record)
     if record is None:
         record = TrainerQualification(
             qualification_id=qualification.id, trainer_id=attempt.trainer_id
@@ -522,7 +509,7 @@ def _update_qualification(
     audit.record(
         session, actor, f"qualification.{verb}", object_type="trainer_qualification",
         object_id=record.id, organisation_id=qualification.organisation_id,
-        before=before, after=_snapshot(record),
+        before=before, after=record_snapshot(record),
     )
     return record
 
@@ -543,20 +530,6 @@ def _apply_result(
     record.reason = None
 
 
-def _find_record(
-    session: Session, qualification_id: uuid.UUID, trainer_id: uuid.UUID
-) -> TrainerQualification | None:
-    return session.scalars(
-        select(TrainerQualification)
-        .where(
-            TrainerQualification.qualification_id == qualification_id,
-            TrainerQualification.trainer_id == trainer_id,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-
-
 def _save_record(session: Session, record: TrainerQualification) -> TrainerQualification:
     """Insert or update; two attempts of one trainer (on two assessments for the same
     qualification) completing at once meet at the unique key, and the later one
@@ -569,7 +542,7 @@ def _save_record(session: Session, record: TrainerQualification) -> TrainerQuali
             session.add(record)
             session.flush()
     except IntegrityError:
-        existing = _find_record(session, record.qualification_id, record.trainer_id)
+        existing = find_record(session, record.qualification_id, record.trainer_id)
         if existing is None:
             raise
         for name in ("status", "score_percent", "granted_at", "expires_at", "source",

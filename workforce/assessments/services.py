@@ -115,12 +115,14 @@ def _trainer(session: Session, trainer_id: uuid.UUID) -> User:
     return trainer
 
 
-def _record_snapshot(record: TrainerQualification | None) -> dict[str, Any] | None:
+def record_snapshot(record: TrainerQualification | None) -> dict[str, Any] | None:
+    """A trainer's standing as the audit log keeps it, before and after a change."""
     if record is None:
         return None
     return {
         "status": record.status, "score_percent": _plain_decimal(record.score_percent),
         "expires_at": record.expires_at, "source": record.source,
+        "attempt_id": record.attempt_id,
     }
 
 
@@ -148,8 +150,8 @@ def grant_qualification(
         raise Invalid(
             "The expiry is in the past.", errors={"expires_at": ["Must be in the future."]}
         )
-    record = _find_record(session, qualification.id, trainer.id)
-    before = _record_snapshot(record)
+    record = find_record(session, qualification.id, trainer.id)
+    before = record_snapshot(record)
     if record is None:
         record = TrainerQualification(qualification_id=qualification.id, trainer_id=trainer.id)
         session.add(record)
@@ -171,12 +173,12 @@ def revoke_qualification(
     reason: str,
 ) -> TrainerQualification:
     qualification = get_qualification(session, manager, qualification_id)
-    record = _find_record(session, qualification.id, trainer_id)
+    record = find_record(session, qualification.id, trainer_id)
     if record is None or record.status is not QualificationStatus.GRANTED:
         raise Conflict(
             "The trainer does not hold this qualification.", code="not-granted"
         )
-    before = _record_snapshot(record)
+    before = record_snapshot(record)
     record.status = QualificationStatus.REVOKED
     record.source = QualificationSource.MANUAL
     record.decided_by_id = manager.id
@@ -186,14 +188,19 @@ def revoke_qualification(
     return record
 
 
-def _find_record(
+def find_record(
     session: Session, qualification_id: uuid.UUID, trainer_id: uuid.UUID
 ) -> TrainerQualification | None:
+    """The trainer's standing, its row locked for the change about to be made (a manual
+    grant and a completing attempt may meet) and re-read after waiting for the lock."""
     return session.scalars(
-        select(TrainerQualification).where(
+        select(TrainerQualification)
+        .where(
             TrainerQualification.qualification_id == qualification_id,
             TrainerQualification.trainer_id == trainer_id,
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one_or_none()
 
 
@@ -204,7 +211,7 @@ def _audit_and_notify(
     audit.record(
         session, manager, f"qualification.{verb}", object_type="trainer_qualification",
         object_id=record.id, organisation_id=qualification.organisation_id,
-        before=before, after={**(_record_snapshot(record) or {}), "reason": reason},
+        before=before, after={**(record_snapshot(record) or {}), "reason": reason},
     )
     notify(
         session, record.trainer_id, f"qualification.{verb}",
