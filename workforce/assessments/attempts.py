@@ -50,6 +50,7 @@ from workforce.assessments.models import (
     Question,
     QuestionKind,
 )
+from workforce.assessments.services import latest_published_version
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
@@ -162,6 +163,7 @@ def _published_versions(session: Session, assessment_ids: Sequence[uuid.UUID]) -
 def _latest_published(
     session: Session, assessment_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, AssessmentVersion]:
+    """``services.latest_published_version`` for a page of assessments, in one query."""
     latest: dict[uuid.UUID, AssessmentVersion] = {}
     for version in _published_versions(session, assessment_ids):
         current = latest.get(version.assessment_id)
@@ -221,7 +223,7 @@ def _startable(session: Session, assessment_id: uuid.UUID) -> tuple[Assessment, 
     assessment = session.get(Assessment, assessment_id)
     if assessment is None or assessment.state is not AssessmentState.PUBLISHED:
         raise NotFound("No such assessment.")
-    version = _latest_published(session, [assessment.id]).get(assessment.id)
+    version = latest_published_version(assessment)
     if version is None:
         raise NotFound("No such assessment.")
     return assessment, version
