@@ -21,6 +21,18 @@ from workforce.assessments.models import (
     Question,
     QuestionKind,
 )
+from workforce.projects.models import (
+    GuidelineVersion,
+    MembershipOrigin,
+    MembershipState,
+    PayModel,
+    Project,
+    ProjectMember,
+    ProjectRate,
+    ProjectState,
+    Sensitivity,
+    Task,
+)
 
 PASSWORD = "correct horse battery"
 _current: Session | None = None
@@ -166,3 +178,91 @@ def free_text_question(version: AssessmentVersion, **kwargs: object) -> Question
         "rubric": rubric, "prompt": "Describe what you hear.",
     }
     return QuestionFactory(version=version, **{**defaults, **kwargs})
+
+
+# --- projects ------------------------------------------------------------------------
+# Projects built directly, without the API: active, with a rate and guidelines.
+
+
+class ProjectFactory(_Base):
+    class Meta:
+        model = Project
+        exclude = ("manager",)
+
+    manager = factory.SubFactory(StaffFactory)
+    organisation_id = factory.SelfAttribute("manager.organisation_id")
+    created_by_id = factory.SelfAttribute("manager.id")
+    name = factory.Sequence(lambda n: f"Project {n}")
+    description = "Label Cantonese speech clips."
+    state = ProjectState.ACTIVE
+    capacity = 10
+    sensitivity = Sensitivity.NONE
+    content_categories = factory.LazyFunction(list)
+    auto_approve_days = 7
+    review_sample_percent = 100
+    lease_seconds = 3600
+    pay_model = PayModel.PER_TASK
+    currency = "USD"
+    estimated_task_seconds = 300
+    daily_cap_minutes = None
+    weekly_cap_minutes = None
+    idle_timeout_seconds = 900
+    activated_at = factory.LazyFunction(clock.now)
+
+    @factory.post_generation
+    def rate(project: Project, create: bool, extracted: int | None, **_: object) -> None:
+        """``rate=...`` (minor units) sets the first rate version (default 200 per task,
+        2000 per hour); ``rate=0`` creates none."""
+        amount = extracted if extracted is not None else (
+            2000 if project.pay_model is PayModel.HOURLY else 200
+        )
+        session = _session()
+        session.add(GuidelineVersion(
+            project_id=project.id, number=1, body="Listen, then label the accent.",
+            created_by_id=project.created_by_id, created_at=clock.now(),
+        ))
+        if amount:
+            session.add(ProjectRate(
+                project_id=project.id, number=1, amount=amount, currency=project.currency,
+                effective_from=clock.now() - timedelta(days=30),
+                created_by_id=project.created_by_id, created_at=clock.now(),
+            ))
+        session.commit()
+
+
+def hourly_project(**kwargs: object) -> Project:
+    defaults: dict[str, object] = {
+        "pay_model": PayModel.HOURLY, "estimated_task_seconds": None,
+        "daily_cap_minutes": 480, "weekly_cap_minutes": 2400,
+    }
+    return ProjectFactory(**{**defaults, **kwargs})
+
+
+class MemberFactory(_Base):
+    class Meta:
+        model = ProjectMember
+
+    project = factory.SubFactory(ProjectFactory)
+    trainer = factory.SubFactory(UserFactory)
+    state = MembershipState.ACTIVE
+    origin = MembershipOrigin.APPLICATION
+    message = ""
+    joined_at = factory.LazyFunction(clock.now)
+
+
+def staff(project: Project, *trainers: User) -> list[ProjectMember]:
+    """Make each trainer an active member of the project."""
+    return [MemberFactory(project=project, trainer=trainer) for trainer in trainers]
+
+
+class TaskFactory(_Base):
+    class Meta:
+        model = Task
+
+    project = factory.SubFactory(ProjectFactory)
+    external_id = factory.Sequence(lambda n: f"task-{n}")
+    payload = factory.LazyFunction(lambda: {"prompt": "Which accent is this?"})
+    redundancy = 1
+    priority = 0
+    gold_answer = None
+    open_slots = factory.SelfAttribute("redundancy")

@@ -36,6 +36,8 @@ class Organisation(IdMixin, TimestampMixin, Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     # Onboarding is work: when set, every published assessment must carry a stipend.
     requires_paid_assessments: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A project suspended at shorter notice owes its active trainers a kill fee.
+    notice_period_days: Mapped[int] = mapped_column(default=7, server_default="7")
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
     wage_floors: Mapped[list[WageFloor]] = relationship(back_populates="organisation")

@@ -17,10 +17,16 @@ from workforce.api import (
     auth,
     guards,
     health,
+    hourly,
     me,
     organisation,
     problems,
+    project_reports,
+    project_states,
+    projects,
     ratelimit,
+    staffing,
+    tasks,
     uow,
 )
 from workforce.api.schemas import ProblemSchema
@@ -29,7 +35,8 @@ from workforce.errors import DomainError
 
 BLUEPRINTS = (
     health.blp, auth.blp, me.blp, organisation.blp, assessments.blp, attempts.blp,
-    attempts.grading_blp,
+    attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
+    project_reports.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

@@ -13,6 +13,9 @@ from workforce.money import Money
 
 class EarningKind(StrEnum):
     ASSESSMENT_STIPEND = "assessment_stipend"
+    TASK_APPROVAL = "task_approval"
+    TIMESHEET = "timesheet"
+    KILL_FEE = "kill_fee"
 
 
 class EarningEvent(IdMixin, Base):
@@ -28,6 +31,7 @@ class EarningEvent(IdMixin, Base):
     kind: Mapped[EarningKind] = mapped_column(str_enum(EarningKind))
     trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id"), index=True)
     amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     source_type: Mapped[str] = mapped_column(String(50))

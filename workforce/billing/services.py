@@ -23,6 +23,7 @@ def record_earning(
     source_type: str,
     source_id: uuid.UUID,
     description: str,
+    project_id: uuid.UUID | None = None,
 ) -> EarningEvent:
     """Record that ``money`` is owed for a source event; the same source never earns twice.
 
@@ -36,6 +37,7 @@ def record_earning(
         kind=kind, trainer_id=trainer_id, organisation_id=organisation_id,
         amount=money.amount, currency=money.currency, source_type=source_type,
         source_id=source_id, description=description, occurred_at=clock.now(),
+        project_id=project_id,
     )
     try:
         with session.begin_nested():

@@ -1,0 +1,108 @@
+"""What every part of the projects package looks up: a project within the caller's
+reach, its row lock, a trainer's membership, and the rate in force at a moment."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workforce.accounts.models import User
+from workforce.errors import Conflict, Forbidden, NotFound
+from workforce.projects.models import (
+    GuidelineVersion,
+    MembershipState,
+    Project,
+    ProjectMember,
+    ProjectRate,
+    ProjectState,
+)
+
+
+def get_project(session: Session, staff: User, project_id: uuid.UUID) -> Project:
+    """A project of the staff member's organisation; anything else is ``NotFound``."""
+    project = session.get(Project, project_id)
+    if project is None or project.organisation_id != staff.organisation_id:
+        raise NotFound("No such project.")
+    return project
+
+
+def lock_project(session: Session, project_id: uuid.UUID) -> Project | None:
+    """The project, its row locked until the transaction ends (PostgreSQL; SQLite
+    serialises writers), re-read so a change committed while we waited is seen.
+    Staffing takes this lock before counting members against capacity."""
+    return session.scalars(
+        select(Project)
+        .where(Project.id == project_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def find_active_membership(
+    session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID
+) -> ProjectMember | None:
+    return session.scalars(
+        select(ProjectMember).where(
+            ProjectMember.project_id == project_id,
+            ProjectMember.trainer_id == trainer_id,
+            ProjectMember.state == MembershipState.ACTIVE,
+        )
+    ).one_or_none()
+
+
+def staffed_project(session: Session, trainer: User, project_id: uuid.UUID) -> Project:
+    """A project the trainer is an active member of.
+
+    A draft (never shown to trainers) is ``NotFound``; any other project the trainer
+    is not staffed on is ``Forbidden`` with the code ``not-staffed``.
+    """
+    project = session.get(Project, project_id)
+    if project is None or project.state is ProjectState.DRAFT:
+        raise NotFound("No such project.")
+    if find_active_membership(session, trainer.id, project_id) is None:
+        raise Forbidden("You are not staffed on this project.", code="not-staffed")
+    return project
+
+
+def rate_at(session: Session, project_id: uuid.UUID, when: datetime) -> ProjectRate | None:
+    """The rate in force at ``when``: the latest version effective by then."""
+    return session.scalars(
+        select(ProjectRate)
+        .where(ProjectRate.project_id == project_id, ProjectRate.effective_from <= when)
+        .order_by(ProjectRate.effective_from.desc(), ProjectRate.number.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def current_guidelines(session: Session, project_id: uuid.UUID) -> GuidelineVersion | None:
+    return session.scalars(
+        select(GuidelineVersion)
+        .where(GuidelineVersion.project_id == project_id)
+        .order_by(GuidelineVersion.number.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def require_open_for_work(project: Project) -> None:
+    """Refuse new work (claims, sessions) unless the project is active, with why.
+
+    A paused project's answer carries its reason and expected resume date.
+    """
+    if project.state is ProjectState.ACTIVE:
+        return
+    if project.state is ProjectState.PAUSED:
+        resume = project.expected_resume_at
+        raise Conflict(
+            f"The project is paused: {project.pause_reason}"
+            + (f" It is expected to resume on {resume.date().isoformat()}." if resume else ""),
+            code="project-paused", current_state=project.state.value,
+            pause_reason=project.pause_reason,
+            expected_resume_at=resume.isoformat() if resume else None,
+        )
+    raise Conflict(
+        f"The project is {project.state.value} and takes no new work.",
+        code=f"project-{project.state.value}", current_state=project.state.value,
+    )

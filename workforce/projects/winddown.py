@@ -1,0 +1,88 @@
+"""Stopping work in flight: leases given back and running sessions closed.
+
+Used when a trainer leaves or is removed, when a project is paused (sessions only)
+and when a suspension takes effect. Work already submitted is left alone: it is
+still reviewed or auto-approved, and paid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from workforce.projects.models import (
+    Assignment,
+    AssignmentState,
+    EntryEndReason,
+    Task,
+    TimeEntry,
+)
+
+
+def give_back_slot(session: Session, task_id: uuid.UUID) -> None:
+    """An assignment stopped holding one of its task's slots: the task may be claimed
+    again. Done in SQL so concurrent give-backs and claims add up."""
+    session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.open_slots < Task.redundancy)
+        .values(open_slots=Task.open_slots + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def end_leases(
+    session: Session,
+    project_id: uuid.UUID,
+    *,
+    at: datetime,
+    trainer_id: uuid.UUID | None = None,
+    state: AssignmentState = AssignmentState.RELEASED,
+) -> list[Assignment]:
+    """End every live lease on the project (or one trainer's), returning the slots.
+
+    Rows are locked and re-read (``SKIP LOCKED`` is not used: a lease being submitted
+    right now must be waited for, not skipped)."""
+    stmt = (
+        select(Assignment)
+        .where(Assignment.project_id == project_id, Assignment.state == AssignmentState.LEASED)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if trainer_id is not None:
+        stmt = stmt.where(Assignment.trainer_id == trainer_id)
+    ended = list(session.scalars(stmt))
+    for assignment in ended:
+        assignment.state = state
+        assignment.released_at = at
+        give_back_slot(session, assignment.task_id)
+    session.flush()
+    return ended
+
+
+def close_sessions(
+    session: Session,
+    project_id: uuid.UUID,
+    *,
+    at: datetime,
+    reason: EntryEndReason,
+    trainer_id: uuid.UUID | None = None,
+) -> list[TimeEntry]:
+    """Close the running work sessions on the project (or one trainer's) at ``at``:
+    they are paid to that moment when their timesheet is approved."""
+    stmt = (
+        select(TimeEntry)
+        .where(TimeEntry.project_id == project_id, TimeEntry.ended_at.is_(None))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if trainer_id is not None:
+        stmt = stmt.where(TimeEntry.trainer_id == trainer_id)
+    closed = list(session.scalars(stmt))
+    for entry in closed:
+        entry.ended_at = max(entry.started_at, at)
+        entry.end_reason = reason
+    session.flush()
+    return closed
