@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
-from sqlalchemy import Connection, inspect, make_url, text
+from sqlalchemy import Connection, create_engine, inspect, make_url, text
 from sqlalchemy.orm import Session
 
 from tests import factories
@@ -126,3 +127,62 @@ def mail(app: Flask) -> MemorySender:
 @pytest.fixture
 def client(app: Flask, session: Session) -> ApiClient:
     return ApiClient(app.test_client(), session)
+
+
+# --- committed data, for races between connections -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_database(settings: Settings) -> Iterator[Database]:
+    """A second PostgreSQL database whose writes are committed for real, for tests in
+    which several connections (threads) race; created for the run and dropped after.
+
+    Tests using it share its data: each must create its own organisation, users and
+    projects, and look only at those.
+    """
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("races between connections are tested on PostgreSQL")
+    name = f"{url.database}_live"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    live_url = url.set(database=name).render_as_string(hide_password=False)
+    database = Database(live_url, pool_size=40, max_overflow=20)
+    with database.engine.connect() as connection:
+        migrate.upgrade(replace(settings, database_url=live_url), "head", connection=connection)
+        connection.commit()
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_app(settings: Settings, live_database: Database) -> Flask:
+    live_settings = replace(settings, database_url=str(live_database.engine.url))
+    return create_app(live_settings, database=live_database, email_sender=MemorySender(),
+                      configure_logging=False)
+
+
+@pytest.fixture
+def live_session(live_database: Database) -> Iterator[Session]:
+    """A session on the live database; the factories commit through it for real."""
+    session = live_database.session()
+    factories.bind(session)
+    try:
+        yield session
+    finally:
+        factories.bind(None)
+        session.close()
+
+
+@pytest.fixture
+def live_client(live_app: Flask, live_session: Session) -> ApiClient:
+    """An ``ApiClient`` on the live app. Its Flask test client may be shared by threads
+    only through ``live_app.test_client()`` per thread; see ``tests/races.py``."""
+    return ApiClient(live_app.test_client(), live_session)
