@@ -266,3 +266,107 @@ class TaskFactory(_Base):
     priority = 0
     gold_answer = None
     open_slots = factory.SelfAttribute("redundancy")
+
+
+# --- pause, suspension and reports (tests/test_project_states.py and friends) --------
+# Past work inserted directly: a task assignment at a given time and state, a time
+# entry with its timesheet.
+
+from datetime import datetime  # noqa: E402  (appended section: the top is shared)
+
+
+def worked_task(
+    project: Project,
+    trainer: User,
+    *,
+    submitted_at: datetime | None,
+    state: object = None,
+    rate: object = None,
+    reviewed_at: datetime | None = None,
+    claimed_at: datetime | None = None,
+) -> object:
+    """An assignment of a fresh task: leased (``submitted_at=None``) or submitted at
+    ``submitted_at`` and in ``state`` (default submitted), paid at ``rate`` (a
+    ``ProjectRate``; default none recorded)."""
+    from workforce.projects.models import Assignment, AssignmentState
+
+    task = TaskFactory(project=project, open_slots=0)
+    claimed = claimed_at or (submitted_at or clock.now()) - timedelta(minutes=10)
+    assignment = Assignment(
+        task_id=task.id, project_id=project.id, trainer_id=trainer.id,
+        state=state or (AssignmentState.SUBMITTED if submitted_at else AssignmentState.LEASED),
+        claimed_at=claimed, lease_expires_at=claimed + timedelta(hours=1),
+        submitted_at=submitted_at, answer={"label": "hk"} if submitted_at else None,
+        active_seconds=300 if submitted_at else None,
+        rate_id=getattr(rate, "id", None), reviewed_at=reviewed_at,
+    )
+    session = _session()
+    session.add(assignment)
+    session.commit()
+    return assignment
+
+
+def logged_time(
+    project: Project, trainer: User, *, started_at: datetime, ended_at: datetime | None,
+    rate: object = None,
+) -> object:
+    """A session time entry (running when ``ended_at`` is None), with its timesheet."""
+    from sqlalchemy import select
+
+    from workforce.projects.models import EntrySource, TimeEntry, Timesheet
+
+    session = _session()
+    week_start = (started_at - timedelta(days=started_at.weekday())).date()
+    sheet = session.scalars(select(Timesheet).where(
+        Timesheet.project_id == project.id, Timesheet.trainer_id == trainer.id,
+        Timesheet.week_start == week_start,
+    )).one_or_none()
+    if sheet is None:
+        sheet = Timesheet(project_id=project.id, trainer_id=trainer.id, week_start=week_start,
+                          currency=project.currency)
+        session.add(sheet)
+        session.flush()
+    if rate is None:
+        rate = session.scalars(select(ProjectRate).where(
+            ProjectRate.project_id == project.id).order_by(ProjectRate.number)).first()
+    entry = TimeEntry(
+        project_id=project.id, trainer_id=trainer.id, timesheet_id=sheet.id,
+        source=EntrySource.SESSION, started_at=started_at, ended_at=ended_at,
+        last_heartbeat_at=ended_at or started_at, rate_id=rate.id,
+    )
+    session.add(entry)
+    session.commit()
+    return entry
+
+
+# --- staffing (tests/test_staffing*.py, tests/test_projects*.py) ---------------------
+
+
+def grant(
+    trainer: User,
+    qualification: Qualification,
+    *,
+    score: object = "90",
+    expires_at: datetime | None = None,
+    status: object = None,
+) -> object:
+    """The trainer's standing in a qualification (granted with ``score`` percent by
+    default; ``score=None`` is a manual grant without a score)."""
+    from decimal import Decimal
+
+    from workforce.assessments.models import (
+        QualificationSource,
+        QualificationStatus,
+        TrainerQualification,
+    )
+
+    record = TrainerQualification(
+        qualification_id=qualification.id, trainer_id=trainer.id,
+        status=status or QualificationStatus.GRANTED,
+        score_percent=None if score is None else Decimal(str(score)),
+        granted_at=clock.now(), expires_at=expires_at, source=QualificationSource.MANUAL,
+    )
+    session = _session()
+    session.add(record)
+    session.commit()
+    return record

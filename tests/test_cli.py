@@ -125,5 +125,7 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
     scheduler = build_scheduler(BackgroundScheduler, app.extensions["workforce"])
     assert {job.id for job in scheduler.get_jobs()} == {
         "notifications.deliver_outbox", "accounts.purge_expired_credentials",
-        "assessments.close_expired_attempts",
+        "assessments.close_expired_attempts", "projects.expire_leases",
+        "projects.close_idle_sessions", "projects.apply_due_suspensions",
+        "projects.auto_approve_submissions", "projects.auto_approve_timesheets",
     }

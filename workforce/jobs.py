@@ -15,6 +15,7 @@ from workforce.accounts import jobs as accounts_jobs
 from workforce.app import Services
 from workforce.assessments import jobs as assessments_jobs
 from workforce.notifications import jobs as notifications_jobs
+from workforce.projects import jobs as projects_jobs
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
@@ -34,6 +35,26 @@ def register_jobs(scheduler: BaseScheduler, services: Services) -> None:
         args=[services.database], id="assessments.close_expired_attempts",
         replace_existing=True,
     )
+    _projects(scheduler, services)
+
+
+# The projects' jobs and how often they run: leases, idle sessions and suspensions
+# keep close to the clock; auto-approval is measured in days.
+PROJECT_JOBS = (
+    ("expire_leases", IntervalTrigger(minutes=1)),
+    ("close_idle_sessions", IntervalTrigger(minutes=1)),
+    ("apply_due_suspensions", IntervalTrigger(minutes=1)),
+    ("auto_approve_submissions", IntervalTrigger(minutes=15)),
+    ("auto_approve_timesheets", IntervalTrigger(minutes=15)),
+)
+
+
+def _projects(scheduler: BaseScheduler, services: Services) -> None:
+    for name, trigger in PROJECT_JOBS:
+        scheduler.add_job(
+            getattr(projects_jobs, name), trigger, args=[services.database],
+            id=f"projects.{name}", replace_existing=True,
+        )
 
 
 def build_scheduler(scheduler_cls: type[BaseScheduler], services: Services) -> BaseScheduler:

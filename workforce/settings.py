@@ -51,6 +51,8 @@ class Settings:
     login_limit_per_address: str = "20 per 15 minutes"
     rate_limit_storage_uri: str = "memory://"
     max_body_bytes: int = 1_048_576
+    # Task imports stream their body (JSON lines or CSV) and may be much larger.
+    max_import_bytes: int = 512 * 1_048_576
     page_size_default: int = 50
     page_size_max: int = 200
     log_format: str = ""  # "json" or "text"; empty means json outside development
@@ -117,6 +119,8 @@ class Settings:
             problems.append(f"{PREFIX}PAGE_SIZE_DEFAULT must be between 1 and PAGE_SIZE_MAX")
         if self.max_body_bytes < 1024:
             problems.append(f"{PREFIX}MAX_BODY_BYTES must be at least 1024")
+        if self.max_import_bytes < 1024:
+            problems.append(f"{PREFIX}MAX_IMPORT_BYTES must be at least 1024")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
         if problems:
@@ -142,6 +146,7 @@ _PARSERS = {
     "invitation_lifetime": _seconds,
     "password_reset_lifetime": _seconds,
     "max_body_bytes": int,
+    "max_import_bytes": int,
     "proxy_hops": int,
     "page_size_default": int,
     "page_size_max": int,

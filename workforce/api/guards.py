@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 
 from workforce.api.problems import problem
 from workforce.errors import Invalid
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+RAW_BODY_ATTR = "_workforce_raw_body_types"
+
+
+def raw_body(*mimetypes: str) -> Any:
+    """Mark a view that streams a non-JSON body of these types itself (a file upload).
+
+    Place it directly above the ``def``. The view checks the content type again after
+    authorization, since a JSON body passes here.
+    """
+
+    def mark(view: Any) -> Any:
+        setattr(view, RAW_BODY_ATTR, frozenset(mimetypes))
+        return view
+
+    return mark
+
+
+def _raw_body_types() -> frozenset[str]:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, RAW_BODY_ATTR, frozenset())
 
 
 def _nul_path(value: Any, path: str = "") -> str | None:
@@ -40,7 +60,16 @@ def _refuse_nul(field: str) -> None:
 def init_app(app: Flask) -> None:
     @app.before_request
     def check_input() -> Any:
-        if request.method in BODY_METHODS and request.content_length and not request.is_json:
+        raw_types = _raw_body_types()
+        if (
+            request.method in BODY_METHODS and request.content_length and not request.is_json
+            and request.mimetype not in raw_types
+        ):
+            if raw_types:
+                return problem(
+                    415, "Send the body with one of these content types: "
+                    + ", ".join(sorted(raw_types)) + ".", code="unsupported-media-type",
+                )
             return problem(
                 415, "Send the request body as JSON with 'Content-Type: application/json'.",
                 code="unsupported-media-type",

@@ -2,9 +2,149 @@
 
 from __future__ import annotations
 
-from workforce.api.security import Blueprint
+import uuid
+
+from workforce.accounts.models import Role
+from workforce.api.projects_schemas import (
+    GuidelineCreateSchema,
+    GuidelineSchema,
+    ProjectCreateSchema,
+    ProjectListArgs,
+    ProjectSchema,
+    ProjectSettingsSchema,
+    RateCreateSchema,
+    RateSchema,
+    RequirementsSchema,
+)
+from workforce.api.schemas import PageArgs, page_of, page_request
+from workforce.api.security import Blueprint, current_user
+from workforce.api.uow import db_session
+from workforce.projects import services
 
 blp = Blueprint(
     "projects", __name__, url_prefix="/api/v1",
     description="Projects: creation, requirements, guidelines, pay rates, activation",
 )
+
+MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
+READERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER, Role.FINANCE)
+
+
+@blp.route("/projects")
+@blp.requires(*READERS)
+@blp.arguments(ProjectListArgs, location="query")
+@blp.response(200, page_of(ProjectSchema))
+def list_projects(args: dict):
+    """The organisation's projects, newest first (``?state=`` filters)."""
+    page = page_request(args)
+    return services.list_projects(db_session(), current_user(), page, state=args.get("state"))
+
+
+@blp.route("/projects", methods=["POST"])
+@blp.requires(*MANAGERS)
+@blp.arguments(ProjectCreateSchema)
+@blp.response(201, ProjectSchema)
+def create_project(args: dict):
+    """Create a draft project, with its first rate, guidelines (version 1) and required
+    qualifications when given. Refused below the organisation's wage floor
+    (`below-wage-floor`)."""
+    session = db_session()
+    project = services.create_project(session, current_user(), **args)
+    return services.view_of(session, project)
+
+
+@blp.route("/projects/<uuid:project_id>")
+@blp.requires(*READERS)
+@blp.response(200, ProjectSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def get_project(project_id: uuid.UUID):
+    """One project: current and upcoming rate, estimated hourly rate (per task), current
+    guidelines version, requirements and active member count."""
+    return services.get_project_view(db_session(), current_user(), project_id)
+
+
+@blp.route("/projects/<uuid:project_id>", methods=["PATCH"])
+@blp.requires(*MANAGERS)
+@blp.arguments(ProjectSettingsSchema(partial=True))
+@blp.response(200, ProjectSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def update_project(args: dict, project_id: uuid.UUID):
+    """Change settings (audited). Pay model and currency are fixed once active;
+    capacity never goes below the active members; sensitivity may only be raised once
+    active (members are told)."""
+    session = db_session()
+    project = services.update_project(session, current_user(), project_id, **args)
+    return services.view_of(session, project)
+
+
+@blp.route("/projects/<uuid:project_id>/requirements", methods=["PUT"])
+@blp.requires(*MANAGERS)
+@blp.arguments(RequirementsSchema)
+@blp.response(200, ProjectSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def replace_requirements(args: dict, project_id: uuid.UUID):
+    """Replace the required qualifications (audited). Members already staffed stay."""
+    session = db_session()
+    project = services.replace_requirements(
+        session, current_user(), project_id, args["requirements"]
+    )
+    return services.view_of(session, project)
+
+
+@blp.route("/projects/<uuid:project_id>/guidelines")
+@blp.requires(*READERS)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(GuidelineSchema))
+@blp.alt_response(404, response="NOT_FOUND")
+def list_guidelines(args: dict, project_id: uuid.UUID):
+    """Every guidelines version, newest first."""
+    return services.list_guidelines(db_session(), current_user(), project_id, page_request(args))
+
+
+@blp.route("/projects/<uuid:project_id>/guidelines", methods=["POST"])
+@blp.requires(*MANAGERS)
+@blp.arguments(GuidelineCreateSchema)
+@blp.response(201, GuidelineSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def add_guidelines(args: dict, project_id: uuid.UUID):
+    """Publish the next guidelines version (audited; active members are told)."""
+    return services.add_guidelines(db_session(), current_user(), project_id, **args)
+
+
+@blp.route("/projects/<uuid:project_id>/rates")
+@blp.requires(*READERS)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(RateSchema))
+@blp.alt_response(404, response="NOT_FOUND")
+def list_rates(args: dict, project_id: uuid.UUID):
+    """Every rate version, newest first. Work is paid at the rate in force when done."""
+    return services.list_rates(db_session(), current_user(), project_id, page_request(args))
+
+
+@blp.route("/projects/<uuid:project_id>/rates", methods=["POST"])
+@blp.requires(*MANAGERS)
+@blp.arguments(RateCreateSchema)
+@blp.response(201, RateSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def add_rate(args: dict, project_id: uuid.UUID):
+    """A new rate version from `effective_from` (now by default, never in the past).
+    Audited with the amounts before and after; announced to active members. Refused
+    below the wage floor (`below-wage-floor`)."""
+    return services.add_rate(db_session(), current_user(), project_id, **args)
+
+
+@blp.route("/projects/<uuid:project_id>/activate", methods=["POST"])
+@blp.requires(*MANAGERS)
+@blp.response(200, ProjectSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def activate_project(project_id: uuid.UUID):
+    """Draft -> active (audited). Needs a rate in force and guidelines
+    (`project-incomplete`); any other state is `illegal-transition`."""
+    session = db_session()
+    project = services.activate_project(session, current_user(), project_id)
+    return services.view_of(session, project)

@@ -2,9 +2,278 @@
 
 from __future__ import annotations
 
-from workforce.api.security import Blueprint
+import uuid
+from http import HTTPStatus
+
+from flask import current_app, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from workforce.accounts.models import Role
+from workforce.api.guards import raw_body
+from workforce.api.schemas import PageArgs, page_of, page_request
+from workforce.api.security import Blueprint, current_user
+from workforce.api.tasks_schemas import (
+    AppealCreateSchema,
+    AppealDecisionSchema,
+    AppealListArgs,
+    AppealSchema,
+    AssignmentListArgs,
+    AssignmentSchema,
+    ImportArgs,
+    ImportReportSchema,
+    QualitySchema,
+    ReviewedSchema,
+    ReviewItemSchema,
+    ReviewSchema,
+    StaffAppealSchema,
+    StaffTaskSchema,
+    SubmitSchema,
+    TaskImportSchema,
+    TaskListArgs,
+)
+from workforce.api.uow import db_session
+from workforce.projects import imports, reviews, tasks
+from workforce.projects.imports import ImportFormat
 
 blp = Blueprint(
     "tasks", __name__, url_prefix="/api/v1",
     description="Tasks: import, claims and leases, submissions, review and appeals",
 )
+
+MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
+REVIEWERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER)
+
+IMPORT_TYPES = {
+    "application/x-ndjson": ImportFormat.JSONL,
+    "application/jsonl": ImportFormat.JSONL,
+    "text/csv": ImportFormat.CSV,
+}
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+IMPORT_BODY = {
+    "required": True,
+    "description": "JSON lines, one task per line: `{\"external_id\": \"clip-1\", "
+    "\"payload\": {\"prompt\": \"...\", \"media_urls\": [\"https://...\"], \"instructions\": "
+    "\"...\"}, \"redundancy\": 3, \"priority\": 0, \"gold_answer\": null}`; or CSV with the "
+    "header `external_id,prompt,media_urls,instructions,redundancy,priority,gold_answer` "
+    "(media URLs separated by spaces or `|`; gold_answer as JSON text). UTF-8.",
+    "content": {mimetype: _FILE for mimetype in IMPORT_TYPES},
+}
+
+# --- imports and the task list (staff) -----------------------------------------------
+
+
+@blp.route("/projects/<uuid:project_id>/tasks/import", methods=["POST"])
+@blp.requires(*MANAGERS)
+@blp.arguments(ImportArgs, location="query")
+@blp.response(201, ImportReportSchema)
+@blp.doc(requestBody=IMPORT_BODY)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(413, response=HTTPStatus(413).name)
+@blp.alt_response(415, response=HTTPStatus(415).name)
+@blp.alt_response(422, response=HTTPStatus(422).name)
+@raw_body(*IMPORT_TYPES)
+def import_tasks(args: dict, project_id: uuid.UUID):
+    """Import tasks from a JSON-lines or CSV file sent as the body, streamed (up to
+    `WORKFORCE_MAX_IMPORT_BYTES`, 413 beyond). An external id the project has already,
+    or that came earlier in the file, creates nothing and is reported as a duplicate.
+    A file with any invalid row imports nothing (422 `import-invalid` with the counts
+    and `row_errors`) unless `skip_invalid=true`. Refused on closed projects (409)."""
+    fmt = IMPORT_TYPES.get(request.mimetype)
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if fmt is None or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            "Send the tasks as UTF-8 with one of these content types: "
+            + ", ".join(IMPORT_TYPES) + "."
+        )
+    # This route alone may take a body this large; it is read line by line.
+    request.max_content_length = current_app.extensions["workforce"].settings.max_import_bytes
+    return imports.import_tasks(
+        db_session(), current_user(), project_id, request.stream, fmt=fmt,
+        skip_invalid=args["skip_invalid"],
+    )
+
+
+@blp.route("/projects/<uuid:project_id>/imports")
+@blp.requires(*MANAGERS)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(TaskImportSchema))
+@blp.alt_response(404, response="NOT_FOUND")
+def list_imports(args: dict, project_id: uuid.UUID):
+    """The project's task imports, newest first, with their counts."""
+    return imports.list_imports(db_session(), current_user(), project_id, page_request(args))
+
+
+@blp.route("/projects/<uuid:project_id>/tasks")
+@blp.requires(*REVIEWERS)
+@blp.arguments(TaskListArgs, location="query")
+@blp.response(200, page_of(StaffTaskSchema))
+@blp.alt_response(404, response="NOT_FOUND")
+def list_tasks(args: dict, project_id: uuid.UUID):
+    """The project's tasks, newest first, with open slots, assignments by state and the
+    gold answer. `open=true`: only tasks that still need answers."""
+    page = page_request(args)
+    return tasks.list_tasks(
+        db_session(), current_user(), project_id, page,
+        external_id=args.get("external_id"), open_only=args.get("open", False),
+    )
+
+
+# --- claims and leases (trainers) ----------------------------------------------------
+
+
+@blp.route("/projects/<uuid:project_id>/claims", methods=["POST"])
+@blp.requires(Role.TRAINER)
+@blp.response(201, AssignmentSchema)
+@blp.alt_response(200, schema=AssignmentSchema,
+                  description="The caller's lease on this project that is still running.")
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def claim(project_id: uuid.UUID):
+    """Lease the next task: the highest priority (then the oldest) that still needs
+    answers and that the caller has never had, for the project's lease length. One lease
+    per trainer and project at a time: while one runs, it is returned (200) instead.
+    The answer holds the task and the current guidelines, never a gold answer. Refused
+    with 403 `not-staffed`, 409 `project-paused` (with the reason and expected resume
+    date), `project-suspended`, `project-closed`, or `no-task-available`."""
+    view, new = tasks.claim_next(db_session(), current_user(), project_id)
+    return view, 201 if new else 200
+
+
+@blp.route("/me/assignments")
+@blp.requires(Role.TRAINER)
+@blp.arguments(AssignmentListArgs, location="query")
+@blp.response(200, page_of(AssignmentSchema))
+def list_my_assignments(args: dict):
+    """The caller's assignments, newest first, with review feedback and appeals;
+    filter by `state` and `project_id`."""
+    page = page_request(args)
+    return tasks.list_assignments(
+        db_session(), current_user(), page, state=args.get("state"),
+        project_id=args.get("project_id"),
+    )
+
+
+@blp.route("/me/assignments/<uuid:assignment_id>")
+@blp.requires(Role.TRAINER)
+@blp.response(200, AssignmentSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def get_my_assignment(assignment_id: uuid.UUID):
+    """One of the caller's assignments, with the project's current guidelines."""
+    return tasks.get_assignment(db_session(), current_user(), assignment_id)
+
+
+@blp.route("/me/assignments/<uuid:assignment_id>/extend", methods=["POST"])
+@blp.requires(Role.TRAINER)
+@blp.response(200, AssignmentSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def extend(assignment_id: uuid.UUID):
+    """Run the lease for another lease length from now, up to three lease lengths from
+    the claim (409 `lease-limit-reached`). Only a lease that still runs (409
+    `lease-expired`, `lease-released`, `not-leased`)."""
+    return tasks.extend_lease(db_session(), current_user(), assignment_id)
+
+
+@blp.route("/me/assignments/<uuid:assignment_id>/release", methods=["POST"])
+@blp.requires(Role.TRAINER)
+@blp.response(200, AssignmentSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def release(assignment_id: uuid.UUID):
+    """Give the task back; another trainer may claim it, the caller not again."""
+    return tasks.release_lease(db_session(), current_user(), assignment_id)
+
+
+@blp.route("/me/assignments/<uuid:assignment_id>/submit", methods=["POST"])
+@blp.requires(Role.TRAINER)
+@blp.arguments(SubmitSchema)
+@blp.response(200, AssignmentSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def submit(args: dict, assignment_id: uuid.UUID):
+    """Hand in the answer of a running lease, or a revision that was asked for.
+    `active_seconds` is capped at the time since the claim. A lease that ran out or was
+    released is refused (409 `lease-expired`, `lease-released`) and nothing is kept.
+    Work not sampled for review is approved and paid at once (`auto_approved`)."""
+    return tasks.submit(
+        db_session(), current_user(), assignment_id, answer=args["answer"],
+        active_seconds=args["active_seconds"],
+    )
+
+
+@blp.route("/me/assignments/<uuid:assignment_id>/appeal", methods=["POST"])
+@blp.requires(Role.TRAINER)
+@blp.arguments(AppealCreateSchema)
+@blp.response(201, AppealSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def appeal(args: dict, assignment_id: uuid.UUID):
+    """Appeal a rejection, once (409 `appeal-exists`; `not-rejected`)."""
+    return reviews.appeal(db_session(), current_user(), assignment_id, args["message"])
+
+
+@blp.route("/me/quality")
+@blp.requires(Role.TRAINER)
+@blp.response(200, QualitySchema)
+def my_quality():
+    """The caller's quality score (gold tasks answered correctly) and approval rate
+    with each organisation they have worked for."""
+    return {"organisations": reviews.trainer_quality(db_session(), current_user())}
+
+
+# --- review and appeals (staff) ------------------------------------------------------
+
+
+@blp.route("/projects/<uuid:project_id>/reviews")
+@blp.requires(*REVIEWERS)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(ReviewItemSchema))
+@blp.alt_response(404, response="NOT_FOUND")
+def review_queue(args: dict, project_id: uuid.UUID):
+    """Submitted work waiting for review, oldest first, with gold answers; nothing says
+    who did it."""
+    return reviews.review_queue(db_session(), current_user(), project_id, page_request(args))
+
+
+@blp.route("/assignments/<uuid:assignment_id>/review", methods=["POST"])
+@blp.requires(*REVIEWERS)
+@blp.arguments(ReviewSchema)
+@blp.response(200, ReviewedSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def review(args: dict, assignment_id: uuid.UUID):
+    """Approve (pays), reject (`rejection_category` and `message` required; the task
+    goes back to the pool) or `request_revision` (`message` required) submitted work of
+    your organisation. The trainer is told."""
+    return reviews.review(
+        db_session(), current_user(), assignment_id, decision=args["decision"],
+        rejection_category=args.get("rejection_category"), message=args.get("message"),
+    )
+
+
+@blp.route("/projects/<uuid:project_id>/appeals")
+@blp.requires(*MANAGERS)
+@blp.arguments(AppealListArgs, location="query")
+@blp.response(200, page_of(StaffAppealSchema))
+@blp.alt_response(404, response="NOT_FOUND")
+def list_appeals(args: dict, project_id: uuid.UUID):
+    """The project's appeals, oldest first; filter by `state` (`open` for the queue)."""
+    page = page_request(args)
+    return reviews.list_appeals(
+        db_session(), current_user(), project_id, page, state=args.get("state")
+    )
+
+
+@blp.route("/appeals/<uuid:appeal_id>/decision", methods=["POST"])
+@blp.requires(*MANAGERS)
+@blp.arguments(AppealDecisionSchema)
+@blp.response(200, StaffAppealSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def decide_appeal(args: dict, appeal_id: uuid.UUID):
+    """Uphold the rejection, or overturn it: the work is approved and paid. A note for
+    the trainer is required. 409 `appeal-decided` once decided."""
+    return reviews.decide_appeal(
+        db_session(), current_user(), appeal_id, decision=args["decision"], note=args["note"]
+    )

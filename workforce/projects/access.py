@@ -32,11 +32,14 @@ def get_project(session: Session, staff: User, project_id: uuid.UUID) -> Project
 def lock_project(session: Session, project_id: uuid.UUID) -> Project | None:
     """The project, its row locked until the transaction ends (PostgreSQL; SQLite
     serialises writers), re-read so a change committed while we waited is seen.
-    Staffing takes this lock before counting members against capacity."""
+    Staffing takes this lock before counting members against capacity.
+
+    ``FOR NO KEY UPDATE``: rows that merely reference the project (claims, sessions)
+    take ``FOR KEY SHARE`` on it, which this lock does not block."""
     return session.scalars(
         select(Project)
         .where(Project.id == project_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).one_or_none()
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from workforce.projects import hourly
 from workforce.projects.models import (
     Assignment,
     AssignmentState,
@@ -70,8 +71,9 @@ def close_sessions(
     reason: EntryEndReason,
     trainer_id: uuid.UUID | None = None,
 ) -> list[TimeEntry]:
-    """Close the running work sessions on the project (or one trainer's) at ``at``:
-    they are paid to that moment when their timesheet is approved."""
+    """Close the running work sessions on the project (or one trainer's) at ``at``, or
+    where a cap was reached before it: they are paid to that moment when their
+    timesheet is approved."""
     stmt = (
         select(TimeEntry)
         .where(TimeEntry.project_id == project_id, TimeEntry.ended_at.is_(None))
@@ -82,7 +84,6 @@ def close_sessions(
         stmt = stmt.where(TimeEntry.trainer_id == trainer_id)
     closed = list(session.scalars(stmt))
     for entry in closed:
-        entry.ended_at = max(entry.started_at, at)
-        entry.end_reason = reason
+        hourly.end_session(session, entry, at, reason)
     session.flush()
     return closed

@@ -1,0 +1,458 @@
+"""Claiming tasks, leases (extend, release, expiry) and submitting, through the API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.attempt_helpers import sign_in_for_days
+from tests.client import ApiClient, assert_problem
+from tests.factories import ProjectFactory, StaffFactory, TaskFactory, UserFactory, staff
+from tests.task_helpers import API, claim, claimed, staffed_project, submit, submitted
+from workforce import clock
+from workforce.accounts.models import Role, User
+from workforce.billing.models import EarningEvent
+from workforce.projects import tasks as tasks_service
+from workforce.projects.models import (
+    Assignment,
+    AssignmentState,
+    MembershipState,
+    ProjectMember,
+    ProjectState,
+    Task,
+)
+
+ME = f"{API}/me/assignments"
+
+
+@pytest.fixture
+def trainer(session: Session) -> User:
+    return UserFactory()
+
+
+def assignment(session: Session, assignment_id: str) -> Assignment:
+    return session.get(Assignment, uuid.UUID(assignment_id))
+
+
+def task(session: Session, task_id: str | uuid.UUID) -> Task:
+    found = session.get(Task, uuid.UUID(str(task_id)))
+    session.refresh(found)
+    return found
+
+
+def later(seconds: int) -> time_machine.travel:
+    return time_machine.travel(clock.now() + timedelta(seconds=seconds), tick=False)
+
+
+# --- claiming ------------------------------------------------------------------------
+
+
+def test_claims_follow_priority_then_age_and_never_show_gold(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    project = staffed_project(trainer)
+    start = clock.now()
+    made = {}
+    for name, priority, minutes in [("low", 0, 0), ("old-high", 5, 1), ("new-high", 5, 2),
+                                    ("mid", 3, 3)]:
+        made[name] = TaskFactory(
+            project=project, external_id=name, priority=priority,
+            created_at=start + timedelta(minutes=minutes), gold_answer={"secret": name},
+            payload={"prompt": f"Prompt {name}", "instructions": "Be brief.",
+                     "media_urls": ["https://x.example/a.mp3"]},
+        )
+
+    order = []
+    for _ in range(4):
+        response = claim(client, trainer, project)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        body = response.get_json()
+        assert "gold" not in response.get_data(as_text=True)
+        order.append(body["external_id"])
+        submitted(client, trainer, body["id"])
+
+    assert order == ["old-high", "new-high", "mid", "low"]
+    assert body["payload"] == {"prompt": "Prompt low", "instructions": "Be brief.",
+                               "media_urls": ["https://x.example/a.mp3"]}
+    assert_problem(claim(client, trainer, project), 409, code="no-task-available")
+
+
+def test_a_claim_carries_the_lease_task_and_current_guidelines(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    project = staffed_project(trainer, lease_seconds=900)
+    made = TaskFactory(project=project)
+    before = clock.now()
+
+    body = claimed(client, trainer, project)
+
+    assert body["task_id"] == str(made.id) and body["state"] == "leased"
+    assert body["project_id"] == str(project.id) and body["project_name"] == project.name
+    assert body["guidelines"]["number"] == 1
+    assert body["guidelines"]["body"] == "Listen, then label the accent."
+    expires = datetime.fromisoformat(body["lease_expires_at"])
+    assert before + timedelta(seconds=899) <= expires <= clock.now() + timedelta(seconds=901)
+    assert body["answer"] is None and body["pay"] is None and body["appeal"] is None
+    assert task(session, made.id).open_slots == 0
+
+
+def test_redundancy_gives_a_task_to_that_many_different_trainers(
+    client: ApiClient, session: Session
+) -> None:
+    trainers = [UserFactory() for _ in range(4)]
+    project = staffed_project(*trainers)
+    shared = TaskFactory(project=project, redundancy=3, priority=1)
+
+    first = [claimed(client, t, project) for t in trainers[:3]]
+
+    assert {a["task_id"] for a in first} == {str(shared.id)}
+    assert task(session, shared.id).open_slots == 0
+    assert_problem(claim(client, trainers[3], project), 409, code="no-task-available")
+    # Done by the first trainer, the task is never theirs again, even with slots open.
+    submitted(client, trainers[0], first[0]["id"])
+    client.post(f"{ME}/{first[1]['id']}/release", as_user=trainers[1])
+    assert task(session, shared.id).open_slots == 1
+    assert_problem(claim(client, trainers[0], project), 409, code="no-task-available")
+    assert_problem(claim(client, trainers[1], project), 409, code="no-task-available")
+    assert claimed(client, trainers[3], project)["task_id"] == str(shared.id)
+    assert session.scalar(
+        select(func.count()).select_from(Assignment).where(Assignment.task_id == shared.id)
+    ) == 4
+
+
+def test_one_live_lease_per_project_claiming_again_returns_it(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    project = staffed_project(trainer)
+    TaskFactory.create_batch(3, project=project)
+
+    first = claimed(client, trainer, project)
+    again = claim(client, trainer, project)
+
+    assert again.status_code == 200
+    assert again.get_json()["id"] == first["id"]
+    assert session.scalar(
+        select(func.count()).select_from(Assignment).where(Assignment.trainer_id == trainer.id)
+    ) == 1
+
+
+def test_a_lease_that_ran_out_unnoticed_is_expired_by_the_next_claim(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    sign_in_for_days(client, trainer)
+    project = staffed_project(trainer, lease_seconds=600)
+    first_task, second_task = TaskFactory(project=project, priority=2), TaskFactory(project=project)
+    first = claimed(client, trainer, project)
+
+    with later(601):
+        second = claimed(client, trainer, project)
+
+    assert second["task_id"] == str(second_task.id)
+    assert assignment(session, first["id"]).state is AssignmentState.EXPIRED
+    assert task(session, first_task.id).open_slots == 1
+
+
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [(ProjectState.PAUSED, "project-paused"), (ProjectState.SUSPENDED, "project-suspended"),
+     (ProjectState.CLOSED, "project-closed")],
+)
+def test_claims_are_refused_on_projects_not_open_for_work(
+    client: ApiClient, session: Session, trainer: User, state: ProjectState, code: str
+) -> None:
+    project = staffed_project(trainer, state=state, pause_reason="No audio queued.",
+                              expected_resume_at=clock.now() + timedelta(days=3))
+    TaskFactory(project=project)
+
+    problem = assert_problem(claim(client, trainer, project), 409, code=code)
+
+    if state is ProjectState.PAUSED:
+        assert problem["pause_reason"] == "No audio queued."
+        assert "No audio queued." in problem["detail"] and problem["expected_resume_at"]
+    assert session.scalar(select(func.count()).select_from(Assignment)
+                          .where(Assignment.project_id == project.id)) == 0
+
+
+def test_claims_need_a_staffed_trainer_on_a_visible_project(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    project = ProjectFactory()
+    TaskFactory(project=project)
+    assert_problem(claim(client, trainer, project), 403, code="not-staffed")
+    member = staff(project, trainer)[0]
+    member.state = MembershipState.REMOVED
+    session.commit()
+    assert_problem(claim(client, trainer, project), 403, code="not-staffed")
+    draft = staffed_project(trainer, state=ProjectState.DRAFT)
+    assert_problem(claim(client, trainer, draft), 404)
+    response = client.post(f"{API}/projects/{uuid.uuid4()}/claims", as_user=trainer)
+    assert_problem(response, 404)
+    manager = StaffFactory(role=Role.VENDOR_MANAGER)
+    assert_problem(claim(client, manager, project), 403, code="role-forbidden")
+
+
+# --- the lease -----------------------------------------------------------------------
+
+
+def test_extend_runs_the_lease_again_up_to_three_lengths(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    sign_in_for_days(client, trainer)
+    project = staffed_project(trainer, lease_seconds=600)
+    TaskFactory(project=project)
+    start = clock.now()
+    with time_machine.travel(start, tick=False):
+        lease = claimed(client, trainer, project)
+    claimed_at = datetime.fromisoformat(lease["claimed_at"])
+
+    with time_machine.travel(start + timedelta(seconds=500), tick=False):
+        response = client.post(f"{ME}/{lease['id']}/extend", as_user=trainer)
+        assert response.status_code == 200
+        assert datetime.fromisoformat(response.get_json()["lease_expires_at"]) == (
+            clock.now() + timedelta(seconds=600)
+        )
+    with time_machine.travel(start + timedelta(seconds=1000), tick=False):
+        extended = client.post(f"{ME}/{lease['id']}/extend", as_user=trainer).get_json()
+        assert datetime.fromisoformat(extended["lease_expires_at"]) == (
+            clock.now() + timedelta(seconds=600)
+        )
+    with time_machine.travel(start + timedelta(seconds=1500), tick=False):
+        extended = client.post(f"{ME}/{lease['id']}/extend", as_user=trainer).get_json()
+        # Capped at three lease lengths from the claim.
+        assert datetime.fromisoformat(extended["lease_expires_at"]) == (
+            claimed_at + timedelta(seconds=1800)
+        )
+        assert_problem(client.post(f"{ME}/{lease['id']}/extend", as_user=trainer), 409,
+                       code="lease-limit-reached")
+    with time_machine.travel(start + timedelta(seconds=1801), tick=False):
+        assert_problem(client.post(f"{ME}/{lease['id']}/extend", as_user=trainer), 409,
+                       code="lease-expired")
+
+
+def test_release_gives_the_slot_back_once(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    project = staffed_project(trainer)
+    made = TaskFactory(project=project, redundancy=2)
+    lease = claimed(client, trainer, project)
+    assert task(session, made.id).open_slots == 1
+
+    response = client.post(f"{ME}/{lease['id']}/release", as_user=trainer)
+
+    assert response.status_code == 200
+    assert response.get_json()["state"] == "released" and response.get_json()["released_at"]
+    assert task(session, made.id).open_slots == 2
+    assert_problem(client.post(f"{ME}/{lease['id']}/release", as_user=trainer), 409,
+                   code="lease-released")
+    assert_problem(client.post(f"{ME}/{lease['id']}/extend", as_user=trainer), 409,
+                   code="lease-released")
+    assert task(session, made.id).open_slots == 2
+
+
+def test_another_trainers_assignment_is_not_found(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    other = UserFactory()
+    project = staffed_project(trainer, other)
+    TaskFactory(project=project)
+    lease = claimed(client, trainer, project)
+    for action in ("extend", "release", "submit"):
+        response = client.post(f"{ME}/{lease['id']}/{action}", as_user=other,
+                               json={"answer": "x", "active_seconds": 1})
+        assert_problem(response, 404)
+    assert_problem(client.get(f"{ME}/{lease['id']}", as_user=other), 404)
+    assert assignment(session, lease["id"]).state is AssignmentState.LEASED
+
+
+def test_the_expiry_job_returns_tasks_of_leases_that_ran_out(
+    client: ApiClient, session: Session
+) -> None:
+    first, second = UserFactory(), UserFactory()
+    sign_in_for_days(client, first, second)
+    project = staffed_project(first, second, lease_seconds=600)
+    made = TaskFactory(project=project)
+    start = clock.now()
+    with time_machine.travel(start, tick=False):
+        lease = claimed(client, first, project)
+
+    # Not yet due: nothing happens.
+    assert tasks_service.expire_leases(session, now=start + timedelta(seconds=599), limit=10) == 0
+    with time_machine.travel(start + timedelta(seconds=601), tick=False):
+        assert tasks_service.expire_leases(session, now=clock.now(), limit=10) == 1
+        session.commit()
+        assert tasks_service.expire_leases(session, now=clock.now(), limit=10) == 0
+        expired = assignment(session, lease["id"])
+        assert expired.state is AssignmentState.EXPIRED
+        assert expired.released_at == expired.lease_expires_at
+        assert task(session, made.id).open_slots == 1
+        # The task goes to someone else; the first trainer may not submit it any more.
+        assert claimed(client, second, project)["task_id"] == str(made.id)
+        problem = assert_problem(submit(client, first, lease["id"]), 409, code="lease-expired")
+        assert problem["current_state"] == "expired"
+        listing = client.get(f"{ME}?state=expired", as_user=first).get_json()
+        assert [a["id"] for a in listing["items"]] == [lease["id"]]
+
+
+def test_the_expiry_job_works_in_batches(session: Session) -> None:
+    project = ProjectFactory(lease_seconds=60)
+    trainers = [UserFactory() for _ in range(5)]
+    staff(project, *trainers)
+    made = TaskFactory(project=project, redundancy=5)
+    start = clock.now()
+    for trainer in trainers:
+        tasks_service.claim_next(session, trainer, project.id)
+    session.commit()
+    later_on = start + timedelta(minutes=5)
+    assert tasks_service.expire_leases(session, now=later_on, limit=2) == 2
+    assert tasks_service.expire_leases(session, now=later_on, limit=2) == 2
+    assert tasks_service.expire_leases(session, now=later_on, limit=2) == 1
+    session.refresh(made)
+    assert made.open_slots == 5
+
+
+# --- submitting ----------------------------------------------------------------------
+
+
+def test_submitting_after_the_lease_ran_out_writes_nothing(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    sign_in_for_days(client, trainer)
+    project = staffed_project(trainer, lease_seconds=600, review_sample_percent=0)
+    made = TaskFactory(project=project)
+    lease = claimed(client, trainer, project)
+
+    with later(601):
+        problem = assert_problem(submit(client, trainer, lease["id"]), 409, code="lease-expired")
+
+    assert problem["lease_expired_at"]
+    stored = assignment(session, lease["id"])
+    assert stored.state is AssignmentState.LEASED and stored.answer is None
+    assert stored.submitted_at is None and stored.rate_id is None
+    assert task(session, made.id).open_slots == 0
+    assert session.scalar(select(func.count()).select_from(EarningEvent)
+                          .where(EarningEvent.trainer_id == trainer.id)) == 0
+
+
+def test_submitting_a_released_lease_is_refused(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    project = staffed_project(trainer)
+    TaskFactory(project=project)
+    lease = claimed(client, trainer, project)
+    client.post(f"{ME}/{lease['id']}/release", as_user=trainer)
+
+    assert_problem(submit(client, trainer, lease["id"]), 409, code="lease-released")
+    assert assignment(session, lease["id"]).answer is None
+
+
+def test_a_submission_keeps_the_answer_and_bounded_time(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    sign_in_for_days(client, trainer)
+    project = staffed_project(trainer)  # every submission is reviewed
+    TaskFactory(project=project)
+    start = clock.now()
+    with time_machine.travel(start, tick=False):
+        lease = claimed(client, trainer, project)
+
+    with time_machine.travel(start + timedelta(seconds=300), tick=False):
+        body = submitted(client, trainer, lease["id"], answer={"accent": "HK", "sure": 0.8},
+                         active_seconds=5000)
+
+    assert body["state"] == "submitted"
+    assert body["answer"] == {"accent": "HK", "sure": 0.8}
+    assert body["active_seconds"] == 300  # no more than the time since the claim
+    assert body["pay"] == {"amount": 200, "currency": "USD"}
+    assert_problem(submit(client, trainer, lease["id"]), 409, code="not-leased")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"active_seconds": 10},
+        {"answer": None, "active_seconds": 10},
+        {"answer": "x"},
+        {"answer": "x", "active_seconds": -1},
+        {"answer": "x", "active_seconds": 1.5},
+        {"answer": "x", "active_seconds": "10"},
+        {"answer": "x", "active_seconds": 10, "extra": 1},
+    ],
+)
+def test_bad_submissions_are_refused_and_write_nothing(
+    client: ApiClient, session: Session, trainer: User, body: dict
+) -> None:
+    project = staffed_project(trainer)
+    TaskFactory(project=project)
+    lease = claimed(client, trainer, project)
+
+    response = client.post(f"{ME}/{lease['id']}/submit", as_user=trainer, json=body)
+
+    assert_problem(response, 422)
+    assert assignment(session, lease["id"]).state is AssignmentState.LEASED
+
+
+def test_a_nan_answer_is_refused(client: ApiClient, session: Session, trainer: User) -> None:
+    project = staffed_project(trainer)
+    TaskFactory(project=project)
+    lease = claimed(client, trainer, project)
+    response = client.post(f"{ME}/{lease['id']}/submit", as_user=trainer,
+                           data='{"answer": NaN, "active_seconds": 1}',
+                           content_type="application/json")
+    assert_problem(response, 422)
+    assert assignment(session, lease["id"]).answer is None
+
+
+def test_a_lease_held_when_the_project_pauses_may_still_be_submitted(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    project = staffed_project(trainer)
+    TaskFactory(project=project)
+    lease = claimed(client, trainer, project)
+    project.state, project.pause_reason = ProjectState.PAUSED, "Queue empty."
+    session.commit()
+
+    assert submitted(client, trainer, lease["id"])["state"] == "submitted"
+
+
+# --- the trainer's list --------------------------------------------------------------
+
+
+def test_my_assignments_filter_by_state_and_project(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    one, two = staffed_project(trainer), staffed_project(trainer)
+    TaskFactory.create_batch(2, project=one)
+    TaskFactory(project=two)
+    done = claimed(client, trainer, one)
+    submitted(client, trainer, done["id"])
+    held = claimed(client, trainer, one)
+    other = claimed(client, trainer, two)
+
+    def ids(query: str) -> list[str]:
+        response = client.get(f"{ME}{query}", as_user=trainer)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return [a["id"] for a in response.get_json()["items"]]
+
+    assert set(ids("")) == {done["id"], held["id"], other["id"]}
+    assert ids("?state=submitted") == [done["id"]]
+    assert set(ids(f"?project_id={one.id}")) == {done["id"], held["id"]}
+    assert ids(f"?project_id={two.id}&state=leased") == [other["id"]]
+    assert ids("?limit=1") and len(ids("?limit=1")) == 1
+    assert_problem(client.get(f"{ME}?state=lost", as_user=trainer), 422)
+    one_view = client.get(f"{ME}/{done['id']}", as_user=trainer).get_json()
+    assert one_view["guidelines"]["number"] == 1 and one_view["answer"] == "Hong Kong"
+    assert "gold" not in client.get(f"{ME}/{done['id']}", as_user=trainer).get_data(True)
+    # Another trainer sees none of it.
+    assert client.get(ME, as_user=UserFactory()).get_json()["items"] == []
+
+
+def test_membership_rows_of_the_factory_are_active(session: Session, trainer: User) -> None:
+    # A guard on the helper the tests lean on: staffed means an active membership.
+    project = staffed_project(trainer)
+    member = session.scalars(select(ProjectMember).where(ProjectMember.project_id == project.id))
+    assert member.one().state is MembershipState.ACTIVE

@@ -1,0 +1,274 @@
+"""Bodies of the task endpoints: imports, claims and leases, submissions, reviews, appeals.
+
+Trainer-facing schemas have no field for a task's gold answer, nor for whether a task
+was gold; review schemas have no field for who wrote the answer. What a schema does
+not declare is never serialised, so leaving the field out is the guarantee.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from workforce.api.schemas import PageArgs, Text
+from workforce.projects.imports import ImportFormat
+from workforce.projects.models import AppealState, AssignmentState, RejectionCategory
+from workforce.projects.reviews import MESSAGE_MAX, AppealDecision, ReviewDecision
+
+ACTIVE_SECONDS_MAX = 10_000_000
+
+
+class TaskPaySchema(Schema):
+    amount = fields.Integer(metadata={"description": "Minor units of the currency."})
+    currency = fields.String(metadata={"example": "USD"})
+
+
+class TaskPayloadSchema(Schema):
+    prompt = fields.String()
+    media_urls = fields.List(fields.String())
+    instructions = fields.String(metadata={"description": "Per-task instructions."})
+
+
+# --- imports -------------------------------------------------------------------------
+
+
+class ImportArgs(Schema):
+    skip_invalid = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Import the valid rows of a file with invalid rows "
+                  "(default: a file with any invalid row imports nothing)."},
+    )
+
+
+class RowErrorSchema(Schema):
+    line = fields.Integer(metadata={"description": "1 for the file's first line (a CSV "
+                                    "file's header)."})
+    external_id = fields.String(allow_none=True)
+    messages = fields.List(fields.String())
+
+
+class DuplicateSchema(Schema):
+    line = fields.Integer()
+    external_id = fields.String()
+
+
+class ImportReportSchema(Schema):
+    import_id = fields.UUID()
+    format = fields.Enum(ImportFormat, by_value=True)
+    skip_invalid = fields.Boolean()
+    rows = fields.Integer(metadata={"description": "Rows read (blank lines not counted)."})
+    created = fields.Integer()
+    duplicates = fields.Integer(metadata={
+        "description": "Rows whose external id the project had already, or that came "
+        "earlier in the file: they create and change nothing."})
+    invalid = fields.Integer(metadata={"description": "Rows skipped as invalid."})
+    errors = fields.List(fields.Nested(RowErrorSchema), metadata={
+        "description": "The first 100 invalid rows."})
+    errors_not_shown = fields.Integer()
+    duplicate_rows = fields.List(fields.Nested(DuplicateSchema), metadata={
+        "description": "The first 100 duplicates."})
+    duplicates_not_shown = fields.Integer()
+
+
+class TaskImportSchema(Schema):
+    id = fields.UUID()
+    project_id = fields.UUID()
+    created_by_id = fields.UUID()
+    created_at = fields.DateTime()
+    format = fields.String()
+    rows = fields.Integer()
+    created = fields.Integer()
+    duplicates = fields.Integer()
+    invalid = fields.Integer()
+
+
+# --- tasks, as staff see them --------------------------------------------------------
+
+
+class TaskListArgs(PageArgs):
+    external_id = fields.String(validate=validate.Length(min=1, max=200))
+    open = fields.Boolean(metadata={"description": "Only tasks that still need answers."})
+
+
+class StaffTaskSchema(Schema):
+    id = fields.UUID(attribute="task.id")
+    external_id = fields.String(attribute="task.external_id")
+    payload = fields.Nested(TaskPayloadSchema, attribute="task.payload")
+    redundancy = fields.Integer(attribute="task.redundancy")
+    priority = fields.Integer(attribute="task.priority")
+    open_slots = fields.Integer(attribute="task.open_slots", metadata={
+        "description": "How many more trainers may claim it now."})
+    gold_answer = fields.Raw(attribute="task.gold_answer", allow_none=True, metadata={
+        "description": "Never shown to trainers."})
+    import_id = fields.UUID(attribute="task.import_id", allow_none=True)
+    created_at = fields.DateTime(attribute="task.created_at")
+    answers = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Assignments by state.", "example": {"leased": 1, "approved": 2}})
+
+
+# --- a trainer's assignments ---------------------------------------------------------
+
+
+class TaskGuidelinesSchema(Schema):
+    number = fields.Integer()
+    body = fields.String()
+    changed_at = fields.DateTime(attribute="created_at")
+
+
+class AppealBriefSchema(Schema):
+    id = fields.UUID()
+    state = fields.Enum(AppealState, by_value=True)
+    message = fields.String()
+    decision_note = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class AssignmentSchema(Schema):
+    """One of the caller's assignments: the task to do and, later, its review."""
+
+    id = fields.UUID(attribute="assignment.id")
+    project_id = fields.UUID(attribute="project.id")
+    project_name = fields.String(attribute="project.name")
+    task_id = fields.UUID(attribute="task.id")
+    external_id = fields.String(attribute="task.external_id")
+    payload = fields.Nested(TaskPayloadSchema)
+    state = fields.Enum(AssignmentState, by_value=True, attribute="assignment.state")
+    claimed_at = fields.DateTime(attribute="assignment.claimed_at")
+    lease_expires_at = fields.DateTime(attribute="assignment.lease_expires_at")
+    released_at = fields.DateTime(attribute="assignment.released_at", allow_none=True)
+    submitted_at = fields.DateTime(attribute="assignment.submitted_at", allow_none=True)
+    answer = fields.Raw(attribute="assignment.answer", allow_none=True)
+    active_seconds = fields.Integer(attribute="assignment.active_seconds", allow_none=True)
+    reviewed_at = fields.DateTime(attribute="assignment.reviewed_at", allow_none=True)
+    auto_approved = fields.Boolean(attribute="assignment.auto_approved")
+    rejection_category = fields.Enum(
+        RejectionCategory, by_value=True, attribute="assignment.rejection_category",
+        allow_none=True,
+    )
+    review_message = fields.String(attribute="assignment.review_message", allow_none=True)
+    revisions = fields.Integer(attribute="assignment.revisions", metadata={
+        "description": "How many times a revision was asked for."})
+    pay = fields.Nested(TaskPaySchema, allow_none=True, metadata={
+        "description": "What an approval pays (per-task projects, once submitted)."})
+    appeal = fields.Nested(AppealBriefSchema, allow_none=True)
+    guidelines = fields.Nested(TaskGuidelinesSchema, allow_none=True, metadata={
+        "description": "The project's current guidelines (on a claim and on one "
+        "assignment; not in lists)."})
+
+
+class AssignmentListArgs(PageArgs):
+    state = fields.Enum(AssignmentState, by_value=True)
+    project_id = fields.UUID()
+
+
+class SubmitSchema(Schema):
+    answer = fields.Raw(required=True, metadata={"description": "Any JSON value but null."})
+    active_seconds = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=0, max=ACTIVE_SECONDS_MAX),
+        metadata={"description": "Time spent working; capped at the time since the claim "
+                  "(or since the revision was asked for)."},
+    )
+
+
+class AppealCreateSchema(Schema):
+    message = Text(required=True, validate=validate.Length(min=1, max=MESSAGE_MAX))
+
+
+class AppealSchema(Schema):
+    id = fields.UUID()
+    assignment_id = fields.UUID()
+    project_id = fields.UUID()
+    state = fields.Enum(AppealState, by_value=True)
+    message = fields.String()
+    created_at = fields.DateTime()
+
+
+class QualityItemSchema(Schema):
+    organisation_id = fields.UUID()
+    organisation_name = fields.String()
+    gold_scored = fields.Integer()
+    gold_correct = fields.Integer()
+    quality_score = fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "Gold tasks answered correctly over gold tasks answered, 0 to 1."})
+    approved = fields.Integer()
+    rejected = fields.Integer()
+    approval_rate = fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "Approved over approved and rejected, 0 to 1."})
+
+
+class QualitySchema(Schema):
+    organisations = fields.List(fields.Nested(QualityItemSchema))
+
+
+# --- reviews and appeals -------------------------------------------------------------
+
+
+class ReviewItemSchema(Schema):
+    """Submitted work waiting for review, without who did it."""
+
+    assignment_id = fields.UUID(attribute="assignment.id")
+    task_id = fields.UUID(attribute="task.id")
+    external_id = fields.String(attribute="task.external_id")
+    payload = fields.Nested(TaskPayloadSchema, attribute="task.payload")
+    gold_answer = fields.Raw(attribute="task.gold_answer", allow_none=True)
+    gold_correct = fields.Boolean(attribute="assignment.gold_correct", allow_none=True)
+    answer = fields.Raw(attribute="assignment.answer")
+    active_seconds = fields.Integer(attribute="assignment.active_seconds", allow_none=True)
+    claimed_at = fields.DateTime(attribute="assignment.claimed_at")
+    submitted_at = fields.DateTime(attribute="assignment.submitted_at")
+    revisions = fields.Integer(attribute="assignment.revisions")
+
+
+class ReviewSchema(Schema):
+    decision = fields.Enum(ReviewDecision, by_value=True, required=True)
+    rejection_category = fields.Enum(RejectionCategory, by_value=True, metadata={
+        "description": "Required to reject; not allowed otherwise."})
+    message = Text(validate=validate.Length(max=MESSAGE_MAX), metadata={
+        "description": "Required to reject or ask for a revision; the trainer reads it."})
+
+
+class ReviewedSchema(Schema):
+    id = fields.UUID()
+    task_id = fields.UUID()
+    project_id = fields.UUID()
+    state = fields.Enum(AssignmentState, by_value=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    reviewed_by_id = fields.UUID(allow_none=True)
+    auto_approved = fields.Boolean()
+    rejection_category = fields.Enum(RejectionCategory, by_value=True, allow_none=True)
+    review_message = fields.String(allow_none=True)
+    revisions = fields.Integer()
+    gold_correct = fields.Boolean(allow_none=True)
+
+
+class AppealListArgs(PageArgs):
+    state = fields.Enum(AppealState, by_value=True)
+
+
+class StaffAppealSchema(Schema):
+    """An appeal with the work and the rejection it contests, without who wrote it."""
+
+    id = fields.UUID(attribute="appeal.id")
+    assignment_id = fields.UUID(attribute="assignment.id")
+    task_id = fields.UUID(attribute="task.id")
+    external_id = fields.String(attribute="task.external_id")
+    payload = fields.Nested(TaskPayloadSchema, attribute="task.payload")
+    gold_answer = fields.Raw(attribute="task.gold_answer", allow_none=True)
+    answer = fields.Raw(attribute="assignment.answer")
+    assignment_state = fields.Enum(AssignmentState, by_value=True, attribute="assignment.state")
+    rejection_category = fields.Enum(
+        RejectionCategory, by_value=True, attribute="assignment.rejection_category",
+        allow_none=True,
+    )
+    review_message = fields.String(attribute="assignment.review_message", allow_none=True)
+    message = fields.String(attribute="appeal.message")
+    state = fields.Enum(AppealState, by_value=True, attribute="appeal.state")
+    created_at = fields.DateTime(attribute="appeal.created_at")
+    decided_at = fields.DateTime(attribute="appeal.decided_at", allow_none=True)
+    decision_note = fields.String(attribute="appeal.decision_note", allow_none=True)
+
+
+class AppealDecisionSchema(Schema):
+    decision = fields.Enum(AppealDecision, by_value=True, required=True)
+    note = Text(required=True, validate=validate.Length(min=1, max=MESSAGE_MAX), metadata={
+        "description": "Why; the trainer reads it."})

@@ -1,0 +1,193 @@
+"""Whether a trainer may join a project: its required qualifications and locales.
+
+A trainer meets a requirement when they hold the qualification GRANTED, not expired
+(``expires_at`` later than now), with a score at least the requirement's minimum (a
+manual grant without a score meets any minimum: a manager vouched for the trainer),
+and, when the requirement names a locale, list a language that matches it.
+
+Locales match by these rules (BCP 47 tags in their standard form, so ``zh-yue`` is
+``yue``):
+
+- the language subtags are equal;
+- a territory the requirement names must be named by the trainer too: "yue-HK" is
+  met by "yue-HK" and "yue-Hant-HK", not by "yue" or "yue-CN" (which variety someone
+  speaks is theirs to say, not ours to guess);
+- a script the requirement names must be the trainer's script, written or the likely
+  one for their tag: "zh-Hant" is met by "zh-TW" and "zh-Hant-HK", not by "zh-CN";
+- variants the requirement names must all be among the trainer's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import langcodes
+from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from workforce import clock
+from workforce.accounts.models import User
+from workforce.assessments.models import QualificationStatus, TrainerQualification
+from workforce.projects.models import Project, ProjectRequirement
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """One requirement a trainer does not meet, and why (``code`` is stable)."""
+
+    qualification_id: uuid.UUID
+    code: str  # missing | revoked | failed | expired | score-below | locale
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "qualification_id": str(self.qualification_id), "code": self.code,
+            "message": self.message,
+        }
+
+
+@lru_cache(maxsize=4096)
+def _parse(tag: str) -> langcodes.Language | None:
+    try:
+        return langcodes.Language.get(langcodes.standardize_tag(tag))
+    except (ValueError, LookupError):
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _likely_script(tag: str) -> str | None:
+    language = _parse(tag)
+    return None if language is None else (language.script or language.maximize().script)
+
+
+def locale_matches(required: str, spoken: str) -> bool:
+    """Whether a trainer who lists ``spoken`` meets a requirement for ``required``."""
+    want, have = _parse(required), _parse(spoken)
+    if want is None or have is None or want.language != have.language:
+        return False
+    if want.territory and want.territory != have.territory:
+        return False
+    if want.script and want.script != _likely_script(spoken):
+        return False
+    return set(want.variants or ()) <= set(have.variants or ())
+
+
+def speaks(languages: Iterable[str], required: str) -> bool:
+    return any(locale_matches(required, spoken) for spoken in languages)
+
+
+def unmet(
+    requirements: Sequence[ProjectRequirement],
+    records: Mapping[uuid.UUID, TrainerQualification],
+    languages: Sequence[str],
+    now: datetime,
+) -> list[Unmet]:
+    """The requirements a trainer misses, given their qualification records (by
+    qualification id) and languages. Pure: no database."""
+    reasons = []
+    for requirement in requirements:
+        reason = _unmet_one(requirement, records.get(requirement.qualification_id), now)
+        if reason is None and requirement.locale and not speaks(languages, requirement.locale):
+            reason = Unmet(
+                requirement.qualification_id, "locale",
+                f"Requires the language {requirement.locale} among your languages.",
+            )
+        if reason is not None:
+            reasons.append(reason)
+    return reasons
+
+
+def _unmet_one(
+    requirement: ProjectRequirement, record: TrainerQualification | None, now: datetime
+) -> Unmet | None:
+    qid = requirement.qualification_id
+    if record is None:
+        return Unmet(qid, "missing", "You do not hold the required qualification.")
+    if record.status is QualificationStatus.REVOKED:
+        return Unmet(qid, "revoked", "Your qualification was revoked.")
+    if record.status is not QualificationStatus.GRANTED:
+        return Unmet(qid, "failed", "You have not passed the required qualification.")
+    if record.expires_at is not None and clock.as_utc(record.expires_at) <= now:
+        return Unmet(qid, "expired", "Your qualification has expired.")
+    score = record.score_percent
+    if score is not None and score < Decimal(requirement.min_score_percent):
+        return Unmet(
+            qid, "score-below",
+            f"Requires a score of at least {requirement.min_score_percent}%; yours is {score}%.",
+        )
+    return None
+
+
+def records_of(
+    session: Session,
+    trainer_ids: Iterable[uuid.UUID] | Select[Any],
+    qualification_ids: Iterable[uuid.UUID],
+) -> defaultdict[uuid.UUID, dict[uuid.UUID, TrainerQualification]]:
+    """Qualification records by trainer, then by qualification; ``trainer_ids`` may be
+    a select of ids (a pool too large to list)."""
+    grouped: defaultdict[uuid.UUID, dict[uuid.UUID, TrainerQualification]] = defaultdict(dict)
+    qualification_ids = list(qualification_ids)
+    if not isinstance(trainer_ids, Select):
+        trainer_ids = list(trainer_ids)
+        if not trainer_ids:
+            return grouped
+    if not qualification_ids:
+        return grouped
+    for record in session.scalars(
+        select(TrainerQualification).where(
+            TrainerQualification.trainer_id.in_(trainer_ids),
+            TrainerQualification.qualification_id.in_(qualification_ids),
+        )
+    ):
+        grouped[record.trainer_id][record.qualification_id] = record
+    return grouped
+
+
+def unmet_requirements(
+    session: Session, trainer: User, project: Project, *, now: datetime | None = None
+) -> list[Unmet]:
+    """What keeps the trainer off the project; empty when they are eligible."""
+    requirements = list(project.requirements)
+    records = records_of(session, [trainer.id], [r.qualification_id for r in requirements])
+    return unmet(requirements, records[trainer.id], trainer.languages or [], now or clock.now())
+
+
+def is_eligible(
+    session: Session, trainer: User, project: Project, *, now: datetime | None = None
+) -> bool:
+    return not unmet_requirements(session, trainer, project, now=now)
+
+
+def holds_every_qualification(
+    trainer_id: ColumnElement[uuid.UUID] | uuid.UUID,
+    project_id: ColumnElement[uuid.UUID] | uuid.UUID,
+    now: datetime,
+) -> ColumnElement[bool]:
+    """SQL: the trainer meets every requirement of the project except locales (which
+    need ``locale_matches``). A pre-filter for lists; ``unmet`` has the last word."""
+    meets = (
+        select(TrainerQualification.id)
+        .where(
+            TrainerQualification.trainer_id == trainer_id,
+            TrainerQualification.qualification_id == ProjectRequirement.qualification_id,
+            TrainerQualification.status == QualificationStatus.GRANTED,
+            or_(TrainerQualification.expires_at.is_(None), TrainerQualification.expires_at > now),
+            or_(
+                TrainerQualification.score_percent.is_(None),
+                TrainerQualification.score_percent >= ProjectRequirement.min_score_percent,
+            ),
+        )
+        .correlate_except(TrainerQualification)
+    )
+    missing = select(ProjectRequirement.id).where(
+        and_(ProjectRequirement.project_id == project_id, ~exists(meets))
+    )
+    return ~exists(missing)

@@ -1,0 +1,544 @@
+"""Bulk import of tasks from JSON lines or CSV, streamed.
+
+A file of any size is read line by line and inserted in batches: memory holds one
+batch, never the file. The project's unique key (project, external id) decides what is
+a duplicate: an id the project has already, or that came earlier in the file (earlier
+batches are in the table by then), creates nothing and is reported as a duplicate,
+also when a concurrent import of the same ids got there first.
+
+A file with invalid rows imports nothing (the caller's unit of work rolls back on the
+``Invalid`` raised here) unless the caller asks to skip them. Either way the answer
+carries the counts and the first ``ERRORS_SHOWN`` row errors with their line numbers.
+
+Rows keep the file's order among tasks of equal priority: each gets a creation time
+one microsecond after the previous row's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.accounts import audit
+from workforce.accounts.models import User
+from workforce.errors import Conflict, Invalid
+from workforce.pagination import Page, PageRequest, paginate
+from workforce.projects import access
+from workforce.projects.models import ProjectState, Task, TaskImport
+from workforce.projects.reviews import is_finite_json
+
+BATCH_SIZE = 1000
+ERRORS_SHOWN = 100
+MAX_LINE_CHARS = 1_048_576
+EXTERNAL_ID_MAX = 200
+TEXT_MAX = 20_000
+URL_MAX = 2048
+URLS_MAX = 50
+REDUNDANCY_MAX = 100
+PRIORITY_LIMIT = 1_000_000
+
+FIELDS = ("external_id", "payload", "redundancy", "priority", "gold_answer")
+PAYLOAD_FIELDS = ("prompt", "media_urls", "instructions")
+CSV_COLUMNS = (
+    "external_id", "prompt", "media_urls", "instructions", "redundancy", "priority",
+    "gold_answer",
+)
+_URL_SEPARATORS = re.compile(r"[\s|]+")
+
+
+class ImportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    external_id: str | None
+    messages: list[str]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    line: int
+    external_id: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, refused, would have done), row by row where it matters."""
+
+    format: ImportFormat
+    skip_invalid: bool
+    import_id: uuid.UUID | None = None
+    rows: int = 0
+    created: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    duplicate_rows: list[Duplicate] = field(default_factory=list)
+
+    @property
+    def errors_not_shown(self) -> int:
+        return self.invalid - len(self.errors)
+
+    @property
+    def duplicates_not_shown(self) -> int:
+        return self.duplicates - len(self.duplicate_rows)
+
+    def add_error(self, line: int, external_id: str | None, messages: list[str]) -> None:
+        self.invalid += 1
+        if len(self.errors) < ERRORS_SHOWN:
+            self.errors.append(RowError(line, external_id, messages))
+
+    def add_duplicate(self, line: int, external_id: str) -> None:
+        self.duplicates += 1
+        if len(self.duplicate_rows) < ERRORS_SHOWN:
+            self.duplicate_rows.append(Duplicate(line, external_id))
+
+    def as_problem(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows, "created": 0, "duplicates": self.duplicates,
+            "invalid": self.invalid,
+            "row_errors": [
+                {"line": e.line, "external_id": e.external_id, "messages": e.messages}
+                for e in self.errors
+            ],
+            "errors_not_shown": self.errors_not_shown,
+        }
+
+
+@dataclass(frozen=True)
+class CleanRow:
+    external_id: str
+    payload: dict[str, Any]
+    redundancy: int
+    priority: int
+    gold_answer: Any
+
+
+class _FileError(Exception):
+    """The file cannot be read on: nothing of it is imported."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+# --- checking one row ----------------------------------------------------------------
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_url(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return "must be a string"
+    if len(url) > URL_MAX:
+        return f"must be at most {URL_MAX} characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an http(s) URL"
+    return None
+
+
+def check_row(values: dict[str, Any], names: dict[str, str]) -> tuple[CleanRow | None, list[str]]:
+    """Validate one row given as ``external_id, prompt, media_urls, instructions,
+    redundancy, priority, gold_answer`` (absent: not in ``values``); ``names`` says how
+    the file calls each field, for the messages."""
+    messages: list[str] = []
+
+    def bad(key: str, message: str) -> None:
+        messages.append(f"{names.get(key, key)}: {message}")
+
+    external_id = values.get("external_id")
+    if not isinstance(external_id, str) or not external_id.strip():
+        bad("external_id", "Required: a text of 1 to 200 characters.")
+        external_id = None
+    else:
+        external_id = external_id.strip()
+        if len(external_id) > EXTERNAL_ID_MAX:
+            bad("external_id", f"At most {EXTERNAL_ID_MAX} characters.")
+    prompt = values.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        bad("prompt", "Required: a non-empty text.")
+    elif len(prompt) > TEXT_MAX:
+        bad("prompt", f"At most {TEXT_MAX} characters.")
+    instructions = values.get("instructions")
+    if instructions is None:
+        instructions = ""
+    elif not isinstance(instructions, str):
+        bad("instructions", "Must be a text.")
+    elif len(instructions) > TEXT_MAX:
+        bad("instructions", f"At most {TEXT_MAX} characters.")
+    media_urls = values.get("media_urls")
+    if media_urls is None:
+        media_urls = []
+    elif not isinstance(media_urls, list):
+        bad("media_urls", "Must be a list of URLs.")
+    elif len(media_urls) > URLS_MAX:
+        bad("media_urls", f"At most {URLS_MAX} URLs.")
+    else:
+        for index, url in enumerate(media_urls):
+            if (problem := _check_url(url)) is not None:
+                bad("media_urls", f"URL {index + 1} {problem}.")
+    redundancy = values.get("redundancy")
+    if redundancy is None:
+        redundancy = 1
+    elif not _is_int(redundancy) or not 1 <= redundancy <= REDUNDANCY_MAX:
+        bad("redundancy", f"Must be a whole number from 1 to {REDUNDANCY_MAX}.")
+    priority = values.get("priority")
+    if priority is None:
+        priority = 0
+    elif not _is_int(priority) or not -PRIORITY_LIMIT <= priority <= PRIORITY_LIMIT:
+        bad("priority", f"Must be a whole number from {-PRIORITY_LIMIT} to {PRIORITY_LIMIT}.")
+    gold = values.get("gold_answer")
+    if not is_finite_json(gold):
+        bad("gold_answer", "NaN and infinities are not JSON.")
+    for key in ("external_id", "prompt", "instructions", "media_urls", "gold_answer"):
+        if _has_nul(values.get(key)):
+            bad(key, "Must not contain NUL characters.")
+    if messages or external_id is None:
+        return None, messages
+    payload = {"prompt": prompt, "media_urls": media_urls, "instructions": instructions}
+    return CleanRow(external_id, payload, redundancy, priority, gold), []
+
+
+def _external_id_of(values: dict[str, Any]) -> str | None:
+    found = values.get("external_id")
+    return found.strip()[:EXTERNAL_ID_MAX] if isinstance(found, str) and found.strip() else None
+
+
+# --- reading the formats -------------------------------------------------------------
+
+# (line, values, names, messages): the fields check_row reads, what the file calls them,
+# and problems found before (the line is not JSON, an unknown key...).
+Parsed = tuple[int, dict[str, Any], dict[str, str], list[str]]
+
+
+def _lines(text: IO[str]) -> Iterator[tuple[int, str | None]]:
+    """Numbered lines; ``None`` for one longer than ``MAX_LINE_CHARS`` (skipped)."""
+    number = 0
+    while True:
+        line = text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            while (rest := text.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+                pass
+            yield number, None
+            continue
+        yield number, line
+
+
+def _jsonl_rows(body: IO[bytes]) -> Iterator[Parsed]:
+    text = io.TextIOWrapper(body, encoding="utf-8-sig", newline=None)
+    names = {"prompt": "payload.prompt", "media_urls": "payload.media_urls",
+             "instructions": "payload.instructions"}
+    for number, line in _lines(text):
+        if line is None:
+            yield number, {}, names, [f"The line is longer than {MAX_LINE_CHARS} characters."]
+            continue
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            yield number, {}, names, [f"Not valid JSON: {getattr(exc, 'msg', exc)}."]
+            continue
+        if not isinstance(data, dict):
+            yield number, {}, names, ["Each line must be a JSON object."]
+            continue
+        messages = [f"{key}: Unknown field." for key in data if key not in FIELDS]
+        values = {k: data[k] for k in ("external_id", "redundancy", "priority", "gold_answer")
+                  if k in data}
+        payload = data.get("payload")
+        if isinstance(payload, dict):
+            messages += [f"payload.{key}: Unknown field." for key in payload
+                         if key not in PAYLOAD_FIELDS]
+            values.update({k: payload[k] for k in PAYLOAD_FIELDS if k in payload})
+        elif payload is not None:
+            messages.append("payload: Must be an object.")
+        yield number, values, names, messages
+
+
+def _csv_int(raw: str) -> Any:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return raw  # check_row names it
+
+
+def _csv_rows(body: IO[bytes]) -> Iterator[Parsed]:
+    text = io.TextIOWrapper(body, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise _FileError(1, f"The CSV header cannot be read: {exc}.") from exc
+    if header is None:
+        return
+    columns = [name.strip() for name in header]
+    unknown = [name for name in columns if name not in CSV_COLUMNS]
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    missing = [name for name in ("external_id", "prompt") if name not in columns]
+    if unknown or repeated or missing:
+        parts = []
+        if unknown:
+            parts.append("unknown columns " + ", ".join(unknown))
+        if repeated:
+            parts.append("repeated columns " + ", ".join(repeated))
+        if missing:
+            parts.append("missing columns " + ", ".join(missing))
+        raise _FileError(1, "The CSV header has " + "; ".join(parts) + ". Columns: "
+                         + ", ".join(CSV_COLUMNS) + ".")
+    last_line = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _FileError(last_line + 1, f"The CSV cannot be read on: {exc}.") from exc
+        number, last_line = last_line + 1, reader.line_num
+        if not cells or all(not cell.strip() for cell in cells):
+            continue
+        messages = []
+        if len(cells) > len(columns):
+            messages.append(f"The row has {len(cells)} fields; the header has {len(columns)}.")
+        raw = dict(zip(columns, cells, strict=False))
+        values: dict[str, Any] = {}
+        for name in ("external_id", "prompt", "instructions"):
+            if raw.get(name):
+                values[name] = raw[name]
+        if raw.get("media_urls", "").strip():
+            values["media_urls"] = [u for u in _URL_SEPARATORS.split(raw["media_urls"]) if u]
+        for name in ("redundancy", "priority"):
+            if (number_value := _csv_int(raw.get(name, ""))) is not None:
+                values[name] = number_value
+        gold_text = raw.get("gold_answer", "").strip()
+        if gold_text:
+            try:
+                values["gold_answer"] = json.loads(gold_text)
+            except ValueError:
+                messages.append('gold_answer: Must be JSON text, e.g. "yes" in quotes, 3 or '
+                                '{"label": "a"}.')
+        yield number, values, {}, messages
+
+
+# --- the import ----------------------------------------------------------------------
+
+
+def import_tasks(
+    session: Session,
+    staff: User,
+    project_id: uuid.UUID,
+    body: IO[bytes],
+    *,
+    fmt: ImportFormat,
+    skip_invalid: bool = False,
+) -> ImportReport:
+    """Import tasks from a JSON-lines or CSV byte stream into the project.
+
+    Refused on closed projects (409). A file with invalid rows raises ``Invalid``
+    (code ``import-invalid``) carrying the counts and row errors, unless
+    ``skip_invalid``: then the valid rows are imported and the errors reported.
+    """
+    project = access.get_project(session, staff, project_id)
+    if project.state is ProjectState.CLOSED:
+        raise Conflict("The project is closed and takes no new tasks.", code="project-closed",
+                       current_state=project.state.value)
+    started = clock.now()
+    record = TaskImport(project_id=project.id, created_by_id=staff.id, created_at=started,
+                        format=fmt.value)
+    session.add(record)
+    session.flush()  # the tasks refer to it
+    report = ImportReport(format=fmt, skip_invalid=skip_invalid, import_id=record.id)
+    rows = _jsonl_rows(body) if fmt is ImportFormat.JSONL else _csv_rows(body)
+    batch: list[tuple[int, CleanRow]] = []
+    try:
+        for number, values, names, messages in rows:
+            report.rows += 1
+            row, problems = check_row(values, names) if values or not messages else (None, [])
+            if messages or row is None:
+                report.add_error(number, _external_id_of(values), messages + problems)
+                continue
+            batch.append((number, row))
+            if len(batch) >= BATCH_SIZE:
+                _insert_batch(session, project.id, record.id, batch, report, started)
+                batch = []
+        _insert_batch(session, project.id, record.id, batch, report, started)
+    except UnicodeDecodeError as exc:
+        raise Invalid("The file is not UTF-8 text; nothing was imported.",
+                      code="import-unreadable", line=report.rows + 1,
+                      errors={"body": [str(exc)]}) from exc
+    except _FileError as exc:
+        raise Invalid(f"Line {exc.line}: {exc.message} Nothing was imported.",
+                      code="import-unreadable", line=exc.line,
+                      errors={"body": [exc.message]}) from exc
+    if report.rows == 0:
+        raise Invalid("The file holds no tasks.", code="import-empty",
+                      errors={"body": ["No rows."]})
+    if report.invalid and not skip_invalid:
+        raise Invalid(
+            f"{report.invalid} of {report.rows} rows are invalid; nothing was imported. Fix "
+            "them, or import again with skip_invalid=true to import the valid rows.",
+            code="import-invalid", **report.as_problem(),
+        )
+    record.rows, record.created = report.rows, report.created
+    record.duplicates, record.invalid = report.duplicates, report.invalid
+    audit.record(
+        session, staff, "tasks.imported", object_type="task_import", object_id=record.id,
+        organisation_id=project.organisation_id, before=None,
+        after={"project_id": str(project.id), "format": fmt.value, "rows": report.rows,
+               "created": report.created, "duplicates": report.duplicates,
+               "invalid": report.invalid},
+    )
+    session.flush()
+    return report
+
+
+def _insert_batch(
+    session: Session,
+    project_id: uuid.UUID,
+    import_id: uuid.UUID,
+    batch: list[tuple[int, CleanRow]],
+    report: ImportReport,
+    started: datetime,
+) -> None:
+    if not batch:
+        return
+    fresh: dict[str, tuple[int, CleanRow]] = {}
+    repeated: list[tuple[int, str]] = []
+    for number, row in batch:
+        if row.external_id in fresh:
+            repeated.append((number, row.external_id))
+        else:
+            fresh[row.external_id] = (number, row)
+    if session.get_bind().dialect.name == "postgresql":
+        inserted = _insert_postgresql(session, project_id, import_id, fresh, started)
+    else:
+        inserted = _insert_sqlite(session, project_id, import_id, fresh, started)
+    report.created += len(inserted)
+    repeated += [(number, ext) for ext, (number, _) in fresh.items() if ext not in inserted]
+    for number, external_id in sorted(repeated):
+        report.add_duplicate(number, external_id)
+
+
+def _created_at(started: datetime, line: int) -> datetime:
+    # Later rows are younger: equal priorities are claimed in the file's order.
+    return started + timedelta(microseconds=line)
+
+
+# One statement per batch, its rows sent as one array per column: the unique key
+# (project, external id) finds the duplicates (in the project, earlier in the file, or
+# from an import running at the same moment) with an index probe per row, and
+# RETURNING says which rows went in. (A SELECT of the batch's ids would be planned
+# once, generically, and scan every task the import has added so far.)
+_POSTGRESQL_INSERT = text("""
+INSERT INTO tasks (id, project_id, external_id, payload, redundancy, priority, gold_answer,
+                   open_slots, import_id, created_at, updated_at)
+SELECT r.id, :project_id, r.external_id, CAST(r.payload AS jsonb), r.redundancy,
+       r.priority, CAST(r.gold_answer AS jsonb), r.redundancy, :import_id, r.created_at,
+       r.created_at
+FROM unnest(CAST(:ids AS uuid[]), CAST(:external_ids AS varchar[]),
+            CAST(:payloads AS text[]), CAST(:redundancies AS integer[]),
+            CAST(:priorities AS integer[]), CAST(:golds AS text[]),
+            CAST(:times AS timestamptz[]))
+     AS r(id, external_id, payload, redundancy, priority, gold_answer, created_at)
+ON CONFLICT (project_id, external_id) DO NOTHING
+RETURNING external_id
+""")
+
+
+def _insert_postgresql(
+    session: Session,
+    project_id: uuid.UUID,
+    import_id: uuid.UUID,
+    fresh: dict[str, tuple[int, CleanRow]],
+    started: datetime,
+) -> set[str]:
+    rows = list(fresh.values())
+    return set(session.scalars(_POSTGRESQL_INSERT, {
+        "project_id": project_id, "import_id": import_id,
+        "ids": [uuid.uuid4() for _ in rows],
+        "external_ids": [row.external_id for _, row in rows],
+        "payloads": [json.dumps(row.payload) for _, row in rows],
+        "redundancies": [row.redundancy for _, row in rows],
+        "priorities": [row.priority for _, row in rows],
+        # JSON null, as the ORM stores a task without a gold answer.
+        "golds": [json.dumps(row.gold_answer) for _, row in rows],
+        "times": [_created_at(started, number) for number, _ in rows],
+    }))
+
+
+def _insert_sqlite(
+    session: Session,
+    project_id: uuid.UUID,
+    import_id: uuid.UUID,
+    fresh: dict[str, tuple[int, CleanRow]],
+    started: datetime,
+) -> set[str]:
+    # SQLite lets one writer in at a time, so no other import adds ids between this
+    # look-up and the insert.
+    existing = set(session.scalars(
+        select(Task.external_id)
+        .where(Task.project_id == project_id, Task.external_id.in_(list(fresh)))
+    ))
+    values = [
+        {
+            "id": uuid.uuid4(), "project_id": project_id, "external_id": row.external_id,
+            "payload": row.payload, "redundancy": row.redundancy, "priority": row.priority,
+            "gold_answer": row.gold_answer, "open_slots": row.redundancy,
+            "import_id": import_id, "created_at": _created_at(started, number),
+            "updated_at": _created_at(started, number),
+        }
+        for number, row in fresh.values() if row.external_id not in existing
+    ]
+    if values:
+        session.execute(insert(Task.__table__), values)
+    return {value["external_id"] for value in values}
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def list_imports(
+    session: Session, staff: User, project_id: uuid.UUID, page: PageRequest
+) -> Page[TaskImport]:
+    """The project's imports, newest first."""
+    access.get_project(session, staff, project_id)
+    stmt = select(TaskImport).where(TaskImport.project_id == project_id)
+    return paginate(session, stmt, page, created_at=TaskImport.created_at, row_id=TaskImport.id)

@@ -1,0 +1,610 @@
+"""Reviewing submitted work, appeals, gold scoring, quality and auto-approval.
+
+- On submission a gold task (one with a ``gold_answer``) is scored at once, and the
+  assignment is sampled for review with the project's ``review_sample_percent``
+  (deterministically from its id, so a retry decides the same). Work not sampled is
+  approved at once.
+- Reviewers (and managers) of the project's organisation approve, reject (with a
+  category and a message) or ask for a revision (with a message). A rejection gives
+  the task's slot back, since the task still needs an answer.
+- A trainer may appeal a rejection once; a manager upholds or overturns it. An
+  overturned rejection pays as an approval. Its slot, given back when it was rejected,
+  is not taken again: the task may end with one approved answer more than it needed,
+  which is cheaper than making a trainer's approved work disappear.
+- Every approval (manual, automatic, unsampled, overturned) records one earning at
+  the rate in force when the work was first submitted; the earning's unique source
+  key makes a second approval path pay nothing more.
+- Work nobody reviews within ``auto_approve_days`` is approved by the scheduler
+  (``auto_approve_submissions``) whatever the project's state, so unreviewed work is
+  always paid; a revision the trainer never sends back expires and frees its slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
+
+from workforce import clock
+from workforce.accounts import audit
+from workforce.accounts.audit import Actor
+from workforce.accounts.models import Organisation, User
+from workforce.billing.models import EarningKind
+from workforce.billing.services import record_earning
+from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
+from workforce.money import Money
+from workforce.notifications.services import notify
+from workforce.pagination import Page, PageRequest, decode_cursor, encode_cursor
+from workforce.projects import access, lifecycle, winddown
+from workforce.projects.models import (
+    Appeal,
+    AppealState,
+    Assignment,
+    AssignmentState,
+    Project,
+    ProjectRate,
+    RejectionCategory,
+    Task,
+)
+
+SCHEDULER = audit.SystemActor("scheduler")
+# Who approves work that was not sampled for review.
+SAMPLING = audit.SystemActor("review-sampling")
+SOURCE_TYPE = "task_assignment"
+MESSAGE_MAX = 5000
+RATIO = Decimal("0.0001")
+
+
+class ReviewDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_REVISION = "request_revision"
+
+
+class AppealDecision(StrEnum):
+    UPHOLD = "uphold"
+    OVERTURN = "overturn"
+
+
+# --- gold answers and sampling -------------------------------------------------------
+
+
+def _normalised(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip().casefold()
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_normalised(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _normalised(item) for key, item in value.items()}
+    return value
+
+
+def canonical(value: Any) -> str:
+    """JSON text that equal answers share: keys sorted, strings trimmed and case-folded,
+    ``1.0`` written as ``1``."""
+    return json.dumps(_normalised(value), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def gold_matches(answer: Any, gold: Any) -> bool:
+    return canonical(answer) == canonical(gold)
+
+
+def is_finite_json(value: Any) -> bool:
+    """False for NaN and infinities, which Python's JSON parser lets through but
+    JSON (and PostgreSQL's jsonb) does not have."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(is_finite_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(is_finite_json(item) for item in value.values())
+    return True
+
+
+def is_sampled(assignment_id: uuid.UUID, percent: int) -> bool:
+    """Whether the assignment goes to review: the same answer for the same id, and over
+    many ids close to ``percent`` of them."""
+    bucket = int.from_bytes(hashlib.sha256(assignment_id.bytes).digest()[:8], "big") % 100
+    return bucket < percent
+
+
+def on_submitted(session: Session, assignment: Assignment, now: datetime) -> None:
+    """Score a gold answer, decide sampling once, and approve work not sampled."""
+    task = assignment.task
+    if task.gold_answer is not None:
+        assignment.gold_correct = gold_matches(assignment.answer, task.gold_answer)
+    if assignment.sampled is None:
+        assignment.sampled = is_sampled(assignment.id, assignment.project.review_sample_percent)
+    if not assignment.sampled:
+        _approve(session, SAMPLING, assignment, now, auto=True, action="task.approved")
+    session.flush()
+
+
+# --- approval and pay ----------------------------------------------------------------
+
+
+def _pay(session: Session, assignment: Assignment) -> Money | None:
+    """Record the approval's earning (once per assignment); nothing on hourly projects,
+    whose time is paid through timesheets."""
+    if assignment.rate_id is None:
+        return None
+    rate = session.get(ProjectRate, assignment.rate_id)
+    assert rate is not None
+    project, task = assignment.project, assignment.task
+    money = Money(rate.amount, rate.currency)
+    record_earning(
+        session, kind=EarningKind.TASK_APPROVAL, trainer_id=assignment.trainer_id,
+        organisation_id=project.organisation_id, money=money, source_type=SOURCE_TYPE,
+        source_id=assignment.id, project_id=project.id,
+        description=f"Task {task.external_id} approved on {project.name}"[:300],
+    )
+    return money
+
+
+def _approve(
+    session: Session,
+    actor: Actor,
+    assignment: Assignment,
+    now: datetime,
+    *,
+    auto: bool,
+    action: str,
+) -> Money | None:
+    before = _snapshot(assignment)
+    lifecycle.move(assignment, AssignmentState.APPROVED)
+    assignment.auto_approved = auto
+    if assignment.reviewed_at is None or auto:
+        assignment.reviewed_at = now
+    money = _pay(session, assignment)
+    audit.record(
+        session, actor, action, object_type="task_assignment", object_id=assignment.id,
+        organisation_id=assignment.project.organisation_id, before=before,
+        after={**_snapshot(assignment),
+               "amount": money.amount if money else None,
+               "currency": money.currency if money else None},
+    )
+    return money
+
+
+def _snapshot(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "state": assignment.state.value,
+        "trainer_id": str(assignment.trainer_id),
+        "task_id": str(assignment.task_id),
+        "rejection_category": (
+            assignment.rejection_category.value if assignment.rejection_category else None
+        ),
+    }
+
+
+def _paid_text(money: Money | None) -> str:
+    return f" You earned {money}." if money else ""
+
+
+# --- reviewing -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """Submitted work waiting for review: the task (with its gold answer) and the
+    answer, without who wrote it."""
+
+    assignment: Assignment
+    task: Task
+
+
+def _locked_assignment(session: Session, assignment_id: uuid.UUID) -> Assignment | None:
+    return session.scalars(
+        select(Assignment)
+        .where(Assignment.id == assignment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _staff_assignment(session: Session, staff: User, assignment_id: uuid.UUID) -> Assignment:
+    assignment = _locked_assignment(session, assignment_id)
+    if assignment is None or assignment.project.organisation_id != staff.organisation_id:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+def review_queue(
+    session: Session, staff: User, project_id: uuid.UUID, page: PageRequest
+) -> Page[ReviewItem]:
+    """The project's submitted work waiting for review, oldest submission first."""
+    access.get_project(session, staff, project_id)
+    stmt = (
+        select(Assignment)
+        .where(Assignment.project_id == project_id,
+               Assignment.state == AssignmentState.SUBMITTED)
+        .options(joinedload(Assignment.task))
+    )
+    found = _oldest_first(
+        session, stmt, page, at=Assignment.submitted_at, row_id=Assignment.id
+    )
+    return Page([ReviewItem(a, a.task) for a in found.items], found.next_cursor)
+
+
+def _check_review(
+    decision: ReviewDecision, category: RejectionCategory | None, message: str | None
+) -> None:
+    errors: dict[str, list[str]] = {}
+    if decision is ReviewDecision.REJECT and category is None:
+        errors["rejection_category"] = ["A rejection needs a category."]
+    if decision is not ReviewDecision.REJECT and category is not None:
+        errors["rejection_category"] = ["Only a rejection has a category."]
+    if decision is not ReviewDecision.APPROVE and not (message or "").strip():
+        errors["message"] = ["Tell the trainer why: a message is required."]
+    if message is not None and len(message) > MESSAGE_MAX:
+        errors["message"] = [f"At most {MESSAGE_MAX} characters."]
+    if errors:
+        raise Invalid("The review is incomplete.", errors=errors)
+
+
+def review(
+    session: Session,
+    staff: User,
+    assignment_id: uuid.UUID,
+    *,
+    decision: ReviewDecision,
+    rejection_category: RejectionCategory | None = None,
+    message: str | None = None,
+) -> Assignment:
+    """Approve (pays), reject (a category and a message; the task's slot goes back) or
+    ask for a revision (a message; the trainer resubmits) a submitted assignment of the
+    staff member's organisation. The trainer is told; the decision is audited."""
+    _check_review(decision, rejection_category, message)
+    assignment = _staff_assignment(session, staff, assignment_id)
+    if assignment.state is not AssignmentState.SUBMITTED:
+        raise IllegalTransition(
+            f"Only submitted work is reviewed; this assignment is {assignment.state.value}.",
+            current_state=assignment.state.value,
+        )
+    now = clock.now()
+    message = (message or "").strip() or None
+    task, project = assignment.task, assignment.project
+    before = _snapshot(assignment)
+    assignment.reviewed_at, assignment.reviewed_by_id = now, staff.id
+    assignment.review_message = message
+    where = f"task {task.external_id} on {project.name}"
+    data = {"assignment_id": str(assignment.id), "project_id": str(project.id)}
+    if decision is ReviewDecision.APPROVE:
+        money = _approve(session, staff, assignment, now, auto=False, action="task.approved")
+        notify(session, assignment.trainer_id, "task.approved", "Task approved",
+               f"Your answer to {where} was approved.{_paid_text(money)}"
+               + (f" Feedback: {message}" if message else ""), data)
+        session.flush()
+        return assignment
+    if decision is ReviewDecision.REJECT:
+        lifecycle.move(assignment, AssignmentState.REJECTED)
+        assignment.rejection_category = rejection_category
+        winddown.give_back_slot(session, assignment.task_id)
+        notify(session, assignment.trainer_id, "task.rejected", "Task rejected",
+               f"Your answer to {where} was rejected ({rejection_category}): {message} "
+               "You may appeal once.", {**data, "rejection_category": str(rejection_category)})
+        action = "task.rejected"
+    else:
+        lifecycle.move(assignment, AssignmentState.REVISION_REQUESTED)
+        assignment.revisions += 1
+        notify(session, assignment.trainer_id, "task.revision_requested", "Revision requested",
+               f"Please revise your answer to {where}: {message} Resubmit within "
+               f"{project.auto_approve_days} days.", data)
+        action = "task.revision_requested"
+    audit.record(
+        session, staff, action, object_type="task_assignment", object_id=assignment.id,
+        organisation_id=project.organisation_id, before=before,
+        after={**_snapshot(assignment), "message": message},
+    )
+    session.flush()
+    session.refresh(task)  # the slot counter changed in SQL
+    return assignment
+
+
+# --- appeals -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppealView:
+    appeal: Appeal
+    assignment: Assignment
+    task: Task
+
+
+def appeal(session: Session, trainer: User, assignment_id: uuid.UUID, message: str) -> Appeal:
+    """Appeal a rejection, once (409 ``appeal-exists`` on a second)."""
+    message = message.strip()
+    if not message or len(message) > MESSAGE_MAX:
+        raise Invalid("Say why the rejection is wrong.",
+                      errors={"message": [f"Between 1 and {MESSAGE_MAX} characters."]})
+    assignment = _locked_assignment(session, assignment_id)
+    if assignment is None or assignment.trainer_id != trainer.id:
+        raise NotFound("No such assignment.")
+    existing = session.scalars(
+        select(Appeal).where(Appeal.assignment_id == assignment.id)
+    ).one_or_none()
+    if existing is not None:
+        raise Conflict("A rejection may be appealed once; this one was.",
+                       code="appeal-exists", appeal_id=str(existing.id))
+    if assignment.state is not AssignmentState.REJECTED:
+        raise Conflict(f"Only a rejection can be appealed; this is {assignment.state.value}.",
+                       code="not-rejected", current_state=assignment.state.value)
+    created = Appeal(
+        assignment_id=assignment.id, project_id=assignment.project_id,
+        trainer_id=trainer.id, message=message,
+    )
+    try:
+        with session.begin_nested():
+            session.add(created)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("A rejection may be appealed once; this one was.",
+                       code="appeal-exists") from exc
+    audit.record(
+        session, trainer, "task.appealed", object_type="task_appeal", object_id=created.id,
+        organisation_id=assignment.project.organisation_id, before=None,
+        after={"assignment_id": str(assignment.id), "message": message},
+    )
+    session.flush()
+    return created
+
+
+def list_appeals(
+    session: Session,
+    staff: User,
+    project_id: uuid.UUID,
+    page: PageRequest,
+    *,
+    state: AppealState | None = None,
+) -> Page[AppealView]:
+    """The project's appeals, oldest first (open ones are a queue)."""
+    access.get_project(session, staff, project_id)
+    stmt = (
+        select(Appeal)
+        .where(Appeal.project_id == project_id)
+        .options(joinedload(Appeal.assignment).joinedload(Assignment.task))
+    )
+    if state is not None:
+        stmt = stmt.where(Appeal.state == state)
+    found = _oldest_first(session, stmt, page, at=Appeal.created_at, row_id=Appeal.id)
+    return Page(
+        [AppealView(a, a.assignment, a.assignment.task) for a in found.items],
+        found.next_cursor,
+    )
+
+
+def decide_appeal(
+    session: Session, staff: User, appeal_id: uuid.UUID, *, decision: AppealDecision, note: str
+) -> AppealView:
+    """Uphold the rejection, or overturn it: the work is approved and paid (once)."""
+    note = note.strip()
+    if not note or len(note) > MESSAGE_MAX:
+        raise Invalid("Explain the decision to the trainer.",
+                      errors={"note": [f"Between 1 and {MESSAGE_MAX} characters."]})
+    found = session.get(Appeal, appeal_id)
+    project = session.get(Project, found.project_id) if found else None
+    if found is None or project is None or project.organisation_id != staff.organisation_id:
+        raise NotFound("No such appeal.")
+    # The assignment first, then the appeal: the order a new appeal takes them in.
+    assignment = _locked_assignment(session, found.assignment_id)
+    assert assignment is not None
+    appeal_row = session.scalars(
+        select(Appeal).where(Appeal.id == appeal_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if appeal_row.state is not AppealState.OPEN:
+        raise Conflict(f"This appeal was {appeal_row.state.value} already.",
+                       code="appeal-decided", current_state=appeal_row.state.value)
+    now = clock.now()
+    before = {"state": appeal_row.state.value, "assignment_state": assignment.state.value}
+    appeal_row.decided_by_id, appeal_row.decision_note, appeal_row.decided_at = (
+        staff.id, note, now
+    )
+    where = f"task {assignment.task.external_id} on {project.name}"
+    data = {"assignment_id": str(assignment.id), "appeal_id": str(appeal_row.id)}
+    money = None
+    if decision is AppealDecision.OVERTURN:
+        appeal_row.state = AppealState.OVERTURNED
+        money = _approve(session, staff, assignment, now, auto=False,
+                         action="task.appeal_overturned")
+        notify(session, assignment.trainer_id, "task.appeal_overturned", "Appeal accepted",
+               f"Your appeal on {where} was accepted: {note}{_paid_text(money)}", data)
+    else:
+        appeal_row.state = AppealState.UPHELD
+        notify(session, assignment.trainer_id, "task.appeal_upheld", "Appeal declined",
+               f"The rejection of your answer to {where} stands: {note}", data)
+    audit.record(
+        session, staff, "task.appeal_decided", object_type="task_appeal",
+        object_id=appeal_row.id, organisation_id=project.organisation_id, before=before,
+        after={"state": appeal_row.state.value, "assignment_state": assignment.state.value,
+               "note": note, "amount": money.amount if money else None},
+    )
+    session.flush()
+    return AppealView(appeal_row, assignment, assignment.task)
+
+
+# --- the scheduler -------------------------------------------------------------------
+
+
+def auto_approve_submissions(session: Session, *, now: datetime, limit: int) -> int:
+    """Approve (and pay) up to ``limit`` submissions left unreviewed for their project's
+    ``auto_approve_days``, whatever the project's state, and expire up to ``limit``
+    revisions the trainer left alone as long (their slots go back). Returns how many
+    assignments were handled. Rows locked elsewhere (a reviewer deciding right now,
+    another scheduler) are skipped."""
+    days = sorted(session.scalars(select(Project.auto_approve_days).distinct()))
+    if not days:
+        return 0
+
+    def overdue(column: InstrumentedAttribute[Any]) -> Any:
+        # One cut-off per distinct policy: portable, and no date arithmetic in SQL.
+        return or_(*(
+            and_(Project.auto_approve_days == d, column <= now - timedelta(days=d))
+            for d in days
+        ))
+
+    def due(state: AssignmentState, column: InstrumentedAttribute[Any]) -> Sequence[Assignment]:
+        return session.scalars(
+            select(Assignment)
+            .join(Project, Project.id == Assignment.project_id)
+            .where(Assignment.state == state, overdue(column))
+            .order_by(column, Assignment.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Assignment)
+            .execution_options(populate_existing=True)
+        ).all()
+
+    approved = due(AssignmentState.SUBMITTED, Assignment.submitted_at)
+    for assignment in approved:
+        money = _approve(session, SCHEDULER, assignment, now, auto=True,
+                         action="task.auto_approved")
+        project = assignment.project
+        notify(session, assignment.trainer_id, "task.approved", "Task approved",
+               f"Your answer to task {assignment.task.external_id} on {project.name} was "
+               f"approved automatically: nobody reviewed it within {project.auto_approve_days} "
+               f"days.{_paid_text(money)}",
+               {"assignment_id": str(assignment.id), "project_id": str(project.id)})
+    expired = due(AssignmentState.REVISION_REQUESTED, Assignment.reviewed_at)
+    for assignment in expired:
+        lifecycle.move(assignment, AssignmentState.EXPIRED)
+        assignment.released_at = now
+        winddown.give_back_slot(session, assignment.task_id)
+        project = assignment.project
+        notify(session, assignment.trainer_id, "task.revision_expired", "Revision expired",
+               f"The revision asked for on task {assignment.task.external_id} on "
+               f"{project.name} was not sent within {project.auto_approve_days} days; the "
+               "task went back to the pool.",
+               {"assignment_id": str(assignment.id), "project_id": str(project.id)})
+    session.flush()
+    return len(approved) + len(expired)
+
+
+# --- quality -------------------------------------------------------------------------
+
+
+def _ratio(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part) / Decimal(whole)).quantize(RATIO) if whole else None
+
+
+def _org_assignments(trainer_id: uuid.UUID, organisation_id: uuid.UUID) -> list[Any]:
+    return [
+        Assignment.trainer_id == trainer_id,
+        Assignment.project_id.in_(
+            select(Project.id).where(Project.organisation_id == organisation_id)
+        ),
+    ]
+
+
+def quality_score(
+    session: Session, trainer_id: uuid.UUID, organisation_id: uuid.UUID
+) -> Decimal | None:
+    """Gold tasks answered correctly over gold tasks scored, on the organisation's
+    projects (0 to 1, four places); ``None`` before any gold task."""
+    scored, correct = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((Assignment.gold_correct, 1),
+                                                         else_=0)), 0))
+        .where(*_org_assignments(trainer_id, organisation_id),
+               Assignment.gold_correct.is_not(None))
+    ).one()
+    return _ratio(int(correct), int(scored))
+
+
+def approval_rate(
+    session: Session, trainer_id: uuid.UUID, organisation_id: uuid.UUID
+) -> Decimal | None:
+    """Approved over approved and rejected assignments on the organisation's projects
+    (0 to 1, four places); ``None`` before any decision."""
+    approved, rejected = _decided(session, trainer_id, organisation_id)
+    return _ratio(approved, approved + rejected)
+
+
+def _decided(
+    session: Session, trainer_id: uuid.UUID, organisation_id: uuid.UUID
+) -> tuple[int, int]:
+    rows = dict(session.execute(
+        select(Assignment.state, func.count())
+        .where(*_org_assignments(trainer_id, organisation_id),
+               Assignment.state.in_((AssignmentState.APPROVED, AssignmentState.REJECTED)))
+        .group_by(Assignment.state)
+    ).all())
+    return rows.get(AssignmentState.APPROVED, 0), rows.get(AssignmentState.REJECTED, 0)
+
+
+@dataclass(frozen=True)
+class TrainerQuality:
+    """A trainer's standing with one organisation they have worked for."""
+
+    organisation_id: uuid.UUID
+    organisation_name: str
+    gold_scored: int
+    gold_correct: int
+    quality_score: Decimal | None
+    approved: int
+    rejected: int
+    approval_rate: Decimal | None
+
+
+def trainer_quality(session: Session, trainer: User) -> list[TrainerQuality]:
+    """The trainer's quality score and approval rate with each organisation they have
+    worked for, by organisation name."""
+    correct = func.coalesce(func.sum(case((Assignment.gold_correct, 1), else_=0)), 0)
+    scored = func.count(Assignment.gold_correct)
+    approved = func.sum(case((Assignment.state == AssignmentState.APPROVED, 1), else_=0))
+    rejected = func.sum(case((Assignment.state == AssignmentState.REJECTED, 1), else_=0))
+    rows = session.execute(
+        select(Organisation.id, Organisation.name, scored, correct, approved, rejected)
+        .select_from(Assignment)
+        .join(Project, Project.id == Assignment.project_id)
+        .join(Organisation, Organisation.id == Project.organisation_id)
+        .where(Assignment.trainer_id == trainer.id)
+        .group_by(Organisation.id, Organisation.name)
+        .order_by(Organisation.name, Organisation.id)
+    ).all()
+    return [
+        TrainerQuality(
+            organisation_id=org_id, organisation_name=name, gold_scored=int(n_scored),
+            gold_correct=int(n_correct), quality_score=_ratio(int(n_correct), int(n_scored)),
+            approved=int(n_approved or 0), rejected=int(n_rejected or 0),
+            approval_rate=_ratio(int(n_approved or 0),
+                                 int(n_approved or 0) + int(n_rejected or 0)),
+        )
+        for org_id, name, n_scored, n_correct, n_approved, n_rejected in rows
+    ]
+
+
+# --- oldest-first pages --------------------------------------------------------------
+
+
+def _oldest_first(
+    session: Session,
+    stmt: Select[Any],
+    page: PageRequest,
+    *,
+    at: InstrumentedAttribute[datetime] | Any,
+    row_id: InstrumentedAttribute[uuid.UUID],
+) -> Page[Any]:
+    """Keyset pages over (at, id), ascending: a queue is worked oldest first."""
+    if page.cursor:
+        after_t, after_id = decode_cursor(page.cursor)
+        stmt = stmt.where(or_(at > after_t, and_(at == after_t, row_id > after_id)))
+    rows = list(session.scalars(stmt.order_by(at, row_id).limit(page.limit + 1)).unique())
+    if len(rows) <= page.limit:
+        return Page(rows, None)
+    last = rows[page.limit - 1]
+    return Page(rows[: page.limit], encode_cursor(getattr(last, at.key), getattr(last, row_id.key)))

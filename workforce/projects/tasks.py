@@ -1,0 +1,480 @@
+"""Claiming tasks under a lease, extending and releasing leases, and submitting answers.
+
+A task needs ``redundancy`` answers from different trainers; ``open_slots`` counts how
+many more trainers may take it now. A claim takes a slot with a conditional UPDATE
+(``open_slots > 0``), so no task is ever given to more trainers than it needs, and the
+unique key (task, trainer) means no trainer gets a task twice, whatever races.
+
+- A trainer holds at most one live lease per project. Claiming again while it runs
+  returns that lease instead of a new one (a double click, a retry, a second tab).
+- On PostgreSQL the next task is picked with ``FOR UPDATE SKIP LOCKED``, so concurrent
+  claimers take different tasks instead of queueing on one; if every candidate is
+  locked, the claim waits on the conditional UPDATE instead of giving up while slots
+  may remain. SQLite serialises writers, and the same statements stay correct.
+- A claim share-locks the project row and locks the trainer's membership: a pause,
+  suspension or removal (which lock them for update) either sees the new lease and
+  ends it, or happens first and the claim is refused.
+- A lease lasts ``project.lease_seconds``; it may be extended while it runs, up to
+  ``MAX_LEASE_FACTOR`` times that from the claim. Released and expired leases give
+  their slot back (``expire_leases`` is the scheduler's job).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from workforce import clock
+from workforce.accounts.models import User
+from workforce.errors import Conflict, Forbidden, Invalid, NotFound
+from workforce.money import Money
+from workforce.pagination import Page, PageRequest, paginate
+from workforce.projects import access, lifecycle, reviews, winddown
+from workforce.projects.models import (
+    Appeal,
+    Assignment,
+    AssignmentState,
+    GuidelineVersion,
+    MembershipState,
+    PayModel,
+    Project,
+    ProjectMember,
+    ProjectRate,
+    Task,
+)
+
+# A lease may be extended up to this many lease lengths from the claim.
+MAX_LEASE_FACTOR = 3
+# Tasks tried per round of a claim, and rounds before giving up while others claim.
+CANDIDATES = 5
+ROUNDS = 10
+
+
+# --- what a trainer sees -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    """One of a trainer's assignments with its task (never the gold answer), its review
+    feedback, its appeal, and what it pays once approved."""
+
+    assignment: Assignment
+    task: Task
+    project: Project
+    appeal: Appeal | None
+    pay: Money | None
+    guidelines: GuidelineVersion | None = None
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.task.payload
+
+
+def _views(
+    session: Session, assignments: list[Assignment], *, guidelines: bool = False
+) -> list[AssignmentView]:
+    ids = [a.id for a in assignments]
+    appeals = {
+        appeal.assignment_id: appeal
+        for appeal in session.scalars(select(Appeal).where(Appeal.assignment_id.in_(ids)))
+    } if ids else {}
+    rate_ids = {a.rate_id for a in assignments if a.rate_id is not None}
+    rates = {
+        rate.id: rate
+        for rate in session.scalars(select(ProjectRate).where(ProjectRate.id.in_(rate_ids)))
+    } if rate_ids else {}
+    views = []
+    for a in assignments:
+        rate = rates.get(a.rate_id) if a.rate_id else None
+        views.append(AssignmentView(
+            assignment=a, task=a.task, project=a.project, appeal=appeals.get(a.id),
+            pay=Money(rate.amount, rate.currency) if rate else None,
+            guidelines=access.current_guidelines(session, a.project_id) if guidelines else None,
+        ))
+    return views
+
+
+def _own_assignment(
+    session: Session, trainer: User, assignment_id: uuid.UUID, *, lock: bool = False
+) -> Assignment:
+    stmt = select(Assignment).where(Assignment.id == assignment_id)
+    if lock:
+        # Re-read under the lock: a submit, release or expiry that committed while we
+        # waited must be seen.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    assignment = session.scalars(stmt).one_or_none()
+    if assignment is None or assignment.trainer_id != trainer.id:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+def get_assignment(session: Session, trainer: User, assignment_id: uuid.UUID) -> AssignmentView:
+    """One of the trainer's assignments, with the project's current guidelines."""
+    assignment = _own_assignment(session, trainer, assignment_id)
+    return _views(session, [assignment], guidelines=True)[0]
+
+
+def list_assignments(
+    session: Session,
+    trainer: User,
+    page: PageRequest,
+    *,
+    state: AssignmentState | None = None,
+    project_id: uuid.UUID | None = None,
+) -> Page[AssignmentView]:
+    """The trainer's assignments, newest claim first, optionally by state and project."""
+    stmt = (
+        select(Assignment)
+        .where(Assignment.trainer_id == trainer.id)
+        .options(joinedload(Assignment.task), joinedload(Assignment.project))
+    )
+    if state is not None:
+        stmt = stmt.where(Assignment.state == state)
+    if project_id is not None:
+        stmt = stmt.where(Assignment.project_id == project_id)
+    found = paginate(session, stmt, page, created_at=Assignment.created_at, row_id=Assignment.id)
+    return Page(_views(session, found.items), found.next_cursor)
+
+
+# --- claiming ------------------------------------------------------------------------
+
+
+def claim_next(
+    session: Session, trainer: User, project_id: uuid.UUID
+) -> tuple[AssignmentView, bool]:
+    """Lease the highest-priority task (then the oldest) that still needs answers and
+    that the trainer has never had. Returns the assignment and whether it is new: a
+    trainer already holding a live lease on the project gets that one back.
+
+    Refused on projects not open for work (``access.require_open_for_work``), when the
+    trainer is not staffed (403 ``not-staffed``), and with 409 ``no-task-available``.
+    """
+    access.staffed_project(session, trainer, project_id)
+    now = clock.now()
+    project = _share_lock_project(session, project_id)
+    access.require_open_for_work(project)
+    _lock_membership(session, trainer.id, project_id)
+    held = _live_lease(session, trainer.id, project_id, now)
+    if held is not None:
+        return _views(session, [held], guidelines=True)[0], False
+    assignment = _take_next_task(session, trainer, project, now)
+    return _views(session, [assignment], guidelines=True)[0], True
+
+
+def _share_lock_project(session: Session, project_id: uuid.UUID) -> Project:
+    project = session.scalars(
+        select(Project)
+        .where(Project.id == project_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).one()
+    return project
+
+
+def _lock_membership(session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID) -> None:
+    """Serialise one trainer's claims on a project (one live lease at a time), and make
+    a concurrent removal wait for the claim and then end its lease."""
+    member = session.scalars(
+        select(ProjectMember)
+        .where(
+            ProjectMember.project_id == project_id,
+            ProjectMember.trainer_id == trainer_id,
+            ProjectMember.state == MembershipState.ACTIVE,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if member is None:
+        raise Forbidden("You are not staffed on this project.", code="not-staffed")
+
+
+def _live_lease(
+    session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID, now: datetime
+) -> Assignment | None:
+    """The trainer's running lease on the project. One that ran out but that the
+    scheduler has not expired yet is expired here, so the trainer can move on."""
+    leases = session.scalars(
+        select(Assignment)
+        .where(
+            Assignment.trainer_id == trainer_id,
+            Assignment.project_id == project_id,
+            Assignment.state == AssignmentState.LEASED,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    live = None
+    for lease in leases:
+        if lease.lease_expires_at > now:
+            live = lease
+        else:
+            _end_lease(session, lease, AssignmentState.EXPIRED, lease.lease_expires_at)
+    return live
+
+
+def _candidates(
+    session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID, *, skip_locked: bool
+) -> list[uuid.UUID]:
+    had_it = exists().where(Assignment.task_id == Task.id, Assignment.trainer_id == trainer_id)
+    stmt = (
+        select(Task.id)
+        .where(Task.project_id == project_id, Task.open_slots > 0, ~had_it)
+        .order_by(Task.priority.desc(), Task.created_at, Task.id)
+        .limit(CANDIDATES)
+    )
+    if skip_locked:
+        stmt = stmt.with_for_update(skip_locked=True, of=Task)
+    return list(session.scalars(stmt))
+
+
+def _take_next_task(
+    session: Session, trainer: User, project: Project, now: datetime
+) -> Assignment:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for _ in range(ROUNDS):
+        task_ids = _candidates(session, trainer.id, project.id, skip_locked=True)
+        if not task_ids and postgres:
+            # Every candidate is locked by another claim in flight: wait on the
+            # conditional UPDATE below (it re-checks the slots once they commit)
+            # rather than answer "nothing left" while slots may remain.
+            task_ids = _candidates(session, trainer.id, project.id, skip_locked=False)
+        if not task_ids:
+            break
+        for task_id in task_ids:
+            assignment = _try_take(session, trainer, project, task_id, now)
+            if assignment is not None:
+                return assignment
+    raise Conflict(
+        "No task on this project needs your answer right now; try again later.",
+        code="no-task-available",
+    )
+
+
+def _try_take(
+    session: Session, trainer: User, project: Project, task_id: uuid.UUID, now: datetime
+) -> Assignment | None:
+    assignment = Assignment(
+        task_id=task_id, project_id=project.id, trainer_id=trainer.id,
+        state=AssignmentState.LEASED, claimed_at=now,
+        lease_expires_at=now + timedelta(seconds=project.lease_seconds),
+    )
+    try:
+        with session.begin_nested():
+            taken = session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.open_slots > 0)
+                .values(open_slots=Task.open_slots - 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not taken:
+                return None
+            session.add(assignment)
+            # Flushed inside the savepoint: the unique key (task, trainer) is the last
+            # line of defence, and its failure must undo the slot taken above.
+            session.flush()
+    except IntegrityError:
+        return None
+    _refresh_task(session, task_id)
+    return assignment
+
+
+def _refresh_task(session: Session, task_id: uuid.UUID) -> None:
+    # The slot counters are changed in SQL; a Task already in the session is stale.
+    task = session.get(Task, task_id)
+    if task is not None:
+        session.refresh(task)
+
+
+# --- the lease -----------------------------------------------------------------------
+
+
+def _end_lease(
+    session: Session, assignment: Assignment, state: AssignmentState, at: datetime
+) -> None:
+    lifecycle.move(assignment, state)
+    assignment.released_at = at
+    winddown.give_back_slot(session, assignment.task_id)
+    session.flush()
+    _refresh_task(session, assignment.task_id)
+
+
+def _require_live(assignment: Assignment, now: datetime) -> None:
+    """409 unless the assignment is a lease that still runs."""
+    state = assignment.state
+    if state is AssignmentState.LEASED and assignment.lease_expires_at <= now:
+        raise Conflict(
+            "Your lease on this task ran out at "
+            f"{assignment.lease_expires_at.isoformat()}; the task may be someone else's now.",
+            code="lease-expired", current_state="expired",
+            lease_expired_at=assignment.lease_expires_at.isoformat(),
+        )
+    if state is AssignmentState.EXPIRED:
+        raise Conflict(
+            "Your lease on this task ran out; the task may be someone else's now.",
+            code="lease-expired", current_state=state.value,
+            lease_expired_at=assignment.lease_expires_at.isoformat(),
+        )
+    if state is AssignmentState.RELEASED:
+        raise Conflict(
+            "You released this task; it is no longer yours.",
+            code="lease-released", current_state=state.value,
+        )
+    if state is not AssignmentState.LEASED:
+        raise Conflict(
+            f"This assignment is {state.value}, not a running lease.",
+            code="not-leased", current_state=state.value,
+        )
+
+
+def extend_lease(session: Session, trainer: User, assignment_id: uuid.UUID) -> AssignmentView:
+    """Run the lease for another ``lease_seconds`` from now, while it still runs, up to
+    ``MAX_LEASE_FACTOR`` lease lengths from the claim (409 ``lease-limit-reached``)."""
+    assignment = _own_assignment(session, trainer, assignment_id, lock=True)
+    now = clock.now()
+    _require_live(assignment, now)
+    length = timedelta(seconds=assignment.project.lease_seconds)
+    limit = assignment.claimed_at + MAX_LEASE_FACTOR * length
+    extended = min(now + length, limit)
+    if extended <= assignment.lease_expires_at:
+        raise Conflict(
+            f"A lease runs at most {MAX_LEASE_FACTOR} lease lengths from the claim; this one "
+            "cannot be extended further.",
+            code="lease-limit-reached", lease_expires_at=assignment.lease_expires_at.isoformat(),
+        )
+    assignment.lease_expires_at = extended
+    session.flush()
+    return _views(session, [assignment])[0]
+
+
+def release_lease(session: Session, trainer: User, assignment_id: uuid.UUID) -> AssignmentView:
+    """Give the task back; another trainer may claim it (this trainer never again)."""
+    assignment = _own_assignment(session, trainer, assignment_id, lock=True)
+    if assignment.state is not AssignmentState.LEASED:
+        _require_live(assignment, clock.now())
+    _end_lease(session, assignment, AssignmentState.RELEASED, clock.now())
+    return _views(session, [assignment])[0]
+
+
+def expire_leases(session: Session, *, now: datetime, limit: int) -> int:
+    """Expire up to ``limit`` leases that ran out, giving their slots back; returns how
+    many. Rows another process holds (a submit right now, a second scheduler) are
+    skipped (``SKIP LOCKED``), and a lease submitted in time is never expired."""
+    due = session.scalars(
+        select(Assignment)
+        .where(Assignment.state == AssignmentState.LEASED, Assignment.lease_expires_at <= now)
+        .order_by(Assignment.lease_expires_at, Assignment.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    for assignment in due:
+        _end_lease(session, assignment, AssignmentState.EXPIRED, assignment.lease_expires_at)
+    return len(due)
+
+
+# --- submitting ----------------------------------------------------------------------
+
+
+def submit(
+    session: Session,
+    trainer: User,
+    assignment_id: uuid.UUID,
+    *,
+    answer: Any,
+    active_seconds: int,
+) -> AssignmentView:
+    """Hand in the answer of a running lease, or a revision that was asked for.
+
+    ``active_seconds`` is bounded by the time since the claim (or since the revision
+    was asked for), so a lease never reports more work than it could hold. A lease that
+    ran out or was released is refused (409) and nothing is written. Gold tasks are
+    scored at once; work not sampled for review is approved (and paid) at once.
+    """
+    if answer is None or not reviews.is_finite_json(answer):
+        raise Invalid("The answer must be a JSON value (not null, NaN or infinite).",
+                      errors={"answer": ["Must be JSON: not null, NaN or infinite."]})
+    assignment = _own_assignment(session, trainer, assignment_id, lock=True)
+    now = clock.now()
+    project = assignment.project
+    if assignment.state is AssignmentState.REVISION_REQUESTED:
+        asked = assignment.reviewed_at or assignment.submitted_at or assignment.claimed_at
+        window = min(
+            _seconds_between(asked, now), MAX_LEASE_FACTOR * project.lease_seconds
+        )
+        worked = (assignment.active_seconds or 0) + min(active_seconds, window)
+    else:
+        _require_live(assignment, now)
+        worked = min(active_seconds, _seconds_between(assignment.claimed_at, now))
+    rate = None
+    if project.pay_model is PayModel.PER_TASK and assignment.rate_id is None:
+        rate = access.rate_at(session, project.id, now)
+        if rate is None:
+            raise Conflict(
+                "The project has no pay rate in force; ask its manager to set one.",
+                code="no-rate-in-force",
+            )
+    lifecycle.move(assignment, AssignmentState.SUBMITTED)
+    assignment.answer = answer
+    assignment.active_seconds = worked
+    assignment.submitted_at = now
+    if rate is not None:
+        # Paid at the rate in force when the work was first handed in.
+        assignment.rate_id = rate.id
+    session.flush()
+    reviews.on_submitted(session, assignment, now)
+    return _views(session, [assignment])[0]
+
+
+def _seconds_between(start: datetime, end: datetime) -> int:
+    return max(0, int((end - start).total_seconds()))
+
+
+# --- what staff see ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task as the project's staff see it (gold answer included), with how many of
+    its assignments are in each state."""
+
+    task: Task
+    answers: dict[str, int]
+
+
+def list_tasks(
+    session: Session,
+    staff: User,
+    project_id: uuid.UUID,
+    page: PageRequest,
+    *,
+    external_id: str | None = None,
+    open_only: bool = False,
+) -> Page[TaskView]:
+    """The project's tasks, newest first; ``open_only``: those that still have slots."""
+    access.get_project(session, staff, project_id)
+    stmt = select(Task).where(Task.project_id == project_id)
+    if external_id is not None:
+        stmt = stmt.where(Task.external_id == external_id)
+    if open_only:
+        stmt = stmt.where(Task.open_slots > 0)
+    found = paginate(session, stmt, page, created_at=Task.created_at, row_id=Task.id)
+    counts: dict[uuid.UUID, dict[str, int]] = {t.id: {} for t in found.items}
+    if counts:
+        rows = session.execute(
+            select(Assignment.task_id, Assignment.state, func.count())
+            .where(Assignment.task_id.in_(counts))
+            .group_by(Assignment.task_id, Assignment.state)
+        )
+        for task_id, state, count in rows:
+            counts[task_id][state.value] = count
+    return Page(
+        [TaskView(task, {s.value: counts[task.id].get(s.value, 0) for s in AssignmentState})
+         for task in found.items],
+        found.next_cursor,
+    )
