@@ -45,6 +45,14 @@ def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -
     assert assessment.state is AssessmentState.PUBLISHED
     assert [len(v.questions) for v in assessment.versions] == [4]
     assert assessment.versions[0].stipend_amount == 500
+    # Mei (the first trainer) is staffed on both projects and has work to claim.
+    mei = tokens[3]
+    mine = client.get("/api/v1/me/projects", token=mei).get_json()["items"]
+    assert sorted(p["pay_model"] for p in mine) == ["hourly", "per_task"]
+    labelling = next(p for p in mine if p["pay_model"] == "per_task")
+    claim = client.post(f"/api/v1/projects/{labelling['id']}/claims", token=mei, json={})
+    assert claim.status_code == 201, claim.get_data(as_text=True)
+    assert claim.get_json()["external_id"] == "clip-001"
 
     second = run("demo")
     assert second.exit_code == 0

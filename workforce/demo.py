@@ -1,7 +1,10 @@
-"""Demo data for ``make run``: one organisation, its staff and three trainers."""
+"""Demo data for ``make run``: one organisation, its staff and three trainers, a paid
+listening test, and two active projects (per task and hourly) with Mei staffed on both."""
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,7 +15,11 @@ from workforce.accounts.audit import SystemActor
 from workforce.accounts.models import Role, User
 from workforce.accounts.services import Profile
 from workforce.assessments import services as assessments
-from workforce.assessments.models import MediaKind, QuestionKind
+from workforce.assessments.models import MediaKind, Qualification, QuestionKind
+from workforce.pagination import PageRequest
+from workforce.projects import imports, staffing
+from workforce.projects import services as projects
+from workforce.projects.models import PayModel
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed for the demo on purpose
@@ -55,7 +62,8 @@ def seed(session: Session) -> list[DemoAccount] | None:
         services.sign_up_trainer(session, email=email, password=DEMO_PASSWORD, profile=profile)
         for email, profile in TRAINERS
     ]
-    _listening_test(session, admin=users[0], manager=users[1])
+    qualification = _listening_test(session, admin=users[0], manager=users[1])
+    _projects(session, manager=users[1], qualification=qualification, trainers=users[3:])
     return [
         DemoAccount(user, _demo_token(session, user))
         for user in users
@@ -74,7 +82,7 @@ CLIPS = (
 )
 
 
-def _listening_test(session: Session, *, admin: User, manager: User) -> None:
+def _listening_test(session: Session, *, admin: User, manager: User) -> Qualification:
     """A paid Cantonese listening test, published, under a 15 USD/hour wage floor."""
     assessments.set_wage_floor(session, admin, currency="USD", hourly_amount=1500)
     qualification = assessments.create_qualification(
@@ -100,3 +108,53 @@ def _listening_test(session: Session, *, admin: User, manager: User) -> None:
             answer_key={"correct": [region]}, points=1,
         )
     assessments.publish(session, manager, assessment.id)
+    return qualification
+
+
+def _projects(
+    session: Session, *, manager: User, qualification: Qualification, trainers: list[User]
+) -> None:
+    """A per-task labelling project with queued clips and an hourly review project;
+    Mei holds the listening qualification and is staffed on both."""
+    mei = trainers[0]
+    assessments.grant_qualification(
+        session, manager, qualification.id, trainer_id=mei.id,
+        reason="Demo: passed the listening test in an earlier pilot.",
+    )
+    requirement = projects.RequirementInput(qualification.id, min_score_percent=0,
+                                            locale="yue-HK")
+    labelling = projects.create_project(
+        session, manager, name="Hong Kong or Guangzhou? Accent labelling",
+        description="Listen to short clips and label the speaker's accent.",
+        capacity=25, pay_model=PayModel.PER_TASK, currency="USD",
+        estimated_task_seconds=90, rate=40, review_sample_percent=20,
+        guidelines="Use headphones. Label 'hk' or 'gz'; skip nothing.",
+        requirements=[requirement],
+    )
+    review = projects.create_project(
+        session, manager, name="Cantonese transcript review (hourly)",
+        description="Check machine transcripts of Cantonese speech against the audio.",
+        capacity=5, pay_model=PayModel.HOURLY, currency="USD", rate=1800,
+        daily_cap_minutes=240, weekly_cap_minutes=1200,
+        guidelines="Correct the transcript; mark unclear words with [?].",
+        requirements=[requirement],
+    )
+    for project in (labelling, review):
+        projects.activate_project(session, manager, project.id)
+        staffing.invite(session, manager, project.id, trainer_ids=[mei.id],
+                        message="Your listening results were excellent.")
+        invitation = staffing.list_my_memberships(session, mei, PageRequest(limit=10)).items[0]
+        staffing.accept_invitation(session, mei, invitation.id)
+    imports.import_tasks(session, manager, labelling.id, io.BytesIO(_clips_jsonl()),
+                         fmt=imports.ImportFormat.JSONL)
+
+
+def _clips_jsonl() -> bytes:
+    rows = (
+        {"external_id": f"clip-{n:03d}", "priority": 1 if n <= 3 else 0,
+         "payload": {"prompt": "Which region is this speaker from?",
+                     "media_urls": [f"https://media.example.org/demo/task-{n:03d}.ogg"],
+                     "instructions": "Answer 'hk' or 'gz'."}}
+        for n in range(1, 13)
+    )
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()

@@ -4,9 +4,10 @@ reach, its row lock, a trainer's membership, and the rate in force at a moment."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from workforce.accounts.models import User
@@ -87,6 +88,23 @@ def current_guidelines(session: Session, project_id: uuid.UUID) -> GuidelineVers
         .order_by(GuidelineVersion.number.desc())
         .limit(1)
     ).one_or_none()
+
+
+def latest_guidelines(
+    session: Session, project_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, GuidelineVersion]:
+    """``current_guidelines`` for many projects, in one query."""
+    latest = (
+        select(GuidelineVersion.project_id, func.max(GuidelineVersion.number).label("number"))
+        .where(GuidelineVersion.project_id.in_(project_ids))
+        .group_by(GuidelineVersion.project_id)
+        .subquery()
+    )
+    stmt = select(GuidelineVersion).join(latest, and_(
+        GuidelineVersion.project_id == latest.c.project_id,
+        GuidelineVersion.number == latest.c.number,
+    ))
+    return {g.project_id: g for g in session.scalars(stmt)}
 
 
 def require_open_for_work(project: Project) -> None:

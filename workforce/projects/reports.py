@@ -241,20 +241,7 @@ def _views(session: Session, trainer: User, projects: list[Project]) -> list[MyP
         .order_by(ProjectRate.effective_from, ProjectRate.number)
     ):
         rates[rate.project_id] = rate
-    latest = (
-        select(GuidelineVersion.project_id, func.max(GuidelineVersion.number).label("number"))
-        .where(GuidelineVersion.project_id.in_(ids))
-        .group_by(GuidelineVersion.project_id)
-        .subquery()
-    )
-    guidelines = {
-        g.project_id: g for g in session.scalars(
-            select(GuidelineVersion).join(latest, and_(
-                GuidelineVersion.project_id == latest.c.project_id,
-                GuidelineVersion.number == latest.c.number,
-            ))
-        )
-    }
+    guidelines = access.latest_guidelines(session, ids)
     suspensions: dict[uuid.UUID, Suspension] = {}
     for suspension in session.scalars(
         select(Suspension)

@@ -139,21 +139,7 @@ def views_of(
         .order_by(ProjectRate.effective_from, ProjectRate.number)
     ):
         rates[rate.project_id].append(rate)
-    latest = (
-        select(GuidelineVersion.project_id, func.max(GuidelineVersion.number).label("number"))
-        .where(GuidelineVersion.project_id.in_(ids))
-        .group_by(GuidelineVersion.project_id)
-        .subquery()
-    )
-    guidelines = {
-        g.project_id: g for g in session.scalars(
-            select(GuidelineVersion).join(
-                latest,
-                (GuidelineVersion.project_id == latest.c.project_id)
-                & (GuidelineVersion.number == latest.c.number),
-            )
-        )
-    }
+    guidelines = access.latest_guidelines(session, ids)
     counts = active_member_counts(session, ids)
     qualification_ids = {r.qualification_id for p in projects for r in p.requirements}
     qualifications = {
