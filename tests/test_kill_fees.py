@@ -215,6 +215,8 @@ def test_hourly_work_counts_closed_entries_at_their_rate(
                 rate=first)
     running = logged_time(project, trainer, started_at=T0 - timedelta(hours=1), ended_at=None,
                           rate=second)
+    # Nor tasks done on an hourly project: their time is what is paid.
+    worked_task(project, trainer, submitted_at=T0 - DAY, rate=second)
 
     # Notice an hour short of seven days: one day missed, rounded up.
     body = suspend(client, project, manager_of(session, project),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -42,6 +43,7 @@ from workforce.projects.models import (
     EntryEndReason,
     KillFee,
     MembershipState,
+    PayModel,
     Project,
     ProjectMember,
     ProjectRate,
@@ -338,11 +340,25 @@ def kill_fee_history(
     """Per trainer, the value in minor units (exact) of their work on the project in
     the ``HISTORY_DAYS`` before ``until``, at the rates in force when it was done.
 
-    Tasks submitted in the window and not rejected count at their rate version's
-    amount (or, lacking one, the rate in force when submitted); closed time entries
-    started in the window count their seconds at their rate version's hourly amount.
+    On a per-task project, tasks submitted in the window and not rejected count at
+    their rate version's amount (or, lacking one, the rate in force when submitted);
+    closed time entries started in the window count their seconds at their rate
+    version's hourly amount (tasks on an hourly project are paid through its time).
     """
     since = until - HISTORY_DAYS * DAY
+    totals: dict[uuid.UUID, Decimal] = defaultdict(Decimal)
+    if project.pay_model is PayModel.PER_TASK:
+        for trainer_id, amount in _task_value(session, project, since, until):
+            totals[trainer_id] += Decimal(amount or 0)
+    for trainer_id, started_at, ended_at, hourly in _time_entries(session, project, since, until):
+        seconds = int((ended_at - started_at).total_seconds())
+        totals[trainer_id] += Decimal(hourly) * seconds / 3600
+    return dict(totals)
+
+
+def _task_value(
+    session: Session, project: Project, since: datetime, until: datetime
+) -> Iterable[Any]:
     by_id = aliased(ProjectRate)
     rate_then = (
         select(ProjectRate.amount)
@@ -355,8 +371,7 @@ def kill_fee_history(
         .correlate(Assignment)
         .scalar_subquery()
     )
-    totals: dict[uuid.UUID, Decimal] = defaultdict(Decimal)
-    task_rows = session.execute(
+    return session.execute(
         select(Assignment.trainer_id, func.sum(func.coalesce(by_id.amount, rate_then)))
         .outerjoin(by_id, by_id.id == Assignment.rate_id)
         .where(
@@ -367,11 +382,14 @@ def kill_fee_history(
         )
         .group_by(Assignment.trainer_id)
     )
-    for trainer_id, amount in task_rows:
-        totals[trainer_id] += Decimal(amount or 0)
+
+
+def _time_entries(
+    session: Session, project: Project, since: datetime, until: datetime
+) -> Iterable[Any]:
     # Entries are read one by one so their seconds are exact on every backend; the
     # window bounds them to a fortnight's work.
-    entry_rows = session.execute(
+    return session.execute(
         select(TimeEntry.trainer_id, TimeEntry.started_at, TimeEntry.ended_at, ProjectRate.amount)
         .join(ProjectRate, ProjectRate.id == TimeEntry.rate_id)
         .where(
@@ -381,10 +399,6 @@ def kill_fee_history(
             TimeEntry.started_at < until,
         )
     )
-    for trainer_id, started_at, ended_at, hourly in entry_rows:
-        seconds = int((ended_at - started_at).total_seconds())
-        totals[trainer_id] += Decimal(hourly) * seconds / 3600
-    return dict(totals)
 
 
 def _owe_kill_fees(
