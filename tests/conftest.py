@@ -89,15 +89,14 @@ def app(settings: Settings, database: Database) -> Flask:
 def connection(database: Database) -> Iterator[Connection]:
     connection = database.engine.connect()
     transaction = connection.begin()
+    factory_settings = dict(database.session_factory.kw)
     database.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
     try:
         yield connection
     finally:
         transaction.rollback()
         connection.close()
-        database.session_factory.configure(
-            bind=database.engine, join_transaction_mode="conservative_savepoint"
-        )
+        database.session_factory.kw = factory_settings
 
 
 @pytest.fixture

@@ -370,3 +370,136 @@ def grant(
     session.add(record)
     session.commit()
     return record
+
+
+# --- payout accounts (billing) ---------------------------------------------------------
+
+
+def payout_account(
+    trainer: User,
+    *,
+    method: object = "manual",
+    ready: bool = True,
+    stripe_account_id: str | None = None,
+    hold_until: datetime | None = None,
+) -> object:
+    """A trainer's payout account, written directly: manual bank details (ready), or a
+    Stripe account (``stripe_account_id``; ``ready`` sets ``payouts_enabled``)."""
+    from workforce.billing.models import PayoutAccount, PayoutMethod
+
+    method = PayoutMethod(method)
+    manual = method is PayoutMethod.MANUAL
+    account = PayoutAccount(
+        trainer_id=trainer.id, method=method,
+        stripe_account_id=None if manual else stripe_account_id or f"acct_{trainer.id.hex[:16]}",
+        payouts_enabled=ready,
+        requirements={} if ready or manual else {"currently_due": ["external_account"]},
+        bank_details={"holder_name": trainer.display_name, "bank_name": "Test Bank",
+                      "country": "DE", "iban": "DE89370400440532013000"}
+        if manual and ready else {},
+        details_changed_at=clock.now(), hold_until=hold_until,
+    )
+    session = _session()
+    session.add(account)
+    session.commit()
+    return account
+
+
+# --- earnings and the ledger (tests/test_ledger*.py, test_earnings*.py, test_bonuses*.py) -
+# Money recorded directly through the billing services, and a payout item with its
+# ledger movements made the way the payout runs make them.
+
+
+def earned(
+    trainer: User,
+    organisation_id: object,
+    amount: int,
+    *,
+    currency: str = "USD",
+    project: Project | None = None,
+    description: str = "Task approved",
+) -> object:
+    """A task-approval earning (a fresh source) recorded and posted to the ledger."""
+    import uuid
+
+    from workforce.billing.models import EarningKind
+    from workforce.billing.services import record_earning
+    from workforce.money import Money
+
+    session = _session()
+    event = record_earning(
+        session, kind=EarningKind.TASK_APPROVAL, trainer_id=trainer.id,
+        organisation_id=organisation_id, money=Money(amount, currency),
+        source_type="test", source_id=uuid.uuid4(), description=description,
+        project_id=project.id if project is not None else None,
+    )
+    session.commit()
+    return event
+
+
+def paid_out(
+    trainer: User,
+    organisation_id: object,
+    amount: int,
+    *,
+    currency: str = "USD",
+    paid: bool = True,
+) -> object:
+    """A payout item of ``amount``: approved (payable -> in transit) and, if ``paid``,
+    paid (in transit -> paid)."""
+    from sqlalchemy import select
+
+    from workforce.billing import ledger
+    from workforce.billing.models import (
+        AccountKind,
+        ItemState,
+        PayoutAccount,
+        PayoutItem,
+        PayoutMethod,
+        PayoutRun,
+        PayoutSchedule,
+        RunState,
+        SourceType,
+    )
+
+    session = _session()
+    account = session.scalars(
+        select(PayoutAccount).where(PayoutAccount.trainer_id == trainer.id)
+    ).one_or_none()
+    if account is None:
+        account = PayoutAccount(trainer_id=trainer.id, method=PayoutMethod.MANUAL,
+                                payouts_enabled=True)
+        session.add(account)
+    schedule = PayoutSchedule(organisation_id=organisation_id, name="Weekly", weekday=0,
+                              hour=2, timezone="UTC")
+    session.add(schedule)
+    session.flush()
+    run = PayoutRun(schedule_id=schedule.id, organisation_id=organisation_id,
+                    period_end=clock.now(), state=RunState.APPROVED)
+    session.add(run)
+    session.flush()
+    item = PayoutItem(
+        run_id=run.id, organisation_id=organisation_id, trainer_id=trainer.id,
+        payout_account_id=account.id, method=PayoutMethod.MANUAL, amount=amount,
+        currency=currency, state=ItemState.PAID if paid else ItemState.APPROVED,
+        paid_at=clock.now() if paid else None,
+    )
+    session.add(item)
+    session.flush()
+
+    def trainer_account(kind: AccountKind):
+        return ledger.trainer_account(session, organisation_id, trainer.id, kind, currency)
+
+    payable, transit = trainer_account(AccountKind.PAYABLE), trainer_account(AccountKind.IN_TRANSIT)
+    ledger.post(session, source_type=SourceType.PAYOUT_APPROVED, source_id=item.id,
+                reason="Payout approved", organisation_id=organisation_id,
+                trainer_id=trainer.id, legs=[ledger.Leg(payable, amount),
+                                             ledger.Leg(transit, -amount)])
+    if paid:
+        paid_account = trainer_account(AccountKind.PAID)
+        ledger.post(session, source_type=SourceType.PAYOUT_PAID, source_id=item.id,
+                    reason="Payout paid", organisation_id=organisation_id,
+                    trainer_id=trainer.id, legs=[ledger.Leg(transit, amount),
+                                                 ledger.Leg(paid_account, -amount)])
+    session.commit()
+    return item

@@ -36,6 +36,8 @@ def concrete_path(rule: Rule) -> str:
         converter = match.group("converter") or "default"
         if converter == "uuid":
             return str(uuid.uuid4())
+        if converter == "int":
+            return "7"
         if converter == "string" and match.group("name") == "currency":
             return "USD"
         raise AssertionError(

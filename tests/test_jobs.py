@@ -83,3 +83,18 @@ def test_auto_approval_pays_unreviewed_work_once(database: Database, session: Se
     paid = session.scalars(select(EarningEvent).where(EarningEvent.trainer_id == trainer.id))
     assert [(e.source_id, e.amount) for e in paid] == [(stale.id, 200)]
     assert session.get(type(fresh), fresh.id).state.value == "submitted"
+
+
+def test_every_registered_job_runs_with_the_arguments_it_was_given(
+    app, session: Session
+) -> None:
+    """The wiring: each job, called as the scheduler calls it, runs (in the test's
+    rolled-back transaction)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from workforce.jobs import build_scheduler
+
+    scheduler = build_scheduler(BackgroundScheduler, app.extensions["workforce"])
+    for job in scheduler.get_jobs():
+        result = job.func(*job.args, **job.kwargs)
+        assert result is None or isinstance(result, int), job.id

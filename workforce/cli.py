@@ -1,4 +1,4 @@
-"""The ``workforce`` command: serve, scheduler, db, create-admin, demo."""
+"""The ``workforce`` command: serve, scheduler, db, create-admin, demo, payouts."""
 
 from __future__ import annotations
 
@@ -195,6 +195,14 @@ def demo() -> None:
     for account in accounts:
         click.echo(f"  {account.user.role.value:<15} {account.user.email:<28} {account.token}")
 
+
+def _add_domain_commands() -> None:
+    from workforce.billing.cli import payouts
+
+    main.add_command(payouts)
+
+
+_add_domain_commands()
 
 if __name__ == "__main__":
     sys.exit(main())

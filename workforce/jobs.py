@@ -14,6 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from workforce.accounts import jobs as accounts_jobs
 from workforce.app import Services
 from workforce.assessments import jobs as assessments_jobs
+from workforce.billing import jobs as billing_jobs
 from workforce.notifications import jobs as notifications_jobs
 from workforce.projects import jobs as projects_jobs
 
@@ -36,6 +37,7 @@ def register_jobs(scheduler: BaseScheduler, services: Services) -> None:
         replace_existing=True,
     )
     _projects(scheduler, services)
+    _billing(scheduler, services)
 
 
 # The projects' jobs and how often they run: leases, idle sessions and suspensions
@@ -55,6 +57,26 @@ def _projects(scheduler: BaseScheduler, services: Services) -> None:
             getattr(projects_jobs, name), trigger, args=[services.database],
             id=f"projects.{name}", replace_existing=True,
         )
+
+
+def _billing(scheduler: BaseScheduler, services: Services) -> None:
+    """Payout runs are found from the schedules in the database, not from this trigger:
+    each pass creates the run of every due period that has none, so a scheduler that
+    was down across a payout moment creates the missed run, once, on its next pass."""
+    scheduler.add_job(
+        billing_jobs.create_due_runs, IntervalTrigger(minutes=5), args=[services.database],
+        id="billing.create_due_runs", replace_existing=True,
+    )
+    scheduler.add_job(
+        billing_jobs.process_approved_runs, IntervalTrigger(minutes=1),
+        args=[services.database, services.settings], id="billing.process_approved_runs",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        billing_jobs.reconcile, CronTrigger(hour=4, minute=41, timezone="UTC"),
+        args=[services.database, services.settings], id="billing.reconcile",
+        replace_existing=True,
+    )
 
 
 def build_scheduler(scheduler_cls: type[BaseScheduler], services: Services) -> BaseScheduler:

@@ -66,6 +66,10 @@ class Settings:
     stripe_api_key: str = ""
     stripe_api_base: str = "https://api.stripe.com"
     stripe_webhook_secret: str = ""
+    # Requests per second the payout processor sends to the gateway (Stripe's live
+    # limit is 100), and how long a change of payout details holds a trainer's payouts.
+    payout_requests_per_second: float = 25.0
+    payout_details_hold: timedelta = timedelta(hours=72)
     migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
 
     @property
@@ -121,6 +125,10 @@ class Settings:
             problems.append(f"{PREFIX}MAX_BODY_BYTES must be at least 1024")
         if self.max_import_bytes < 1024:
             problems.append(f"{PREFIX}MAX_IMPORT_BYTES must be at least 1024")
+        if not 0 < self.payout_requests_per_second <= 100:
+            problems.append(f"{PREFIX}PAYOUT_REQUESTS_PER_SECOND must be above 0, at most 100")
+        if self.payout_details_hold < timedelta(0):
+            problems.append(f"{PREFIX}PAYOUT_DETAILS_HOLD must not be negative")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
         if problems:
@@ -151,4 +159,6 @@ _PARSERS = {
     "page_size_default": int,
     "page_size_max": int,
     "scheduler_enabled": _bool,
+    "payout_requests_per_second": float,
+    "payout_details_hold": _seconds,
 }

@@ -236,13 +236,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_criterion_scores')),
     sa.UniqueConstraint('grading_id', 'question_id', 'criterion_id', name=op.f('uq_criterion_scores_grading_id_question_id_criterion_id'))
     )
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
+    # Never recreate: organisations is referenced by every other table.
+    with op.batch_alter_table('organisations', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('requires_paid_assessments', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
+    # Never recreate: organisations is referenced by every other table.
+    with op.batch_alter_table('organisations', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('requires_paid_assessments')
 
     op.drop_table('criterion_scores')

@@ -332,13 +332,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_earning_events_project_id'), ['project_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_earning_events_project_id_projects'), 'projects', ['project_id'], ['id'])
 
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
+    # Never recreate: organisations is referenced by every other table.
+    with op.batch_alter_table('organisations', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('notice_period_days', sa.Integer(), server_default='7', nullable=False))
 
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
+    # Never recreate: organisations is referenced by every other table.
+    with op.batch_alter_table('organisations', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('notice_period_days')
 
     with op.batch_alter_table('earning_events', schema=None) as batch_op:

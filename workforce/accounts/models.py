@@ -38,6 +38,8 @@ class Organisation(IdMixin, TimestampMixin, Base):
     requires_paid_assessments: Mapped[bool] = mapped_column(default=False, server_default=false())
     # A project suspended at shorter notice owes its active trainers a kill fee.
     notice_period_days: Mapped[int] = mapped_column(default=7, server_default="7")
+    # Earnings wait this many days after approval before they can be paid out.
+    payout_hold_days: Mapped[int] = mapped_column(default=0, server_default="0")
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
     wage_floors: Mapped[list[WageFloor]] = relationship(back_populates="organisation")

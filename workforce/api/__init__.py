@@ -15,11 +15,14 @@ from workforce.api import (
     assessments,
     attempts,
     auth,
+    earnings,
     guards,
     health,
     hourly,
     me,
     organisation,
+    payout_accounts,
+    payouts,
     problems,
     project_reports,
     project_states,
@@ -28,6 +31,7 @@ from workforce.api import (
     staffing,
     tasks,
     uow,
+    webhooks,
 )
 from workforce.api.schemas import ProblemSchema
 from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
@@ -36,7 +40,7 @@ from workforce.errors import DomainError
 BLUEPRINTS = (
     health.blp, auth.blp, me.blp, organisation.blp, assessments.blp, attempts.blp,
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
-    project_reports.blp,
+    project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

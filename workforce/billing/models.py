@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workforce.db import Base, IdMixin, str_enum
+from workforce.db import Base, IdMixin, TimestampMixin, json_type, str_enum
 from workforce.money import Money
 
 
@@ -42,3 +43,320 @@ class EarningEvent(IdMixin, Base):
     @property
     def money(self) -> Money:
         return Money(self.amount, self.currency)
+
+
+# --- the ledger ----------------------------------------------------------------------
+# Double-entry and append-only: journal entries and postings are never updated or
+# deleted (database triggers refuse it). A posting's amount is signed: positive is a
+# debit, negative a credit; an entry's postings sum to zero per currency.
+
+
+class OwnerType(StrEnum):
+    TRAINER = "trainer"
+    ORGANISATION = "organisation"
+
+
+class AccountKind(StrEnum):
+    # A trainer's money, per organisation that owes it (credit-normal: shown negated).
+    PAYABLE = "payable"
+    IN_TRANSIT = "in_transit"
+    PAID = "paid"
+    # What an organisation spent on work (debit-normal).
+    EXPENSE = "expense"
+    # Money that left the organisation through a gateway or a bank (credit-normal).
+    CLEARING = "clearing"
+
+
+class LedgerAccount(IdMixin, Base):
+    """One balance: an owner's account of one kind in one currency, within one
+    organisation (a trainer's payable to organisation A is not their payable to B).
+
+    ``balance`` is the sum of the account's postings (debits positive), kept up to date
+    in the same transaction as every posting and checked against a recomputation.
+    """
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "owner_type", "owner_id", "kind", "currency"),
+        Index("ix_ledger_accounts_owner_id_kind", "owner_id", "kind"),
+    )
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    owner_type: Mapped[OwnerType] = mapped_column(str_enum(OwnerType))
+    # The trainer's id, or the organisation's own id for its accounts.
+    owner_id: Mapped[uuid.UUID]
+    kind: Mapped[AccountKind] = mapped_column(str_enum(AccountKind))
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+
+
+class SourceType(StrEnum):
+    """What a journal entry records; with ``source_id`` it is posted at most once."""
+
+    ASSESSMENT_STIPEND = "assessment_stipend"
+    TASK_APPROVAL = "task_approval"
+    TIMESHEET = "timesheet"
+    KILL_FEE = "kill_fee"
+    TOP_UP = "top_up"
+    COUNSELLING_ALLOWANCE = "counselling_allowance"
+    BONUS = "bonus"
+    ADJUSTMENT = "adjustment"
+    PAYOUT_APPROVED = "payout_approved"
+    PAYOUT_PAID = "payout_paid"
+    PAYOUT_FAILED = "payout_failed"
+    PAYOUT_CANCELLED = "payout_cancelled"
+    PAYOUT_REVERSED = "payout_reversed"
+    REVERSAL = "reversal"
+
+
+class JournalEntry(IdMixin, Base):
+    """One movement of money with its reason and source. A correction is a reversal
+    entry pointing at what it reverses (``reverses_id`` is unique: once at most)."""
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (
+        UniqueConstraint("source_type", "source_id"),
+        Index("ix_journal_entries_organisation_id_created_at", "organisation_id", "created_at"),
+        Index("ix_journal_entries_trainer_id_created_at", "trainer_id", "created_at"),
+    )
+
+    source_type: Mapped[SourceType] = mapped_column(str_enum(SourceType))
+    source_id: Mapped[uuid.UUID]
+    reason: Mapped[str] = mapped_column(String(500))
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    # The trainer whose money moved, and the project it was earned on (for statements).
+    trainer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("journal_entries.id"), unique=True
+    )
+    # When the money was earned or moved (the business date statements use).
+    occurred_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+    postings: Mapped[list[Posting]] = relationship(back_populates="entry")
+
+
+class Posting(IdMixin, Base):
+    """One leg of an entry. A credit to a trainer's payable may carry ``available_at``:
+    before then it is on hold (the organisation's hold period) and is not paid out."""
+
+    __tablename__ = "postings"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        Index("ix_postings_account_id_created_at", "account_id", "created_at"),
+    )
+
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_accounts.id"))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    available_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    entry: Mapped[JournalEntry] = relationship(back_populates="postings")
+    account: Mapped[LedgerAccount] = relationship()
+
+
+# --- bonuses and adjustments ---------------------------------------------------------
+
+
+class Bonus(IdMixin, Base):
+    """A bonus a vendor manager granted; the same idempotency key never pays twice."""
+
+    __tablename__ = "bonuses"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "idempotency_key"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    project_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("projects.id"))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+class Adjustment(IdMixin, Base):
+    """A correction by finance, positive or negative (never below a zero payable)."""
+
+    __tablename__ = "adjustments"
+    __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+# --- payout accounts -----------------------------------------------------------------
+
+
+class PayoutMethod(StrEnum):
+    STRIPE = "stripe"
+    MANUAL = "manual"
+
+
+class PayoutAccount(IdMixin, TimestampMixin, Base):
+    """Where a trainer is paid: a Stripe Connect Express account, or bank details that
+    finance pays by hand from an export. One per trainer; changing the details holds
+    the trainer's payouts until ``hold_until`` (a defence against account takeover)."""
+
+    __tablename__ = "payout_accounts"
+
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), unique=True)
+    method: Mapped[PayoutMethod] = mapped_column(str_enum(PayoutMethod))
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payouts_enabled: Mapped[bool] = mapped_column(default=False)
+    # Stripe's outstanding requirements (currently_due, past_due, disabled_reason).
+    requirements: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+    # The manual method's bank details (holder, account, bank), shown masked.
+    bank_details: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+    details_changed_at: Mapped[datetime | None]
+    hold_until: Mapped[datetime | None]
+
+
+class StripeEvent(IdMixin, Base):
+    """A webhook event, stored once per Stripe event id (a redelivery changes nothing)."""
+
+    __tablename__ = "stripe_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    account: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(json_type())
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+# --- payout schedules, runs and items ------------------------------------------------
+
+
+class PayoutSchedule(IdMixin, TimestampMixin, Base):
+    """When an organisation pays: weekly on ``weekday`` at ``time`` in ``timezone``,
+    with a minimum per currency, approved by finance or automatically."""
+
+    __tablename__ = "payout_schedules"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("hour BETWEEN 0 AND 23 AND minute BETWEEN 0 AND 59", name="time_range"),
+    )
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    weekday: Mapped[int]
+    hour: Mapped[int]
+    minute: Mapped[int] = mapped_column(default=0)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # {"USD": 1000}: the least paid out per currency (minor units); below it waits.
+    minimums: Mapped[dict[str, int]] = mapped_column(json_type(), default=dict)
+    auto_approve: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class RunState(StrEnum):
+    PREVIEW = "preview"
+    APPROVED = "approved"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class PayoutRun(IdMixin, TimestampMixin, Base):
+    """One schedule's payout for one period; unique per (schedule, period), whoever
+    creates it (two schedulers, or finance pressing "run now")."""
+
+    __tablename__ = "payout_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "period_end"),
+        Index("ix_payout_runs_organisation_id_state", "organisation_id", "state"),
+    )
+
+    schedule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payout_schedules.id"))
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    period_end: Mapped[datetime]
+    state: Mapped[RunState] = mapped_column(str_enum(RunState), default=RunState.PREVIEW)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    # A run stopped with an alert (e.g. the platform balance is insufficient).
+    halted_reason: Mapped[str | None] = mapped_column(Text)
+
+    schedule: Mapped[PayoutSchedule] = relationship()
+
+
+class ItemState(StrEnum):
+    PENDING = "pending"  # in a run not yet approved
+    APPROVED = "approved"  # moved to in transit, waiting to be sent
+    SENT = "sent"  # the gateway made the transfer
+    PAID = "paid"
+    FAILED = "failed"
+    REVERSED = "reversed"
+    CANCELLED = "cancelled"
+
+
+class PayoutItem(IdMixin, TimestampMixin, Base):
+    """What one trainer is paid in one currency by one run.
+
+    ``idempotency_key`` is saved (and committed) before the gateway is called, so a
+    retry after a crash sends the same key and gets the same transfer back."""
+
+    __tablename__ = "payout_items"
+    __table_args__ = (
+        UniqueConstraint("run_id", "trainer_id", "currency"),
+        Index("ix_payout_items_run_id_state", "run_id", "state"),
+        Index("ix_payout_items_trainer_id_created_at", "trainer_id", "created_at"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payout_runs.id"))
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    payout_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payout_accounts.id"))
+    method: Mapped[PayoutMethod] = mapped_column(str_enum(PayoutMethod))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[ItemState] = mapped_column(str_enum(ItemState), default=ItemState.PENDING)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    key_created_at: Mapped[datetime | None]
+    transfer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    failure_code: Mapped[str | None] = mapped_column(String(100))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    # The bank reference finance records for a manual payment.
+    manual_reference: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+
+    run: Mapped[PayoutRun] = relationship()
+
+
+class ExclusionReason(StrEnum):
+    BELOW_MINIMUM = "below_minimum"
+    NO_PAYOUT_ACCOUNT = "no_payout_account"
+    ACCOUNT_NOT_READY = "account_not_ready"
+    ON_HOLD = "on_hold"
+
+
+class PayoutExclusion(IdMixin, Base):
+    """A trainer with a payable balance left out of a run, and why."""
+
+    __tablename__ = "payout_exclusions"
+    __table_args__ = (UniqueConstraint("run_id", "trainer_id", "currency"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payout_runs.id"), index=True)
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[ExclusionReason] = mapped_column(str_enum(ExclusionReason))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,15 +1,25 @@
-"""Earning events: what a trainer is owed and why, recorded once per source."""
+"""Earning events: what a trainer is owed and why, recorded once per source and posted
+to the ledger in the same transaction."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workforce import clock
-from workforce.billing.models import EarningEvent, EarningKind
+from workforce.accounts.models import Organisation
+from workforce.billing import ledger
+from workforce.billing.models import (
+    AccountKind,
+    EarningEvent,
+    EarningKind,
+    JournalEntry,
+    SourceType,
+)
 from workforce.money import Money
 
 
@@ -32,6 +42,7 @@ def record_earning(
     """
     existing = _find(session, kind, source_type, source_id)
     if existing is not None:
+        post_earning(session, existing)
         return existing
     event = EarningEvent(
         kind=kind, trainer_id=trainer_id, organisation_id=organisation_id,
@@ -48,7 +59,30 @@ def record_earning(
         if found is None:
             raise
         return found
+    post_earning(session, event)
     return event
+
+
+def post_earning(session: Session, event: EarningEvent) -> JournalEntry:
+    """Post an earning: the organisation's expense against the trainer's payable,
+    available once the organisation's hold period has passed. Once per event."""
+    organisation = session.get(Organisation, event.organisation_id)
+    assert organisation is not None
+    available_at = event.occurred_at + timedelta(days=organisation.payout_hold_days)
+    expense = ledger.organisation_account(
+        session, event.organisation_id, AccountKind.EXPENSE, event.currency
+    )
+    payable = ledger.trainer_account(
+        session, event.organisation_id, event.trainer_id, AccountKind.PAYABLE, event.currency
+    )
+    return ledger.post(
+        session, source_type=SourceType(event.kind.value), source_id=event.source_id,
+        reason=event.description, organisation_id=event.organisation_id,
+        trainer_id=event.trainer_id, project_id=event.project_id,
+        occurred_at=event.occurred_at,
+        legs=[ledger.Leg(expense, event.amount),
+              ledger.Leg(payable, -event.amount, available_at=available_at)],
+    )
 
 
 def _find(

@@ -1,0 +1,119 @@
+"""Money owed to trainers, payout schedules and runs, for the payout tests.
+
+Time matters here: a run pays what is available by its period end, so the tests record
+earnings at ``EARNED_AT`` (before the period) and act at ``NOW`` (after it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import time_machine
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.client import ApiClient
+from tests.factories import (
+    OrganisationFactory,
+    StaffFactory,
+    UserFactory,
+    earned,
+    payout_account,
+    token_for,
+)
+from workforce.accounts.models import Organisation, Role, User
+from workforce.billing import ledger
+from workforce.billing.models import (
+    AccountKind,
+    JournalEntry,
+    LedgerAccount,
+    OwnerType,
+    PayoutSchedule,
+    SourceType,
+)
+
+API = "/api/v1"
+# A Monday morning; the weekly payout moment (Monday 02:00 UTC) is before it.
+NOW = datetime(2025, 3, 17, 9, 0, tzinfo=UTC)
+PERIOD_END = datetime(2025, 3, 17, 2, 0, tzinfo=UTC)
+EARNED_AT = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+SET_UP_AT = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def finance_user(organisation: Organisation | None = None) -> User:
+    return StaffFactory(role=Role.FINANCE, organisation=organisation or OrganisationFactory())
+
+
+def sign_in_for_days(client: ApiClient, *users: User) -> None:
+    """Tokens that outlive the days these tests travel through."""
+    for user in users:
+        client._tokens[user.id] = token_for(user, lifetime=timedelta(days=400))
+
+
+def earn(trainer: User, organisation_id: uuid.UUID, amount: int, *, currency: str = "USD",
+         at: datetime = EARNED_AT) -> Any:
+    """An earning recorded at ``at`` (before the period end by default)."""
+    with time_machine.travel(at, tick=False):
+        return earned(trainer, organisation_id, amount, currency=currency)
+
+
+def trainer_owed(organisation_id: uuid.UUID, amount: int, *, method: str = "stripe",
+                 ready: bool = True, currency: str = "USD", **account: Any) -> User:
+    """A trainer owed ``amount`` by the organisation, with a payout account."""
+    trainer = UserFactory()
+    if method:
+        payout_account(trainer, method=method, ready=ready, **account)
+    earn(trainer, organisation_id, amount, currency=currency)
+    return trainer
+
+
+def schedule(session: Session, organisation_id: uuid.UUID, **fields: Any) -> PayoutSchedule:
+    """A weekly schedule (Monday 02:00 UTC), set up a while ago."""
+    values: dict[str, Any] = {
+        "name": "Weekly", "weekday": 0, "hour": 2, "minute": 0, "timezone": "UTC",
+        "minimums": {}, "auto_approve": False, "active": True,
+        "created_at": SET_UP_AT, "updated_at": SET_UP_AT,
+    }
+    values.update(fields)
+    found = PayoutSchedule(organisation_id=organisation_id, **values)
+    session.add(found)
+    session.commit()
+    return found
+
+
+def balances(session: Session, organisation_id: uuid.UUID, trainer_id: uuid.UUID,
+             currency: str = "USD") -> dict[str, int]:
+    """The trainer's payable, in transit and paid with the organisation, as people read
+    them (credit-normal accounts negated)."""
+    session.expire_all()
+    rows = session.scalars(select(LedgerAccount).where(
+        LedgerAccount.organisation_id == organisation_id,
+        LedgerAccount.owner_type == OwnerType.TRAINER,
+        LedgerAccount.owner_id == trainer_id, LedgerAccount.currency == currency,
+    ))
+    found = {account.kind.value: -account.balance for account in rows}
+    return {kind.value: found.get(kind.value, 0) for kind in ledger.TRAINER_KINDS}
+
+
+def entries(session: Session, source_type: SourceType,
+            trainer_id: uuid.UUID | None = None) -> list[JournalEntry]:
+    stmt = select(JournalEntry).where(JournalEntry.source_type == source_type)
+    if trainer_id is not None:
+        stmt = stmt.where(JournalEntry.trainer_id == trainer_id)
+    return list(session.scalars(stmt))
+
+
+def assert_ledger_sound(session: Session) -> None:
+    session.expire_all()
+    assert ledger.check_balances(session) == []
+
+
+def expense_of(session: Session, organisation_id: uuid.UUID, currency: str = "USD") -> int:
+    account = session.scalars(select(LedgerAccount).where(
+        LedgerAccount.organisation_id == organisation_id,
+        LedgerAccount.owner_type == OwnerType.ORGANISATION,
+        LedgerAccount.kind == AccountKind.EXPENSE, LedgerAccount.currency == currency,
+    )).one_or_none()
+    return account.balance if account else 0

@@ -1,0 +1,257 @@
+"""Payouts under real concurrency and real crashes, on PostgreSQL (the live database):
+two schedulers and a finance user creating the same period's run at once, two processor
+processes sending the same run, approving twice at once, and a processor SIGKILLed at
+each named crash point and run again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.factories import (
+    OrganisationFactory,
+    StaffFactory,
+    UserFactory,
+    payout_account,
+    token_for,
+)
+from tests.payout_helpers import API, earn
+from tests.races import bearer, race
+from tests.stripe_standin import StripeStandin, stripe_standin
+from workforce import clock
+from workforce.accounts.models import Role, User
+from workforce.billing import ledger, payouts
+from workforce.billing.models import (
+    ItemState,
+    JournalEntry,
+    PayoutItem,
+    PayoutRun,
+    PayoutSchedule,
+    RunState,
+    SourceType,
+)
+from workforce.db import Database
+
+__all__ = ["stripe_standin"]  # the fixture, imported for pytest
+
+TRANSFERS = "POST /v1/transfers"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_org(live_session: Session, standin: StripeStandin, trainers: int,
+              **schedule_fields: object) -> tuple[User, PayoutSchedule, list[User]]:
+    """An organisation with a finance user, a weekly schedule set up long ago, and
+    trainers owed money (earned before any recent payout moment) with Stripe accounts."""
+    organisation = OrganisationFactory()
+    fin = StaffFactory(role=Role.FINANCE, organisation=organisation)
+    now = clock.now()
+    schedule = PayoutSchedule(
+        organisation_id=organisation.id, name="Weekly", weekday=now.weekday(), hour=0,
+        minute=0, timezone="UTC", minimums={}, auto_approve=False, active=True,
+        created_at=now - timedelta(days=60), updated_at=now - timedelta(days=60),
+        **schedule_fields,
+    )
+    live_session.add(schedule)
+    live_session.commit()
+    people = []
+    for n in range(trainers):
+        trainer = UserFactory()
+        account = standin.add_account(payouts_enabled=True)
+        payout_account(trainer, method="stripe", stripe_account_id=account)
+        earn(trainer, organisation.id, 1000 + n, at=now - timedelta(days=8))
+        people.append(trainer)
+    return fin, schedule, people
+
+
+def token(live_session: Session, user: User) -> str:
+    return token_for(user)
+
+
+def approved_run(live_database: Database, fin: User, schedule: PayoutSchedule) -> uuid.UUID:
+    with live_database.unit_of_work() as session:
+        run, _ = payouts.ensure_run(session, session.get(User, fin.id),
+                                    session.get(PayoutSchedule, schedule.id),
+                                    payouts.latest_due(schedule, clock.now()))
+        payouts.approve_run(session, session.get(User, fin.id), run.id)
+        return run.id
+
+
+def paid_entries(live_session: Session, item_ids: list[uuid.UUID]) -> Counter:
+    live_session.expire_all()
+    return Counter(live_session.scalars(select(JournalEntry.source_id).where(
+        JournalEntry.source_type == SourceType.PAYOUT_PAID,
+        JournalEntry.source_id.in_(item_ids))))
+
+
+def items_of(live_session: Session, run_id: uuid.UUID) -> list[PayoutItem]:
+    live_session.expire_all()
+    return list(live_session.scalars(
+        select(PayoutItem).where(PayoutItem.run_id == run_id).order_by(PayoutItem.id)))
+
+
+def assert_ledger_sound(live_session: Session) -> None:
+    live_session.expire_all()
+    assert ledger.check_balances(live_session) == []
+
+
+# --- one run per period ------------------------------------------------------------------
+
+
+def test_two_schedulers_and_run_now_create_one_run(
+    live_app: Flask, live_database: Database, live_session: Session,
+    stripe_standin: StripeStandin,
+) -> None:
+    """Must hold 1 (the run): two scheduler processes and finance pressing "run now" at
+    the same moment end with one run for the period, built once."""
+    fin, schedule, trainers = setup_org(live_session, stripe_standin, 5)
+    raw = token(live_session, fin)
+
+    def scheduler(_client: FlaskClient) -> int:
+        with live_database.unit_of_work() as session:
+            return payouts.create_due_runs(session, now=clock.now())
+
+    def run_now(client: FlaskClient):
+        return client.post(f"{API}/payout-schedules/{schedule.id}/runs", headers=bearer(raw))
+
+    created_a, created_b, response = race(live_app, [scheduler, scheduler, run_now])
+    assert response.status_code in (200, 201), response.get_json()
+    assert created_a + created_b + (response.status_code == 201) == 1
+    runs = live_session.scalars(select(PayoutRun).where(
+        PayoutRun.schedule_id == schedule.id)).all()
+    assert len(runs) == 1 and response.get_json()["id"] == str(runs[0].id)
+    assert len(items_of(live_session, runs[0].id)) == len(trainers)
+
+
+def test_approving_twice_at_once_moves_the_money_once(
+    live_app: Flask, live_database: Database, live_session: Session,
+    stripe_standin: StripeStandin,
+) -> None:
+    fin, schedule, trainers = setup_org(live_session, stripe_standin, 4)
+    colleague = StaffFactory(role=Role.FINANCE, organisation=fin.organisation)
+    with live_database.unit_of_work() as session:
+        run, _ = payouts.ensure_run(session, session.get(User, fin.id),
+                                    session.get(PayoutSchedule, schedule.id),
+                                    payouts.latest_due(schedule, clock.now()))
+        run_id = run.id
+    tokens = [token(live_session, fin), token(live_session, colleague)]
+    responses = race(live_app, [
+        lambda client, raw=raw: client.post(f"{API}/payout-runs/{run_id}/approve",
+                                            headers=bearer(raw))
+        for raw in tokens
+    ])
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    refused = next(r for r in responses if r.status_code == 409).get_json()
+    assert refused["type"].endswith("illegal-transition")
+    assert refused["current_state"] == "approved"
+    live_session.expire_all()
+    approved = live_session.scalar(select(func.count()).select_from(JournalEntry).where(
+        JournalEntry.source_type == SourceType.PAYOUT_APPROVED,
+        JournalEntry.source_id.in_([i.id for i in items_of(live_session, run_id)])))
+    assert approved == len(trainers)
+    assert_ledger_sound(live_session)
+
+
+# --- processors as separate processes ------------------------------------------------------
+
+
+def processor(live_database: Database, standin: StripeStandin, run_id: uuid.UUID, *,
+              crash_at: str | None = None) -> subprocess.Popen:
+    """``workforce payouts process RUN_ID`` in its own process, against the live
+    database and the stand-in."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WORKFORCE_")},
+        "WORKFORCE_ENV": "test",
+        "WORKFORCE_DATABASE_URL": live_database.engine.url.render_as_string(
+            hide_password=False),
+        "WORKFORCE_STRIPE_API_KEY": standin.api_key or "sk_test_x",
+        "WORKFORCE_STRIPE_API_BASE": standin.url,
+        "WORKFORCE_PAYOUT_REQUESTS_PER_SECOND": "100",
+        "WORKFORCE_LOG_LEVEL": "WARNING",
+    }
+    if crash_at:
+        env["WORKFORCE_CRASH_AT"] = crash_at
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "workforce.billing.cli", "process", str(run_id)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out + err
+
+
+def test_two_processor_processes_make_one_transfer_per_item(
+    live_database: Database, live_session: Session, stripe_standin: StripeStandin,
+) -> None:
+    """Must hold 1 (the transfers): two processes send the same run at the same time."""
+    fin, schedule, trainers = setup_org(live_session, stripe_standin, 12)
+    run_id = approved_run(live_database, fin, schedule)
+
+    first, second = (processor(live_database, stripe_standin, run_id) for _ in range(2))
+    for proc in (first, second):
+        code, output = finish(proc)
+        assert code == 0, output
+
+    items = items_of(live_session, run_id)
+    assert [i.state for i in items] == [ItemState.PAID] * len(trainers)
+    groups = Counter(t["transfer_group"] for t in stripe_standin.transfers)
+    assert groups == Counter({f"payout-item-{i.id}": 1 for i in items})
+    # Each item was sent by one processor only (the row lock is held through the call).
+    keys = Counter(r.idempotency_key for r in stripe_standin.requests_to(TRANSFERS))
+    assert set(keys.values()) == {1}
+    assert paid_entries(live_session, [i.id for i in items]) == Counter(
+        {i.id: 1 for i in items})
+    assert live_session.get(PayoutRun, run_id).state is RunState.COMPLETED
+    assert_ledger_sound(live_session)
+
+
+@pytest.mark.parametrize("point,sends_of_first", [
+    ("after_key_saved", 1),  # must hold 3: killed before the call
+    ("after_gateway", 2),  # must hold 2: killed after Stripe made the transfer
+    ("before_commit", 2),  # the same, with the ledger written but not committed
+    ("after_commit", 1),  # recorded; the rerun has nothing left for that item
+])
+def test_a_processor_killed_at_each_point_finishes_once_on_rerun(
+    live_database: Database, live_session: Session, stripe_standin: StripeStandin,
+    point: str, sends_of_first: int,
+) -> None:
+    fin, schedule, _ = setup_org(live_session, stripe_standin, 2)
+    run_id = approved_run(live_database, fin, schedule)
+    first_item = items_of(live_session, run_id)[0]
+
+    code, output = finish(processor(live_database, stripe_standin, run_id, crash_at=point))
+    assert code == -signal.SIGKILL, output
+    crashed = items_of(live_session, run_id)[0]
+    assert crashed.idempotency_key == f"payout-item-{first_item.id}"  # saved before sending
+    expected_state = ItemState.PAID if point == "after_commit" else ItemState.APPROVED
+    assert crashed.state is expected_state
+    assert len(stripe_standin.transfers) == (0 if point == "after_key_saved" else 1)
+
+    code, output = finish(processor(live_database, stripe_standin, run_id))
+    assert code == 0, output
+    items = items_of(live_session, run_id)
+    assert [i.state for i in items] == [ItemState.PAID, ItemState.PAID]
+    sent = [r.idempotency_key for r in stripe_standin.requests_to(TRANSFERS)]
+    assert sent.count(crashed.idempotency_key) == sends_of_first
+    assert len(stripe_standin.transfers) == 2
+    assert Counter(t["transfer_group"] for t in stripe_standin.transfers) == Counter(
+        {f"payout-item-{i.id}": 1 for i in items})
+    assert items[0].transfer_id == next(
+        t["id"] for t in stripe_standin.transfers
+        if t["transfer_group"] == f"payout-item-{first_item.id}")
+    assert paid_entries(live_session, [i.id for i in items]) == Counter(
+        {i.id: 1 for i in items})
+    assert_ledger_sound(live_session)

@@ -1,0 +1,113 @@
+"""Payout accounts: Stripe Connect onboarding or manual bank details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from workforce.accounts.models import Role
+from workforce.api.payout_accounts_schemas import (
+    ManualDetailsSchema,
+    PayoutAccountListArgs,
+    PayoutAccountSchema,
+    StripeOnboardingSchema,
+)
+from workforce.api.problems import problem
+from workforce.api.schemas import page_of, page_request
+from workforce.api.security import Blueprint, current_user
+from workforce.api.uow import db_session
+from workforce.billing import payout_accounts
+from workforce.billing.gateways import GatewayError, PayoutGateway
+from workforce.billing.gateways.stripe import gateway_from_settings
+from workforce.settings import Settings
+
+blp = Blueprint(
+    "payout_accounts", __name__, url_prefix="/api/v1",
+    description="Payout accounts: Stripe Connect onboarding or manual bank details",
+)
+
+# Where Stripe sends the trainer back from onboarding: pages of the web front end, which
+# asks this API for a fresh link (refresh) or shows the account's readiness (return).
+STRIPE_REFRESH_PATH = "/payout-account/stripe/refresh"
+STRIPE_RETURN_PATH = "/payout-account/stripe/return"
+
+
+def settings() -> Settings:
+    return current_app.extensions["workforce"].settings
+
+
+def current_gateway() -> PayoutGateway | None:
+    """The payout gateway for the app's settings (None without a Stripe key), made once
+    per configuration so its HTTP connections are reused."""
+    current = settings()
+    cache: dict[tuple[str, str], PayoutGateway | None] = current_app.extensions.setdefault(
+        "workforce.payout_gateways", {}
+    )
+    key = (current.stripe_api_key, current.stripe_api_base)
+    if key not in cache:
+        cache[key] = gateway_from_settings(current)
+    return cache[key]
+
+
+def gateway_problem(error: GatewayError) -> Any:
+    """Stripe failed or refused: 503 when trying again later may work, else 502."""
+    if error.retryable:
+        return problem(503, "Stripe is not answering; try again in a minute.",
+                       code="stripe-unavailable", headers={"Retry-After": "30"})
+    return problem(502, f"Stripe refused the request: {error.message}", code="stripe-error")
+
+
+@blp.route("/me/payout-account")
+@blp.requires(Role.TRAINER)
+@blp.response(200, PayoutAccountSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def get_my_payout_account():
+    """The caller's payout account: method, readiness, masked details and any hold."""
+    return payout_accounts.get_own_payout_account(db_session(), current_user())
+
+
+@blp.route("/me/payout-account/stripe", methods=["POST"])
+@blp.requires(Role.TRAINER)
+@blp.response(200, StripeOnboardingSchema)
+@blp.alt_response(409, response="CONFLICT", description="Stripe is not configured.")
+@blp.alt_response(502, response="BAD_GATEWAY")
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def connect_stripe():
+    """Pay the caller through Stripe: creates their Stripe Express account (once) and
+    returns a fresh onboarding link. Switching from manual details holds payouts."""
+    base = settings().public_base_url.rstrip("/")
+    try:
+        onboarding = payout_accounts.connect_stripe(
+            db_session(), current_user(), current_gateway(),
+            refresh_url=base + STRIPE_REFRESH_PATH, return_url=base + STRIPE_RETURN_PATH,
+            hold=settings().payout_details_hold,
+        )
+    except GatewayError as error:
+        return gateway_problem(error)
+    return {"account": onboarding.account, "onboarding_url": onboarding.onboarding_url}
+
+
+@blp.route("/me/payout-account/manual", methods=["PUT"])
+@blp.requires(Role.TRAINER)
+@blp.arguments(ManualDetailsSchema)
+@blp.response(200, PayoutAccountSchema)
+def set_manual_details(args: dict):
+    """Pay the caller by bank transfer from finance (the manual method). The details are
+    shown masked from then on; changing them holds payouts for a while."""
+    return payout_accounts.set_manual_details(
+        db_session(), current_user(), args, hold=settings().payout_details_hold
+    )
+
+
+@blp.route("/payout-accounts")
+@blp.requires(Role.FINANCE, Role.ADMIN)
+@blp.arguments(PayoutAccountListArgs, location="query")
+@blp.response(200, page_of(PayoutAccountSchema))
+def list_payout_accounts(args: dict):
+    """Payout accounts (readiness, holds, masked details) of the trainers who worked for
+    the caller's organisation, newest first."""
+    trainer_id = args.pop("trainer_id", None)
+    return payout_accounts.list_for_organisation(
+        db_session(), current_user(), page_request(args), trainer_id=trainer_id
+    )

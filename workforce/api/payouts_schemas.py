@@ -1,0 +1,179 @@
+"""Bodies of payout schedules, runs (preview and report), items, exclusions and
+reconciliation (finance views)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from workforce.api.assessments_schemas import Currency
+from workforce.api.project_states_schemas import UtcDateTime
+from workforce.api.schemas import PageArgs, Text, TimeZone
+from workforce.billing.models import (
+    ExclusionReason,
+    ItemState,
+    PayoutMethod,
+    RunState,
+)
+from workforce.billing.reconciliation import DifferenceKind
+
+
+def _strict_int(low: int, high: int, **kwargs: object) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=low, max=high), **kwargs)
+
+
+class ScheduleSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    name = Text(required=True, validate=validate.Length(min=1, max=200),
+                metadata={"example": "Weekly, Monday 02:00 Hong Kong"})
+    weekday = _strict_int(0, 6, required=True,
+                          metadata={"description": "0 = Monday ... 6 = Sunday."})
+    hour = _strict_int(0, 23, required=True)
+    minute = _strict_int(0, 59, load_default=0)
+    timezone = TimeZone(required=True, metadata={
+        "description": "IANA zone; the moment is wall-clock time there, across "
+        "daylight-saving changes.", "example": "Asia/Hong_Kong"})
+    minimums = fields.Dict(
+        keys=Currency(), values=fields.Integer(strict=True, validate=validate.Range(min=0)),
+        load_default=dict,
+        metadata={"description": "Least paid out per currency, in minor units (whole "
+                  "numbers); 1 where none is set.", "example": {"USD": 1000}},
+    )
+    auto_approve = fields.Boolean(load_default=False, metadata={
+        "description": "Approve each run as soon as it is built (no finance preview)."})
+    active = fields.Boolean(load_default=True)
+    organisation_id = fields.UUID(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class ScheduleUpdateSchema(ScheduleSchema):
+    """Any subset of a schedule's fields (loaded with ``partial=True``)."""
+
+
+class RunListArgs(PageArgs):
+    state = fields.Enum(RunState, by_value=True)
+    schedule_id = fields.UUID()
+
+
+class CurrencyTotalSchema(Schema):
+    currency = fields.String(metadata={"example": "USD"})
+    items = fields.Integer()
+    amount = fields.Integer(metadata={"description": "Minor units."})
+
+
+class StateTotalSchema(CurrencyTotalSchema):
+    state = fields.Enum(ItemState, by_value=True)
+
+
+class ExclusionTotalSchema(Schema):
+    reason = fields.Enum(ExclusionReason, by_value=True)
+    currency = fields.String()
+    trainers = fields.Integer()
+    amount = fields.Integer(metadata={"description": "Minor units still payable."})
+
+
+class RunSchema(Schema):
+    """A run with its preview: totals per currency (cancelled items left out), counts
+    and amounts per state, and who was left out, summed by reason."""
+
+    id = fields.UUID()
+    schedule_id = fields.UUID()
+    schedule_name = fields.String()
+    organisation_id = fields.UUID()
+    period_end = fields.DateTime(metadata={
+        "description": "Money available (out of the hold period) by then is paid."})
+    state = fields.Enum(RunState, by_value=True)
+    created_at = fields.DateTime()
+    created_by_id = fields.UUID(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+    approved_by_id = fields.UUID(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    halted_reason = fields.String(allow_none=True, metadata={
+        "description": "Why processing stopped (e.g. an insufficient platform balance); "
+        "POST .../process resumes it."})
+    totals = fields.List(fields.Nested(CurrencyTotalSchema))
+    by_state = fields.List(fields.Nested(StateTotalSchema))
+    item_count = fields.Integer()
+    exclusion_count = fields.Integer()
+    exclusions = fields.List(fields.Nested(ExclusionTotalSchema))
+
+
+class ItemListArgs(PageArgs):
+    state = fields.Enum(ItemState, by_value=True)
+
+
+class ItemSchema(Schema):
+    id = fields.UUID()
+    run_id = fields.UUID()
+    trainer_id = fields.UUID()
+    trainer_name = fields.String(allow_none=True)
+    method = fields.Enum(PayoutMethod, by_value=True)
+    amount = fields.Integer(metadata={"description": "Minor units."})
+    currency = fields.String()
+    state = fields.Enum(ItemState, by_value=True)
+    transfer_id = fields.String(allow_none=True)
+    attempts = fields.Integer(metadata={
+        "description": "Idempotency keys the item has had: a new one after each final "
+        "refusal (a retried failure, an insufficient balance)."})
+    failure_code = fields.String(allow_none=True)
+    failure_message = fields.String(allow_none=True)
+    manual_reference = fields.String(allow_none=True)
+    sent_at = fields.DateTime(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ExclusionListArgs(PageArgs):
+    reason = fields.Enum(ExclusionReason, by_value=True)
+
+
+class ExclusionSchema(Schema):
+    id = fields.UUID()
+    trainer_id = fields.UUID()
+    trainer_name = fields.String(allow_none=True)
+    amount = fields.Integer(metadata={"description": "Minor units still payable."})
+    currency = fields.String()
+    reason = fields.Enum(ExclusionReason, by_value=True)
+    detail = fields.String()
+
+
+class ReportSchema(Schema):
+    run = fields.Nested(RunSchema)
+    by_state = fields.List(fields.Nested(StateTotalSchema))
+    exclusions = fields.List(fields.Nested(ExclusionTotalSchema))
+    failures = fields.List(fields.Nested(ItemSchema), metadata={
+        "description": "Failed items, and items cancelled at approval, with their reasons "
+        "(the first 500; list the items by state for more)."})
+
+
+class ManualPaymentSchema(Schema):
+    reference = Text(required=True, validate=validate.Length(min=1, max=255), metadata={
+        "description": "The bank's reference of the payment finance made.",
+        "example": "HSBC-20250317-000123"})
+
+
+class ReconciliationArgs(Schema):
+    period_from = UtcDateTime(required=True, data_key="from",
+                              metadata={"description": "Start (inclusive), with time zone."})
+    period_to = UtcDateTime(required=True, data_key="to",
+                            metadata={"description": "End (exclusive), with time zone."})
+
+
+class DifferenceSchema(Schema):
+    kind = fields.Enum(DifferenceKind, by_value=True)
+    detail = fields.String()
+    payout_item_id = fields.UUID(allow_none=True)
+    transfer_id = fields.String(allow_none=True)
+    ledger_amount = fields.Integer(allow_none=True)
+    stripe_amount = fields.Integer(allow_none=True)
+    currency = fields.String(allow_none=True)
+
+
+class ReconciliationSchema(Schema):
+    period_from = fields.DateTime(data_key="from")
+    period_to = fields.DateTime(data_key="to")
+    items_checked = fields.Integer()
+    transfers_checked = fields.Integer()
+    balanced = fields.Boolean()
+    differences = fields.List(fields.Nested(DifferenceSchema))

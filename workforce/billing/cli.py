@@ -1,0 +1,195 @@
+"""``workforce payouts``: build, preview, approve, process and report payout runs from a
+shell, with progress bars for the long parts. The same services as the API and the
+scheduler; only the way in differs.
+
+Run on its own as ``python -m workforce.billing.cli process RUN_ID`` (the crash tests
+do, with ``WORKFORCE_*`` settings in the environment).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from typing import Any
+
+import click
+from sqlalchemy import func, select
+
+from workforce import clock
+from workforce.accounts.audit import Actor, SystemActor
+from workforce.accounts.models import Role, User
+from workforce.billing import payouts as runs
+from workforce.billing import processing
+from workforce.billing.models import (
+    AccountKind,
+    LedgerAccount,
+    OwnerType,
+    PayoutRun,
+    PayoutSchedule,
+)
+from workforce.errors import DomainError
+from workforce.money import Money
+
+CLI_ACTOR = SystemActor("cli:payouts")
+
+
+@click.group()
+def payouts() -> None:
+    """Payout runs: run-now, preview, approve, process, report."""
+
+
+def _services() -> Any:
+    from workforce.cli import _app
+
+    return _app().extensions["workforce"]
+
+
+def _fail(exc: DomainError) -> click.ClickException:
+    errors = getattr(exc, "errors", {})
+    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+    return click.ClickException(f"{exc.detail} {detail}".strip())
+
+
+def _run(session: Any, run_id: uuid.UUID) -> PayoutRun:
+    run = session.get(PayoutRun, run_id)
+    if run is None:
+        raise click.ClickException(f"no payout run {run_id}")
+    return run
+
+
+def _actor(session: Any, email: str | None, organisation_id: uuid.UUID) -> Actor:
+    """The finance user (or admin) acting, named by e-mail; without one, the CLI itself."""
+    if email is None:
+        return CLI_ACTOR
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if (user is None or user.organisation_id != organisation_id
+            or user.role not in (Role.FINANCE, Role.ADMIN) or not user.is_active):
+        raise click.ClickException(f"{email} is not an active finance user or admin of the "
+                                   "run's organisation")
+    return user
+
+
+def _money(amount: int, currency: str) -> str:
+    return str(Money(amount, currency))
+
+
+def _print_run(view: dict[str, Any]) -> None:
+    click.echo(f"run {view['id']} ({view['schedule_name']}), period ending "
+               f"{view['period_end'].isoformat()}: {view['state'].value}")
+    if view["halted_reason"]:
+        click.echo(f"  halted: {view['halted_reason']}")
+    for total in view["totals"]:
+        click.echo(f"  {total['currency']}: {total['items']} payouts, "
+                   f"{_money(total['amount'], total['currency'])}")
+    for row in view["by_state"]:
+        click.echo(f"    {row['state'].value:<10} {row['currency']} {row['items']:>7} "
+                   f"{_money(row['amount'], row['currency']):>18}")
+    click.echo(f"  left out: {view['exclusion_count']}")
+    for row in view["exclusions"]:
+        click.echo(f"    {row['reason'].value:<18} {row['currency']} {row['trainers']:>7} "
+                   f"{_money(row['amount'], row['currency']):>18}")
+
+
+@payouts.command("run-now")
+@click.argument("schedule_id", type=click.UUID)
+@click.option("--by", "email", help="E-mail of the finance user acting (audited).")
+def run_now(schedule_id: uuid.UUID, email: str | None) -> None:
+    """Create (and build) the run of SCHEDULE_ID's current period, or show the existing one."""
+    services = _services()
+    with services.database.unit_of_work() as session:
+        schedule = session.get(PayoutSchedule, schedule_id)
+        if schedule is None:
+            raise click.ClickException(f"no payout schedule {schedule_id}")
+        actor = _actor(session, email, schedule.organisation_id)
+        owed = session.scalar(
+            select(func.count()).select_from(LedgerAccount).where(
+                LedgerAccount.organisation_id == schedule.organisation_id,
+                LedgerAccount.owner_type == OwnerType.TRAINER,
+                LedgerAccount.kind == AccountKind.PAYABLE, LedgerAccount.balance < 0,
+            )
+        ) or 0
+        period_end = runs.latest_due(schedule, clock.now())
+        with click.progressbar(length=owed, label="building", file=sys.stderr) as bar:
+            try:
+                run, created = runs.ensure_run(session, actor, schedule, period_end,
+                                                  progress=bar.update)
+            except DomainError as exc:
+                raise _fail(exc) from exc
+        view = runs.run_view(session, run)
+    click.echo("created" if created else "exists already")
+    _print_run(view)
+
+
+@payouts.command()
+@click.argument("run_id", type=click.UUID)
+def preview(run_id: uuid.UUID) -> None:
+    """Show RUN_ID: totals per currency, counts per state, who was left out and why."""
+    with _services().database.unit_of_work() as session:
+        _print_run(runs.run_view(session, _run(session, run_id)))
+
+
+@payouts.command()
+@click.argument("run_id", type=click.UUID)
+@click.option("--by", "email", help="E-mail of the finance user approving (audited).")
+def approve(run_id: uuid.UUID, email: str | None) -> None:
+    """Approve RUN_ID: each item's amount moves from payable to in transit."""
+    with _services().database.unit_of_work() as session:
+        run = _run(session, run_id)
+        actor = _actor(session, email, run.organisation_id)
+        try:
+            run = runs.approve_run(session, actor, run_id, organisation_id=run.organisation_id)
+        except DomainError as exc:
+            raise _fail(exc) from exc
+        view = runs.run_view(session, run)
+    click.echo("approved")
+    _print_run(view)
+
+
+@payouts.command()
+@click.argument("run_id", type=click.UUID)
+@click.option("--resume", is_flag=True,
+              help="Resume a run halted with an alert (after topping up the balance).")
+def process(run_id: uuid.UUID, resume: bool) -> None:
+    """Send RUN_ID's approved items through Stripe, with a progress bar. Safe to rerun
+    after a crash and beside the scheduler."""
+    from workforce.billing.gateways.stripe import gateway_from_settings
+
+    services = _services()
+    gateway = gateway_from_settings(services.settings)
+    if gateway is None:
+        raise click.ClickException(
+            "Stripe is not configured (WORKFORCE_STRIPE_API_KEY): manual-method items are "
+            "paid from the bank file and recorded with their reference")
+    total = processing.items_to_send(services.database, run_id)
+    with click.progressbar(length=total, label="sending", file=sys.stderr) as bar:
+        try:
+            result = processing.process_run(
+                services.database, run_id, gateway,
+                rate=services.settings.payout_requests_per_second, progress=bar.update,
+                resume=resume,
+            )
+        except DomainError as exc:
+            raise _fail(exc) from exc
+    click.echo(f"paid {result.paid}, failed {result.failed}, left for later "
+               f"{result.deferred}, held by another processor {result.skipped}")
+    if result.halted_reason:
+        raise click.ClickException(f"halted: {result.halted_reason}")
+
+
+@payouts.command()
+@click.argument("run_id", type=click.UUID)
+def report(run_id: uuid.UUID) -> None:
+    """Counts and amounts per state and currency, and the failures with their reasons."""
+    with _services().database.unit_of_work() as session:
+        data = runs.run_report(session, _run(session, run_id))
+    _print_run(data["run"])
+    if data["failures"]:
+        click.echo("failures:")
+    for item in data["failures"]:
+        click.echo(f"  {item['id']} {item['trainer_name']}: "
+                   f"{_money(item['amount'], item['currency'])} {item['state'].value} "
+                   f"({item['failure_code']}) {item['failure_message']}")
+
+
+if __name__ == "__main__":
+    sys.exit(payouts())

@@ -1,0 +1,79 @@
+"""The payouts' scheduled work. Each job opens its own units of work and calls a service;
+every rule lives in the services, which rely on unique keys and row locks (never on
+there being one scheduler) so two schedulers can run them at once.
+
+- ``create_due_runs``: every few minutes. One unit of work per run, so a large run's
+  build does not hold the others back and a failure leaves the others created.
+- ``process_approved_runs``: every minute; sends approved items, resumes after crashes
+  and retries items left approved after retryable errors.
+- ``reconcile``: daily; compares the last days' payouts with the transfers at Stripe and
+  tells finance about every difference.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from workforce import clock
+from workforce.billing import payouts, processing, reconciliation
+from workforce.billing.models import PayoutSchedule
+from workforce.db import Database
+
+log = logging.getLogger(__name__)
+
+RECONCILE_WINDOW = timedelta(days=3)
+# Transfers of the last minutes may still be on their way into the ledger.
+RECONCILE_SETTLE = timedelta(minutes=15)
+
+
+def create_due_runs(database: Database, *, now: datetime | None = None) -> int:
+    """Create (and build) the run of every schedule's latest due period that has none."""
+    now = now or clock.now()
+    with database.unit_of_work() as session:
+        due = [(period_end, schedule.id) for period_end, schedule in
+               payouts.due_periods(session, now=now)]
+    created = 0
+    for period_end, schedule_id in due:
+        with database.unit_of_work() as session:
+            schedule = session.get(PayoutSchedule, schedule_id)
+            if schedule is None or not schedule.active:
+                continue
+            _, new = payouts.ensure_run(session, payouts.SCHEDULER, schedule, period_end)
+            created += new
+    if created:
+        log.info("payout runs created", extra={"handled": created})
+    return created
+
+
+def process_approved_runs(database: Database, settings: Any) -> int:
+    """Send the approved items of every approved run (not halted) through the gateway."""
+    gateway = _gateway(settings)
+    handled = processing.process_approved_runs(
+        database, gateway, rate=settings.payout_requests_per_second
+    )
+    if handled:
+        log.info("payout items processed", extra={"handled": handled})
+    return handled
+
+
+def reconcile(database: Database, settings: Any, *, now: datetime | None = None) -> int:
+    """Reconcile the last few days' payouts with Stripe; returns how many differences
+    were found (each organisation's finance users are told about theirs)."""
+    gateway = _gateway(settings)
+    if gateway is None:
+        return 0
+    now = now or clock.now()
+    with database.unit_of_work() as session:
+        result = reconciliation.reconcile(
+            session, gateway, period_from=now - RECONCILE_WINDOW,
+            period_to=now - RECONCILE_SETTLE, notify=True,
+        )
+    return len(result.differences)
+
+
+def _gateway(settings: Any) -> Any:
+    from workforce.billing.gateways.stripe import gateway_from_settings
+
+    return gateway_from_settings(settings)

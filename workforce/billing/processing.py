@@ -1,0 +1,500 @@
+"""Sending approved payout items to the gateway, exactly once, whatever crashes.
+
+For each approved Stripe item, one at a time:
+
+1. Lock it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two processors share a run's items
+   without waiting on each other). Without a key, save one derived from the item's id
+   with its creation time and COMMIT before anything is sent; then lock it again.
+2. Holding the lock through the call, so no other processor sends it meanwhile: if the
+   key may have outlived the gateway's 24-hour memory, look for a transfer in the item's
+   transfer group first; else create the transfer with the saved key. A crash anywhere
+   leaves the key saved: the rerun sends the same key (or finds the transfer) and gets
+   the same transfer back, never a second one.
+3. Record the outcome and its ledger entry in the same transaction as the lock: paid;
+   failed for good (money back to payable, the trainer told why); retryable errors
+   (429, 5xx, timeouts) are retried with backoff a few times and then left approved
+   for the next pass; an insufficient platform balance stops the whole run with an
+   alert to finance and nothing written for that item.
+
+Requests are paced by a token bucket (``payout_requests_per_second``, per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from workforce import clock, db
+from workforce.accounts import audit
+from workforce.accounts.audit import SystemActor
+from workforce.billing import payouts
+from workforce.billing.gateways import GatewayError, InsufficientBalance, PayoutGateway, Transfer
+from workforce.billing.models import (
+    ItemState,
+    PayoutAccount,
+    PayoutItem,
+    PayoutMethod,
+    PayoutRun,
+    RunState,
+)
+from workforce.errors import IllegalTransition, NotFound
+
+log = logging.getLogger(__name__)
+
+PROCESSOR = SystemActor("payout-processor")
+CRASH_ENV = "WORKFORCE_CRASH_AT"
+CRASH_POINTS = ("after_key_saved", "after_gateway", "before_commit", "after_commit")
+# Stripe keeps a key at least 24 hours, counted from its first request; our clock starts
+# earlier (the key is saved before the request), so from 23 hours on we look first.
+KEY_TRUSTED_FOR = timedelta(hours=23)
+MAX_ATTEMPTS = 4
+BACKOFF_BASE = 0.5  # seconds
+BACKOFF_CAP = 8.0
+
+SessionOpener = Callable[[], Session]
+
+
+def crash_point(name: str) -> None:
+    """Die here, at once and without cleaning up (SIGKILL), when ``WORKFORCE_CRASH_AT``
+    names this point; only in the test environment. The crash tests use it to show that
+    a rerun finishes what a killed processor started, once."""
+    if os.environ.get(CRASH_ENV) == name and os.environ.get("WORKFORCE_ENV") == "test":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class TokenBucket:
+    """At most ``rate`` requests per second on average, with bursts of up to ``rate``
+    (at least one). Thread-safe; per process."""
+
+    def __init__(self, rate: float, *, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._updated = monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = self._monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                # A hair of slack: float sums of elapsed time may fall a ulp short.
+                if self.tokens >= 1 - 1e-9:
+                    self.tokens = max(0.0, self.tokens - 1)
+                    return
+                wait = (1 - self.tokens) / self.rate
+            self._sleep(wait)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt`` (1-based): exponential, capped, with full
+    jitter so that many processors do not retry in step."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))  # noqa: S311
+
+
+class Outcome(StrEnum):
+    PAID = "paid"
+    FAILED = "failed"
+    DEFERRED = "deferred"  # retryable errors every time: left approved for the next pass
+    SKIPPED = "skipped"  # another processor holds it
+    HALTED = "halted"
+
+
+@dataclass
+class ProcessResult:
+    run_id: uuid.UUID
+    paid: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    halted_reason: str | None = None
+    completed: bool = False
+
+    @property
+    def handled(self) -> int:
+        return self.paid + self.failed + self.deferred
+
+
+@dataclass
+class Pacing:
+    """How the processor spaces and repeats its requests."""
+
+    bucket: TokenBucket
+    sleep: Callable[[float], None] = time.sleep
+    max_attempts: int = MAX_ATTEMPTS
+
+
+def opener(database_or_factory: Any) -> SessionOpener:
+    """A way to open sessions, from a ``Database`` or a session factory."""
+    return getattr(database_or_factory, "session", database_or_factory)
+
+
+def process_run(
+    database_or_factory: Any,
+    run_id: uuid.UUID,
+    gateway: PayoutGateway,
+    *,
+    rate: float,
+    progress: Callable[[int], None] | None = None,
+    resume: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> ProcessResult:
+    """Send every approved Stripe item of an approved run; returns what happened.
+
+    Safe to run in several processes at once and to rerun after a crash. A run halted
+    with an alert is left alone unless ``resume`` (finance asked to process it again,
+    after topping up the balance). Manual-method items are not sent: finance records
+    their bank reference."""
+    open_session = opener(database_or_factory)
+    result = ProcessResult(run_id)
+    if not _start(open_session, run_id, resume=resume):
+        with _unit(open_session) as session:
+            result.halted_reason = session.get(PayoutRun, run_id).halted_reason  # type: ignore[union-attr]
+        return result
+    pacing = Pacing(TokenBucket(rate, sleep=sleep), sleep=sleep, max_attempts=max_attempts)
+    after: uuid.UUID | None = None
+    while True:
+        picked = _process_next(open_session, run_id, after, gateway, pacing)
+        if picked is None:
+            break
+        after, outcome, detail = picked
+        if outcome is Outcome.HALTED:
+            result.halted_reason = detail
+            break
+        setattr(result, outcome.value, getattr(result, outcome.value) + 1)
+        if progress is not None and outcome is not Outcome.SKIPPED:
+            progress(1)
+    if result.halted_reason is None:
+        with _unit(open_session) as session:
+            # Another processor may have stopped the run meanwhile.
+            result.halted_reason = _halted(session, run_id)
+            if result.halted_reason is None:
+                result.completed = payouts.complete_if_done(session, run_id)
+    log.info("payout run processed", extra={
+        "run_id": str(run_id), "paid": result.paid, "failed": result.failed,
+        "deferred": result.deferred, "halted": bool(result.halted_reason),
+    })
+    return result
+
+
+def items_to_send(database_or_factory: Any, run_id: uuid.UUID) -> int:
+    """How many of the run's items wait to be sent (for a progress bar)."""
+    with _unit(opener(database_or_factory)) as session:
+        return session.scalar(
+            select(func.count()).select_from(PayoutItem).where(
+                PayoutItem.run_id == run_id, PayoutItem.state == ItemState.APPROVED,
+                PayoutItem.method == PayoutMethod.STRIPE,
+            )
+        ) or 0
+
+
+def process_approved_runs(
+    database_or_factory: Any, gateway: PayoutGateway | None, *, rate: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """The scheduler's pass: process every approved or processing run (not halted) that
+    has Stripe items waiting; returns how many items were handled."""
+    if gateway is None:
+        return 0
+    open_session = opener(database_or_factory)
+    with _unit(open_session) as session:
+        run_ids = list(session.scalars(
+            select(PayoutRun.id)
+            .where(
+                PayoutRun.state.in_((RunState.APPROVED, RunState.PROCESSING)),
+                PayoutRun.halted_reason.is_(None),
+                exists().where(
+                    PayoutItem.run_id == PayoutRun.id,
+                    PayoutItem.state == ItemState.APPROVED,
+                    PayoutItem.method == PayoutMethod.STRIPE,
+                ),
+            )
+            .order_by(PayoutRun.period_end, PayoutRun.id)
+        ))
+    handled = 0
+    for run_id in run_ids:
+        handled += process_run(open_session, run_id, gateway, rate=rate, sleep=sleep).handled
+    return handled
+
+
+# --- steps -------------------------------------------------------------------------------
+
+
+class _unit:
+    """A unit of work over a fresh session: committed (with after-commit callbacks) when
+    the block ends, rolled back on any error."""
+
+    def __init__(self, open_session: SessionOpener) -> None:
+        self.session = open_session()
+
+    def __enter__(self) -> Session:
+        return self.session
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                db.commit(self.session)
+            else:
+                db.rollback(self.session)
+        finally:
+            self.session.close()
+
+
+def _start(open_session: SessionOpener, run_id: uuid.UUID, *, resume: bool) -> bool:
+    with _unit(open_session) as session:
+        run = session.scalars(
+            select(PayoutRun).where(PayoutRun.id == run_id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if run is None:
+            raise NotFound("No such payout run.")
+        if run.state not in (RunState.APPROVED, RunState.PROCESSING, RunState.COMPLETED):
+            raise IllegalTransition(
+                f"A payout run in {run.state.value} is not processed; approve it first.",
+                current_state=run.state.value,
+            )
+        if run.halted_reason:
+            if not resume:
+                return False
+            audit.record(
+                session, PROCESSOR, "payout_run.resumed", object_type="payout_run",
+                object_id=run.id, organisation_id=run.organisation_id,
+                before={"halted_reason": run.halted_reason}, after={"halted_reason": None},
+            )
+            run.halted_reason = None
+        if run.state is RunState.APPROVED:
+            payouts.move_run(run, RunState.PROCESSING)
+    return True
+
+
+def _next_item(session: Session, run_id: uuid.UUID, after: uuid.UUID | None,
+               *, item_id: uuid.UUID | None = None) -> PayoutItem | None:
+    stmt = (
+        select(PayoutItem)
+        .where(
+            PayoutItem.run_id == run_id, PayoutItem.state == ItemState.APPROVED,
+            PayoutItem.method == PayoutMethod.STRIPE,
+        )
+        .order_by(PayoutItem.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if item_id is not None:
+        stmt = stmt.where(PayoutItem.id == item_id)
+    elif after is not None:
+        stmt = stmt.where(PayoutItem.id > after)
+    return session.scalars(stmt).one_or_none()
+
+
+def _halted(session: Session, run_id: uuid.UUID) -> str | None:
+    return session.scalar(select(PayoutRun.halted_reason).where(PayoutRun.id == run_id))
+
+
+def _process_next(
+    open_session: SessionOpener, run_id: uuid.UUID, after: uuid.UUID | None,
+    gateway: PayoutGateway, pacing: Pacing,
+) -> tuple[uuid.UUID, Outcome, str | None] | None:
+    """Send the next approved item after ``after``; None when there is none left."""
+    session = open_session()
+    try:
+        if _halted(session, run_id) is not None:
+            return None
+        item = _next_item(session, run_id, after)
+        if item is None:
+            return None
+        item_id = item.id
+        if item.idempotency_key is None:
+            item.attempts += 1
+            item.idempotency_key = payouts.idempotency_key_for(item.id, item.attempts)
+            item.key_created_at = clock.now()
+            db.commit(session)  # saved before anything is sent
+            crash_point("after_key_saved")
+            item = _next_item(session, run_id, None, item_id=item_id)
+            if item is None:
+                db.rollback(session)
+                return item_id, Outcome.SKIPPED, None
+        return item_id, *_send(session, item, gateway, pacing)
+    except BaseException:
+        db.rollback(session)
+        raise
+    finally:
+        session.close()
+
+
+def _send(
+    session: Session, item: PayoutItem, gateway: PayoutGateway, pacing: Pacing
+) -> tuple[Outcome, str | None]:
+    account = session.get(PayoutAccount, item.payout_account_id)
+    refusal = _not_sendable(account)
+    key_created = clock.as_utc(item.key_created_at) if item.key_created_at else clock.now()
+    try:
+        transfer = None
+        # Look first when the gateway may have forgotten the key, when the key replaced
+        # one the gateway refused for good, and when the account changed after the key
+        # was saved (a crash may have left a transfer made before the change).
+        if (refusal is not None or item.attempts > 1
+                or clock.now() - key_created >= KEY_TRUSTED_FOR):
+            transfer = _find(gateway, pacing, item)
+        if transfer is None and refusal is not None:
+            return _fail(session, item, *refusal)
+        if transfer is None:
+            assert account is not None and account.stripe_account_id is not None
+            destination = account.stripe_account_id
+            transfer = _with_retries(pacing, lambda: gateway.create_transfer(
+                amount=item.amount, currency=item.currency, destination=destination,
+                transfer_group=payouts.transfer_group(item.id),
+                metadata={"payout_item_id": str(item.id), "run_id": str(item.run_id)},
+                idempotency_key=item.idempotency_key,  # type: ignore[arg-type]
+            ))
+    except InsufficientBalance as exc:
+        db.rollback(session)
+        return Outcome.HALTED, _halt(session, item.id, exc)
+    except GatewayError as exc:
+        if exc.retryable:
+            return _defer(session, item.id, exc)
+        return _refused(session, item, gateway, pacing, exc)
+    crash_point("after_gateway")
+    return _record(session, item, transfer), None
+
+
+def _refused(
+    session: Session, item: PayoutItem, gateway: PayoutGateway, pacing: Pacing,
+    exc: GatewayError,
+) -> tuple[Outcome, str | None]:
+    """The gateway refused for good. Before the money goes back to payable, make sure no
+    transfer exists for the item: an earlier request may have made one (a crash, then
+    the same key sent with other parameters is refused as an idempotency error)."""
+    try:
+        found = _find(gateway, pacing, item)
+    except GatewayError as lookup:
+        return _defer(session, item.id, lookup)
+    if found is not None:
+        return _record(session, item, found), None
+    return _fail(session, item, exc.code, exc.message)
+
+
+def _fail(session: Session, item: PayoutItem, code: str,
+          message: str) -> tuple[Outcome, str | None]:
+    payouts.record_failed(session, item, code=code, message=message)
+    db.commit(session)
+    return Outcome.FAILED, None
+
+
+def _defer(session: Session, item_id: uuid.UUID,
+           exc: GatewayError) -> tuple[Outcome, str | None]:
+    db.rollback(session)
+    _note_retryable(session, item_id, exc)
+    return Outcome.DEFERRED, None
+
+
+def _record(session: Session, item: PayoutItem, transfer: Transfer) -> Outcome:
+    if transfer.amount != item.amount or transfer.currency != item.currency:
+        # Never expected (the key and group are the item's own); finance must look.
+        log.error("transfer does not match its payout item", extra={
+            "payout_item_id": str(item.id), "transfer_id": transfer.id})
+    payouts.record_paid(session, item, transfer=transfer)
+    session.flush()
+    crash_point("before_commit")
+    db.commit(session)
+    crash_point("after_commit")
+    return Outcome.PAID
+
+
+def _not_sendable(account: PayoutAccount | None) -> tuple[str, str] | None:
+    """Why the item cannot go out now: the account changed since the run was approved."""
+    now = clock.now()
+    if account is None or not payouts.account_ready(
+        account.method, account.payouts_enabled, account.stripe_account_id,
+        account.bank_details,
+    ) or account.method is not PayoutMethod.STRIPE:
+        return "account_not_ready", "The payout account cannot receive payouts now."
+    if account.hold_until is not None and clock.as_utc(account.hold_until) > now:
+        return "account_on_hold", (
+            "The payout details changed recently; payouts are held until "
+            f"{clock.as_utc(account.hold_until).isoformat()}."
+        )
+    return None
+
+
+def _find(gateway: PayoutGateway, pacing: Pacing, item: PayoutItem) -> Transfer | None:
+    return _with_retries(
+        pacing, lambda: gateway.find_transfer(transfer_group=payouts.transfer_group(item.id))
+    )
+
+
+def _with_retries(pacing: Pacing, request: Callable[[], Any]) -> Any:
+    attempt = 1
+    while True:
+        pacing.bucket.acquire()
+        try:
+            return request()
+        except InsufficientBalance:
+            raise
+        except GatewayError as exc:
+            if not exc.retryable or attempt >= pacing.max_attempts:
+                raise
+            log.warning("gateway error, retrying", extra={
+                "code": exc.code, "status": exc.status, "attempt": attempt})
+            pacing.sleep(backoff(attempt))
+            attempt += 1
+
+
+def _halt(session: Session, item_id: uuid.UUID, exc: GatewayError) -> str:
+    """Stop the run: nothing was written for the item. Its key is dropped because the
+    gateway would answer it with the same refusal after a top-up; the next attempt
+    looks for a transfer first and then uses a new key."""
+    reason = f"Insufficient platform balance: {exc.message}"
+    item = session.scalars(
+        select(PayoutItem).where(PayoutItem.id == item_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    item.idempotency_key = None
+    item.key_created_at = None
+    run = session.scalars(
+        select(PayoutRun).where(PayoutRun.id == item.run_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    run.halted_reason = reason
+    audit.record(
+        session, PROCESSOR, "payout_run.halted", object_type="payout_run", object_id=run.id,
+        organisation_id=run.organisation_id, after={"halted_reason": reason,
+                                                     "payout_item_id": item_id},
+    )
+    payouts.notify_finance(
+        session, run.organisation_id, "payout_run.halted", "Payouts stopped: balance too low",
+        f"Stripe refused a transfer: {exc.message} The payout run stopped; nothing more is "
+        "sent until you top up the platform balance and process the run again.",
+        {"run_id": str(run.id), "payout_item_id": str(item_id), "code": exc.code},
+    )
+    db.commit(session)
+    log.error("payout run halted", extra={"run_id": str(run.id), "reason": reason})
+    return reason
+
+
+def _note_retryable(session: Session, item_id: uuid.UUID, exc: GatewayError) -> None:
+    item = session.get(PayoutItem, item_id, populate_existing=True)
+    if item is not None and item.state is ItemState.APPROVED:
+        item.failure_code = exc.code[:100]
+        item.failure_message = f"Will retry: {exc.message}"
+        db.commit(session)

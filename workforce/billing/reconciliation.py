@@ -1,0 +1,302 @@
+"""Reconciliation: what the ledger says was paid (and is still in transit) per payout
+item, against the transfers Stripe made, for a period.
+
+Every difference is reported, none is corrected here: money moves only through the
+processor (which finishes an item whose transfer it did not record, by its key or
+transfer group) and through webhooks re-read at Stripe. Finance is told about its
+organisation's differences; a transfer that names no payout item of ours belongs to no
+organisation and is only logged (and returned by the scheduler's pass).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from workforce.accounts.models import User
+from workforce.billing import payouts
+from workforce.billing.gateways import GatewayError, PayoutGateway, Transfer
+from workforce.billing.models import (
+    ItemState,
+    JournalEntry,
+    PayoutItem,
+    PayoutMethod,
+    SourceType,
+)
+from workforce.errors import Invalid
+
+log = logging.getLogger(__name__)
+
+LOOKUP_BATCH = 500
+
+
+class DifferenceKind(StrEnum):
+    # The ledger says paid; Stripe has no such transfer.
+    MISSING_TRANSFER = "missing_transfer"
+    # Amount or currency differ between the item and its transfer.
+    AMOUNT_MISMATCH = "amount_mismatch"
+    # A transfer that names no payout item of ours.
+    UNKNOWN_TRANSFER = "unknown_transfer"
+    # A transfer for an item the ledger still shows in transit (or failed): a crash
+    # between the transfer and its commit; the processor's next pass records it.
+    UNRECORDED_TRANSFER = "unrecorded_transfer"
+    # A second transfer for an item already paid by another.
+    DUPLICATE_TRANSFER = "duplicate_transfer"
+    # Reversed at Stripe, still paid here (a webhook not received).
+    REVERSED_NOT_RECORDED = "reversed_not_recorded"
+    # Reversed here, not at Stripe.
+    REVERSAL_NOT_AT_STRIPE = "reversal_not_at_stripe"
+    # The item's state and its ledger entries disagree.
+    LEDGER_MISMATCH = "ledger_mismatch"
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: DifferenceKind
+    detail: str
+    organisation_id: uuid.UUID | None = None
+    payout_item_id: uuid.UUID | None = None
+    transfer_id: str | None = None
+    ledger_amount: int | None = None
+    stripe_amount: int | None = None
+    currency: str | None = None
+
+
+@dataclass
+class ReconciliationResult:
+    period_from: datetime
+    period_to: datetime
+    items_checked: int = 0
+    transfers_checked: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        return not self.differences
+
+
+def reconcile_for(
+    session: Session, staff: User, gateway: PayoutGateway | None, *,
+    period_from: datetime, period_to: datetime,
+) -> ReconciliationResult:
+    """The staff member's organisation's differences for the period, on demand."""
+    if gateway is None:
+        raise Invalid("Reconciliation compares with Stripe, which is not configured.",
+                      code="gateway-not-configured")
+    if period_to <= period_from:
+        raise Invalid("The period is empty.", errors={"to": ["Must be after 'from'."]})
+    return reconcile(session, gateway, period_from=period_from, period_to=period_to,
+                     organisation_id=staff.organisation_id)
+
+
+def reconcile(
+    session: Session,
+    gateway: PayoutGateway,
+    *,
+    period_from: datetime,
+    period_to: datetime,
+    organisation_id: uuid.UUID | None = None,
+    notify: bool = False,
+) -> ReconciliationResult:
+    """Compare the payout items sent (or waiting in transit with a key) in
+    [period_from, period_to) with Stripe's transfers created in the same period;
+    transfers just outside it are fetched one by one, so an edge never shows as a
+    difference. With ``notify``, each organisation's finance users are told."""
+    result = ReconciliationResult(period_from, period_to)
+    transfers = {t.id: t for t in gateway.list_transfers(
+        created_from=period_from, created_to=period_to)}
+    result.transfers_checked = len(transfers)
+    items = _items_in_period(session, period_from, period_to, organisation_id)
+    # Items that Stripe's transfers name but that were sent outside the period.
+    named = {_item_id(t) for t in transfers.values()} - {item.id for item in items} - {None}
+    items += _items_by_id(session, named, organisation_id)  # type: ignore[arg-type]
+    result.items_checked = len(items)
+    paid_entries = _entries(session, SourceType.PAYOUT_PAID, [i.id for i in items])
+    reversed_entries = _entries(session, SourceType.PAYOUT_REVERSED, [i.id for i in items])
+    by_item = {item.id: item for item in items}
+    claimed: set[str] = set()
+    for item in items:
+        result.differences += _check_item(item, transfers, gateway, paid_entries,
+                                          reversed_entries)
+        if item.transfer_id:
+            claimed.add(item.transfer_id)
+    for transfer in transfers.values():
+        if transfer.id in claimed:
+            continue
+        found = _check_unclaimed(transfer, by_item, organisation_id)
+        if found is not None:
+            result.differences.append(found)
+    if notify:
+        _tell(session, result)
+    return result
+
+
+def _items_in_period(
+    session: Session, start: datetime, end: datetime, organisation_id: uuid.UUID | None
+) -> list[PayoutItem]:
+    stmt = select(PayoutItem).where(
+        PayoutItem.method == PayoutMethod.STRIPE,
+        or_(
+            and_(PayoutItem.transfer_id.is_not(None), PayoutItem.sent_at >= start,
+                 PayoutItem.sent_at < end),
+            and_(PayoutItem.state == ItemState.APPROVED,
+                 PayoutItem.key_created_at >= start, PayoutItem.key_created_at < end),
+        ),
+    )
+    if organisation_id is not None:
+        stmt = stmt.where(PayoutItem.organisation_id == organisation_id)
+    # Fresh rows: the processor may have changed them in its own sessions meanwhile.
+    return list(session.scalars(
+        stmt.order_by(PayoutItem.id).execution_options(populate_existing=True)))
+
+
+def _items_by_id(
+    session: Session, ids: set[uuid.UUID], organisation_id: uuid.UUID | None
+) -> list[PayoutItem]:
+    found: list[PayoutItem] = []
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), LOOKUP_BATCH):
+        stmt = select(PayoutItem).where(PayoutItem.id.in_(ordered[start:start + LOOKUP_BATCH]))
+        if organisation_id is not None:
+            stmt = stmt.where(PayoutItem.organisation_id == organisation_id)
+        found += session.scalars(stmt.execution_options(populate_existing=True))
+    return found
+
+
+def _entries(session: Session, source: SourceType, item_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(item_ids), LOOKUP_BATCH):
+        found.update(session.scalars(
+            select(JournalEntry.source_id).where(
+                JournalEntry.source_type == source,
+                JournalEntry.source_id.in_(item_ids[start:start + LOOKUP_BATCH]),
+            )
+        ))
+    return found
+
+
+def _item_id(transfer: Transfer) -> uuid.UUID | None:
+    raw = transfer.metadata.get("payout_item_id")
+    if raw is None and transfer.transfer_group and transfer.transfer_group.startswith(
+        "payout-item-"
+    ):
+        raw = transfer.transfer_group.removeprefix("payout-item-")
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _check_item(
+    item: PayoutItem, transfers: dict[str, Transfer], gateway: PayoutGateway,
+    paid_entries: set[uuid.UUID], reversed_entries: set[uuid.UUID],
+) -> list[Difference]:
+    found: list[Difference] = []
+
+    def difference(kind: DifferenceKind, detail: str, transfer: Transfer | None = None) -> None:
+        found.append(Difference(
+            kind, detail, item.organisation_id, item.id, item.transfer_id or (
+                transfer.id if transfer else None),
+            item.amount, transfer.amount if transfer else None, item.currency,
+        ))
+
+    paid_here = item.state in (ItemState.PAID, ItemState.REVERSED)
+    if paid_here != (item.id in paid_entries):
+        difference(DifferenceKind.LEDGER_MISMATCH,
+                   f"The item is {item.state.value} but its paid entry is "
+                   f"{'present' if item.id in paid_entries else 'missing'}.")
+    if (item.state is ItemState.REVERSED) != (item.id in reversed_entries):
+        difference(DifferenceKind.LEDGER_MISMATCH,
+                   f"The item is {item.state.value} but its reversal entry is "
+                   f"{'present' if item.id in reversed_entries else 'missing'}.")
+    if not item.transfer_id:
+        return found  # in transit: a transfer naming it is checked with the transfers
+    transfer = transfers.get(item.transfer_id) or _retrieve(gateway, item.transfer_id)
+    if transfer is None:
+        difference(DifferenceKind.MISSING_TRANSFER,
+                   f"The ledger records transfer {item.transfer_id}; Stripe has no such "
+                   "transfer.")
+        return found
+    if transfer.amount != item.amount or transfer.currency != item.currency:
+        difference(DifferenceKind.AMOUNT_MISMATCH,
+                   f"The item is {item.amount} {item.currency}; the transfer is "
+                   f"{transfer.amount} {transfer.currency}.", transfer)
+    if transfer.reversed and item.state is not ItemState.REVERSED:
+        difference(DifferenceKind.REVERSED_NOT_RECORDED,
+                   f"Stripe reversed transfer {transfer.id}; the ledger still shows it "
+                   f"{item.state.value}.", transfer)
+    elif transfer.amount_reversed and not transfer.reversed:
+        difference(DifferenceKind.REVERSED_NOT_RECORDED,
+                   f"Stripe reversed {transfer.amount_reversed} of transfer {transfer.id} "
+                   "(a partial reversal, not in the ledger).", transfer)
+    if item.state is ItemState.REVERSED and not transfer.reversed:
+        difference(DifferenceKind.REVERSAL_NOT_AT_STRIPE,
+                   f"The ledger shows transfer {transfer.id} reversed; Stripe does not.",
+                   transfer)
+    return found
+
+
+def _retrieve(gateway: PayoutGateway, transfer_id: str) -> Transfer | None:
+    try:
+        return gateway.retrieve_transfer(transfer_id)
+    except GatewayError as exc:
+        if exc.retryable:
+            raise
+        return None
+
+
+def _check_unclaimed(
+    transfer: Transfer, by_item: dict[uuid.UUID, PayoutItem],
+    organisation_id: uuid.UUID | None,
+) -> Difference | None:
+    item_id = _item_id(transfer)
+    item = by_item.get(item_id) if item_id else None
+    if item is None:
+        if organisation_id is not None:
+            return None  # not ours to show: another organisation's, or nobody's
+        return Difference(
+            DifferenceKind.UNKNOWN_TRANSFER,
+            f"Transfer {transfer.id} of {transfer.amount} {transfer.currency} to "
+            f"{transfer.destination} names no payout item.",
+            None, item_id, transfer.id, None, transfer.amount, transfer.currency,
+        )
+    kind = (DifferenceKind.DUPLICATE_TRANSFER if item.transfer_id
+            else DifferenceKind.UNRECORDED_TRANSFER)
+    detail = (
+        f"Transfer {transfer.id} is a second transfer for an item paid by {item.transfer_id}."
+        if item.transfer_id else
+        f"Transfer {transfer.id} was made for an item the ledger shows {item.state.value}."
+    )
+    return Difference(kind, detail, item.organisation_id, item.id, transfer.id, item.amount,
+                      transfer.amount, transfer.currency)
+
+
+def _tell(session: Session, result: ReconciliationResult) -> None:
+    per_org: dict[uuid.UUID, list[Difference]] = {}
+    for difference in result.differences:
+        if difference.organisation_id is None:
+            log.warning("transfer unknown to the ledger", extra={
+                "transfer_id": difference.transfer_id, "detail": difference.detail})
+            continue
+        per_org.setdefault(difference.organisation_id, []).append(difference)
+    for organisation_id, differences in per_org.items():
+        kinds = Counter(d.kind.value for d in differences)
+        summary = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in
+                            sorted(kinds.items()))
+        payouts.notify_finance(
+            session, organisation_id, "payout.reconciliation",
+            f"Reconciliation with Stripe: {len(differences)} differences",
+            f"Payouts from {result.period_from.isoformat()} to {result.period_to.isoformat()} "
+            f"differ from Stripe's transfers: {summary}. See GET "
+            "/api/v1/payout-reconciliations for the details.",
+            {"period_from": result.period_from.isoformat(),
+             "period_to": result.period_to.isoformat(), "differences": len(differences),
+             "kinds": dict(kinds)},
+        )
