@@ -240,9 +240,9 @@ def test_the_wage_floor_is_enforced_at_publish(client: ApiClient, manager: User)
 
 def test_an_organisation_can_require_paid_assessments(client: ApiClient, manager: User) -> None:
     admin = StaffFactory(role=Role.ADMIN, organisation=manager.organisation)
-    policy = client.request("PUT", "/api/v1/organisation/pay-policy", as_user=admin,
-                            json={"requires_paid_assessments": True})
-    assert policy.get_json() == {"requires_paid_assessments": True}
+    policy = client.patch("/api/v1/organisation/pay-policy", as_user=admin,
+                          json={"requires_paid_assessments": True})
+    assert policy.get_json()["requires_paid_assessments"] is True
     assessment = new_assessment(client, manager)
     add(client, manager, assessment["id"], LISTENING)
     assert_problem(client.post(f"{ASSESSMENTS}/{assessment['id']}/publish", as_user=manager),

@@ -53,6 +53,13 @@ def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -
     claim = client.post(f"/api/v1/projects/{labelling['id']}/claims", token=mei, json={})
     assert claim.status_code == 201, claim.get_data(as_text=True)
     assert claim.get_json()["external_id"] == "clip-001"
+    # Her welcome bonus is payable, and her bank details are ready for the weekly run.
+    summary = client.get("/api/v1/me/earnings/summary", token=mei).get_json()
+    usd = next(c for c in summary["currencies"] if c["currency"] == "USD")
+    assert usd["payable"] == 500
+    assert client.get("/api/v1/me/payout-account", token=mei).get_json()["ready"] is True
+    schedules = client.get("/api/v1/payout-schedules", token=tokens[2]).get_json()["items"]
+    assert [(s["name"], s["timezone"]) for s in schedules] == [("Weekly", "Europe/Dublin")]
 
     second = run("demo")
     assert second.exit_code == 0

@@ -191,6 +191,7 @@ def test_account_number_and_bank_code(client: ApiClient, session: Session):
 
 @pytest.mark.parametrize(("changes", "field"), [
     ({"iban": "DE89370400440532013001"}, "iban"),  # checksum
+    ({"iban": "DE41370400440532013"}, "iban"),  # check digits right, too short for Germany
     ({"iban": "not an iban"}, "iban"),
     ({"iban": IBAN, "account_number": "123456"}, "iban"),
     ({"iban": None, "account_number": "12345678"}, "bank_code"),

@@ -36,7 +36,7 @@ from tests.payout_helpers import (
     trainer_owed,
 )
 from workforce.accounts.models import AuditEvent, Organisation, Role
-from workforce.billing import payouts
+from workforce.billing import corrections, payouts
 from workforce.billing.models import (
     ItemState,
     PayoutExclusion,
@@ -364,6 +364,27 @@ def test_only_available_money_is_paid_when_part_is_on_hold(session: Session) -> 
     assert "250" in exclusion.detail
 
 
+def test_a_reversed_earning_in_the_hold_period_holds_nothing_back(session: Session) -> None:
+    """The reversal already took the money off the balance: counting the reversed credit
+    as held too would pay the trainer less than the summary says is payable."""
+    fin = finance_user()
+    org = session.get(Organisation, fin.organisation_id)
+    org.payout_hold_days = 7
+    session.commit()
+    found = schedule(session, org.id)
+    trainer = trainer_owed(org.id, 500)  # earned 14 March: on hold until 21 March
+    earn(trainer, org.id, 1000, at=EARNED_AT - timedelta(days=10))
+    mistaken = entries(session, SourceType.TASK_APPROVAL, trainer.id)
+    recent = max(mistaken, key=lambda entry: entry.created_at)
+    with time_machine.travel(EARNED_AT + timedelta(hours=1), tick=False):
+        corrections.reverse_entry(session, fin, org.id, recent.id, reason="Duplicate")
+        session.commit()
+
+    run, _ = payouts.ensure_run(session, fin, found, PERIOD_END)
+    item = session.scalars(select(PayoutItem).where(PayoutItem.run_id == run.id)).one()
+    assert item.amount == 1000
+
+
 # --- approval and cancellation --------------------------------------------------------------
 
 
@@ -564,6 +585,58 @@ def test_finance_records_a_manual_payment_once(client: ApiClient, session: Sessi
     # The Stripe item still waits, so the run is not complete.
     assert session.get(PayoutRun, uuid.UUID(run["id"])).state is RunState.APPROVED
     assert_ledger_sound(session)
+
+
+def test_a_manual_payment_that_could_not_be_made_fails_and_can_be_retried(
+    client: ApiClient, session: Session
+) -> None:
+    fin = finance_user()
+    org = fin.organisation_id
+    manual = trainer_owed(org, 4200, method="manual")
+    run = _approved_run(client, session, fin)
+    item_id = client.get(f"{API}/payout-runs/{run['id']}/items",
+                         as_user=fin).get_json()["items"][0]["id"]
+    url = f"{API}/payout-items/{item_id}/manual-failure"
+
+    assert "reason" in assert_problem(client.post(url, as_user=fin, json={}), 422)["errors"]
+    assert balances(session, org, manual.id) == {"payable": 0, "in_transit": 4200, "paid": 0}
+    failed = client.post(url, as_user=fin, json={"reason": "The account is closed."})
+    assert failed.status_code == 200, failed.get_json()
+    assert (failed.get_json()["state"], failed.get_json()["failure_code"]) == (
+        "failed", "manual_payment_failed")
+    assert balances(session, org, manual.id) == {"payable": 4200, "in_transit": 0, "paid": 0}
+    note = session.scalars(select(Notification).where(
+        Notification.user_id == manual.id, Notification.kind == "payout.failed")).one()
+    assert "The account is closed." in note.body
+    assert audits(session, "payout_item.failed_manually")[0].after["reason"] == (
+        "The account is closed.")
+    assert_problem(client.post(url, as_user=fin, json={"reason": "Again"}), 409,
+                   code="illegal-transition")
+    # The only item failed: nothing is left waiting, so the run is complete.
+    assert session.get(PayoutRun, uuid.UUID(run["id"])).state is RunState.COMPLETED
+
+    retried = client.post(f"{API}/payout-items/{item_id}/retry", as_user=fin)
+    assert retried.get_json()["state"] == "approved"
+    assert balances(session, org, manual.id) == {"payable": 0, "in_transit": 4200, "paid": 0}
+    paid = client.post(f"{API}/payout-items/{item_id}/manual-payment", as_user=fin,
+                       json={"reference": "BANK-2"})
+    assert paid.get_json()["state"] == "paid"
+    assert balances(session, org, manual.id) == {"payable": 0, "in_transit": 0, "paid": 4200}
+    assert_ledger_sound(session)
+
+
+def test_a_stripe_item_cannot_be_failed_by_hand(client: ApiClient, session: Session) -> None:
+    fin = finance_user()
+    trainer_owed(fin.organisation_id, 900)
+    run = _approved_run(client, session, fin)
+    item_id = client.get(f"{API}/payout-runs/{run['id']}/items",
+                         as_user=fin).get_json()["items"][0]["id"]
+    refused = client.post(f"{API}/payout-items/{item_id}/manual-failure", as_user=fin,
+                          json={"reason": "No"})
+    assert_problem(refused, 409, code="not-manual")
+    other = finance_user()
+    assert_problem(client.post(f"{API}/payout-items/{item_id}/manual-failure", as_user=other,
+                               json={"reason": "No"}), 404)
 
 
 def test_the_run_completes_when_the_last_manual_payment_is_recorded(

@@ -1,5 +1,6 @@
 """Demo data for ``make run``: one organisation, its staff and three trainers, a paid
-listening test, and two active projects (per task and hourly) with Mei staffed on both."""
+listening test, two active projects (per task and hourly) with Mei staffed on both, a
+weekly payout schedule, Mei's bank details and a bonus waiting to be paid to her."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from workforce.accounts.models import Role, User
 from workforce.accounts.services import Profile
 from workforce.assessments import services as assessments
 from workforce.assessments.models import MediaKind, Qualification, QuestionKind
+from workforce.billing import corrections, payout_accounts, payouts
 from workforce.pagination import PageRequest
 from workforce.projects import imports, staffing
 from workforce.projects import services as projects
@@ -64,6 +66,7 @@ def seed(session: Session) -> list[DemoAccount] | None:
     ]
     qualification = _listening_test(session, admin=users[0], manager=users[1])
     _projects(session, manager=users[1], qualification=qualification, trainers=users[3:])
+    _payouts(session, manager=users[1], finance=users[2], mei=users[3])
     return [
         DemoAccount(user, _demo_token(session, user))
         for user in users
@@ -147,6 +150,23 @@ def _projects(
         staffing.accept_invitation(session, mei, invitation.id)
     imports.import_tasks(session, manager, labelling.id, io.BytesIO(_clips_jsonl()),
                          fmt=imports.ImportFormat.JSONL)
+
+
+def _payouts(session: Session, *, manager: User, finance: User, mei: User) -> None:
+    """Weekly payouts on Monday 02:00 Dublin time that finance approves, Mei's bank
+    details for the manual method, and a bonus of 5.00 USD owed to her."""
+    payouts.create_schedule(
+        session, finance, name="Weekly", weekday=0, hour=2, timezone="Europe/Dublin",
+        minimums={"USD": 1000},
+    )
+    payout_accounts.set_manual_details(session, mei, {
+        "holder_name": "Mei Chan", "bank_name": "Demo Bank Hong Kong", "country": "HK",
+        "account_number": "012345678901", "bank_code": "004",
+    }, hold=timedelta(0))
+    corrections.create_bonus(
+        session, manager, trainer_id=mei.id, amount=500, currency="USD",
+        reason="Welcome to the accent-labelling pilot", idempotency_key="demo-welcome-mei",
+    )
 
 
 def _clips_jsonl() -> bytes:

@@ -122,7 +122,7 @@ def upgrade() -> None:
     sa.Column('organisation_id', sa.Uuid(), nullable=False),
     sa.Column('owner_type', sa.Enum('trainer', 'organisation', name='ownertype', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('owner_id', sa.Uuid(), nullable=False),
-    sa.Column('kind', sa.Enum('payable', 'in_transit', 'paid', 'expense', 'clearing', name='accountkind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('kind', sa.Enum('payable', 'in_transit', 'paid', 'expense', name='accountkind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('balance', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

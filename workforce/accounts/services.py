@@ -6,6 +6,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -74,6 +75,33 @@ def rename_organisation(session: Session, admin: User, name: str) -> Organisatio
         session, admin, "organisation.renamed", object_type="organisation",
         object_id=organisation.id, organisation_id=organisation.id,
         before=before, after={"name": organisation.name},
+    )
+    session.flush()
+    return organisation
+
+
+# The organisation's pay policy: what its staff may not do to trainers' pay.
+PAY_POLICY_FIELDS = ("requires_paid_assessments", "payout_hold_days", "notice_period_days")
+
+
+def pay_policy(organisation: Organisation) -> dict[str, Any]:
+    return {name: getattr(organisation, name) for name in PAY_POLICY_FIELDS}
+
+
+def update_pay_policy(session: Session, admin: User, changes: dict[str, Any]) -> Organisation:
+    """Change some of the pay policy (audited). A new hold period applies to money earned
+    from now on; a new notice period to suspensions announced from now on."""
+    unknown = set(changes) - set(PAY_POLICY_FIELDS)
+    if unknown:
+        raise ValueError(f"not pay-policy fields: {sorted(unknown)}")
+    organisation = get_own_organisation(session, admin)
+    before = pay_policy(organisation)
+    for name, value in changes.items():
+        setattr(organisation, name, value)
+    audit.record(
+        session, admin, "organisation.pay_policy_changed", object_type="organisation",
+        object_id=organisation.id, organisation_id=organisation.id,
+        before=before, after=pay_policy(organisation),
     )
     session.flush()
     return organisation

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from workforce.accounts.models import STAFF_ROLES, Role
 from workforce.api.schemas import (
@@ -110,6 +110,24 @@ class StaffUpdateSchema(Schema):
 class UserListArgs(Schema):
     role = fields.Enum(Role, by_value=True)
     is_active = fields.Boolean()
+
+
+class PayPolicySchema(Schema):
+    requires_paid_assessments = fields.Boolean(metadata={
+        "description": "Every assessment must carry a stipend before it is published."})
+    payout_hold_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=60),
+                                      metadata={
+        "description": "Days earned money waits before a payout may include it (applies to "
+        "money earned after the change)."})
+    notice_period_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=90),
+                                        metadata={
+        "description": "Notice owed before a project is suspended; shorter notice pays a "
+        "kill fee (applies to suspensions announced after the change)."})
+
+    @validates_schema
+    def _something_to_change(self, data: dict, **kwargs: object) -> None:
+        if not data:
+            raise ValidationError("Give at least one field to change.", "_schema")
 
 
 class OrganisationSchema(Schema):

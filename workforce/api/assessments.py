@@ -11,7 +11,6 @@ from workforce.api.assessments_schemas import (
     AssessmentSchema,
     AssessmentUpdateSchema,
     GrantSchema,
-    PayPolicySchema,
     QualificationSchema,
     QualificationUpdateSchema,
     QuestionSchema,
@@ -143,17 +142,6 @@ def set_wage_floor(args: dict, currency: str):
         raise Invalid(str(exc), errors={"currency": [str(exc)]}) from exc
     return services.set_wage_floor(
         db_session(), current_user(), currency=code, hourly_amount=args["hourly_amount"]
-    )
-
-
-@blp.route("/organisation/pay-policy", methods=["PUT"])
-@blp.requires(Role.ADMIN)
-@blp.arguments(PayPolicySchema)
-@blp.response(200, PayPolicySchema)
-def set_pay_policy(args: dict):
-    """Whether every assessment must carry a stipend (audited)."""
-    return services.set_paid_assessments_required(
-        db_session(), current_user(), args["requires_paid_assessments"]
     )
 
 

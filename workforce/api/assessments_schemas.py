@@ -192,7 +192,3 @@ class WageFloorSchema(Schema):
         required=True, validate=validate.Range(min=1, max=100_000_000),
         metadata={"description": "Minor units per hour."},
     )
-
-
-class PayPolicySchema(Schema):
-    requires_paid_assessments = fields.Boolean(required=True)

@@ -15,6 +15,7 @@ from workforce.api.accounts_schemas import (
     InvitationCreateSchema,
     InvitationSchema,
     OrganisationSchema,
+    PayPolicySchema,
     StaffUpdateSchema,
     UserListArgs,
     UserSchema,
@@ -44,6 +45,24 @@ def get_organisation():
 def rename_organisation(args: dict):
     """Rename the organisation (audited)."""
     return services.rename_organisation(db_session(), current_user(), args["name"])
+
+
+@blp.route("/organisation/pay-policy")
+@blp.requires(*STAFF_ROLES)
+@blp.response(200, PayPolicySchema)
+def get_pay_policy():
+    """Stipends required on assessments, the payout hold period and the notice period."""
+    return services.pay_policy(services.get_own_organisation(db_session(), current_user()))
+
+
+@blp.route("/organisation/pay-policy", methods=["PATCH"])
+@blp.requires(Role.ADMIN)
+@blp.arguments(PayPolicySchema)
+@blp.response(200, PayPolicySchema)
+def update_pay_policy(args: dict):
+    """Change any of the pay policy's fields (audited); those left out keep their value."""
+    organisation = services.update_pay_policy(db_session(), current_user(), args)
+    return services.pay_policy(organisation)
 
 
 class UserListQuery(UserListArgs, PageArgs):

@@ -13,6 +13,7 @@ from workforce.api.payouts_schemas import (
     ExclusionSchema,
     ItemListArgs,
     ItemSchema,
+    ManualFailureSchema,
     ManualPaymentSchema,
     ReconciliationArgs,
     ReconciliationSchema,
@@ -240,6 +241,21 @@ def record_manual_payment(args: dict, item_id: uuid.UUID):
     `illegal-transition`; a Stripe item is 409 `not-manual`. Audited."""
     session = db_session()
     item = payouts.record_manual_payment(session, current_user(), item_id, args["reference"])
+    return payouts.item_view(item)
+
+
+@blp.route("/payout-items/<uuid:item_id>/manual-failure", methods=["POST"])
+@blp.requires(*FINANCE)
+@blp.arguments(ManualFailureSchema)
+@blp.response(200, ItemSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def record_manual_failure(args: dict, item_id: uuid.UUID):
+    """Record that a manual-method item could not be paid: it fails, its money is
+    payable again and the trainer is told the reason. Only an approved item (409
+    `illegal-transition`); a Stripe item is 409 `not-manual`. Audited; retry it later."""
+    session = db_session()
+    item = payouts.record_manual_failure(session, current_user(), item_id, args["reason"])
     return payouts.item_view(item)
 
 

@@ -153,6 +153,12 @@ class ManualPaymentSchema(Schema):
         "example": "HSBC-20250317-000123"})
 
 
+class ManualFailureSchema(Schema):
+    reason = Text(required=True, validate=validate.Length(min=1, max=500), metadata={
+        "description": "Why the payment could not be made; the trainer reads it.",
+        "example": "The bank returned the transfer: the account is closed."})
+
+
 class ReconciliationArgs(Schema):
     period_from = UtcDateTime(required=True, data_key="from",
                               metadata={"description": "Start (inclusive), with time zone."})

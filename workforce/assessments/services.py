@@ -254,19 +254,6 @@ def list_wage_floors(session: Session, staff: User) -> list[WageFloor]:
     ))
 
 
-def set_paid_assessments_required(session: Session, admin: User, required: bool) -> Organisation:
-    organisation = session.get_one(Organisation, admin.organisation_id)
-    before = {"requires_paid_assessments": organisation.requires_paid_assessments}
-    organisation.requires_paid_assessments = required
-    audit.record(
-        session, admin, "organisation.pay_policy_changed", object_type="organisation",
-        object_id=organisation.id, organisation_id=organisation.id, before=before,
-        after={"requires_paid_assessments": required},
-    )
-    session.flush()
-    return organisation
-
-
 # --- assessments ---------------------------------------------------------------------
 
 VERSION_FIELDS = (

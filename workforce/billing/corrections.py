@@ -23,7 +23,7 @@ from workforce.accounts import audit
 from workforce.accounts.audit import Actor
 from workforce.accounts.models import Organisation, Role, User
 from workforce.billing import ledger
-from workforce.billing.earnings import EARNED_SOURCES, find_payable, held_credits
+from workforce.billing.earnings import EARNED_SOURCES, find_payable
 from workforce.billing.models import (
     AccountKind,
     Adjustment,
@@ -298,7 +298,7 @@ def _available(
 ) -> int:
     # Uncapped on purpose: if what is on hold ever exceeded the balance, nothing is
     # available to take.
-    hold = held_credits(session, [payable.id], now, excluding_entry=excluding_entry)
+    hold = ledger.held_credits(session, [payable.id], now, excluding_entry=excluding_entry)
     held = hold[payable.id].amount if payable.id in hold else 0
     return -payable.balance - held
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, aliased
 
 from workforce import clock
 from workforce.accounts.models import Organisation, User
+from workforce.billing import ledger
 from workforce.billing.models import (
     AccountKind,
     ItemState,
@@ -108,44 +109,9 @@ def find_payable(
     return session.scalars(stmt).one_or_none()
 
 
-@dataclass(frozen=True)
-class Hold:
-    amount: int
-    release_at: datetime | None
-
-
-def held_credits(
-    session: Session,
-    account_ids: Sequence[uuid.UUID],
-    now: datetime,
-    *,
-    excluding_entry: uuid.UUID | None = None,
-) -> dict[uuid.UUID, Hold]:
-    """Per payable account: the credits still inside their hold period (not reversed),
-    and the earliest release among them."""
-    if not account_ids:
-        return {}
-    reversal = aliased(JournalEntry)
-    stmt = (
-        select(Posting.account_id, func.sum(Posting.amount), func.min(Posting.available_at))
-        .where(
-            Posting.account_id.in_(list(account_ids)), Posting.amount < 0,
-            Posting.available_at > now,
-            ~exists().where(reversal.reverses_id == Posting.entry_id),
-        )
-        .group_by(Posting.account_id)
-    )
-    if excluding_entry is not None:
-        stmt = stmt.where(Posting.entry_id != excluding_entry)
-    return {
-        account_id: Hold(-int(total), clock.as_utc(first) if first else None)
-        for account_id, total, first in session.execute(stmt)
-    }
-
-
 def available_payable(session: Session, account: LedgerAccount, now: datetime) -> int:
     """What may leave the account now: its payable balance less the part on hold."""
-    hold = held_credits(session, [account.id], now).get(account.id)
+    hold = ledger.held_credits(session, [account.id], now).get(account.id)
     return max(-account.balance - (hold.amount if hold else 0), 0)
 
 
@@ -182,7 +148,7 @@ def summary(session: Session, trainer: User) -> EarningsSummary:
 
     accounts = trainer_accounts(session, trainer.id)
     payables = [a for a in accounts if a.kind is AccountKind.PAYABLE]
-    holds = held_credits(session, [a.id for a in payables], now)
+    holds = ledger.held_credits(session, [a.id for a in payables], now)
     for account in accounts:
         figures, owed = row(account.currency), -account.balance
         if account.kind is AccountKind.IN_TRANSIT:

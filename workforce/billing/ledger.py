@@ -10,8 +10,8 @@ Money moves like this (Dr = debit, Cr = credit):
 - earning (task, timesheet, stipend, kill fee, bonus, top-up): Dr organisation expense,
   Cr trainer payable (available after the organisation's hold period);
 - payout approved: Dr trainer payable, Cr trainer in transit;
-- payout paid: Dr trainer in transit, Cr trainer paid, and the organisation's
-  clearing account records the cash that left;
+- payout paid: Dr trainer in transit, Cr trainer paid (the trainer's paid account is
+  the record of the cash that left the organisation);
 - payout failed or cancelled: Dr trainer in transit, Cr trainer payable;
 - payout reversed after it was paid: Dr trainer paid, Cr trainer payable;
 - negative adjustment: Dr trainer payable, Cr organisation expense.
@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from workforce import clock
 from workforce.billing.models import (
@@ -54,6 +54,11 @@ class Leg:
 
 class UnbalancedEntry(ValueError):
     """A programming error: an entry whose legs do not sum to zero per currency."""
+
+
+class SourceReused(ValueError):
+    """A programming error: a source posted again with other accounts or amounts. A
+    repeat must be the same event; a new movement needs a source of its own."""
 
 
 def get_account(
@@ -128,11 +133,12 @@ def post(
     reverses_id: uuid.UUID | None = None,
 ) -> JournalEntry:
     """Post an entry for a source event, once: a second call for the same source (in
-    this transaction or a concurrent one) returns the first entry and moves nothing."""
+    this transaction or a concurrent one) returns the first entry and moves nothing.
+    The second call must carry the same legs (``SourceReused`` otherwise)."""
     _check_balanced(legs)
     existing = find_entry(session, source_type, source_id)
     if existing is not None:
-        return existing
+        return _same_movement(session, existing, legs)
     now = clock.now()
     entry = JournalEntry(
         source_type=source_type, source_id=source_id, reason=reason[:500],
@@ -155,7 +161,20 @@ def post(
         found = find_entry(session, source_type, source_id)
         if found is None:
             raise
-        return found
+        return _same_movement(session, found, legs)
+    return entry
+
+
+def _same_movement(session: Session, entry: JournalEntry, legs: Sequence[Leg]) -> JournalEntry:
+    posted = sorted(session.execute(
+        select(Posting.account_id, Posting.amount).where(Posting.entry_id == entry.id)
+    ).tuples())
+    wanted = sorted((leg.account.id, leg.amount) for leg in legs)
+    if posted != wanted:
+        raise SourceReused(
+            f"{entry.source_type.value} {entry.source_id} was posted with {posted}, "
+            f"not {wanted}"
+        )
     return entry
 
 
@@ -237,3 +256,46 @@ def check_balances(session: Session) -> list[BalanceMismatch]:
     ).all()
     mismatches += [BalanceMismatch(entry_id, int(total), 0) for entry_id, total in unbalanced]
     return mismatches
+
+
+# --- holds ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Credits of a payable account still inside the organisation's hold period."""
+
+    amount: int
+    release_at: datetime | None
+
+
+NO_HOLD = Hold(0, None)
+
+
+def held_credits(
+    session: Session,
+    account_ids: Sequence[uuid.UUID],
+    now: datetime,
+    *,
+    excluding_entry: uuid.UUID | None = None,
+) -> dict[uuid.UUID, Hold]:
+    """Per payable account: the credits still inside their hold period (not reversed),
+    and the earliest release among them."""
+    if not account_ids:
+        return {}
+    reversal = aliased(JournalEntry)
+    stmt = (
+        select(Posting.account_id, func.sum(Posting.amount), func.min(Posting.available_at))
+        .where(
+            Posting.account_id.in_(list(account_ids)), Posting.amount < 0,
+            Posting.available_at > now,
+            ~exists().where(reversal.reverses_id == Posting.entry_id),
+        )
+        .group_by(Posting.account_id)
+    )
+    if excluding_entry is not None:
+        stmt = stmt.where(Posting.entry_id != excluding_entry)
+    return {
+        account_id: Hold(-int(total), clock.as_utc(first) if first else None)
+        for account_id, total, first in session.execute(stmt)
+    }

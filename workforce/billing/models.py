@@ -63,8 +63,6 @@ class AccountKind(StrEnum):
     PAID = "paid"
     # What an organisation spent on work (debit-normal).
     EXPENSE = "expense"
-    # Money that left the organisation through a gateway or a bank (credit-normal).
-    CLEARING = "clearing"
 
 
 class LedgerAccount(IdMixin, Base):

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -205,7 +207,6 @@ def update_from_stripe(
 
 # --- manual bank details --------------------------------------------------------------
 
-_IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
 _ACCOUNT_NUMBER = re.compile(r"^[A-Z0-9]{4,34}$")
 _BANK_CODE = re.compile(r"^[A-Z0-9]{2,20}$")
 
@@ -225,8 +226,9 @@ def normalise_bank_details(details: dict[str, Any]) -> dict[str, Any]:
     if iban and (number or bank_code):
         errors["iban"] = ["Give either an IBAN or an account number with a bank code."]
     elif iban:
-        if not _IBAN.match(iban) or not _iban_checksum_ok(iban):
-            errors["iban"] = ["Not a valid IBAN."]
+        problem = _iban_problem(iban)
+        if problem:
+            errors["iban"] = [f"Not a valid IBAN: {problem}."]
         elif country and iban[:2] != country:
             errors["country"] = [f"The IBAN is for country {iban[:2]}, not {country}."]
         bank["iban"] = iban
@@ -270,10 +272,14 @@ def _compact(value: Any) -> str:
     return re.sub(r"[\s-]", "", str(value or "")).upper()
 
 
-def _iban_checksum_ok(iban: str) -> bool:
-    rearranged = iban[4:] + iban[:4]
-    digits = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(digits) % 97 == 1
+def _iban_problem(iban: str) -> str | None:
+    """What is wrong with an IBAN (country, length, structure, check digits), by
+    schwifty's registry of national formats; None when it is valid."""
+    try:
+        IBAN(iban)
+    except SchwiftyException as exc:
+        return str(exc).rstrip(".").lower()
+    return None
 
 
 # --- changes, holds and notices -------------------------------------------------------

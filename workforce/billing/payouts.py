@@ -51,7 +51,6 @@ from workforce.billing.models import (
     PayoutMethod,
     PayoutRun,
     PayoutSchedule,
-    Posting,
     RunState,
     SourceType,
 )
@@ -409,11 +408,12 @@ def build_run(
         rows = session.execute(stmt).all()
         if not rows:
             break
-        held = _held(session, [row.account_id for row in rows], run.period_end)
+        held = ledger.held_credits(session, [row.account_id for row in rows], run.period_end)
         items, exclusions = [], []
         for row in rows:
             owed = -row.balance
-            on_hold, release = held.get(row.account_id, (0, None))
+            hold = held.get(row.account_id, ledger.NO_HOLD)
+            on_hold, release = hold.amount, hold.release_at
             available = max(0, min(owed, owed - on_hold))
             minimum = minimums.get(row.currency, DEFAULT_MINIMUM)
             reason, detail = _exclusion(row, available, minimum, on_hold, release, now)
@@ -474,28 +474,6 @@ def _payable_batch(organisation_id: uuid.UUID, after: uuid.UUID | None) -> Selec
     if after is not None:
         stmt = stmt.where(LedgerAccount.id > after)
     return stmt
-
-
-def _held(
-    session: Session, account_ids: Sequence[uuid.UUID], cutoff: datetime
-) -> dict[uuid.UUID, tuple[int, datetime | None]]:
-    """Per payable account: the credits not yet available at ``cutoff`` (the
-    organisation's hold period), and when the first of them is released."""
-    if not account_ids:
-        return {}
-    rows = session.execute(
-        select(Posting.account_id, func.sum(Posting.amount), func.min(Posting.available_at))
-        .where(
-            Posting.account_id.in_(account_ids),
-            Posting.amount < 0,
-            Posting.available_at > cutoff,
-        )
-        .group_by(Posting.account_id)
-    ).all()
-    return {
-        account_id: (-int(total), clock.as_utc(release) if release else None)
-        for account_id, total, release in rows
-    }
 
 
 def account_ready(
@@ -750,9 +728,9 @@ def _approve_items(session: Session, run: PayoutRun) -> tuple[int, int]:
         rows = session.execute(stmt).all()
         if not rows:
             break
-        held = _held(session, [account.id for _, account in rows], run.period_end)
+        held = ledger.held_credits(session, [account.id for _, account in rows], run.period_end)
         for item, payable in rows:
-            available = -payable.balance - held.get(payable.id, (0, None))[0]
+            available = -payable.balance - held.get(payable.id, ledger.NO_HOLD).amount
             if item.amount > available:
                 move_item(item, ItemState.CANCELLED)
                 item.failure_code = "not_covered"
@@ -926,6 +904,31 @@ def record_manual_payment(
     return item
 
 
+def record_manual_failure(
+    session: Session, actor: User, item_id: uuid.UUID, reason: str
+) -> PayoutItem:
+    """Finance could not pay a manual-method item (the bank refused it, the details are
+    wrong): failed, its money back to payable, the trainer told the reason. Finance may
+    retry it later like any failed item. Audited."""
+    item = _locked_item(session, actor, item_id)
+    if item.method is not PayoutMethod.MANUAL:
+        raise Conflict("This payout is sent through Stripe; its failures come from Stripe.",
+                       code="not-manual")
+    before = {"state": item.state.value}
+    # Each attempt at paying by hand is a round, as each key is for Stripe items: the
+    # failure and a later retry's approval need ledger sources of their own.
+    item.attempts += 1
+    record_failed(session, item, code="manual_payment_failed", message=reason)
+    audit.record(
+        session, actor, "payout_item.failed_manually", object_type="payout_item",
+        object_id=item.id, organisation_id=item.organisation_id, before=before,
+        after={"state": item.state.value, "reason": reason, "amount": item.amount,
+               "currency": item.currency},
+    )
+    complete_if_done(session, item.run_id)
+    return item
+
+
 def retry_item(session: Session, actor: User, item_id: uuid.UUID) -> PayoutItem:
     """Send a failed item again. Its money went back to payable when it failed, so it is
     approved again (payable to in transit) after checking that the payable still covers
@@ -943,7 +946,8 @@ def retry_item(session: Session, actor: User, item_id: uuid.UUID) -> PayoutItem:
         ).with_for_update().execution_options(populate_existing=True)
     ).one()
     now = clock.now()
-    available = -payable.balance - _held(session, [payable.id], now).get(payable.id, (0, None))[0]
+    available = -payable.balance - ledger.held_credits(session, [payable.id], now).get(
+        payable.id, ledger.NO_HOLD).amount
     if item.amount > available:
         raise Conflict(
             f"Only {max(available, 0)} of {item.amount} is payable now: the money went out "
