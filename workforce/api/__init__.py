@@ -32,6 +32,7 @@ from workforce.api import (
     tasks,
     uow,
     webhooks,
+    wellbeing,
 )
 from workforce.api.schemas import ProblemSchema
 from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
@@ -41,6 +42,7 @@ BLUEPRINTS = (
     health.blp, auth.blp, me.blp, organisation.blp, assessments.blp, attempts.blp,
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
+    wellbeing.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

@@ -67,7 +67,7 @@ from workforce.projects.timesheets import amount_for, local_midnight, zone_of
 EARNED_SOURCES = frozenset({
     SourceType.ASSESSMENT_STIPEND, SourceType.TASK_APPROVAL, SourceType.TIMESHEET,
     SourceType.KILL_FEE, SourceType.TOP_UP, SourceType.COUNSELLING_ALLOWANCE,
-    SourceType.BONUS, SourceType.ADJUSTMENT,
+    SourceType.FLAGGED_WORK, SourceType.BONUS, SourceType.ADJUSTMENT,
 })
 # Movements of a payout item, in lifecycle order; never corrected by hand.
 PAYOUT_STEPS = (

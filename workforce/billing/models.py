@@ -17,6 +17,12 @@ class EarningKind(StrEnum):
     TASK_APPROVAL = "task_approval"
     TIMESHEET = "timesheet"
     KILL_FEE = "kill_fee"
+    # The difference up to the wage floor for a week measured under it.
+    TOP_UP = "top_up"
+    # Posted after a month's exposure to sensitive work passes the organisation's mark.
+    COUNSELLING_ALLOWANCE = "counselling_allowance"
+    # Time spent on a task the trainer flagged and returned, paid by the hour.
+    FLAGGED_WORK = "flagged_work"
 
 
 class EarningEvent(IdMixin, Base):
@@ -98,6 +104,7 @@ class SourceType(StrEnum):
     KILL_FEE = "kill_fee"
     TOP_UP = "top_up"
     COUNSELLING_ALLOWANCE = "counselling_allowance"
+    FLAGGED_WORK = "flagged_work"
     BONUS = "bonus"
     ADJUSTMENT = "adjustment"
     PAYOUT_APPROVED = "payout_approved"

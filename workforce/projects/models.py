@@ -238,7 +238,9 @@ class Task(IdMixin, TimestampMixin, Base):
     ``open_slots`` is how many more trainers may take it now: redundancy less the
     assignments that hold or used a slot (leased, submitted, in revision, approved).
     Claims take a slot with a conditional UPDATE, so it never goes below zero.
-    ``gold_answer`` is never shown to trainers.
+    ``gold_answer`` is never shown to trainers. ``sensitivity`` and
+    ``content_categories``, when set, override the project's for this one task (a
+    single graphic clip in an otherwise ordinary project).
     """
 
     __tablename__ = "tasks"
@@ -262,6 +264,8 @@ class Task(IdMixin, TimestampMixin, Base):
     gold_answer: Mapped[Any | None] = mapped_column(json_type())
     open_slots: Mapped[int]
     import_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("task_imports.id"))
+    sensitivity: Mapped[Sensitivity | None] = mapped_column(str_enum(Sensitivity))
+    content_categories: Mapped[list[str] | None] = mapped_column(json_type())
 
     project: Mapped[Project] = relationship()
 
