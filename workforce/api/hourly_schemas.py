@@ -30,6 +30,14 @@ class SessionCapSchema(Schema):
                                           "next local midnight, or Monday midnight."})
 
 
+class SessionLimitSchema(Schema):
+    limit = fields.String(metadata={
+        "description": "graphic_daily, weekly_exposure, break or graphic_cutoff."})
+    at = fields.DateTime(metadata={"description": "When the limit is (or was) reached."})
+    resets_at = fields.DateTime()
+    detail = fields.String()
+
+
 class TimeEntrySchema(Schema):
     """A work session (``source`` session; running while ``ended_at`` is null) or a
     manual entry with its note."""
@@ -48,7 +56,8 @@ class TimeEntrySchema(Schema):
     end_reason = fields.Enum(
         EntryEndReason, by_value=True, allow_none=True,
         metadata={"description": "stopped, idle (closed at the last heartbeat), cap (closed "
-                  "when a cap was reached), paused, suspended or left."},
+                  "when a cap was reached), exposure_limit (closed when a wellbeing exposure "
+                  "limit was reached), paused, suspended or left."},
     )
     note = fields.String()
 
@@ -60,12 +69,21 @@ class SessionSchema(TimeEntrySchema):
                   "(null without caps). Closed by a cap: that cap and when it resets."},
     )
 
+    exposure_limit = fields.Nested(
+        SessionLimitSchema, allow_none=True,
+        metadata={"description": "Sensitive projects: when an exposure limit would stop the "
+                  "session if it ran on; for one a limit stopped, that limit."},
+    )
+
     @pre_dump
     def _flatten(self, view: SessionView, **_: Any) -> SimpleNamespace:
-        # The entry's own attributes, plus the cap (``running`` is derived from them).
-        names = [name for name in self.fields if name not in ("running", "cap")]
+        # The entry's own attributes, plus the cap and the exposure limit (``running``
+        # is derived from them).
+        names = [name for name in self.fields
+                 if name not in ("running", "cap", "exposure_limit")]
         return SimpleNamespace(
-            **{name: getattr(view.entry, name) for name in names}, cap=view.cap
+            **{name: getattr(view.entry, name) for name in names}, cap=view.cap,
+            exposure_limit=view.exposure_limit,
         )
 
 

@@ -55,7 +55,10 @@ IMPORT_BODY = {
     "\"payload\": {\"prompt\": \"...\", \"media_urls\": [\"https://...\"], \"instructions\": "
     "\"...\"}, \"redundancy\": 3, \"priority\": 0, \"gold_answer\": null}`; or CSV with the "
     "header `external_id,prompt,media_urls,instructions,redundancy,priority,gold_answer` "
-    "(media URLs separated by spaces or `|`; gold_answer as JSON text). UTF-8.",
+    "(media URLs separated by spaces or `|`; gold_answer as JSON text). UTF-8. A row may "
+    "carry its own content warning, `sensitivity` (none, sensitive, graphic; never below "
+    "the project's) and `content_categories` (required unless none; in CSV, separated by "
+    "spaces or `|`), also as optional CSV columns of those names.",
     "content": {mimetype: _FILE for mimetype in IMPORT_TYPES},
 }
 

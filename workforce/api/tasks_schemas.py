@@ -10,6 +10,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.api.schemas import PageArgs, Text
+from workforce.api.staffing_schemas import ContentWarningSchema
+from workforce.api.trainer_wellbeing_schemas import RotationSchema
 from workforce.projects.imports import ImportFormat
 from workforce.projects.models import AppealState, AssignmentState, RejectionCategory
 from workforce.projects.reviews import MESSAGE_MAX, AppealDecision, ReviewDecision
@@ -154,6 +156,11 @@ class AssignmentSchema(Schema):
     guidelines = fields.Nested(TaskGuidelinesSchema, allow_none=True, metadata={
         "description": "The project's current guidelines (on a claim and on one "
         "assignment; not in lists)."})
+    content_warning = fields.Nested(ContentWarningSchema, metadata={
+        "description": "The task's own content warning, else its project's."})
+    rotation = fields.Nested(RotationSchema, allow_none=True, metadata={
+        "description": "On a claim of sensitive work when rotation is due: the "
+        "non-sensitive projects the trainer is staffed on (null otherwise)."})
 
 
 class AssignmentListArgs(PageArgs):

@@ -45,6 +45,13 @@ def lock_project(session: Session, project_id: uuid.UUID) -> Project | None:
     ).one_or_none()
 
 
+def lock_trainer(session: Session, trainer_id: uuid.UUID) -> None:
+    """Serialise what one trainer starts (claims, sessions, entries) and what ends it
+    (a consent withdrawal): each locks the trainer's row first (PostgreSQL; SQLite
+    serialises writers anyway), so its checks see the others' results."""
+    session.execute(select(User.id).where(User.id == trainer_id).with_for_update())
+
+
 def find_active_membership(
     session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID
 ) -> ProjectMember | None:

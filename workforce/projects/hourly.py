@@ -10,7 +10,9 @@ Caps are per project and trainer: minutes of work per local day and per local we
 the time it actually spent in it (it is split exactly at local midnight), and a
 running session counts up to now. A session is closed at the moment a cap is reached:
 by its next heartbeat, its stop, or the idle job, whichever comes first; it is never
-paid past that moment.
+paid past that moment. Sessions on sensitive projects are stopped the same way at the
+moment an exposure limit is reached (``wellbeing.limits``; end reason
+``exposure_limit``), and may not start while one is.
 
 Times are kept to whole seconds, so that entries, caps and pay add up exactly.
 """
@@ -46,6 +48,8 @@ from workforce.projects.models import (
     TimesheetState,
 )
 from workforce.projects.timesheets import day_bounds, week_bounds, zone_of
+from workforce.wellbeing import limits
+from workforce.wellbeing.limits import LimitStop
 
 MANUAL_ENTRY_MAX = timedelta(hours=24)
 MANUAL_ENTRY_MAX_AGE = timedelta(days=14)
@@ -213,7 +217,7 @@ def _require_hourly(project: Project) -> None:
 def _lock_trainer(session: Session, trainer_id: uuid.UUID) -> None:
     """Serialise the writes of one trainer's entries (PostgreSQL; SQLite serialises
     writers anyway), so that overlap and cap checks see each other's results."""
-    session.execute(select(User.id).where(User.id == trainer_id).with_for_update())
+    access.lock_trainer(session, trainer_id)
 
 
 def _rate_at(session: Session, project: Project, when: datetime) -> ProjectRate:
@@ -269,10 +273,25 @@ def find_overlap(
 @dataclass(frozen=True)
 class SessionView:
     """A work session and its cap: for a running one, the moment a cap would close it
-    if it ran on (``None`` without caps); for one a cap closed, that cap."""
+    if it ran on (``None`` without caps); for one a cap closed, that cap. The same for
+    exposure limits on sensitive projects (``exposure_limit``)."""
 
     entry: TimeEntry
     cap: CapHit | None
+    exposure_limit: LimitStop | None = None
+
+
+def _first_stop(
+    cap: CapHit | None, limit: LimitStop | None, by: datetime
+) -> tuple[datetime, EntryEndReason] | None:
+    """What closes a session by ``by``: a cap or an exposure limit reached by then,
+    whichever came first."""
+    found = []
+    if cap is not None and cap.at <= by:
+        found.append((cap.at, EntryEndReason.CAP))
+    if limit is not None and limit.at <= by:
+        found.append((limit.at, EntryEndReason.EXPOSURE_LIMIT))
+    return min(found, key=lambda stop: stop[0]) if found else None
 
 
 def start_session(session: Session, trainer: User, project_id: uuid.UUID) -> SessionView:
@@ -291,6 +310,7 @@ def start_session(session: Session, trainer: User, project_id: uuid.UUID) -> Ses
     running = find_running(session, trainer.id)
     if running is not None:
         raise _session_running(running)
+    limits.check_session_start(session, trainer, project, now=now)
     rate = _rate_at(session, project, now)
     sheet = timesheets.open_timesheet_for(session, project, trainer, now)
     hit = cap_hit_for(session, project, trainer, now, now + CAP_LOOKAHEAD, now=now)
@@ -310,7 +330,8 @@ def start_session(session: Session, trainer: User, project_id: uuid.UUID) -> Ses
         if running is None:
             raise
         raise _session_running(running) from None
-    return SessionView(entry, hit)
+    stop = limits.session_stop(session, trainer, project, now, now + CAP_LOOKAHEAD)
+    return SessionView(entry, hit, stop)
 
 
 def _lock_own_session(session: Session, trainer: User, entry_id: uuid.UUID) -> TimeEntry:
@@ -338,31 +359,32 @@ def end_session(
     session: Session, entry: TimeEntry, at: datetime, reason: EntryEndReason
 ) -> None:
     """Close a running session at ``at`` for ``reason`` (a pause, a suspension, the
-    trainer leaving), or earlier, at the moment a cap was reached: work is never paid
-    past a cap."""
+    trainer leaving), or earlier, at the moment a cap or an exposure limit was reached:
+    work is never paid past either."""
     project = session.get(Project, entry.project_id)
     trainer = session.get(User, entry.trainer_id)
     assert project is not None and trainer is not None
     at = whole_seconds(at)
     hit = cap_hit_for(session, project, trainer, entry.started_at, at, now=at, exclude=entry.id)
-    if hit is not None and hit.at <= at:
-        _close(entry, hit.at, EntryEndReason.CAP)
-    else:
-        _close(entry, at, reason)
+    stop = limits.session_stop(session, trainer, project, entry.started_at, at)
+    first = _first_stop(hit, stop, at)
+    _close(entry, *(first or (at, reason)))
 
 
 def _close_lapsed(
     session: Session, entry: TimeEntry, project: Project, trainer: User, now: datetime
-) -> CapHit | None:
+) -> CapHit | LimitStop | None:
     """Close a session that missed its heartbeats at its last sign of life, or at the
-    cap moment if a cap was reached before that."""
+    moment a cap or an exposure limit was reached before that."""
     last_seen = _last_seen(entry)
     hit = cap_hit_for(
         session, project, trainer, entry.started_at, last_seen, now=now, exclude=entry.id
     )
-    if hit is not None and hit.at <= last_seen:
-        _close(entry, hit.at, EntryEndReason.CAP)
-        return hit
+    stop = limits.session_stop(session, trainer, project, entry.started_at, last_seen)
+    first = _first_stop(hit, stop, last_seen)
+    if first is not None:
+        _close(entry, *first)
+        return hit if first[1] is EntryEndReason.CAP else stop
     _close(entry, last_seen, EntryEndReason.IDLE)
     return None
 
@@ -399,9 +421,10 @@ def _require_running(entry: TimeEntry) -> None:
 
 
 def heartbeat(session: Session, trainer: User, entry_id: uuid.UUID) -> SessionView:
-    """Record that the trainer is still working. If a cap has been reached, the session
-    is closed at the moment it was (``end_reason`` ``cap``) and the answer says so.
-    A closed session answers 409 ``session-closed``."""
+    """Record that the trainer is still working. If a cap or an exposure limit has
+    been reached, the session is closed at the moment it was (``end_reason`` ``cap`` or
+    ``exposure_limit``) and the answer says so. A closed session answers 409
+    ``session-closed``."""
     entry = _lock_own_session(session, trainer, entry_id)
     _require_running(entry)
     project = session.get(Project, entry.project_id)
@@ -411,12 +434,15 @@ def heartbeat(session: Session, trainer: User, entry_id: uuid.UUID) -> SessionVi
         session, project, trainer, entry.started_at, now + CAP_LOOKAHEAD, now=now,
         exclude=entry.id,
     )
-    if hit is not None and hit.at <= now:
-        _close(entry, hit.at, EntryEndReason.CAP)
+    stop = limits.session_stop(session, trainer, project, entry.started_at,
+                               now + CAP_LOOKAHEAD)
+    first = _first_stop(hit, stop, now)
+    if first is not None:
+        _close(entry, *first)
     else:
         entry.last_heartbeat_at = now
     session.flush()
-    return SessionView(entry, hit)
+    return SessionView(entry, hit, stop)
 
 
 def stop_session(session: Session, trainer: User, entry_id: uuid.UUID) -> SessionView:
@@ -431,12 +457,10 @@ def stop_session(session: Session, trainer: User, entry_id: uuid.UUID) -> Sessio
     hit = cap_hit_for(
         session, project, trainer, entry.started_at, now, now=now, exclude=entry.id
     )
-    if hit is not None:
-        _close(entry, hit.at, EntryEndReason.CAP)
-    else:
-        _close(entry, now, EntryEndReason.STOPPED)
+    stop = limits.session_stop(session, trainer, project, entry.started_at, now)
+    _close(entry, *(_first_stop(hit, stop, now) or (now, EntryEndReason.STOPPED)))
     session.flush()
-    return SessionView(entry, hit)
+    return SessionView(entry, hit, stop)
 
 
 def close_idle_sessions(session: Session, *, now: datetime, limit: int) -> int:
@@ -475,7 +499,8 @@ def close_idle_sessions(session: Session, *, now: datetime, limit: int) -> int:
         hit = _close_lapsed(session, entry, project, trainer, now)
         assert entry.ended_at is not None
         why = (
-            f"the {hit.kind.value} cap was reached" if hit is not None
+            f"the {hit.kind.value} cap was reached" if isinstance(hit, CapHit)
+            else f"an exposure limit was reached ({hit.detail})" if hit is not None
             else "no heartbeat came for "
             f"{project.idle_timeout_seconds // 60} minutes"
         )

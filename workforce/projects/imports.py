@@ -12,6 +12,13 @@ carries the counts and the first ``ERRORS_SHOWN`` row errors with their line num
 
 Rows keep the file's order among tasks of equal priority: each gets a creation time
 one microsecond after the previous row's.
+
+A row may carry its own content warning (``sensitivity`` and ``content_categories``),
+overriding the project's for that task, checked as a project's is: categories are
+required unless the sensitivity is ``none``, and must be empty when it is. A task is
+never less sensitive than its project (a lower level is refused): the override is for
+the single disturbing item in an ordinary project, or a graver one in a sensitive
+project, never to take a warning away from what trainers joined under.
 """
 
 from __future__ import annotations
@@ -37,7 +44,13 @@ from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
-from workforce.projects.models import ProjectState, Task, TaskImport
+from workforce.projects.models import (
+    ContentCategory,
+    ProjectState,
+    Sensitivity,
+    Task,
+    TaskImport,
+)
 from workforce.projects.reviews import is_finite_json
 
 BATCH_SIZE = 1000
@@ -50,12 +63,14 @@ URLS_MAX = 50
 REDUNDANCY_MAX = 100
 PRIORITY_LIMIT = 1_000_000
 
-FIELDS = ("external_id", "payload", "redundancy", "priority", "gold_answer")
+FIELDS = ("external_id", "payload", "redundancy", "priority", "gold_answer", "sensitivity",
+          "content_categories")
 PAYLOAD_FIELDS = ("prompt", "media_urls", "instructions")
 CSV_COLUMNS = (
     "external_id", "prompt", "media_urls", "instructions", "redundancy", "priority",
-    "gold_answer",
+    "gold_answer", "sensitivity", "content_categories",
 )
+LEVEL = {Sensitivity.NONE: 0, Sensitivity.SENSITIVE: 1, Sensitivity.GRAPHIC: 2}
 _URL_SEPARATORS = re.compile(r"[\s|]+")
 
 
@@ -128,6 +143,9 @@ class CleanRow:
     redundancy: int
     priority: int
     gold_answer: Any
+    # The task's own content warning (``None``: the project's applies).
+    sensitivity: Sensitivity | None = None
+    content_categories: list[str] | None = None
 
 
 class _FileError(Exception):
@@ -170,10 +188,13 @@ def _check_url(url: Any) -> str | None:
     return None
 
 
-def check_row(values: dict[str, Any], names: dict[str, str]) -> tuple[CleanRow | None, list[str]]:
+def check_row(
+    values: dict[str, Any], names: dict[str, str], *,
+    project_sensitivity: Sensitivity = Sensitivity.NONE,
+) -> tuple[CleanRow | None, list[str]]:
     """Validate one row given as ``external_id, prompt, media_urls, instructions,
-    redundancy, priority, gold_answer`` (absent: not in ``values``); ``names`` says how
-    the file calls each field, for the messages."""
+    redundancy, priority, gold_answer, sensitivity, content_categories`` (absent: not in
+    ``values``); ``names`` says how the file calls each field, for the messages."""
     messages: list[str] = []
 
     def bad(key: str, message: str) -> None:
@@ -223,13 +244,49 @@ def check_row(values: dict[str, Any], names: dict[str, str]) -> tuple[CleanRow |
     gold = values.get("gold_answer")
     if not is_finite_json(gold):
         bad("gold_answer", "NaN and infinities are not JSON.")
+    sensitivity, categories = _check_warning(values, bad, project_sensitivity)
     for key in ("external_id", "prompt", "instructions", "media_urls", "gold_answer"):
         if _has_nul(values.get(key)):
             bad(key, "Must not contain NUL characters.")
     if messages or external_id is None:
         return None, messages
     payload = {"prompt": prompt, "media_urls": media_urls, "instructions": instructions}
-    return CleanRow(external_id, payload, redundancy, priority, gold), []
+    return CleanRow(external_id, payload, redundancy, priority, gold, sensitivity,
+                    categories), []
+
+
+def _check_warning(
+    values: dict[str, Any], bad: Any, project_sensitivity: Sensitivity
+) -> tuple[Sensitivity | None, list[str] | None]:
+    """The row's own content warning, checked like a project's; (None, None) without."""
+    raw, categories = values.get("sensitivity"), values.get("content_categories")
+    if raw is None:
+        if categories is not None:
+            bad("content_categories", "Give a sensitivity with the categories.")
+        return None, None
+    try:
+        sensitivity = Sensitivity(raw)
+    except ValueError:
+        bad("sensitivity", "Must be one of none, sensitive, graphic.")
+        return None, None
+    if LEVEL[sensitivity] < LEVEL[project_sensitivity]:
+        bad("sensitivity", f"Must not be lower than the project's ({project_sensitivity.value}).")
+    categories = [] if categories is None else categories
+    known = {c.value for c in ContentCategory}
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        bad("content_categories", "Must be a list of categories.")
+        return None, None
+    unknown = [c for c in categories if c not in known]
+    if unknown:
+        bad("content_categories", f"Unknown {', '.join(unknown)}; use "
+            + ", ".join(c.value for c in ContentCategory) + ".")
+    if len(set(categories)) < len(categories):
+        bad("content_categories", "A category is listed twice.")
+    if sensitivity is Sensitivity.NONE and categories:
+        bad("content_categories", "Must be empty when the sensitivity is none.")
+    if sensitivity is not Sensitivity.NONE and not categories:
+        bad("content_categories", f"Name at least one category for {sensitivity.value} content.")
+    return sensitivity, categories
 
 
 def _external_id_of(values: dict[str, Any]) -> str | None:
@@ -279,7 +336,8 @@ def _jsonl_rows(body: IO[bytes]) -> Iterator[Parsed]:
             yield number, {}, names, ["Each line must be a JSON object."]
             continue
         messages = [f"{key}: Unknown field." for key in data if key not in FIELDS]
-        values = {k: data[k] for k in ("external_id", "redundancy", "priority", "gold_answer")
+        values = {k: data[k] for k in ("external_id", "redundancy", "priority", "gold_answer",
+                                       "sensitivity", "content_categories")
                   if k in data}
         payload = data.get("payload")
         if isinstance(payload, dict):
@@ -345,6 +403,12 @@ def _csv_rows(body: IO[bytes]) -> Iterator[Parsed]:
                 values[name] = raw[name]
         if raw.get("media_urls", "").strip():
             values["media_urls"] = [u for u in _URL_SEPARATORS.split(raw["media_urls"]) if u]
+        if raw.get("sensitivity", "").strip():
+            values["sensitivity"] = raw["sensitivity"].strip()
+        if raw.get("content_categories", "").strip():
+            values["content_categories"] = [
+                c for c in _URL_SEPARATORS.split(raw["content_categories"]) if c
+            ]
         for name in ("redundancy", "priority"):
             if (number_value := _csv_int(raw.get(name, ""))) is not None:
                 values[name] = number_value
@@ -391,7 +455,10 @@ def import_tasks(
     try:
         for number, values, names, messages in rows:
             report.rows += 1
-            row, problems = check_row(values, names) if values or not messages else (None, [])
+            row, problems = (
+                check_row(values, names, project_sensitivity=project.sensitivity)
+                if values or not messages else (None, [])
+            )
             if messages or row is None:
                 report.add_error(number, _external_id_of(values), messages + problems)
                 continue
@@ -469,15 +536,18 @@ def _created_at(started: datetime, line: int) -> datetime:
 # once, generically, and scan every task the import has added so far.)
 _POSTGRESQL_INSERT = text("""
 INSERT INTO tasks (id, project_id, external_id, payload, redundancy, priority, gold_answer,
-                   open_slots, import_id, created_at, updated_at)
+                   open_slots, import_id, created_at, updated_at, sensitivity,
+                   content_categories)
 SELECT r.id, :project_id, r.external_id, CAST(r.payload AS jsonb), r.redundancy,
        r.priority, CAST(r.gold_answer AS jsonb), r.redundancy, :import_id, r.created_at,
-       r.created_at
+       r.created_at, r.sensitivity, CAST(r.content_categories AS jsonb)
 FROM unnest(CAST(:ids AS uuid[]), CAST(:external_ids AS varchar[]),
             CAST(:payloads AS text[]), CAST(:redundancies AS integer[]),
             CAST(:priorities AS integer[]), CAST(:golds AS text[]),
-            CAST(:times AS timestamptz[]))
-     AS r(id, external_id, payload, redundancy, priority, gold_answer, created_at)
+            CAST(:times AS timestamptz[]), CAST(:sensitivities AS varchar[]),
+            CAST(:categories AS text[]))
+     AS r(id, external_id, payload, redundancy, priority, gold_answer, created_at,
+          sensitivity, content_categories)
 ON CONFLICT (project_id, external_id) DO NOTHING
 RETURNING external_id
 """)
@@ -501,6 +571,10 @@ def _insert_postgresql(
         # JSON null, as the ORM stores a task without a gold answer.
         "golds": [json.dumps(row.gold_answer) for _, row in rows],
         "times": [_created_at(started, number) for number, _ in rows],
+        "sensitivities": [row.sensitivity.value if row.sensitivity else None for _, row in rows],
+        # SQL NULL for a task without its own warning.
+        "categories": [None if row.content_categories is None
+                       else json.dumps(row.content_categories) for _, row in rows],
     }))
 
 
@@ -524,6 +598,7 @@ def _insert_sqlite(
             "gold_answer": row.gold_answer, "open_slots": row.redundancy,
             "import_id": import_id, "created_at": _created_at(started, number),
             "updated_at": _created_at(started, number),
+            "sensitivity": row.sensitivity, "content_categories": row.content_categories,
         }
         for number, row in fresh.values() if row.external_id not in existing
     ]

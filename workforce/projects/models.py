@@ -400,6 +400,8 @@ class EntryEndReason(StrEnum):
     PAUSED = "paused"
     SUSPENDED = "suspended"
     LEFT = "left"
+    # Closed when a wellbeing exposure limit was reached (``wellbeing.limits``).
+    EXPOSURE_LIMIT = "exposure_limit"
 
 
 class TimeEntry(IdMixin, TimestampMixin, Base):

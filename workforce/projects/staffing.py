@@ -17,6 +17,9 @@ Rules worth knowing:
   database's partial unique index settles races (409 ``membership-open``).
 - Leaving or removal ends the member's leases and closes their running work session
   at that moment; submitted work stays and is still reviewed and paid.
+- A sensitive or graphic project takes only trainers who consented to each of its
+  content categories (``wellbeing.consent``): checked when they apply and again when
+  they become members (409 ``consent-required`` naming the missing categories).
 - Every change is audited (``object_type="project_member"``); the trainer is notified
   of what others decide (accepted, declined with the reason, invited, invitation
   withdrawn, removed with the reason).
@@ -58,6 +61,7 @@ from workforce.projects.models import (
     ProjectState,
 )
 from workforce.projects.services import ProjectView, count_active_members, title_for, views_of
+from workforce.wellbeing import consent
 
 STAFFABLE = (ProjectState.ACTIVE, ProjectState.PAUSED)
 MARKET_BATCH = 100
@@ -212,6 +216,7 @@ def apply(
     access.require_open_for_work(project)
     if unmet:
         raise _not_eligible(unmet)
+    consent.require_for_project(session, trainer.id, project)
     _no_open_membership(session, project.id, trainer.id)
     member = ProjectMember(
         project_id=project.id, trainer_id=trainer.id, state=MembershipState.APPLIED,
@@ -437,6 +442,7 @@ def _activate(
     unmet = _unmet(session, trainer, project, clock.now())
     if unmet:
         raise _not_eligible(unmet)
+    consent.require_for_project(session, trainer.id, project)
     active = count_active_members(session, project.id)
     if active >= project.capacity:
         raise Conflict(

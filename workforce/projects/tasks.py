@@ -17,16 +17,21 @@ unique key (task, trainer) means no trainer gets a task twice, whatever races.
 - A lease lasts ``project.lease_seconds``; it may be extended while it runs, up to
   ``MAX_LEASE_FACTOR`` times that from the claim. Released and expired leases give
   their slot back (``expire_leases`` is the scheduler's job).
+- Wellbeing (``wellbeing.limits``): a claim hands out only tasks the trainer may take
+  now (no exposure limit reached for the task's level, consent to its categories); a
+  lease on sensitive work never runs past the moment a limit would be reached. A claim
+  locks the trainer's row, so a consent withdrawal and the trainer's other claims and
+  sessions see it (or it sees them).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -47,6 +52,13 @@ from workforce.projects.models import (
     ProjectMember,
     ProjectRate,
     Task,
+)
+from workforce.wellbeing import limits
+from workforce.wellbeing.exposure import (
+    ExposureLimitReached,
+    LimitHit,
+    effective_categories,
+    effective_sensitivity,
 )
 
 # A lease may be extended up to this many lease lengths from the claim.
@@ -70,10 +82,18 @@ class AssignmentView:
     appeal: Appeal | None
     pay: Money | None
     guidelines: GuidelineVersion | None = None
+    # On a claim of sensitive work when rotation is due: where ordinary work waits.
+    rotation: limits.RotationHint | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
         return self.task.payload
+
+    @property
+    def content_warning(self) -> dict[str, Any]:
+        """The task's own warning, else its project's."""
+        return {"sensitivity": effective_sensitivity(self.task, self.project),
+                "content_categories": effective_categories(self.task, self.project)}
 
 
 def _views(
@@ -159,12 +179,17 @@ def claim_next(
     now = clock.now()
     project = _share_lock_project(session, project_id)
     access.require_open_for_work(project)
+    access.lock_trainer(session, trainer.id)
     _lock_membership(session, trainer.id, project_id)
     held = _live_lease(session, trainer.id, project_id, now)
+    gate = limits.gate_for(session, trainer, project.organisation_id, now=now)
+    rotation = limits.rotation_hint(session, gate, project)
     if held is not None:
-        return _views(session, [held], guidelines=True)[0], False
-    assignment = _take_next_task(session, trainer, project, now)
-    return _views(session, [assignment], guidelines=True)[0], True
+        view = _views(session, [held], guidelines=True)[0]
+        return replace(view, rotation=rotation), False
+    assignment = _take_next_task(session, trainer, project, now, gate)
+    view = _views(session, [assignment], guidelines=True)[0]
+    return replace(view, rotation=rotation), True
 
 
 def _share_lock_project(session: Session, project_id: uuid.UUID) -> Project:
@@ -219,7 +244,8 @@ def _live_lease(
 
 
 def _candidates(
-    session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID, *, skip_locked: bool
+    session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID, *, skip_locked: bool,
+    allowed: ColumnElement[bool] | None = None,
 ) -> list[uuid.UUID]:
     had_it = exists().where(Assignment.task_id == Task.id, Assignment.trainer_id == trainer_id)
     stmt = (
@@ -228,28 +254,39 @@ def _candidates(
         .order_by(Task.priority.desc(), Task.created_at, Task.id)
         .limit(CANDIDATES)
     )
+    if allowed is not None:
+        stmt = stmt.where(allowed)
     if skip_locked:
         stmt = stmt.with_for_update(skip_locked=True, of=Task)
     return list(session.scalars(stmt))
 
 
 def _take_next_task(
-    session: Session, trainer: User, project: Project, now: datetime
+    session: Session, trainer: User, project: Project, now: datetime, gate: limits.Gate
 ) -> Assignment:
     postgres = session.get_bind().dialect.name == "postgresql"
+    # Tasks the trainer may not take now (a limit, no consent) are left out here, so
+    # they never stand in the way of ones they may take.
+    allowed = limits.claimable(session, gate, project)
     for _ in range(ROUNDS):
-        task_ids = _candidates(session, trainer.id, project.id, skip_locked=True)
+        task_ids = _candidates(session, trainer.id, project.id, skip_locked=True,
+                               allowed=allowed)
         if not task_ids and postgres:
             # Every candidate is locked by another claim in flight: wait on the
             # conditional UPDATE below (it re-checks the slots once they commit)
             # rather than answer "nothing left" while slots may remain.
-            task_ids = _candidates(session, trainer.id, project.id, skip_locked=False)
+            task_ids = _candidates(session, trainer.id, project.id, skip_locked=False,
+                                   allowed=allowed)
         if not task_ids:
             break
         for task_id in task_ids:
             assignment = _try_take(session, trainer, project, task_id, now)
             if assignment is not None:
                 return assignment
+    skipped = _candidates(session, trainer.id, project.id, skip_locked=False)
+    if skipped:
+        # Work is left, but none the trainer may take now: say why.
+        raise limits.refusal(session, gate, session.get_one(Task, skipped[0]), project)
     raise Conflict(
         "No task on this project needs your answer right now; try again later.",
         code="no-task-available",
@@ -281,7 +318,19 @@ def _try_take(
     except IntegrityError:
         return None
     _refresh_task(session, task_id)
+    _bound_by_limits(session, trainer, assignment)
     return assignment
+
+
+def _bound_by_limits(session: Session, trainer: User, assignment: Assignment) -> None:
+    """A lease on sensitive work ends at the latest when holding it would reach an
+    exposure limit (the lease, already flushed, counts as held to its end)."""
+    level = effective_sensitivity(assignment.task, assignment.project)
+    stop = limits.stop_moment(session, trainer, assignment.project.organisation_id, level,
+                              assignment.claimed_at, assignment.lease_expires_at)
+    if stop is not None:
+        assignment.lease_expires_at = stop.at
+        session.flush()
 
 
 def _refresh_task(session: Session, task_id: uuid.UUID) -> None:
@@ -347,9 +396,28 @@ def extend_lease(session: Session, trainer: User, assignment_id: uuid.UUID) -> A
             "cannot be extended further.",
             code="lease-limit-reached", lease_expires_at=assignment.lease_expires_at.isoformat(),
         )
-    assignment.lease_expires_at = extended
-    session.flush()
+    _extend_within_limits(session, trainer, assignment, extended)
     return _views(session, [assignment])[0]
+
+
+def _extend_within_limits(
+    session: Session, trainer: User, assignment: Assignment, extended: datetime
+) -> None:
+    """Extend to ``extended``, or to the moment an exposure limit would be reached if
+    that comes first; 409 ``exposure-limit-reached`` when that gains nothing."""
+    access.lock_trainer(session, trainer.id)
+    current = assignment.lease_expires_at
+    assignment.lease_expires_at = extended
+    session.flush()  # the exposure measured below holds the lease to its new end
+    level = effective_sensitivity(assignment.task, assignment.project)
+    stop = limits.stop_moment(session, trainer, assignment.project.organisation_id, level,
+                              assignment.claimed_at, extended)
+    if stop is None:
+        return
+    if stop.at <= current:
+        raise ExposureLimitReached(LimitHit(stop.limit, stop.resets_at, stop.detail))
+    assignment.lease_expires_at = stop.at
+    session.flush()
 
 
 def release_lease(session: Session, trainer: User, assignment_id: uuid.UUID) -> AssignmentView:

@@ -10,10 +10,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workforce.db import Base, json_type
+from workforce.db import Base, IdMixin, json_type, str_enum
+from workforce.projects.models import ContentCategory
 
 DEFAULT_SUPPORT_TEXT = (
     "Reviewing disturbing material can affect anyone. You can stop at any time, skip "
@@ -81,3 +82,38 @@ class WellbeingPolicy(Base):
     min_group_size: Mapped[int] = mapped_column(default=5)
     updated_at: Mapped[datetime | None]
     updated_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+
+# --- consent to sensitive content ------------------------------------------------------
+
+
+class AgeAttestation(Base):
+    """A trainer's statement that they are 18 or over: made once, with its time. No
+    category of sensitive content can be consented to without it."""
+
+    __tablename__ = "age_attestations"
+
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    attested_at: Mapped[datetime]
+
+
+class ContentConsent(IdMixin, Base):
+    """A trainer's opt-in to one category of sensitive content, from ``given_at`` until
+    ``withdrawn_at``. Rows are history: consenting again after a withdrawal adds a row,
+    and at most one row per trainer and category is live (a partial unique index)."""
+
+    __tablename__ = "content_consents"
+    __table_args__ = (
+        Index(
+            "uq_content_consents_one_live", "trainer_id", "category", unique=True,
+            sqlite_where=text("withdrawn_at IS NULL"),
+            postgresql_where=text("withdrawn_at IS NULL"),
+        ),
+        CheckConstraint("withdrawn_at IS NULL OR withdrawn_at >= given_at",
+                        name="withdrawn_after_given"),
+    )
+
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    category: Mapped[ContentCategory] = mapped_column(str_enum(ContentCategory))
+    given_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]

@@ -1,0 +1,34 @@
+"""The wellbeing package's scheduled work: each job opens units of work and calls a
+service; the services lock rows (``SKIP LOCKED`` on PostgreSQL), so two schedulers
+never handle the same row twice."""
+
+from __future__ import annotations
+
+import logging
+
+from workforce import clock
+from workforce.db import Database
+from workforce.wellbeing import sessions
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+def close_sessions_at_limits(database: Database) -> int:
+    """Every minute: stop the running sessions that reached an exposure limit. Pages
+    through the running sessions on sensitive projects, one unit of work per page."""
+    now = clock.now()
+    after = None
+    closed = 0
+    while True:
+        with database.unit_of_work() as session:
+            batch = sessions.close_sessions_at_limits(session, now=now, limit=BATCH,
+                                                      after=after)
+        closed += batch.closed
+        after = batch.last
+        if batch.examined < BATCH:
+            break
+    if closed:
+        log.info("close_sessions_at_limits closed %d", closed, extra={"handled": closed})
+    return closed
