@@ -503,3 +503,33 @@ def paid_out(
                                                  ledger.Leg(paid_account, -amount)])
     session.commit()
     return item
+
+
+# --- wellbeing: consent and limits (tests/test_consent.py, test_exposure_limits.py) ----
+
+
+def consenting(trainer: User, *categories: str) -> None:
+    """The trainer attested being 18 or over and consents to the categories."""
+    from workforce.projects.models import ContentCategory
+    from workforce.wellbeing.models import AgeAttestation, ContentConsent
+
+    session = _session()
+    if session.get(AgeAttestation, trainer.id) is None:
+        session.add(AgeAttestation(trainer_id=trainer.id, attested_at=clock.now()))
+    for category in categories:
+        session.add(ContentConsent(trainer_id=trainer.id, category=ContentCategory(category),
+                                   given_at=clock.now()))
+    session.commit()
+
+
+def wellbeing_policy(organisation_id: object, **fields: object) -> object:
+    """The organisation's wellbeing policy row with ``fields`` changed from the defaults."""
+    from workforce.wellbeing import policies
+
+    session = _session()
+    policy = policies.policy_for(session, organisation_id)
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    session.add(policy)
+    session.commit()
+    return policy
