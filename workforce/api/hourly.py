@@ -44,8 +44,10 @@ def start_session(project_id: uuid.UUID):
     `not-staffed` otherwise). Refused (409) with `not-hourly`, `project-paused` (with
     the reason and resume date), `project-suspended`, `project-closed`,
     `session-running` (naming the running session, on any project),
-    `daily-cap-reached` / `weekly-cap-reached` (with `resets_at`) or
-    `timesheet-submitted`. Send a heartbeat more often than the project's idle timeout."""
+    `daily-cap-reached` / `weekly-cap-reached` (with `resets_at`),
+    `timesheet-submitted`, and on sensitive projects `exposure-limit-reached` (with
+    `limit` and `resets_at`) or `consent-required`. Send a heartbeat more often than the
+    project's idle timeout. `exposure_limit` says when a limit would stop the session."""
     return hourly.start_session(db_session(), current_user(), project_id)
 
 
@@ -55,8 +57,9 @@ def start_session(project_id: uuid.UUID):
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
 def heartbeat(entry_id: uuid.UUID):
-    """Still working. When a cap has been reached the session is closed at that moment
-    (`end_reason` `cap`, `cap` says which and when it resets). A closed session answers
+    """Still working. When a cap or an exposure limit has been reached the session is
+    closed at that moment (`end_reason` `cap` or `exposure_limit`; `cap` or
+    `exposure_limit` says which and when it resets). A closed session answers
     409 `session-closed`, also one that missed its heartbeats for the idle timeout: it
     is closed at its last heartbeat."""
     session, trainer = db_session(), current_user()

@@ -136,9 +136,16 @@ def claim(project_id: uuid.UUID):
     """Lease the next task: the highest priority (then the oldest) that still needs
     answers and that the caller has never had, for the project's lease length. One lease
     per trainer and project at a time: while one runs, it is returned (200) instead.
-    The answer holds the task and the current guidelines, never a gold answer. Refused
-    with 403 `not-staffed`, 409 `project-paused` (with the reason and expected resume
-    date), `project-suspended`, `project-closed`, or `no-task-available`."""
+    The answer holds the task, its content warning (the task's own, else the project's)
+    and the current guidelines, never a gold answer; on a sensitive project when
+    rotation is due, also `rotation` (the non-sensitive projects the caller is staffed
+    on). Tasks the caller may not take now are skipped: over an exposure limit for
+    their level, or with content categories not consented to. A lease on sensitive work
+    ends no later than the moment a limit would be reached. Refused with 403
+    `not-staffed`, 409 `project-paused` (with the reason and expected resume date),
+    `project-suspended`, `project-closed`, `no-task-available`, or, when only skipped
+    tasks are left, `exposure-limit-reached` (with `limit` and `resets_at`) or
+    `consent-required` (with `missing_categories`)."""
     view, new = tasks.claim_next(db_session(), current_user(), project_id)
     return view, 201 if new else 200
 
@@ -173,8 +180,10 @@ def get_my_assignment(assignment_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def extend(assignment_id: uuid.UUID):
     """Run the lease for another lease length from now, up to three lease lengths from
-    the claim (409 `lease-limit-reached`). Only a lease that still runs (409
-    `lease-expired`, `lease-released`, `not-leased`)."""
+    the claim (409 `lease-limit-reached`), and on sensitive work never past the moment
+    an exposure limit would be reached (409 `exposure-limit-reached` when that gains
+    nothing). Only a lease that still runs (409 `lease-expired`, `lease-released`,
+    `not-leased`)."""
     return tasks.extend_lease(db_session(), current_user(), assignment_id)
 
 
