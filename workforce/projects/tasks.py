@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -283,7 +283,8 @@ def _take_next_task(
             assignment = _try_take(session, trainer, project, task_id, now)
             if assignment is not None:
                 return assignment
-    skipped = _candidates(session, trainer.id, project.id, skip_locked=False)
+    skipped = _candidates(session, trainer.id, project.id, skip_locked=False,
+                          allowed=not_(allowed))
     if skipped:
         # Work is left, but none the trainer may take now: say why.
         raise limits.refusal(session, gate, session.get_one(Task, skipped[0]), project)

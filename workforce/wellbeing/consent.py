@@ -29,8 +29,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict
-from workforce.projects.models import ContentCategory, Project, Sensitivity, Task
-from workforce.wellbeing.exposure import effective_categories, effective_sensitivity
+from workforce.projects.models import ContentCategory, Project, Sensitivity
 from workforce.wellbeing.models import AgeAttestation, ContentConsent
 
 ORDER = list(ContentCategory)
@@ -88,7 +87,8 @@ def missing(granted: set[str], needed: Iterable[str]) -> list[str]:
 
 
 class ConsentRequired(Conflict):
-    """409 ``consent-required``: work or a project needs categories not consented to."""
+    """409 ``consent-required``: work or a project needs categories not consented to
+    (the claim gate in ``limits`` decides which tasks)."""
 
     code = "consent-required"
 
@@ -97,7 +97,7 @@ class ConsentRequired(Conflict):
                          age_attested=age_attested)
 
 
-def _refusal(what: str, lacking: list[str], attested: bool) -> ConsentRequired:
+def consent_required(what: str, lacking: list[str], attested: bool) -> ConsentRequired:
     how = ("Attest that you are 18 or over and opt in" if not attested else "Opt in")
     return ConsentRequired(
         f"{what} contains {', '.join(lacking)} content, which you have not agreed to see. "
@@ -113,19 +113,8 @@ def require_for_project(session: Session, trainer_id: uuid.UUID, project: Projec
     granted = consented(session, trainer_id)
     lacking = missing(granted, project.content_categories or [])
     if lacking:
-        raise _refusal(f"The project {project.name}", lacking,
+        raise consent_required(f"The project {project.name}", lacking,
                        attestation_of(session, trainer_id) is not None)
-
-
-def require_for_task(session: Session, trainer_id: uuid.UUID, task: Task,
-                     project: Project) -> None:
-    """Claiming a task needs consent to its effective categories."""
-    if effective_sensitivity(task, project) is Sensitivity.NONE:
-        return
-    granted = consented(session, trainer_id)
-    lacking = missing(granted, effective_categories(task, project))
-    if lacking:
-        raise _refusal("This task", lacking, attestation_of(session, trainer_id) is not None)
 
 
 # --- giving consent ------------------------------------------------------------------

@@ -142,7 +142,7 @@ def refusal(session: Session, gate: Gate, task: Task, project: Project) -> Excep
     if level in gate.blocked:
         return ExposureLimitReached(gate.blocked[level])
     lacking = gate.lacking(level, effective_categories(task, project))
-    return consent._refusal("The next task on this project", lacking,
+    return consent.consent_required("The next task on this project", lacking,
                             consent.attestation_of(session, gate.trainer.id) is not None)
 
 
@@ -192,7 +192,7 @@ def check_session_start(session: Session, trainer: User, project: Project,
         raise ExposureLimitReached(gate.blocked[project.sensitivity])
     lacking = gate.lacking(project.sensitivity, project.content_categories or [])
     if lacking:
-        raise consent._refusal(f"The project {project.name}", lacking,
+        raise consent.consent_required(f"The project {project.name}", lacking,
                                consent.attestation_of(session, trainer.id) is not None)
 
 
