@@ -17,6 +17,7 @@ from workforce.assessments import jobs as assessments_jobs
 from workforce.billing import jobs as billing_jobs
 from workforce.notifications import jobs as notifications_jobs
 from workforce.projects import jobs as projects_jobs
+from workforce.wellbeing import jobs as wellbeing_jobs
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
@@ -38,6 +39,10 @@ def register_jobs(scheduler: BaseScheduler, services: Services) -> None:
     )
     _projects(scheduler, services)
     _billing(scheduler, services)
+    scheduler.add_job(
+        wellbeing_jobs.prompt_due_check_ins, IntervalTrigger(minutes=5),
+        args=[services.database], id="wellbeing.prompt_due_check_ins", replace_existing=True,
+    )
 
 
 # The projects' jobs and how often they run: leases, idle sessions and suspensions

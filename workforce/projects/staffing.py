@@ -58,6 +58,7 @@ from workforce.projects.models import (
     ProjectState,
 )
 from workforce.projects.services import ProjectView, count_active_members, title_for, views_of
+from workforce.wellbeing import filters as wellbeing_filters
 
 STAFFABLE = (ProjectState.ACTIVE, ProjectState.PAUSED)
 MARKET_BATCH = 100
@@ -692,6 +693,7 @@ def _review_counts(
     rejected = func.sum(case((Assignment.state == AssignmentState.REJECTED, 1), else_=0))
     rows = session.execute(
         select(Assignment.trainer_id, approved, rejected)
+        .where(wellbeing_filters.rejection_counts())  # flagged work never counts against
         .join(Project, Project.id == Assignment.project_id)
         .where(
             Project.organisation_id == organisation_id,
