@@ -239,6 +239,12 @@ def test_flagged_work_never_lowers_approval_rate_or_quality(
     assert after == before
     # The time was paid once (5 minutes: 1.50), and no later step pays it again.
     assert [e.amount for e in flagged_work(session)] == [150]
+    # Nor does it count in the ranking managers see when staffing their next project.
+    response = client.get(f"{API}/projects/{ProjectFactory(manager=boss).id}/candidates",
+                          as_user=boss)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [mine] = [c for c in response.get_json() if c["trainer"]["id"] == str(ana.id)]
+    assert (mine["approved"], mine["rejected"], mine["approval_rate"]) == (1, 0, "1.0000")
 
 
 # --- triage --------------------------------------------------------------------------
