@@ -693,10 +693,10 @@ def _review_counts(
     rejected = func.sum(case((Assignment.state == AssignmentState.REJECTED, 1), else_=0))
     rows = session.execute(
         select(Assignment.trainer_id, approved, rejected)
-        .where(wellbeing_filters.rejection_counts())  # flagged work never counts against
         .join(Project, Project.id == Assignment.project_id)
         .where(
             Project.organisation_id == organisation_id,
+            wellbeing_filters.rejection_counts(),  # flagged work never counts against
             Assignment.trainer_id.in_(trainer_ids),
             Assignment.state.in_((AssignmentState.APPROVED, AssignmentState.REJECTED)),
         )
