@@ -70,13 +70,14 @@ def flagged_work(session: Session) -> list[EarningEvent]:
 def test_a_high_flag_hides_the_task_from_others_until_a_dismissal(
     client: ApiClient, session: Session, clock_at: time_machine.Coordinates
 ) -> None:
-    ana, bo = UserFactory(), UserFactory()
-    project = sensitive_project(ana, bo)
+    ana, bo, cy = UserFactory(), UserFactory(), UserFactory()
+    project = sensitive_project(ana, bo, cy)
     boss = manager(session, project)
-    sign_in(client, ana, bo, boss)
-    [task] = tasks(project, redundancy=2)
+    sign_in(client, ana, bo, boss, cy)
+    [task] = tasks(project, redundancy=3)
 
     held = claimed(client, ana, project)
+    claimed(client, cy, project)  # holds the same task: warned, not told by whom
     later(clock_at, minutes=12)
     receipt = flagged(client, ana, held["id"], return_task=True)
     assert receipt["assignment_state"] == "released"
@@ -91,6 +92,8 @@ def test_a_high_flag_hides_the_task_from_others_until_a_dismissal(
         (str(task.id), True, "high")]
     assert "trainer_id" not in queue[0]
     assert notifications(session, boss, "content_flag.high")
+    [warning] = notifications(session, cy, "content_flag.task_you_hold")
+    assert ana.display_name not in warning.body
 
     response = client.post(f"{API}/flags/{queue[0]['id']}/dismiss", as_user=boss,
                            json={"reason": "A stunt from a film, not real violence."})

@@ -161,6 +161,7 @@ def flag_task(
     )
     if severity is FlagSeverity.HIGH:
         _tell_triagers(session, flag, project, task)
+        _warn_holders(session, flag, project, task, now)
     policy = policy_for(session, project.organisation_id)
     return FlagReceipt(flag, assignment, cases.support_resources(policy), case, paid)
 
@@ -186,6 +187,25 @@ def _tell_triagers(session: Session, flag: ContentFlag, project: Project, task: 
             f"{flag.category.value.replace('_', ' ')} content and is hidden from trainers "
             "until it is triaged.",
             data={"flag_id": str(flag.id), "project_id": str(project.id)},
+        )
+
+
+def _warn_holders(session: Session, flag: ContentFlag, project: Project, task: Task,
+                  now: datetime) -> None:
+    """Others holding the task now may not have opened it yet: they are warned (not by
+    whom) and reminded that they may give it back."""
+    holders = session.scalars(select(Assignment.trainer_id).where(
+        Assignment.task_id == task.id, Assignment.state == AssignmentState.LEASED,
+        Assignment.lease_expires_at > now, Assignment.trainer_id != flag.trainer_id,
+    )).all()
+    for trainer_id in holders:
+        notify(
+            session, trainer_id, "content_flag.task_you_hold",
+            services.title_for("Content warning", project),
+            f"Task {task.external_id}, which you hold, was flagged as high-severity "
+            f"{flag.category.value.replace('_', ' ')} content. You may give it back with "
+            "a flag of your own, and the time you spent is paid.",
+            data={"task_id": str(task.id), "project_id": str(project.id)},
         )
 
 
