@@ -94,6 +94,7 @@ def test_a_check_in_is_due_after_the_threshold_and_not_before(
     assert count(session, SupportCase) == 0
 
     # Exposure counts afresh from the check-in; the next prompt comes once it is due.
+    later(clock_at, minutes=15)  # a break, so no break rule stands in the way
     work(client, ana, project, clock_at, 59)
     assert wellbeing_jobs.prompt_due_check_ins(database) == 0
     work(client, ana, project, clock_at, 1)
