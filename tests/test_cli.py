@@ -145,4 +145,5 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "projects.auto_approve_submissions", "projects.auto_approve_timesheets",
         "billing.create_due_runs", "billing.process_approved_runs", "billing.reconcile",
         "wellbeing.close_sessions_at_limits",
+        "wellbeing.prompt_due_check_ins",
     }

@@ -44,6 +44,10 @@ def register_jobs(scheduler: BaseScheduler, services: Services) -> None:
         args=[services.database], id="wellbeing.close_sessions_at_limits",
         replace_existing=True,
     )
+    scheduler.add_job(
+        wellbeing_jobs.prompt_due_check_ins, IntervalTrigger(minutes=5),
+        args=[services.database], id="wellbeing.prompt_due_check_ins", replace_existing=True,
+    )
 
 
 # The projects' jobs and how often they run: leases, idle sessions and suspensions

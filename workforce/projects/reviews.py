@@ -57,6 +57,7 @@ from workforce.projects.models import (
     RejectionCategory,
     Task,
 )
+from workforce.wellbeing import filters as wellbeing_filters
 
 SCHEDULER = audit.SystemActor("scheduler")
 # Who approves work that was not sampled for review.
@@ -520,7 +521,7 @@ def quality_score(
         select(func.count(), func.coalesce(func.sum(case((Assignment.gold_correct, 1),
                                                          else_=0)), 0))
         .where(*_org_assignments(trainer_id, organisation_id),
-               Assignment.gold_correct.is_not(None))
+               wellbeing_filters.gold_counts())
     ).one()
     return _ratio(int(correct), int(scored))
 
@@ -540,7 +541,8 @@ def _decided(
     rows = dict(session.execute(
         select(Assignment.state, func.count())
         .where(*_org_assignments(trainer_id, organisation_id),
-               Assignment.state.in_((AssignmentState.APPROVED, AssignmentState.REJECTED)))
+               Assignment.state.in_((AssignmentState.APPROVED, AssignmentState.REJECTED)),
+               wellbeing_filters.rejection_counts())
         .group_by(Assignment.state)
     ).all())
     return rows.get(AssignmentState.APPROVED, 0), rows.get(AssignmentState.REJECTED, 0)
@@ -564,9 +566,11 @@ def trainer_quality(session: Session, trainer: User) -> list[TrainerQuality]:
     """The trainer's quality score and approval rate with each organisation they have
     worked for, by organisation name."""
     correct = func.coalesce(func.sum(case((Assignment.gold_correct, 1), else_=0)), 0)
-    scored = func.count(Assignment.gold_correct)
+    # Flagged work never counts against the trainer (``wellbeing.filters``).
+    scored = func.sum(case((wellbeing_filters.gold_counts(), 1), else_=0))
     approved = func.sum(case((Assignment.state == AssignmentState.APPROVED, 1), else_=0))
-    rejected = func.sum(case((Assignment.state == AssignmentState.REJECTED, 1), else_=0))
+    rejected = func.sum(case((and_(Assignment.state == AssignmentState.REJECTED,
+                                   wellbeing_filters.rejection_counts()), 1), else_=0))
     rows = session.execute(
         select(Organisation.id, Organisation.name, scored, correct, approved, rejected)
         .select_from(Assignment)
@@ -578,8 +582,9 @@ def trainer_quality(session: Session, trainer: User) -> list[TrainerQuality]:
     ).all()
     return [
         TrainerQuality(
-            organisation_id=org_id, organisation_name=name, gold_scored=int(n_scored),
-            gold_correct=int(n_correct), quality_score=_ratio(int(n_correct), int(n_scored)),
+            organisation_id=org_id, organisation_name=name, gold_scored=int(n_scored or 0),
+            gold_correct=int(n_correct),
+            quality_score=_ratio(int(n_correct), int(n_scored or 0)),
             approved=int(n_approved or 0), rejected=int(n_rejected or 0),
             approval_rate=_ratio(int(n_approved or 0),
                                  int(n_approved or 0) + int(n_rejected or 0)),

@@ -62,6 +62,7 @@ from workforce.projects.models import (
 )
 from workforce.projects.services import ProjectView, count_active_members, title_for, views_of
 from workforce.wellbeing import consent
+from workforce.wellbeing import filters as wellbeing_filters
 
 STAFFABLE = (ProjectState.ACTIVE, ProjectState.PAUSED)
 MARKET_BATCH = 100
@@ -701,6 +702,7 @@ def _review_counts(
         .join(Project, Project.id == Assignment.project_id)
         .where(
             Project.organisation_id == organisation_id,
+            wellbeing_filters.rejection_counts(),  # flagged work never counts against
             Assignment.trainer_id.in_(trainer_ids),
             Assignment.state.in_((AssignmentState.APPROVED, AssignmentState.REJECTED)),
         )

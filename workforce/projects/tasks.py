@@ -53,6 +53,7 @@ from workforce.projects.models import (
     ProjectRate,
     Task,
 )
+from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
     ExposureLimitReached,
@@ -251,6 +252,7 @@ def _candidates(
     stmt = (
         select(Task.id)
         .where(Task.project_id == project_id, Task.open_slots > 0, ~had_it)
+        .where(wellbeing_filters.not_hidden(Task.id))  # high-severity flag, untriaged
         .order_by(Task.priority.desc(), Task.created_at, Task.id)
         .limit(CANDIDATES)
     )

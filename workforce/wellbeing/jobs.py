@@ -1,6 +1,6 @@
 """The wellbeing package's scheduled work: each job opens units of work and calls a
-service; the services lock rows (``SKIP LOCKED`` on PostgreSQL), so two schedulers
-never handle the same row twice."""
+service; the services lock rows (``SKIP LOCKED`` on PostgreSQL) or rely on unique keys,
+so two schedulers never handle anything twice."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 from workforce import clock
 from workforce.db import Database
-from workforce.wellbeing import sessions
+from workforce.wellbeing import checkins, sessions
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +32,12 @@ def close_sessions_at_limits(database: Database) -> int:
     if closed:
         log.info("close_sessions_at_limits closed %d", closed, extra={"handled": closed})
     return closed
+
+
+def prompt_due_check_ins(database: Database) -> int:
+    """Tell trainers whose check-in became due (once per period between check-ins)."""
+    with database.unit_of_work() as session:
+        told = checkins.prompt_due_check_ins(session, now=clock.now())
+    if told:
+        log.info("prompt_due_check_ins told %d", told, extra={"handled": told})
+    return told

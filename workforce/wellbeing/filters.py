@@ -1,0 +1,42 @@
+"""SQL conditions that the projects package applies on behalf of wellbeing: tasks
+hidden by a high-severity flag, and flagged work kept out of a trainer's standing.
+
+Kept here, importing only models, so that ``projects.tasks``, ``projects.reviews`` and
+``projects.staffing`` can use them without importing the wellbeing services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, or_
+
+from workforce.projects.models import Assignment, AssignmentState
+from workforce.wellbeing.support_models import UNTRIAGED, ContentFlag, FlagSeverity
+
+
+def not_hidden(task_id: Any) -> Any:
+    """The task carries no untriaged high-severity flag: claims may offer it."""
+    return ~exists().where(
+        ContentFlag.task_id == task_id,
+        ContentFlag.severity == FlagSeverity.HIGH,
+        ContentFlag.state.in_(UNTRIAGED),
+    )
+
+
+def flagged(assignment_id: Any) -> Any:
+    """The trainer flagged this assignment (whatever became of the flag)."""
+    return exists().where(ContentFlag.assignment_id == assignment_id)
+
+
+def rejection_counts() -> Any:
+    """For approval rates: a rejection of flagged work does not count against the
+    trainer. Flagged work that was approved still counts for them, so flagging can
+    only leave a rate as it was or raise it."""
+    return or_(Assignment.state != AssignmentState.REJECTED, ~flagged(Assignment.id))
+
+
+def gold_counts() -> Any:
+    """For quality scores: a gold task answered wrongly after flagging it is not
+    scored; one answered correctly still is."""
+    return and_(Assignment.gold_correct.is_not(None),
+                or_(Assignment.gold_correct.is_(True), ~flagged(Assignment.id)))
