@@ -40,6 +40,8 @@ def concrete_path(rule: Rule) -> str:
             return "7"
         if converter == "string" and match.group("name") == "currency":
             return "USD"
+        if converter == "string" and match.group("name") == "country":
+            return "PH"
         raise AssertionError(
             f"no sample value for the {converter!r} converter of {rule.rule}; teach concrete_path"
         )

@@ -144,4 +144,5 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "projects.close_idle_sessions", "projects.apply_due_suspensions",
         "projects.auto_approve_submissions", "projects.auto_approve_timesheets",
         "billing.create_due_runs", "billing.process_approved_runs", "billing.reconcile",
+        "billing.settle_fair_pay", "billing.grant_counselling_allowances",
     }
