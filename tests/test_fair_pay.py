@@ -30,6 +30,7 @@ from tests.factories import (
 )
 from tests.hourly_helpers import clock_at, hk, sign_in
 from tests.task_helpers import claimed, review, submitted
+from tests.test_assessments_authoring import ASSESSMENTS, LISTENING, add, new_assessment
 from workforce.accounts.models import AuditEvent, Role, User
 from workforce.billing import fairpay
 from workforce.billing import jobs as billing_jobs
@@ -450,6 +451,23 @@ def test_rates_any_trainer_may_take_must_meet_the_highest_floor(
     assert ok.status_code == 201, ok.get_data(as_text=True)
 
 
+def test_stipends_any_trainer_may_take_must_meet_the_highest_floor(
+    client: ApiClient, people: dict[str, User]
+) -> None:
+    manager, admin = people["manager"], people["admin"]
+    set_floor(client, admin, 1500)
+    set_floor(client, admin, 3000, country="CH")
+    # 20 minutes: 5.00 meets the default, 10.00 the Swiss floor.
+    assessment = new_assessment(client, manager, stipend_amount=500, stipend_currency="USD")
+    add(client, manager, assessment["id"], LISTENING)
+    url = f"{ASSESSMENTS}/{assessment['id']}"
+    problem = assert_problem(client.post(f"{url}/publish", as_user=manager), 422,
+                             code="below-wage-floor")
+    assert (problem["minimum_amount"], problem["floor_country"]) == (1000, "CH")
+    client.patch(url, json={"stipend_amount": 1000}, as_user=manager)
+    assert client.post(f"{url}/publish", as_user=manager).status_code == 200
+
+
 # --- the pay-transparency view --------------------------------------------------------
 
 
@@ -544,3 +562,25 @@ def test_the_measured_median_shows_only_for_enough_trainers(
     body = transparency(client, manager, hourly).get_json()
     assert body["measured"] is None and body["estimated_hourly_rate"] is None
     assert body["rate"] == {"amount": 2000, "currency": "USD"}
+
+
+def test_one_slow_trainer_is_topped_up_without_marking_the_project(
+    client: ApiClient, session: Session, database: Database, people: dict[str, User],
+    clock_at: time_machine.Coordinates,
+) -> None:
+    manager, admin, slow = people["manager"], people["admin"], people["trainer"]
+    fast = UserFactory()
+    sign_in(client, fast)
+    set_floor(client, admin, 1500)
+    project = per_task(manager, slow, fast)
+    for day in (7, 8, 9):
+        do_task(client, clock_at, fast, project, hk(day, 10), 5)  # 24.00 an hour
+    do_task(client, clock_at, slow, project, hk(8, 14), 30)       # 4.00 an hour
+
+    assert settle(database, clock_at) == 1
+    assert [e.amount for e in top_ups(session, slow)] == [550]
+    assert top_ups(session, fast) == []
+    [alert] = notices(session, manager, "pay.top_up_posted")
+    assert "under-priced" not in alert.body
+    # The median task takes 5 minutes: 2.00 a task meets 15.00 an hour.
+    assert session.get(Project, project.id).underpriced_at is None
