@@ -42,6 +42,8 @@ def concrete_path(rule: Rule) -> str:
             return "USD"
         if converter == "string" and match.group("name") == "category":
             return "violence"
+        if converter == "string" and match.group("name") == "country":
+            return "PH"
         raise AssertionError(
             f"no sample value for the {converter!r} converter of {rule.rule}; teach concrete_path"
         )

@@ -146,4 +146,5 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "billing.create_due_runs", "billing.process_approved_runs", "billing.reconcile",
         "wellbeing.close_sessions_at_limits",
         "wellbeing.prompt_due_check_ins",
+        "billing.settle_fair_pay", "billing.grant_counselling_allowances",
     }

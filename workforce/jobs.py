@@ -87,6 +87,17 @@ def _billing(scheduler: BaseScheduler, services: Services) -> None:
         args=[services.database, services.settings], id="billing.reconcile",
         replace_existing=True,
     )
+    # Fair pay: weeks settle days after they end, so once a day is enough; the
+    # counselling allowance follows exposure within the hour.
+    scheduler.add_job(
+        billing_jobs.settle_fair_pay, CronTrigger(hour=5, minute=23, timezone="UTC"),
+        args=[services.database], id="billing.settle_fair_pay", replace_existing=True,
+    )
+    scheduler.add_job(
+        billing_jobs.grant_counselling_allowances, IntervalTrigger(hours=1),
+        args=[services.database], id="billing.grant_counselling_allowances",
+        replace_existing=True,
+    )
 
 
 def build_scheduler(scheduler_cls: type[BaseScheduler], services: Services) -> BaseScheduler:

@@ -1,69 +1,22 @@
 """content flags, support cases and notes, check-ins and check-in prompts
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-29 17:03:31.609196
 """
 
-import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0007'
-down_revision: str | None = '0005'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Journal entries' source types: 0004 left out ``flagged_work`` (which 0005 added to the
-# earning kinds), so a flagged-work earning could not be posted.
-SOURCE_TYPES = (
-    'assessment_stipend', 'task_approval', 'timesheet', 'kill_fee', 'top_up',
-    'counselling_allowance', 'bonus', 'adjustment', 'payout_approved', 'payout_paid',
-    'payout_failed', 'payout_cancelled', 'payout_reversed', 'reversal',
-)
-NEW_SOURCE_TYPES = ('flagged_work',)
-
-
-def _journal_source_types(values: tuple[str, ...]) -> None:
-    """Replace the CHECK on ``journal_entries.source_type``.
-
-    PostgreSQL alters the constraint in place. SQLite can only rebuild a table to change
-    a CHECK, and a rebuild of ``journal_entries`` (which postings reference, and which
-    carries append-only triggers) fails its foreign keys inside a transaction. So the
-    table's stored definition is edited instead, as SQLite documents for removing
-    CHECK constraints ("Making Other Kinds Of Table Schema Changes"): widening the
-    allowed values leaves every stored row valid.
-    """
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        op.drop_constraint(op.f('ck_journal_entries_sourcetype'), 'journal_entries',
-                           type_='check')
-        op.create_check_constraint('sourcetype', 'journal_entries',
-                                   sa.column('source_type').in_(values))
-        return
-    sql = bind.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'journal_entries'"
-    ).scalar_one()
-    check = re.compile(r"CONSTRAINT ck_journal_entries_sourcetype CHECK "
-                       r"\(source_type IN \([^)]*\)\)")
-    allowed = ", ".join(f"'{value}'" for value in values)
-    replacement = f"CONSTRAINT ck_journal_entries_sourcetype CHECK (source_type IN ({allowed}))"
-    if not check.search(sql):
-        raise RuntimeError("journal_entries has no source-type CHECK to replace")
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    bind.exec_driver_sql(
-        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'journal_entries'",
-        (check.sub(replacement, sql),),
-    )
-    bind.exec_driver_sql(f"PRAGMA schema_version = {version + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
-
 
 def upgrade() -> None:
-    _journal_source_types(SOURCE_TYPES + NEW_SOURCE_TYPES)
     op.create_table('check_in_prompts',
     sa.Column('trainer_id', sa.Uuid(), nullable=False),
     sa.Column('period', sa.String(length=36), nullable=False),
@@ -211,4 +164,3 @@ def downgrade() -> None:
 
     op.drop_table('check_ins')
     op.drop_table('check_in_prompts')
-    _journal_source_types(SOURCE_TYPES)

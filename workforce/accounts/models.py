@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workforce import clock
@@ -46,16 +46,30 @@ class Organisation(IdMixin, TimestampMixin, Base):
 
 
 class WageFloor(IdMixin, TimestampMixin, Base):
-    """The least an organisation pays per hour of work, in one currency (minor units)."""
+    """The least an organisation pays per hour of work, in one currency (minor units).
+
+    A row without ``country`` is the currency's default; a row with one (ISO 3166-1
+    alpha-2) is the floor for trainers who live there. Each is unique per organisation
+    and currency (partial unique indexes: NULLs are distinct in a plain one).
+    """
 
     __tablename__ = "wage_floors"
     __table_args__ = (
-        UniqueConstraint("organisation_id", "currency"),
+        Index(
+            "uq_wage_floors_default", "organisation_id", "currency", unique=True,
+            sqlite_where=text("country IS NULL"), postgresql_where=text("country IS NULL"),
+        ),
+        Index(
+            "uq_wage_floors_country", "organisation_id", "currency", "country", unique=True,
+            sqlite_where=text("country IS NOT NULL"),
+            postgresql_where=text("country IS NOT NULL"),
+        ),
         CheckConstraint("hourly_amount > 0", name="hourly_amount_positive"),
     )
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
     currency: Mapped[str] = mapped_column(String(3))
+    country: Mapped[str | None] = mapped_column(String(2))
     hourly_amount: Mapped[int]
 
     organisation: Mapped[Organisation] = relationship(back_populates="wage_floors")

@@ -126,7 +126,8 @@ def list_my_qualifications(args: dict):
 @blp.requires(Role.ADMIN, Role.FINANCE, Role.VENDOR_MANAGER)
 @blp.response(200, WageFloorSchema(many=True))
 def list_wage_floors():
-    """The organisation's hourly wage floors, one per currency."""
+    """The organisation's hourly wage floors: per currency, the default (no `country`)
+    and any floors per country."""
     return services.list_wage_floors(db_session(), current_user())
 
 
@@ -135,7 +136,9 @@ def list_wage_floors():
 @blp.arguments(WageFloorSchema)
 @blp.response(200, WageFloorSchema)
 def set_wage_floor(args: dict, currency: str):
-    """Set the least the organisation pays per hour in a currency (minor units; audited)."""
+    """Set the least the organisation pays per hour in a currency (minor units; audited):
+    the default for trainers in countries without a floor of their own. A float, a
+    string or an unknown currency is 422 and writes nothing."""
     try:
         code = check_currency(currency)
     except ValueError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
 from workforce.api.schemas import LanguageTag, PageArgs, Text
 from workforce.assessments.models import (
@@ -187,8 +187,20 @@ class VersionArgs(Schema):
 
 
 class WageFloorSchema(Schema):
+    """A floor: the currency's default (no ``country``) or a country's."""
+
     currency = fields.String(dump_only=True)
-    hourly_amount = fields.Integer(
-        required=True, validate=validate.Range(min=1, max=100_000_000),
-        metadata={"description": "Minor units per hour."},
+    country = fields.String(
+        dump_only=True,
+        metadata={"description": "ISO 3166-1 alpha-2; absent on the currency's default."},
     )
+    hourly_amount = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=1, max=100_000_000),
+        metadata={"description": "Minor units per hour (a whole number: 1500.0 is refused)."},
+    )
+
+    @post_dump
+    def _default_has_no_country(self, data: dict, **_: object) -> dict:
+        if data.get("country") is None:
+            data.pop("country", None)
+        return data

@@ -214,3 +214,15 @@ class ProjectSchema(Schema):
     created_at = fields.DateTime()
     activated_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
+    underpriced_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "Set while trainers' measured pay needed wage-floor "
+                  "top-ups and the rate misses the floor at the median task time."},
+    )
+    suggested_task_rate = fields.Integer(
+        allow_none=True,
+        metadata={"description": "While under-priced: the per-task rate (minor units) "
+                  "that meets the floor at the measured median task time; a rate at "
+                  "least this clears the mark."},
+    )
+    measured_median_task_seconds = fields.Integer(allow_none=True)

@@ -31,8 +31,9 @@ from workforce.assessments.models import (
     QuestionKind,
     TrainerQualification,
 )
+from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
-from workforce.money import Money, rate_for
+from workforce.money import rate_for
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
 
@@ -225,33 +226,16 @@ def _audit_and_notify(
 
 
 def set_wage_floor(
-    session: Session, admin: User, *, currency: str, hourly_amount: int
+    session: Session, admin: User, *, currency: str, hourly_amount: int,
+    country: str | None = None,
 ) -> WageFloor:
-    floor = session.scalars(
-        select(WageFloor).where(
-            WageFloor.organisation_id == admin.organisation_id, WageFloor.currency == currency
-        )
-    ).one_or_none()
-    before = None if floor is None else {"hourly_amount": floor.hourly_amount}
-    if floor is None:
-        floor = WageFloor(organisation_id=admin.organisation_id, currency=currency,
-                          hourly_amount=hourly_amount)
-        session.add(floor)
-    floor.hourly_amount = hourly_amount
-    session.flush()
-    audit.record(
-        session, admin, "organisation.wage_floor_set", object_type="wage_floor",
-        object_id=floor.id, organisation_id=admin.organisation_id, before=before,
-        after={"currency": currency, "hourly_amount": hourly_amount},
-    )
-    return floor
+    """The currency's default floor (or a country's): see ``billing.floors``."""
+    return floors.set_floor(session, admin, currency=currency, hourly_amount=hourly_amount,
+                            country=country)
 
 
 def list_wage_floors(session: Session, staff: User) -> list[WageFloor]:
-    return list(session.scalars(
-        select(WageFloor).where(WageFloor.organisation_id == staff.organisation_id)
-        .order_by(WageFloor.currency)
-    ))
+    return floors.list_floors(session, staff)
 
 
 # --- assessments ---------------------------------------------------------------------
@@ -595,24 +579,21 @@ def _check_publishable(session: Session, assessment: Assessment, draft: Assessme
 
 
 def _check_wage_floor(session: Session, assessment: Assessment, draft: AssessmentVersion) -> None:
-    floor = session.scalars(
-        select(WageFloor).where(
-            WageFloor.organisation_id == assessment.organisation_id,
-            WageFloor.currency == draft.stipend_currency,
-        )
-    ).one_or_none()
+    """Any trainer may take the assessment: the stipend must meet the currency's highest
+    floor over the expected duration (``billing.floors``)."""
+    assert draft.stipend_currency is not None
+    floor = floors.binding_floor(session, assessment.organisation_id, draft.stipend_currency)
     if floor is None:
         return
-    assert draft.stipend_currency is not None
-    minimum = rate_for(Money(floor.hourly_amount, floor.currency), draft.expected_duration_seconds)
+    minimum = rate_for(floor.hourly, draft.expected_duration_seconds)
     if draft.stipend_amount < minimum.amount:
         raise Invalid(
             f"The stipend is below the wage floor: {minimum} for "
-            f"{draft.expected_duration_seconds // 60} minutes at "
-            f"{Money(floor.hourly_amount, floor.currency)} an hour.",
+            f"{draft.expected_duration_seconds // 60} minutes at {floor.label}.",
             code="below-wage-floor",
             errors={"stipend_amount": [f"At least {minimum.amount} ({minimum})."]},
             minimum_amount=minimum.amount, currency=minimum.currency,
+            floor_country=floor.country,
         )
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from workforce import clock
-from workforce.billing import payouts, processing, reconciliation
+from workforce.billing import counselling, fairpay, payouts, processing, reconciliation
 from workforce.billing.models import PayoutSchedule
 from workforce.db import Database
 
@@ -77,3 +77,39 @@ def _gateway(settings: Any) -> Any:
     from workforce.billing.gateways.stripe import gateway_from_settings
 
     return gateway_from_settings(settings)
+
+
+# --- fair pay and the counselling allowance --------------------------------------------
+
+
+def settle_fair_pay(database: Database, *, now: datetime | None = None) -> int:
+    """Settle every per-task week whose review period has passed (and re-measure weeks
+    with work approved since), one unit of work per week; then clear under-priced marks
+    that a rate now in force meets. Returns how many top-ups were posted."""
+    now = now or clock.now()
+    with database.unit_of_work() as session:
+        due = fairpay.due_weeks(session, now=now)
+    posted = 0
+    for key in due:
+        with database.unit_of_work() as session:
+            posted += fairpay.settle_week(session, key, now=now) is not None
+    with database.unit_of_work() as session:
+        fairpay.review_underpriced(session, now=now)
+    if posted:
+        log.info("wage-floor top-ups posted", extra={"handled": posted})
+    return posted
+
+
+def grant_counselling_allowances(database: Database, *, now: datetime | None = None) -> int:
+    """Post the counselling allowance of every trainer whose month's exposure passed
+    their organisation's mark, one unit of work each. Returns how many were posted."""
+    now = now or clock.now()
+    with database.unit_of_work() as session:
+        keys = counselling.candidates(session, now=now)
+    posted = 0
+    for key in keys:
+        with database.unit_of_work() as session:
+            posted += counselling.grant_if_due(session, key, now=now) is not None
+    if posted:
+        log.info("counselling allowances posted", extra={"handled": posted})
+    return posted

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workforce.db import Base, IdMixin, TimestampMixin, json_type, str_enum
@@ -365,3 +373,96 @@ class PayoutExclusion(IdMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[ExclusionReason] = mapped_column(str_enum(ExclusionReason))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- fair pay and the counselling allowance (billing.fairpay, billing.counselling) ---
+
+
+class PayWeek(IdMixin, Base):
+    """A trainer's local week (Monday to Monday in their time zone, kept as the UTC
+    bounds it had when first measured) on one per-task project: approved pay over the
+    active time of the approved work claimed in it, and the wage floor it was held to.
+
+    One row per trainer, project and week, whatever races; it is re-measured when work
+    of the week is approved later (an appeal, a late revision), and ``topped_up_amount``
+    is the sum of its top-ups, so only a remaining difference is ever posted.
+    """
+
+    __tablename__ = "pay_weeks"
+    __table_args__ = (
+        UniqueConstraint("trainer_id", "project_id", "week_start"),
+        Index("ix_pay_weeks_project_id_week_start", "project_id", "week_start"),
+        CheckConstraint("active_seconds >= 0 AND paid_amount >= 0 AND topped_up_amount >= 0",
+                        name="amounts_not_negative"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    )
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"))
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    week_start: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    currency: Mapped[str] = mapped_column(String(3))
+    tasks: Mapped[int] = mapped_column(default=0)
+    active_seconds: Mapped[int] = mapped_column(default=0)
+    paid_amount: Mapped[int] = mapped_column(default=0)
+    # The floor applied (the trainer's country's, else the currency's default), if any.
+    floor_country: Mapped[str | None] = mapped_column(String(2))
+    floor_hourly_amount: Mapped[int | None]
+    topped_up_amount: Mapped[int] = mapped_column(default=0)
+    measured_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+    top_ups: Mapped[list[TopUp]] = relationship(
+        back_populates="pay_week", order_by="TopUp.sequence"
+    )
+
+
+class TopUp(IdMixin, Base):
+    """One top-up posted for a pay week: the first when the week is settled, a further
+    one (the next ``sequence``) only if work approved later lowered the measured rate.
+    Its id is the earning's source, so each posts once; the unique key stops a second
+    scheduler from adding the same one."""
+
+    __tablename__ = "pay_top_ups"
+    __table_args__ = (
+        UniqueConstraint("pay_week_id", "sequence"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    pay_week_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pay_weeks.id"))
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    sequence: Mapped[int]
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    # The measurement it was computed from, for the reason the trainer sees.
+    active_seconds: Mapped[int]
+    paid_amount: Mapped[int]
+    floor_country: Mapped[str | None] = mapped_column(String(2))
+    floor_hourly_amount: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+
+    pay_week: Mapped[PayWeek] = relationship(back_populates="top_ups")
+
+
+class CounsellingAllowance(IdMixin, Base):
+    """The counselling allowance one trainer received from one organisation for one
+    calendar month (their time zone); the unique key makes it once per month."""
+
+    __tablename__ = "counselling_allowances"
+    __table_args__ = (
+        UniqueConstraint("trainer_id", "organisation_id", "month"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    # The first day of the month.
+    month: Mapped[date] = mapped_column(Date)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    threshold_minutes: Mapped[int]
+    exposure_seconds: Mapped[int]
+    created_at: Mapped[datetime]

@@ -115,6 +115,13 @@ class Project(IdMixin, TimestampMixin, Base):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     activated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Per-task projects found under-priced by the fair-pay settlement: a trainer's
+    # measured week fell under their wage floor and the rate in force does not meet
+    # the floor at the measured median time per task. ``suggested_task_rate`` would;
+    # all three are cleared once a rate in force meets it (``billing.fairpay``).
+    underpriced_at: Mapped[datetime | None]
+    suggested_task_rate: Mapped[int | None]
+    measured_median_task_seconds: Mapped[int | None]
 
     requirements: Mapped[list[ProjectRequirement]] = relationship(
         back_populates="project", cascade="all, delete-orphan",

@@ -18,7 +18,6 @@ Rules worth knowing:
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,8 +31,9 @@ from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts import audit
-from workforce.accounts.models import User, WageFloor
+from workforce.accounts.models import User
 from workforce.assessments.models import Qualification
+from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.money import Money
 from workforce.notifications.services import notify
@@ -426,44 +426,42 @@ def check_wage_floor(
 ) -> None:
     """Refuse (422, ``below-wage-floor``) a rate below the organisation's floor for the
     currency: directly for hourly pay, through the estimated hourly rate for per-task
-    pay."""
-    floor = session.scalars(
-        select(WageFloor).where(
-            WageFloor.organisation_id == terms.organisation_id,
-            WageFloor.currency == terms.currency,
-        )
-    ).one_or_none()
+    pay. Trainers of any country may take the work, so the currency's highest floor
+    applies (``billing.floors``)."""
+    floor = floors.binding_floor(session, terms.organisation_id, terms.currency)
     if floor is None:
         return
-    hourly_floor = Money(floor.hourly_amount, floor.currency)
+    hourly_floor = floor.hourly
     if terms.pay_model is PayModel.HOURLY:
-        if amount < floor.hourly_amount:
+        if amount < hourly_floor.amount:
             raise _below_floor(
                 f"The hourly rate {Money(amount, terms.currency)} is below the "
-                f"organisation's wage floor of {hourly_floor} an hour.",
-                field_name, floor.hourly_amount, hourly_floor,
+                f"organisation's wage floor of {floor.label}.",
+                field_name, hourly_floor.amount, floor,
             )
         return
     seconds = terms.estimated_task_seconds or 0
     # Exact in integers: amount * 3600 / seconds < floor  <=>  amount * 3600 < floor * seconds.
-    if seconds and amount * 3600 < floor.hourly_amount * seconds:
-        minimum = math.ceil(floor.hourly_amount * seconds / 3600)
+    if seconds and amount * 3600 < hourly_floor.amount * seconds:
+        minimum = floors.minimum_for(floor, seconds)
         raise _below_floor(
             f"At an estimated {seconds} seconds a task, {Money(amount, terms.currency)} "
             f"a task pays about {per_task_as_hourly(amount, terms.currency, seconds)} an "
-            f"hour, below the organisation's wage floor of {hourly_floor} an hour.",
-            field_name, minimum, hourly_floor,
+            f"hour, below the organisation's wage floor of {floor.label}.",
+            field_name, minimum, floor,
         )
 
 
-def _below_floor(detail: str, field_name: str, minimum: int, floor: Money) -> Invalid:
+def _below_floor(detail: str, field_name: str, minimum: int, floor: floors.Floor) -> Invalid:
+    hourly = floor.hourly
     return Invalid(
         detail, code="below-wage-floor",
         errors={field_name: [
-            f"Below the wage floor of {floor} an hour; at least {minimum} "
-            f"({Money(minimum, floor.currency)})."
+            f"Below the wage floor of {hourly} an hour; at least {minimum} "
+            f"({Money(minimum, hourly.currency)})."
         ]},
-        minimum_amount=minimum, currency=floor.currency, floor_hourly_amount=floor.amount,
+        minimum_amount=minimum, currency=hourly.currency, floor_hourly_amount=hourly.amount,
+        floor_country=floor.country,
     )
 
 
@@ -710,7 +708,32 @@ def add_rate(
     )
     if project.state is not ProjectState.DRAFT:
         _announce_rate(session, project, rate, previous)
+    if effective <= now:
+        clear_underpriced_if_met(session, project, rate, manager)
     return rate
+
+
+def clear_underpriced_if_met(
+    session: Session, project: Project, rate: ProjectRate | None, actor: audit.Actor
+) -> bool:
+    """Clear the fair-pay settlement's under-priced mark (``billing.fairpay``) once the
+    rate in force meets the suggested per-task rate (audited). Returns whether it did."""
+    suggested = project.suggested_task_rate
+    if project.underpriced_at is None or rate is None or suggested is None:
+        return False
+    if rate.amount < suggested:
+        return False
+    before = {"underpriced_at": project.underpriced_at, "suggested_task_rate": suggested,
+              "measured_median_task_seconds": project.measured_median_task_seconds}
+    project.underpriced_at = project.suggested_task_rate = None
+    project.measured_median_task_seconds = None
+    session.flush()
+    audit.record(
+        session, actor, "project.underpriced_cleared", object_type="project",
+        object_id=project.id, organisation_id=project.organisation_id, before=before,
+        after={"rate": rate.amount, "currency": rate.currency, "rate_number": rate.number},
+    )
+    return True
 
 
 def _announce_rate(

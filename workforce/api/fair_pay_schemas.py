@@ -1,0 +1,105 @@
+"""Schemas for fair pay: country wage floors, the pay-transparency view, top-ups and
+counselling allowances. Money is integer minor units with its currency."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from workforce.api.earnings_schemas import MoneySchema
+from workforce.api.staffing_schemas import ReviewPolicySchema
+from workforce.projects.models import PayModel
+
+MINOR = {"description": "Minor units of the currency."}
+
+
+class FloorSchema(Schema):
+    hourly = fields.Nested(MoneySchema, data_key="hourly_rate")
+    country = fields.String(
+        allow_none=True,
+        metadata={"description": "The country whose floor it is; null for the default."},
+    )
+
+
+class MeasuredRateSchema(Schema):
+    median_hourly_rate = fields.Nested(
+        MoneySchema, allow_none=True,
+        metadata={"description": "Median of trainers' weekly rates (approved pay over "
+                  "active time); null when suppressed."},
+    )
+    trainers = fields.Integer(allow_none=True,
+                              metadata={"description": "Trainers measured; null when suppressed."})
+    suppressed = fields.Boolean(
+        metadata={"description": "Fewer trainers than the organisation's minimum group size."}
+    )
+    since = fields.DateTime()
+    until = fields.DateTime()
+
+
+class UnderpricedSchema(Schema):
+    since = fields.DateTime()
+    suggested_task_rate = fields.Nested(MoneySchema)
+    measured_median_task_seconds = fields.Integer()
+
+
+class TransparencySchema(Schema):
+    """How a project pays, before and while working on it."""
+
+    project_id = fields.UUID()
+    name = fields.String()
+    organisation_id = fields.UUID()
+    pay_model = fields.Enum(PayModel, by_value=True)
+    rate = fields.Nested(MoneySchema, allow_none=True,
+                         metadata={"description": "The rate in force: per task or per hour."})
+    estimated_task_seconds = fields.Integer(allow_none=True)
+    estimated_hourly_rate = fields.Nested(
+        MoneySchema, allow_none=True,
+        metadata={"description": "Per-task projects: the rate at the estimated time."},
+    )
+    measured = fields.Nested(
+        MeasuredRateSchema, allow_none=True,
+        metadata={"description": "Per-task projects: complete weeks of the last four."},
+    )
+    review_policy = fields.Nested(ReviewPolicySchema)
+    payout_hold_days = fields.Integer()
+    notice_period_days = fields.Integer()
+    wage_floor = fields.Nested(
+        FloorSchema, allow_none=True,
+        metadata={"description": "Trainers: their own floor (their country's, else the "
+                  "default). Staff: the currency's highest, which rates must meet."},
+    )
+    underpriced = fields.Nested(
+        UnderpricedSchema, allow_none=True,
+        metadata={"description": "Staff only: set while the project is marked under-priced."},
+    )
+
+
+class TopUpSchema(Schema):
+    id = fields.UUID()
+    project_id = fields.UUID(attribute="week.project_id")
+    project_name = fields.String()
+    week_start = fields.Date()
+    sequence = fields.Integer(
+        metadata={"description": "1 at settlement; 2 and on when later approvals lowered "
+                  "the week's rate."}
+    )
+    amount = fields.Integer(metadata=MINOR)
+    currency = fields.String()
+    active_seconds = fields.Integer()
+    hours = fields.String(metadata={"example": "7.50"})
+    paid_amount = fields.Integer(metadata=MINOR)
+    measured_hourly_rate = fields.Nested(MoneySchema, allow_none=True)
+    floor = fields.Nested(MoneySchema, data_key="floor_hourly_rate")
+    floor_country = fields.String(allow_none=True)
+    reason = fields.String()
+    created_at = fields.DateTime()
+
+
+class CounsellingAllowanceSchema(Schema):
+    id = fields.UUID()
+    organisation_id = fields.UUID()
+    month = fields.Date(metadata={"description": "The first day of the month."})
+    amount = fields.Integer(metadata=MINOR)
+    currency = fields.String()
+    threshold_minutes = fields.Integer()
+    exposure_seconds = fields.Integer()
+    created_at = fields.DateTime()
