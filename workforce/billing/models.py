@@ -98,6 +98,7 @@ class SourceType(StrEnum):
     KILL_FEE = "kill_fee"
     TOP_UP = "top_up"
     COUNSELLING_ALLOWANCE = "counselling_allowance"
+    FLAGGED_WORK = "flagged_work"
     BONUS = "bonus"
     ADJUSTMENT = "adjustment"
     PAYOUT_APPROVED = "payout_approved"
