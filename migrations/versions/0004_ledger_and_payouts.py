@@ -237,7 +237,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_bonuses_trainer_id'), ['trainer_id'], unique=False)
 
     op.create_table('journal_entries',
-    sa.Column('source_type', sa.Enum('assessment_stipend', 'task_approval', 'timesheet', 'kill_fee', 'top_up', 'counselling_allowance', 'bonus', 'adjustment', 'payout_approved', 'payout_paid', 'payout_failed', 'payout_cancelled', 'payout_reversed', 'reversal', name='sourcetype', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('source_type', sa.Enum('assessment_stipend', 'task_approval', 'timesheet', 'kill_fee', 'top_up', 'counselling_allowance', 'flagged_work', 'bonus', 'adjustment', 'payout_approved', 'payout_paid', 'payout_failed', 'payout_cancelled', 'payout_reversed', 'reversal', name='sourcetype', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('source_id', sa.Uuid(), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=False),
     sa.Column('organisation_id', sa.Uuid(), nullable=False),

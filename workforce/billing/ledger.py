@@ -166,9 +166,9 @@ def post(
 
 
 def _same_movement(session: Session, entry: JournalEntry, legs: Sequence[Leg]) -> JournalEntry:
-    posted = sorted(session.execute(
+    posted = sorted(tuple(row) for row in session.execute(
         select(Posting.account_id, Posting.amount).where(Posting.entry_id == entry.id)
-    ).tuples())
+    ))
     wanted = sorted((leg.account.id, leg.amount) for leg in legs)
     if posted != wanted:
         raise SourceReused(
