@@ -516,9 +516,14 @@ def consenting(trainer: User, *categories: str) -> None:
     session = _session()
     if session.get(AgeAttestation, trainer.id) is None:
         session.add(AgeAttestation(trainer_id=trainer.id, attested_at=clock.now()))
-    for category in categories:
-        session.add(ContentConsent(trainer_id=trainer.id, category=ContentCategory(category),
-                                   given_at=clock.now()))
+    from sqlalchemy import select
+
+    live = set(session.scalars(select(ContentConsent.category).where(
+        ContentConsent.trainer_id == trainer.id, ContentConsent.withdrawn_at.is_(None))))
+    for category in dict.fromkeys(ContentCategory(c) for c in categories):
+        if category not in live:
+            session.add(ContentConsent(trainer_id=trainer.id, category=category,
+                                       given_at=clock.now()))
     session.commit()
 
 

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from tests.attempt_helpers import sign_in_for_days
 from tests.client import ApiClient
-from tests.factories import ProjectFactory, StaffFactory, TaskFactory, staff
+from tests.factories import ProjectFactory, StaffFactory, TaskFactory, consenting, staff
 from workforce.accounts.models import AuditEvent, Organisation, Role, User
 from workforce.notifications.models import Notification
 from workforce.projects.models import ContentCategory, Project, Sensitivity
@@ -47,8 +47,16 @@ def sensitive_project(*trainers: User, **fields: Any) -> Project:
         "estimated_task_seconds": 600, "rate": 300,
     }
     project = ProjectFactory(**{**defaults, **fields})
-    staff(project, *trainers)
+    staffed_with_consent(project, *trainers)
     return project
+
+
+def staffed_with_consent(project: Project, *trainers: User) -> None:
+    """Staff the trainers, who consented to the project's content first (as joining
+    a sensitive project requires)."""
+    for trainer in trainers:
+        consenting(trainer, *project.content_categories)
+    staff(project, *trainers)
 
 
 def tasks(project: Project, count: int = 1, **fields: Any) -> list[Any]:

@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
-from tests.factories import ProjectFactory, UserFactory, staff
+from tests.factories import ProjectFactory, UserFactory
 from tests.support_helpers import (
     API,
     admin_of,
@@ -23,6 +23,7 @@ from tests.support_helpers import (
     sensitive_project,
     set_policy,
     sign_in,
+    staffed_with_consent,
     tasks,
 )
 from workforce.accounts.models import User
@@ -66,7 +67,8 @@ def test_a_check_in_is_due_after_the_threshold_and_not_before(
     project = sensitive_project(ana)
     admin = admin_of(session, project)
     sign_in(client, ana, admin)
-    set_policy(client, admin, checkin_after_minutes=60)
+    # Long runs are allowed here: the break rule would end the last lease at the mark.
+    set_policy(client, admin, checkin_after_minutes=60, break_after_minutes=240)
     tasks(project, 4)
 
     work(client, ana, project, clock_at, 50)
@@ -107,7 +109,7 @@ def test_ordinary_work_never_makes_a_check_in_due(
 ) -> None:
     ana = UserFactory()
     project = ProjectFactory()
-    staff(project, ana)
+    staffed_with_consent(project, ana)
     sign_in(client, ana)
     tasks(project)
     work(client, ana, project, clock_at, 55)

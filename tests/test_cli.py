@@ -58,6 +58,15 @@ def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -
     usd = next(c for c in summary["currencies"] if c["currency"] == "USD")
     assert usd["payable"] == 500
     assert client.get("/api/v1/me/payout-account", token=mei).get_json()["ready"] is True
+    # The red-teaming project carries its warning, and joining it needs consent first.
+    market = client.get("/api/v1/marketplace/projects", token=mei).get_json()["items"]
+    red_team = next(p for p in market if p["name"].startswith("Red-team"))
+    assert red_team["content_warning"]["sensitivity"] == "graphic"
+    refused = client.post(f"/api/v1/marketplace/projects/{red_team['id']}/applications",
+                          token=mei,
+                          json={})
+    assert refused.status_code == 409, refused.get_data(as_text=True)
+    assert refused.get_json()["type"].endswith("consent-required")
     schedules = client.get("/api/v1/payout-schedules", token=tokens[2]).get_json()["items"]
     assert [(s["name"], s["timezone"]) for s in schedules] == [("Weekly", "Europe/Dublin")]
 

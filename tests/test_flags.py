@@ -11,7 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
-from tests.factories import ProjectFactory, StaffFactory, UserFactory, hourly_project, staff
+from tests.factories import (
+    ProjectFactory,
+    StaffFactory,
+    UserFactory,
+    consenting,
+    hourly_project,
+)
 from tests.support_helpers import (
     API,
     admin_of,
@@ -27,6 +33,7 @@ from tests.support_helpers import (
     set_policy,
     sign_in,
     staff_of,
+    staffed_with_consent,
     tasks,
 )
 from workforce.accounts.models import Role, User
@@ -200,7 +207,7 @@ def test_hourly_projects_pay_flagged_time_through_their_time_entries(
     ana = UserFactory()
     project = hourly_project(sensitivity=Sensitivity.SENSITIVE,
                              content_categories=[ContentCategory.HATE.value])
-    staff(project, ana)
+    staffed_with_consent(project, ana)
     sign_in(client, ana)
     tasks(project)
     held = claimed(client, ana, project)
@@ -258,7 +265,7 @@ def test_confirming_raises_the_tasks_content_warning_and_offers_it_again(
 ) -> None:
     ana, bo = UserFactory(), UserFactory()
     project = ProjectFactory()  # labelled as ordinary content
-    staff(project, ana, bo)
+    staffed_with_consent(project, ana, bo)
     boss = manager(session, project)
     sign_in(client, ana, bo, boss)
     [task] = tasks(project, redundancy=2)
@@ -279,6 +286,7 @@ def test_confirming_raises_the_tasks_content_warning_and_offers_it_again(
     assert audited(session, "task.content_warning_raised", task.id)
     assert audited(session, "content_flag.confirmed", flag_id)
     assert notifications(session, ana, "content_flag.confirmed")
+    consenting(bo, "self_harm")  # the relabelled task now needs consent to self-harm
     assert claimed(client, bo, project)["task_id"] == str(task.id)
 
 

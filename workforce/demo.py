@@ -1,6 +1,8 @@
 """Demo data for ``make run``: one organisation, its staff and three trainers, a paid
 listening test, two active projects (per task and hourly) with Mei staffed on both, a
-weekly payout schedule, Mei's bank details and a bonus waiting to be paid to her."""
+weekly payout schedule, Mei's bank details and a bonus waiting to be paid to her, and a
+graphic red-teaming project under a wellbeing policy with a 24/7 support line (joining
+it needs consent to its content)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from workforce.billing import corrections, payout_accounts, payouts
 from workforce.pagination import PageRequest
 from workforce.projects import imports, staffing
 from workforce.projects import services as projects
-from workforce.projects.models import PayModel
+from workforce.projects.models import ContentCategory, PayModel, Sensitivity
+from workforce.wellbeing import policies
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed for the demo on purpose
@@ -67,6 +70,7 @@ def seed(session: Session) -> list[DemoAccount] | None:
     qualification = _listening_test(session, admin=users[0], manager=users[1])
     _projects(session, manager=users[1], qualification=qualification, trainers=users[3:])
     _payouts(session, manager=users[1], finance=users[2], mei=users[3])
+    _wellbeing(session, admin=users[0], manager=users[1])
     return [
         DemoAccount(user, _demo_token(session, user))
         for user in users
@@ -167,6 +171,28 @@ def _payouts(session: Session, *, manager: User, finance: User, mei: User) -> No
         session, manager, trainer_id=mei.id, amount=500, currency="USD",
         reason="Welcome to the accent-labelling pilot", idempotency_key="demo-welcome-mei",
     )
+
+
+def _wellbeing(session: Session, *, admin: User, manager: User) -> None:
+    """A graphic red-teaming project (violence, self-harm) that trainers may join only
+    after opting in, under a policy naming the manager as wellbeing contact."""
+    policies.update_policy(session, admin, {
+        "support_line": "+852 2389 2222 (Samaritan Befrienders Hong Kong, 24/7)",
+        "support_links": [{"label": "Find a helpline", "url": "https://findahelpline.com"}],
+        "wellbeing_contact_id": manager.id,
+        "counselling_after_minutes": 600, "counselling_amount": 4000,
+        "counselling_currency": "USD",
+    })
+    red_team = projects.create_project(
+        session, manager, name="Red-team replies: violent and self-harm prompts",
+        description="Rate a model's replies to prompts about violence and self-harm.",
+        capacity=10, pay_model=PayModel.HOURLY, currency="USD", rate=2200,
+        sensitivity=Sensitivity.GRAPHIC,
+        content_categories=[ContentCategory.VIOLENCE, ContentCategory.SELF_HARM],
+        daily_cap_minutes=180, weekly_cap_minutes=900,
+        guidelines="Stop whenever you need to. Flag anything that stays with you.",
+    )
+    projects.activate_project(session, manager, red_team.id)
 
 
 def _clips_jsonl() -> bytes:
