@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import collections
 import contextlib
 import copy
 import fnmatch
@@ -260,6 +261,13 @@ class StripeStandin:
             self._frozen_at: float | None = None
             self._sequence = 0
             self._link_returns: dict[str, tuple[str, str]] = {}
+            # Every answer waits this long (seconds), as a remote API does; 0: none.
+            self.latency = 0.0
+            # Requests per second answered before 429 ``rate_limit`` (None: no limit),
+            # as Stripe's live limit of 100; counted over the last second.
+            self.rate_limit: int | None = None
+            self._recent: collections.deque[float] = collections.deque()
+            self.rate_limited = 0
         # Wake up any request sleeping for a planned timeout so it does not outlive the test.
         self._wake.set()
         self._wake = threading.Event()
@@ -519,7 +527,12 @@ class StripeStandin:
             params = decode_form(pairs)
             self._check_params(params, params_type)
         except StandinError as exc:
-            return exc.status, {"error": exc.body}, exc.headers, False, 0.0
+            return exc.status, {"error": exc.body}, exc.headers, False, self.latency
+        if self._over_rate_limit():
+            return 429, {"error": {
+                "type": "invalid_request_error", "code": "rate_limit",
+                "message": "Too many requests hit the API too quickly.",
+            }}, {}, False, self.latency
         key = headers.get("Idempotency-Key")
         stripe_account = headers.get("Stripe-Account")
         with self._lock:
@@ -539,11 +552,24 @@ class StripeStandin:
             handler, ident, params, pairs, method, path, key, stripe_account
         )
         if failure is None:
-            return status, answer, extra, False, 0.0
+            return status, answer, extra, False, self.latency
         # Carried out, and then the client hears an error, nothing, or an answer too late.
         if failure.status is not None:
             status, answer, extra = failure.status, {"error": failure.error}, failure.headers
         return status, answer, extra, failure.drop, failure.delay
+
+    def _over_rate_limit(self) -> bool:
+        if self.rate_limit is None:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            while self._recent and self._recent[0] <= now - 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= self.rate_limit:
+                self.rate_limited += 1
+                return True
+            self._recent.append(now)
+            return False
 
     def _execute_idempotently(
         self, handler: str, ident: str | None, params: dict[str, Any],

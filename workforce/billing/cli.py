@@ -166,7 +166,7 @@ def process(run_id: uuid.UUID, resume: bool) -> None:
             result = processing.process_run(
                 services.database, run_id, gateway,
                 rate=services.settings.payout_requests_per_second, progress=bar.update,
-                resume=resume,
+                resume=resume, concurrency=services.settings.payout_concurrency,
             )
         except DomainError as exc:
             raise _fail(exc) from exc

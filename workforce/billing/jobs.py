@@ -51,7 +51,8 @@ def process_approved_runs(database: Database, settings: Any) -> int:
     """Send the approved items of every approved run (not halted) through the gateway."""
     gateway = _gateway(settings)
     handled = processing.process_approved_runs(
-        database, gateway, rate=settings.payout_requests_per_second
+        database, gateway, rate=settings.payout_requests_per_second,
+        concurrency=settings.payout_concurrency,
     )
     if handled:
         log.info("payout items processed", extra={"handled": handled})

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -159,6 +160,12 @@ class Posting(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_not_zero"),
         Index("ix_postings_account_id_created_at", "account_id", "created_at"),
+        # The credits still in a hold period (``ledger.held_credits``): only postings
+        # with an ``available_at`` are in it, so reading a trainer's holds, or a payout
+        # build's batch of them, does not walk every posting of the account (0009).
+        Index("ix_postings_account_id_available_at", "account_id", "available_at",
+              postgresql_where=text("available_at IS NOT NULL"),
+              sqlite_where=text("available_at IS NOT NULL")),
     )
 
     entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journal_entries.id"), index=True)

@@ -1,0 +1,183 @@
+"""Benchmark 1: claim the next task and submit it, many trainers at once, against
+gunicorn on PostgreSQL; the floor is ``bench.floor`` on the same server in the same run.
+
+Each client is one trainer (tokens from the generator) looping claim, then submit, for a
+fixed time; a pair's latency is from sending the claim to the submit's answer. Runs
+alternate workforce and floor at each client count, so both see the same machine load.
+Afterwards the database is checked: no task held or used by more trainers than its
+redundancy, no trainer twice on a task, and every task's open slots equal to its
+redundancy less the assignments holding a slot.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+
+from bench import generate
+from bench.stats import load, percentile
+
+
+@dataclass
+class ClaimRun:
+    system: str
+    clients: int
+    seconds: float
+    pairs: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.pairs / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> dict[str, float | int | str]:
+        return {
+            "system": self.system, "clients": self.clients, "pairs": self.pairs,
+            "throughput": round(self.throughput, 1),
+            "p50_ms": round(percentile(self.latencies, 50) * 1000, 1),
+            "p99_ms": round(percentile(self.latencies, 99) * 1000, 1),
+            "errors": sum(self.errors.values()), "error_kinds": dict(self.errors),
+        }
+
+
+@dataclass(frozen=True)
+class Routes:
+    system: str
+    port: int
+    claim: str  # with {project}
+    submit: str  # with {assignment}
+    project: str
+
+
+def _post(conn: http.client.HTTPConnection, path: str, token: str,
+          body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body or {}).encode()
+    conn.request("POST", path, body=data, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    response = conn.getresponse()
+    raw = response.read()
+    if response.getheader("Connection", "").lower() == "close":
+        conn.close()
+    return response.status, (json.loads(raw) if raw else {})
+
+
+def _client(routes: Routes, trainer: int, stop: float, run: ClaimRun,
+            lock: threading.Lock) -> None:
+    token = generate.token("trainer", trainer)
+    conn = http.client.HTTPConnection("127.0.0.1", routes.port, timeout=60)
+    pairs, latencies, errors = 0, [], {}
+    while time.monotonic() < stop:
+        started = time.perf_counter()
+        try:
+            status, claimed = _post(conn, routes.claim.format(project=routes.project), token)
+            if status not in (200, 201):
+                key = f"claim {status} {claimed.get('type', '')}".strip()
+                errors[key] = errors.get(key, 0) + 1
+                time.sleep(0.05)
+                continue
+            status, submitted = _post(
+                conn, routes.submit.format(assignment=claimed["id"]), token,
+                {"answer": {"label": "yue-HK"}, "active_seconds": 3})
+        except (OSError, http.client.HTTPException) as exc:
+            key = f"connection {type(exc).__name__}"
+            errors[key] = errors.get(key, 0) + 1
+            conn.close()
+            continue
+        if status != 200:
+            key = f"submit {status} {submitted.get('type', '')}".strip()
+            errors[key] = errors.get(key, 0) + 1
+            continue
+        latencies.append(time.perf_counter() - started)
+        pairs += 1
+    conn.close()
+    with lock:
+        run.pairs += pairs
+        run.latencies.extend(latencies)
+        for key, count in errors.items():
+            run.errors[key] = run.errors.get(key, 0) + count
+
+
+def run_clients(routes: Routes, clients: int, seconds: float) -> ClaimRun:
+    run = ClaimRun(routes.system, clients, seconds)
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+    threads = [threading.Thread(target=_client, args=(routes, n, stop, run, lock))
+               for n in range(1, clients + 1)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # The last pairs started before the stop finish after it: count the real time.
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def check_assignments(database: str, project_ids: list[str]) -> dict[str, int]:
+    """What the run must not have done, counted in the database (all zero when sound)."""
+    with psycopg.connect(database) as conn:
+        over = conn.execute(
+            """SELECT count(*) FROM (
+                 SELECT t.id FROM tasks t JOIN task_assignments a ON a.task_id = t.id
+                 WHERE t.project_id = ANY(%s::uuid[])
+                   AND a.state IN ('leased', 'submitted', 'revision_requested', 'approved',
+                                   'rejected')
+                 GROUP BY t.id, t.redundancy HAVING count(*) > t.redundancy) s""",
+            [project_ids]).fetchone()[0]
+        twice = conn.execute(
+            """SELECT count(*) FROM (
+                 SELECT task_id, trainer_id FROM task_assignments
+                 WHERE project_id = ANY(%s::uuid[])
+                 GROUP BY task_id, trainer_id HAVING count(*) > 1) s""",
+            [project_ids]).fetchone()[0]
+        slots = conn.execute(
+            """SELECT count(*) FROM tasks t
+               WHERE t.project_id = ANY(%s::uuid[]) AND t.open_slots <> t.redundancy - (
+                   SELECT count(*) FROM task_assignments a WHERE a.task_id = t.id
+                   AND a.state IN ('leased', 'submitted', 'revision_requested', 'approved',
+                                   'rejected'))""",
+            [project_ids]).fetchone()[0]
+        assigned = conn.execute(
+            "SELECT count(*) FROM task_assignments WHERE project_id = ANY(%s::uuid[])",
+            [project_ids]).fetchone()[0]
+    return {"assignments": assigned, "tasks_over_redundancy": over,
+            "trainer_twice_on_a_task": twice, "open_slots_wrong": slots}
+
+
+def bench(database: str, workforce_port: int, floor_port: int, client_counts: tuple[int, ...],
+          seconds: float, log=print) -> dict:
+    workforce_project = generate.seq_project(1)
+    floor_project = generate.seq_project(2)
+    workforce = Routes("workforce", workforce_port, "/api/v1/projects/{project}/claims",
+                       "/api/v1/me/assignments/{assignment}/submit", workforce_project)
+    floor = Routes("floor", floor_port, "/floor/projects/{project}/claims",
+                   "/floor/assignments/{assignment}/submit", floor_project)
+    # Warm both up (connections, caches, the first requests' imports).
+    run_clients(workforce, 4, 2.0)
+    run_clients(floor, 4, 2.0)
+    results = []
+    for clients in client_counts:
+        for routes in (workforce, floor):
+            before = load()[0]
+            run = run_clients(routes, clients, seconds)
+            summary = run.summary() | {"load_before": round(before, 2)}
+            log(f"  {routes.system} {clients} clients: {summary['throughput']}/s "
+                f"p50 {summary['p50_ms']} ms p99 {summary['p99_ms']} ms "
+                f"errors {summary['errors']}")
+            results.append(summary)
+    ratios = {}
+    for clients in client_counts:
+        wf = next(r for r in results if r["system"] == "workforce" and r["clients"] == clients)
+        fl = next(r for r in results if r["system"] == "floor" and r["clients"] == clients)
+        ratios[clients] = round(wf["throughput"] / fl["throughput"], 3) if fl["throughput"] \
+            else 0.0
+    checks = check_assignments(database, [workforce_project, floor_project])
+    log(f"  checks: {checks}")
+    return {"runs": results, "ratios": ratios, "checks": checks,
+            "target": "workforce throughput >= 0.5 x floor, no double assignment"}

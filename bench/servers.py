@@ -1,0 +1,77 @@
+"""Starting and stopping the gunicorn servers the HTTP benchmarks talk to."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(target: str, env: dict[str, str], *, workers: int, log: Path,
+             probe: str) -> Iterator[int]:
+    """Serve ``target`` (``module:app``) with ``workers`` sync workers; yields the port
+    once ``probe`` answers, and stops the server (its own process group) afterwards."""
+    port = free_port()
+    gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter's gunicorn
+            [gunicorn_bin, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+             "--backlog", "2048", "--timeout", "120", target],
+            cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(port, probe, process)
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_for(port: int, probe: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}; see its log")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", probe)
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+def workforce_env(database_url: str) -> dict[str, str]:
+    """workforce as in production (JSON request logs at INFO, no debug), on the bench
+    database; the scheduler is not running, as it would not be in an API process."""
+    return {
+        "WORKFORCE_ENV": "production",
+        "WORKFORCE_SECRET_KEY": "bench-secret-key-bench-secret-key-0123",
+        "WORKFORCE_DATABASE_URL": database_url,
+        "WORKFORCE_EMAIL_SENDER": "log",
+        "WORKFORCE_SCHEDULER_ENABLED": "false",
+    }
