@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export WORKFORCE_ENV ?= development
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,9 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+
+# The benchmarks at the small size (under 5 minutes, on PostgreSQL at 127.0.0.1:5432;
+# see docs/notes/bench.md for the full size). Never part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench run --size small

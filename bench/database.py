@@ -50,3 +50,9 @@ def drop(name: str) -> None:
 def size_of(name: str) -> str:
     with _admin() as conn:
         return conn.execute("SELECT pg_size_pretty(pg_database_size(%s))", [name]).fetchone()[0]
+
+
+def migrate(name: str) -> None:
+    """Bring a kept database to the head revision (a new index since it was made)."""
+    settings = Settings.from_env({"WORKFORCE_DATABASE_URL": sqlalchemy_url(name)})
+    command.upgrade(alembic_config(settings), "head")

@@ -37,7 +37,7 @@ def bench(port: int, requests: int, log=print) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     times: dict[tuple[str, str], list[float]] = {}
     for _ in range(20):  # warm up: caches, prepared statements, every worker
-        for who, n in trainers.items():
+        for n in trainers.values():
             for path in ROUTES.values():
                 _get(conn, path, generate.token("trainer", n))
     for _ in range(requests):

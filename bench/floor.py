@@ -165,3 +165,8 @@ def submit(assignment_id: uuid.UUID):
     except BaseException:
         c.rollback()
         raise
+
+
+@app.get("/floor/health")
+def health():
+    return jsonify({"status": "ok"})

@@ -18,7 +18,8 @@ The layout (``bench.meta`` and the ``bench.*`` tables record it for the runner):
   balances equal the postings, as ``ledger.check_balances`` demands;
 - organisation 2 owes the first tenth of the trainers one earning each (the payout
   build's memory is compared between organisations 2 and 1);
-- organisation 3 owes the last ``send_items`` trainers one earning each; they are paid
+- organisation 3 owes the last ``send_items`` trainers one earning each, and organisation
+  4 the last fifth of those (the run sent by a single sender, as before); they are paid
   through Stripe (accounts at the stand-in are attached by the sending benchmark); every
   other trainer has bank details for the manual method, except 5% with no payout
   account and 5% whose Stripe onboarding is not finished (they become exclusions);
@@ -58,8 +59,8 @@ def generate(url: str, size: Size, log: Callable[[str], None] = print) -> dict[s
     """Load ``size`` into the database at ``url`` (psycopg URL); returns seconds per step."""
     if size.trainers < 300:
         raise ValueError("at least 300 trainers (128 claimers, trainers 200 and 201)")
-    if size.projects < 3:
-        raise ValueError("at least 3 projects")
+    if size.projects < 3 or size.organisations < 4:
+        raise ValueError("at least 3 projects and 4 organisations")
     timings: dict[str, float] = {}
     with psycopg.connect(url, autocommit=False) as conn:
         conn.execute("SET synchronous_commit = off")
@@ -80,17 +81,27 @@ def generate(url: str, size: Size, log: Callable[[str], None] = print) -> dict[s
     return timings
 
 
+def sequential_items(size: Size) -> int:
+    """Trainers organisation 4 owes: the sending benchmark's run with one sender."""
+    return max(50, size.send_items // 5)
+
+
 def _steps(size: Size) -> list[tuple[str, list[str]]]:
-    T, P, O = size.trainers, size.projects, size.organisations  # noqa: N806
+    T, P, N_ORGS = size.trainers, size.projects, size.organisations
     entries = size.postings // 2
     tenth = max(1, T // 10)
+    sequential = sequential_items(size)
     spread = entries - size.small_trainer_postings - size.large_trainer_postings \
-        - tenth - size.send_items
+        - tenth - size.send_items - sequential
     if spread < T:
         raise ValueError("too few postings for this many trainers")
     spread_tasks = size.tasks - 2 * size.claim_tasks
     if spread_tasks < 0:
         raise ValueError("fewer tasks than the claim projects need")
+    # Projects 1 and 2 (the claim projects) belong to organisation 1; the others go
+    # round the organisations, each created by its organisation's vendor manager.
+    project_org = f"CASE WHEN n <= 2 THEN 1 ELSE (n - 1) % {N_ORGS} + 1 END"
+    project_manager = f"CASE WHEN n <= 2 THEN 1 ELSE ((n - 1) % {N_ORGS}) * 2 + 1 END"
     org = seq_uuid("0a000000", "n")
     staff = seq_uuid("5a000000", "n")
     trainer = seq_uuid("7a000000", "n")
@@ -100,13 +111,13 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
             "CREATE SCHEMA IF NOT EXISTS bench",
             "CREATE TABLE bench.meta (key text PRIMARY KEY, value text NOT NULL)",
             f"""INSERT INTO bench.meta VALUES ('size', '{size.name}'),
-                ('trainers', '{T}'), ('projects', '{P}'), ('organisations', '{O}'),
+                ('trainers', '{T}'), ('projects', '{P}'), ('organisations', '{N_ORGS}'),
                 ('tasks', '{size.tasks}'), ('postings', '{size.postings}')""",
         ]),
         ("organisations and staff", [
             f"""INSERT INTO organisations (id, name, slug, created_at, updated_at)
                 SELECT {org}, 'Bench org ' || n, 'bench-org-' || n, now(), now()
-                FROM generate_series(1, {O}) n""",
+                FROM generate_series(1, {N_ORGS}) n""",
             # Staff n (odd: vendor manager, even: finance) of organisation (n+1)/2.
             f"""INSERT INTO users (id, email, password_hash, display_name, role,
                     organisation_id, country, timezone, languages, is_active,
@@ -116,12 +127,12 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                        CASE WHEN n % 2 = 1 THEN 'vendor_manager' ELSE 'finance' END,
                        {seq_uuid('0a000000', '(n + 1) / 2')}, 'US', 'UTC', '["en"]',
                        true, now(), now()
-                FROM generate_series(1, {2 * O}) n""",
+                FROM generate_series(1, {2 * N_ORGS}) n""",
             f"""INSERT INTO api_tokens (id, user_id, token_hash, label, created_at, expires_at)
                 SELECT gen_random_uuid(), {staff},
                        encode(sha256(convert_to('{TOKEN_PREFIX}staff_' || n, 'UTF8')), 'hex'),
                        'bench', now(), now() + interval '30 days'
-                FROM generate_series(1, {2 * O}) n""",
+                FROM generate_series(1, {2 * N_ORGS}) n""",
         ]),
         ("trainers", [
             f"""INSERT INTO users (id, email, password_hash, display_name, role,
@@ -145,14 +156,13 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                     review_sample_percent, lease_seconds, pay_model, currency,
                     estimated_task_seconds, idle_timeout_seconds, created_by_id,
                     activated_at, created_at, updated_at)
-                SELECT {project},
-                       {seq_uuid('0a000000', "CASE WHEN n <= 2 THEN 1 ELSE (n - 1) % " + str(O) + " + 1 END")},
+                SELECT {project}, {seq_uuid('0a000000', project_org)},
                        'Bench project ' || n, '', 'active', 1000000, 'none', '[]', 7, 100,
                        3600, 'per_task', 'USD', 60, 900,
-                       {seq_uuid('5a000000', "CASE WHEN n <= 2 THEN 1 ELSE ((n - 1) % " + str(O) + ") * 2 + 1 END")},
+                       {seq_uuid('5a000000', project_manager)},
                        now() - interval '60 days', now() - interval '60 days', now()
                 FROM generate_series(1, {P}) n""",
-            f"""INSERT INTO project_rates (id, project_id, number, amount, currency,
+            """INSERT INTO project_rates (id, project_id, number, amount, currency,
                     effective_from, reason, created_by_id, created_at)
                 SELECT gen_random_uuid(), p.id, 1, 40, 'USD', now() - interval '60 days', '',
                        p.created_by_id, now() - interval '60 days'
@@ -198,10 +208,19 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                 UNION ALL
                 SELECT {seq_uuid('3b000000', '1')}, {seq_uuid('0a000000', '3')},
                        'organisation', {seq_uuid('0a000000', '3')}, 'expense', 'USD', 0,
+                       now() - interval '400 days'
+                UNION ALL
+                SELECT {seq_uuid('c4000000', 'n')}, {seq_uuid('0a000000', '4')}, 'trainer',
+                       {trainer}, 'payable', 'USD', 0, now() - interval '400 days'
+                FROM generate_series({T - sequential + 1}, {T}) n
+                UNION ALL
+                SELECT {seq_uuid('c4b00000', '1')}, {seq_uuid('0a000000', '4')},
+                       'organisation', {seq_uuid('0a000000', '4')}, 'expense', 'USD', 0,
                        now() - interval '400 days'""",
             # Who earned entry k: (org, account prefix, trainer n).
             f"""CREATE UNLOGGED TABLE bench.entries AS
-                SELECT k, 1 AS org, {SMALL_TRAINER} AS n FROM generate_series(1, {size.small_trainer_postings}) k
+                SELECT k, 1 AS org, {SMALL_TRAINER} AS n
+                FROM generate_series(1, {size.small_trainer_postings}) k
                 UNION ALL
                 SELECT {size.small_trainer_postings} + k, 1, {LARGE_TRAINER}
                 FROM generate_series(1, {size.large_trainer_postings}) k
@@ -211,11 +230,15 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                             THEN (k - 1) % {T - 2} + 3 ELSE (k - 1) % {T - 2} + 1 END
                 FROM generate_series(1, {spread}) k
                 UNION ALL
-                SELECT {entries - tenth - size.send_items} + k, 2, k
+                SELECT {entries - tenth - size.send_items - sequential} + k, 2, k
                 FROM generate_series(1, {tenth}) k
                 UNION ALL
-                SELECT {entries - size.send_items} + k, 3, {T - size.send_items} + k
-                FROM generate_series(1, {size.send_items}) k""",
+                SELECT {entries - size.send_items - sequential} + k, 3,
+                       {T - size.send_items} + k
+                FROM generate_series(1, {size.send_items}) k
+                UNION ALL
+                SELECT {entries - sequential} + k, 4, {T - sequential} + k
+                FROM generate_series(1, {sequential}) k""",
         ]),
         ("journal entries", [
             f"""INSERT INTO journal_entries (id, source_type, source_id, reason,
@@ -234,7 +257,8 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                 SELECT {seq_uuid('6a000000', 'k')}, {seq_uuid('4a000000', 'k')},
                        CASE org WHEN 1 THEN {seq_uuid('1a000000', 'n')}
                                 WHEN 2 THEN {seq_uuid('2a000000', 'n')}
-                                ELSE {seq_uuid('3a000000', 'n')} END,
+                                WHEN 3 THEN {seq_uuid('3a000000', 'n')}
+                                ELSE {seq_uuid('c4000000', 'n')} END,
                        -(900 + k % 400), 'USD',
                        CASE WHEN k % 50 = 0 THEN now() + interval '1 minute' * (k % 10000)
                             END,
@@ -245,7 +269,8 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                 SELECT {seq_uuid('6b000000', 'k')}, {seq_uuid('4a000000', 'k')},
                        CASE org WHEN 1 THEN {seq_uuid('1b000000', '1')}
                                 WHEN 2 THEN {seq_uuid('2b000000', '1')}
-                                ELSE {seq_uuid('3b000000', '1')} END,
+                                WHEN 3 THEN {seq_uuid('3b000000', '1')}
+                                ELSE {seq_uuid('c4b00000', '1')} END,
                        900 + k % 400, 'USD', NULL,
                        now() - interval '1 second' * ((k * 7919) % 31536000)
                 FROM bench.entries""",
@@ -253,6 +278,15 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                FROM (SELECT account_id, sum(amount) AS total FROM postings GROUP BY account_id) s
                WHERE a.id = s.account_id""",
             "DROP TABLE bench.entries",
+        ]),
+        ("earning days", [
+            # As migration 0009 fills them: every generated entry is an earning.
+            """INSERT INTO ledger_earning_days (account_id, day, amount)
+               SELECT p.account_id, (e.occurred_at AT TIME ZONE 'UTC')::date, sum(p.amount)
+               FROM postings p JOIN journal_entries e ON e.id = p.entry_id
+               JOIN ledger_accounts a ON a.id = p.account_id
+               WHERE a.kind = 'payable'
+               GROUP BY 1, 2""",
         ]),
         ("payout accounts and schedules", [
             f"""INSERT INTO payout_accounts (id, trainer_id, method, stripe_account_id,
@@ -272,7 +306,7 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                     timezone, minimums, auto_approve, active, created_at, updated_at)
                 SELECT gen_random_uuid(), {org}, 'Weekly', 0, 2, 0, 'UTC', '{{"USD": 1000}}',
                        false, true, now(), now()
-                FROM generate_series(1, {O}) n""",
+                FROM generate_series(1, {N_ORGS}) n""",
         ]),
     ]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import uuid
 from datetime import timedelta
 
 import psycopg
@@ -49,8 +50,8 @@ WHERE owed.available >= 1000
 """
 
 
-def org_id(n: int) -> str:
-    return f"0a000000-0000-4000-8000-{n:012x}"
+def org_id(n: int) -> uuid.UUID:
+    return uuid.UUID(f"0a000000-0000-4000-8000-{n:012x}")
 
 
 def child_workforce(url: str, org: int) -> dict:

@@ -30,7 +30,7 @@ def gunicorn(target: str, env: dict[str, str], *, workers: int, log: Path,
     port = free_port()
     gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
     with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter's gunicorn
+        process = subprocess.Popen(
             [gunicorn_bin, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
              "--backlog", "2048", "--timeout", "120", target],
             cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out,

@@ -23,7 +23,7 @@ class Size:
     claim_tasks: int = 20_000
     claim_seconds: float = 10.0
     claim_clients: tuple[int, ...] = (32, 128)
-    earnings_requests: int = 200
+    earnings_requests: int = 100
     # Trainers paid through Stripe in the sending benchmark.
     send_items: int = 500
     import_rows: int = 50_000
@@ -32,7 +32,7 @@ class Size:
 
 
 SIZES = {
-    "small": Size("small", organisations=3, trainers=2_000, projects=10, tasks=100_000,
+    "small": Size("small", organisations=4, trainers=2_000, projects=10, tasks=100_000,
                   postings=400_000),
     "medium": Size("medium", organisations=20, trainers=100_000, projects=1_000,
                    tasks=2_000_000, postings=2_000_000, claim_tasks=40_000,

@@ -35,8 +35,8 @@ def machine() -> dict[str, str]:
         kb = int(meminfo.read_text().split()[1])
         memory = f"{kb / 1024 / 1024:.0f} GiB"
     try:
-        postgres = subprocess.run(  # noqa: S603
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SHOW server_version"],  # noqa: S607
+        postgres = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SHOW server_version"],
             capture_output=True, text=True, timeout=10, check=False).stdout.strip()
     except OSError:
         postgres = "unknown"

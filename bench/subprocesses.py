@@ -19,7 +19,7 @@ def peak_rss_mb() -> float:
 
 def run_child(module: str, *args: str) -> dict:
     """Run ``python -m module args...``; it prints one JSON object on its last line."""
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and module
+    completed = subprocess.run(
         [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), "WORKFORCE_LOG_LEVEL": "WARNING"},
         check=False,

@@ -445,3 +445,64 @@ def test_a_failed_payout_returns_to_payable_and_its_statement_shows_why(
             ("payout_approved", "payable", "in_transit"),
             ("payout_failed", "in_transit", "payable"),
         ]
+
+
+def test_year_to_date_adds_whole_days_and_the_partial_days_at_both_ends(
+    client: ApiClient, session: Session, organisation: Organisation, trainer: User
+) -> None:
+    """Year to date sums stored daily totals for whole UTC days and reads the entries of
+    the two partial days at the ends of the trainer's local year (Hong Kong, UTC+8); a
+    reversal counts on its own day; the stored days agree with the postings."""
+    from workforce.billing import ledger
+    from workforce.billing.models import SourceType
+
+    def entry_of(event: object) -> uuid.UUID:
+        found = ledger.find_entry(session, SourceType.TASK_APPROVAL, event.source_id)
+        assert found is not None
+        return found.id
+
+    moments = {
+        "last year": datetime(2030, 12, 31, 15, tzinfo=UTC),  # 23:00 in Hong Kong
+        "first partial day": datetime(2030, 12, 31, 16, 30, tzinfo=UTC),
+        "whole day": datetime(2031, 3, 10, 12, tzinfo=UTC),
+        "last partial day": datetime(2031, 12, 31, 15, 59, tzinfo=UTC),
+    }
+    amounts = {"last year": 1000, "first partial day": 20, "whole day": 300,
+               "last partial day": 4}
+    events = {}
+    with time_machine.travel(moments["last year"], tick=False) as traveller:
+        from tests.factories import token_for
+
+        client._tokens[trainer.id] = token_for(trainer, lifetime=timedelta(days=400))
+        for name, moment in moments.items():
+            traveller.move_to(moment)
+            events[name] = earned(trainer, organisation.id, amounts[name])
+            if name == "whole day":
+                traveller.move_to(moment + timedelta(days=2))
+                ledger.reverse(session, entry_of(events[name]), reason="Paid twice")
+                session.commit()
+                traveller.move_to(moment + timedelta(days=3))
+                events["again"] = earned(trainer, organisation.id, 30)
+        row = usd(client, trainer)
+        assert client.get(SUMMARY, as_user=trainer).get_json()["year"] == 2031
+        # 20 + 300 - 300 + 30 + 4; last year's 1000 is payable but not this year's.
+        assert row["year_to_date"] == 54 and row["payable"] == 1054
+    assert ledger.check_balances(session) == []
+
+
+def test_the_check_finds_a_wrong_daily_earning(
+    session: Session, organisation: Organisation, trainer: User
+) -> None:
+    from sqlalchemy import update
+
+    from workforce.billing import ledger
+    from workforce.billing.models import AccountKind, EarningDay
+
+    earned(trainer, organisation.id, 100)
+    assert ledger.check_balances(session) == []
+    payable = ledger.trainer_account(session, organisation.id, trainer.id,
+                                     AccountKind.PAYABLE, "USD")
+    session.execute(update(EarningDay).where(EarningDay.account_id == payable.id)
+                    .values(amount=EarningDay.amount - 1))
+    session.commit()
+    assert ledger.check_balances(session) == [ledger.BalanceMismatch(payable.id, -101, -100)]

@@ -31,8 +31,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts.models import Organisation, User
@@ -64,11 +64,7 @@ from workforce.projects.models import (
 from workforce.projects.timesheets import amount_for, local_midnight, zone_of
 
 # What a trainer earns by (year to date counts these, less their reversals).
-EARNED_SOURCES = frozenset({
-    SourceType.ASSESSMENT_STIPEND, SourceType.TASK_APPROVAL, SourceType.TIMESHEET,
-    SourceType.KILL_FEE, SourceType.TOP_UP, SourceType.COUNSELLING_ALLOWANCE,
-    SourceType.FLAGGED_WORK, SourceType.BONUS, SourceType.ADJUSTMENT,
-})
+EARNED_SOURCES = ledger.EARNED_SOURCES
 # Movements of a payout item, in lifecycle order; never corrected by hand.
 PAYOUT_STEPS = (
     SourceType.PAYOUT_APPROVED, SourceType.PAYOUT_PAID, SourceType.PAYOUT_FAILED,
@@ -225,34 +221,15 @@ def _unapproved_time(session: Session, trainer_id: uuid.UUID) -> list[Money]:
 
 
 def year_to_date(session: Session, trainer: User, year: int) -> dict[str, int]:
-    """Net earnings per currency in the trainer's local calendar ``year``."""
+    """Net earnings per currency in the trainer's local calendar ``year``: whole UTC days
+    from the stored daily sums, the two partial days from the entries (``ledger``), so
+    the cost does not grow with the trainer's history."""
     zone = zone_of(trainer)
     start = local_midnight(zone, date(year, 1, 1))
     end = local_midnight(zone, date(year + 1, 1, 1))
     payable_ids = [a.id for a in trainer_accounts(session, trainer.id, [AccountKind.PAYABLE])]
-    if not payable_ids:
-        return {}
-    reversed_entry = aliased(JournalEntry)
-    earned = list(EARNED_SOURCES)
-    rows = session.execute(
-        select(Posting.currency, func.sum(Posting.amount))
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .outerjoin(reversed_entry, reversed_entry.id == JournalEntry.reverses_id)
-        .where(
-            Posting.account_id.in_(payable_ids),
-            # Entries are posted when (or after) they occur: this bound lets the
-            # (account_id, created_at) index skip earlier years.
-            Posting.created_at >= start,
-            JournalEntry.occurred_at >= start, JournalEntry.occurred_at < end,
-            or_(
-                JournalEntry.source_type.in_(earned),
-                and_(JournalEntry.source_type == SourceType.REVERSAL,
-                     reversed_entry.source_type.in_(earned)),
-            ),
-        )
-        .group_by(Posting.currency)
-    )
-    return {currency: -int(total) for currency, total in rows if total}
+    totals = ledger.earned_between(session, trainer.id, payable_ids, start, end)
+    return {currency: -total for currency, total in totals.items() if total}
 
 
 # --- line items ----------------------------------------------------------------------

@@ -23,15 +23,17 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from workforce import clock
 from workforce.billing.models import (
     AccountKind,
+    EarningDay,
     JournalEntry,
     LedgerAccount,
     OwnerType,
@@ -41,6 +43,12 @@ from workforce.billing.models import (
 from workforce.errors import Conflict, NotFound
 
 TRAINER_KINDS = (AccountKind.PAYABLE, AccountKind.IN_TRANSIT, AccountKind.PAID)
+# What a trainer earns by (year to date counts these, less their reversals).
+EARNED_SOURCES = frozenset({
+    SourceType.ASSESSMENT_STIPEND, SourceType.TASK_APPROVAL, SourceType.TIMESHEET,
+    SourceType.KILL_FEE, SourceType.TOP_UP, SourceType.COUNSELLING_ALLOWANCE,
+    SourceType.FLAGGED_WORK, SourceType.BONUS, SourceType.ADJUSTMENT,
+})
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,7 @@ def post(
                 ))
             session.flush()
             _move_balances(session, legs)
+            _count_earnings(session, entry, legs)
     except IntegrityError:
         found = find_entry(session, source_type, source_id)
         if found is None:
@@ -207,6 +216,94 @@ def _move_balances(session: Session, legs: Sequence[Leg]) -> None:
         session.expire(leg.account, ["balance"])
 
 
+def is_earning(session: Session, source_type: SourceType, reverses_id: uuid.UUID | None) -> bool:
+    """An entry that counts in year to date: an earning, or the reversal of one."""
+    if source_type in EARNED_SOURCES:
+        return True
+    if source_type is SourceType.REVERSAL and reverses_id is not None:
+        return session.scalar(
+            select(JournalEntry.source_type).where(JournalEntry.id == reverses_id)
+        ) in EARNED_SOURCES
+    return False
+
+
+def utc_day(moment: datetime) -> date:
+    return clock.as_utc(moment).astimezone(UTC).date()
+
+
+def _count_earnings(session: Session, entry: JournalEntry, legs: Sequence[Leg]) -> None:
+    """Add an earning's payable postings to their accounts' ``EarningDay`` of the day it
+    occurred, in SQL (concurrent entries add up) and in account-id order (as balances)."""
+    by_account: dict[uuid.UUID, int] = defaultdict(int)
+    for leg in legs:
+        if leg.account.kind is AccountKind.PAYABLE:
+            by_account[leg.account.id] += leg.amount
+    if not by_account or not is_earning(session, entry.source_type, entry.reverses_id):
+        return
+    day = utc_day(entry.occurred_at)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for account_id in sorted(by_account):
+        stmt = dialect.insert(EarningDay).values(
+            account_id=account_id, day=day, amount=by_account[account_id])
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[EarningDay.account_id, EarningDay.day],
+            set_={"amount": EarningDay.amount + stmt.excluded.amount},
+        ))
+
+
+def earned_between(
+    session: Session, trainer_id: uuid.UUID, account_ids: Sequence[uuid.UUID],
+    start: datetime, end: datetime,
+) -> dict[str, int]:
+    """The sum per currency of the earnings (less their reversals) posted to
+    ``account_ids`` (the trainer's payable accounts) that occurred in [start, end), as
+    posted (credits negative): whole UTC days from ``EarningDay``, the partial days at
+    either end from the entries themselves."""
+    if not account_ids:
+        return {}
+    first = utc_day(start) if start == _midnight(utc_day(start)) else \
+        date.fromordinal(utc_day(start).toordinal() + 1)
+    last = utc_day(end)  # days before this one lie wholly before ``end``
+    totals: dict[str, int] = defaultdict(int)
+    if first < last:
+        for currency, amount in session.execute(
+            select(LedgerAccount.currency, func.sum(EarningDay.amount))
+            .join(LedgerAccount, LedgerAccount.id == EarningDay.account_id)
+            .where(EarningDay.account_id.in_(list(account_ids)),
+                   EarningDay.day >= first, EarningDay.day < last)
+            .group_by(LedgerAccount.currency)
+        ):
+            totals[currency] += int(amount)
+        windows = [(start, _midnight(first)), (_midnight(last), end)]
+    else:
+        windows = [(start, end)]
+    reversed_entry = aliased(JournalEntry)
+    earned = list(EARNED_SOURCES)
+    for low, high in windows:
+        if low >= high:
+            continue
+        for currency, amount in session.execute(
+            select(Posting.currency, func.sum(Posting.amount))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .outerjoin(reversed_entry, reversed_entry.id == JournalEntry.reverses_id)
+            .where(
+                JournalEntry.trainer_id == trainer_id,
+                JournalEntry.occurred_at >= low, JournalEntry.occurred_at < high,
+                Posting.account_id.in_(list(account_ids)),
+                or_(JournalEntry.source_type.in_(earned),
+                    and_(JournalEntry.source_type == SourceType.REVERSAL,
+                         reversed_entry.source_type.in_(earned))),
+            )
+            .group_by(Posting.currency)
+        ):
+            totals[currency] += int(amount or 0)
+    return dict(totals)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def reverse(session: Session, entry_id: uuid.UUID, *, reason: str) -> JournalEntry:
     """A correction: an entry with every posting of ``entry_id`` negated, linked to it.
     A thing is reversed at most once (409 ``already-reversed``)."""
@@ -255,7 +352,38 @@ def check_balances(session: Session) -> list[BalanceMismatch]:
         .having(func.sum(Posting.amount) != 0)
     ).all()
     mismatches += [BalanceMismatch(entry_id, int(total), 0) for entry_id, total in unbalanced]
-    return mismatches
+    return mismatches + check_earning_days(session)
+
+
+def check_earning_days(session: Session) -> list[BalanceMismatch]:
+    """Every payable account whose ``EarningDay`` rows differ from its earnings
+    recomputed from the postings (reported with the account id and the two totals)."""
+    reversed_entry = aliased(JournalEntry)
+    earned = list(EARNED_SOURCES)
+    recomputed: dict[tuple[uuid.UUID, date], int] = defaultdict(int)
+    for account_id, occurred_at, amount in session.execute(
+        select(Posting.account_id, JournalEntry.occurred_at, Posting.amount)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .outerjoin(reversed_entry, reversed_entry.id == JournalEntry.reverses_id)
+        .where(
+            LedgerAccount.kind == AccountKind.PAYABLE,
+            or_(JournalEntry.source_type.in_(earned),
+                and_(JournalEntry.source_type == SourceType.REVERSAL,
+                     reversed_entry.source_type.in_(earned))),
+        )
+        .execution_options(yield_per=10_000)
+    ):
+        recomputed[(account_id, utc_day(occurred_at))] += amount
+    stored = {(row.account_id, row.day): row.amount
+              for row in session.scalars(select(EarningDay))}
+    wrong: dict[uuid.UUID, tuple[int, int]] = {}
+    for key in stored.keys() | {k for k, v in recomputed.items() if v}:
+        if stored.get(key, 0) != recomputed.get(key, 0):
+            have, want = wrong.get(key[0], (0, 0))
+            wrong[key[0]] = (have + stored.get(key, 0), want + recomputed.get(key, 0))
+    return [BalanceMismatch(account_id, have, want)
+            for account_id, (have, want) in sorted(wrong.items())]
 
 
 # --- holds ----------------------------------------------------------------------------

@@ -133,6 +133,8 @@ class JournalEntry(IdMixin, Base):
         UniqueConstraint("source_type", "source_id"),
         Index("ix_journal_entries_organisation_id_created_at", "organisation_id", "created_at"),
         Index("ix_journal_entries_trainer_id_created_at", "trainer_id", "created_at"),
+        # A trainer's entries by when they occurred: the edges of a year to date (0009).
+        Index("ix_journal_entries_trainer_id_occurred_at", "trainer_id", "occurred_at"),
     )
 
     source_type: Mapped[SourceType] = mapped_column(str_enum(SourceType))
@@ -177,6 +179,23 @@ class Posting(IdMixin, Base):
 
     entry: Mapped[JournalEntry] = relationship(back_populates="postings")
     account: Mapped[LedgerAccount] = relationship()
+
+
+class EarningDay(Base):
+    """What one payable account earned on one UTC day: the sum of its postings whose
+    entry is an earning, or a reversal of one, occurring that day (credits negative, as
+    the postings). Kept in the posting's transaction by ``ledger.post`` and checked by
+    ``ledger.check_balances``, so a trainer's year to date sums at most 366 of these plus
+    the few entries of the two partial days at the ends of their local year, instead of
+    every posting of the year (0009)."""
+
+    __tablename__ = "ledger_earning_days"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_accounts.id"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[int]
 
 
 # --- bonuses and adjustments ---------------------------------------------------------

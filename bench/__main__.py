@@ -1,0 +1,163 @@
+"""``python -m bench``: generate the data and run the five benchmarks beside their floors.
+
+    python -m bench run --size small            # what `make bench` runs (< 5 minutes)
+    python -m bench run --size full --keep      # the marketplace scale; keep the database
+    python -m bench run --size full --reuse     # run again on the kept database
+    python -m bench generate --size medium      # only the data
+    python -m bench drop --size full            # drop a kept database
+
+The database is ``workforce_bench_<size>`` on ``WORKFORCE_BENCH_SERVER`` (default
+``postgresql://postgres@127.0.0.1:5432``); it is dropped after the run unless ``--keep``.
+The figures go to ``bench/RESULTS.md`` (the section of that size) and
+``var/bench/results-<size>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from bench import (
+    claims,
+    database,
+    earnings,
+    generate,
+    payout_build,
+    payout_send,
+    report,
+    task_import,
+)
+from bench.servers import ROOT, gunicorn, workforce_env
+from bench.sizes import SIZES, size_named
+from bench.stats import load, machine
+
+BENCHMARKS = ("claims", "earnings", "build", "send", "import")
+
+
+def _overrides(values: tuple[str, ...]) -> dict[str, int]:
+    parsed = {}
+    for value in values:
+        key, _, number = value.partition("=")
+        parsed[key] = int(number)
+    return parsed
+
+
+@click.group()
+def main() -> None:
+    """Benchmarks of workforce's hot paths, each beside its floor."""
+
+
+@main.command()
+@click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True)
+@click.option("--set", "overrides", multiple=True, help="Override a size field: tasks=500000.")
+def generate_(size: str, overrides: tuple[str, ...]) -> None:
+    """Create and fill the size's database (and keep it)."""
+    chosen = size_named(size, **_overrides(overrides))
+    name = f"workforce_bench_{size}"
+    _check_disk(chosen)
+    database.create(name)
+    generate.generate(database.psycopg_url(name), chosen, log=click.echo)
+    click.echo(f"{name}: {database.size_of(name)}")
+
+
+main.add_command(generate_, name="generate")
+
+
+@main.command()
+@click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True)
+def drop(size: str) -> None:
+    """Drop the size's database."""
+    database.drop(f"workforce_bench_{size}")
+
+
+@main.command()
+@click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True)
+@click.option("--set", "overrides", multiple=True, help="Override a size field: tasks=500000.")
+@click.option("--keep/--drop", default=False, help="Keep the database after the run.")
+@click.option("--reuse", is_flag=True, help="Use the kept database instead of generating.")
+@click.option("--only", multiple=True, type=click.Choice(BENCHMARKS))
+@click.option("--senders", default=8, show_default=True,
+              help="Payout senders side by side (WORKFORCE_PAYOUT_CONCURRENCY).")
+def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tuple[str, ...],
+        senders: int) -> None:
+    """Generate (unless --reuse), run the benchmarks, write bench/RESULTS.md."""
+    chosen = size_named(size, **_overrides(overrides))
+    name = f"workforce_bench_{size}"
+    workdir = ROOT / "var" / "bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    selected = only or BENCHMARKS
+    started = time.monotonic()
+    results: dict = {"size": asdict(chosen), "machine": machine(),
+                     "load_at_start": [round(x, 2) for x in load()],
+                     "started_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    try:
+        if reuse and database.exists(name):
+            click.echo(f"reusing {name}")
+            database.migrate(name)
+        else:
+            _check_disk(chosen)
+            click.echo(f"generating {name} ({chosen.name})")
+            database.create(name)
+            results["generation_seconds"] = generate.generate(
+                database.psycopg_url(name), chosen, log=click.echo)
+        results["database_size"] = database.size_of(name)
+        results["benchmarks"] = _run(name, chosen, selected, workdir, senders)
+    finally:
+        results["load_at_end"] = [round(x, 2) for x in load()]
+        results["minutes"] = round((time.monotonic() - started) / 60, 1)
+        if not keep:
+            database.drop(name)
+            click.echo(f"dropped {name}")
+    (workdir / f"results-{size}.json").write_text(json.dumps(results, indent=2, default=str))
+    report.write(ROOT / "bench" / "RESULTS.md", results)
+    click.echo(f"done in {results['minutes']} min; bench/RESULTS.md updated")
+
+
+def _run(name: str, size, selected, workdir: Path, senders: int) -> dict:
+    sa_url, pg_url = database.sqlalchemy_url(name), database.psycopg_url(name)
+    out: dict = {}
+    if "claims" in selected or "earnings" in selected:
+        env = workforce_env(sa_url)
+        with gunicorn("bench.wsgi:workforce", env, workers=size.workers,
+                      log=workdir / "workforce.log", probe="/api/v1/health") as wf_port, \
+                gunicorn("bench.floor:app", {"BENCH_FLOOR_DATABASE": pg_url},
+                         workers=size.workers, log=workdir / "floor.log",
+                         probe="/floor/health") as floor_port:
+            if "earnings" in selected:
+                click.echo("earnings summary and line items")
+                out["earnings"] = earnings.bench(wf_port, size.earnings_requests,
+                                                 log=click.echo)
+            if "claims" in selected:
+                click.echo("claim and submit")
+                out["claims"] = claims.bench(pg_url, wf_port, floor_port, size.claim_clients,
+                                             size.claim_seconds, log=click.echo)
+    if "build" in selected:
+        click.echo("payout run build")
+        out["build"] = payout_build.bench(sa_url, pg_url, log=click.echo)
+    if "send" in selected:
+        click.echo("payout sending")
+        out["send"] = payout_send.bench(sa_url, pg_url, size, senders, log=click.echo)
+    if "import" in selected:
+        click.echo("task import")
+        out["import"] = task_import.bench(sa_url, pg_url, size.import_rows, workdir,
+                                          log=click.echo)
+    return out
+
+
+def _check_disk(size) -> None:
+    """Refuse to start when the data would leave less than 10 GB free (about 1 KB per
+    task and per posting, indexes included, plus the import files)."""
+    free = shutil.disk_usage(ROOT).free
+    need = (size.tasks + size.postings + 2 * size.import_rows) * 1024
+    if free - need < 10 * 2**30:
+        raise click.ClickException(
+            f"{need / 2**30:.1f} GB needed, {free / 2**30:.1f} GB free: not enough room")
+
+
+if __name__ == "__main__":
+    main()
