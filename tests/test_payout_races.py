@@ -167,9 +167,10 @@ def test_approving_twice_at_once_moves_the_money_once(
 
 
 def processor(live_database: Database, standin: StripeStandin, run_id: uuid.UUID, *,
-              crash_at: str | None = None) -> subprocess.Popen:
+              crash_at: str | None = None, senders: int | None = None) -> subprocess.Popen:
     """``workforce payouts process RUN_ID`` in its own process, against the live
-    database and the stand-in."""
+    database and the stand-in (with the default number of senders side by side, or
+    ``senders``)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("WORKFORCE_")},
         "WORKFORCE_ENV": "test",
@@ -182,6 +183,8 @@ def processor(live_database: Database, standin: StripeStandin, run_id: uuid.UUID
     }
     if crash_at:
         env["WORKFORCE_CRASH_AT"] = crash_at
+    if senders is not None:
+        env["WORKFORCE_PAYOUT_CONCURRENCY"] = str(senders)
     return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", "workforce.billing.cli", "process", str(run_id)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -232,7 +235,10 @@ def test_a_processor_killed_at_each_point_finishes_once_on_rerun(
     run_id = approved_run(live_database, fin, schedule)
     first_item = items_of(live_session, run_id)[0]
 
-    code, output = finish(processor(live_database, stripe_standin, run_id, crash_at=point))
+    # One sender, so that the crash comes at a known item (senders side by side are
+    # covered by the tests below and the two-process test above).
+    code, output = finish(processor(live_database, stripe_standin, run_id, crash_at=point,
+                                    senders=1))
     assert code == -signal.SIGKILL, output
     crashed = items_of(live_session, run_id)[0]
     assert crashed.idempotency_key == f"payout-item-{first_item.id}"  # saved before sending
@@ -254,4 +260,72 @@ def test_a_processor_killed_at_each_point_finishes_once_on_rerun(
         if t["transfer_group"] == f"payout-item-{first_item.id}")
     assert paid_entries(live_session, [i.id for i in items]) == Counter(
         {i.id: 1 for i in items})
+    assert_ledger_sound(live_session)
+
+
+# --- senders side by side in one processor -------------------------------------------------
+
+
+def test_senders_side_by_side_make_one_transfer_per_item(
+    live_database: Database, live_session: Session, stripe_standin: StripeStandin,
+) -> None:
+    """Several senders in one processor (``payout_concurrency``) share a run's items: each
+    item is still locked, keyed, sent and recorded once, and the run completes."""
+    from workforce.billing import processing
+
+    fin, schedule, trainers = setup_org(live_session, stripe_standin, 24)
+    run_id = approved_run(live_database, fin, schedule)
+    stripe_standin.latency = 0.02  # requests overlap, as with Stripe's ~50 ms
+
+    result = processing.process_run(live_database, run_id, stripe_standin.gateway(),
+                                    rate=1000, concurrency=6)
+
+    assert (result.paid, result.failed, result.deferred) == (len(trainers), 0, 0)
+    assert result.completed
+    items = items_of(live_session, run_id)
+    assert [i.state for i in items] == [ItemState.PAID] * len(trainers)
+    assert Counter(t["transfer_group"] for t in stripe_standin.transfers) == Counter(
+        {f"payout-item-{i.id}": 1 for i in items})
+    keys = Counter(r.idempotency_key for r in stripe_standin.requests_to(TRANSFERS))
+    assert set(keys.values()) == {1}
+    assert paid_entries(live_session, [i.id for i in items]) == Counter(
+        {i.id: 1 for i in items})
+    assert_ledger_sound(live_session)
+
+
+def test_senders_side_by_side_halt_once_on_an_insufficient_balance(
+    live_database: Database, live_session: Session, stripe_standin: StripeStandin,
+) -> None:
+    """When the platform balance runs out, every sender stops; the run is halted with one
+    alert, nothing is written for the refused items, and a resume pays the rest once."""
+    from workforce.accounts.models import AuditEvent
+    from workforce.billing import processing
+
+    fin, schedule, trainers = setup_org(live_session, stripe_standin, 16)
+    run_id = approved_run(live_database, fin, schedule)
+    stripe_standin.latency = 0.02
+    stripe_standin.set_balance("usd", 5500)  # about five of the items
+
+    halted = processing.process_run(live_database, run_id, stripe_standin.gateway(),
+                                    rate=1000, concurrency=6)
+
+    assert halted.halted_reason and not halted.completed
+    items = items_of(live_session, run_id)
+    paid = [i for i in items if i.state is ItemState.PAID]
+    assert 1 <= len(paid) < len(trainers)
+    assert {i.state for i in items} == {ItemState.PAID, ItemState.APPROVED}
+    assert sum(t["amount"] for t in stripe_standin.transfers) <= 5500
+    live_session.expire_all()
+    alerts = live_session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "payout_run.halted", AuditEvent.object_id == str(run_id)))
+    assert alerts == 1
+
+    stripe_standin.set_balance("usd", None)
+    resumed = processing.process_run(live_database, run_id, stripe_standin.gateway(),
+                                     rate=1000, concurrency=6, resume=True)
+    assert resumed.completed
+    items = items_of(live_session, run_id)
+    assert [i.state for i in items] == [ItemState.PAID] * len(trainers)
+    assert Counter(t["transfer_group"] for t in stripe_standin.transfers) == Counter(
+        {f"payout-item-{i.id}": 1 for i in items})
     assert_ledger_sound(live_session)

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.util import identity_key
 
 from workforce import clock
 from workforce.accounts.models import User
@@ -100,7 +101,9 @@ class AssignmentView:
 def _views(
     session: Session, assignments: list[Assignment], *, guidelines: bool = False
 ) -> list[AssignmentView]:
-    ids = [a.id for a in assignments]
+    # Only reviewed work can have been appealed: a claim or a first submission asks for
+    # no appeals.
+    ids = [a.id for a in assignments if a.reviewed_at is not None]
     appeals = {
         appeal.assignment_id: appeal
         for appeal in session.scalars(select(Appeal).where(Appeal.assignment_id.in_(ids)))
@@ -337,8 +340,9 @@ def _bound_by_limits(session: Session, trainer: User, assignment: Assignment) ->
 
 
 def _refresh_task(session: Session, task_id: uuid.UUID) -> None:
-    # The slot counters are changed in SQL; a Task already in the session is stale.
-    task = session.get(Task, task_id)
+    # The slot counters are changed in SQL; a Task already in the session is stale. One
+    # that is not will be read fresh when first used.
+    task = session.identity_map.get(identity_key(Task, task_id))
     if task is not None:
         session.refresh(task)
 
@@ -494,6 +498,9 @@ def submit(
     assignment.answer = answer
     assignment.active_seconds = worked
     assignment.submitted_at = now
+    if assignment.sampled is None:
+        # Decided here rather than in on_submitted: one UPDATE of the row, not two.
+        assignment.sampled = reviews.is_sampled(assignment.id, project.review_sample_percent)
     if rate is not None:
         # Paid at the rate in force when the work was first handed in.
         assignment.rate_id = rate.id
