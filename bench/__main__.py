@@ -55,13 +55,17 @@ def main() -> None:
 @main.command()
 @click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True)
 @click.option("--set", "overrides", multiple=True, help="Override a size field: tasks=500000.")
-def generate_(size: str, overrides: tuple[str, ...]) -> None:
+@click.option("--resume-at", default=None,
+              help="Continue a stopped generation at this step (e.g. 'journal entries').")
+def generate_(size: str, overrides: tuple[str, ...], resume_at: str | None) -> None:
     """Create and fill the size's database (and keep it)."""
     chosen = size_named(size, **_overrides(overrides))
     name = f"workforce_bench_{size}"
-    _check_disk(chosen)
-    database.create(name)
-    generate.generate(database.psycopg_url(name), chosen, log=click.echo)
+    if resume_at is None:
+        _check_disk(chosen)
+        database.create(name)
+    generate.generate(database.psycopg_url(name), chosen, log=click.echo,
+                      resume_at=resume_at)
     click.echo(f"{name}: {database.size_of(name)}")
 
 

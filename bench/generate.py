@@ -55,8 +55,10 @@ def token(kind: str, n: int) -> str:
     return f"{TOKEN_PREFIX}{kind}_{n}"
 
 
-def generate(url: str, size: Size, log: Callable[[str], None] = print) -> dict[str, float]:
-    """Load ``size`` into the database at ``url`` (psycopg URL); returns seconds per step."""
+def generate(url: str, size: Size, log: Callable[[str], None] = print, *,
+             resume_at: str | None = None) -> dict[str, float]:
+    """Load ``size`` into the database at ``url`` (psycopg URL); returns seconds per step.
+    ``resume_at`` names the step to start from (the earlier ones were committed)."""
     if size.trainers < 300:
         raise ValueError("at least 300 trainers (128 claimers, trainers 200 and 201)")
     if size.projects < 3 or size.organisations < 4:
@@ -69,7 +71,10 @@ def generate(url: str, size: Size, log: Callable[[str], None] = print) -> dict[s
         # The rows are consistent by construction: skip the per-row foreign-key triggers
         # (superuser only; the benchmark server's postgres user is one).
         conn.execute("SET session_replication_role = replica")
-        for name, step in _steps(size):
+        steps = _steps(size)
+        if resume_at is not None:
+            steps = steps[[name for name, _ in steps].index(resume_at):]
+        for name, step in steps:
             started = time.perf_counter()
             for statement in step:
                 conn.execute(statement)
@@ -246,8 +251,8 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                 SELECT {seq_uuid('4a000000', 'k')}, 'task_approval', {seq_uuid('4b000000', 'k')},
                        'Task approved', {seq_uuid('0a000000', 'org')}, {trainer},
                        {seq_uuid('9a000000', f'(k % {P}) + 1')},
-                       now() - interval '1 second' * ((k * 7919) % 31536000),
-                       now() - interval '1 second' * ((k * 7919) % 31536000)
+                       now() - interval '1 second' * ((k::bigint * 7919) % 31536000),
+                       now() - interval '1 second' * ((k::bigint * 7919) % 31536000)
                 FROM bench.entries""",
         ]),
         ("postings", [
@@ -262,7 +267,7 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                        -(900 + k % 400), 'USD',
                        CASE WHEN k % 50 = 0 THEN now() + interval '1 minute' * (k % 10000)
                             END,
-                       now() - interval '1 second' * ((k * 7919) % 31536000)
+                       now() - interval '1 second' * ((k::bigint * 7919) % 31536000)
                 FROM bench.entries""",
             f"""INSERT INTO postings (id, entry_id, account_id, amount, currency, available_at,
                     created_at)
@@ -272,7 +277,7 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
                                 WHEN 3 THEN {seq_uuid('3b000000', '1')}
                                 ELSE {seq_uuid('c4b00000', '1')} END,
                        900 + k % 400, 'USD', NULL,
-                       now() - interval '1 second' * ((k * 7919) % 31536000)
+                       now() - interval '1 second' * ((k::bigint * 7919) % 31536000)
                 FROM bench.entries""",
             """UPDATE ledger_accounts a SET balance = s.total
                FROM (SELECT account_id, sum(amount) AS total FROM postings GROUP BY account_id) s

@@ -1004,6 +1004,9 @@ def stripe_standin() -> Iterator[StripeStandin]:
     - Set up: ``add_account(payouts_enabled=True)``, ``set_account(id, payouts_enabled=..,
       requirements=..)``, ``set_balance("eur", 1000)`` (unlimited by default),
       ``reverse_transfer(id)``.
+    - Speed: ``latency = 0.05`` answers every request after 50 ms; ``rate_limit = 100``
+      answers 429 ``rate_limit`` beyond 100 requests in any second (``rate_limited``
+      counts them), as Stripe's live limit; both are cleared by ``reset()``.
     - Failures (route = ``"METHOD /path"``, fnmatch patterns, None = any):
       ``fail_next(route, status=500|409|429, retry_after=.., times=..)``,
       ``fail_balance_insufficient()``, ``timeout_next(route, seconds=.., process=..)``,
@@ -1031,9 +1034,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="deliver account.updated here when onboarding completes, e.g. "
                              "http://127.0.0.1:8000/api/v1/webhooks/stripe")
     parser.add_argument("--webhook-secret", default=WEBHOOK_SECRET)
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="answer every request after this many seconds (e.g. 0.05)")
+    parser.add_argument("--rate-limit", type=int, default=None,
+                        help="answer 429 beyond this many requests a second (Stripe: 100)")
     args = parser.parse_args(argv)
     standin = StripeStandin(api_key=None, webhook_secret=args.webhook_secret)
     standin.webhook_url = args.webhook_url or None
+    standin.latency = args.latency
+    standin.rate_limit = args.rate_limit
     standin.verbose = True
     standin.serve(args.host, args.port)
     print(f"Stripe stand-in on {standin.url} (any sk_test_ key; webhook secret "

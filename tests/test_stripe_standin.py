@@ -420,3 +420,24 @@ def test_gateway_from_settings():
     gateway = gateway_from_settings(Settings(stripe_api_key="sk_test_x",
                                              stripe_api_base="http://127.0.0.1:1"))
     assert isinstance(gateway, StripeGateway)
+
+
+def test_the_standin_answers_late_and_refuses_beyond_its_rate_limit(
+    stripe_standin: StripeStandin,
+) -> None:
+    """What the payout-sending benchmark relies on: a latency on every answer and
+    Stripe's 429 ``rate_limit`` beyond the requests allowed in one second."""
+    gateway = stripe_standin.gateway()
+    account = stripe_standin.add_account(payouts_enabled=True)
+    stripe_standin.latency = 0.05
+    started = time.perf_counter()
+    gateway.retrieve_account(account)
+    assert time.perf_counter() - started >= 0.05
+    stripe_standin.latency = 0.0
+    stripe_standin.rate_limit = 3
+    for _ in range(3):
+        gateway.retrieve_account(account)
+    with pytest.raises(GatewayError) as refused:
+        gateway.retrieve_account(account)
+    assert refused.value.status == 429 and refused.value.retryable
+    assert stripe_standin.rate_limited == 1

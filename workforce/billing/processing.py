@@ -78,15 +78,16 @@ def crash_point(name: str) -> None:
 
 
 class TokenBucket:
-    """At most ``rate`` requests per second on average, with bursts of up to ``rate``
-    (at least one). Thread-safe; per process."""
+    """At most ``rate`` requests per second on average, with bursts of up to ``burst``
+    (``rate`` unless given; at least one). Thread-safe; per process."""
 
-    def __init__(self, rate: float, *, monotonic: Callable[[], float] = time.monotonic,
+    def __init__(self, rate: float, *, burst: float | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, rate if burst is None else burst)
         self.tokens = self.capacity
         self._monotonic = monotonic
         self._sleep = sleep
@@ -180,7 +181,10 @@ def process_run(
         with _unit(open_session) as session:
             result.halted_reason = session.get(PayoutRun, run_id).halted_reason  # type: ignore[union-attr]
         return result
-    pacing = Pacing(TokenBucket(rate, sleep=sleep), sleep=sleep, max_attempts=max_attempts)
+    # Bursts of a tenth of a second's worth: a full second's burst on top of the steady
+    # rate would put twice the limit into one second, and Stripe answers that with 429s.
+    bucket = TokenBucket(rate, burst=max(1.0, rate / 10), sleep=sleep)
+    pacing = Pacing(bucket, sleep=sleep, max_attempts=max_attempts)
     senders = _Senders(open_session, run_id, gateway, pacing, result, progress)
     if concurrency > 1 and _concurrent_ok(open_session):
         senders.run_threads(concurrency)
