@@ -18,6 +18,10 @@ of a trainer's entries by when they occurred. A trainer's year to date sums at m
 rows plus the entries of the two partial days at the ends of their local year, instead
 of every posting of the year (300 ms for a trainer with 100,000).
 
+Ledger balances in 64 bits on PostgreSQL: an organisation's expense account passed
+2^31 minor units (21 million dollars) in the full-size benchmark. SQLite's INTEGER is
+64-bit already.
+
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-29 17:43:00.154624
@@ -77,11 +81,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("account_id", "day", name=op.f("pk_ledger_earning_days")),
     )
     postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        op.alter_column("ledger_accounts", "balance", type_=sa.BigInteger(),
+                        existing_type=sa.Integer(), existing_nullable=False)
     day = "(e.occurred_at AT TIME ZONE 'UTC')::date" if postgres else "date(e.occurred_at)"
     op.execute(BACKFILL.format(day=day, earned=EARNED))
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("ledger_accounts", "balance", type_=sa.Integer(),
+                        existing_type=sa.BigInteger(), existing_nullable=False)
     op.drop_table("ledger_earning_days")
     op.drop_index("ix_journal_entries_trainer_id_occurred_at", table_name="journal_entries")
     op.drop_index("ix_postings_account_id_available_at", table_name="postings")

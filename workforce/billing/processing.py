@@ -36,7 +36,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session
 
 from workforce import clock, db
@@ -204,11 +204,13 @@ def process_run(
 
 
 def _concurrent_ok(open_session: SessionOpener) -> bool:
-    """Senders side by side rely on ``SKIP LOCKED`` row locks: PostgreSQL only (SQLite
-    has one writer at a time anyway)."""
+    """Senders side by side rely on ``SKIP LOCKED`` row locks and a connection each:
+    PostgreSQL through a pool. SQLite has one writer at a time anyway, and sessions bound
+    to one connection (a test's rolled-back transaction) cannot share it."""
     session = open_session()
     try:
-        return session.get_bind().dialect.name == "postgresql"
+        bind = session.get_bind()
+        return isinstance(bind, Engine) and bind.dialect.name == "postgresql"
     finally:
         session.close()
 
