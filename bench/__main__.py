@@ -111,15 +111,28 @@ def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tu
                 database.psycopg_url(name), chosen, log=click.echo)
         results["database_size"] = database.size_of(name)
         results["benchmarks"] = _run(name, chosen, selected, workdir, senders)
+        previous = workdir / f"results-{size}.json"
+        if only and previous.exists():
+            # A partial rerun: keep the other benchmarks' figures of the last full run.
+            earlier = json.loads(previous.read_text())
+            results["benchmarks"] = {**earlier.get("benchmarks", {}),
+                                     **results["benchmarks"]}
+            results["rerun"] = {"benchmarks": list(only), "at": results["started_at"],
+                                "load_at_start": results["load_at_start"]}
+            for key in ("started_at", "load_at_start", "generation_seconds", "minutes",
+                        "load_at_end"):
+                if key in earlier:
+                    results[key] = earlier[key]
     finally:
-        results["load_at_end"] = [round(x, 2) for x in load()]
-        results["minutes"] = round((time.monotonic() - started) / 60, 1)
+        if "rerun" not in results:
+            results["load_at_end"] = [round(x, 2) for x in load()]
+            results["minutes"] = round((time.monotonic() - started) / 60, 1)
         if not keep:
             database.drop(name)
             click.echo(f"dropped {name}")
     (workdir / f"results-{size}.json").write_text(json.dumps(results, indent=2, default=str))
     report.write(ROOT / "bench" / "RESULTS.md", results)
-    click.echo(f"done in {results['minutes']} min; bench/RESULTS.md updated")
+    click.echo(f"done in {(time.monotonic() - started) / 60:.1f} min; bench/RESULTS.md updated")
 
 
 def _run(name: str, size, selected, workdir: Path, senders: int) -> dict:

@@ -27,6 +27,10 @@ def section(results: dict) -> str:
         f"postings (trainer 200: {size['small_trainer_postings']:,}, trainer 201: "
         f"{size['large_trainer_postings']:,}); database {results.get('database_size', '?')}.",
     ]
+    if "rerun" in results:
+        lines.append(f"- Rerun of {', '.join(results['rerun']['benchmarks'])} at "
+                     f"{results['rerun']['at']} (load {results['rerun']['load_at_start']}),"
+                     " after a change; the other figures are from the run above.")
     if "generation_seconds" in results:
         total = sum(results["generation_seconds"].values())
         lines.append(f"- Generated in {total:.0f} s ("
