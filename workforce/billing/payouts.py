@@ -1006,17 +1006,58 @@ def complete_if_done(session: Session, run_id: uuid.UUID) -> bool:
     return True
 
 
+def item_named_by(metadata: dict[str, Any] | None, group: str | None) -> uuid.UUID | None:
+    """The payout item a transfer names: in its metadata, else in its transfer group."""
+    raw = (metadata or {}).get("payout_item_id")
+    if raw is None and group and group.startswith("payout-item-"):
+        raw = group.removeprefix("payout-item-")
+    try:
+        return uuid.UUID(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _locked_item_where(session: Session, condition: Any) -> PayoutItem | None:
+    return session.scalars(
+        select(PayoutItem).where(condition).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def item_paid_by(session: Session, transfer: Transfer) -> PayoutItem | None:
+    """The item ``transfer`` pays, locked: the one that recorded it, or else the item it
+    names (in the item's own transfer group) still waiting in transit without a
+    transfer, because the processor has not heard Stripe's answer yet (an answer lost,
+    a crash). None for a transfer that is not a payout item's."""
+    item = _locked_item_where(session, PayoutItem.transfer_id == transfer.id)
+    if item is not None:
+        return item
+    item_id = item_named_by(transfer.metadata, transfer.transfer_group)
+    if item_id is None or transfer.transfer_group != transfer_group(item_id):
+        return None
+    # Locking waits for a processor sending the item now; it may record the transfer.
+    item = _locked_item_where(session, PayoutItem.id == item_id)
+    if item is None or item.method is not PayoutMethod.STRIPE:
+        return None
+    if item.transfer_id == transfer.id:
+        return item
+    waiting = item.state is ItemState.APPROVED and item.transfer_id is None
+    return item if waiting else None
+
+
 def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem | None:
     """A transfer was reversed at Stripe (``transfer`` as the gateway reports it now, not
     as a webhook claimed). Fully reversed: the item is reversed and its money goes back
     to payable, once (a redelivered event finds it reversed and moves nothing). The
     money then goes out with the next run; finance corrects it with a negative
     adjustment if it should not. A partial reversal moves nothing: finance is told and
-    reconciliation keeps showing the difference until they settle it."""
-    item = session.scalars(
-        select(PayoutItem).where(PayoutItem.transfer_id == transfer.id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    reconciliation keeps showing the difference until they settle it.
+
+    A transfer the processor has not recorded yet is recorded first (it was made: the
+    item was paid, then reversed). Stripe tells us of a reversal once; were it dropped,
+    the processor's next pass would replay the key, hear the old answer and record the
+    money as paid while it is back in the platform's balance."""
+    item = item_paid_by(session, transfer)
     if item is None or item.state is ItemState.REVERSED:
         return item
     if not transfer.reversed:
@@ -1029,6 +1070,8 @@ def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem
                 {"payout_item_id": str(item.id), "transfer_id": transfer.id},
             )
         return item
+    if item.transfer_id is None:
+        record_paid(session, item, transfer=transfer)
     move_item(item, ItemState.REVERSED)
     paid = ledger.trainer_account(
         session, item.organisation_id, item.trainer_id, AccountKind.PAID, item.currency
@@ -1060,6 +1103,8 @@ def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem
         "payable again.",
         {"payout_item_id": str(item.id), "transfer_id": transfer.id},
     )
+    # The processor may never come back to a run whose last waiting item this was.
+    complete_if_done(session, item.run_id)
     return item
 
 
@@ -1249,11 +1294,18 @@ def _cell(value: str) -> str:
 
 def on_transfer_reversed(session: Session, event: dict[str, Any], account: str | None) -> None:
     """``transfer.reversed``: money moves only on the transfer as Stripe reports it now
-    (re-read), never on the payload; a transfer that is not ours is ignored."""
-    transfer_id = (event.get("data") or {}).get("object", {}).get("id")
-    if not transfer_id or session.scalar(
-        select(PayoutItem.id).where(PayoutItem.transfer_id == str(transfer_id))
-    ) is None:
+    (re-read), never on the payload; a transfer that is not ours is ignored. Ours is one
+    an item recorded, or one naming an item (the processor may not have heard Stripe's
+    answer yet); the payload only decides whether to ask Stripe."""
+    data = (event.get("data") or {}).get("object", {})
+    transfer_id = data.get("id")
+    if not transfer_id:
+        return
+    ours = PayoutItem.transfer_id == str(transfer_id)
+    named = item_named_by(data.get("metadata"), data.get("transfer_group"))
+    if named is not None:
+        ours = ours | (PayoutItem.id == named)
+    if session.scalar(select(PayoutItem.id).where(ours)) is None:
         return
     current = webhooks.gateway()
     if current is None:
