@@ -29,13 +29,15 @@ from tests.factories import (
 )
 from tests.payout_helpers import API, earn
 from tests.races import bearer, race
-from tests.stripe_standin import StripeStandin, stripe_standin
+from tests import factories
+from tests.stripe_standin import StripeStandin, shared_standin, stripe_standin
 from workforce import clock
 from workforce.accounts.models import Role, User
 from workforce.billing import ledger, payouts
 from workforce.billing.models import (
     ItemState,
     JournalEntry,
+    PayoutAccount,
     PayoutItem,
     PayoutRun,
     PayoutSchedule,
@@ -163,6 +165,56 @@ def test_approving_twice_at_once_moves_the_money_once(
     assert_ledger_sound(live_session)
 
 
+def outcome(live_session: Session, standin: StripeStandin, fin: User, people: list[User],
+            run_id: uuid.UUID) -> dict[str, Counter]:
+    """What a payout run left behind in one world, with its ids replaced by the trainer's
+    place in ``people`` so that two worlds built alike compare equal: every ledger entry
+    of the organisation (source type, trainer, and each posting's account and amount),
+    the run's items, and the transfers at the stand-in for them (with how many)."""
+    live_session.expire_all()
+    who = {person.id: n for n, person in enumerate(people)}
+    entries: Counter = Counter()
+    for entry in live_session.scalars(select(JournalEntry).where(
+            JournalEntry.organisation_id == fin.organisation_id)):
+        legs = tuple(sorted(
+            (posting.account.owner_type.value, posting.account.kind.value,
+             who.get(posting.account.owner_id, "org"), posting.amount, posting.currency)
+            for posting in entry.postings))
+        entries[(entry.source_type.value, who.get(entry.trainer_id), legs)] += 1
+    items = items_of(live_session, run_id)
+    by_group = {payouts.transfer_group(item.id): who[item.trainer_id] for item in items}
+    accounts = {item.trainer_id: item.payout_account_id for item in items}
+    transfers: Counter = Counter(
+        (by_group[t["transfer_group"]], t["amount"], t["currency"],
+         t["destination"] == live_session.get(
+             PayoutAccount, accounts[people[by_group[t["transfer_group"]]].id]
+         ).stripe_account_id)
+        for t in standin.transfers if t["transfer_group"] in by_group)
+    states = Counter((who[i.trainer_id], i.state.value, i.amount, i.transfer_id is not None)
+                     for i in items)
+    return {"entries": entries, "transfers": transfers, "items": states}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(live_database: Database) -> dict[str, Counter]:
+    """The outcome of a processor that is never interrupted, on a world built like the
+    crash tests' own (two trainers owed 1000 and 1001), computed once for all points."""
+    standin = shared_standin()
+    standin.reset()
+    session = live_database.session()
+    factories.bind(session)
+    try:
+        fin, schedule, people = setup_org(session, standin, 2)
+        run_id = approved_run(live_database, fin, schedule)
+        code, output = finish(processor(live_database, standin, run_id))
+        assert code == 0, output
+        return outcome(session, standin, fin, people, run_id)
+    finally:
+        factories.bind(None)
+        session.close()
+        standin.reset()
+
+
 # --- processors as separate processes ------------------------------------------------------
 
 
@@ -226,9 +278,12 @@ def test_two_processor_processes_make_one_transfer_per_item(
 ])
 def test_a_processor_killed_at_each_point_finishes_once_on_rerun(
     live_database: Database, live_session: Session, stripe_standin: StripeStandin,
-    point: str, sends_of_first: int,
+    point: str, sends_of_first: int, uninterrupted: dict[str, Counter],
 ) -> None:
-    fin, schedule, _ = setup_org(live_session, stripe_standin, 2)
+    """Killed at the point, then run again: the same outcome as a run that was never
+    interrupted, on a twin world (same trainers, amounts and schedule): the same ledger
+    entries and postings by source and amount, and the same transfers at the stand-in."""
+    fin, schedule, people = setup_org(live_session, stripe_standin, 2)
     run_id = approved_run(live_database, fin, schedule)
     first_item = items_of(live_session, run_id)[0]
 
@@ -255,3 +310,4 @@ def test_a_processor_killed_at_each_point_finishes_once_on_rerun(
     assert paid_entries(live_session, [i.id for i in items]) == Counter(
         {i.id: 1 for i in items})
     assert_ledger_sound(live_session)
+    assert outcome(live_session, stripe_standin, fin, people, run_id) == uninterrupted
