@@ -136,6 +136,61 @@ def test_two_schedulers_and_run_now_create_one_run(
     assert len(items_of(live_session, runs[0].id)) == len(trainers)
 
 
+SCHEDULER_PROCESS = """
+import sys
+from workforce.billing import jobs
+from workforce.db import Database
+database = Database(sys.argv[1])
+database.engine.connect().close()  # connected and imported before the start signal
+print("ready", flush=True)
+sys.stdin.readline()
+print(jobs.create_due_runs(database), flush=True)
+"""
+
+
+def test_two_scheduler_processes_and_run_now_create_one_run(
+    live_app: Flask, live_database: Database, live_session: Session,
+    stripe_standin: StripeStandin,
+) -> None:
+    """The same with real processes: two schedulers' ``create_due_runs`` jobs, each in
+    its own interpreter, released together with finance pressing "run now"."""
+    fin, schedule, trainers = setup_org(live_session, stripe_standin, 6)
+    raw = token(live_session, fin)
+    url = live_database.engine.url.render_as_string(hide_password=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFORCE_")}
+    schedulers = [
+        subprocess.Popen(  # noqa: S603 (our own interpreter and code)
+            [sys.executable, "-c", SCHEDULER_PROCESS, url], cwd=ROOT, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for proc in schedulers:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", (
+            proc.communicate(timeout=60))
+
+    def start(proc: subprocess.Popen) -> object:
+        def go(_client: FlaskClient) -> None:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        return go
+
+    def run_now(client: FlaskClient):
+        return client.post(f"{API}/payout-schedules/{schedule.id}/runs", headers=bearer(raw))
+
+    *_, response = race(live_app, [start(proc) for proc in schedulers] + [run_now])
+    results = [proc.communicate(timeout=120) for proc in schedulers]
+    assert [proc.returncode for proc in schedulers] == [0, 0], results
+    runs = live_session.scalars(select(PayoutRun).where(
+        PayoutRun.schedule_id == schedule.id)).all()
+    assert response.status_code in (200, 201), response.get_json()
+    assert len(runs) == 1 and response.get_json()["id"] == str(runs[0].id)
+    items = items_of(live_session, runs[0].id)
+    assert sorted(i.trainer_id for i in items) == sorted(t.id for t in trainers)
+    assert sorted(i.amount for i in items) == [1000 + n for n in range(len(trainers))]
+    assert_ledger_sound(live_session)
+
+
 def test_approving_twice_at_once_moves_the_money_once(
     live_app: Flask, live_database: Database, live_session: Session,
     stripe_standin: StripeStandin,
