@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests import factories
 from tests.factories import (
     OrganisationFactory,
     StaffFactory,
@@ -29,7 +30,6 @@ from tests.factories import (
 )
 from tests.payout_helpers import API, earn
 from tests.races import bearer, race
-from tests import factories
 from tests.stripe_standin import StripeStandin, shared_standin, stripe_standin
 from workforce import clock
 from workforce.accounts.models import Role, User
