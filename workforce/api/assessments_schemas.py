@@ -68,7 +68,10 @@ class GrantSchema(Schema):
     trainer_id = fields.UUID(required=True)
     reason = Text(required=True, validate=validate.Length(min=3, max=2000))
     score_percent = fields.Decimal(
-        places=2, allow_none=True, load_default=None, validate=validate.Range(min=0, max=100)
+        places=2, allow_none=True, load_default=None, validate=validate.Range(min=0, max=100),
+        # apispec writes a Decimal field's range as strings ("100.00"), which is not
+        # valid OpenAPI (a number is required there); state it as numbers.
+        metadata={"minimum": 0, "maximum": 100},
     )
     expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
 

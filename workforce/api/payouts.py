@@ -280,7 +280,7 @@ def retry_item(item_id: uuid.UUID):
 @blp.requires(*FINANCE)
 @blp.arguments(ReconciliationArgs, location="query")
 @blp.response(200, ReconciliationSchema)
-@blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def reconcile(args: dict):
     """Compare, for the period, what the ledger says was paid or is in transit per item
     with the transfers at Stripe, and list every difference (missing transfer, amount

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from workforce.accounts import passwords, validation
 from workforce.errors import Invalid
@@ -13,7 +13,14 @@ from workforce.pagination import PageRequest
 
 
 class ProblemSchema(Schema):
-    """An RFC 9457 problem; ``errors`` maps each failing field to its messages."""
+    """An RFC 9457 problem; ``errors`` maps each failing field to its messages.
+
+    Problems carry extension members of their own (RFC 9457, section 3.2): the
+    ``current_state`` of an illegal transition, the figures of a refused amount, ... so the
+    document allows more members than these."""
+
+    class Meta:
+        unknown = INCLUDE  # apispec then documents additionalProperties: true
 
     type = fields.String(metadata={"example": "urn:workforce:problem:validation-error"})
     title = fields.String()
@@ -21,6 +28,15 @@ class ProblemSchema(Schema):
     detail = fields.String()
     request_id = fields.String(allow_none=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+def decimal_strings(converter: Any, field: fields.Field, ret: dict[str, Any],
+                    **kwargs: Any) -> dict[str, Any]:
+    """apispec documents every ``Decimal`` field as a number; one dumped ``as_string``
+    (exact figures such as "0.5000") is a string on the wire."""
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal"}
+    return {}
 
 
 class Text(fields.String):
