@@ -181,6 +181,7 @@ def test_unauthenticated_expired_and_revoked_callers_get_401(app: Flask, matrix:
                 failures.append(f"public {op.key} -> {response.status_code}")
             continue
         for label, token in (("no token", None), ("expired", expired), ("revoked", revoked)):
+            limiter.reset()
             with rolled_back(session, connection):
                 response = call(client, op, side, Role.TRAINER, token)
             calls += 1

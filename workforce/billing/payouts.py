@@ -1133,8 +1133,8 @@ def run_report(session: Session, run: PayoutRun) -> dict[str, Any]:
 @dataclass(frozen=True)
 class BankRow:
     item_id: uuid.UUID
+    trainer_id: uuid.UUID
     trainer_name: str
-    trainer_email: str
     amount: int
     currency: str
     method: PayoutMethod
@@ -1152,7 +1152,7 @@ def export_rows(session: Session, run_id: uuid.UUID) -> Iterator[BankRow]:
     last: uuid.UUID | None = None
     while True:
         stmt = (
-            select(PayoutItem, User.display_name, User.email, PayoutAccount.bank_details)
+            select(PayoutItem, User.display_name, PayoutAccount.bank_details)
             .join(User, User.id == PayoutItem.trainer_id)
             .join(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
             .where(PayoutItem.run_id == run_id)
@@ -1162,8 +1162,8 @@ def export_rows(session: Session, run_id: uuid.UUID) -> Iterator[BankRow]:
         if last is not None:
             stmt = stmt.where(PayoutItem.id > last)
         rows = session.execute(stmt).all()
-        for item, name, email, bank in rows:
-            yield BankRow(item.id, name, email, item.amount, item.currency, item.method,
+        for item, name, bank in rows:
+            yield BankRow(item.id, item.trainer_id, name, item.amount, item.currency, item.method,
                           item.state, dict(bank or {}), item.manual_reference)
         if len(rows) < EXPORT_BATCH:
             return
@@ -1211,7 +1211,8 @@ def _money(item: PayoutItem) -> str:
 
 
 BANK_FILE_COLUMNS = (
-    "payout_item_id", "trainer_name", "trainer_email", "method", "state", "currency",
+    # No e-mail address: the bank needs none, and the file travels (OWASP API3).
+    "payout_item_id", "trainer_id", "trainer_name", "method", "state", "currency",
     "amount_minor", "amount", "holder_name", "bank_name", "country", "iban",
     "account_number", "bank_code", "reference",
 )
@@ -1227,7 +1228,7 @@ def bank_file(session: Session, run_id: uuid.UUID) -> Iterator[str]:
     for row in export_rows(session, run_id):
         details = [str(row.bank_details.get(key) or "") for key in _BANK_KEYS]
         yield _csv_line((
-            str(row.item_id), row.trainer_name, row.trainer_email, row.method.value,
+            str(row.item_id), str(row.trainer_id), row.trainer_name, row.method.value,
             row.state.value, row.currency, str(row.amount),
             f"{Money(row.amount, row.currency).to_decimal()}", *details, row.reference or "",
         ))
