@@ -13,7 +13,6 @@ from workforce.accounts.validation import normalise_email
 from workforce.settings import Settings
 
 
-
 def _settings_limit() -> str:
     return _settings().api_rate_limit
 
