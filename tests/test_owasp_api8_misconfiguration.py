@@ -3,6 +3,8 @@ on every answer (errors included), and no stack trace in a 500."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
 
@@ -18,17 +20,26 @@ HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"
            "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 
 
-def production_app(database: Database) -> Flask:
+@pytest.fixture
+def production_app(database: Database) -> Iterator[Flask]:
+    """An app with production settings, on a ``Database`` of its own: ``create_app``
+    points its database's sessions at the new app's outbox, and the test app's e-mails
+    must keep going to the test app's sender."""
+    url = database.engine.url.render_as_string(hide_password=False)
     settings = Settings(env=Environment.PRODUCTION, secret_key="s" * 40,
-                        database_url=str(database.engine.url), email_sender="log",
+                        database_url=url, email_sender="log",
                         public_base_url="https://workforce.example.com")
     settings.validate()
-    return create_app(settings, database=database, email_sender=MemorySender(),
-                      configure_logging=False)
+    own = Database(url)
+    try:
+        yield create_app(settings, database=own, email_sender=MemorySender(),
+                         configure_logging=False)
+    finally:
+        own.dispose()
 
 
-def test_production_runs_without_debug_or_testing(database: Database) -> None:
-    app = production_app(database)
+def test_production_runs_without_debug_or_testing(production_app: Flask) -> None:
+    app = production_app
     assert app.debug is False and app.testing is False
     assert app.config["PROPAGATE_EXCEPTIONS"] is False
     assert app.config["SECRET_KEY"] == "s" * 40
@@ -56,14 +67,14 @@ def test_authenticated_answers_are_never_cached(client: ApiClient) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_production_sends_hsts(database: Database) -> None:
-    app = production_app(database)
+def test_production_sends_hsts(production_app: Flask) -> None:
+    app = production_app
     response = app.test_client().get("/api/v1/health")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_a_crash_is_a_problem_without_a_stack_trace(database: Database) -> None:
-    app = production_app(database)
+def test_a_crash_is_a_problem_without_a_stack_trace(production_app: Flask) -> None:
+    app = production_app
 
     def explode():
         secret = "internal detail 7731"
