@@ -983,8 +983,9 @@ def payout_blocked(account: PayoutAccount | None, method: PayoutMethod,
     there), or the trainer no longer takes payouts this way."""
     if account is None or account.method is not method:
         return "account-changed", (
-            "The trainer's payout method changed since this payout was approved; record "
-            "it as failed and the money goes out with the next run."
+            "The trainer's payout method changed since this payout was approved, so it is "
+            "not paid this way (record a manual one as failed); the money goes out with "
+            "the next run."
         )
     if account.hold_until is not None and clock.as_utc(account.hold_until) > now:
         until = clock.as_utc(account.hold_until).isoformat()
