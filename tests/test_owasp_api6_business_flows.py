@@ -54,7 +54,9 @@ from workforce.billing.models import (
     Bonus,
     ItemState,
     JournalEntry,
+    PayoutAccount,
     PayoutItem,
+    PayoutMethod,
     SourceType,
 )
 from workforce.db import Database
@@ -367,3 +369,32 @@ def test_money_cannot_be_taken_below_zero(client: ApiClient, session: Session) -
     assert balances(session, org, trainer.id) == {"payable": 0, "in_transit": 1000, "paid": 0}
     assert_ledger_sound(session)
 
+
+
+def test_a_trainer_who_moved_to_stripe_is_not_paid_to_the_old_bank_details(
+    client: ApiClient, session: Session
+) -> None:
+    """Long after the hold, a manual item approved before the trainer moved to Stripe
+    is still not paid to the bank details they left: 409 ``account-changed``."""
+    fin = finance_user()
+    org = fin.organisation_id
+    trainer = trainer_owed(org, 2200, method="manual")
+    run = approve(client, session, fin)
+    account = session.scalars(select(PayoutAccount).where(
+        PayoutAccount.trainer_id == trainer.id)).one()
+    account.method, account.stripe_account_id = PayoutMethod.STRIPE, "acct_moved"
+    session.commit()
+
+    response = client.get(f"{API}/payout-runs/{run['id']}/items.csv", as_user=fin)
+    [row] = csv.DictReader(io.StringIO(response.get_data(True)))
+    assert row["iban"] == "" and "method changed" in row["note"]
+    item = item_for(session, trainer)
+    before = money_state(session)
+    assert_problem(client.post(f"{API}/payout-items/{item.id}/manual-payment", as_user=fin,
+                               json={"reference": "BANK-1"}), 409, code="account-changed")
+    assert money_state(session) == before
+    failed = client.post(f"{API}/payout-items/{item.id}/manual-failure", as_user=fin,
+                         json={"reason": "Moved to Stripe."})
+    assert failed.status_code == 200, failed.get_json()
+    assert balances(session, org, trainer.id) == {"payable": 2200, "in_transit": 0, "paid": 0}
+    assert_ledger_sound(session)
