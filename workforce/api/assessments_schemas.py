@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
-from workforce.api.schemas import LanguageTag, PageArgs, Text
+from workforce.api.schemas import LanguageTag, PageArgs, PublicUrl, Text
 from workforce.assessments.models import (
     AssessmentState,
     MediaKind,
@@ -166,7 +166,7 @@ class QuestionSchema(Schema):
     position = fields.Integer(validate=validate.Range(min=1, max=10000))
     kind = fields.Enum(QuestionKind, by_value=True, required=True)
     prompt = Text(required=True, validate=validate.Length(min=1, max=20000))
-    media_url = fields.URL(schemes={"http", "https"}, allow_none=True, load_default=None)
+    media_url = PublicUrl(allow_none=True, load_default=None)
     media_kind = fields.Enum(MediaKind, by_value=True, allow_none=True, load_default=None)
     options = fields.List(fields.Nested(OptionSchema), load_default=list,
                           validate=validate.Length(max=50))

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from workforce import urls
 from workforce.accounts import passwords, validation
 from workforce.errors import Invalid
 from workforce.pagination import PageRequest
@@ -73,6 +74,24 @@ class TimeZone(_Checked):
 
 class LanguageTag(_Checked):
     check = staticmethod(validation.language_tag)
+
+
+class PublicUrl(fields.String):
+    """A URL on the public internet: private, loopback and link-local hosts are refused
+    (``workforce.urls``), so no stored URL can aim a fetcher at our own network."""
+
+    def __init__(self, *, schemes: frozenset[str] = frozenset({"http", "https"}),
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).setdefault("format", "uri")
+        super().__init__(**kwargs)
+        self.schemes = frozenset(schemes)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = urls.url_problem(text, schemes=self.schemes)
+        if problem is not None:
+            raise ValidationError(f"The URL {problem}.")
+        return text
 
 
 class Email(fields.Email):

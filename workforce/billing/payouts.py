@@ -892,6 +892,8 @@ def record_manual_payment(
     if item.method is not PayoutMethod.MANUAL:
         raise Conflict("This payout is sent through Stripe, not paid by hand.",
                        code="not-manual")
+    if item.state is ItemState.APPROVED:
+        _refuse_if_held(session, item)
     before = {"state": item.state.value}
     record_paid(session, item, reference=reference)
     audit.record(
@@ -936,6 +938,7 @@ def retry_item(session: Session, actor: User, item_id: uuid.UUID) -> PayoutItem:
     new idempotency key: the gateway would answer the old one with the old refusal."""
     item = _locked_item(session, actor, item_id)
     move_item(item, ItemState.APPROVED)
+    _refuse_if_held(session, item)
     payable = session.scalars(
         select(LedgerAccount).where(
             LedgerAccount.organisation_id == item.organisation_id,
@@ -970,6 +973,35 @@ def retry_item(session: Session, actor: User, item_id: uuid.UUID) -> PayoutItem:
         after={"state": item.state.value, "amount": item.amount, "currency": item.currency},
     )
     return item
+
+
+def payout_blocked(account: PayoutAccount | None, method: PayoutMethod,
+                   now: datetime) -> tuple[str, str] | None:
+    """Why an item of ``method`` may not be paid to ``account`` now, as (code, detail),
+    or None. Payout details that changed since the run was approved are still in their
+    hold (someone who took over the trainer's sign-in may have put their own account
+    there), or the trainer no longer takes payouts this way."""
+    if account is None or account.method is not method:
+        return "account-changed", (
+            "The trainer's payout method changed since this payout was approved, so it is "
+            "not paid this way (record a manual one as failed); the money goes out with "
+            "the next run."
+        )
+    if account.hold_until is not None and clock.as_utc(account.hold_until) > now:
+        until = clock.as_utc(account.hold_until).isoformat()
+        return "account-on-hold", (
+            f"The trainer's payout details changed recently; payouts are held until {until}. "
+            "Do not pay before then (the trainer was told and may object)."
+        )
+    return None
+
+
+def _refuse_if_held(session: Session, item: PayoutItem) -> None:
+    account = session.get(PayoutAccount, item.payout_account_id)
+    blocked = payout_blocked(account, item.method, clock.now())
+    if blocked is not None:
+        code, detail = blocked
+        raise Conflict(detail, code=code)
 
 
 def _locked_item(session: Session, staff: User, item_id: uuid.UUID) -> PayoutItem:
@@ -1178,14 +1210,16 @@ def run_report(session: Session, run: PayoutRun) -> dict[str, Any]:
 @dataclass(frozen=True)
 class BankRow:
     item_id: uuid.UUID
+    trainer_id: uuid.UUID
     trainer_name: str
-    trainer_email: str
     amount: int
     currency: str
     method: PayoutMethod
     state: ItemState
     bank_details: dict[str, Any] = field(default_factory=dict)
     reference: str | None = None
+    # Why this item must not be paid to the details now (then none are given).
+    blocked: str | None = None
 
 
 EXPORT_BATCH = 1000
@@ -1195,9 +1229,10 @@ def export_rows(session: Session, run_id: uuid.UUID) -> Iterator[BankRow]:
     """The run's items with the trainers' full bank details, in batches (keyset over the
     item id): the manual method's bank file. The caller checks access and audits."""
     last: uuid.UUID | None = None
+    now = clock.now()
     while True:
         stmt = (
-            select(PayoutItem, User.display_name, User.email, PayoutAccount.bank_details)
+            select(PayoutItem, User.display_name, PayoutAccount)
             .join(User, User.id == PayoutItem.trainer_id)
             .join(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
             .where(PayoutItem.run_id == run_id)
@@ -1207,9 +1242,13 @@ def export_rows(session: Session, run_id: uuid.UUID) -> Iterator[BankRow]:
         if last is not None:
             stmt = stmt.where(PayoutItem.id > last)
         rows = session.execute(stmt).all()
-        for item, name, email, bank in rows:
-            yield BankRow(item.id, name, email, item.amount, item.currency, item.method,
-                          item.state, dict(bank or {}), item.manual_reference)
+        for item, name, account in rows:
+            blocked = payout_blocked(account, item.method, now)
+            yield BankRow(
+                item.id, item.trainer_id, name, item.amount, item.currency, item.method,
+                item.state, {} if blocked else dict(account.bank_details or {}),
+                item.manual_reference, blocked[1] if blocked else None,
+            )
         if len(rows) < EXPORT_BATCH:
             return
         last = rows[-1][0].id
@@ -1256,9 +1295,10 @@ def _money(item: PayoutItem) -> str:
 
 
 BANK_FILE_COLUMNS = (
-    "payout_item_id", "trainer_name", "trainer_email", "method", "state", "currency",
+    # No e-mail address: the bank needs none, and the file travels (OWASP API3).
+    "payout_item_id", "trainer_id", "trainer_name", "method", "state", "currency",
     "amount_minor", "amount", "holder_name", "bank_name", "country", "iban",
-    "account_number", "bank_code", "reference",
+    "account_number", "bank_code", "reference", "note",
 )
 _BANK_KEYS = ("holder_name", "bank_name", "country", "iban", "account_number", "bank_code")
 
@@ -1266,15 +1306,18 @@ _BANK_KEYS = ("holder_name", "bank_name", "country", "iban", "account_number", "
 def bank_file(session: Session, run_id: uuid.UUID) -> Iterator[str]:
     """The run's items as CSV lines, header first: the manual method's bank file. The
     bank details are in full, because finance pays from this file; the download is
-    audited (``record_export``). A cell a spreadsheet would run as a formula gets a
-    leading apostrophe."""
+    audited (``record_export``). Details still in the hold that follows a change (or of
+    a trainer who changed method) are left out, the ``note`` saying why: the file is
+    read when finance pays, maybe days after approval. A cell a spreadsheet would run
+    as a formula gets a leading apostrophe."""
     yield _csv_line(BANK_FILE_COLUMNS)
     for row in export_rows(session, run_id):
         details = [str(row.bank_details.get(key) or "") for key in _BANK_KEYS]
         yield _csv_line((
-            str(row.item_id), row.trainer_name, row.trainer_email, row.method.value,
+            str(row.item_id), str(row.trainer_id), row.trainer_name, row.method.value,
             row.state.value, row.currency, str(row.amount),
             f"{Money(row.amount, row.currency).to_decimal()}", *details, row.reference or "",
+            row.blocked or "",
         ))
 
 

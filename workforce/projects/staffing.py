@@ -188,6 +188,11 @@ def get_market_project(session: Session, trainer: User, project_id: uuid.UUID) -
     return _entries(session, trainer, [project], {project.id: unmet})[0]
 
 
+def visible_project(session: Session, trainer: User, project_id: uuid.UUID) -> Project:
+    """The project if the trainer may see it (the marketplace's rule), else ``NotFound``."""
+    return _visible(session, trainer, project_id)[0]
+
+
 def _visible(
     session: Session, trainer: User, project_id: uuid.UUID
 ) -> tuple[Project, list[Unmet]]:
