@@ -253,6 +253,8 @@ def start_server(url: str, standin: StripeStandin, port: int, workers: int) -> s
         "WORKFORCE_STRIPE_API_BASE": standin.url,
         "WORKFORCE_STRIPE_WEBHOOK_SECRET": standin.webhook_secret,
         "WORKFORCE_SCHEDULER_ENABLED": "false",
+        # The load is the point here: the per-caller budget would only answer 429s.
+        "WORKFORCE_API_RATE_LIMIT": "1000000 per minute",
     }
     server = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-c", "from workforce.cli import main; main()", "serve",
