@@ -721,7 +721,7 @@ def _locales(session: Session, project: Project) -> list[str]:
     ids = [r.qualification_id for r in project.requirements if not r.locale]
     fallback = dict(session.execute(
         select(Qualification.id, Qualification.locale).where(Qualification.id.in_(ids))
-    ).tuples().all()) if ids else {}
+    ).all()) if ids else {}
     found = [r.locale or fallback.get(r.qualification_id) for r in project.requirements]
     return list(dict.fromkeys(locale for locale in found if locale))
 
