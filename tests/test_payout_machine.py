@@ -72,6 +72,8 @@ RETRIEVALS = "GET /v1/transfers/*"  # a webhook's transfer, re-read
 SCHEDULES = {"plain mondays": (0, 2, False), "plain thursdays": (3, 14, True),
              "held wednesdays": (2, 12, True)}
 PICK = st.integers(min_value=0, max_value=63)
+# Refusals while a trainer's payout details are held (a change since approval).
+HELD = ("account-on-hold", "account-changed")
 OWED_SINCE = timedelta(days=7)
 # The gateway's client gives up after CLIENT_TIMEOUT; a planned timeout holds the
 # answer longer (the stand-in lets go of it at its next reset).
@@ -291,20 +293,22 @@ class PayoutMachine(LedgerMachine):
     @precondition(lambda self: self.runs)
     @rule(index=PICK, only_failed=st.booleans())
     def finance_retries(self, index: int, only_failed: bool) -> None:
-        """A failed item goes round again, if the payable still covers it (picking any
-        item, one that has not failed: refused)."""
+        """A failed item goes round again, if the payable still covers it and the
+        trainer's payout details are not held (picking any item, one that has not
+        failed: refused)."""
         items = self._items(ItemState.FAILED) if only_failed else self._items()
         if items:
             item = pick(items, index)
             self._attempt(lambda: payouts.retry_item(
                 self.session, self._finance(item.organisation_id), item.id),
-                refusals=("illegal-transition", "not-covered"))
+                refusals=("illegal-transition", "not-covered", *HELD))
 
     @precondition(lambda self: self.runs)
     @rule(index=PICK, paid=st.booleans(), only_waiting=st.booleans())
     def finance_pays_by_hand(self, index: int, paid: bool, only_waiting: bool) -> None:
         """Finance records the bank reference of a manual item, or that the bank refused
-        it (picking any item, one that is not manual or not waiting: refused)."""
+        it (picking any item, one that is not manual or not waiting: refused; paying a
+        trainer whose details changed since approval waits out the hold)."""
         items = self._items()
         if only_waiting:
             items = [i for i in items
@@ -312,8 +316,8 @@ class PayoutMachine(LedgerMachine):
         if not items:
             return
         item = pick(items, index)
-        finance, refusals = self._finance(item.organisation_id), ("illegal-transition",
-                                                                  "not-manual")
+        finance = self._finance(item.organisation_id)
+        refusals = ("illegal-transition", "not-manual", *HELD)
         if paid:
             self._attempt(lambda: payouts.record_manual_payment(
                 self.session, finance, item.id, f"BANK-{item.id.hex[:8]}"), refusals)
