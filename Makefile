@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export WORKFORCE_ENV ?= development
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install clean fuzz soak bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,21 @@ run: $(STAMP)
 
 test: $(STAMP)
 	WORKFORCE_ENV=test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long fuzzing run: every operation as every role, many examples (about 15 minutes
+# on SQLite; WORKFORCE_TEST_DATABASE_URL=... for PostgreSQL). FUZZ_EXAMPLES to change.
+FUZZ_EXAMPLES ?= 25
+fuzz: $(STAMP)
+	WORKFORCE_ENV=test WORKFORCE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) WORKFORCE_FUZZ_EVERY_ROLE=1 \
+		$(BIN)/python -m pytest -p no:cacheprovider -s tests/test_fuzz_openapi.py $(PYTEST_ARGS)
+
+# Load and soak against gunicorn on PostgreSQL (loopback only; stops by itself). Needs
+# SOAK_DATABASE_URL (a database whose name contains "soak" or "test"; it is wiped).
+SOAK_SECONDS ?= 60
+SOAK_TRAINERS ?= 16
+soak: $(STAMP)
+	WORKFORCE_ENV=test $(BIN)/python -m tests.load.soak --seconds $(SOAK_SECONDS) \
+		--trainers $(SOAK_TRAINERS) $(SOAK_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,7 +1,9 @@
 """A local stand-in for Stripe (Connect: accounts, account links, transfers, reversals,
 balance, events), for the tests and for developers.
 
-It answers with the object shapes of ``../shared/stripe/connect-fixtures.json`` (Stripe's
+It answers with the object shapes of ``tests/fixtures/stripe/connect-fixtures.json`` (a copy
+of the house's ``../shared/stripe/connect-fixtures.json``, kept in the repository so a
+clean clone runs anywhere; Stripe's
 own published fixtures), keeps state in memory, honours ``Idempotency-Key`` like Stripe,
 refuses every parameter the installed ``stripe`` library's typed params do not define,
 checks the ``Authorization: Bearer sk_test_...`` header, and can be told to fail.
@@ -80,7 +82,7 @@ from stripe._request_options import RequestOptions
 FIXTURES_PATH = Path(
     os.environ.get(
         "WORKFORCE_STRIPE_FIXTURES",
-        Path(__file__).resolve().parents[2] / "shared" / "stripe" / "connect-fixtures.json",
+        Path(__file__).resolve().parent / "fixtures" / "stripe" / "connect-fixtures.json",
     )
 )
 API_KEY = "sk_test_standin"

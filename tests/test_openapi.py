@@ -167,3 +167,39 @@ def test_unknown_docs_assets_are_404(client: ApiClient) -> None:
     assert response.mimetype == "application/problem+json"
     response = client.get("/api/v1/docs/assets/../../../../etc/passwd")
     assert response.status_code == 404
+
+
+def _refs(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
+def test_every_reference_resolves_and_numbers_are_numbers(spec: dict) -> None:
+    """A reference to a component that does not exist (a response named after another
+    Python version's ``HTTPStatus``), or a range written as a string (apispec does that
+    for a ``Decimal`` field), makes the document unusable for clients and fuzzers."""
+    missing = []
+    for ref in sorted(_refs(spec)):
+        node: object = spec
+        for part in ref.removeprefix("#/").split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            missing.append(ref)
+    assert not missing, missing
+    bounds = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+    def strings(node: object, path: str) -> list[str]:
+        if isinstance(node, dict):
+            bad = [f"{path}/{key}" for key in bounds
+                   if key in node and isinstance(node[key], str)]
+            return bad + [hit for key, value in node.items()
+                          for hit in strings(value, f"{path}/{key}")]
+        if isinstance(node, list):
+            return [hit for i, value in enumerate(node) for hit in strings(value, f"{path}/{i}")]
+        return []
+
+    assert not strings(spec, "#"), strings(spec, "#")

@@ -523,6 +523,70 @@ def test_a_reversed_transfer_goes_back_to_payable_once(
     assert_ledger_sound(session)
 
 
+def test_a_transfer_reversed_before_its_answer_was_heard_goes_back_to_payable(
+    session: Session, stripe_standin: StripeStandin, gateway, process
+) -> None:
+    """Found by tests/test_payout_machine.py. Stripe made the transfer, the answer was
+    lost and Stripe then failed until the processor gave up: the item waits in transit
+    without its transfer. Stripe reverses the transfer and says so once. The reversal
+    must reach the ledger then, not be dropped as "not ours" while the processor's next
+    pass replays the key, hears the old answer and records the money as paid."""
+    fin = finance_user()
+    org = fin.organisation_id
+    trainer = stripe_trainer(stripe_standin, org, 1300)
+    run = approved_run(session, fin)
+    stripe_standin.drop_next_response(TRANSFERS)
+    stripe_standin.fail_next(TRANSFERS, status=500, times=processing.MAX_ATTEMPTS - 1)
+    assert process(run.id).deferred == 1
+    item = item_of(session, trainer)
+    assert (item.state, item.transfer_id) == (ItemState.APPROVED, None)
+    (made,) = stripe_standin.transfers
+
+    stripe_standin.reverse_transfer(made["id"])
+    event = deliver(session, stripe_standin, gateway, "transfer.reversed",
+                    stripe_standin.transfer(made["id"]), event_id="evt_reversed_early")
+    assert event.handled
+    item = item_of(session, trainer)
+    assert (item.state, item.transfer_id) == (ItemState.REVERSED, made["id"])
+    assert balances(session, org, trainer.id) == {"payable": 1300, "in_transit": 0, "paid": 0}
+    assert session.get(PayoutRun, run.id).state is RunState.COMPLETED
+
+    # The processor's next pass has nothing left to send, and a redelivery moves nothing.
+    sent = len(stripe_standin.requests_to(TRANSFERS))
+    assert process(run.id).handled == 0
+    deliver(session, stripe_standin, gateway, "transfer.reversed",
+            stripe_standin.transfer(made["id"]))
+    assert len(stripe_standin.requests_to(TRANSFERS)) == sent
+    assert item_of(session, trainer).state is ItemState.REVERSED
+    assert len(entries(session, SourceType.PAYOUT_PAID)) == 1
+    assert len(entries(session, SourceType.PAYOUT_REVERSED)) == 1
+    assert balances(session, org, trainer.id) == {"payable": 1300, "in_transit": 0, "paid": 0}
+    assert_ledger_sound(session)
+
+
+def test_a_reversal_event_naming_another_item_moves_nothing(
+    session: Session, stripe_standin: StripeStandin, gateway, process
+) -> None:
+    """A transfer that names one of our waiting items in its metadata but is not in the
+    item's transfer group (made by hand in the dashboard, say) is not the item's."""
+    fin = finance_user()
+    org = fin.organisation_id
+    trainer = stripe_trainer(stripe_standin, org, 700)
+    run = approved_run(session, fin)
+    item = item_of(session, trainer)
+    account = session.get(PayoutAccount, item.payout_account_id).stripe_account_id
+    stray = gateway.create_transfer(
+        amount=700, currency="USD", destination=account, transfer_group="by-hand",
+        metadata={"payout_item_id": str(item.id)}, idempotency_key="by-hand-1")
+    stripe_standin.reverse_transfer(stray.id)
+    deliver(session, stripe_standin, gateway, "transfer.reversed",
+            stripe_standin.transfer(stray.id))
+    assert item_of(session, trainer).state is ItemState.APPROVED
+    assert balances(session, org, trainer.id) == {"payable": 0, "in_transit": 700, "paid": 0}
+    assert process(run.id).paid == 1
+    assert_ledger_sound(session)
+
+
 def test_payouts_to_the_trainers_bank_are_told_not_posted(
     session: Session, stripe_standin: StripeStandin, gateway
 ) -> None:

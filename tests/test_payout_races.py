@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests import factories
 from tests.factories import (
     OrganisationFactory,
     StaffFactory,
@@ -29,13 +30,14 @@ from tests.factories import (
 )
 from tests.payout_helpers import API, earn
 from tests.races import bearer, race
-from tests.stripe_standin import StripeStandin, stripe_standin
+from tests.stripe_standin import StripeStandin, shared_standin, stripe_standin
 from workforce import clock
 from workforce.accounts.models import Role, User
 from workforce.billing import ledger, payouts
 from workforce.billing.models import (
     ItemState,
     JournalEntry,
+    PayoutAccount,
     PayoutItem,
     PayoutRun,
     PayoutSchedule,
@@ -134,6 +136,61 @@ def test_two_schedulers_and_run_now_create_one_run(
     assert len(items_of(live_session, runs[0].id)) == len(trainers)
 
 
+SCHEDULER_PROCESS = """
+import sys
+from workforce.billing import jobs
+from workforce.db import Database
+database = Database(sys.argv[1])
+database.engine.connect().close()  # connected and imported before the start signal
+print("ready", flush=True)
+sys.stdin.readline()
+print(jobs.create_due_runs(database), flush=True)
+"""
+
+
+def test_two_scheduler_processes_and_run_now_create_one_run(
+    live_app: Flask, live_database: Database, live_session: Session,
+    stripe_standin: StripeStandin,
+) -> None:
+    """The same with real processes: two schedulers' ``create_due_runs`` jobs, each in
+    its own interpreter, released together with finance pressing "run now"."""
+    fin, schedule, trainers = setup_org(live_session, stripe_standin, 6)
+    raw = token(live_session, fin)
+    url = live_database.engine.url.render_as_string(hide_password=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFORCE_")}
+    schedulers = [
+        subprocess.Popen(  # noqa: S603 (our own interpreter and code)
+            [sys.executable, "-c", SCHEDULER_PROCESS, url], cwd=ROOT, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for proc in schedulers:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", (
+            proc.communicate(timeout=60))
+
+    def start(proc: subprocess.Popen) -> object:
+        def go(_client: FlaskClient) -> None:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        return go
+
+    def run_now(client: FlaskClient):
+        return client.post(f"{API}/payout-schedules/{schedule.id}/runs", headers=bearer(raw))
+
+    *_, response = race(live_app, [start(proc) for proc in schedulers] + [run_now])
+    results = [proc.communicate(timeout=120) for proc in schedulers]
+    assert [proc.returncode for proc in schedulers] == [0, 0], results
+    runs = live_session.scalars(select(PayoutRun).where(
+        PayoutRun.schedule_id == schedule.id)).all()
+    assert response.status_code in (200, 201), response.get_json()
+    assert len(runs) == 1 and response.get_json()["id"] == str(runs[0].id)
+    items = items_of(live_session, runs[0].id)
+    assert sorted(i.trainer_id for i in items) == sorted(t.id for t in trainers)
+    assert sorted(i.amount for i in items) == [1000 + n for n in range(len(trainers))]
+    assert_ledger_sound(live_session)
+
+
 def test_approving_twice_at_once_moves_the_money_once(
     live_app: Flask, live_database: Database, live_session: Session,
     stripe_standin: StripeStandin,
@@ -161,6 +218,56 @@ def test_approving_twice_at_once_moves_the_money_once(
         JournalEntry.source_id.in_([i.id for i in items_of(live_session, run_id)])))
     assert approved == len(trainers)
     assert_ledger_sound(live_session)
+
+
+def outcome(live_session: Session, standin: StripeStandin, fin: User, people: list[User],
+            run_id: uuid.UUID) -> dict[str, Counter]:
+    """What a payout run left behind in one world, with its ids replaced by the trainer's
+    place in ``people`` so that two worlds built alike compare equal: every ledger entry
+    of the organisation (source type, trainer, and each posting's account and amount),
+    the run's items, and the transfers at the stand-in for them (with how many)."""
+    live_session.expire_all()
+    who = {person.id: n for n, person in enumerate(people)}
+    entries: Counter = Counter()
+    for entry in live_session.scalars(select(JournalEntry).where(
+            JournalEntry.organisation_id == fin.organisation_id)):
+        legs = tuple(sorted(
+            (posting.account.owner_type.value, posting.account.kind.value,
+             who.get(posting.account.owner_id, "org"), posting.amount, posting.currency)
+            for posting in entry.postings))
+        entries[(entry.source_type.value, who.get(entry.trainer_id), legs)] += 1
+    items = items_of(live_session, run_id)
+    by_group = {payouts.transfer_group(item.id): who[item.trainer_id] for item in items}
+    accounts = {item.trainer_id: item.payout_account_id for item in items}
+    transfers: Counter = Counter(
+        (by_group[t["transfer_group"]], t["amount"], t["currency"],
+         t["destination"] == live_session.get(
+             PayoutAccount, accounts[people[by_group[t["transfer_group"]]].id]
+         ).stripe_account_id)
+        for t in standin.transfers if t["transfer_group"] in by_group)
+    states = Counter((who[i.trainer_id], i.state.value, i.amount, i.transfer_id is not None)
+                     for i in items)
+    return {"entries": entries, "transfers": transfers, "items": states}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(live_database: Database) -> dict[str, Counter]:
+    """The outcome of a processor that is never interrupted, on a world built like the
+    crash tests' own (two trainers owed 1000 and 1001), computed once for all points."""
+    standin = shared_standin()
+    standin.reset()
+    session = live_database.session()
+    factories.bind(session)
+    try:
+        fin, schedule, people = setup_org(session, standin, 2)
+        run_id = approved_run(live_database, fin, schedule)
+        code, output = finish(processor(live_database, standin, run_id))
+        assert code == 0, output
+        return outcome(session, standin, fin, people, run_id)
+    finally:
+        factories.bind(None)
+        session.close()
+        standin.reset()
 
 
 # --- processors as separate processes ------------------------------------------------------
@@ -229,9 +336,12 @@ def test_two_processor_processes_make_one_transfer_per_item(
 ])
 def test_a_processor_killed_at_each_point_finishes_once_on_rerun(
     live_database: Database, live_session: Session, stripe_standin: StripeStandin,
-    point: str, sends_of_first: int,
+    point: str, sends_of_first: int, uninterrupted: dict[str, Counter],
 ) -> None:
-    fin, schedule, _ = setup_org(live_session, stripe_standin, 2)
+    """Killed at the point, then run again: the same outcome as a run that was never
+    interrupted, on a twin world (same trainers, amounts and schedule): the same ledger
+    entries and postings by source and amount, and the same transfers at the stand-in."""
+    fin, schedule, people = setup_org(live_session, stripe_standin, 2)
     run_id = approved_run(live_database, fin, schedule)
     first_item = items_of(live_session, run_id)[0]
 
@@ -261,6 +371,7 @@ def test_a_processor_killed_at_each_point_finishes_once_on_rerun(
     assert paid_entries(live_session, [i.id for i in items]) == Counter(
         {i.id: 1 for i in items})
     assert_ledger_sound(live_session)
+    assert outcome(live_session, stripe_standin, fin, people, run_id) == uninterrupted
 
 
 # --- senders side by side in one processor -------------------------------------------------

@@ -35,6 +35,7 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
     settings = Settings.from_env({
         "WORKFORCE_ENV": "production", "WORKFORCE_SECRET_KEY": "x" * 40,
         "WORKFORCE_EMAIL_SENDER": "log",
+        "WORKFORCE_PUBLIC_BASE_URL": "https://workforce.example.com",
     })
     assert settings.effective_secret_key == "x" * 40
 

@@ -127,3 +127,40 @@ def test_one_trainer_applying_many_times_at_once_gets_one_application(
         select(func.count()).select_from(ProjectMember).where(
             ProjectMember.project_id == project.id)
     ) == 1
+
+
+def test_invitations_and_applications_accepted_at_once_against_a_capacity_of_one(
+    live_app: Flask, live_session: Session
+) -> None:
+    """Both ways into a project at the same moment, for its one place: invited trainers
+    accepting and managers accepting applications. One gets in; every other answer is a
+    refusal naming the capacity, and no membership is left half made."""
+    project = ProjectFactory(capacity=1)
+    organisation = organisation_of(live_session, project)
+    invited = [
+        MemberFactory(project=project, trainer=UserFactory(), state=MembershipState.INVITED,
+                      origin=MembershipOrigin.INVITATION, joined_at=None)
+        for _ in range(6)
+    ]
+    applied = [
+        MemberFactory(project=project, trainer=UserFactory(), state=MembershipState.APPLIED,
+                      joined_at=None)
+        for _ in range(6)
+    ]
+    managers = [StaffFactory(role=Role.VENDOR_MANAGER, organisation=organisation)
+                for _ in applied]
+    calls = [post_as(token_for(m.trainer), f"/api/v1/me/memberships/{m.id}/accept")
+             for m in invited]
+    calls += [post_as(token_for(manager), f"/api/v1/projects/{project.id}/members/{a.id}/accept")
+              for manager, a in zip(managers, applied, strict=True)]
+    results = race(live_app, calls)
+    assert outcomes(results) == {200: 1, "capacity-reached": 11}, [
+        r.get_json() for r in results]
+    assert active_members(live_session, project.id) == 1
+    live_session.expire_all()
+    states = Counter(live_session.scalars(select(ProjectMember.state).where(
+        ProjectMember.project_id == project.id)))
+    # The others keep waiting where they were: nothing lost, nothing half accepted.
+    assert states == {MembershipState.ACTIVE: 1, MembershipState.INVITED: 5,
+                      MembershipState.APPLIED: 6} or states == {
+        MembershipState.ACTIVE: 1, MembershipState.INVITED: 6, MembershipState.APPLIED: 5}

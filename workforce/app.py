@@ -76,6 +76,8 @@ def create_app(
 
 
 def _request_logging(app: Flask) -> None:
+    production = app.extensions["workforce"].settings.env == "production"
+
     @app.before_request
     def start_request() -> None:
         incoming = request.headers.get("X-Request-ID", "")
@@ -89,6 +91,13 @@ def _request_logging(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        # The API serves data, never pages to run: nothing may load or frame it. The
+        # Swagger UI page (and its assets) needs its own scripts and styles.
+        if not request.path.startswith(DOCS_PATHS):
+            response.headers.setdefault("Content-Security-Policy", _API_CSP)
+        if production:
+            # Served behind a TLS proxy in production (README, Deploying).
+            response.headers.setdefault("Strict-Transport-Security", _HSTS)
         user_id = g.get("user_id")
         log.info(
             "request",
@@ -110,6 +119,9 @@ def _request_logging(app: Flask) -> None:
             context.request_id.reset(token)
 
 
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_HSTS = "max-age=31536000; includeSubDomains"
+DOCS_PATHS = ("/api/v1/docs",)
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

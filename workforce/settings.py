@@ -50,6 +50,8 @@ class Settings:
     login_limit_per_account: str = "5 per 15 minutes"
     login_limit_per_address: str = "20 per 15 minutes"
     rate_limit_storage_uri: str = "memory://"
+    # Every caller's overall budget (per token, or per client address without one).
+    api_rate_limit: str = "600 per minute"
     max_body_bytes: int = 1_048_576
     # Task imports stream their body (JSON lines or CSV) and may be much larger.
     max_import_bytes: int = 512 * 1_048_576
@@ -137,8 +139,31 @@ class Settings:
             problems.append(f"{PREFIX}PAYOUT_DETAILS_HOLD must not be negative")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
+        for name in ("api_rate_limit", "login_limit_per_account", "login_limit_per_address"):
+            try:
+                from limits import parse_many
+
+                parse_many(getattr(self, name))
+            except ValueError:
+                problems.append(f"{PREFIX}{name.upper()} must be a rate limit such as "
+                                "'600 per minute'")
+        if self.env is Environment.PRODUCTION:
+            problems.extend(self._production_urls())
         if problems:
             raise SettingsError("; ".join(problems))
+
+    def _production_urls(self) -> list[str]:
+        """In production the addresses we hand out (Stripe's onboarding return and refresh
+        links, e-mail links) and the one we call (Stripe) are public https URLs: never
+        loopback, private or link-local (OWASP API7)."""
+        from workforce.urls import url_problem
+
+        problems = []
+        for name in ("public_base_url", "stripe_api_base"):
+            problem = url_problem(getattr(self, name), schemes=frozenset({"https"}))
+            if problem is not None:
+                problems.append(f"{PREFIX}{name.upper()}: in production the URL {problem}")
+        return problems
 
     @property
     def effective_secret_key(self) -> str:

@@ -343,6 +343,9 @@ def downgrade() -> None:
     with op.batch_alter_table('organisations', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('notice_period_days')
 
+    # The earnings of project work go with the projects this downgrade drops; only
+    # assessment stipends fit the narrower kinds below.
+    op.execute(sa.text("DELETE FROM earning_events WHERE kind <> 'assessment_stipend'"))
     with op.batch_alter_table('earning_events', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_earning_events_project_id_projects'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_earning_events_project_id'))

@@ -64,6 +64,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Earnings of the kinds this revision added cannot stay under the narrower CHECK;
+    # their ledger entries (0004) stay, as the record of what was paid.
+    op.execute(sa.text("DELETE FROM earning_events WHERE kind IN "
+                       "('top_up', 'counselling_allowance', 'flagged_work')"))
     with op.batch_alter_table('earning_events', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_earning_events_earningkind'), type_='check')
         batch_op.create_check_constraint('earningkind', sa.column('kind').in_(EARNING_KINDS))

@@ -111,7 +111,9 @@ def downgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f('uq_wage_floors_organisation_id_currency'), ['organisation_id', 'currency'])
         batch_op.drop_column('country')
 
-    with op.batch_alter_table('projects', schema=None) as batch_op:
+    # Not recreated on SQLite (it drops columns in place): recreating means dropping a
+    # table that tasks, members and ledger entries point at, which fails once it has rows.
+    with op.batch_alter_table('projects', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('measured_median_task_seconds')
         batch_op.drop_column('suggested_task_rate')
         batch_op.drop_column('underpriced_at')

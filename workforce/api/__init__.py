@@ -37,7 +37,7 @@ from workforce.api import (
     webhooks,
     wellbeing,
 )
-from workforce.api.schemas import ProblemSchema
+from workforce.api.schemas import ProblemSchema, decimal_strings
 from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
 from workforce.errors import DomainError
 
@@ -107,6 +107,7 @@ def init_app(app: Flask) -> None:
     guards.init_app(app)
     ratelimit.limiter.init_app(app)
     api = Api(app)
+    api.ma_plugin.converter.add_attribute_function(decimal_strings)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

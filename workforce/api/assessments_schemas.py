@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
-from workforce.api.schemas import LanguageTag, PageArgs, Text
+from workforce.api.schemas import LanguageTag, PageArgs, PublicUrl, Text
 from workforce.assessments.models import (
     AssessmentState,
     MediaKind,
@@ -68,7 +68,10 @@ class GrantSchema(Schema):
     trainer_id = fields.UUID(required=True)
     reason = Text(required=True, validate=validate.Length(min=3, max=2000))
     score_percent = fields.Decimal(
-        places=2, allow_none=True, load_default=None, validate=validate.Range(min=0, max=100)
+        places=2, allow_none=True, load_default=None, validate=validate.Range(min=0, max=100),
+        # apispec writes a Decimal field's range as strings ("100.00"), which is not
+        # valid OpenAPI (a number is required there); state it as numbers.
+        metadata={"minimum": 0, "maximum": 100},
     )
     expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
 
@@ -163,7 +166,7 @@ class QuestionSchema(Schema):
     position = fields.Integer(validate=validate.Range(min=1, max=10000))
     kind = fields.Enum(QuestionKind, by_value=True, required=True)
     prompt = Text(required=True, validate=validate.Length(min=1, max=20000))
-    media_url = fields.URL(schemes={"http", "https"}, allow_none=True, load_default=None)
+    media_url = PublicUrl(allow_none=True, load_default=None)
     media_kind = fields.Enum(MediaKind, by_value=True, allow_none=True, load_default=None)
     options = fields.List(fields.Nested(OptionSchema), load_default=list,
                           validate=validate.Length(max=50))

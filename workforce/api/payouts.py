@@ -195,7 +195,8 @@ def run_report(run_id: uuid.UUID):
 @blp.requires(*FINANCE)
 @blp.doc(responses={"200": {
     "description": "The bank file, streamed: one row per item with the trainer's full "
-    "bank details.",
+    "bank details, except details still in the hold that follows a change (left out, "
+    "with the reason in the `note` column).",
     "content": {"text/csv": {"schema": {"type": "string"}}},
 }})
 @blp.alt_response(404, response="NOT_FOUND")
@@ -238,7 +239,10 @@ def get_item(item_id: uuid.UUID):
 def record_manual_payment(args: dict, item_id: uuid.UUID):
     """Record the bank reference of a manual-method item finance paid from the bank
     file: it is paid (in transit to paid) and the trainer is told. Once: again is 409
-    `illegal-transition`; a Stripe item is 409 `not-manual`. Audited."""
+    `illegal-transition`; a Stripe item is 409 `not-manual`. While the trainer's payout
+    details are in the hold that follows a change, 409 `account-on-hold` (the bank file
+    leaves those details out); if they moved to Stripe since, 409 `account-changed`.
+    Audited."""
     session = db_session()
     item = payouts.record_manual_payment(session, current_user(), item_id, args["reference"])
     return payouts.item_view(item)
@@ -267,7 +271,9 @@ def record_manual_failure(args: dict, item_id: uuid.UUID):
 def retry_item(item_id: uuid.UUID):
     """Send a failed item again with a new idempotency key: approved again (payable to
     in transit) if the trainer's payable still covers it (else 409 `not-covered`: a
-    later run paid it). Only a failed item (409 `illegal-transition`). Audited."""
+    later run paid it). Only a failed item (409 `illegal-transition`), and not while
+    the trainer's payout details are held after a change (409 `account-on-hold`) or
+    their method changed (409 `account-changed`). Audited."""
     session = db_session()
     item = payouts.retry_item(session, current_user(), item_id)
     return payouts.item_view(item)
@@ -280,7 +286,7 @@ def retry_item(item_id: uuid.UUID):
 @blp.requires(*FINANCE)
 @blp.arguments(ReconciliationArgs, location="query")
 @blp.response(200, ReconciliationSchema)
-@blp.alt_response(422, response="UNPROCESSABLE_CONTENT")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def reconcile(args: dict):
     """Compare, for the period, what the ledger says was paid or is in transit per item
     with the transfers at Stripe, and list every difference (missing transfer, amount

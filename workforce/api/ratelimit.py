@@ -1,15 +1,37 @@
-"""Rate limits (Flask-Limiter). Failed logins count per account and per client address."""
+"""Rate limits (Flask-Limiter). Failed logins count per account and per client address;
+every caller has an overall budget of requests (per token, or per address without one)."""
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Response, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
 
 from workforce.accounts.validation import normalise_email
 from workforce.settings import Settings
 
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+
+def _settings_limit() -> str:
+    return _settings().api_rate_limit
+
+
+def caller_key() -> str:
+    """Whose budget a request spends: its bearer token's (hashed: the key store never
+    sees a token) or, without one, its client address's."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() == "bearer" and raw.strip():
+        return "caller-token:" + hashlib.sha256(raw.strip().encode()).hexdigest()
+    return "caller-address:" + (get_remote_address() or "-")
+
+
+limiter = Limiter(
+    key_func=get_remote_address, headers_enabled=True,
+    application_limits=[ApplicationLimit(_settings_limit, key_function=caller_key,
+                                         scope="api")],
+)
 
 
 def _settings() -> Settings:

@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from workforce import urls
 from workforce.accounts import passwords, validation
 from workforce.errors import Invalid
 from workforce.pagination import PageRequest
 
 
 class ProblemSchema(Schema):
-    """An RFC 9457 problem; ``errors`` maps each failing field to its messages."""
+    """An RFC 9457 problem; ``errors`` maps each failing field to its messages.
+
+    Problems carry extension members of their own (RFC 9457, section 3.2): the
+    ``current_state`` of an illegal transition, the figures of a refused amount, ... so the
+    document allows more members than these."""
+
+    class Meta:
+        unknown = INCLUDE  # apispec then documents additionalProperties: true
 
     type = fields.String(metadata={"example": "urn:workforce:problem:validation-error"})
     title = fields.String()
@@ -21,6 +29,15 @@ class ProblemSchema(Schema):
     detail = fields.String()
     request_id = fields.String(allow_none=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+def decimal_strings(converter: Any, field: fields.Field, ret: dict[str, Any],
+                    **kwargs: Any) -> dict[str, Any]:
+    """apispec documents every ``Decimal`` field as a number; one dumped ``as_string``
+    (exact figures such as "0.5000") is a string on the wire."""
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal"}
+    return {}
 
 
 class Text(fields.String):
@@ -57,6 +74,24 @@ class TimeZone(_Checked):
 
 class LanguageTag(_Checked):
     check = staticmethod(validation.language_tag)
+
+
+class PublicUrl(fields.String):
+    """A URL on the public internet: private, loopback and link-local hosts are refused
+    (``workforce.urls``), so no stored URL can aim a fetcher at our own network."""
+
+    def __init__(self, *, schemes: frozenset[str] = frozenset({"http", "https"}),
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).setdefault("format", "uri")
+        super().__init__(**kwargs)
+        self.schemes = frozenset(schemes)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = urls.url_problem(text, schemes=self.schemes)
+        if problem is not None:
+            raise ValidationError(f"The URL {problem}.")
+        return text
 
 
 class Email(fields.Email):

@@ -67,6 +67,10 @@ def current_token() -> ApiToken:
 
 
 def authenticate() -> User:
+    """The caller, from the bearer token; once per request (the input guard may have
+    asked first)."""
+    if g.get("user") is not None:
+        return g.user
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():

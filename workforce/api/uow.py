@@ -7,6 +7,7 @@ from flask import Flask, Response, current_app, g
 from sqlalchemy.orm import Session
 
 from workforce import db
+from workforce.api import problems
 from workforce.db import Database
 
 
@@ -31,6 +32,12 @@ def init_app(app: Flask) -> None:
                 db.commit(session)
             else:
                 db.rollback(session)
+        except Exception as error:
+            # The commit itself failed (a lost connection, a serialization failure):
+            # nothing of the request is kept, and the caller gets a problem, not the
+            # success the view had prepared.
+            db.rollback(session)
+            return problems.from_unexpected(error)
         finally:
             session.close()
         return response

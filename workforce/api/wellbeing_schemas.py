@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from workforce.api.assessments_schemas import Currency
-from workforce.api.schemas import Text
+from workforce.api.schemas import PublicUrl, Text
 
 
 def _minutes(low: int, high: int, description: str, **kwargs: object) -> fields.Integer:
@@ -15,7 +15,7 @@ def _minutes(low: int, high: int, description: str, **kwargs: object) -> fields.
 
 class SupportLinkSchema(Schema):
     label = Text(required=True, validate=validate.Length(min=1, max=200))
-    url = fields.Url(required=True, schemes={"https"}, validate=validate.Length(max=2000),
+    url = PublicUrl(required=True, schemes=frozenset({"https"}),
                      metadata={"example": "https://www.samaritans.org"})
 
 

@@ -925,6 +925,8 @@ def record_manual_payment(
     if item.method is not PayoutMethod.MANUAL:
         raise Conflict("This payout is sent through Stripe, not paid by hand.",
                        code="not-manual")
+    if item.state is ItemState.APPROVED:
+        _refuse_if_held(session, item)
     before = {"state": item.state.value}
     record_paid(session, item, reference=reference)
     audit.record(
@@ -969,6 +971,7 @@ def retry_item(session: Session, actor: User, item_id: uuid.UUID) -> PayoutItem:
     new idempotency key: the gateway would answer the old one with the old refusal."""
     item = _locked_item(session, actor, item_id)
     move_item(item, ItemState.APPROVED)
+    _refuse_if_held(session, item)
     payable = session.scalars(
         select(LedgerAccount).where(
             LedgerAccount.organisation_id == item.organisation_id,
@@ -1005,6 +1008,35 @@ def retry_item(session: Session, actor: User, item_id: uuid.UUID) -> PayoutItem:
     return item
 
 
+def payout_blocked(account: PayoutAccount | None, method: PayoutMethod,
+                   now: datetime) -> tuple[str, str] | None:
+    """Why an item of ``method`` may not be paid to ``account`` now, as (code, detail),
+    or None. Payout details that changed since the run was approved are still in their
+    hold (someone who took over the trainer's sign-in may have put their own account
+    there), or the trainer no longer takes payouts this way."""
+    if account is None or account.method is not method:
+        return "account-changed", (
+            "The trainer's payout method changed since this payout was approved, so it is "
+            "not paid this way (record a manual one as failed); the money goes out with "
+            "the next run."
+        )
+    if account.hold_until is not None and clock.as_utc(account.hold_until) > now:
+        until = clock.as_utc(account.hold_until).isoformat()
+        return "account-on-hold", (
+            f"The trainer's payout details changed recently; payouts are held until {until}. "
+            "Do not pay before then (the trainer was told and may object)."
+        )
+    return None
+
+
+def _refuse_if_held(session: Session, item: PayoutItem) -> None:
+    account = session.get(PayoutAccount, item.payout_account_id)
+    blocked = payout_blocked(account, item.method, clock.now())
+    if blocked is not None:
+        code, detail = blocked
+        raise Conflict(detail, code=code)
+
+
 def _locked_item(session: Session, staff: User, item_id: uuid.UUID) -> PayoutItem:
     item = session.scalars(
         select(PayoutItem).where(PayoutItem.id == item_id).with_for_update()
@@ -1039,17 +1071,58 @@ def complete_if_done(session: Session, run_id: uuid.UUID) -> bool:
     return True
 
 
+def item_named_by(metadata: dict[str, Any] | None, group: str | None) -> uuid.UUID | None:
+    """The payout item a transfer names: in its metadata, else in its transfer group."""
+    raw = (metadata or {}).get("payout_item_id")
+    if raw is None and group and group.startswith("payout-item-"):
+        raw = group.removeprefix("payout-item-")
+    try:
+        return uuid.UUID(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _locked_item_where(session: Session, condition: Any) -> PayoutItem | None:
+    return session.scalars(
+        select(PayoutItem).where(condition).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def item_paid_by(session: Session, transfer: Transfer) -> PayoutItem | None:
+    """The item ``transfer`` pays, locked: the one that recorded it, or else the item it
+    names (in the item's own transfer group) still waiting in transit without a
+    transfer, because the processor has not heard Stripe's answer yet (an answer lost,
+    a crash). None for a transfer that is not a payout item's."""
+    item = _locked_item_where(session, PayoutItem.transfer_id == transfer.id)
+    if item is not None:
+        return item
+    item_id = item_named_by(transfer.metadata, transfer.transfer_group)
+    if item_id is None or transfer.transfer_group != transfer_group(item_id):
+        return None
+    # Locking waits for a processor sending the item now; it may record the transfer.
+    item = _locked_item_where(session, PayoutItem.id == item_id)
+    if item is None or item.method is not PayoutMethod.STRIPE:
+        return None
+    if item.transfer_id == transfer.id:
+        return item
+    waiting = item.state is ItemState.APPROVED and item.transfer_id is None
+    return item if waiting else None
+
+
 def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem | None:
     """A transfer was reversed at Stripe (``transfer`` as the gateway reports it now, not
     as a webhook claimed). Fully reversed: the item is reversed and its money goes back
     to payable, once (a redelivered event finds it reversed and moves nothing). The
     money then goes out with the next run; finance corrects it with a negative
     adjustment if it should not. A partial reversal moves nothing: finance is told and
-    reconciliation keeps showing the difference until they settle it."""
-    item = session.scalars(
-        select(PayoutItem).where(PayoutItem.transfer_id == transfer.id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    reconciliation keeps showing the difference until they settle it.
+
+    A transfer the processor has not recorded yet is recorded first (it was made: the
+    item was paid, then reversed). Stripe tells us of a reversal once; were it dropped,
+    the processor's next pass would replay the key, hear the old answer and record the
+    money as paid while it is back in the platform's balance."""
+    item = item_paid_by(session, transfer)
     if item is None or item.state is ItemState.REVERSED:
         return item
     if not transfer.reversed:
@@ -1062,6 +1135,8 @@ def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem
                 {"payout_item_id": str(item.id), "transfer_id": transfer.id},
             )
         return item
+    if item.transfer_id is None:
+        record_paid(session, item, transfer=transfer)
     move_item(item, ItemState.REVERSED)
     paid = ledger.trainer_account(
         session, item.organisation_id, item.trainer_id, AccountKind.PAID, item.currency
@@ -1093,6 +1168,8 @@ def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem
         "payable again.",
         {"payout_item_id": str(item.id), "transfer_id": transfer.id},
     )
+    # The processor may never come back to a run whose last waiting item this was.
+    complete_if_done(session, item.run_id)
     return item
 
 
@@ -1166,14 +1243,16 @@ def run_report(session: Session, run: PayoutRun) -> dict[str, Any]:
 @dataclass(frozen=True)
 class BankRow:
     item_id: uuid.UUID
+    trainer_id: uuid.UUID
     trainer_name: str
-    trainer_email: str
     amount: int
     currency: str
     method: PayoutMethod
     state: ItemState
     bank_details: dict[str, Any] = field(default_factory=dict)
     reference: str | None = None
+    # Why this item must not be paid to the details now (then none are given).
+    blocked: str | None = None
 
 
 EXPORT_BATCH = 1000
@@ -1183,9 +1262,10 @@ def export_rows(session: Session, run_id: uuid.UUID) -> Iterator[BankRow]:
     """The run's items with the trainers' full bank details, in batches (keyset over the
     item id): the manual method's bank file. The caller checks access and audits."""
     last: uuid.UUID | None = None
+    now = clock.now()
     while True:
         stmt = (
-            select(PayoutItem, User.display_name, User.email, PayoutAccount.bank_details)
+            select(PayoutItem, User.display_name, PayoutAccount)
             .join(User, User.id == PayoutItem.trainer_id)
             .join(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
             .where(PayoutItem.run_id == run_id)
@@ -1195,9 +1275,13 @@ def export_rows(session: Session, run_id: uuid.UUID) -> Iterator[BankRow]:
         if last is not None:
             stmt = stmt.where(PayoutItem.id > last)
         rows = session.execute(stmt).all()
-        for item, name, email, bank in rows:
-            yield BankRow(item.id, name, email, item.amount, item.currency, item.method,
-                          item.state, dict(bank or {}), item.manual_reference)
+        for item, name, account in rows:
+            blocked = payout_blocked(account, item.method, now)
+            yield BankRow(
+                item.id, item.trainer_id, name, item.amount, item.currency, item.method,
+                item.state, {} if blocked else dict(account.bank_details or {}),
+                item.manual_reference, blocked[1] if blocked else None,
+            )
         if len(rows) < EXPORT_BATCH:
             return
         last = rows[-1][0].id
@@ -1244,9 +1328,10 @@ def _money(item: PayoutItem) -> str:
 
 
 BANK_FILE_COLUMNS = (
-    "payout_item_id", "trainer_name", "trainer_email", "method", "state", "currency",
+    # No e-mail address: the bank needs none, and the file travels (OWASP API3).
+    "payout_item_id", "trainer_id", "trainer_name", "method", "state", "currency",
     "amount_minor", "amount", "holder_name", "bank_name", "country", "iban",
-    "account_number", "bank_code", "reference",
+    "account_number", "bank_code", "reference", "note",
 )
 _BANK_KEYS = ("holder_name", "bank_name", "country", "iban", "account_number", "bank_code")
 
@@ -1254,15 +1339,18 @@ _BANK_KEYS = ("holder_name", "bank_name", "country", "iban", "account_number", "
 def bank_file(session: Session, run_id: uuid.UUID) -> Iterator[str]:
     """The run's items as CSV lines, header first: the manual method's bank file. The
     bank details are in full, because finance pays from this file; the download is
-    audited (``record_export``). A cell a spreadsheet would run as a formula gets a
-    leading apostrophe."""
+    audited (``record_export``). Details still in the hold that follows a change (or of
+    a trainer who changed method) are left out, the ``note`` saying why: the file is
+    read when finance pays, maybe days after approval. A cell a spreadsheet would run
+    as a formula gets a leading apostrophe."""
     yield _csv_line(BANK_FILE_COLUMNS)
     for row in export_rows(session, run_id):
         details = [str(row.bank_details.get(key) or "") for key in _BANK_KEYS]
         yield _csv_line((
-            str(row.item_id), row.trainer_name, row.trainer_email, row.method.value,
+            str(row.item_id), str(row.trainer_id), row.trainer_name, row.method.value,
             row.state.value, row.currency, str(row.amount),
             f"{Money(row.amount, row.currency).to_decimal()}", *details, row.reference or "",
+            row.blocked or "",
         ))
 
 
@@ -1282,11 +1370,18 @@ def _cell(value: str) -> str:
 
 def on_transfer_reversed(session: Session, event: dict[str, Any], account: str | None) -> None:
     """``transfer.reversed``: money moves only on the transfer as Stripe reports it now
-    (re-read), never on the payload; a transfer that is not ours is ignored."""
-    transfer_id = (event.get("data") or {}).get("object", {}).get("id")
-    if not transfer_id or session.scalar(
-        select(PayoutItem.id).where(PayoutItem.transfer_id == str(transfer_id))
-    ) is None:
+    (re-read), never on the payload; a transfer that is not ours is ignored. Ours is one
+    an item recorded, or one naming an item (the processor may not have heard Stripe's
+    answer yet); the payload only decides whether to ask Stripe."""
+    data = (event.get("data") or {}).get("object", {})
+    transfer_id = data.get("id")
+    if not transfer_id:
+        return
+    ours = PayoutItem.transfer_id == str(transfer_id)
+    named = item_named_by(data.get("metadata"), data.get("transfer_group"))
+    if named is not None:
+        ours = ours | (PayoutItem.id == named)
+    if session.scalar(select(PayoutItem.id).where(ours)) is None:
         return
     current = webhooks.gateway()
     if current is None:

@@ -183,15 +183,7 @@ def _entries(session: Session, source: SourceType, item_ids: list[uuid.UUID]) ->
 
 
 def _item_id(transfer: Transfer) -> uuid.UUID | None:
-    raw = transfer.metadata.get("payout_item_id")
-    if raw is None and transfer.transfer_group and transfer.transfer_group.startswith(
-        "payout-item-"
-    ):
-        raw = transfer.transfer_group.removeprefix("payout-item-")
-    try:
-        return uuid.UUID(raw) if raw else None
-    except ValueError:
-        return None
+    return payouts.item_named_by(transfer.metadata, transfer.transfer_group)
 
 
 def _check_item(

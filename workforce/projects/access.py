@@ -67,13 +67,18 @@ def find_active_membership(
 def staffed_project(session: Session, trainer: User, project_id: uuid.UUID) -> Project:
     """A project the trainer is an active member of.
 
-    A draft (never shown to trainers) is ``NotFound``; any other project the trainer
-    is not staffed on is ``Forbidden`` with the code ``not-staffed``.
+    A project the trainer may not even see (a draft, one they are not eligible for and
+    were never on) is ``NotFound``, so its existence does not leak; one they can see in
+    the marketplace but are not staffed on is ``Forbidden`` with the code ``not-staffed``.
     """
     project = session.get(Project, project_id)
     if project is None or project.state is ProjectState.DRAFT:
         raise NotFound("No such project.")
     if find_active_membership(session, trainer.id, project_id) is None:
+        # staffing imports this module; its visibility rule is the marketplace's own.
+        from workforce.projects.staffing import visible_project
+
+        visible_project(session, trainer, project_id)
         raise Forbidden("You are not staffed on this project.", code="not-staffed")
     return project
 

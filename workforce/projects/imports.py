@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import clock, urls
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid
@@ -175,17 +174,10 @@ def _is_int(value: Any) -> bool:
 
 
 def _check_url(url: Any) -> str | None:
-    if not isinstance(url, str):
-        return "must be a string"
-    if len(url) > URL_MAX:
+    """Media URLs reach trainers' browsers: public http(s) addresses only."""
+    if isinstance(url, str) and len(url) > URL_MAX:
         return f"must be at most {URL_MAX} characters"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "is not a URL"
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return "must be an http(s) URL"
-    return None
+    return urls.url_problem(url)
 
 
 def check_row(

@@ -188,6 +188,11 @@ def get_market_project(session: Session, trainer: User, project_id: uuid.UUID) -
     return _entries(session, trainer, [project], {project.id: unmet})[0]
 
 
+def visible_project(session: Session, trainer: User, project_id: uuid.UUID) -> Project:
+    """The project if the trainer may see it (the marketplace's rule), else ``NotFound``."""
+    return _visible(session, trainer, project_id)[0]
+
+
 def _visible(
     session: Session, trainer: User, project_id: uuid.UUID
 ) -> tuple[Project, list[Unmet]]:
@@ -716,7 +721,7 @@ def _locales(session: Session, project: Project) -> list[str]:
     ids = [r.qualification_id for r in project.requirements if not r.locale]
     fallback = dict(session.execute(
         select(Qualification.id, Qualification.locale).where(Qualification.id.in_(ids))
-    ).tuples().all()) if ids else {}
+    ).all()) if ids else {}
     found = [r.locale or fallback.get(r.qualification_id) for r in project.requirements]
     return list(dict.fromkeys(locale for locale in found if locale))
 
