@@ -39,8 +39,8 @@ from tests.stripe_standin import StripeStandin, stripe_standin
 from tests.test_ledger import AMOUNTS, LedgerMachine, ledger_world
 from workforce import clock
 from workforce.billing import payout_accounts, payouts, processing, webhooks
-from workforce.billing.earnings import EARNED_SOURCES
 from workforce.billing.gateways import GatewayError
+from workforce.billing.ledger import EARNED_SOURCES
 from workforce.billing.models import (
     AccountKind,
     EarningKind,

@@ -23,7 +23,6 @@ from workforce.accounts import audit
 from workforce.accounts.audit import Actor
 from workforce.accounts.models import Organisation, Role, User
 from workforce.billing import ledger
-from workforce.billing.earnings import EARNED_SOURCES, find_payable
 from workforce.billing.models import (
     AccountKind,
     Adjustment,
@@ -46,7 +45,7 @@ KEY_MAX = 200
 # Membership states of a trainer who has worked on a project.
 _WORKED = (MembershipState.ACTIVE, MembershipState.LEFT, MembershipState.REMOVED)
 # What finance may reverse by hand; payouts follow their own lifecycle instead.
-REVERSIBLE_SOURCES = EARNED_SOURCES
+REVERSIBLE_SOURCES = ledger.EARNED_SOURCES
 
 # --- shared checks -------------------------------------------------------------------
 
@@ -249,7 +248,7 @@ def create_adjustment(
     reason = _check_reason(reason)
     trainer = _trainer_of(session, organisation.id, trainer_id)
     if amount < 0:
-        payable = find_payable(session, organisation.id, trainer.id, currency)
+        payable = ledger.find_payable(session, organisation.id, trainer.id, currency)
         if payable is None:
             raise _would_go_negative(0, amount, currency)
     else:
@@ -260,7 +259,7 @@ def create_adjustment(
     _lock(session, [expense, payable])
     now = clock.now()
     if amount < 0:
-        available = _available(session, payable, now)
+        available = ledger.available(session, payable, now)
         if available + amount < 0:
             raise _would_go_negative(available, amount, currency)
     before = -payable.balance
@@ -291,16 +290,6 @@ def create_adjustment(
         {"adjustment_id": str(adjustment.id), "amount": amount, "currency": currency},
     )
     return adjustment
-
-
-def _available(
-    session: Session, payable: LedgerAccount, now, *, excluding_entry: uuid.UUID | None = None
-) -> int:
-    # Uncapped on purpose: if what is on hold ever exceeded the balance, nothing is
-    # available to take.
-    hold = ledger.held_credits(session, [payable.id], now, excluding_entry=excluding_entry)
-    held = hold[payable.id].amount if payable.id in hold else 0
-    return -payable.balance - held
 
 
 def _would_go_negative(available: int, amount: int, currency: str) -> Conflict:
@@ -358,7 +347,7 @@ def reverse_entry(
         is_payable = (account.owner_type is OwnerType.TRAINER
                       and account.kind is AccountKind.PAYABLE)
         if is_payable and posting.amount < 0:  # reversing takes money out of payable
-            available = _available(session, account, now, excluding_entry=entry.id)
+            available = ledger.available(session, account, now, excluding_entry=entry.id)
             if available + posting.amount < 0:
                 raise _would_go_negative(available, posting.amount, account.currency)
     reversal = ledger.reverse(session, entry.id, reason=f"Reversal: {reason}")

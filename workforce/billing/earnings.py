@@ -63,8 +63,6 @@ from workforce.projects.models import (
 )
 from workforce.projects.timesheets import amount_for, local_midnight, zone_of
 
-# What a trainer earns by (year to date counts these, less their reversals).
-EARNED_SOURCES = ledger.EARNED_SOURCES
 # Movements of a payout item, in lifecycle order; never corrected by hand.
 PAYOUT_STEPS = (
     SourceType.PAYOUT_APPROVED, SourceType.PAYOUT_PAID, SourceType.PAYOUT_FAILED,
@@ -87,28 +85,6 @@ def trainer_accounts(
     if kinds is not None:
         stmt = stmt.where(LedgerAccount.kind.in_(list(kinds)))
     return list(session.scalars(stmt.order_by(LedgerAccount.id)))
-
-
-def find_payable(
-    session: Session, organisation_id: uuid.UUID, trainer_id: uuid.UUID, currency: str,
-    *, lock: bool = False,
-) -> LedgerAccount | None:
-    """The trainer's payable account with an organisation, without creating it;
-    ``lock`` takes its row lock (and reads its balance afresh)."""
-    stmt = select(LedgerAccount).where(
-        LedgerAccount.organisation_id == organisation_id,
-        LedgerAccount.owner_type == OwnerType.TRAINER, LedgerAccount.owner_id == trainer_id,
-        LedgerAccount.kind == AccountKind.PAYABLE, LedgerAccount.currency == currency,
-    )
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return session.scalars(stmt).one_or_none()
-
-
-def available_payable(session: Session, account: LedgerAccount, now: datetime) -> int:
-    """What may leave the account now: its payable balance less the part on hold."""
-    hold = ledger.held_credits(session, [account.id], now).get(account.id)
-    return max(-account.balance - (hold.amount if hold else 0), 0)
 
 
 # --- the summary ---------------------------------------------------------------------
@@ -417,7 +393,7 @@ def payout_statement(session: Session, trainer: User, payout_item_id: uuid.UUID)
         .order_by(PayoutItem.created_at.desc())
         .limit(1)
     ).first()
-    account = find_payable(session, item.organisation_id, trainer.id, item.currency)
+    account = ledger.find_payable(session, item.organisation_id, trainer.id, item.currency)
     accounts = [account] if account is not None else []
     totals, items = _statement(session, trainer.id, accounts, previous, item.created_at)
     if not totals:

@@ -398,6 +398,8 @@ class Hold:
 
 
 NO_HOLD = Hold(0, None)
+# The entry that reverses a posting's entry (built once: a hot path's query).
+_REVERSAL = aliased(JournalEntry)
 
 
 def held_credits(
@@ -411,13 +413,12 @@ def held_credits(
     and the earliest release among them."""
     if not account_ids:
         return {}
-    reversal = aliased(JournalEntry)
     stmt = (
         select(Posting.account_id, func.sum(Posting.amount), func.min(Posting.available_at))
         .where(
             Posting.account_id.in_(list(account_ids)), Posting.amount < 0,
             Posting.available_at > now,
-            ~exists().where(reversal.reverses_id == Posting.entry_id),
+            ~exists().where(_REVERSAL.reverses_id == Posting.entry_id),
         )
         .group_by(Posting.account_id)
     )
@@ -427,3 +428,28 @@ def held_credits(
         account_id: Hold(-int(total), clock.as_utc(first) if first else None)
         for account_id, total, first in session.execute(stmt)
     }
+
+
+def available(session: Session, payable: LedgerAccount, now: datetime, *,
+              excluding_entry: uuid.UUID | None = None) -> int:
+    """What may leave a payable account now: its balance less the credits on hold.
+    Uncapped on purpose: if what is on hold ever exceeded the balance, nothing is
+    available to take (the figure is negative)."""
+    hold = held_credits(session, [payable.id], now, excluding_entry=excluding_entry)
+    return -payable.balance - hold.get(payable.id, NO_HOLD).amount
+
+
+def find_payable(
+    session: Session, organisation_id: uuid.UUID, trainer_id: uuid.UUID, currency: str,
+    *, lock: bool = False,
+) -> LedgerAccount | None:
+    """The trainer's payable account with an organisation, without creating it;
+    ``lock`` takes its row lock (and reads its balance afresh)."""
+    stmt = select(LedgerAccount).where(
+        LedgerAccount.organisation_id == organisation_id,
+        LedgerAccount.owner_type == OwnerType.TRAINER, LedgerAccount.owner_id == trainer_id,
+        LedgerAccount.kind == AccountKind.PAYABLE, LedgerAccount.currency == currency,
+    )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(stmt).one_or_none()

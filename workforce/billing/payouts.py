@@ -972,18 +972,10 @@ def retry_item(session: Session, actor: User, item_id: uuid.UUID) -> PayoutItem:
     item = _locked_item(session, actor, item_id)
     move_item(item, ItemState.APPROVED)
     _refuse_if_held(session, item)
-    payable = session.scalars(
-        select(LedgerAccount).where(
-            LedgerAccount.organisation_id == item.organisation_id,
-            LedgerAccount.owner_type == OwnerType.TRAINER,
-            LedgerAccount.owner_id == item.trainer_id,
-            LedgerAccount.kind == AccountKind.PAYABLE,
-            LedgerAccount.currency == item.currency,
-        ).with_for_update().execution_options(populate_existing=True)
-    ).one()
-    now = clock.now()
-    available = -payable.balance - ledger.held_credits(session, [payable.id], now).get(
-        payable.id, ledger.NO_HOLD).amount
+    payable = ledger.find_payable(session, item.organisation_id, item.trainer_id,
+                                  item.currency, lock=True)
+    assert payable is not None  # the item's approval posted to it
+    available = ledger.available(session, payable, clock.now())
     if item.amount > available:
         raise Conflict(
             f"Only {max(available, 0)} of {item.amount} is payable now: the money went out "
