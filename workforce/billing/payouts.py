@@ -37,7 +37,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.audit import Actor, SystemActor
 from workforce.accounts.models import Role, User
-from workforce.billing import ledger, webhooks
+from workforce.billing import ledger, payout_accounts, webhooks
 from workforce.billing.gateways import Transfer
 from workforce.billing.models import (
     AccountKind,
@@ -1012,7 +1012,7 @@ def payout_blocked(account: PayoutAccount | None, method: PayoutMethod,
             "not paid this way (record a manual one as failed); the money goes out with "
             "the next run."
         )
-    if account.hold_until is not None and clock.as_utc(account.hold_until) > now:
+    if payout_accounts.on_hold(account, now):
         until = clock.as_utc(account.hold_until).isoformat()
         return "account-on-hold", (
             f"The trainer's payout details changed recently; payouts are held until {until}. "

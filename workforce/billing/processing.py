@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from workforce import clock, db
 from workforce.accounts import audit
 from workforce.accounts.audit import SystemActor
-from workforce.billing import payouts
+from workforce.billing import payout_accounts, payouts
 from workforce.billing.gateways import GatewayError, InsufficientBalance, PayoutGateway, Transfer
 from workforce.billing.models import (
     ItemState,
@@ -504,7 +504,7 @@ def _not_sendable(account: PayoutAccount | None) -> tuple[str, str] | None:
         account.bank_details,
     ) or account.method is not PayoutMethod.STRIPE:
         return "account_not_ready", "The payout account cannot receive payouts now."
-    if account.hold_until is not None and clock.as_utc(account.hold_until) > now:
+    if payout_accounts.on_hold(account, now):
         return "account_on_hold", (
             "The payout details changed recently; payouts are held until "
             f"{clock.as_utc(account.hold_until).isoformat()}."
