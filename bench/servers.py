@@ -67,11 +67,17 @@ def _wait_for(port: int, probe: str, process: subprocess.Popen) -> None:
 
 def workforce_env(database_url: str) -> dict[str, str]:
     """workforce as in production (JSON request logs at INFO, no debug), on the bench
-    database; the scheduler is not running, as it would not be in an API process."""
+    database; the scheduler is not running, as it would not be in an API process.
+    Production refuses a non-https public address, so the bench gives it one. Each
+    client is a trainer looping flat out (about 10 requests a second at the floor's
+    pace), far past the API-wide budget of a real trainer, so that budget is raised
+    (the limiter still runs and its cost is counted) rather than answering 429."""
     return {
         "WORKFORCE_ENV": "production",
         "WORKFORCE_SECRET_KEY": "bench-secret-key-bench-secret-key-0123",
         "WORKFORCE_DATABASE_URL": database_url,
         "WORKFORCE_EMAIL_SENDER": "log",
         "WORKFORCE_SCHEDULER_ENABLED": "false",
+        "WORKFORCE_PUBLIC_BASE_URL": "https://workforce.example.org",
+        "WORKFORCE_API_RATE_LIMIT": "100000 per minute",
     }

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
@@ -43,7 +43,7 @@ from workforce.projects.models import (
     TimeEntry,
 )
 from workforce.wellbeing import jobs as wellbeing_jobs
-from workforce.wellbeing import sessions
+from workforce.wellbeing import limits, sessions
 
 API = "/api/v1"
 HK = ZoneInfo("Asia/Hong_Kong")
@@ -263,6 +263,69 @@ def test_assignment_views_carry_the_tasks_warning(
     assert one["content_warning"] == warning
     [listed] = client.get(f"{API}/me/assignments", as_user=trainer).get_json()["items"]
     assert listed["content_warning"] == warning
+
+
+def test_a_plain_claim_skips_the_limits_only_while_no_sensitive_task_is_open(
+    client: ApiClient, session: Session, monkeypatch: pytest.MonkeyPatch,
+    travel: time_machine.Coordinates,
+) -> None:
+    """On a plain project the claim measures the trainer's exposure and consent only
+    when a task there is sensitive on its own. A sensitive task the first look missed
+    (imported between the claim's first query and its next) is still held back by the
+    trainer's consent, and handed out once they consent."""
+    project = ProjectFactory()
+    TaskFactory(project=project, priority=0)
+    gory = TaskFactory(project=project, priority=9, sensitivity=Sensitivity.GRAPHIC,
+                       content_categories=[VIOLENCE])
+    trainer = UserFactory(timezone="Asia/Hong_Kong")
+    staff(project, trainer)
+    measured: list[uuid.UUID] = []
+    gate_for = limits.gate_for
+
+    def counting_gate_for(session: Session, trainer: User, *args: Any, **kwargs: Any):
+        measured.append(trainer.id)
+        return gate_for(session, trainer, *args, **kwargs)
+
+    monkeypatch.setattr(limits, "gate_for", counting_gate_for)
+    # The graphic task is open: the claim measures, and skips it for want of consent.
+    first = claimed(client, trainer, project)
+    assert first["task_id"] != str(gory.id) and measured == [trainer.id]
+    submitted = client.post(f"{API}/me/assignments/{first['id']}/submit", as_user=trainer,
+                            json={"answer": "ok", "active_seconds": 5})
+    assert submitted.status_code == 200
+    # Pretend the first look saw no sensitive task (the race): only the graphic task is
+    # left, so the claim looks again with the trainer's consent and refuses.
+    monkeypatch.setattr(limits, "sensitive_tasks_open", lambda _project_id: false())
+    measured.clear()
+    before = assignments(session)
+    problem = assert_problem(claim(client, trainer, project), 409, code="consent-required")
+    assert problem["missing_categories"] == [VIOLENCE] and measured == [trainer.id]
+    assert assignments(session) == before
+    consenting(trainer, VIOLENCE)
+    assert claimed(client, trainer, project)["task_id"] == str(gory.id)
+
+
+def test_a_plain_claim_with_only_plain_work_does_not_measure_exposure(
+    client: ApiClient, monkeypatch: pytest.MonkeyPatch, travel: time_machine.Coordinates,
+) -> None:
+    project = ProjectFactory()
+    TaskFactory(project=project)
+    TaskFactory(project=project, sensitivity=Sensitivity.NONE)
+    trainer = UserFactory()
+    staff(project, trainer)
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("a claim of plain work measured exposure")
+
+    monkeypatch.setattr(limits, "gate_for", refuse)
+    for _ in range(2):
+        lease = claimed(client, trainer, project)
+        assert lease["content_warning"]["sensitivity"] == "none"
+        assert client.post(f"{API}/me/assignments/{lease['id']}/submit", as_user=trainer,
+                           json={"answer": "ok", "active_seconds": 5}).status_code == 200
+    # Nothing left: measured now, to tell a limit or consent from an empty queue.
+    monkeypatch.undo()
+    assert_problem(claim(client, trainer, project), 409, code="no-task-available")
 
 
 # --- sessions ------------------------------------------------------------------------

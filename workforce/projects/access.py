@@ -75,12 +75,18 @@ def staffed_project(session: Session, trainer: User, project_id: uuid.UUID) -> P
     if project is None or project.state is ProjectState.DRAFT:
         raise NotFound("No such project.")
     if find_active_membership(session, trainer.id, project_id) is None:
-        # staffing imports this module; its visibility rule is the marketplace's own.
-        from workforce.projects.staffing import visible_project
-
-        visible_project(session, trainer, project_id)
-        raise Forbidden("You are not staffed on this project.", code="not-staffed")
+        raise not_staffed(session, trainer, project_id)
     return project
+
+
+def not_staffed(session: Session, trainer: User, project_id: uuid.UUID) -> Exception:
+    """What a trainer who is not an active member is told: ``NotFound`` for a project
+    they may not even see (raised here), else ``Forbidden`` ``not-staffed``."""
+    # staffing imports this module; its visibility rule is the marketplace's own.
+    from workforce.projects.staffing import visible_project
+
+    visible_project(session, trainer, project_id)
+    return Forbidden("You are not staffed on this project.", code="not-staffed")
 
 
 def rate_at(session: Session, project_id: uuid.UUID, when: datetime) -> ProjectRate | None:

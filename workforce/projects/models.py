@@ -279,6 +279,13 @@ Index(
     "ix_tasks_claimable", Task.project_id, Task.priority.desc(), Task.created_at, Task.id,
     sqlite_where=text("open_slots > 0"), postgresql_where=text("open_slots > 0"),
 )
+# Open tasks more sensitive than plain work on their own: a claim on a plain project
+# asks whether there is any, to skip the trainer's limits when there is not (0010).
+SENSITIVE_OPEN = "open_slots > 0 AND sensitivity IN ('sensitive', 'graphic')"
+Index(
+    "ix_tasks_sensitive_open", Task.project_id,
+    sqlite_where=text(SENSITIVE_OPEN), postgresql_where=text(SENSITIVE_OPEN),
+)
 
 
 class TaskImport(IdMixin, Base):

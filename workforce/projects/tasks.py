@@ -38,7 +38,7 @@ from sqlalchemy.orm.util import identity_key
 
 from workforce import clock
 from workforce.accounts.models import User
-from workforce.errors import Conflict, Forbidden, Invalid, NotFound
+from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, lifecycle, reviews, winddown
@@ -52,6 +52,8 @@ from workforce.projects.models import (
     Project,
     ProjectMember,
     ProjectRate,
+    ProjectState,
+    Sensitivity,
     Task,
 )
 from workforce.wellbeing import filters as wellbeing_filters
@@ -108,11 +110,7 @@ def _views(
         appeal.assignment_id: appeal
         for appeal in session.scalars(select(Appeal).where(Appeal.assignment_id.in_(ids)))
     } if ids else {}
-    rate_ids = {a.rate_id for a in assignments if a.rate_id is not None}
-    rates = {
-        rate.id: rate
-        for rate in session.scalars(select(ProjectRate).where(ProjectRate.id.in_(rate_ids)))
-    } if rate_ids else {}
+    rates = _rates(session, {a.rate_id for a in assignments if a.rate_id is not None})
     views = []
     for a in assignments:
         rate = rates.get(a.rate_id) if a.rate_id else None
@@ -124,14 +122,33 @@ def _views(
     return views
 
 
+def _rates(session: Session, rate_ids: set[uuid.UUID]) -> dict[uuid.UUID, ProjectRate]:
+    """The rates by id; those already in the session (a submit just read the rate in
+    force) are not read again."""
+    rates = {}
+    for rate_id in rate_ids:
+        known = session.identity_map.get(identity_key(ProjectRate, rate_id))
+        if known is not None:
+            rates[rate_id] = known
+    missing = rate_ids - rates.keys()
+    if missing:
+        rates.update((rate.id, rate) for rate in session.scalars(
+            select(ProjectRate).where(ProjectRate.id.in_(missing))))
+    return rates
+
+
 def _own_assignment(
     session: Session, trainer: User, assignment_id: uuid.UUID, *, lock: bool = False
 ) -> Assignment:
-    stmt = select(Assignment).where(Assignment.id == assignment_id)
+    # Every caller goes on to the task and the project: one round trip for all three.
+    stmt = select(Assignment).where(Assignment.id == assignment_id).options(
+        joinedload(Assignment.task, innerjoin=True),
+        joinedload(Assignment.project, innerjoin=True),
+    )
     if lock:
         # Re-read under the lock: a submit, release or expiry that committed while we
         # waited must be seen.
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = stmt.with_for_update(of=Assignment).execution_options(populate_existing=True)
     assignment = session.scalars(stmt).one_or_none()
     if assignment is None or assignment.trainer_id != trainer.id:
         raise NotFound("No such assignment.")
@@ -179,15 +196,17 @@ def claim_next(
     Refused on projects not open for work (``access.require_open_for_work``), when the
     trainer is not staffed (403 ``not-staffed``), and with 409 ``no-task-available``.
     """
-    access.staffed_project(session, trainer, project_id)
     now = clock.now()
-    project = _share_lock_project(session, project_id)
+    project, sensitive_open = _lock_for_claim(session, trainer, project_id)
     access.require_open_for_work(project)
-    access.lock_trainer(session, trainer.id)
-    _lock_membership(session, trainer.id, project_id)
     held = _live_lease(session, trainer.id, project_id, now)
-    gate = limits.gate_for(session, trainer, project.organisation_id, now=now)
-    rotation = limits.rotation_hint(session, gate, project)
+    # The trainer's limits and consent matter only where sensitive work could be
+    # handed out: on a plain project with no sensitive task open, the claim looks at
+    # plain work alone and skips the four queries that measure them.
+    gate = None
+    if project.sensitivity is not Sensitivity.NONE or sensitive_open:
+        gate = limits.gate_for(session, trainer, project.organisation_id, now=now)
+    rotation = limits.rotation_hint(session, gate, project) if gate is not None else None
     if held is not None:
         view = _views(session, [held], guidelines=True)[0]
         return replace(view, rotation=rotation), False
@@ -196,31 +215,39 @@ def claim_next(
     return replace(view, rotation=rotation), True
 
 
-def _share_lock_project(session: Session, project_id: uuid.UUID) -> Project:
-    project = session.scalars(
-        select(Project)
+def _lock_for_claim(
+    session: Session, trainer: User, project_id: uuid.UUID
+) -> tuple[Project, bool]:
+    """Share-lock the project, then lock the trainer's row and membership (the order
+    everything else takes them in), re-reading the project so a change committed while
+    we waited is seen; also whether an open task of the project is sensitive on its
+    own. A project the trainer may not see is 404, one they are not staffed on 403
+    ``not-staffed`` (``access.staffed_project``'s rule).
+
+    The membership lock serialises one trainer's claims on a project (one live lease at
+    a time), and makes a concurrent removal wait for the claim and then end its lease;
+    the trainer's lock does the same for a consent withdrawal."""
+    row = session.execute(
+        select(Project, limits.sensitive_tasks_open(project_id))
         .where(Project.id == project_id)
-        .with_for_update(read=True)
+        .with_for_update(read=True, of=Project)
         .execution_options(populate_existing=True)
-    ).one()
-    return project
-
-
-def _lock_membership(session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID) -> None:
-    """Serialise one trainer's claims on a project (one live lease at a time), and make
-    a concurrent removal wait for the claim and then end its lease."""
-    member = session.scalars(
-        select(ProjectMember)
+    ).one_or_none()
+    if row is None or row[0].state is ProjectState.DRAFT:
+        raise NotFound("No such project.")
+    access.lock_trainer(session, trainer.id)
+    member = session.scalar(
+        select(ProjectMember.id)
         .where(
             ProjectMember.project_id == project_id,
-            ProjectMember.trainer_id == trainer_id,
+            ProjectMember.trainer_id == trainer.id,
             ProjectMember.state == MembershipState.ACTIVE,
         )
         .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    )
     if member is None:
-        raise Forbidden("You are not staffed on this project.", code="not-staffed")
+        raise access.not_staffed(session, trainer, project_id)
+    return row[0], bool(row[1])
 
 
 def _live_lease(
@@ -267,12 +294,17 @@ def _candidates(
 
 
 def _take_next_task(
-    session: Session, trainer: User, project: Project, now: datetime, gate: limits.Gate
+    session: Session, trainer: User, project: Project, now: datetime,
+    gate: limits.Gate | None,
 ) -> Assignment:
+    """Without a ``gate`` (a plain project with no sensitive task open as the claim
+    began) only plain work is looked at; if none is left, the claim looks again with
+    the trainer's limits and consent, so a sensitive task imported meanwhile is handed
+    out or named in the refusal as always."""
     postgres = session.get_bind().dialect.name == "postgresql"
     # Tasks the trainer may not take now (a limit, no consent) are left out here, so
     # they never stand in the way of ones they may take.
-    allowed = limits.claimable(session, gate, project)
+    allowed = limits.claimable(session, gate, project) if gate else limits.plain_work()
     for _ in range(ROUNDS):
         task_ids = _candidates(session, trainer.id, project.id, skip_locked=True,
                                allowed=allowed)
@@ -288,6 +320,9 @@ def _take_next_task(
             assignment = _try_take(session, trainer, project, task_id, now)
             if assignment is not None:
                 return assignment
+    if gate is None:
+        gate = limits.gate_for(session, trainer, project.organisation_id, now=now)
+        return _take_next_task(session, trainer, project, now, gate)
     skipped = _candidates(session, trainer.id, project.id, skip_locked=False,
                           allowed=not_(allowed))
     if skipped:
@@ -309,21 +344,24 @@ def _try_take(
     )
     try:
         with session.begin_nested():
-            taken = session.execute(
+            # The task comes back with its new slot count (one round trip, and a Task
+            # already in the session is not left stale).
+            task = session.scalars(
                 update(Task)
                 .where(Task.id == task_id, Task.open_slots > 0)
                 .values(open_slots=Task.open_slots - 1)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if not taken:
+                .returning(Task)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            ).one_or_none()
+            if task is None:
                 return None
             session.add(assignment)
             # Flushed inside the savepoint: the unique key (task, trainer) is the last
             # line of defence, and its failure must undo the slot taken above.
             session.flush()
     except IntegrityError:
+        _refresh_task(session, task_id)
         return None
-    _refresh_task(session, task_id)
     _bound_by_limits(session, trainer, assignment)
     return assignment
 

@@ -136,6 +136,26 @@ def claimable(session: Session, gate: Gate, project: Project) -> ColumnElement[b
     return or_(plain, own)
 
 
+# Levels a task may raise itself to above a plain project's.
+_RAISED = (Sensitivity.SENSITIVE, Sensitivity.GRAPHIC)
+
+
+def sensitive_tasks_open(project_id: uuid.UUID) -> ColumnElement[bool]:
+    """Whether any open task of the project is sensitive on its own (a partial index
+    holds only those, revision 0010). On a plain project without one, every task a
+    claim could hand out is plain work, which no limit or consent holds back."""
+    return exists().where(
+        Task.project_id == project_id, Task.open_slots > 0, Task.sensitivity.in_(_RAISED),
+    )
+
+
+def plain_work() -> ColumnElement[bool]:
+    """A condition on ``Task``: plain work on a plain project, which every trainer may
+    take whatever their exposure and consent (a claim on a plain project uses it
+    instead of ``claimable`` when no task there was sensitive as the claim began)."""
+    return or_(Task.sensitivity.is_(None), Task.sensitivity.not_in(_RAISED))
+
+
 def refusal(session: Session, gate: Gate, task: Task, project: Project) -> Exception:
     """Why the trainer may not take ``task`` now (a limit first, then consent)."""
     level = effective_sensitivity(task, project)
