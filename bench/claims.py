@@ -1,8 +1,9 @@
 """Benchmark 1: claim the next task and submit it, many trainers at once, against
 gunicorn on PostgreSQL; the floor is ``bench.floor`` on the same server in the same run.
 
-Each client is one trainer (tokens from the generator) looping claim, then submit, for a
-fixed time; a pair's latency is from sending the claim to the submit's answer. Runs
+The claim projects are reset first (the tasks earlier runs on a kept database took are
+open again). Each client is one trainer (tokens from the generator) looping claim, then
+submit, for a fixed time; a pair's latency is from sending the claim to the submit's answer. Runs
 alternate workforce and floor at each client count, so both see the same machine load.
 Afterwards the database is checked: no task held or used by more trainers than its
 redundancy, no trainer twice on a task, and every task's open slots equal to its
@@ -150,10 +151,26 @@ def check_assignments(database: str, project_ids: list[str]) -> dict[str, int]:
             "trainer_twice_on_a_task": twice, "open_slots_wrong": slots}
 
 
+def reset_projects(database: str, project_ids: list[str]) -> int:
+    """Give the claim projects back every task an earlier run took (a kept database is
+    benchmarked again, and a fast floor takes most of them in one run): their
+    assignments deleted, every slot open. Returns how many assignments went."""
+    with psycopg.connect(database) as conn:
+        gone = conn.execute("DELETE FROM task_assignments WHERE project_id = ANY(%s::uuid[])",
+                            [project_ids]).rowcount
+        conn.execute("UPDATE tasks SET open_slots = redundancy "
+                     "WHERE project_id = ANY(%s::uuid[]) AND open_slots <> redundancy",
+                     [project_ids])
+    return gone
+
+
 def bench(database: str, workforce_port: int, floor_port: int, client_counts: tuple[int, ...],
           seconds: float, log=print) -> dict:
     workforce_project = generate.seq_project(1)
     floor_project = generate.seq_project(2)
+    gone = reset_projects(database, [workforce_project, floor_project])
+    if gone:
+        log(f"  claim projects reset: {gone} assignments of earlier runs removed")
     workforce = Routes("workforce", workforce_port, "/api/v1/projects/{project}/claims",
                        "/api/v1/me/assignments/{assignment}/submit", workforce_project)
     floor = Routes("floor", floor_port, "/floor/projects/{project}/claims",

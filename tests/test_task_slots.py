@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import ProjectFactory, StaffFactory, TaskFactory, UserFactory, staff
@@ -132,3 +132,26 @@ def test_open_slots_always_match_the_assignments_holding_them(
         with contextlib.suppress(Conflict), session.begin_nested():
             _step(session, project, manager, trainers, op, who)
         _check(session, project)
+
+
+def test_a_task_the_trainer_already_had_is_not_taken_again_and_keeps_its_slot(
+    session: Session,
+) -> None:
+    """The unique key (task, trainer) behind the claim query: were the query ever to
+    offer a task the trainer had, the insert does nothing and the slot goes back."""
+    project = ProjectFactory()
+    task = TaskFactory(project=project, redundancy=2)
+    trainer = UserFactory()
+    staff(project, trainer)
+    view, _ = tasks_service.claim_next(session, trainer, project.id)
+    assert view.task.id == task.id
+    session.flush()
+    session.refresh(task)
+    assert task.open_slots == 1
+    # A second take of the same task by the same trainer, as a racing claim would try.
+    again = tasks_service._try_take(session, trainer, project, task.id, clock.now())
+    assert again is None
+    session.refresh(task)
+    assert task.open_slots == 1
+    assert session.scalar(select(func.count()).select_from(Assignment).where(
+        Assignment.task_id == task.id)) == 1

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from workforce import clock
@@ -44,11 +45,7 @@ def issue_token(
 
 def authenticate(session: Session, raw: str) -> tuple[User, ApiToken]:
     """The user and token behind a bearer token, or ``Unauthenticated``."""
-    token = session.scalars(
-        # The user with it: every authenticated request needs both (one round trip).
-        select(ApiToken).options(joinedload(ApiToken.user))
-        .where(ApiToken.token_hash == hash_secret(raw))
-    ).one_or_none()
+    token = session.scalars(_token_stmt(), {"token_hash": hash_secret(raw)}).one_or_none()
     now = clock.now()
     if token is None:
         raise Unauthenticated("The access token is not valid.", code="invalid-token")
@@ -61,6 +58,14 @@ def authenticate(session: Session, raw: str) -> tuple[User, ApiToken]:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
     return token.user, token
+
+
+@functools.cache
+def _token_stmt() -> Select[tuple[ApiToken]]:
+    # The user with it: every authenticated request needs both (one round trip). Built
+    # once, for every request runs it.
+    return (select(ApiToken).options(joinedload(ApiToken.user))
+            .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
 def revoke(session: Session, token: ApiToken) -> None:

@@ -3,11 +3,13 @@ reach, its row lock, a trainer's membership, and the rate in force at a moment."
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workforce.accounts.models import User
@@ -49,7 +51,13 @@ def lock_trainer(session: Session, trainer_id: uuid.UUID) -> None:
     """Serialise what one trainer starts (claims, sessions, entries) and what ends it
     (a consent withdrawal): each locks the trainer's row first (PostgreSQL; SQLite
     serialises writers anyway), so its checks see the others' results."""
-    session.execute(select(User.id).where(User.id == trainer_id).with_for_update())
+    session.execute(_lock_trainer_stmt(), {"trainer_id": trainer_id})
+
+
+@functools.cache
+def _lock_trainer_stmt() -> Any:
+    # Built once: every claim, session start and entry takes this lock.
+    return select(User.id).where(User.id == bindparam("trainer_id")).with_for_update()
 
 
 def find_active_membership(
@@ -99,6 +107,19 @@ def rate_at(session: Session, project_id: uuid.UUID, when: datetime) -> ProjectR
     ).one_or_none()
 
 
+def rate_in_force_id(project_id: Any, when: datetime) -> Any:
+    """``rate_at`` as a scalar subquery of the rate's id, for a query that reads the
+    rate along with what it pays for (``project_id`` may be a column)."""
+    return (
+        select(ProjectRate.id)
+        .where(ProjectRate.project_id == project_id, ProjectRate.effective_from <= when)
+        .order_by(ProjectRate.effective_from.desc(), ProjectRate.number.desc())
+        .limit(1)
+        .correlate_except(ProjectRate)
+        .scalar_subquery()
+    )
+
+
 def current_guidelines(session: Session, project_id: uuid.UUID) -> GuidelineVersion | None:
     return session.scalars(
         select(GuidelineVersion)
@@ -106,6 +127,17 @@ def current_guidelines(session: Session, project_id: uuid.UUID) -> GuidelineVers
         .order_by(GuidelineVersion.number.desc())
         .limit(1)
     ).one_or_none()
+
+
+def latest_guidelines_number(project_id: Any) -> Any:
+    """The current guidelines' number as a scalar subquery (``project_id`` may be a
+    column), for a query that reads them along with their project."""
+    return (
+        select(func.max(GuidelineVersion.number))
+        .where(GuidelineVersion.project_id == project_id)
+        .correlate_except(GuidelineVersion)
+        .scalar_subquery()
+    )
 
 
 def latest_guidelines(

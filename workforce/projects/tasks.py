@@ -26,13 +26,14 @@ unique key (task, trainer) means no trainer gets a task twice, whatever races.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, not_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, not_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.util import identity_key
 
@@ -137,9 +138,7 @@ def _rates(session: Session, rate_ids: set[uuid.UUID]) -> dict[uuid.UUID, Projec
     return rates
 
 
-def _own_assignment(
-    session: Session, trainer: User, assignment_id: uuid.UUID, *, lock: bool = False
-) -> Assignment:
+def _own_assignment_stmt(assignment_id: Any, *, lock: bool) -> Any:
     # Every caller goes on to the task and the project: one round trip for all three.
     stmt = select(Assignment).where(Assignment.id == assignment_id).options(
         joinedload(Assignment.task, innerjoin=True),
@@ -149,7 +148,13 @@ def _own_assignment(
         # Re-read under the lock: a submit, release or expiry that committed while we
         # waited must be seen.
         stmt = stmt.with_for_update(of=Assignment).execution_options(populate_existing=True)
-    assignment = session.scalars(stmt).one_or_none()
+    return stmt
+
+
+def _own_assignment(
+    session: Session, trainer: User, assignment_id: uuid.UUID, *, lock: bool = False
+) -> Assignment:
+    assignment = session.scalars(_own_assignment_stmt(assignment_id, lock=lock)).one_or_none()
     if assignment is None or assignment.trainer_id != trainer.id:
         raise NotFound("No such assignment.")
     return assignment
@@ -197,57 +202,50 @@ def claim_next(
     trainer is not staffed (403 ``not-staffed``), and with 409 ``no-task-available``.
     """
     now = clock.now()
-    project, sensitive_open = _lock_for_claim(session, trainer, project_id)
+    locked = _lock_for_claim(session, trainer, project_id)
+    project = locked.project
     access.require_open_for_work(project)
     held = _live_lease(session, trainer.id, project_id, now)
     # The trainer's limits and consent matter only where sensitive work could be
     # handed out: on a plain project with no sensitive task open, the claim looks at
     # plain work alone and skips the four queries that measure them.
     gate = None
-    if project.sensitivity is not Sensitivity.NONE or sensitive_open:
+    if project.sensitivity is not Sensitivity.NONE or locked.sensitive_open:
         gate = limits.gate_for(session, trainer, project.organisation_id, now=now)
     rotation = limits.rotation_hint(session, gate, project) if gate is not None else None
-    if held is not None:
-        view = _views(session, [held], guidelines=True)[0]
-        return replace(view, rotation=rotation), False
-    assignment = _take_next_task(session, trainer, project, now, gate)
-    view = _views(session, [assignment], guidelines=True)[0]
-    return replace(view, rotation=rotation), True
+    assignment = held or _take_next_task(session, trainer, project, now, gate)
+    view = _views(session, [assignment])[0]
+    return replace(view, guidelines=locked.guidelines, rotation=rotation), held is None
+
+
+@dataclass(frozen=True)
+class _ClaimedProject:
+    project: Project
+    sensitive_open: bool  # an open task is sensitive on its own
+    guidelines: GuidelineVersion | None  # the current version, for the answer
 
 
 def _lock_for_claim(
     session: Session, trainer: User, project_id: uuid.UUID
-) -> tuple[Project, bool]:
+) -> _ClaimedProject:
     """Share-lock the project, then lock the trainer's row and membership (the order
     everything else takes them in), re-reading the project so a change committed while
-    we waited is seen; also whether an open task of the project is sensitive on its
-    own. A project the trainer may not see is 404, one they are not staffed on 403
-    ``not-staffed`` (``access.staffed_project``'s rule).
+    we waited is seen; with it, whether an open task of the project is sensitive on its
+    own, and its current guidelines. A project the trainer may not see is 404, one they
+    are not staffed on 403 ``not-staffed`` (``access.staffed_project``'s rule).
 
     The membership lock serialises one trainer's claims on a project (one live lease at
     a time), and makes a concurrent removal wait for the claim and then end its lease;
     the trainer's lock does the same for a consent withdrawal."""
-    row = session.execute(
-        select(Project, limits.sensitive_tasks_open(project_id))
-        .where(Project.id == project_id)
-        .with_for_update(read=True, of=Project)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    row = session.execute(_CLAIM.project(), {"project_id": project_id}).one_or_none()
     if row is None or row[0].state is ProjectState.DRAFT:
         raise NotFound("No such project.")
     access.lock_trainer(session, trainer.id)
-    member = session.scalar(
-        select(ProjectMember.id)
-        .where(
-            ProjectMember.project_id == project_id,
-            ProjectMember.trainer_id == trainer.id,
-            ProjectMember.state == MembershipState.ACTIVE,
-        )
-        .with_for_update()
-    )
+    member = session.scalar(_CLAIM.membership(),
+                            {"project_id": project_id, "trainer_id": trainer.id})
     if member is None:
         raise access.not_staffed(session, trainer, project_id)
-    return row[0], bool(row[1])
+    return _ClaimedProject(row[0], bool(row[1]), row[2])
 
 
 def _live_lease(
@@ -256,15 +254,7 @@ def _live_lease(
     """The trainer's running lease on the project. One that ran out but that the
     scheduler has not expired yet is expired here, so the trainer can move on."""
     leases = session.scalars(
-        select(Assignment)
-        .where(
-            Assignment.trainer_id == trainer_id,
-            Assignment.project_id == project_id,
-            Assignment.state == AssignmentState.LEASED,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+        _CLAIM.leases(), {"trainer_id": trainer_id, "project_id": project_id}).all()
     live = None
     for lease in leases:
         if lease.lease_expires_at > now:
@@ -278,6 +268,16 @@ def _candidates(
     session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID, *, skip_locked: bool,
     allowed: ColumnElement[bool] | None = None,
 ) -> list[uuid.UUID]:
+    """The next few tasks the trainer may take, in claim order; ``allowed`` None means
+    plain work only (``limits.plain_work``)."""
+    params = {"trainer_id": trainer_id, "project_id": project_id}
+    if allowed is None:
+        return list(session.scalars(_CLAIM.plain_candidates(skip_locked), params))
+    return list(session.scalars(_candidates_stmt(skip_locked).where(allowed), params))
+
+
+def _candidates_stmt(skip_locked: bool) -> Any:
+    trainer_id, project_id = bindparam("trainer_id"), bindparam("project_id")
     had_it = exists().where(Assignment.task_id == Task.id, Assignment.trainer_id == trainer_id)
     stmt = (
         select(Task.id)
@@ -286,11 +286,9 @@ def _candidates(
         .order_by(Task.priority.desc(), Task.created_at, Task.id)
         .limit(CANDIDATES)
     )
-    if allowed is not None:
-        stmt = stmt.where(allowed)
     if skip_locked:
         stmt = stmt.with_for_update(skip_locked=True, of=Task)
-    return list(session.scalars(stmt))
+    return stmt
 
 
 def _take_next_task(
@@ -304,7 +302,7 @@ def _take_next_task(
     postgres = session.get_bind().dialect.name == "postgresql"
     # Tasks the trainer may not take now (a limit, no consent) are left out here, so
     # they never stand in the way of ones they may take.
-    allowed = limits.claimable(session, gate, project) if gate else limits.plain_work()
+    allowed = limits.claimable(session, gate, project) if gate else None
     for _ in range(ROUNDS):
         task_ids = _candidates(session, trainer.id, project.id, skip_locked=True,
                                allowed=allowed)
@@ -337,33 +335,105 @@ def _take_next_task(
 def _try_take(
     session: Session, trainer: User, project: Project, task_id: uuid.UUID, now: datetime
 ) -> Assignment | None:
-    assignment = Assignment(
-        task_id=task_id, project_id=project.id, trainer_id=trainer.id,
-        state=AssignmentState.LEASED, claimed_at=now,
-        lease_expires_at=now + timedelta(seconds=project.lease_seconds),
-    )
-    try:
-        with session.begin_nested():
-            # The task comes back with its new slot count (one round trip, and a Task
-            # already in the session is not left stale).
-            task = session.scalars(
-                update(Task)
-                .where(Task.id == task_id, Task.open_slots > 0)
-                .values(open_slots=Task.open_slots - 1)
-                .returning(Task)
-                .execution_options(synchronize_session=False, populate_existing=True)
-            ).one_or_none()
-            if task is None:
-                return None
-            session.add(assignment)
-            # Flushed inside the savepoint: the unique key (task, trainer) is the last
-            # line of defence, and its failure must undo the slot taken above.
-            session.flush()
-    except IntegrityError:
+    # The task comes back with its new slot count (one round trip, and a Task already in
+    # the session is not left stale).
+    task = session.scalars(_CLAIM.take_slot(), {"task_id": task_id, "updated_at": now}
+                           ).one_or_none()
+    if task is None:
+        return None
+    # The unique key (task, trainer) is the last line of defence: should the trainer
+    # already have had the task, nothing is inserted and the slot goes back.
+    assignment = session.scalars(_CLAIM.lease(session.get_bind().dialect.name), {
+        "id": uuid.uuid4(), "task_id": task_id, "project_id": project.id,
+        "trainer_id": trainer.id, "claimed_at": now,
+        "lease_expires_at": now + timedelta(seconds=project.lease_seconds),
+        "created_at": now, "updated_at": now,
+    }).one_or_none()
+    if assignment is None:
+        winddown.give_back_slot(session, task_id)
         _refresh_task(session, task_id)
         return None
     _bound_by_limits(session, trainer, assignment)
     return assignment
+
+
+class _ClaimStatements:
+    """The claim's statements, built once with bound parameters (a claim is the
+    hottest path there is: building a statement and its cache key costs more than
+    running it)."""
+
+    @functools.cache  # noqa: B019 - one instance, for the process's lifetime
+    def project(self) -> Any:
+        project_id = bindparam("project_id")
+        return (
+            select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion)
+            .outerjoin(GuidelineVersion, and_(
+                GuidelineVersion.project_id == Project.id,
+                GuidelineVersion.number == access.latest_guidelines_number(Project.id),
+            ))
+            .where(Project.id == project_id)
+            .with_for_update(read=True, of=Project)
+            .execution_options(populate_existing=True)
+        )
+
+    @functools.cache  # noqa: B019
+    def membership(self) -> Any:
+        return (
+            select(ProjectMember.id)
+            .where(
+                ProjectMember.project_id == bindparam("project_id"),
+                ProjectMember.trainer_id == bindparam("trainer_id"),
+                ProjectMember.state == MembershipState.ACTIVE,
+            )
+            .with_for_update()
+        )
+
+    @functools.cache  # noqa: B019
+    def leases(self) -> Any:
+        return (
+            select(Assignment)
+            .where(
+                Assignment.trainer_id == bindparam("trainer_id"),
+                Assignment.project_id == bindparam("project_id"),
+                Assignment.state == AssignmentState.LEASED,
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    @functools.cache  # noqa: B019
+    def plain_candidates(self, skip_locked: bool) -> Any:
+        return _candidates_stmt(skip_locked).where(limits.plain_work())
+
+    @functools.cache  # noqa: B019
+    def take_slot(self) -> Any:
+        # The task comes back with its new slot count (one round trip, and a Task
+        # already in the session is not left stale).
+        return (
+            update(Task)
+            .where(Task.id == bindparam("task_id"), Task.open_slots > 0)
+            .values(open_slots=Task.open_slots - 1, updated_at=bindparam("updated_at"))
+            .returning(Task)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+
+    @functools.cache  # noqa: B019
+    def lease(self, dialect: str) -> Any:
+        # Both dialects have INSERT ... ON CONFLICT DO NOTHING.
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        names = ("id", "task_id", "project_id", "trainer_id", "claimed_at",
+                 "lease_expires_at", "created_at", "updated_at")
+        return (
+            insert(Assignment)
+            .values(state=AssignmentState.LEASED, auto_approved=False, revisions=0,
+                    **{name: bindparam(name) for name in names})
+            .on_conflict_do_nothing(index_elements=[Assignment.task_id,
+                                                    Assignment.trainer_id])
+            .returning(Assignment)
+        )
+
+
+_CLAIM = _ClaimStatements()
 
 
 def _bound_by_limits(session: Session, trainer: User, assignment: Assignment) -> None:
@@ -512,8 +582,8 @@ def submit(
     if answer is None or not reviews.is_finite_json(answer):
         raise Invalid("The answer must be a JSON value (not null, NaN or infinite).",
                       errors={"answer": ["Must be JSON: not null, NaN or infinite."]})
-    assignment = _own_assignment(session, trainer, assignment_id, lock=True)
     now = clock.now()
+    assignment, rate_in_force = _locked_for_submit(session, trainer, assignment_id, now)
     project = assignment.project
     if assignment.state is AssignmentState.REVISION_REQUESTED:
         asked = assignment.reviewed_at or assignment.submitted_at or assignment.claimed_at
@@ -526,7 +596,7 @@ def submit(
         worked = min(active_seconds, _seconds_between(assignment.claimed_at, now))
     rate = None
     if project.pay_model is PayModel.PER_TASK and assignment.rate_id is None:
-        rate = access.rate_at(session, project.id, now)
+        rate = rate_in_force
         if rate is None:
             raise Conflict(
                 "The project has no pay rate in force; ask its manager to set one.",
@@ -545,6 +615,28 @@ def submit(
     session.flush()
     reviews.on_submitted(session, assignment, now)
     return _views(session, [assignment])[0]
+
+
+def _locked_for_submit(
+    session: Session, trainer: User, assignment_id: uuid.UUID, now: datetime
+) -> tuple[Assignment, ProjectRate | None]:
+    """``_own_assignment`` under its lock, with the project's rate in force ``now`` in
+    the same round trip."""
+    row = session.execute(_submit_stmt(), {"assignment_id": assignment_id, "now": now}
+                          ).one_or_none()
+    if row is None or row[0].trainer_id != trainer.id:
+        raise NotFound("No such assignment.")
+    return row[0], row[1]
+
+
+@functools.cache
+def _submit_stmt() -> Any:
+    return (
+        _own_assignment_stmt(bindparam("assignment_id"), lock=True)
+        .add_columns(ProjectRate)
+        .outerjoin(ProjectRate, ProjectRate.id == access.rate_in_force_id(
+            Assignment.project_id, bindparam("now")))
+    )
 
 
 def _seconds_between(start: datetime, end: datetime) -> int:
