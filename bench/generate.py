@@ -81,8 +81,13 @@ def generate(url: str, size: Size, log: Callable[[str], None] = print, *,
             conn.commit()
             timings[name] = time.perf_counter() - started
             log(f"  {name}: {timings[name]:.1f} s")
-        conn.execute("ANALYZE")
-        conn.commit()
+    # As autovacuum leaves a table in service: statistics, and the visibility map set
+    # (index-only scans, such as the held credits', read no table pages).
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    timings["vacuum"] = time.perf_counter() - started
+    log(f"  vacuum: {timings['vacuum']:.1f} s")
     return timings
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -165,6 +165,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def without_parallel_plans(session: Session) -> None:
+    """PostgreSQL: plan the rest of this transaction without parallel workers.
+
+    For a query that walks an index under a LIMIT with a condition the planner thinks
+    rare but that nearly every row meets (a trainer's entries that touch their payable
+    account: it assumes 2%, all do), PostgreSQL expects to walk far and starts parallel
+    workers, whose start-up costs several times the query itself (bench/RESULTS.md).
+    ``SET LOCAL`` ends with the transaction; other databases have nothing to turn off."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def str_enum(enum_cls: type, length: int = 32) -> Any:

@@ -1,10 +1,14 @@
-"""Open sensitive tasks per project, so a claim on a plain project knows at once
-whether the trainer's exposure limits and consent can matter (bench/RESULTS.md)
+"""Open sensitive tasks per project, and held credits read from their index alone
+(bench/RESULTS.md)
 
 A claim on a plain project used to measure the trainer's exposure and read their
 consent (four queries) before every claim, although plain work is never held back by
 either. It now asks first whether any open task of the project is sensitive on its own;
-this partial index holds only those tasks, so the question is one index probe.
+``ix_tasks_sensitive_open`` holds only those tasks, so the question is one index probe.
+
+The held credits of a payable account (0009's partial index) are summed from the index
+alone on PostgreSQL: it now carries the amount and the entry, instead of sending the
+summary to one table page per credit on hold (4.5 to 2.2 ms for 2,000 held credits).
 
 Revision ID: 0010
 Revises: 0009
@@ -24,10 +28,24 @@ depends_on: str | Sequence[str] | None = None
 SENSITIVE_OPEN = sa.text("open_slots > 0 AND sensitivity IN ('sensitive', 'graphic')")
 
 
+HELD = sa.text("available_at IS NOT NULL")
+
+
 def upgrade() -> None:
     op.create_index("ix_tasks_sensitive_open", "tasks", ["project_id"],
                     sqlite_where=SENSITIVE_OPEN, postgresql_where=SENSITIVE_OPEN)
+    if op.get_bind().dialect.name == "postgresql":
+        _held_index(include=["amount", "entry_id"])
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        _held_index(include=[])
     op.drop_index("ix_tasks_sensitive_open", table_name="tasks")
+
+
+def _held_index(include: list[str]) -> None:
+    op.drop_index("ix_postings_account_id_available_at", table_name="postings")
+    op.create_index("ix_postings_account_id_available_at", "postings",
+                    ["account_id", "available_at"], postgresql_where=HELD,
+                    postgresql_include=include)

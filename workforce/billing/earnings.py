@@ -34,7 +34,7 @@ from datetime import date, datetime
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import clock, db
 from workforce.accounts.models import Organisation, User
 from workforce.billing import ledger
 from workforce.billing.models import (
@@ -255,6 +255,9 @@ def list_items(
         stmt = stmt.where(JournalEntry.created_at >= since)
     if until is not None:
         stmt = stmt.where(JournalEntry.created_at < until)
+    # Every entry of the trainer's touches these accounts but for payout moves; the
+    # planner assumes few do and would start parallel workers to find a page.
+    db.without_parallel_plans(session)
     entries = paginate(
         session, stmt, page, created_at=JournalEntry.created_at, row_id=JournalEntry.id
     )
