@@ -27,6 +27,11 @@ _PRIVATE_SUFFIXES = (
 )
 _PRIVATE_NAMES = frozenset({"localhost", "metadata", "metadata.google.internal"})
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# Whitespace (``\s`` is exactly ``str.isspace``), control characters and backslashes.
+_UNSAFE_CHARACTER = re.compile(r"[\s\x00-\x1f\\]")
+# Every spelling of a numeric address (``127.1``, ``0x7f.1``, ``[::1]``) uses only these;
+# a host with any other character is a name.
+_NUMERIC_HOST_CHARACTERS = frozenset("0123456789abcdefx.:")
 
 
 def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -49,6 +54,8 @@ def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
 def _numeric_host(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address a numeric host stands for, in any of the forms resolvers accept
     (``127.1``, ``2130706433``, ``0x7f.0.0.1``, ``0177.0.0.1``), or None for a name."""
+    if not _NUMERIC_HOST_CHARACTERS.issuperset(host):
+        return None
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -83,7 +90,7 @@ def url_problem(url: object, *, schemes: frozenset[str] = frozenset({"https", "h
         return "must be a string"
     if len(url) > URL_MAX:
         return f"must be at most {URL_MAX} characters"
-    if any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in url):
+    if _UNSAFE_CHARACTER.search(url):
         return "must not contain spaces, control characters or backslashes"
     try:
         parts = urlsplit(url)
