@@ -57,7 +57,9 @@ def lock_trainer(session: Session, trainer_id: uuid.UUID) -> None:
 @functools.cache
 def _lock_trainer_stmt() -> Any:
     # Built once: every claim, session start and entry takes this lock.
-    return select(User.id).where(User.id == bindparam("trainer_id")).with_for_update()
+    # On the table, not the mapped class: no entity is loaded.
+    users = User.__table__.c
+    return select(users.id).where(users.id == bindparam("trainer_id")).with_for_update()
 
 
 def find_active_membership(

@@ -378,12 +378,15 @@ class _ClaimStatements:
 
     @functools.cache  # noqa: B019
     def membership(self) -> Any:
+        # On the table, not the mapped class: no entity is loaded, so the ORM has
+        # nothing to do with the row.
+        members = ProjectMember.__table__.c
         return (
-            select(ProjectMember.id)
+            select(members.id)
             .where(
-                ProjectMember.project_id == bindparam("project_id"),
-                ProjectMember.trainer_id == bindparam("trainer_id"),
-                ProjectMember.state == MembershipState.ACTIVE,
+                members.project_id == bindparam("project_id"),
+                members.trainer_id == bindparam("trainer_id"),
+                members.state == MembershipState.ACTIVE,
             )
             .with_for_update()
         )
