@@ -48,7 +48,7 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
 
 # The benchmarks at the small size (under 5 minutes, on PostgreSQL at 127.0.0.1:5432;
-# see docs/notes/bench.md for the full size). Never part of `make test`.
+# the README's Benchmarks section says how to run the full size). Never part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench run --size small
