@@ -3,8 +3,9 @@
 For each approved Stripe item, one at a time:
 
 1. Lock it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two processors share a run's items
-   without waiting on each other). Without a key, save one derived from the item's id
-   with its creation time and COMMIT before anything is sent; then lock it again.
+   without waiting on each other); the same statement refuses the items of a halted run.
+   Without a key, save one derived from the item's id with its creation time and COMMIT
+   before anything is sent; then lock it again (reading its payout account with it).
 2. Holding the lock through the call, so no other processor sends it meanwhile: if the
    key may have outlived the gateway's 24-hour memory, look for a transfer in the item's
    transfer group first; else create the transfer with the saved key. A crash anywhere
@@ -362,24 +363,44 @@ def _start(open_session: SessionOpener, run_id: uuid.UUID, *, resume: bool) -> b
     return True
 
 
-def _next_item(session: Session, run_id: uuid.UUID, after: uuid.UUID | None,
-               *, item_id: uuid.UUID | None = None) -> PayoutItem | None:
+def _next_item(session: Session, run_id: uuid.UUID,
+               after: uuid.UUID | None) -> PayoutItem | None:
+    """Lock the run's next approved Stripe item after ``after`` that no one else holds;
+    None when there is none, or when the run is halted (by any processor: the same
+    statement asks, so a halt stops every sender before its next item)."""
     stmt = (
         select(PayoutItem)
         .where(
             PayoutItem.run_id == run_id, PayoutItem.state == ItemState.APPROVED,
             PayoutItem.method == PayoutMethod.STRIPE,
+            ~exists().where(PayoutRun.id == run_id, PayoutRun.halted_reason.is_not(None)),
         )
         .order_by(PayoutItem.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=PayoutItem)
         .execution_options(populate_existing=True)
     )
-    if item_id is not None:
-        stmt = stmt.where(PayoutItem.id == item_id)
-    elif after is not None:
+    if after is not None:
         stmt = stmt.where(PayoutItem.id > after)
     return session.scalars(stmt).one_or_none()
+
+
+def _relock(session: Session, run_id: uuid.UUID,
+            item_id: uuid.UUID) -> tuple[PayoutItem, PayoutAccount | None] | None:
+    """Lock the item again once its key is committed, if it is still approved and no one
+    else holds it, and read its payout account in the same statement (only the item's
+    row is locked; the outer join keeps an item whose account row is gone)."""
+    row = session.execute(
+        select(PayoutItem, PayoutAccount)
+        .outerjoin(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
+        .where(
+            PayoutItem.id == item_id, PayoutItem.run_id == run_id,
+            PayoutItem.state == ItemState.APPROVED, PayoutItem.method == PayoutMethod.STRIPE,
+        )
+        .with_for_update(skip_locked=True, of=PayoutItem)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 def _halted(session: Session, run_id: uuid.UUID) -> str | None:
@@ -393,8 +414,6 @@ def _process_next(
     """Send the next approved item after ``after``; None when there is none left."""
     session = open_session()
     try:
-        if _halted(session, run_id) is not None:
-            return None
         item = _next_item(session, run_id, after)
         if item is None:
             return None
@@ -405,11 +424,14 @@ def _process_next(
             item.key_created_at = clock.now()
             db.commit(session)  # saved before anything is sent
             crash_point("after_key_saved")
-            item = _next_item(session, run_id, None, item_id=item_id)
-            if item is None:
+            locked = _relock(session, run_id, item_id)
+            if locked is None:
                 db.rollback(session)
                 return item_id, Outcome.SKIPPED, None
-        return item_id, *_send(session, item, gateway, pacing)
+            item, account = locked
+        else:
+            account = session.get(PayoutAccount, item.payout_account_id)
+        return item_id, *_send(session, item, account, gateway, pacing)
     except BaseException:
         db.rollback(session)
         raise
@@ -418,9 +440,9 @@ def _process_next(
 
 
 def _send(
-    session: Session, item: PayoutItem, gateway: PayoutGateway, pacing: Pacing
+    session: Session, item: PayoutItem, account: PayoutAccount | None,
+    gateway: PayoutGateway, pacing: Pacing,
 ) -> tuple[Outcome, str | None]:
-    account = session.get(PayoutAccount, item.payout_account_id)
     refusal = _not_sendable(account)
     key_created = clock.as_utc(item.key_created_at) if item.key_created_at else clock.now()
     try:
