@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -79,16 +79,31 @@ def get_account(
 ) -> LedgerAccount:
     """The account, created on first use (two transactions creating it at once end
     with one row: the unique key decides)."""
-    stmt = select(LedgerAccount).where(
-        LedgerAccount.organisation_id == organisation_id,
-        LedgerAccount.owner_type == owner_type,
-        LedgerAccount.owner_id == owner_id,
-        LedgerAccount.kind == kind,
-        LedgerAccount.currency == currency,
-    )
+    stmt = _accounts_of(organisation_id, owner_type, owner_id, currency).where(
+        LedgerAccount.kind == kind)
     found = session.scalars(stmt).one_or_none()
     if found is not None:
         return found
+    return _create_account(session, stmt, organisation_id, owner_type, owner_id, kind,
+                           currency)
+
+
+def _accounts_of(organisation_id: uuid.UUID, owner_type: OwnerType, owner_id: uuid.UUID,
+                 currency: str) -> Select[tuple[LedgerAccount]]:
+    return select(LedgerAccount).where(
+        LedgerAccount.organisation_id == organisation_id,
+        LedgerAccount.owner_type == owner_type,
+        LedgerAccount.owner_id == owner_id,
+        LedgerAccount.currency == currency,
+    )
+
+
+def _create_account(
+    session: Session, stmt: Select[tuple[LedgerAccount]], organisation_id: uuid.UUID,
+    owner_type: OwnerType, owner_id: uuid.UUID, kind: AccountKind, currency: str,
+) -> LedgerAccount:
+    """Create the account ``stmt`` (of that one account) did not find; if a concurrent
+    transaction created it first, its row (the unique key decides)."""
     account = LedgerAccount(
         organisation_id=organisation_id, owner_type=owner_type, owner_id=owner_id,
         kind=kind, currency=currency, balance=0, created_at=clock.now(),
@@ -107,6 +122,23 @@ def trainer_account(
     kind: AccountKind, currency: str,
 ) -> LedgerAccount:
     return get_account(session, organisation_id, OwnerType.TRAINER, trainer_id, kind, currency)
+
+
+def trainer_accounts(
+    session: Session, organisation_id: uuid.UUID, trainer_id: uuid.UUID,
+    kinds: Sequence[AccountKind], currency: str,
+) -> list[LedgerAccount]:
+    """The trainer's accounts of ``kinds`` (in that order) with the organisation in one
+    currency, read in one query; any missing is created as ``get_account`` does."""
+    stmt = _accounts_of(organisation_id, OwnerType.TRAINER, trainer_id, currency)
+    found = {account.kind: account
+             for account in session.scalars(stmt.where(LedgerAccount.kind.in_(kinds)))}
+    return [
+        found[kind] if kind in found else _create_account(
+            session, stmt.where(LedgerAccount.kind == kind), organisation_id,
+            OwnerType.TRAINER, trainer_id, kind, currency)
+        for kind in kinds
+    ]
 
 
 def organisation_account(
