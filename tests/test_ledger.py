@@ -167,6 +167,42 @@ def test_a_trainers_accounts_made_at_once_by_two_transactions_are_one_row_each(
     assert sorted(rows) == sorted(zip(first, kinds, strict=True))
 
 
+def test_a_source_posted_at_once_by_two_transactions_moves_the_money_once(
+    live_database: Database, live_session: Session,
+) -> None:
+    organisation = OrganisationFactory()
+    trainer = UserFactory()
+    with live_database.unit_of_work() as session:
+        expense = ledger.organisation_account(session, organisation.id, AccountKind.EXPENSE,
+                                              "USD").id
+        payable = ledger.trainer_account(session, organisation.id, trainer.id,
+                                         AccountKind.PAYABLE, "USD").id
+    source = uuid.uuid4()
+    barrier = threading.Barrier(2)
+
+    def post(reason: str) -> str:
+        with live_database.unit_of_work() as session:
+            legs = [ledger.Leg(session.get(LedgerAccount, expense), 300),
+                    ledger.Leg(session.get(LedgerAccount, payable), -300)]
+            barrier.wait()
+            entry = ledger.post(session, source_type=SourceType.BONUS, source_id=source,
+                                reason=reason, organisation_id=organisation.id,
+                                trainer_id=trainer.id, legs=legs)
+            time.sleep(0.2)  # the other's insert waits on this one's source key
+            return entry.reason
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reasons = list(pool.map(post, ["first", "second"]))
+    assert reasons[0] == reasons[1] and reasons[0] in ("first", "second")
+    live_session.expire_all()
+    assert live_session.scalar(select(func.count()).select_from(JournalEntry).where(
+        JournalEntry.source_id == source)) == 1
+    assert live_session.get(LedgerAccount, payable).balance == -300
+    assert live_session.get(LedgerAccount, expense).balance == 300
+    assert not [m for m in ledger.check_balances(live_session)
+                if m.account_id in (expense, payable)]
+
+
 @pytest.mark.parametrize("amounts", [[100, -99], [100], [0, 0], [100, -100, 1]])
 def test_unbalanced_entries_are_refused(
     session: Session, organisation: Organisation, trainer: User, amounts: list[int]

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -176,34 +177,40 @@ def post(
     this transaction or a concurrent one) returns the first entry and moves nothing.
     The second call must carry the same legs (``SourceReused`` otherwise)."""
     _check_balanced(legs)
-    existing = find_entry(session, source_type, source_id)
-    if existing is not None:
-        return _same_movement(session, existing, legs)
     now = clock.now()
-    entry = JournalEntry(
-        source_type=source_type, source_id=source_id, reason=reason[:500],
-        organisation_id=organisation_id, trainer_id=trainer_id, project_id=project_id,
-        reverses_id=reverses_id, occurred_at=occurred_at or now, created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(entry)
-            session.flush()  # the unique source key decides a race here
-            for leg in legs:
-                session.add(Posting(
-                    entry_id=entry.id, account_id=leg.account.id, amount=leg.amount,
-                    currency=leg.account.currency, available_at=leg.available_at,
-                    created_at=now,
-                ))
-            session.flush()
-            _move_balances(session, legs)
-            _count_earnings(session, entry, legs)
-    except IntegrityError:
+    # One statement both checks and writes: the unique source key decides, here and
+    # against a concurrent transaction (whose insert this one waits for), without an
+    # error to recover from.
+    entry = session.scalars(
+        _dialect(session).insert(JournalEntry)
+        .values(
+            id=uuid.uuid4(), source_type=source_type, source_id=source_id,
+            reason=reason[:500], organisation_id=organisation_id, trainer_id=trainer_id,
+            project_id=project_id, reverses_id=reverses_id, occurred_at=occurred_at or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[JournalEntry.source_type,
+                                                JournalEntry.source_id])
+        .returning(JournalEntry)
+    ).one_or_none()
+    if entry is None:
         found = find_entry(session, source_type, source_id)
-        if found is None:
-            raise
+        if found is None:  # entries are never deleted: the conflicting one is there
+            raise RuntimeError(f"{source_type.value} {source_id} conflicted but is not found")
         return _same_movement(session, found, legs)
+    session.add_all([
+        Posting(entry_id=entry.id, account_id=leg.account.id, amount=leg.amount,
+                currency=leg.account.currency, available_at=leg.available_at, created_at=now)
+        for leg in legs
+    ])
+    session.flush()
+    _move_balances(session, legs)
+    _count_earnings(session, entry, legs)
     return entry
+
+
+def _dialect(session: Session) -> Any:
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 def _same_movement(session: Session, entry: JournalEntry, legs: Sequence[Leg]) -> JournalEntry:
@@ -273,7 +280,7 @@ def _count_earnings(session: Session, entry: JournalEntry, legs: Sequence[Leg]) 
     if not by_account or not is_earning(session, entry.source_type, entry.reverses_id):
         return
     day = utc_day(entry.occurred_at)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = _dialect(session)
     for account_id in sorted(by_account):
         stmt = dialect.insert(EarningDay).values(
             account_id=account_id, day=day, amount=by_account[account_id])
