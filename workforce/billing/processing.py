@@ -31,7 +31,8 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -216,6 +217,30 @@ def _concurrent_ok(open_session: SessionOpener) -> bool:
         session.close()
 
 
+@contextmanager
+def _one_connection(open_session: SessionOpener) -> Iterator[SessionOpener]:
+    """A sender's sessions, all on one connection held for the sender's whole run. A
+    session per item ends two transactions an item, and on an engine each would check
+    a connection out of the pool again, which pings the database first. Sessions
+    already bound to a connection (a test's) are opened as they are."""
+    probe = open_session()
+    try:
+        bind = probe.get_bind()
+    finally:
+        probe.close()
+    if not isinstance(bind, Engine):
+        yield open_session
+        return
+    with bind.connect() as connection:
+
+        def on_connection() -> Session:
+            session = open_session()
+            session.bind = connection  # before its first use: it begins, commits there
+            return session
+
+        yield on_connection
+
+
 class _Senders:
     """The loop over a run's items, run by one sender or by several threads; outcomes
     are counted under a lock, and a halt stops every sender before its next item."""
@@ -235,13 +260,14 @@ class _Senders:
 
     def send_all(self) -> None:
         after: uuid.UUID | None = None
-        while not self._stop.is_set():
-            picked = _process_next(self.open_session, self.run_id, after, self.gateway,
-                                   self.pacing)
-            if picked is None:
-                return
-            after, outcome, detail = picked
-            self._count(outcome, detail)
+        with _one_connection(self.open_session) as open_session:
+            while not self._stop.is_set():
+                picked = _process_next(open_session, self.run_id, after, self.gateway,
+                                       self.pacing)
+                if picked is None:
+                    return
+                after, outcome, detail = picked
+                self._count(outcome, detail)
 
     def _count(self, outcome: Outcome, detail: str | None) -> None:
         with self._lock:
