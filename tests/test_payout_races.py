@@ -400,6 +400,8 @@ def test_senders_side_by_side_make_one_transfer_per_item(
         event.remove(live_database.engine, "checkout", checkout)
 
     assert (result.paid, result.failed, result.deferred) == (len(trainers), 0, 0)
+    # No sender picked an item another had keyed and not yet locked again to send.
+    assert result.skipped == 0
     assert result.completed
     # Each sender keeps one connection for its run (not two checkouts, each with a
     # ping, per item); one more to start the run and one to finish it.

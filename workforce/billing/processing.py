@@ -242,8 +242,11 @@ def _one_connection(open_session: SessionOpener) -> Iterator[SessionOpener]:
 
 
 class _Senders:
-    """The loop over a run's items, run by one sender or by several threads; outcomes
-    are counted under a lock, and a halt stops every sender before its next item."""
+    """The loop over a run's items, run by one sender or by several threads. They take
+    items in id order from one cursor, so that no sender picks an item another has keyed
+    (committing the key lets go of its lock until it is locked again to be sent), nor one
+    deferred earlier in the pass. Outcomes are counted under a lock, and a halt stops
+    every sender before its next item."""
 
     def __init__(self, open_session: SessionOpener, run_id: uuid.UUID,
                  gateway: PayoutGateway, pacing: Pacing, result: ProcessResult,
@@ -257,17 +260,26 @@ class _Senders:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
+        self._picking = threading.Lock()
+        self._after: uuid.UUID | None = None
 
     def send_all(self) -> None:
-        after: uuid.UUID | None = None
         with _one_connection(self.open_session) as open_session:
             while not self._stop.is_set():
-                picked = _process_next(open_session, self.run_id, after, self.gateway,
+                picked = _process_next(open_session, self.run_id, self._pick, self.gateway,
                                        self.pacing)
                 if picked is None:
                     return
-                after, outcome, detail = picked
-                self._count(outcome, detail)
+                self._count(*picked)
+
+    def _pick(self, session: Session) -> PayoutItem | None:
+        """Lock the next item after the last one picked by any sender (one sender at a
+        time: the query does not wait, ``SKIP LOCKED``)."""
+        with self._picking:
+            item = _next_item(session, self.run_id, self._after)
+            if item is not None:
+                self._after = item.id
+            return item
 
     def _count(self, outcome: Outcome, detail: str | None) -> None:
         with self._lock:
@@ -434,13 +446,13 @@ def _halted(session: Session, run_id: uuid.UUID) -> str | None:
 
 
 def _process_next(
-    open_session: SessionOpener, run_id: uuid.UUID, after: uuid.UUID | None,
-    gateway: PayoutGateway, pacing: Pacing,
-) -> tuple[uuid.UUID, Outcome, str | None] | None:
-    """Send the next approved item after ``after``; None when there is none left."""
+    open_session: SessionOpener, run_id: uuid.UUID,
+    pick: Callable[[Session], PayoutItem | None], gateway: PayoutGateway, pacing: Pacing,
+) -> tuple[Outcome, str | None] | None:
+    """Send the item ``pick`` locks; None when there is none left."""
     session = open_session()
     try:
-        item = _next_item(session, run_id, after)
+        item = pick(session)
         if item is None:
             return None
         item_id = item.id
@@ -453,11 +465,11 @@ def _process_next(
             locked = _relock(session, run_id, item_id)
             if locked is None:
                 db.rollback(session)
-                return item_id, Outcome.SKIPPED, None
+                return Outcome.SKIPPED, None
             item, account = locked
         else:
             account = session.get(PayoutAccount, item.payout_account_id)
-        return item_id, *_send(session, item, account, gateway, pacing)
+        return _send(session, item, account, gateway, pacing)
     except BaseException:
         db.rollback(session)
         raise
