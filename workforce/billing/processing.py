@@ -426,8 +426,9 @@ def _next_item(session: Session, run_id: uuid.UUID,
 def _relock(session: Session, run_id: uuid.UUID,
             item_id: uuid.UUID) -> tuple[PayoutItem, PayoutAccount | None] | None:
     """Lock the item again once its key is committed, if it is still approved and no one
-    else holds it, and read its payout account in the same statement (only the item's
-    row is locked; the outer join keeps an item whose account row is gone)."""
+    else holds it, and read its payout account in the same statement. Only the item's
+    row is locked, as before; the join is an outer one so that an account that cannot be
+    read still gives ``None`` (not sendable), as ``session.get`` did."""
     row = session.execute(
         select(PayoutItem, PayoutAccount)
         .outerjoin(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
