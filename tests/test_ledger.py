@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +26,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -51,6 +54,7 @@ from workforce.billing.models import (
     SourceType,
 )
 from workforce.billing.services import record_earning
+from workforce.db import Database
 from workforce.errors import Conflict, DomainError
 from workforce.money import Money
 from workforce.notifications.models import Notification
@@ -105,6 +109,98 @@ def test_a_source_posts_once(session: Session, organisation: Organisation, train
     assert entries_count(session) == 1
     session.refresh(payable)
     assert payable.balance == -250
+
+
+def test_a_trainers_accounts_are_read_in_one_query_and_made_when_missing(
+    session: Session, database: Database, organisation: Organisation, trainer: User
+) -> None:
+    payable = ledger.trainer_account(session, organisation.id, trainer.id,
+                                     AccountKind.PAYABLE, "USD")
+    in_transit, again = ledger.trainer_accounts(
+        session, organisation.id, trainer.id, (AccountKind.IN_TRANSIT, AccountKind.PAYABLE),
+        "USD")
+    assert again is payable
+    assert (in_transit.kind, in_transit.owner_type, in_transit.owner_id, in_transit.currency,
+            in_transit.balance) == (AccountKind.IN_TRANSIT, OwnerType.TRAINER, trainer.id,
+                                    "USD", 0)
+    session.flush()
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        found = ledger.trainer_accounts(
+            session, organisation.id, trainer.id,
+            (AccountKind.PAYABLE, AccountKind.IN_TRANSIT), "USD")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert found == [payable, in_transit]
+    assert len(statements) == 1
+    assert session.scalar(select(func.count()).select_from(LedgerAccount).where(
+        LedgerAccount.owner_id == trainer.id)) == 2
+
+
+def test_a_trainers_accounts_made_at_once_by_two_transactions_are_one_row_each(
+    live_database: Database, live_session: Session,
+) -> None:
+    organisation = OrganisationFactory()
+    trainer = UserFactory()
+    kinds = (AccountKind.IN_TRANSIT, AccountKind.PAID)
+    barrier = threading.Barrier(2)
+
+    def make() -> list[uuid.UUID]:
+        with live_database.unit_of_work() as session:
+            barrier.wait()
+            accounts = ledger.trainer_accounts(session, organisation.id, trainer.id, kinds,
+                                               "USD")
+            time.sleep(0.2)  # the other's insert waits on this one's unique key
+            return [account.id for account in accounts]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda _: make(), range(2))
+    assert first == second
+    rows = live_session.execute(select(LedgerAccount.id, LedgerAccount.kind).where(
+        LedgerAccount.owner_id == trainer.id)).all()
+    assert sorted(rows) == sorted(zip(first, kinds, strict=True))
+
+
+def test_a_source_posted_at_once_by_two_transactions_moves_the_money_once(
+    live_database: Database, live_session: Session,
+) -> None:
+    organisation = OrganisationFactory()
+    trainer = UserFactory()
+    with live_database.unit_of_work() as session:
+        expense = ledger.organisation_account(session, organisation.id, AccountKind.EXPENSE,
+                                              "USD").id
+        payable = ledger.trainer_account(session, organisation.id, trainer.id,
+                                         AccountKind.PAYABLE, "USD").id
+    source = uuid.uuid4()
+    barrier = threading.Barrier(2)
+
+    def post(reason: str) -> str:
+        with live_database.unit_of_work() as session:
+            legs = [ledger.Leg(session.get(LedgerAccount, expense), 300),
+                    ledger.Leg(session.get(LedgerAccount, payable), -300)]
+            barrier.wait()
+            entry = ledger.post(session, source_type=SourceType.BONUS, source_id=source,
+                                reason=reason, organisation_id=organisation.id,
+                                trainer_id=trainer.id, legs=legs)
+            time.sleep(0.2)  # the other's insert waits on this one's source key
+            return entry.reason
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reasons = list(pool.map(post, ["first", "second"]))
+    assert reasons[0] == reasons[1] and reasons[0] in ("first", "second")
+    live_session.expire_all()
+    assert live_session.scalar(select(func.count()).select_from(JournalEntry).where(
+        JournalEntry.source_id == source)) == 1
+    assert live_session.get(LedgerAccount, payable).balance == -300
+    assert live_session.get(LedgerAccount, expense).balance == 300
+    assert not [m for m in ledger.check_balances(live_session)
+                if m.account_id in (expense, payable)]
 
 
 @pytest.mark.parametrize("amounts", [[100, -99], [100], [0, 0], [100, -100, 1]])

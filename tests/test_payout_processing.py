@@ -381,6 +381,37 @@ def test_an_insufficient_balance_stops_the_run_with_an_alert(
     assert_ledger_sound(session)
 
 
+def test_a_run_halted_by_another_processor_stops_before_the_next_item(
+    session: Session, database: Database, stripe_standin: StripeStandin, gateway,
+) -> None:
+    """Another processor halts the run while an item is being sent: that item is
+    recorded, and no other item is picked (the item query refuses a halted run)."""
+    fin = finance_user()
+    trainers = [stripe_trainer(stripe_standin, fin.organisation_id, 1000) for _ in range(3)]
+    run = approved_run(session, fin)
+    reason = "Insufficient platform balance: halted elsewhere"
+
+    class HaltedMeanwhile:
+        def __getattr__(self, name: str):
+            return getattr(gateway, name)
+
+        def create_transfer(self, **kwargs):
+            other = database.session()
+            try:
+                other.get(PayoutRun, run.id).halted_reason = reason
+                other.commit()
+            finally:
+                other.close()
+            return gateway.create_transfer(**kwargs)
+
+    result = processing.process_run(database, run.id, HaltedMeanwhile(), rate=1000)
+    assert (result.paid, result.halted_reason, result.completed) == (1, reason, False)
+    assert len(stripe_standin.requests_to(TRANSFERS)) == 1
+    states = sorted(item_of(session, t).state.value for t in trainers)
+    assert states == sorted([ItemState.PAID.value] + [ItemState.APPROVED.value] * 2)
+    assert_ledger_sound(session)
+
+
 def test_after_the_keys_lifetime_the_transfer_is_found_not_made_again(
     session: Session, stripe_standin: StripeStandin, gateway, process
 ) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from tests import factories
@@ -387,12 +387,25 @@ def test_senders_side_by_side_make_one_transfer_per_item(
     fin, schedule, trainers = setup_org(live_session, stripe_standin, 24)
     run_id = approved_run(live_database, fin, schedule)
     stripe_standin.latency = 0.02  # requests overlap, as with Stripe's ~50 ms
+    checkouts: list[object] = []
 
-    result = processing.process_run(live_database, run_id, stripe_standin.gateway(),
-                                    rate=1000, concurrency=6)
+    def checkout(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(live_database.engine, "checkout", checkout)
+    try:
+        result = processing.process_run(live_database, run_id, stripe_standin.gateway(),
+                                        rate=1000, concurrency=6)
+    finally:
+        event.remove(live_database.engine, "checkout", checkout)
 
     assert (result.paid, result.failed, result.deferred) == (len(trainers), 0, 0)
+    # No sender picked an item another had keyed and not yet locked again to send.
+    assert result.skipped == 0
     assert result.completed
+    # Each sender keeps one connection for its run (not two checkouts, each with a
+    # ping, per item); one more to start the run and one to finish it.
+    assert len(checkouts) <= 6 + 2
     items = items_of(live_session, run_id)
     assert [i.state for i in items] == [ItemState.PAID] * len(trainers)
     assert Counter(t["transfer_group"] for t in stripe_standin.transfers) == Counter(

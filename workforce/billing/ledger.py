@@ -24,8 +24,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -79,16 +80,31 @@ def get_account(
 ) -> LedgerAccount:
     """The account, created on first use (two transactions creating it at once end
     with one row: the unique key decides)."""
-    stmt = select(LedgerAccount).where(
-        LedgerAccount.organisation_id == organisation_id,
-        LedgerAccount.owner_type == owner_type,
-        LedgerAccount.owner_id == owner_id,
-        LedgerAccount.kind == kind,
-        LedgerAccount.currency == currency,
-    )
+    stmt = _accounts_of(organisation_id, owner_type, owner_id, currency).where(
+        LedgerAccount.kind == kind)
     found = session.scalars(stmt).one_or_none()
     if found is not None:
         return found
+    return _create_account(session, stmt, organisation_id, owner_type, owner_id, kind,
+                           currency)
+
+
+def _accounts_of(organisation_id: uuid.UUID, owner_type: OwnerType, owner_id: uuid.UUID,
+                 currency: str) -> Select[tuple[LedgerAccount]]:
+    return select(LedgerAccount).where(
+        LedgerAccount.organisation_id == organisation_id,
+        LedgerAccount.owner_type == owner_type,
+        LedgerAccount.owner_id == owner_id,
+        LedgerAccount.currency == currency,
+    )
+
+
+def _create_account(
+    session: Session, stmt: Select[tuple[LedgerAccount]], organisation_id: uuid.UUID,
+    owner_type: OwnerType, owner_id: uuid.UUID, kind: AccountKind, currency: str,
+) -> LedgerAccount:
+    """Create the account ``stmt`` (of that one account) did not find; if a concurrent
+    transaction created it first, its row (the unique key decides)."""
     account = LedgerAccount(
         organisation_id=organisation_id, owner_type=owner_type, owner_id=owner_id,
         kind=kind, currency=currency, balance=0, created_at=clock.now(),
@@ -107,6 +123,23 @@ def trainer_account(
     kind: AccountKind, currency: str,
 ) -> LedgerAccount:
     return get_account(session, organisation_id, OwnerType.TRAINER, trainer_id, kind, currency)
+
+
+def trainer_accounts(
+    session: Session, organisation_id: uuid.UUID, trainer_id: uuid.UUID,
+    kinds: Sequence[AccountKind], currency: str,
+) -> list[LedgerAccount]:
+    """The trainer's accounts of ``kinds`` (in that order) with the organisation in one
+    currency, read in one query; any missing is created as ``get_account`` does."""
+    stmt = _accounts_of(organisation_id, OwnerType.TRAINER, trainer_id, currency)
+    found = {account.kind: account
+             for account in session.scalars(stmt.where(LedgerAccount.kind.in_(kinds)))}
+    return [
+        found[kind] if kind in found else _create_account(
+            session, stmt.where(LedgerAccount.kind == kind), organisation_id,
+            OwnerType.TRAINER, trainer_id, kind, currency)
+        for kind in kinds
+    ]
 
 
 def organisation_account(
@@ -144,34 +177,40 @@ def post(
     this transaction or a concurrent one) returns the first entry and moves nothing.
     The second call must carry the same legs (``SourceReused`` otherwise)."""
     _check_balanced(legs)
-    existing = find_entry(session, source_type, source_id)
-    if existing is not None:
-        return _same_movement(session, existing, legs)
     now = clock.now()
-    entry = JournalEntry(
-        source_type=source_type, source_id=source_id, reason=reason[:500],
-        organisation_id=organisation_id, trainer_id=trainer_id, project_id=project_id,
-        reverses_id=reverses_id, occurred_at=occurred_at or now, created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(entry)
-            session.flush()  # the unique source key decides a race here
-            for leg in legs:
-                session.add(Posting(
-                    entry_id=entry.id, account_id=leg.account.id, amount=leg.amount,
-                    currency=leg.account.currency, available_at=leg.available_at,
-                    created_at=now,
-                ))
-            session.flush()
-            _move_balances(session, legs)
-            _count_earnings(session, entry, legs)
-    except IntegrityError:
+    # One statement both checks and writes: the unique source key decides, here and
+    # against a concurrent transaction (whose insert this one waits for), without an
+    # error to recover from.
+    entry = session.scalars(
+        _dialect(session).insert(JournalEntry)
+        .values(
+            id=uuid.uuid4(), source_type=source_type, source_id=source_id,
+            reason=reason[:500], organisation_id=organisation_id, trainer_id=trainer_id,
+            project_id=project_id, reverses_id=reverses_id, occurred_at=occurred_at or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[JournalEntry.source_type,
+                                                JournalEntry.source_id])
+        .returning(JournalEntry)
+    ).one_or_none()
+    if entry is None:
         found = find_entry(session, source_type, source_id)
-        if found is None:
-            raise
+        if found is None:  # entries are never deleted: the conflicting one is there
+            raise RuntimeError(f"{source_type.value} {source_id} conflicted but is not found")
         return _same_movement(session, found, legs)
+    session.add_all([
+        Posting(entry_id=entry.id, account_id=leg.account.id, amount=leg.amount,
+                currency=leg.account.currency, available_at=leg.available_at, created_at=now)
+        for leg in legs
+    ])
+    session.flush()
+    _move_balances(session, legs)
+    _count_earnings(session, entry, legs)
     return entry
+
+
+def _dialect(session: Session) -> Any:
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 def _same_movement(session: Session, entry: JournalEntry, legs: Sequence[Leg]) -> JournalEntry:
@@ -241,7 +280,7 @@ def _count_earnings(session: Session, entry: JournalEntry, legs: Sequence[Leg]) 
     if not by_account or not is_earning(session, entry.source_type, entry.reverses_id):
         return
     day = utc_day(entry.occurred_at)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = _dialect(session)
     for account_id in sorted(by_account):
         stmt = dialect.insert(EarningDay).values(
             account_id=account_id, day=day, amount=by_account[account_id])

@@ -865,11 +865,9 @@ def record_paid(
     item.sent_at = item.sent_at or now
     item.paid_at = now
     item.failure_code = item.failure_message = None
-    in_transit = ledger.trainer_account(
-        session, item.organisation_id, item.trainer_id, AccountKind.IN_TRANSIT, item.currency
-    )
-    paid = ledger.trainer_account(
-        session, item.organisation_id, item.trainer_id, AccountKind.PAID, item.currency
+    in_transit, paid = ledger.trainer_accounts(
+        session, item.organisation_id, item.trainer_id,
+        (AccountKind.IN_TRANSIT, AccountKind.PAID), item.currency,
     )
     ledger.post(
         session, source_type=SourceType.PAYOUT_PAID, source_id=item.id,
@@ -895,11 +893,9 @@ def record_failed(session: Session, item: PayoutItem, *, code: str, message: str
     move_item(item, ItemState.FAILED)
     item.failure_code = code[:100]
     item.failure_message = message
-    in_transit = ledger.trainer_account(
-        session, item.organisation_id, item.trainer_id, AccountKind.IN_TRANSIT, item.currency
-    )
-    payable = ledger.trainer_account(
-        session, item.organisation_id, item.trainer_id, AccountKind.PAYABLE, item.currency
+    in_transit, payable = ledger.trainer_accounts(
+        session, item.organisation_id, item.trainer_id,
+        (AccountKind.IN_TRANSIT, AccountKind.PAYABLE), item.currency,
     )
     ledger.post(
         session, source_type=SourceType.PAYOUT_FAILED,
@@ -1130,11 +1126,9 @@ def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem
     if item.transfer_id is None:
         record_paid(session, item, transfer=transfer)
     move_item(item, ItemState.REVERSED)
-    paid = ledger.trainer_account(
-        session, item.organisation_id, item.trainer_id, AccountKind.PAID, item.currency
-    )
-    payable = ledger.trainer_account(
-        session, item.organisation_id, item.trainer_id, AccountKind.PAYABLE, item.currency
+    paid, payable = ledger.trainer_accounts(
+        session, item.organisation_id, item.trainer_id,
+        (AccountKind.PAID, AccountKind.PAYABLE), item.currency,
     )
     ledger.post(
         session, source_type=SourceType.PAYOUT_REVERSED, source_id=item.id,

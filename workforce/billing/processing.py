@@ -3,8 +3,9 @@
 For each approved Stripe item, one at a time:
 
 1. Lock it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two processors share a run's items
-   without waiting on each other). Without a key, save one derived from the item's id
-   with its creation time and COMMIT before anything is sent; then lock it again.
+   without waiting on each other); the same statement refuses the items of a halted run.
+   Without a key, save one derived from the item's id with its creation time and COMMIT
+   before anything is sent; then lock it again (reading its payout account with it).
 2. Holding the lock through the call, so no other processor sends it meanwhile: if the
    key may have outlived the gateway's 24-hour memory, look for a transfer in the item's
    transfer group first; else create the transfer with the saved key. A crash anywhere
@@ -30,7 +31,8 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -215,9 +217,36 @@ def _concurrent_ok(open_session: SessionOpener) -> bool:
         session.close()
 
 
+@contextmanager
+def _one_connection(open_session: SessionOpener) -> Iterator[SessionOpener]:
+    """A sender's sessions, all on one connection held for the sender's whole run. A
+    session per item ends two transactions an item, and on an engine each would check
+    a connection out of the pool again, which pings the database first. Sessions
+    already bound to a connection (a test's) are opened as they are."""
+    probe = open_session()
+    try:
+        bind = probe.get_bind()
+    finally:
+        probe.close()
+    if not isinstance(bind, Engine):
+        yield open_session
+        return
+    with bind.connect() as connection:
+
+        def on_connection() -> Session:
+            session = open_session()
+            session.bind = connection  # before its first use: it begins, commits there
+            return session
+
+        yield on_connection
+
+
 class _Senders:
-    """The loop over a run's items, run by one sender or by several threads; outcomes
-    are counted under a lock, and a halt stops every sender before its next item."""
+    """The loop over a run's items, run by one sender or by several threads. They take
+    items in id order from one cursor, so that no sender picks an item another has keyed
+    (committing the key lets go of its lock until it is locked again to be sent), nor one
+    deferred earlier in the pass. Outcomes are counted under a lock, and a halt stops
+    every sender before its next item."""
 
     def __init__(self, open_session: SessionOpener, run_id: uuid.UUID,
                  gateway: PayoutGateway, pacing: Pacing, result: ProcessResult,
@@ -231,16 +260,26 @@ class _Senders:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
+        self._picking = threading.Lock()
+        self._after: uuid.UUID | None = None
 
     def send_all(self) -> None:
-        after: uuid.UUID | None = None
-        while not self._stop.is_set():
-            picked = _process_next(self.open_session, self.run_id, after, self.gateway,
-                                   self.pacing)
-            if picked is None:
-                return
-            after, outcome, detail = picked
-            self._count(outcome, detail)
+        with _one_connection(self.open_session) as open_session:
+            while not self._stop.is_set():
+                picked = _process_next(open_session, self.run_id, self._pick, self.gateway,
+                                       self.pacing)
+                if picked is None:
+                    return
+                self._count(*picked)
+
+    def _pick(self, session: Session) -> PayoutItem | None:
+        """Lock the next item after the last one picked by any sender (one sender at a
+        time: the query does not wait, ``SKIP LOCKED``)."""
+        with self._picking:
+            item = _next_item(session, self.run_id, self._after)
+            if item is not None:
+                self._after = item.id
+            return item
 
     def _count(self, outcome: Outcome, detail: str | None) -> None:
         with self._lock:
@@ -362,24 +401,45 @@ def _start(open_session: SessionOpener, run_id: uuid.UUID, *, resume: bool) -> b
     return True
 
 
-def _next_item(session: Session, run_id: uuid.UUID, after: uuid.UUID | None,
-               *, item_id: uuid.UUID | None = None) -> PayoutItem | None:
+def _next_item(session: Session, run_id: uuid.UUID,
+               after: uuid.UUID | None) -> PayoutItem | None:
+    """Lock the run's next approved Stripe item after ``after`` that no one else holds;
+    None when there is none, or when the run is halted (by any processor: the same
+    statement asks, so a halt stops every sender before its next item)."""
     stmt = (
         select(PayoutItem)
         .where(
             PayoutItem.run_id == run_id, PayoutItem.state == ItemState.APPROVED,
             PayoutItem.method == PayoutMethod.STRIPE,
+            ~exists().where(PayoutRun.id == run_id, PayoutRun.halted_reason.is_not(None)),
         )
         .order_by(PayoutItem.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=PayoutItem)
         .execution_options(populate_existing=True)
     )
-    if item_id is not None:
-        stmt = stmt.where(PayoutItem.id == item_id)
-    elif after is not None:
+    if after is not None:
         stmt = stmt.where(PayoutItem.id > after)
     return session.scalars(stmt).one_or_none()
+
+
+def _relock(session: Session, run_id: uuid.UUID,
+            item_id: uuid.UUID) -> tuple[PayoutItem, PayoutAccount | None] | None:
+    """Lock the item again once its key is committed, if it is still approved and no one
+    else holds it, and read its payout account in the same statement. Only the item's
+    row is locked, as before; the join is an outer one so that an account that cannot be
+    read still gives ``None`` (not sendable), as ``session.get`` did."""
+    row = session.execute(
+        select(PayoutItem, PayoutAccount)
+        .outerjoin(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
+        .where(
+            PayoutItem.id == item_id, PayoutItem.run_id == run_id,
+            PayoutItem.state == ItemState.APPROVED, PayoutItem.method == PayoutMethod.STRIPE,
+        )
+        .with_for_update(skip_locked=True, of=PayoutItem)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 def _halted(session: Session, run_id: uuid.UUID) -> str | None:
@@ -387,15 +447,13 @@ def _halted(session: Session, run_id: uuid.UUID) -> str | None:
 
 
 def _process_next(
-    open_session: SessionOpener, run_id: uuid.UUID, after: uuid.UUID | None,
-    gateway: PayoutGateway, pacing: Pacing,
-) -> tuple[uuid.UUID, Outcome, str | None] | None:
-    """Send the next approved item after ``after``; None when there is none left."""
+    open_session: SessionOpener, run_id: uuid.UUID,
+    pick: Callable[[Session], PayoutItem | None], gateway: PayoutGateway, pacing: Pacing,
+) -> tuple[Outcome, str | None] | None:
+    """Send the item ``pick`` locks; None when there is none left."""
     session = open_session()
     try:
-        if _halted(session, run_id) is not None:
-            return None
-        item = _next_item(session, run_id, after)
+        item = pick(session)
         if item is None:
             return None
         item_id = item.id
@@ -405,11 +463,14 @@ def _process_next(
             item.key_created_at = clock.now()
             db.commit(session)  # saved before anything is sent
             crash_point("after_key_saved")
-            item = _next_item(session, run_id, None, item_id=item_id)
-            if item is None:
+            locked = _relock(session, run_id, item_id)
+            if locked is None:
                 db.rollback(session)
-                return item_id, Outcome.SKIPPED, None
-        return item_id, *_send(session, item, gateway, pacing)
+                return Outcome.SKIPPED, None
+            item, account = locked
+        else:
+            account = session.get(PayoutAccount, item.payout_account_id)
+        return _send(session, item, account, gateway, pacing)
     except BaseException:
         db.rollback(session)
         raise
@@ -418,9 +479,9 @@ def _process_next(
 
 
 def _send(
-    session: Session, item: PayoutItem, gateway: PayoutGateway, pacing: Pacing
+    session: Session, item: PayoutItem, account: PayoutAccount | None,
+    gateway: PayoutGateway, pacing: Pacing,
 ) -> tuple[Outcome, str | None]:
-    account = session.get(PayoutAccount, item.payout_account_id)
     refusal = _not_sendable(account)
     key_created = clock.as_utc(item.key_created_at) if item.key_created_at else clock.now()
     try:
