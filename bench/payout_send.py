@@ -121,7 +121,7 @@ def _floor(gateway, accounts: list[str], items: int, concurrency: int) -> dict:
     from workforce.billing.gateways import GatewayError
     from workforce.billing.processing import TokenBucket, backoff
 
-    bucket = TokenBucket(LIMIT, burst=LIMIT / 10)  # as the processor paces itself
+    bucket = TokenBucket(LIMIT, burst=1)  # as the processor paces itself
     counter = iter(range(items))
     lock = threading.Lock()
 

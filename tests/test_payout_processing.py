@@ -479,6 +479,24 @@ def test_the_token_bucket_paces_requests() -> None:
     assert all(s == pytest.approx(0.2) for s in slept)
 
 
+def test_a_bucket_without_burst_never_puts_more_than_the_rate_into_a_second() -> None:
+    """As the processor paces itself: one request, then one every 1/rate seconds, so
+    no sliding second (Stripe's limit) holds more than ``rate`` requests."""
+    now = [0.0]
+    times: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    bucket = processing.TokenBucket(5, burst=1, monotonic=lambda: now[0], sleep=sleep)
+    for _ in range(25):
+        bucket.acquire()
+        times.append(now[0])
+    assert now[0] == pytest.approx(4.8)
+    assert max(sum(1 for t in times if start <= t < start + 1 - 1e-9)
+               for start in times) == 5
+
+
 def test_the_scheduler_pass_processes_approved_runs(
     session: Session, database: Database, stripe_standin: StripeStandin, gateway
 ) -> None:
