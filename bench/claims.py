@@ -3,8 +3,9 @@ gunicorn on PostgreSQL; the floor is ``bench.floor`` on the same server in the s
 
 The claim projects are reset first (the tasks earlier runs on a kept database took are
 open again). Each client is one trainer (tokens from the generator) looping claim, then
-submit, for a fixed time; a pair's latency is from sending the claim to the submit's answer. Runs
-alternate workforce and floor at each client count, so both see the same machine load.
+submit, for a fixed time; a pair's latency is from sending the claim to the submit's
+answer. At each client count, rounds alternate workforce and the floor (``ROUNDS`` of
+each, the time split between them), so both see the same machine load.
 Afterwards the database is checked: no task held or used by more trainers than its
 redundancy, no trainer twice on a task, and every task's open slots equal to its
 redundancy less the assignments holding a slot.
@@ -23,6 +24,9 @@ import psycopg
 from bench import generate
 from bench.stats import load, percentile
 
+# Rounds per client count: workforce, the floor, workforce, ... each a share of the time.
+ROUNDS = 3
+
 
 @dataclass
 class ClaimRun:
@@ -32,6 +36,14 @@ class ClaimRun:
     pairs: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+
+    def add(self, other: ClaimRun) -> None:
+        """Count another round of the same system and client count in this run."""
+        self.seconds += other.seconds
+        self.pairs += other.pairs
+        self.latencies.extend(other.latencies)
+        for key, count in other.errors.items():
+            self.errors[key] = self.errors.get(key, 0) + count
 
     @property
     def throughput(self) -> float:
@@ -180,11 +192,19 @@ def bench(database: str, workforce_port: int, floor_port: int, client_counts: tu
     run_clients(floor, 4, 2.0)
     results = []
     for clients in client_counts:
-        for routes in (workforce, floor):
-            before = load()[0]
-            run = run_clients(routes, clients, seconds)
-            summary = run.summary() | {"load_before": round(before, 2)}
-            log(f"  {routes.system} {clients} clients: {summary['throughput']}/s "
+        # Rounds alternate the two systems, so a change in the machine's load (another
+        # job, autovacuum) falls on both rather than on whichever ran at the time.
+        runs = {routes.system: ClaimRun(routes.system, clients, 0.0)
+                for routes in (workforce, floor)}
+        loads: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(ROUNDS):
+            for routes in (workforce, floor):
+                loads[routes.system].append(load()[0])
+                runs[routes.system].add(run_clients(routes, clients, seconds / ROUNDS))
+        for name, run in runs.items():
+            summary = run.summary() | {
+                "load_before": round(sum(loads[name]) / len(loads[name]), 2)}
+            log(f"  {name} {clients} clients: {summary['throughput']}/s "
                 f"p50 {summary['p50_ms']} ms p99 {summary['p99_ms']} ms "
                 f"errors {summary['errors']}")
             results.append(summary)

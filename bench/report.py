@@ -40,7 +40,8 @@ def section(results: dict) -> str:
     if "claims" in bench:
         c = bench["claims"]
         lines += ["#### 1. Claim and submit (gunicorn, "
-                  f"{size['workers']} sync workers each, {size['claim_seconds']:.0f} s per run)",
+                  f"{size['workers']} sync workers each, {size['claim_seconds']:.0f} s per "
+                  "system and client count, in rounds alternating the two)",
                   "", "| clients | system | pairs/s | p50 ms | p99 ms | errors | load |",
                   "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
         for r in c["runs"]:
