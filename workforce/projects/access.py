@@ -101,24 +101,24 @@ def not_staffed(session: Session, trainer: User, project_id: uuid.UUID) -> Excep
 
 def rate_at(session: Session, project_id: uuid.UUID, when: datetime) -> ProjectRate | None:
     """The rate in force at ``when``: the latest version effective by then."""
-    return session.scalars(
-        select(ProjectRate)
-        .where(ProjectRate.project_id == project_id, ProjectRate.effective_from <= when)
-        .order_by(ProjectRate.effective_from.desc(), ProjectRate.number.desc())
-        .limit(1)
-    ).one_or_none()
+    return session.scalars(_in_force(select(ProjectRate), project_id, when)).one_or_none()
 
 
-def rate_in_force_id(project_id: Any, when: datetime) -> Any:
+def rate_in_force_id(project_id: Any, when: Any) -> Any:
     """``rate_at`` as a scalar subquery of the rate's id, for a query that reads the
-    rate along with what it pays for (``project_id`` may be a column)."""
+    rate along with what it pays for (``project_id`` and ``when`` may be a column and a
+    bound parameter)."""
+    return (_in_force(select(ProjectRate.id), project_id, when)
+            .correlate_except(ProjectRate).scalar_subquery())
+
+
+def _in_force(stmt: Any, project_id: Any, when: Any) -> Any:
+    """``stmt`` over ``ProjectRate``, narrowed to the latest version effective by
+    ``when``."""
     return (
-        select(ProjectRate.id)
-        .where(ProjectRate.project_id == project_id, ProjectRate.effective_from <= when)
+        stmt.where(ProjectRate.project_id == project_id, ProjectRate.effective_from <= when)
         .order_by(ProjectRate.effective_from.desc(), ProjectRate.number.desc())
         .limit(1)
-        .correlate_except(ProjectRate)
-        .scalar_subquery()
     )
 
 

@@ -237,11 +237,11 @@ def _lock_for_claim(
     The membership lock serialises one trainer's claims on a project (one live lease at
     a time), and makes a concurrent removal wait for the claim and then end its lease;
     the trainer's lock does the same for a consent withdrawal."""
-    row = session.execute(_CLAIM.project(), {"project_id": project_id}).one_or_none()
+    row = session.execute(_project_stmt(), {"project_id": project_id}).one_or_none()
     if row is None or row[0].state is ProjectState.DRAFT:
         raise NotFound("No such project.")
     access.lock_trainer(session, trainer.id)
-    member = session.scalar(_CLAIM.membership(),
+    member = session.scalar(_membership_stmt(),
                             {"project_id": project_id, "trainer_id": trainer.id})
     if member is None:
         raise access.not_staffed(session, trainer, project_id)
@@ -254,7 +254,7 @@ def _live_lease(
     """The trainer's running lease on the project. One that ran out but that the
     scheduler has not expired yet is expired here, so the trainer can move on."""
     leases = session.scalars(
-        _CLAIM.leases(), {"trainer_id": trainer_id, "project_id": project_id}).all()
+        _leases_stmt(), {"trainer_id": trainer_id, "project_id": project_id}).all()
     live = None
     for lease in leases:
         if lease.lease_expires_at > now:
@@ -272,7 +272,7 @@ def _candidates(
     plain work only (``limits.plain_work``)."""
     params = {"trainer_id": trainer_id, "project_id": project_id}
     if allowed is None:
-        return list(session.scalars(_CLAIM.plain_candidates(skip_locked), params))
+        return list(session.scalars(_plain_candidates_stmt(skip_locked), params))
     return list(session.scalars(_candidates_stmt(skip_locked).where(allowed), params))
 
 
@@ -302,7 +302,7 @@ def _take_next_task(
     postgres = session.get_bind().dialect.name == "postgresql"
     # Tasks the trainer may not take now (a limit, no consent) are left out here, so
     # they never stand in the way of ones they may take.
-    allowed = limits.claimable(session, gate, project) if gate else None
+    allowed = limits.claimable(session, gate, project) if gate is not None else None
     for _ in range(ROUNDS):
         task_ids = _candidates(session, trainer.id, project.id, skip_locked=True,
                                allowed=allowed)
@@ -337,13 +337,13 @@ def _try_take(
 ) -> Assignment | None:
     # The task comes back with its new slot count (one round trip, and a Task already in
     # the session is not left stale).
-    task = session.scalars(_CLAIM.take_slot(), {"task_id": task_id, "updated_at": now}
+    task = session.scalars(_take_slot_stmt(), {"task_id": task_id, "updated_at": now}
                            ).one_or_none()
     if task is None:
         return None
     # The unique key (task, trainer) is the last line of defence: should the trainer
     # already have had the task, nothing is inserted and the slot goes back.
-    assignment = session.scalars(_CLAIM.lease(session.get_bind().dialect.name), {
+    assignment = session.scalars(_lease_stmt(session.get_bind().dialect.name), {
         "id": uuid.uuid4(), "task_id": task_id, "project_id": project.id,
         "trainer_id": trainer.id, "claimed_at": now,
         "lease_expires_at": now + timedelta(seconds=project.lease_seconds),
@@ -357,86 +357,86 @@ def _try_take(
     return assignment
 
 
-class _ClaimStatements:
-    """The claim's statements, built once with bound parameters (a claim is the
-    hottest path there is: building a statement and its cache key costs more than
-    running it)."""
+# The claim's statements, built once with bound parameters: a claim is the hottest path
+# there is, and building a statement and its cache key costs more than running it.
 
-    @functools.cache  # noqa: B019 - one instance, for the process's lifetime
-    def project(self) -> Any:
-        project_id = bindparam("project_id")
-        return (
-            select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion)
-            .outerjoin(GuidelineVersion, and_(
-                GuidelineVersion.project_id == Project.id,
-                GuidelineVersion.number == access.latest_guidelines_number(Project.id),
-            ))
-            .where(Project.id == project_id)
-            .with_for_update(read=True, of=Project)
-            .execution_options(populate_existing=True)
+
+@functools.cache
+def _project_stmt() -> Any:
+    project_id = bindparam("project_id")
+    return (
+        select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion)
+        .outerjoin(GuidelineVersion, and_(
+            GuidelineVersion.project_id == Project.id,
+            GuidelineVersion.number == access.latest_guidelines_number(Project.id),
+        ))
+        .where(Project.id == project_id)
+        .with_for_update(read=True, of=Project)
+        .execution_options(populate_existing=True)
+    )
+
+
+@functools.cache
+def _membership_stmt() -> Any:
+    # On the table, not the mapped class: no entity is loaded, so the ORM has nothing
+    # to do with the row.
+    members = ProjectMember.__table__.c
+    return (
+        select(members.id)
+        .where(
+            members.project_id == bindparam("project_id"),
+            members.trainer_id == bindparam("trainer_id"),
+            members.state == MembershipState.ACTIVE,
         )
+        .with_for_update()
+    )
 
-    @functools.cache  # noqa: B019
-    def membership(self) -> Any:
-        # On the table, not the mapped class: no entity is loaded, so the ORM has
-        # nothing to do with the row.
-        members = ProjectMember.__table__.c
-        return (
-            select(members.id)
-            .where(
-                members.project_id == bindparam("project_id"),
-                members.trainer_id == bindparam("trainer_id"),
-                members.state == MembershipState.ACTIVE,
-            )
-            .with_for_update()
+
+@functools.cache
+def _leases_stmt() -> Any:
+    return (
+        select(Assignment)
+        .where(
+            Assignment.trainer_id == bindparam("trainer_id"),
+            Assignment.project_id == bindparam("project_id"),
+            Assignment.state == AssignmentState.LEASED,
         )
-
-    @functools.cache  # noqa: B019
-    def leases(self) -> Any:
-        return (
-            select(Assignment)
-            .where(
-                Assignment.trainer_id == bindparam("trainer_id"),
-                Assignment.project_id == bindparam("project_id"),
-                Assignment.state == AssignmentState.LEASED,
-            )
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-
-    @functools.cache  # noqa: B019
-    def plain_candidates(self, skip_locked: bool) -> Any:
-        return _candidates_stmt(skip_locked).where(limits.plain_work())
-
-    @functools.cache  # noqa: B019
-    def take_slot(self) -> Any:
-        # The task comes back with its new slot count (one round trip, and a Task
-        # already in the session is not left stale).
-        return (
-            update(Task)
-            .where(Task.id == bindparam("task_id"), Task.open_slots > 0)
-            .values(open_slots=Task.open_slots - 1, updated_at=bindparam("updated_at"))
-            .returning(Task)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-
-    @functools.cache  # noqa: B019
-    def lease(self, dialect: str) -> Any:
-        # Both dialects have INSERT ... ON CONFLICT DO NOTHING.
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        names = ("id", "task_id", "project_id", "trainer_id", "claimed_at",
-                 "lease_expires_at", "created_at", "updated_at")
-        return (
-            insert(Assignment)
-            .values(state=AssignmentState.LEASED, auto_approved=False, revisions=0,
-                    **{name: bindparam(name) for name in names})
-            .on_conflict_do_nothing(index_elements=[Assignment.task_id,
-                                                    Assignment.trainer_id])
-            .returning(Assignment)
-        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
-_CLAIM = _ClaimStatements()
+@functools.cache
+def _plain_candidates_stmt(skip_locked: bool) -> Any:
+    return _candidates_stmt(skip_locked).where(limits.plain_work())
+
+
+@functools.cache
+def _take_slot_stmt() -> Any:
+    # The task comes back with its new slot count (one round trip, and a Task already
+    # in the session is not left stale).
+    return (
+        update(Task)
+        .where(Task.id == bindparam("task_id"), Task.open_slots > 0)
+        .values(open_slots=Task.open_slots - 1, updated_at=bindparam("updated_at"))
+        .returning(Task)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
+@functools.cache
+def _lease_stmt(dialect: str) -> Any:
+    # Both dialects have INSERT ... ON CONFLICT DO NOTHING.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    names = ("id", "task_id", "project_id", "trainer_id", "claimed_at", "lease_expires_at",
+             "created_at", "updated_at")
+    return (
+        insert(Assignment)
+        .values(state=AssignmentState.LEASED, auto_approved=False, revisions=0,
+                **{name: bindparam(name) for name in names})
+        .on_conflict_do_nothing(index_elements=[Assignment.task_id, Assignment.trainer_id])
+        .returning(Assignment)
+    )
 
 
 def _bound_by_limits(session: Session, trainer: User, assignment: Assignment) -> None:
