@@ -2,11 +2,15 @@
 running the same SQL as workforce's claim and submit, through psycopg, without the ORM,
 the schemas, the problem+json layer or the wellbeing gates.
 
-It authenticates the bearer token the same way (one indexed look-up of its SHA-256), takes
-the same locks (the project shared, the trainer's row, the membership, the live lease),
-picks the next task with the same ``FOR UPDATE SKIP LOCKED`` query, takes the slot with
-the same conditional UPDATE, and submits under the same row lock. It is what a
-hand-written service would cost on this machine; workforce is measured against it.
+It authenticates the bearer token the same way (one indexed look-up of its SHA-256), reads
+and locks the same rows in the same order (the project shared, with its current
+guidelines and whether a task is sensitive on its own; the trainer's row; the
+membership; the live lease), picks the next task with the same ``FOR UPDATE SKIP
+LOCKED`` query (hidden and sensitive tasks left out), takes the slot with the same
+conditional UPDATE returning the task, inserts the lease with the same ``ON CONFLICT DO
+NOTHING``, and submits under the same row lock, read with the task, the project and the
+rate in force. It is what a hand-written service would cost on this machine; workforce
+is measured against it.
 
 Served by gunicorn as ``bench.floor:app`` with the same number of workers as workforce.
 """
@@ -59,10 +63,24 @@ def claim(project_id: uuid.UUID):
             if trainer_id is None:
                 c.rollback()
                 return _problem(401, "invalid-token")
+            # The project with whether a task is sensitive on its own and the current
+            # guidelines (for the answer), share-locked, as workforce reads it.
             project = cur.execute(
-                "SELECT state, lease_seconds FROM projects WHERE id = %s FOR SHARE",
+                """SELECT p.state, p.lease_seconds, p.sensitivity,
+                          EXISTS (SELECT 1 FROM tasks s WHERE s.project_id = p.id
+                                  AND s.open_slots > 0
+                                  AND s.sensitivity IN ('sensitive', 'graphic')),
+                          g.body
+                   FROM projects p
+                   LEFT JOIN project_guidelines g ON g.project_id = p.id AND g.number = (
+                       SELECT max(number) FROM project_guidelines
+                       WHERE project_id = p.id)
+                   WHERE p.id = %s FOR SHARE OF p""",
                 [project_id]).fetchone()
-            if project is None or project[0] != "active":
+            # The floor knows no wellbeing gate: it serves plain projects only (the
+            # benchmark's claim projects are plain, as workforce's gate-free path).
+            if project is None or project[0] != "active" or project[2] != "none" \
+                    or project[3]:
                 c.rollback()
                 return _problem(409, "project-not-active")
             cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", [trainer_id])
@@ -79,9 +97,10 @@ def claim(project_id: uuid.UUID):
                    FOR UPDATE""", [trainer_id, project_id]).fetchall()
             for assignment_id, task_id, expires in held:
                 if expires > now:
-                    answer = _answer(cur, assignment_id, task_id, expires)
+                    payload = cur.execute("SELECT payload FROM tasks WHERE id = %s",
+                                          [task_id]).fetchone()[0]
                     c.commit()
-                    return answer, 200
+                    return _answer(assignment_id, task_id, payload, expires), 200
             lease_until = now + timedelta(seconds=project[1])
             for _ in range(10):
                 candidates = [row[0] for row in cur.execute(
@@ -89,27 +108,35 @@ def claim(project_id: uuid.UUID):
                        WHERE t.project_id = %s AND t.open_slots > 0
                          AND NOT EXISTS (SELECT 1 FROM task_assignments a
                                          WHERE a.task_id = t.id AND a.trainer_id = %s)
+                         AND NOT EXISTS (SELECT 1 FROM content_flags f
+                                         WHERE f.task_id = t.id AND f.severity = 'high'
+                                           AND f.state IN ('open', 'escalated'))
+                         AND (t.sensitivity IS NULL
+                              OR t.sensitivity NOT IN ('sensitive', 'graphic'))
                        ORDER BY t.priority DESC, t.created_at, t.id LIMIT 5
                        FOR UPDATE OF t SKIP LOCKED""", [project_id, trainer_id])]
                 if not candidates:
                     break
                 for task_id in candidates:
-                    taken = cur.execute(
-                        """UPDATE tasks SET open_slots = open_slots - 1
-                           WHERE id = %s AND open_slots > 0""", [task_id]).rowcount
-                    if not taken:
+                    task = cur.execute(
+                        """UPDATE tasks SET open_slots = open_slots - 1, updated_at = %s
+                           WHERE id = %s AND open_slots > 0 RETURNING payload, *""",
+                        [now, task_id]).fetchone()
+                    if task is None:
                         continue
                     assignment_id = uuid.uuid4()
-                    cur.execute(
+                    inserted = cur.execute(
                         """INSERT INTO task_assignments (id, task_id, project_id, trainer_id,
                                state, claimed_at, lease_expires_at, auto_approved, revisions,
                                created_at, updated_at)
-                           VALUES (%s, %s, %s, %s, 'leased', %s, %s, false, 0, %s, %s)""",
+                           VALUES (%s, %s, %s, %s, 'leased', %s, %s, false, 0, %s, %s)
+                           ON CONFLICT (task_id, trainer_id) DO NOTHING RETURNING *""",
                         [assignment_id, task_id, project_id, trainer_id, now, lease_until,
-                         now, now])
-                    answer = _answer(cur, assignment_id, task_id, lease_until)
+                         now, now]).fetchone()
+                    if inserted is None:
+                        continue
                     c.commit()
-                    return answer, 201
+                    return _answer(assignment_id, task_id, task[0], lease_until), 201
             c.rollback()
             return _problem(409, "no-task-available")
     except BaseException:
@@ -117,9 +144,8 @@ def claim(project_id: uuid.UUID):
         raise
 
 
-def _answer(cur: psycopg.Cursor, assignment_id: uuid.UUID, task_id: uuid.UUID,
+def _answer(assignment_id: uuid.UUID, task_id: uuid.UUID, payload: dict,
             expires: datetime):
-    payload = cur.execute("SELECT payload FROM tasks WHERE id = %s", [task_id]).fetchone()[0]
     return jsonify({"id": str(assignment_id), "task_id": str(task_id), "payload": payload,
                     "lease_expires_at": expires.isoformat()})
 
@@ -137,21 +163,28 @@ def submit(assignment_id: uuid.UUID):
             if trainer_id is None:
                 c.rollback()
                 return _problem(401, "invalid-token")
+            now = datetime.now(UTC)
+            # The assignment with its task, its project and the rate in force, locked,
+            # as workforce reads it.
             row = cur.execute(
-                """SELECT trainer_id, project_id, state, claimed_at, lease_expires_at
-                   FROM task_assignments WHERE id = %s FOR UPDATE""",
-                [assignment_id]).fetchone()
+                """SELECT a.trainer_id, a.project_id, a.state, a.claimed_at,
+                          a.lease_expires_at, r.id, t.payload, p.review_sample_percent
+                   FROM task_assignments a
+                   JOIN tasks t ON t.id = a.task_id
+                   JOIN projects p ON p.id = a.project_id
+                   LEFT JOIN project_rates r ON r.id = (
+                       SELECT id FROM project_rates WHERE project_id = a.project_id
+                         AND effective_from <= %s
+                       ORDER BY effective_from DESC, number DESC LIMIT 1)
+                   WHERE a.id = %s FOR UPDATE OF a""",
+                [now, assignment_id]).fetchone()
             if row is None or row[0] != trainer_id:
                 c.rollback()
                 return _problem(404, "not-found")
-            now = datetime.now(UTC)
             if row[2] != "leased" or row[4] <= now:
                 c.rollback()
                 return _problem(409, "not-leased")
-            rate = cur.execute(
-                """SELECT id FROM project_rates WHERE project_id = %s AND effective_from <= %s
-                   ORDER BY effective_from DESC, number DESC LIMIT 1""",
-                [row[1], now]).fetchone()
+            rate = row[5:6]
             worked = min(body["active_seconds"], int((now - row[3]).total_seconds()))
             cur.execute(
                 """UPDATE task_assignments SET state = 'submitted', answer = %s,
