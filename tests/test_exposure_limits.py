@@ -6,6 +6,7 @@ exposure figures."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import false, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
@@ -34,6 +35,7 @@ from tests.task_helpers import claim, claimed
 from workforce.accounts.models import Organisation, User
 from workforce.billing.models import EarningEvent
 from workforce.notifications.models import Notification
+from workforce.projects import tasks
 from workforce.projects.models import (
     Assignment,
     ContentCategory,
@@ -293,9 +295,12 @@ def test_a_plain_claim_skips_the_limits_only_while_no_sensitive_task_is_open(
     submitted = client.post(f"{API}/me/assignments/{first['id']}/submit", as_user=trainer,
                             json={"answer": "ok", "active_seconds": 5})
     assert submitted.status_code == 200
-    # Pretend the first look saw no sensitive task (the race): only the graphic task is
-    # left, so the claim looks again with the trainer's consent and refuses.
-    monkeypatch.setattr(limits, "sensitive_tasks_open", lambda _project_id: false())
+    # Pretend the claim's first look saw no sensitive task (the race: it was imported
+    # just after): only the graphic task is left, so the claim looks again with the
+    # trainer's consent and refuses.
+    locked_for_claim = tasks._lock_for_claim
+    monkeypatch.setattr(tasks, "_lock_for_claim", lambda *args: dataclasses.replace(
+        locked_for_claim(*args), sensitive_open=False))
     measured.clear()
     before = assignments(session)
     problem = assert_problem(claim(client, trainer, project), 409, code="consent-required")
@@ -323,8 +328,7 @@ def test_a_plain_claim_with_only_plain_work_does_not_measure_exposure(
         assert lease["content_warning"]["sensitivity"] == "none"
         assert client.post(f"{API}/me/assignments/{lease['id']}/submit", as_user=trainer,
                            json={"answer": "ok", "active_seconds": 5}).status_code == 200
-    # Nothing left: measured now, to tell a limit or consent from an empty queue.
-    monkeypatch.undo()
+    # Nothing left, and nothing sensitive: an empty queue, still without measuring.
     assert_problem(claim(client, trainer, project), 409, code="no-task-available")
 
 

@@ -319,6 +319,11 @@ def _take_next_task(
             if assignment is not None:
                 return assignment
     if gate is None:
+        # Nothing plain is left. Only if a sensitive task was imported since the claim
+        # began is the trainer measured, and the project looked at again with their
+        # limits and consent; an empty queue is answered at once.
+        if not session.scalar(_sensitive_open_stmt(), {"project_id": project.id}):
+            raise _no_task()
         gate = limits.gate_for(session, trainer, project.organisation_id, now=now)
         return _take_next_task(session, trainer, project, now, gate)
     skipped = _candidates(session, trainer.id, project.id, skip_locked=False,
@@ -326,7 +331,11 @@ def _take_next_task(
     if skipped:
         # Work is left, but none the trainer may take now: say why.
         raise limits.refusal(session, gate, session.get_one(Task, skipped[0]), project)
-    raise Conflict(
+    raise _no_task()
+
+
+def _no_task() -> Conflict:
+    return Conflict(
         "No task on this project needs your answer right now; try again later.",
         code="no-task-available",
     )
@@ -374,6 +383,11 @@ def _project_stmt() -> Any:
         .with_for_update(read=True, of=Project)
         .execution_options(populate_existing=True)
     )
+
+
+@functools.cache
+def _sensitive_open_stmt() -> Any:
+    return select(limits.sensitive_tasks_open(bindparam("project_id")))
 
 
 @functools.cache
