@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from tests import factories
@@ -453,3 +453,48 @@ def test_senders_side_by_side_halt_once_on_an_insufficient_balance(
     assert Counter(t["transfer_group"] for t in stripe_standin.transfers) == Counter(
         {f"payout-item-{i.id}": 1 for i in items})
     assert_ledger_sound(live_session)
+
+
+def test_a_retry_note_leaves_an_item_another_processor_holds_alone(
+    live_database: Database, live_session: Session, stripe_standin: StripeStandin,
+) -> None:
+    """A sender that gave up on an item for this pass notes why on it, but only while
+    it is still approved and nobody holds it: another processor that took it meanwhile
+    and pays it keeps its item as it leaves it (no "Will retry" on a paid item), and the
+    note does not wait for that processor's gateway call."""
+    from workforce.billing import processing
+    from workforce.billing.gateways import GatewayError
+
+    fin, schedule, _ = setup_org(live_session, stripe_standin, 1)
+    run_id = approved_run(live_database, fin, schedule)
+    [item] = items_of(live_session, run_id)
+    retry_later = GatewayError("Stripe is busy.", code="rate_limit", retryable=True,
+                               status=429)
+    with live_database.unit_of_work() as other:
+        # Another processor holds the item, and pays it before it lets go.
+        held = other.scalars(select(PayoutItem).where(PayoutItem.id == item.id)
+                             .with_for_update()).one()
+        noting = live_database.session()
+        # Were the note to wait for the lock, it would wait on this very thread: fail
+        # fast instead of hanging.
+        noting.execute(text("SET lock_timeout = '2s'"))
+        try:
+            processing._note_retryable(noting, item.id, retry_later)
+        finally:
+            noting.close()
+        payouts.record_paid(other, held, reference="bank-ref-1")
+    live_session.expire_all()
+    paid = live_session.get(PayoutItem, item.id)
+    assert paid.state is ItemState.PAID
+    assert paid.failure_message is None and paid.failure_code is None
+    # Nobody holds it and it waits: the note is written.
+    fin2, schedule2, _ = setup_org(live_session, stripe_standin, 1)
+    [waiting] = items_of(live_session, approved_run(live_database, fin2, schedule2))
+    noting = live_database.session()
+    try:
+        processing._note_retryable(noting, waiting.id, retry_later)
+    finally:
+        noting.close()
+    live_session.expire_all()
+    assert live_session.get(PayoutItem, waiting.id).failure_message == \
+        "Will retry: Stripe is busy."

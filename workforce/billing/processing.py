@@ -635,7 +635,10 @@ def _halt(session: Session, item_id: uuid.UUID, exc: GatewayError) -> str:
 
 
 def _note_retryable(session: Session, item_id: uuid.UUID, exc: GatewayError) -> None:
-    item = session.get(PayoutItem, item_id, populate_existing=True)
+    """Say on the item, still approved, why it waits for the next pass. Under its lock:
+    another processor that took it meanwhile (and may have paid it) is left alone."""
+    item = session.get(PayoutItem, item_id, populate_existing=True,
+                       with_for_update={"skip_locked": True})
     if item is not None and item.state is ItemState.APPROVED:
         item.failure_code = exc.code[:100]
         item.failure_message = f"Will retry: {exc.message}"
