@@ -179,6 +179,14 @@ def without_parallel_plans(session: Session) -> None:
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
+def insert_for(dialect_name: str) -> Callable[..., Any]:
+    """The dialect's own INSERT construct: PostgreSQL's and SQLite's both have
+    ``ON CONFLICT``, which the portable one lacks."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
 def str_enum(enum_cls: type, length: int = 32) -> Any:
     """A ``StrEnum`` column stored by value, with a CHECK constraint on every backend."""
     from sqlalchemy import Enum

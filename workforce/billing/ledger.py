@@ -27,11 +27,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from workforce import clock
+from workforce import clock, db
 from workforce.billing.models import (
     AccountKind,
     EarningDay,
@@ -182,7 +181,7 @@ def post(
     # against a concurrent transaction (whose insert this one waits for), without an
     # error to recover from.
     entry = session.scalars(
-        _dialect(session).insert(JournalEntry)
+        _insert(session)(JournalEntry)
         .values(
             id=uuid.uuid4(), source_type=source_type, source_id=source_id,
             reason=reason[:500], organisation_id=organisation_id, trainer_id=trainer_id,
@@ -209,8 +208,8 @@ def post(
     return entry
 
 
-def _dialect(session: Session) -> Any:
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+def _insert(session: Session) -> Any:
+    return db.insert_for(session.get_bind().dialect.name)
 
 
 def _same_movement(session: Session, entry: JournalEntry, legs: Sequence[Leg]) -> JournalEntry:
@@ -280,9 +279,9 @@ def _count_earnings(session: Session, entry: JournalEntry, legs: Sequence[Leg]) 
     if not by_account or not is_earning(session, entry.source_type, entry.reverses_id):
         return
     day = utc_day(entry.occurred_at)
-    dialect = _dialect(session)
+    insert = _insert(session)
     for account_id in sorted(by_account):
-        stmt = dialect.insert(EarningDay).values(
+        stmt = insert(EarningDay).values(
             account_id=account_id, day=day, amount=by_account[account_id])
         session.execute(stmt.on_conflict_do_update(
             index_elements=[EarningDay.account_id, EarningDay.day],
@@ -317,7 +316,6 @@ def earned_between(
     else:
         windows = [(start, end)]
     reversed_entry = aliased(JournalEntry)
-    earned = list(EARNED_SOURCES)
     for low, high in windows:
         if low >= high:
             continue
@@ -329,14 +327,21 @@ def earned_between(
                 JournalEntry.trainer_id == trainer_id,
                 JournalEntry.occurred_at >= low, JournalEntry.occurred_at < high,
                 Posting.account_id.in_(list(account_ids)),
-                or_(JournalEntry.source_type.in_(earned),
-                    and_(JournalEntry.source_type == SourceType.REVERSAL,
-                         reversed_entry.source_type.in_(earned))),
+                _is_earning_entry(reversed_entry),
             )
             .group_by(Posting.currency)
         ):
             totals[currency] += int(amount or 0)
     return dict(totals)
+
+
+def _is_earning_entry(reversed_entry: Any) -> Any:
+    """``is_earning`` in SQL, on a query joined (outer) to the entry ``JournalEntry``
+    reverses as ``reversed_entry``."""
+    earned = list(EARNED_SOURCES)
+    return or_(JournalEntry.source_type.in_(earned),
+               and_(JournalEntry.source_type == SourceType.REVERSAL,
+                    reversed_entry.source_type.in_(earned)))
 
 
 def _midnight(day: date) -> datetime:
@@ -398,7 +403,6 @@ def check_earning_days(session: Session) -> list[BalanceMismatch]:
     """Every payable account whose ``EarningDay`` rows differ from its earnings
     recomputed from the postings (reported with the account id and the two totals)."""
     reversed_entry = aliased(JournalEntry)
-    earned = list(EARNED_SOURCES)
     recomputed: dict[tuple[uuid.UUID, date], int] = defaultdict(int)
     for account_id, occurred_at, amount in session.execute(
         select(Posting.account_id, JournalEntry.occurred_at, Posting.amount)
@@ -406,10 +410,7 @@ def check_earning_days(session: Session) -> list[BalanceMismatch]:
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
         .outerjoin(reversed_entry, reversed_entry.id == JournalEntry.reverses_id)
         .where(
-            LedgerAccount.kind == AccountKind.PAYABLE,
-            or_(JournalEntry.source_type.in_(earned),
-                and_(JournalEntry.source_type == SourceType.REVERSAL,
-                     reversed_entry.source_type.in_(earned))),
+            LedgerAccount.kind == AccountKind.PAYABLE, _is_earning_entry(reversed_entry),
         )
         .execution_options(yield_per=10_000)
     ):
@@ -484,11 +485,8 @@ def find_payable(
 ) -> LedgerAccount | None:
     """The trainer's payable account with an organisation, without creating it;
     ``lock`` takes its row lock (and reads its balance afresh)."""
-    stmt = select(LedgerAccount).where(
-        LedgerAccount.organisation_id == organisation_id,
-        LedgerAccount.owner_type == OwnerType.TRAINER, LedgerAccount.owner_id == trainer_id,
-        LedgerAccount.kind == AccountKind.PAYABLE, LedgerAccount.currency == currency,
-    )
+    stmt = _accounts_of(organisation_id, OwnerType.TRAINER, trainer_id, currency).where(
+        LedgerAccount.kind == AccountKind.PAYABLE)
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.scalars(stmt).one_or_none()

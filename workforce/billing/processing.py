@@ -189,8 +189,9 @@ def process_run(
     # against 96 without, bench/RESULTS.md).
     bucket = TokenBucket(rate, burst=1, sleep=sleep)
     pacing = Pacing(bucket, sleep=sleep, max_attempts=max_attempts)
-    senders = _Senders(open_session, run_id, gateway, pacing, result, progress)
-    if concurrency > 1 and _concurrent_ok(open_session):
+    bind = _bind_of(open_session)
+    senders = _Senders(open_session, bind, run_id, gateway, pacing, result, progress)
+    if concurrency > 1 and _concurrent_ok(bind):
         senders.run_threads(concurrency)
     else:
         senders.send_all()
@@ -207,29 +208,28 @@ def process_run(
     return result
 
 
-def _concurrent_ok(open_session: SessionOpener) -> bool:
-    """Senders side by side rely on ``SKIP LOCKED`` row locks and a connection each:
-    PostgreSQL through a pool. SQLite has one writer at a time anyway, and sessions bound
-    to one connection (a test's rolled-back transaction) cannot share it."""
+def _bind_of(open_session: SessionOpener) -> Any:
+    """What sessions from ``open_session`` run on: an engine, or one connection."""
     session = open_session()
     try:
-        bind = session.get_bind()
-        return isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+        return session.get_bind()
     finally:
         session.close()
 
 
+def _concurrent_ok(bind: Any) -> bool:
+    """Senders side by side rely on ``SKIP LOCKED`` row locks and a connection each:
+    PostgreSQL through a pool. SQLite has one writer at a time anyway, and sessions bound
+    to one connection (a test's rolled-back transaction) cannot share it."""
+    return isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+
+
 @contextmanager
-def _one_connection(open_session: SessionOpener) -> Iterator[SessionOpener]:
+def _one_connection(open_session: SessionOpener, bind: Any) -> Iterator[SessionOpener]:
     """A sender's sessions, all on one connection held for the sender's whole run. A
     session per item ends two transactions an item, and on an engine each would check
     a connection out of the pool again, which pings the database first. Sessions
     already bound to a connection (a test's) are opened as they are."""
-    probe = open_session()
-    try:
-        bind = probe.get_bind()
-    finally:
-        probe.close()
     if not isinstance(bind, Engine):
         yield open_session
         return
@@ -250,10 +250,11 @@ class _Senders:
     deferred earlier in the pass. Outcomes are counted under a lock, and a halt stops
     every sender before its next item."""
 
-    def __init__(self, open_session: SessionOpener, run_id: uuid.UUID,
+    def __init__(self, open_session: SessionOpener, bind: Any, run_id: uuid.UUID,
                  gateway: PayoutGateway, pacing: Pacing, result: ProcessResult,
                  progress: Callable[[int], None] | None) -> None:
         self.open_session = open_session
+        self.bind = bind
         self.run_id = run_id
         self.gateway = gateway
         self.pacing = pacing
@@ -266,7 +267,7 @@ class _Senders:
         self._after: uuid.UUID | None = None
 
     def send_all(self) -> None:
-        with _one_connection(self.open_session) as open_session:
+        with _one_connection(self.open_session, self.bind) as open_session:
             while not self._stop.is_set():
                 picked = _process_next(open_session, self.run_id, self._pick, self.gateway,
                                        self.pacing)

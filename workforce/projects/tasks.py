@@ -33,11 +33,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, not_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.util import identity_key
 
-from workforce import clock
+from workforce import clock, db
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
@@ -440,8 +439,7 @@ def _take_slot_stmt() -> Any:
 
 @functools.cache
 def _lease_stmt(dialect: str) -> Any:
-    # Both dialects have INSERT ... ON CONFLICT DO NOTHING.
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = db.insert_for(dialect)
     names = ("id", "task_id", "project_id", "trainer_id", "claimed_at", "lease_expires_at",
              "created_at", "updated_at")
     return (
