@@ -147,6 +147,8 @@ class Settings:
             except ValueError:
                 problems.append(f"{PREFIX}{name.upper()} must be a rate limit such as "
                                 "'600 per minute'")
+        if (problem := _storage_problem(self.rate_limit_storage_uri)) is not None:
+            problems.append(f"{PREFIX}RATE_LIMIT_STORAGE_URI: {problem}")
         if self.env is Environment.PRODUCTION:
             problems.extend(self._production_urls())
         if problems:
@@ -171,6 +173,22 @@ class Settings:
         # without a real key because validate() refuses it.
         return self.secret_key or f"insecure-{self.env}-key"
 
+
+def _storage_problem(uri: str) -> str | None:
+    """Why the rate-limit store at ``uri`` cannot be used, found at start-up rather than
+    by the first request: an unknown scheme, or a client library that is not installed.
+    Building a store connects to nothing; the in-process one (which starts a thread) is
+    left to the limiter."""
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
+
+    if uri.partition("://")[0] == "memory":
+        return None
+    try:
+        storage_from_string(uri)
+    except ConfigurationError as exc:
+        return str(exc)
+    return None
 
 def _default_migrations_dir() -> str:
     # A source checkout (editable install) has them beside the package; a deployment
