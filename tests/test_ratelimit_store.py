@@ -67,7 +67,7 @@ def test_two_processes_spend_one_budget(tmp_path: Path) -> None:
     address = "10.{}.{}.{}".format(*uuid.uuid4().bytes[:3])
 
     def process() -> list[int]:
-        done = subprocess.run([sys.executable, "-c", PROCESS, address], env=env,  # noqa: S603
+        done = subprocess.run([sys.executable, "-c", PROCESS, address], env=env,  # noqa: S603 (our own code)
                               capture_output=True, text=True, timeout=120, check=True)
         return json.loads(done.stdout.strip().splitlines()[-1])
 
