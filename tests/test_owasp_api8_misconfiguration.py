@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask
+from flask import Flask, session
 
 from tests.client import ApiClient, assert_problem
 from tests.factories import UserFactory
@@ -88,3 +88,15 @@ def test_a_crash_is_a_problem_without_a_stack_trace(production_app: Flask) -> No
     assert body["detail"] and "RuntimeError" not in text
     for name, value in HEADERS.items():
         assert response.headers.get(name) == value
+
+
+def test_no_cookie_session_is_read_or_written(app: Flask, client: ApiClient) -> None:
+    # Bearer tokens are the only credential: a cookie sent along is ignored and none is
+    # ever set, so a cross-site request has nothing to ride on.
+    response = client.get("/api/v1/health", headers={"Cookie": "session=forged.value"})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    with app.test_request_context("/api/v1/health"):
+        assert dict(session) == {}
+        with pytest.raises(RuntimeError):
+            session["user_id"] = "someone"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from workforce import api, context, logs
@@ -70,9 +71,22 @@ def create_app(
     database.session_factory.configure(info={OUTBOX_KEY: outbox})
     app.extensions["workforce"] = Services(settings, database, outbox)
 
+    app.session_interface = _NoSessions()
     _request_logging(app)
     api.init_app(app)
     return app
+
+
+class _NoSessions(SessionInterface):
+    """The API knows callers by their bearer token alone: no cookie session is read or
+    written, so there is nothing for a cross-site request to ride on, and no cookie to
+    verify on every request. Writing to ``flask.session`` is an error."""
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def _request_logging(app: Flask) -> None:
