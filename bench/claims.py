@@ -4,8 +4,13 @@ gunicorn on PostgreSQL; the floor is ``bench.floor`` on the same server in the s
 The claim projects are reset first (the tasks earlier runs on a kept database took are
 open again). Each client is one trainer (tokens from the generator) looping claim, then
 submit, for a fixed time; a pair's latency is from sending the claim to the submit's
-answer. At each client count, rounds alternate workforce and the floor (``ROUNDS`` of
-each, the time split between them), so both see the same machine load.
+answer. At each client count, rounds alternate workforce, the floor and a reference
+(``ROUNDS`` of each, the time split between them), so all see the same machine load.
+
+The reference, ``machinery``, sends workforce two authenticated ``GET /api/v1/me`` per
+pair: what every request costs before any work of its own (Flask-Limiter, the token
+check, the session, flask-smorest and marshmallow, the request log), measured in the same
+rounds. Its pairs per second bound what any claim and submit could reach.
 Afterwards the database is checked: no task held or used by more trainers than its
 redundancy, no trainer twice on a task, and every task's open slots equal to its
 redundancy less the assignments holding a slot.
@@ -17,7 +22,7 @@ import http.client
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 
@@ -66,6 +71,8 @@ class Routes:
     claim: str  # with {project}
     submit: str  # with {assignment}
     project: str
+    # Instead of claim and submit, two GET of this path per pair (the reference).
+    get_twice: str | None = None
 
 
 def _post(conn: http.client.HTTPConnection, path: str, token: str,
@@ -80,6 +87,35 @@ def _post(conn: http.client.HTTPConnection, path: str, token: str,
     return response.status, (json.loads(raw) if raw else {})
 
 
+def _get(conn: http.client.HTTPConnection, path: str, token: str) -> tuple[int, dict]:
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    raw = response.read()
+    return response.status, (json.loads(raw) if raw else {})
+
+
+def _claim_and_submit(conn: http.client.HTTPConnection, routes: Routes,
+                      token: str) -> str | None:
+    """One pair; what went wrong, or None."""
+    status, claimed = _post(conn, routes.claim.format(project=routes.project), token)
+    if status not in (200, 201):
+        time.sleep(0.05)
+        return f"claim {status} {claimed.get('type', '')}".strip()
+    status, submitted = _post(conn, routes.submit.format(assignment=claimed["id"]), token,
+                              {"answer": {"label": "yue-HK"}, "active_seconds": 3})
+    if status != 200:
+        return f"submit {status} {submitted.get('type', '')}".strip()
+    return None
+
+
+def _get_twice(conn: http.client.HTTPConnection, path: str, token: str) -> str | None:
+    for _ in range(2):
+        status, body = _get(conn, path, token)
+        if status != 200:
+            return f"get {status} {body.get('type', '')}".strip()
+    return None
+
+
 def _client(routes: Routes, trainer: int, stop: float, run: ClaimRun,
             lock: threading.Lock) -> None:
     token = generate.token("trainer", trainer)
@@ -88,23 +124,15 @@ def _client(routes: Routes, trainer: int, stop: float, run: ClaimRun,
     while time.monotonic() < stop:
         started = time.perf_counter()
         try:
-            status, claimed = _post(conn, routes.claim.format(project=routes.project), token)
-            if status not in (200, 201):
-                key = f"claim {status} {claimed.get('type', '')}".strip()
-                errors[key] = errors.get(key, 0) + 1
-                time.sleep(0.05)
-                continue
-            status, submitted = _post(
-                conn, routes.submit.format(assignment=claimed["id"]), token,
-                {"answer": {"label": "yue-HK"}, "active_seconds": 3})
+            if routes.get_twice is None:
+                error = _claim_and_submit(conn, routes, token)
+            else:
+                error = _get_twice(conn, routes.get_twice, token)
         except (OSError, http.client.HTTPException) as exc:
-            key = f"connection {type(exc).__name__}"
-            errors[key] = errors.get(key, 0) + 1
+            error = f"connection {type(exc).__name__}"
             conn.close()
-            continue
-        if status != 200:
-            key = f"submit {status} {submitted.get('type', '')}".strip()
-            errors[key] = errors.get(key, 0) + 1
+        if error is not None:
+            errors[error] = errors.get(error, 0) + 1
             continue
         latencies.append(time.perf_counter() - started)
         pairs += 1
@@ -187,18 +215,19 @@ def bench(database: str, workforce_port: int, floor_port: int, client_counts: tu
                        "/api/v1/me/assignments/{assignment}/submit", workforce_project)
     floor = Routes("floor", floor_port, "/floor/projects/{project}/claims",
                    "/floor/assignments/{assignment}/submit", floor_project)
-    # Warm both up (connections, caches, the first requests' imports).
-    run_clients(workforce, 4, 2.0)
-    run_clients(floor, 4, 2.0)
+    machinery = replace(workforce, system="machinery", get_twice="/api/v1/me")
+    systems = (workforce, floor, machinery)
+    # Warm them up (connections, caches, the first requests' imports).
+    for routes in systems:
+        run_clients(routes, 4, 2.0)
     results = []
     for clients in client_counts:
-        # Rounds alternate the two systems, so a change in the machine's load (another
-        # job, autovacuum) falls on both rather than on whichever ran at the time.
-        runs = {routes.system: ClaimRun(routes.system, clients, 0.0)
-                for routes in (workforce, floor)}
+        # Rounds alternate the systems, so a change in the machine's load (another job,
+        # autovacuum) falls on all rather than on whichever ran at the time.
+        runs = {routes.system: ClaimRun(routes.system, clients, 0.0) for routes in systems}
         loads: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(ROUNDS):
-            for routes in (workforce, floor):
+            for routes in systems:
                 loads[routes.system].append(load()[0])
                 runs[routes.system].add(run_clients(routes, clients, seconds / ROUNDS))
         for name, run in runs.items():
@@ -208,13 +237,21 @@ def bench(database: str, workforce_port: int, floor_port: int, client_counts: tu
                 f"p50 {summary['p50_ms']} ms p99 {summary['p99_ms']} ms "
                 f"errors {summary['errors']}")
             results.append(summary)
-    ratios = {}
-    for clients in client_counts:
-        wf = next(r for r in results if r["system"] == "workforce" and r["clients"] == clients)
-        fl = next(r for r in results if r["system"] == "floor" and r["clients"] == clients)
-        ratios[clients] = round(wf["throughput"] / fl["throughput"], 3) if fl["throughput"] \
-            else 0.0
+    ratios = {clients: _ratio(results, clients, "workforce") for clients in client_counts}
+    machinery_ratios = {clients: _ratio(results, clients, "machinery")
+                        for clients in client_counts}
     checks = check_assignments(database, [workforce_project, floor_project])
     log(f"  checks: {checks}")
-    return {"runs": results, "ratios": ratios, "checks": checks,
+    return {"runs": results, "ratios": ratios, "machinery_ratios": machinery_ratios,
+            "checks": checks,
             "target": "workforce throughput >= 0.5 x floor, no double assignment"}
+
+
+def _ratio(results: list[dict], clients: int, system: str) -> float:
+    """``system``'s throughput over the floor's at ``clients``."""
+    def throughput(name: str) -> float:
+        return next(r["throughput"] for r in results
+                    if r["system"] == name and r["clients"] == clients)
+
+    floor = throughput("floor")
+    return round(throughput(system) / floor, 3) if floor else 0.0

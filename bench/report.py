@@ -41,7 +41,9 @@ def section(results: dict) -> str:
         c = bench["claims"]
         lines += ["#### 1. Claim and submit (gunicorn, "
                   f"{size['workers']} sync workers each, {size['claim_seconds']:.0f} s per "
-                  "system and client count, in rounds alternating the two)",
+                  "system and client count, in rounds alternating them; `machinery`: "
+                  "two authenticated `GET /api/v1/me` per pair, the cost of any request "
+                  "before its own work)",
                   "", "| clients | system | pairs/s | p50 ms | p99 ms | errors | load |",
                   "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
         for r in c["runs"]:
@@ -51,6 +53,9 @@ def section(results: dict) -> str:
         lines += [""] + [f"- {n} clients: workforce / floor throughput = **{ratio}** "
                          f"(target ≥ 0.5: {_yes(ratio >= 0.5)})"
                          for n, ratio in c["ratios"].items()]
+        lines += [f"- {n} clients: machinery / floor throughput = {ratio}: two workforce "
+                  "requests with no work of their own run at this share of the floor's "
+                  "whole claim and submit" for n, ratio in c.get("machinery_ratios", {}).items()]
         checks = c["checks"]
         sound = not any(v for k, v in checks.items() if k != "assignments")
         lines += [f"- After the runs: {checks['assignments']:,} assignments; tasks over "
