@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Forbidden, NotFound
@@ -123,21 +123,17 @@ def _in_force(stmt: Any, project_id: Any, when: Any) -> Any:
 
 
 def current_guidelines(session: Session, project_id: uuid.UUID) -> GuidelineVersion | None:
-    return session.scalars(
-        select(GuidelineVersion)
-        .where(GuidelineVersion.project_id == project_id)
-        .order_by(GuidelineVersion.number.desc())
-        .limit(1)
-    ).one_or_none()
+    return latest_guidelines(session, [project_id]).get(project_id)
 
 
 def latest_guidelines_number(project_id: Any) -> Any:
-    """The current guidelines' number as a scalar subquery (``project_id`` may be a
-    column), for a query that reads them along with their project."""
+    """The current guidelines' number (the highest) as a scalar subquery, the one
+    definition of "current": ``project_id`` may be a value or a column of the enclosing
+    query, such as its project's id or its own guidelines' project."""
+    versions = aliased(GuidelineVersion)
     return (
-        select(func.max(GuidelineVersion.number))
-        .where(GuidelineVersion.project_id == project_id)
-        .correlate_except(GuidelineVersion)
+        select(func.max(versions.number))
+        .where(versions.project_id == project_id)
         .scalar_subquery()
     )
 
@@ -146,16 +142,10 @@ def latest_guidelines(
     session: Session, project_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, GuidelineVersion]:
     """``current_guidelines`` for many projects, in one query."""
-    latest = (
-        select(GuidelineVersion.project_id, func.max(GuidelineVersion.number).label("number"))
-        .where(GuidelineVersion.project_id.in_(project_ids))
-        .group_by(GuidelineVersion.project_id)
-        .subquery()
+    stmt = select(GuidelineVersion).where(
+        GuidelineVersion.project_id.in_(project_ids),
+        GuidelineVersion.number == latest_guidelines_number(GuidelineVersion.project_id),
     )
-    stmt = select(GuidelineVersion).join(latest, and_(
-        GuidelineVersion.project_id == latest.c.project_id,
-        GuidelineVersion.number == latest.c.number,
-    ))
     return {g.project_id: g for g in session.scalars(stmt)}
 
 
