@@ -1,4 +1,5 @@
-"""Money owed to trainers, payout schedules and runs, for the payout tests.
+"""Money owed to trainers, payout schedules and runs, and Stripe through the stand-in,
+for the payout tests.
 
 Time matters here: a run pays what is available by its period end, so the tests record
 earnings at ``EARNED_AT`` (before the period) and act at ``NOW`` (after it).
@@ -7,10 +8,14 @@ earnings at ``EARNED_AT`` (before the period) and act at ``NOW`` (after it).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import time_machine
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,13 +28,17 @@ from tests.factories import (
     payout_account,
     token_for,
 )
+from tests.stripe_standin import StripeStandin
 from workforce.accounts.models import Organisation, Role, User
-from workforce.billing import ledger
+from workforce.billing import ledger, payouts
 from workforce.billing.models import (
     AccountKind,
     JournalEntry,
     LedgerAccount,
     OwnerType,
+    PayoutItem,
+    PayoutMethod,
+    PayoutRun,
     PayoutSchedule,
     SourceType,
 )
@@ -69,6 +78,27 @@ def trainer_owed(organisation_id: uuid.UUID, amount: int, *, method: str = "stri
     return trainer
 
 
+def stripe_trainer(standin: StripeStandin, *, ready: bool = False) -> tuple[User, str]:
+    """A trainer whose payout account is a connected account at the stand-in, ready (or
+    not) both by our records and at Stripe; with the account's id."""
+    trainer = UserFactory()
+    account_id = standin.add_account(payouts_enabled=ready, email=trainer.email)
+    payout_account(trainer, method=PayoutMethod.STRIPE, ready=ready,
+                   stripe_account_id=account_id)
+    return trainer, account_id
+
+
+def stripe_trainer_owed(standin: StripeStandin, organisation_id: uuid.UUID, amount: int,
+                        *, enabled_at_stripe: bool = True) -> User:
+    """A trainer owed ``amount``, paid through a connected account at the stand-in (ready
+    by our records, whatever Stripe says)."""
+    trainer = UserFactory()
+    account = standin.add_account(payouts_enabled=enabled_at_stripe)
+    payout_account(trainer, method="stripe", stripe_account_id=account)
+    earn(trainer, organisation_id, amount)
+    return trainer
+
+
 def schedule(session: Session, organisation_id: uuid.UUID, **fields: Any) -> PayoutSchedule:
     """A weekly schedule (Monday 02:00 UTC), set up a while ago."""
     values: dict[str, Any] = {
@@ -81,6 +111,33 @@ def schedule(session: Session, organisation_id: uuid.UUID, **fields: Any) -> Pay
     session.add(found)
     session.commit()
     return found
+
+
+def approved_run(session: Session, fin: User, found: PayoutSchedule | None = None,
+                 period_end: datetime = PERIOD_END) -> PayoutRun:
+    """A run built and approved through the services: by default, a new weekly
+    schedule's for the period."""
+    if found is None:
+        found = schedule(session, fin.organisation_id)
+    run, _ = payouts.ensure_run(session, fin, found, period_end)
+    payouts.approve_run(session, fin, run.id)
+    session.commit()
+    return run
+
+
+def approved_run_by_api(client: ApiClient, session: Session, fin: User) -> dict:
+    """A new weekly schedule's run, built and approved by finance through the API; the
+    run as the API returns it."""
+    found = schedule(session, fin.organisation_id)
+    run = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin).get_json()
+    response = client.post(f"{API}/payout-runs/{run['id']}/approve", as_user=fin)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def item_of(session: Session, trainer: User) -> PayoutItem:
+    session.expire_all()
+    return session.scalars(select(PayoutItem).where(PayoutItem.trainer_id == trainer.id)).one()
 
 
 def balances(session: Session, organisation_id: uuid.UUID, trainer_id: uuid.UUID,
@@ -117,3 +174,19 @@ def expense_of(session: Session, organisation_id: uuid.UUID, currency: str = "US
         LedgerAccount.kind == AccountKind.EXPENSE, LedgerAccount.currency == currency,
     )).one_or_none()
     return account.balance if account else 0
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, app: Flask, **changes: Any) -> None:
+    """Change the app's settings for one test."""
+    services = app.extensions["workforce"]
+    monkeypatch.setattr(services, "settings", replace(services.settings, **changes))
+
+
+@pytest.fixture
+def stripe_app(app: Flask, stripe_standin: StripeStandin,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The test app with Stripe and its webhooks pointed at the stand-in. A fixture:
+    import it (and ``stripe_standin``) into the test module."""
+    configure(monkeypatch, app, stripe_webhook_secret=stripe_standin.webhook_secret,
+              stripe_api_key=stripe_standin.api_key, stripe_api_base=stripe_standin.url)
+    yield app

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
-from typing import Any
 
 import pytest
 import time_machine
@@ -18,16 +16,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient
-from tests.factories import UserFactory, payout_account
 from tests.payout_helpers import (
     API,
     NOW,
     PERIOD_END,
+    approved_run,
     assert_ledger_sound,
     balances,
+    configure,
     earn,
     finance_user,
     schedule,
+    stripe_app,
+    stripe_trainer,
 )
 from tests.stripe_standin import StripeStandin, stripe_standin
 from workforce.accounts.models import AuditEvent, User
@@ -36,7 +37,7 @@ from workforce.billing.models import ItemState, JournalEntry, PayoutAccount, Pay
 from workforce.db import Database
 from workforce.notifications.models import Notification
 
-__all__ = ["stripe_standin"]  # the fixture, imported for pytest
+__all__ = ["stripe_app", "stripe_standin"]  # the fixtures, imported for pytest
 
 HOOK = f"{API}/webhooks/stripe"
 
@@ -47,26 +48,11 @@ def frozen() -> Iterator[None]:
         yield
 
 
-def configure(monkeypatch: pytest.MonkeyPatch, app: Flask, **changes: Any) -> None:
-    services = app.extensions["workforce"]
-    monkeypatch.setattr(services, "settings", replace(services.settings, **changes))
-
-
-@pytest.fixture
-def stripe_app(app: Flask, stripe_standin: StripeStandin,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    configure(monkeypatch, app, stripe_webhook_secret=stripe_standin.webhook_secret,
-              stripe_api_key=stripe_standin.api_key, stripe_api_base=stripe_standin.url)
-    yield app
-
-
-def stripe_trainer(session: Session, standin: StripeStandin, *,
-                   enabled: bool) -> tuple[User, str]:
+def onboarded_trainer(session: Session, standin: StripeStandin, *,
+                      enabled: bool) -> tuple[User, str]:
     """A trainer whose payout account is a connected account at the stand-in, its
     readiness and requirements as Stripe has them (as onboarding leaves them)."""
-    trainer = UserFactory()
-    account_id = standin.add_account(payouts_enabled=enabled, email=trainer.email)
-    payout_account(trainer, method="stripe", ready=enabled, stripe_account_id=account_id)
+    trainer, account_id = stripe_trainer(standin, ready=enabled)
     payout_accounts.update_from_stripe(session, standin.gateway().retrieve_account(account_id))
     session.commit()
     return trainer, account_id
@@ -101,10 +87,7 @@ def paid_through_stripe(session: Session, database: Database, standin: StripeSta
     fin = finance_user()
     for trainer, amount in trainers:
         earn(trainer, fin.organisation_id, amount)
-    run, _ = payouts.ensure_run(session, fin, schedule(session, fin.organisation_id),
-                                PERIOD_END)
-    payouts.approve_run(session, fin, run.id)
-    session.commit()
+    run = approved_run(session, fin)
     result = processing.process_run(database, run.id, standin.gateway(), rate=1000,
                                     sleep=lambda _: None)
     assert result.paid == len(trainers)
@@ -116,7 +99,7 @@ def paid_through_stripe(session: Session, database: Database, standin: StripeSta
 def test_a_signed_account_update_claiming_readiness_does_not_make_an_account_ready(
     stripe_app, client: ApiClient, session: Session, stripe_standin: StripeStandin
 ) -> None:
-    trainer, account_id = stripe_trainer(session, stripe_standin, enabled=False)
+    trainer, account_id = onboarded_trainer(session, stripe_standin, enabled=False)
     claimed = {**stripe_standin.account(account_id), "payouts_enabled": True,
                "requirements": {"currently_due": [], "past_due": [], "eventually_due": []}}
     before = state(session)
@@ -151,7 +134,7 @@ def test_a_signed_reversal_stripe_does_not_confirm_moves_no_money(
     stripe_app, client: ApiClient, session: Session, database: Database,
     stripe_standin: StripeStandin,
 ) -> None:
-    trainer, _ = stripe_trainer(session, stripe_standin, enabled=True)
+    trainer, _ = onboarded_trainer(session, stripe_standin, enabled=True)
     item = paid_through_stripe(session, database, stripe_standin, (trainer, 1700))[trainer.id]
     org = item.organisation_id
     transfer_id = item.transfer_id
@@ -185,11 +168,11 @@ def test_a_payload_naming_another_trainers_account_changes_nothing(
     stripe_app, client: ApiClient, session: Session, database: Database,
     stripe_standin: StripeStandin,
 ) -> None:
-    sender, sender_account = stripe_trainer(session, stripe_standin, enabled=True)
-    victim, victim_account = stripe_trainer(session, stripe_standin, enabled=True)
+    sender, sender_account = onboarded_trainer(session, stripe_standin, enabled=True)
+    victim, victim_account = onboarded_trainer(session, stripe_standin, enabled=True)
     items = paid_through_stripe(session, database, stripe_standin, (sender, 900),
                                 (victim, 1300))
-    waiting, waiting_account = stripe_trainer(session, stripe_standin, enabled=False)
+    waiting, waiting_account = onboarded_trainer(session, stripe_standin, enabled=False)
     before = state(session)
 
     # An event from the sender's connected account about another trainer's account.
@@ -225,7 +208,7 @@ def test_without_stripe_to_ask_no_money_moves_on_a_payload(
 ) -> None:
     """With the webhook secret but no API key (Stripe switched off), a reversal cannot
     be checked, so it moves nothing."""
-    trainer, _ = stripe_trainer(session, stripe_standin, enabled=True)
+    trainer, _ = onboarded_trainer(session, stripe_standin, enabled=True)
     item = paid_through_stripe(session, database, stripe_standin, (trainer, 600))[trainer.id]
     configure(monkeypatch, app, stripe_webhook_secret=stripe_standin.webhook_secret)
     stripe_standin.reverse_transfer(item.transfer_id or "")

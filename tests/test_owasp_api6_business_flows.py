@@ -32,24 +32,26 @@ from tests.factories import (
     ProjectFactory,
     StaffFactory,
     UserFactory,
-    payout_account,
     staff,
-    token_for,
 )
 from tests.payout_helpers import (
     API,
     NOW,
+    approved_run,
+    approved_run_by_api,
     assert_ledger_sound,
     balances,
-    earn,
     entries,
     finance_user,
+    item_of,
     schedule,
+    sign_in_for_days,
+    stripe_trainer_owed,
     trainer_owed,
 )
 from tests.stripe_standin import StripeStandin, stripe_standin
 from workforce.accounts.models import AuditEvent, Role, User
-from workforce.billing import payouts, processing
+from workforce.billing import processing
 from workforce.billing.models import (
     Bonus,
     ItemState,
@@ -76,12 +78,6 @@ def frozen() -> Iterator[None]:
         yield
 
 
-def sign_in(client: ApiClient, *users: User) -> None:
-    """Tokens that outlive the days these tests travel through."""
-    for user in users:
-        client._tokens[user.id] = token_for(user, lifetime=timedelta(days=30))
-
-
 def take_over_payout_details(client: ApiClient, trainer: User) -> dict:
     """What an attacker holding the trainer's token does: their own bank account."""
     response = client.request("PUT", f"{API}/me/payout-account/manual", as_user=trainer, json={
@@ -102,19 +98,6 @@ def money_state(session: Session) -> tuple:
     )
 
 
-def approve(client: ApiClient, session: Session, fin: User) -> dict:
-    found = schedule(session, fin.organisation_id)
-    run = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin).get_json()
-    response = client.post(f"{API}/payout-runs/{run['id']}/approve", as_user=fin)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def item_for(session: Session, trainer: User) -> PayoutItem:
-    session.expire_all()
-    return session.scalars(select(PayoutItem).where(PayoutItem.trainer_id == trainer.id)).one()
-
-
 # --- payout-detail changes --------------------------------------------------------------
 
 
@@ -125,7 +108,7 @@ def test_a_payout_detail_change_holds_the_next_payout_and_is_audited_and_notifie
     org = fin.organisation_id
     trainer = trainer_owed(org, 5000, method="manual")
     bystander = trainer_owed(org, 700, method="manual")
-    sign_in(client, trainer, fin)
+    sign_in_for_days(client, trainer, fin)
 
     changed = take_over_payout_details(client, trainer)
     assert changed["on_hold"] is True
@@ -170,8 +153,8 @@ def test_a_change_after_approval_keeps_the_new_details_out_of_the_bank_file(
     org = fin.organisation_id
     trainer = trainer_owed(org, 4200, method="manual")
     steady = trainer_owed(org, 900, method="manual")
-    sign_in(client, trainer, fin)
-    run = approve(client, session, fin)
+    sign_in_for_days(client, trainer, fin)
+    run = approved_run_by_api(client, session, fin)
     take_over_payout_details(client, trainer)
 
     response = client.get(f"{API}/payout-runs/{run['id']}/items.csv", as_user=fin)
@@ -183,14 +166,14 @@ def test_a_change_after_approval_keeps_the_new_details_out_of_the_bank_file(
     assert "held until" in held["note"]
     assert rows[str(steady.id)]["iban"] == OLD_IBAN and rows[str(steady.id)]["note"] == ""
 
-    item = item_for(session, trainer)
+    item = item_of(session, trainer)
     before = money_state(session)
     refused = client.post(f"{API}/payout-items/{item.id}/manual-payment", as_user=fin,
                           json={"reference": "BANK-1"})
     problem = assert_problem(refused, 409, code="account-on-hold")
     assert "held until" in problem["detail"]
     assert money_state(session) == before
-    assert client.post(f"{API}/payout-items/{item_for(session, steady).id}/manual-payment",
+    assert client.post(f"{API}/payout-items/{item_of(session, steady).id}/manual-payment",
                        as_user=fin, json={"reference": "BANK-2"}).status_code == 200
 
     # Finance may give the money back to payable at once, or wait out the hold.
@@ -211,9 +194,9 @@ def test_a_failed_item_of_a_held_account_is_not_retried(
     fin = finance_user()
     org = fin.organisation_id
     trainer = trainer_owed(org, 3000, method="manual")
-    sign_in(client, trainer, fin)
-    approve(client, session, fin)
-    item = item_for(session, trainer)
+    sign_in_for_days(client, trainer, fin)
+    approved_run_by_api(client, session, fin)
+    item = item_of(session, trainer)
     failed = client.post(f"{API}/payout-items/{item.id}/manual-failure", as_user=fin,
                          json={"reason": "The bank returned it."})
     assert failed.status_code == 200, failed.get_json()
@@ -236,19 +219,16 @@ def test_a_stripe_item_whose_account_changed_after_approval_is_not_sent(
 ) -> None:
     fin = finance_user()
     org = fin.organisation_id
-    trainer = UserFactory()
-    payout_account(trainer, method="stripe",
-                   stripe_account_id=stripe_standin.add_account(payouts_enabled=True))
-    earn(trainer, org, 2500)
-    sign_in(client, trainer, fin)
-    run = approve(client, session, fin)
+    trainer = stripe_trainer_owed(stripe_standin, org, 2500)
+    sign_in_for_days(client, trainer, fin)
+    run = approved_run_by_api(client, session, fin)
     take_over_payout_details(client, trainer)  # to a bank account of the attacker's
 
     result = processing.process_run(database, uuid.UUID(run["id"]), stripe_standin.gateway(),
                                     rate=1000, sleep=lambda _: None)
     assert result.failed == 1
     assert stripe_standin.requests_to("POST /v1/transfers") == []
-    assert item_for(session, trainer).state is ItemState.FAILED
+    assert item_of(session, trainer).state is ItemState.FAILED
     assert balances(session, org, trainer.id) == {"payable": 2500, "in_transit": 0, "paid": 0}
     assert_ledger_sound(session)
 
@@ -260,7 +240,7 @@ def test_a_replayed_bonus_pays_once(client: ApiClient, session: Session) -> None
     manager = StaffFactory(role=Role.VENDOR_MANAGER)
     trainer, other = UserFactory(), UserFactory()
     staff(ProjectFactory(manager=manager), trainer, other)
-    sign_in(client, manager)
+    sign_in_for_days(client, manager)
     body = {"trainer_id": str(trainer.id), "amount": 2500, "currency": "USD",
             "reason": "Great March", "idempotency_key": "march-bonus"}
     first = client.post(f"{API}/bonuses", as_user=manager, json=body)
@@ -285,7 +265,7 @@ def test_a_run_approved_twice_moves_money_once(client: ApiClient, session: Sessi
     colleague = finance_user(fin.organisation)
     org = fin.organisation_id
     trainer = trainer_owed(org, 1800)
-    run = approve(client, session, fin)
+    run = approved_run_by_api(client, session, fin)
     before = money_state(session)
     for who in (fin, colleague):
         again = client.post(f"{API}/payout-runs/{run['id']}/approve", as_user=who)
@@ -305,8 +285,8 @@ def test_a_paid_manual_item_is_neither_paid_again_nor_failed_back_to_payable(
     fin = finance_user()
     org = fin.organisation_id
     trainer = trainer_owed(org, 4000, method="manual")
-    approve(client, session, fin)
-    item = item_for(session, trainer)
+    approved_run_by_api(client, session, fin)
+    item = item_of(session, trainer)
     assert client.post(f"{API}/payout-items/{item.id}/manual-payment", as_user=fin,
                        json={"reference": "BANK-1"}).status_code == 200
     before = money_state(session)
@@ -327,15 +307,13 @@ def test_an_item_another_run_paid_cannot_be_retried(client: ApiClient, session: 
     fin = finance_user()
     org = fin.organisation_id
     trainer = trainer_owed(org, 800, method="manual")
-    approve(client, session, fin)
-    item = item_for(session, trainer)
+    approved_run_by_api(client, session, fin)
+    item = item_of(session, trainer)
     client.post(f"{API}/payout-items/{item.id}/manual-failure", as_user=fin,
                 json={"reason": "Wrong account."})
     # A later run pays the money that went back to payable.
     later = schedule(session, org, name="Later", weekday=0, hour=8)
-    second, _ = payouts.ensure_run(session, fin, later, NOW - timedelta(minutes=30))
-    payouts.approve_run(session, fin, second.id)
-    session.commit()
+    approved_run(session, fin, later, NOW - timedelta(minutes=30))
 
     before = money_state(session)
     response = client.post(f"{API}/payout-items/{item.id}/retry", as_user=fin)
@@ -351,7 +329,7 @@ def test_money_cannot_be_taken_below_zero(client: ApiClient, session: Session) -
     trainer = trainer_owed(org, 1000, method="manual")
     [earning] = session.scalars(select(JournalEntry).where(
         JournalEntry.trainer_id == trainer.id))
-    approve(client, session, fin)  # the 1000 is in transit now, nothing payable
+    approved_run_by_api(client, session, fin)  # the 1000 is in transit now, nothing payable
     before = money_state(session)
     body = {"trainer_id": str(trainer.id), "amount": -1, "currency": "USD",
             "reason": "Clawback"}
@@ -379,7 +357,7 @@ def test_a_trainer_who_moved_to_stripe_is_not_paid_to_the_old_bank_details(
     fin = finance_user()
     org = fin.organisation_id
     trainer = trainer_owed(org, 2200, method="manual")
-    run = approve(client, session, fin)
+    run = approved_run_by_api(client, session, fin)
     account = session.scalars(select(PayoutAccount).where(
         PayoutAccount.trainer_id == trainer.id)).one()
     account.method, account.stripe_account_id = PayoutMethod.STRIPE, "acct_moved"
@@ -388,7 +366,7 @@ def test_a_trainer_who_moved_to_stripe_is_not_paid_to_the_old_bank_details(
     response = client.get(f"{API}/payout-runs/{run['id']}/items.csv", as_user=fin)
     [row] = csv.DictReader(io.StringIO(response.get_data(True)))
     assert row["iban"] == "" and "method changed" in row["note"]
-    item = item_for(session, trainer)
+    item = item_of(session, trainer)
     before = money_state(session)
     assert_problem(client.post(f"{API}/payout-items/{item.id}/manual-payment", as_user=fin,
                                json={"reference": "BANK-1"}), 409, code="account-changed")

@@ -21,17 +21,18 @@ from tests.payout_helpers import (
     API,
     NOW,
     PERIOD_END,
+    approved_run,
     assert_ledger_sound,
     balances,
-    earn,
     entries,
     finance_user,
+    item_of,
     schedule,
+    stripe_trainer_owed,
     trainer_owed,
 )
 from tests.stripe_standin import StripeStandin, stripe_standin
 from workforce import clock
-from workforce.accounts.models import User
 from workforce.app import create_app
 from workforce.billing import jobs, payouts, processing, reconciliation, webhooks
 from workforce.billing.models import (
@@ -80,35 +81,13 @@ def process(database: Database, gateway, sleeps: list[float]):
     return run
 
 
-def stripe_trainer(standin: StripeStandin, organisation_id: uuid.UUID, amount: int,
-                   *, enabled_at_stripe: bool = True) -> User:
-    trainer = UserFactory()
-    account = standin.add_account(payouts_enabled=enabled_at_stripe)
-    payout_account(trainer, method="stripe", stripe_account_id=account)
-    earn(trainer, organisation_id, amount)
-    return trainer
-
-
-def approved_run(session: Session, fin: User) -> PayoutRun:
-    run, _ = payouts.ensure_run(session, fin, schedule(session, fin.organisation_id),
-                                PERIOD_END)
-    payouts.approve_run(session, fin, run.id)
-    session.commit()
-    return run
-
-
-def item_of(session: Session, trainer: User) -> PayoutItem:
-    session.expire_all()
-    return session.scalars(select(PayoutItem).where(PayoutItem.trainer_id == trainer.id)).one()
-
-
 def test_each_item_is_sent_once_with_its_saved_key(
     session: Session, stripe_standin: StripeStandin, process
 ) -> None:
     fin = finance_user()
     org = fin.organisation_id
-    first = stripe_trainer(stripe_standin, org, 1500)
-    second = stripe_trainer(stripe_standin, org, 2750)
+    first = stripe_trainer_owed(stripe_standin, org, 1500)
+    second = stripe_trainer_owed(stripe_standin, org, 2750)
     manual = trainer_owed(org, 900, method="manual")
     run = approved_run(session, fin)
 
@@ -146,7 +125,7 @@ def test_each_item_is_sent_once_with_its_saved_key(
 
 def test_a_run_in_preview_is_not_processed(session: Session, stripe_standin, process) -> None:
     fin = finance_user()
-    stripe_trainer(stripe_standin, fin.organisation_id, 100)
+    stripe_trainer_owed(stripe_standin, fin.organisation_id, 100)
     run, _ = payouts.ensure_run(session, fin, schedule(session, fin.organisation_id),
                                 PERIOD_END)
     session.commit()
@@ -159,7 +138,7 @@ def test_retryable_errors_back_off_and_the_same_key_is_sent_again(
     session: Session, stripe_standin: StripeStandin, process, sleeps: list[float]
 ) -> None:
     fin = finance_user()
-    trainer = stripe_trainer(stripe_standin, fin.organisation_id, 500)
+    trainer = stripe_trainer_owed(stripe_standin, fin.organisation_id, 500)
     run = approved_run(session, fin)
     stripe_standin.fail_next(TRANSFERS, status=500, times=1)
     stripe_standin.fail_next(TRANSFERS, status=429, times=1, retry_after=1)
@@ -181,7 +160,7 @@ def test_an_item_still_failing_with_retryable_errors_waits_for_the_next_pass(
 ) -> None:
     fin = finance_user()
     org = fin.organisation_id
-    trainer = stripe_trainer(stripe_standin, org, 500)
+    trainer = stripe_trainer_owed(stripe_standin, org, 500)
     run = approved_run(session, fin)
     stripe_standin.fail_next(TRANSFERS, status=503, times=processing.MAX_ATTEMPTS)
 
@@ -207,7 +186,7 @@ def test_a_final_refusal_fails_the_item_and_finance_can_retry_it(
     fin = finance_user()
     org = fin.organisation_id
     # Ready by our records, but Stripe has not activated transfers for the account.
-    trainer = stripe_trainer(stripe_standin, org, 800, enabled_at_stripe=False)
+    trainer = stripe_trainer_owed(stripe_standin, org, 800, enabled_at_stripe=False)
     run = approved_run(session, fin)
 
     result = process(run.id)
@@ -255,14 +234,12 @@ def test_a_failed_item_paid_by_a_later_run_cannot_be_retried(
 ) -> None:
     fin = finance_user()
     org = fin.organisation_id
-    trainer = stripe_trainer(stripe_standin, org, 800, enabled_at_stripe=False)
+    trainer = stripe_trainer_owed(stripe_standin, org, 800, enabled_at_stripe=False)
     run = approved_run(session, fin)
     process(run.id)
     item = item_of(session, trainer)
     later = schedule(session, org, name="Later", weekday=0, hour=8)
-    second, _ = payouts.ensure_run(session, fin, later, NOW - timedelta(minutes=30))
-    payouts.approve_run(session, fin, second.id)
-    session.commit()
+    approved_run(session, fin, later, NOW - timedelta(minutes=30))
 
     response = client.post(f"{API}/payout-items/{item.id}/retry", as_user=fin)
     assert_problem(response, 409, code="not-covered")
@@ -281,7 +258,7 @@ def test_an_account_put_on_hold_after_approval_is_not_paid(
 ) -> None:
     fin = finance_user()
     org = fin.organisation_id
-    trainer = stripe_trainer(stripe_standin, org, 600)
+    trainer = stripe_trainer_owed(stripe_standin, org, 600)
     run = approved_run(session, fin)
     account = session.scalars(select(PayoutAccount).where(
         PayoutAccount.trainer_id == trainer.id)).one()
@@ -304,7 +281,7 @@ def test_a_transfer_made_before_the_account_changed_is_recorded_not_failed(
     payable: the transfer exists, so the item is paid."""
     fin = finance_user()
     org = fin.organisation_id
-    trainer = stripe_trainer(stripe_standin, org, 900)
+    trainer = stripe_trainer_owed(stripe_standin, org, 900)
     run = approved_run(session, fin)
     item = item_of(session, trainer)
     item.attempts = 1
@@ -337,7 +314,7 @@ def test_an_insufficient_balance_stops_the_run_with_an_alert(
     fin = finance_user()
     colleague = finance_user(fin.organisation)
     org = fin.organisation_id
-    trainers = [stripe_trainer(stripe_standin, org, 1000) for _ in range(3)]
+    trainers = [stripe_trainer_owed(stripe_standin, org, 1000) for _ in range(3)]
     run = approved_run(session, fin)
     stripe_standin.set_balance("usd", 1500)
 
@@ -387,7 +364,7 @@ def test_a_run_halted_by_another_processor_stops_before_the_next_item(
     """Another processor halts the run while an item is being sent: that item is
     recorded, and no other item is picked (the item query refuses a halted run)."""
     fin = finance_user()
-    trainers = [stripe_trainer(stripe_standin, fin.organisation_id, 1000) for _ in range(3)]
+    trainers = [stripe_trainer_owed(stripe_standin, fin.organisation_id, 1000) for _ in range(3)]
     run = approved_run(session, fin)
     reason = "Insufficient platform balance: halted elsewhere"
 
@@ -420,7 +397,7 @@ def test_after_the_keys_lifetime_the_transfer_is_found_not_made_again(
     rerun looks the transfer up by its group and records it; nothing new is created."""
     fin = finance_user()
     org = fin.organisation_id
-    trainer = stripe_trainer(stripe_standin, org, 2200)
+    trainer = stripe_trainer_owed(stripe_standin, org, 2200)
     run = approved_run(session, fin)
     item = item_of(session, trainer)
     item.attempts = 1
@@ -450,7 +427,7 @@ def test_after_the_keys_lifetime_with_no_transfer_one_is_made(
     session: Session, stripe_standin: StripeStandin, process
 ) -> None:
     fin = finance_user()
-    trainer = stripe_trainer(stripe_standin, fin.organisation_id, 300)
+    trainer = stripe_trainer_owed(stripe_standin, fin.organisation_id, 300)
     run = approved_run(session, fin)
     item = item_of(session, trainer)
     item.attempts = 1
@@ -501,7 +478,7 @@ def test_the_scheduler_pass_processes_approved_runs(
     session: Session, database: Database, stripe_standin: StripeStandin, gateway
 ) -> None:
     fin = finance_user()
-    trainer = stripe_trainer(stripe_standin, fin.organisation_id, 450)
+    trainer = stripe_trainer_owed(stripe_standin, fin.organisation_id, 450)
     run = approved_run(session, fin)
     handled = processing.process_approved_runs(database, gateway, rate=1000)
     assert handled == 1
@@ -514,7 +491,7 @@ def test_the_jobs_use_the_settings_gateway(
     session: Session, database: Database, settings: Settings, stripe_standin: StripeStandin
 ) -> None:
     fin = finance_user()
-    trainer = stripe_trainer(stripe_standin, fin.organisation_id, 450)
+    trainer = stripe_trainer_owed(stripe_standin, fin.organisation_id, 450)
     schedule(session, fin.organisation_id, auto_approve=True)
     assert jobs.create_due_runs(database, now=NOW) == 1
     assert jobs.create_due_runs(database, now=NOW) == 0
@@ -543,7 +520,7 @@ def test_a_reversed_transfer_goes_back_to_payable_once(
 ) -> None:
     fin = finance_user()
     org = fin.organisation_id
-    trainer = stripe_trainer(stripe_standin, org, 1700)
+    trainer = stripe_trainer_owed(stripe_standin, org, 1700)
     run = approved_run(session, fin)
     process(run.id)
     transfer_id = item_of(session, trainer).transfer_id
@@ -582,7 +559,7 @@ def test_a_transfer_reversed_before_its_answer_was_heard_goes_back_to_payable(
     pass replays the key, hears the old answer and records the money as paid."""
     fin = finance_user()
     org = fin.organisation_id
-    trainer = stripe_trainer(stripe_standin, org, 1300)
+    trainer = stripe_trainer_owed(stripe_standin, org, 1300)
     run = approved_run(session, fin)
     stripe_standin.drop_next_response(TRANSFERS)
     stripe_standin.fail_next(TRANSFERS, status=500, times=processing.MAX_ATTEMPTS - 1)
@@ -620,7 +597,7 @@ def test_a_reversal_event_naming_another_item_moves_nothing(
     item's transfer group (made by hand in the dashboard, say) is not the item's."""
     fin = finance_user()
     org = fin.organisation_id
-    trainer = stripe_trainer(stripe_standin, org, 700)
+    trainer = stripe_trainer_owed(stripe_standin, org, 700)
     run = approved_run(session, fin)
     item = item_of(session, trainer)
     account = session.get(PayoutAccount, item.payout_account_id).stripe_account_id
@@ -666,13 +643,13 @@ def test_reconciliation_reports_every_difference(
 ) -> None:
     fin = finance_user()
     org = fin.organisation_id
-    paid = stripe_trainer(stripe_standin, org, 1000)
-    reversed_there = stripe_trainer(stripe_standin, org, 2000)
+    paid = stripe_trainer_owed(stripe_standin, org, 1000)
+    reversed_there = stripe_trainer_owed(stripe_standin, org, 2000)
     run = approved_run(session, fin)
     process(run.id)
     # Another run: the processor saved the key, Stripe made the transfer, and the
     # process died before recording it.
-    crashed = stripe_trainer(stripe_standin, org, 3000)
+    crashed = stripe_trainer_owed(stripe_standin, org, 3000)
     later, _ = payouts.ensure_run(session, fin, schedule(session, org, hour=8), NOW)
     payouts.approve_run(session, fin, later.id)
     crashed_item = item_of(session, crashed)
@@ -724,7 +701,7 @@ def test_reconciliation_finds_missing_and_mismatched_transfers(
 ) -> None:
     fin = finance_user()
     org = fin.organisation_id
-    trainers = [stripe_trainer(stripe_standin, org, 500 * (n + 1)) for n in range(2)]
+    trainers = [stripe_trainer_owed(stripe_standin, org, 500 * (n + 1)) for n in range(2)]
     run = approved_run(session, fin)
     process(run.id)
     first, second = (item_of(session, t) for t in trainers)
@@ -746,7 +723,7 @@ def test_reconciliation_on_demand_through_the_api(
     stripe_standin: StripeStandin, client: ApiClient, process,
 ) -> None:
     fin = finance_user()
-    stripe_trainer(stripe_standin, fin.organisation_id, 700)
+    stripe_trainer_owed(stripe_standin, fin.organisation_id, 700)
     run = approved_run(session, fin)
     process(run.id)
     query = (f"?from={(NOW - timedelta(days=1)).isoformat()}"

@@ -26,6 +26,7 @@ from tests.payout_helpers import (
     NOW,
     PERIOD_END,
     SET_UP_AT,
+    approved_run_by_api,
     assert_ledger_sound,
     balances,
     earn,
@@ -543,20 +544,12 @@ def test_inactive_schedules_are_not_run(session: Session) -> None:
 # --- manual payments, reports and the bank file ------------------------------------------
 
 
-def _approved_run(client: ApiClient, session: Session, fin, *trainers_amounts) -> dict:
-    found = schedule(session, fin.organisation_id)
-    run = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin).get_json()
-    response = client.post(f"{API}/payout-runs/{run['id']}/approve", as_user=fin)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
 def test_finance_records_a_manual_payment_once(client: ApiClient, session: Session) -> None:
     fin = finance_user()
     org = fin.organisation_id
     manual = trainer_owed(org, 4200, method="manual")
     stripe = trainer_owed(org, 100)
-    run = _approved_run(client, session, fin)
+    run = approved_run_by_api(client, session, fin)
     items = {i["trainer_id"]: i for i in client.get(
         f"{API}/payout-runs/{run['id']}/items", as_user=fin).get_json()["items"]}
     item_id = items[str(manual.id)]["id"]
@@ -593,7 +586,7 @@ def test_a_manual_payment_that_could_not_be_made_fails_and_can_be_retried(
     fin = finance_user()
     org = fin.organisation_id
     manual = trainer_owed(org, 4200, method="manual")
-    run = _approved_run(client, session, fin)
+    run = approved_run_by_api(client, session, fin)
     item_id = client.get(f"{API}/payout-runs/{run['id']}/items",
                          as_user=fin).get_json()["items"][0]["id"]
     url = f"{API}/payout-items/{item_id}/manual-failure"
@@ -628,7 +621,7 @@ def test_a_manual_payment_that_could_not_be_made_fails_and_can_be_retried(
 def test_a_stripe_item_cannot_be_failed_by_hand(client: ApiClient, session: Session) -> None:
     fin = finance_user()
     trainer_owed(fin.organisation_id, 900)
-    run = _approved_run(client, session, fin)
+    run = approved_run_by_api(client, session, fin)
     item_id = client.get(f"{API}/payout-runs/{run['id']}/items",
                          as_user=fin).get_json()["items"][0]["id"]
     refused = client.post(f"{API}/payout-items/{item_id}/manual-failure", as_user=fin,
@@ -644,7 +637,7 @@ def test_the_run_completes_when_the_last_manual_payment_is_recorded(
 ) -> None:
     fin = finance_user()
     manual = trainer_owed(fin.organisation_id, 300, method="manual")
-    run = _approved_run(client, session, fin)
+    run = approved_run_by_api(client, session, fin)
     item = session.scalars(select(PayoutItem).where(PayoutItem.trainer_id == manual.id)).one()
     client.post(f"{API}/payout-items/{item.id}/manual-payment", as_user=fin,
                 json={"reference": "REF-1"})
@@ -659,7 +652,7 @@ def test_the_bank_file_has_the_full_details_and_is_audited(
     manual = trainer_owed(fin.organisation_id, 12345, method="manual")
     manual.display_name = "=HYPERLINK(1)"
     session.commit()
-    run = _approved_run(client, session, fin)
+    run = approved_run_by_api(client, session, fin)
 
     response = client.get(f"{API}/payout-runs/{run['id']}/items.csv", as_user=fin)
     assert response.status_code == 200

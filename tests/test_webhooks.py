@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,22 +14,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
-from tests.factories import UserFactory, payout_account
+from tests.payout_helpers import configure, stripe_app, stripe_trainer
 from tests.races import race
 from tests.stripe_standin import WEBHOOK_SECRET, StripeStandin, sign, stripe_standin
 from workforce.accounts.models import AuditEvent, User
 from workforce.billing import webhooks
-from workforce.billing.models import PayoutAccount, PayoutMethod, StripeEvent
+from workforce.billing.models import PayoutAccount, StripeEvent
 from workforce.notifications.models import Notification
 
-__all__ = ["stripe_standin"]  # the fixture, imported for pytest
+__all__ = ["stripe_app", "stripe_standin"]  # the fixtures, imported for pytest
 
 HOOK = "/api/v1/webhooks/stripe"
-
-
-def configure(monkeypatch: pytest.MonkeyPatch, app: Flask, **changes: Any) -> None:
-    services = app.extensions["workforce"]
-    monkeypatch.setattr(services, "settings", replace(services.settings, **changes))
 
 
 @pytest.fixture
@@ -40,28 +34,12 @@ def secret_only(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     yield app
 
 
-@pytest.fixture
-def stripe_app(app: Flask, stripe_standin: StripeStandin,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    configure(monkeypatch, app, stripe_webhook_secret=stripe_standin.webhook_secret,
-              stripe_api_key=stripe_standin.api_key, stripe_api_base=stripe_standin.url)
-    yield app
-
-
 def deliver(client: ApiClient, body: bytes, headers: dict[str, str]) -> Any:
     return client.post(HOOK, data=body, headers=headers)
 
 
 def events(session: Session) -> list[StripeEvent]:
     return list(session.scalars(select(StripeEvent)))
-
-
-def stripe_trainer(standin: StripeStandin, *, ready: bool = False) -> tuple[User, str]:
-    trainer = UserFactory()
-    account_id = standin.add_account(payouts_enabled=ready, email=trainer.email)
-    payout_account(trainer, method=PayoutMethod.STRIPE, ready=ready,
-                   stripe_account_id=account_id)
-    return trainer, account_id
 
 
 def readiness_notices(session: Session, trainer: User) -> list[Notification]:
