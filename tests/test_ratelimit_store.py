@@ -41,6 +41,8 @@ def _redis_answers() -> bool:
 @pytest.mark.parametrize(
     ("uri", "named"),
     [("reids://127.0.0.1:6379", "unknown storage scheme"),
+     ("memory", "unknown storage scheme"),
+     ("redis://cache:port", "Port could not be cast"),
      ("memcached://127.0.0.1:11211", "pymemcache")],
 )
 def test_a_store_that_cannot_be_used_stops_the_start(uri: str, named: str) -> None:

@@ -182,13 +182,14 @@ def _storage_problem(uri: str) -> str | None:
     from limits.errors import ConfigurationError
     from limits.storage import storage_from_string
 
-    if uri.partition("://")[0] == "memory":
+    if uri.startswith("memory://"):
         return None
     try:
         storage_from_string(uri)
-    except ConfigurationError as exc:
+    except (ConfigurationError, ValueError) as exc:  # ValueError: a malformed address
         return str(exc)
     return None
+
 
 def _default_migrations_dir() -> str:
     # A source checkout (editable install) has them beside the package; a deployment
