@@ -139,10 +139,10 @@ class Settings:
             problems.append(f"{PREFIX}PAYOUT_DETAILS_HOLD must not be negative")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
+        from limits import parse_many
+
         for name in ("api_rate_limit", "login_limit_per_account", "login_limit_per_address"):
             try:
-                from limits import parse_many
-
                 parse_many(getattr(self, name))
             except ValueError:
                 problems.append(f"{PREFIX}{name.upper()} must be a rate limit such as "

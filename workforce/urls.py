@@ -118,11 +118,3 @@ def url_problem(url: object, *, schemes: frozenset[str] = frozenset({"https", "h
         return "must name a valid host"
     return None
 
-
-def require_public_url(url: str, *, schemes: frozenset[str] = frozenset({"https", "http"})
-                       ) -> str:
-    """``url`` unchanged, or ``ValueError`` saying why it is refused."""
-    problem = url_problem(url, schemes=schemes)
-    if problem is not None:
-        raise ValueError(f"URL {problem}")
-    return url

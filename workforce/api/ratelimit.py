@@ -3,13 +3,13 @@ every caller has an overall budget of requests (per token, or per address withou
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Response, current_app, request
 from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
 
+from workforce.accounts import tokens
 from workforce.accounts.validation import normalise_email
+from workforce.api.security import bearer_secret
 from workforce.settings import Settings
 
 
@@ -20,10 +20,9 @@ def _settings_limit() -> str:
 def caller_key() -> str:
     """Whose budget a request spends: its bearer token's (hashed: the key store never
     sees a token) or, without one, its client address's."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, raw = header.partition(" ")
-    if scheme.lower() == "bearer" and raw.strip():
-        return "caller-token:" + hashlib.sha256(raw.strip().encode()).hexdigest()
+    raw = bearer_secret()
+    if raw is not None:
+        return "caller-token:" + tokens.hash_secret(raw)
     return "caller-address:" + (get_remote_address() or "-")
 
 

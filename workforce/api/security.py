@@ -66,18 +66,24 @@ def current_token() -> ApiToken:
     return g.token
 
 
+def bearer_secret() -> str | None:
+    """The token the request sends as ``Authorization: Bearer <token>``, if any."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    raw = raw.strip()
+    return raw if scheme.lower() == "bearer" and raw else None
+
+
 def authenticate() -> User:
     """The caller, from the bearer token; once per request (the input guard may have
     asked first)."""
     if g.get("user") is not None:
         return g.user
-    header = request.headers.get("Authorization", "")
-    scheme, _, raw = header.partition(" ")
-    if scheme.lower() != "bearer" or not raw.strip():
+    raw = bearer_secret()
+    if raw is None:
         raise Unauthenticated(
             "Send an access token as 'Authorization: Bearer <token>'.", code="missing-token"
         )
-    user, token = tokens.authenticate(db_session(), raw.strip())
+    user, token = tokens.authenticate(db_session(), raw)
     g.user, g.token = user, token
     # A plain value for the request log, which runs after the unit of work has ended
     # (a rolled-back, closed session leaves ``user`` expired and detached).

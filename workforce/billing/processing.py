@@ -412,8 +412,7 @@ def _next_item(session: Session, run_id: uuid.UUID,
     stmt = (
         select(PayoutItem)
         .where(
-            PayoutItem.run_id == run_id, PayoutItem.state == ItemState.APPROVED,
-            PayoutItem.method == PayoutMethod.STRIPE,
+            *_to_send(run_id),
             ~exists().where(PayoutRun.id == run_id, PayoutRun.halted_reason.is_not(None)),
         )
         .order_by(PayoutItem.id)
@@ -426,6 +425,12 @@ def _next_item(session: Session, run_id: uuid.UUID,
     return session.scalars(stmt).one_or_none()
 
 
+def _to_send(run_id: uuid.UUID) -> tuple[Any, ...]:
+    """The run's items a processor sends: approved, through Stripe."""
+    return (PayoutItem.run_id == run_id, PayoutItem.state == ItemState.APPROVED,
+            PayoutItem.method == PayoutMethod.STRIPE)
+
+
 def _relock(session: Session, run_id: uuid.UUID,
             item_id: uuid.UUID) -> tuple[PayoutItem, PayoutAccount | None] | None:
     """Lock the item again once its key is committed, if it is still approved and no one
@@ -435,10 +440,7 @@ def _relock(session: Session, run_id: uuid.UUID,
     row = session.execute(
         select(PayoutItem, PayoutAccount)
         .outerjoin(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
-        .where(
-            PayoutItem.id == item_id, PayoutItem.run_id == run_id,
-            PayoutItem.state == ItemState.APPROVED, PayoutItem.method == PayoutMethod.STRIPE,
-        )
+        .where(PayoutItem.id == item_id, *_to_send(run_id))
         .with_for_update(skip_locked=True, of=PayoutItem)
         .execution_options(populate_existing=True)
     ).one_or_none()

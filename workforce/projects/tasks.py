@@ -343,8 +343,6 @@ def _no_task() -> Conflict:
 def _try_take(
     session: Session, trainer: User, project: Project, task_id: uuid.UUID, now: datetime
 ) -> Assignment | None:
-    # The task comes back with its new slot count (one round trip, and a Task already in
-    # the session is not left stale).
     task = session.scalars(_take_slot_stmt(), {"task_id": task_id, "updated_at": now}
                            ).one_or_none()
     if task is None:
