@@ -185,20 +185,75 @@ def test_returned_flagged_work_is_paid_for_its_time_once(
     assert [(i["amount"], i["reason"]) for i in items] == [(360, event.description)]
 
 
-def test_flagged_time_is_bounded_by_the_lease(
+@pytest.mark.parametrize(("lease", "estimate", "paid_seconds", "amount"), [
+    # Held idle for the whole lease (an hour) and flagged after it expired: twice the
+    # estimated 10 minutes are paid, at 18.00 an hour.
+    (3600, 600, 1200, 600),
+    # A lease shorter than twice the estimate (30 of 2 x 20 minutes) bounds it first.
+    (1800, 1200, 1800, 900),
+])
+def test_flagged_time_is_bounded_by_the_lease_and_twice_the_estimate(
+    client: ApiClient, session: Session, clock_at: time_machine.Coordinates,
+    lease: int, estimate: int, paid_seconds: int, amount: int,
+) -> None:
+    ana = UserFactory()
+    project = sensitive_project(ana, lease_seconds=lease, estimated_task_seconds=estimate,
+                                rate=300 * estimate // 600)  # 18.00 an hour either way
+    boss = manager(session, project)
+    sign_in(client, ana, boss)
+    tasks(project)
+    held = claimed(client, ana, project)
+    later(clock_at, hours=3)  # the lease ran out
+    receipt = flagged(client, ana, held["id"], severity="low")
+    assert receipt["paid"] == {"amount": amount, "currency": "USD"}
+    assert receipt["flag"]["paid_seconds"] == paid_seconds
+    assert_problem(flag(client, ana, held["id"], return_task=True), 409,
+                   code="already-flagged")
+
+    # A dismissal takes nothing back: flagging is never penalised.
+    response = client.post(f"{API}/flags/{receipt['flag']['id']}/dismiss", as_user=boss,
+                           json={"reason": "Ordinary content."})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [e.amount for e in flagged_work(session)] == [amount]
+    summary = client.get(f"{API}/me/earnings/summary", as_user=ana).get_json()
+    assert [c["year_to_date"] for c in summary["currencies"]] == [amount]
+
+
+def test_a_genuine_flag_within_the_bound_is_paid_all_its_time(
     client: ApiClient, session: Session, clock_at: time_machine.Coordinates
 ) -> None:
     ana = UserFactory()
-    project = sensitive_project(ana, lease_seconds=1800)
+    project = sensitive_project(ana)  # 10 minutes estimated: up to 20 are paid
     sign_in(client, ana)
     tasks(project)
     held = claimed(client, ana, project)
-    later(clock_at, hours=3)  # the lease ran out after 30 minutes
-    receipt = flagged(client, ana, held["id"], severity="low")
-    assert receipt["paid"] == {"amount": 900, "currency": "USD"}
-    assert receipt["flag"]["paid_seconds"] == 1800
-    assert_problem(flag(client, ana, held["id"], return_task=True), 409,
-                   code="already-flagged")
+    later(clock_at, minutes=19)
+    receipt = flagged(client, ana, held["id"], return_task=True)
+    assert receipt["flag"]["paid_seconds"] == 1140
+    assert receipt["paid"] == {"amount": 570, "currency": "USD"}
+
+
+def test_the_ledger_does_not_say_which_task_a_trainer_flagged(
+    client: ApiClient, session: Session, clock_at: time_machine.Coordinates
+) -> None:
+    ana = UserFactory()
+    project = sensitive_project(ana)
+    admin = admin_of(session, project)
+    sign_in(client, ana, admin)
+    [task] = tasks(project)
+    held = claimed(client, ana, project)
+    later(clock_at, minutes=12)
+    flagged(client, ana, held["id"], return_task=True)
+
+    response = client.get(f"{API}/ledger/entries?source_type=flagged_work", as_user=admin)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [entry] = response.get_json()["items"]
+    assert entry["trainer_id"] == str(ana.id)  # finance pays it
+    reason = entry["reason"]
+    assert task.external_id not in reason and "flag" not in reason.lower()
+    assert reason == f"Time on {project.name}: 12.0 minutes at 18.00 USD an hour"
+    exported = client.get(f"{API}/ledger/entries.csv", as_user=admin).get_data(as_text=True)
+    assert task.external_id not in exported
 
 
 def test_hourly_projects_pay_flagged_time_through_their_time_entries(

@@ -5,11 +5,18 @@
   (the lease is released). The answer carries the organisation's support resources.
 - A high-severity flag hides the task from every other trainer (``filters.not_hidden``
   in the claim query) until a manager confirms or dismisses it.
-- Pay: on a per-task project the time spent (claim to flag, or to the end of the
-  assignment, never past the lease) is paid at the project's hourly equivalent (the
-  rate in force at the claim over the estimated task time), once per assignment, as
-  ``FLAGGED_WORK``. Hourly projects already pay the time, and approved work was paid
-  its piece, so nothing more is owed for them.
+- Pay: on a per-task project the time spent is paid at the project's hourly
+  equivalent (the rate in force at the claim over the estimated task time), once per
+  assignment, as ``FLAGGED_WORK``: the time held (claim to flag, or to the end of the
+  assignment, never past the lease's expiry), up to ``FLAG_PAY_FACTOR`` estimated task
+  times. The bound leaves a trainer slower than the estimate, or one who paused before
+  flagging, paid for all their time, while a task held idle for a whole lease and then
+  flagged pays at most two pieces' worth (a lease, set for logistics and extendable,
+  may be many task times long). The pay is made at the flag and stays whatever triage
+  decides: a dismissal judges the content, not the trainer. Hourly projects already
+  pay the time, and approved work was paid its piece, so nothing more is owed for them.
+  The earning's description names the project and the time, not the task or the flag:
+  finance sees it beside the trainer, and the triage queue must not be matched to it.
 - Standing: flagged work never lowers the approval rate or quality score
   (``filters.rejection_counts`` and ``filters.gold_counts``).
 - Triage (vendor managers and admins of the project's organisation): confirm (raising
@@ -40,7 +47,7 @@ from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, services, tasks
+from workforce.projects import access, reviews, services, tasks
 from workforce.projects.models import (
     Assignment,
     AssignmentState,
@@ -65,7 +72,10 @@ from workforce.wellbeing.support_models import (
 )
 
 NOTE_MAX = 5000
-SOURCE_TYPE = "task_assignment"
+# Flagged work earns from the assignment, as its approval does.
+SOURCE_TYPE = reviews.SOURCE_TYPE
+# Flagged time is paid up to this many estimated task times (see the module's notes).
+FLAG_PAY_FACTOR = 2
 
 FLAG_TRANSITIONS: dict[FlagState, frozenset[FlagState]] = {
     FlagState.OPEN: frozenset({FlagState.ESCALATED, FlagState.CONFIRMED, FlagState.DISMISSED}),
@@ -212,8 +222,9 @@ def _warn_holders(session: Session, flag: ContentFlag, project: Project, task: T
 def _pay_time(
     session: Session, flag: ContentFlag, assignment: Assignment, now: datetime
 ) -> Money | None:
-    """Pay the time from the claim to the flag (or the end of the assignment), within
-    the lease, at the project's hourly equivalent; once per assignment."""
+    """Pay the time held from the claim to the flag (or the end of the assignment,
+    never past the lease's expiry), up to ``FLAG_PAY_FACTOR`` estimated task times, at
+    the project's hourly equivalent; once per assignment."""
     project = assignment.project
     if project.pay_model is not PayModel.PER_TASK or not project.estimated_task_seconds:
         return None  # hourly work is paid through its time entries
@@ -221,7 +232,8 @@ def _pay_time(
         return None  # already paid its piece
     ends = [now, assignment.lease_expires_at]
     ends += [t for t in (assignment.submitted_at, assignment.released_at) if t is not None]
-    seconds = max(0, int((min(ends) - assignment.claimed_at).total_seconds()))
+    held = max(0, int((min(ends) - assignment.claimed_at).total_seconds()))
+    seconds = min(held, FLAG_PAY_FACTOR * project.estimated_task_seconds)
     rate = (session.get(ProjectRate, assignment.rate_id) if assignment.rate_id
             else access.rate_at(session, project.id, assignment.claimed_at))
     if rate is None or seconds == 0:
@@ -237,8 +249,7 @@ def _pay_time(
         session, kind=EarningKind.FLAGGED_WORK, trainer_id=assignment.trainer_id,
         organisation_id=project.organisation_id, money=money, source_type=SOURCE_TYPE,
         source_id=assignment.id, project_id=project.id,
-        description=(f"Flagged task {assignment.task.external_id} on {project.name}: "
-                     f"{minutes} minutes at {hourly} an hour")[:300],
+        description=f"Time on {project.name}: {minutes} minutes at {hourly} an hour",
     )
     return money
 
