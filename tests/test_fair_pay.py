@@ -344,6 +344,77 @@ def test_weeks_are_the_trainers_own(
     assert [e.amount for e in top_ups(session, trainer)] == [300, 300]
 
 
+# --- flagged work in the measured week -----------------------------------------------
+
+
+def flag(client: ApiClient, trainer: User, assignment_id: str, **body: Any) -> dict:
+    response = client.post(f"{API}/me/assignments/{assignment_id}/flag", as_user=trainer,
+                           json={"category": "other", "severity": "low", **body})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_flagged_minutes_are_paid_once_when_the_task_is_then_submitted(
+    client: ApiClient, session: Session, database: Database, people: dict[str, User],
+    clock_at: time_machine.Coordinates,
+) -> None:
+    manager, admin, trainer = people["manager"], people["admin"], people["trainer"]
+    set_floor(client, admin, 1500)
+    # 6.00 a task estimated at 20 minutes: 18.00 an hour.
+    project = per_task(manager, trainer, rate=600, estimated_task_seconds=1200)
+    TaskFactory(project=project)
+    clock_at.move_to(hk(8, 10))
+    held = claimed(client, trainer, project)
+    clock_at.move_to(hk(8, 10, 20))
+    assert flag(client, trainer, held["id"])["paid"] == {"amount": 600, "currency": "USD"}
+    clock_at.move_to(hk(8, 11))
+    submitted(client, trainer, held["id"], active_seconds=3600)
+
+    assert settle(database, clock_at) == 1
+    # The hour owes 15.00 at the floor; 6.00 for the piece and 6.00 for the 20 flagged
+    # minutes were paid, so 3.00 tops it up (not 9.00, which paid those minutes again).
+    assert [e.amount for e in top_ups(session, trainer)] == [300]
+    week = session.scalars(select(PayWeek).where(PayWeek.trainer_id == trainer.id)).one()
+    # The flagged minutes lie inside the claim-to-submission hour: counted once.
+    assert (week.paid_amount, week.active_seconds, week.topped_up_amount) == (1200, 3600, 300)
+    mine = client.get(f"{API}/me/top-ups", as_user=trainer).get_json()["items"]
+    assert mine[0]["measured_hourly_rate"] == {"amount": 1200, "currency": "USD"}
+
+
+def test_flagged_time_counts_toward_the_floor_whatever_became_of_the_task(
+    client: ApiClient, session: Session, database: Database, people: dict[str, User],
+    clock_at: time_machine.Coordinates,
+) -> None:
+    """A week of nothing but flagged work is settled too: a floor raised after the rate
+    was set leaves the flagged time's hourly equivalent under it."""
+    manager, admin, trainer = people["manager"], people["admin"], people["trainer"]
+    project = per_task(manager, trainer, rate=600, estimated_task_seconds=1200,
+                       review_sample_percent=100)
+    set_floor(client, admin, 2000)  # 20.00 an hour; the rate pays 18.00
+    TaskFactory(project=project)
+    TaskFactory(project=project)
+    clock_at.move_to(hk(8, 10))
+    returned = claimed(client, trainer, project)
+    clock_at.move_to(hk(8, 10, 30))
+    assert flag(client, trainer, returned["id"], return_task=True)["paid"]["amount"] == 900
+    clock_at.move_to(hk(9, 10))
+    kept = claimed(client, trainer, project)
+    clock_at.move_to(hk(9, 10, 10))
+    assert flag(client, trainer, kept["id"])["paid"]["amount"] == 300
+    clock_at.move_to(hk(9, 10, 40))
+    submitted(client, trainer, kept["id"], active_seconds=2400)
+    rejected = review(client, manager, kept["id"], "reject", rejection_category="incorrect",
+                      message="Wrong accent.")
+    assert rejected.status_code == 200, rejected.get_data(as_text=True)
+
+    assert settle(database, clock_at) == 1
+    # Flagged: 30 + 10 minutes paid 12.00; the rejected rest counts in neither. At 20.00
+    # an hour 40 minutes owe 13.34 (rounded up): 1.34 tops it up.
+    assert [e.amount for e in top_ups(session, trainer)] == [134]
+    week = session.scalars(select(PayWeek).where(PayWeek.trainer_id == trainer.id)).one()
+    assert (week.tasks, week.paid_amount, week.active_seconds) == (2, 1200, 2400)
+
+
 # --- the top-up, exactly: property-based ----------------------------------------------
 
 
@@ -371,6 +442,46 @@ def test_the_measured_week_and_its_top_up_agree(work: list[tuple[int, int]], flo
     assert (top_up > 0) == under
     if measure.hourly is not None and not under:
         assert measure.hourly.amount >= floor
+
+
+_assignment = st.fixed_dictionaries({
+    "window": st.integers(0, 3 * 3600),      # claim to submission
+    "active": st.integers(0, 4 * 3600),      # as reported; bounded by the window
+    "approval": st.one_of(st.none(), st.integers(1, 5000)),
+    "flagged": st.one_of(st.none(), st.tuples(st.floats(0, 1), st.integers(0, 5000))),
+})
+
+
+@given(assignments=st.lists(_assignment, max_size=20), floor=st.integers(1, 100_000))
+def test_flagged_and_approved_work_meet_the_floor_exactly_once(
+    assignments: list[dict[str, Any]], floor: int
+) -> None:
+    """A week of approved and flagged work: every payment counts, each assignment's
+    time is counted once (within its claim-to-submission span when approved), and the
+    top-up plus all pay is exactly what the floor requires for that time (rounded up),
+    unless the pay alone is more."""
+    claimed = hk(7, 9)
+    items, held, at_least = [], 0, 0
+    for a in assignments:
+        piece, flag = a["approval"], a["flagged"]
+        # The flagged span runs from the claim and ends by the submission.
+        flagged_seconds = int(flag[0] * a["window"]) if flag else None
+        items.append(fairpay.WorkDone.of(
+            uuid.uuid4(), claimed, claimed + timedelta(seconds=a["window"]), a["active"],
+            approval=piece, flagged_seconds=flagged_seconds,
+            flagged_pay=flag[1] if flag else None))
+        approved = min(a["active"], a["window"]) if piece is not None else 0
+        held += a["window"] if piece is not None else (flagged_seconds or 0)
+        at_least += max(approved, flagged_seconds or 0)
+    measure = fairpay.Measure.of(items, "USD")
+    paid = sum((a["approval"] or 0) + (a["flagged"][1] if a["flagged"] else 0)
+               for a in assignments)
+    assert measure.paid == paid
+    assert at_least <= measure.active_seconds <= held
+
+    top_up = fairpay.top_up_due(floor, measure.active_seconds, measure.paid)
+    required = -(-floor * measure.active_seconds // 3600)
+    assert measure.paid + top_up == max(measure.paid, required)
 
 
 # --- wage floors ---------------------------------------------------------------------

@@ -11,13 +11,18 @@ How it measures:
   zone, as timesheets). A task belongs to the week it was *claimed* in: the claim never
   moves, whereas a revision moves the submission, so a task can never hop from a week
   already settled into another.
-- **The measured rate** of a trainer's week on a project is the approved pay (the
-  task-approval earnings) over the active time of the same approved tasks
-  (``Assignment.active_seconds``, bounded again by claim-to-submission, as submission
-  bounds it). Rejected work counts in neither: a rejection says the work was not
-  done to the guidelines, and an appeal that overturns it brings its pay and its time
-  in together. Hourly projects are not measured: their rate is checked against the
-  floor directly and paid by the hour.
+- **The measured rate** of a trainer's week on a project is the pay over the time of
+  the same work: approved tasks (their task-approval earnings, over
+  ``Assignment.active_seconds`` bounded again by claim-to-submission, as submission
+  bounds it) and flagged work (its ``flagged_work`` earnings, over the seconds that
+  pay covered, ``ContentFlag.paid_seconds``), whatever became of the flagged task. A
+  task flagged and then submitted has both: its pay is the sum, its time the longer
+  of the two, since both run from the claim and the flagged span ends by the
+  submission (the same minutes are never counted, or topped up, twice). Rejected work
+  counts in neither, beyond the time already paid as flagged work: a rejection says
+  the work was not done to the guidelines, and an appeal that overturns it brings its
+  pay and its time in together. Hourly projects are not measured: their rate is
+  checked against the floor directly and paid by the hour.
 - **The median per project** (the transparency view) is the median over trainers'
   weekly rates (complete local weeks in the last four), not over single tasks: it
   answers "what does a typical trainer earn an hour here", and a few prolific
@@ -35,12 +40,13 @@ How a week is settled (daily, ``settle_due_weeks``):
 - Its measurement and the floor it was held to (the trainer's country's floor in the
   project's currency, else the default, as it stood at settlement) are kept in a
   ``PayWeek`` row, unique per trainer, project and week. The top-up is the difference
-  between the floor times the active time, **rounded up** to the minor unit, and the
-  approved pay; it is a ``TopUp`` row whose id is the earning's source.
-- Work approved after settlement (an overturned appeal, a late revision) is found from
-  the task-approval earnings recorded since the week was last measured. The week is
-  measured again and only the *remaining* difference is posted, as a further ``TopUp``
-  (the next sequence number, its own source key). Top-ups are never taken back: a
+  between the floor times the measured time, **rounded up** to the minor unit, and the
+  measured pay; it is a ``TopUp`` row whose id is the earning's source.
+- Work approved or flagged after settlement (an overturned appeal, a late revision, a
+  late flag) is found from the task-approval and flagged-work earnings recorded since
+  the week was last measured. The week is measured again and only the *remaining*
+  difference is posted, as a further ``TopUp`` (the next sequence number, its own
+  source key). Top-ups are never taken back: a
   later approval that raises the measured rate leaves the earlier top-up paid.
 - Exactly once, with any number of schedulers: the week row is locked (``SKIP
   LOCKED``) or inserted under its unique key, and each top-up's (week, sequence) key is
@@ -60,7 +66,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from workforce import clock
 from workforce.accounts import audit
@@ -90,7 +96,9 @@ from workforce.projects.services import (
 )
 from workforce.projects.tasks import MAX_LEASE_FACTOR
 from workforce.projects.timesheets import local_midnight, week_start, zone_of
+from workforce.wellbeing.flags import SOURCE_TYPE as FLAG_SOURCE
 from workforce.wellbeing.policies import policy_for
+from workforce.wellbeing.support_models import ContentFlag
 
 SCHEDULER = audit.SystemActor("scheduler")
 TOP_UP_SOURCE = "pay_top_up"
@@ -110,12 +118,33 @@ MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
 
 @dataclass(frozen=True)
 class WorkDone:
-    """One approved task: who, when claimed, its bounded active time and its pay."""
+    """One task's work that counts in a measured rate: who, when claimed, its time and
+    its pay, and whether it was approved (a task time for pricing) or only flagged."""
 
     trainer_id: uuid.UUID
     claimed_at: datetime
     seconds: int
     paid: int
+    approved: bool = True
+
+    @staticmethod
+    def of(
+        trainer_id: uuid.UUID, claimed_at: datetime, submitted_at: datetime | None,
+        active_seconds: int | None, *, approval: int | None = None,
+        flagged_seconds: int | None = None, flagged_pay: int | None = None,
+    ) -> WorkDone:
+        """An assignment's measured work: the approved piece with its active time
+        (bounded again by claim to submission), and the time paid as flagged work with
+        that pay. Both spans start at the claim and the flagged one ends by the
+        submission, so they overlap: the time is the longer of the two, never their sum."""
+        claimed_at = clock.as_utc(claimed_at)
+        approved = 0
+        if approval is not None:
+            window = (clock.as_utc(submitted_at) - claimed_at).total_seconds() \
+                if submitted_at else 0
+            approved = max(0, min(active_seconds or 0, int(window)))
+        return WorkDone(trainer_id, claimed_at, max(approved, flagged_seconds or 0),
+                        (approval or 0) + (flagged_pay or 0), approval is not None)
 
 
 @dataclass(frozen=True)
@@ -127,7 +156,7 @@ class Measure:
 
     @property
     def hourly(self) -> Money | None:
-        """Approved pay per hour of active time, rounded once (half-even)."""
+        """Pay per hour of active time, rounded once (half-even)."""
         if self.active_seconds <= 0:
             return None
         return per_task_as_hourly(self.paid, self.currency, self.active_seconds)
@@ -139,33 +168,40 @@ class Measure:
                        currency)
 
 
-def approved_work(
+def measured_work(
     session: Session, project_id: uuid.UUID, since: datetime, until: datetime,
     *, trainer_id: uuid.UUID | None = None,
 ) -> list[WorkDone]:
-    """The project's approved, paid tasks claimed in [since, until)."""
+    """The project's work claimed in [since, until) that a measured rate counts: approved,
+    paid tasks, and time paid as flagged work (whatever became of the task then)."""
+    approval, flagged = aliased(EarningEvent), aliased(EarningEvent)
     stmt = (
         select(Assignment.trainer_id, Assignment.claimed_at, Assignment.submitted_at,
-               Assignment.active_seconds, EarningEvent.amount)
-        .join(EarningEvent, and_(
-            EarningEvent.source_id == Assignment.id,
-            EarningEvent.kind == EarningKind.TASK_APPROVAL,
-            EarningEvent.source_type == TASK_SOURCE,
+               Assignment.active_seconds, approval.amount, ContentFlag.paid_seconds,
+               flagged.amount)
+        .outerjoin(approval, and_(
+            approval.source_id == Assignment.id, approval.kind == EarningKind.TASK_APPROVAL,
+            approval.source_type == TASK_SOURCE, Assignment.state == AssignmentState.APPROVED,
+        ))
+        .outerjoin(ContentFlag, ContentFlag.assignment_id == Assignment.id)
+        .outerjoin(flagged, and_(
+            flagged.source_id == Assignment.id, flagged.kind == EarningKind.FLAGGED_WORK,
+            flagged.source_type == FLAG_SOURCE,
         ))
         .where(
             Assignment.project_id == project_id,
-            Assignment.state == AssignmentState.APPROVED,
             Assignment.claimed_at >= since, Assignment.claimed_at < until,
+            or_(approval.id.is_not(None), ContentFlag.paid_seconds.is_not(None)),
         )
     )
     if trainer_id is not None:
         stmt = stmt.where(Assignment.trainer_id == trainer_id)
-    found = []
-    for trainer, claimed, submitted, active, amount in session.execute(stmt):
-        claimed = clock.as_utc(claimed)
-        window = (clock.as_utc(submitted) - claimed).total_seconds() if submitted else 0
-        found.append(WorkDone(trainer, claimed, max(0, min(active or 0, int(window))), amount))
-    return found
+    return [
+        WorkDone.of(trainer, claimed, submitted, active, approval=piece,
+                    flagged_seconds=flag_seconds, flagged_pay=flag_pay)
+        for trainer, claimed, submitted, active, piece, flag_seconds, flag_pay
+        in session.execute(stmt)
+    ]
 
 
 def top_up_due(floor_hourly: int, active_seconds: int, paid: int) -> int:
@@ -201,8 +237,9 @@ class WeekKey:
 
 
 def due_weeks(session: Session, *, now: datetime) -> list[WeekKey]:
-    """Weeks to settle now: per-task work approved (recently enough to be looked at) in
-    a week whose review period has passed, and not measured since that approval."""
+    """Weeks to settle now: per-task work approved or paid as flagged work (recently
+    enough to be looked at) in a week whose review period has passed, and not measured
+    since that pay was recorded."""
     longest = session.scalar(
         select(func.max(Project.auto_approve_days)).where(Project.pay_model == PayModel.PER_TASK)
     )
@@ -217,11 +254,12 @@ def due_weeks(session: Session, *, now: datetime) -> list[WeekKey]:
     )
     rows = session.execute(
         select(Assignment.trainer_id, Assignment.project_id, Assignment.claimed_at)
-        .join(EarningEvent, and_(
-            EarningEvent.source_id == Assignment.id,
-            EarningEvent.kind == EarningKind.TASK_APPROVAL,
-            EarningEvent.source_type == TASK_SOURCE,
-        ))
+        .join(EarningEvent, and_(EarningEvent.source_id == Assignment.id, or_(
+            and_(EarningEvent.kind == EarningKind.TASK_APPROVAL,
+                 EarningEvent.source_type == TASK_SOURCE),
+            and_(EarningEvent.kind == EarningKind.FLAGGED_WORK,
+                 EarningEvent.source_type == FLAG_SOURCE),
+        )))
         .join(Project, Project.id == Assignment.project_id)
         .where(Project.pay_model == PayModel.PER_TASK, EarningEvent.occurred_at >= horizon,
                ~measured)
@@ -252,7 +290,7 @@ def settle_week(session: Session, key: WeekKey, *, now: datetime) -> TopUp | Non
     if week is None:
         return None
     measure = Measure.of(
-        approved_work(session, project.id, week.starts_at, week.ends_at, trainer_id=trainer.id),
+        measured_work(session, project.id, week.starts_at, week.ends_at, trainer_id=trainer.id),
         project.currency,
     )
     week.tasks, week.active_seconds, week.paid_amount = (
@@ -384,7 +422,8 @@ class Pricing:
 def median_task_seconds(session: Session, project: Project, now: datetime) -> int | None:
     """The median active time of the project's approved tasks claimed in the last
     four weeks (whole seconds, rounded up)."""
-    work = approved_work(session, project.id, now - MEASURE_WINDOW, now)
+    work = [w for w in measured_work(session, project.id, now - MEASURE_WINDOW, now)
+            if w.approved]
     if not work:
         return None
     return int(-(-Decimal(statistics.median(w.seconds for w in work)) // 1))
@@ -626,7 +665,7 @@ def measured_median(session: Session, project: Project, now: datetime) -> Measur
     that ended in the last four weeks; suppressed under the policy's minimum group."""
     since = now - MEASURE_WINDOW
     # Weeks ending after ``since`` started at most a week (and a day of zones) earlier.
-    work = approved_work(session, project.id, since - timedelta(days=8), now)
+    work = measured_work(session, project.id, since - timedelta(days=8), now)
     trainers = _by_id(session, User, {w.trainer_id for w in work})
     weeks: defaultdict[tuple[uuid.UUID, date], list[WorkDone]] = defaultdict(list)
     for item in work:
