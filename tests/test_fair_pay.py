@@ -344,6 +344,44 @@ def test_weeks_are_the_trainers_own(
     assert [e.amount for e in top_ups(session, trainer)] == [300, 300]
 
 
+def test_managers_see_a_weeks_figures_only_when_enough_trainers_worked_it(
+    client: ApiClient, session: Session, database: Database, people: dict[str, User],
+    clock_at: time_machine.Coordinates,
+) -> None:
+    """A top-up alert names a trainer's week, hours and rates: with fewer trainers on the
+    project that week than the wellbeing policy's ``min_group_size`` (5 by default) it
+    would point at one of them, so it says only that a top-up was posted."""
+    manager, admin, trainer = people["manager"], people["admin"], people["trainer"]
+    other = UserFactory(country="HK", timezone="Asia/Hong_Kong")
+    sign_in(client, other)
+    set_floor(client, admin, 1500)
+    project = per_task(manager, trainer, other)
+    do_task(client, clock_at, trainer, project, hk(8, 10), 30)  # 2.00 for 30 minutes
+    assert settle(database, clock_at) == 1
+
+    [alert] = notices(session, manager, "pay.top_up_posted")
+    for figure in ("2030-01-07", "0.50 h", "4.00 USD", "15.00 USD", "5.50 USD"):
+        assert figure not in alert.body
+    assert "Fewer than 5 trainers" in alert.body and "under-priced" in alert.body
+    assert alert.data == {"project_id": str(project.id), "suppressed": True,
+                          "underpriced": True, "suggested_task_rate": 750}
+
+    response = client.patch(f"{API}/organisation/wellbeing-policy", as_user=admin,
+                            json={"min_group_size": 2})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    do_task(client, clock_at, trainer, project, hk(15, 10), 30)
+    do_task(client, clock_at, other, project, hk(16, 10), 5)  # 24.00 an hour
+    assert settle(database, clock_at, hk(29, 6)) == 1
+    [_, alert] = sorted(notices(session, manager, "pay.top_up_posted"),
+                        key=lambda n: n.created_at)
+    for figure in ("week of 2030-01-14", "0.50 h", "4.00 USD an hour", "15.00 USD",
+                   "5.50 USD"):
+        assert figure in alert.body
+    assert alert.data == {"project_id": str(project.id), "suppressed": False,
+                          "week_start": "2030-01-14", "amount": 550, "currency": "USD",
+                          "underpriced": True, "suggested_task_rate": 750}
+
+
 # --- flagged work in the measured week -----------------------------------------------
 
 

@@ -96,6 +96,7 @@ from workforce.projects.services import (
 )
 from workforce.projects.tasks import MAX_LEASE_FACTOR
 from workforce.projects.timesheets import local_midnight, week_start, zone_of
+from workforce.wellbeing.figures import Figure
 from workforce.wellbeing.flags import SOURCE_TYPE as FLAG_SOURCE
 from workforce.wellbeing.policies import policy_for
 from workforce.wellbeing.support_models import ContentFlag
@@ -470,28 +471,45 @@ def _mark(project: Project) -> dict[str, Any]:
 def _alert_managers(
     session: Session, project: Project, week: PayWeek, top_up: TopUp, pricing: Pricing | None
 ) -> None:
-    """Tell the organisation's vendor managers and admins (without naming the trainer:
-    their pay is theirs; finance sees it in the ledger)."""
-    money = Money(top_up.amount, top_up.currency)
-    measured = per_task_as_hourly(top_up.paid_amount, top_up.currency, top_up.active_seconds) \
-        if top_up.active_seconds else None
-    body = (
-        f"A trainer's approved work on {project.name} in the week of "
-        f"{week.week_start.isoformat()} paid {measured} an hour over "
-        f"{_hours(top_up.active_seconds)} h, under their wage floor of "
-        f"{Money(top_up.floor_hourly_amount, top_up.currency)} an hour; a top-up of "
-        f"{money} was posted at the organisation's cost."
+    """Tell the organisation's vendor managers and admins, without naming the trainer
+    (their pay is theirs; finance sees it in the ledger). The week, hours, rates and
+    amount are told only when at least the wellbeing policy's ``min_group_size``
+    trainers had measured work on the project in that week, as the transparency view's
+    median is: with fewer (and the members and their countries known) they would point
+    at one person, so the alert says only that a top-up was posted."""
+    group = Figure(
+        len({w.trainer_id
+             for w in measured_work(session, project.id, week.starts_at, week.ends_at)}),
+        policy_for(session, project.organisation_id).min_group_size,
     )
+    data: dict[str, Any] = {"project_id": str(project.id), "suppressed": group.suppressed}
+    if group.suppressed:
+        body = (
+            f"A wage-floor top-up was posted on {project.name} at the organisation's cost. "
+            f"Fewer than {group.min_group_size} trainers worked on the project that week, "
+            "so its week, hours, rates and amount are not shown, to protect their privacy."
+        )
+    else:
+        money = Money(top_up.amount, top_up.currency)
+        measured = per_task_as_hourly(top_up.paid_amount, top_up.currency,
+                                      top_up.active_seconds) if top_up.active_seconds else None
+        body = (
+            f"A trainer's work on {project.name} in the week of "
+            f"{week.week_start.isoformat()} paid {measured} an hour over "
+            f"{_hours(top_up.active_seconds)} h, under their wage floor of "
+            f"{Money(top_up.floor_hourly_amount, top_up.currency)} an hour; a top-up of "
+            f"{money} was posted at the organisation's cost."
+        )
+        data |= {"week_start": week.week_start.isoformat(), "amount": top_up.amount,
+                 "currency": top_up.currency}
     if pricing is not None and pricing.underpriced:
         body += (
             f" The project is under-priced: the median task takes {pricing.median_seconds} "
             f"seconds, and at the floor a task should pay at least {pricing.suggested} "
             f"(it pays {pricing.current}). Set a new rate to clear the mark."
         )
-    data = {"project_id": str(project.id), "week_start": week.week_start.isoformat(),
-            "amount": top_up.amount, "currency": top_up.currency,
-            "underpriced": bool(pricing and pricing.underpriced),
-            "suggested_task_rate": pricing.suggested.amount if pricing else None}
+    data |= {"underpriced": bool(pricing and pricing.underpriced),
+             "suggested_task_rate": pricing.suggested.amount if pricing else None}
     for user_id in session.scalars(select(User.id).where(
         User.organisation_id == project.organisation_id, User.role.in_(MANAGERS),
         User.is_active.is_(True),
