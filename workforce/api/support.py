@@ -56,10 +56,11 @@ def flag_task(args: dict, assignment_id: uuid.UUID):
     """Flag a task you hold or held: category, severity, a note, and whether you need
     support (a case opens at once for the organisation's wellbeing contact). With
     `return_task` the lease is released. A `high` flag hides the task from every other
-    trainer until it is triaged. The time spent (claim to flag, within the lease) is
-    paid on per-task projects, and flagged work never lowers your approval rate or
-    quality score. The answer carries the organisation's support resources. 404 for a
-    task you never had; 409 `already-flagged`, `not-leased`."""
+    trainer until it is triaged. The time spent (claim to flag, never past the lease's
+    expiry) is paid on per-task projects, up to twice the estimated task time, whatever
+    triage decides, and flagged work never lowers your approval rate or quality score.
+    The answer carries the organisation's support resources. 404 for a task you never
+    had; 409 `already-flagged`, `not-leased`."""
     return flags.flag_task(db_session(), current_user(), assignment_id, **args)
 
 

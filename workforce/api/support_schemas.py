@@ -70,7 +70,8 @@ class MyFlagSchema(Schema):
     returned = fields.Boolean()
     state = fields.Enum(FlagState, by_value=True)
     paid_seconds = fields.Integer(allow_none=True, metadata={
-        "description": "Time paid as flagged work (null: nothing extra was owed)."})
+        "description": "Time paid as flagged work: the time held, up to twice the "
+        "estimated task time (null: nothing extra was owed)."})
     resolution = fields.String(allow_none=True, metadata={
         "description": "The confirmation note or the reason for dismissal."})
     created_at = fields.DateTime()

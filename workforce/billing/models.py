@@ -32,7 +32,7 @@ class EarningKind(StrEnum):
     TOP_UP = "top_up"
     # Posted after a month's exposure to sensitive work passes the organisation's mark.
     COUNSELLING_ALLOWANCE = "counselling_allowance"
-    # Time spent on a task the trainer flagged and returned, paid by the hour.
+    # Time spent on a task the trainer flagged (up to twice its estimate), paid by the hour.
     FLAGGED_WORK = "flagged_work"
 
 

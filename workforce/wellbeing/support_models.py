@@ -75,7 +75,8 @@ class ContentFlag(IdMixin, TimestampMixin, Base):
     # The trainer gave the task back with the flag (their lease was released).
     returned: Mapped[bool] = mapped_column(default=False)
     state: Mapped[FlagState] = mapped_column(str_enum(FlagState), default=FlagState.OPEN)
-    # Seconds paid as flagged work (claim to flag or return, within the lease); null
+    # Seconds paid as flagged work (claim to flag or return, within the lease, up to
+    # ``flags.FLAG_PAY_FACTOR`` estimated task times); fair pay counts them as time. Null
     # when nothing extra was owed (hourly projects, work already approved).
     paid_seconds: Mapped[int | None]
     triaged_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
