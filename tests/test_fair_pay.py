@@ -29,6 +29,7 @@ from tests.factories import (
     staff,
 )
 from tests.hourly_helpers import clock_at, hk, sign_in
+from tests.support_helpers import flagged
 from tests.task_helpers import claimed, review, submitted
 from tests.test_assessments_authoring import ASSESSMENTS, LISTENING, add, new_assessment
 from workforce.accounts.models import AuditEvent, Role, User
@@ -385,13 +386,6 @@ def test_managers_see_a_weeks_figures_only_when_enough_trainers_worked_it(
 # --- flagged work in the measured week -----------------------------------------------
 
 
-def flag(client: ApiClient, trainer: User, assignment_id: str, **body: Any) -> dict:
-    response = client.post(f"{API}/me/assignments/{assignment_id}/flag", as_user=trainer,
-                           json={"category": "other", "severity": "low", **body})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
-
-
 def test_flagged_minutes_are_paid_once_when_the_task_is_then_submitted(
     client: ApiClient, session: Session, database: Database, people: dict[str, User],
     clock_at: time_machine.Coordinates,
@@ -404,7 +398,7 @@ def test_flagged_minutes_are_paid_once_when_the_task_is_then_submitted(
     clock_at.move_to(hk(8, 10))
     held = claimed(client, trainer, project)
     clock_at.move_to(hk(8, 10, 20))
-    assert flag(client, trainer, held["id"])["paid"] == {"amount": 600, "currency": "USD"}
+    assert flagged(client, trainer, held["id"])["paid"] == {"amount": 600, "currency": "USD"}
     clock_at.move_to(hk(8, 11))
     submitted(client, trainer, held["id"], active_seconds=3600)
 
@@ -434,11 +428,11 @@ def test_flagged_time_counts_toward_the_floor_whatever_became_of_the_task(
     clock_at.move_to(hk(8, 10))
     returned = claimed(client, trainer, project)
     clock_at.move_to(hk(8, 10, 30))
-    assert flag(client, trainer, returned["id"], return_task=True)["paid"]["amount"] == 900
+    assert flagged(client, trainer, returned["id"], return_task=True)["paid"]["amount"] == 900
     clock_at.move_to(hk(9, 10))
     kept = claimed(client, trainer, project)
     clock_at.move_to(hk(9, 10, 10))
-    assert flag(client, trainer, kept["id"])["paid"]["amount"] == 300
+    assert flagged(client, trainer, kept["id"])["paid"]["amount"] == 300
     clock_at.move_to(hk(9, 10, 40))
     submitted(client, trainer, kept["id"], active_seconds=2400)
     rejected = review(client, manager, kept["id"], "reject", rejection_category="incorrect",
