@@ -46,8 +46,8 @@ How a week is settled (daily, ``settle_due_weeks``):
   late flag) is found from the task-approval and flagged-work earnings recorded since
   the week was last measured. The week is measured again and only the *remaining*
   difference is posted, as a further ``TopUp`` (the next sequence number, its own
-  source key). Top-ups are never taken back: a
-  later approval that raises the measured rate leaves the earlier top-up paid.
+  source key). Top-ups are never taken back: a later approval that raises the
+  measured rate leaves the earlier top-up paid.
 - Exactly once, with any number of schedulers: the week row is locked (``SKIP
   LOCKED``) or inserted under its unique key, and each top-up's (week, sequence) key is
   unique, as is the earning's source.

@@ -16,7 +16,8 @@
   decides: a dismissal judges the content, not the trainer. Hourly projects already
   pay the time, and approved work was paid its piece, so nothing more is owed for them.
   The earning's description names the project and the time, not the task or the flag:
-  finance sees it beside the trainer, and the triage queue must not be matched to it.
+  finance and admins see it beside the trainer, and the task would tie it to a flag in
+  the triage queue, which never says who flagged.
 - Standing: flagged work never lowers the approval rate or quality score
   (``filters.rejection_counts`` and ``filters.gold_counts``).
 - Triage (vendor managers and admins of the project's organisation): confirm (raising
