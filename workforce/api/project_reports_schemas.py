@@ -51,6 +51,9 @@ class ProjectReportSchema(Schema):
     active_trainers = fields.Integer()
     open_tasks = fields.Integer(metadata={"description": "Tasks with a slot open to claim."})
     open_slots = fields.Integer(metadata={"description": "Claims still to be made."})
+    over_answered_tasks = fields.Integer(metadata={
+        "description": "Tasks held or answered by more trainers than their redundancy: "
+        "a rejection was overturned after another trainer had taken the slot it gave back."})
     week_start = fields.DateTime(metadata={"description": "Monday 00:00 UTC of this week."})
     logged_seconds_this_week = fields.Integer(
         metadata={"description": "Closed time entries started this week."})

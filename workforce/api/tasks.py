@@ -14,6 +14,7 @@ from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.tasks_schemas import (
     AppealCreateSchema,
+    AppealDecidedSchema,
     AppealDecisionSchema,
     AppealListArgs,
     AppealSchema,
@@ -280,12 +281,14 @@ def list_appeals(args: dict, project_id: uuid.UUID):
 @blp.route("/appeals/<uuid:appeal_id>/decision", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.arguments(AppealDecisionSchema)
-@blp.response(200, StaffAppealSchema)
+@blp.response(200, AppealDecidedSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
 def decide_appeal(args: dict, appeal_id: uuid.UUID):
-    """Uphold the rejection, or overturn it: the work is approved and paid. A note for
-    the trainer is required. 409 `appeal-decided` once decided."""
+    """Uphold the rejection, or overturn it: the work is approved and paid, and the
+    slot its rejection gave back is closed (`task_over_answered` says when another
+    trainer had already taken it). A note for the trainer is required. 409
+    `appeal-decided` once decided."""
     return reviews.decide_appeal(
         db_session(), current_user(), appeal_id, decision=args["decision"], note=args["note"]
     )

@@ -357,7 +357,6 @@ def _try_take(
     }).one_or_none()
     if assignment is None:
         winddown.give_back_slot(session, task_id)
-        _refresh_task(session, task_id)
         return None
     _bound_by_limits(session, trainer, assignment)
     return assignment
@@ -460,14 +459,6 @@ def _bound_by_limits(session: Session, trainer: User, assignment: Assignment) ->
         session.flush()
 
 
-def _refresh_task(session: Session, task_id: uuid.UUID) -> None:
-    # The slot counters are changed in SQL; a Task already in the session is stale. One
-    # that is not will be read fresh when first used.
-    task = session.identity_map.get(identity_key(Task, task_id))
-    if task is not None:
-        session.refresh(task)
-
-
 # --- the lease -----------------------------------------------------------------------
 
 
@@ -477,8 +468,6 @@ def _end_lease(
     lifecycle.move(assignment, state)
     assignment.released_at = at
     winddown.give_back_slot(session, assignment.task_id)
-    session.flush()
-    _refresh_task(session, assignment.task_id)
 
 
 def _require_live(assignment: Assignment, now: datetime) -> None:
