@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, select, update
+from sqlalchemy.orm import Session
 
+from tests.factories import ProjectFactory
 from workforce import migrate
 from workforce.db import Base
 from workforce.models import accounts  # noqa: F401  (every model is registered)
+from workforce.projects.models import ProjectRate
 from workforce.settings import Settings
 
 
@@ -44,3 +49,22 @@ def test_downgrade_to_base_and_back(connection: Connection, settings: Settings) 
 def test_one_head(settings: Settings) -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config(settings))
     assert len(script.get_heads()) == 1
+
+
+def test_0011_g2_cuts_stored_rates_to_the_whole_second(
+    connection: Connection, session: Session, settings: Settings
+) -> None:
+    project = ProjectFactory()
+    rates = ProjectRate.__table__
+    exact = datetime(2030, 1, 7, 1, 0, 0, 300_000, tzinfo=UTC)
+    # Written as 0010 let them be, around the model's own cut.
+    session.execute(update(rates).where(rates.c.project_id == project.id)
+                    .values(effective_from=exact))
+    session.commit()
+    migrate.downgrade(settings, "0010", connection=connection)
+
+    migrate.upgrade(settings, "head", connection=connection)
+
+    stored = session.scalar(select(rates.c.effective_from)
+                            .where(rates.c.project_id == project.id))
+    assert stored == exact.replace(microsecond=0)

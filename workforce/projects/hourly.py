@@ -14,7 +14,8 @@ paid past that moment. Sessions on sensitive projects are stopped the same way a
 moment an exposure limit is reached (``wellbeing.limits``; end reason
 ``exposure_limit``), and may not start while one is.
 
-Times are kept to whole seconds, so that entries, caps and pay add up exactly.
+Times are kept to whole seconds, so that entries, caps and pay add up exactly; rates
+start at whole seconds too, so a session started in a rate's first second is paid at it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
+from workforce.clock import whole_seconds
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -60,10 +62,6 @@ CAP_LOOKAHEAD = timedelta(days=8)
 
 def _now() -> datetime:
     return whole_seconds(clock.now())
-
-
-def whole_seconds(when: datetime) -> datetime:
-    return clock.as_utc(when).replace(microsecond=0)
 
 
 # --- caps ------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from workforce import clock
 from workforce.accounts.models import User
 from workforce.db import Base, IdMixin, TimestampMixin, json_type, str_enum
 
@@ -162,7 +163,10 @@ class GuidelineVersion(IdMixin, Base):
 
 
 class ProjectRate(IdMixin, Base):
-    """A pay rate in force from ``effective_from``: per approved task, or per hour."""
+    """A pay rate in force from ``effective_from``: per approved task, or per hour.
+
+    ``effective_from`` is kept to the whole second, the precision of session starts and
+    time entries, so work started in a rate's first second is paid at it."""
 
     __tablename__ = "project_rates"
     __table_args__ = (
@@ -179,6 +183,10 @@ class ProjectRate(IdMixin, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
+
+    @validates("effective_from")
+    def _whole_second(self, _key: str, value: datetime) -> datetime:
+        return clock.whole_seconds(value)
 
 
 # --- staffing ------------------------------------------------------------------------
