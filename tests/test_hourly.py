@@ -562,7 +562,7 @@ def test_manual_entries_on_paused_suspended_and_per_task_projects(
     client: ApiClient, session: Session, trainer
 ) -> None:
     paused = hourly_project(state=ProjectState.PAUSED, pause_reason="Waiting for data.")
-    suspended = hourly_project(state=ProjectState.SUSPENDED)
+    suspended = hourly_project(state=ProjectState.SUSPENDED, suspension_effective_at=hk(7, 0))
     per_task = ProjectFactory()
     unstaffed = hourly_project()
     for project in (paused, suspended, per_task):

@@ -184,7 +184,7 @@ def extend(assignment_id: uuid.UUID):
     the claim (409 `lease-limit-reached`), and on sensitive work never past the moment
     an exposure limit would be reached (409 `exposure-limit-reached` when that gains
     nothing). Only a lease that still runs (409 `lease-expired`, `lease-released`,
-    `not-leased`)."""
+    `not-leased`; `project-suspended` once the project's suspension took effect)."""
     return tasks.extend_lease(db_session(), current_user(), assignment_id)
 
 
@@ -207,7 +207,9 @@ def release(assignment_id: uuid.UUID):
 def submit(args: dict, assignment_id: uuid.UUID):
     """Hand in the answer of a running lease, or a revision that was asked for.
     `active_seconds` is capped at the time since the claim. A lease that ran out or was
-    released is refused (409 `lease-expired`, `lease-released`) and nothing is kept.
+    released is refused (409 `lease-expired`, `lease-released`), as is one on a project
+    whose suspension has taken effect (409 `project-suspended`, with `suspended_at`), and
+    nothing is kept.
     Work not sampled for review is approved and paid at once (`auto_approved`)."""
     return tasks.submit(
         db_session(), current_user(), assignment_id, answer=args["answer"],

@@ -280,17 +280,19 @@ def _views(session: Session, trainer: User, projects: list[Project]) -> list[MyP
         MyProject(
             project=p, membership=memberships[p.id], rate=rates.get(p.id),
             guidelines=guidelines.get(p.id),
-            suspension=_shown_suspension(p, suspensions.get(p.id)),
+            suspension=_shown_suspension(p, suspensions.get(p.id), now),
             kill_fees=fees.get(p.id, []),
         )
         for p in projects
     ]
 
 
-def _shown_suspension(project: Project, latest: Suspension | None) -> Suspension | None:
+def _shown_suspension(
+    project: Project, latest: Suspension | None, now: datetime
+) -> Suspension | None:
     if latest is None:
         return None
     if latest.applied_at is None:
         return latest
-    in_force = project.state in (ProjectState.SUSPENDED, ProjectState.CLOSED)
+    in_force = project.state_at(now) in (ProjectState.SUSPENDED, ProjectState.CLOSED)
     return latest if in_force else None

@@ -230,7 +230,7 @@ def list_projects(
     """The organisation's projects, newest first."""
     stmt = select(Project).where(Project.organisation_id == staff.organisation_id)
     if state is not None:
-        stmt = stmt.where(Project.state == state)
+        stmt = stmt.where(Project.in_state_at([state], clock.now()))
     found = paginate(session, stmt, page, created_at=Project.created_at, row_id=Project.id)
     return Page(views_of(session, found.items), found.next_cursor)
 

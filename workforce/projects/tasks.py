@@ -203,7 +203,7 @@ def claim_next(
     now = clock.now()
     locked = _lock_for_claim(session, trainer, project_id)
     project = locked.project
-    access.require_open_for_work(project)
+    access.require_open_for_work(project, now)
     held = _live_lease(session, trainer.id, project_id, now)
     # The trainer's limits and consent matter only where sensitive work could be
     # handed out: on a plain project with no sensitive task open, the claim looks at
@@ -471,8 +471,11 @@ def _end_lease(
 
 
 def _require_live(assignment: Assignment, now: datetime) -> None:
-    """409 unless the assignment is a lease that still runs."""
+    """409 unless the assignment is a lease that still runs: leases end when their
+    project's suspension takes effect, before the job releases them."""
     state = assignment.state
+    if state in (AssignmentState.LEASED, AssignmentState.RELEASED):
+        access.require_not_suspended(assignment.project, now)
     if state is AssignmentState.LEASED and assignment.lease_expires_at <= now:
         raise Conflict(
             "Your lease on this task ran out at "

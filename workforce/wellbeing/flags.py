@@ -220,7 +220,9 @@ def _pay_time(
     if assignment.state is AssignmentState.APPROVED:
         return None  # already paid its piece
     ends = [now, assignment.lease_expires_at]
-    ends += [t for t in (assignment.submitted_at, assignment.released_at) if t is not None]
+    # A suspension in force ended the lease at its moment, before the job released it.
+    ends += [t for t in (assignment.submitted_at, assignment.released_at,
+                         project.work_stopped_at(now)) if t is not None]
     seconds = max(0, int((min(ends) - assignment.claimed_at).total_seconds()))
     rate = (session.get(ProjectRate, assignment.rate_id) if assignment.rate_id
             else access.rate_at(session, project.id, assignment.claimed_at))
