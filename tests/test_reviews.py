@@ -396,12 +396,20 @@ def overturn(client: ApiClient, manager: User, trainer: User, done: dict):
                        json={"decision": "overturn", "note": "Agreed."})
 
 
-def test_an_overturn_closes_the_slot_its_rejection_reopened(
-    client: ApiClient, session: Session, manager: User, reviewer: User, trainer: User,
-    project: Project,
-) -> None:
+@pytest.fixture
+def rejected_once(client: ApiClient, reviewer: User, trainer: User, project: Project
+                  ) -> tuple[Task, dict]:
+    """A task needing one answer, answered by the trainer and rejected: its slot is
+    open again."""
     made = TaskFactory(project=project, redundancy=1)
-    done = rejected(client, reviewer, trainer, project)
+    return made, rejected(client, reviewer, trainer, project)
+
+
+def test_an_overturn_closes_the_slot_its_rejection_reopened(
+    client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
+    rejected_once: tuple[Task, dict],
+) -> None:
+    made, done = rejected_once
     assert slots(session, str(made.id)) == 1
 
     response = overturn(client, manager, trainer, done)
@@ -423,11 +431,10 @@ def test_an_overturn_closes_the_slot_its_rejection_reopened(
 
 
 def test_an_overturn_after_another_trainer_took_the_slot_says_so(
-    client: ApiClient, session: Session, manager: User, reviewer: User, trainer: User,
-    project: Project,
+    client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
+    rejected_once: tuple[Task, dict],
 ) -> None:
-    made = TaskFactory(project=project, redundancy=1)
-    done = rejected(client, reviewer, trainer, project)
+    made, done = rejected_once
     second, third = UserFactory(), UserFactory()
     staff(project, second, third)
     holding = claimed(client, second, project)

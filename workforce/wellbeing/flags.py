@@ -219,10 +219,9 @@ def _pay_time(
         return None  # hourly work is paid through its time entries
     if assignment.state is AssignmentState.APPROVED:
         return None  # already paid its piece
-    ends = [now, assignment.lease_expires_at]
     # A suspension in force ended the lease at its moment, before the job released it.
-    ends += [t for t in (assignment.submitted_at, assignment.released_at,
-                         project.work_stopped_at(now)) if t is not None]
+    ends = [project.work_stopped_at(now) or now, assignment.lease_expires_at]
+    ends += [t for t in (assignment.submitted_at, assignment.released_at) if t is not None]
     seconds = max(0, int((min(ends) - assignment.claimed_at).total_seconds()))
     rate = (session.get(ProjectRate, assignment.rate_id) if assignment.rate_id
             else access.rate_at(session, project.id, assignment.claimed_at))
