@@ -37,9 +37,9 @@ def recount_slots(session: Session, task_id: uuid.UUID) -> int:
     overturned rejection's slot had been taken by another trainer.
 
     The task's row is locked first and the count is a statement of its own, so on
-    PostgreSQL it sees every claim committed before the lock was granted (a claim takes
-    its slot under that lock and inserts its assignment in the same transaction), and no
-    claim can take a slot until this transaction ends."""
+    PostgreSQL (read committed) it sees every claim committed before the lock was
+    granted (a claim takes its slot under that lock and inserts its assignment in the
+    same transaction), and no claim can take a slot until this transaction ends."""
     session.flush()  # this transaction's own changes of state count
     redundancy = session.scalar(
         select(Task.redundancy).where(Task.id == task_id).with_for_update()
