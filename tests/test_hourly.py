@@ -29,11 +29,13 @@ from tests.hourly_helpers import (
     stop,
 )
 from workforce import clock
-from workforce.accounts.models import AuditEvent
+from workforce.accounts.models import AuditEvent, User
 from workforce.notifications.models import Notification
 from workforce.projects import hourly
 from workforce.projects.models import (
     EntryEndReason,
+    Project,
+    ProjectRate,
     ProjectState,
     Suspension,
     TimeEntry,
@@ -358,6 +360,76 @@ def test_the_weekly_cap_counts_the_local_week_from_monday(
     assert start(client, trainer, project).status_code == 201
 
 
+# --- rates and session starts: one precision (whole seconds) -------------------------
+
+
+def test_a_session_started_in_the_second_of_a_new_rate_is_paid_at_it(
+    client: ApiClient, session: Session, trainer, clock_at: time_machine.Coordinates
+) -> None:
+    project = hourly_project(rate=2000)
+    staff(project, trainer)
+    manager = session.get(User, project.created_by_id)
+    sign_in(client, manager)
+    clock_at.move_to(hk(7, 9) + timedelta(microseconds=300_000))
+    rate = client.post(f"/api/v1/projects/{project.id}/rates", as_user=manager,
+                       json={"amount": 2600, "reason": "More for nights."})
+    assert rate.status_code == 201, rate.get_json()
+    assert datetime.fromisoformat(rate.get_json()["effective_from"]) == hk(7, 9)
+
+    clock_at.move_to(hk(7, 9) + timedelta(microseconds=800_000))
+    body = started(client, trainer, project)
+
+    assert entry_row(session, body["id"]).rate_id == uuid.UUID(rate.get_json()["id"])
+
+
+def test_a_projects_first_rate_pays_a_session_started_in_its_first_second(
+    client: ApiClient, session: Session, trainer, clock_at: time_machine.Coordinates
+) -> None:
+    manager = StaffFactory()
+    sign_in(client, manager)
+    clock_at.move_to(hk(7, 9) + timedelta(microseconds=700_000))
+    created = client.post("/api/v1/projects", as_user=manager, json={
+        "name": "Red teaming", "capacity": 3, "pay_model": "hourly", "currency": "USD",
+        "rate": 2500, "guidelines": "Be careful.",
+    }).get_json()
+    project_id = uuid.UUID(created["id"])
+    assert client.post(f"/api/v1/projects/{project_id}/activate",
+                       as_user=manager).status_code == 200
+    project = session.get(Project, project_id)
+    staff(project, trainer)
+
+    clock_at.move_to(hk(7, 9) + timedelta(microseconds=900_000))
+    body = started(client, trainer, project)
+
+    assert datetime.fromisoformat(body["started_at"]) == hk(7, 9)
+    [rate] = session.scalars(select(ProjectRate).where(ProjectRate.project_id == project_id))
+    assert rate.effective_from == hk(7, 9)
+    assert entry_row(session, body["id"]).rate_id == rate.id
+
+
+def test_a_scheduled_rate_starts_at_a_whole_second(
+    client: ApiClient, session: Session, trainer, clock_at: time_machine.Coordinates
+) -> None:
+    project = hourly_project(rate=2000)
+    manager = session.get(User, project.created_by_id)
+    sign_in(client, manager)
+    later = hk(8, 9, 30) + timedelta(microseconds=250_000)
+
+    response = client.post(f"/api/v1/projects/{project.id}/rates", as_user=manager,
+                           json={"amount": 2600, "reason": "Tomorrow.",
+                                 "effective_from": iso(later)})
+
+    assert response.status_code == 201, response.get_json()
+    assert datetime.fromisoformat(response.get_json()["effective_from"]) == hk(8, 9, 30)
+    # A manual entry started in that second is paid at it.
+    staff(project, trainer)
+    clock_at.move_to(hk(8, 12))
+    entry = manual(client, trainer, project, hk(8, 9, 30), hk(8, 10, 30))
+    assert entry.status_code == 201, entry.get_json()
+    assert entry_row(session, entry.get_json()["id"]).rate_id == uuid.UUID(
+        response.get_json()["id"])
+
+
 # --- manual entries --------------------------------------------------------------------
 
 
@@ -490,7 +562,7 @@ def test_manual_entries_on_paused_suspended_and_per_task_projects(
     client: ApiClient, session: Session, trainer
 ) -> None:
     paused = hourly_project(state=ProjectState.PAUSED, pause_reason="Waiting for data.")
-    suspended = hourly_project(state=ProjectState.SUSPENDED)
+    suspended = hourly_project(state=ProjectState.SUSPENDED, suspension_effective_at=hk(7, 0))
     per_task = ProjectFactory()
     unstaffed = hourly_project()
     for project in (paused, suspended, per_task):

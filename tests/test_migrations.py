@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, select, update
+from sqlalchemy.orm import Session
 
+from tests.factories import ProjectFactory
 from workforce import migrate
 from workforce.db import Base
 from workforce.models import accounts  # noqa: F401  (every model is registered)
+from workforce.projects.models import Project, ProjectRate, ProjectState, Suspension
 from workforce.settings import Settings
 
 
@@ -44,3 +49,48 @@ def test_downgrade_to_base_and_back(connection: Connection, settings: Settings) 
 def test_one_head(settings: Settings) -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config(settings))
     assert len(script.get_heads()) == 1
+
+
+def test_0011_g2_cuts_stored_rates_to_the_whole_second(
+    connection: Connection, session: Session, settings: Settings
+) -> None:
+    project = ProjectFactory()
+    rates = ProjectRate.__table__
+    exact = datetime(2030, 1, 7, 1, 0, 0, 300_000, tzinfo=UTC)
+    # Written as 0010 let them be, around the model's own cut.
+    session.execute(update(rates).where(rates.c.project_id == project.id)
+                    .values(effective_from=exact))
+    session.commit()
+    migrate.downgrade(settings, "0010", connection=connection)
+
+    migrate.upgrade(settings, "head", connection=connection)
+
+    stored = session.scalar(select(rates.c.effective_from)
+                            .where(rates.c.project_id == project.id))
+    assert stored == exact.replace(microsecond=0)
+
+
+def test_0011_g2_puts_each_suspensions_moment_on_its_project(
+    connection: Connection, session: Session, settings: Settings
+) -> None:
+    moment = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+    pending, suspended, resumed, cancelled = (
+        ProjectFactory(state=state) for state in (
+            ProjectState.ACTIVE, ProjectState.SUSPENDED, ProjectState.ACTIVE,
+            ProjectState.PAUSED))
+    for project, applied, called_off in ((pending, None, None), (suspended, moment, None),
+                                         (resumed, moment, None), (cancelled, None, moment)):
+        session.add(Suspension(project_id=project.id, reason="Stop.", announced_at=moment,
+                               effective_at=moment, notice_days=7, applied_at=applied,
+                               cancelled_at=called_off, created_by_id=project.created_by_id))
+    session.commit()
+    migrate.downgrade(settings, "0010", connection=connection)
+
+    migrate.upgrade(settings, "head", connection=connection)
+
+    projects = Project.__table__
+    stored = dict(session.execute(select(projects.c.id, projects.c.suspension_effective_at)
+                                  .where(projects.c.id.in_([pending.id, suspended.id,
+                                                            resumed.id, cancelled.id]))).all())
+    assert stored == {pending.id: moment, suspended.id: moment, resumed.id: None,
+                      cancelled.id: None}

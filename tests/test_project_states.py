@@ -24,9 +24,12 @@ from tests.factories import (
     token_for,
     worked_task,
 )
+from tests.hourly_helpers import sign_in
 from tests.races import bearer, race
+from tests.support_helpers import flagged
 from workforce import clock
 from workforce.accounts.models import AuditEvent, Role, User
+from workforce.billing.models import EarningEvent
 from workforce.notifications.models import Notification
 from workforce.projects import access, states
 from workforce.projects.models import (
@@ -212,7 +215,7 @@ def test_resume_clears_the_pause_and_tells_members(client: ApiClient, session: S
     body = response.get_json()
     assert (body["state"], body["pause_reason"], body["expected_resume_at"]) == (
         "active", None, None)
-    access.require_open_for_work(session.get(Project, project.id))
+    access.require_open_for_work(session.get(Project, project.id), clock.now())
     assert len(notifications(session, trainer, "project.resumed")) == 1
     [event] = audits(session, project, "project.resumed")
     assert (event.before["state"], event.after["state"]) == ("paused", "active")
@@ -581,6 +584,181 @@ def test_submitted_work_is_untouched_by_suspension(client: ApiClient, session: S
                    code="project-suspended")
 
 
+# --- a suspension is in effect at its moment, whatever the scheduler has done ---------
+
+EFFECTIVE = T0 + timedelta(days=8)  # enough notice: no kill fees
+AFTER = EFFECTIVE + timedelta(minutes=3)  # the moment has passed; the job has not run
+
+
+def announced(client: ApiClient, session: Session, project: Project, *users: User) -> User:
+    """Announce a suspension of the project effective at ``EFFECTIVE``; the users (and
+    its manager, returned) get tokens that outlive the days travelled."""
+    manager = manager_of(session, project)
+    sign_in(client, manager, *users)
+    assert suspend(client, project, manager, EFFECTIVE).status_code == 201
+    return manager
+
+
+def test_claims_and_submissions_stop_at_the_suspensions_moment_without_the_job(
+    client: ApiClient, session: Session, frozen
+) -> None:
+    project = ProjectFactory(review_sample_percent=0)  # approved (and paid) on submission
+    holder, other = UserFactory(), UserFactory()
+    staff(project, holder, other)
+    TaskFactory.create_batch(3, project=project)
+    manager = announced(client, session, project, holder, other)
+    frozen.move_to(EFFECTIVE - timedelta(minutes=30))
+    lease = client.post(f"{API}/{project.id}/claims", as_user=holder).get_json()
+    done = client.post(f"{API}/{project.id}/claims", as_user=other).get_json()
+    assert client.post(f"/api/v1/me/assignments/{done['id']}/submit", as_user=other,
+                       json={"answer": "HK", "active_seconds": 60}).status_code == 200
+
+    frozen.move_to(AFTER)
+
+    assert_problem(client.post(f"{API}/{project.id}/claims", as_user=other), 409,
+                   code="project-suspended")
+    for action, body in (("submit", {"answer": "HK", "active_seconds": 60}),
+                         ("extend", None)):
+        refused = assert_problem(client.post(
+            f"/api/v1/me/assignments/{lease['id']}/{action}", as_user=holder, json=body),
+            409, code="project-suspended")
+        assert at(refused["suspended_at"]) == EFFECTIVE
+    # Nothing handed in after the moment is paid; what was submitted before still is.
+    session.expire_all()
+    assert session.get(Assignment, uuid.UUID(lease["id"])).state is AssignmentState.LEASED
+    earned = session.scalars(select(EarningEvent.trainer_id)).all()
+    assert holder.id not in earned and other.id in earned
+    # Readers see it suspended.
+    mine = client.get(f"/api/v1/me/projects/{project.id}", as_user=holder).get_json()
+    assert mine["state"] == "suspended" and mine["suspension"]["status"] == "applied"
+    assert client.get(f"{API}/{project.id}", as_user=manager).get_json()["state"] == "suspended"
+    listed = client.get(f"{API}?state=suspended", as_user=manager).get_json()["items"]
+    assert [p["id"] for p in listed] == [str(project.id)]
+    assert client.get(f"{API}?state=active", as_user=manager).get_json()["items"] == []
+    report = client.get(f"{API}/{project.id}/report", as_user=manager).get_json()
+    assert report["state"] == "suspended"
+    [shown] = client.get(f"{API}/{project.id}/suspensions", as_user=manager).get_json()["items"]
+    assert shown["status"] == "applied"
+
+    # The job only does the follow-up: the lease ends at the moment, not when it ran.
+    assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 1
+    session.expire_all()
+    ended = session.get(Assignment, uuid.UUID(lease["id"]))
+    assert (ended.state, ended.released_at) == (AssignmentState.RELEASED, EFFECTIVE)
+    refused = assert_problem(client.post(
+        f"/api/v1/me/assignments/{lease['id']}/submit", as_user=holder,
+        json={"answer": "HK", "active_seconds": 60}), 409, code="project-suspended")
+    assert at(refused["suspended_at"]) == EFFECTIVE
+
+
+def test_hourly_work_stops_at_the_suspensions_moment_without_the_job(
+    client: ApiClient, session: Session, frozen
+) -> None:
+    project = hourly_project(idle_timeout_seconds=7200)
+    worker, late, idle = UserFactory(), UserFactory(), UserFactory()
+    staff(project, worker, late, idle)
+    announced(client, session, project, worker, late, idle)
+    frozen.move_to(EFFECTIVE - timedelta(hours=1))
+    running = client.post(f"{API}/{project.id}/sessions", as_user=worker).get_json()
+    later = client.post(f"{API}/{project.id}/sessions", as_user=late).get_json()
+
+    frozen.move_to(AFTER)
+
+    assert_problem(client.post(f"{API}/{project.id}/sessions", as_user=idle), 409,
+                   code="project-suspended")
+    # A heartbeat or a stop after the moment closes the session at it, paid to it.
+    beat = client.post(f"/api/v1/me/sessions/{running['id']}/heartbeat", as_user=worker)
+    stop = client.post(f"/api/v1/me/sessions/{later['id']}/stop", as_user=late)
+    for response in (beat, stop):
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert (at(body["ended_at"]), body["end_reason"]) == (EFFECTIVE, "suspended")
+        assert body["seconds"] == 3600
+    # Time after the moment cannot be logged by hand; time before it can.
+    refused = assert_problem(client.post(f"{API}/{project.id}/time-entries", as_user=late,
+                                         json={"started_at": iso(EFFECTIVE - timedelta(hours=3)),
+                                               "ended_at": iso(AFTER), "note": "Late."}),
+                             409, code="project-suspended")
+    assert at(refused["work_stopped_at"]) == EFFECTIVE
+    before = client.post(f"{API}/{project.id}/time-entries", as_user=late, json={
+        "started_at": iso(EFFECTIVE - timedelta(hours=3)),
+        "ended_at": iso(EFFECTIVE - timedelta(hours=2)), "note": "Before."})
+    assert before.status_code == 201, before.get_json()
+
+
+def test_staffing_and_the_marketplace_close_at_the_suspensions_moment(
+    client: ApiClient, session: Session, frozen
+) -> None:
+    project = ProjectFactory()
+    member, applicant, newcomer = UserFactory(), UserFactory(), UserFactory()
+    staff(project, member)
+    application = MemberFactory(project=project, trainer=applicant,
+                                state=MembershipState.APPLIED, joined_at=None)
+    manager = announced(client, session, project, member, applicant, newcomer)
+    market = client.get("/api/v1/marketplace/projects", as_user=newcomer).get_json()
+    assert str(project.id) in [p["id"] for p in market["items"]]
+
+    frozen.move_to(AFTER)
+
+    market = client.get("/api/v1/marketplace/projects", as_user=newcomer).get_json()
+    assert str(project.id) not in [p["id"] for p in market["items"]]
+    assert_problem(client.post(f"/api/v1/marketplace/projects/{project.id}/applications",
+                               as_user=newcomer, json={}), 404)
+    assert_problem(client.post(f"{API}/{project.id}/members/{application.id}/accept",
+                               as_user=manager), 409, code="project-suspended")
+    assert_problem(client.get(f"{API}/{project.id}/pay-transparency", as_user=newcomer), 404)
+    # Rotation offers it to nobody.
+    assert_problem(client.post("/api/v1/me/claims", as_user=member), 409)
+
+
+def test_managers_meet_a_due_suspension_as_applied(
+    client: ApiClient, session: Session, frozen
+) -> None:
+    project = ProjectFactory()
+    trainer = UserFactory()
+    staff(project, trainer)
+    manager = announced(client, session, project, trainer)
+    frozen.move_to(AFTER)
+
+    # Too late to call it off or to pause: it is in effect.
+    assert_problem(client.delete(f"{API}/{project.id}/suspension", as_user=manager), 409,
+                   code="no-pending-suspension")
+    paused = assert_problem(client.post(f"{API}/{project.id}/pause", as_user=manager,
+                                        json={"reason": "Wait."}), 409,
+                            code="illegal-transition")
+    assert paused["current_state"] == "suspended"
+    # A resume reopens the suspended project (the suspension is applied first).
+    response = client.post(f"{API}/{project.id}/resume", as_user=manager)
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "active"
+    [applied] = audits(session, project, "project.suspended")
+    assert applied.actor_label == "scheduler"
+    [resumed] = audits(session, project, "project.resumed")
+    assert resumed.before["state"] == "suspended"
+    assert client.post(f"{API}/{project.id}/claims", as_user=trainer).status_code in (201, 409)
+    assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
+
+
+def test_flagged_time_after_the_suspensions_moment_is_not_paid(
+    client: ApiClient, session: Session, frozen
+) -> None:
+    project = ProjectFactory(rate=300, estimated_task_seconds=600)
+    trainer = UserFactory()
+    staff(project, trainer)
+    TaskFactory(project=project)
+    announced(client, session, project, trainer)
+    frozen.move_to(EFFECTIVE - timedelta(minutes=12))
+    held = client.post(f"{API}/{project.id}/claims", as_user=trainer).get_json()
+    frozen.move_to(EFFECTIVE + timedelta(minutes=20))
+
+    receipt = flagged(client, trainer, held["id"], severity="medium", return_task=True)
+
+    # 3.00 a task at 10 minutes a task is 18.00 an hour: the 12 minutes to the moment.
+    assert receipt["flag"]["paid_seconds"] == 720
+    assert receipt["paid"] == {"amount": 360, "currency": "USD"}
+
+
 # --- races (PostgreSQL, committed data) ----------------------------------------------
 
 
@@ -611,7 +789,8 @@ def test_racing_announcements_make_one_suspension(live_app, live_session: Sessio
 def test_schedulers_and_a_resume_racing_over_a_due_suspension(
     live_app, live_database, live_session: Session
 ) -> None:
-    project = ProjectFactory(state=ProjectState.PAUSED, pause_reason="Waiting.")
+    project = ProjectFactory(state=ProjectState.PAUSED, pause_reason="Waiting.",
+                             suspension_effective_at=T0)
     manager = manager_of(live_session, project)
     staff(project, UserFactory())
     suspension = Suspension(project_id=project.id, reason="Over.", announced_at=T0,
@@ -633,9 +812,11 @@ def test_schedulers_and_a_resume_racing_over_a_due_suspension(
     live_session.expire_all()
     suspension = live_session.get(Suspension, suspension.id)
     project = live_session.get(Project, project.id)
-    # Whoever won, the suspension was applied or cancelled, never both, and once.
-    assert (suspension.applied_at is None) != (suspension.cancelled_at is None)
+    # The suspension took effect at its moment: whoever won, it was applied (by a job,
+    # or by the resume first), once, and the resume reopened the project after it.
+    assert suspension.applied_at is not None and suspension.cancelled_at is None
     assert project.state is ProjectState.ACTIVE
+    assert project.suspension_effective_at is None
     applied = live_session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.object_id == str(project.id), AuditEvent.action == "project.suspended"))
-    assert applied == (1 if suspension.applied_at else 0)
+    assert applied == 1

@@ -381,11 +381,81 @@ def test_an_overturned_appeal_pays_once(
     mine = client.get(f"{ME}/{done['id']}", as_user=trainer).get_json()
     assert mine["state"] == "approved" and mine["appeal"]["state"] == "overturned"
     assert mine["appeal"]["decision_note"] == "Agreed, 2.1 allows it."
-    # The slot given back at the rejection stays open for another answer.
-    assert slots(session, str(made.id)) == 1
+    # The answer counts again: the slot given back at the rejection is closed.
+    assert slots(session, str(made.id)) == 0
+    assert response.get_json()["task_over_answered"] is False
     actions = set(session.scalars(select(AuditEvent.action).where(
         AuditEvent.organisation_id == project.organisation_id)))
     assert {"task.appealed", "task.appeal_decided", "task.appeal_overturned"} <= actions
+
+
+def overturn(client: ApiClient, manager: User, trainer: User, done: dict):
+    appeal = client.post(f"{ME}/{done['id']}/appeal", as_user=trainer,
+                         json={"message": "It is right."}).get_json()
+    return client.post(f"{API}/appeals/{appeal['id']}/decision", as_user=manager,
+                       json={"decision": "overturn", "note": "Agreed."})
+
+
+@pytest.fixture
+def rejected_once(client: ApiClient, reviewer: User, trainer: User, project: Project
+                  ) -> tuple[Task, dict]:
+    """A task needing one answer, answered by the trainer and rejected: its slot is
+    open again."""
+    made = TaskFactory(project=project, redundancy=1)
+    return made, rejected(client, reviewer, trainer, project)
+
+
+def test_an_overturn_closes_the_slot_its_rejection_reopened(
+    client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
+    rejected_once: tuple[Task, dict],
+) -> None:
+    made, done = rejected_once
+    assert slots(session, str(made.id)) == 1
+
+    response = overturn(client, manager, trainer, done)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["task_over_answered"] is False
+    assert slots(session, str(made.id)) == 0
+    # Nobody answers (or is paid for) the task a second time.
+    other = UserFactory()
+    staff(project, other)
+    assert_problem(client.post(f"{API}/projects/{project.id}/claims", as_user=other), 409,
+                   code="no-task-available")
+    report = client.get(f"{API}/projects/{project.id}/report", as_user=manager).get_json()
+    assert (report["open_tasks"], report["open_slots"]) == (0, 0)
+    assert report["over_answered_tasks"] == 0
+    [event] = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "task.appeal_decided"))
+    assert event.after["slot_closed"] is True
+
+
+def test_an_overturn_after_another_trainer_took_the_slot_says_so(
+    client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
+    rejected_once: tuple[Task, dict],
+) -> None:
+    made, done = rejected_once
+    second, third = UserFactory(), UserFactory()
+    staff(project, second, third)
+    holding = claimed(client, second, project)
+    assert holding["task_id"] == str(made.id)
+
+    response = overturn(client, manager, trainer, done)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["state"] == "overturned" and body["task_over_answered"] is True
+    assert "Another trainer" in body["slot_note"]
+    report = client.get(f"{API}/projects/{project.id}/report", as_user=manager).get_json()
+    assert (report["open_tasks"], report["over_answered_tasks"]) == (0, 1)
+    # The other trainer gives the task back: the overturned answer fills it, so the
+    # slot stays closed and a third trainer is not given it.
+    assert client.post(f"{ME}/{holding['id']}/release", as_user=second).status_code == 200
+    assert slots(session, str(made.id)) == 0
+    assert_problem(client.post(f"{API}/projects/{project.id}/claims", as_user=third), 409,
+                   code="no-task-available")
+    report = client.get(f"{API}/projects/{project.id}/report", as_user=manager).get_json()
+    assert (report["open_tasks"], report["over_answered_tasks"]) == (0, 0)
 
 
 def test_an_upheld_appeal_pays_nothing_and_cannot_be_repeated(

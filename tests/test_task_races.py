@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.client import assert_problem
 from tests.factories import ProjectFactory, StaffFactory, TaskFactory, UserFactory, staff, token_for
 from tests.races import bearer, race
 from workforce import clock
@@ -176,6 +177,40 @@ def test_overturning_an_appeal_twice_at_once_pays_once(
     paid = live_session.scalar(select(func.count()).select_from(EarningEvent)
                                .where(EarningEvent.trainer_id == trainer.id))
     assert paid == 1
+
+
+def test_an_overturn_racing_claims_for_the_slot_it_closes(
+    live_app: Flask, live_session: Session
+) -> None:
+    """The rejection gave the task's one slot back; the overturn closes it while trainers
+    claim it: exactly one of them gets it, and the overturn says whether it was too late."""
+    manager = StaffFactory()
+    project = ProjectFactory(manager=manager)
+    trainer, assignment = _submitted_assignment(live_session, project)
+    reviews.review(live_session, manager, assignment.id, decision=reviews.ReviewDecision.REJECT,
+                   rejection_category=reviews.RejectionCategory.INCORRECT, message="No.")
+    appeal = reviews.appeal(live_session, trainer, assignment.id, "Yes it is.")
+    claimers = [UserFactory() for _ in range(4)]
+    staff(project, *claimers)
+    live_session.commit()
+    body = {"decision": "overturn", "note": "Fair point."}
+
+    results = race(live_app, [
+        post(f"{API}/appeals/{appeal.id}/decision", token_for(manager), body),
+        *(post(f"{API}/projects/{project.id}/claims", token_for(c)) for c in claimers),
+    ])
+
+    decided, claims = results[0], results[1:]
+    assert decided.status_code == 200, decided.get_json()
+    won = [r for r in claims if r.status_code == 201]
+    for refused in (r for r in claims if r.status_code != 201):
+        assert_problem(refused, 409, code="no-task-available")
+    # One slot, one taker: the overturn closed it, or a claim took it first and the
+    # overturn says the task is over-answered.
+    assert len(won) + (not decided.get_json()["task_over_answered"]) == 1
+    live_session.expire_all()
+    [task] = live_session.scalars(select(Task).where(Task.project_id == project.id))
+    assert task.open_slots == 0
 
 
 def test_review_racing_the_auto_approval_job_pays_once(

@@ -15,3 +15,9 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def whole_seconds(value: datetime) -> datetime:
+    """``value`` in UTC, cut to the whole second: the one precision of work times (session
+    starts, entries) and of the rates they are paid at."""
+    return as_utc(value).replace(microsecond=0)

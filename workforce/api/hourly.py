@@ -57,9 +57,10 @@ def start_session(project_id: uuid.UUID):
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
 def heartbeat(entry_id: uuid.UUID):
-    """Still working. When a cap or an exposure limit has been reached the session is
-    closed at that moment (`end_reason` `cap` or `exposure_limit`; `cap` or
-    `exposure_limit` says which and when it resets). A closed session answers
+    """Still working. When a cap or an exposure limit has been reached, or the project's
+    suspension has taken effect, the session is closed at that moment (`end_reason`
+    `cap`, `exposure_limit` or `suspended`; `cap` or `exposure_limit` says which and
+    when it resets). A closed session answers
     409 `session-closed`, also one that missed its heartbeats for the idle timeout: it
     is closed at its last heartbeat."""
     session, trainer = db_session(), current_user()
@@ -75,7 +76,8 @@ def heartbeat(entry_id: uuid.UUID):
 @blp.alt_response(404, response="NOT_FOUND")
 def stop_session(entry_id: uuid.UUID):
     """Stop the session now (`stopped`); at the cap moment if a cap was reached first
-    (`cap`); at the last heartbeat if it had missed its heartbeats (`idle`). A closed
+    (`cap`); at the suspension's effective time if it has passed (`suspended`); at the
+    last heartbeat if it had missed its heartbeats (`idle`). A closed
     session is answered as it is."""
     session, trainer = db_session(), current_user()
     hourly.close_if_lapsed(session, trainer, entry_id)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from workforce.api.projects_schemas import project_state_field
 from workforce.api.schemas import PageArgs
 from workforce.projects import states
-from workforce.projects.models import MembershipState, PayModel, ProjectState
+from workforce.projects.models import MembershipState, PayModel
 
 
 class CostSchema(Schema):
@@ -30,7 +31,7 @@ class DayFiguresSchema(Schema):
 class ProjectReportSchema(Schema):
     project_id = fields.UUID(attribute="project.id")
     name = fields.String(attribute="project.name")
-    state = fields.Enum(ProjectState, by_value=True, attribute="project.state")
+    state = project_state_field("project.current_state")
     currency = fields.String(attribute="project.currency")
     as_of = fields.DateTime()
     days = fields.List(
@@ -51,6 +52,9 @@ class ProjectReportSchema(Schema):
     active_trainers = fields.Integer()
     open_tasks = fields.Integer(metadata={"description": "Tasks with a slot open to claim."})
     open_slots = fields.Integer(metadata={"description": "Claims still to be made."})
+    over_answered_tasks = fields.Integer(metadata={
+        "description": "Tasks held or answered by more trainers than their redundancy: "
+        "a rejection was overturned after another trainer had taken the slot it gave back."})
     week_start = fields.DateTime(metadata={"description": "Monday 00:00 UTC of this week."})
     logged_seconds_this_week = fields.Integer(
         metadata={"description": "Closed time entries started this week."})
@@ -125,7 +129,7 @@ class MyProjectSchema(Schema):
     id = fields.UUID(attribute="project.id")
     name = fields.String(attribute="project.name")
     description = fields.String(attribute="project.description")
-    state = fields.Enum(ProjectState, by_value=True, attribute="project.state")
+    state = project_state_field("project.current_state")
     pay_model = fields.Enum(PayModel, by_value=True, attribute="project.pay_model")
     rate = fields.Nested(MyRateSchema, allow_none=True,
                          metadata={"description": "The rate in force now."})

@@ -9,9 +9,10 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from workforce import clock
+from workforce.api.projects_schemas import project_state_field
 from workforce.api.schemas import Text
 from workforce.projects import states
-from workforce.projects.models import PayModel, ProjectState
+from workforce.projects.models import PayModel
 
 REASON = validate.Length(min=1, max=2000)
 
@@ -57,7 +58,7 @@ class ProjectStateSchema(Schema):
 
     id = fields.UUID()
     name = fields.String()
-    state = fields.Enum(ProjectState, by_value=True)
+    state = project_state_field()
     pay_model = fields.Enum(PayModel, by_value=True)
     pause_reason = fields.String(allow_none=True)
     expected_resume_at = fields.DateTime(allow_none=True)
@@ -83,8 +84,9 @@ class SuspensionSchema(Schema):
     reason = fields.String()
     status = fields.Function(
         states.suspension_status,
-        metadata={"description": "pending, applied or cancelled", "type": "string",
-                  "enum": ["pending", "applied", "cancelled"]},
+        metadata={"description": "pending, applied (in effect from its effective time, "
+                  "whether or not the scheduler has followed up) or cancelled",
+                  "type": "string", "enum": ["pending", "applied", "cancelled"]},
     )
     announced_at = fields.DateTime()
     effective_at = fields.DateTime()

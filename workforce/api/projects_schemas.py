@@ -124,6 +124,13 @@ class ProjectCreateSchema(ProjectSettingsSchema):
     requirements = requirements_field(load_default=list)
 
 
+def project_state_field(attribute: str = "current_state") -> fields.Enum:
+    """A project's state as readers are shown it: suspended from the moment a suspension
+    takes effect, whether or not the scheduler has applied it (``Project.state_at``)."""
+    return fields.Enum(ProjectState, by_value=True, attribute=attribute, metadata={
+        "description": "Suspended from a suspension's effective time on."})
+
+
 class ProjectListArgs(PageArgs):
     state = fields.Enum(ProjectState, by_value=True)
 
@@ -182,7 +189,7 @@ class ProjectSchema(Schema):
     organisation_id = fields.UUID()
     name = fields.String()
     description = fields.String()
-    state = fields.Enum(ProjectState, by_value=True)
+    state = project_state_field()
     capacity = fields.Integer()
     active_members = fields.Integer()
     places_left = fields.Integer()

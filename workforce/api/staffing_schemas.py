@@ -14,13 +14,13 @@ from workforce.api.projects_schemas import (
     AmountSchema,
     GuidelinesRefSchema,
     RequirementSchema,
+    project_state_field,
 )
 from workforce.api.schemas import PageArgs, Text
 from workforce.projects.models import (
     MembershipOrigin,
     MembershipState,
     PayModel,
-    ProjectState,
     Sensitivity,
 )
 from workforce.projects.staffing import InvitationOutcome
@@ -67,7 +67,7 @@ class MarketProjectSchema(Schema):
     name = fields.String()
     description = fields.String()
     organisation = fields.Nested(MarketOrganisationSchema)
-    state = fields.Enum(ProjectState, by_value=True)
+    state = project_state_field()
     pay_model = fields.Enum(PayModel, by_value=True)
     current_rate = fields.Nested(MarketRateSchema, allow_none=True)
     upcoming_rate = fields.Nested(MarketRateSchema, allow_none=True)
@@ -108,7 +108,7 @@ class MembershipSchema(Schema):
     id = fields.UUID()
     project_id = fields.UUID()
     project_name = fields.String(attribute="project.name")
-    project_state = fields.Enum(ProjectState, by_value=True, attribute="project.state")
+    project_state = project_state_field("project.current_state")
     state = fields.Enum(MembershipState, by_value=True)
     origin = fields.Enum(MembershipOrigin, by_value=True)
     message = fields.String()

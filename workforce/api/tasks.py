@@ -14,6 +14,7 @@ from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.tasks_schemas import (
     AppealCreateSchema,
+    AppealDecidedSchema,
     AppealDecisionSchema,
     AppealListArgs,
     AppealSchema,
@@ -183,7 +184,7 @@ def extend(assignment_id: uuid.UUID):
     the claim (409 `lease-limit-reached`), and on sensitive work never past the moment
     an exposure limit would be reached (409 `exposure-limit-reached` when that gains
     nothing). Only a lease that still runs (409 `lease-expired`, `lease-released`,
-    `not-leased`)."""
+    `not-leased`; `project-suspended` once the project's suspension took effect)."""
     return tasks.extend_lease(db_session(), current_user(), assignment_id)
 
 
@@ -206,7 +207,9 @@ def release(assignment_id: uuid.UUID):
 def submit(args: dict, assignment_id: uuid.UUID):
     """Hand in the answer of a running lease, or a revision that was asked for.
     `active_seconds` is capped at the time since the claim. A lease that ran out or was
-    released is refused (409 `lease-expired`, `lease-released`) and nothing is kept.
+    released is refused (409 `lease-expired`, `lease-released`), as is one on a project
+    whose suspension has taken effect (409 `project-suspended`, with `suspended_at`), and
+    nothing is kept.
     Work not sampled for review is approved and paid at once (`auto_approved`)."""
     return tasks.submit(
         db_session(), current_user(), assignment_id, answer=args["answer"],
@@ -280,12 +283,14 @@ def list_appeals(args: dict, project_id: uuid.UUID):
 @blp.route("/appeals/<uuid:appeal_id>/decision", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.arguments(AppealDecisionSchema)
-@blp.response(200, StaffAppealSchema)
+@blp.response(200, AppealDecidedSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
 def decide_appeal(args: dict, appeal_id: uuid.UUID):
-    """Uphold the rejection, or overturn it: the work is approved and paid. A note for
-    the trainer is required. 409 `appeal-decided` once decided."""
+    """Uphold the rejection, or overturn it: the work is approved and paid, and the
+    slot its rejection gave back is closed (`task_over_answered` says when another
+    trainer had already taken it). A note for the trainer is required. 409
+    `appeal-decided` once decided."""
     return reviews.decide_appeal(
         db_session(), current_user(), appeal_id, decision=args["decision"], note=args["note"]
     )

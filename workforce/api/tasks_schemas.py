@@ -275,6 +275,19 @@ class StaffAppealSchema(Schema):
     decision_note = fields.String(attribute="appeal.decision_note", allow_none=True)
 
 
+class AppealDecidedSchema(StaffAppealSchema):
+    """A decided appeal; after an overturn, whether the task ended with more answers
+    than its redundancy."""
+
+    task_over_answered = fields.Boolean(metadata={
+        "description": "An overturned answer counts again and closes the slot its "
+        "rejection gave back; true when another trainer had already taken that slot "
+        "(holding the task or having answered it), so the task has more answers than its "
+        "redundancy."})
+    slot_note = fields.String(allow_none=True, metadata={
+        "description": "Says so in words when `task_over_answered`; null otherwise."})
+
+
 class AppealDecisionSchema(Schema):
     decision = fields.Enum(AppealDecision, by_value=True, required=True)
     note = Text(required=True, validate=validate.Length(min=1, max=MESSAGE_MAX), metadata={

@@ -671,7 +671,7 @@ def _visible_to_trainer(
     )))
     if involved:
         return project
-    if project.state is not ProjectState.ACTIVE or eligibility.unmet_requirements(
+    if project.state_at(now) is not ProjectState.ACTIVE or eligibility.unmet_requirements(
         session, trainer, project, now=now
     ):
         raise NotFound("No such project.")

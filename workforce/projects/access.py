@@ -149,23 +149,38 @@ def latest_guidelines(
     return {g.project_id: g for g in session.scalars(stmt)}
 
 
-def require_open_for_work(project: Project) -> None:
-    """Refuse new work (claims, sessions) unless the project is active, with why.
-
-    A paused project's answer carries its reason and expected resume date.
-    """
-    if project.state is ProjectState.ACTIVE:
+def require_open_for_work(project: Project, now: datetime) -> None:
+    """Refuse new work (claims, sessions, applications) unless the project is active
+    at ``now`` (``Project.state_at``: a suspension is in effect from its moment), with
+    why. A paused project's answer carries its reason and expected resume date."""
+    state = project.state_at(now)
+    if state is ProjectState.ACTIVE:
         return
-    if project.state is ProjectState.PAUSED:
+    if state is ProjectState.PAUSED:
         resume = project.expected_resume_at
         raise Conflict(
             f"The project is paused: {project.pause_reason}"
             + (f" It is expected to resume on {resume.date().isoformat()}." if resume else ""),
-            code="project-paused", current_state=project.state.value,
+            code="project-paused", current_state=state.value,
             pause_reason=project.pause_reason,
             expected_resume_at=resume.isoformat() if resume else None,
         )
     raise Conflict(
-        f"The project is {project.state.value} and takes no new work.",
-        code=f"project-{project.state.value}", current_state=project.state.value,
+        f"The project is {state.value} and takes no new work.",
+        code=f"project-{state.value}", current_state=state.value,
+    )
+
+
+def require_not_suspended(project: Project, now: datetime) -> None:
+    """Refuse to go on with work held on the project (a lease) once a suspension in
+    force at ``now`` ended it: at its effective time, whatever the job has done."""
+    stopped = project.work_stopped_at(now)
+    if stopped is None:
+        return
+    state = project.state_at(now)
+    raise Conflict(
+        f"The project was suspended at {stopped.isoformat()}; work held then ended with "
+        "it. Work submitted before is still reviewed and paid.",
+        code=f"project-{state.value}", current_state=state.value,
+        suspended_at=stopped.isoformat(),
     )

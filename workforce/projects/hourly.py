@@ -14,7 +14,8 @@ paid past that moment. Sessions on sensitive projects are stopped the same way a
 moment an exposure limit is reached (``wellbeing.limits``; end reason
 ``exposure_limit``), and may not start while one is.
 
-Times are kept to whole seconds, so that entries, caps and pay add up exactly.
+Times are kept to whole seconds, so that entries, caps and pay add up exactly; rates
+start at whole seconds too, so a session started in a rate's first second is paid at it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
+from workforce.clock import whole_seconds
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -43,7 +45,6 @@ from workforce.projects.models import (
     Project,
     ProjectRate,
     ProjectState,
-    Suspension,
     TimeEntry,
     TimesheetState,
 )
@@ -60,10 +61,6 @@ CAP_LOOKAHEAD = timedelta(days=8)
 
 def _now() -> datetime:
     return whole_seconds(clock.now())
-
-
-def whole_seconds(when: datetime) -> datetime:
-    return clock.as_utc(when).replace(microsecond=0)
 
 
 # --- caps ------------------------------------------------------------------------------
@@ -304,8 +301,8 @@ def start_session(session: Session, trainer: User, project_id: uuid.UUID) -> Ses
     """
     project = access.staffed_project(session, trainer, project_id)
     _require_hourly(project)
-    access.require_open_for_work(project)
     now = _now()
+    access.require_open_for_work(project, now)
     _lock_trainer(session, trainer.id)
     running = find_running(session, trainer.id)
     if running is not None:
@@ -420,16 +417,31 @@ def _require_running(entry: TimeEntry) -> None:
         )
 
 
+def _end_if_suspended(
+    session: Session, entry: TimeEntry, project: Project, now: datetime
+) -> bool:
+    """Close a session the project's suspension ended, at its effective time (or where a
+    cap or an exposure limit was reached before), whatever the job has done."""
+    stopped = project.work_stopped_at(now)
+    if stopped is None:
+        return False
+    end_session(session, entry, stopped, EntryEndReason.SUSPENDED)
+    session.flush()
+    return True
+
+
 def heartbeat(session: Session, trainer: User, entry_id: uuid.UUID) -> SessionView:
     """Record that the trainer is still working. If a cap or an exposure limit has
-    been reached, the session is closed at the moment it was (``end_reason`` ``cap`` or
-    ``exposure_limit``) and the answer says so. A closed session answers 409
-    ``session-closed``."""
+    been reached, or the project's suspension has taken effect, the session is closed
+    at the moment it was (``end_reason`` ``cap``, ``exposure_limit`` or ``suspended``)
+    and the answer says so. A closed session answers 409 ``session-closed``."""
     entry = _lock_own_session(session, trainer, entry_id)
     _require_running(entry)
     project = session.get(Project, entry.project_id)
     assert project is not None
     now = _now()
+    if _end_if_suspended(session, entry, project, now):
+        return SessionView(entry, None)
     hit = cap_hit_for(
         session, project, trainer, entry.started_at, now + CAP_LOOKAHEAD, now=now,
         exclude=entry.id,
@@ -446,14 +458,17 @@ def heartbeat(session: Session, trainer: User, entry_id: uuid.UUID) -> SessionVi
 
 
 def stop_session(session: Session, trainer: User, entry_id: uuid.UUID) -> SessionView:
-    """Stop the session now, or at the moment a cap was reached if that came first.
-    Stopping a closed session changes nothing and answers with it."""
+    """Stop the session now, or at the moment a cap was reached or the project's
+    suspension took effect if that came first. Stopping a closed session changes
+    nothing and answers with it."""
     entry = _lock_own_session(session, trainer, entry_id)
     project = session.get(Project, entry.project_id)
     assert project is not None
     if entry.ended_at is not None:
         return SessionView(entry, None)
     now = _now()
+    if _end_if_suspended(session, entry, project, now):
+        return SessionView(entry, None)
     hit = cap_hit_for(
         session, project, trainer, entry.started_at, now, now=now, exclude=entry.id
     )
@@ -537,33 +552,20 @@ def _check_manual_times(started_at: datetime, ended_at: datetime, now: datetime)
         ), errors=errors)
 
 
-def _work_stopped_at(session: Session, project: Project) -> datetime | None:
-    """When a suspended or closed project stopped taking work: the effective time of
-    its suspension in force (``None`` if there is none)."""
-    return session.scalar(
-        select(Suspension.effective_at)
-        .where(
-            Suspension.project_id == project.id,
-            Suspension.applied_at.is_not(None),
-            Suspension.cancelled_at.is_(None),
-        )
-        .order_by(Suspension.effective_at.desc())
-        .limit(1)
-    )
-
-
-def _require_loggable(session: Session, project: Project, ended_at: datetime) -> None:
+def _require_loggable(project: Project, ended_at: datetime, now: datetime) -> None:
     """Manual entries are taken on active and paused projects; on a suspended or closed
-    one, only for time before the suspension took effect."""
-    if project.state in (ProjectState.ACTIVE, ProjectState.PAUSED):
+    one (a suspension is in force from its moment), only for time before the suspension
+    took effect."""
+    state = project.state_at(now)
+    if state in (ProjectState.ACTIVE, ProjectState.PAUSED):
         return
-    stopped = _work_stopped_at(session, project)
+    stopped = project.work_stopped_at(now)
     if stopped is not None and ended_at <= stopped:
         return
     since = f" since {stopped.isoformat()}" if stopped is not None else ""
     raise Conflict(
-        f"The project is {project.state.value}{since}; time after that cannot be logged.",
-        code=f"project-{project.state.value}", current_state=project.state.value,
+        f"The project is {state.value}{since}; time after that cannot be logged.",
+        code=f"project-{state.value}", current_state=state.value,
         work_stopped_at=stopped.isoformat() if stopped is not None else None,
     )
 
@@ -586,7 +588,7 @@ def add_manual_entry(
     now = _now()
     started_at, ended_at = whole_seconds(started_at), whole_seconds(ended_at)
     _check_manual_times(started_at, ended_at, now)
-    _require_loggable(session, project, ended_at)
+    _require_loggable(project, ended_at, now)
     _lock_trainer(session, trainer.id)
     overlap = find_overlap(session, trainer.id, started_at, ended_at)
     if overlap is not None:

@@ -8,22 +8,27 @@ every paid row remembers which rate version that was.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from workforce import clock
 from workforce.accounts.models import User
 from workforce.db import Base, IdMixin, TimestampMixin, json_type, str_enum
 
@@ -112,6 +117,11 @@ class Project(IdMixin, TimestampMixin, Base):
     # Why the project is paused, and when it is expected to resume (shown to trainers).
     pause_reason: Mapped[str | None] = mapped_column(Text)
     expected_resume_at: Mapped[datetime | None]
+    # The effective time of the suspension announced (pending) or in force (suspended,
+    # or closed after one); cleared when a pending one is cancelled or the project
+    # resumes. Kept here, beside the state, by ``projects.states`` alone, so that every
+    # rule reads it with the project's row (``state_at``).
+    suspension_effective_at: Mapped[datetime | None]
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     activated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -127,6 +137,49 @@ class Project(IdMixin, TimestampMixin, Base):
         back_populates="project", cascade="all, delete-orphan",
         order_by="ProjectRequirement.created_at",
     )
+
+    # A suspension takes effect at its moment, whatever the scheduler has done: the job
+    # that applies it (``states.apply_due_suspensions``) only does the follow-up. Every
+    # rule that asks whether a project is open for work, and every answer that shows its
+    # state, reads the state through these two, in Python and in SQL.
+
+    def state_at(self, when: datetime) -> ProjectState:
+        """The state in force at ``when``: suspended once an announced suspension's
+        effective time has passed, even before the job has applied it."""
+        if self.state in _SUSPENDABLE and self.work_stopped_at(when) is not None:
+            return ProjectState.SUSPENDED
+        return self.state
+
+    @classmethod
+    def in_state_at(cls, states: Iterable[ProjectState], when: Any) -> ColumnElement[bool]:
+        """``state_at(when) in states`` as a SQL condition (``when`` a value or a bound
+        parameter)."""
+        wanted = set(states)
+        passed = and_(cls.suspension_effective_at.is_not(None),
+                      cls.suspension_effective_at <= when)
+        conditions = []
+        if running := sorted(wanted & _SUSPENDABLE):
+            conditions.append(and_(cls.state.in_(running), ~passed))
+        if ProjectState.SUSPENDED in wanted:
+            conditions.append(and_(cls.state.in_(sorted(_SUSPENDABLE)), passed))
+        if others := sorted(wanted - _SUSPENDABLE):
+            conditions.append(cls.state.in_(others))
+        return or_(*conditions)
+
+    @property
+    def current_state(self) -> ProjectState:
+        """``state_at`` now: what readers are shown."""
+        return self.state_at(clock.now())
+
+    def work_stopped_at(self, when: datetime) -> datetime | None:
+        """When a suspension in force at ``when`` stopped work on the project (its
+        effective time), or ``None``."""
+        at = self.suspension_effective_at
+        return at if at is not None and at <= when else None
+
+
+# States a suspension moves a project out of.
+_SUSPENDABLE = frozenset({ProjectState.ACTIVE, ProjectState.PAUSED})
 
 
 class ProjectRequirement(IdMixin, TimestampMixin, Base):
@@ -162,7 +215,10 @@ class GuidelineVersion(IdMixin, Base):
 
 
 class ProjectRate(IdMixin, Base):
-    """A pay rate in force from ``effective_from``: per approved task, or per hour."""
+    """A pay rate in force from ``effective_from``: per approved task, or per hour.
+
+    ``effective_from`` is kept to the whole second, the precision of session starts and
+    time entries, so work started in a rate's first second is paid at it."""
 
     __tablename__ = "project_rates"
     __table_args__ = (
@@ -179,6 +235,10 @@ class ProjectRate(IdMixin, Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
+
+    @validates("effective_from")
+    def _whole_second(self, _key: str, value: datetime) -> datetime:
+        return clock.whole_seconds(value)
 
 
 # --- staffing ------------------------------------------------------------------------

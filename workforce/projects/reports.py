@@ -25,6 +25,7 @@ from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
 from workforce.projects.models import (
+    SLOT_STATES,
     Assignment,
     AssignmentState,
     GuidelineVersion,
@@ -69,6 +70,7 @@ class ProjectReport:
     active_trainers: int
     open_tasks: int
     open_slots: int
+    over_answered_tasks: int
     week_start: datetime
     logged_seconds_this_week: int
     logged_seconds_total: int
@@ -114,6 +116,7 @@ def project_report(session: Session, staff: User, project_id: uuid.UUID) -> Proj
         select(func.count(), func.coalesce(func.sum(Task.open_slots), 0))
         .where(Task.project_id == project.id, Task.open_slots > 0)
     ).one()
+    over_answered = _over_answered_tasks(session, project.id)
 
     week_start = today - timedelta(days=today.weekday())
     seconds = _entry_seconds(session)
@@ -144,10 +147,26 @@ def project_report(session: Session, staff: User, project_id: uuid.UUID) -> Proj
             if reviewed else None
         ),
         active_trainers=int(active_trainers), open_tasks=int(open_tasks),
-        open_slots=int(open_slots), week_start=week_start,
+        open_slots=int(open_slots), over_answered_tasks=over_answered, week_start=week_start,
         logged_seconds_this_week=_whole(week_seconds), logged_seconds_total=_whole(total_seconds),
         cost_to_date=cost,
     )
+
+
+def _over_answered_tasks(session: Session, project_id: uuid.UUID) -> int:
+    """Tasks held or answered by more trainers than their redundancy: a rejection was
+    overturned after another trainer had taken the slot it gave back."""
+    holding = (
+        select(Assignment.task_id, func.count().label("holding"))
+        .where(Assignment.project_id == project_id, Assignment.state.in_(SLOT_STATES))
+        .group_by(Assignment.task_id)
+        .subquery()
+    )
+    return session.scalar(
+        select(func.count()).select_from(holding)
+        .join(Task, Task.id == holding.c.task_id)
+        .where(holding.c.holding > Task.redundancy)
+    ) or 0
 
 
 def _count_if(condition: ColumnElement[bool]) -> Any:
@@ -261,17 +280,19 @@ def _views(session: Session, trainer: User, projects: list[Project]) -> list[MyP
         MyProject(
             project=p, membership=memberships[p.id], rate=rates.get(p.id),
             guidelines=guidelines.get(p.id),
-            suspension=_shown_suspension(p, suspensions.get(p.id)),
+            suspension=_shown_suspension(p, suspensions.get(p.id), now),
             kill_fees=fees.get(p.id, []),
         )
         for p in projects
     ]
 
 
-def _shown_suspension(project: Project, latest: Suspension | None) -> Suspension | None:
+def _shown_suspension(
+    project: Project, latest: Suspension | None, now: datetime
+) -> Suspension | None:
     if latest is None:
         return None
     if latest.applied_at is None:
         return latest
-    in_force = project.state in (ProjectState.SUSPENDED, ProjectState.CLOSED)
+    in_force = project.state_at(now) in (ProjectState.SUSPENDED, ProjectState.CLOSED)
     return latest if in_force else None

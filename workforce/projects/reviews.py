@@ -8,9 +8,11 @@
   category and a message) or ask for a revision (with a message). A rejection gives
   the task's slot back, since the task still needs an answer.
 - A trainer may appeal a rejection once; a manager upholds or overturns it. An
-  overturned rejection pays as an approval. Its slot, given back when it was rejected,
-  is not taken again: the task may end with one approved answer more than it needed,
-  which is cheaper than making a trainer's approved work disappear.
+  overturned rejection pays as an approval, and its answer counts again: the slot given
+  back when it was rejected is closed. If another trainer took that slot meanwhile
+  (holding it or having answered), the task ends with more answers than it needed,
+  which is cheaper than making anyone's work disappear; the manager is told, and the
+  project report counts such tasks.
 - Every approval (manual, automatic, unsampled, overturned) records one earning at
   the rate in force when the work was first submitted; the earning's unique source
   key makes a second approval path pay nothing more.
@@ -314,7 +316,6 @@ def review(
         after={**_snapshot(assignment), "message": message},
     )
     session.flush()
-    session.refresh(task)  # the slot counter changed in SQL
     return assignment
 
 
@@ -326,6 +327,17 @@ class AppealView:
     appeal: Appeal
     assignment: Assignment
     task: Task
+    # After an overturn: another trainer had taken the slot the rejection gave back, so
+    # the task has more answers than its redundancy.
+    task_over_answered: bool = False
+
+    @property
+    def slot_note(self) -> str | None:
+        if not self.task_over_answered:
+            return None
+        return ("Another trainer had already taken the slot this rejection gave back (they "
+                "hold the task or answered it), so the task has more answers than its "
+                f"redundancy of {self.task.redundancy}.")
 
 
 def appeal(session: Session, trainer: User, assignment_id: uuid.UUID, message: str) -> Appeal:
@@ -420,10 +432,15 @@ def decide_appeal(
     where = f"task {assignment.task.external_id} on {project.name}"
     data = {"assignment_id": str(assignment.id), "appeal_id": str(appeal_row.id)}
     money = None
+    over_answered = None
     if decision is AppealDecision.OVERTURN:
         appeal_row.state = AppealState.OVERTURNED
         money = _approve(session, staff, assignment, now, auto=False,
                          action="task.appeal_overturned")
+        # The answer counts again: close the slot its rejection gave back, unless
+        # another trainer took it meanwhile (under the task's row lock, as claims do).
+        holding = winddown.recount_slots(session, assignment.task_id)
+        over_answered = holding > assignment.task.redundancy
         notify(session, assignment.trainer_id, "task.appeal_overturned", "Appeal accepted",
                f"Your appeal on {where} was accepted: {note}{_paid_text(money)}", data)
     else:
@@ -434,10 +451,11 @@ def decide_appeal(
         session, staff, "task.appeal_decided", object_type="task_appeal",
         object_id=appeal_row.id, organisation_id=project.organisation_id, before=before,
         after={"state": appeal_row.state.value, "assignment_state": assignment.state.value,
-               "note": note, "amount": money.amount if money else None},
+               "note": note, "amount": money.amount if money else None,
+               "slot_closed": None if over_answered is None else not over_answered},
     )
     session.flush()
-    return AppealView(appeal_row, assignment, assignment.task)
+    return AppealView(appeal_row, assignment, assignment.task, bool(over_answered))
 
 
 # --- the scheduler -------------------------------------------------------------------

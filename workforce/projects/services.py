@@ -230,7 +230,7 @@ def list_projects(
     """The organisation's projects, newest first."""
     stmt = select(Project).where(Project.organisation_id == staff.organisation_id)
     if state is not None:
-        stmt = stmt.where(Project.state == state)
+        stmt = stmt.where(Project.in_state_at([state], clock.now()))
     found = paginate(session, stmt, page, created_at=Project.created_at, row_id=Project.id)
     return Page(views_of(session, found.items), found.next_cursor)
 
@@ -319,7 +319,8 @@ def create_project(
     if rate is not None:
         session.add(ProjectRate(
             project_id=project.id, number=1, amount=rate, currency=currency,
-            effective_from=now, reason="Initial rate.", created_by_id=manager.id,
+            effective_from=clock.whole_seconds(now), reason="Initial rate.",
+            created_by_id=manager.id,
             created_at=now,
         ))
     if guidelines:
@@ -680,8 +681,10 @@ def add_rate(
     and after; announced to active members."""
     project = _writable(session, manager, project_id)
     now = clock.now()
-    effective = now if effective_from is None else clock.as_utc(effective_from)
-    if effective < now:
+    # To the whole second, as work times are: a session started in the rate's first
+    # second is paid at it. A time in the current second is not in the past.
+    effective = clock.whole_seconds(now if effective_from is None else effective_from)
+    if effective < clock.whole_seconds(now):
         raise Invalid("A rate cannot start in the past.",
                       errors={"effective_from": ["Must not be in the past."]})
     if amount <= 0:

@@ -108,7 +108,7 @@ def list_marketplace(session: Session, trainer: User, page: PageRequest) -> Page
     stmt = (
         select(Project)
         .where(
-            Project.state == ProjectState.ACTIVE,
+            Project.in_state_at([ProjectState.ACTIVE], now),
             eligibility.holds_every_qualification(trainer.id, Project.id, now),
         )
         .options(selectinload(Project.requirements))
@@ -199,7 +199,8 @@ def _visible(
     project = session.get(Project, project_id)
     if project is None or project.state is ProjectState.DRAFT:
         raise NotFound("No such project.")
-    unmet = _unmet(session, trainer, project, clock.now())
+    now = clock.now()
+    unmet = _unmet(session, trainer, project, now)
     # Someone who is (or once was) on the project, or has an application or invitation
     # open, keeps seeing it whatever its state or their eligibility now.
     involved = session.scalar(
@@ -209,7 +210,7 @@ def _visible(
                 ProjectMember.state.in_(OPEN_MEMBERSHIP_STATES)),
         ))
     )
-    if not involved and (project.state is not ProjectState.ACTIVE or unmet):
+    if not involved and (project.state_at(now) is not ProjectState.ACTIVE or unmet):
         raise NotFound("No such project.")
     return project, unmet
 
@@ -219,7 +220,7 @@ def apply(
 ) -> ProjectMember:
     """Apply to an active project (audited). Capacity is checked at acceptance."""
     project, unmet = _visible(session, trainer, project_id)
-    access.require_open_for_work(project)
+    access.require_open_for_work(project, clock.now())
     if unmet:
         raise _not_eligible(unmet)
     consent.require_for_project(session, trainer.id, project)
@@ -427,11 +428,13 @@ def _article(state: MembershipState) -> str:
 
 
 def require_staffable(project: Project) -> None:
-    """Invitations and acceptances need an active or paused project."""
-    if project.state not in STAFFABLE:
+    """Invitations and acceptances need an active or paused project (a suspension is in
+    force from its moment)."""
+    state = project.current_state
+    if state not in STAFFABLE:
         raise Conflict(
-            f"The project is {project.state.value} and takes no new members.",
-            code=f"project-{project.state.value}", current_state=project.state.value,
+            f"The project is {state.value} and takes no new members.",
+            code=f"project-{state.value}", current_state=state.value,
         )
 
 

@@ -9,9 +9,15 @@ submitted: that work was started under an open project and is paid when approved
 A suspension is announced with a reason and an effective time. Trainers hear of it
 at once. Notice shorter than the organisation's ``notice_period_days`` owes every
 active trainer a kill fee, recorded when announced (and kept if the suspension is
-later cancelled by a resume). At the effective time leases are released and running
-sessions are closed at that moment; submitted work and timesheets are still reviewed
-and paid by their own jobs, whatever the project's state.
+later cancelled by a resume). It takes effect at its effective time by itself: the
+project's row carries that time (``Project.suspension_effective_at``, kept here and
+nowhere else), and every rule that asks whether the project is open for work reads it
+(``Project.state_at``), so from that moment claims, submissions of leases, session
+starts and heartbeats and manual entries after it are refused or closed at it. The job
+(``apply_due_suspensions``) only does the follow-up: it moves the state, releases the
+leases and closes the sessions at the effective time, and tells the trainers; a
+manager's action on the project does the same first. Submitted work and timesheets
+are still reviewed and paid by their own jobs, whatever the project's state.
 """
 
 from __future__ import annotations
@@ -125,7 +131,8 @@ def resume_project(session: Session, actor: User, project_id: uuid.UUID) -> Proj
     lifecycle.move(project, ProjectState.ACTIVE)
     project.pause_reason = None
     project.expected_resume_at = None
-    cancelled = _cancel_pending(session, project.id, now)
+    cancelled = _cancel_pending(session, project, now)
+    project.suspension_effective_at = None  # none pending, none in force
     _notify_members(
         session, project, "project.resumed", _title(project, "has resumed"),
         f"Work on {project.name} is open again."
@@ -183,6 +190,7 @@ def announce_suspension(
         notice_days=organisation.notice_period_days, created_by_id=actor.id,
     )
     session.add(suspension)
+    project.suspension_effective_at = effective_at
     session.flush()  # the kill fees and their earnings refer to its id
     trainer_ids = active_trainer_ids(session, project.id)
     missed = days_missed(suspension.notice_days, now, effective_at)
@@ -224,7 +232,7 @@ def cancel_suspension(session: Session, actor: User, project_id: uuid.UUID) -> S
     as it is (active or paused). Kill fees already owed stand. 409 without one."""
     now = clock.now()
     project = _locked_project(session, actor, project_id)
-    cancelled = _cancel_pending(session, project.id, now)
+    cancelled = _cancel_pending(session, project, now)
     if not cancelled:
         raise Conflict("No suspension of this project is waiting to take effect.",
                        code="no-pending-suspension", current_state=project.state.value)
@@ -276,6 +284,8 @@ def apply_due_suspensions(session: Session, *, now: datetime, limit: int) -> int
             # Cannot happen through the services (a resume cancels, closing needs a
             # suspended project); settle it rather than pick it up on every run.
             suspension.cancelled_at = now
+            if project.state is not ProjectState.SUSPENDED:
+                project.suspension_effective_at = None
             audit.record(
                 session, SCHEDULER, "project.suspension_cancelled", object_type="project",
                 object_id=project.id, organisation_id=project.organisation_id,
@@ -324,9 +334,10 @@ def days_missed(notice_days: int, announced_at: datetime, effective_at: datetime
 
 
 def suspension_status(suspension: Suspension) -> str:
+    """``applied`` from the effective time on, whether or not the job has run."""
     if suspension.cancelled_at is not None:
         return "cancelled"
-    if suspension.applied_at is not None:
+    if suspension.applied_at is not None or suspension.effective_at <= clock.now():
         return "applied"
     return "pending"
 
@@ -458,7 +469,7 @@ def close_project(session: Session, actor: User, project_id: uuid.UUID) -> Proje
     # Nothing should be left in flight on a suspended project; make sure.
     winddown.end_leases(session, project.id, at=now)
     winddown.close_sessions(session, project.id, at=now, reason=EntryEndReason.SUSPENDED)
-    _cancel_pending(session, project.id, now)
+    _cancel_pending(session, project, now)
     _notify_members(
         session, project, "project.closed", _title(project, "is closed"),
         f"{project.name} is closed. Work already submitted is still reviewed and paid.", {},
@@ -488,13 +499,15 @@ def active_trainer_ids(session: Session, project_id: uuid.UUID) -> list[uuid.UUI
 def _apply(
     session: Session, suspension: Suspension, project: Project, actor: Actor, *, now: datetime
 ) -> None:
-    """Suspend the project now: leases released, running sessions closed (and paid)
-    at the effective time."""
+    """The follow-up of a suspension that has taken effect: the state moved, leases
+    released and running sessions closed (and paid) at the effective time, trainers
+    told."""
     before = _state_of(project)
     lifecycle.move(project, ProjectState.SUSPENDED)
     project.pause_reason = None
     project.expected_resume_at = None
-    leases = winddown.end_leases(session, project.id, at=now)
+    project.suspension_effective_at = suspension.effective_at
+    leases = winddown.end_leases(session, project.id, at=suspension.effective_at)
     entries = winddown.close_sessions(
         session, project.id, at=suspension.effective_at, reason=EntryEndReason.SUSPENDED
     )
@@ -513,24 +526,33 @@ def _apply(
     )
 
 
-def _cancel_pending(session: Session, project_id: uuid.UUID, now: datetime) -> list[Suspension]:
+def _cancel_pending(session: Session, project: Project, now: datetime) -> list[Suspension]:
     pending = list(session.scalars(
         select(Suspension).where(
-            Suspension.project_id == project_id,
+            Suspension.project_id == project.id,
             Suspension.applied_at.is_(None),
             Suspension.cancelled_at.is_(None),
         )
     ))
     for suspension in pending:
         suspension.cancelled_at = now
+    if pending:
+        project.suspension_effective_at = None
     return pending
 
 
 def _locked_project(session: Session, actor: User, project_id: uuid.UUID) -> Project:
-    """The project of the actor's organisation (else ``NotFound``), its row locked."""
+    """The project of the actor's organisation (else ``NotFound``), its row locked, with
+    a suspension whose moment has passed applied first: the manager acts on the state
+    in force, not on what the job has yet to catch up with."""
     access.get_project(session, actor, project_id)
     project = access.lock_project(session, project_id)
     assert project is not None
+    now = clock.now()
+    due = find_pending_suspension(session, project.id) if (
+        project.state_at(now) is not project.state) else None
+    if due is not None:
+        _apply(session, due, project, SCHEDULER, now=now)
     return project
 
 

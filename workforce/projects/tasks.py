@@ -203,7 +203,7 @@ def claim_next(
     now = clock.now()
     locked = _lock_for_claim(session, trainer, project_id)
     project = locked.project
-    access.require_open_for_work(project)
+    access.require_open_for_work(project, now)
     held = _live_lease(session, trainer.id, project_id, now)
     # The trainer's limits and consent matter only where sensitive work could be
     # handed out: on a plain project with no sensitive task open, the claim looks at
@@ -357,7 +357,6 @@ def _try_take(
     }).one_or_none()
     if assignment is None:
         winddown.give_back_slot(session, task_id)
-        _refresh_task(session, task_id)
         return None
     _bound_by_limits(session, trainer, assignment)
     return assignment
@@ -460,14 +459,6 @@ def _bound_by_limits(session: Session, trainer: User, assignment: Assignment) ->
         session.flush()
 
 
-def _refresh_task(session: Session, task_id: uuid.UUID) -> None:
-    # The slot counters are changed in SQL; a Task already in the session is stale. One
-    # that is not will be read fresh when first used.
-    task = session.identity_map.get(identity_key(Task, task_id))
-    if task is not None:
-        session.refresh(task)
-
-
 # --- the lease -----------------------------------------------------------------------
 
 
@@ -477,13 +468,14 @@ def _end_lease(
     lifecycle.move(assignment, state)
     assignment.released_at = at
     winddown.give_back_slot(session, assignment.task_id)
-    session.flush()
-    _refresh_task(session, assignment.task_id)
 
 
 def _require_live(assignment: Assignment, now: datetime) -> None:
-    """409 unless the assignment is a lease that still runs."""
+    """409 unless the assignment is a lease that still runs: leases end when their
+    project's suspension takes effect, before the job releases them."""
     state = assignment.state
+    if state in (AssignmentState.LEASED, AssignmentState.RELEASED):
+        access.require_not_suspended(assignment.project, now)
     if state is AssignmentState.LEASED and assignment.lease_expires_at <= now:
         raise Conflict(
             "Your lease on this task ran out at "

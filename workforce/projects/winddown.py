@@ -10,11 +10,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from workforce.projects import hourly
 from workforce.projects.models import (
+    SLOT_STATES,
     Assignment,
     AssignmentState,
     EntryEndReason,
@@ -25,13 +27,39 @@ from workforce.projects.models import (
 
 def give_back_slot(session: Session, task_id: uuid.UUID) -> None:
     """An assignment stopped holding one of its task's slots: the task may be claimed
-    again. Done in SQL so concurrent give-backs and claims add up."""
+    again, unless the slot is filled by an overturned rejection's answer meanwhile."""
+    recount_slots(session, task_id)
+
+
+def recount_slots(session: Session, task_id: uuid.UUID) -> int:
+    """Set the task's open slots to its redundancy less the assignments holding one
+    (never below zero), and return how many hold one: more than the redundancy when an
+    overturned rejection's slot had been taken by another trainer.
+
+    The task's row is locked first and the count is a statement of its own, so on
+    PostgreSQL (read committed) it sees every claim committed before the lock was
+    granted (a claim takes its slot under that lock and inserts its assignment in the
+    same transaction), and no claim can take a slot until this transaction ends."""
+    session.flush()  # this transaction's own changes of state count
+    redundancy = session.scalar(
+        select(Task.redundancy).where(Task.id == task_id).with_for_update()
+    )
+    holding = session.scalar(
+        select(func.count()).select_from(Assignment)
+        .where(Assignment.task_id == task_id, Assignment.state.in_(SLOT_STATES))
+    ) or 0
     session.execute(
         update(Task)
-        .where(Task.id == task_id, Task.open_slots < Task.redundancy)
-        .values(open_slots=Task.open_slots + 1)
+        .where(Task.id == task_id)
+        .values(open_slots=max(0, (redundancy or 0) - holding))
         .execution_options(synchronize_session=False)
     )
+    # The counter changed in SQL: a Task already in the session is stale. One that is
+    # not will be read fresh when first used.
+    task = session.identity_map.get(identity_key(Task, task_id))
+    if task is not None:
+        session.refresh(task)
+    return holding
 
 
 def end_leases(

@@ -231,7 +231,8 @@ def _pay_time(
         return None  # hourly work is paid through its time entries
     if assignment.state is AssignmentState.APPROVED:
         return None  # already paid its piece
-    ends = [now, assignment.lease_expires_at]
+    # A suspension in force ended the lease at its moment, before the job released it.
+    ends = [project.work_stopped_at(now) or now, assignment.lease_expires_at]
     ends += [t for t in (assignment.submitted_at, assignment.released_at) if t is not None]
     held = max(0, int((min(ends) - assignment.claimed_at).total_seconds()))
     seconds = min(held, FLAG_PAY_FACTOR * project.estimated_task_seconds)

@@ -183,7 +183,7 @@ def plain_projects(session: Session, trainer_id: uuid.UUID) -> list[Project]:
         .where(
             ProjectMember.trainer_id == trainer_id,
             ProjectMember.state == MembershipState.ACTIVE,
-            Project.state == ProjectState.ACTIVE,
+            Project.in_state_at([ProjectState.ACTIVE], clock.now()),
             Project.sensitivity == Sensitivity.NONE,
         )
         .order_by(Project.name, Project.id)

@@ -45,7 +45,7 @@ def _staffed(session: Session, trainer_id: uuid.UUID) -> list[Project]:
         .join(ProjectMember, ProjectMember.project_id == Project.id)
         .where(ProjectMember.trainer_id == trainer_id,
                ProjectMember.state == MembershipState.ACTIVE,
-               Project.state == ProjectState.ACTIVE)
+               Project.in_state_at([ProjectState.ACTIVE], clock.now()))
     ))
 
 
