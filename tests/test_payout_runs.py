@@ -293,7 +293,7 @@ def test_run_now_builds_one_run_with_items_and_the_left_out_with_reasons(
         str(no_account.id): ("no_payout_account", 5000),
         str(not_ready.id): ("account_not_ready", 5000),
         str(held.id): ("on_hold", 5000),
-        str(late.id): ("on_hold", 4000),
+        str(late.id): ("after_period", 4000),
     }
     assert all(e["detail"] for e in left_out)
     # Building moves no money.
@@ -363,6 +363,41 @@ def test_only_available_money_is_paid_when_part_is_on_hold(session: Session) -> 
         PayoutExclusion.run_id == run.id)).one()
     assert (exclusion.reason.value, exclusion.amount) == ("below_minimum", 450)
     assert "250" in exclusion.detail
+
+
+def test_money_earned_after_the_period_is_not_called_on_hold(session: Session) -> None:
+    """With no hold period, money earned after the period end is left out because it
+    came after the period, and says so (not "in the hold period, released" at a moment
+    before the run was even built)."""
+    fin = finance_user()
+    found = schedule(session, fin.organisation_id)
+    late = UserFactory()
+    payout_account(late, method="stripe")
+    earn(late, fin.organisation_id, 4000, at=PERIOD_END + timedelta(hours=1))
+
+    run, _ = payouts.ensure_run(session, fin, found, PERIOD_END)
+    exclusion = session.scalars(select(PayoutExclusion).where(
+        PayoutExclusion.run_id == run.id)).one()
+    assert (exclusion.reason.value, exclusion.amount) == ("after_period", 4000)
+    assert "after the period ended (2025-03-17T02:00:00+00:00)" in exclusion.detail
+    assert "hold" not in exclusion.detail.replace("held until", "")
+
+
+def test_money_still_on_hold_names_its_release_after_now(session: Session) -> None:
+    fin = finance_user()
+    org = session.get(Organisation, fin.organisation_id)
+    org.payout_hold_days = 7
+    session.commit()
+    found = schedule(session, org.id)
+    trainer = trainer_owed(org.id, 600)  # earned 14 March: released 21 March
+    earn(trainer, org.id, 300, at=PERIOD_END + timedelta(hours=1))  # released 24 March
+
+    run, _ = payouts.ensure_run(session, fin, found, PERIOD_END)
+    exclusion = session.scalars(select(PayoutExclusion).where(
+        PayoutExclusion.run_id == run.id)).one()
+    assert (exclusion.reason.value, exclusion.amount) == ("on_hold", 900)
+    assert "900 in the hold period (the first released 2025-03-21T12:00:00+00:00)" in (
+        exclusion.detail)
 
 
 def test_a_reversed_earning_in_the_hold_period_holds_nothing_back(session: Session) -> None:

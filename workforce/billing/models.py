@@ -394,6 +394,8 @@ class ExclusionReason(StrEnum):
     NO_PAYOUT_ACCOUNT = "no_payout_account"
     ACCOUNT_NOT_READY = "account_not_ready"
     ON_HOLD = "on_hold"
+    # Payable only after the run's period ended (earned after it, or its hold ended then).
+    AFTER_PERIOD = "after_period"
 
 
 class PayoutExclusion(IdMixin, Base):

@@ -409,14 +409,18 @@ def build_run(
         if not rows:
             break
         held = ledger.held_credits(session, [row.account_id for row in rows], run.period_end)
+        still_held = _held_now(session, rows, held, minimums, now)
         items, exclusions = [], []
         for row in rows:
             owed = -row.balance
-            hold = held.get(row.account_id, ledger.NO_HOLD)
-            on_hold, release = hold.amount, hold.release_at
+            on_hold = held.get(row.account_id, ledger.NO_HOLD).amount
             available = max(0, min(owed, owed - on_hold))
             minimum = minimums.get(row.currency, DEFAULT_MINIMUM)
-            reason, detail = _exclusion(row, available, minimum, on_hold, release, now)
+            reason, detail = _exclusion(
+                row, available, minimum,
+                _Late(on_hold, still_held.get(row.account_id, ledger.NO_HOLD), run.period_end),
+                now,
+            )
             if reason is None:
                 items.append({
                     "id": uuid.uuid4(), "run_id": run.id,
@@ -522,9 +526,48 @@ def account_ready(
     return False
 
 
+@dataclass(frozen=True)
+class _Late:
+    """Money of a payable account that was not available by the period end: ``total``,
+    of which ``held`` is still in its hold period now; the rest became payable between
+    the period end and now (earned after the period, or its hold ended after it)."""
+
+    total: int
+    held: ledger.Hold
+    period_end: datetime
+
+    @property
+    def after_period(self) -> int:
+        return self.total - self.held.amount
+
+    def detail(self) -> str:
+        parts = []
+        if self.held.amount:
+            when = self.held.release_at.isoformat() if self.held.release_at else "later"
+            parts.append(f"{self.held.amount} in the hold period (the first released {when})")
+        if self.after_period:
+            parts.append(f"{self.after_period} payable only since the period ended "
+                         f"({self.period_end.isoformat()})")
+        return " and ".join(parts)
+
+
+def _held_now(
+    session: Session, rows: Sequence[Any], held: dict[uuid.UUID, ledger.Hold],
+    minimums: dict[str, int], now: datetime,
+) -> dict[uuid.UUID, ledger.Hold]:
+    """What is still in its hold period now, read only for the accounts whose money not
+    available by the period end may leave them out of the run (a few, usually)."""
+    late = [
+        row.account_id for row in rows
+        if held.get(row.account_id, ledger.NO_HOLD).amount
+        and -row.balance - held[row.account_id].amount
+        < minimums.get(row.currency, DEFAULT_MINIMUM)
+    ]
+    return ledger.held_credits(session, late, now)
+
+
 def _exclusion(
-    row: Any, available: int, minimum: int, on_hold: int, release: datetime | None,
-    now: datetime,
+    row: Any, available: int, minimum: int, late: _Late, now: datetime,
 ) -> tuple[ExclusionReason | None, str]:
     if row.payout_account_id is None:
         return ExclusionReason.NO_PAYOUT_ACCOUNT, "No payout account connected."
@@ -540,14 +583,18 @@ def _exclusion(
             f"Payout details changed recently; payouts are held until {hold_until.isoformat()}."
         )
     if available < minimum:
-        if available == 0 and on_hold:
-            when = release.isoformat() if release else "later"
-            return ExclusionReason.ON_HOLD, (
-                f"{on_hold} minor units are in the hold period; the first is released {when}."
+        if available == 0 and late.held.amount:
+            return ExclusionReason.ON_HOLD, f"Nothing available by the period end: {late.detail()}."
+        if available == 0 and late.total:
+            # Not a hold: the money arrived after the period this run pays for.
+            return ExclusionReason.AFTER_PERIOD, (
+                f"{late.total} minor units became payable after the period ended "
+                f"({late.period_end.isoformat()}): earned after it, or held until after it. "
+                "They go out with the next run."
             )
         return ExclusionReason.BELOW_MINIMUM, (
             f"{available} available, below the minimum of {minimum}"
-            + (f" ({on_hold} more in the hold period)." if on_hold else ".")
+            + (f" ({late.detail()} more)." if late.total else ".")
         )
     return None, ""
 
