@@ -392,7 +392,17 @@ def test_a_payout_statement_lists_what_the_payout_covered(
 
         rows = rows_of(client.get(path, as_user=trainer, query_string={"format": "csv"}))
         assert [r["row"] for r in rows] == [
-            "opening", "item", "item", "item", "credits", "debits", "closing"]
+            "opening", "item", "item", "item", "credits", "debits", "closing", "payout",
+            "movement", "movement"]
+        # The payout itself, as in the JSON: its amount, state and dates, then its steps.
+        payout = rows[7]
+        assert (payout["amount"], payout["amount_minor"], payout["currency"],
+                payout["state"], payout["source_id"]) == ("5.00", "500", "USD", "paid",
+                                                          str(second.id))
+        assert payout["posted_at"] == second.created_at.isoformat()
+        assert payout["occurred_at"] == second.paid_at.isoformat()
+        assert [(r["source_type"], r["amount_minor"]) for r in rows[8:]] == [
+            ("payout_approved", "500"), ("payout_paid", "500")]
 
         body = client.get(f"{API}/me/statements/payouts/{first.id}", as_user=trainer).get_json()
         assert body["period_start"] is None

@@ -89,7 +89,10 @@ class StatementArgs(Schema):
     format = fields.String(
         load_default="json", validate=validate.OneOf(["json", "csv"]),
         metadata={"description": "`csv` answers text/csv: an `opening` row per currency, "
-                  "the `item` rows oldest first, then `credits`, `debits` and `closing`."},
+                  "the `item` rows oldest first, then `credits`, `debits` and `closing`; "
+                  "a payout statement ends with the `payout` row (created at `posted_at`, "
+                  "paid at `occurred_at`, its amount and `state`) and a `movement` row per "
+                  "step of it in the ledger."},
     )
 
 

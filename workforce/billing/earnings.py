@@ -489,14 +489,22 @@ def _movements(session: Session, trainer_id: uuid.UUID, item: PayoutItem) -> lis
 
 STATEMENT_COLUMNS = (
     "row", "posted_at", "occurred_at", "currency", "amount", "amount_minor", "reason",
-    "source_type", "source_id", "organisation", "project", "available_at",
+    "source_type", "source_id", "organisation", "project", "available_at", "state",
 )
 
 
 def statement_rows(statement: Statement) -> Iterator[list[str]]:
     """The statement as CSV rows (header first): per currency an ``opening`` row, the
-    ``item`` rows oldest first, then ``credits``, ``debits`` and ``closing`` rows."""
+    ``item`` rows oldest first, then ``credits``, ``debits`` and ``closing`` rows; a
+    payout statement ends with the ``payout`` row (created, paid, amount, state) and a
+    ``movement`` row per step of it in the ledger."""
     yield list(STATEMENT_COLUMNS)
+    yield from _balance_rows(statement)
+    if statement.payout_item is not None:
+        yield from _payout_rows(statement.payout_item, statement.movements)
+
+
+def _balance_rows(statement: Statement) -> Iterator[list[str]]:
     start = _iso(statement.period_start) if statement.period_start else ""
     end = _iso(statement.period_end)
     for totals in statement.totals:
@@ -507,7 +515,7 @@ def statement_rows(statement: Statement) -> Iterator[list[str]]:
             decimal_text(item.amount, item.currency), str(item.amount), safe_cell(item.reason),
             item.source_type.value, str(item.source_id), safe_cell(item.organisation_name),
             safe_cell(item.project_name or ""),
-            _iso(item.available_at) if item.available_at else "",
+            _iso(item.available_at) if item.available_at else "", "",
         ]
     for totals in statement.totals:
         yield _total_row("credits", end, totals.currency, totals.credits)
@@ -515,9 +523,23 @@ def statement_rows(statement: Statement) -> Iterator[list[str]]:
         yield _total_row("closing", end, totals.currency, totals.closing)
 
 
+def _payout_rows(item: PayoutItem,
+                 movements: Sequence[PayoutMovement]) -> Iterator[list[str]]:
+    paid = item.paid_at or item.sent_at
+    yield ["payout", _iso(item.created_at), _iso(paid) if paid else "", item.currency,
+           decimal_text(item.amount, item.currency), str(item.amount),
+           safe_cell(item.failure_message or ""), "", str(item.id), "", "", "",
+           item.state.value]
+    for step in movements:
+        yield ["movement", _iso(step.posted_at), "", step.currency,
+               decimal_text(step.amount, step.currency), str(step.amount),
+               safe_cell(step.reason), step.source_type.value, str(step.entry_id), "", "",
+               "", ""]
+
+
 def _total_row(label: str, when: str, currency: str, amount: int) -> list[str]:
     return [label, when, "", currency, decimal_text(amount, currency), str(amount),
-            "", "", "", "", "", ""]
+            "", "", "", "", "", "", ""]
 
 
 def decimal_text(amount: int, currency: str) -> str:
