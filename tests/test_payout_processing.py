@@ -696,6 +696,45 @@ def test_reconciliation_reports_every_difference(
     assert_ledger_sound(session)
 
 
+def test_a_transfer_to_a_trainer_outside_the_ledger_is_shown_to_finance(
+    session: Session, stripe_standin: StripeStandin, gateway, process
+) -> None:
+    """A transfer to a trainer's connected account that names no payout item (made by
+    hand in Stripe's dashboard, say) is a difference for each organisation the trainer
+    has money with, on demand and in the daily pass, which alerts their finance."""
+    fin = finance_user()
+    org = fin.organisation_id
+    trainer = stripe_trainer_owed(stripe_standin, org, 1000)
+    elsewhere = finance_user()  # the trainer never worked for them
+    run = approved_run(session, fin)
+    process(run.id)
+    account = session.get(PayoutAccount, item_of(session, trainer).payout_account_id)
+    by_hand = gateway.create_transfer(
+        amount=250, currency="USD", destination=account.stripe_account_id,
+        transfer_group="by-hand", metadata={}, idempotency_key="by-hand-250")
+    window = {"period_from": NOW - timedelta(hours=1), "period_to": NOW + timedelta(hours=1)}
+
+    ours = reconciliation.reconcile(session, gateway, organisation_id=org, **window)
+    [difference] = ours.differences
+    assert (difference.kind, difference.transfer_id, difference.trainer_id,
+            difference.stripe_amount) == (DifferenceKind.UNKNOWN_TRANSFER, by_hand.id,
+                                          trainer.id, 250)
+    assert not ours.balanced
+    other = reconciliation.reconcile(session, gateway,
+                                     organisation_id=elsewhere.organisation_id, **window)
+    assert other.differences == []
+
+    daily = reconciliation.reconcile(session, gateway, notify=True, **window)
+    assert [(d.kind, d.organisation_id) for d in daily.differences] == [
+        (DifferenceKind.UNKNOWN_TRANSFER, org)]
+    session.commit()
+    alert = session.scalars(select(Notification).where(
+        Notification.user_id == fin.id, Notification.kind == "payout.reconciliation")).one()
+    assert alert.data["kinds"] == {"unknown_transfer": 1}
+    assert session.scalars(select(Notification).where(
+        Notification.user_id == elsewhere.id)).all() == []
+
+
 def test_reconciliation_finds_missing_and_mismatched_transfers(
     session: Session, stripe_standin: StripeStandin, gateway, process
 ) -> None:

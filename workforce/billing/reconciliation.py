@@ -4,8 +4,10 @@ item, against the transfers Stripe made, for a period.
 Every difference is reported, none is corrected here: money moves only through the
 processor (which finishes an item whose transfer it did not record, by its key or
 transfer group) and through webhooks re-read at Stripe. Finance is told about its
-organisation's differences; a transfer that names no payout item of ours belongs to no
-organisation and is only logged (and returned by the scheduler's pass).
+organisation's differences. A transfer that names no payout item of ours but went to a
+trainer's connected account is a difference of every organisation the trainer has money
+with (someone paid them outside the ledger); one to an account nobody here has belongs
+to no organisation and is only logged (and returned by the scheduler's pass).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from workforce.billing.gateways import GatewayError, PayoutGateway, Transfer
 from workforce.billing.models import (
     ItemState,
     JournalEntry,
+    LedgerAccount,
+    OwnerType,
+    PayoutAccount,
     PayoutItem,
     PayoutMethod,
     SourceType,
@@ -42,7 +47,8 @@ class DifferenceKind(StrEnum):
     MISSING_TRANSFER = "missing_transfer"
     # Amount or currency differ between the item and its transfer.
     AMOUNT_MISMATCH = "amount_mismatch"
-    # A transfer that names no payout item of ours.
+    # A transfer that names no payout item of ours (to a trainer's account: shown to
+    # each organisation the trainer has money with).
     UNKNOWN_TRANSFER = "unknown_transfer"
     # A transfer for an item the ledger still shows in transit (or failed): a crash
     # between the transfer and its commit; the processor's next pass records it.
@@ -67,6 +73,8 @@ class Difference:
     ledger_amount: int | None = None
     stripe_amount: int | None = None
     currency: str | None = None
+    # The trainer whose connected account received a transfer unknown to the ledger.
+    trainer_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -127,12 +135,17 @@ def reconcile(
                                           reversed_entries)
         if item.transfer_id:
             claimed.add(item.transfer_id)
+    unknown: list[Transfer] = []
     for transfer in transfers.values():
         if transfer.id in claimed:
             continue
-        found = _check_unclaimed(transfer, by_item, organisation_id)
-        if found is not None:
-            result.differences.append(found)
+        item_id = _item_id(transfer)
+        item = by_item.get(item_id) if item_id else None
+        if item is None:
+            unknown.append(transfer)
+        else:
+            result.differences.append(_unclaimed(transfer, item))
+    result.differences += _unknown(session, unknown, organisation_id)
     if notify:
         _tell(session, result)
     return result
@@ -244,21 +257,65 @@ def _retrieve(gateway: PayoutGateway, transfer_id: str) -> Transfer | None:
         return None
 
 
-def _check_unclaimed(
-    transfer: Transfer, by_item: dict[uuid.UUID, PayoutItem],
-    organisation_id: uuid.UUID | None,
-) -> Difference | None:
-    item_id = _item_id(transfer)
-    item = by_item.get(item_id) if item_id else None
-    if item is None:
-        if organisation_id is not None:
-            return None  # not ours to show: another organisation's, or nobody's
-        return Difference(
-            DifferenceKind.UNKNOWN_TRANSFER,
-            f"Transfer {transfer.id} of {transfer.amount} {transfer.currency} to "
-            f"{transfer.destination} names no payout item.",
-            None, item_id, transfer.id, None, transfer.amount, transfer.currency,
-        )
+def _unknown(
+    session: Session, transfers: list[Transfer], organisation_id: uuid.UUID | None,
+) -> list[Difference]:
+    """Transfers that name no payout item (of the organisation, when one is given). One
+    that names another organisation's item is that organisation's to see. One to a
+    trainer's connected account is shown to every organisation the trainer has money
+    with: someone paid them outside the ledger. One to an account nobody here has is
+    the platform's (no organisation), and is only there when no organisation is given."""
+    if organisation_id is not None:
+        named = {_item_id(t) for t in transfers} - {None}
+        elsewhere = set(session.scalars(
+            select(PayoutItem.id).where(PayoutItem.id.in_(named)))) if named else set()
+        transfers = [t for t in transfers if _item_id(t) not in elsewhere]
+    trainers = _trainers_by_account(session, {t.destination for t in transfers})
+    organisations = _organisations_of(session, set(trainers.values()))
+    found = []
+    for transfer in transfers:
+        trainer_id = trainers.get(transfer.destination)
+        detail = (f"Transfer {transfer.id} of {transfer.amount} {transfer.currency} to "
+                  f"{transfer.destination}"
+                  + (", a trainer's payout account," if trainer_id else "")
+                  + " names no payout item: it is not in the ledger.")
+        owing = organisations.get(trainer_id) if trainer_id else None
+        for organisation in owing or [None]:
+            if organisation_id is not None and organisation != organisation_id:
+                continue
+            found.append(Difference(
+                DifferenceKind.UNKNOWN_TRANSFER, detail, organisation, _item_id(transfer),
+                transfer.id, None, transfer.amount, transfer.currency, trainer_id,
+            ))
+    return found
+
+
+def _trainers_by_account(session: Session, destinations: set[str]) -> dict[str, uuid.UUID]:
+    if not destinations:
+        return {}
+    return {account: trainer for account, trainer in session.execute(
+        select(PayoutAccount.stripe_account_id, PayoutAccount.trainer_id)
+        .where(PayoutAccount.stripe_account_id.in_(sorted(destinations)))
+    )}
+
+
+def _organisations_of(session: Session,
+                      trainer_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The organisations each trainer has ledger accounts with (earned or was paid)."""
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if not trainer_ids:
+        return found
+    for trainer_id, organisation_id in session.execute(
+        select(LedgerAccount.owner_id, LedgerAccount.organisation_id).distinct()
+        .where(LedgerAccount.owner_type == OwnerType.TRAINER,
+               LedgerAccount.owner_id.in_(sorted(trainer_ids)))
+        .order_by(LedgerAccount.owner_id, LedgerAccount.organisation_id)
+    ):
+        found.setdefault(trainer_id, []).append(organisation_id)
+    return found
+
+
+def _unclaimed(transfer: Transfer, item: PayoutItem) -> Difference:
     kind = (DifferenceKind.DUPLICATE_TRANSFER if item.transfer_id
             else DifferenceKind.UNRECORDED_TRANSFER)
     detail = (
