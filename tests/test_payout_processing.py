@@ -549,6 +549,60 @@ def test_a_reversed_transfer_goes_back_to_payable_once(
     assert_ledger_sound(session)
 
 
+def test_a_partial_reversal_returns_its_part_to_payable_once(
+    session: Session, stripe_standin: StripeStandin, gateway, process
+) -> None:
+    """Stripe reverses part of a paid transfer: that part goes back to payable (paid to
+    payable) once, so reconciliation closes instead of reporting it every day; the
+    reversal that completes the transfer's moves only the rest."""
+    from workforce.billing import earnings
+    from workforce.billing.models import PayoutReversal
+
+    fin = finance_user()
+    org = fin.organisation_id
+    trainer = stripe_trainer_owed(stripe_standin, org, 1700)
+    run = approved_run(session, fin)
+    process(run.id)
+    transfer_id = item_of(session, trainer).transfer_id
+    window = {"period_from": NOW - timedelta(hours=1), "period_to": NOW + timedelta(hours=1),
+              "organisation_id": org}
+
+    stripe_standin.reverse_transfer(transfer_id, amount=500)
+    current = stripe_standin.transfer(transfer_id)
+    assert not reconciliation.reconcile(session, gateway, **window).balanced
+    deliver(session, stripe_standin, gateway, "transfer.reversed", current,
+            event_id="evt_partial_1")
+    deliver(session, stripe_standin, gateway, "transfer.reversed", current)  # told twice
+    assert item_of(session, trainer).state is ItemState.PAID
+    assert balances(session, org, trainer.id) == {"payable": 500, "in_transit": 0,
+                                                  "paid": 1200}
+    assert len(entries(session, SourceType.PAYOUT_REVERSED)) == 1
+    assert reconciliation.reconcile(session, gateway, **window).differences == []
+    told = session.scalars(select(Notification).where(
+        Notification.user_id == fin.id,
+        Notification.kind == "payout_item.partially_reversed")).one()
+    assert "5.00 USD" in told.body and "negative adjustment" in told.body
+    assert_ledger_sound(session)
+
+    stripe_standin.reverse_transfer(transfer_id, amount=200)
+    deliver(session, stripe_standin, gateway, "transfer.reversed",
+            stripe_standin.transfer(transfer_id))
+    assert balances(session, org, trainer.id)["payable"] == 700
+    stripe_standin.reverse_transfer(transfer_id)  # the rest
+    deliver(session, stripe_standin, gateway, "transfer.reversed",
+            stripe_standin.transfer(transfer_id))
+    assert item_of(session, trainer).state is ItemState.REVERSED
+    assert balances(session, org, trainer.id) == {"payable": 1700, "in_transit": 0, "paid": 0}
+    assert sorted(r.amount for r in session.scalars(select(PayoutReversal))) == [200, 500]
+    assert len(entries(session, SourceType.PAYOUT_REVERSED)) == 3
+    assert reconciliation.reconcile(session, gateway, **window).differences == []
+    statement = earnings.payout_statement(session, trainer, item_of(session, trainer).id)
+    assert sorted((m.source_type.value, m.amount) for m in statement.movements) == [
+        ("payout_approved", 1700), ("payout_paid", 1700), ("payout_reversed", 200),
+        ("payout_reversed", 500), ("payout_reversed", 1000)]
+    assert_ledger_sound(session)
+
+
 def test_a_transfer_reversed_before_its_answer_was_heard_goes_back_to_payable(
     session: Session, stripe_standin: StripeStandin, gateway, process
 ) -> None:

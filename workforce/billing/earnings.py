@@ -44,6 +44,7 @@ from workforce.billing.models import (
     LedgerAccount,
     OwnerType,
     PayoutItem,
+    PayoutReversal,
     Posting,
     SourceType,
 )
@@ -450,8 +451,10 @@ def _statement(
 def _movements(session: Session, trainer_id: uuid.UUID, item: PayoutItem) -> list[PayoutMovement]:
     # A failure and the retry after it post under a source derived from the item's id
     # and the key generation (``payouts.round_source``); the first approval, the
-    # payment and a reversal under the item's own id.
+    # payment and a reversal under the item's own id; a partial reversal under its row's.
     sources = {round_source(item.id, generation) for generation in range(item.attempts + 2)}
+    sources.update(session.scalars(
+        select(PayoutReversal.id).where(PayoutReversal.payout_item_id == item.id)))
     entries = session.scalars(
         select(JournalEntry)
         .where(JournalEntry.source_id.in_(sources),

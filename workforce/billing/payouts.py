@@ -10,7 +10,8 @@ one currency in one run; its entries are keyed by the item's id:
   has these two legs only (a clearing leg would need a cash account to balance against,
   and would repeat the sum of the ``paid`` accounts);
 - failed: ``PAYOUT_FAILED`` (Dr in transit, Cr payable, available at once);
-- reversed after it was paid: ``PAYOUT_REVERSED`` (Dr paid, Cr payable).
+- reversed after it was paid: ``PAYOUT_REVERSED`` (Dr paid, Cr payable); a part of it
+  reversed while the rest stays paid posts the same under its ``PayoutReversal``'s id.
 
 An item pays at most once (one transfer per item, ever), so ``PAYOUT_PAID`` and
 ``PAYOUT_REVERSED`` use the item's id. A failed item that finance retries goes round
@@ -49,6 +50,7 @@ from workforce.billing.models import (
     PayoutExclusion,
     PayoutItem,
     PayoutMethod,
+    PayoutReversal,
     PayoutRun,
     PayoutSchedule,
     RunState,
@@ -1147,63 +1149,91 @@ def item_paid_by(session: Session, transfer: Transfer) -> PayoutItem | None:
 
 def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem | None:
     """A transfer was reversed at Stripe (``transfer`` as the gateway reports it now, not
-    as a webhook claimed). Fully reversed: the item is reversed and its money goes back
-    to payable, once (a redelivered event finds it reversed and moves nothing). The
-    money then goes out with the next run; finance corrects it with a negative
-    adjustment if it should not. A partial reversal moves nothing: finance is told and
-    reconciliation keeps showing the difference until they settle it.
+    as a webhook claimed). What Stripe reversed goes back to the trainer's payable (paid
+    to payable), as each part is heard of: a partial reversal records its part once
+    (``PayoutReversal``, unique per reversed total, so a redelivered event moves nothing)
+    and the item stays paid; the reversal that completes the transfer's moves the rest
+    and the item is reversed. The money then goes out with the next run; finance takes
+    it back with a negative adjustment if it should not. Trainer and finance are told.
 
     A transfer the processor has not recorded yet is recorded first (it was made: the
     item was paid, then reversed). Stripe tells us of a reversal once; were it dropped,
     the processor's next pass would replay the key, hear the old answer and record the
     money as paid while it is back in the platform's balance."""
     item = item_paid_by(session, transfer)
-    if item is None or item.state is ItemState.REVERSED:
-        return item
-    if not transfer.reversed:
-        if transfer.amount_reversed:
-            notify_finance(
-                session, item.organisation_id, "payout_item.partially_reversed",
-                "A payout transfer was partly reversed",
-                f"Transfer {transfer.id} ({_money(item)}) was reversed by "
-                f"{transfer.amount_reversed} minor units at Stripe; the ledger is unchanged.",
-                {"payout_item_id": str(item.id), "transfer_id": transfer.id},
-            )
+    if item is None or item.state is ItemState.REVERSED or not transfer.amount_reversed:
         return item
     if item.transfer_id is None:
         record_paid(session, item, transfer=transfer)
-    move_item(item, ItemState.REVERSED)
+    recorded = reversed_in_parts(session, [item.id]).get(item.id, 0)
+    if transfer.reversed:
+        _return_reversed(session, item, transfer, item.amount - recorded, source_id=item.id)
+        move_item(item, ItemState.REVERSED)
+        _announce_reversal(session, item, transfer, "payout_item.reversed",
+                           "the whole payout")
+    elif transfer.amount_reversed > recorded:
+        part = transfer.amount_reversed - recorded
+        reversal = PayoutReversal(payout_item_id=item.id, transfer_id=transfer.id,
+                                  amount=part, reversed_total=transfer.amount_reversed,
+                                  created_at=clock.now())
+        session.add(reversal)
+        session.flush()  # the id the entry names as its source
+        _return_reversed(session, item, transfer, part, source_id=reversal.id)
+        _announce_reversal(session, item, transfer, "payout_item.partially_reversed",
+                           str(Money(part, item.currency)))
+    # The processor may never come back to a run whose last waiting item this was.
+    complete_if_done(session, item.run_id)
+    return item
+
+
+def reversed_in_parts(session: Session, item_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Per item, what partial reversals returned to payable so far."""
+    if not item_ids:
+        return {}
+    return {item_id: int(total) for item_id, total in session.execute(
+        select(PayoutReversal.payout_item_id, func.sum(PayoutReversal.amount))
+        .where(PayoutReversal.payout_item_id.in_(list(item_ids)))
+        .group_by(PayoutReversal.payout_item_id)
+    )}
+
+
+def _return_reversed(session: Session, item: PayoutItem, transfer: Transfer, amount: int,
+                     *, source_id: uuid.UUID) -> None:
     paid, payable = ledger.trainer_accounts(
         session, item.organisation_id, item.trainer_id,
         (AccountKind.PAID, AccountKind.PAYABLE), item.currency,
     )
     ledger.post(
-        session, source_type=SourceType.PAYOUT_REVERSED, source_id=item.id,
-        reason=f"Payout of {_money(item)} reversed (transfer {transfer.id})",
+        session, source_type=SourceType.PAYOUT_REVERSED, source_id=source_id,
+        reason=f"Payout of {_money(item)}: {Money(amount, item.currency)} reversed "
+        f"(transfer {transfer.id})",
         organisation_id=item.organisation_id, trainer_id=item.trainer_id,
-        legs=[ledger.Leg(paid, item.amount), ledger.Leg(payable, -item.amount)],
+        legs=[ledger.Leg(paid, amount), ledger.Leg(payable, -amount)],
     )
+
+
+def _announce_reversal(session: Session, item: PayoutItem, transfer: Transfer, action: str,
+                       what: str) -> None:
+    data = {"payout_item_id": str(item.id), "transfer_id": transfer.id,
+            "amount_reversed": transfer.amount_reversed}
     audit.record(
-        session, SystemActor("stripe"), "payout_item.reversed", object_type="payout_item",
+        session, SystemActor("stripe"), action, object_type="payout_item",
         object_id=item.id, organisation_id=item.organisation_id,
         before={"state": ItemState.PAID.value},
-        after={"state": item.state.value, "transfer_id": transfer.id},
+        after={"state": item.state.value, "transfer_id": transfer.id,
+               "amount_reversed": transfer.amount_reversed},
     )
     notify(
         session, item.trainer_id, "payout.reversed", f"Payout of {_money(item)} reversed",
-        f"The transfer of {_money(item)} was reversed. The money is back in your payable "
-        "balance.",
-        {"payout_item_id": str(item.id), "transfer_id": transfer.id},
+        f"Stripe reversed {what} of your payout of {_money(item)}. That money is back in "
+        "your payable balance and goes out with the next payout.", data,
     )
     notify_finance(
-        session, item.organisation_id, "payout_item.reversed", "A payout was reversed",
-        f"Transfer {transfer.id} ({_money(item)}) was reversed at Stripe; the money is "
-        "payable again.",
-        {"payout_item_id": str(item.id), "transfer_id": transfer.id},
+        session, item.organisation_id, action, "A payout was reversed",
+        f"Transfer {transfer.id} ({_money(item)}) was reversed at Stripe ({what}); that "
+        "money is payable to the trainer again and goes out with the next run. If it "
+        "should not, take it back with a negative adjustment.", data,
     )
-    # The processor may never come back to a run whose last waiting item this was.
-    complete_if_done(session, item.run_id)
-    return item
 
 
 def handle_connected_payout(

@@ -126,13 +126,14 @@ def reconcile(
     named = {_item_id(t) for t in transfers.values()} - {item.id for item in items} - {None}
     items += _items_by_id(session, named, organisation_id)  # type: ignore[arg-type]
     result.items_checked = len(items)
-    paid_entries = _entries(session, SourceType.PAYOUT_PAID, [i.id for i in items])
-    reversed_entries = _entries(session, SourceType.PAYOUT_REVERSED, [i.id for i in items])
+    ids = [i.id for i in items]
+    recorded = _Recorded(_entries(session, SourceType.PAYOUT_PAID, ids),
+                         _entries(session, SourceType.PAYOUT_REVERSED, ids),
+                         _in_parts(session, ids))
     by_item = {item.id: item for item in items}
     claimed: set[str] = set()
     for item in items:
-        result.differences += _check_item(item, transfers, gateway, paid_entries,
-                                          reversed_entries)
+        result.differences += _check_item(item, transfers, gateway, recorded)
         if item.transfer_id:
             claimed.add(item.transfer_id)
     unknown: list[Transfer] = []
@@ -195,13 +196,30 @@ def _entries(session: Session, source: SourceType, item_ids: list[uuid.UUID]) ->
     return found
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """What the ledger holds for the items checked: which have their paid and their
+    reversed entry, and what partial reversals returned to payable."""
+
+    paid: set[uuid.UUID]
+    reversed: set[uuid.UUID]
+    reversed_in_parts: dict[uuid.UUID, int]
+
+
+def _in_parts(session: Session, item_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    found: dict[uuid.UUID, int] = {}
+    for start in range(0, len(item_ids), LOOKUP_BATCH):
+        found.update(payouts.reversed_in_parts(session, item_ids[start:start + LOOKUP_BATCH]))
+    return found
+
+
 def _item_id(transfer: Transfer) -> uuid.UUID | None:
     return payouts.item_named_by(transfer.metadata, transfer.transfer_group)
 
 
 def _check_item(
     item: PayoutItem, transfers: dict[str, Transfer], gateway: PayoutGateway,
-    paid_entries: set[uuid.UUID], reversed_entries: set[uuid.UUID],
+    recorded: _Recorded,
 ) -> list[Difference]:
     found: list[Difference] = []
 
@@ -213,14 +231,14 @@ def _check_item(
         ))
 
     paid_here = item.state in (ItemState.PAID, ItemState.REVERSED)
-    if paid_here != (item.id in paid_entries):
+    if paid_here != (item.id in recorded.paid):
         difference(DifferenceKind.LEDGER_MISMATCH,
                    f"The item is {item.state.value} but its paid entry is "
-                   f"{'present' if item.id in paid_entries else 'missing'}.")
-    if (item.state is ItemState.REVERSED) != (item.id in reversed_entries):
+                   f"{'present' if item.id in recorded.paid else 'missing'}.")
+    if (item.state is ItemState.REVERSED) != (item.id in recorded.reversed):
         difference(DifferenceKind.LEDGER_MISMATCH,
                    f"The item is {item.state.value} but its reversal entry is "
-                   f"{'present' if item.id in reversed_entries else 'missing'}.")
+                   f"{'present' if item.id in recorded.reversed else 'missing'}.")
     if not item.transfer_id:
         return found  # in transit: a transfer naming it is checked with the transfers
     transfer = transfers.get(item.transfer_id) or _retrieve(gateway, item.transfer_id)
@@ -237,10 +255,12 @@ def _check_item(
         difference(DifferenceKind.REVERSED_NOT_RECORDED,
                    f"Stripe reversed transfer {transfer.id}; the ledger still shows it "
                    f"{item.state.value}.", transfer)
-    elif transfer.amount_reversed and not transfer.reversed:
+    elif (not transfer.reversed and transfer.amount_reversed
+          != recorded.reversed_in_parts.get(item.id, 0)):
         difference(DifferenceKind.REVERSED_NOT_RECORDED,
-                   f"Stripe reversed {transfer.amount_reversed} of transfer {transfer.id} "
-                   "(a partial reversal, not in the ledger).", transfer)
+                   f"Stripe reversed {transfer.amount_reversed} of transfer {transfer.id}; "
+                   f"the ledger returned {recorded.reversed_in_parts.get(item.id, 0)} of it "
+                   "to payable (a partial reversal).", transfer)
     if item.state is ItemState.REVERSED and not transfer.reversed:
         difference(DifferenceKind.REVERSAL_NOT_AT_STRIPE,
                    f"The ledger shows transfer {transfer.id} reversed; Stripe does not.",
