@@ -453,6 +453,50 @@ def test_approval_moves_each_item_to_in_transit_once(client: ApiClient, session:
     assert_ledger_sound(session)
 
 
+def test_approval_tells_each_trainer_left_out_why_and_what_to_do_once(
+    client: ApiClient, session: Session
+) -> None:
+    from workforce.notifications.models import OutboundEmail
+
+    fin = finance_user()
+    org = fin.organisation_id
+    found = schedule(session, org, minimums={"USD": 1000})
+    paid = trainer_owed(org, 2500)
+    below = trainer_owed(org, 999)
+    earn(below, org, 300, currency="EUR")  # no EUR minimum: paid
+    no_account = trainer_owed(org, 5000, method="")
+    earn(no_account, org, 700, currency="EUR")
+    not_ready = trainer_owed(org, 5000, ready=False)
+    late = UserFactory()
+    payout_account(late, method="stripe")
+    earn(late, org, 4000, at=PERIOD_END + timedelta(hours=1))
+    run = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin).get_json()
+    notices = select(Notification).where(Notification.kind == "payout.left_out")
+    assert session.scalars(notices).all() == []  # a preview may still be cancelled
+
+    assert client.post(f"{API}/payout-runs/{run['id']}/approve",
+                       as_user=fin).status_code == 200
+    told = {n.user_id: n for n in session.scalars(notices)}
+    assert set(told) == {below.id, no_account.id, not_ready.id, late.id}
+    assert "below" in told[below.id].body and "10.00 USD" in told[below.id].body
+    assert "carries over" in told[below.id].body
+    # One notice for the run, whatever the currencies.
+    assert told[no_account.id].data["left_out"] == [
+        {"currency": "EUR", "amount": 700, "reason": "no_payout_account"},
+        {"currency": "USD", "amount": 5000, "reason": "no_payout_account"}]
+    assert "Set one up" in told[no_account.id].body
+    assert "finish Stripe's onboarding" in told[not_ready.id].body
+    assert "after this run's period ended" in told[late.id].body
+    for notice in told.values():
+        assert "The next payout run is on 2025-03-24 02:00 UTC" in notice.body
+        assert notice.data["run_id"] == run["id"]
+    emails = session.scalars(select(OutboundEmail).where(
+        OutboundEmail.subject.like("Not paid in %"))).all()
+    assert sorted(e.to_address for e in emails) == sorted(
+        u.email for u in (below, no_account, not_ready, late))
+    assert paid.id not in told
+
+
 def test_approval_cancels_an_item_the_payable_no_longer_covers(
     client: ApiClient, session: Session
 ) -> None:

@@ -10,6 +10,8 @@ trainer's ledger accounts are credit-normal, so a balance is shown negated.
 - ``on_hold`` is the part of payable still inside an organisation's hold period: the
   credits to payable whose ``available_at`` is in the future, unless their entry was
   reversed; never more than the payable balance. ``payable`` is the rest.
+- ``payouts``: per organisation owing in the currency, its next payout run and minimum
+  (``next_payout_at``: the soonest of them).
 - ``pending_review`` is an estimate of work handed in and not yet approved: submitted
   tasks on per-task projects at the rate recorded on submission, and the closed time
   entries of open and submitted timesheets at the rate each entry started under,
@@ -45,10 +47,11 @@ from workforce.billing.models import (
     OwnerType,
     PayoutItem,
     PayoutReversal,
+    PayoutSchedule,
     Posting,
     SourceType,
 )
-from workforce.billing.payouts import round_source
+from workforce.billing.payouts import minimum_for, next_due, round_source
 from workforce.errors import NotFound
 from workforce.money import Money, minor_units
 from workforce.pagination import Page, PageRequest, paginate
@@ -91,6 +94,17 @@ def trainer_accounts(
 # --- the summary ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NextPayout:
+    """When an organisation that owes the trainer in a currency next pays, and the
+    least it pays out: its soonest active schedule (none: both None)."""
+
+    organisation_id: uuid.UUID
+    organisation_name: str
+    minimum: int | None
+    next_payout_at: datetime | None
+
+
 @dataclass
 class CurrencySummary:
     currency: str
@@ -101,6 +115,11 @@ class CurrencySummary:
     in_transit: int = 0
     paid_to_date: int = 0
     year_to_date: int = 0
+    payouts: list[NextPayout] = field(default_factory=list)
+
+    @property
+    def next_payout_at(self) -> datetime | None:
+        return min((p.next_payout_at for p in self.payouts if p.next_payout_at), default=None)
 
 
 @dataclass(frozen=True)
@@ -138,6 +157,8 @@ def summary(session: Session, trainer: User) -> EarningsSummary:
             ):
                 figures.next_release_at = hold.release_at
 
+    for currency, plans in next_payouts(session, payables, now).items():
+        row(currency).payouts = plans
     for money in pending_review(session, trainer.id, now):
         row(money.currency).pending_review += money.amount
     zone = zone_of(trainer)
@@ -148,6 +169,32 @@ def summary(session: Session, trainer: User) -> EarningsSummary:
         as_of=now, year=year, timezone=str(zone.key),
         currencies=[rows[c] for c in sorted(rows)],
     )
+
+
+def next_payouts(session: Session, payables: Sequence[LedgerAccount],
+                 now: datetime) -> dict[str, list[NextPayout]]:
+    """Per currency, for each organisation the trainer has a payable with: its next
+    payout moment and minimum (from its soonest active schedule)."""
+    organisation_ids = {account.organisation_id for account in payables}
+    if not organisation_ids:
+        return {}
+    soonest: dict[uuid.UUID, tuple[datetime, PayoutSchedule]] = {}
+    for schedule in session.scalars(select(PayoutSchedule).where(
+            PayoutSchedule.organisation_id.in_(organisation_ids),
+            PayoutSchedule.active.is_(True))):
+        moment = next_due(schedule, now)
+        known = soonest.get(schedule.organisation_id)
+        if known is None or moment < known[0]:
+            soonest[schedule.organisation_id] = (moment, schedule)
+    names = _names(session, Organisation, organisation_ids)
+    plans: dict[str, list[NextPayout]] = defaultdict(list)
+    for account in sorted(payables, key=lambda a: names.get(a.organisation_id, "")):
+        moment, schedule = soonest.get(account.organisation_id, (None, None))
+        plans[account.currency].append(NextPayout(
+            account.organisation_id, names.get(account.organisation_id, ""),
+            minimum_for(schedule, account.currency) if schedule else None, moment,
+        ))
+    return plans
 
 
 def pending_review(session: Session, trainer_id: uuid.UUID, now: datetime) -> list[Money]:

@@ -38,7 +38,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.audit import Actor, SystemActor
 from workforce.accounts.models import Role, User
-from workforce.billing import ledger, payout_accounts, webhooks
+from workforce.billing import ledger, left_out, payout_accounts, webhooks
 from workforce.billing.gateways import Transfer
 from workforce.billing.models import (
     AccountKind,
@@ -277,6 +277,23 @@ def latest_due(schedule: PayoutSchedule, now: datetime) -> datetime:
     return moment
 
 
+def next_due(schedule: PayoutSchedule, now: datetime) -> datetime:
+    """The schedule's first weekly moment after ``now``, in UTC (read as ``latest_due``
+    reads it): when its next run is built."""
+    zone = ZoneInfo(schedule.timezone)
+    local = now.astimezone(zone)
+    day = local.date() + timedelta(days=(schedule.weekday - local.weekday()) % 7)
+    moment = _moment(schedule, day, zone)
+    if moment <= now:
+        moment = _moment(schedule, day + timedelta(days=7), zone)
+    return moment
+
+
+def minimum_for(schedule: PayoutSchedule, currency: str) -> int:
+    """The least the schedule pays out in ``currency`` (anything owed without one)."""
+    return max(DEFAULT_MINIMUM, (schedule.minimums or {}).get(currency, DEFAULT_MINIMUM))
+
+
 def _moment(schedule: PayoutSchedule, day: Any, zone: ZoneInfo) -> datetime:
     wall = datetime.combine(day, time(schedule.hour, schedule.minute), tzinfo=zone)
     return wall.astimezone(UTC)
@@ -402,8 +419,7 @@ def build_run(
     with one multi-row insert per batch: memory stays flat however many trainers."""
     now = clock.now()
     result = BuildResult()
-    minimums = {code: max(DEFAULT_MINIMUM, amount)
-                for code, amount in (schedule.minimums or {}).items()}
+    minimums = {code: minimum_for(schedule, code) for code in schedule.minimums or {}}
     last: uuid.UUID | None = None
     while True:
         stmt = _payable_batch(run.organisation_id, last)
@@ -754,7 +770,8 @@ def approve_run(
     this transaction. Each item is checked again against the trainer's payable as it is
     now (its account row locked): money may have moved since the preview, and an item
     no longer covered is cancelled with the reason rather than take payable below zero.
-    Approving twice is an ``IllegalTransition`` (409) naming the state."""
+    Every trainer the run leaves out is told why (``left_out``). Approving twice is an
+    ``IllegalTransition`` (409) naming the state."""
     scope = actor.organisation_id if isinstance(actor, User) else organisation_id
     run = _locked_run(session, run_id)
     if run.organisation_id != scope:
@@ -774,6 +791,9 @@ def approve_run(
         after={"state": run.state.value, "items_approved": approved,
                "items_cancelled": cancelled, "totals": run_view(session, run)["totals"]},
     )
+    schedule = run.schedule
+    left_out.tell(session, run, minimum=lambda currency: minimum_for(schedule, currency),
+                  next_run_at=next_due(schedule, now))
     who = actor.display_name if isinstance(actor, User) else "The schedule (auto-approve)"
     notify_finance(
         session, run.organisation_id, "payout_run.approved", "A payout run was approved",
