@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +41,8 @@ from workforce.errors import Invalid
 log = logging.getLogger(__name__)
 
 LOOKUP_BATCH = 500
+
+Progress = Callable[[int], None]
 
 
 class DifferenceKind(StrEnum):
@@ -95,13 +98,24 @@ def reconcile_for(
     period_from: datetime, period_to: datetime,
 ) -> ReconciliationResult:
     """The staff member's organisation's differences for the period, on demand."""
+    return reconcile_period(session, gateway, period_from=period_from, period_to=period_to,
+                            organisation_id=staff.organisation_id)
+
+
+def reconcile_period(
+    session: Session, gateway: PayoutGateway | None, *, period_from: datetime,
+    period_to: datetime, organisation_id: uuid.UUID | None = None, notify: bool = False,
+    progress: Progress | None = None,
+) -> ReconciliationResult:
+    """``reconcile`` for a period someone asked for (finance, an operator's command):
+    refused without Stripe, or for an empty period."""
     if gateway is None:
         raise Invalid("Reconciliation compares with Stripe, which is not configured.",
                       code="gateway-not-configured")
     if period_to <= period_from:
         raise Invalid("The period is empty.", errors={"to": ["Must be after 'from'."]})
     return reconcile(session, gateway, period_from=period_from, period_to=period_to,
-                     organisation_id=staff.organisation_id)
+                     organisation_id=organisation_id, notify=notify, progress=progress)
 
 
 def reconcile(
@@ -112,14 +126,19 @@ def reconcile(
     period_to: datetime,
     organisation_id: uuid.UUID | None = None,
     notify: bool = False,
+    progress: Progress | None = None,
 ) -> ReconciliationResult:
     """Compare the payout items sent (or waiting in transit with a key) in
     [period_from, period_to) with Stripe's transfers created in the same period;
     transfers just outside it are fetched one by one, so an edge never shows as a
-    difference. With ``notify``, each organisation's finance users are told."""
+    difference. With ``notify``, each organisation's finance users are told;
+    ``progress`` hears of each transfer read from Stripe (the long part)."""
     result = ReconciliationResult(period_from, period_to)
-    transfers = {t.id: t for t in gateway.list_transfers(
-        created_from=period_from, created_to=period_to)}
+    transfers: dict[str, Transfer] = {}
+    for transfer in gateway.list_transfers(created_from=period_from, created_to=period_to):
+        transfers[transfer.id] = transfer
+        if progress is not None:
+            progress(1)
     result.transfers_checked = len(transfers)
     items = _items_in_period(session, period_from, period_to, organisation_id)
     # Items that Stripe's transfers name but that were sent outside the period.
