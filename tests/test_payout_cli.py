@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tests.factories import StaffFactory, UserFactory, payout_account
 from tests.payout_helpers import NOW, assert_ledger_sound, balances, earn, finance_user, schedule
 from tests.stripe_standin import StripeStandin, stripe_standin
-from workforce.accounts.models import AuditEvent, Role
+from workforce.accounts.models import AuditEvent, Role, User
 from workforce.app import create_app
 from workforce.billing import processing
 from workforce.billing.cli import payouts
@@ -52,6 +52,20 @@ def run(session: Session):
         return result
 
     return invoke
+
+
+def approved_by_cli(run, app: Flask, session: Session,
+                    standin: StripeStandin) -> tuple[User, str]:
+    """A finance user and the run of their auto-approving schedule, made with run-now,
+    paying one trainer 8.00 USD through the stand-in."""
+    fin = finance_user()
+    trainer = UserFactory()
+    payout_account(trainer, method="stripe",
+                   stripe_account_id=standin.add_account(payouts_enabled=True))
+    earn(trainer, fin.organisation_id, 800)
+    found = schedule(session, fin.organisation_id, auto_approve=True)
+    assert run(app, "run-now", str(found.id)).exit_code == 0
+    return fin, str(session.scalars(select(PayoutRun)).one().id)
 
 
 def test_build_preview_approve_process_and_report(
@@ -113,14 +127,7 @@ def test_build_preview_approve_process_and_report(
 def test_a_halted_run_is_resumed_only_when_asked(
     run, stripe_app: Flask, session: Session, stripe_standin: StripeStandin
 ) -> None:
-    fin = finance_user()
-    trainer = UserFactory()
-    payout_account(trainer, method="stripe",
-                   stripe_account_id=stripe_standin.add_account(payouts_enabled=True))
-    earn(trainer, fin.organisation_id, 800)
-    found = schedule(session, fin.organisation_id, auto_approve=True)
-    assert run(stripe_app, "run-now", str(found.id)).exit_code == 0
-    run_id = str(session.scalars(select(PayoutRun)).one().id)
+    _, run_id = approved_by_cli(run, stripe_app, session, stripe_standin)
     stripe_standin.set_balance("usd", 100)
 
     halted = run(stripe_app, "process", run_id)
@@ -145,14 +152,7 @@ def test_unknown_ids_are_reported_plainly(run, app: Flask) -> None:
 def test_payouts_left_for_later_exit_non_zero_and_say_what_to_run(
     run, stripe_app: Flask, session: Session, stripe_standin: StripeStandin
 ) -> None:
-    fin = finance_user()
-    trainer = UserFactory()
-    payout_account(trainer, method="stripe",
-                   stripe_account_id=stripe_standin.add_account(payouts_enabled=True))
-    earn(trainer, fin.organisation_id, 800)
-    found = schedule(session, fin.organisation_id, auto_approve=True)
-    assert run(stripe_app, "run-now", str(found.id)).exit_code == 0
-    run_id = str(session.scalars(select(PayoutRun)).one().id)
+    _, run_id = approved_by_cli(run, stripe_app, session, stripe_standin)
     stripe_standin.fail_next("POST /v1/transfers", status=500, times=processing.MAX_ATTEMPTS)
 
     deferred = run(stripe_app, "process", run_id)
@@ -171,14 +171,7 @@ def test_reconcile_from_a_shell(
 ) -> None:
     from workforce.notifications.models import Notification
 
-    fin = finance_user()
-    trainer = UserFactory()
-    payout_account(trainer, method="stripe",
-                   stripe_account_id=stripe_standin.add_account(payouts_enabled=True))
-    earn(trainer, fin.organisation_id, 800)
-    found = schedule(session, fin.organisation_id, auto_approve=True)
-    assert run(stripe_app, "run-now", str(found.id)).exit_code == 0
-    run_id = str(session.scalars(select(PayoutRun)).one().id)
+    fin, run_id = approved_by_cli(run, stripe_app, session, stripe_standin)
     assert run(stripe_app, "process", run_id).exit_code == 0
     window = ("--from", "2025-03-17T08:00:00Z", "--to", "2025-03-17T11:00:00+01:00")
 

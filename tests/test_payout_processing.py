@@ -515,15 +515,21 @@ def deliver(session: Session, standin: StripeStandin, gateway, type_: str, obj: 
     return received
 
 
+def paid_by_transfer(session: Session, standin: StripeStandin, process,
+                     amount: int) -> tuple:
+    """A trainer paid ``amount`` by a run processed through the stand-in: the finance
+    user, the trainer and the transfer."""
+    fin = finance_user()
+    trainer = stripe_trainer_owed(standin, fin.organisation_id, amount)
+    process(approved_run(session, fin).id)
+    return fin, trainer, item_of(session, trainer).transfer_id
+
+
 def test_a_reversed_transfer_goes_back_to_payable_once(
     session: Session, stripe_standin: StripeStandin, gateway, process
 ) -> None:
-    fin = finance_user()
+    fin, trainer, transfer_id = paid_by_transfer(session, stripe_standin, process, 1700)
     org = fin.organisation_id
-    trainer = stripe_trainer_owed(stripe_standin, org, 1700)
-    run = approved_run(session, fin)
-    process(run.id)
-    transfer_id = item_of(session, trainer).transfer_id
 
     # A forged event about a transfer not reversed at Stripe moves nothing.
     forged = {**stripe_standin.transfer(transfer_id), "reversed": True, "amount_reversed": 1700}
@@ -558,12 +564,8 @@ def test_a_partial_reversal_returns_its_part_to_payable_once(
     from workforce.billing import earnings
     from workforce.billing.models import PayoutReversal
 
-    fin = finance_user()
+    fin, trainer, transfer_id = paid_by_transfer(session, stripe_standin, process, 1700)
     org = fin.organisation_id
-    trainer = stripe_trainer_owed(stripe_standin, org, 1700)
-    run = approved_run(session, fin)
-    process(run.id)
-    transfer_id = item_of(session, trainer).transfer_id
     window = {"period_from": NOW - timedelta(hours=1), "period_to": NOW + timedelta(hours=1),
               "organisation_id": org}
 
@@ -756,12 +758,9 @@ def test_a_transfer_to_a_trainer_outside_the_ledger_is_shown_to_finance(
     """A transfer to a trainer's connected account that names no payout item (made by
     hand in Stripe's dashboard, say) is a difference for each organisation the trainer
     has money with, on demand and in the daily pass, which alerts their finance."""
-    fin = finance_user()
+    fin, trainer, _ = paid_by_transfer(session, stripe_standin, process, 1000)
     org = fin.organisation_id
-    trainer = stripe_trainer_owed(stripe_standin, org, 1000)
     elsewhere = finance_user()  # the trainer never worked for them
-    run = approved_run(session, fin)
-    process(run.id)
     account = session.get(PayoutAccount, item_of(session, trainer).payout_account_id)
     by_hand = gateway.create_transfer(
         amount=250, currency="USD", destination=account.stripe_account_id,

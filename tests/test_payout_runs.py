@@ -36,7 +36,7 @@ from tests.payout_helpers import (
     sign_in_for_days,
     trainer_owed,
 )
-from workforce.accounts.models import AuditEvent, Organisation, Role
+from workforce.accounts.models import AuditEvent, Organisation, Role, User
 from workforce.billing import corrections, payouts
 from workforce.billing.models import (
     ItemState,
@@ -58,6 +58,14 @@ def frozen():
 
 def audits(session: Session, action: str) -> list[AuditEvent]:
     return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def owed_since_the_period_end(organisation_id: uuid.UUID, amount: int) -> User:
+    """A trainer with a ready account who earned ``amount`` an hour after the period."""
+    trainer = UserFactory()
+    payout_account(trainer, method="stripe")
+    earn(trainer, organisation_id, amount, at=PERIOD_END + timedelta(hours=1))
+    return trainer
 
 
 # --- schedules ---------------------------------------------------------------------------
@@ -258,9 +266,7 @@ def test_run_now_builds_one_run_with_items_and_the_left_out_with_reasons(
     not_ready = trainer_owed(org, 5000, ready=False)
     held = trainer_owed(org, 5000, hold_until=NOW + timedelta(days=2))
     euro = trainer_owed(org, 300, currency="EUR")  # no EUR minimum: anything owed
-    late = UserFactory()
-    payout_account(late, method="stripe")
-    earn(late, org, 4000, at=PERIOD_END + timedelta(hours=1))  # after the period end
+    late = owed_since_the_period_end(org, 4000)
     earn(paid, OrganisationFactory().id, 7000)  # another organisation's money
 
     response = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin)
@@ -371,9 +377,7 @@ def test_money_earned_after_the_period_is_not_called_on_hold(session: Session) -
     before the run was even built)."""
     fin = finance_user()
     found = schedule(session, fin.organisation_id)
-    late = UserFactory()
-    payout_account(late, method="stripe")
-    earn(late, fin.organisation_id, 4000, at=PERIOD_END + timedelta(hours=1))
+    owed_since_the_period_end(fin.organisation_id, 4000)
 
     run, _ = payouts.ensure_run(session, fin, found, PERIOD_END)
     exclusion = session.scalars(select(PayoutExclusion).where(
@@ -467,9 +471,7 @@ def test_approval_tells_each_trainer_left_out_why_and_what_to_do_once(
     no_account = trainer_owed(org, 5000, method="")
     earn(no_account, org, 700, currency="EUR")
     not_ready = trainer_owed(org, 5000, ready=False)
-    late = UserFactory()
-    payout_account(late, method="stripe")
-    earn(late, org, 4000, at=PERIOD_END + timedelta(hours=1))
+    late = owed_since_the_period_end(org, 4000)
     run = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin).get_json()
     notices = select(Notification).where(Notification.kind == "payout.left_out")
     assert session.scalars(notices).all() == []  # a preview may still be cancelled

@@ -102,14 +102,18 @@ def set_manual_details(args: dict):
     )
 
 
+def _refresh_responses(view: Any) -> Any:
+    view = blp.response(200, PayoutAccountSchema)(view)
+    view = blp.alt_response(404, response="NOT_FOUND")(view)
+    view = blp.alt_response(409, response="CONFLICT", description="Stripe is not "
+                            "configured, or the account is manual.")(view)
+    view = blp.alt_response(502, response="BAD_GATEWAY")(view)
+    return blp.alt_response(503, response="SERVICE_UNAVAILABLE")(view)
+
+
 @blp.route("/me/payout-account/refresh", methods=["POST"])
 @blp.requires(Role.TRAINER)
-@blp.response(200, PayoutAccountSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT",
-                  description="Stripe is not configured, or the account is manual.")
-@blp.alt_response(502, response="BAD_GATEWAY")
-@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+@_refresh_responses
 def refresh_my_payout_account():
     """Re-read your Stripe account's readiness from Stripe now (after onboarding, when
     the account still shows not ready): `payouts_enabled` and what Stripe still needs.
@@ -121,12 +125,7 @@ def refresh_my_payout_account():
 
 @blp.route("/payout-accounts/<uuid:payout_account_id>/refresh", methods=["POST"])
 @blp.requires(Role.FINANCE, Role.ADMIN)
-@blp.response(200, PayoutAccountSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT",
-                  description="Stripe is not configured, or the account is manual.")
-@blp.alt_response(502, response="BAD_GATEWAY")
-@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+@_refresh_responses
 def refresh_payout_account(payout_account_id: uuid.UUID):
     """Re-read a trainer's Stripe account's readiness from Stripe now (a trainer who
     worked for your organisation; others are 404). A change is audited as yours and
