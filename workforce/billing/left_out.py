@@ -2,8 +2,9 @@
 
 When a run is approved its exclusions are final: each trainer owed money but left out
 gets one notice for the run, in the app and by e-mail through the outbox (as other money
-news that needs them to act), naming per currency the amount, the reason, what to do,
-and when the next run is. Approval happens once per run, so the notice does too.
+news that needs them to act; the outbox job sends these within a minute), naming per
+currency the amount, the reason, what to do, and when the next run is. Approval happens
+once per run, so the notice does too.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def tell(session: Session, run: PayoutRun, *, minimum: Minimum,
                           "reason": e.reason.value} for e in exclusions],
         })
         if trainer.is_active:
-            queue_email(session, trainer.email, title, body)
+            # A run may leave out thousands: the outbox job sends these, not the approval.
+            queue_email(session, trainer.email, title, body, deliver_now=False)
         told += 1
     return told
 
