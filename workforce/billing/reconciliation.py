@@ -149,23 +149,11 @@ def reconcile(
     recorded = _Recorded(_entries(session, SourceType.PAYOUT_PAID, ids),
                          _entries(session, SourceType.PAYOUT_REVERSED, ids),
                          _in_parts(session, ids))
-    by_item = {item.id: item for item in items}
-    claimed: set[str] = set()
     for item in items:
         result.differences += _check_item(item, transfers, gateway, recorded)
-        if item.transfer_id:
-            claimed.add(item.transfer_id)
-    unknown: list[Transfer] = []
-    for transfer in transfers.values():
-        if transfer.id in claimed:
-            continue
-        item_id = _item_id(transfer)
-        item = by_item.get(item_id) if item_id else None
-        if item is None:
-            unknown.append(transfer)
-        else:
-            result.differences.append(_unclaimed(transfer, item))
-    result.differences += _unknown(session, unknown, organisation_id)
+    claimed = {item.transfer_id for item in items if item.transfer_id}
+    unclaimed = [t for t in transfers.values() if t.id not in claimed]
+    result.differences += _not_recorded(session, unclaimed, items, organisation_id)
     if notify:
         _tell(session, result)
     return result
@@ -294,6 +282,24 @@ def _retrieve(gateway: PayoutGateway, transfer_id: str) -> Transfer | None:
         if exc.retryable:
             raise
         return None
+
+
+def _not_recorded(
+    session: Session, transfers: list[Transfer], items: list[PayoutItem],
+    organisation_id: uuid.UUID | None,
+) -> list[Difference]:
+    """Transfers no item recorded: for an item they name (a second transfer, or one the
+    processor has not recorded yet), or for none that is checked."""
+    by_item = {item.id: item for item in items}
+    found, unknown = [], []
+    for transfer in transfers:
+        item_id = _item_id(transfer)
+        item = by_item.get(item_id) if item_id else None
+        if item is None:
+            unknown.append(transfer)
+        else:
+            found.append(_unclaimed(transfer, item))
+    return found + _unknown(session, unknown, organisation_id)
 
 
 def _unknown(
