@@ -64,7 +64,7 @@ DEFAULT_OBJECTS = {
     "item_id": "payout_item", "timesheet_id": "timesheet", "run_id": "payout_run",
     "schedule_id": "payout_schedule", "project_id": "project",
     "qualification_id": "qualification", "user_id": "user_reviewer",
-    "notification_id": "notification",
+    "notification_id": "notification", "payout_account_id": "payout_account",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -92,6 +92,7 @@ POLICY: dict[str, Rule] = {
     "POST /api/v1/auth/password-reset/confirm": Rule(PUBLIC),
     "POST /api/v1/auth/invitations/accept": Rule(PUBLIC),
     "POST /api/v1/webhooks/stripe": Rule(PUBLIC),
+    "POST /api/v1/webhooks/stripe/connect": Rule(PUBLIC),
     # --- the caller's own account ------------------------------------------------------
     "POST /api/v1/auth/logout": Rule(EVERYONE),
     "POST /api/v1/auth/logout-all": Rule(EVERYONE),
@@ -278,6 +279,7 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/payout-account": Rule(TRAINER),
     "PUT /api/v1/me/payout-account/manual": Rule(TRAINER),
     "POST /api/v1/me/payout-account/stripe": Rule(TRAINER),
+    "POST /api/v1/me/payout-account/refresh": Rule(TRAINER),
     "GET /api/v1/me/top-ups": Rule(TRAINER),
     "GET /api/v1/me/counselling-allowances": Rule(TRAINER),
     "POST /api/v1/bonuses": Rule(MANAGERS),
@@ -291,6 +293,8 @@ POLICY: dict[str, Rule] = {
         MONEY, "organisation", body=_text("reason", "Posted twice.")),
     "GET /api/v1/reports/costs": Rule(MONEY),
     "GET /api/v1/payout-accounts": Rule(MONEY),
+    "POST /api/v1/payout-accounts/<uuid:payout_account_id>/refresh": Rule(
+        MONEY, "organisation"),
     "POST /api/v1/payout-schedules": Rule(MONEY),
     "GET /api/v1/payout-schedules": Rule(MONEY),
     "GET /api/v1/payout-schedules/<uuid:schedule_id>": Rule(MONEY, "organisation"),

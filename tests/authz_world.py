@@ -196,7 +196,7 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     o["session"] = running.id
 
     # --- money: earnings, a paid payout item, a payout account -----------------------
-    payout_account(trainer)
+    o["payout_account"] = payout_account(trainer).id  # type: ignore[attr-defined]
     _ok(client.request("PUT", f"{API}/organisation/wage-floors/USD/countries/PH",
                        as_user=people[Role.FINANCE], json={"hourly_amount": 100}))
     event = earned(trainer, organisation.id, 5000, project=project)

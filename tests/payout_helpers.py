@@ -188,5 +188,6 @@ def stripe_app(app: Flask, stripe_standin: StripeStandin,
     """The test app with Stripe and its webhooks pointed at the stand-in. A fixture:
     import it (and ``stripe_standin``) into the test module."""
     configure(monkeypatch, app, stripe_webhook_secret=stripe_standin.webhook_secret,
+              stripe_connect_webhook_secret=stripe_standin.connect_webhook_secret,
               stripe_api_key=stripe_standin.api_key, stripe_api_base=stripe_standin.url)
     yield app

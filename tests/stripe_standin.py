@@ -44,8 +44,10 @@ Developers run it standalone and point the app at it::
     WORKFORCE_STRIPE_API_KEY=sk_test_x WORKFORCE_STRIPE_API_BASE=http://127.0.0.1:12111 make run
 
 Opening an onboarding link it issued completes the onboarding (the account becomes
-ready) and redirects to the link's ``return_url``; with ``--webhook-url`` and
-``--webhook-secret`` it then delivers a signed ``account.updated`` to the app.
+ready) and redirects to the link's ``return_url``; with ``--connect-webhook-url`` (and
+``--connect-webhook-secret``) it then delivers a signed ``account.updated`` to the app's
+Connect endpoint, as Stripe does: events of connected accounts go to the platform's
+Connect endpoints, signed with their own secret, never to its account endpoints.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ FIXTURES_PATH = Path(
 )
 API_KEY = "sk_test_standin"
 WEBHOOK_SECRET = "whsec_standin"
+CONNECT_WEBHOOK_SECRET = "whsec_standin_connect"
 IDEMPOTENCY_KEY_LIFETIME = 24 * 3600  # seconds, as at Stripe
 
 # What a request may carry, per route: the library's typed params minus its request
@@ -229,11 +232,14 @@ class StripeStandin:
     """
 
     def __init__(self, *, api_key: str | None = API_KEY,
-                 webhook_secret: str = WEBHOOK_SECRET) -> None:
+                 webhook_secret: str = WEBHOOK_SECRET,
+                 connect_webhook_secret: str = CONNECT_WEBHOOK_SECRET) -> None:
         # api_key None accepts any sk_test_ key (the standalone server's mode).
         self.api_key = api_key
+        # The platform's account endpoint's secret, and its Connect endpoint's.
         self.webhook_secret = webhook_secret
-        self.webhook_url: str | None = None
+        self.connect_webhook_secret = connect_webhook_secret
+        self.connect_webhook_url: str | None = None
         self.verbose = False  # log each request (the standalone server does)
         self.url = ""
         self._fixtures = _load_fixtures()
@@ -499,7 +505,9 @@ class StripeStandin:
         previous_attributes: dict[str, Any] | None = None, event_id: str | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """A webhook delivery: the JSON body and headers with a valid ``Stripe-Signature``
-        (``t=...,v1=...``, HMAC-SHA256 over ``"{t}.{body}"`` with ``secret``)."""
+        (``t=...,v1=...``, HMAC-SHA256 over ``"{t}.{body}"`` with ``secret``: the account
+        endpoint's ``webhook_secret`` unless given; Stripe signs what it sends to a Connect
+        endpoint with ``connect_webhook_secret``)."""
         event = self.event(type, data_object, account=account,
                            previous_attributes=previous_attributes, event_id=event_id)
         body = json.dumps(event).encode()
@@ -863,15 +871,16 @@ class StripeStandin:
             return None
         account_id, return_url = found
         account = self.set_account(account_id, payouts_enabled=True)
-        if self.webhook_url:
-            body, headers = self.signed_event("account.updated", account, account=account_id)
+        if self.connect_webhook_url:
+            body, headers = self.signed_event("account.updated", account, account=account_id,
+                                              secret=self.connect_webhook_secret)
             request = urllib.request.Request(  # noqa: S310 (the developer's own URL)
-                self.webhook_url, data=body, headers=headers, method="POST"
+                self.connect_webhook_url, data=body, headers=headers, method="POST"
             )
             try:
                 urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
             except OSError as exc:  # the developer sees it in the stand-in's output
-                print(f"stand-in: webhook to {self.webhook_url} failed: {exc}")
+                print(f"stand-in: webhook to {self.connect_webhook_url} failed: {exc}")
         return return_url
 
 
@@ -1000,8 +1009,9 @@ def shared_standin() -> StripeStandin:
 def stripe_standin() -> Iterator[StripeStandin]:
     """A local Stripe, empty at the start of each test.
 
-    - ``stripe_standin.url`` / ``.api_key`` / ``.webhook_secret``: point settings at it
-      (``stripe_api_base``, ``stripe_api_key``, ``stripe_webhook_secret``).
+    - ``stripe_standin.url`` / ``.api_key`` / ``.webhook_secret`` /
+      ``.connect_webhook_secret``: point settings at it (``stripe_api_base``,
+      ``stripe_api_key``, ``stripe_webhook_secret``, ``stripe_connect_webhook_secret``).
     - ``stripe_standin.gateway(timeout=..)``: a ``StripeGateway`` pointed at it.
     - Set up: ``add_account(payouts_enabled=True)``, ``set_account(id, payouts_enabled=..,
       requirements=..)``, ``set_balance("eur", 1000)`` (unlimited by default),
@@ -1019,7 +1029,8 @@ def stripe_standin() -> Iterator[StripeStandin]:
     - Look: ``transfers`` (made so far), ``reversals``, ``accounts``, ``account_links``,
       ``requests`` / ``requests_to("POST /v1/transfers")`` (with ``idempotency_key``).
     - Webhooks: ``signed_event(type, data_object, account=None, secret=None,
-      timestamp=None) -> (body, headers)``; ``account(id)`` / ``transfer(id)`` give the
+      timestamp=None) -> (body, headers)`` (``secret=connect_webhook_secret`` for the
+      Connect endpoint); ``account(id)`` / ``transfer(id)`` give the
       current objects for ``data_object``.
     """
     standin = shared_standin()
@@ -1032,23 +1043,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local stand-in for Stripe Connect.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=12111)
-    parser.add_argument("--webhook-url", default="",
+    parser.add_argument("--connect-webhook-url", default="",
                         help="deliver account.updated here when onboarding completes, e.g. "
-                             "http://127.0.0.1:8000/api/v1/webhooks/stripe")
-    parser.add_argument("--webhook-secret", default=WEBHOOK_SECRET)
+                             "http://127.0.0.1:8000/api/v1/webhooks/stripe/connect")
+    parser.add_argument("--connect-webhook-secret", default=CONNECT_WEBHOOK_SECRET)
     parser.add_argument("--latency", type=float, default=0.0,
                         help="answer every request after this many seconds (e.g. 0.05)")
     parser.add_argument("--rate-limit", type=int, default=None,
                         help="answer 429 beyond this many requests a second (Stripe: 100)")
     args = parser.parse_args(argv)
-    standin = StripeStandin(api_key=None, webhook_secret=args.webhook_secret)
-    standin.webhook_url = args.webhook_url or None
+    standin = StripeStandin(api_key=None,
+                            connect_webhook_secret=args.connect_webhook_secret)
+    standin.connect_webhook_url = args.connect_webhook_url or None
     standin.latency = args.latency
     standin.rate_limit = args.rate_limit
     standin.verbose = True
     standin.serve(args.host, args.port)
-    print(f"Stripe stand-in on {standin.url} (any sk_test_ key; webhook secret "
-          f"{args.webhook_secret}). Ctrl-C stops it.")
+    print(f"Stripe stand-in on {standin.url} (any sk_test_ key; webhook secrets "
+          f"{standin.webhook_secret}, Connect {standin.connect_webhook_secret}). "
+          "Ctrl-C stops it.")
     try:
         while True:
             time.sleep(3600)

@@ -157,3 +157,42 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "wellbeing.prompt_due_check_ins",
         "billing.settle_fair_pay", "billing.grant_counselling_allowances",
     }
+
+
+def test_jobs_are_listed_and_run_once_by_hand(run, session: Session) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.factories import ProjectFactory, TaskFactory, UserFactory, staff
+    from workforce.jobs import JOBS
+    from workforce.projects.models import Assignment, AssignmentState
+
+    listed = run("jobs", "list")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert len(lines) == len(JOBS)
+    assert any(line.split() == ["projects.expire_leases", "every", "1", "min"]
+               for line in lines)
+    assert any(line.split() == ["billing.reconcile", "daily", "at", "04:41", "UTC"]
+               for line in lines)
+
+    project = ProjectFactory(lease_seconds=600)
+    trainer = UserFactory()
+    staff(project, trainer)
+    task = TaskFactory(project=project, open_slots=0)
+    claimed = datetime.now(UTC) - timedelta(hours=2)
+    lease = Assignment(task_id=task.id, project_id=project.id, trainer_id=trainer.id,
+                       claimed_at=claimed, lease_expires_at=claimed + timedelta(minutes=10))
+    session.add(lease)
+    session.commit()
+
+    once = run("jobs", "run", "projects.expire_leases")
+    assert once.exit_code == 0, once.output
+    assert once.output.strip() == "projects.expire_leases: task leases expired: 1"
+    assert session.get(Assignment, lease.id).state is AssignmentState.EXPIRED
+    again = run("jobs", "run", "projects.expire_leases")
+    assert again.output.strip() == "projects.expire_leases: nothing to do"
+
+    unknown = run("jobs", "run", "projects.expire_everything")
+    assert unknown.exit_code == 2
+    assert "no job 'projects.expire_everything'" in unknown.output
+    assert "billing.reconcile" in unknown.output

@@ -279,6 +279,42 @@ def test_a_trainer_sees_only_their_own_items(
     assert client.get(ITEMS, as_user=trainer).get_json() == {"items": [], "next_cursor": None}
 
 
+def test_the_summary_shows_each_organisations_minimum_and_next_payout(
+    client: ApiClient, session: Session, organisation: Organisation, trainer: User
+) -> None:
+    from workforce.billing.models import PayoutSchedule
+
+    other = OrganisationFactory(name="Another Vendor")
+    unscheduled = OrganisationFactory(name="No Schedule Yet")
+    # Wednesday 2030-03-06 10:00 UTC.
+    with time_machine.travel(datetime(2030, 3, 6, 10, tzinfo=UTC), tick=False):
+        sign_in_for_days(client, trainer)
+        for owing, amount in ((organisation, 500), (other, 300), (unscheduled, 100)):
+            earned(trainer, owing.id, amount)
+        session.add_all([
+            # Mondays 02:00 in Dublin, at least 10.00 USD; Fridays 09:30 UTC, any amount.
+            PayoutSchedule(organisation_id=organisation.id, name="Weekly", weekday=0,
+                           hour=2, minute=0, timezone="Europe/Dublin",
+                           minimums={"USD": 1000}),
+            PayoutSchedule(organisation_id=organisation.id, name="Old", weekday=1, hour=2,
+                           timezone="UTC", minimums={}, active=False),
+            PayoutSchedule(organisation_id=other.id, name="Fridays", weekday=4, hour=9,
+                           minute=30, timezone="UTC", minimums={}),
+        ])
+        session.commit()
+
+        row = usd(client, trainer)
+    by_name = {p["organisation_name"]: p for p in row["payouts"]}
+    assert by_name[organisation.name]["minimum"] == 1000
+    assert by_name[organisation.name]["next_payout_at"] == "2030-03-11T02:00:00+00:00"
+    assert by_name["Another Vendor"]["minimum"] == 1
+    assert by_name["Another Vendor"]["next_payout_at"] == "2030-03-08T09:30:00+00:00"
+    assert by_name["No Schedule Yet"] == {
+        "organisation_id": str(unscheduled.id), "organisation_name": "No Schedule Yet",
+        "minimum": None, "next_payout_at": None}
+    assert row["next_payout_at"] == "2030-03-08T09:30:00+00:00"
+
+
 # --- statements ----------------------------------------------------------------------
 
 
@@ -392,7 +428,17 @@ def test_a_payout_statement_lists_what_the_payout_covered(
 
         rows = rows_of(client.get(path, as_user=trainer, query_string={"format": "csv"}))
         assert [r["row"] for r in rows] == [
-            "opening", "item", "item", "item", "credits", "debits", "closing"]
+            "opening", "item", "item", "item", "credits", "debits", "closing", "payout",
+            "movement", "movement"]
+        # The payout itself, as in the JSON: its amount, state and dates, then its steps.
+        payout = rows[7]
+        assert (payout["amount"], payout["amount_minor"], payout["currency"],
+                payout["state"], payout["source_id"]) == ("5.00", "500", "USD", "paid",
+                                                          str(second.id))
+        assert payout["posted_at"] == second.created_at.isoformat()
+        assert payout["occurred_at"] == second.paid_at.isoformat()
+        assert [(r["source_type"], r["amount_minor"]) for r in rows[8:]] == [
+            ("payout_approved", "500"), ("payout_paid", "500")]
 
         body = client.get(f"{API}/me/statements/payouts/{first.id}", as_user=trainer).get_json()
         assert body["period_start"] is None

@@ -128,6 +128,7 @@ def stripe_app(app: Flask, stripe_standin: StripeStandin,
     monkeypatch.setattr(services, "settings", replace(
         services.settings, stripe_api_key=stripe_standin.api_key,
         stripe_api_base=stripe_standin.url, stripe_webhook_secret=stripe_standin.webhook_secret,
+        stripe_connect_webhook_secret=stripe_standin.connect_webhook_secret,
         public_base_url="https://workforce.example",
     ))
     return app

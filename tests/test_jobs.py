@@ -97,4 +97,30 @@ def test_every_registered_job_runs_with_the_arguments_it_was_given(
     scheduler = build_scheduler(BackgroundScheduler, app.extensions["workforce"])
     for job in scheduler.get_jobs():
         result = job.func(*job.args, **job.kwargs)
-        assert result is None or isinstance(result, int), job.id
+        assert isinstance(result, str) and result, job.id
+
+
+def test_every_job_run_is_logged_with_what_it_did_nothing_included(
+    app, session: Session, caplog
+) -> None:
+    import logging
+
+    from workforce.jobs import run_job
+
+    services = app.extensions["workforce"]
+    project = ProjectFactory(lease_seconds=600)
+    trainer = UserFactory()
+    staff(project, trainer)
+    task = TaskFactory(project=project, open_slots=0)
+    claimed = datetime.now(UTC) - timedelta(hours=2)
+    session.add(Assignment(task_id=task.id, project_id=project.id, trainer_id=trainer.id,
+                           claimed_at=claimed, lease_expires_at=claimed + timedelta(minutes=10)))
+    session.commit()
+
+    with caplog.at_level(logging.INFO, logger="workforce.jobs"):
+        assert run_job("projects.expire_leases", services) == "task leases expired: 1"
+        assert run_job("projects.expire_leases", services) == "nothing to do"
+    runs = [r for r in caplog.records if r.name == "workforce.jobs"]
+    assert [(r.job, r.summary, r.handled) for r in runs] == [
+        ("projects.expire_leases", "task leases expired: 1", 1),
+        ("projects.expire_leases", "nothing to do", 0)]

@@ -147,14 +147,14 @@ def test_a_signed_reversal_stripe_does_not_confirm_moves_no_money(
     assert stripe_standin.requests_to(f"GET /v1/transfers/{transfer_id}")
     assert state(session) == before
 
-    # Stripe reversed part of it; the payload claims all: only finance is told.
+    # Stripe reversed part of it; the payload claims all: only Stripe's part moves.
     stripe_standin.reverse_transfer(transfer_id, amount=200)
     deliver(client, stripe_standin, "transfer.reversed", claimed)
     session.expire_all()
     assert session.get(PayoutItem, item.id).state is ItemState.PAID
-    assert balances(session, org, trainer.id) == {"payable": 0, "in_transit": 0, "paid": 1700}
-    assert not session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == trainer.id, Notification.kind == "payout.reversed"))
+    assert balances(session, org, trainer.id) == {"payable": 200, "in_transit": 0, "paid": 1500}
+    assert session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == trainer.id, Notification.kind == "payout.reversed")) == 1
 
     # Reversed in full at Stripe: now the money goes back to payable, once.
     stripe_standin.reverse_transfer(transfer_id)

@@ -41,7 +41,8 @@ def test_every_documented_operation_says_who_may_call_it(client: ApiClient) -> N
               ("post", "/api/v1/auth/password-reset"),
               ("post", "/api/v1/auth/password-reset/confirm"),
               ("post", "/api/v1/auth/invitations/accept"), ("get", "/api/v1/health"),
-              ("post", "/api/v1/webhooks/stripe")}
+              ("post", "/api/v1/webhooks/stripe"),
+              ("post", "/api/v1/webhooks/stripe/connect")}
     for path, ops in document["paths"].items():
         for method, op in ops.items():
             if method not in {"get", "post", "put", "patch", "delete"}:

@@ -337,3 +337,85 @@ def test_finance_sees_the_accounts_of_trainers_who_worked_for_them(
     assert other.get_json()["items"] == []
     assert_problem(client.get("/api/v1/payout-accounts", as_user=ours), 403,
                    code="role-forbidden")
+
+
+# --- readiness re-read from Stripe, until webhooks arrive ----------------------------
+
+REFRESH = ME + "/refresh"
+
+
+def test_a_trainer_refreshes_readiness_from_stripe(
+    stripe_app, client: ApiClient, session: Session, stripe_standin: StripeStandin,
+):
+    """Back from onboarding, before (or without) Stripe's ``account.updated``: the
+    trainer asks, the account is re-read at Stripe, changed once, told and audited."""
+    trainer = UserFactory()
+    connected = client.post(STRIPE, as_user=trainer).get_json()["account"]
+    account_id = connected["stripe_account_id"]
+    assert client.post(REFRESH, as_user=trainer).get_json()["ready"] is False
+
+    stripe_standin.set_account(account_id, payouts_enabled=True)
+    response = client.post(REFRESH, as_user=trainer)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["ready"] is True and body["requirements"]["currently_due"] == []
+    assert client.get(ME, as_user=trainer).get_json()["ready"] is True
+    assert stripe_standin.requests_to(f"GET /v1/accounts/{account_id}")
+    account = stored(session, trainer)
+    assert audit_actions(session, account) == ["payout_account.created",
+                                               "payout_account.readiness_changed"]
+    changed = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "payout_account.readiness_changed")).one()
+    assert changed.actor_id == trainer.id
+    notices = session.scalars(select(Notification.title).where(
+        Notification.user_id == trainer.id,
+        Notification.kind == "payout_account.readiness")).all()
+    assert notices == ["Your payout account is ready"]
+    client.post(REFRESH, as_user=trainer)  # nothing new: nothing more said
+    assert len(audit_actions(session, account)) == 2
+
+
+def test_refreshing_needs_a_stripe_account_and_stripe(
+    stripe_app, client: ApiClient, session: Session, stripe_standin: StripeStandin,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    nobody = UserFactory()
+    assert_problem(client.post(REFRESH, as_user=nobody), 404)
+    manual = UserFactory()
+    client.request("PUT", MANUAL, as_user=manual, json=manual_body())
+    assert_problem(client.post(REFRESH, as_user=manual), 409, code="not-stripe")
+
+    trainer = UserFactory()
+    client.post(STRIPE, as_user=trainer)
+    stripe_standin.fail_next("GET /v1/accounts/*", status=500)
+    assert_problem(client.post(REFRESH, as_user=trainer), 503, code="stripe-unavailable")
+    services = stripe_app.extensions["workforce"]
+    monkeypatch.setattr(services, "settings", replace(services.settings, stripe_api_key=""))
+    assert_problem(client.post(REFRESH, as_user=trainer), 409, code="stripe-not-configured")
+    assert audit_actions(session, stored(session, trainer)) == ["payout_account.created"]
+
+
+def test_finance_refreshes_the_accounts_of_trainers_who_worked_for_them(
+    stripe_app, client: ApiClient, session: Session, stripe_standin: StripeStandin,
+):
+    from tests.factories import ProjectFactory, payout_account, staff
+
+    project = ProjectFactory()
+    organisation = session.get(Organisation, project.organisation_id)
+    finance = StaffFactory(role=Role.FINANCE, organisation=organisation)
+    outsider = StaffFactory(role=Role.FINANCE)
+    trainer = UserFactory()
+    staff(project, trainer)
+    account_id = stripe_standin.add_account(payouts_enabled=True)
+    account = payout_account(trainer, method=PayoutMethod.STRIPE, ready=False,
+                             stripe_account_id=account_id)
+    url = f"/api/v1/payout-accounts/{account.id}/refresh"
+
+    assert_problem(client.post(url, as_user=outsider), 404)
+    assert stored(session, trainer).payouts_enabled is False
+    response = client.post(url, as_user=finance)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["ready"] is True
+    changed = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "payout_account.readiness_changed")).one()
+    assert changed.actor_id == finance.id

@@ -515,15 +515,21 @@ def deliver(session: Session, standin: StripeStandin, gateway, type_: str, obj: 
     return received
 
 
+def paid_by_transfer(session: Session, standin: StripeStandin, process,
+                     amount: int) -> tuple:
+    """A trainer paid ``amount`` by a run processed through the stand-in: the finance
+    user, the trainer and the transfer."""
+    fin = finance_user()
+    trainer = stripe_trainer_owed(standin, fin.organisation_id, amount)
+    process(approved_run(session, fin).id)
+    return fin, trainer, item_of(session, trainer).transfer_id
+
+
 def test_a_reversed_transfer_goes_back_to_payable_once(
     session: Session, stripe_standin: StripeStandin, gateway, process
 ) -> None:
-    fin = finance_user()
+    fin, trainer, transfer_id = paid_by_transfer(session, stripe_standin, process, 1700)
     org = fin.organisation_id
-    trainer = stripe_trainer_owed(stripe_standin, org, 1700)
-    run = approved_run(session, fin)
-    process(run.id)
-    transfer_id = item_of(session, trainer).transfer_id
 
     # A forged event about a transfer not reversed at Stripe moves nothing.
     forged = {**stripe_standin.transfer(transfer_id), "reversed": True, "amount_reversed": 1700}
@@ -546,6 +552,56 @@ def test_a_reversed_transfer_goes_back_to_payable_once(
     assert balances(session, org, trainer.id) == {"payable": 1700, "in_transit": 0, "paid": 0}
     kinds = {n.kind for n in session.scalars(select(Notification))}
     assert {"payout.reversed", "payout_item.reversed"} <= kinds
+    assert_ledger_sound(session)
+
+
+def test_a_partial_reversal_returns_its_part_to_payable_once(
+    session: Session, stripe_standin: StripeStandin, gateway, process
+) -> None:
+    """Stripe reverses part of a paid transfer: that part goes back to payable (paid to
+    payable) once, so reconciliation closes instead of reporting it every day; the
+    reversal that completes the transfer's moves only the rest."""
+    from workforce.billing import earnings
+    from workforce.billing.models import PayoutReversal
+
+    fin, trainer, transfer_id = paid_by_transfer(session, stripe_standin, process, 1700)
+    org = fin.organisation_id
+    window = {"period_from": NOW - timedelta(hours=1), "period_to": NOW + timedelta(hours=1),
+              "organisation_id": org}
+
+    stripe_standin.reverse_transfer(transfer_id, amount=500)
+    current = stripe_standin.transfer(transfer_id)
+    assert not reconciliation.reconcile(session, gateway, **window).balanced
+    deliver(session, stripe_standin, gateway, "transfer.reversed", current,
+            event_id="evt_partial_1")
+    deliver(session, stripe_standin, gateway, "transfer.reversed", current)  # told twice
+    assert item_of(session, trainer).state is ItemState.PAID
+    assert balances(session, org, trainer.id) == {"payable": 500, "in_transit": 0,
+                                                  "paid": 1200}
+    assert len(entries(session, SourceType.PAYOUT_REVERSED)) == 1
+    assert reconciliation.reconcile(session, gateway, **window).differences == []
+    told = session.scalars(select(Notification).where(
+        Notification.user_id == fin.id,
+        Notification.kind == "payout_item.partially_reversed")).one()
+    assert "5.00 USD" in told.body and "negative adjustment" in told.body
+    assert_ledger_sound(session)
+
+    stripe_standin.reverse_transfer(transfer_id, amount=200)
+    deliver(session, stripe_standin, gateway, "transfer.reversed",
+            stripe_standin.transfer(transfer_id))
+    assert balances(session, org, trainer.id)["payable"] == 700
+    stripe_standin.reverse_transfer(transfer_id)  # the rest
+    deliver(session, stripe_standin, gateway, "transfer.reversed",
+            stripe_standin.transfer(transfer_id))
+    assert item_of(session, trainer).state is ItemState.REVERSED
+    assert balances(session, org, trainer.id) == {"payable": 1700, "in_transit": 0, "paid": 0}
+    assert sorted(r.amount for r in session.scalars(select(PayoutReversal))) == [200, 500]
+    assert len(entries(session, SourceType.PAYOUT_REVERSED)) == 3
+    assert reconciliation.reconcile(session, gateway, **window).differences == []
+    statement = earnings.payout_statement(session, trainer, item_of(session, trainer).id)
+    assert sorted((m.source_type.value, m.amount) for m in statement.movements) == [
+        ("payout_approved", 1700), ("payout_paid", 1700), ("payout_reversed", 200),
+        ("payout_reversed", 500), ("payout_reversed", 1000)]
     assert_ledger_sound(session)
 
 
@@ -694,6 +750,42 @@ def test_reconciliation_reports_every_difference(
     after = reconciliation.reconcile(session, gateway, organisation_id=org, **window)
     assert {d.kind for d in after.differences} == {DifferenceKind.REVERSED_NOT_RECORDED}
     assert_ledger_sound(session)
+
+
+def test_a_transfer_to_a_trainer_outside_the_ledger_is_shown_to_finance(
+    session: Session, stripe_standin: StripeStandin, gateway, process
+) -> None:
+    """A transfer to a trainer's connected account that names no payout item (made by
+    hand in Stripe's dashboard, say) is a difference for each organisation the trainer
+    has money with, on demand and in the daily pass, which alerts their finance."""
+    fin, trainer, _ = paid_by_transfer(session, stripe_standin, process, 1000)
+    org = fin.organisation_id
+    elsewhere = finance_user()  # the trainer never worked for them
+    account = session.get(PayoutAccount, item_of(session, trainer).payout_account_id)
+    by_hand = gateway.create_transfer(
+        amount=250, currency="USD", destination=account.stripe_account_id,
+        transfer_group="by-hand", metadata={}, idempotency_key="by-hand-250")
+    window = {"period_from": NOW - timedelta(hours=1), "period_to": NOW + timedelta(hours=1)}
+
+    ours = reconciliation.reconcile(session, gateway, organisation_id=org, **window)
+    [difference] = ours.differences
+    assert (difference.kind, difference.transfer_id, difference.trainer_id,
+            difference.stripe_amount) == (DifferenceKind.UNKNOWN_TRANSFER, by_hand.id,
+                                          trainer.id, 250)
+    assert not ours.balanced
+    other = reconciliation.reconcile(session, gateway,
+                                     organisation_id=elsewhere.organisation_id, **window)
+    assert other.differences == []
+
+    daily = reconciliation.reconcile(session, gateway, notify=True, **window)
+    assert [(d.kind, d.organisation_id) for d in daily.differences] == [
+        (DifferenceKind.UNKNOWN_TRANSFER, org)]
+    session.commit()
+    alert = session.scalars(select(Notification).where(
+        Notification.user_id == fin.id, Notification.kind == "payout.reconciliation")).one()
+    assert alert.data["kinds"] == {"unknown_transfer": 1}
+    assert session.scalars(select(Notification).where(
+        Notification.user_id == elsewhere.id)).all() == []
 
 
 def test_reconciliation_finds_missing_and_mismatched_transfers(

@@ -36,7 +36,7 @@ from tests.payout_helpers import (
     sign_in_for_days,
     trainer_owed,
 )
-from workforce.accounts.models import AuditEvent, Organisation, Role
+from workforce.accounts.models import AuditEvent, Organisation, Role, User
 from workforce.billing import corrections, payouts
 from workforce.billing.models import (
     ItemState,
@@ -58,6 +58,14 @@ def frozen():
 
 def audits(session: Session, action: str) -> list[AuditEvent]:
     return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def owed_since_the_period_end(organisation_id: uuid.UUID, amount: int) -> User:
+    """A trainer with a ready account who earned ``amount`` an hour after the period."""
+    trainer = UserFactory()
+    payout_account(trainer, method="stripe")
+    earn(trainer, organisation_id, amount, at=PERIOD_END + timedelta(hours=1))
+    return trainer
 
 
 # --- schedules ---------------------------------------------------------------------------
@@ -258,9 +266,7 @@ def test_run_now_builds_one_run_with_items_and_the_left_out_with_reasons(
     not_ready = trainer_owed(org, 5000, ready=False)
     held = trainer_owed(org, 5000, hold_until=NOW + timedelta(days=2))
     euro = trainer_owed(org, 300, currency="EUR")  # no EUR minimum: anything owed
-    late = UserFactory()
-    payout_account(late, method="stripe")
-    earn(late, org, 4000, at=PERIOD_END + timedelta(hours=1))  # after the period end
+    late = owed_since_the_period_end(org, 4000)
     earn(paid, OrganisationFactory().id, 7000)  # another organisation's money
 
     response = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin)
@@ -293,7 +299,7 @@ def test_run_now_builds_one_run_with_items_and_the_left_out_with_reasons(
         str(no_account.id): ("no_payout_account", 5000),
         str(not_ready.id): ("account_not_ready", 5000),
         str(held.id): ("on_hold", 5000),
-        str(late.id): ("on_hold", 4000),
+        str(late.id): ("after_period", 4000),
     }
     assert all(e["detail"] for e in left_out)
     # Building moves no money.
@@ -365,6 +371,39 @@ def test_only_available_money_is_paid_when_part_is_on_hold(session: Session) -> 
     assert "250" in exclusion.detail
 
 
+def test_money_earned_after_the_period_is_not_called_on_hold(session: Session) -> None:
+    """With no hold period, money earned after the period end is left out because it
+    came after the period, and says so (not "in the hold period, released" at a moment
+    before the run was even built)."""
+    fin = finance_user()
+    found = schedule(session, fin.organisation_id)
+    owed_since_the_period_end(fin.organisation_id, 4000)
+
+    run, _ = payouts.ensure_run(session, fin, found, PERIOD_END)
+    exclusion = session.scalars(select(PayoutExclusion).where(
+        PayoutExclusion.run_id == run.id)).one()
+    assert (exclusion.reason.value, exclusion.amount) == ("after_period", 4000)
+    assert "after the period ended (2025-03-17T02:00:00+00:00)" in exclusion.detail
+    assert "hold" not in exclusion.detail.replace("held until", "")
+
+
+def test_money_still_on_hold_names_its_release_after_now(session: Session) -> None:
+    fin = finance_user()
+    org = session.get(Organisation, fin.organisation_id)
+    org.payout_hold_days = 7
+    session.commit()
+    found = schedule(session, org.id)
+    trainer = trainer_owed(org.id, 600)  # earned 14 March: released 21 March
+    earn(trainer, org.id, 300, at=PERIOD_END + timedelta(hours=1))  # released 24 March
+
+    run, _ = payouts.ensure_run(session, fin, found, PERIOD_END)
+    exclusion = session.scalars(select(PayoutExclusion).where(
+        PayoutExclusion.run_id == run.id)).one()
+    assert (exclusion.reason.value, exclusion.amount) == ("on_hold", 900)
+    assert "900 in the hold period (the first released 2025-03-21T12:00:00+00:00)" in (
+        exclusion.detail)
+
+
 def test_a_reversed_earning_in_the_hold_period_holds_nothing_back(session: Session) -> None:
     """The reversal already took the money off the balance: counting the reversed credit
     as held too would pay the trainer less than the summary says is payable."""
@@ -416,6 +455,50 @@ def test_approval_moves_each_item_to_in_transit_once(client: ApiClient, session:
     event = audits(session, "payout_run.approved")[0]
     assert event.after["items_approved"] == 2
     assert_ledger_sound(session)
+
+
+def test_approval_tells_each_trainer_left_out_why_and_what_to_do_once(
+    client: ApiClient, session: Session
+) -> None:
+    from workforce.notifications.models import EmailStatus, OutboundEmail
+
+    fin = finance_user()
+    org = fin.organisation_id
+    found = schedule(session, org, minimums={"USD": 1000})
+    paid = trainer_owed(org, 2500)
+    below = trainer_owed(org, 999)
+    earn(below, org, 300, currency="EUR")  # no EUR minimum: paid
+    no_account = trainer_owed(org, 5000, method="")
+    earn(no_account, org, 700, currency="EUR")
+    not_ready = trainer_owed(org, 5000, ready=False)
+    late = owed_since_the_period_end(org, 4000)
+    run = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin).get_json()
+    notices = select(Notification).where(Notification.kind == "payout.left_out")
+    assert session.scalars(notices).all() == []  # a preview may still be cancelled
+
+    assert client.post(f"{API}/payout-runs/{run['id']}/approve",
+                       as_user=fin).status_code == 200
+    told = {n.user_id: n for n in session.scalars(notices)}
+    assert set(told) == {below.id, no_account.id, not_ready.id, late.id}
+    assert "below" in told[below.id].body and "10.00 USD" in told[below.id].body
+    assert "carries over" in told[below.id].body
+    # One notice for the run, whatever the currencies.
+    assert told[no_account.id].data["left_out"] == [
+        {"currency": "EUR", "amount": 700, "reason": "no_payout_account"},
+        {"currency": "USD", "amount": 5000, "reason": "no_payout_account"}]
+    assert "Set one up" in told[no_account.id].body
+    assert "finish Stripe's onboarding" in told[not_ready.id].body
+    assert "after this run's period ended" in told[late.id].body
+    for notice in told.values():
+        assert "The next payout run is on 2025-03-24 02:00 UTC" in notice.body
+        assert notice.data["run_id"] == run["id"]
+    emails = session.scalars(select(OutboundEmail).where(
+        OutboundEmail.subject.like("Not paid in %"))).all()
+    assert sorted(e.to_address for e in emails) == sorted(
+        u.email for u in (below, no_account, not_ready, late))
+    # Left to the outbox job: approving a run that leaves out thousands sends none.
+    assert {e.status for e in emails} == {EmailStatus.PENDING}
+    assert paid.id not in told
 
 
 def test_approval_cancels_an_item_the_payable_no_longer_covers(

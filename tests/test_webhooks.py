@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 from tests.client import ApiClient, assert_problem
 from tests.payout_helpers import configure, stripe_app, stripe_trainer
 from tests.races import race
-from tests.stripe_standin import WEBHOOK_SECRET, StripeStandin, sign, stripe_standin
+from tests.stripe_standin import (
+    CONNECT_WEBHOOK_SECRET,
+    WEBHOOK_SECRET,
+    StripeStandin,
+    sign,
+    stripe_standin,
+)
 from workforce.accounts.models import AuditEvent, User
 from workforce.billing import webhooks
 from workforce.billing.models import PayoutAccount, StripeEvent
@@ -25,6 +31,7 @@ from workforce.notifications.models import Notification
 __all__ = ["stripe_app", "stripe_standin"]  # the fixtures, imported for pytest
 
 HOOK = "/api/v1/webhooks/stripe"
+CONNECT_HOOK = "/api/v1/webhooks/stripe/connect"
 
 
 @pytest.fixture
@@ -141,6 +148,50 @@ def test_unknown_account_and_ignored_types_are_stored_and_answered(
     assert set(stored) == {"account.updated", "customer.created"}
     assert stored["customer.created"].processed_at is None
     assert stored["customer.created"].payload["data"]["object"]["id"] == "cus_1"
+
+
+# --- two endpoints, a secret each -----------------------------------------------------
+
+
+def test_connect_events_verify_with_the_connect_endpoints_secret(
+    stripe_app, client: ApiClient, session: Session, stripe_standin: StripeStandin,
+):
+    """Stripe sends connected accounts' events to the Connect endpoint, signed with its
+    own secret, and the platform's own events to the account endpoint with another:
+    both kinds are accepted at once, each at its route with its secret."""
+    trainer, account_id = stripe_trainer(stripe_standin)
+    ready = stripe_standin.set_account(account_id, payouts_enabled=True)
+    body, headers = stripe_standin.signed_event(
+        "account.updated", ready, account=account_id, secret=CONNECT_WEBHOOK_SECRET)
+    # Not at the account endpoint: its secret is another.
+    assert_problem(deliver(client, body, headers), 400, code="bad-signature")
+    assert account_of(session, trainer).payouts_enabled is False
+
+    response = client.post(CONNECT_HOOK, data=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert account_of(session, trainer).payouts_enabled is True
+    [event] = events(session)
+    assert (event.type, event.account) == ("account.updated", account_id)
+
+    platform, platform_headers = stripe_standin.signed_event(
+        "transfer.reversed", {"id": "tr_unknown", "object": "transfer"})
+    assert_problem(client.post(CONNECT_HOOK, data=platform, headers=platform_headers), 400,
+                   code="bad-signature")
+    assert deliver(client, platform, platform_headers).status_code == 200
+    assert {e.type for e in events(session)} == {"account.updated", "transfer.reversed"}
+
+
+def test_the_connect_endpoint_without_its_secret_is_unavailable(
+    secret_only, client: ApiClient, session: Session, stripe_standin: StripeStandin,
+):
+    _, account_id = stripe_trainer(stripe_standin)
+    body, headers = stripe_standin.signed_event(
+        "account.updated", stripe_standin.account(account_id), account=account_id,
+        secret=CONNECT_WEBHOOK_SECRET)
+    problem = assert_problem(client.post(CONNECT_HOOK, data=body, headers=headers), 503,
+                             code="webhooks-not-configured")
+    assert "WORKFORCE_STRIPE_CONNECT_WEBHOOK_SECRET" in problem["detail"]
+    assert events(session) == []
 
 
 # --- refused deliveries ---------------------------------------------------------------

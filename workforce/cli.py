@@ -1,4 +1,4 @@
-"""The ``workforce`` command: serve, scheduler, db, create-admin, demo, payouts."""
+"""The ``workforce`` command: serve, scheduler, jobs, db, create-admin, demo, payouts."""
 
 from __future__ import annotations
 
@@ -109,6 +109,34 @@ def scheduler() -> None:
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         blocking.start()
     click.echo("scheduler stopped")
+
+
+@main.group()
+def jobs() -> None:
+    """The scheduler's jobs, listed or run once by hand."""
+
+
+@jobs.command("list")
+def list_jobs() -> None:
+    """Every scheduled job and when it runs."""
+    from workforce.jobs import JOBS, schedule_of
+
+    for job in JOBS:
+        click.echo(f"{job.name:<40} {schedule_of(job)}")
+
+
+@jobs.command("run")
+@click.argument("name")
+def run_job(name: str) -> None:
+    """Run the job NAME once now: the code the scheduler runs, with the same row locks
+    and unique keys, so it is safe beside a running scheduler. Prints what it did."""
+    from workforce.jobs import BY_NAME
+    from workforce.jobs import run_job as run
+
+    if name not in BY_NAME:
+        raise click.BadParameter(f"no job {name!r}; `workforce jobs list` shows them: "
+                                 + ", ".join(BY_NAME), param_hint="NAME")
+    click.echo(f"{name}: {run(name, _app().extensions['workforce'])}")
 
 
 @main.group()

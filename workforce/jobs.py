@@ -1,13 +1,23 @@
-"""The scheduler (APScheduler 3): which service runs when.
+"""The scheduler (APScheduler 3): which service runs when, and running one by hand.
 
 Jobs only open a unit of work and call a service; every rule lives in the service.
 They must be safe to run in two processes at once: they rely on database locks
-and unique keys, never on there being one scheduler.
+and unique keys, never on there being one scheduler. That is also why
+``workforce jobs run NAME`` may run one beside a running scheduler: it calls the same
+``run_job`` the scheduler calls.
+
+Each job's function returns how much it did; ``run_job`` turns that into a short summary
+("task leases expired: 3", or "nothing to do"), logs it for every run and returns it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -19,85 +29,108 @@ from workforce.notifications import jobs as notifications_jobs
 from workforce.projects import jobs as projects_jobs
 from workforce.wellbeing import jobs as wellbeing_jobs
 
+log = logging.getLogger(__name__)
+
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+NOTHING_TO_DO = "nothing to do"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    # A fresh trigger each time: an interval trigger starts counting when it is made.
+    trigger: Callable[[], BaseTrigger]
+    # Runs the job's function with what it needs from the services; how much it did.
+    call: Callable[[Services], int | None]
+    # What the count is of, for the summary.
+    done: str
+
+    def summary(self, count: int) -> str:
+        return f"{self.done}: {count}" if count else NOTHING_TO_DO
+
+
+def _every(minutes: int = 0, hours: int = 0) -> Callable[[], BaseTrigger]:
+    return lambda: IntervalTrigger(minutes=minutes, hours=hours)
+
+
+def _daily(hour: int, minute: int) -> Callable[[], BaseTrigger]:
+    return lambda: CronTrigger(hour=hour, minute=minute, timezone="UTC")
+
+
+def _on_database(function: Callable[..., int | None]) -> Callable[[Services], int | None]:
+    return lambda services: function(services.database)
+
+
+def _with_settings(function: Callable[..., int | None]) -> Callable[[Services], int | None]:
+    return lambda services: function(services.database, services.settings)
+
+
+# Leases, idle sessions, suspensions and the outbox keep close to the clock; payout runs
+# are found from the schedules in the database, not from a trigger: each pass creates
+# the run of every due period that has none, so a scheduler that was down across a
+# payout moment creates the missed run, once, on its next pass. Auto-approval is
+# measured in days; fair pay settles weeks days after they end.
+JOBS: tuple[Job, ...] = (
+    Job("notifications.deliver_outbox", _every(minutes=1),
+        lambda services: notifications_jobs.deliver_outbox(services.outbox), "e-mails sent"),
+    Job("accounts.purge_expired_credentials", _daily(3, 17),
+        _on_database(accounts_jobs.purge_expired_credentials), "expired credentials removed"),
+    Job("assessments.close_expired_attempts", _every(minutes=1),
+        _on_database(assessments_jobs.close_expired_attempts), "attempts closed"),
+    Job("projects.expire_leases", _every(minutes=1),
+        _on_database(projects_jobs.expire_leases), "task leases expired"),
+    Job("projects.close_idle_sessions", _every(minutes=1),
+        _on_database(projects_jobs.close_idle_sessions), "idle sessions closed"),
+    Job("projects.apply_due_suspensions", _every(minutes=1),
+        _on_database(projects_jobs.apply_due_suspensions), "suspensions applied"),
+    Job("projects.auto_approve_submissions", _every(minutes=15),
+        _on_database(projects_jobs.auto_approve_submissions), "submissions approved"),
+    Job("projects.auto_approve_timesheets", _every(minutes=15),
+        _on_database(projects_jobs.auto_approve_timesheets), "timesheets approved"),
+    Job("billing.create_due_runs", _every(minutes=5),
+        _on_database(billing_jobs.create_due_runs), "payout runs created"),
+    Job("billing.process_approved_runs", _every(minutes=1),
+        _with_settings(billing_jobs.process_approved_runs), "payout items handled"),
+    Job("billing.reconcile", _daily(4, 41),
+        _with_settings(billing_jobs.reconcile), "reconciliation differences"),
+    Job("billing.settle_fair_pay", _daily(5, 23),
+        _on_database(billing_jobs.settle_fair_pay), "wage-floor top-ups posted"),
+    Job("billing.grant_counselling_allowances", _every(hours=1),
+        _on_database(billing_jobs.grant_counselling_allowances),
+        "counselling allowances posted"),
+    Job("wellbeing.close_sessions_at_limits", _every(minutes=1),
+        _on_database(wellbeing_jobs.close_sessions_at_limits), "sessions stopped at a limit"),
+    Job("wellbeing.prompt_due_check_ins", _every(minutes=5),
+        _on_database(wellbeing_jobs.prompt_due_check_ins), "check-ins asked for"),
+)
+BY_NAME = {job.name: job for job in JOBS}
+
+
+def run_job(name: str, services: Services) -> str:
+    """Run the job called ``name`` once, as the scheduler does; log and return what it
+    did."""
+    job = BY_NAME[name]
+    count = job.call(services) or 0
+    summary = job.summary(count)
+    log.info("job %s: %s", name, summary,
+             extra={"job": name, "handled": count, "summary": summary})
+    return summary
+
+
+def schedule_of(job: Job) -> str:
+    """When the job runs, in words."""
+    trigger = job.trigger()
+    if isinstance(trigger, IntervalTrigger):
+        minutes = int(trigger.interval.total_seconds() // 60)
+        return f"every {minutes} min" if minutes < 60 else f"every {minutes // 60} h"
+    fields = {field.name: str(field) for field in trigger.fields}  # type: ignore[attr-defined]
+    return f"daily at {int(fields['hour']):02d}:{int(fields['minute']):02d} UTC"
 
 
 def register_jobs(scheduler: BaseScheduler, services: Services) -> None:
-    scheduler.add_job(
-        notifications_jobs.deliver_outbox, IntervalTrigger(minutes=1),
-        args=[services.outbox], id="notifications.deliver_outbox", replace_existing=True,
-    )
-    scheduler.add_job(
-        accounts_jobs.purge_expired_credentials, CronTrigger(hour=3, minute=17, timezone="UTC"),
-        args=[services.database], id="accounts.purge_expired_credentials",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        assessments_jobs.close_expired_attempts, IntervalTrigger(minutes=1),
-        args=[services.database], id="assessments.close_expired_attempts",
-        replace_existing=True,
-    )
-    _projects(scheduler, services)
-    _billing(scheduler, services)
-    scheduler.add_job(
-        wellbeing_jobs.close_sessions_at_limits, IntervalTrigger(minutes=1),
-        args=[services.database], id="wellbeing.close_sessions_at_limits",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        wellbeing_jobs.prompt_due_check_ins, IntervalTrigger(minutes=5),
-        args=[services.database], id="wellbeing.prompt_due_check_ins", replace_existing=True,
-    )
-
-
-# The projects' jobs and how often they run: leases, idle sessions and suspensions
-# keep close to the clock; auto-approval is measured in days.
-PROJECT_JOBS = (
-    ("expire_leases", IntervalTrigger(minutes=1)),
-    ("close_idle_sessions", IntervalTrigger(minutes=1)),
-    ("apply_due_suspensions", IntervalTrigger(minutes=1)),
-    ("auto_approve_submissions", IntervalTrigger(minutes=15)),
-    ("auto_approve_timesheets", IntervalTrigger(minutes=15)),
-)
-
-
-def _projects(scheduler: BaseScheduler, services: Services) -> None:
-    for name, trigger in PROJECT_JOBS:
-        scheduler.add_job(
-            getattr(projects_jobs, name), trigger, args=[services.database],
-            id=f"projects.{name}", replace_existing=True,
-        )
-
-
-def _billing(scheduler: BaseScheduler, services: Services) -> None:
-    """Payout runs are found from the schedules in the database, not from this trigger:
-    each pass creates the run of every due period that has none, so a scheduler that
-    was down across a payout moment creates the missed run, once, on its next pass."""
-    scheduler.add_job(
-        billing_jobs.create_due_runs, IntervalTrigger(minutes=5), args=[services.database],
-        id="billing.create_due_runs", replace_existing=True,
-    )
-    scheduler.add_job(
-        billing_jobs.process_approved_runs, IntervalTrigger(minutes=1),
-        args=[services.database, services.settings], id="billing.process_approved_runs",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        billing_jobs.reconcile, CronTrigger(hour=4, minute=41, timezone="UTC"),
-        args=[services.database, services.settings], id="billing.reconcile",
-        replace_existing=True,
-    )
-    # Fair pay: weeks settle days after they end, so once a day is enough; the
-    # counselling allowance follows exposure within the hour.
-    scheduler.add_job(
-        billing_jobs.settle_fair_pay, CronTrigger(hour=5, minute=23, timezone="UTC"),
-        args=[services.database], id="billing.settle_fair_pay", replace_existing=True,
-    )
-    scheduler.add_job(
-        billing_jobs.grant_counselling_allowances, IntervalTrigger(hours=1),
-        args=[services.database], id="billing.grant_counselling_allowances",
-        replace_existing=True,
-    )
+    for job in JOBS:
+        scheduler.add_job(run_job, job.trigger(), args=[job.name, services], id=job.name,
+                          replace_existing=True)
 
 
 def build_scheduler(scheduler_cls: type[BaseScheduler], services: Services) -> BaseScheduler:

@@ -67,7 +67,11 @@ class Settings:
     scheduler_enabled: bool = True
     stripe_api_key: str = ""
     stripe_api_base: str = "https://api.stripe.com"
+    # Stripe signs each webhook endpoint's deliveries with that endpoint's own secret:
+    # the platform's ("Your account": transfer.reversed) and Connect's (events of the
+    # connected accounts: account.updated, payout.*), each received at its own route.
     stripe_webhook_secret: str = ""
+    stripe_connect_webhook_secret: str = ""
     # Requests per second the payout processor sends to the gateway (Stripe's live
     # limit is 100), and how long a change of payout details holds a trainer's payouts.
     payout_requests_per_second: float = 25.0

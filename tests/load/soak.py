@@ -252,6 +252,7 @@ def start_server(url: str, standin: StripeStandin, port: int, workers: int) -> s
         "WORKFORCE_STRIPE_API_KEY": standin.api_key or "sk_test_x",
         "WORKFORCE_STRIPE_API_BASE": standin.url,
         "WORKFORCE_STRIPE_WEBHOOK_SECRET": standin.webhook_secret,
+        "WORKFORCE_STRIPE_CONNECT_WEBHOOK_SECRET": standin.connect_webhook_secret,
         "WORKFORCE_SCHEDULER_ENABLED": "false",
         # The load is the point here: the per-caller budget would only answer 429s.
         "WORKFORCE_API_RATE_LIMIT": "1000000 per minute",

@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 KEEP_EXPIRED = timedelta(days=30)
 
 
-def purge_expired_credentials(database: Database) -> None:
+def purge_expired_credentials(database: Database) -> int:
     with database.unit_of_work() as session:
         removed = services.purge_expired_credentials(session, older_than=KEEP_EXPIRED)
     log.info("purged expired credentials", extra={"removed": removed})
+    return removed

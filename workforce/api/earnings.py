@@ -85,7 +85,8 @@ def statement_response(statement: Statement, args: dict, filename: str):
 def earnings_summary():
     """Per currency, summed over the organisations paying you: pending review (an
     estimate), on hold (with the earliest release date), payable, in transit, paid to
-    date, and year to date. Amounts in minor units."""
+    date, and year to date; and per organisation its next payout run and minimum.
+    Amounts in minor units."""
     return earnings.summary(db_session(), current_user())
 
 

@@ -33,6 +33,17 @@ class PeriodArgs(Schema):
 # --- trainers ------------------------------------------------------------------------
 
 
+class NextPayoutSchema(Schema):
+    organisation_id = fields.UUID()
+    organisation_name = fields.String()
+    minimum = fields.Integer(allow_none=True, metadata={
+        "description": "The least it pays out in this currency (minor units); less waits "
+        "for a later run. Null: no payout schedule."})
+    next_payout_at = fields.DateTime(allow_none=True, metadata={
+        "description": "When its next payout run is built (paid once approved, at once on "
+        "an automatic schedule). Null: no payout schedule."})
+
+
 class CurrencySummarySchema(Schema):
     currency = fields.String(metadata={"example": "USD"})
     pending_review = fields.Integer(metadata={
@@ -48,6 +59,12 @@ class CurrencySummarySchema(Schema):
     year_to_date = fields.Integer(metadata={
         "description": "Net earnings this calendar year (your time zone): work, stipends, "
         "kill fees, bonuses and adjustments, less reversals."})
+    next_payout_at = fields.DateTime(allow_none=True, metadata={
+        "description": "The soonest next payout run of the organisations below (null: "
+        "none has a payout schedule)."})
+    payouts = fields.List(fields.Nested(NextPayoutSchema), metadata={
+        "description": "Each organisation that owes you in this currency: when its next "
+        "payout run is and the least it pays out."})
 
 
 class EarningsSummarySchema(Schema):
@@ -89,7 +106,10 @@ class StatementArgs(Schema):
     format = fields.String(
         load_default="json", validate=validate.OneOf(["json", "csv"]),
         metadata={"description": "`csv` answers text/csv: an `opening` row per currency, "
-                  "the `item` rows oldest first, then `credits`, `debits` and `closing`."},
+                  "the `item` rows oldest first, then `credits`, `debits` and `closing`; "
+                  "a payout statement ends with the `payout` row (created at `posted_at`, "
+                  "paid at `occurred_at`, its amount and `state`) and a `movement` row per "
+                  "step of it in the ledger."},
     )
 
 

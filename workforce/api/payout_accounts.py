@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import current_app
@@ -20,6 +21,7 @@ from workforce.api.uow import db_session
 from workforce.billing import payout_accounts
 from workforce.billing.gateways import GatewayError, PayoutGateway
 from workforce.billing.gateways.stripe import gateway_from_settings
+from workforce.billing.models import PayoutAccount
 from workforce.settings import Settings
 
 blp = Blueprint(
@@ -98,6 +100,47 @@ def set_manual_details(args: dict):
     return payout_accounts.set_manual_details(
         db_session(), current_user(), args, hold=settings().payout_details_hold
     )
+
+
+def _refresh_responses(view: Any) -> Any:
+    view = blp.response(200, PayoutAccountSchema)(view)
+    view = blp.alt_response(404, response="NOT_FOUND")(view)
+    view = blp.alt_response(409, response="CONFLICT", description="Stripe is not "
+                            "configured, or the account is manual.")(view)
+    view = blp.alt_response(502, response="BAD_GATEWAY")(view)
+    return blp.alt_response(503, response="SERVICE_UNAVAILABLE")(view)
+
+
+@blp.route("/me/payout-account/refresh", methods=["POST"])
+@blp.requires(Role.TRAINER)
+@_refresh_responses
+def refresh_my_payout_account():
+    """Re-read your Stripe account's readiness from Stripe now (after onboarding, when
+    the account still shows not ready): `payouts_enabled` and what Stripe still needs.
+    409 `not-stripe` for bank details, `stripe-not-configured` without Stripe."""
+    session, trainer = db_session(), current_user()
+    account = payout_accounts.get_own_payout_account(session, trainer)
+    return _refreshed(account)
+
+
+@blp.route("/payout-accounts/<uuid:payout_account_id>/refresh", methods=["POST"])
+@blp.requires(Role.FINANCE, Role.ADMIN)
+@_refresh_responses
+def refresh_payout_account(payout_account_id: uuid.UUID):
+    """Re-read a trainer's Stripe account's readiness from Stripe now (a trainer who
+    worked for your organisation; others are 404). A change is audited as yours and
+    the trainer is told, as when Stripe's `account.updated` arrives."""
+    account = payout_accounts.get_for_organisation(db_session(), current_user(),
+                                                   payout_account_id)
+    return _refreshed(account)
+
+
+def _refreshed(account: PayoutAccount) -> Any:
+    try:
+        return payout_accounts.refresh_from_stripe(db_session(), current_user(), account,
+                                                   current_gateway())
+    except GatewayError as error:
+        return gateway_problem(error)
 
 
 @blp.route("/payout-accounts")

@@ -133,7 +133,8 @@ def list_items(args: dict, run_id: uuid.UUID):
 @blp.alt_response(404, response="NOT_FOUND")
 def list_exclusions(args: dict, run_id: uuid.UUID):
     """Trainers owed money but left out of the run, with the reason (below_minimum,
-    no_payout_account, account_not_ready, on_hold); their money stays payable."""
+    no_payout_account, account_not_ready, on_hold, after_period: payable only after the
+    period ended); their money stays payable."""
     page = page_request(args)
     return payouts.list_exclusions(db_session(), current_user(), run_id, page, **args)
 

@@ -174,6 +174,9 @@ class DifferenceSchema(Schema):
     ledger_amount = fields.Integer(allow_none=True)
     stripe_amount = fields.Integer(allow_none=True)
     currency = fields.String(allow_none=True)
+    trainer_id = fields.UUID(allow_none=True, metadata={
+        "description": "For an `unknown_transfer` to a trainer's connected account: the "
+        "trainer (shown to every organisation they have money with)."})
 
 
 class ReconciliationSchema(Schema):

@@ -1,4 +1,10 @@
-"""Webhooks from Stripe, verified by signature."""
+"""Webhooks from Stripe, verified by signature.
+
+Stripe Connect delivers to two kinds of endpoint, each signing with its own secret: the
+platform's endpoint ("Your account": ``transfer.reversed``) and the Connect endpoint
+(events of connected accounts, which carry ``account``: ``account.updated``,
+``payout.paid``, ``payout.failed``). Each has its route here and its setting.
+"""
 
 from __future__ import annotations
 
@@ -18,25 +24,47 @@ blp = Blueprint(
 )
 
 
+def _documented(view):
+    view = blp.response(200, WebhookReceiptSchema)(view)
+    view = blp.alt_response(400, response="BAD_REQUEST",
+                            description="Bad, missing or stale signature.")(view)
+    return blp.alt_response(503, response="SERVICE_UNAVAILABLE",
+                            description="No webhook secret is configured for this "
+                            "endpoint.")(view)
+
+
 @blp.route("/webhooks/stripe", methods=["POST"])
 @blp.public
-@blp.response(200, WebhookReceiptSchema)
-@blp.alt_response(400, response="BAD_REQUEST", description="Bad, missing or stale signature.")
-@blp.alt_response(503, response="SERVICE_UNAVAILABLE",
-                  description="No webhook secret is configured.")
+@_documented
 def stripe_webhook():
-    """An event from Stripe, accepted only with a valid ``Stripe-Signature`` over the raw
-    body (5 minutes' tolerance). Each event id is handled once; a redelivery answers 200
-    and changes nothing; event types nobody handles are stored and answered 200."""
+    """The platform's Stripe endpoint ("Your account"; enable `transfer.reversed`),
+    verified with `WORKFORCE_STRIPE_WEBHOOK_SECRET`: accepted only with a valid
+    `Stripe-Signature` over the raw body (5 minutes' tolerance). Each event id is handled
+    once; a redelivery answers 200 and changes nothing; event types nobody handles are
+    stored and answered 200."""
+    return _receive(settings().stripe_webhook_secret, "WORKFORCE_STRIPE_WEBHOOK_SECRET")
+
+
+@blp.route("/webhooks/stripe/connect", methods=["POST"])
+@blp.public
+@_documented
+def stripe_connect_webhook():
+    """The Connect endpoint (events on connected accounts; enable `account.updated`,
+    `payout.paid`, `payout.failed`), verified with
+    `WORKFORCE_STRIPE_CONNECT_WEBHOOK_SECRET`, otherwise as the platform's endpoint."""
+    return _receive(settings().stripe_connect_webhook_secret,
+                    "WORKFORCE_STRIPE_CONNECT_WEBHOOK_SECRET")
+
+
+def _receive(secret: str, setting: str):
     try:
         received = webhooks.receive(
             db_session(), request.get_data(cache=True),
-            request.headers.get("Stripe-Signature"),
-            secret=settings().stripe_webhook_secret, gateway=current_gateway(),
+            request.headers.get("Stripe-Signature"), secret=secret, gateway=current_gateway(),
         )
     except webhooks.NotConfigured:
-        return problem(503, "Stripe webhooks are not configured on this server.",
-                       code="webhooks-not-configured")
+        return problem(503, f"Stripe webhooks to this endpoint are not configured on this "
+                       f"server ({setting} is not set).", code="webhooks-not-configured")
     except webhooks.BadSignature as error:
         return problem(400, f"The Stripe signature does not verify: {error}",
                        code="bad-signature")

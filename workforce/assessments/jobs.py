@@ -8,13 +8,15 @@ from workforce.db import Database
 log = logging.getLogger(__name__)
 
 
-def close_expired_attempts(database: Database) -> None:
+def close_expired_attempts(database: Database) -> int:
     """Close attempts whose time ran out, a batch per unit of work so that locks are
-    held briefly, until none is left."""
+    held briefly, until none is left; returns how many were closed."""
+    total = 0
     while True:
         with database.unit_of_work() as session:
             closed = attempts.close_expired_attempts(session, limit=attempts.CLOSE_BATCH)
         if closed:
             log.info("closed expired attempts", extra={"closed": closed})
+        total += closed
         if closed < attempts.CLOSE_BATCH:
-            return
+            return total

@@ -1,6 +1,10 @@
-"""``workforce payouts``: build, preview, approve, process and report payout runs from a
-shell, with progress bars for the long parts. The same services as the API and the
-scheduler; only the way in differs.
+"""``workforce payouts``: build, preview, approve, process, report and reconcile payout
+runs from a shell, with progress for the long parts. The same services as the API and
+the scheduler; only the way in differs.
+
+Exit codes: 0 when everything asked for was done, 1 on an error, a halted run or
+differences found by reconciliation, and 75 (``EX_TEMPFAIL``) when payouts are left to
+send later; the message says what to run next.
 
 Run on its own as ``python -m workforce.billing.cli process RUN_ID`` (the crash tests
 do, with ``WORKFORCE_*`` settings in the environment).
@@ -10,6 +14,9 @@ from __future__ import annotations
 
 import sys
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import click
@@ -19,7 +26,7 @@ from workforce import clock
 from workforce.accounts.audit import Actor, SystemActor
 from workforce.accounts.models import Role, User
 from workforce.billing import payouts as runs
-from workforce.billing import processing
+from workforce.billing import processing, reconciliation
 from workforce.billing.models import (
     AccountKind,
     LedgerAccount,
@@ -31,11 +38,38 @@ from workforce.errors import DomainError
 from workforce.money import Money
 
 CLI_ACTOR = SystemActor("cli:payouts")
+LEFT_FOR_LATER = 75  # sysexits' EX_TEMPFAIL: the same command later may finish it
+
+
+class LeftForLater(click.ClickException):
+    exit_code = LEFT_FOR_LATER
+
+
+class UtcTime(click.ParamType):
+    """An ISO 8601 time with its offset (``2025-03-17T02:00:00+01:00`` or ``...Z``),
+    read as UTC."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{value!r} needs its UTC offset (e.g. +00:00 or Z)", param, ctx)
+        try:
+            return clock.as_utc(parsed)
+        except OverflowError:
+            self.fail(f"{value!r} is out of range", param, ctx)
 
 
 @click.group()
 def payouts() -> None:
-    """Payout runs: run-now, preview, approve, process, report."""
+    """Payout runs: run-now, preview, approve, process, report, reconcile."""
 
 
 def _services() -> Any:
@@ -172,8 +206,20 @@ def process(run_id: uuid.UUID, resume: bool) -> None:
             raise _fail(exc) from exc
     click.echo(f"paid {result.paid}, failed {result.failed}, left for later "
                f"{result.deferred}, held by another processor {result.skipped}")
+    if result.failed:
+        click.echo(f"failed payouts are payable again: see `workforce payouts report "
+                   f"{run_id}`, and retry each with POST /api/v1/payout-items/{{id}}/retry")
     if result.halted_reason:
-        raise click.ClickException(f"halted: {result.halted_reason}")
+        raise click.ClickException(
+            f"halted: {result.halted_reason} Nothing more is sent until you top up the "
+            f"platform balance at Stripe and run `workforce payouts process {run_id} "
+            f"--resume` (or POST /api/v1/payout-runs/{run_id}/process).")
+    if result.deferred:
+        # Only what this process left: items another processor holds are its to finish.
+        raise LeftForLater(
+            f"{result.deferred} payouts are left to send (Stripe did not answer in time): "
+            f"run `workforce payouts process {run_id}` again, or leave them to the "
+            "scheduler, which sends approved runs every minute.")
 
 
 @payouts.command()
@@ -189,6 +235,56 @@ def report(run_id: uuid.UUID) -> None:
         click.echo(f"  {item['id']} {item['trainer_name']}: "
                    f"{_money(item['amount'], item['currency'])} {item['state'].value} "
                    f"({item['failure_code']}) {item['failure_message']}")
+
+
+@payouts.command()
+@click.option("--from", "period_from", required=True, type=UtcTime(),
+              help="Start (included), ISO 8601 with its offset.")
+@click.option("--to", "period_to", required=True, type=UtcTime(),
+              help="End (excluded), ISO 8601 with its offset.")
+@click.option("--notify", is_flag=True,
+              help="Tell each organisation's finance users of their differences, as the "
+                   "daily job does.")
+def reconcile(period_from: datetime, period_to: datetime, notify: bool) -> None:
+    """Compare the payouts sent in [--from, --to) with Stripe's transfers, for every
+    organisation, and list each difference: the service behind GET
+    /payout-reconciliations and the daily job. Exits 1 when there is any."""
+    from workforce.billing.gateways.stripe import gateway_from_settings
+
+    services = _services()
+    gateway = gateway_from_settings(services.settings)
+    with services.database.unit_of_work() as session, \
+            _counter("transfers read from Stripe") as progress:
+        try:
+            result = reconciliation.reconcile_period(
+                session, gateway, period_from=period_from, period_to=period_to,
+                notify=notify, progress=progress)
+        except DomainError as exc:
+            raise _fail(exc) from exc
+    click.echo(f"{result.items_checked} payouts and {result.transfers_checked} transfers "
+               f"checked from {period_from.isoformat()} to {period_to.isoformat()}")
+    for found in result.differences:
+        click.echo(f"  {found.kind.value}: {found.detail}"
+                   + (f" (payout {found.payout_item_id})" if found.payout_item_id else ""))
+    if result.differences:
+        raise click.ClickException(f"{len(result.differences)} differences"
+                                   + (", finance told" if notify else ""))
+    click.echo("balanced")
+
+
+@contextmanager
+def _counter(label: str, *, every: int = 100) -> Iterator[Callable[[int], None]]:
+    """A running count on standard error, for work whose length is not known ahead."""
+    count = 0
+
+    def step(n: int) -> None:
+        nonlocal count
+        count += n
+        if count % every == 0:
+            click.echo(f"\r{label}: {count}", nl=False, err=True)
+
+    yield step
+    click.echo(f"\r{label}: {count}", err=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ trainer's ledger accounts are credit-normal, so a balance is shown negated.
 - ``on_hold`` is the part of payable still inside an organisation's hold period: the
   credits to payable whose ``available_at`` is in the future, unless their entry was
   reversed; never more than the payable balance. ``payable`` is the rest.
+- ``payouts``: per organisation owing in the currency, its next payout run and minimum
+  (``next_payout_at``: the soonest of them).
 - ``pending_review`` is an estimate of work handed in and not yet approved: submitted
   tasks on per-task projects at the rate recorded on submission, and the closed time
   entries of open and submitted timesheets at the rate each entry started under,
@@ -44,10 +46,12 @@ from workforce.billing.models import (
     LedgerAccount,
     OwnerType,
     PayoutItem,
+    PayoutReversal,
+    PayoutSchedule,
     Posting,
     SourceType,
 )
-from workforce.billing.payouts import round_source
+from workforce.billing.payouts import minimum_for, next_due, round_source
 from workforce.errors import NotFound
 from workforce.money import Money, minor_units
 from workforce.pagination import Page, PageRequest, paginate
@@ -90,6 +94,17 @@ def trainer_accounts(
 # --- the summary ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NextPayout:
+    """When an organisation that owes the trainer in a currency next pays, and the
+    least it pays out: its soonest active schedule (none: both None)."""
+
+    organisation_id: uuid.UUID
+    organisation_name: str
+    minimum: int | None
+    next_payout_at: datetime | None
+
+
 @dataclass
 class CurrencySummary:
     currency: str
@@ -100,6 +115,11 @@ class CurrencySummary:
     in_transit: int = 0
     paid_to_date: int = 0
     year_to_date: int = 0
+    payouts: list[NextPayout] = field(default_factory=list)
+
+    @property
+    def next_payout_at(self) -> datetime | None:
+        return min((p.next_payout_at for p in self.payouts if p.next_payout_at), default=None)
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,8 @@ def summary(session: Session, trainer: User) -> EarningsSummary:
             ):
                 figures.next_release_at = hold.release_at
 
+    for currency, plans in next_payouts(session, payables, now).items():
+        row(currency).payouts = plans
     for money in pending_review(session, trainer.id, now):
         row(money.currency).pending_review += money.amount
     zone = zone_of(trainer)
@@ -147,6 +169,32 @@ def summary(session: Session, trainer: User) -> EarningsSummary:
         as_of=now, year=year, timezone=str(zone.key),
         currencies=[rows[c] for c in sorted(rows)],
     )
+
+
+def next_payouts(session: Session, payables: Sequence[LedgerAccount],
+                 now: datetime) -> dict[str, list[NextPayout]]:
+    """Per currency, for each organisation the trainer has a payable with: its next
+    payout moment and minimum (from its soonest active schedule)."""
+    organisation_ids = {account.organisation_id for account in payables}
+    if not organisation_ids:
+        return {}
+    soonest: dict[uuid.UUID, tuple[datetime, PayoutSchedule]] = {}
+    for schedule in session.scalars(select(PayoutSchedule).where(
+            PayoutSchedule.organisation_id.in_(organisation_ids),
+            PayoutSchedule.active.is_(True))):
+        moment = next_due(schedule, now)
+        known = soonest.get(schedule.organisation_id)
+        if known is None or moment < known[0]:
+            soonest[schedule.organisation_id] = (moment, schedule)
+    names = _names(session, Organisation, organisation_ids)
+    plans: dict[str, list[NextPayout]] = defaultdict(list)
+    for account in sorted(payables, key=lambda a: names.get(a.organisation_id, "")):
+        moment, schedule = soonest.get(account.organisation_id, (None, None))
+        plans[account.currency].append(NextPayout(
+            account.organisation_id, names.get(account.organisation_id, ""),
+            minimum_for(schedule, account.currency) if schedule else None, moment,
+        ))
+    return plans
 
 
 def pending_review(session: Session, trainer_id: uuid.UUID, now: datetime) -> list[Money]:
@@ -450,8 +498,10 @@ def _statement(
 def _movements(session: Session, trainer_id: uuid.UUID, item: PayoutItem) -> list[PayoutMovement]:
     # A failure and the retry after it post under a source derived from the item's id
     # and the key generation (``payouts.round_source``); the first approval, the
-    # payment and a reversal under the item's own id.
+    # payment and a reversal under the item's own id; a partial reversal under its row's.
     sources = {round_source(item.id, generation) for generation in range(item.attempts + 2)}
+    sources.update(session.scalars(
+        select(PayoutReversal.id).where(PayoutReversal.payout_item_id == item.id)))
     entries = session.scalars(
         select(JournalEntry)
         .where(JournalEntry.source_id.in_(sources),
@@ -489,14 +539,22 @@ def _movements(session: Session, trainer_id: uuid.UUID, item: PayoutItem) -> lis
 
 STATEMENT_COLUMNS = (
     "row", "posted_at", "occurred_at", "currency", "amount", "amount_minor", "reason",
-    "source_type", "source_id", "organisation", "project", "available_at",
+    "source_type", "source_id", "organisation", "project", "available_at", "state",
 )
 
 
 def statement_rows(statement: Statement) -> Iterator[list[str]]:
     """The statement as CSV rows (header first): per currency an ``opening`` row, the
-    ``item`` rows oldest first, then ``credits``, ``debits`` and ``closing`` rows."""
+    ``item`` rows oldest first, then ``credits``, ``debits`` and ``closing`` rows; a
+    payout statement ends with the ``payout`` row (created, paid, amount, state) and a
+    ``movement`` row per step of it in the ledger."""
     yield list(STATEMENT_COLUMNS)
+    yield from _balance_rows(statement)
+    if statement.payout_item is not None:
+        yield from _payout_rows(statement.payout_item, statement.movements)
+
+
+def _balance_rows(statement: Statement) -> Iterator[list[str]]:
     start = _iso(statement.period_start) if statement.period_start else ""
     end = _iso(statement.period_end)
     for totals in statement.totals:
@@ -507,7 +565,7 @@ def statement_rows(statement: Statement) -> Iterator[list[str]]:
             decimal_text(item.amount, item.currency), str(item.amount), safe_cell(item.reason),
             item.source_type.value, str(item.source_id), safe_cell(item.organisation_name),
             safe_cell(item.project_name or ""),
-            _iso(item.available_at) if item.available_at else "",
+            _iso(item.available_at) if item.available_at else "", "",
         ]
     for totals in statement.totals:
         yield _total_row("credits", end, totals.currency, totals.credits)
@@ -515,9 +573,23 @@ def statement_rows(statement: Statement) -> Iterator[list[str]]:
         yield _total_row("closing", end, totals.currency, totals.closing)
 
 
+def _payout_rows(item: PayoutItem,
+                 movements: Sequence[PayoutMovement]) -> Iterator[list[str]]:
+    paid = item.paid_at or item.sent_at
+    yield ["payout", _iso(item.created_at), _iso(paid) if paid else "", item.currency,
+           decimal_text(item.amount, item.currency), str(item.amount),
+           safe_cell(item.failure_message or ""), "", str(item.id), "", "", "",
+           item.state.value]
+    for step in movements:
+        yield ["movement", _iso(step.posted_at), "", step.currency,
+               decimal_text(step.amount, step.currency), str(step.amount),
+               safe_cell(step.reason), step.source_type.value, str(step.entry_id), "", "",
+               "", ""]
+
+
 def _total_row(label: str, when: str, currency: str, amount: int) -> list[str]:
     return [label, when, "", currency, decimal_text(amount, currency), str(amount),
-            "", "", "", "", "", ""]
+            "", "", "", "", "", "", ""]
 
 
 def decimal_text(amount: int, currency: str) -> str:

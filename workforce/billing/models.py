@@ -389,11 +389,35 @@ class PayoutItem(IdMixin, TimestampMixin, Base):
     run: Mapped[PayoutRun] = relationship()
 
 
+class PayoutReversal(IdMixin, Base):
+    """A part of a paid item's transfer that Stripe reversed while the rest stayed paid
+    (a partial reversal). Its ledger entry (``PAYOUT_REVERSED``, with this row as the
+    source) moves that part from paid back to payable. One per growth of the transfer's
+    reversed total (``reversed_total`` is Stripe's ``amount_reversed`` after it), so a
+    redelivered event records nothing twice; the reversal that completes the transfer's
+    is the item's own ``PAYOUT_REVERSED`` entry, for what these did not cover."""
+
+    __tablename__ = "payout_reversals"
+    __table_args__ = (
+        UniqueConstraint("payout_item_id", "reversed_total"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    payout_item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payout_items.id"),
+                                                      index=True)
+    transfer_id: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[int]
+    reversed_total: Mapped[int]
+    created_at: Mapped[datetime]
+
+
 class ExclusionReason(StrEnum):
     BELOW_MINIMUM = "below_minimum"
     NO_PAYOUT_ACCOUNT = "no_payout_account"
     ACCOUNT_NOT_READY = "account_not_ready"
     ON_HOLD = "on_hold"
+    # Payable only after the run's period ended (earned after it, or its hold ended then).
+    AFTER_PERIOD = "after_period"
 
 
 class PayoutExclusion(IdMixin, Base):

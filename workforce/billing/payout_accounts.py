@@ -7,7 +7,8 @@ Stripe account) holds the trainer's payouts until
 over the login cannot quietly redirect the next payout.
 
 Readiness: a Stripe account is ready when Stripe says ``payouts_enabled`` (kept current
-from ``account.updated`` webhooks); manual details are ready once they exist.
+from ``account.updated`` webhooks, or re-read on request); manual details are ready once
+they exist.
 """
 
 from __future__ import annotations
@@ -70,6 +71,23 @@ def list_for_organisation(
 ) -> Page[PayoutAccount]:
     """Payout accounts of the trainers who worked for the caller's organisation (earned
     there or were staffed on its projects), for finance to see who can be paid."""
+    stmt = _within_reach(staff)
+    if trainer_id is not None:
+        stmt = stmt.where(PayoutAccount.trainer_id == trainer_id)
+    return paginate(session, stmt, page, created_at=PayoutAccount.created_at,
+                    row_id=PayoutAccount.id)
+
+
+def get_for_organisation(session: Session, staff: User,
+                         account_id: uuid.UUID) -> PayoutAccount:
+    """One payout account of a trainer who worked for the caller's organisation."""
+    account = session.scalar(_within_reach(staff).where(PayoutAccount.id == account_id))
+    if account is None:
+        raise NotFound("No such payout account.")
+    return account
+
+
+def _within_reach(staff: User) -> Any:
     if staff.organisation_id is None:
         raise Forbidden("Only staff of an organisation see its trainers' payout accounts.")
     earned = select(EarningEvent.trainer_id).where(
@@ -80,13 +98,9 @@ def list_for_organisation(
         .join(Project, Project.id == ProjectMember.project_id)
         .where(Project.organisation_id == staff.organisation_id)
     )
-    stmt = select(PayoutAccount).where(
+    return select(PayoutAccount).where(
         or_(PayoutAccount.trainer_id.in_(earned), PayoutAccount.trainer_id.in_(staffed))
     )
-    if trainer_id is not None:
-        stmt = stmt.where(PayoutAccount.trainer_id == trainer_id)
-    return paginate(session, stmt, page, created_at=PayoutAccount.created_at,
-                    row_id=PayoutAccount.id)
 
 
 def is_ready(account: PayoutAccount | None) -> bool:
@@ -203,6 +217,24 @@ def update_from_stripe(
         _notify_readiness(session, account)
     session.flush()
     return account
+
+
+def refresh_from_stripe(
+    session: Session, actor: User, account: PayoutAccount, gateway: PayoutGateway | None,
+) -> PayoutAccount:
+    """Re-read the account's readiness from Stripe now, for when an ``account.updated``
+    webhook is late or lost (a trainer back from onboarding, finance checking who can be
+    paid). A change is audited as the caller's and tells the trainer, as from a webhook."""
+    if gateway is None:
+        raise Conflict("Stripe is not configured on this server.",
+                       code="stripe-not-configured")
+    if account.method is not PayoutMethod.STRIPE or not account.stripe_account_id:
+        raise Conflict("This payout account is paid by bank transfer; Stripe has nothing "
+                       "to say about it.", code="not-stripe")
+    connected = gateway.retrieve_account(account.stripe_account_id)
+    refreshed = update_from_stripe(session, connected, actor=actor)
+    assert refreshed is not None  # the account is ours, locked by the update
+    return refreshed
 
 
 # --- manual bank details --------------------------------------------------------------

@@ -10,7 +10,8 @@ one currency in one run; its entries are keyed by the item's id:
   has these two legs only (a clearing leg would need a cash account to balance against,
   and would repeat the sum of the ``paid`` accounts);
 - failed: ``PAYOUT_FAILED`` (Dr in transit, Cr payable, available at once);
-- reversed after it was paid: ``PAYOUT_REVERSED`` (Dr paid, Cr payable).
+- reversed after it was paid: ``PAYOUT_REVERSED`` (Dr paid, Cr payable); a part of it
+  reversed while the rest stays paid posts the same under its ``PayoutReversal``'s id.
 
 An item pays at most once (one transfer per item, ever), so ``PAYOUT_PAID`` and
 ``PAYOUT_REVERSED`` use the item's id. A failed item that finance retries goes round
@@ -37,7 +38,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.audit import Actor, SystemActor
 from workforce.accounts.models import Role, User
-from workforce.billing import ledger, payout_accounts, webhooks
+from workforce.billing import ledger, left_out, payout_accounts, webhooks
 from workforce.billing.gateways import Transfer
 from workforce.billing.models import (
     AccountKind,
@@ -49,6 +50,7 @@ from workforce.billing.models import (
     PayoutExclusion,
     PayoutItem,
     PayoutMethod,
+    PayoutReversal,
     PayoutRun,
     PayoutSchedule,
     RunState,
@@ -275,6 +277,23 @@ def latest_due(schedule: PayoutSchedule, now: datetime) -> datetime:
     return moment
 
 
+def next_due(schedule: PayoutSchedule, now: datetime) -> datetime:
+    """The schedule's first weekly moment after ``now``, in UTC (read as ``latest_due``
+    reads it): when its next run is built."""
+    zone = ZoneInfo(schedule.timezone)
+    local = now.astimezone(zone)
+    day = local.date() + timedelta(days=(schedule.weekday - local.weekday()) % 7)
+    moment = _moment(schedule, day, zone)
+    if moment <= now:
+        moment = _moment(schedule, day + timedelta(days=7), zone)
+    return moment
+
+
+def minimum_for(schedule: PayoutSchedule, currency: str) -> int:
+    """The least the schedule pays out in ``currency`` (anything owed without one)."""
+    return max(DEFAULT_MINIMUM, (schedule.minimums or {}).get(currency, DEFAULT_MINIMUM))
+
+
 def _moment(schedule: PayoutSchedule, day: Any, zone: ZoneInfo) -> datetime:
     wall = datetime.combine(day, time(schedule.hour, schedule.minute), tzinfo=zone)
     return wall.astimezone(UTC)
@@ -400,8 +419,7 @@ def build_run(
     with one multi-row insert per batch: memory stays flat however many trainers."""
     now = clock.now()
     result = BuildResult()
-    minimums = {code: max(DEFAULT_MINIMUM, amount)
-                for code, amount in (schedule.minimums or {}).items()}
+    minimums = {code: minimum_for(schedule, code) for code in schedule.minimums or {}}
     last: uuid.UUID | None = None
     while True:
         stmt = _payable_batch(run.organisation_id, last)
@@ -409,14 +427,18 @@ def build_run(
         if not rows:
             break
         held = ledger.held_credits(session, [row.account_id for row in rows], run.period_end)
+        still_held = _held_now(session, rows, held, minimums, now)
         items, exclusions = [], []
         for row in rows:
             owed = -row.balance
-            hold = held.get(row.account_id, ledger.NO_HOLD)
-            on_hold, release = hold.amount, hold.release_at
+            on_hold = held.get(row.account_id, ledger.NO_HOLD).amount
             available = max(0, min(owed, owed - on_hold))
             minimum = minimums.get(row.currency, DEFAULT_MINIMUM)
-            reason, detail = _exclusion(row, available, minimum, on_hold, release, now)
+            reason, detail = _exclusion(
+                row, available, minimum,
+                _Late(on_hold, still_held.get(row.account_id, ledger.NO_HOLD), run.period_end),
+                now,
+            )
             if reason is None:
                 items.append({
                     "id": uuid.uuid4(), "run_id": run.id,
@@ -522,9 +544,48 @@ def account_ready(
     return False
 
 
+@dataclass(frozen=True)
+class _Late:
+    """Money of a payable account that was not available by the period end: ``total``,
+    of which ``held`` is still in its hold period now; the rest became payable between
+    the period end and now (earned after the period, or its hold ended after it)."""
+
+    total: int
+    held: ledger.Hold
+    period_end: datetime
+
+    @property
+    def after_period(self) -> int:
+        return self.total - self.held.amount
+
+    def detail(self) -> str:
+        parts = []
+        if self.held.amount:
+            when = self.held.release_at.isoformat() if self.held.release_at else "later"
+            parts.append(f"{self.held.amount} in the hold period (the first released {when})")
+        if self.after_period:
+            parts.append(f"{self.after_period} payable only since the period ended "
+                         f"({self.period_end.isoformat()})")
+        return " and ".join(parts)
+
+
+def _held_now(
+    session: Session, rows: Sequence[Any], held: dict[uuid.UUID, ledger.Hold],
+    minimums: dict[str, int], now: datetime,
+) -> dict[uuid.UUID, ledger.Hold]:
+    """What is still in its hold period now, read only for the accounts whose money not
+    available by the period end may leave them out of the run (a few, usually)."""
+    late = [
+        row.account_id for row in rows
+        if held.get(row.account_id, ledger.NO_HOLD).amount
+        and -row.balance - held[row.account_id].amount
+        < minimums.get(row.currency, DEFAULT_MINIMUM)
+    ]
+    return ledger.held_credits(session, late, now)
+
+
 def _exclusion(
-    row: Any, available: int, minimum: int, on_hold: int, release: datetime | None,
-    now: datetime,
+    row: Any, available: int, minimum: int, late: _Late, now: datetime,
 ) -> tuple[ExclusionReason | None, str]:
     if row.payout_account_id is None:
         return ExclusionReason.NO_PAYOUT_ACCOUNT, "No payout account connected."
@@ -540,14 +601,18 @@ def _exclusion(
             f"Payout details changed recently; payouts are held until {hold_until.isoformat()}."
         )
     if available < minimum:
-        if available == 0 and on_hold:
-            when = release.isoformat() if release else "later"
-            return ExclusionReason.ON_HOLD, (
-                f"{on_hold} minor units are in the hold period; the first is released {when}."
+        if available == 0 and late.held.amount:
+            return ExclusionReason.ON_HOLD, f"Nothing available by the period end: {late.detail()}."
+        if available == 0 and late.total:
+            # Not a hold: the money arrived after the period this run pays for.
+            return ExclusionReason.AFTER_PERIOD, (
+                f"{late.total} minor units became payable after the period ended "
+                f"({late.period_end.isoformat()}): earned after it, or held until after it. "
+                "They go out with the next run."
             )
         return ExclusionReason.BELOW_MINIMUM, (
             f"{available} available, below the minimum of {minimum}"
-            + (f" ({on_hold} more in the hold period)." if on_hold else ".")
+            + (f" ({late.detail()} more)." if late.total else ".")
         )
     return None, ""
 
@@ -705,7 +770,8 @@ def approve_run(
     this transaction. Each item is checked again against the trainer's payable as it is
     now (its account row locked): money may have moved since the preview, and an item
     no longer covered is cancelled with the reason rather than take payable below zero.
-    Approving twice is an ``IllegalTransition`` (409) naming the state."""
+    Every trainer the run leaves out is told why (``left_out``). Approving twice is an
+    ``IllegalTransition`` (409) naming the state."""
     scope = actor.organisation_id if isinstance(actor, User) else organisation_id
     run = _locked_run(session, run_id)
     if run.organisation_id != scope:
@@ -725,6 +791,9 @@ def approve_run(
         after={"state": run.state.value, "items_approved": approved,
                "items_cancelled": cancelled, "totals": run_view(session, run)["totals"]},
     )
+    schedule = run.schedule
+    left_out.tell(session, run, minimum=lambda currency: minimum_for(schedule, currency),
+                  next_run_at=next_due(schedule, now))
     who = actor.display_name if isinstance(actor, User) else "The schedule (auto-approve)"
     notify_finance(
         session, run.organisation_id, "payout_run.approved", "A payout run was approved",
@@ -1100,63 +1169,91 @@ def item_paid_by(session: Session, transfer: Transfer) -> PayoutItem | None:
 
 def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem | None:
     """A transfer was reversed at Stripe (``transfer`` as the gateway reports it now, not
-    as a webhook claimed). Fully reversed: the item is reversed and its money goes back
-    to payable, once (a redelivered event finds it reversed and moves nothing). The
-    money then goes out with the next run; finance corrects it with a negative
-    adjustment if it should not. A partial reversal moves nothing: finance is told and
-    reconciliation keeps showing the difference until they settle it.
+    as a webhook claimed). What Stripe reversed goes back to the trainer's payable (paid
+    to payable), as each part is heard of: a partial reversal records its part once
+    (``PayoutReversal``, unique per reversed total, so a redelivered event moves nothing)
+    and the item stays paid; the reversal that completes the transfer's moves the rest
+    and the item is reversed. The money then goes out with the next run; finance takes
+    it back with a negative adjustment if it should not. Trainer and finance are told.
 
     A transfer the processor has not recorded yet is recorded first (it was made: the
     item was paid, then reversed). Stripe tells us of a reversal once; were it dropped,
     the processor's next pass would replay the key, hear the old answer and record the
     money as paid while it is back in the platform's balance."""
     item = item_paid_by(session, transfer)
-    if item is None or item.state is ItemState.REVERSED:
-        return item
-    if not transfer.reversed:
-        if transfer.amount_reversed:
-            notify_finance(
-                session, item.organisation_id, "payout_item.partially_reversed",
-                "A payout transfer was partly reversed",
-                f"Transfer {transfer.id} ({_money(item)}) was reversed by "
-                f"{transfer.amount_reversed} minor units at Stripe; the ledger is unchanged.",
-                {"payout_item_id": str(item.id), "transfer_id": transfer.id},
-            )
+    if item is None or item.state is ItemState.REVERSED or not transfer.amount_reversed:
         return item
     if item.transfer_id is None:
         record_paid(session, item, transfer=transfer)
-    move_item(item, ItemState.REVERSED)
+    recorded = reversed_in_parts(session, [item.id]).get(item.id, 0)
+    if transfer.reversed:
+        _return_reversed(session, item, transfer, item.amount - recorded, source_id=item.id)
+        move_item(item, ItemState.REVERSED)
+        _announce_reversal(session, item, transfer, "payout_item.reversed",
+                           "the whole payout")
+    elif transfer.amount_reversed > recorded:
+        part = transfer.amount_reversed - recorded
+        reversal = PayoutReversal(payout_item_id=item.id, transfer_id=transfer.id,
+                                  amount=part, reversed_total=transfer.amount_reversed,
+                                  created_at=clock.now())
+        session.add(reversal)
+        session.flush()  # the id the entry names as its source
+        _return_reversed(session, item, transfer, part, source_id=reversal.id)
+        _announce_reversal(session, item, transfer, "payout_item.partially_reversed",
+                           str(Money(part, item.currency)))
+    # The processor may never come back to a run whose last waiting item this was.
+    complete_if_done(session, item.run_id)
+    return item
+
+
+def reversed_in_parts(session: Session, item_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Per item, what partial reversals returned to payable so far."""
+    if not item_ids:
+        return {}
+    return {item_id: int(total) for item_id, total in session.execute(
+        select(PayoutReversal.payout_item_id, func.sum(PayoutReversal.amount))
+        .where(PayoutReversal.payout_item_id.in_(list(item_ids)))
+        .group_by(PayoutReversal.payout_item_id)
+    )}
+
+
+def _return_reversed(session: Session, item: PayoutItem, transfer: Transfer, amount: int,
+                     *, source_id: uuid.UUID) -> None:
     paid, payable = ledger.trainer_accounts(
         session, item.organisation_id, item.trainer_id,
         (AccountKind.PAID, AccountKind.PAYABLE), item.currency,
     )
     ledger.post(
-        session, source_type=SourceType.PAYOUT_REVERSED, source_id=item.id,
-        reason=f"Payout of {_money(item)} reversed (transfer {transfer.id})",
+        session, source_type=SourceType.PAYOUT_REVERSED, source_id=source_id,
+        reason=f"Payout of {_money(item)}: {Money(amount, item.currency)} reversed "
+        f"(transfer {transfer.id})",
         organisation_id=item.organisation_id, trainer_id=item.trainer_id,
-        legs=[ledger.Leg(paid, item.amount), ledger.Leg(payable, -item.amount)],
+        legs=[ledger.Leg(paid, amount), ledger.Leg(payable, -amount)],
     )
+
+
+def _announce_reversal(session: Session, item: PayoutItem, transfer: Transfer, action: str,
+                       what: str) -> None:
+    data = {"payout_item_id": str(item.id), "transfer_id": transfer.id,
+            "amount_reversed": transfer.amount_reversed}
     audit.record(
-        session, SystemActor("stripe"), "payout_item.reversed", object_type="payout_item",
+        session, SystemActor("stripe"), action, object_type="payout_item",
         object_id=item.id, organisation_id=item.organisation_id,
         before={"state": ItemState.PAID.value},
-        after={"state": item.state.value, "transfer_id": transfer.id},
+        after={"state": item.state.value, "transfer_id": transfer.id,
+               "amount_reversed": transfer.amount_reversed},
     )
     notify(
         session, item.trainer_id, "payout.reversed", f"Payout of {_money(item)} reversed",
-        f"The transfer of {_money(item)} was reversed. The money is back in your payable "
-        "balance.",
-        {"payout_item_id": str(item.id), "transfer_id": transfer.id},
+        f"Stripe reversed {what} of your payout of {_money(item)}. That money is back in "
+        "your payable balance and goes out with the next payout.", data,
     )
     notify_finance(
-        session, item.organisation_id, "payout_item.reversed", "A payout was reversed",
-        f"Transfer {transfer.id} ({_money(item)}) was reversed at Stripe; the money is "
-        "payable again.",
-        {"payout_item_id": str(item.id), "transfer_id": transfer.id},
+        session, item.organisation_id, action, "A payout was reversed",
+        f"Transfer {transfer.id} ({_money(item)}) was reversed at Stripe ({what}); that "
+        "money is payable to the trainer again and goes out with the next run. If it "
+        "should not, take it back with a negative adjustment.", data,
     )
-    # The processor may never come back to a run whose last waiting item this was.
-    complete_if_done(session, item.run_id)
-    return item
 
 
 def handle_connected_payout(

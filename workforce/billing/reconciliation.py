@@ -4,8 +4,10 @@ item, against the transfers Stripe made, for a period.
 Every difference is reported, none is corrected here: money moves only through the
 processor (which finishes an item whose transfer it did not record, by its key or
 transfer group) and through webhooks re-read at Stripe. Finance is told about its
-organisation's differences; a transfer that names no payout item of ours belongs to no
-organisation and is only logged (and returned by the scheduler's pass).
+organisation's differences. A transfer that names no payout item of ours but went to a
+trainer's connected account is a difference of every organisation the trainer has money
+with (someone paid them outside the ledger); one to an account nobody here has belongs
+to no organisation and is only logged (and returned by the scheduler's pass).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +29,9 @@ from workforce.billing.gateways import GatewayError, PayoutGateway, Transfer
 from workforce.billing.models import (
     ItemState,
     JournalEntry,
+    LedgerAccount,
+    OwnerType,
+    PayoutAccount,
     PayoutItem,
     PayoutMethod,
     SourceType,
@@ -36,13 +42,16 @@ log = logging.getLogger(__name__)
 
 LOOKUP_BATCH = 500
 
+Progress = Callable[[int], None]
+
 
 class DifferenceKind(StrEnum):
     # The ledger says paid; Stripe has no such transfer.
     MISSING_TRANSFER = "missing_transfer"
     # Amount or currency differ between the item and its transfer.
     AMOUNT_MISMATCH = "amount_mismatch"
-    # A transfer that names no payout item of ours.
+    # A transfer that names no payout item of ours (to a trainer's account: shown to
+    # each organisation the trainer has money with).
     UNKNOWN_TRANSFER = "unknown_transfer"
     # A transfer for an item the ledger still shows in transit (or failed): a crash
     # between the transfer and its commit; the processor's next pass records it.
@@ -67,6 +76,8 @@ class Difference:
     ledger_amount: int | None = None
     stripe_amount: int | None = None
     currency: str | None = None
+    # The trainer whose connected account received a transfer unknown to the ledger.
+    trainer_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -87,13 +98,24 @@ def reconcile_for(
     period_from: datetime, period_to: datetime,
 ) -> ReconciliationResult:
     """The staff member's organisation's differences for the period, on demand."""
+    return reconcile_period(session, gateway, period_from=period_from, period_to=period_to,
+                            organisation_id=staff.organisation_id)
+
+
+def reconcile_period(
+    session: Session, gateway: PayoutGateway | None, *, period_from: datetime,
+    period_to: datetime, organisation_id: uuid.UUID | None = None, notify: bool = False,
+    progress: Progress | None = None,
+) -> ReconciliationResult:
+    """``reconcile`` for a period someone asked for (finance, an operator's command):
+    refused without Stripe, or for an empty period."""
     if gateway is None:
         raise Invalid("Reconciliation compares with Stripe, which is not configured.",
                       code="gateway-not-configured")
     if period_to <= period_from:
         raise Invalid("The period is empty.", errors={"to": ["Must be after 'from'."]})
     return reconcile(session, gateway, period_from=period_from, period_to=period_to,
-                     organisation_id=staff.organisation_id)
+                     organisation_id=organisation_id, notify=notify, progress=progress)
 
 
 def reconcile(
@@ -104,35 +126,34 @@ def reconcile(
     period_to: datetime,
     organisation_id: uuid.UUID | None = None,
     notify: bool = False,
+    progress: Progress | None = None,
 ) -> ReconciliationResult:
     """Compare the payout items sent (or waiting in transit with a key) in
     [period_from, period_to) with Stripe's transfers created in the same period;
     transfers just outside it are fetched one by one, so an edge never shows as a
-    difference. With ``notify``, each organisation's finance users are told."""
+    difference. With ``notify``, each organisation's finance users are told;
+    ``progress`` hears of each transfer read from Stripe (the long part)."""
     result = ReconciliationResult(period_from, period_to)
-    transfers = {t.id: t for t in gateway.list_transfers(
-        created_from=period_from, created_to=period_to)}
+    transfers: dict[str, Transfer] = {}
+    for transfer in gateway.list_transfers(created_from=period_from, created_to=period_to):
+        transfers[transfer.id] = transfer
+        if progress is not None:
+            progress(1)
     result.transfers_checked = len(transfers)
     items = _items_in_period(session, period_from, period_to, organisation_id)
     # Items that Stripe's transfers name but that were sent outside the period.
     named = {_item_id(t) for t in transfers.values()} - {item.id for item in items} - {None}
     items += _items_by_id(session, named, organisation_id)  # type: ignore[arg-type]
     result.items_checked = len(items)
-    paid_entries = _entries(session, SourceType.PAYOUT_PAID, [i.id for i in items])
-    reversed_entries = _entries(session, SourceType.PAYOUT_REVERSED, [i.id for i in items])
-    by_item = {item.id: item for item in items}
-    claimed: set[str] = set()
+    ids = [i.id for i in items]
+    recorded = _Recorded(_entries(session, SourceType.PAYOUT_PAID, ids),
+                         _entries(session, SourceType.PAYOUT_REVERSED, ids),
+                         _in_parts(session, ids))
     for item in items:
-        result.differences += _check_item(item, transfers, gateway, paid_entries,
-                                          reversed_entries)
-        if item.transfer_id:
-            claimed.add(item.transfer_id)
-    for transfer in transfers.values():
-        if transfer.id in claimed:
-            continue
-        found = _check_unclaimed(transfer, by_item, organisation_id)
-        if found is not None:
-            result.differences.append(found)
+        result.differences += _check_item(item, transfers, gateway, recorded)
+    claimed = {item.transfer_id for item in items if item.transfer_id}
+    unclaimed = [t for t in transfers.values() if t.id not in claimed]
+    result.differences += _not_recorded(session, unclaimed, items, organisation_id)
     if notify:
         _tell(session, result)
     return result
@@ -182,13 +203,30 @@ def _entries(session: Session, source: SourceType, item_ids: list[uuid.UUID]) ->
     return found
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """What the ledger holds for the items checked: which have their paid and their
+    reversed entry, and what partial reversals returned to payable."""
+
+    paid: set[uuid.UUID]
+    reversed: set[uuid.UUID]
+    reversed_in_parts: dict[uuid.UUID, int]
+
+
+def _in_parts(session: Session, item_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    found: dict[uuid.UUID, int] = {}
+    for start in range(0, len(item_ids), LOOKUP_BATCH):
+        found.update(payouts.reversed_in_parts(session, item_ids[start:start + LOOKUP_BATCH]))
+    return found
+
+
 def _item_id(transfer: Transfer) -> uuid.UUID | None:
     return payouts.item_named_by(transfer.metadata, transfer.transfer_group)
 
 
 def _check_item(
     item: PayoutItem, transfers: dict[str, Transfer], gateway: PayoutGateway,
-    paid_entries: set[uuid.UUID], reversed_entries: set[uuid.UUID],
+    recorded: _Recorded,
 ) -> list[Difference]:
     found: list[Difference] = []
 
@@ -200,14 +238,14 @@ def _check_item(
         ))
 
     paid_here = item.state in (ItemState.PAID, ItemState.REVERSED)
-    if paid_here != (item.id in paid_entries):
+    if paid_here != (item.id in recorded.paid):
         difference(DifferenceKind.LEDGER_MISMATCH,
                    f"The item is {item.state.value} but its paid entry is "
-                   f"{'present' if item.id in paid_entries else 'missing'}.")
-    if (item.state is ItemState.REVERSED) != (item.id in reversed_entries):
+                   f"{'present' if item.id in recorded.paid else 'missing'}.")
+    if (item.state is ItemState.REVERSED) != (item.id in recorded.reversed):
         difference(DifferenceKind.LEDGER_MISMATCH,
                    f"The item is {item.state.value} but its reversal entry is "
-                   f"{'present' if item.id in reversed_entries else 'missing'}.")
+                   f"{'present' if item.id in recorded.reversed else 'missing'}.")
     if not item.transfer_id:
         return found  # in transit: a transfer naming it is checked with the transfers
     transfer = transfers.get(item.transfer_id) or _retrieve(gateway, item.transfer_id)
@@ -224,10 +262,12 @@ def _check_item(
         difference(DifferenceKind.REVERSED_NOT_RECORDED,
                    f"Stripe reversed transfer {transfer.id}; the ledger still shows it "
                    f"{item.state.value}.", transfer)
-    elif transfer.amount_reversed and not transfer.reversed:
+    elif (not transfer.reversed and transfer.amount_reversed
+          != recorded.reversed_in_parts.get(item.id, 0)):
         difference(DifferenceKind.REVERSED_NOT_RECORDED,
-                   f"Stripe reversed {transfer.amount_reversed} of transfer {transfer.id} "
-                   "(a partial reversal, not in the ledger).", transfer)
+                   f"Stripe reversed {transfer.amount_reversed} of transfer {transfer.id}; "
+                   f"the ledger returned {recorded.reversed_in_parts.get(item.id, 0)} of it "
+                   "to payable (a partial reversal).", transfer)
     if item.state is ItemState.REVERSED and not transfer.reversed:
         difference(DifferenceKind.REVERSAL_NOT_AT_STRIPE,
                    f"The ledger shows transfer {transfer.id} reversed; Stripe does not.",
@@ -244,21 +284,83 @@ def _retrieve(gateway: PayoutGateway, transfer_id: str) -> Transfer | None:
         return None
 
 
-def _check_unclaimed(
-    transfer: Transfer, by_item: dict[uuid.UUID, PayoutItem],
+def _not_recorded(
+    session: Session, transfers: list[Transfer], items: list[PayoutItem],
     organisation_id: uuid.UUID | None,
-) -> Difference | None:
-    item_id = _item_id(transfer)
-    item = by_item.get(item_id) if item_id else None
-    if item is None:
-        if organisation_id is not None:
-            return None  # not ours to show: another organisation's, or nobody's
-        return Difference(
-            DifferenceKind.UNKNOWN_TRANSFER,
-            f"Transfer {transfer.id} of {transfer.amount} {transfer.currency} to "
-            f"{transfer.destination} names no payout item.",
-            None, item_id, transfer.id, None, transfer.amount, transfer.currency,
-        )
+) -> list[Difference]:
+    """Transfers no item recorded: for an item they name (a second transfer, or one the
+    processor has not recorded yet), or for none that is checked."""
+    by_item = {item.id: item for item in items}
+    found, unknown = [], []
+    for transfer in transfers:
+        item_id = _item_id(transfer)
+        item = by_item.get(item_id) if item_id else None
+        if item is None:
+            unknown.append(transfer)
+        else:
+            found.append(_unclaimed(transfer, item))
+    return found + _unknown(session, unknown, organisation_id)
+
+
+def _unknown(
+    session: Session, transfers: list[Transfer], organisation_id: uuid.UUID | None,
+) -> list[Difference]:
+    """Transfers that name no payout item (of the organisation, when one is given). One
+    that names another organisation's item is that organisation's to see. One to a
+    trainer's connected account is shown to every organisation the trainer has money
+    with: someone paid them outside the ledger. One to an account nobody here has is
+    the platform's (no organisation), and is only there when no organisation is given."""
+    if organisation_id is not None:
+        named = {_item_id(t) for t in transfers} - {None}
+        elsewhere = set(session.scalars(
+            select(PayoutItem.id).where(PayoutItem.id.in_(named)))) if named else set()
+        transfers = [t for t in transfers if _item_id(t) not in elsewhere]
+    trainers = _trainers_by_account(session, {t.destination for t in transfers})
+    organisations = _organisations_of(session, set(trainers.values()))
+    found = []
+    for transfer in transfers:
+        trainer_id = trainers.get(transfer.destination)
+        detail = (f"Transfer {transfer.id} of {transfer.amount} {transfer.currency} to "
+                  f"{transfer.destination}"
+                  + (", a trainer's payout account," if trainer_id else "")
+                  + " names no payout item: it is not in the ledger.")
+        owing = organisations.get(trainer_id) if trainer_id else None
+        for organisation in owing or [None]:
+            if organisation_id is not None and organisation != organisation_id:
+                continue
+            found.append(Difference(
+                DifferenceKind.UNKNOWN_TRANSFER, detail, organisation, _item_id(transfer),
+                transfer.id, None, transfer.amount, transfer.currency, trainer_id,
+            ))
+    return found
+
+
+def _trainers_by_account(session: Session, destinations: set[str]) -> dict[str, uuid.UUID]:
+    if not destinations:
+        return {}
+    return {account: trainer for account, trainer in session.execute(
+        select(PayoutAccount.stripe_account_id, PayoutAccount.trainer_id)
+        .where(PayoutAccount.stripe_account_id.in_(sorted(destinations)))
+    )}
+
+
+def _organisations_of(session: Session,
+                      trainer_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The organisations each trainer has ledger accounts with (earned or was paid)."""
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if not trainer_ids:
+        return found
+    for trainer_id, organisation_id in session.execute(
+        select(LedgerAccount.owner_id, LedgerAccount.organisation_id).distinct()
+        .where(LedgerAccount.owner_type == OwnerType.TRAINER,
+               LedgerAccount.owner_id.in_(sorted(trainer_ids)))
+        .order_by(LedgerAccount.owner_id, LedgerAccount.organisation_id)
+    ):
+        found.setdefault(trainer_id, []).append(organisation_id)
+    return found
+
+
+def _unclaimed(transfer: Transfer, item: PayoutItem) -> Difference:
     kind = (DifferenceKind.DUPLICATE_TRANSFER if item.transfer_id
             else DifferenceKind.UNRECORDED_TRANSFER)
     detail = (

@@ -1,10 +1,12 @@
 """Stripe webhooks: verified, stored once per event id, then dispatched by type.
 
-``receive()`` checks the ``Stripe-Signature`` over the raw body (5 minutes' tolerance),
-stores the event in ``StripeEvent`` (its unique ``event_id`` decides which of two
-concurrent deliveries handles it; a redelivery changes nothing) and calls the handler
-registered for its type, in the same transaction: a handler that fails rolls the event
-back, Stripe delivers it again later, and it is handled then.
+``receive()`` checks the ``Stripe-Signature`` over the raw body (5 minutes' tolerance)
+with the secret of the endpoint it came to (Stripe signs the platform's endpoint and the
+Connect endpoint with a secret each), stores the event in ``StripeEvent`` (its unique
+``event_id`` decides which of two concurrent deliveries handles it; a redelivery changes
+nothing) and calls the handler registered for its type, in the same transaction: a
+handler that fails rolls the event back, Stripe delivers it again later, and it is
+handled then.
 
 Handlers are ``(session, event, account) -> None``, where ``event`` is the event as a
 plain dict and ``account`` the connected account it came from (None for the platform's
@@ -69,7 +71,7 @@ def gateway() -> PayoutGateway | None:
 def verify(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
     """The event in ``payload`` if ``signature`` proves it came from Stripe just now."""
     if not secret:
-        raise NotConfigured("WORKFORCE_STRIPE_WEBHOOK_SECRET is not set.")
+        raise NotConfigured("No webhook secret is configured for this endpoint.")
     if not signature:
         raise BadSignature("The Stripe-Signature header is missing.")
     try:

@@ -7,8 +7,10 @@ from workforce.notifications.outbox import Outbox
 log = logging.getLogger(__name__)
 
 
-def deliver_outbox(outbox: Outbox) -> None:
-    """Send what after-commit delivery missed (a crash, a mail server that was down)."""
+def deliver_outbox(outbox: Outbox) -> int:
+    """Send what after-commit delivery missed (a crash, a mail server that was down);
+    returns how many went out."""
     sent = outbox.deliver()
     if sent:
         log.info("outbox delivered", extra={"sent": sent})
+    return sent

@@ -72,13 +72,17 @@ def mark_all_read(session: Session, user: User) -> int:
     return result.rowcount
 
 
-def queue_email(session: Session, to: str, subject: str, body: str) -> OutboundEmail:
-    """Write an e-mail to the outbox; it is sent only once this transaction commits."""
+def queue_email(session: Session, to: str, subject: str, body: str, *,
+                deliver_now: bool = True) -> OutboundEmail:
+    """Write an e-mail to the outbox; it is sent only once this transaction commits: at
+    once after the commit, or with ``deliver_now=False`` by the outbox job within a
+    minute (for messages written by the thousand, so that a request does not send them
+    all before it answers)."""
     email = OutboundEmail(to_address=to, subject=subject, body=body)
     session.add(email)
     session.flush()  # assigns the id the after-commit delivery looks for
     outbox = session.info.get(OUTBOX_KEY)
-    if outbox is not None:
+    if outbox is not None and deliver_now:
         email_id = email.id
         after_commit(session, lambda: outbox.deliver([email_id]))
     return email
