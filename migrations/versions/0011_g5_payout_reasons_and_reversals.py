@@ -7,7 +7,7 @@ Money earned after a run's period end (or whose hold ended after it) was left ou
 while the rest stayed paid: the source of the entry that moves it back to payable.
 
 Revision ID: 0011_g5
-Revises: 0010
+Revises: 0011_g2
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_g5"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011_g2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
