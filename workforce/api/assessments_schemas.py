@@ -92,9 +92,16 @@ class VersionSettingsSchema(Schema):
     )
     stipend_amount = fields.Integer(
         load_default=0, validate=validate.Range(min=0, max=10_000_000),
-        metadata={"description": "Minor units of stipend_currency, paid per submitted attempt."},
+        metadata={"description": "Minor units of stipend_currency, paid per attempt that "
+                  "answers at least stipend_min_answers questions."},
     )
     stipend_currency = Currency(allow_none=True, load_default=None, metadata={"example": "USD"})
+    stipend_min_answers = fields.Integer(
+        strict=True, load_default=1, validate=validate.Range(min=1, max=500),
+        metadata={"description": "Questions an attempt must answer to earn the stipend "
+                  "(a blank answer does not count; at least 1, at most "
+                  "questions_per_attempt). A new version's setting, like the others."},
+    )
     show_feedback = fields.Boolean(load_default=False)
     questions_per_attempt = fields.Integer(required=True, validate=validate.Range(min=1, max=500))
     double_grading = fields.Boolean(load_default=False)

@@ -476,7 +476,8 @@ def _tell_trainer(session: Session, attempt: Attempt, total: int) -> None:
     )
 
 
-def _is_valid_grant(record: TrainerQualification | None, now: datetime) -> bool:
+def is_valid_grant(record: TrainerQualification | None, now: datetime) -> bool:
+    """Granted and not expired: the trainer holds the qualification now."""
     return (
         record is not None
         and record.status is QualificationStatus.GRANTED
@@ -493,7 +494,7 @@ def _update_qualification(
     qualification = attempt.assessment.qualification
     record = find_record(session, qualification.id, attempt.trainer_id)
     keep = record is not None and (
-        _is_valid_grant(record, now) or record.status is QualificationStatus.REVOKED
+        is_valid_grant(record, now) or record.status is QualificationStatus.REVOKED
     )
     if not attempt.passed and keep:
         assert record is not None
@@ -511,7 +512,23 @@ def _update_qualification(
         object_id=record.id, organisation_id=qualification.organisation_id,
         before=before, after=record_snapshot(record),
     )
+    if attempt.passed:
+        _tell_granted(session, attempt, record)
     return record
+
+
+def _tell_granted(session: Session, attempt: Attempt, record: TrainerQualification) -> None:
+    qualification = attempt.assessment.qualification
+    until = f" until {record.expires_at:%Y-%m-%d}" if record.expires_at else ""
+    notify(
+        session, record.trainer_id, "qualification.granted",
+        f"Qualification granted: {qualification.name}",
+        f"You passed {attempt.assessment.title} and hold the qualification "
+        f"{qualification.name}{until}.",
+        data={"qualification_id": str(qualification.id), "status": record.status.value,
+              "attempt_id": str(attempt.id),
+              "expires_at": record.expires_at.isoformat() if record.expires_at else None},
+    )
 
 
 def _apply_result(

@@ -243,7 +243,8 @@ def list_wage_floors(session: Session, staff: User) -> list[WageFloor]:
 VERSION_FIELDS = (
     "instructions", "time_limit_seconds", "pass_mark_percent", "max_attempts",
     "cooldown_seconds", "expected_duration_seconds", "stipend_amount", "stipend_currency",
-    "show_feedback", "questions_per_attempt", "double_grading", "grading_margin_percent",
+    "stipend_min_answers", "show_feedback", "questions_per_attempt", "double_grading",
+    "grading_margin_percent",
 )
 
 
@@ -388,6 +389,10 @@ def _check_version(version: AssessmentVersion) -> None:
         errors["stipend_currency"] = ["Required with a stipend."]
     if version.expected_duration_seconds > version.time_limit_seconds:
         errors["expected_duration_seconds"] = ["Must not exceed the time limit."]
+    if version.stipend_min_answers > version.questions_per_attempt:
+        errors["stipend_min_answers"] = [
+            f"At most the {version.questions_per_attempt} questions an attempt draws."
+        ]
     if errors:
         raise Invalid("The assessment settings do not fit together.", errors=errors)
 
@@ -575,7 +580,19 @@ def _check_publishable(session: Session, assessment: Assessment, draft: Assessme
             errors={"stipend_amount": ["Required by the organisation."]},
         )
     if draft.stipend_amount > 0:
+        _check_stipend_reachable(draft)
         _check_wage_floor(session, assessment, draft)
+
+
+def _check_stipend_reachable(draft: AssessmentVersion) -> None:
+    """An attempt draws at most the pool: a minimum above it would never be paid."""
+    drawn = min(draft.questions_per_attempt, len(draft.questions))
+    if draft.stipend_min_answers > drawn:
+        raise Invalid(
+            f"No attempt could earn the stipend: it needs {draft.stipend_min_answers} "
+            f"answers and an attempt draws {drawn} questions.",
+            errors={"stipend_min_answers": [f"At most the {drawn} questions an attempt draws."]},
+        )
 
 
 def _check_wage_floor(session: Session, assessment: Assessment, draft: AssessmentVersion) -> None:
