@@ -64,6 +64,23 @@ class TrainerQualificationSchema(Schema):
     reason = fields.String(allow_none=True)
 
 
+class GrantWarningSchema(Schema):
+    code = fields.String(metadata={"description": "`locale-not-spoken`: the trainer does not "
+                                   "list the qualification's locale among their languages."})
+    message = fields.String()
+
+
+class GrantedSchema(TrainerQualificationSchema):
+    """A manual grant's answer: the trainer's standing, and what the manager should know."""
+
+    warnings = fields.List(
+        fields.Nested(GrantWarningSchema),
+        metadata={"description": "The grant stands; each warning says what it will not do. "
+                  "A trainer who does not speak the qualification's locale is not eligible "
+                  "for projects that require it."},
+    )
+
+
 class GrantSchema(Schema):
     trainer_id = fields.UUID(required=True)
     reason = Text(required=True, validate=validate.Length(min=3, max=2000))

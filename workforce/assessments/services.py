@@ -36,6 +36,7 @@ from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.money import rate_for
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
+from workforce.projects.eligibility import speaks
 
 # --- qualifications ------------------------------------------------------------------
 
@@ -131,6 +132,28 @@ def _plain_decimal(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class GrantWarning:
+    """Something the manager should know about a grant that stands all the same."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A manual grant as the manager sees it: the trainer's record (its attributes read
+    through), and warnings."""
+
+    record: TrainerQualification
+    warnings: list[GrantWarning]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+
 def grant_qualification(
     session: Session,
     manager: User,
@@ -140,8 +163,10 @@ def grant_qualification(
     reason: str,
     score_percent: Decimal | None = None,
     expires_at: datetime | None = None,
-) -> TrainerQualification:
-    """A manual grant, with a written reason; audited, and the trainer is told."""
+) -> Grant:
+    """A manual grant, with a written reason; audited, and the trainer is told. The
+    manager is warned when the trainer does not speak the qualification's locale: the
+    grant stands, but projects requiring it stay closed to them (``eligibility``)."""
     qualification = get_qualification(session, manager, qualification_id)
     trainer = _trainer(session, trainer_id)
     now = clock.now()
@@ -166,7 +191,20 @@ def grant_qualification(
     record.reason = reason
     session.flush()
     _audit_and_notify(session, manager, qualification, record, before, "granted", reason)
-    return record
+    return Grant(record, _grant_warnings(qualification, trainer))
+
+
+def _grant_warnings(qualification: Qualification, trainer: User) -> list[GrantWarning]:
+    languages = trainer.languages or []
+    if qualification.locale is None or speaks(languages, qualification.locale):
+        return []
+    listed = ", ".join(languages) if languages else "none"
+    return [GrantWarning(
+        "locale-not-spoken",
+        f"The trainer does not list {qualification.locale}, the qualification's locale, among "
+        f"their languages (they list {listed}). The grant stands, but projects that require "
+        "this qualification stay closed to them until they list it.",
+    )]
 
 
 def revoke_qualification(
