@@ -164,7 +164,10 @@ def test_the_marketplace_shows_what_a_trainer_needs_to_decide(
     assert shown["review_policy"] == {"auto_approve_days": 5, "review_sample_percent": 20}
     assert shown["guidelines"]["number"] == 1 and shown["guidelines"]["changed_at"]
     assert (shown["capacity"], shown["places_left"]) == (4, 3)
-    assert shown["membership"] is None and shown["eligible"] is True
+    # Not yet: the graphic content needs the age attestation and consent first.
+    assert shown["membership"] is None and shown["eligible"] is False
+    assert [(u["code"], u["categories"]) for u in shown["unmet"]] == [
+        ("age-attestation", []), ("consent", ["violence"])]
     assert shown["organisation"]["id"] == str(manager.organisation_id)
     assert "gold_answer" not in str(shown)
 

@@ -47,11 +47,18 @@ from workforce.projects.models import Project, ProjectRequirement
 
 @dataclass(frozen=True)
 class Unmet:
-    """One requirement a trainer does not meet, and why (``code`` is stable)."""
+    """One requirement a trainer does not meet, and why (``code`` is stable).
 
-    qualification_id: uuid.UUID
-    code: str  # missing | revoked | failed | expired | score-below | locale
+    Qualification requirements name their qualification; what the trainer must do
+    about content consent (``staffing``) names none, and ``consent`` lists the
+    categories."""
+
+    qualification_id: uuid.UUID | None
+    # missing | revoked | failed | expired | score-below | locale (qualifications);
+    # age-attestation | consent (a content warning)
+    code: str
     message: str
+    categories: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, str]:
         return {
