@@ -124,7 +124,8 @@ def submit_attempt(attempt_id: uuid.UUID):
 @grading_blp.response(200, page_of(QueueItemSchema))
 def grading_queue(args: dict):
     """The organisation's attempts that still need a grader, oldest first; nothing
-    says whose they are."""
+    says whose they are. An attempt past its deadline with free text written is listed
+    from its deadline (`closed_at`), before the scheduler has closed it."""
     return grading.grading_queue(db_session(), current_user(), page_request(args))
 
 
@@ -135,8 +136,12 @@ def grading_queue(args: dict):
 @grading_blp.alt_response(409, response="CONFLICT")
 def claim(attempt_id: uuid.UUID):
     """Take the attempt's next grading round. Refused (409) with `already-graded-by-you`
-    (and `grading_id`) or `no-grading-needed`."""
+    (and `grading_id`) or `no-grading-needed`. An attempt whose deadline has passed is
+    closed first, as the scheduler would."""
     session, grader = db_session(), current_user()
+    # The close stands whatever the claim then meets (see save_answer).
+    if attempts.close_if_expired(session, grader, attempt_id):
+        db.commit(session)
     taken = grading.claim(session, grader, attempt_id)
     return grading.get_grading(session, grader, taken.id)
 
