@@ -647,6 +647,9 @@ def test_an_attempt_past_its_deadline_reads_closed_before_anything_closes_it(
         assert seen["close_reason"] == "time_limit"
         assert datetime.fromisoformat(seen["closed_at"]) == deadline
         assert (seen["stipend"]["answered"], seen["stipend"]["status"]) == (1, "pending")
+        assert seen["stipend"]["message"] == (
+            "The attempt closed with 1 question answered, enough for the stipend of 4.50 "
+            "USD; it is paid as the attempt is processed.")
     assert (entry["availability"], entry["open_attempt_id"]) == ("available", None)
     assert idle_view["state"] == "awaiting_grading"
     assert idle_view["stipend"]["status"] == "withheld"  # nothing answered by the deadline

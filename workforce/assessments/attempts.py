@@ -386,6 +386,7 @@ class StipendView:
     min_answers: int
     answered: int
     status: StipendStatus
+    closed: bool
 
     @property
     def amount(self) -> int:
@@ -403,6 +404,9 @@ class StipendView:
         if self.status is StipendStatus.WITHHELD:
             return (f"No stipend: the attempt closed with {_questions(given)} answered, and "
                     f"the stipend of {money} needs at least {needed}.")
+        if self.closed:
+            return (f"The attempt closed with {_questions(given)} answered, enough for the "
+                    f"stipend of {money}; it is paid as the attempt is processed.")
         if given < needed:
             return (f"Answer at least {_questions(needed)} to earn the stipend of {money}; "
                     f"you have answered {given}.")
@@ -531,13 +535,15 @@ def _stipend_view(
         return None
     answered = answered_count(attempt, answers)
     needed = attempt.version.stipend_min_answers
+    closed = state is not AttemptState.OPEN
     if paid:
         status = StipendStatus.PAID
-    elif state is not AttemptState.OPEN and answered < needed:
+    elif closed and answered < needed:
         status = StipendStatus.WITHHELD
     else:
         status = StipendStatus.PENDING
-    return StipendView(money=money, min_answers=needed, answered=answered, status=status)
+    return StipendView(money=money, min_answers=needed, answered=answered, status=status,
+                       closed=closed)
 
 
 def answered_count(attempt: Attempt, answers: Mapping[uuid.UUID, AttemptAnswer]) -> int:
