@@ -665,21 +665,6 @@ def test_an_attempt_past_its_deadline_reads_closed_before_anything_closes_it(
     assert after["stipend"]["status"] == "paid"
 
 
-def test_the_cooldown_runs_from_an_unclosed_attempts_deadline(
-    client: ApiClient, session: Session, trainer: User
-) -> None:
-    version = published_version(cooldown_seconds=600, time_limit_seconds=900)
-    region_question(version)
-    session.commit()
-    sign_in_for_days(client, trainer)
-    attempt = started(client, trainer, version.assessment_id)
-    deadline = datetime.fromisoformat(attempt["deadline_at"])
-    with time_machine.travel(deadline + timedelta(minutes=1), tick=False):
-        entry = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"][0]
-    assert entry["availability"] == "cooldown"
-    assert datetime.fromisoformat(entry["next_start_at"]) == deadline + timedelta(minutes=10)
-
-
 def test_starting_again_closes_an_expired_attempt_first(
     client: ApiClient, session: Session, trainer: User
 ) -> None:
@@ -690,7 +675,11 @@ def test_starting_again_closes_an_expired_attempt_first(
     attempt = started(client, trainer, version.assessment_id)
     deadline = datetime.fromisoformat(attempt["deadline_at"])
     with time_machine.travel(deadline + timedelta(minutes=1), tick=False):
+        # Not in progress any more: the cooldown runs from the deadline, closed or not.
+        entry = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"][0]
         body = assert_problem(start(client, trainer, version.assessment_id), 409, code="cooldown")
+    assert (entry["availability"], entry["open_attempt_id"]) == ("cooldown", None)
+    assert entry["next_start_at"] == body["until"]
     assert datetime.fromisoformat(body["until"]) == deadline + timedelta(minutes=10)
     stored = session.get(Attempt, uuid.UUID(attempt["id"]))
     assert stored.close_reason is CloseReason.TIME_LIMIT

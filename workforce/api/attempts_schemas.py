@@ -107,8 +107,9 @@ class AttemptStipendSchema(Schema):
     """The attempt's stipend, and what it takes: shown while the attempt is open, so the
     trainer knows before submitting."""
 
-    amount = fields.Integer(metadata={"description": "Minor units of the currency."})
-    currency = fields.String(metadata={"example": "USD"})
+    amount = fields.Integer(attribute="money.amount",
+                            metadata={"description": "Minor units of the currency."})
+    currency = fields.String(attribute="money.currency", metadata={"example": "USD"})
     min_answers = fields.Integer(
         metadata={"description": "Questions that must be answered (not blank) for it."}
     )

@@ -389,14 +389,6 @@ class StipendView:
     closed: bool
 
     @property
-    def amount(self) -> int:
-        return self.money.amount
-
-    @property
-    def currency(self) -> str:
-        return self.money.currency
-
-    @property
     def message(self) -> str:
         money, needed, given = self.money, self.min_answers, self.answered
         if self.status is StipendStatus.PAID:
