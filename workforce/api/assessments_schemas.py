@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
 from workforce.api.schemas import LanguageTag, PageArgs, PublicUrl, Text
 from workforce.assessments.models import (
+    STIPEND_MIN_ANSWERS,
     AssessmentState,
     MediaKind,
     PartialCredit,
@@ -114,7 +115,7 @@ class VersionSettingsSchema(Schema):
     )
     stipend_currency = Currency(allow_none=True, load_default=None, metadata={"example": "USD"})
     stipend_min_answers = fields.Integer(
-        strict=True, load_default=1, validate=validate.Range(min=1, max=500),
+        strict=True, load_default=STIPEND_MIN_ANSWERS, validate=validate.Range(min=1, max=500),
         metadata={"description": "Questions an attempt must answer to earn the stipend "
                   "(a blank answer does not count; at least 1, at most "
                   "questions_per_attempt). A new version's setting, like the others."},

@@ -20,6 +20,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import Organisation, Role, User, WageFloor
 from workforce.assessments.models import (
+    STIPEND_MIN_ANSWERS,
     Assessment,
     AssessmentState,
     AssessmentVersion,
@@ -296,7 +297,10 @@ def create_assessment(
     )
     session.add(assessment)
     session.flush()
-    version = AssessmentVersion(assessment_id=assessment.id, number=1, **version_fields)
+    version = AssessmentVersion(
+        assessment_id=assessment.id, number=1,
+        **{"stipend_min_answers": STIPEND_MIN_ANSWERS, **version_fields},
+    )
     _check_version(version)
     session.add(version)
     session.flush()
