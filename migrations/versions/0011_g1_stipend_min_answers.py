@@ -18,20 +18,26 @@ down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+CHECK = "ck_assessment_versions_stipend_needs_an_answer"
+
 
 def upgrade() -> None:
-    with op.batch_alter_table("assessment_versions", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("stipend_min_answers", sa.Integer(), nullable=False, server_default="1")
+    if op.get_bind().dialect.name == "sqlite":
+        # In place, the check on the column itself: batch mode would recreate the table,
+        # dropping one that attempts and questions point at, which fails once it has
+        # rows (and a column with a table check could not be dropped in place again).
+        op.execute(
+            "ALTER TABLE assessment_versions ADD COLUMN stipend_min_answers INTEGER "
+            f"NOT NULL DEFAULT 1 CONSTRAINT {CHECK} CHECK (stipend_min_answers >= 1)"
         )
-        batch_op.create_check_constraint(
-            op.f("ck_assessment_versions_stipend_needs_an_answer"), "stipend_min_answers >= 1"
-        )
+        return
+    op.add_column(
+        "assessment_versions",
+        sa.Column("stipend_min_answers", sa.Integer(), nullable=False, server_default="1"),
+    )
+    op.create_check_constraint(op.f(CHECK), "assessment_versions", "stipend_min_answers >= 1")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("assessment_versions", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            op.f("ck_assessment_versions_stipend_needs_an_answer"), type_="check"
-        )
-        batch_op.drop_column("stipend_min_answers")
+    # The column's check goes with it, on SQLite too (where it belongs to the column).
+    op.execute("ALTER TABLE assessment_versions DROP COLUMN stipend_min_answers")
