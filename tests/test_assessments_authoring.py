@@ -290,3 +290,37 @@ def test_other_organisations_get_404_and_trainers_403(client: ApiClient, manager
     assert client.get(url, as_user=reviewer).status_code == 200
     # Reviewers grade; they never see answer keys through the authoring endpoints.
     assert_problem(client.get(f"{url}/questions", as_user=reviewer), 403)
+
+
+def test_the_answers_a_stipend_needs_are_a_versioned_validated_setting(
+    client: ApiClient, session: Session, manager: User
+) -> None:
+    assessment = new_assessment(client, manager, stipend_amount=500, stipend_currency="USD")
+    assert assessment["latest_version"]["stipend_min_answers"] == 1  # never a blank attempt
+    url = f"{ASSESSMENTS}/{assessment['id']}"
+    for bad in (0, -1, 501, None, 1.5, "2"):
+        problem = assert_problem(
+            client.patch(url, json={"stipend_min_answers": bad}, as_user=manager), 422)
+        assert "stipend_min_answers" in problem["errors"], bad
+    # More answers than an attempt draws could never be given.
+    problem = assert_problem(
+        client.patch(url, json={"stipend_min_answers": 11}, as_user=manager), 422)
+    assert problem["errors"] == {
+        "stipend_min_answers": ["At most the 10 questions an attempt draws."]}
+
+    # Nor more than the pool holds, when the pool is smaller than the draw.
+    client.patch(url, json={"stipend_min_answers": 2}, as_user=manager)
+    add(client, manager, assessment["id"], LISTENING)
+    problem = assert_problem(client.post(f"{url}/publish", as_user=manager), 422)
+    assert problem["errors"] == {
+        "stipend_min_answers": ["At most the 1 questions an attempt draws."]}
+    add(client, manager, assessment["id"], {**LISTENING, "prompt": "And this one?"})
+    assert client.post(f"{url}/publish", as_user=manager).status_code == 200
+
+    # A new version carries it over, and changes it without touching version 1.
+    changed = client.patch(url, json={"stipend_min_answers": 1}, as_user=manager).get_json()
+    assert changed["latest_version"]["number"] == 2
+    versions = client.get(f"{url}/versions", as_user=manager).get_json()
+    assert [(v["number"], v["stipend_min_answers"]) for v in versions] == [(1, 2), (2, 1)]
+    unchanged = client.patch(url, json={"pass_mark_percent": 90}, as_user=manager).get_json()
+    assert unchanged["latest_version"]["stipend_min_answers"] == 1

@@ -27,14 +27,16 @@ from tests.attempt_helpers import (
 )
 from tests.client import ApiClient, assert_problem
 from tests.factories import (
+    AssessmentFactory,
     AssessmentVersionFactory,
     OrganisationFactory,
     QuestionFactory,
+    StaffFactory,
     UserFactory,
     free_text_question,
 )
 from workforce import clock
-from workforce.accounts.models import AuditEvent, User
+from workforce.accounts.models import AuditEvent, Organisation, User
 from workforce.assessments import attempts as attempts_service
 from workforce.assessments import jobs as assessments_jobs
 from workforce.assessments.models import (
@@ -86,6 +88,12 @@ def _questions_by_kind(attempt: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {q["kind"]: q for q in attempt["questions"]}
 
 
+def _record_id(session: Session, trainer: User) -> uuid.UUID:
+    return session.scalars(
+        select(TrainerQualification.id).where(TrainerQualification.trainer_id == trainer.id)
+    ).one()
+
+
 def _count(session: Session, model: type, *conditions: Any) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
 
@@ -112,7 +120,7 @@ def test_listening_test_from_marketplace_to_qualification(
         "instructions": "Use headphones. Each clip plays as often as you like.",
         "time_limit_seconds": 1200, "expected_duration_seconds": 600,
         "questions_per_attempt": 20, "pass_mark_percent": 75,
-        "stipend": {"amount": 450, "currency": "USD"},
+        "stipend": {"amount": 450, "currency": "USD"}, "stipend_min_answers": 1,
         "attempts_used": 0, "max_attempts": 2, "availability": "available",
         "open_attempt_id": None, "next_start_at": None,
     }
@@ -145,6 +153,11 @@ def test_listening_test_from_marketplace_to_qualification(
     again = client.get(f"{ME}/attempts/{attempt['id']}", as_user=trainer).get_json()
     assert _questions_by_kind(again)["single_choice"]["answer"] == {"option_id": "hk"}
     assert again["score_percent"] is None and again["passed"] is None
+    assert again["stipend"] == {
+        "amount": 450, "currency": "USD", "min_answers": 1, "answered": 2, "status": "pending",
+        "message": "You have answered 2 questions, enough for the stipend of 4.50 USD; it is "
+                   "paid when the attempt closes.",
+    }
 
     result = submitted(client, trainer, attempt["id"])
     assert result["state"] == "graded" and result["close_reason"] == "submitted"
@@ -154,6 +167,8 @@ def test_listening_test_from_marketplace_to_qualification(
     assert graded["single_choice"]["points"] == 2
     assert graded["single_choice"]["feedback"].startswith("Listen for the merged")
     assert graded["short_answer"]["points"] == 2
+    assert (result["stipend"]["status"], result["stipend"]["message"]) == (
+        "paid", "Paid: 4.50 USD.")
 
     record = session.scalars(
         select(TrainerQualification).where(TrainerQualification.trainer_id == trainer.id)
@@ -182,9 +197,11 @@ def test_listening_test_from_marketplace_to_qualification(
     ).all()
     assert (earning.amount, earning.currency, earning.trainer_id) == (450, "USD", trainer.id)
 
+    # Passed, and the qualification is held: the assessment is not offered again.
     market = client.get(f"{ME}/assessments", as_user=trainer).get_json()
     [entry] = [e for e in market["items"] if e["id"] == str(assessment.id)]
-    assert (entry["attempts_used"], entry["availability"]) == (1, "available")
+    assert (entry["attempts_used"], entry["availability"]) == (1, "passed")
+    assert datetime.fromisoformat(entry["next_start_at"]) == record.expires_at
 
 
 def test_a_wrong_answer_fails_but_is_paid_and_recorded_as_failed(
@@ -364,7 +381,7 @@ def test_two_starts_racing_past_the_checks_meet_the_unique_index(
     region_question(version)
     session.commit()
     # Both requests passed the "no open attempt" check before either wrote.
-    monkeypatch.setattr(attempts_service, "_check_may_start", lambda standing: None)
+    monkeypatch.setattr(attempts_service, "_check_may_start", lambda *_: None)
     first = attempts_service.start_attempt(session, trainer, version.assessment_id)
     with pytest.raises(Conflict) as refused:
         attempts_service.start_attempt(session, trainer, version.assessment_id)
@@ -396,6 +413,9 @@ def test_a_new_version_does_not_change_an_open_attempt(
                    404, code="not-found")
     result = submitted(client, trainer, attempt["id"])
     assert result["version_number"] == 1 and result["passed"] is True
+    # A pass closes the assessment to the trainer while the qualification holds.
+    session.get(TrainerQualification, _record_id(session, trainer)).expires_at = clock.now()
+    session.commit()
 
     market = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"][0]
     assert market["version_number"] == 2
@@ -587,6 +607,7 @@ def test_the_job_closes_expired_attempts_and_only_those(
     with time_machine.travel(deadline - timedelta(minutes=10), tick=False):
         open_still = started(client, late, listening.assessment_id)
     done = started(client, diligent, listening.assessment_id)
+    answer(client, diligent, done["id"], region["id"], {"option_id": "gz"})
     submitted(client, diligent, done["id"])
 
     with time_machine.travel(deadline + timedelta(seconds=30), tick=False):
@@ -604,6 +625,46 @@ def test_the_job_closes_expired_attempts_and_only_those(
     assert_problem(late_answer, 409, code="time-limit-passed")
 
 
+def test_an_attempt_past_its_deadline_reads_closed_before_anything_closes_it(
+    client: ApiClient, database: Database, session: Session, trainer: User,
+    listening: AssessmentVersion,
+) -> None:
+    idle = UserFactory()
+    sign_in_for_days(client, trainer, idle)
+    attempt = started(client, trainer, listening.assessment_id)
+    region = _questions_by_kind(attempt)["single_choice"]
+    answer(client, trainer, attempt["id"], region["id"], {"option_id": "hk"})
+    blank = started(client, idle, listening.assessment_id)
+    deadline = datetime.fromisoformat(attempt["deadline_at"])
+
+    with time_machine.travel(deadline + timedelta(minutes=5), tick=False):
+        one = client.get(f"{ME}/attempts/{attempt['id']}", as_user=trainer).get_json()
+        [listed] = client.get(f"{ME}/attempts", as_user=trainer).get_json()["items"]
+        [entry] = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"]
+        idle_view = client.get(f"{ME}/attempts/{blank['id']}", as_user=idle).get_json()
+    for seen in (one, listed):
+        assert seen["state"] == "awaiting_grading"  # closed; the result is not out yet
+        assert seen["close_reason"] == "time_limit"
+        assert datetime.fromisoformat(seen["closed_at"]) == deadline
+        assert (seen["stipend"]["answered"], seen["stipend"]["status"]) == (1, "pending")
+        assert seen["stipend"]["message"] == (
+            "The attempt closed with 1 question answered, enough for the stipend of 4.50 "
+            "USD; it is paid as the attempt is processed.")
+    assert (entry["availability"], entry["open_attempt_id"]) == ("available", None)
+    assert idle_view["state"] == "awaiting_grading"
+    assert idle_view["stipend"]["status"] == "withheld"  # nothing answered by the deadline
+    # Reading decided it; nothing was written.
+    session.expire_all()
+    assert session.get(Attempt, uuid.UUID(attempt["id"])).state is AttemptState.OPEN
+    assert _count(session, EarningEvent) == 0
+
+    with time_machine.travel(deadline + timedelta(minutes=6), tick=False):
+        assessments_jobs.close_expired_attempts(database)
+        after = client.get(f"{ME}/attempts/{attempt['id']}", as_user=trainer).get_json()
+    assert (after["state"], after["closed_at"]) == ("graded", one["closed_at"])
+    assert after["stipend"]["status"] == "paid"
+
+
 def test_starting_again_closes_an_expired_attempt_first(
     client: ApiClient, session: Session, trainer: User
 ) -> None:
@@ -614,7 +675,11 @@ def test_starting_again_closes_an_expired_attempt_first(
     attempt = started(client, trainer, version.assessment_id)
     deadline = datetime.fromisoformat(attempt["deadline_at"])
     with time_machine.travel(deadline + timedelta(minutes=1), tick=False):
+        # Not in progress any more: the cooldown runs from the deadline, closed or not.
+        entry = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"][0]
         body = assert_problem(start(client, trainer, version.assessment_id), 409, code="cooldown")
+    assert (entry["availability"], entry["open_attempt_id"]) == ("cooldown", None)
+    assert entry["next_start_at"] == body["until"]
     assert datetime.fromisoformat(body["until"]) == deadline + timedelta(minutes=10)
     stored = session.get(Attempt, uuid.UUID(attempt["id"]))
     assert stored.close_reason is CloseReason.TIME_LIMIT
@@ -628,6 +693,8 @@ def test_the_stipend_is_recorded_once_whatever_happens_twice(
     listening: AssessmentVersion,
 ) -> None:
     attempt = started(client, trainer, listening.assessment_id)
+    region = _questions_by_kind(attempt)["single_choice"]
+    answer(client, trainer, attempt["id"], region["id"], {"option_id": "gz"})
     first = submitted(client, trainer, attempt["id"])
     second = submitted(client, trainer, attempt["id"])
     assert first == second
@@ -641,7 +708,180 @@ def test_the_stipend_is_recorded_once_whatever_happens_twice(
     graded = session.scalars(select(AuditEvent).where(AuditEvent.action == "attempt.graded"))
     assert len(graded.all()) == 1
     notes = session.scalars(select(Notification).where(Notification.user_id == trainer.id))
-    assert [n.kind for n in notes] == ["attempt.graded"]
+    assert sorted(n.kind for n in notes) == ["attempt.graded", "earnings.stipend"]
+
+
+def _stipends(session: Session, trainer: User) -> list[int]:
+    session.expire_all()
+    return list(session.scalars(select(EarningEvent.amount).where(
+        EarningEvent.trainer_id == trainer.id)))
+
+
+def _notes(session: Session, trainer: User, kind: str) -> list[Notification]:
+    return list(session.scalars(select(Notification).where(
+        Notification.user_id == trainer.id, Notification.kind == kind)))
+
+
+def test_a_passed_assessment_is_not_taken_again_while_its_qualification_holds(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    """The farm: pass with cooldown 0, then start again and submit blank for another
+    stipend, up to the attempt limit. A pass closes the assessment instead."""
+    version = published_version(cooldown_seconds=0, max_attempts=5, validity_days=30,
+                                stipend_amount=450, stipend_currency="USD")
+    region_question(version)
+    session.commit()
+    sign_in_for_days(client, trainer)
+    assessment_id = version.assessment_id
+    attempt = started(client, trainer, assessment_id)
+    answer(client, trainer, attempt["id"], attempt["questions"][0]["id"], {"option_id": "hk"})
+    assert submitted(client, trainer, attempt["id"])["passed"] is True
+    record = session.scalars(
+        select(TrainerQualification).where(TrainerQualification.trainer_id == trainer.id)
+    ).one()
+
+    body = assert_problem(start(client, trainer, assessment_id), 409, code="already-passed")
+    assert body["qualification_id"] == str(version.assessment.qualification_id)
+    assert datetime.fromisoformat(body["expires_at"]) == record.expires_at
+    entry = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"][0]
+    assert (entry["availability"], entry["attempts_used"]) == ("passed", 1)
+    assert datetime.fromisoformat(entry["next_start_at"]) == record.expires_at
+    assert _count(session, Attempt, Attempt.trainer_id == trainer.id) == 1
+    assert _stipends(session, trainer) == [450]
+
+    # Revoked: offered again (and a blank attempt still earns nothing).
+    manager = StaffFactory(
+        organisation=session.get(Organisation, version.assessment.organisation_id))
+    revoked = client.post(
+        f"/api/v1/qualifications/{version.assessment.qualification_id}/revocations",
+        as_user=manager, json={"trainer_id": str(trainer.id), "reason": "Shared answers"})
+    assert revoked.status_code == 201, revoked.get_json()
+    entry = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"][0]
+    assert (entry["availability"], entry["next_start_at"]) == ("available", None)
+    retake = started(client, trainer, assessment_id)
+    assert submitted(client, trainer, retake["id"])["stipend"]["status"] == "withheld"
+    assert _stipends(session, trainer) == [450]
+
+
+def test_a_passed_assessment_is_offered_again_once_its_qualification_expires(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    version = published_version(max_attempts=5, validity_days=30)
+    region_question(version)
+    session.commit()
+    sign_in_for_days(client, trainer)
+    attempt = started(client, trainer, version.assessment_id)
+    answer(client, trainer, attempt["id"], attempt["questions"][0]["id"], {"option_id": "hk"})
+    submitted(client, trainer, attempt["id"])
+    expires_at = session.scalars(select(TrainerQualification.expires_at)).one()
+    with time_machine.travel(expires_at - timedelta(seconds=1), tick=False):
+        assert_problem(start(client, trainer, version.assessment_id), 409,
+                       code="already-passed")
+    with time_machine.travel(expires_at, tick=False):
+        entry = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"][0]
+        assert entry["availability"] == "available"
+        assert started(client, trainer, version.assessment_id)["number"] == 2
+
+
+def test_a_blank_attempt_earns_no_stipend_and_the_trainer_is_told_why(
+    client: ApiClient, session: Session, trainer: User, listening: AssessmentVersion
+) -> None:
+    attempt = started(client, trainer, listening.assessment_id)
+    assert attempt["stipend"] == {
+        "amount": 450, "currency": "USD", "min_answers": 1, "answered": 0,
+        "status": "pending",
+        "message": "Answer at least 1 question to earn the stipend of 4.50 USD; you have "
+                   "answered 0.",
+    }
+    # Saved but blank: answers nothing.
+    district = _questions_by_kind(attempt)["short_answer"]
+    answer(client, trainer, attempt["id"], district["id"], {"text": "   "})
+    seen = client.get(f"{ME}/attempts/{attempt['id']}", as_user=trainer).get_json()
+    assert (seen["stipend"]["answered"], seen["stipend"]["status"]) == (0, "pending")
+
+    result = submitted(client, trainer, attempt["id"])
+    assert result["stipend"] == {
+        "amount": 450, "currency": "USD", "min_answers": 1, "answered": 0,
+        "status": "withheld",
+        "message": "No stipend: the attempt closed with 0 questions answered, and the "
+                   "stipend of 4.50 USD needs at least 1.",
+    }
+    assert _stipends(session, trainer) == []
+    [note] = _notes(session, trainer, "earnings.stipend_withheld")
+    assert note.body == (
+        "Attempt 1 at Cantonese accents: Hong Kong or Guangzhou? closed with 0 questions "
+        "answered; the stipend of 4.50 USD needs at least 1, so nothing was paid for it.")
+    assert (note.data["answered"], note.data["min_answers"]) == (0, 1)
+    assert _notes(session, trainer, "earnings.stipend") == []
+    listed = client.get(f"{ME}/attempts", as_user=trainer).get_json()["items"]
+    assert listed[0]["stipend"]["status"] == "withheld"
+
+
+def test_the_stipend_needs_the_answers_the_assessment_sets(
+    client: ApiClient, session: Session, trainer: User
+) -> None:
+    version = published_version(stipend_amount=300, stipend_currency="EUR",
+                                stipend_min_answers=2, max_attempts=3)
+    region_question(version, position=1)
+    QuestionFactory(version=version, position=2, kind=QuestionKind.MULTIPLE_CHOICE,
+                    options=[{"id": "a", "text": "A"}, {"id": "b", "text": "B"}],
+                    answer_key={"correct": ["a"]})
+    session.commit()
+    entry = client.get(f"{ME}/assessments", as_user=trainer).get_json()["items"][0]
+    assert entry["stipend_min_answers"] == 2
+
+    first = started(client, trainer, version.assessment_id)
+    by_kind = _questions_by_kind(first)
+    answer(client, trainer, first["id"], by_kind["single_choice"]["id"], {"option_id": "gz"})
+    answer(client, trainer, first["id"], by_kind["multiple_choice"]["id"], {"option_ids": []})
+    seen = client.get(f"{ME}/attempts/{first['id']}", as_user=trainer).get_json()
+    assert seen["stipend"]["message"] == (
+        "Answer at least 2 questions to earn the stipend of 3.00 EUR; you have answered 1.")
+    assert submitted(client, trainer, first["id"])["stipend"]["status"] == "withheld"
+    assert _stipends(session, trainer) == []
+
+    second = started(client, trainer, version.assessment_id)
+    by_kind = _questions_by_kind(second)
+    answer(client, trainer, second["id"], by_kind["single_choice"]["id"], {"option_id": "gz"})
+    answer(client, trainer, second["id"], by_kind["multiple_choice"]["id"],
+           {"option_ids": ["b"]})
+    seen = client.get(f"{ME}/attempts/{second['id']}", as_user=trainer).get_json()
+    assert seen["stipend"]["message"] == (
+        "You have answered 2 questions, enough for the stipend of 3.00 EUR; it is paid when "
+        "the attempt closes.")
+    result = submitted(client, trainer, second["id"])
+    assert (result["passed"], result["stipend"]["status"]) == (False, "paid")  # pass or fail
+    assert _stipends(session, trainer) == [300]
+    [note] = _notes(session, trainer, "earnings.stipend")
+    assert (note.title, note.data["attempt_id"]) == ("A stipend of 3.00 EUR", second["id"])
+    assert note.body == (f"You earned a stipend of 3.00 EUR for attempt 2 at "
+                         f"{version.assessment.title}.")
+
+
+def test_a_pass_tells_the_trainer_the_qualification_they_now_hold(
+    client: ApiClient, session: Session, trainer: User, listening: AssessmentVersion
+) -> None:
+    attempt = started(client, trainer, listening.assessment_id)
+    by_kind = _questions_by_kind(attempt)
+    region = by_kind["single_choice"]
+    answer(client, trainer, attempt["id"], region["id"], {"option_id": "hk"})
+    answer(client, trainer, attempt["id"], by_kind["short_answer"]["id"],
+           {"text": "Sham Shui Po"})
+    assert submitted(client, trainer, attempt["id"])["passed"] is True
+    record = session.scalars(select(TrainerQualification)).one()
+    [note] = _notes(session, trainer, "qualification.granted")
+    assert note.title == "Qualification granted: Hong Kong Cantonese listening"
+    assert note.body == (
+        "You passed Cantonese accents: Hong Kong or Guangzhou? and hold the qualification "
+        f"Hong Kong Cantonese listening until {record.expires_at:%Y-%m-%d}.")
+    assert note.data["qualification_id"] == str(record.qualification_id)
+    assert note.data["attempt_id"] == attempt["id"]
+    # A failure grants nothing, and says nothing of a qualification.
+    other = UserFactory()
+    theirs = started(client, other, listening.assessment_id)
+    answer(client, other, theirs["id"], region["id"], {"option_id": "gz"})
+    submitted(client, other, theirs["id"])
+    assert _notes(session, other, "qualification.granted") == []
 
 
 def test_an_unpaid_assessment_records_no_earning(
@@ -678,11 +918,17 @@ def test_a_failed_retake_never_takes_away_a_valid_qualification(
 ) -> None:
     version = published_version(max_attempts=5, validity_days=30)
     region_question(version)
+    # A second assessment that grants the same qualification.
+    other = AssessmentVersionFactory(
+        assessment=AssessmentFactory(qualification=version.assessment.qualification),
+        max_attempts=5,
+    )
+    region_question(other)
     session.commit()
     sign_in_for_days(client, trainer)
 
-    def take(option: str) -> dict:
-        attempt = started(client, trainer, version.assessment_id)
+    def take(option: str, taken: AssessmentVersion = version) -> dict:
+        attempt = started(client, trainer, taken.assessment_id)
         answer(client, trainer, attempt["id"], attempt["questions"][0]["id"],
                {"option_id": option})
         return submitted(client, trainer, attempt["id"])
@@ -694,15 +940,15 @@ def test_a_failed_retake_never_takes_away_a_valid_qualification(
         ).one()
 
     passed = take("hk")
-    take("gz")
+    take("gz", other)
     kept = record()
     assert kept.status is QualificationStatus.GRANTED
     assert kept.attempt_id == uuid.UUID(passed["id"])
     first_expiry = kept.expires_at
     with time_machine.travel(first_expiry + timedelta(days=1), tick=False):
-        take("gz")  # the grant has lapsed: a failure now counts
+        take("gz", other)  # the grant has lapsed: a failure now counts
         assert record().status is QualificationStatus.FAILED
-        take("hk")
+        take("hk")  # and the assessment passed before is offered again
         renewed = record()
     assert renewed.status is QualificationStatus.GRANTED
     assert renewed.expires_at == renewed.granted_at + timedelta(days=30) > first_expiry

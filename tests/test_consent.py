@@ -152,6 +152,78 @@ def test_applying_to_a_graphic_project_needs_consent_to_each_category(
         "sensitivity": "graphic", "content_categories": [VIOLENCE, SELF_HARM]}
 
 
+def _market_entry(client: ApiClient, trainer: User, project: Project) -> dict:
+    listed = client.get(f"{API}/marketplace/projects", as_user=trainer).get_json()["items"]
+    [entry] = [p for p in listed if p["id"] == str(project.id)]
+    one = client.get(f"{API}/marketplace/projects/{project.id}", as_user=trainer).get_json()
+    assert (one["eligible"], one["unmet"]) == (entry["eligible"], entry["unmet"])
+    return entry
+
+
+def test_the_marketplace_lists_the_consent_a_graphic_project_needs(
+    client: ApiClient, session: Session
+) -> None:
+    project = graphic(VIOLENCE, SELF_HARM, name="Red-teaming: violent prompts")
+    plain = ProjectFactory()
+    trainer = UserFactory()
+
+    entry = _market_entry(client, trainer, project)
+    assert entry["eligible"] is False
+    assert entry["unmet"] == [
+        {"qualification_id": None, "code": "age-attestation", "categories": [],
+         "message": "Attest that you are 18 or over at /api/v1/me/content-consent: the "
+                    "project carries a graphic content warning."},
+        {"qualification_id": None, "code": "consent", "categories": [VIOLENCE, SELF_HARM],
+         "message": "The project Red-teaming: violent prompts contains violence, self_harm "
+                    "content, which you have not agreed to see. Attest that you are 18 or over "
+                    "and opt in at /api/v1/me/content-consent first."},
+    ]
+    consenting(trainer, VIOLENCE)
+    entry = _market_entry(client, trainer, project)
+    assert entry["eligible"] is False
+    assert [(u["code"], u["categories"]) for u in entry["unmet"]] == [("consent", [SELF_HARM])]
+    consenting(trainer, SELF_HARM)
+    entry = _market_entry(client, trainer, project)
+    assert (entry["eligible"], entry["unmet"]) == (True, [])
+    assert (_market_entry(client, UserFactory(), plain)["eligible"]) is True
+
+
+def test_after_a_withdrawal_work_is_refused_saying_the_withdrawal_ended_it(
+    client: ApiClient, session: Session, travel: time_machine.Coordinates
+) -> None:
+    per_task = graphic(VIOLENCE, SELF_HARM)
+    TaskFactory(project=per_task)
+    hourly = hourly_project(sensitivity=Sensitivity.GRAPHIC, content_categories=[VIOLENCE])
+    trainer, quitter = UserFactory(), UserFactory()
+    sign_in(client, trainer, quitter)
+    consenting(trainer, VIOLENCE, SELF_HARM)
+    consenting(quitter, VIOLENCE, SELF_HARM)
+    staff(per_task, trainer)
+    staff(hourly, trainer)
+    [left] = staff(per_task, quitter)
+
+    travel.shift(timedelta(hours=2))
+    assert client.delete(f"{CONSENT}/{VIOLENCE}", as_user=trainer).status_code == 200
+    refusals = [claim(client, trainer, per_task),
+                client.post(f"{API}/projects/{hourly.id}/sessions", as_user=trainer)]
+    for refused in refusals:
+        problem = assert_problem(refused, 403, code="not-staffed")
+        assert problem["detail"] == (
+            "You are not staffed on this project: you left it on 2030-01-08 when you withdrew "
+            "your consent to violence content. To work on it again, opt in at "
+            "/api/v1/me/content-consent and apply.")
+        assert problem["reason"] == "consent-withdrawn"
+        assert problem["withdrawn_categories"] == [VIOLENCE]
+        assert datetime.fromisoformat(problem["left_at"]) == datetime(2030, 1, 8, 11, tzinfo=HK)
+
+    # Someone who left of their own accord is told only that they are not staffed.
+    assert client.post(f"{API}/me/memberships/{left.id}/leave", as_user=quitter,
+                       json={}).status_code == 200
+    problem = assert_problem(claim(client, quitter, per_task), 403, code="not-staffed")
+    assert problem["detail"] == "You are not staffed on this project."
+    assert "reason" not in problem
+
+
 def test_accepting_an_invitation_needs_consent(client: ApiClient, session: Session) -> None:
     project = graphic()
     manager = StaffFactory(organisation=session.get(Organisation, project.organisation_id))

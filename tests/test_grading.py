@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +19,7 @@ from tests.attempt_helpers import (
     answer,
     published_version,
     region_question,
+    sign_in_for_days,
     started,
     submitted,
 )
@@ -27,12 +30,14 @@ from workforce.assessments.models import (
     AssessmentVersion,
     Attempt,
     AttemptState,
+    CloseReason,
     CriterionScore,
     Grading,
     GradingState,
     QualificationStatus,
     TrainerQualification,
 )
+from workforce.billing.models import EarningEvent
 from workforce.notifications.models import Notification
 
 API = "/api/v1"
@@ -453,6 +458,35 @@ def test_the_queue_is_oldest_first_a_page_at_a_time(
                       as_user=graders[0]).get_json()
     assert [i["attempt_id"] for i in first["items"] + rest["items"]] == ids
     assert rest["next_cursor"] is None
+
+
+def test_an_essay_past_its_deadline_awaits_grading_before_the_job_closes_it(
+    client: ApiClient, session: Session, org: Organisation, graders: tuple[User, ...],
+    trainer: User,
+) -> None:
+    version = essay_version(org, stipend_amount=300, stipend_currency="USD")
+    session.commit()
+    idle, earlier = UserFactory(), UserFactory()
+    sign_in_for_days(client, trainer, idle, earlier, *graders)
+    handed_in = awaiting(client, earlier, version)
+    attempt = started(client, trainer, version.assessment_id)
+    essay = next(q for q in attempt["questions"] if q["kind"] == "free_text")
+    answer(client, trainer, attempt["id"], essay["id"], {"text": "Merged n and l."})
+    started(client, idle, version.assessment_id)  # nothing written: nothing to grade
+    deadline = datetime.fromisoformat(attempt["deadline_at"])
+
+    with time_machine.travel(deadline + timedelta(minutes=5), tick=False):
+        items = queue(client, graders[0])
+        assert [i["attempt_id"] for i in items] == [handed_in, attempt["id"]]
+        assert datetime.fromisoformat(items[1]["closed_at"]) == deadline
+        grading = claim(client, graders[0], attempt["id"])  # closes the attempt first
+    assert grading["questions"][0]["answer_text"] == "Merged n and l."
+    stored = attempt_of(session, attempt["id"])
+    assert (stored.state, stored.close_reason) == (AttemptState.AWAITING_GRADING,
+                                                   CloseReason.TIME_LIMIT)
+    assert stored.closed_at == deadline
+    assert session.scalar(select(func.count()).select_from(EarningEvent).where(
+        EarningEvent.source_id == stored.id)) == 1
 
 
 # --- statistics ----------------------------------------------------------------------

@@ -127,6 +127,32 @@ def test_manual_grant_and_revocation(
     assert {"qualification.granted", "qualification.revoked"} <= kinds
 
 
+def test_a_grant_to_a_trainer_who_does_not_speak_the_locale_warns_the_manager(
+    client: ApiClient, session: Session, manager: User
+) -> None:
+    qualification = _create(client, manager)  # yue-HK
+    url = f"{QUALIFICATIONS}/{qualification['id']}/grants"
+    mainland = UserFactory(languages=["yue-CN"])
+    body = {"trainer_id": str(mainland.id), "reason": "Worked with us on a pilot"}
+    granted = client.post(url, as_user=manager, json=body)
+    assert granted.status_code == 201, granted.get_json()
+    answer = granted.get_json()
+    assert (answer["status"], answer["trainer_id"]) == ("granted", str(mainland.id))
+    assert answer["warnings"] == [{
+        "code": "locale-not-spoken",
+        "message": "The trainer does not list yue-HK, the qualification's locale, among their "
+                   "languages (they list yue-CN). The grant stands, but projects that require "
+                   "this qualification stay closed to them until they list it.",
+    }]
+    speaker = UserFactory(languages=["en-GB", "yue-Hant-HK"])
+    granted = client.post(url, as_user=manager, json={**body, "trainer_id": str(speaker.id)})
+    assert granted.get_json()["warnings"] == []
+    any_locale = _create(client, manager, code="rubric-writing", locale=None)
+    granted = client.post(f"{QUALIFICATIONS}/{any_locale['id']}/grants", as_user=manager,
+                          json=body)
+    assert granted.get_json()["warnings"] == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -164,7 +164,10 @@ def test_the_marketplace_shows_what_a_trainer_needs_to_decide(
     assert shown["review_policy"] == {"auto_approve_days": 5, "review_sample_percent": 20}
     assert shown["guidelines"]["number"] == 1 and shown["guidelines"]["changed_at"]
     assert (shown["capacity"], shown["places_left"]) == (4, 3)
-    assert shown["membership"] is None and shown["eligible"] is True
+    # Not yet: the graphic content needs the age attestation and consent first.
+    assert shown["membership"] is None and shown["eligible"] is False
+    assert [(u["code"], u["categories"]) for u in shown["unmet"]] == [
+        ("age-attestation", []), ("consent", ["violence"])]
     assert shown["organisation"]["id"] == str(manager.organisation_id)
     assert "gold_answer" not in str(shown)
 
@@ -256,6 +259,38 @@ def test_a_former_member_sees_why_they_are_no_longer_eligible(
         code="not-eligible",
     )
     assert problem["reasons"][0]["code"] == "score-below"
+
+
+def test_the_qualifications_own_locale_applies_when_the_requirement_names_none(
+    client: ApiClient, session: Session, manager: User
+) -> None:
+    """A yue-CN speaker granted the yue-HK qualification by hand is not eligible where a
+    project requires the qualification without repeating its locale."""
+    project = ProjectFactory(manager=manager)
+    qualification = QualificationFactory(organisation=manager.organisation, locale="yue-HK")
+    require(session, project, qualification)  # no locale of its own
+    mainland = UserFactory(languages=["yue-CN", "cmn-CN"])
+    grant(mainland, qualification, score=None)
+    local = UserFactory(languages=["yue-Hant-HK"])
+    grant(local, qualification, score=None)
+
+    assert str(project.id) not in market_ids(client, mainland)
+    assert str(project.id) in market_ids(client, local)
+    problem = assert_problem(
+        client.post(f"{MARKET}/{project.id}/applications", as_user=mainland, json={}), 404)
+    assert problem["type"].endswith("not-found")
+    ranked = client.get(f"/api/v1/projects/{project.id}/candidates", as_user=manager).get_json()
+    assert str(mainland.id) not in {c["trainer"]["id"] for c in ranked}
+    assert str(local.id) in {c["trainer"]["id"] for c in ranked}
+    body = client.post(f"/api/v1/projects/{project.id}/invitations", as_user=manager,
+                       json={"trainer_ids": [str(mainland.id)]}).get_json()
+    [result] = body["results"]
+    assert (result["outcome"], result["reason"]) == ("skipped", "not-eligible")
+    assert result["unmet"] == [{
+        "qualification_id": str(qualification.id), "code": "locale",
+        "message": f"Requires the language yue-HK (the qualification {qualification.name} "
+                   "names it) among your languages.",
+    }]
 
 
 def test_the_marketplace_pages_over_eligible_projects_only(

@@ -10,6 +10,7 @@ from workforce.api.assessments_schemas import (
     AssessmentListArgs,
     AssessmentSchema,
     AssessmentUpdateSchema,
+    GrantedSchema,
     GrantSchema,
     QualificationSchema,
     QualificationUpdateSchema,
@@ -92,10 +93,13 @@ def list_holders(args: dict, qualification_id: uuid.UUID):
 @blp.route("/qualifications/<uuid:qualification_id>/grants", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.arguments(GrantSchema)
-@blp.response(201, TrainerQualificationSchema)
+@blp.response(201, GrantedSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def grant_qualification(args: dict, qualification_id: uuid.UUID):
-    """Grant the qualification by hand, with a written reason (audited; the trainer is told)."""
+    """Grant the qualification by hand, with a written reason (audited; the trainer is
+    told). `warnings` names what the grant will not do: a trainer who does not list the
+    qualification's locale among their languages (`locale-not-spoken`) stays ineligible
+    for projects that require it."""
     return services.grant_qualification(db_session(), current_user(), qualification_id, **args)
 
 

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
 from workforce.api.schemas import LanguageTag, PageArgs, PublicUrl, Text
 from workforce.assessments.models import (
+    STIPEND_MIN_ANSWERS,
     AssessmentState,
     MediaKind,
     PartialCredit,
@@ -64,6 +65,23 @@ class TrainerQualificationSchema(Schema):
     reason = fields.String(allow_none=True)
 
 
+class GrantWarningSchema(Schema):
+    code = fields.String(metadata={"description": "`locale-not-spoken`: the trainer does not "
+                                   "list the qualification's locale among their languages."})
+    message = fields.String()
+
+
+class GrantedSchema(TrainerQualificationSchema):
+    """A manual grant's answer: the trainer's standing, and what the manager should know."""
+
+    warnings = fields.List(
+        fields.Nested(GrantWarningSchema),
+        metadata={"description": "The grant stands; each warning says what it will not do. "
+                  "A trainer who does not speak the qualification's locale is not eligible "
+                  "for projects that require it."},
+    )
+
+
 class GrantSchema(Schema):
     trainer_id = fields.UUID(required=True)
     reason = Text(required=True, validate=validate.Length(min=3, max=2000))
@@ -92,9 +110,16 @@ class VersionSettingsSchema(Schema):
     )
     stipend_amount = fields.Integer(
         load_default=0, validate=validate.Range(min=0, max=10_000_000),
-        metadata={"description": "Minor units of stipend_currency, paid per submitted attempt."},
+        metadata={"description": "Minor units of stipend_currency, paid per attempt that "
+                  "answers at least stipend_min_answers questions."},
     )
     stipend_currency = Currency(allow_none=True, load_default=None, metadata={"example": "USD"})
+    stipend_min_answers = fields.Integer(
+        strict=True, load_default=STIPEND_MIN_ANSWERS, validate=validate.Range(min=1, max=500),
+        metadata={"description": "Questions an attempt must answer to earn the stipend "
+                  "(a blank answer does not count; at least 1, at most "
+                  "questions_per_attempt). A new version's setting, like the others."},
+    )
     show_feedback = fields.Boolean(load_default=False)
     questions_per_attempt = fields.Integer(required=True, validate=validate.Range(min=1, max=500))
     double_grading = fields.Boolean(load_default=False)

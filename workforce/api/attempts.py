@@ -42,7 +42,8 @@ GRADERS = (Role.REVIEWER, Role.VENDOR_MANAGER)
 @blp.response(200, page_of(MarketAssessmentSchema))
 def list_marketplace(args: dict):
     """Every organisation's published assessments, newest first, with the caller's
-    attempts used, and when they may start again."""
+    attempts used, whether they may start (`passed`: not again while they hold the
+    qualification it granted) and when they may start again."""
     return attempts.list_marketplace(db_session(), current_user(), page_request(args))
 
 
@@ -53,8 +54,9 @@ def list_marketplace(args: dict):
 @blp.alt_response(409, response="CONFLICT")
 def start_attempt(assessment_id: uuid.UUID):
     """Start an attempt on the latest published version; the clock starts now.
-    Refused (409) with `attempt-open` (and `attempt_id`), `cooldown` (and `until`) or
-    `attempts-exhausted`."""
+    Refused (409) with `already-passed` (the caller passed it and holds its
+    qualification: `qualification_id`, and `expires_at` when it may be taken again),
+    `attempt-open` (and `attempt_id`), `cooldown` (and `until`) or `attempts-exhausted`."""
     session, trainer = db_session(), current_user()
     # An expired attempt is closed (and committed) first: see save_answer.
     if attempts.close_expired_attempt_of(session, trainer, assessment_id):
@@ -77,8 +79,9 @@ def list_attempts(args: dict):
 @blp.response(200, AttemptSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_attempt(attempt_id: uuid.UUID):
-    """One of the caller's attempts: its questions, saved answers and, once graded,
-    the result (with per-question points and feedback if the assessment shows them)."""
+    """One of the caller's attempts: its questions, saved answers, the stipend (how
+    many answers it needs and how many are given) and, once graded, the result (with
+    per-question points and feedback if the assessment shows them)."""
     return attempts.get_attempt(db_session(), current_user(), attempt_id)
 
 
@@ -106,7 +109,9 @@ def save_answer(args: dict, attempt_id: uuid.UUID, question_id: uuid.UUID):
 def submit_attempt(attempt_id: uuid.UUID):
     """Hand the attempt in; choice and short answers are graded at once. Submitting
     again returns the attempt as it stands. After the deadline the attempt closes as
-    the time limit would (`close_reason` `time_limit`), with the answers saved in time."""
+    the time limit would (`close_reason` `time_limit`), with the answers saved in time.
+    The stipend is paid only with at least its `min_answers` questions answered;
+    `stipend` says whether it was paid, and why not."""
     return attempts.submit_attempt(db_session(), current_user(), attempt_id)
 
 
@@ -119,7 +124,8 @@ def submit_attempt(attempt_id: uuid.UUID):
 @grading_blp.response(200, page_of(QueueItemSchema))
 def grading_queue(args: dict):
     """The organisation's attempts that still need a grader, oldest first; nothing
-    says whose they are."""
+    says whose they are. An attempt past its deadline with free text written is listed
+    from its deadline (`closed_at`), before the scheduler has closed it."""
     return grading.grading_queue(db_session(), current_user(), page_request(args))
 
 
@@ -130,8 +136,12 @@ def grading_queue(args: dict):
 @grading_blp.alt_response(409, response="CONFLICT")
 def claim(attempt_id: uuid.UUID):
     """Take the attempt's next grading round. Refused (409) with `already-graded-by-you`
-    (and `grading_id`) or `no-grading-needed`."""
+    (and `grading_id`) or `no-grading-needed`. An attempt whose deadline has passed is
+    closed first, as the scheduler would."""
     session, grader = db_session(), current_user()
+    # The close stands whatever the claim then meets (see save_answer).
+    if attempts.close_if_expired(session, grader, attempt_id):
+        db.commit(session)
     taken = grading.claim(session, grader, attempt_id)
     return grading.get_grading(session, grader, taken.id)
 

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from workforce.accounts.models import Role
 from workforce.api.schemas import Text
-from workforce.assessments.attempts import FREE_TEXT_MAX, Availability
+from workforce.assessments.attempts import FREE_TEXT_MAX, Availability, StipendStatus
 from workforce.assessments.models import (
     AttemptState,
     CloseReason,
@@ -55,15 +55,26 @@ class MarketAssessmentSchema(Schema):
     stipend = fields.Nested(
         StipendSchema, allow_none=True,
         metadata={"description": "Paid for every attempt that is submitted or runs out of "
-                  "time, pass or fail; null when the assessment is unpaid."},
+                  "time, pass or fail, with at least stipend_min_answers questions "
+                  "answered; null when the assessment is unpaid."},
+    )
+    stipend_min_answers = fields.Integer(
+        attribute="version.stipend_min_answers",
+        metadata={"description": "Questions an attempt must answer (not blank) to earn the "
+                  "stipend."},
     )
     attempts_used = fields.Integer(attribute="standing.attempts_used")
     max_attempts = fields.Integer(attribute="standing.max_attempts")
-    availability = fields.Enum(Availability, by_value=True, attribute="standing.availability")
+    availability = fields.Enum(
+        Availability, by_value=True, attribute="standing.availability",
+        metadata={"description": "`passed`: the caller passed it and holds its "
+                  "qualification; it is offered again once that expires or is revoked."},
+    )
     open_attempt_id = fields.UUID(attribute="standing.open_attempt_id", allow_none=True)
     next_start_at = fields.DateTime(
-        attribute="standing.cooldown_until", allow_none=True,
-        metadata={"description": "While a cooldown runs: when the next attempt may start."},
+        attribute="standing.next_start_at", allow_none=True,
+        metadata={"description": "When the next attempt may start: the end of a cooldown, "
+                  "or the expiry of the qualification a passed assessment granted."},
     )
 
 
@@ -92,6 +103,25 @@ class ServedQuestionSchema(Schema):
     feedback = fields.String(allow_none=True)
 
 
+class AttemptStipendSchema(Schema):
+    """The attempt's stipend, and what it takes: shown while the attempt is open, so the
+    trainer knows before submitting."""
+
+    amount = fields.Integer(attribute="money.amount",
+                            metadata={"description": "Minor units of the currency."})
+    currency = fields.String(attribute="money.currency", metadata={"example": "USD"})
+    min_answers = fields.Integer(
+        metadata={"description": "Questions that must be answered (not blank) for it."}
+    )
+    answered = fields.Integer(metadata={"description": "Questions answered so far."})
+    status = fields.Enum(
+        StipendStatus, by_value=True,
+        metadata={"description": "`pending` (not paid yet), `paid`, or `withheld` (the "
+                  "attempt closed with fewer than min_answers answered)."},
+    )
+    message = fields.String(metadata={"description": "What the status means, in words."})
+
+
 class AttemptSchema(Schema):
     id = fields.UUID()
     assessment_id = fields.UUID()
@@ -99,7 +129,12 @@ class AttemptSchema(Schema):
     version_number = fields.Integer()
     number = fields.Integer(metadata={"description": "1 for the trainer's first attempt."})
     instructions = fields.String()
-    state = fields.Enum(AttemptState, by_value=True)
+    state = fields.Enum(
+        AttemptState, by_value=True,
+        metadata={"description": "As of the request: an attempt whose deadline has passed "
+                  "is closed at it (`close_reason` `time_limit`) and shows "
+                  "`awaiting_grading` until its result is out."},
+    )
     started_at = fields.DateTime()
     deadline_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
@@ -109,6 +144,10 @@ class AttemptSchema(Schema):
     score_percent = fields.Decimal(as_string=True, allow_none=True)
     passed = fields.Boolean(allow_none=True)
     graded_at = fields.DateTime(allow_none=True)
+    stipend = fields.Nested(
+        AttemptStipendSchema, allow_none=True,
+        metadata={"description": "null when the assessment is unpaid."},
+    )
     questions = fields.List(fields.Nested(ServedQuestionSchema))
 
 

@@ -39,8 +39,10 @@ MEMBER_READERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(MarketProjectSchema))
 def list_marketplace(args: dict):
-    """Active projects the caller is eligible for, newest first: pay, content warning,
-    review policy, guidelines version, places left and the caller's membership."""
+    """Active projects the caller is qualified for, newest first: pay, content warning,
+    review policy, guidelines version, places left and the caller's membership. One
+    with a content warning the caller has not consented to is listed with
+    `eligible: false` and `unmet` saying what to do (`age-attestation`, `consent`)."""
     return staffing.list_marketplace(db_session(), current_user(), page_request(args))
 
 
@@ -62,7 +64,8 @@ def get_market_project(project_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def apply(args: dict, project_id: uuid.UUID):
     """Apply to join (audited). 409 `membership-open` if an application, invitation or
-    membership is open; `not-eligible`; `project-paused` and the like."""
+    membership is open; `not-eligible`; `consent-required`; `project-paused` and the
+    like."""
     return staffing.apply(db_session(), current_user(), project_id, **args)
 
 

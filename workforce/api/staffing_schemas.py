@@ -53,11 +53,20 @@ class MembershipRefSchema(Schema):
 
 
 class UnmetSchema(Schema):
-    qualification_id = fields.UUID()
+    qualification_id = fields.UUID(
+        allow_none=True, metadata={"description": "null for a content-warning requirement."}
+    )
     code = fields.String(
-        metadata={"description": "missing, revoked, failed, expired, score-below or locale"}
+        metadata={"description": "A qualification: missing, revoked, failed, expired, "
+                  "score-below or locale. A content warning: age-attestation (attest being "
+                  "18 or over) or consent (opt in to `categories`), both at "
+                  "/me/content-consent."}
     )
     message = fields.String()
+    categories = fields.List(
+        fields.String(),
+        metadata={"description": "With `consent`: the categories not yet opted in to."},
+    )
 
 
 class MarketProjectSchema(Schema):
@@ -87,11 +96,15 @@ class MarketProjectSchema(Schema):
         MembershipRefSchema, allow_none=True,
         metadata={"description": "The caller's latest membership of the project, if any."},
     )
-    eligible = fields.Boolean()
+    eligible = fields.Boolean(
+        metadata={"description": "Whether the caller may apply: false while anything in "
+                  "`unmet` is missing."},
+    )
     unmet = fields.List(
         fields.Nested(UnmetSchema),
-        metadata={"description": "Requirements the caller misses (a former member may see "
-                  "a project they are no longer eligible for)."},
+        metadata={"description": "What the caller misses: a project with a content warning "
+                  "is listed until they attest their age and opt in to its categories (a "
+                  "former member may also see a project they are no longer eligible for)."},
     )
 
 

@@ -4,8 +4,12 @@ closing attempts whose time is up.
 An attempt lives on the version that was the latest published one when it started,
 with the questions it drew then; later versions never change it. It is ``open`` until
 the trainer submits or its deadline passes (whichever comes first: saved answers count
-either way). Closing grades what a machine can grade, pays the stipend (pass or fail,
-once), and completes the attempt at once or hands it to graders (``grading``).
+either way). An attempt whose deadline has passed is shown closed from then on, before
+anything has processed it (``shown_state``). Closing grades what a machine can grade,
+pays the stipend (pass or fail, once, and only for at least ``stipend_min_answers``
+answered questions), and completes the attempt at once or hands it to graders
+(``grading``). A trainer who passed an assessment and holds its qualification may not
+take it again until the qualification expires or is revoked.
 
 Answer keys never leave this module except as points.
 """
@@ -33,6 +37,7 @@ from workforce.assessments import grading, scoring
 from workforce.assessments.lifecycle import (
     answers_of,
     drawn_questions,
+    is_answered,
     is_free_text,
     lock_attempt,
     move_attempt,
@@ -49,9 +54,10 @@ from workforce.assessments.models import (
     Qualification,
     Question,
     QuestionKind,
+    TrainerQualification,
 )
 from workforce.assessments.services import latest_published_version
-from workforce.billing.models import EarningKind
+from workforce.billing.models import EarningEvent, EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
@@ -69,6 +75,7 @@ CLOSE_BATCH = 200
 class Availability(StrEnum):
     AVAILABLE = "available"
     IN_PROGRESS = "in_progress"
+    PASSED = "passed"
     COOLDOWN = "cooldown"
     EXHAUSTED = "exhausted"
 
@@ -78,39 +85,67 @@ class Standing:
     """A trainer's position on one assessment under the rules of its current version.
 
     Attempts count across versions: publishing a new version does not hand out new tries.
+    ``passed`` holds the qualification the trainer passed the assessment for, while it
+    is valid: the assessment is not taken again until it expires or is revoked.
     """
 
     attempts_used: int
     max_attempts: int
     open_attempt_id: uuid.UUID | None
     cooldown_until: datetime | None
+    passed: TrainerQualification | None = None
 
     @property
     def availability(self) -> Availability:
         if self.open_attempt_id is not None:
             return Availability.IN_PROGRESS
+        if self.passed is not None:
+            return Availability.PASSED
         if self.attempts_used >= self.max_attempts:
             return Availability.EXHAUSTED
         if self.cooldown_until is not None:
             return Availability.COOLDOWN
         return Availability.AVAILABLE
 
+    @property
+    def next_start_at(self) -> datetime | None:
+        """When the trainer may start again: a cooldown's end, or the expiry of the
+        qualification they passed for (if tries are left)."""
+        if self.passed is not None:
+            left = self.attempts_used < self.max_attempts
+            return self.passed.expires_at if left else None
+        return self.cooldown_until
+
 
 def standing_of(
-    version: AssessmentVersion, attempts: Sequence[Attempt], now: datetime
+    version: AssessmentVersion, attempts: Sequence[Attempt], now: datetime,
+    record: TrainerQualification | None = None,
 ) -> Standing:
-    open_ids = [a.id for a in attempts if a.state is AttemptState.OPEN]
-    closed = [a.closed_at for a in attempts if a.closed_at is not None]
+    """``record`` is the trainer's standing in the assessment's qualification."""
+    open_ids = [a.id for a in attempts if shown_state(a, now) is AttemptState.OPEN]
+    closed = [c for c in (shown_closed_at(a, now) for a in attempts) if c is not None]
     until = max(closed) + timedelta(seconds=version.cooldown_seconds) if closed else None
+    passed = any(a.passed for a in attempts) and grading.is_valid_grant(record, now)
     return Standing(
         attempts_used=len(attempts), max_attempts=version.max_attempts,
         open_attempt_id=open_ids[0] if open_ids else None,
         cooldown_until=until if until is not None and until > now else None,
+        passed=record if passed else None,
     )
 
 
-def _check_may_start(standing: Standing) -> None:
+def _check_may_start(standing: Standing, qualification: Qualification) -> None:
     availability = standing.availability
+    if availability is Availability.PASSED:
+        assert standing.passed is not None
+        expires_at = standing.passed.expires_at
+        raise Conflict(
+            f"You passed this assessment and hold {qualification.name}"
+            + (f" until {expires_at:%Y-%m-%d}" if expires_at else "")
+            + "; it can be taken again once the qualification expires or is revoked.",
+            code="already-passed", qualification_id=str(qualification.id),
+            expires_at=expires_at.isoformat() if expires_at else None,
+        )
     if availability is Availability.IN_PROGRESS:
         raise Conflict(
             "You have an attempt in progress; finish it first.", code="attempt-open",
@@ -145,10 +180,13 @@ class MarketEntry:
 
     @property
     def stipend(self) -> Money | None:
-        v = self.version
-        if v.stipend_amount <= 0 or v.stipend_currency is None:
-            return None
-        return Money(v.stipend_amount, v.stipend_currency)
+        return stipend_of(self.version)
+
+
+def stipend_of(version: AssessmentVersion) -> Money | None:
+    if version.stipend_amount <= 0 or version.stipend_currency is None:
+        return None
+    return Money(version.stipend_amount, version.stipend_currency)
 
 
 def _published_versions(session: Session, assessment_ids: Sequence[uuid.UUID]) -> Any:
@@ -187,6 +225,7 @@ def list_marketplace(session: Session, trainer: User, page: PageRequest) -> Page
     ids = [a.id for a in found.items]
     versions = _latest_published(session, ids)
     attempts = _attempts_by_assessment(session, trainer.id, ids)
+    records = _records(session, trainer.id, {a.qualification_id for a in found.items})
     owners = {a.organisation_id for a in found.items}
     organisations = {
         o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(owners)))
@@ -196,11 +235,28 @@ def list_marketplace(session: Session, trainer: User, page: PageRequest) -> Page
         MarketEntry(
             assessment=a, version=versions[a.id], organisation=organisations[a.organisation_id],
             qualification=a.qualification,
-            standing=standing_of(versions[a.id], attempts[a.id], now),
+            standing=standing_of(versions[a.id], attempts[a.id], now,
+                                 records.get(a.qualification_id)),
         )
         for a in found.items
     ]
     return Page(entries, found.next_cursor)
+
+
+def _records(
+    session: Session, trainer_id: uuid.UUID, qualification_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, TrainerQualification]:
+    """The trainer's standing in each qualification, by qualification."""
+    if not qualification_ids:
+        return {}
+    return {
+        r.qualification_id: r for r in session.scalars(
+            select(TrainerQualification).where(
+                TrainerQualification.trainer_id == trainer_id,
+                TrainerQualification.qualification_id.in_(qualification_ids),
+            )
+        )
+    }
 
 
 def _attempts_by_assessment(
@@ -235,7 +291,9 @@ def start_attempt(session: Session, trainer: User, assessment_id: uuid.UUID) -> 
     now = clock.now()
     previous = _attempts_by_assessment(session, trainer.id, [assessment.id])[assessment.id]
     _close_expired(session, previous, now)
-    _check_may_start(standing_of(version, previous, now))
+    record = _records(session, trainer.id, {assessment.qualification_id})
+    standing = standing_of(version, previous, now, record.get(assessment.qualification_id))
+    _check_may_start(standing, assessment.qualification)
     questions = _draw(version)
     attempt = Attempt(
         assessment_id=assessment.id, version_id=version.id,
@@ -271,7 +329,7 @@ def close_expired_attempt_of(session: Session, trainer: User, assessment_id: uui
 
 def _close_expired(session: Session, attempts: Sequence[Attempt], now: datetime) -> bool:
     # The trainer then meets the cooldown rather than a stale "attempt in progress".
-    due = [a for a in attempts if a.state is AttemptState.OPEN and a.deadline_at <= now]
+    due = [a for a in attempts if is_expired(a, now)]
     return any([_close_locked(session, a.id, now) for a in due])
 
 
@@ -314,6 +372,44 @@ class ServedQuestion:
     feedback: str | None  # likewise
 
 
+class StipendStatus(StrEnum):
+    PENDING = "pending"  # not paid yet: the attempt is open, or closed and not processed
+    PAID = "paid"
+    WITHHELD = "withheld"  # closed with fewer answered questions than the stipend needs
+
+
+@dataclass(frozen=True)
+class StipendView:
+    """The attempt's stipend as the trainer sees it, before and after submitting."""
+
+    money: Money
+    min_answers: int
+    answered: int
+    status: StipendStatus
+    closed: bool
+
+    @property
+    def message(self) -> str:
+        money, needed, given = self.money, self.min_answers, self.answered
+        if self.status is StipendStatus.PAID:
+            return f"Paid: {money}."
+        if self.status is StipendStatus.WITHHELD:
+            return (f"No stipend: the attempt closed with {_questions(given)} answered, and "
+                    f"the stipend of {money} needs at least {needed}.")
+        if self.closed:
+            return (f"The attempt closed with {_questions(given)} answered, enough for the "
+                    f"stipend of {money}; it is paid as the attempt is processed.")
+        if given < needed:
+            return (f"Answer at least {_questions(needed)} to earn the stipend of {money}; "
+                    f"you have answered {given}.")
+        return (f"You have answered {_questions(given)}, enough for the stipend of {money}; "
+                "it is paid when the attempt closes.")
+
+
+def _questions(count: int) -> str:
+    return f"{count} question" if count == 1 else f"{count} questions"
+
+
 @dataclass(frozen=True)
 class AttemptView:
     id: uuid.UUID
@@ -332,7 +428,34 @@ class AttemptView:
     score_percent: Decimal | None
     passed: bool | None
     graded_at: datetime | None
+    stipend: StipendView | None
     questions: list[ServedQuestion]
+
+
+def is_expired(attempt: Attempt, now: datetime) -> bool:
+    """Still open in the database, though its deadline has passed."""
+    return attempt.state is AttemptState.OPEN and now >= attempt.deadline_at
+
+
+def shown_state(attempt: Attempt, now: datetime) -> AttemptState:
+    """The attempt's state as of ``now``: one whose deadline has passed is closed then,
+    whether or not anything has processed it yet; until it is, its result is pending
+    (``awaiting_grading``)."""
+    if is_expired(attempt, now):
+        return AttemptState.AWAITING_GRADING
+    return attempt.state
+
+
+def shown_closed_at(attempt: Attempt, now: datetime) -> datetime | None:
+    if is_expired(attempt, now):
+        return attempt.deadline_at
+    return attempt.closed_at
+
+
+def _shown_close_reason(attempt: Attempt, now: datetime) -> CloseReason | None:
+    if is_expired(attempt, now):
+        return CloseReason.TIME_LIMIT
+    return attempt.close_reason
 
 
 def _own_attempt(
@@ -355,33 +478,69 @@ def list_attempts(session: Session, trainer: User, page: PageRequest) -> Page[At
 
 
 def attempt_views(session: Session, attempts: Sequence[Attempt]) -> list[AttemptView]:
-    """Views of several attempts with their questions and answers, in a few queries."""
+    """Views of several attempts with their questions, answers and stipends, in a few
+    queries, as of now."""
+    ids = [a.id for a in attempts]
     questions = questions_by_id(session, attempts)
     answers: dict[uuid.UUID, dict[uuid.UUID, AttemptAnswer]] = defaultdict(dict)
-    for answer in session.scalars(
-        select(AttemptAnswer).where(AttemptAnswer.attempt_id.in_([a.id for a in attempts]))
-    ):
+    for answer in session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id.in_(ids))):
         answers[answer.attempt_id][answer.question_id] = answer
-    return [_view(a, questions[a.id], answers[a.id]) for a in attempts]
+    paid = set(session.scalars(
+        select(EarningEvent.source_id).where(
+            EarningEvent.kind == EarningKind.ASSESSMENT_STIPEND,
+            EarningEvent.source_type == "attempt", EarningEvent.source_id.in_(ids),
+        )
+    ))
+    now = clock.now()
+    return [_view(a, questions[a.id], answers[a.id], a.id in paid, now) for a in attempts]
 
 
 def _view(
-    attempt: Attempt, questions: Sequence[Question], answers: Mapping[uuid.UUID, AttemptAnswer]
+    attempt: Attempt, questions: Sequence[Question],
+    answers: Mapping[uuid.UUID, AttemptAnswer], paid: bool, now: datetime,
 ) -> AttemptView:
-    graded = attempt.state is AttemptState.GRADED
+    state = shown_state(attempt, now)
+    graded = state is AttemptState.GRADED
     feedback = graded and attempt.version.show_feedback
     total = (attempt.auto_points or 0) + (attempt.rubric_points or 0)
     return AttemptView(
         id=attempt.id, assessment_id=attempt.assessment_id,
         assessment_title=attempt.assessment.title, version_number=attempt.version.number,
-        number=attempt.number, instructions=attempt.version.instructions, state=attempt.state,
+        number=attempt.number, instructions=attempt.version.instructions, state=state,
         started_at=attempt.started_at, deadline_at=attempt.deadline_at,
-        closed_at=attempt.closed_at, close_reason=attempt.close_reason,
+        closed_at=shown_closed_at(attempt, now),
+        close_reason=_shown_close_reason(attempt, now),
         max_points=attempt.max_points, total_points=total if graded else None,
         score_percent=attempt.score_percent if graded else None,
         passed=attempt.passed if graded else None, graded_at=attempt.graded_at,
+        stipend=_stipend_view(attempt, state, answers, paid),
         questions=[_served(q, answers.get(q.id), feedback) for q in questions],
     )
+
+
+def _stipend_view(
+    attempt: Attempt, state: AttemptState, answers: Mapping[uuid.UUID, AttemptAnswer],
+    paid: bool,
+) -> StipendView | None:
+    money = stipend_of(attempt.version)
+    if money is None:
+        return None
+    answered = answered_count(attempt, answers)
+    needed = attempt.version.stipend_min_answers
+    closed = state is not AttemptState.OPEN
+    if paid:
+        status = StipendStatus.PAID
+    elif closed and answered < needed:
+        status = StipendStatus.WITHHELD
+    else:
+        status = StipendStatus.PENDING
+    return StipendView(money=money, min_answers=needed, answered=answered, status=status,
+                       closed=closed)
+
+
+def answered_count(attempt: Attempt, answers: Mapping[uuid.UUID, AttemptAnswer]) -> int:
+    """The attempt's questions with an answer that says something (``is_answered``)."""
+    return sum(1 for q in attempt.question_ids if is_answered(answers.get(uuid.UUID(q))))
 
 
 def _served(question: Question, answer: AttemptAnswer | None, feedback: bool) -> ServedQuestion:
@@ -410,12 +569,16 @@ RESPONSE_FIELD = {
 }
 
 
-def close_if_expired(session: Session, trainer: User, attempt_id: uuid.UUID) -> bool:
-    """Close the trainer's attempt if its deadline has passed and it is still open, as
-    the job would; says whether it did. The API commits this on its own, before the
-    answer that arrived too late is refused."""
+def close_if_expired(session: Session, user: User, attempt_id: uuid.UUID) -> bool:
+    """Close the attempt if its deadline has passed and it is still open, as the job
+    would; says whether it did. ``user`` is its trainer, or a grader of its organisation
+    about to claim it. The API commits this on its own, before the request goes on (an
+    answer that arrived too late is then refused)."""
     attempt = session.get(Attempt, attempt_id)
-    if attempt is None or attempt.trainer_id != trainer.id:
+    if attempt is None:
+        return False
+    staff = user.organisation_id is not None and user.organisation_id == attempt.organisation_id
+    if attempt.trainer_id != user.id and not staff:
         return False
     return _close_locked(session, attempt_id, clock.now())
 
@@ -558,7 +721,7 @@ def close_attempt(
     questions = drawn_questions(session, attempt)
     answers = answers_of(session, attempt)
     attempt.auto_points = _auto_grade(questions, answers)
-    _pay_stipend(session, attempt)
+    _pay_stipend(session, attempt, answered_count(attempt, answers))
     free_text = [q for q in questions if is_free_text(q)]
     if any(_has_text(answers.get(q.id)) for q in free_text):
         move_attempt(attempt, AttemptState.AWAITING_GRADING)
@@ -595,18 +758,35 @@ def _auto_grade(questions: Sequence[Question], answers: Mapping[uuid.UUID, Attem
     return total
 
 
-def _pay_stipend(session: Session, attempt: Attempt) -> None:
+def _pay_stipend(session: Session, attempt: Attempt, answered: int) -> None:
     """Taking the assessment is work: paid on closing, pass or fail, once per attempt
-    (the earning's unique source key holds that against any retry or race)."""
-    version = attempt.version
-    if version.stipend_amount <= 0 or version.stipend_currency is None:
+    (the earning's unique source key holds that against any retry or race), if the
+    trainer answered at least the version's minimum; a blank attempt is not work. The
+    trainer is told either way."""
+    money = stipend_of(attempt.version)
+    if money is None:
+        return
+    title, number = attempt.assessment.title, attempt.number
+    needed = attempt.version.stipend_min_answers
+    data = {"attempt_id": str(attempt.id), "amount": money.amount,
+            "currency": money.currency, "answered": answered, "min_answers": needed}
+    if answered < needed:
+        notify(
+            session, attempt.trainer_id, "earnings.stipend_withheld", f"No stipend: {title}",
+            f"Attempt {number} at {title} closed with {_questions(answered)} answered; the "
+            f"stipend of {money} needs at least {needed}, so nothing was paid for it.",
+            data=data,
+        )
         return
     record_earning(
         session, kind=EarningKind.ASSESSMENT_STIPEND, trainer_id=attempt.trainer_id,
-        organisation_id=attempt.organisation_id,
-        money=Money(version.stipend_amount, version.stipend_currency),
+        organisation_id=attempt.organisation_id, money=money,
         source_type="attempt", source_id=attempt.id,
-        description=f"Assessment stipend: {attempt.assessment.title} (attempt {attempt.number})",
+        description=f"Assessment stipend: {title} (attempt {number})",
+    )
+    notify(
+        session, attempt.trainer_id, "earnings.stipend", f"A stipend of {money}",
+        f"You earned a stipend of {money} for attempt {number} at {title}.", data=data,
     )
 
 

@@ -96,6 +96,8 @@ def grading_queue(session: Session, staff: User, page: PageRequest) -> Page[Queu
     two with double grading), or when both double-grading rounds are in and it is
     still waiting: agreeing rounds complete the attempt at once, so that means they
     disagreed and an adjudicator is needed. Claimed, unsubmitted rounds count as taken.
+    An attempt whose deadline has passed with free text written awaits grading from
+    its deadline, whether or not the job has closed it yet (a claim closes it first).
     """
     taken = _grading_count()
     done = _grading_count(Grading.state == GradingState.SUBMITTED)
@@ -108,7 +110,7 @@ def grading_queue(session: Session, staff: User, page: PageRequest) -> Page[Queu
         .join(Assessment, Assessment.id == Attempt.assessment_id)
         .where(
             Attempt.organisation_id == staff.organisation_id,
-            Attempt.state == AttemptState.AWAITING_GRADING,
+            or_(Attempt.state == AttemptState.AWAITING_GRADING, _expired_with_text(clock.now())),
             or_(taken < planned, and_(double, taken == 2, done == 2)),
         )
     )
@@ -117,7 +119,8 @@ def grading_queue(session: Session, staff: User, page: PageRequest) -> Page[Queu
         [
             QueueItem(
                 attempt_id=attempt.id, assessment_title=title, version_number=number,
-                closed_at=attempt.closed_at, rounds_done=rounds, graded_by_you=bool(by_me),
+                closed_at=attempt.closed_at or attempt.deadline_at, rounds_done=rounds,
+                graded_by_you=bool(by_me),
             )
             for attempt, title, number, rounds, by_me in rows
         ],
@@ -125,23 +128,37 @@ def grading_queue(session: Session, staff: User, page: PageRequest) -> Page[Queu
     )
 
 
+def _expired_with_text(now: datetime) -> Any:
+    """SQL: still open past its deadline, with a free-text answer written (what closing
+    it will hand to graders)."""
+    written = (
+        select(AttemptAnswer.id)
+        .join(Question, Question.id == AttemptAnswer.question_id)
+        .where(
+            AttemptAnswer.attempt_id == Attempt.id, Question.kind == QuestionKind.FREE_TEXT,
+            func.trim(AttemptAnswer.response["text"].as_string()) != "",
+        )
+        .exists()
+    )
+    return and_(Attempt.state == AttemptState.OPEN, Attempt.deadline_at <= now, written)
+
+
 def _oldest_first(
     session: Session, stmt: Select[Any], page: PageRequest
 ) -> tuple[list[Any], str | None]:
-    """Keyset pagination over (closed_at, id), ascending: a queue is worked oldest first."""
+    """Keyset pagination over (closed_at, id), ascending: a queue is worked oldest first.
+    An attempt not closed yet counts as closed at its deadline."""
+    closed_at = func.coalesce(Attempt.closed_at, Attempt.deadline_at)
     if page.cursor:
         after_t, after_id = decode_cursor(page.cursor)
         stmt = stmt.where(
-            or_(Attempt.closed_at > after_t,
-                and_(Attempt.closed_at == after_t, Attempt.id > after_id))
+            or_(closed_at > after_t, and_(closed_at == after_t, Attempt.id > after_id))
         )
-    rows = list(
-        session.execute(stmt.order_by(Attempt.closed_at, Attempt.id).limit(page.limit + 1))
-    )
+    rows = list(session.execute(stmt.order_by(closed_at, Attempt.id).limit(page.limit + 1)))
     if len(rows) <= page.limit:
         return rows, None
     last = rows[page.limit - 1][0]
-    return rows[: page.limit], encode_cursor(last.closed_at, last.id)
+    return rows[: page.limit], encode_cursor(last.closed_at or last.deadline_at, last.id)
 
 
 # --- claiming ------------------------------------------------------------------------
@@ -476,7 +493,8 @@ def _tell_trainer(session: Session, attempt: Attempt, total: int) -> None:
     )
 
 
-def _is_valid_grant(record: TrainerQualification | None, now: datetime) -> bool:
+def is_valid_grant(record: TrainerQualification | None, now: datetime) -> bool:
+    """Granted and not expired: the trainer holds the qualification now."""
     return (
         record is not None
         and record.status is QualificationStatus.GRANTED
@@ -493,7 +511,7 @@ def _update_qualification(
     qualification = attempt.assessment.qualification
     record = find_record(session, qualification.id, attempt.trainer_id)
     keep = record is not None and (
-        _is_valid_grant(record, now) or record.status is QualificationStatus.REVOKED
+        is_valid_grant(record, now) or record.status is QualificationStatus.REVOKED
     )
     if not attempt.passed and keep:
         assert record is not None
@@ -511,7 +529,23 @@ def _update_qualification(
         object_id=record.id, organisation_id=qualification.organisation_id,
         before=before, after=record_snapshot(record),
     )
+    if attempt.passed:
+        _tell_granted(session, attempt, record)
     return record
+
+
+def _tell_granted(session: Session, attempt: Attempt, record: TrainerQualification) -> None:
+    qualification = attempt.assessment.qualification
+    until = f" until {record.expires_at:%Y-%m-%d}" if record.expires_at else ""
+    notify(
+        session, record.trainer_id, "qualification.granted",
+        f"Qualification granted: {qualification.name}",
+        f"You passed {attempt.assessment.title} and hold the qualification "
+        f"{qualification.name}{until}.",
+        data={"qualification_id": str(qualification.id), "status": record.status.value,
+              "attempt_id": str(attempt.id),
+              "expires_at": record.expires_at.isoformat() if record.expires_at else None},
+    )
 
 
 def _apply_result(

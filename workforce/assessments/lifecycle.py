@@ -89,3 +89,12 @@ def answers_of(session: Session, attempt: Attempt) -> dict[uuid.UUID, AttemptAns
 
 def is_free_text(question: Question) -> bool:
     return question.kind is QuestionKind.FREE_TEXT
+
+
+def is_answered(answer: AttemptAnswer | None) -> bool:
+    """An answer that says something: an option chosen, or text that is not blank (an
+    empty choice or blank text is saved, yet answers nothing)."""
+    if answer is None:
+        return False
+    value = next(iter(answer.response.values()), None)
+    return bool(value.strip()) if isinstance(value, str) else bool(value)

@@ -66,6 +66,10 @@ class TrainerQualification(IdMixin, TimestampMixin, Base):
     qualification: Mapped[Qualification] = relationship()
 
 
+# Answered questions an attempt needs for its stipend unless the version says more.
+STIPEND_MIN_ANSWERS = 1
+
+
 class AssessmentState(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -102,6 +106,7 @@ class AssessmentVersion(IdMixin, TimestampMixin, Base):
             "stipend_amount = 0 OR stipend_currency IS NOT NULL", name="stipend_has_currency"
         ),
         CheckConstraint("questions_per_attempt >= 1", name="draws_a_question"),
+        CheckConstraint("stipend_min_answers >= 1", name="stipend_needs_an_answer"),
     )
 
     assessment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assessments.id"))
@@ -114,6 +119,8 @@ class AssessmentVersion(IdMixin, TimestampMixin, Base):
     expected_duration_seconds: Mapped[int]
     stipend_amount: Mapped[int] = mapped_column(default=0)
     stipend_currency: Mapped[str | None] = mapped_column(String(3))
+    # Questions an attempt must answer to earn the stipend: a blank attempt never does.
+    stipend_min_answers: Mapped[int] = mapped_column(default=STIPEND_MIN_ANSWERS)
     show_feedback: Mapped[bool] = mapped_column(default=False)
     questions_per_attempt: Mapped[int]
     double_grading: Mapped[bool] = mapped_column(default=False)

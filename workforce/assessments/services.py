@@ -20,6 +20,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import Organisation, Role, User, WageFloor
 from workforce.assessments.models import (
+    STIPEND_MIN_ANSWERS,
     Assessment,
     AssessmentState,
     AssessmentVersion,
@@ -36,6 +37,7 @@ from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.money import rate_for
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
+from workforce.projects.eligibility import speaks
 
 # --- qualifications ------------------------------------------------------------------
 
@@ -131,6 +133,28 @@ def _plain_decimal(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class GrantWarning:
+    """Something the manager should know about a grant that stands all the same."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A manual grant as the manager sees it: the trainer's record (its attributes read
+    through), and warnings."""
+
+    record: TrainerQualification
+    warnings: list[GrantWarning]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+
 def grant_qualification(
     session: Session,
     manager: User,
@@ -140,8 +164,10 @@ def grant_qualification(
     reason: str,
     score_percent: Decimal | None = None,
     expires_at: datetime | None = None,
-) -> TrainerQualification:
-    """A manual grant, with a written reason; audited, and the trainer is told."""
+) -> Grant:
+    """A manual grant, with a written reason; audited, and the trainer is told. The
+    manager is warned when the trainer does not speak the qualification's locale: the
+    grant stands, but projects requiring it stay closed to them (``eligibility``)."""
     qualification = get_qualification(session, manager, qualification_id)
     trainer = _trainer(session, trainer_id)
     now = clock.now()
@@ -166,7 +192,20 @@ def grant_qualification(
     record.reason = reason
     session.flush()
     _audit_and_notify(session, manager, qualification, record, before, "granted", reason)
-    return record
+    return Grant(record, _grant_warnings(qualification, trainer))
+
+
+def _grant_warnings(qualification: Qualification, trainer: User) -> list[GrantWarning]:
+    languages = trainer.languages or []
+    if qualification.locale is None or speaks(languages, qualification.locale):
+        return []
+    listed = ", ".join(languages) if languages else "none"
+    return [GrantWarning(
+        "locale-not-spoken",
+        f"The trainer does not list {qualification.locale}, the qualification's locale, among "
+        f"their languages (they list {listed}). The grant stands, but projects that require "
+        "this qualification stay closed to them until they list it.",
+    )]
 
 
 def revoke_qualification(
@@ -243,7 +282,8 @@ def list_wage_floors(session: Session, staff: User) -> list[WageFloor]:
 VERSION_FIELDS = (
     "instructions", "time_limit_seconds", "pass_mark_percent", "max_attempts",
     "cooldown_seconds", "expected_duration_seconds", "stipend_amount", "stipend_currency",
-    "show_feedback", "questions_per_attempt", "double_grading", "grading_margin_percent",
+    "stipend_min_answers", "show_feedback", "questions_per_attempt", "double_grading",
+    "grading_margin_percent",
 )
 
 
@@ -257,7 +297,10 @@ def create_assessment(
     )
     session.add(assessment)
     session.flush()
-    version = AssessmentVersion(assessment_id=assessment.id, number=1, **version_fields)
+    version = AssessmentVersion(
+        assessment_id=assessment.id, number=1,
+        **{"stipend_min_answers": STIPEND_MIN_ANSWERS, **version_fields},
+    )
     _check_version(version)
     session.add(version)
     session.flush()
@@ -388,6 +431,10 @@ def _check_version(version: AssessmentVersion) -> None:
         errors["stipend_currency"] = ["Required with a stipend."]
     if version.expected_duration_seconds > version.time_limit_seconds:
         errors["expected_duration_seconds"] = ["Must not exceed the time limit."]
+    if version.stipend_min_answers > version.questions_per_attempt:
+        errors["stipend_min_answers"] = [
+            f"At most the {version.questions_per_attempt} questions an attempt draws."
+        ]
     if errors:
         raise Invalid("The assessment settings do not fit together.", errors=errors)
 
@@ -575,7 +622,19 @@ def _check_publishable(session: Session, assessment: Assessment, draft: Assessme
             errors={"stipend_amount": ["Required by the organisation."]},
         )
     if draft.stipend_amount > 0:
+        _check_stipend_reachable(draft)
         _check_wage_floor(session, assessment, draft)
+
+
+def _check_stipend_reachable(draft: AssessmentVersion) -> None:
+    """An attempt draws at most the pool: a minimum above it would never be paid."""
+    drawn = min(draft.questions_per_attempt, len(draft.questions))
+    if draft.stipend_min_answers > drawn:
+        raise Invalid(
+            f"No attempt could earn the stipend: it needs {draft.stipend_min_answers} "
+            f"answers and an attempt draws {drawn} questions.",
+            errors={"stipend_min_answers": [f"At most the {drawn} questions an attempt draws."]},
+        )
 
 
 def _check_wage_floor(session: Session, assessment: Assessment, draft: AssessmentVersion) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from workforce.accounts.models import User
-from workforce.errors import Conflict, Forbidden, NotFound
+from workforce.errors import Conflict, NotFound
 from workforce.projects.models import (
     GuidelineVersion,
     MembershipState,
@@ -91,12 +91,13 @@ def staffed_project(session: Session, trainer: User, project_id: uuid.UUID) -> P
 
 def not_staffed(session: Session, trainer: User, project_id: uuid.UUID) -> Exception:
     """What a trainer who is not an active member is told: ``NotFound`` for a project
-    they may not even see (raised here), else ``Forbidden`` ``not-staffed``."""
-    # staffing imports this module; its visibility rule is the marketplace's own.
-    from workforce.projects.staffing import visible_project
+    they may not even see (raised here), else ``Forbidden`` ``not-staffed`` (saying so
+    when a consent withdrawal ended their membership)."""
+    # staffing imports this module; its visibility rule is the marketplace's own, and
+    # it knows why a membership ended.
+    from workforce.projects import staffing
 
-    visible_project(session, trainer, project_id)
-    return Forbidden("You are not staffed on this project.", code="not-staffed")
+    return staffing.not_staffed(session, trainer, project_id)
 
 
 def rate_at(session: Session, project_id: uuid.UUID, when: datetime) -> ProjectRate | None:

@@ -3,7 +3,9 @@
 A trainer meets a requirement when they hold the qualification GRANTED, not expired
 (``expires_at`` later than now), with a score at least the requirement's minimum (a
 manual grant without a score meets any minimum: a manager vouched for the trainer),
-and, when the requirement names a locale, list a language that matches it.
+and list a language that matches each locale named: the requirement's, and the
+qualification's own (a requirement that names no locale does not waive it; a manual
+grant does not either).
 
 Locales match by these rules (BCP 47 tags in their standard form, so ``zh-yue`` is
 ``yue``):
@@ -35,17 +37,28 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from workforce import clock
 from workforce.accounts.models import User
-from workforce.assessments.models import QualificationStatus, TrainerQualification
+from workforce.assessments.models import (
+    Qualification,
+    QualificationStatus,
+    TrainerQualification,
+)
 from workforce.projects.models import Project, ProjectRequirement
 
 
 @dataclass(frozen=True)
 class Unmet:
-    """One requirement a trainer does not meet, and why (``code`` is stable)."""
+    """One requirement a trainer does not meet, and why (``code`` is stable).
 
-    qualification_id: uuid.UUID
-    code: str  # missing | revoked | failed | expired | score-below | locale
+    Qualification requirements name their qualification; what the trainer must do
+    about content consent (``staffing``) names none, and ``consent`` lists the
+    categories."""
+
+    qualification_id: uuid.UUID | None
+    # missing | revoked | failed | expired | score-below | locale (qualifications);
+    # age-attestation | consent (a content warning)
+    code: str
     message: str
+    categories: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -94,15 +107,27 @@ def unmet(
     qualification id) and languages. Pure: no database."""
     reasons = []
     for requirement in requirements:
-        reason = _unmet_one(requirement, records.get(requirement.qualification_id), now)
-        if reason is None and requirement.locale and not speaks(languages, requirement.locale):
-            reason = Unmet(
-                requirement.qualification_id, "locale",
-                f"Requires the language {requirement.locale} among your languages.",
-            )
+        record = records.get(requirement.qualification_id)
+        reason = _unmet_one(requirement, record, now)
+        if reason is None:
+            assert record is not None  # a met qualification has its record
+            reason = _unmet_locale(requirement, record.qualification, languages)
         if reason is not None:
             reasons.append(reason)
     return reasons
+
+
+def _unmet_locale(
+    requirement: ProjectRequirement, qualification: Qualification, languages: Sequence[str]
+) -> Unmet | None:
+    for locale, whose in ((requirement.locale, "the project"),
+                          (qualification.locale, f"the qualification {qualification.name}")):
+        if locale and not speaks(languages, locale):
+            return Unmet(
+                requirement.qualification_id, "locale",
+                f"Requires the language {locale} ({whose} names it) among your languages.",
+            )
+    return None
 
 
 def _unmet_one(

@@ -19,7 +19,10 @@ Rules worth knowing:
   at that moment; submitted work stays and is still reviewed and paid.
 - A sensitive or graphic project takes only trainers who consented to each of its
   content categories (``wellbeing.consent``): checked when they apply and again when
-  they become members (409 ``consent-required`` naming the missing categories).
+  they become members (409 ``consent-required`` naming the missing categories). The
+  marketplace lists it all the same, not eligible, with what is missing as ``unmet``.
+- A former member who left because they withdrew consent is told so when they try
+  to work on the project (``not_staffed``), not merely that they are not staffed.
 - Every change is audited (``object_type="project_member"``); the trainer is notified
   of what others decide (accepted, declined with the reason, invited, invitation
   withdrawn, removed with the reason).
@@ -43,7 +46,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import Organisation, Role, User
 from workforce.assessments.models import Qualification, TrainerQualification
-from workforce.errors import Conflict, IllegalTransition, NotFound
+from workforce.errors import Conflict, Forbidden, IllegalTransition, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, encode_cursor, paginate
 from workforce.projects import access, eligibility, lifecycle, winddown
@@ -59,6 +62,7 @@ from workforce.projects.models import (
     ProjectMember,
     ProjectRequirement,
     ProjectState,
+    Sensitivity,
 )
 from workforce.projects.services import ProjectView, count_active_members, title_for, views_of
 from workforce.wellbeing import consent
@@ -103,7 +107,8 @@ class MarketEntry:
 
 
 def list_marketplace(session: Session, trainer: User, page: PageRequest) -> Page[MarketEntry]:
-    """Active projects the trainer is eligible for, newest first."""
+    """Active projects the trainer is qualified for, newest first; those whose content
+    warning they have not consented to carry that as ``unmet``."""
     now = clock.now()
     stmt = (
         select(Project)
@@ -155,14 +160,40 @@ def _entries(
         o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(owners)))
     } if owners else {}
     memberships = _latest_memberships(session, trainer.id, [p.id for p in projects])
+    unconsented = _consent_unmet(session, trainer, projects)
     return [
         MarketEntry(
             view=view, organisation=organisations[view.project.organisation_id],
             membership=memberships.get(view.project.id),
-            unmet=(unmet or {}).get(view.project.id, []),
+            unmet=(unmet or {}).get(view.project.id, []) + unconsented.get(view.project.id, []),
         )
         for view in views_of(session, projects)
     ]
+
+
+def _consent_unmet(
+    session: Session, trainer: User, projects: Sequence[Project]
+) -> dict[uuid.UUID, list[Unmet]]:
+    """What the trainer must do before joining each project with a content warning:
+    attest their age, and opt in to the categories they have not (``consent``)."""
+    warned = [p for p in projects if p.sensitivity is not Sensitivity.NONE]
+    if not warned:
+        return {}
+    granted = consent.consented(session, trainer.id)
+    attested = consent.attestation_of(session, trainer.id) is not None
+    found: dict[uuid.UUID, list[Unmet]] = {}
+    for project in warned:
+        lacking = consent.lacking_for_project(granted, project)
+        if not lacking:
+            continue
+        reasons = [] if attested else [Unmet(
+            None, "age-attestation",
+            "Attest that you are 18 or over at /api/v1/me/content-consent: the project "
+            f"carries a {project.sensitivity.value} content warning.",
+        )]
+        message = consent.consent_message(f"The project {project.name}", lacking, attested)
+        found[project.id] = [*reasons, Unmet(None, "consent", message, tuple(lacking))]
+    return found
 
 
 def _latest_memberships(
@@ -191,6 +222,40 @@ def get_market_project(session: Session, trainer: User, project_id: uuid.UUID) -
 def visible_project(session: Session, trainer: User, project_id: uuid.UUID) -> Project:
     """The project if the trainer may see it (the marketplace's rule), else ``NotFound``."""
     return _visible(session, trainer, project_id)[0]
+
+
+def not_staffed(session: Session, trainer: User, project_id: uuid.UUID) -> Forbidden:
+    """What a trainer who is not an active member is told (``access.not_staffed``):
+    ``NotFound`` for a project they may not see (raised here), else ``Forbidden``
+    ``not-staffed``, saying so when their consent withdrawal is what ended it."""
+    project = visible_project(session, trainer, project_id)
+    latest = _latest_memberships(session, trainer.id, [project.id]).get(project.id)
+    withdrawn = _withdrawn_while_member(session, latest, project)
+    if latest is None or not withdrawn:
+        return Forbidden("You are not staffed on this project.", code="not-staffed")
+    assert latest.ended_at is not None
+    return Forbidden(
+        f"You are not staffed on this project: you left it on {latest.ended_at:%Y-%m-%d} "
+        f"when you withdrew your consent to {', '.join(withdrawn)} content. To work on it "
+        "again, opt in at /api/v1/me/content-consent and apply.",
+        code="not-staffed", reason="consent-withdrawn", withdrawn_categories=withdrawn,
+        left_at=latest.ended_at.isoformat(),
+    )
+
+
+def _withdrawn_while_member(
+    session: Session, member: ProjectMember | None, project: Project
+) -> list[str]:
+    """The project's categories the trainer withdrew consent to while a member: such a
+    withdrawal ends the membership at once (``wellbeing.withdrawal``), so it is why they
+    left."""
+    if (member is None or member.state is not MembershipState.LEFT
+            or member.joined_at is None or member.ended_at is None):
+        return []
+    return consent.withdrawn_during(
+        session, member.trainer_id, project.content_categories or [], member.joined_at,
+        member.ended_at,
+    )
 
 
 def _visible(

@@ -98,23 +98,49 @@ class ConsentRequired(Conflict):
 
 
 def consent_required(what: str, lacking: list[str], attested: bool) -> ConsentRequired:
+    return ConsentRequired(consent_message(what, lacking, attested), lacking, attested)
+
+
+def consent_message(what: str, lacking: list[str], attested: bool) -> str:
     how = ("Attest that you are 18 or over and opt in" if not attested else "Opt in")
-    return ConsentRequired(
-        f"{what} contains {', '.join(lacking)} content, which you have not agreed to see. "
-        f"{how} at /api/v1/me/content-consent first.",
-        lacking, attested,
-    )
+    return (f"{what} contains {', '.join(lacking)} content, which you have not agreed to see. "
+            f"{how} at /api/v1/me/content-consent first.")
+
+
+def lacking_for_project(granted: set[str], project: Project) -> list[str]:
+    """The project's categories the trainer has not consented to (``granted``, from
+    ``consented``); none on a project without a content warning."""
+    if project.sensitivity is Sensitivity.NONE:
+        return []
+    return missing(granted, project.content_categories or [])
 
 
 def require_for_project(session: Session, trainer_id: uuid.UUID, project: Project) -> None:
     """Joining a sensitive or graphic project needs consent to each of its categories."""
     if project.sensitivity is Sensitivity.NONE:
         return
-    granted = consented(session, trainer_id)
-    lacking = missing(granted, project.content_categories or [])
+    lacking = lacking_for_project(consented(session, trainer_id), project)
     if lacking:
         raise consent_required(f"The project {project.name}", lacking,
                        attestation_of(session, trainer_id) is not None)
+
+
+def withdrawn_during(
+    session: Session, trainer_id: uuid.UUID, categories: Iterable[str], start: datetime,
+    end: datetime,
+) -> list[str]:
+    """Which of ``categories`` the trainer withdrew consent to between ``start`` and
+    ``end`` (both included), in the categories' own order."""
+    wanted = [ContentCategory(c) for c in categories]
+    if not wanted:
+        return []
+    found = set(session.scalars(
+        select(ContentConsent.category).where(
+            ContentConsent.trainer_id == trainer_id, ContentConsent.category.in_(wanted),
+            ContentConsent.withdrawn_at >= start, ContentConsent.withdrawn_at <= end,
+        )
+    ))
+    return [c.value for c in ORDER if c in found]
 
 
 # --- giving consent ------------------------------------------------------------------
