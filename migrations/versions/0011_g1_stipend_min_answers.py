@@ -4,7 +4,7 @@ A blank attempt (or one with fewer answers than the assessment asks) earns no st
 existing versions need one answer, the least there is.
 
 Revision ID: 0011_g1
-Revises: 0010
+Revises: 0011_g5
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_g1"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011_g5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
