@@ -180,12 +180,15 @@ class Exposure:
         return self.run_ended_at is not None and self.run_ended_at >= self.now
 
     def continuous_seconds(self, break_length: timedelta) -> int:
-        """The length of the current run: 0 once a full break has been taken."""
+        """The length of the current run at ``now``: from its start to now, the pause
+        since it last ended included, because work started now joins the run while
+        that pause is shorter than the break (``merged``); 0 once a full break has been
+        taken. Every limit check and every lease or session bound reads this one."""
         if self.run_started_at is None or self.run_ended_at is None:
             return 0
         if self.now - self.run_ended_at >= break_length:
             return 0
-        return int((self.run_ended_at - self.run_started_at).total_seconds())
+        return int((self.now - self.run_started_at).total_seconds())
 
 
 def exposure_of(session: Session, trainer: User, policy: WellbeingPolicy,

@@ -234,16 +234,16 @@ def stop_moment(session: Session, trainer: User, organisation_id: uuid.UUID,
     if level is Sensitivity.NONE or until <= started_at:
         return None
     policy = policies.policy_for(session, organisation_id)
-    # One second in, the work is part of the trainer's exposure (and of their run).
-    first = moment = started_at + timedelta(seconds=1)
+    # First the state at the start, as the claim or session gate saw it (the work has
+    # no length yet): the work stops at once only if that gate would refuse it.
+    moment = started_at
     for _ in range(MAX_STEPS):
         if moment > until:
             return None
         state = exposure_of(session, trainer, policy, now=moment)
         hit = blocking_limit(policy, state, trainer, level)
         if hit is not None:
-            at = started_at if moment == first else moment
-            return LimitStop(hit.limit, min(at, until), hit.resets_at, hit.detail)
+            return LimitStop(hit.limit, min(moment, until), hit.resets_at, hit.detail)
         left = time_left(policy, state, trainer, level)
         assert left is not None and left > timedelta(0)
         # Until local midnight every limit counts this work second for second.
