@@ -59,6 +59,23 @@ def claimed(client: ApiClient, trainer: User, project: Project) -> dict:
     return response.get_json()
 
 
+def reveal(client: ApiClient, trainer: User, assignment_id: str) -> TestResponse:
+    return client.post(f"{API}/me/assignments/{assignment_id}/reveal", as_user=trainer)
+
+
+def revealed(client: ApiClient, trainer: User, assignment_id: str) -> dict:
+    response = reveal(client, trainer, assignment_id)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def working(client: ApiClient, trainer: User, project: Project) -> dict:
+    """A new lease whose task the trainer sees: claimed, and revealed when it carries a
+    content warning (sensitive and graphic work is handed out without its content)."""
+    lease = claimed(client, trainer, project)
+    return lease if lease["revealed_at"] else revealed(client, trainer, lease["id"])
+
+
 def submit(
     client: ApiClient, trainer: User, assignment_id: str, answer: Any = "Hong Kong",
     active_seconds: int = 60,

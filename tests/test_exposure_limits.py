@@ -31,7 +31,7 @@ from tests.factories import (
     worked_task,
 )
 from tests.hourly_helpers import beat, sign_in, start, started, stop
-from tests.task_helpers import claim, claimed
+from tests.task_helpers import claim, claimed, revealed, working
 from workforce.accounts.models import Organisation, User
 from workforce.billing.models import EarningEvent
 from workforce.notifications.models import Notification
@@ -198,8 +198,9 @@ def test_the_claim_and_the_lease_bound_follow_one_break_rule(
     pause: int, lease: int | None,
 ) -> None:
     """Whatever the pause (seconds) after 55 minutes in a row, the claim is refused
-    exactly when the break is due, and otherwise its lease runs until the run reaches
-    60 minutes (pauses shorter than the break count): never a lease already ended."""
+    exactly when the break is due, and otherwise the lease, once the task is revealed,
+    runs until the run reaches 60 minutes (pauses shorter than the break count): never
+    a lease already ended."""
     now = local(HK, 8, 9)
     project = with_tasks(graphic(lease_seconds=3600))
     trainer = trainer_on(project)
@@ -211,7 +212,8 @@ def test_the_claim_and_the_lease_bound_follow_one_break_rule(
         assert assert_problem(response, 409, code="exposure-limit-reached")["limit"] == "break"
         return
     assert response.status_code == 201, response.get_json()
-    assert when(response.get_json()["lease_expires_at"]) == now + timedelta(seconds=lease)
+    shown = revealed(client, trainer, response.get_json()["id"])
+    assert when(shown["lease_expires_at"]) == now + timedelta(seconds=lease)
 
 
 def test_the_cut_off_hour_ends_graphic_work_and_bounds_the_lease(
@@ -226,7 +228,7 @@ def test_the_cut_off_hour_ends_graphic_work_and_bounds_the_lease(
     trainer = trainer_on(project, other, zone="Europe/London")
     sign_in(client, trainer)
 
-    lease = claimed(client, trainer, project)
+    lease = working(client, trainer, project)
     # The lease would run past 20:00; it ends at the cut-off instead.
     assert when(lease["lease_expires_at"]) == local(london, 8, 20)
     client.post(f"{API}/me/assignments/{lease['id']}/release", as_user=trainer)
@@ -251,7 +253,7 @@ def test_an_extension_never_passes_the_limit(
     sign_in(client, trainer)
     worked(project, trainer, now - timedelta(hours=2), 45)  # 15 minutes left today
 
-    lease = claimed(client, trainer, project)
+    lease = working(client, trainer, project)
     assert when(lease["lease_expires_at"]) == now + timedelta(minutes=10)
     travel.move_to(now + timedelta(minutes=8))
     extended = client.post(f"{API}/me/assignments/{lease['id']}/extend", as_user=trainer)
@@ -293,7 +295,7 @@ def test_a_claim_skips_tasks_the_trainer_may_not_take_now(
 
     # The next day the graphic item is allowed; self-harm still needs consent.
     travel.move_to(local(HK, 9, 9))
-    second = claimed(client, trainer, project)
+    second = working(client, trainer, project)
     assert second["task_id"] == str(gory.id)
     assert second["content_warning"] == {"sensitivity": "graphic",
                                          "content_categories": [VIOLENCE]}

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, select
+from sqlalchemy.orm import Session
 
+from tests.factories import ProjectFactory, UserFactory, worked_task
 from workforce import migrate
 from workforce.db import Base
 from workforce.models import accounts  # noqa: F401  (every model is registered)
+from workforce.projects.models import Assignment
 from workforce.settings import Settings
 
 
@@ -44,3 +49,17 @@ def test_downgrade_to_base_and_back(connection: Connection, settings: Settings) 
 def test_one_head(settings: Settings) -> None:
     script = ScriptDirectory.from_config(migrate.alembic_config(settings))
     assert len(script.get_heads()) == 1
+
+
+def test_assignments_made_before_the_reveal_step_count_as_revealed_at_their_claim(
+    connection: Connection, settings: Settings, session: Session
+) -> None:
+    """0011_g3: every assignment so far showed its task at the claim, so its exposure
+    (now counted from the reveal) and its submission stay as they were."""
+    claimed_at = datetime(2030, 1, 8, 9, tzinfo=UTC)
+    assignment = worked_task(ProjectFactory(), UserFactory(), claimed_at=claimed_at,
+                             submitted_at=claimed_at + timedelta(minutes=5))
+    migrate.downgrade(settings, "0010", connection=connection)
+    migrate.upgrade(settings, "head", connection=connection)
+    assert connection.execute(select(Assignment.revealed_at).where(
+        Assignment.id == assignment.id)).scalar_one() == claimed_at

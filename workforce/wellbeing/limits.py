@@ -198,6 +198,18 @@ def rotation_hint(session: Session, gate: Gate, project: Project) -> RotationHin
                         plain_projects(session, gate.trainer.id))
 
 
+def require_consent(session: Session, trainer: User, task: Task, project: Project) -> None:
+    """409 ``consent-required`` unless the trainer consents to the task's effective
+    categories now (a reveal: its warning may have been raised since the claim)."""
+    level = effective_sensitivity(task, project)
+    lacking = ([] if level is Sensitivity.NONE else
+               consent.missing(consent.consented(session, trainer.id),
+                               effective_categories(task, project)))
+    if lacking:
+        raise consent.consent_required("This task", lacking,
+                                       consent.attestation_of(session, trainer.id) is not None)
+
+
 # --- sessions ------------------------------------------------------------------------
 
 
@@ -224,6 +236,10 @@ class LimitStop:
     at: datetime
     resets_at: datetime
     detail: str
+
+    def refusal(self) -> ExposureLimitReached:
+        """409 ``exposure-limit-reached`` for work this stop leaves no time for."""
+        return ExposureLimitReached(LimitHit(self.limit, self.resets_at, self.detail))
 
 
 def stop_moment(session: Session, trainer: User, organisation_id: uuid.UUID,
