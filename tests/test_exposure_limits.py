@@ -397,6 +397,16 @@ def hourly_graphic(**fields: Any) -> Project:
                           idle_timeout_seconds=7200, **fields)
 
 
+def on_graphic_hours(client: ApiClient, travel: time_machine.Coordinates,
+                     now: datetime) -> tuple[Project, User]:
+    """At ``now``, an hourly graphic project without caps and a trainer on it."""
+    travel.move_to(now)
+    project = hourly_graphic(daily_cap_minutes=None, weekly_cap_minutes=None)
+    trainer = trainer_on(project)
+    sign_in(client, trainer)
+    return project, trainer
+
+
 def test_a_session_does_not_start_over_a_limit(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
@@ -463,10 +473,7 @@ def test_a_stop_after_the_limit_ends_the_session_at_the_limit(
     client: ApiClient, travel: time_machine.Coordinates
 ) -> None:
     now = local(HK, 8, 10)
-    travel.move_to(now)
-    project = hourly_graphic(daily_cap_minutes=None, weekly_cap_minutes=None)
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
+    project, trainer = on_graphic_hours(client, travel, now)
     # The default break rule: 60 minutes in a row; 20 were worked just before.
     worked(graphic(), trainer, now - timedelta(minutes=25), 20)
 
@@ -517,10 +524,7 @@ def test_a_session_does_not_start_when_a_short_pause_left_the_break_due(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
     now = local(HK, 8, 10)
-    travel.move_to(now)
-    project = hourly_graphic(daily_cap_minutes=None, weekly_cap_minutes=None)
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
+    project, trainer = on_graphic_hours(client, travel, now)
     worked(graphic(), trainer, now - timedelta(minutes=61), 55)
     entries = session.scalar(select(func.count()).select_from(TimeEntry))
 

@@ -46,18 +46,25 @@ def travel() -> Iterator[time_machine.Coordinates]:
 def graphic(**fields: Any) -> Project:
     project = ProjectFactory(sensitivity=Sensitivity.GRAPHIC, content_categories=[VIOLENCE],
                              estimated_task_seconds=300, **fields)
-    TaskFactory(project=project, payload={"prompt": "Label the clip.",
+    TaskFactory(project=project, priority=1, payload={"prompt": "Label the clip.",
                                           "media_urls": ["https://media.example/1.mp4"]})
     TaskFactory(project=project)
     return project
 
 
-def trainer_on(*projects: Project) -> User:
+def trainer_on(client: ApiClient, project: Project) -> User:
+    """A trainer staffed on the project, consenting to its content, signed in."""
     trainer = UserFactory(timezone="Asia/Hong_Kong")
     consenting(trainer, VIOLENCE)
-    for project in projects:
-        staff(project, trainer)
+    staff(project, trainer)
+    sign_in(client, trainer)
     return trainer
+
+
+def holding(client: ApiClient, project: Project) -> tuple[User, dict[str, Any]]:
+    """A trainer on the project and the lease they just claimed there."""
+    trainer = trainer_on(client, project)
+    return trainer, claimed(client, trainer, project)
 
 
 def when(value: str) -> datetime:
@@ -76,10 +83,7 @@ def test_the_claim_gives_the_warning_and_the_reveal_the_task(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
     project = graphic(lease_seconds=3600)
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
-
-    lease = claimed(client, trainer, project)
+    trainer, lease = holding(client, project)
     assert lease["payload"] is None and lease["revealed_at"] is None
     assert lease["content_warning"] == {"sensitivity": "graphic",
                                         "content_categories": [VIOLENCE]}
@@ -128,8 +132,7 @@ def test_declining_before_the_reveal_costs_nothing(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
     project = graphic()
-    trainer, other = trainer_on(project), trainer_on(project)
-    sign_in(client, trainer, other)
+    trainer, other = trainer_on(client, project), trainer_on(client, project)
     # One approved answer already, so the trainer has a standing to keep.
     worked_task(project, trainer, submitted_at=NOW - timedelta(days=1),
                 state=AssignmentState.APPROVED, reviewed_at=NOW - timedelta(days=1))
@@ -169,15 +172,20 @@ def test_plain_work_is_shown_at_the_claim(
     assert revealed(client, trainer, lease["id"])["revealed_at"] == lease["claimed_at"]
 
 
+def claimed_after_a_run(client: ApiClient, minutes: int) -> tuple[User, dict[str, Any]]:
+    """A lease claimed now on a graphic project (an hour's lease), by a trainer who
+    has just worked ``minutes`` in a row there."""
+    project = graphic(lease_seconds=3600)
+    trainer = trainer_on(client, project)
+    worked_task(project, trainer, claimed_at=NOW - timedelta(minutes=minutes),
+                submitted_at=NOW)
+    return trainer, claimed(client, trainer, project)
+
+
 def test_the_reveal_passes_the_claims_limits_again_and_bounds_the_lease(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
-    project = graphic(lease_seconds=3600)
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
-    worked_task(project, trainer, claimed_at=NOW - timedelta(minutes=50),
-                submitted_at=NOW)  # 50 minutes in a row, ended now
-    lease = claimed(client, trainer, project)  # allowed: 10 minutes left
+    trainer, lease = claimed_after_a_run(client, 50)  # allowed: 10 minutes left
 
     # Eight minutes later, the pause counts: 58 minutes, so two are left.
     travel.move_to(NOW + timedelta(minutes=8))
@@ -188,12 +196,7 @@ def test_the_reveal_passes_the_claims_limits_again_and_bounds_the_lease(
 def test_a_reveal_a_limit_would_end_at_once_is_refused_and_shows_nothing(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
-    project = graphic(lease_seconds=3600)
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
-    worked_task(project, trainer, claimed_at=NOW - timedelta(minutes=55),
-                submitted_at=NOW)  # 55 minutes in a row, ended now
-    lease = claimed(client, trainer, project)
+    trainer, lease = claimed_after_a_run(client, 55)
 
     travel.move_to(NOW + timedelta(minutes=6))  # a 61-minute run: a break is due
     problem = assert_problem(reveal(client, trainer, lease["id"]), 409,
@@ -216,9 +219,7 @@ def test_a_warning_raised_after_the_claim_needs_consent_at_the_reveal(
 ) -> None:
     project = graphic()
     wellbeing_policy(project.organisation_id)
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
-    lease = claimed(client, trainer, project)
+    trainer, lease = holding(client, project)
     task = session.get(Task, uuid.UUID(lease["task_id"]))
     task.sensitivity = Sensitivity.GRAPHIC
     task.content_categories = [VIOLENCE, "self_harm"]
@@ -236,13 +237,10 @@ def test_only_a_running_lease_is_revealed(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
     project = graphic(lease_seconds=600)
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
-    lease = claimed(client, trainer, project)
+    trainer, lease = holding(client, project)
     travel.move_to(NOW + timedelta(minutes=10))
     assert_problem(reveal(client, trainer, lease["id"]), 409, code="lease-expired")
-    stranger = trainer_on(project)
-    sign_in(client, stranger)
+    stranger = trainer_on(client, project)
     assert_problem(reveal(client, stranger, lease["id"]), 404)
     assert session.scalars(select(Assignment.revealed_at).where(
         Assignment.id == uuid.UUID(lease["id"]))).one() is None
@@ -252,9 +250,7 @@ def test_a_declined_task_is_no_sensitive_work_to_check_in_about(
     client: ApiClient, travel: time_machine.Coordinates
 ) -> None:
     project = graphic()
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
-    lease = claimed(client, trainer, project)
+    trainer, lease = holding(client, project)
     client.post(f"{API}/me/assignments/{lease['id']}/release", as_user=trainer)
     status = client.get(f"{API}/me/check-in", as_user=trainer).get_json()
     assert status["organisation"] is None and status["exposure_minutes"] == 0

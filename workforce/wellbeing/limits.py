@@ -6,9 +6,14 @@ a session may start, when a running session must stop, and rotation.
   effective categories. Others are skipped in the claim query itself (so they never
   block the queue); when nothing else is left, the claim is refused with the reason of
   the first task skipped (409 ``exposure-limit-reached`` or ``consent-required``).
-- A lease on sensitive work ends no later than the moment a limit would be reached if
-  the trainer held it to the end (exposure is counted up to the lease's end), and an
-  extension never goes past that moment either.
+- A reveal (sensitive and graphic work is claimed unseen, ``projects.tasks.reveal``)
+  passes the same gate again when it starts the exposure; the lease then ends no later
+  than the moment a limit would be reached if the trainer held it to the end from the
+  reveal (exposure is counted up to the lease's end), and an extension never goes past
+  that moment either.
+- One state decides both whether work may start and when it stops: ``stop_moment``
+  looks first at the moment the work starts, as the gate does, so work is stopped at
+  once only when the gate would have refused it (and then it is refused instead).
 - A session on a sensitive project is stopped at the moment a limit is reached, found
   by walking forward from its start: between local midnights every limit counts the
   session's time second for second, so the moment is ``t + time_left(t)``; at local
