@@ -127,12 +127,12 @@ def claim(project_id: uuid.UUID):
                     assignment_id = uuid.uuid4()
                     inserted = cur.execute(
                         """INSERT INTO task_assignments (id, task_id, project_id, trainer_id,
-                               state, claimed_at, lease_expires_at, auto_approved, revisions,
-                               created_at, updated_at)
-                           VALUES (%s, %s, %s, %s, 'leased', %s, %s, false, 0, %s, %s)
+                               state, claimed_at, revealed_at, lease_expires_at,
+                               auto_approved, revisions, created_at, updated_at)
+                           VALUES (%s, %s, %s, %s, 'leased', %s, %s, %s, false, 0, %s, %s)
                            ON CONFLICT (task_id, trainer_id) DO NOTHING RETURNING *""",
-                        [assignment_id, task_id, project_id, trainer_id, now, lease_until,
-                         now, now]).fetchone()
+                        [assignment_id, task_id, project_id, trainer_id, now, now,
+                         lease_until, now, now]).fetchone()
                     if inserted is None:
                         continue
                     c.commit()
@@ -167,7 +167,7 @@ def submit(assignment_id: uuid.UUID):
             # The assignment with its task, its project and the rate in force, locked,
             # as workforce reads it.
             row = cur.execute(
-                """SELECT a.trainer_id, a.project_id, a.state, a.claimed_at,
+                """SELECT a.trainer_id, a.project_id, a.state, a.revealed_at,
                           a.lease_expires_at, r.id, t.payload, p.review_sample_percent
                    FROM task_assignments a
                    JOIN tasks t ON t.id = a.task_id
@@ -181,7 +181,7 @@ def submit(assignment_id: uuid.UUID):
             if row is None or row[0] != trainer_id:
                 c.rollback()
                 return _problem(404, "not-found")
-            if row[2] != "leased" or row[4] <= now:
+            if row[2] != "leased" or row[4] <= now or row[3] is None:
                 c.rollback()
                 return _problem(409, "not-leased")
             rate = row[5:6]

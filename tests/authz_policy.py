@@ -233,6 +233,7 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/assignments/<uuid:assignment_id>": Rule(TRAINER, "owner"),
     "POST /api/v1/me/assignments/<uuid:assignment_id>/extend": Rule(TRAINER, "owner"),
     "POST /api/v1/me/assignments/<uuid:assignment_id>/release": Rule(TRAINER, "owner"),
+    "POST /api/v1/me/assignments/<uuid:assignment_id>/reveal": Rule(TRAINER, "owner"),
     "POST /api/v1/me/assignments/<uuid:assignment_id>/submit": Rule(
         TRAINER, "owner", body={"answer": {"label": "hk"}, "active_seconds": 1}),
     "POST /api/v1/me/assignments/<uuid:assignment_id>/appeal": Rule(

@@ -285,9 +285,9 @@ def worked_task(
     reviewed_at: datetime | None = None,
     claimed_at: datetime | None = None,
 ) -> object:
-    """An assignment of a fresh task: leased (``submitted_at=None``) or submitted at
-    ``submitted_at`` and in ``state`` (default submitted), paid at ``rate`` (a
-    ``ProjectRate``; default none recorded)."""
+    """An assignment of a fresh task, its content shown at the claim: leased
+    (``submitted_at=None``) or submitted at ``submitted_at`` and in ``state`` (default
+    submitted), paid at ``rate`` (a ``ProjectRate``; default none recorded)."""
     from workforce.projects.models import Assignment, AssignmentState
 
     task = TaskFactory(project=project, open_slots=0)
@@ -295,7 +295,7 @@ def worked_task(
     assignment = Assignment(
         task_id=task.id, project_id=project.id, trainer_id=trainer.id,
         state=state or (AssignmentState.SUBMITTED if submitted_at else AssignmentState.LEASED),
-        claimed_at=claimed, lease_expires_at=claimed + timedelta(hours=1),
+        claimed_at=claimed, revealed_at=claimed, lease_expires_at=claimed + timedelta(hours=1),
         submitted_at=submitted_at, answer={"label": "hk"} if submitted_at else None,
         active_seconds=300 if submitted_at else None,
         rate_id=getattr(rate, "id", None), reviewed_at=reviewed_at,

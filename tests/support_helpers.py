@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from tests.attempt_helpers import sign_in_for_days
 from tests.client import ApiClient
 from tests.factories import ProjectFactory, StaffFactory, TaskFactory, consenting, staff
+from tests.task_helpers import working
 from workforce.accounts.models import AuditEvent, Organisation, Role, User
 from workforce.notifications.models import Notification
 from workforce.projects.models import ContentCategory, Project, Sensitivity
@@ -82,9 +83,8 @@ def sign_in(client: ApiClient, *users: User) -> None:
 
 
 def claimed(client: ApiClient, trainer: User, project: Project) -> dict[str, Any]:
-    response = client.post(f"{API}/projects/{project.id}/claims", as_user=trainer)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
+    """A new lease, its task revealed: the trainer saw what they may flag."""
+    return working(client, trainer, project)
 
 
 def flag(client: ApiClient, trainer: User, assignment_id: Any, **body: Any) -> TestResponse:

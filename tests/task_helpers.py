@@ -53,10 +53,29 @@ def claim(client: ApiClient, trainer: User, project: Project) -> TestResponse:
     return client.post(f"{API}/projects/{project.id}/claims", as_user=trainer)
 
 
-def claimed(client: ApiClient, trainer: User, project: Project) -> dict:
-    response = claim(client, trainer, project)
-    assert response.status_code == 201, response.get_data(as_text=True)
+def answered(response: TestResponse, status: int = 200) -> dict:
+    """The JSON of an answer that must have this status."""
+    assert response.status_code == status, response.get_data(as_text=True)
     return response.get_json()
+
+
+def claimed(client: ApiClient, trainer: User, project: Project) -> dict:
+    return answered(claim(client, trainer, project), 201)
+
+
+def reveal(client: ApiClient, trainer: User, assignment_id: str) -> TestResponse:
+    return client.post(f"{API}/me/assignments/{assignment_id}/reveal", as_user=trainer)
+
+
+def revealed(client: ApiClient, trainer: User, assignment_id: str) -> dict:
+    return answered(reveal(client, trainer, assignment_id))
+
+
+def working(client: ApiClient, trainer: User, project: Project) -> dict:
+    """A new lease whose task the trainer sees: claimed, and revealed when it carries a
+    content warning (sensitive and graphic work is handed out without its content)."""
+    lease = claimed(client, trainer, project)
+    return lease if lease["revealed_at"] else revealed(client, trainer, lease["id"])
 
 
 def submit(
@@ -70,9 +89,7 @@ def submit(
 
 
 def submitted(client: ApiClient, trainer: User, assignment_id: str, **kwargs: Any) -> dict:
-    response = submit(client, trainer, assignment_id, **kwargs)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
+    return answered(submit(client, trainer, assignment_id, **kwargs))
 
 
 def review(

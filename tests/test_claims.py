@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
 from tests.attempt_helpers import sign_in_for_days
@@ -194,6 +195,49 @@ def test_claims_need_a_staffed_trainer_on_a_visible_project(
     assert_problem(response, 404)
     manager = StaffFactory(role=Role.VENDOR_MANAGER)
     assert_problem(claim(client, manager, project), 403, code="role-forbidden")
+
+
+def _statement(sql: str) -> str:
+    """``VERB table`` of a statement (a SELECT's: its first column's table)."""
+    words = sql.replace('"', "").split()
+    verb = words[0].upper()
+    if verb == "SELECT":
+        return f"SELECT {words[1].split('.')[0]}"
+    return f"{verb} {words[2] if verb in ('INSERT', 'DELETE') else words[1]}"
+
+
+def test_a_plain_claim_runs_only_its_own_statements(
+    client: ApiClient, connection: Connection, trainer: User
+) -> None:
+    """The claim of plain work is the benchmarked hot path: the project (share-locked,
+    with its guidelines), the trainer's and the membership's locks, the running leases,
+    the candidates, the slot and the lease, and nothing more (the answer reads no row
+    again, and knowing it is shown at once costs no statement)."""
+    project = staffed_project(trainer)
+    TaskFactory(project=project)
+    url = f"{API}/projects/{project.id}/claims"
+    client.post(url, as_user=trainer)  # the token is looked up once and cached after
+    release = client.post(f"{ME}/{client.get(ME, as_user=trainer).get_json()['items'][0]['id']}"
+                          "/release", as_user=trainer)
+    assert release.status_code == 200
+    TaskFactory(project=project)
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(_statement(statement))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        response = client.post(url, as_user=trainer)
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    assert response.status_code == 201 and response.get_json()["payload"] is not None
+    claim_part = seen[seen.index("SELECT projects"):]
+    assert [s for s in claim_part if not s.startswith(("SAVEPOINT", "RELEASE"))] == [
+        "SELECT projects", "SELECT users", "SELECT project_members",
+        "SELECT task_assignments", "SELECT tasks", "UPDATE tasks",
+        "INSERT task_assignments",
+    ]
 
 
 # --- the lease -----------------------------------------------------------------------

@@ -27,7 +27,7 @@ from tests.factories import (
     worked_task,
 )
 from tests.hourly_helpers import sign_in, started
-from tests.task_helpers import claim, claimed, import_file, jsonl, row, submitted
+from tests.task_helpers import claim, claimed, import_file, jsonl, row, submitted, working
 from workforce.accounts.models import AuditEvent, Organisation, User
 from workforce.billing.models import EarningEvent
 from workforce.notifications.models import Notification
@@ -274,7 +274,7 @@ def test_withdrawal_mid_project_ends_the_work_pays_for_it_and_changes_no_standin
                 state=AssignmentState.APPROVED, reviewed_at=now - timedelta(days=1))
     quality_before = client.get(f"{API}/me/quality", as_user=trainer).get_json()
 
-    handed_in = claimed(client, trainer, per_task)
+    handed_in = working(client, trainer, per_task)
     submitted(client, trainer, handed_in["id"])
     held = claimed(client, trainer, per_task)
     sensitive_single = claimed(client, trainer, ordinary)

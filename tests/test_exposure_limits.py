@@ -31,7 +31,7 @@ from tests.factories import (
     worked_task,
 )
 from tests.hourly_helpers import beat, sign_in, start, started, stop
-from tests.task_helpers import claim, claimed
+from tests.task_helpers import claim, claimed, revealed, working
 from workforce.accounts.models import Organisation, User
 from workforce.billing.models import EarningEvent
 from workforce.notifications.models import Notification
@@ -159,6 +159,63 @@ def test_a_break_is_due_after_an_hour_in_a_row(
     claimed(client, trainer, project)
 
 
+def test_a_pause_shorter_than_the_break_counts_and_the_break_is_due_at_the_claim(
+    client: ApiClient, session: Session, travel: time_machine.Coordinates
+) -> None:
+    """55 minutes of graphic work and a 6-minute pause: the pause is part of the run
+    (shorter than the 10-minute break), so the run is 61 minutes and a break is due.
+    The claim is refused and hands out nothing (it once gave a lease that ended as it
+    was handed out, with the payload)."""
+    now = local(HK, 8, 9)
+    project = with_tasks(graphic())
+    trainer = trainer_on(project)
+    sign_in(client, trainer)
+    worked(project, trainer, now - timedelta(minutes=61), 55)
+    before = assignments(session)
+
+    problem = assert_problem(claim(client, trainer, project), 409,
+                             code="exposure-limit-reached")
+    assert problem["limit"] == "break" and "payload" not in problem
+    assert when(problem["resets_at"]) == now + timedelta(minutes=4)
+    assert assignments(session) == before
+    body = client.get(f"{API}/me/exposure", as_user=trainer).get_json()
+    assert when(body["break_due_until"]) == now + timedelta(minutes=4)
+    assert body["continuous_seconds"] == 61 * 60
+    [mine] = body["organisations"]
+    assert {lv["level"]: lv["blocked"]["limit"] for lv in mine["levels"]} == {
+        "sensitive": "break", "graphic": "break"}
+
+    travel.move_to(now + timedelta(minutes=4))
+    lease = claimed(client, trainer, project)
+    assert when(lease["lease_expires_at"]) == now + timedelta(minutes=64)
+
+
+@pytest.mark.parametrize(("pause", "lease"), [
+    (0, 300), (240, 60), (299, 1), (300, None), (599, None), (600, 3600),
+])
+def test_the_claim_and_the_lease_bound_follow_one_break_rule(
+    client: ApiClient, session: Session, travel: time_machine.Coordinates,
+    pause: int, lease: int | None,
+) -> None:
+    """Whatever the pause (seconds) after 55 minutes in a row, the claim is refused
+    exactly when the break is due, and otherwise the lease, once the task is revealed,
+    runs until the run reaches 60 minutes (pauses shorter than the break count): never
+    a lease already ended."""
+    now = local(HK, 8, 9)
+    project = with_tasks(graphic(lease_seconds=3600))
+    trainer = trainer_on(project)
+    sign_in(client, trainer)
+    worked_task(project, trainer, claimed_at=now - timedelta(minutes=55, seconds=pause),
+                submitted_at=now - timedelta(seconds=pause))
+    response = claim(client, trainer, project)
+    if lease is None:
+        assert assert_problem(response, 409, code="exposure-limit-reached")["limit"] == "break"
+        return
+    assert response.status_code == 201, response.get_json()
+    shown = revealed(client, trainer, response.get_json()["id"])
+    assert when(shown["lease_expires_at"]) == now + timedelta(seconds=lease)
+
+
 def test_the_cut_off_hour_ends_graphic_work_and_bounds_the_lease(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
@@ -171,7 +228,7 @@ def test_the_cut_off_hour_ends_graphic_work_and_bounds_the_lease(
     trainer = trainer_on(project, other, zone="Europe/London")
     sign_in(client, trainer)
 
-    lease = claimed(client, trainer, project)
+    lease = working(client, trainer, project)
     # The lease would run past 20:00; it ends at the cut-off instead.
     assert when(lease["lease_expires_at"]) == local(london, 8, 20)
     client.post(f"{API}/me/assignments/{lease['id']}/release", as_user=trainer)
@@ -196,7 +253,7 @@ def test_an_extension_never_passes_the_limit(
     sign_in(client, trainer)
     worked(project, trainer, now - timedelta(hours=2), 45)  # 15 minutes left today
 
-    lease = claimed(client, trainer, project)
+    lease = working(client, trainer, project)
     assert when(lease["lease_expires_at"]) == now + timedelta(minutes=10)
     travel.move_to(now + timedelta(minutes=8))
     extended = client.post(f"{API}/me/assignments/{lease['id']}/extend", as_user=trainer)
@@ -238,7 +295,7 @@ def test_a_claim_skips_tasks_the_trainer_may_not_take_now(
 
     # The next day the graphic item is allowed; self-harm still needs consent.
     travel.move_to(local(HK, 9, 9))
-    second = claimed(client, trainer, project)
+    second = working(client, trainer, project)
     assert second["task_id"] == str(gory.id)
     assert second["content_warning"] == {"sensitivity": "graphic",
                                          "content_categories": [VIOLENCE]}
@@ -340,6 +397,16 @@ def hourly_graphic(**fields: Any) -> Project:
                           idle_timeout_seconds=7200, **fields)
 
 
+def on_graphic_hours(client: ApiClient, travel: time_machine.Coordinates,
+                     now: datetime) -> tuple[Project, User]:
+    """At ``now``, an hourly graphic project without caps and a trainer on it."""
+    travel.move_to(now)
+    project = hourly_graphic(daily_cap_minutes=None, weekly_cap_minutes=None)
+    trainer = trainer_on(project)
+    sign_in(client, trainer)
+    return project, trainer
+
+
 def test_a_session_does_not_start_over_a_limit(
     client: ApiClient, session: Session, travel: time_machine.Coordinates
 ) -> None:
@@ -406,10 +473,7 @@ def test_a_stop_after_the_limit_ends_the_session_at_the_limit(
     client: ApiClient, travel: time_machine.Coordinates
 ) -> None:
     now = local(HK, 8, 10)
-    travel.move_to(now)
-    project = hourly_graphic(daily_cap_minutes=None, weekly_cap_minutes=None)
-    trainer = trainer_on(project)
-    sign_in(client, trainer)
+    project, trainer = on_graphic_hours(client, travel, now)
     # The default break rule: 60 minutes in a row; 20 were worked just before.
     worked(graphic(), trainer, now - timedelta(minutes=25), 20)
 
@@ -454,6 +518,24 @@ def test_the_scheduler_stops_a_silent_session_at_the_limit(
     assert "week" in notice.body and notice.data["limit"] == "weekly_exposure"
     # A second pass finds nothing more to do.
     assert wellbeing_jobs.close_sessions_at_limits(app.extensions["workforce"].database) == 0
+
+
+def test_a_session_does_not_start_when_a_short_pause_left_the_break_due(
+    client: ApiClient, session: Session, travel: time_machine.Coordinates
+) -> None:
+    now = local(HK, 8, 10)
+    project, trainer = on_graphic_hours(client, travel, now)
+    worked(graphic(), trainer, now - timedelta(minutes=61), 55)
+    entries = session.scalar(select(func.count()).select_from(TimeEntry))
+
+    problem = assert_problem(start(client, trainer, project), 409,
+                             code="exposure-limit-reached")
+    assert problem["limit"] == "break"
+    assert when(problem["resets_at"]) == now + timedelta(minutes=4)
+    assert session.scalar(select(func.count()).select_from(TimeEntry)) == entries
+    travel.move_to(now + timedelta(minutes=4))
+    body = started(client, trainer, project)
+    assert when(body["exposure_limit"]["at"]) == now + timedelta(minutes=64)
 
 
 # --- rotation --------------------------------------------------------------------------
@@ -528,17 +610,19 @@ def test_a_trainer_reads_their_exposure_and_limits(
     assert body["exposure_week_seconds"] == 70 * 60
     assert when(body["day"]["start"]) == local(HK, 8, 0)
     assert when(body["week"]["start"]) == local(HK, 7, 0)
-    assert body["continuous_seconds"] == 45 * 60 and body["break_due_until"] is None
+    # The run: 45 minutes of work and gap, and the 5 minutes paused since, which are
+    # part of it while shorter than the break (work started now would join it).
+    assert body["continuous_seconds"] == 50 * 60 and body["break_due_until"] is None
     assert body["exposed_now"] is False
     by_id = {o["organisation_id"]: o for o in body["organisations"]}
     mine = by_id[str(project.organisation_id)]
     assert mine["limits"]["graphic_daily_minutes"] == 100
     levels = {level["level"]: level for level in mine["levels"]}
-    assert levels["graphic"]["time_left_seconds"] == 15 * 60  # the break comes first
+    assert levels["graphic"]["time_left_seconds"] == 10 * 60  # the break comes first
     assert levels["graphic"]["blocked"] is None
     theirs = by_id[str(other.organisation_id)]
     assert {lv["level"]: lv["time_left_seconds"] for lv in theirs["levels"]} == {
-        "sensitive": 15 * 60, "graphic": 15 * 60}
+        "sensitive": 10 * 60, "graphic": 10 * 60}
 
     travel.move_to(now + timedelta(minutes=15))
     worked(other, trainer, now, 15)  # the run reaches 60 minutes: a break is due

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,11 +10,17 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import ProjectFactory
+from tests.factories import ProjectFactory, UserFactory, worked_task
 from workforce import migrate
 from workforce.db import Base
 from workforce.models import accounts  # noqa: F401  (every model is registered)
-from workforce.projects.models import Project, ProjectRate, ProjectState, Suspension
+from workforce.projects.models import (
+    Assignment,
+    Project,
+    ProjectRate,
+    ProjectState,
+    Suspension,
+)
 from workforce.settings import Settings
 
 
@@ -94,3 +100,17 @@ def test_0011_g2_puts_each_suspensions_moment_on_its_project(
                                                             resumed.id, cancelled.id]))).all())
     assert stored == {pending.id: moment, suspended.id: moment, resumed.id: None,
                       cancelled.id: None}
+
+
+def test_assignments_made_before_the_reveal_step_count_as_revealed_at_their_claim(
+    connection: Connection, settings: Settings, session: Session
+) -> None:
+    """0011_g3: every assignment so far showed its task at the claim, so its exposure
+    (now counted from the reveal) and its submission stay as they were."""
+    claimed_at = datetime(2030, 1, 8, 9, tzinfo=UTC)
+    assignment = worked_task(ProjectFactory(), UserFactory(), claimed_at=claimed_at,
+                             submitted_at=claimed_at + timedelta(minutes=5))
+    migrate.downgrade(settings, "0010", connection=connection)
+    migrate.upgrade(settings, "head", connection=connection)
+    assert connection.execute(select(Assignment.revealed_at).where(
+        Assignment.id == assignment.id)).scalar_one() == claimed_at

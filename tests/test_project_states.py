@@ -18,6 +18,7 @@ from tests.factories import (
     StaffFactory,
     TaskFactory,
     UserFactory,
+    consenting,
     hourly_project,
     logged_time,
     staff,
@@ -40,6 +41,7 @@ from workforce.projects.models import (
     MembershipState,
     Project,
     ProjectState,
+    Sensitivity,
     Suspension,
     Task,
     TimeEntry,
@@ -597,6 +599,28 @@ def announced(client: ApiClient, session: Session, project: Project, *users: Use
     sign_in(client, manager, *users)
     assert suspend(client, project, manager, EFFECTIVE).status_code == 201
     return manager
+
+
+def test_a_task_held_unrevealed_is_not_shown_after_the_suspensions_moment(
+    client: ApiClient, session: Session, frozen
+) -> None:
+    project = ProjectFactory(sensitivity=Sensitivity.GRAPHIC, content_categories=["violence"])
+    holder = UserFactory()
+    consenting(holder, "violence")
+    staff(project, holder)
+    TaskFactory(project=project)
+    announced(client, session, project, holder)
+    frozen.move_to(EFFECTIVE - timedelta(minutes=1))
+    lease = client.post(f"{API}/{project.id}/claims", as_user=holder).get_json()
+    assert lease["payload"] is None
+
+    frozen.move_to(AFTER)
+
+    refused = assert_problem(client.post(f"/api/v1/me/assignments/{lease['id']}/reveal",
+                                         as_user=holder), 409, code="project-suspended")
+    assert at(refused["suspended_at"]) == EFFECTIVE
+    session.expire_all()
+    assert session.get(Assignment, uuid.UUID(lease["id"])).revealed_at is None
 
 
 def test_claims_and_submissions_stop_at_the_suspensions_moment_without_the_job(

@@ -581,7 +581,8 @@ def work_in_flight(session: Session, project: Project, trainer: User) -> dict[st
                         lease_expires_at=now + timedelta(hours=1))
     submitted = Assignment(task_id=done_task.id, project_id=project.id, trainer_id=trainer.id,
                            state=AssignmentState.SUBMITTED, claimed_at=now - timedelta(hours=1),
-                           lease_expires_at=now, submitted_at=now - timedelta(minutes=5),
+                           revealed_at=now - timedelta(hours=1), lease_expires_at=now,
+                           submitted_at=now - timedelta(minutes=5),
                            answer={"label": "hk"}, active_seconds=300, rate_id=rate.id)
     sheet = Timesheet(project_id=project.id, trainer_id=trainer.id,
                       week_start=(now - timedelta(days=now.weekday())).date(),
@@ -707,7 +708,7 @@ def reviewed(session: Session, project: Project, trainer: User, approved: int,
         session.add(Assignment(
             task_id=task.id, project_id=project.id, trainer_id=trainer.id,
             state=AssignmentState.APPROVED if i < approved else AssignmentState.REJECTED,
-            claimed_at=now, lease_expires_at=now, submitted_at=now,
+            claimed_at=now, revealed_at=now, lease_expires_at=now, submitted_at=now,
         ))
     session.commit()
 

@@ -31,6 +31,8 @@ def test_two_flags_on_one_assignment_at_once_make_one(
     token = token_for(trainer)
     client = live_app.test_client()
     held = client.post(f"{API}/projects/{project.id}/claims", headers=bearer(token)).get_json()
+    shown = client.post(f"{API}/me/assignments/{held['id']}/reveal", headers=bearer(token))
+    assert shown.status_code == 200
     body = {"category": "violence", "severity": "high", "need_support": True}
 
     results = race(live_app, [

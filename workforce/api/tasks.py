@@ -137,12 +137,14 @@ def claim(project_id: uuid.UUID):
     """Lease the next task: the highest priority (then the oldest) that still needs
     answers and that the caller has never had, for the project's lease length. One lease
     per trainer and project at a time: while one runs, it is returned (200) instead.
-    The answer holds the task, its content warning (the task's own, else the project's)
-    and the current guidelines, never a gold answer; on a sensitive project when
-    rotation is due, also `rotation` (the non-sensitive projects the caller is staffed
-    on). Tasks the caller may not take now are skipped: over an exposure limit for
-    their level, or with content categories not consented to. A lease on sensitive work
-    ends no later than the moment a limit would be reached. Refused with 403
+    The answer holds the task, its content warning (the task's own, else the project's),
+    the estimated task time and the current guidelines, never a gold answer; on a
+    sensitive project when rotation is due, also `rotation` (the non-sensitive projects
+    the caller is staffed on). Sensitive and graphic work comes without its content
+    (`payload` null, `revealed_at` null): reveal it with `POST
+    /me/assignments/{id}/reveal`, or give it back unrevealed with `.../release`. Tasks
+    the caller may not take now are skipped: over an exposure limit for their level, or
+    with content categories not consented to. Refused with 403
     `not-staffed`, 409 `project-paused` (with the reason and expected resume date),
     `project-suspended`, `project-closed`, `no-task-available`, or, when only skipped
     tasks are left, `exposure-limit-reached` (with `limit` and `resets_at`) or
@@ -174,6 +176,23 @@ def get_my_assignment(assignment_id: uuid.UUID):
     return tasks.get_assignment(db_session(), current_user(), assignment_id)
 
 
+@blp.route("/me/assignments/<uuid:assignment_id>/reveal", methods=["POST"])
+@blp.requires(Role.TRAINER)
+@blp.response(200, AssignmentSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def reveal(assignment_id: uuid.UUID):
+    """Show the content of a claimed sensitive or graphic task (`payload`), after its
+    content warning: the exposure counts from now (`revealed_at`). The claim's checks
+    apply again at this moment: 409 `exposure-limit-reached` (with `limit` and
+    `resets_at`) when a limit stops the work now, `consent-required` for categories not
+    consented to; the lease is cut to the moment a limit would be reached. Only a lease
+    that still runs (409 `lease-expired`, `lease-released`, `not-leased`). Revealing a
+    task already shown answers it unchanged. To decline, give the task back unrevealed
+    (`.../release`): nothing was shown or counted, and it never touches your standing."""
+    return tasks.reveal(db_session(), current_user(), assignment_id)
+
+
 @blp.route("/me/assignments/<uuid:assignment_id>/extend", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, AssignmentSchema)
@@ -184,7 +203,8 @@ def extend(assignment_id: uuid.UUID):
     the claim (409 `lease-limit-reached`), and on sensitive work never past the moment
     an exposure limit would be reached (409 `exposure-limit-reached` when that gains
     nothing). Only a lease that still runs (409 `lease-expired`, `lease-released`,
-    `not-leased`; `project-suspended` once the project's suspension took effect)."""
+    `not-leased`; `project-suspended` once the project's suspension took effect) on a
+    revealed task (409 `not-revealed`)."""
     return tasks.extend_lease(db_session(), current_user(), assignment_id)
 
 
@@ -194,7 +214,9 @@ def extend(assignment_id: uuid.UUID):
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
 def release(assignment_id: uuid.UUID):
-    """Give the task back; another trainer may claim it, the caller not again."""
+    """Give the task back; another trainer may claim it, the caller not again. Before a
+    reveal this is the decline: nothing was shown, no exposure is counted, and (as any
+    release) it never touches the caller's quality score or approval rate."""
     return tasks.release_lease(db_session(), current_user(), assignment_id)
 
 
@@ -206,10 +228,11 @@ def release(assignment_id: uuid.UUID):
 @blp.alt_response(409, response="CONFLICT")
 def submit(args: dict, assignment_id: uuid.UUID):
     """Hand in the answer of a running lease, or a revision that was asked for.
-    `active_seconds` is capped at the time since the claim. A lease that ran out or was
-    released is refused (409 `lease-expired`, `lease-released`), as is one on a project
-    whose suspension has taken effect (409 `project-suspended`, with `suspended_at`), and
-    nothing is kept.
+    `active_seconds` is capped at the time since the task was revealed (the claim, for
+    work without a content warning). A lease that ran out or was released, or whose
+    task was not revealed, is refused (409 `lease-expired`, `lease-released`,
+    `not-revealed`), as is one on a project whose suspension has taken effect (409
+    `project-suspended`, with `suspended_at`), and nothing is kept.
     Work not sampled for review is approved and paid at once (`auto_approved`)."""
     return tasks.submit(
         db_session(), current_user(), assignment_id, answer=args["answer"],

@@ -133,9 +133,20 @@ class AssignmentSchema(Schema):
     project_name = fields.String(attribute="project.name")
     task_id = fields.UUID(attribute="task.id")
     external_id = fields.String(attribute="task.external_id")
-    payload = fields.Nested(TaskPayloadSchema)
+    payload = fields.Nested(TaskPayloadSchema, allow_none=True, metadata={
+        "description": "The task's content; null until revealed (sensitive and graphic "
+        "work: `POST /me/assignments/{id}/reveal`)."})
     state = fields.Enum(AssignmentState, by_value=True, attribute="assignment.state")
     claimed_at = fields.DateTime(attribute="assignment.claimed_at")
+    revealed_at = fields.DateTime(attribute="assignment.revealed_at", allow_none=True,
+                                  metadata={
+        "description": "When the task's content was first shown: at the claim for work "
+        "without a content warning; at the reveal for sensitive and graphic work, whose "
+        "exposure counts from it (null: not revealed, nothing shown or counted yet)."})
+    estimated_task_seconds = fields.Integer(
+        attribute="project.estimated_task_seconds", allow_none=True, metadata={
+            "description": "The project's estimate of the time a task takes (per-task "
+            "projects; null for hourly ones)."})
     lease_expires_at = fields.DateTime(attribute="assignment.lease_expires_at")
     released_at = fields.DateTime(attribute="assignment.released_at", allow_none=True)
     submitted_at = fields.DateTime(attribute="assignment.submitted_at", allow_none=True)
@@ -172,8 +183,9 @@ class SubmitSchema(Schema):
     answer = fields.Raw(required=True, metadata={"description": "Any JSON value but null."})
     active_seconds = fields.Integer(
         strict=True, required=True, validate=validate.Range(min=0, max=ACTIVE_SECONDS_MAX),
-        metadata={"description": "Time spent working; capped at the time since the claim "
-                  "(or since the revision was asked for)."},
+        metadata={"description": "Time spent working; capped at the time since the task "
+                  "was revealed (the claim, for work without a content warning) or since "
+                  "the revision was asked for."},
     )
 
 

@@ -15,7 +15,8 @@ class RotationProjectSchema(Schema):
 
 class RotationSchema(Schema):
     continuous_seconds = fields.Integer(metadata={
-        "description": "Exposure in a row so far (gaps shorter than the break count)."})
+        "description": "Exposure in a row so far, to now (pauses shorter than the "
+        "break count)."})
     rotation_after_minutes = fields.Integer()
     projects = fields.List(fields.Nested(RotationProjectSchema), metadata={
         "description": "Active non-sensitive projects the trainer is staffed on."})
@@ -114,7 +115,9 @@ class ExposureSchema(Schema):
     run_ended_at = fields.DateTime(attribute="exposure.run_ended_at", allow_none=True)
     exposed_now = fields.Boolean(attribute="exposure.ongoing")
     continuous_seconds = fields.Integer(metadata={
-        "description": "The current run of exposure (0 once a full break was taken)."})
+        "description": "The current run of exposure, from its start to now: a pause "
+        "shorter than the break is part of it (work started now joins the run); 0 once "
+        "a full break was taken. A break is due when it reaches `break_after_minutes`."})
     break_due_until = fields.DateTime(allow_none=True, metadata={
         "description": "A break is due: no sensitive work until then."})
     organisations = fields.List(fields.Nested(OrganisationStandingSchema), metadata={

@@ -393,7 +393,10 @@ class RejectionCategory(StrEnum):
 class Assignment(IdMixin, TimestampMixin, Base):
     """One trainer's claim of one task: the lease, the answer, and its review.
 
-    A trainer gets a task at most once (unique key), whatever races.
+    A trainer gets a task at most once (unique key), whatever races. ``revealed_at`` is
+    when the task's content was first shown: at the claim for work without a content
+    warning, at the trainer's reveal for sensitive and graphic work (null until then;
+    exposure counts from it, and nothing is submitted before it).
     """
 
     __tablename__ = "task_assignments"
@@ -405,6 +408,8 @@ class Assignment(IdMixin, TimestampMixin, Base):
         Index("ix_task_assignments_state_submitted_at", "state", "submitted_at"),
         CheckConstraint("active_seconds IS NULL OR active_seconds >= 0",
                         name="active_seconds_not_negative"),
+        CheckConstraint("submitted_at IS NULL OR revealed_at IS NOT NULL",
+                        name="submitted_after_reveal"),
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"))
@@ -414,6 +419,7 @@ class Assignment(IdMixin, TimestampMixin, Base):
         str_enum(AssignmentState), default=AssignmentState.LEASED
     )
     claimed_at: Mapped[datetime]
+    revealed_at: Mapped[datetime | None]
     lease_expires_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime | None]

@@ -18,10 +18,18 @@ unique key (task, trainer) means no trainer gets a task twice, whatever races.
   ``MAX_LEASE_FACTOR`` times that from the claim. Released and expired leases give
   their slot back (``expire_leases`` is the scheduler's job).
 - Wellbeing (``wellbeing.limits``): a claim hands out only tasks the trainer may take
-  now (no exposure limit reached for the task's level, consent to its categories); a
-  lease on sensitive work never runs past the moment a limit would be reached. A claim
-  locks the trainer's row, so a consent withdrawal and the trainer's other claims and
-  sessions see it (or it sees them).
+  now (no exposure limit reached for the task's level, consent to its categories). A
+  claim locks the trainer's row, so a consent withdrawal and the trainer's other claims
+  and sessions see it (or it sees them).
+- Sensitive and graphic work is revealed in a second step: the claim hands out the
+  lease with the content warning, the categories and the estimated time, and the task's
+  content only once the trainer reveals it (``reveal``), which passes the claim's gate
+  again at that moment and starts the exposure (counted from ``revealed_at``). The lease
+  runs from the claim either way; at the reveal it is cut to the moment a limit would be
+  reached, and a reveal that a limit would end at once is refused. Giving the task back
+  unrevealed (``release_lease``) is the decline: nothing was shown or counted, and a
+  release never touches quality or approval rate. Work without a warning is revealed
+  at the claim (the lease's insert carries it: no extra statement on the plain path).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, not_, select, update
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from workforce import clock, db
@@ -59,8 +68,6 @@ from workforce.projects.models import (
 from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
-    ExposureLimitReached,
-    LimitHit,
     effective_categories,
     effective_sensitivity,
 )
@@ -90,8 +97,10 @@ class AssignmentView:
     rotation: limits.RotationHint | None = None
 
     @property
-    def payload(self) -> dict[str, Any]:
-        return self.task.payload
+    def payload(self) -> dict[str, Any] | None:
+        """The task's content, once revealed (sensitive and graphic work waits for the
+        trainer's reveal)."""
+        return self.task.payload if self.assignment.revealed_at is not None else None
 
     @property
     def content_warning(self) -> dict[str, Any]:
@@ -347,18 +356,23 @@ def _try_take(
                            ).one_or_none()
     if task is None:
         return None
+    # Work with a content warning waits for the trainer's reveal (``reveal``), which
+    # also bounds its lease by the exposure limits; plain work is shown at once.
+    plain = effective_sensitivity(task, project) is Sensitivity.NONE
     # The unique key (task, trainer) is the last line of defence: should the trainer
     # already have had the task, nothing is inserted and the slot goes back.
     assignment = session.scalars(_lease_stmt(session.get_bind().dialect.name), {
         "id": uuid.uuid4(), "task_id": task_id, "project_id": project.id,
-        "trainer_id": trainer.id, "claimed_at": now,
+        "trainer_id": trainer.id, "claimed_at": now, "revealed_at": now if plain else None,
         "lease_expires_at": now + timedelta(seconds=project.lease_seconds),
         "created_at": now, "updated_at": now,
     }).one_or_none()
     if assignment is None:
         winddown.give_back_slot(session, task_id)
         return None
-    _bound_by_limits(session, trainer, assignment)
+    # The task the UPDATE returned: the session holds it only weakly, and the answer
+    # must not read its row again.
+    set_committed_value(assignment, "task", task)
     return assignment
 
 
@@ -437,8 +451,8 @@ def _take_slot_stmt() -> Any:
 @functools.cache
 def _lease_stmt(dialect: str) -> Any:
     insert = db.insert_for(dialect)
-    names = ("id", "task_id", "project_id", "trainer_id", "claimed_at", "lease_expires_at",
-             "created_at", "updated_at")
+    names = ("id", "task_id", "project_id", "trainer_id", "claimed_at", "revealed_at",
+             "lease_expires_at", "created_at", "updated_at")
     return (
         insert(Assignment)
         .values(state=AssignmentState.LEASED, auto_approved=False, revisions=0,
@@ -448,15 +462,13 @@ def _lease_stmt(dialect: str) -> Any:
     )
 
 
-def _bound_by_limits(session: Session, trainer: User, assignment: Assignment) -> None:
-    """A lease on sensitive work ends at the latest when holding it would reach an
-    exposure limit (the lease, already flushed, counts as held to its end)."""
+def _limit_stop(session: Session, trainer: User, assignment: Assignment,
+                until: datetime) -> limits.LimitStop | None:
+    """When an exposure limit stops work on the assignment's task that began at its
+    reveal and went on to ``until`` (the lease, flushed, counts as held to its end)."""
     level = effective_sensitivity(assignment.task, assignment.project)
-    stop = limits.stop_moment(session, trainer, assignment.project.organisation_id, level,
-                              assignment.claimed_at, assignment.lease_expires_at)
-    if stop is not None:
-        assignment.lease_expires_at = stop.at
-        session.flush()
+    return limits.stop_moment(session, trainer, assignment.project.organisation_id, level,
+                              require_revealed(assignment), until)
 
 
 # --- the lease -----------------------------------------------------------------------
@@ -501,12 +513,54 @@ def _require_live(assignment: Assignment, now: datetime) -> None:
         )
 
 
+def require_revealed(assignment: Assignment) -> datetime:
+    """When the assignment's task was revealed; 409 ``not-revealed`` before that (work
+    with a content warning waits for the trainer's reveal)."""
+    if assignment.revealed_at is None:
+        raise Conflict(
+            "You have not revealed this task yet: reveal it "
+            f"(/api/v1/me/assignments/{assignment.id}/reveal) to work on it, or give it "
+            "back unrevealed (release), which nothing counts against you.",
+            code="not-revealed",
+        )
+    return assignment.revealed_at
+
+
+def reveal(session: Session, trainer: User, assignment_id: uuid.UUID) -> AssignmentView:
+    """Show the task of a lease that waits for its reveal (sensitive and graphic work),
+    starting its exposure now. The claim's gate is passed again at this moment: 409
+    ``consent-required`` for categories not consented to (a warning raised since the
+    claim), ``exposure-limit-reached`` when a limit stops the work now; otherwise the
+    lease is cut to the moment a limit would be reached. Only a lease that still runs
+    (409 ``lease-expired``, ``lease-released``, ``not-leased``); revealing a task
+    already shown changes nothing."""
+    # The trainer's row first, then the lease: the order a claim takes them in.
+    access.lock_trainer(session, trainer.id)
+    assignment = _own_assignment(session, trainer, assignment_id, lock=True)
+    if assignment.revealed_at is None:
+        now = clock.now()
+        _require_live(assignment, now)
+        limits.require_consent(session, trainer, assignment.task, assignment.project)
+        assignment.revealed_at = now
+        session.flush()  # the exposure measured below counts the lease from now
+        stop = _limit_stop(session, trainer, assignment, assignment.lease_expires_at)
+        if stop is not None:
+            if stop.at <= now:
+                # Never a lease that a limit ends as it starts: refuse, show nothing.
+                raise stop.refusal()
+            assignment.lease_expires_at = stop.at
+            session.flush()
+    return _views(session, [assignment], guidelines=True)[0]
+
+
 def extend_lease(session: Session, trainer: User, assignment_id: uuid.UUID) -> AssignmentView:
     """Run the lease for another ``lease_seconds`` from now, while it still runs, up to
-    ``MAX_LEASE_FACTOR`` lease lengths from the claim (409 ``lease-limit-reached``)."""
+    ``MAX_LEASE_FACTOR`` lease lengths from the claim (409 ``lease-limit-reached``),
+    once its task was revealed (409 ``not-revealed``)."""
     assignment = _own_assignment(session, trainer, assignment_id, lock=True)
     now = clock.now()
     _require_live(assignment, now)
+    require_revealed(assignment)
     length = timedelta(seconds=assignment.project.lease_seconds)
     limit = assignment.claimed_at + MAX_LEASE_FACTOR * length
     extended = min(now + length, limit)
@@ -529,13 +583,11 @@ def _extend_within_limits(
     current = assignment.lease_expires_at
     assignment.lease_expires_at = extended
     session.flush()  # the exposure measured below holds the lease to its new end
-    level = effective_sensitivity(assignment.task, assignment.project)
-    stop = limits.stop_moment(session, trainer, assignment.project.organisation_id, level,
-                              assignment.claimed_at, extended)
+    stop = _limit_stop(session, trainer, assignment, extended)
     if stop is None:
         return
     if stop.at <= current:
-        raise ExposureLimitReached(LimitHit(stop.limit, stop.resets_at, stop.detail))
+        raise stop.refusal()
     assignment.lease_expires_at = stop.at
     session.flush()
 
@@ -579,10 +631,12 @@ def submit(
 ) -> AssignmentView:
     """Hand in the answer of a running lease, or a revision that was asked for.
 
-    ``active_seconds`` is bounded by the time since the claim (or since the revision
-    was asked for), so a lease never reports more work than it could hold. A lease that
-    ran out or was released is refused (409) and nothing is written. Gold tasks are
-    scored at once; work not sampled for review is approved (and paid) at once.
+    ``active_seconds`` is bounded by the time since the task was revealed (the claim,
+    for work without a content warning) or since the revision was asked for, so a
+    lease never reports more work than it could hold. A lease that ran out or was
+    released, or whose task was never revealed, is refused (409) and nothing is
+    written. Gold tasks are scored at once; work not sampled for review is approved
+    (and paid) at once.
     """
     if answer is None or not reviews.is_finite_json(answer):
         raise Invalid("The answer must be a JSON value (not null, NaN or infinite).",
@@ -598,7 +652,7 @@ def submit(
         worked = (assignment.active_seconds or 0) + min(active_seconds, window)
     else:
         _require_live(assignment, now)
-        worked = min(active_seconds, _seconds_between(assignment.claimed_at, now))
+        worked = min(active_seconds, _seconds_between(require_revealed(assignment), now))
     rate = None
     if project.pay_model is PayModel.PER_TASK and assignment.rate_id is None:
         rate = rate_in_force

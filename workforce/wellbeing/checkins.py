@@ -53,14 +53,16 @@ class WorkedFor:
 
 def sensitive_work(session: Session, trainer_id: uuid.UUID) -> list[WorkedFor]:
     """Per organisation the trainer did sensitive work for (tasks whose own or project's
-    sensitivity is not none, time on sensitive projects): the project of the latest
-    such work and when it started. Latest first."""
+    sensitivity is not none, once revealed; time on sensitive projects): the project of
+    the latest such work and when it started. Latest first."""
     level = func.coalesce(Task.sensitivity, Project.sensitivity)
     tasks = (
-        select(Project.organisation_id, Project.id, func.max(Assignment.claimed_at))
+        select(Project.organisation_id, Project.id, func.max(Assignment.revealed_at))
         .join(Task, Task.id == Assignment.task_id)
         .join(Project, Project.id == Assignment.project_id)
-        .where(Assignment.trainer_id == trainer_id, level != Sensitivity.NONE)
+        # A task given back unrevealed was no sensitive work: nothing was shown.
+        .where(Assignment.trainer_id == trainer_id, level != Sensitivity.NONE,
+               Assignment.revealed_at.is_not(None))
         .group_by(Project.organisation_id, Project.id)
     )
     hours = (

@@ -5,8 +5,10 @@ Exposure is derived from what the trainer did, not logged separately, so it cann
 drift from the work:
 
 - a task whose sensitivity (the task's own, else its project's) is not ``none``
-  exposes the trainer from the claim to the submission or release, and never past the
-  lease (an abandoned lease counts only until it ran out);
+  exposes the trainer from its reveal (``revealed_at``: the moment its content was
+  first shown, the claim for a task that had no warning then) to the submission or
+  release, and never past the lease (an abandoned lease counts only until it ran out);
+  a task given back unrevealed exposed them to nothing;
 - time on a sensitive or graphic project (a running session or a closed entry,
   manual ones included) exposes the trainer from its start to its end (now, while it
   runs).
@@ -80,22 +82,23 @@ def _task_intervals(
 ) -> Iterable[Interval]:
     level = func.coalesce(Task.sensitivity, Project.sensitivity)
     rows = session.execute(
-        select(Assignment.claimed_at, Assignment.submitted_at, Assignment.released_at,
+        select(Assignment.revealed_at, Assignment.submitted_at, Assignment.released_at,
                Assignment.lease_expires_at, Assignment.project_id, level)
         .join(Task, Task.id == Assignment.task_id)
         .join(Project, Project.id == Assignment.project_id)
         .where(
             Assignment.trainer_id == trainer_id,
-            Assignment.claimed_at < until,
+            # Unrevealed (null) is never earlier: nothing was shown, nothing counts.
+            Assignment.revealed_at < until,
             level != Sensitivity.NONE,
             or_(Assignment.lease_expires_at > since,
                 Assignment.submitted_at > since, Assignment.released_at > since),
         )
     )
-    for claimed, submitted, released, lease_end, project_id, sensitivity in rows:
+    for revealed, submitted, released, lease_end, project_id, sensitivity in rows:
         ended = [t for t in (submitted, released) if t is not None]
         end = min(clock.as_utc(min(ended)) if ended else now, clock.as_utc(lease_end))
-        yield Interval(clock.as_utc(claimed), end, Sensitivity(sensitivity), project_id)
+        yield Interval(clock.as_utc(revealed), end, Sensitivity(sensitivity), project_id)
 
 
 def _time_intervals(
@@ -180,12 +183,15 @@ class Exposure:
         return self.run_ended_at is not None and self.run_ended_at >= self.now
 
     def continuous_seconds(self, break_length: timedelta) -> int:
-        """The length of the current run: 0 once a full break has been taken."""
+        """The length of the current run at ``now``: from its start to now, the pause
+        since it last ended included, because work started now joins the run while
+        that pause is shorter than the break (``merged``); 0 once a full break has been
+        taken. Every limit check and every lease or session bound reads this one."""
         if self.run_started_at is None or self.run_ended_at is None:
             return 0
         if self.now - self.run_ended_at >= break_length:
             return 0
-        return int((self.run_ended_at - self.run_started_at).total_seconds())
+        return int((self.now - self.run_started_at).total_seconds())
 
 
 def exposure_of(session: Session, trainer: User, policy: WellbeingPolicy,

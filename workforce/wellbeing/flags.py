@@ -124,9 +124,11 @@ def flag_task(
     return_task: bool = False,
     support_message: str = "",
 ) -> FlagReceipt:
-    """Flag a task the trainer holds or held. Refused with 409 ``already-flagged``, and
-    ``return_task`` on a lease that no longer runs with 409 ``not-leased``."""
+    """Flag a task the trainer holds or held. Refused with 409 ``already-flagged``,
+    ``not-revealed`` for a task never shown (giving it back unrevealed is the decline),
+    and ``return_task`` on a lease that no longer runs with 409 ``not-leased``."""
     assignment = _own_assignment(session, trainer, assignment_id)
+    tasks.require_revealed(assignment)
     now = clock.now()
     existing = session.scalars(
         select(ContentFlag.id).where(ContentFlag.assignment_id == assignment.id)

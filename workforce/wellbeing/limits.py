@@ -6,9 +6,14 @@ a session may start, when a running session must stop, and rotation.
   effective categories. Others are skipped in the claim query itself (so they never
   block the queue); when nothing else is left, the claim is refused with the reason of
   the first task skipped (409 ``exposure-limit-reached`` or ``consent-required``).
-- A lease on sensitive work ends no later than the moment a limit would be reached if
-  the trainer held it to the end (exposure is counted up to the lease's end), and an
-  extension never goes past that moment either.
+- A reveal (sensitive and graphic work is claimed unseen, ``projects.tasks.reveal``)
+  passes the same gate again when it starts the exposure; the lease then ends no later
+  than the moment a limit would be reached if the trainer held it to the end from the
+  reveal (exposure is counted up to the lease's end), and an extension never goes past
+  that moment either.
+- One state decides both whether work may start and when it stops: ``stop_moment``
+  looks first at the moment the work starts, as the gate does, so work is stopped at
+  once only when the gate would have refused it (and then it is refused instead).
 - A session on a sensitive project is stopped at the moment a limit is reached, found
   by walking forward from its start: between local midnights every limit counts the
   session's time second for second, so the moment is ``t + time_left(t)``; at local
@@ -198,6 +203,18 @@ def rotation_hint(session: Session, gate: Gate, project: Project) -> RotationHin
                         plain_projects(session, gate.trainer.id))
 
 
+def require_consent(session: Session, trainer: User, task: Task, project: Project) -> None:
+    """409 ``consent-required`` unless the trainer consents to the task's effective
+    categories now (a reveal: its warning may have been raised since the claim)."""
+    level = effective_sensitivity(task, project)
+    lacking = ([] if level is Sensitivity.NONE else
+               consent.missing(consent.consented(session, trainer.id),
+                               effective_categories(task, project)))
+    if lacking:
+        raise consent.consent_required("This task", lacking,
+                                       consent.attestation_of(session, trainer.id) is not None)
+
+
 # --- sessions ------------------------------------------------------------------------
 
 
@@ -225,6 +242,10 @@ class LimitStop:
     resets_at: datetime
     detail: str
 
+    def refusal(self) -> ExposureLimitReached:
+        """409 ``exposure-limit-reached`` for work this stop leaves no time for."""
+        return ExposureLimitReached(LimitHit(self.limit, self.resets_at, self.detail))
+
 
 def stop_moment(session: Session, trainer: User, organisation_id: uuid.UUID,
                 level: Sensitivity, started_at: datetime, until: datetime) -> LimitStop | None:
@@ -234,16 +255,16 @@ def stop_moment(session: Session, trainer: User, organisation_id: uuid.UUID,
     if level is Sensitivity.NONE or until <= started_at:
         return None
     policy = policies.policy_for(session, organisation_id)
-    # One second in, the work is part of the trainer's exposure (and of their run).
-    first = moment = started_at + timedelta(seconds=1)
+    # First the state at the start, as the claim or session gate saw it (the work has
+    # no length yet): the work stops at once only if that gate would refuse it.
+    moment = started_at
     for _ in range(MAX_STEPS):
         if moment > until:
             return None
         state = exposure_of(session, trainer, policy, now=moment)
         hit = blocking_limit(policy, state, trainer, level)
         if hit is not None:
-            at = started_at if moment == first else moment
-            return LimitStop(hit.limit, min(at, until), hit.resets_at, hit.detail)
+            return LimitStop(hit.limit, min(moment, until), hit.resets_at, hit.detail)
         left = time_left(policy, state, trainer, level)
         assert left is not None and left > timedelta(0)
         # Until local midnight every limit counts this work second for second.
