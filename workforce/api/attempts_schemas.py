@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.accounts.models import Role
-from workforce.api.schemas import Text
+from workforce.api.schemas import Text, UtcDateTime
 from workforce.assessments.attempts import FREE_TEXT_MAX, Availability
 from workforce.assessments.models import (
     AttemptState,
@@ -61,7 +61,7 @@ class MarketAssessmentSchema(Schema):
     max_attempts = fields.Integer(attribute="standing.max_attempts")
     availability = fields.Enum(Availability, by_value=True, attribute="standing.availability")
     open_attempt_id = fields.UUID(attribute="standing.open_attempt_id", allow_none=True)
-    next_start_at = fields.DateTime(
+    next_start_at = UtcDateTime(
         attribute="standing.cooldown_until", allow_none=True,
         metadata={"description": "While a cooldown runs: when the next attempt may start."},
     )
@@ -84,7 +84,7 @@ class ServedQuestionSchema(Schema):
     options = fields.List(fields.Nested(ServedOptionSchema))
     max_points = fields.Integer()
     answer = fields.Dict(allow_none=True, metadata={"description": "The saved answer."})
-    saved_at = fields.DateTime(allow_none=True)
+    saved_at = UtcDateTime(allow_none=True)
     points = fields.Integer(
         allow_none=True, metadata={"description": "After grading, if the assessment shows "
                                    "feedback."},
@@ -100,15 +100,15 @@ class AttemptSchema(Schema):
     number = fields.Integer(metadata={"description": "1 for the trainer's first attempt."})
     instructions = fields.String()
     state = fields.Enum(AttemptState, by_value=True)
-    started_at = fields.DateTime()
-    deadline_at = fields.DateTime()
-    closed_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime()
+    deadline_at = UtcDateTime()
+    closed_at = UtcDateTime(allow_none=True)
     close_reason = fields.Enum(CloseReason, by_value=True, allow_none=True)
     max_points = fields.Integer()
     total_points = fields.Integer(allow_none=True)
     score_percent = fields.Decimal(as_string=True, allow_none=True)
     passed = fields.Boolean(allow_none=True)
-    graded_at = fields.DateTime(allow_none=True)
+    graded_at = UtcDateTime(allow_none=True)
     questions = fields.List(fields.Nested(ServedQuestionSchema))
 
 
@@ -126,7 +126,7 @@ class AnswerBodySchema(Schema):
 class SavedAnswerSchema(Schema):
     question_id = fields.UUID()
     answer = fields.Dict(attribute="response")
-    saved_at = fields.DateTime()
+    saved_at = UtcDateTime()
 
 
 # --- grading -------------------------------------------------------------------------
@@ -136,7 +136,7 @@ class QueueItemSchema(Schema):
     attempt_id = fields.UUID()
     assessment_title = fields.String()
     version_number = fields.Integer()
-    closed_at = fields.DateTime()
+    closed_at = UtcDateTime()
     rounds_done = fields.Integer()
     graded_by_you = fields.Boolean()
 
@@ -179,8 +179,8 @@ class GradingSchema(Schema):
     version_number = fields.Integer()
     round = fields.Integer(metadata={"description": "1 or 2; 3 adjudicates a disagreement."})
     state = fields.Enum(GradingState, by_value=True)
-    claimed_at = fields.DateTime()
-    submitted_at = fields.DateTime(allow_none=True)
+    claimed_at = UtcDateTime()
+    submitted_at = UtcDateTime(allow_none=True)
     total_points = fields.Integer(allow_none=True)
     questions = fields.List(fields.Nested(GradedQuestionSchema))
 
