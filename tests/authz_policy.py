@@ -123,6 +123,7 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/invitations": Rule(ADMIN),
     "POST /api/v1/invitations": Rule(ADMIN),
     "DELETE /api/v1/invitations/<uuid:invitation_id>": Rule(ADMIN, "organisation"),
+    "POST /api/v1/invitations/<uuid:invitation_id>/resend": Rule(ADMIN, "organisation"),
     "GET /api/v1/audit-events": Rule(ADMIN),
     # --- qualifications and assessments (authoring) ------------------------------------
     "GET /api/v1/qualifications": Rule(REVIEWERS),

@@ -211,10 +211,10 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
         notification = notify(session, user.id, "test.kind", "Hello", f"For {user.display_name}")
         session.flush()  # for its id
         o[f"notification_{user.role.value}"] = notification.id
-    invitation = accounts.invite_staff(
+    issued = accounts.invite_staff(
         session, admin, email=f"newcomer-{label.lower()}-{uuid.uuid4().hex[:6]}@example.org",
         role=Role.REVIEWER, lifetime=timedelta(days=7), base_url="http://test")
-    o["invitation"] = invitation.id
+    o["invitation"] = issued.invitation.id
     session.commit()
     return side
 

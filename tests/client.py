@@ -1,4 +1,5 @@
-"""A thin wrapper over Flask's test client that speaks JSON and bearer tokens."""
+"""A thin wrapper over Flask's test client that speaks JSON and bearer tokens, and checks
+every JSON answer against the OpenAPI document (``tests.openapi_answers``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from tests import openapi_answers
 from tests.factories import token_for
 from workforce.accounts.models import User
 
@@ -40,6 +42,7 @@ class ApiClient:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         response = self.client.open(path, method=method, json=json, headers=headers, **kwargs)
+        openapi_answers.check(self.client.application, method, path, response)
         # What the request committed is seen by the test's own session from here on.
         self.session.expire_all()
         return response

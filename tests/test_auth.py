@@ -6,6 +6,8 @@ import json
 import re
 import uuid
 import zoneinfo
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ import langcodes
 import pycountry
 import pytest
 import time_machine
+from flask import Flask
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -29,8 +32,12 @@ from workforce.accounts.models import (
     Role,
     User,
 )
+from workforce.app import create_app
+from workforce.db import Database
 from workforce.notifications.models import Notification, OutboundEmail
-from workforce.notifications.senders import MemorySender
+from workforce.notifications.senders import LogSender, MemorySender
+from workforce.notifications.services import OUTBOX_KEY
+from workforce.settings import Environment, Settings
 
 SIGNUP = "/api/v1/auth/signup"
 LOGIN = "/api/v1/auth/login"
@@ -987,3 +994,204 @@ def test_a_weak_password_is_reported_with_every_other_bad_field(
     assert set(problem["errors"]) == {"password", "country", "timezone"}
     assert any("at least" in message for message in problem["errors"]["password"])
     assert row_counts(session) == before
+
+
+# --- look-alike addresses ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("look_alike", [
+    "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in "mei@example.org"),  # fullwidth
+    "MEI@EXAMPLE.ORG",
+    " Mei@Example.org ",
+])
+def test_an_address_spelt_with_other_code_points_is_the_same_account(
+    client: ApiClient, session: Session, look_alike: str
+) -> None:
+    """Found end to end: fullwidth letters and ligatures signed up as new accounts."""
+    assert client.post(SIGNUP, json=signup_body(email="mei@example.org")).status_code == 201
+    before = row_counts(session)
+    response = client.post(SIGNUP, json=signup_body(email=look_alike))
+    assert_problem(response, 409, code="email-taken")
+    assert row_counts(session) == before
+    assert log_in(client, look_alike, signup_body()["password"]).status_code == 200
+
+
+def test_a_ligature_is_read_as_its_letters(client: ApiClient, session: Session) -> None:
+    response = client.post(SIGNUP, json=signup_body(email="o\ufb03ce@example.org"))  # ﬃ
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["email"] == "office@example.org"
+    assert_problem(client.post(SIGNUP, json=signup_body(email="office@example.org")), 409,
+                   code="email-taken")
+    assert_problem(client.post(SIGNUP, json=signup_body(email="OFFICE@example.org")), 409,
+                   code="email-taken")
+
+
+@pytest.mark.parametrize(("address", "says"), [
+    ("m\u0435i@example.org", "CYRILLIC SMALL LETTER IE"),  # Latin with a Cyrillic e
+    ("mei@\u0435x\u0430mple.org", "mixes Cyrillic and Latin"),  # in the domain
+    ("\u0440\u0430\u0443@example.org", "read as 'pay'"),  # wholly Cyrillic look-alikes
+    ("mei@xn--80ak6aa92e.com", "read as 'appie'"),  # the same, spelt as IDNA
+    ("m\u0251ry@example.org", "looks like 'a'"),  # LATIN SMALL LETTER ALPHA
+    ("m\u200dei@example.org", "unsafe characters"),  # a zero-width joiner
+])
+def test_an_address_that_could_pass_for_another_is_refused(
+    client: ApiClient, session: Session, mail: MemorySender, address: str, says: str
+) -> None:
+    assert client.post(SIGNUP, json=signup_body(email="mei@example.org")).status_code == 201
+    before = row_counts(session)
+
+    response = client.post(SIGNUP, json=signup_body(email=address))
+
+    problem = assert_problem(response, 422, code="validation-error")
+    assert list(problem["errors"]) == ["email"]
+    assert says in problem["errors"]["email"][0], problem
+    assert row_counts(session) == before
+    admin = StaffFactory(role=Role.ADMIN)
+    invited = assert_problem(invite(client, admin, address), 422, code="validation-error")
+    assert says in invited["errors"]["email"][0]
+    assert mail.sent == []
+
+
+@pytest.mark.parametrize("address", [
+    "\u043c\u0430\u0440\u0438\u044f@example.org",  # Cyrillic, not all look-alikes
+    "\u9673\u5927\u6587@example.org",  # Han
+    "jos\u00e9@b\u00fccher.de",  # Latin letters with accents
+])
+def test_addresses_in_one_script_that_pass_for_no_other_are_welcome(
+    client: ApiClient, address: str
+) -> None:
+    response = client.post(SIGNUP, json=signup_body(email=address))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert log_in(client, address, signup_body()["password"]).status_code == 200
+
+
+def test_an_idna_domain_is_one_address_in_either_spelling(client: ApiClient) -> None:
+    response = client.post(SIGNUP, json=signup_body(email="mei@xn--bcher-kva.de"))
+    assert response.status_code == 201
+    assert response.get_json()["email"] == "mei@b\u00fccher.de"
+    assert_problem(client.post(SIGNUP, json=signup_body(email="Mei@B\u00dcCHER.de")), 409,
+                   code="email-taken")
+    assert log_in(client, "mei@xn--bcher-kva.de", signup_body()["password"]).status_code == 200
+
+
+# --- language tags ------------------------------------------------------------------------
+
+
+def test_a_language_tag_with_underscores_is_refused_with_the_tag_it_meant(
+    client: ApiClient, session: Session
+) -> None:
+    """Found end to end: ``yue_HK`` was stored as ``yue-HK`` (langcodes reads POSIX
+    locales); BCP 47 has hyphens, and the caller is told which tag they meant."""
+    response = client.post(SIGNUP, json=signup_body(languages=["en", "yue_HK"]))
+    problem = assert_problem(response, 422, code="validation-error")
+    assert list(problem["errors"]) == ["languages.1"]
+    assert "'yue-HK'" in problem["errors"]["languages.1"][0]
+    assert users_with_email(session, signup_body()["email"]) == []
+
+    trainer = UserFactory(languages=["en"])
+    response = client.patch(ME, as_user=trainer, json={"languages": ["zh_Hant_HK"]})
+    problem = assert_problem(response, 422, code="validation-error")
+    assert "'zh-Hant-HK'" in problem["errors"]["languages.0"][0]
+    session.refresh(trainer)
+    assert trainer.languages == ["en"]
+    manager = StaffFactory(role=Role.VENDOR_MANAGER)
+    response = client.post("/api/v1/qualifications", as_user=manager, json={
+        "code": "yue-listening", "name": "Cantonese listening", "locale": "yue_HK"})
+    problem = assert_problem(response, 422, code="validation-error")
+    assert "'yue-HK'" in problem["errors"]["locale"][0]
+
+
+# --- resending an invitation ------------------------------------------------------------
+
+
+def resend(client: ApiClient, admin: User, invitation_id: str) -> TestResponse:
+    return client.post(f"{INVITATIONS}/{invitation_id}/resend", as_user=admin)
+
+
+def test_resending_an_invitation_issues_a_new_token_and_revokes_the_old(
+    client: ApiClient, mail: MemorySender, session: Session
+) -> None:
+    admin = StaffFactory(role=Role.ADMIN)
+    first = invite(client, admin, "rui@example.org").get_json()
+    later = datetime.now(UTC) + timedelta(days=3)
+    with time_machine.travel(later, tick=False):
+        token = login_token(client, admin.email)
+        response = client.post(f"{INVITATIONS}/{first['id']}/resend", token=token)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    again = response.get_json()
+    assert again["id"] == first["id"] and again["status"] == "pending"
+    assert "acceptance" not in again and "wfi_" not in response.get_data(as_text=True)
+    assert datetime.fromisoformat(again["expires_at"]) == later + timedelta(days=7)
+    old_token, new_token = tokens_in(mail, "rui@example.org", INVITATION_TOKEN)
+    assert old_token != new_token
+    [event] = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "invitation.resent", AuditEvent.object_id == first["id"])).all()
+    assert event.actor_id == admin.id and event.after["expires_at"] > event.before["expires_at"]
+
+    assert_problem(client.post(ACCEPT, json=accept_body(old_token)), 422)
+    assert client.post(ACCEPT, json=accept_body(new_token)).status_code == 201
+    assert_problem(client.post(f"{INVITATIONS}/{first['id']}/resend", token=token), 409,
+                   code="invitation-accepted")
+
+
+def test_an_expired_invitation_may_be_resent_and_a_revoked_one_not(
+    client: ApiClient, mail: MemorySender
+) -> None:
+    admin = StaffFactory(role=Role.ADMIN)
+    expired = invite(client, admin, "late@example.org").get_json()
+    revoked = invite(client, admin, "gone@example.org").get_json()
+    client.delete(f"{INVITATIONS}/{revoked['id']}", as_user=admin)
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=8), tick=False):
+        token = login_token(client, admin.email)
+        response = client.post(f"{INVITATIONS}/{expired['id']}/resend", token=token)
+        assert response.status_code == 200
+        assert response.get_json()["status"] == "pending"
+        _, fresh = tokens_in(mail, "late@example.org", INVITATION_TOKEN)
+        assert client.post(ACCEPT, json=accept_body(fresh)).status_code == 201
+        refused = client.post(f"{INVITATIONS}/{revoked['id']}/resend", token=token)
+    assert_problem(refused, 409, code="invitation-revoked")
+
+
+def test_only_the_organisations_admins_resend(client: ApiClient, mail: MemorySender) -> None:
+    admin = StaffFactory(role=Role.ADMIN)
+    invitation = invite(client, admin, "rui@example.org").get_json()
+    stranger = StaffFactory(role=Role.ADMIN)
+    colleague = StaffFactory(role=Role.VENDOR_MANAGER, organisation_id=admin.organisation_id)
+    assert_problem(resend(client, stranger, invitation["id"]), 404)
+    assert_problem(resend(client, admin, str(uuid.uuid4())), 404)
+    assert_problem(resend(client, colleague, invitation["id"]), 403)
+    assert len(mail.sent) == 1
+
+
+@pytest.fixture
+def development_app(app: Flask, settings: Settings, database: Database) -> Iterator[Flask]:
+    """A second app on the same database, as ``make run`` starts it (log sender)."""
+    development = create_app(
+        replace(settings, env=Environment.DEVELOPMENT, public_base_url="http://127.0.0.1:5055"),
+        database=database, email_sender=LogSender(), configure_logging=False)
+    try:
+        yield development
+    finally:
+        # create_app points the shared session factory at its own outbox; restore ours.
+        database.session_factory.configure(info={OUTBOX_KEY: app.extensions["workforce"].outbox})
+
+
+def test_in_development_the_admin_sees_how_to_accept(
+    development_app: Flask, session: Session
+) -> None:
+    """With the console or log sender a development invitation reaches nobody: the admin
+    who creates or resends it is shown the URL and the token (only in development)."""
+    client = ApiClient(development_app.test_client(), session)
+    admin = StaffFactory(role=Role.ADMIN)
+
+    created = invite(client, admin, "rui@example.org")
+    assert created.status_code == 201
+    acceptance = created.get_json()["acceptance"]
+    assert acceptance["method"] == "POST"
+    assert acceptance["url"] == "http://127.0.0.1:5055/api/v1/auth/invitations/accept"
+    resent = resend(client, admin, created.get_json()["id"]).get_json()["acceptance"]
+    assert resent["token"] != acceptance["token"]
+    assert_problem(client.post(ACCEPT, json=accept_body(acceptance["token"])), 422)
+    accepted = client.post(ACCEPT, json=accept_body(resent["token"]))
+    assert accepted.status_code == 201 and accepted.get_json()["role"] == "reviewer"

@@ -234,7 +234,7 @@ def test_an_admin_cannot_revoke_another_organisations_invitation(
     invitation = services.invite_staff(
         session, two_orgs["admin_b"], email="newcomer@example.org", role=Role.REVIEWER,
         lifetime=timedelta(days=7), base_url="http://test",
-    )
+    ).invitation
     session.commit()
     response = client.delete(f"/api/v1/invitations/{invitation.id}", as_user=two_orgs["admin_a"])
     assert_problem(response, 404, code="not-found")

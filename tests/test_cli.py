@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -10,10 +21,11 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.factories import PASSWORD
 from workforce import demo
 from workforce.accounts.models import AuditEvent, Organisation, Role, User
 from workforce.assessments.models import Assessment, AssessmentState
-from workforce.cli import main
+from workforce.cli import main, served_url
 
 
 @pytest.fixture
@@ -196,3 +208,87 @@ def test_jobs_are_listed_and_run_once_by_hand(run, session: Session) -> None:
     assert unknown.exit_code == 2
     assert "no job 'projects.expire_everything'" in unknown.output
     assert "billing.reconcile" in unknown.output
+
+
+# --- the development server, for real ----------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _workforce(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and command)
+        [sys.executable, "-m", "workforce.cli", *args], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def _call(url: str, *, body: dict | None = None, token: str | None = None) -> Any:
+    request = urllib.request.Request(  # noqa: S310 (our own server on 127.0.0.1)
+        url, data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json",
+                 **({"Authorization": f"Bearer {token}"} if token else {})})
+    return urllib.request.urlopen(request, timeout=10)  # noqa: S310
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``workforce serve --port P`` in development, on a SQLite database of its own."""
+    port = _free_port()
+    database = tmp_path_factory.mktemp("served") / "served.db"
+    env = {**os.environ, "WORKFORCE_ENV": "development", "WORKFORCE_EMAIL_SENDER": "log",
+           "WORKFORCE_DATABASE_URL": f"sqlite:///{database}",
+           "WORKFORCE_SCHEDULER_ENABLED": "false", "WORKFORCE_ADMIN_PASSWORD": PASSWORD}
+    env.pop("WORKFORCE_PUBLIC_BASE_URL", None)
+    for args in (("db", "upgrade"), ("create-admin", "--organisation", "Served",
+                                     "--email", "admin@example.org", "--display-name", "Ada")):
+        done = _workforce(*args, env=env)
+        assert done.wait(120) == 0, done.communicate()
+    server = _workforce("serve", "--port", str(port), env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _call(f"{base}/api/v1/health").close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, \
+                    server.communicate(timeout=5)
+                time.sleep(0.2)
+        yield base, database
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def test_the_development_server_names_no_versions(served: tuple[str, Path]) -> None:
+    """Found end to end: it answered ``Server: Werkzeug/3.1.x Python/3.11.x``."""
+    base, _database = served
+    with _call(f"{base}/api/v1/health") as response:
+        assert response.headers["Server"] == "workforce"
+
+
+def test_serve_port_is_the_address_in_email_links(served: tuple[str, Path]) -> None:
+    """Found end to end: links said port 8000 whatever --port was. Without
+    WORKFORCE_PUBLIC_BASE_URL they name the address the server listens on."""
+    base, database = served
+    with _call(f"{base}/api/v1/auth/login",
+               body={"email": "admin@example.org", "password": PASSWORD}) as response:
+        token = json.load(response)["token"]
+    with _call(f"{base}/api/v1/invitations", token=token,
+               body={"email": "rui@example.org", "role": "reviewer"}) as response:
+        acceptance = json.load(response)["acceptance"]
+    accept_url = f"{base}/api/v1/auth/invitations/accept"
+    assert acceptance["url"] == accept_url  # shown in development only
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        (body,) = db.execute("SELECT body FROM outbound_emails").fetchone()
+    assert f"POST {accept_url} before" in body
+
+
+def test_served_url_of_a_wildcard_host_is_the_loopback() -> None:
+    assert served_url("0.0.0.0", 8123) == "http://127.0.0.1:8123"  # noqa: S104
+    assert served_url("::1", 8123) == "http://[::1]:8123"
+    assert served_url("workforce.example.org", 80) == "http://workforce.example.org:80"

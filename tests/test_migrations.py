@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, select, update
+from sqlalchemy import Connection, DateTime, Uuid, column, insert, inspect, select, text, update
+from sqlalchemy import table as table_
 from sqlalchemy.orm import Session
 
 from tests.factories import ProjectFactory, UserFactory, worked_task
@@ -57,7 +62,7 @@ def test_one_head(settings: Settings) -> None:
     assert len(script.get_heads()) == 1
 
 
-def test_0011_g2_cuts_stored_rates_to_the_whole_second(
+def test_0011_cuts_stored_rates_to_the_whole_second(
     connection: Connection, session: Session, settings: Settings
 ) -> None:
     project = ProjectFactory()
@@ -76,7 +81,7 @@ def test_0011_g2_cuts_stored_rates_to_the_whole_second(
     assert stored == exact.replace(microsecond=0)
 
 
-def test_0011_g2_puts_each_suspensions_moment_on_its_project(
+def test_0011_puts_each_suspensions_moment_on_its_project(
     connection: Connection, session: Session, settings: Settings
 ) -> None:
     moment = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
@@ -105,7 +110,7 @@ def test_0011_g2_puts_each_suspensions_moment_on_its_project(
 def test_assignments_made_before_the_reveal_step_count_as_revealed_at_their_claim(
     connection: Connection, settings: Settings, session: Session
 ) -> None:
-    """0011_g3: every assignment so far showed its task at the claim, so its exposure
+    """0014: every assignment so far showed its task at the claim, so its exposure
     (now counted from the reveal) and its submission stay as they were."""
     claimed_at = datetime(2030, 1, 8, 9, tzinfo=UTC)
     assignment = worked_task(ProjectFactory(), UserFactory(), claimed_at=claimed_at,
@@ -114,3 +119,73 @@ def test_assignments_made_before_the_reveal_step_count_as_revealed_at_their_clai
     migrate.upgrade(settings, "head", connection=connection)
     assert connection.execute(select(Assignment.revealed_at).where(
         Assignment.id == assignment.id)).scalar_one() == claimed_at
+
+
+def test_0015_scrubs_stored_secrets_and_normalises_addresses(
+    connection: Connection, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tokens already stored in e-mail bodies are taken out (a waiting message keeps its
+    token apart until the token expires); addresses are rewritten in their normal form,
+    except one that would then be another account's, which is reported, not merged."""
+    before = ScriptDirectory.from_config(migrate.alembic_config(settings)) \
+        .get_revision("0015").down_revision
+    migrate.downgrade(settings, str(before), connection=connection)
+    now = datetime.now(UTC)
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in "mei") + "@example.org"
+    users = {name: uuid.uuid4() for name in ("mei", "fullwidth", "ana", "office")}
+    emails = {"mei": "mei@example.org", "fullwidth": fullwidth, "ana": "Ana@Example.ORG",
+              "office": "o\ufb03ce@example.org"}
+    _insert(connection, "users", [
+        {"id": users[name], "email": email, "password_hash": "x", "display_name": name,
+         "role": "trainer", "timezone": "UTC", "languages": "[]", "is_active": True,
+         "created_at": now, "updated_at": now}
+        for name, email in emails.items()])
+    organisation = uuid.uuid4()
+    _insert(connection, "organisations", [{"id": organisation, "name": "O", "slug": "o",
+                                           "created_at": now, "updated_at": now}])
+    invited, sent, unknown = ("wfi_" + "A" * 43, "wfr_" + "A" * 43, "wfi_" + "B" * 43)
+    expires = now + timedelta(days=5)
+    _insert(connection, "invitations", [{
+        "id": uuid.uuid4(), "organisation_id": organisation, "email": "Rui@EXAMPLE.org",
+        "role": "reviewer", "token_hash": hashlib.sha256(invited.encode()).hexdigest(),
+        "invited_by_id": users["mei"], "expires_at": expires, "created_at": now,
+        "updated_at": now}])
+    outbox = {"waiting": ("pending", invited), "sent": ("sent", sent),
+              "lost": ("pending", unknown)}
+    ids = {name: uuid.uuid4() for name in outbox}
+    _insert(connection, "outbound_emails", [
+        {"id": ids[name], "to_address": "x@example.org", "subject": name,
+         "body": f"Token: {token}\nThanks.", "status": status, "attempts": 1,
+         "created_at": now, "updated_at": now}
+        for name, (status, token) in outbox.items()])
+
+    with caplog.at_level(logging.WARNING):
+        migrate.upgrade(settings, "head", connection=connection)
+
+    rows = {row.subject: row for row in connection.execute(text(
+        "SELECT subject, body, status, secret, secret_expires_at FROM outbound_emails"))}
+    assert all(row.body == "Token: {secret}\nThanks." for row in rows.values())
+    assert rows["waiting"].status == "pending" and rows["waiting"].secret == invited
+    waits_until = rows["waiting"].secret_expires_at
+    assert _utc(waits_until) == expires
+    assert (rows["sent"].status, rows["sent"].secret) == ("sent", None)
+    assert (rows["lost"].status, rows["lost"].secret) == ("failed", None)
+    stored = dict(connection.execute(text("SELECT display_name, email FROM users")).all())
+    assert stored == {"mei": "mei@example.org", "fullwidth": fullwidth,
+                      "ana": "ana@example.org", "office": "office@example.org"}
+    assert connection.execute(text("SELECT email FROM invitations")).scalar() == \
+        "rui@example.org"
+    assert f"users {users['fullwidth']}" in caplog.text and "not merged" in caplog.text
+
+
+def _insert(connection: Connection, table: str, rows: list[dict]) -> None:
+    columns = [column(name, Uuid() if isinstance(value, uuid.UUID) else
+                      DateTime(timezone=True) if isinstance(value, datetime) else None)
+               for name, value in rows[0].items()]
+    connection.execute(insert(table_(table, *columns)), rows)
+
+
+def _utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite gives back text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

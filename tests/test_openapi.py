@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from marshmallow import class_registry, fields
 
+from tests import openapi_answers
 from tests.client import ApiClient
+from tests.factories import StaffFactory, UserFactory
 from workforce.accounts.models import Role
+from workforce.api.schemas import UtcDateTime
 from workforce.api.security import policy_of
 
 OPENAPI = "/api/v1/openapi.json"
@@ -203,3 +208,72 @@ def test_every_reference_resolves_and_numbers_are_numbers(spec: dict) -> None:
         return []
 
     assert not strings(spec, "#"), strings(spec, "#")
+
+
+def test_every_time_field_is_the_guarded_utc_field(app: Flask) -> None:
+    """Times that UTC cannot hold were a 500 wherever a schema used marshmallow's own
+    date-time fields; ``UtcDateTime`` refuses them with a 422. Every schema the API
+    declares (bodies, queries, answers, nested ones) uses it."""
+    plain = []
+    schemas = [cls for classes in class_registry._registry.values() for cls in classes
+               if cls.__module__.startswith("workforce.")]
+    assert len(schemas) > 100  # the walk is not vacuous
+    for schema in schemas:
+        for name, field in schema._declared_fields.items():
+            for inner in _fields_within(field):
+                if isinstance(inner, fields.DateTime) and not isinstance(inner, UtcDateTime):
+                    plain.append(f"{schema.__module__}.{schema.__name__}.{name}")
+    assert not plain, "date-time fields that are not api.schemas.UtcDateTime:\n" + \
+        "\n".join(sorted(set(plain)))
+
+
+def _fields_within(field: fields.Field) -> list[fields.Field]:
+    found = [field]
+    for inner in (getattr(field, "inner", None), getattr(field, "key_field", None),
+                  getattr(field, "value_field", None)):
+        if isinstance(inner, fields.Field):
+            found += _fields_within(inner)
+    return found
+
+
+# --- every answer the suite receives is checked against the document ------------------------
+
+
+def test_a_new_organisations_wellbeing_policy_matches_the_document(client: ApiClient) -> None:
+    """Found end to end: the defaults answered ``support_links: null`` where the document
+    says array (``ApiClient`` checks every answer against the document)."""
+    admin = StaffFactory(role=Role.ADMIN)
+    response = client.get("/api/v1/organisation/wellbeing-policy", as_user=admin)
+    assert response.status_code == 200
+    assert response.get_json()["support_links"] == []
+
+
+def test_staff_roles_are_documented_without_trainer(spec: dict) -> None:
+    """Found end to end: the document offered ``trainer`` for invitations and staff
+    updates, which the server refuses."""
+    schemas = spec["components"]["schemas"]
+    staff = ["admin", "vendor_manager", "reviewer", "finance"]
+    for name in ("InvitationCreate", "StaffUpdate", "Invitation", "IssuedInvitation"):
+        assert schemas[name]["properties"]["role"]["enum"] == staff, name
+
+
+def test_an_answer_that_disagrees_with_the_document_fails_the_test(
+    app: Flask, client: ApiClient
+) -> None:
+    trainer = UserFactory()
+    response = client.get("/api/v1/me", as_user=trainer)
+    response.set_data(json.dumps({**response.get_json(), "languages": [3], "role": None}))
+    with pytest.raises(AssertionError) as wrong_body:
+        openapi_answers.check(app, "GET", "/api/v1/me", response)
+    message = str(wrong_body.value)
+    assert message.startswith("GET /api/v1/me answered 200, which the OpenAPI document")
+    assert 'at $.languages[0]: 3 is not of type "string"' in message
+    assert "at $.role: null is not one of" in message
+    assert "(schema /properties/languages/items)" in message
+
+    response.status_code = 202
+    with pytest.raises(AssertionError, match="status 202 is not documented"):
+        openapi_answers.check(app, "GET", "/api/v1/me", response)
+    response.status_code = 409
+    with pytest.raises(AssertionError, match="not application/problem\\+json"):
+        openapi_answers.check(app, "GET", "/api/v1/me", response)

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
-from tests.factories import UserFactory
+from tests.factories import StaffFactory, UserFactory
 from workforce.accounts import services
-from workforce.accounts.models import PasswordReset
+from workforce.accounts.models import PasswordReset, Role
 from workforce.db import Database
 from workforce.errors import Conflict
 from workforce.notifications.models import EmailStatus, OutboundEmail
 from workforce.notifications.outbox import MAX_ATTEMPTS, Outbox
-from workforce.notifications.senders import Email, MemorySender
+from workforce.notifications.senders import Email, LogSender, MemorySender
 from workforce.notifications.services import queue_email
+from workforce.settings import Settings
 
 RESET = "/api/v1/auth/password-reset"
 
@@ -218,3 +223,117 @@ def test_deliver_with_ids_sends_only_those(
     assert outbox.deliver() == 1
     assert [m.to for m in working.sent] == ["first@example.org", "second@example.org"]
     assert outbox.deliver() == 0
+
+
+# --- one-time secrets are not kept --------------------------------------------------------
+
+SECRET = re.compile(r"wf[ir]_[A-Za-z0-9_-]{43}")
+INVITATIONS = "/api/v1/invitations"
+
+
+def stored(session: Session) -> str:
+    """Everything the outbox table holds, as one text."""
+    return "\n".join(str(value) for row in rows(session)
+                     for value in (row.subject, row.body, row.secret, row.last_error))
+
+
+def outbox_settings(client: ApiClient) -> Settings:
+    return client.client.application.extensions["workforce"].settings
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> str:
+    """Every log record, with its extra fields."""
+    return "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+
+
+def test_reset_and_invitation_tokens_are_gone_from_the_table_once_sent(
+    client: ApiClient, session: Session, mail: MemorySender, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found end to end: every token e-mailed stayed readable in outbound_emails.body,
+    so anyone with the database or a backup could accept an invitation or reset a
+    password. The body holds a placeholder; the secret is erased once sent."""
+    caplog.set_level(logging.DEBUG)
+    user = UserFactory()
+    admin = StaffFactory(role=Role.ADMIN)
+    assert client.post(RESET, json={"email": user.email}).status_code == 202
+    invited = client.post(INVITATIONS, as_user=admin,
+                          json={"email": "rui@example.org", "role": "reviewer"})
+    assert invited.status_code == 201
+
+    reset_token, invitation_token = (SECRET.search(m.body).group() for m in mail.sent)
+    assert reset_token.startswith("wfr_") and invitation_token.startswith("wfi_")
+    for row in rows(session):
+        assert row.status is EmailStatus.SENT and row.secret is None
+        assert "Reset token: {secret}" in row.body or "Invitation token: {secret}" in row.body
+    assert not SECRET.search(stored(session))
+    assert not SECRET.search(logged(caplog))
+    # What was sent works.
+    confirm = client.post(RESET + "/confirm",
+                          json={"token": reset_token, "new_password": "a new long password"})
+    assert confirm.status_code == 204
+    accepted = client.post("/api/v1/auth/invitations/accept", json={
+        "token": invitation_token, "password": "a new long password", "display_name": "Rui"})
+    assert accepted.status_code == 201
+
+
+def test_a_message_never_sent_keeps_its_secret_no_longer_than_the_token_lives(
+    client: ApiClient, session: Session, outbox: Outbox, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    down = FlakySender(failures=10**6)
+    monkeypatch.setattr(outbox, "sender", down)
+    user = UserFactory()
+    assert client.post(RESET, json={"email": user.email}).status_code == 202
+    (row,) = rows(session)
+    assert row.status is EmailStatus.PENDING and SECRET.fullmatch(row.secret or "")
+    assert not SECRET.search(row.body)
+    lifetime = outbox_settings(client).password_reset_lifetime
+
+    with time_machine.travel(datetime.now(UTC) + lifetime + timedelta(seconds=1), tick=False):
+        working = MemorySender()
+        monkeypatch.setattr(outbox, "sender", working)
+        assert outbox.deliver() == 0  # the scheduler's pass
+
+    (row,) = rows(session)
+    assert row.status is EmailStatus.FAILED and row.secret is None
+    assert "expired" in (row.last_error or "")
+    assert working.sent == [] and down.sent == []
+    assert not SECRET.search(stored(session)) and not SECRET.search(logged(caplog))
+
+
+def test_the_log_sender_logs_no_secret(
+    client: ApiClient, session: Session, outbox: Outbox, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setattr(outbox, "sender", FlakySender(failures=10**6))
+    admin = StaffFactory(role=Role.ADMIN)
+    client.post(INVITATIONS, as_user=admin, json={"email": "rui@example.org", "role": "admin"})
+    (row,) = rows(session)
+    token = row.secret
+    assert token is not None and token.startswith("wfi_")
+
+    monkeypatch.setattr(outbox, "sender", LogSender())
+    assert outbox.deliver() == 1
+    (row,) = rows(session)
+    assert row.status is EmailStatus.SENT and row.secret is None
+    assert "email not delivered (log sender)" in caplog.text
+    assert token not in logged(caplog) and token not in stored(session)
+
+
+def test_a_revoked_invitation_waiting_to_be_sent_is_not_sent(
+    client: ApiClient, session: Session, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "sender", FlakySender(failures=10**6))
+    admin = StaffFactory(role=Role.ADMIN)
+    invitation = client.post(INVITATIONS, as_user=admin,
+                             json={"email": "rui@example.org", "role": "admin"}).get_json()
+    assert client.delete(f"{INVITATIONS}/{invitation['id']}", as_user=admin).status_code == 200
+
+    working = MemorySender()
+    monkeypatch.setattr(outbox, "sender", working)
+    assert outbox.deliver() == 0
+    (row,) = rows(session)
+    assert row.status is EmailStatus.FAILED and row.secret is None
+    assert working.sent == []

@@ -3,6 +3,9 @@ on every answer (errors included), and no stack trace in a 500."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +19,8 @@ from workforce.db import Database
 from workforce.notifications.senders import MemorySender
 from workforce.settings import Environment, Settings
 
+DOCS = "/api/v1/docs"
+OPENAPI = "/api/v1/openapi.json"
 HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
            "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 
@@ -59,6 +64,43 @@ def test_security_headers_on_every_answer(client: ApiClient, method, path, statu
         assert response.headers.get(name) == value, name
     assert response.headers.get("Content-Security-Policy")
     assert "Server" not in response.headers or "Werkzeug" not in response.headers["Server"]
+
+
+def test_retry_after_only_on_answers_that_ask_to_come_back(client: ApiClient) -> None:
+    """Found end to end: every answer, 200s included, carried ``Retry-After`` (the rate
+    limiter's); it belongs to 429 and 503 alone."""
+    trainer = UserFactory()
+    answers = [client.get("/api/v1/health"), client.get("/api/v1/me", as_user=trainer),
+               client.get("/api/v1/me"), client.get(DOCS), client.get(OPENAPI)]
+    for response in answers:
+        assert response.status_code in (200, 401)
+        assert "Retry-After" not in response.headers, (response.request.path, response.status)
+    assert "X-RateLimit-Limit" in answers[0].headers  # the budget is still told
+    for _ in range(5):
+        client.post("/api/v1/auth/login", json={"email": trainer.email, "password": "wrong!"})
+    refused = client.post("/api/v1/auth/login",
+                          json={"email": trainer.email, "password": "wrong!"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
+def test_the_docs_page_has_a_policy_that_lets_only_swagger_ui_run(client: ApiClient) -> None:
+    """Found end to end: /api/v1/docs carried no Content-Security-Policy. Its own scripts
+    and styles come from the service; the one inline script runs by its hash."""
+    page = client.get(DOCS)
+    policy = dict(part.strip().split(" ", 1)
+                  for part in page.headers["Content-Security-Policy"].split(";"))
+    inline = re.findall(r"<script>(.*?)</script>", page.get_data(as_text=True), re.S)
+    assert len(inline) == 1
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert policy["script-src"] == f"'self' 'sha256-{digest}'"
+    assert policy["default-src"] == "'none'" and policy["connect-src"] == "'self'"
+    assert policy["style-src"] == "'self'" and policy["img-src"] == "'self' data:"
+    assert policy["frame-ancestors"] == "'none'" and policy["base-uri"] == "'none'"
+    assert "http" not in page.headers["Content-Security-Policy"]
+    # Its assets and the document carry the API's policy, as every other answer.
+    for path in ("/api/v1/docs/assets/swagger-ui-bundle.js", OPENAPI):
+        assert client.get(path).headers["Content-Security-Policy"].startswith(
+            "default-src 'none'")
 
 
 def test_authenticated_answers_are_never_cached(client: ApiClient) -> None:

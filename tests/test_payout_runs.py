@@ -38,6 +38,7 @@ from tests.payout_helpers import (
 )
 from workforce.accounts.models import AuditEvent, Organisation, Role, User
 from workforce.billing import corrections, payouts
+from workforce.billing.corrections import MAX_AMOUNT
 from workforce.billing.models import (
     ItemState,
     PayoutExclusion,
@@ -130,6 +131,29 @@ def test_a_float_minimum_is_refused_on_change_too(client: ApiClient, session: Se
     assert "minimums.USD.value" in assert_problem(response, 422)["errors"]
     session.refresh(found)
     assert found.minimums == {"USD": 500}
+
+
+@pytest.mark.parametrize("minimum", [2**63, 10**30, MAX_AMOUNT + 1])
+def test_a_minimum_above_the_money_cap_is_refused(
+    client: ApiClient, session: Session, minimum: int
+) -> None:
+    """Found end to end: 2**63 and 10**30 were stored, while every other amount of money
+    is capped."""
+    fin = finance_user()
+    body = {"name": "Weekly", "weekday": 0, "hour": 2, "timezone": "UTC",
+            "minimums": {"USD": minimum}}
+    created = client.post(f"{API}/payout-schedules", as_user=fin, json=body)
+    assert "minimums.USD.value" in assert_problem(created, 422)["errors"]
+    assert session.scalar(select(func.count()).select_from(PayoutSchedule)) == 0
+    found = schedule(session, fin.organisation_id, minimums={"USD": 500})
+    changed = client.patch(f"{API}/payout-schedules/{found.id}", as_user=fin,
+                           json={"minimums": {"USD": minimum}})
+    assert "minimums.USD.value" in assert_problem(changed, 422)["errors"]
+    session.refresh(found)
+    assert found.minimums == {"USD": 500}
+    at_the_cap = client.patch(f"{API}/payout-schedules/{found.id}", as_user=fin,
+                              json={"minimums": {"USD": MAX_AMOUNT}})
+    assert at_the_cap.status_code == 200
 
 
 def test_trainers_and_other_staff_cannot_use_finance_endpoints(

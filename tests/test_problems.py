@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -13,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import ProjectFactory, QualificationFactory, StaffFactory, UserFactory
 from workforce.accounts.models import Role, User
+from workforce.api.security import policy_of
 from workforce.app import create_app
 from workforce.db import Database
 from workforce.notifications.models import Notification, OutboundEmail
@@ -47,6 +49,83 @@ def test_malformed_json_is_400(client: ApiClient) -> None:
     )
     body = assert_problem(response, 400, code="malformed-json")
     assert "JSON" in body["detail"]
+
+
+DEEP = "[" * 200_000  # parsing it overflows the interpreter's stack
+
+
+def _body_routes(app: Flask) -> list[tuple[str, str, frozenset[Role] | None]]:
+    """Every route that takes a body: (method, URL with made-up ids, roles allowed)."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        policy = policy_of(app.view_functions[rule.endpoint])
+        assert policy is not None, rule.endpoint
+        url = re.sub(r"<(?:uuid:)?\w+>", lambda _m: str(uuid.uuid4()), rule.rule)
+        found += [(method, url, policy.roles)
+                  for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH"})]
+    assert len(found) > 80  # the walk is not vacuous
+    return found
+
+
+def test_json_nested_too_deep_to_parse_is_400_on_every_route(
+    app: Flask, client: ApiClient
+) -> None:
+    """Found end to end: '[' * 200000 as the body of PATCH /me was a 500 (the parser's
+    RecursionError is no ValueError). Every route that takes a body answers 400."""
+    callers = {role: (UserFactory() if role is Role.TRAINER else StaffFactory(role=role))
+               for role in Role}
+    wrong = []
+    for method, url, roles in _body_routes(app):
+        caller = None if roles is None else callers[sorted(roles)[0]]
+        response = client.request(method, url, as_user=caller, data=DEEP,
+                                  content_type="application/json")
+        if response.status_code != 400 or "malformed-json" not in response.get_json()["type"]:
+            wrong.append(f"{method} {url}: {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("depth", [900, 5_000])
+def test_deep_but_parseable_json_is_an_answer_not_a_crash(
+    client: ApiClient, depth: int
+) -> None:
+    """Nesting the parser manages (or nearly) must not overflow the checks after it."""
+    trainer = UserFactory()
+    body = "[" * depth + '"a\\u0000"' + "]" * depth
+    response = client.patch("/api/v1/me", as_user=trainer, data=body,
+                            content_type="application/json")
+    assert response.status_code in (400, 422), response.get_data(as_text=True)[:300]
+    assert_problem(response, response.status_code)
+
+
+EDGES = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_times_utc_cannot_hold_are_422_out_of_range(client: ApiClient, edge: str) -> None:
+    """Found end to end: each of these was a 500 (an OverflowError converting to UTC)."""
+    project = ProjectFactory()
+    manager = StaffFactory(role=Role.VENDOR_MANAGER, organisation_id=project.organisation_id)
+    admin = StaffFactory(role=Role.ADMIN, organisation_id=project.organisation_id)
+    qualification = QualificationFactory(organisation_id=project.organisation_id)
+    trainer = UserFactory()
+    query = {"since": edge, "until": edge}
+    calls = {
+        "effective_from": client.post(
+            f"/api/v1/projects/{project.id}/rates", as_user=manager,
+            json={"amount": 300, "effective_from": edge, "reason": "A new rate."}),
+        "expires_at": client.post(
+            f"/api/v1/qualifications/{qualification.id}/grants", as_user=manager,
+            json={"trainer_id": str(trainer.id), "reason": "Passed in person.",
+                  "expires_at": edge}),
+        "since": client.get("/api/v1/audit-events", as_user=admin, query_string=query),
+        "from": client.get("/api/v1/me/time-entries", as_user=trainer,
+                           query_string={"from": edge, "to": edge}),
+    }
+    for field, response in calls.items():
+        body = assert_problem(response, 422, code="validation-error")
+        assert body["errors"][field] == ["Out of range."], (field, body)
 
 
 def test_unknown_route_is_404(client: ApiClient) -> None:

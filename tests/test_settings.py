@@ -68,3 +68,13 @@ def test_create_app_does_no_io(tmp_path: Path) -> None:
     app = create_app(Settings(env=Environment.TEST, database_url=url), configure_logging=False)
     assert app.config["DEBUG"] is False
     assert not (tmp_path / "never" / "created.db").exists()
+
+
+def test_defaults_given_by_the_caller_yield_to_the_environment() -> None:
+    """``workforce serve --port`` hands in its own address as the public base URL's
+    default; a WORKFORCE_PUBLIC_BASE_URL that is set still wins."""
+    served = {"public_base_url": "http://127.0.0.1:9000"}
+    assert Settings.from_env({}, defaults=served).public_base_url == "http://127.0.0.1:9000"
+    configured = {"WORKFORCE_PUBLIC_BASE_URL": "https://workforce.example.com"}
+    assert Settings.from_env(configured, defaults=served).public_base_url == \
+        "https://workforce.example.com"

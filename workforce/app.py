@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 import time
@@ -105,10 +107,12 @@ def _request_logging(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        # The API serves data, never pages to run: nothing may load or frame it. The
-        # Swagger UI page (and its assets) needs its own scripts and styles.
-        if not request.path.startswith(DOCS_PATHS):
-            response.headers.setdefault("Content-Security-Policy", _API_CSP)
+        response.headers.setdefault("Content-Security-Policy", _content_security_policy(
+            response))
+        # Flask-Limiter puts its Retry-After on every answer; it means "come back later"
+        # only where the answer is a refusal to serve now.
+        if response.status_code not in _RETRY_STATUSES:
+            response.headers.pop("Retry-After", None)
         if production:
             # Served behind a TLS proxy in production (README, Deploying).
             response.headers.setdefault("Strict-Transport-Security", _HSTS)
@@ -135,7 +139,30 @@ def _request_logging(app: Flask) -> None:
 
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 _HSTS = "max-age=31536000; includeSubDomains"
-DOCS_PATHS = ("/api/v1/docs",)
+DOCS_PAGE = "/api/v1/docs"
+_RETRY_STATUSES = frozenset({429, 503})
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def _content_security_policy(response: Response) -> str:
+    """The API serves data, never pages to run: nothing may load or frame it. The one
+    page, Swagger UI, runs its own scripts and styles from this service (its assets) and
+    the inline script that starts it (allowed by its hash), shows its icons (data: URLs)
+    and fetches the document; it renders every operation under this policy in Chromium."""
+    if request.path != DOCS_PAGE or response.mimetype != "text/html":
+        return _API_CSP
+    inline = _INLINE_SCRIPT.findall(response.get_data(as_text=True))
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(code.encode()).digest()).decode() + "'"
+        for code in inline
+    )
+    return (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'none'"
+    )
+
+
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

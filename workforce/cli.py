@@ -8,15 +8,16 @@ import sys
 from typing import Any
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from workforce.settings import Settings, SettingsError
 
 log = logging.getLogger("workforce.cli")
 
 
-def _settings() -> Settings:
+def _settings(**kwargs: Any) -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env(**kwargs)
     except SettingsError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
 
@@ -45,8 +46,11 @@ def main() -> None:
               help="Run the scheduler in this process (default: WORKFORCE_SCHEDULER_ENABLED). "
                    "Only with the development server; with --workers run `workforce scheduler`.")
 def serve(host: str, port: int, workers: int, scheduler: bool | None) -> None:
-    """Serve the API (and, in development, the scheduler beside it)."""
-    app = _app()
+    """Serve the API (and, in development, the scheduler beside it).
+
+    Links in e-mail point at WORKFORCE_PUBLIC_BASE_URL, or, when it is not set, at this
+    server's own address and port."""
+    app = _app(_settings(defaults={"public_base_url": served_url(host, port)}))
     settings = app.extensions["workforce"].settings
     if workers:
         if scheduler:
@@ -59,11 +63,27 @@ def serve(host: str, port: int, workers: int, scheduler: bool | None) -> None:
     click.echo(f"workforce API on http://{host}:{port}/api/v1 (docs: /api/v1/docs)"
                + (" with the scheduler" if background else ""))
     try:
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
+                request_handler=_QuietRequestHandler)
     finally:
         if background is not None:
             background.shutdown(wait=True)
         click.echo("workforce stopped")
+
+
+def served_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches ``workforce serve --host H --port P``."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """The development server's handler, without ``Server: Werkzeug/x Python/y``: the
+    versions in use are nobody's business."""
+
+    def version_string(self) -> str:
+        return "workforce"
 
 
 def _start_background_scheduler(app: Any) -> Any:

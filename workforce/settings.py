@@ -93,9 +93,14 @@ class Settings:
         return not self.is_development
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *,
+        defaults: Mapping[str, object] | None = None,
+    ) -> Settings:
+        """The settings the environment gives; ``defaults`` stand in for variables that
+        are not set (``workforce serve --port`` sets the public base URL's)."""
         environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, object] = dict(defaults or {})
         errors: list[str] = []
         for f in fields(cls):
             raw = environ.get(PREFIX + f.name.upper())

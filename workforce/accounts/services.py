@@ -30,10 +30,14 @@ from workforce.accounts.passwords import (
     needs_rehash,
     verify_password,
 )
-from workforce.accounts.validation import normalise_email
+from workforce.accounts.validation import email_address, normalise_email
 from workforce.errors import Conflict, Invalid, NotFound, Unauthenticated
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications.models import SECRET_PLACEHOLDER
+from workforce.notifications.services import notify, queue_email, withdraw_secret_emails
 from workforce.pagination import Page, PageRequest, paginate
+
+# Where an invitation is accepted (the e-mail names it; the API serves it).
+ACCEPT_INVITATION_PATH = "/api/v1/auth/invitations/accept"
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,21 @@ def find_user_by_email(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(User.email == normalise_email(email))).one_or_none()
 
 
+def _new_address(email: str) -> str:
+    """The normalised address of a new account or invitation; one that could pass for
+    another is refused (the CLI's create-admin included, not only the API)."""
+    try:
+        return email_address(email)
+    except ValueError as exc:
+        raise Invalid(f"The e-mail address is refused: {exc}",
+                      errors={"email": [str(exc)]}) from exc
+
+
+def _refuse_taken(session: Session, email: str) -> None:
+    if find_user_by_email(session, email) is not None:
+        raise Conflict("An account with this e-mail address exists.", code="email-taken")
+
+
 def _new_user(
     session: Session,
     *,
@@ -123,10 +142,9 @@ def _new_user(
     profile: Profile,
     organisation_id: uuid.UUID | None,
 ) -> User:
-    email = normalise_email(email)
+    email = _new_address(email)
     check_password_rules(password, email=email)
-    if find_user_by_email(session, email) is not None:
-        raise Conflict("An account with this e-mail address exists.", code="email-taken")
+    _refuse_taken(session, email)
     user = User(
         email=email,
         password_hash=hash_password(password),
@@ -342,10 +360,11 @@ def request_password_reset(
     queue_email(
         session, user.email, "Reset your workforce password",
         "Someone asked to reset the password of your workforce account.\n\n"
-        f"Reset token: {raw}\n"
+        f"Reset token: {SECRET_PLACEHOLDER}\n"
         f"Send it with a new password to POST {base_url}/api/v1/auth/password-reset/confirm\n\n"
         f"It works once, until {(now + lifetime).isoformat()}. "
         "If it was not you, ignore this message.",
+        secret=raw, secret_expires_at=now + lifetime,
     )
 
 
@@ -368,6 +387,15 @@ def reset_password(session: Session, raw_token: str, new_password: str) -> User:
 # --- invitations ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class IssuedInvitation:
+    """An invitation with the token just issued for it: e-mailed to the invitee, and
+    shown to the admin only in development (where e-mail may go nowhere)."""
+
+    invitation: Invitation
+    token: str
+
+
 def invite_staff(
     session: Session,
     admin: User,
@@ -376,15 +404,14 @@ def invite_staff(
     role: Role,
     lifetime: timedelta,
     base_url: str,
-) -> Invitation:
+) -> IssuedInvitation:
     if role not in STAFF_ROLES:
         raise Invalid(
             "Only staff are invited; trainers sign up themselves.",
             errors={"role": ["Must be a staff role."]},
         )
-    email = normalise_email(email)
-    if find_user_by_email(session, email) is not None:
-        raise Conflict("An account with this e-mail address exists.", code="email-taken")
+    email = _new_address(email)
+    _refuse_taken(session, email)
     now = clock.now()
     # A new invitation replaces any still-open one for the same address.
     for previous in session.scalars(
@@ -394,28 +421,77 @@ def invite_staff(
             Invitation.accepted_at.is_(None),
             Invitation.revoked_at.is_(None),
         )
-    ):
+    ).all():
         previous.revoked_at = now
-    raw, digest = tokens.new_secret("wfi_")
+        _withdraw_email(session, previous)
     invitation = Invitation(
-        organisation_id=admin.organisation_id, email=email, role=role, token_hash=digest,
-        invited_by_id=admin.id, expires_at=now + lifetime,
+        organisation_id=admin.organisation_id, email=email, role=role, invited_by_id=admin.id,
     )
-    session.add(invitation)
-    session.flush()
+    issued = _issue(session, admin, invitation, lifetime=lifetime, base_url=base_url)
     audit.record(
         session, admin, "invitation.created", object_type="invitation", object_id=invitation.id,
         organisation_id=admin.organisation_id, after={"email": email, "role": role},
     )
+    return issued
+
+
+def resend_invitation(
+    session: Session,
+    admin: User,
+    invitation_id: uuid.UUID,
+    *,
+    lifetime: timedelta,
+    base_url: str,
+) -> IssuedInvitation:
+    """E-mail a pending (or expired) invitation again with a new token and a new expiry;
+    the old token stops working, and a message still waiting with it is not sent."""
+    invitation = _own_invitation(session, admin, invitation_id)
+    if invitation.accepted_at is not None:
+        raise Conflict("The invitation was already accepted.", code="invitation-accepted")
+    if invitation.revoked_at is not None:
+        raise Conflict("The invitation was revoked; invite the person again.",
+                       code="invitation-revoked")
+    _refuse_taken(session, invitation.email)
+    before = {"expires_at": invitation.expires_at.isoformat()}
+    _withdraw_email(session, invitation)
+    issued = _issue(session, admin, invitation, lifetime=lifetime, base_url=base_url)
+    audit.record(
+        session, admin, "invitation.resent", object_type="invitation", object_id=invitation.id,
+        organisation_id=invitation.organisation_id, before=before,
+        after={"expires_at": invitation.expires_at.isoformat()},
+    )
+    return issued
+
+
+def _issue(
+    session: Session, admin: User, invitation: Invitation, *, lifetime: timedelta,
+    base_url: str,
+) -> IssuedInvitation:
+    """A fresh token for the invitation (any earlier one stops working), e-mailed."""
+    raw, invitation.token_hash = tokens.new_secret("wfi_")
+    invitation.expires_at = clock.now() + lifetime
+    session.add(invitation)
+    session.flush()
     organisation = get_own_organisation(session, admin)
     queue_email(
-        session, email, f"You are invited to {organisation.name} on workforce",
-        f"{admin.display_name} invited you to join {organisation.name} as {role.value}.\n\n"
-        f"Invitation token: {raw}\n"
-        f"Accept it with POST {base_url}/api/v1/auth/invitations/accept "
+        session, invitation.email, f"You are invited to {organisation.name} on workforce",
+        f"{admin.display_name} invited you to join {organisation.name} as "
+        f"{invitation.role.value}.\n\n"
+        f"Invitation token: {SECRET_PLACEHOLDER}\n"
+        f"Accept it with POST {base_url}{ACCEPT_INVITATION_PATH} "
         f"before {invitation.expires_at.isoformat()}.",
+        secret=raw, secret_expires_at=invitation.expires_at,
     )
-    return invitation
+    return IssuedInvitation(invitation, raw)
+
+
+def _withdraw_email(session: Session, invitation: Invitation) -> None:
+    """An unsent e-mail carrying the invitation's current token is not sent any more."""
+    withdraw_secret_emails(
+        session, invitation.email,
+        secret_matches=lambda secret: tokens.hash_secret(secret) == invitation.token_hash,
+        reason="Not sent: the invitation was revoked or sent again with a new token.",
+    )
 
 
 def list_invitations(session: Session, admin: User, page: PageRequest) -> Page[Invitation]:
@@ -423,14 +499,20 @@ def list_invitations(session: Session, admin: User, page: PageRequest) -> Page[I
     return paginate(session, stmt, page, created_at=Invitation.created_at, row_id=Invitation.id)
 
 
-def revoke_invitation(session: Session, admin: User, invitation_id: uuid.UUID) -> Invitation:
+def _own_invitation(session: Session, admin: User, invitation_id: uuid.UUID) -> Invitation:
     invitation = session.get(Invitation, invitation_id)
     if invitation is None or invitation.organisation_id != admin.organisation_id:
         raise NotFound("No such invitation.")
+    return invitation
+
+
+def revoke_invitation(session: Session, admin: User, invitation_id: uuid.UUID) -> Invitation:
+    invitation = _own_invitation(session, admin, invitation_id)
     if invitation.accepted_at is not None:
         raise Conflict("The invitation was already accepted.", code="invitation-accepted")
     if invitation.revoked_at is None:
         invitation.revoked_at = clock.now()
+        _withdraw_email(session, invitation)
         audit.record(
             session, admin, "invitation.revoked", object_type="invitation",
             object_id=invitation.id, organisation_id=invitation.organisation_id,

@@ -37,7 +37,7 @@ from workforce.api import (
     webhooks,
     wellbeing,
 )
-from workforce.api.schemas import ProblemSchema, decimal_strings
+from workforce.api.schemas import ProblemSchema, decimal_strings, enum_choices
 from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
 from workforce.errors import DomainError
 
@@ -108,6 +108,7 @@ def init_app(app: Flask) -> None:
     ratelimit.limiter.init_app(app)
     api = Api(app)
     api.ma_plugin.converter.add_attribute_function(decimal_strings)
+    api.ma_plugin.converter.add_attribute_function(enum_choices)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

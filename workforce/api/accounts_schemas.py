@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from workforce.accounts.models import STAFF_ROLES, Role
 from workforce.api.schemas import (
@@ -10,9 +12,16 @@ from workforce.api.schemas import (
     Email,
     Text,
     TimeZone,
+    UtcDateTime,
     languages_field,
     password_field,
 )
+
+
+def staff_role(**kwargs: Any) -> fields.Enum:
+    """A staff role (documented as those alone: ``api.schemas.enum_choices``)."""
+    return fields.Enum(Role, by_value=True, validate=validate.OneOf(
+        sorted(STAFF_ROLES, key=str), error="Must be a staff role."), **kwargs)
 
 
 class SignUpSchema(Schema):
@@ -39,13 +48,13 @@ class UserSchema(Schema):
     timezone = fields.String()
     languages = fields.List(fields.String())
     is_active = fields.Boolean(dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
 
 
 class TokenSchema(Schema):
     token = fields.String(metadata={"description": "Shown once; send as 'Authorization: Bearer'."})
     token_id = fields.UUID()
-    expires_at = fields.DateTime()
+    expires_at = UtcDateTime()
     user = fields.Nested(UserSchema)
 
 
@@ -81,29 +90,45 @@ class InvitationAcceptSchema(Schema):
 
 class InvitationCreateSchema(Schema):
     email = Email(required=True, validate=validate.Length(max=320))
-    role = fields.Enum(
-        Role, by_value=True, required=True,
-        validate=validate.OneOf(sorted(STAFF_ROLES, key=str), error="Must be a staff role."),
-    )
+    role = staff_role(required=True)
 
 
 class InvitationSchema(Schema):
     id = fields.UUID()
     email = fields.String()
-    role = fields.Enum(Role, by_value=True)
+    role = staff_role()
     invited_by_id = fields.UUID()
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime()
-    accepted_at = fields.DateTime(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    expires_at = UtcDateTime()
+    accepted_at = UtcDateTime(allow_none=True)
+    revoked_at = UtcDateTime(allow_none=True)
     status = fields.String(metadata={"enum": ["pending", "accepted", "revoked", "expired"]})
 
 
+class AcceptanceSchema(Schema):
+    method = fields.String(metadata={"example": "POST"})
+    url = fields.String(metadata={"example": "http://127.0.0.1:8000/api/v1/auth/invitations/accept"})
+    token = fields.String(metadata={"description": "The invitation token the e-mail carries."})
+
+
+class IssuedInvitationSchema(InvitationSchema):
+    """An invitation just created or sent again."""
+
+    acceptance = fields.Nested(AcceptanceSchema, metadata={
+        "description": "Only when the service runs with WORKFORCE_ENV=development (where "
+        "e-mail may go nowhere): how to accept the invitation. Never in production."})
+
+    @pre_dump
+    def _flatten(self, answer: dict[str, Any], **kwargs: object) -> dict[str, Any]:
+        invitation = answer["invitation"]
+        data = {name: getattr(invitation, name) for name in InvitationSchema._declared_fields}
+        if answer["acceptance"] is not None:
+            data["acceptance"] = answer["acceptance"]
+        return data
+
+
 class StaffUpdateSchema(Schema):
-    role = fields.Enum(
-        Role, by_value=True,
-        validate=validate.OneOf(sorted(STAFF_ROLES, key=str), error="Must be a staff role."),
-    )
+    role = staff_role()
     is_active = fields.Boolean()
 
 
@@ -134,4 +159,4 @@ class OrganisationSchema(Schema):
     id = fields.UUID(dump_only=True)
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     slug = fields.String(dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
-from workforce.api.schemas import LanguageTag, PageArgs, PublicUrl, Text
+from workforce.api.schemas import LanguageTag, PageArgs, PublicUrl, Text, UtcDateTime
 from workforce.assessments.models import (
     STIPEND_MIN_ANSWERS,
     AssessmentState,
@@ -38,7 +38,7 @@ class QualificationSchema(Schema):
     validity_days = fields.Integer(
         allow_none=True, load_default=None, validate=validate.Range(min=1, max=3650)
     )
-    created_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
 
 
 class QualificationUpdateSchema(QualificationSchema):
@@ -58,8 +58,8 @@ class TrainerQualificationSchema(Schema):
     trainer_id = fields.UUID()
     status = fields.Enum(QualificationStatus, by_value=True)
     score_percent = fields.Decimal(as_string=True, allow_none=True)
-    granted_at = fields.DateTime(allow_none=True)
-    expires_at = fields.DateTime(allow_none=True)
+    granted_at = UtcDateTime(allow_none=True)
+    expires_at = UtcDateTime(allow_none=True)
     source = fields.Enum(QualificationSource, by_value=True)
     attempt_id = fields.UUID(allow_none=True)
     reason = fields.String(allow_none=True)
@@ -91,7 +91,7 @@ class GrantSchema(Schema):
         # valid OpenAPI (a number is required there); state it as numbers.
         metadata={"minimum": 0, "maximum": 100},
     )
-    expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    expires_at = UtcDateTime(allow_none=True, load_default=None)
 
 
 class RevokeSchema(Schema):
@@ -139,7 +139,7 @@ class AssessmentUpdateSchema(AssessmentCreateSchema):
 
 class VersionSchema(VersionSettingsSchema):
     number = fields.Integer()
-    published_at = fields.DateTime(allow_none=True)
+    published_at = UtcDateTime(allow_none=True)
     question_count = fields.Function(lambda version: len(version.questions))
 
 
@@ -148,7 +148,7 @@ class AssessmentSchema(Schema):
     title = fields.String()
     qualification_id = fields.UUID()
     state = fields.Enum(AssessmentState, by_value=True)
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     latest_version = fields.Function(
         lambda a: VersionSchema().dump(a.versions[-1]), metadata={"type": "object"}
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.accounts.models import Role
-from workforce.api.schemas import Text
+from workforce.api.schemas import Text, UtcDateTime
 from workforce.assessments.attempts import FREE_TEXT_MAX, Availability, StipendStatus
 from workforce.assessments.models import (
     AttemptState,
@@ -71,7 +71,7 @@ class MarketAssessmentSchema(Schema):
                   "qualification; it is offered again once that expires or is revoked."},
     )
     open_attempt_id = fields.UUID(attribute="standing.open_attempt_id", allow_none=True)
-    next_start_at = fields.DateTime(
+    next_start_at = UtcDateTime(
         attribute="standing.next_start_at", allow_none=True,
         metadata={"description": "When the next attempt may start: the end of a cooldown, "
                   "or the expiry of the qualification a passed assessment granted."},
@@ -95,7 +95,7 @@ class ServedQuestionSchema(Schema):
     options = fields.List(fields.Nested(ServedOptionSchema))
     max_points = fields.Integer()
     answer = fields.Dict(allow_none=True, metadata={"description": "The saved answer."})
-    saved_at = fields.DateTime(allow_none=True)
+    saved_at = UtcDateTime(allow_none=True)
     points = fields.Integer(
         allow_none=True, metadata={"description": "After grading, if the assessment shows "
                                    "feedback."},
@@ -135,15 +135,15 @@ class AttemptSchema(Schema):
                   "is closed at it (`close_reason` `time_limit`) and shows "
                   "`awaiting_grading` until its result is out."},
     )
-    started_at = fields.DateTime()
-    deadline_at = fields.DateTime()
-    closed_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime()
+    deadline_at = UtcDateTime()
+    closed_at = UtcDateTime(allow_none=True)
     close_reason = fields.Enum(CloseReason, by_value=True, allow_none=True)
     max_points = fields.Integer()
     total_points = fields.Integer(allow_none=True)
     score_percent = fields.Decimal(as_string=True, allow_none=True)
     passed = fields.Boolean(allow_none=True)
-    graded_at = fields.DateTime(allow_none=True)
+    graded_at = UtcDateTime(allow_none=True)
     stipend = fields.Nested(
         AttemptStipendSchema, allow_none=True,
         metadata={"description": "null when the assessment is unpaid."},
@@ -165,7 +165,7 @@ class AnswerBodySchema(Schema):
 class SavedAnswerSchema(Schema):
     question_id = fields.UUID()
     answer = fields.Dict(attribute="response")
-    saved_at = fields.DateTime()
+    saved_at = UtcDateTime()
 
 
 # --- grading -------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class QueueItemSchema(Schema):
     attempt_id = fields.UUID()
     assessment_title = fields.String()
     version_number = fields.Integer()
-    closed_at = fields.DateTime()
+    closed_at = UtcDateTime()
     rounds_done = fields.Integer()
     graded_by_you = fields.Boolean()
 
@@ -218,8 +218,8 @@ class GradingSchema(Schema):
     version_number = fields.Integer()
     round = fields.Integer(metadata={"description": "1 or 2; 3 adjudicates a disagreement."})
     state = fields.Enum(GradingState, by_value=True)
-    claimed_at = fields.DateTime()
-    submitted_at = fields.DateTime(allow_none=True)
+    claimed_at = UtcDateTime()
+    submitted_at = UtcDateTime(allow_none=True)
     total_points = fields.Integer(allow_none=True)
     questions = fields.List(fields.Nested(GradedQuestionSchema))
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.api.assessments_schemas import Currency
-from workforce.api.project_states_schemas import UtcDateTime
-from workforce.api.schemas import PageArgs, Text
+from workforce.api.schemas import PageArgs, Text, UtcDateTime
 from workforce.billing.corrections import KEY_MAX, MAX_AMOUNT, REASON_MAX
 from workforce.billing.models import AccountKind, ItemState, OwnerType, SourceType
 
@@ -51,7 +50,7 @@ class CurrencySummarySchema(Schema):
         "at their rate, and closed time of open or submitted timesheets."})
     on_hold = fields.Integer(metadata={
         "description": "Approved, but inside the organisation's hold period."})
-    next_release_at = fields.DateTime(allow_none=True, metadata={
+    next_release_at = UtcDateTime(allow_none=True, metadata={
         "description": "When the earliest money on hold becomes payable."})
     payable = fields.Integer(metadata={"description": "Owed, to be paid by the next payout."})
     in_transit = fields.Integer(metadata={"description": "In a payout on its way."})
@@ -68,7 +67,7 @@ class CurrencySummarySchema(Schema):
 
 
 class EarningsSummarySchema(Schema):
-    as_of = fields.DateTime()
+    as_of = UtcDateTime()
     year = fields.Integer()
     timezone = fields.String()
     currencies = fields.List(fields.Nested(CurrencySummarySchema), metadata={
@@ -96,9 +95,9 @@ class LineItemSchema(Schema):
         "description": "Minor units, signed from your side: positive is money owed to you, "
         "negative money taken out of payable (a payout, a correction)."})
     currency = fields.String()
-    occurred_at = fields.DateTime()
-    posted_at = fields.DateTime()
-    available_at = fields.DateTime(allow_none=True, metadata={
+    occurred_at = UtcDateTime()
+    posted_at = UtcDateTime()
+    available_at = UtcDateTime(allow_none=True, metadata={
         "description": "For money in: when it leaves the hold period."})
 
 
@@ -129,9 +128,9 @@ class StatementPayoutSchema(Schema):
     currency = fields.String()
     state = fields.Enum(ItemState, by_value=True)
     failure_message = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    sent_at = fields.DateTime(allow_none=True)
-    paid_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    sent_at = UtcDateTime(allow_none=True)
+    paid_at = UtcDateTime(allow_none=True)
 
 
 class PayoutMovementSchema(Schema):
@@ -142,16 +141,16 @@ class PayoutMovementSchema(Schema):
     to_account = fields.Enum(AccountKind, by_value=True, allow_none=True)
     amount = fields.Integer(metadata=MINOR)
     currency = fields.String()
-    posted_at = fields.DateTime()
+    posted_at = UtcDateTime()
 
 
 class StatementSchema(Schema):
     kind = fields.String(metadata={"enum": ["monthly", "payout"]})
     trainer_id = fields.UUID()
     timezone = fields.String()
-    period_start = fields.DateTime(allow_none=True, metadata={
+    period_start = UtcDateTime(allow_none=True, metadata={
         "description": "Included; null for a first payout (from the beginning)."})
-    period_end = fields.DateTime(metadata={"description": "Excluded."})
+    period_end = UtcDateTime(metadata={"description": "Excluded."})
     totals = fields.List(fields.Nested(StatementTotalsSchema))
     items = fields.List(fields.Nested(LineItemSchema), metadata={
         "description": "Movements of payable in the period, oldest first."})
@@ -195,7 +194,7 @@ class BonusSchema(Schema):
     reason = fields.String()
     idempotency_key = fields.String()
     created_by_id = fields.UUID()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class TrainerFilterArgs(PageArgs):
@@ -224,7 +223,7 @@ class AdjustmentSchema(Schema):
     currency = fields.String()
     reason = fields.String()
     created_by_id = fields.UUID()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 # --- the ledger for finance ----------------------------------------------------------
@@ -244,7 +243,7 @@ class PostingSchema(Schema):
     amount = fields.Integer(metadata={"description": "Minor units; a debit is positive, "
                                       "a credit negative."})
     currency = fields.String()
-    available_at = fields.DateTime(allow_none=True)
+    available_at = UtcDateTime(allow_none=True)
 
 
 class EntrySchema(Schema):
@@ -256,8 +255,8 @@ class EntrySchema(Schema):
     project_id = fields.UUID(attribute="entry.project_id", allow_none=True)
     reverses_id = fields.UUID(attribute="entry.reverses_id", allow_none=True)
     reversed_by_id = fields.UUID(allow_none=True)
-    occurred_at = fields.DateTime(attribute="entry.occurred_at")
-    posted_at = fields.DateTime(attribute="entry.created_at")
+    occurred_at = UtcDateTime(attribute="entry.occurred_at")
+    posted_at = UtcDateTime(attribute="entry.created_at")
     postings = fields.List(fields.Nested(PostingSchema), attribute="entry.postings")
 
 
@@ -276,7 +275,7 @@ class MismatchSchema(Schema):
 
 
 class CheckSchema(Schema):
-    checked_at = fields.DateTime()
+    checked_at = UtcDateTime()
     sound = fields.Boolean()
     mismatches = fields.List(fields.Nested(MismatchSchema))
 
@@ -290,8 +289,8 @@ class ProjectCostSchema(Schema):
 
 
 class CostReportSchema(Schema):
-    since = fields.DateTime(data_key="from", allow_none=True)
-    until = fields.DateTime(data_key="to", allow_none=True)
+    since = UtcDateTime(data_key="from", allow_none=True)
+    until = UtcDateTime(data_key="to", allow_none=True)
     organisation = fields.List(fields.Nested(MoneySchema), metadata={
         "description": "Total per currency."})
     projects = fields.List(fields.Nested(ProjectCostSchema))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from workforce.api.earnings_schemas import MoneySchema
+from workforce.api.schemas import UtcDateTime
 from workforce.api.staffing_schemas import ReviewPolicySchema
 from workforce.projects.models import PayModel
 
@@ -31,12 +32,12 @@ class MeasuredRateSchema(Schema):
     suppressed = fields.Boolean(
         metadata={"description": "Fewer trainers than the organisation's minimum group size."}
     )
-    since = fields.DateTime()
-    until = fields.DateTime()
+    since = UtcDateTime()
+    until = UtcDateTime()
 
 
 class UnderpricedSchema(Schema):
-    since = fields.DateTime()
+    since = UtcDateTime()
     suggested_task_rate = fields.Nested(MoneySchema)
     measured_median_task_seconds = fields.Integer()
 
@@ -91,7 +92,7 @@ class TopUpSchema(Schema):
     floor = fields.Nested(MoneySchema, data_key="floor_hourly_rate")
     floor_country = fields.String(allow_none=True)
     reason = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class CounsellingAllowanceSchema(Schema):
@@ -102,4 +103,4 @@ class CounsellingAllowanceSchema(Schema):
     currency = fields.String()
     threshold_minutes = fields.Integer()
     exposure_seconds = fields.Integer()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 
+from workforce.api.bodies import json_body
 from workforce.api.problems import problem
 from workforce.api.security import authorize, policy_of
 from workforce.errors import Invalid
@@ -33,21 +34,26 @@ def _raw_body_types() -> frozenset[str]:
     return getattr(view, RAW_BODY_ATTR, frozenset())
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
-    """Where a NUL character hides in parsed JSON, if anywhere (keys included)."""
-    if isinstance(value, str):
-        return path or "_request" if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return where
-            if (found := _nul_path(inner, where)) is not None:
-                return found
-    if isinstance(value, list):
-        for index, inner in enumerate(value):
-            if (found := _nul_path(inner, f"{path}.{index}" if path else str(index))) is not None:
-                return found
+def _nul_path(body: Any) -> str | None:
+    """Where a NUL character hides in parsed JSON, if anywhere (keys included).
+
+    Walked with a stack, not by recursion: a body nested a few hundred deep parses, and
+    must not then overflow the interpreter's stack here."""
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path or "_request"
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    return where
+                stack.append((inner, where))
+        elif isinstance(value, list):
+            stack.extend((inner, f"{path}.{index}" if path else str(index))
+                         for index, inner in enumerate(value))
     return None
 
 
@@ -89,9 +95,9 @@ def init_app(app: Flask) -> None:
         for name, values in request.args.lists():
             if "\x00" in name or any("\x00" in v for v in values):
                 _refuse_nul(name.replace("\x00", ""))
-        if request.is_json and request.content_length:
+        if request.is_json:
             # PostgreSQL can neither store nor compare NUL; refuse it for every field.
-            where = _nul_path(request.get_json(silent=True))
+            where = _nul_path(json_body())
             if where is not None:
                 _refuse_nul(where)
         return None

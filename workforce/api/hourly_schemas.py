@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, pre_dump, validate
 
-from workforce.api.schemas import PageArgs, Text
+from workforce.api.schemas import PageArgs, Text, UtcDateTime
 from workforce.projects.hourly import NOTE_MAX, CapKind, SessionView
 from workforce.projects.models import EntryEndReason, EntrySource, TimesheetState
 from workforce.projects.timesheets import ADJUSTMENT_REASON_MAX
@@ -25,16 +25,16 @@ class SessionCapSchema(Schema):
     kind = fields.Enum(CapKind, by_value=True)
     minutes = fields.Integer(metadata={"description": "The cap, in minutes per local "
                                        "day or week (Monday) of the trainer."})
-    at = fields.DateTime(metadata={"description": "When the cap is (or was) reached."})
-    resets_at = fields.DateTime(metadata={"description": "When that cap starts afresh: the "
+    at = UtcDateTime(metadata={"description": "When the cap is (or was) reached."})
+    resets_at = UtcDateTime(metadata={"description": "When that cap starts afresh: the "
                                           "next local midnight, or Monday midnight."})
 
 
 class SessionLimitSchema(Schema):
     limit = fields.String(metadata={
         "description": "graphic_daily, weekly_exposure, break or graphic_cutoff."})
-    at = fields.DateTime(metadata={"description": "When the limit is (or was) reached."})
-    resets_at = fields.DateTime()
+    at = UtcDateTime(metadata={"description": "When the limit is (or was) reached."})
+    resets_at = UtcDateTime()
     detail = fields.String()
 
 
@@ -46,13 +46,13 @@ class TimeEntrySchema(Schema):
     project_id = fields.UUID()
     timesheet_id = fields.UUID()
     source = fields.Enum(EntrySource, by_value=True)
-    started_at = fields.DateTime()
-    ended_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime()
+    ended_at = UtcDateTime(allow_none=True)
     running = fields.Function(lambda entry: entry.ended_at is None, dump_only=True)
     seconds = fields.Integer(
         allow_none=True, metadata={"description": "Null while the session runs."}
     )
-    last_heartbeat_at = fields.DateTime(allow_none=True)
+    last_heartbeat_at = UtcDateTime(allow_none=True)
     end_reason = fields.Enum(
         EntryEndReason, by_value=True, allow_none=True,
         metadata={"description": "stopped, idle (closed at the last heartbeat), cap (closed "
@@ -88,23 +88,23 @@ class SessionSchema(TimeEntrySchema):
 
 
 class ManualEntryBodySchema(Schema):
-    started_at = fields.AwareDateTime(
-        required=True, default_timezone=None,
+    started_at = UtcDateTime(
+        required=True,
         metadata={"description": "ISO 8601 with an offset, e.g. 2030-01-07T09:00:00+08:00."},
     )
-    ended_at = fields.AwareDateTime(required=True, default_timezone=None)
+    ended_at = UtcDateTime(required=True)
     note = Text(required=True, validate=validate.Length(min=1, max=NOTE_MAX),
                 metadata={"description": "What the time was spent on (required)."})
 
 
 class EntryListArgs(PageArgs):
     project_id = fields.UUID()
-    since = fields.AwareDateTime(
-        data_key="from", default_timezone=None,
+    since = UtcDateTime(
+        data_key="from",
         metadata={"description": "Entries starting at or after this time."},
     )
-    until = fields.AwareDateTime(
-        data_key="to", default_timezone=None,
+    until = UtcDateTime(
+        data_key="to",
         metadata={"description": "Entries starting before this time."},
     )
 
@@ -142,7 +142,7 @@ class TimesheetSchema(Schema):
                              metadata={"description": "Monday, in the trainer's time zone."})
     week_end = fields.Date()
     state = fields.Enum(TimesheetState, by_value=True, attribute="timesheet.state")
-    submitted_at = fields.DateTime(attribute="timesheet.submitted_at", allow_none=True)
+    submitted_at = UtcDateTime(attribute="timesheet.submitted_at", allow_none=True)
     logged_seconds = fields.Integer()
     approved_seconds = fields.Integer(attribute="timesheet.approved_seconds", allow_none=True)
     adjustment_reason = fields.String(
@@ -158,7 +158,7 @@ class TimesheetSchema(Schema):
                   "amount is their sum, rounded once."},
     )
     auto_approved = fields.Boolean(attribute="timesheet.auto_approved")
-    reviewed_at = fields.DateTime(attribute="timesheet.reviewed_at", allow_none=True)
+    reviewed_at = UtcDateTime(attribute="timesheet.reviewed_at", allow_none=True)
 
 
 class TimesheetDetailSchema(TimesheetSchema):

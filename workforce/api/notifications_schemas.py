@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from workforce.api.schemas import PageArgs
+from workforce.api.schemas import PageArgs, UtcDateTime
 
 
 class NotificationSchema(Schema):
@@ -11,8 +11,8 @@ class NotificationSchema(Schema):
     title = fields.String()
     body = fields.String()
     data = fields.Dict()
-    created_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    read_at = UtcDateTime(allow_none=True)
 
 
 class NotificationListArgs(PageArgs):

@@ -10,19 +10,21 @@ from marshmallow import Schema, fields
 from workforce.accounts import audit, services
 from workforce.accounts.audit import AuditFilter
 from workforce.accounts.models import STAFF_ROLES, Role
-from workforce.accounts.services import UserFilter
+from workforce.accounts.services import ACCEPT_INVITATION_PATH, IssuedInvitation, UserFilter
 from workforce.api.accounts_schemas import (
     InvitationCreateSchema,
     InvitationSchema,
+    IssuedInvitationSchema,
     OrganisationSchema,
     PayPolicySchema,
     StaffUpdateSchema,
     UserListArgs,
     UserSchema,
 )
-from workforce.api.schemas import PageArgs, page_of, page_request
+from workforce.api.schemas import PageArgs, UtcDateTime, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
+from workforce.settings import Settings
 
 blp = Blueprint(
     "organisation", __name__, url_prefix="/api/v1",
@@ -112,15 +114,49 @@ def list_invitations(args: dict):
 @blp.route("/invitations", methods=["POST"])
 @blp.requires(Role.ADMIN)
 @blp.arguments(InvitationCreateSchema)
-@blp.response(201, InvitationSchema)
+@blp.response(201, IssuedInvitationSchema)
 @blp.alt_response(409, response="CONFLICT")
 def create_invitation(args: dict):
-    """Invite a staff member; the token goes to them by e-mail, never in this response."""
-    settings = current_app.extensions["workforce"].settings
-    return services.invite_staff(
+    """Invite a staff member; the token goes to them by e-mail, never in this response
+    (except in development: see `acceptance`)."""
+    settings = _settings()
+    issued = services.invite_staff(
         db_session(), current_user(), email=args["email"], role=args["role"],
         lifetime=settings.invitation_lifetime, base_url=settings.public_base_url,
     )
+    return _answer(issued, settings)
+
+
+@blp.route("/invitations/<uuid:invitation_id>/resend", methods=["POST"])
+@blp.requires(Role.ADMIN)
+@blp.response(200, IssuedInvitationSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+def resend_invitation(invitation_id: uuid.UUID):
+    """E-mail a pending or expired invitation again (audited): a new token with a new
+    expiry; the old token stops working. An accepted or revoked one is 409."""
+    settings = _settings()
+    issued = services.resend_invitation(
+        db_session(), current_user(), invitation_id,
+        lifetime=settings.invitation_lifetime, base_url=settings.public_base_url,
+    )
+    return _answer(issued, settings)
+
+
+def _settings() -> Settings:
+    return current_app.extensions["workforce"].settings
+
+
+def _answer(issued: IssuedInvitation, settings: Settings) -> dict:
+    """The invitation; in development also how to accept it, since the e-mail may go
+    nowhere there (the console or log sender)."""
+    answer = {"invitation": issued.invitation, "acceptance": None}
+    if settings.is_development:
+        answer["acceptance"] = {
+            "method": "POST", "url": settings.public_base_url + ACCEPT_INVITATION_PATH,
+            "token": issued.token,
+        }
+    return answer
 
 
 @blp.route("/invitations/<uuid:invitation_id>", methods=["DELETE"])
@@ -134,7 +170,7 @@ def revoke_invitation(invitation_id: uuid.UUID):
 
 class AuditEventSchema(Schema):
     id = fields.UUID()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     actor_id = fields.UUID(allow_none=True)
     actor_label = fields.String()
     action = fields.String()
@@ -150,8 +186,8 @@ class AuditListArgs(PageArgs):
     object_type = fields.String()
     object_id = fields.String()
     actor_id = fields.UUID()
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)
+    since = UtcDateTime()
+    until = UtcDateTime()
 
 
 @blp.route("/audit-events")

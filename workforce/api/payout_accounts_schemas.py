@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, pre_dump, validate
 
-from workforce.api.schemas import Country, PageArgs, Text
+from workforce.api.schemas import Country, PageArgs, Text, UtcDateTime
 from workforce.billing import payout_accounts
 from workforce.billing.models import PayoutAccount, PayoutMethod
 
@@ -55,10 +55,10 @@ class PayoutAccountSchema(Schema):
     bank = fields.Nested(MaskedBankSchema, allow_none=True)
     on_hold = fields.Boolean(metadata={"description": "Payouts are held after a change of "
                                        "details until hold_until."})
-    hold_until = fields.DateTime(allow_none=True)
-    details_changed_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    hold_until = UtcDateTime(allow_none=True)
+    details_changed_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
     @pre_dump
     def view(self, account: PayoutAccount, **_: Any) -> dict[str, Any]:

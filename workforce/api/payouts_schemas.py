@@ -6,8 +6,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.api.assessments_schemas import Currency
-from workforce.api.project_states_schemas import UtcDateTime
-from workforce.api.schemas import PageArgs, Text, TimeZone
+from workforce.api.schemas import PageArgs, Text, TimeZone, UtcDateTime
+from workforce.billing.corrections import MAX_AMOUNT
 from workforce.billing.models import (
     ExclusionReason,
     ItemState,
@@ -33,7 +33,7 @@ class ScheduleSchema(Schema):
         "description": "IANA zone; the moment is wall-clock time there, across "
         "daylight-saving changes.", "example": "Asia/Hong_Kong"})
     minimums = fields.Dict(
-        keys=Currency(), values=fields.Integer(strict=True, validate=validate.Range(min=0)),
+        keys=Currency(), values=_strict_int(0, MAX_AMOUNT),
         load_default=dict,
         metadata={"description": "Least paid out per currency, in minor units (whole "
                   "numbers); 1 where none is set.", "example": {"USD": 1000}},
@@ -42,8 +42,8 @@ class ScheduleSchema(Schema):
         "description": "Approve each run as soon as it is built (no finance preview)."})
     active = fields.Boolean(load_default=True)
     organisation_id = fields.UUID(dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
 
 
 class ScheduleUpdateSchema(ScheduleSchema):
@@ -80,15 +80,15 @@ class RunSchema(Schema):
     schedule_id = fields.UUID()
     schedule_name = fields.String()
     organisation_id = fields.UUID()
-    period_end = fields.DateTime(metadata={
+    period_end = UtcDateTime(metadata={
         "description": "Money available (out of the hold period) by then is paid."})
     state = fields.Enum(RunState, by_value=True)
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     created_by_id = fields.UUID(allow_none=True)
-    approved_at = fields.DateTime(allow_none=True)
+    approved_at = UtcDateTime(allow_none=True)
     approved_by_id = fields.UUID(allow_none=True)
-    cancelled_at = fields.DateTime(allow_none=True)
-    completed_at = fields.DateTime(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
+    completed_at = UtcDateTime(allow_none=True)
     halted_reason = fields.String(allow_none=True, metadata={
         "description": "Why processing stopped (e.g. an insufficient platform balance); "
         "POST .../process resumes it."})
@@ -119,9 +119,9 @@ class ItemSchema(Schema):
     failure_code = fields.String(allow_none=True)
     failure_message = fields.String(allow_none=True)
     manual_reference = fields.String(allow_none=True)
-    sent_at = fields.DateTime(allow_none=True)
-    paid_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    sent_at = UtcDateTime(allow_none=True)
+    paid_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
 
 
 class ExclusionListArgs(PageArgs):
@@ -180,8 +180,8 @@ class DifferenceSchema(Schema):
 
 
 class ReconciliationSchema(Schema):
-    period_from = fields.DateTime(data_key="from")
-    period_to = fields.DateTime(data_key="to")
+    period_from = UtcDateTime(data_key="from")
+    period_to = UtcDateTime(data_key="to")
     items_checked = fields.Integer()
     transfers_checked = fields.Integer()
     balanced = fields.Boolean()

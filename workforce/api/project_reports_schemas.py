@@ -9,7 +9,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from workforce.api.projects_schemas import project_state_field
-from workforce.api.schemas import PageArgs
+from workforce.api.schemas import PageArgs, UtcDateTime
 from workforce.projects import states
 from workforce.projects.models import MembershipState, PayModel
 
@@ -33,7 +33,7 @@ class ProjectReportSchema(Schema):
     name = fields.String(attribute="project.name")
     state = project_state_field("project.current_state")
     currency = fields.String(attribute="project.currency")
-    as_of = fields.DateTime()
+    as_of = UtcDateTime()
     days = fields.List(
         fields.Nested(DayFiguresSchema),
         metadata={"description": "Submissions and approvals per UTC day, the last 7 days "
@@ -55,7 +55,7 @@ class ProjectReportSchema(Schema):
     over_answered_tasks = fields.Integer(metadata={
         "description": "Tasks held or answered by more trainers than their redundancy: "
         "a rejection was overturned after another trainer had taken the slot it gave back."})
-    week_start = fields.DateTime(metadata={"description": "Monday 00:00 UTC of this week."})
+    week_start = UtcDateTime(metadata={"description": "Monday 00:00 UTC of this week."})
     logged_seconds_this_week = fields.Integer(
         metadata={"description": "Closed time entries started this week."})
     logged_seconds_total = fields.Integer()
@@ -79,13 +79,13 @@ class MyProjectsArgs(PageArgs):
 class MyRateSchema(Schema):
     amount = fields.Integer(metadata={"description": "Minor units, per task or per hour."})
     currency = fields.String()
-    effective_from = fields.DateTime()
+    effective_from = UtcDateTime()
 
 
 class MyGuidelinesSchema(Schema):
     number = fields.Integer()
     body = fields.String()
-    changed_at = fields.DateTime(attribute="created_at")
+    changed_at = UtcDateTime(attribute="created_at")
 
 
 class MySuspensionSchema(Schema):
@@ -95,8 +95,8 @@ class MySuspensionSchema(Schema):
         states.suspension_status,
         metadata={"type": "string", "enum": ["pending", "applied"]},
     )
-    announced_at = fields.DateTime()
-    effective_at = fields.DateTime()
+    announced_at = UtcDateTime()
+    effective_at = UtcDateTime()
 
 
 class MyKillFeeSchema(Schema):
@@ -105,8 +105,8 @@ class MyKillFeeSchema(Schema):
     project_name = fields.String(attribute="suspension.project.name")
     suspension_id = fields.UUID()
     reason = fields.String(attribute="suspension.reason")
-    announced_at = fields.DateTime(attribute="suspension.announced_at")
-    effective_at = fields.DateTime(attribute="suspension.effective_at")
+    announced_at = UtcDateTime(attribute="suspension.announced_at")
+    effective_at = UtcDateTime(attribute="suspension.effective_at")
     notice_days = fields.Integer(attribute="suspension.notice_days")
     days_missed = fields.Integer()
     average_daily_amount = fields.Integer(metadata={
@@ -114,13 +114,13 @@ class MyKillFeeSchema(Schema):
         "announcement, divided by 14."})
     amount = fields.Integer(metadata={"description": "Minor units: average times days missed."})
     currency = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class MyMembershipSchema(Schema):
     state = fields.Enum(MembershipState, by_value=True)
-    joined_at = fields.DateTime(allow_none=True)
-    ended_at = fields.DateTime(allow_none=True)
+    joined_at = UtcDateTime(allow_none=True)
+    ended_at = UtcDateTime(allow_none=True)
     reason = fields.String(allow_none=True, metadata={
         "description": "Why the membership ended, when it did."})
 
@@ -134,7 +134,7 @@ class MyProjectSchema(Schema):
     rate = fields.Nested(MyRateSchema, allow_none=True,
                          metadata={"description": "The rate in force now."})
     pause_reason = fields.String(attribute="project.pause_reason", allow_none=True)
-    expected_resume_at = fields.DateTime(attribute="project.expected_resume_at",
+    expected_resume_at = UtcDateTime(attribute="project.expected_resume_at",
                                          allow_none=True)
     suspension = fields.Nested(
         MySuspensionSchema, allow_none=True,

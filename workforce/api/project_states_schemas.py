@@ -3,33 +3,14 @@ fees (staff only: the kill fees of every trainer)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from marshmallow import Schema, fields, validate
 
-from marshmallow import Schema, ValidationError, fields, validate
-
-from workforce import clock
 from workforce.api.projects_schemas import project_state_field
-from workforce.api.schemas import Text
+from workforce.api.schemas import Text, UtcDateTime
 from workforce.projects import states
 from workforce.projects.models import PayModel
 
 REASON = validate.Length(min=1, max=2000)
-
-
-class UtcDateTime(fields.AwareDateTime):
-    """A time with its zone, read as UTC; one that UTC cannot hold (an offset at the
-    edge of year 1 or 9999) is refused here rather than failing later."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(default_timezone=None, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        parsed = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return clock.as_utc(parsed)
-        except OverflowError as exc:
-            raise ValidationError("Out of range.") from exc
 
 
 class PauseSchema(Schema):
@@ -61,9 +42,9 @@ class ProjectStateSchema(Schema):
     state = project_state_field()
     pay_model = fields.Enum(PayModel, by_value=True)
     pause_reason = fields.String(allow_none=True)
-    expected_resume_at = fields.DateTime(allow_none=True)
-    activated_at = fields.DateTime(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
+    expected_resume_at = UtcDateTime(allow_none=True)
+    activated_at = UtcDateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
 
 
 class KillFeeSchema(Schema):
@@ -75,7 +56,7 @@ class KillFeeSchema(Schema):
     days_missed = fields.Integer()
     amount = fields.Integer(metadata={"description": "Minor units: average times days missed."})
     currency = fields.String(metadata={"example": "USD"})
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class SuspensionSchema(Schema):
@@ -88,16 +69,16 @@ class SuspensionSchema(Schema):
                   "whether or not the scheduler has followed up) or cancelled",
                   "type": "string", "enum": ["pending", "applied", "cancelled"]},
     )
-    announced_at = fields.DateTime()
-    effective_at = fields.DateTime()
+    announced_at = UtcDateTime()
+    effective_at = UtcDateTime()
     notice_days = fields.Integer(metadata={"description": "The notice period owed."})
     days_missed = fields.Function(
         lambda s: states.days_missed(s.notice_days, s.announced_at, s.effective_at),
         metadata={"description": "Whole days of notice missed, rounded up.",
                   "type": "integer"},
     )
-    applied_at = fields.DateTime(allow_none=True)
-    cancelled_at = fields.DateTime(allow_none=True)
+    applied_at = UtcDateTime(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
     created_by_id = fields.UUID()
     kill_fees = fields.List(fields.Nested(KillFeeSchema))
     kill_fees_total = fields.Function(

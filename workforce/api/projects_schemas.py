@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import Schema, fields, post_load, validate
 
 from workforce.api.assessments_schemas import Currency
-from workforce.api.schemas import LanguageTag, PageArgs, Text
+from workforce.api.schemas import LanguageTag, PageArgs, Text, UtcDateTime
 from workforce.projects.models import ContentCategory, PayModel, ProjectState, Sensitivity
 from workforce.projects.services import RequirementInput
 
@@ -148,15 +148,15 @@ class RateSchema(Schema):
     number = fields.Integer()
     amount = fields.Integer(metadata={"description": "Minor units per task or per hour."})
     currency = fields.String()
-    effective_from = fields.DateTime()
+    effective_from = UtcDateTime()
     reason = fields.String()
     created_by_id = fields.UUID()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class RateCreateSchema(Schema):
     amount = amount_field(required=True)
-    effective_from = fields.AwareDateTime(
+    effective_from = UtcDateTime(
         allow_none=True, load_default=None,
         metadata={"description": "Not in the past; now when left out."},
     )
@@ -165,7 +165,7 @@ class RateCreateSchema(Schema):
 
 class GuidelinesRefSchema(Schema):
     number = fields.Integer()
-    changed_at = fields.DateTime(attribute="created_at")
+    changed_at = UtcDateTime(attribute="created_at")
 
 
 class GuidelineSchema(Schema):
@@ -174,7 +174,7 @@ class GuidelineSchema(Schema):
     body = fields.String()
     change_note = fields.String()
     created_by_id = fields.UUID()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class GuidelineCreateSchema(Schema):
@@ -216,12 +216,12 @@ class ProjectSchema(Schema):
     guidelines = fields.Nested(GuidelinesRefSchema, allow_none=True)
     requirements = fields.List(fields.Nested(RequirementSchema))
     pause_reason = fields.String(allow_none=True)
-    expected_resume_at = fields.DateTime(allow_none=True)
+    expected_resume_at = UtcDateTime(allow_none=True)
     created_by_id = fields.UUID()
-    created_at = fields.DateTime()
-    activated_at = fields.DateTime(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
-    underpriced_at = fields.DateTime(
+    created_at = UtcDateTime()
+    activated_at = UtcDateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
+    underpriced_at = UtcDateTime(
         allow_none=True,
         metadata={"description": "Set while trainers' measured pay needed wage-floor "
                   "top-ups and the rate misses the floor at the median task time."},

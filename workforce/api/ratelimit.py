@@ -9,6 +9,7 @@ from flask_limiter.util import get_remote_address
 
 from workforce.accounts import tokens
 from workforce.accounts.validation import normalise_email
+from workforce.api.bodies import json_body
 from workforce.api.security import bearer_secret
 from workforce.settings import Settings
 
@@ -46,7 +47,7 @@ def login_limit_per_address() -> str:
 
 
 def login_account_key() -> str:
-    body = request.get_json(silent=True)
+    body = json_body() if request.is_json else None
     email = body.get("email") if isinstance(body, dict) else None
     return "login-account:" + (normalise_email(email) if isinstance(email, str) else "-")
 

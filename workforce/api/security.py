@@ -19,6 +19,7 @@ from flask import g, request
 
 from workforce.accounts import tokens
 from workforce.accounts.models import ApiToken, Role, User
+from workforce.api.bodies import JsonBodyParser
 from workforce.api.uow import db_session
 from workforce.errors import Forbidden, Unauthenticated
 
@@ -104,7 +105,10 @@ def authorize(policy: Policy) -> None:
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's blueprint with the authorization decorators."""
+    """flask-smorest's blueprint with the authorization decorators, whose schemas read
+    the JSON body the input guard parsed."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
 
     def public(self, view: Callable[..., Any]) -> Callable[..., Any]:
         return mark(view, PUBLIC)

@@ -16,7 +16,7 @@ from workforce.api.projects_schemas import (
     RequirementSchema,
     project_state_field,
 )
-from workforce.api.schemas import PageArgs, Text
+from workforce.api.schemas import PageArgs, Text, UtcDateTime
 from workforce.projects.models import (
     MembershipOrigin,
     MembershipState,
@@ -31,7 +31,7 @@ from workforce.projects.staffing import InvitationOutcome
 class MarketRateSchema(Schema):
     amount = fields.Integer(metadata={"description": "Minor units per task or per hour."})
     currency = fields.String(metadata={"example": "USD"})
-    effective_from = fields.DateTime()
+    effective_from = UtcDateTime()
 
 
 class ContentWarningSchema(Schema):
@@ -91,7 +91,7 @@ class MarketProjectSchema(Schema):
     capacity = fields.Integer()
     places_left = fields.Integer()
     pause_reason = fields.String(allow_none=True)
-    expected_resume_at = fields.DateTime(allow_none=True)
+    expected_resume_at = UtcDateTime(allow_none=True)
     membership = fields.Nested(
         MembershipRefSchema, allow_none=True,
         metadata={"description": "The caller's latest membership of the project, if any."},
@@ -128,9 +128,9 @@ class MembershipSchema(Schema):
     reason = fields.String(
         allow_none=True, metadata={"description": "Why it was declined or removed, or left."}
     )
-    joined_at = fields.DateTime(allow_none=True)
-    ended_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    joined_at = UtcDateTime(allow_none=True)
+    ended_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
 
 
 class MembershipListArgs(PageArgs):
@@ -164,9 +164,9 @@ class MemberSchema(Schema):
     message = fields.String()
     reason = fields.String(allow_none=True)
     decided_by_id = fields.UUID(allow_none=True)
-    joined_at = fields.DateTime(allow_none=True)
-    ended_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    joined_at = UtcDateTime(allow_none=True)
+    ended_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
 
 
 # --- invitations and candidates ------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from workforce.api.schemas import PageArgs, Text
+from workforce.api.schemas import PageArgs, Text, UtcDateTime
 from workforce.api.tasks_schemas import TaskPaySchema
 from workforce.api.wellbeing_schemas import SupportLinkSchema
 from workforce.projects.models import AssignmentState, ContentCategory, Sensitivity
@@ -74,8 +74,8 @@ class MyFlagSchema(Schema):
         "estimated task time (null: nothing extra was owed)."})
     resolution = fields.String(allow_none=True, metadata={
         "description": "The confirmation note or the reason for dismissal."})
-    created_at = fields.DateTime()
-    triaged_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    triaged_at = UtcDateTime(allow_none=True)
 
 
 class FlagReceiptSchema(Schema):
@@ -121,11 +121,11 @@ class StaffFlagSchema(Schema):
         "type": "string", "description": "The task's content warning now."})
     task_content_categories = fields.Method("_categories", metadata={
         "type": "array", "items": {"type": "string"}})
-    created_at = fields.DateTime()
-    triaged_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    triaged_at = UtcDateTime(allow_none=True)
     resolution = fields.String(allow_none=True)
     raised_scope = fields.Enum(RaiseScope, by_value=True, allow_none=True)
-    escalated_at = fields.DateTime(allow_none=True)
+    escalated_at = UtcDateTime(allow_none=True)
     escalation_note = fields.String(allow_none=True)
 
     def _hides(self, flag: object) -> bool:
@@ -164,7 +164,7 @@ class TrainerNoteSchema(Schema):
     id = fields.UUID()
     body = fields.String()
     by_trainer = fields.Boolean(metadata={"description": "Written by you."})
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class MyCaseSchema(Schema):
@@ -175,9 +175,9 @@ class MyCaseSchema(Schema):
     message = fields.String(allow_none=True)
     flag_id = fields.UUID(allow_none=True)
     check_in_id = fields.UUID(allow_none=True)
-    created_at = fields.DateTime()
-    acknowledged_at = fields.DateTime(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    acknowledged_at = UtcDateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
     notes = fields.List(fields.Nested(TrainerNoteSchema), metadata={
         "description": "Your notes, and the handlers' notes shared with you."})
 
@@ -194,7 +194,7 @@ class StaffNoteSchema(Schema):
     body = fields.String()
     by_trainer = fields.Boolean()
     shared_with_trainer = fields.Boolean()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class StaffCaseSchema(Schema):
@@ -210,10 +210,10 @@ class StaffCaseSchema(Schema):
     flag_id = fields.UUID(allow_none=True)
     check_in_id = fields.UUID(allow_none=True)
     contact_id = fields.UUID(allow_none=True)
-    created_at = fields.DateTime()
-    acknowledged_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    acknowledged_at = UtcDateTime(allow_none=True)
     acknowledged_by_id = fields.UUID(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
     closed_by_id = fields.UUID(allow_none=True)
     notes = fields.List(fields.Nested(StaffNoteSchema))
 
@@ -244,7 +244,7 @@ class TrainerNoteCreateSchema(Schema):
 class WorkedForSchema(Schema):
     organisation_id = fields.UUID()
     organisation_name = fields.String()
-    last_sensitive_work_at = fields.DateTime(attribute="last_at")
+    last_sensitive_work_at = UtcDateTime(attribute="last_at")
 
 
 class CheckInStatusSchema(Schema):
@@ -254,7 +254,7 @@ class CheckInStatusSchema(Schema):
         "(within the last 7 days)."})
     threshold_minutes = fields.Integer(allow_none=True, metadata={
         "description": "The default organisation's check-in threshold."})
-    last_check_in_at = fields.DateTime(allow_none=True)
+    last_check_in_at = UtcDateTime(allow_none=True)
     organisation = fields.Nested(WorkedForSchema, allow_none=True, metadata={
         "description": "Where a check-in goes by default: the latest sensitive work."})
     organisations = fields.List(fields.Nested(WorkedForSchema))
@@ -284,7 +284,7 @@ class CheckInSchema(Schema):
     share_note = fields.Boolean()
     need_support = fields.Boolean()
     exposure_minutes = fields.Method("_minutes", metadata={"type": "integer"})
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
     def _minutes(self, found: object) -> int:
         return found.exposure_seconds // 60
@@ -335,8 +335,8 @@ class MoodFigureSchema(_Suppressible):
 
 
 class WeekFiguresSchema(Schema):
-    start = fields.DateTime()
-    end = fields.DateTime()
+    start = UtcDateTime()
+    end = UtcDateTime()
     exposure = fields.Nested(ExposureFigureSchema)
     flags_by_category = fields.List(fields.Nested(CategoryFigureSchema))
     check_ins = fields.Nested(MoodFigureSchema)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from workforce.api.schemas import PageArgs, Text
+from workforce.api.schemas import PageArgs, Text, UtcDateTime
 from workforce.api.staffing_schemas import ContentWarningSchema
 from workforce.api.trainer_wellbeing_schemas import RotationSchema
 from workforce.projects.imports import ImportFormat
@@ -63,8 +63,9 @@ class ImportReportSchema(Schema):
         "description": "Rows whose external id the project had already, or that came "
         "earlier in the file: they create and change nothing."})
     invalid = fields.Integer(metadata={"description": "Rows skipped as invalid."})
-    errors = fields.List(fields.Nested(RowErrorSchema), metadata={
-        "description": "The first 100 invalid rows."})
+    row_errors = fields.List(fields.Nested(RowErrorSchema), metadata={
+        "description": "The first 100 invalid rows (named as in the 422 `import-invalid` "
+        "that refuses a file with invalid rows)."})
     errors_not_shown = fields.Integer()
     duplicate_rows = fields.List(fields.Nested(DuplicateSchema), metadata={
         "description": "The first 100 duplicates."})
@@ -75,7 +76,7 @@ class TaskImportSchema(Schema):
     id = fields.UUID()
     project_id = fields.UUID()
     created_by_id = fields.UUID()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     format = fields.String()
     rows = fields.Integer()
     created = fields.Integer()
@@ -102,7 +103,7 @@ class StaffTaskSchema(Schema):
     gold_answer = fields.Raw(attribute="task.gold_answer", allow_none=True, metadata={
         "description": "Never shown to trainers."})
     import_id = fields.UUID(attribute="task.import_id", allow_none=True)
-    created_at = fields.DateTime(attribute="task.created_at")
+    created_at = UtcDateTime(attribute="task.created_at")
     answers = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
         "description": "Assignments by state.", "example": {"leased": 1, "approved": 2}})
 
@@ -113,7 +114,7 @@ class StaffTaskSchema(Schema):
 class TaskGuidelinesSchema(Schema):
     number = fields.Integer()
     body = fields.String()
-    changed_at = fields.DateTime(attribute="created_at")
+    changed_at = UtcDateTime(attribute="created_at")
 
 
 class AppealBriefSchema(Schema):
@@ -121,8 +122,8 @@ class AppealBriefSchema(Schema):
     state = fields.Enum(AppealState, by_value=True)
     message = fields.String()
     decision_note = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    decided_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    decided_at = UtcDateTime(allow_none=True)
 
 
 class AssignmentSchema(Schema):
@@ -137,8 +138,8 @@ class AssignmentSchema(Schema):
         "description": "The task's content; null until revealed (sensitive and graphic "
         "work: `POST /me/assignments/{id}/reveal`)."})
     state = fields.Enum(AssignmentState, by_value=True, attribute="assignment.state")
-    claimed_at = fields.DateTime(attribute="assignment.claimed_at")
-    revealed_at = fields.DateTime(attribute="assignment.revealed_at", allow_none=True,
+    claimed_at = UtcDateTime(attribute="assignment.claimed_at")
+    revealed_at = UtcDateTime(attribute="assignment.revealed_at", allow_none=True,
                                   metadata={
         "description": "When the task's content was first shown: at the claim for work "
         "without a content warning; at the reveal for sensitive and graphic work, whose "
@@ -147,12 +148,12 @@ class AssignmentSchema(Schema):
         attribute="project.estimated_task_seconds", allow_none=True, metadata={
             "description": "The project's estimate of the time a task takes (per-task "
             "projects; null for hourly ones)."})
-    lease_expires_at = fields.DateTime(attribute="assignment.lease_expires_at")
-    released_at = fields.DateTime(attribute="assignment.released_at", allow_none=True)
-    submitted_at = fields.DateTime(attribute="assignment.submitted_at", allow_none=True)
+    lease_expires_at = UtcDateTime(attribute="assignment.lease_expires_at")
+    released_at = UtcDateTime(attribute="assignment.released_at", allow_none=True)
+    submitted_at = UtcDateTime(attribute="assignment.submitted_at", allow_none=True)
     answer = fields.Raw(attribute="assignment.answer", allow_none=True)
     active_seconds = fields.Integer(attribute="assignment.active_seconds", allow_none=True)
-    reviewed_at = fields.DateTime(attribute="assignment.reviewed_at", allow_none=True)
+    reviewed_at = UtcDateTime(attribute="assignment.reviewed_at", allow_none=True)
     auto_approved = fields.Boolean(attribute="assignment.auto_approved")
     rejection_category = fields.Enum(
         RejectionCategory, by_value=True, attribute="assignment.rejection_category",
@@ -199,7 +200,7 @@ class AppealSchema(Schema):
     project_id = fields.UUID()
     state = fields.Enum(AppealState, by_value=True)
     message = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class QualityItemSchema(Schema):
@@ -233,8 +234,8 @@ class ReviewItemSchema(Schema):
     gold_correct = fields.Boolean(attribute="assignment.gold_correct", allow_none=True)
     answer = fields.Raw(attribute="assignment.answer")
     active_seconds = fields.Integer(attribute="assignment.active_seconds", allow_none=True)
-    claimed_at = fields.DateTime(attribute="assignment.claimed_at")
-    submitted_at = fields.DateTime(attribute="assignment.submitted_at")
+    claimed_at = UtcDateTime(attribute="assignment.claimed_at")
+    submitted_at = UtcDateTime(attribute="assignment.submitted_at")
     revisions = fields.Integer(attribute="assignment.revisions")
 
 
@@ -251,7 +252,7 @@ class ReviewedSchema(Schema):
     task_id = fields.UUID()
     project_id = fields.UUID()
     state = fields.Enum(AssignmentState, by_value=True)
-    reviewed_at = fields.DateTime(allow_none=True)
+    reviewed_at = UtcDateTime(allow_none=True)
     reviewed_by_id = fields.UUID(allow_none=True)
     auto_approved = fields.Boolean()
     rejection_category = fields.Enum(RejectionCategory, by_value=True, allow_none=True)
@@ -282,8 +283,8 @@ class StaffAppealSchema(Schema):
     review_message = fields.String(attribute="assignment.review_message", allow_none=True)
     message = fields.String(attribute="appeal.message")
     state = fields.Enum(AppealState, by_value=True, attribute="appeal.state")
-    created_at = fields.DateTime(attribute="appeal.created_at")
-    decided_at = fields.DateTime(attribute="appeal.decided_at", allow_none=True)
+    created_at = UtcDateTime(attribute="appeal.created_at")
+    decided_at = UtcDateTime(attribute="appeal.decided_at", allow_none=True)
     decision_note = fields.String(attribute="appeal.decision_note", allow_none=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from workforce.api.schemas import UtcDateTime
 from workforce.projects.models import ContentCategory, Sensitivity
 
 
@@ -24,11 +25,11 @@ class RotationSchema(Schema):
 
 class ConsentItemSchema(Schema):
     category = fields.Enum(ContentCategory, by_value=True)
-    given_at = fields.DateTime()
+    given_at = UtcDateTime()
 
 
 class ConsentSchema(Schema):
-    age_attested_at = fields.DateTime(allow_none=True, metadata={
+    age_attested_at = UtcDateTime(allow_none=True, metadata={
         "description": "When the trainer attested being 18 or over (null: not yet)."})
     categories = fields.List(fields.String(), metadata={
         "description": "The categories consented to now."})
@@ -64,14 +65,14 @@ class WithdrawalSchema(Schema):
 
 
 class BoundsSchema(Schema):
-    start = fields.DateTime()
-    end = fields.DateTime()
+    start = UtcDateTime()
+    end = UtcDateTime()
 
 
 class LimitSchema(Schema):
     limit = fields.String(metadata={
         "description": "graphic_daily, weekly_exposure, break or graphic_cutoff."})
-    resets_at = fields.DateTime()
+    resets_at = UtcDateTime()
     detail = fields.String()
 
 
@@ -97,13 +98,13 @@ class OrganisationStandingSchema(Schema):
     organisation_name = fields.String(attribute="organisation.name")
     limits = fields.Nested(PolicyLimitsSchema, attribute="policy")
     continuous_seconds = fields.Integer()
-    break_due_until = fields.DateTime(allow_none=True)
+    break_due_until = UtcDateTime(allow_none=True)
     rotation_due = fields.Boolean()
     levels = fields.List(fields.Nested(LevelStandingSchema))
 
 
 class ExposureSchema(Schema):
-    now = fields.DateTime(attribute="exposure.now")
+    now = UtcDateTime(attribute="exposure.now")
     day = fields.Nested(BoundsSchema, metadata={
         "description": "The trainer's local day (their time zone)."})
     week = fields.Nested(BoundsSchema, metadata={
@@ -111,14 +112,14 @@ class ExposureSchema(Schema):
     graphic_today_seconds = fields.Integer(attribute="exposure.graphic_today")
     exposure_today_seconds = fields.Integer(attribute="exposure.exposure_today")
     exposure_week_seconds = fields.Integer(attribute="exposure.exposure_week")
-    run_started_at = fields.DateTime(attribute="exposure.run_started_at", allow_none=True)
-    run_ended_at = fields.DateTime(attribute="exposure.run_ended_at", allow_none=True)
+    run_started_at = UtcDateTime(attribute="exposure.run_started_at", allow_none=True)
+    run_ended_at = UtcDateTime(attribute="exposure.run_ended_at", allow_none=True)
     exposed_now = fields.Boolean(attribute="exposure.ongoing")
     continuous_seconds = fields.Integer(metadata={
         "description": "The current run of exposure, from its start to now: a pause "
         "shorter than the break is part of it (work started now joins the run); 0 once "
         "a full break was taken. A break is due when it reaches `break_after_minutes`."})
-    break_due_until = fields.DateTime(allow_none=True, metadata={
+    break_due_until = UtcDateTime(allow_none=True, metadata={
         "description": "A break is due: no sensitive work until then."})
     organisations = fields.List(fields.Nested(OrganisationStandingSchema), metadata={
         "description": "Per organisation the trainer is staffed with: its limits, the "

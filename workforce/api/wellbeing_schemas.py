@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from workforce.api.assessments_schemas import Currency
-from workforce.api.schemas import PublicUrl, Text
+from workforce.api.schemas import PublicUrl, Text, UtcDateTime
 
 
 def _minutes(low: int, high: int, description: str, **kwargs: object) -> fields.Integer:
@@ -51,7 +51,7 @@ class WellbeingPolicySchema(Schema):
         metadata={"description": "The allowance, in minor units."})
     counselling_currency = Currency(allow_none=True)
     min_group_size = _minutes(2, 1000, "Aggregated figures over fewer trainers are hidden.")
-    updated_at = fields.DateTime(dump_only=True, allow_none=True)
+    updated_at = UtcDateTime(dump_only=True, allow_none=True)
 
     @validates_schema
     def _something_to_change(self, data: dict, **kwargs: object) -> None:

@@ -39,6 +39,7 @@ from workforce.accounts import audit
 from workforce.accounts.audit import Actor, SystemActor
 from workforce.accounts.models import Role, User
 from workforce.billing import ledger, left_out, payout_accounts, webhooks
+from workforce.billing.corrections import MAX_AMOUNT
 from workforce.billing.gateways import Transfer
 from workforce.billing.models import (
     AccountKind,
@@ -171,9 +172,11 @@ def _check_schedule(
         except ValueError as exc:
             errors.setdefault("minimums", []).append(str(exc))
             continue
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        if isinstance(amount, bool) or not isinstance(amount, int) or not (
+            0 <= amount <= MAX_AMOUNT
+        ):
             errors.setdefault("minimums", []).append(
-                f"{currency}: a whole number of minor units, at least 0."
+                f"{currency}: a whole number of minor units, from 0 to {MAX_AMOUNT}."
             )
             continue
         checked[code] = amount

@@ -34,11 +34,20 @@ class EmailStatus(StrEnum):
     FAILED = "failed"
 
 
+SECRET_PLACEHOLDER = "{secret}"  # noqa: S105 - where the secret goes, not a secret
+
+
 class OutboundEmail(IdMixin, TimestampMixin, Base):
     """An e-mail written in the same transaction as the change it reports.
 
     It is handed to the sender only after that transaction commits, and retried
     by the outbox job until it is sent or has failed too often.
+
+    A one-time secret the message carries (an invitation or password-reset token) is
+    not written into ``body``, which holds ``SECRET_PLACEHOLDER`` instead: ``secret``
+    holds it until the message is sent, fails for good, is withdrawn or the secret
+    expires, whichever comes first; then it is erased. Whoever reads the table or a
+    backup later finds no token that works.
     """
 
     __tablename__ = "outbound_emails"
@@ -51,3 +60,15 @@ class OutboundEmail(IdMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    secret: Mapped[str | None] = mapped_column(String(200))
+    secret_expires_at: Mapped[datetime | None]
+
+    def rendered_body(self) -> str:
+        """The body as the recipient reads it (with its secret, while there is one)."""
+        return self.body.replace(SECRET_PLACEHOLDER, self.secret or "")
+
+    def give_up(self, reason: str) -> None:
+        """Never send it: failed, with the reason, and its secret erased."""
+        self.status = EmailStatus.FAILED
+        self.last_error = reason
+        self.secret = None

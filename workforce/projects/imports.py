@@ -102,12 +102,12 @@ class ImportReport:
     created: int = 0
     duplicates: int = 0
     invalid: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    row_errors: list[RowError] = field(default_factory=list)
     duplicate_rows: list[Duplicate] = field(default_factory=list)
 
     @property
     def errors_not_shown(self) -> int:
-        return self.invalid - len(self.errors)
+        return self.invalid - len(self.row_errors)
 
     @property
     def duplicates_not_shown(self) -> int:
@@ -115,8 +115,8 @@ class ImportReport:
 
     def add_error(self, line: int, external_id: str | None, messages: list[str]) -> None:
         self.invalid += 1
-        if len(self.errors) < ERRORS_SHOWN:
-            self.errors.append(RowError(line, external_id, messages))
+        if len(self.row_errors) < ERRORS_SHOWN:
+            self.row_errors.append(RowError(line, external_id, messages))
 
     def add_duplicate(self, line: int, external_id: str) -> None:
         self.duplicates += 1
@@ -129,7 +129,7 @@ class ImportReport:
             "invalid": self.invalid,
             "row_errors": [
                 {"line": e.line, "external_id": e.external_id, "messages": e.messages}
-                for e in self.errors
+                for e in self.row_errors
             ],
             "errors_not_shown": self.errors_not_shown,
         }

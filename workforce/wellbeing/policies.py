@@ -30,10 +30,13 @@ def policy_for(session: Session, organisation_id: uuid.UUID) -> WellbeingPolicy:
     found = session.get(WellbeingPolicy, organisation_id)
     if found is not None:
         return found
+    # Callable defaults too (``support_links``: a new list), or the answer says null
+    # where the document promises an array.
     defaults = {
-        column.name: column.default.arg
+        column.name: column.default.arg(None) if column.default.is_callable
+        else column.default.arg
         for column in WellbeingPolicy.__table__.columns
-        if column.default is not None and not callable(column.default.arg)
+        if column.default is not None
     }
     return WellbeingPolicy(organisation_id=organisation_id, **defaults)
 

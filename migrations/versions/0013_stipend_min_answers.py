@@ -3,8 +3,8 @@
 A blank attempt (or one with fewer answers than the assessment asks) earns no stipend;
 existing versions need one answer, the least there is.
 
-Revision ID: 0011_g1
-Revises: 0011_g5
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_g1"
-down_revision: str | None = "0011_g5"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,7 +11,7 @@ project's first rate could leave a session started in its first second without a
 Stored rates are cut to the whole second, as new ones are. Cutting is monotone, so no
 two rates change places; work already recorded keeps the rate version it names.
 
-Revision ID: 0011_g2
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-02 10:00:00
 """
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_g2"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -6,8 +6,8 @@ categories and the estimated time, not the task; the trainer reveals it
 reveal, and exposure counts from it. Every assignment so far showed its task at the
 claim, so they are marked revealed then. Nothing is submitted unrevealed (a check).
 
-Revision ID: 0011_g3
-Revises: 0011_g1
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_g3"
-down_revision: str | None = "0011_g1"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,8 +6,8 @@ Money earned after a run's period end (or whose hold ended after it) was left ou
 ``payout_reversals`` records each part of a paid item's transfer that Stripe reversed
 while the rest stayed paid: the source of the entry that moves it back to payable.
 
-Revision ID: 0011_g5
-Revises: 0011_g2
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_g5"
-down_revision: str | None = "0011_g2"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
