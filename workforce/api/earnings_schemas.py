@@ -38,7 +38,7 @@ class NextPayoutSchema(Schema):
     minimum = fields.Integer(allow_none=True, metadata={
         "description": "The least it pays out in this currency (minor units); less waits "
         "for a later run. Null: no payout schedule."})
-    next_payout_at = fields.DateTime(allow_none=True, metadata={
+    next_payout_at = UtcDateTime(allow_none=True, metadata={
         "description": "When its next payout run is built (paid once approved, at once on "
         "an automatic schedule). Null: no payout schedule."})
 
@@ -58,7 +58,7 @@ class CurrencySummarySchema(Schema):
     year_to_date = fields.Integer(metadata={
         "description": "Net earnings this calendar year (your time zone): work, stipends, "
         "kill fees, bonuses and adjustments, less reversals."})
-    next_payout_at = fields.DateTime(allow_none=True, metadata={
+    next_payout_at = UtcDateTime(allow_none=True, metadata={
         "description": "The soonest next payout run of the organisations below (null: "
         "none has a payout schedule)."})
     payouts = fields.List(fields.Nested(NextPayoutSchema), metadata={
