@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -254,6 +255,27 @@ def test_the_ledger_does_not_say_which_task_a_trainer_flagged(
     assert reason == f"Time on {project.name}: 12.0 minutes at 18.00 USD an hour"
     exported = client.get(f"{API}/ledger/entries.csv", as_user=admin).get_data(as_text=True)
     assert task.external_id not in exported
+
+
+def test_the_audit_log_does_not_say_who_flagged(
+    client: ApiClient, session: Session, clock_at: time_machine.Coordinates
+) -> None:
+    ana = UserFactory()
+    project = sensitive_project(ana)
+    admin = admin_of(session, project)
+    sign_in(client, ana, admin)
+    tasks(project)
+    held = claimed(client, ana, project)
+    flag = flagged(client, ana, held["id"], return_task=True)["flag"]
+
+    response = client.get(f"{API}/audit-events?action=content_flag.created", as_user=admin)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [event] = response.get_json()["items"]
+    assert event["object_id"] == flag["id"]
+    assert event["actor_id"] is None and event["actor_label"] == "trainer"
+    assert str(ana.id) not in json.dumps(event)
+    mine = client.get(f"{API}/audit-events?actor_id={ana.id}", as_user=admin).get_json()
+    assert [e for e in mine["items"] if e["action"].startswith("content_flag")] == []
 
 
 def test_hourly_projects_pay_flagged_time_through_their_time_entries(

@@ -85,6 +85,11 @@ FLAG_TRANSITIONS: dict[FlagState, frozenset[FlagState]] = {
     FlagState.DISMISSED: frozenset(),
 }
 
+# Flags reach the organisation without a name (the triage queue never shows who), so
+# the audit log names no trainer either; the flag's own row keeps who, for pay and
+# notices.
+FLAGGED_BY = audit.SystemActor("trainer")
+
 
 @dataclass(frozen=True)
 class FlagReceipt:
@@ -168,7 +173,7 @@ def flag_task(
                    f"{category.value.replace('_', ' ')} content on {project.name}",
         )
     audit.record(
-        session, trainer, "content_flag.created", object_type="content_flag",
+        session, FLAGGED_BY, "content_flag.created", object_type="content_flag",
         object_id=flag.id, organisation_id=project.organisation_id,
         after={**_snapshot(flag), "paid_amount": paid.amount if paid else None},
     )
