@@ -1,5 +1,5 @@
-"""The cap arithmetic on its own: local days and weeks (daylight saving included), and
-the cap moment checked against a minute-by-minute count."""
+"""The cap arithmetic on its own: the cap moment checked against a minute-by-minute count
+(local days and weeks themselves: ``test_calendar.py``)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from workforce.calendar import day_bounds, week_bounds
 from workforce.projects.hourly import CapKind, Caps, first_cap_hit, used_between
-from workforce.projects.timesheets import day_bounds, week_bounds, week_start
 
 LONDON = ZoneInfo("Europe/London")
 MINUTE = timedelta(minutes=1)
 # The Friday before the clocks go forward in London (Sunday 31 March 2030, 01:00 UTC).
 BASE = datetime(2030, 3, 29, tzinfo=UTC)
-
-
-def test_local_days_and_weeks_follow_daylight_saving() -> None:
-    start, end = day_bounds(LONDON, datetime(2030, 3, 31, 12, tzinfo=UTC))
-    assert (start, end - start) == (datetime(2030, 3, 31, tzinfo=UTC), timedelta(hours=23))
-    start, end = day_bounds(LONDON, datetime(2030, 10, 27, 12, tzinfo=UTC))
-    assert end - start == timedelta(hours=25)
-    monday, next_monday = week_bounds(LONDON, datetime(2030, 3, 31, 22, 59, tzinfo=UTC))
-    assert monday == datetime(2030, 3, 25, tzinfo=UTC)
-    assert next_monday == datetime(2030, 3, 31, 23, tzinfo=UTC)  # 00:00 BST
-    assert week_start(LONDON, next_monday).isoformat() == "2030-04-01"
 
 
 def test_a_cap_reached_exactly_at_midnight_leaves_the_next_day_whole() -> None:

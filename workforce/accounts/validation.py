@@ -1,5 +1,5 @@
-"""Checks for the values people type about themselves: e-mail addresses, countries, time
-zones, languages.
+"""Checks for the values people type about themselves: e-mail addresses, countries,
+languages (time zones: ``calendar.zone_name``).
 
 Pure functions over plain values, used by the API schemas and the CLI alike.
 Each returns the canonical form or raises ``ValueError`` with a readable message.
@@ -8,7 +8,6 @@ Each returns the canonical form or raises ``ValueError`` with a readable message
 from __future__ import annotations
 
 import unicodedata
-import zoneinfo
 from collections import Counter
 
 import langcodes
@@ -91,13 +90,6 @@ def country_code(value: str) -> str:
     return code
 
 
-def timezone_name(value: str) -> str:
-    name = value.strip()
-    if name not in _available_timezones():
-        raise ValueError(f"{value!r} is not an IANA time zone such as 'Asia/Hong_Kong'.")
-    return name
-
-
 def language_tag(value: str) -> str:
     """A well-formed, valid BCP 47 tag in its standard form (``yue-hk`` -> ``yue-HK``).
 
@@ -113,13 +105,3 @@ def language_tag(value: str) -> str:
     if not tag or not langcodes.tag_is_valid(tag):
         raise ValueError(f"{value!r} is not a valid BCP 47 language tag such as 'yue-HK'.")
     return langcodes.standardize_tag(tag)
-
-
-_zones: frozenset[str] | None = None
-
-
-def _available_timezones() -> frozenset[str]:
-    global _zones
-    if _zones is None:
-        _zones = frozenset(zoneinfo.available_timezones())
-    return _zones

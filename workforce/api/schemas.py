@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from workforce import clock, urls
+from workforce import calendar, clock, urls
 from workforce.accounts import passwords, validation
 from workforce.errors import Invalid
 from workforce.pagination import PageRequest
@@ -68,7 +68,8 @@ class Text(fields.String):
 
 
 class _Checked(fields.String):
-    """A string field normalised and checked by one of ``accounts.validation``'s functions."""
+    """A string field normalised and checked by a plain function (``accounts.validation``,
+    ``calendar.zone_name``)."""
 
     check = staticmethod(lambda value: value)
 
@@ -85,7 +86,7 @@ class Country(_Checked):
 
 
 class TimeZone(_Checked):
-    check = staticmethod(validation.timezone_name)
+    check = staticmethod(lambda value: calendar.zone_name(value.strip()))
 
 
 class LanguageTag(_Checked):

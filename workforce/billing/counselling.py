@@ -28,6 +28,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from workforce import calendar
 from workforce.accounts import audit
 from workforce.accounts.models import Organisation, User
 from workforce.billing.models import CounsellingAllowance, EarningKind
@@ -36,7 +37,6 @@ from workforce.money import Money
 from workforce.notifications.services import notify, queue_email
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import Assignment, Project, TimeEntry
-from workforce.projects.timesheets import local_midnight, zone_of
 from workforce.wellbeing.exposure import intervals, union_seconds
 from workforce.wellbeing.models import WellbeingPolicy
 
@@ -55,18 +55,11 @@ class AllowanceKey:
     month: date
 
 
-def month_bounds(trainer: User, month: date) -> tuple[datetime, datetime]:
-    """The trainer's local calendar month starting on ``month`` (day 1), in UTC."""
-    zone = zone_of(trainer)
-    following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return local_midnight(zone, month), local_midnight(zone, following)
-
-
 def months_to_check(trainer: User, now: datetime) -> list[date]:
     """This local month, and the previous one for ``LATE_DAYS`` after it ended."""
-    zone = zone_of(trainer)
-    current = now.astimezone(zone).date().replace(day=1)
-    earlier = (now - timedelta(days=LATE_DAYS)).astimezone(zone).date().replace(day=1)
+    zone = calendar.zone_of(trainer.timezone)
+    current = calendar.local_date(zone, now).replace(day=1)
+    earlier = calendar.local_date(zone, now - timedelta(days=LATE_DAYS)).replace(day=1)
     return sorted({current, earlier})
 
 
@@ -138,7 +131,7 @@ def grant_if_due(
         return None
     assert policy.counselling_amount is not None and policy.counselling_currency is not None
     trainer = session.get_one(User, key.trainer_id)
-    starts, ends = month_bounds(trainer, key.month)
+    starts, ends = calendar.month_bounds(trainer.timezone, key.month)
     seconds = organisation_exposure(session, trainer, key.organisation_id, starts,
                                     min(ends, now), now=now)
     if seconds < policy.counselling_after_minutes * 60:

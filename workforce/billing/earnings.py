@@ -36,7 +36,7 @@ from datetime import date, datetime
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from workforce import clock, db
+from workforce import calendar, clock, db
 from workforce.accounts.models import Organisation, User
 from workforce.billing import ledger
 from workforce.billing.models import (
@@ -65,7 +65,7 @@ from workforce.projects.models import (
     Timesheet,
     TimesheetState,
 )
-from workforce.projects.timesheets import amount_for, local_midnight, zone_of
+from workforce.projects.timesheets import amount_for
 
 # Movements of a payout item, in lifecycle order; never corrected by hand.
 PAYOUT_STEPS = (
@@ -161,8 +161,8 @@ def summary(session: Session, trainer: User) -> EarningsSummary:
         row(currency).payouts = plans
     for money in pending_review(session, trainer.id, now):
         row(money.currency).pending_review += money.amount
-    zone = zone_of(trainer)
-    year = now.astimezone(zone).year
+    zone = calendar.zone_of(trainer.timezone)
+    year = calendar.local_date(zone, now).year
     for currency, amount in year_to_date(session, trainer, year).items():
         row(currency).year_to_date += amount
     return EarningsSummary(
@@ -248,9 +248,8 @@ def year_to_date(session: Session, trainer: User, year: int) -> dict[str, int]:
     """Net earnings per currency in the trainer's local calendar ``year``: whole UTC days
     from the stored daily sums, the two partial days from the entries (``ledger``), so
     the cost does not grow with the trainer's history."""
-    zone = zone_of(trainer)
-    start = local_midnight(zone, date(year, 1, 1))
-    end = local_midnight(zone, date(year + 1, 1, 1))
+    start = calendar.local_midnight(trainer.timezone, date(year, 1, 1))
+    end = calendar.local_midnight(trainer.timezone, date(year + 1, 1, 1))
     payable_ids = [a.id for a in trainer_accounts(session, trainer.id, [AccountKind.PAYABLE])]
     totals = ledger.earned_between(session, trainer.id, payable_ids, start, end)
     return {currency: -total for currency, total in totals.items() if total}
@@ -413,9 +412,8 @@ def monthly_statement(session: Session, trainer: User, year: int, month: int) ->
     the balances before and after (a month still running: so far)."""
     if not (1970 <= year <= 9998 and 1 <= month <= 12):
         raise NotFound("There is no statement for that month.")
-    zone = zone_of(trainer)
-    start = local_midnight(zone, date(year, month, 1))
-    end = local_midnight(zone, date(year + month // 12, month % 12 + 1, 1))
+    zone = calendar.zone_of(trainer.timezone)
+    start, end = calendar.month_bounds(zone, date(year, month, 1))
     accounts = trainer_accounts(session, trainer.id, [AccountKind.PAYABLE])
     totals, items = _statement(session, trainer.id, accounts, start, end)
     return Statement(
@@ -450,7 +448,7 @@ def payout_statement(session: Session, trainer: User, payout_item_id: uuid.UUID)
     if not totals:
         totals = [StatementTotals(item.currency, 0, 0, 0, 0)]
     return Statement(
-        kind="payout", trainer_id=trainer.id, timezone=str(zone_of(trainer).key),
+        kind="payout", trainer_id=trainer.id, timezone=calendar.zone_of(trainer.timezone).key,
         period_start=clock.as_utc(previous) if previous else None,
         period_end=item.created_at, totals=totals, items=items, payout_item=item,
         movements=_movements(session, trainer.id, item),

@@ -68,7 +68,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from workforce import clock
+from workforce import calendar, clock
 from workforce.accounts import audit
 from workforce.accounts.models import Organisation, Role, User
 from workforce.billing import floors
@@ -95,7 +95,6 @@ from workforce.projects.services import (
     per_task_as_hourly,
 )
 from workforce.projects.tasks import MAX_LEASE_FACTOR
-from workforce.projects.timesheets import local_midnight, week_start, zone_of
 from workforce.wellbeing.figures import Figure
 from workforce.wellbeing.flags import SOURCE_TYPE as FLAG_SOURCE
 from workforce.wellbeing.policies import policy_for
@@ -213,13 +212,6 @@ def top_up_due(floor_hourly: int, active_seconds: int, paid: int) -> int:
     return max(0, -(-floor_hourly * active_seconds // 3600) - paid)
 
 
-def week_of(trainer: User, when: datetime) -> tuple[date, datetime, datetime]:
-    """The trainer's local week containing ``when``: its Monday and UTC bounds."""
-    zone = zone_of(trainer)
-    monday = week_start(zone, when)
-    return monday, local_midnight(zone, monday), local_midnight(zone, monday + timedelta(7))
-
-
 def settles_at(project: Project, week_ends_at: datetime) -> datetime:
     """When a week's review period has passed: its last claims submitted (three lease
     lengths) and left unreviewed for ``auto_approve_days`` (then auto-approved)."""
@@ -269,7 +261,7 @@ def due_weeks(session: Session, *, now: datetime) -> list[WeekKey]:
     projects = _by_id(session, Project, {r.project_id for r in rows})
     keys: set[WeekKey] = set()
     for trainer_id, project_id, claimed in rows:
-        monday, _, ends = week_of(trainers[trainer_id], clock.as_utc(claimed))
+        monday, _, ends = calendar.week_of(trainers[trainer_id].timezone, claimed)
         if settles_at(projects[project_id], ends) <= now:
             keys.add(WeekKey(trainer_id, project_id, monday))
     return sorted(keys, key=lambda k: (k.week_start, str(k.project_id), str(k.trainer_id)))
@@ -323,7 +315,8 @@ def _claim_week(
     ).one_or_none()
     if week is not None:
         return week
-    _, starts, ends = week_of(trainer, local_midnight(zone_of(trainer), key.week_start))
+    _, starts, ends = calendar.week_of(
+        trainer.timezone, calendar.local_midnight(trainer.timezone, key.week_start))
     floor = floors.floor_for_trainer(session, project.organisation_id, project.currency,
                                      trainer.country)
     week = PayWeek(
@@ -687,7 +680,7 @@ def measured_median(session: Session, project: Project, now: datetime) -> Measur
     trainers = _by_id(session, User, {w.trainer_id for w in work})
     weeks: defaultdict[tuple[uuid.UUID, date], list[WorkDone]] = defaultdict(list)
     for item in work:
-        monday, _, ends = week_of(trainers[item.trainer_id], item.claimed_at)
+        monday, _, ends = calendar.week_of(trainers[item.trainer_id].timezone, item.claimed_at)
         if since < ends <= now:
             weeks[(item.trainer_id, monday)].append(item)
     rates = [

@@ -23,14 +23,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from workforce import clock, db
+from workforce import calendar, clock, db
 from workforce.billing.models import (
     AccountKind,
     EarningDay,
@@ -43,6 +43,7 @@ from workforce.billing.models import (
 from workforce.errors import Conflict, NotFound
 
 TRAINER_KINDS = (AccountKind.PAYABLE, AccountKind.IN_TRANSIT, AccountKind.PAID)
+DAY_ZONE = "UTC"  # ``EarningDay`` rows sum UTC days, whatever the trainer's zone
 # What a trainer earns by (year to date counts these, less their reversals).
 EARNED_SOURCES = frozenset({
     SourceType.ASSESSMENT_STIPEND, SourceType.TASK_APPROVAL, SourceType.TIMESHEET,
@@ -265,10 +266,6 @@ def is_earning(session: Session, source_type: SourceType, reverses_id: uuid.UUID
     return False
 
 
-def utc_day(moment: datetime) -> date:
-    return clock.as_utc(moment).astimezone(UTC).date()
-
-
 def _count_earnings(session: Session, entry: JournalEntry, legs: Sequence[Leg]) -> None:
     """Add an earning's payable postings to their accounts' ``EarningDay`` of the day it
     occurred, in SQL (concurrent entries add up) and in account-id order (as balances)."""
@@ -278,7 +275,7 @@ def _count_earnings(session: Session, entry: JournalEntry, legs: Sequence[Leg]) 
             by_account[leg.account.id] += leg.amount
     if not by_account or not is_earning(session, entry.source_type, entry.reverses_id):
         return
-    day = utc_day(entry.occurred_at)
+    day = calendar.local_date(DAY_ZONE, entry.occurred_at)
     insert = _insert(session)
     for account_id in sorted(by_account):
         stmt = insert(EarningDay).values(
@@ -299,9 +296,10 @@ def earned_between(
     either end from the entries themselves."""
     if not account_ids:
         return {}
-    first = utc_day(start) if start == _midnight(utc_day(start)) else \
-        date.fromordinal(utc_day(start).toordinal() + 1)
-    last = utc_day(end)  # days before this one lie wholly before ``end``
+    first = calendar.local_date(DAY_ZONE, start)  # the first whole day from ``start`` on
+    if calendar.local_midnight(DAY_ZONE, first) < start:
+        first += calendar.DAY
+    last = calendar.local_date(DAY_ZONE, end)  # days before this one lie wholly before ``end``
     totals: dict[str, int] = defaultdict(int)
     if first < last:
         for currency, amount in session.execute(
@@ -312,7 +310,8 @@ def earned_between(
             .group_by(LedgerAccount.currency)
         ):
             totals[currency] += int(amount)
-        windows = [(start, _midnight(first)), (_midnight(last), end)]
+        windows = [(start, calendar.local_midnight(DAY_ZONE, first)),
+                   (calendar.local_midnight(DAY_ZONE, last), end)]
     else:
         windows = [(start, end)]
     reversed_entry = aliased(JournalEntry)
@@ -342,10 +341,6 @@ def _is_earning_entry(reversed_entry: Any) -> Any:
     return or_(JournalEntry.source_type.in_(earned),
                and_(JournalEntry.source_type == SourceType.REVERSAL,
                     reversed_entry.source_type.in_(earned)))
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def reverse(session: Session, entry_id: uuid.UUID, *, reason: str) -> JournalEntry:
@@ -414,7 +409,7 @@ def check_earning_days(session: Session) -> list[BalanceMismatch]:
         )
         .execution_options(yield_per=10_000)
     ):
-        recomputed[(account_id, utc_day(occurred_at))] += amount
+        recomputed[(account_id, calendar.local_date(DAY_ZONE, occurred_at))] += amount
     stored = {(row.account_id, row.day): row.amount
               for row in session.scalars(select(EarningDay))}
     wrong: dict[uuid.UUID, tuple[int, int]] = {}

@@ -26,15 +26,14 @@ import io
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import calendar, clock
 from workforce.accounts import audit
 from workforce.accounts.audit import Actor, SystemActor
 from workforce.accounts.models import Role, User
@@ -162,9 +161,9 @@ def _check_schedule(
     if not 0 <= minute <= 59:
         errors["minute"] = ["Must be 0 to 59."]
     try:
-        ZoneInfo(timezone)
-    except (ValueError, KeyError, OSError):
-        errors["timezone"] = [f"{timezone!r} is not an IANA time zone."]
+        calendar.zone_name(timezone)
+    except ValueError as exc:
+        errors["timezone"] = [str(exc)]
     checked: dict[str, int] = {}
     for currency, amount in minimums.items():
         try:
@@ -265,41 +264,22 @@ def _schedule_state(schedule: PayoutSchedule) -> dict[str, Any]:
 
 
 def latest_due(schedule: PayoutSchedule, now: datetime) -> datetime:
-    """The schedule's latest weekly moment at or before ``now``, in UTC.
-
-    The moment is wall-clock time in the schedule's zone, so it stays at 02:00 local
-    across daylight-saving changes. A time that does not exist that day (inside the
-    spring-forward gap) is read with the offset before the change, i.e. it falls an hour
-    later on the clock; a time that happens twice (autumn) is its first occurrence."""
-    zone = ZoneInfo(schedule.timezone)
-    local = now.astimezone(zone)
-    day = local.date() - timedelta(days=(local.weekday() - schedule.weekday) % 7)
-    moment = _moment(schedule, day, zone)
-    if moment > now:
-        moment = _moment(schedule, day - timedelta(days=7), zone)
-    return moment
+    """The schedule's latest weekly moment at or before ``now``, in UTC: wall-clock time
+    in the schedule's zone, read as ``calendar`` reads it across daylight-saving changes."""
+    return calendar.latest_weekly(schedule.timezone, schedule.weekday,
+                                  time(schedule.hour, schedule.minute), now)
 
 
 def next_due(schedule: PayoutSchedule, now: datetime) -> datetime:
-    """The schedule's first weekly moment after ``now``, in UTC (read as ``latest_due``
-    reads it): when its next run is built."""
-    zone = ZoneInfo(schedule.timezone)
-    local = now.astimezone(zone)
-    day = local.date() + timedelta(days=(schedule.weekday - local.weekday()) % 7)
-    moment = _moment(schedule, day, zone)
-    if moment <= now:
-        moment = _moment(schedule, day + timedelta(days=7), zone)
-    return moment
+    """The schedule's first weekly moment after ``now``, in UTC: when its next run is
+    built."""
+    return calendar.next_weekly(schedule.timezone, schedule.weekday,
+                                time(schedule.hour, schedule.minute), now)
 
 
 def minimum_for(schedule: PayoutSchedule, currency: str) -> int:
     """The least the schedule pays out in ``currency`` (anything owed without one)."""
     return max(DEFAULT_MINIMUM, (schedule.minimums or {}).get(currency, DEFAULT_MINIMUM))
-
-
-def _moment(schedule: PayoutSchedule, day: Any, zone: ZoneInfo) -> datetime:
-    wall = datetime.combine(day, time(schedule.hour, schedule.minute), tzinfo=zone)
-    return wall.astimezone(UTC)
 
 
 # --- runs: creation and building ------------------------------------------------------

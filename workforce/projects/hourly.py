@@ -30,7 +30,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import calendar, clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.clock import whole_seconds
@@ -48,7 +48,6 @@ from workforce.projects.models import (
     TimeEntry,
     TimesheetState,
 )
-from workforce.projects.timesheets import day_bounds, week_bounds, zone_of
 from workforce.wellbeing import limits
 from workforce.wellbeing.limits import LimitStop
 
@@ -92,7 +91,8 @@ Interval = tuple[datetime, datetime]
 
 
 def caps_of(project: Project, trainer: User) -> Caps:
-    return Caps(zone_of(trainer), project.daily_cap_minutes, project.weekly_cap_minutes)
+    return Caps(calendar.zone_of(trainer.timezone), project.daily_cap_minutes,
+                project.weekly_cap_minutes)
 
 
 def used_between(intervals: list[Interval], low: datetime, high: datetime) -> timedelta:
@@ -117,7 +117,7 @@ def first_cap_hit(
     """
     moment = start
     while True:
-        day_start, day_end = day_bounds(caps.zone, moment)
+        day_start, day_end = calendar.day_bounds(caps.zone, moment)
         hits: list[CapHit] = []
         if caps.daily_minutes is not None:
             budget = (
@@ -129,7 +129,7 @@ def first_cap_hit(
                 CapKind.DAILY, caps.daily_minutes, moment + max(budget, timedelta()), day_end
             ))
         if caps.weekly_minutes is not None:
-            week_begins, week_end = week_bounds(caps.zone, moment)
+            week_begins, week_end = calendar.week_bounds(caps.zone, moment)
             budget = (
                 timedelta(minutes=caps.weekly_minutes)
                 - used_between(others, week_begins, week_end)
@@ -176,8 +176,8 @@ def cap_hit_for(
     caps = caps_of(project, trainer)
     if caps.daily_minutes is None and caps.weekly_minutes is None:
         return None
-    low = week_bounds(caps.zone, start)[0]
-    high = week_bounds(caps.zone, until)[1]
+    low = calendar.week_bounds(caps.zone, start)[0]
+    high = calendar.week_bounds(caps.zone, until)[1]
     others = _other_intervals(
         session, trainer.id, project.id, low, high, now, exclude=exclude
     )

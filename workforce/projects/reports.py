@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, extract, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from workforce import clock
+from workforce import calendar, clock
 from workforce.accounts.models import User
 from workforce.billing.models import EarningEvent
 from workforce.errors import NotFound
@@ -83,7 +83,7 @@ def project_report(session: Session, staff: User, project_id: uuid.UUID) -> Proj
     the day it was reviewed (or submitted, when approved without review)."""
     project = access.get_project(session, staff, project_id)
     now = clock.now()
-    today = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+    today, _ = calendar.day_bounds("UTC", now)
     starts = [today - timedelta(days=REPORT_DAYS - 1 - i) for i in range(REPORT_DAYS)]
     bounds = [*starts[1:], now + timedelta(microseconds=1)]
     approved_at = func.coalesce(Assignment.reviewed_at, Assignment.submitted_at)
@@ -118,7 +118,7 @@ def project_report(session: Session, staff: User, project_id: uuid.UUID) -> Proj
     ).one()
     over_answered = _over_answered_tasks(session, project.id)
 
-    week_start = today - timedelta(days=today.weekday())
+    week_start = calendar.week_of("UTC", now).starts_at
     seconds = _entry_seconds(session)
     week_seconds, total_seconds = session.execute(
         select(

@@ -17,15 +17,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import calendar, clock
 from workforce.accounts import audit
 from workforce.accounts.audit import Actor, SystemActor
 from workforce.accounts.models import User
@@ -47,40 +46,6 @@ from workforce.projects.models import (
 
 SCHEDULER = SystemActor("scheduler")
 ADJUSTMENT_REASON_MAX = 2_000
-
-# --- local days and weeks ------------------------------------------------------------
-
-
-def zone_of(user: User) -> ZoneInfo:
-    """The user's time zone; an unknown name (never stored through the API) is UTC."""
-    try:
-        return ZoneInfo(user.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_midnight(zone: ZoneInfo, day: date) -> datetime:
-    """The instant (UTC) the local ``day`` begins. Where midnight does not exist (a
-    DST jump at 00:00), zoneinfo's fold=0 reading lands on the jump itself."""
-    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
-
-
-def day_bounds(zone: ZoneInfo, when: datetime) -> tuple[datetime, datetime]:
-    """The local day containing ``when``, as a half-open UTC interval (23, 24 or 25 h)."""
-    day = when.astimezone(zone).date()
-    return local_midnight(zone, day), local_midnight(zone, day + timedelta(days=1))
-
-
-def week_start(zone: ZoneInfo, when: datetime) -> date:
-    """The Monday of the local week containing ``when``."""
-    day = when.astimezone(zone).date()
-    return day - timedelta(days=day.weekday())
-
-
-def week_bounds(zone: ZoneInfo, when: datetime) -> tuple[datetime, datetime]:
-    monday = week_start(zone, when)
-    return local_midnight(zone, monday), local_midnight(zone, monday + timedelta(days=7))
-
 
 # --- pay: seconds per rate version, rounded once ---------------------------------------
 
@@ -263,7 +228,7 @@ def open_timesheet_for(
     """The trainer's open timesheet for the local week ``started_at`` falls in, created
     if needed and row-locked (so a submission waits for the entry being added).
     ``Conflict`` (``timesheet-submitted``) once that week was submitted."""
-    monday = week_start(zone_of(trainer), started_at)
+    monday = calendar.week_start(trainer.timezone, started_at)
     sheet = _find_week(session, project.id, trainer.id, monday)
     if sheet is None:
         try:

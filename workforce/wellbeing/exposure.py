@@ -23,16 +23,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import calendar, clock
 from workforce.accounts.models import User
 from workforce.errors import Conflict
 from workforce.projects.models import Assignment, Project, Sensitivity, Task, TimeEntry
-from workforce.projects.timesheets import day_bounds, week_bounds, zone_of
 from workforce.wellbeing.models import WellbeingPolicy
 
 LEVEL = {Sensitivity.NONE: 0, Sensitivity.SENSITIVE: 1, Sensitivity.GRAPHIC: 2}
@@ -197,8 +196,8 @@ class Exposure:
 def exposure_of(session: Session, trainer: User, policy: WellbeingPolicy,
                 *, now: datetime | None = None) -> Exposure:
     now = now or clock.now()
-    zone = zone_of(trainer)
-    day, week = day_bounds(zone, now), week_bounds(zone, now)
+    zone = calendar.zone_of(trainer.timezone)
+    day, week = calendar.day_bounds(zone, now), calendar.week_bounds(zone, now)
     since = min(week[0], now - RUN_LOOKBACK)
     found = intervals(session, trainer.id, since, now, now=now)
     # Intervals end at ``now`` at the latest; one still open ends exactly at ``now``.
@@ -301,10 +300,8 @@ def _cutoff(policy: WellbeingPolicy, trainer: User, now: datetime) -> datetime |
     """Today's graphic cut-off (local), as a UTC instant; None without one."""
     if policy.graphic_cutoff_hour is None:
         return None
-    zone = zone_of(trainer)
-    local = now.astimezone(zone)
-    cut = local.replace(hour=policy.graphic_cutoff_hour, minute=0, second=0, microsecond=0)
-    return cut.astimezone(now.tzinfo)
+    today = calendar.local_date(trainer.timezone, now)
+    return calendar.at(trainer.timezone, today, time(policy.graphic_cutoff_hour))
 
 
 def _hours(minutes: int) -> str:

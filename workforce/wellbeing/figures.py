@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import calendar, clock
 from workforce.accounts.models import User
 from workforce.errors import Invalid
 from workforce.projects import access
@@ -136,8 +136,7 @@ def project_figures(
     project = access.get_project(session, staff, project_id)
     k = policy_for(session, project.organisation_id).min_group_size
     now = clock.now()
-    this_monday = (now - timedelta(days=now.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0)
+    this_monday = calendar.week_of("UTC", now).starts_at
     found = []
     for back in range(1, weeks + 1):
         start = this_monday - timedelta(weeks=back)
