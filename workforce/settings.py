@@ -12,6 +12,8 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from workforce.urls import url_problem
+
 PREFIX = "WORKFORCE_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,8 +169,6 @@ class Settings:
         """In production the addresses we hand out (Stripe's onboarding return and refresh
         links, e-mail links) and the one we call (Stripe) are public https URLs: never
         loopback, private or link-local (OWASP API7)."""
-        from workforce.urls import url_problem
-
         problems = []
         for name in ("public_base_url", "stripe_api_base"):
             problem = url_problem(getattr(self, name), schemes=frozenset({"https"}))

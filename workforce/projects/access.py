@@ -1,5 +1,5 @@
 """What every part of the projects package looks up: a project within the caller's
-reach, its row lock, a trainer's membership, and the rate in force at a moment."""
+reach, its row lock, a trainer's memberships, and the rate in force at a moment."""
 
 from __future__ import annotations
 
@@ -74,30 +74,20 @@ def find_active_membership(
     ).one_or_none()
 
 
-def staffed_project(session: Session, trainer: User, project_id: uuid.UUID) -> Project:
-    """A project the trainer is an active member of.
-
-    A project the trainer may not even see (a draft, one they are not eligible for and
-    were never on) is ``NotFound``, so its existence does not leak; one they can see in
-    the marketplace but are not staffed on is ``Forbidden`` with the code ``not-staffed``.
-    """
-    project = session.get(Project, project_id)
-    if project is None or project.state is ProjectState.DRAFT:
-        raise NotFound("No such project.")
-    if find_active_membership(session, trainer.id, project_id) is None:
-        raise not_staffed(session, trainer, project_id)
-    return project
-
-
-def not_staffed(session: Session, trainer: User, project_id: uuid.UUID) -> Exception:
-    """What a trainer who is not an active member is told: ``NotFound`` for a project
-    they may not even see (raised here), else ``Forbidden`` ``not-staffed`` (saying so
-    when a consent withdrawal ended their membership)."""
-    # staffing imports this module; its visibility rule is the marketplace's own, and
-    # it knows why a membership ended.
-    from workforce.projects import staffing
-
-    return staffing.not_staffed(session, trainer, project_id)
+def latest_memberships(
+    session: Session, trainer_id: uuid.UUID, project_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ProjectMember]:
+    """The trainer's newest membership row per project (rows are history)."""
+    latest: dict[uuid.UUID, ProjectMember] = {}
+    if not project_ids:
+        return latest
+    for member in session.scalars(
+        select(ProjectMember)
+        .where(ProjectMember.trainer_id == trainer_id, ProjectMember.project_id.in_(project_ids))
+        .order_by(ProjectMember.created_at, ProjectMember.id)
+    ):
+        latest[member.project_id] = member
+    return latest
 
 
 def rate_at(session: Session, project_id: uuid.UUID, when: datetime) -> ProjectRate | None:

@@ -1,4 +1,5 @@
-"""Whether a trainer may join a project: its required qualifications and locales.
+"""Whether a trainer may join a project (its required qualifications and locales), see
+it, and work on it (``visible``, ``staffed_project``, ``not_staffed``).
 
 A trainer meets a requirement when they hold the qualification GRANTED, not expired
 (``expires_at`` later than now), with a score at least the requirement's minimum (a
@@ -42,7 +43,17 @@ from workforce.assessments.models import (
     QualificationStatus,
     TrainerQualification,
 )
-from workforce.projects.models import Project, ProjectRequirement
+from workforce.errors import Forbidden, NotFound
+from workforce.projects import access
+from workforce.projects.models import (
+    OPEN_MEMBERSHIP_STATES,
+    MembershipState,
+    Project,
+    ProjectMember,
+    ProjectRequirement,
+    ProjectState,
+)
+from workforce.wellbeing import consent
 
 
 @dataclass(frozen=True)
@@ -216,3 +227,79 @@ def holds_every_qualification(
         and_(ProjectRequirement.project_id == project_id, ~exists(meets))
     )
     return ~exists(missing)
+
+
+# --- who may see a project, and work on it ---------------------------------------------
+
+
+def visible(
+    session: Session, trainer: User, project_id: uuid.UUID
+) -> tuple[Project, list[Unmet]]:
+    """The project, if the trainer may see it (the marketplace's rule: active and
+    eligible, or below), with the requirements they miss; else ``NotFound``."""
+    project = session.get(Project, project_id)
+    if project is None or project.state is ProjectState.DRAFT:
+        raise NotFound("No such project.")
+    now = clock.now()
+    unmet = unmet_requirements(session, trainer, project, now=now)
+    # Someone who is (or once was) on the project, or has an application or invitation
+    # open, keeps seeing it whatever its state or their eligibility now.
+    involved = session.scalar(
+        select(exists().where(
+            ProjectMember.project_id == project.id, ProjectMember.trainer_id == trainer.id,
+            or_(ProjectMember.joined_at.is_not(None),
+                ProjectMember.state.in_(OPEN_MEMBERSHIP_STATES)),
+        ))
+    )
+    if not involved and (project.state_at(now) is not ProjectState.ACTIVE or unmet):
+        raise NotFound("No such project.")
+    return project, unmet
+
+
+def staffed_project(session: Session, trainer: User, project_id: uuid.UUID) -> Project:
+    """A project the trainer is an active member of.
+
+    A project the trainer may not even see (a draft, one they are not eligible for and
+    were never on) is ``NotFound``, so its existence does not leak; one they can see in
+    the marketplace but are not staffed on is ``Forbidden`` with the code ``not-staffed``.
+    """
+    project = session.get(Project, project_id)
+    if project is None or project.state is ProjectState.DRAFT:
+        raise NotFound("No such project.")
+    if access.find_active_membership(session, trainer.id, project_id) is None:
+        raise not_staffed(session, trainer, project_id)
+    return project
+
+
+def not_staffed(session: Session, trainer: User, project_id: uuid.UUID) -> Forbidden:
+    """What a trainer who is not an active member is told: ``NotFound`` for a project
+    they may not see (raised here), else ``Forbidden`` ``not-staffed``, saying so when
+    their consent withdrawal is what ended it."""
+    project, _ = visible(session, trainer, project_id)
+    latest = access.latest_memberships(session, trainer.id, [project.id]).get(project.id)
+    withdrawn = _withdrawn_while_member(session, latest, project)
+    if latest is None or not withdrawn:
+        return Forbidden("You are not staffed on this project.", code="not-staffed")
+    assert latest.ended_at is not None
+    return Forbidden(
+        f"You are not staffed on this project: you left it on {latest.ended_at:%Y-%m-%d} "
+        f"when you withdrew your consent to {', '.join(withdrawn)} content. To work on it "
+        "again, opt in at /api/v1/me/content-consent and apply.",
+        code="not-staffed", reason="consent-withdrawn", withdrawn_categories=withdrawn,
+        left_at=latest.ended_at.isoformat(),
+    )
+
+
+def _withdrawn_while_member(
+    session: Session, member: ProjectMember | None, project: Project
+) -> list[str]:
+    """The project's categories the trainer withdrew consent to while a member: such a
+    withdrawal ends the membership at once (``wellbeing.withdrawal``), so it is why they
+    left."""
+    if (member is None or member.state is not MembershipState.LEFT
+            or member.joined_at is None or member.ended_at is None):
+        return []
+    return consent.withdrawn_during(
+        session, member.trainer_id, project.content_categories or [], member.joined_at,
+        member.ended_at,
+    )

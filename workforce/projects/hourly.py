@@ -37,7 +37,7 @@ from workforce.clock import whole_seconds
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, timesheets
+from workforce.projects import access, eligibility, timesheets
 from workforce.projects.models import (
     EntryEndReason,
     EntrySource,
@@ -299,7 +299,7 @@ def start_session(session: Session, trainer: User, project_id: uuid.UUID) -> Ses
     ``weekly-cap-reached`` with ``resets_at``), or when this week's timesheet was
     already submitted (``timesheet-submitted``).
     """
-    project = access.staffed_project(session, trainer, project_id)
+    project = eligibility.staffed_project(session, trainer, project_id)
     _require_hourly(project)
     now = _now()
     access.require_open_for_work(project, now)
@@ -583,7 +583,7 @@ def add_manual_entry(
     last 14 days, in a week whose timesheet is still open, overlapping none of the
     trainer's entries on any project (a running session included), and within the caps.
     Each refusal names its rule and writes nothing."""
-    project = access.staffed_project(session, trainer, project_id)
+    project = eligibility.staffed_project(session, trainer, project_id)
     _require_hourly(project)
     now = _now()
     started_at, ended_at = whole_seconds(started_at), whole_seconds(ended_at)

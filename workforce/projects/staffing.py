@@ -22,7 +22,8 @@ Rules worth knowing:
   they become members (409 ``consent-required`` naming the missing categories). The
   marketplace lists it all the same, not eligible, with what is missing as ``unmet``.
 - A former member who left because they withdrew consent is told so when they try
-  to work on the project (``not_staffed``), not merely that they are not staffed.
+  to work on the project (``eligibility.not_staffed``), not merely that they are not
+  staffed.
 - Every change is audited (``object_type="project_member"``); the trainer is notified
   of what others decide (accepted, declined with the reason, invited, invitation
   withdrawn, removed with the reason).
@@ -38,7 +39,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, case, exists, func, or_, select
+from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -46,7 +47,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import Organisation, Role, User
 from workforce.assessments.models import Qualification, TrainerQualification
-from workforce.errors import Conflict, Forbidden, IllegalTransition, NotFound
+from workforce.errors import Conflict, IllegalTransition, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, encode_cursor, paginate
 from workforce.projects import access, eligibility, lifecycle, winddown
@@ -147,10 +148,6 @@ def _eligible(
     return [p for p in projects if not eligibility.unmet(p.requirements, records, languages, now)]
 
 
-def _unmet(session: Session, trainer: User, project: Project, now: datetime) -> list[Unmet]:
-    return eligibility.unmet_requirements(session, trainer, project, now=now)
-
-
 def _entries(
     session: Session, trainer: User, projects: Sequence[Project],
     unmet: dict[uuid.UUID, list[Unmet]] | None = None,
@@ -159,7 +156,7 @@ def _entries(
     organisations = {
         o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(owners)))
     } if owners else {}
-    memberships = _latest_memberships(session, trainer.id, [p.id for p in projects])
+    memberships = access.latest_memberships(session, trainer.id, [p.id for p in projects])
     unconsented = _consent_unmet(session, trainer, projects)
     return [
         MarketEntry(
@@ -196,95 +193,18 @@ def _consent_unmet(
     return found
 
 
-def _latest_memberships(
-    session: Session, trainer_id: uuid.UUID, project_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, ProjectMember]:
-    """The trainer's newest membership row per project (rows are history)."""
-    latest: dict[uuid.UUID, ProjectMember] = {}
-    if not project_ids:
-        return latest
-    for member in session.scalars(
-        select(ProjectMember)
-        .where(ProjectMember.trainer_id == trainer_id, ProjectMember.project_id.in_(project_ids))
-        .order_by(ProjectMember.created_at, ProjectMember.id)
-    ):
-        latest[member.project_id] = member
-    return latest
-
-
 def get_market_project(session: Session, trainer: User, project_id: uuid.UUID) -> MarketEntry:
     """One project the trainer may see: active and eligible, or one they are or were a
     member of (in any state but draft). Anything else is ``NotFound``."""
-    project, unmet = _visible(session, trainer, project_id)
+    project, unmet = eligibility.visible(session, trainer, project_id)
     return _entries(session, trainer, [project], {project.id: unmet})[0]
-
-
-def visible_project(session: Session, trainer: User, project_id: uuid.UUID) -> Project:
-    """The project if the trainer may see it (the marketplace's rule), else ``NotFound``."""
-    return _visible(session, trainer, project_id)[0]
-
-
-def not_staffed(session: Session, trainer: User, project_id: uuid.UUID) -> Forbidden:
-    """What a trainer who is not an active member is told (``access.not_staffed``):
-    ``NotFound`` for a project they may not see (raised here), else ``Forbidden``
-    ``not-staffed``, saying so when their consent withdrawal is what ended it."""
-    project = visible_project(session, trainer, project_id)
-    latest = _latest_memberships(session, trainer.id, [project.id]).get(project.id)
-    withdrawn = _withdrawn_while_member(session, latest, project)
-    if latest is None or not withdrawn:
-        return Forbidden("You are not staffed on this project.", code="not-staffed")
-    assert latest.ended_at is not None
-    return Forbidden(
-        f"You are not staffed on this project: you left it on {latest.ended_at:%Y-%m-%d} "
-        f"when you withdrew your consent to {', '.join(withdrawn)} content. To work on it "
-        "again, opt in at /api/v1/me/content-consent and apply.",
-        code="not-staffed", reason="consent-withdrawn", withdrawn_categories=withdrawn,
-        left_at=latest.ended_at.isoformat(),
-    )
-
-
-def _withdrawn_while_member(
-    session: Session, member: ProjectMember | None, project: Project
-) -> list[str]:
-    """The project's categories the trainer withdrew consent to while a member: such a
-    withdrawal ends the membership at once (``wellbeing.withdrawal``), so it is why they
-    left."""
-    if (member is None or member.state is not MembershipState.LEFT
-            or member.joined_at is None or member.ended_at is None):
-        return []
-    return consent.withdrawn_during(
-        session, member.trainer_id, project.content_categories or [], member.joined_at,
-        member.ended_at,
-    )
-
-
-def _visible(
-    session: Session, trainer: User, project_id: uuid.UUID
-) -> tuple[Project, list[Unmet]]:
-    project = session.get(Project, project_id)
-    if project is None or project.state is ProjectState.DRAFT:
-        raise NotFound("No such project.")
-    now = clock.now()
-    unmet = _unmet(session, trainer, project, now)
-    # Someone who is (or once was) on the project, or has an application or invitation
-    # open, keeps seeing it whatever its state or their eligibility now.
-    involved = session.scalar(
-        select(exists().where(
-            ProjectMember.project_id == project.id, ProjectMember.trainer_id == trainer.id,
-            or_(ProjectMember.joined_at.is_not(None),
-                ProjectMember.state.in_(OPEN_MEMBERSHIP_STATES)),
-        ))
-    )
-    if not involved and (project.state_at(now) is not ProjectState.ACTIVE or unmet):
-        raise NotFound("No such project.")
-    return project, unmet
 
 
 def apply(
     session: Session, trainer: User, project_id: uuid.UUID, *, message: str = ""
 ) -> ProjectMember:
     """Apply to an active project (audited). Capacity is checked at acceptance."""
-    project, unmet = _visible(session, trainer, project_id)
+    project, unmet = eligibility.visible(session, trainer, project_id)
     access.require_open_for_work(project, clock.now())
     if unmet:
         raise _not_eligible(unmet)
@@ -513,7 +433,7 @@ def _activate(
     _expect(member, expected, MembershipState.ACTIVE)
     require_staffable(project)
     trainer = session.get_one(User, member.trainer_id)
-    unmet = _unmet(session, trainer, project, clock.now())
+    unmet = eligibility.unmet_requirements(session, trainer, project)
     if unmet:
         raise _not_eligible(unmet)
     consent.require_for_project(session, trainer.id, project)

@@ -50,7 +50,7 @@ from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, lifecycle, reviews, winddown
+from workforce.projects import access, eligibility, lifecycle, reviews, winddown
 from workforce.projects.models import (
     Appeal,
     Assignment,
@@ -240,7 +240,7 @@ def _lock_for_claim(
     everything else takes them in), re-reading the project so a change committed while
     we waited is seen; with it, whether an open task of the project is sensitive on its
     own, and its current guidelines. A project the trainer may not see is 404, one they
-    are not staffed on 403 ``not-staffed`` (``access.staffed_project``'s rule).
+    are not staffed on 403 ``not-staffed`` (``eligibility.staffed_project``'s rule).
 
     The membership lock serialises one trainer's claims on a project (one live lease at
     a time), and makes a concurrent removal wait for the claim and then end its lease;
@@ -252,7 +252,7 @@ def _lock_for_claim(
     member = session.scalar(_membership_stmt(),
                             {"project_id": project_id, "trainer_id": trainer.id})
     if member is None:
-        raise access.not_staffed(session, trainer, project_id)
+        raise eligibility.not_staffed(session, trainer, project_id)
     return _ClaimedProject(row[0], bool(row[1]), row[2])
 
 
