@@ -1,15 +1,12 @@
-"""Local days, weeks and months, and the one check of a time-zone name: the calendar
-every domain reckons in (timesheets, caps and exposure limits, fair-pay weeks, statements,
-payout schedules, the ledger's daily sums).
+"""Local days, weeks and months, weekly wall-clock moments, and the one check of a
+time-zone name: the calendar every domain reckons in.
 
-Every function takes a zone, as an IANA name or a ``ZoneInfo``, and plain values, and
-answers local dates or UTC instants. A name that is not a zone reads as UTC: none is
-stored, since the API and the services check names with ``zone_name``.
-
-A wall-clock time is read as zoneinfo reads it (``fold=0``): inside a spring-forward gap
-it takes the offset before the change, so it falls an hour later on the clock, and a
-time that happens twice (autumn) is its first occurrence. So a local day lasts 23, 24 or
-25 hours, and where midnight does not exist the day begins at the jump itself.
+Functions take a zone (an IANA name, or a ``ZoneInfo``; an unknown name reads as UTC,
+though none is stored: the API and the services check names with ``zone_name``) and
+answer local dates or UTC instants. A wall-clock time is read as zoneinfo reads it
+(``fold=0``): inside a spring-forward gap it takes the offset before the change (an hour
+later on the clock), and a time that happens twice is its first occurrence. So a local
+day lasts 23 to 25 hours, and where midnight does not exist the day begins at the jump.
 """
 
 from __future__ import annotations
@@ -29,8 +26,8 @@ WEEK = timedelta(days=7)
 
 
 def zone_name(value: str) -> str:
-    """``value`` if it is an IANA time zone spelt as the tz database spells it; else
-    ``ValueError``. The one check for every zone a person or a schedule names."""
+    """``value`` if the tz database lists it as a zone (exactly so spelt), else
+    ``ValueError``: the check for every zone a person or a schedule names."""
     if value not in _known_zones():
         raise ValueError(f"{value!r} is not an IANA time zone such as 'Asia/Hong_Kong'.")
     return value

@@ -229,9 +229,6 @@ def holds_every_qualification(
     return ~exists(missing)
 
 
-# --- who may see a project, and work on it ---------------------------------------------
-
-
 def visible(
     session: Session, trainer: User, project_id: uuid.UUID
 ) -> tuple[Project, list[Unmet]]:
