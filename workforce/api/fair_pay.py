@@ -16,7 +16,7 @@ from workforce.api.fair_pay_schemas import (
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
-from workforce.billing import counselling, fairpay, floors
+from workforce.billing import counselling, fair_pay, floors
 from workforce.errors import Invalid
 from workforce.money import check_currency
 
@@ -80,7 +80,7 @@ def get_pay_transparency(project_id: uuid.UUID):
     periods, and the wage floor that applies. For the organisation's staff (who also
     see an under-priced mark) and for trainers who are eligible for it or have been on
     it; anyone else gets 404."""
-    return fairpay.transparency(db_session(), current_user(), project_id)
+    return fair_pay.transparency(db_session(), current_user(), project_id)
 
 
 @blp.route("/me/top-ups")
@@ -90,7 +90,7 @@ def get_pay_transparency(project_id: uuid.UUID):
 def list_my_top_ups(args: dict):
     """Top-ups to the wage floor, newest first: the week, its active hours, the pay and
     measured hourly rate, and the floor it was held to."""
-    return fairpay.list_my_top_ups(db_session(), current_user(), page_request(args))
+    return fair_pay.list_my_top_ups(db_session(), current_user(), page_request(args))
 
 
 @blp.route("/me/counselling-allowances")

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 
 from workforce.api.projects_schemas import project_state_field
 from workforce.api.schemas import PageArgs, UtcDateTime
-from workforce.projects import states
+from workforce.projects import project_states
 from workforce.projects.models import MembershipState, PayModel
 
 
@@ -92,7 +92,7 @@ class MySuspensionSchema(Schema):
     id = fields.UUID()
     reason = fields.String()
     status = fields.Function(
-        states.suspension_status,
+        project_states.suspension_status,
         metadata={"type": "string", "enum": ["pending", "applied"]},
     )
     announced_at = UtcDateTime()

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from workforce.api.projects_schemas import project_state_field
 from workforce.api.schemas import Text, UtcDateTime
-from workforce.projects import states
+from workforce.projects import project_states
 from workforce.projects.models import PayModel
 
 REASON = validate.Length(min=1, max=2000)
@@ -64,7 +64,7 @@ class SuspensionSchema(Schema):
     project_id = fields.UUID()
     reason = fields.String()
     status = fields.Function(
-        states.suspension_status,
+        project_states.suspension_status,
         metadata={"description": "pending, applied (in effect from its effective time, "
                   "whether or not the scheduler has followed up) or cancelled",
                   "type": "string", "enum": ["pending", "applied", "cancelled"]},
@@ -73,7 +73,7 @@ class SuspensionSchema(Schema):
     effective_at = UtcDateTime()
     notice_days = fields.Integer(metadata={"description": "The notice period owed."})
     days_missed = fields.Function(
-        lambda s: states.days_missed(s.notice_days, s.announced_at, s.effective_at),
+        lambda s: project_states.days_missed(s.notice_days, s.announced_at, s.effective_at),
         metadata={"description": "Whole days of notice missed, rounded up.",
                   "type": "integer"},
     )
