@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import FINANCE_STAFF, MANAGERS, REVIEWERS, Role
 from workforce.api.assessments_schemas import (
     AssessmentCreateSchema,
     AssessmentListArgs,
@@ -34,15 +34,12 @@ blp = Blueprint(
     description="Qualifications and onboarding assessments: authoring and publishing",
 )
 
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
-READERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER)
-
 
 # --- qualifications ------------------------------------------------------------------
 
 
 @blp.route("/qualifications")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(QualificationSchema))
 def list_qualifications(args: dict):
@@ -61,7 +58,7 @@ def create_qualification(args: dict):
 
 
 @blp.route("/qualifications/<uuid:qualification_id>")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.response(200, QualificationSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_qualification(qualification_id: uuid.UUID):
@@ -80,7 +77,7 @@ def update_qualification(args: dict, qualification_id: uuid.UUID):
 
 
 @blp.route("/qualifications/<uuid:qualification_id>/holders")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TrainerQualificationSchema))
 @blp.alt_response(404, response="NOT_FOUND")
@@ -127,7 +124,7 @@ def list_my_qualifications(args: dict):
 
 
 @blp.route("/organisation/wage-floors")
-@blp.requires(Role.ADMIN, Role.FINANCE, Role.VENDOR_MANAGER)
+@blp.requires(*(MANAGERS | FINANCE_STAFF))
 @blp.response(200, WageFloorSchema(many=True))
 def list_wage_floors():
     """The organisation's hourly wage floors: per currency, the default (no `country`)
@@ -136,7 +133,7 @@ def list_wage_floors():
 
 
 @blp.route("/organisation/wage-floors/<string:currency>", methods=["PUT"])
-@blp.requires(Role.ADMIN, Role.FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(WageFloorSchema)
 @blp.response(200, WageFloorSchema)
 def set_wage_floor(args: dict, currency: str):
@@ -156,7 +153,7 @@ def set_wage_floor(args: dict, currency: str):
 
 
 @blp.route("/assessments")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(AssessmentListArgs, location="query")
 @blp.response(200, page_of(AssessmentSchema))
 def list_assessments(args: dict):
@@ -177,7 +174,7 @@ def create_assessment(args: dict):
 
 
 @blp.route("/assessments/<uuid:assessment_id>")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.response(200, AssessmentSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_assessment(assessment_id: uuid.UUID):
@@ -198,7 +195,7 @@ def update_assessment(args: dict, assessment_id: uuid.UUID):
 
 
 @blp.route("/assessments/<uuid:assessment_id>/versions")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.response(200, VersionSchema(many=True))
 @blp.alt_response(404, response="NOT_FOUND")
 def list_versions(assessment_id: uuid.UUID):

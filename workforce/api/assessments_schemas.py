@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from marshmallow import Schema, fields, post_dump, validate
 
-from marshmallow import Schema, ValidationError, fields, post_dump, validate
-
-from workforce.api.schemas import LanguageTag, PageArgs, PublicUrl, Text, UtcDateTime
+from workforce.api.schemas import Currency, LanguageTag, PageArgs, PublicUrl, Text, UtcDateTime
 from workforce.assessments.models import (
     STIPEND_MIN_ANSWERS,
     AssessmentState,
@@ -16,17 +14,8 @@ from workforce.assessments.models import (
     QualificationStatus,
     QuestionKind,
 )
-from workforce.money import check_currency
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$", error="Lower-case letters, digits, . _ -")
-
-
-class Currency(fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        try:
-            return check_currency(super()._deserialize(value, attr, data, **kwargs))
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
 
 
 class QualificationSchema(Schema):

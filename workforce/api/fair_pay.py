@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from workforce.accounts import validation
-from workforce.accounts.models import Role
+from workforce.accounts.models import FINANCE_STAFF, Role
 from workforce.api.assessments_schemas import WageFloorSchema
 from workforce.api.fair_pay_schemas import (
     CounsellingAllowanceSchema,
@@ -26,8 +26,6 @@ blp = Blueprint(
     "counselling allowances",
 )
 
-FLOOR_SETTERS = (Role.ADMIN, Role.FINANCE)
-
 
 def _floor_path(currency: str, country: str) -> tuple[str, str]:
     """Both path values checked, every failure reported at once (422)."""
@@ -46,7 +44,7 @@ def _floor_path(currency: str, country: str) -> tuple[str, str]:
 
 @blp.route("/organisation/wage-floors/<string:currency>/countries/<string:country>",
            methods=["PUT"])
-@blp.requires(*FLOOR_SETTERS)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(WageFloorSchema)
 @blp.response(200, WageFloorSchema)
 def set_country_wage_floor(args: dict, currency: str, country: str):
@@ -61,7 +59,7 @@ def set_country_wage_floor(args: dict, currency: str, country: str):
 
 @blp.route("/organisation/wage-floors/<string:currency>/countries/<string:country>",
            methods=["DELETE"])
-@blp.requires(*FLOOR_SETTERS)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(204)
 @blp.alt_response(404, response="NOT_FOUND")
 def remove_country_wage_floor(currency: str, country: str):

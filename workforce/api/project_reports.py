@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import STAFF_ROLES, Role
 from workforce.api.project_reports_schemas import (
     MyKillFeeSchema,
     MyProjectsArgs,
@@ -23,7 +23,7 @@ blp = Blueprint(
 
 
 @blp.route("/projects/<uuid:project_id>/report")
-@blp.requires(Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER, Role.FINANCE)
+@blp.requires(*STAFF_ROLES)
 @blp.response(200, ProjectReportSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def project_report(project_id: uuid.UUID):

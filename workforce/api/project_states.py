@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import STAFF_ROLES, Role
+from workforce.accounts.models import MANAGERS, STAFF_ROLES
 from workforce.api.project_states_schemas import (
     PauseSchema,
     ProjectStateSchema,
@@ -20,8 +20,6 @@ blp = Blueprint(
     "project_states", __name__, url_prefix="/api/v1",
     description="Pause, resume, suspension with notice and kill fees, closing",
 )
-
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
 
 
 @blp.route("/projects/<uuid:project_id>/pause", methods=["POST"])

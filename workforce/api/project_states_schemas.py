@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.api.projects_schemas import project_state_field
-from workforce.api.schemas import Text, UtcDateTime
+from workforce.api.schemas import MoneySchema, Text, UtcDateTime
 from workforce.projects import project_states
 from workforce.projects.models import PayModel
 
@@ -47,7 +47,7 @@ class ProjectStateSchema(Schema):
     closed_at = UtcDateTime(allow_none=True)
 
 
-class KillFeeSchema(Schema):
+class KillFeeSchema(MoneySchema):
     id = fields.UUID()
     trainer_id = fields.UUID()
     average_daily_amount = fields.Integer(metadata={
@@ -55,7 +55,6 @@ class KillFeeSchema(Schema):
         "before the announcement, divided by 14 and rounded half-even."})
     days_missed = fields.Integer()
     amount = fields.Integer(metadata={"description": "Minor units: average times days missed."})
-    currency = fields.String(metadata={"example": "USD"})
     created_at = UtcDateTime()
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.audit import Actor
-from workforce.accounts.models import Role, User
+from workforce.accounts.models import GRADERS, Role, User
 from workforce.assessments import scoring
 from workforce.assessments.lifecycle import (
     answers_of,
@@ -63,7 +63,6 @@ from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, decode_cursor, encode_cursor
 
-GRADER_ROLES = frozenset({Role.REVIEWER, Role.VENDOR_MANAGER})
 ADJUDICATION_ROUND = 3
 
 # --- the queue -----------------------------------------------------------------------
@@ -635,7 +634,7 @@ def grader_stats(session: Session, manager: User) -> list[GraderStats]:
         select(User)
         .where(
             User.organisation_id == manager.organisation_id,
-            or_(User.role.in_(GRADER_ROLES), User.id.in_(list(counts))),
+            or_(User.role.in_(GRADERS), User.id.in_(list(counts))),
         )
         .order_by(User.display_name, User.id)
     )

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from workforce import clock
 from workforce.accounts import audit
-from workforce.accounts.models import Role, User
+from workforce.accounts.models import MANAGERS, User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
@@ -195,7 +195,7 @@ def _tell_triagers(session: Session, flag: ContentFlag, project: Project, task: 
     managers = session.scalars(
         select(User.id).where(
             User.organisation_id == project.organisation_id,
-            User.role.in_((Role.VENDOR_MANAGER, Role.ADMIN)), User.is_active.is_(True),
+            User.role.in_(MANAGERS), User.is_active.is_(True),
         )
     ).all()
     for manager_id in managers:
