@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import FINANCE_STAFF, MANAGERS, REVIEWERS, Role
+from workforce.accounts.models import MANAGERS, REVIEWERS, Role
 from workforce.api.assessments_schemas import (
     AssessmentCreateSchema,
     AssessmentListArgs,
@@ -20,14 +20,11 @@ from workforce.api.assessments_schemas import (
     TrainerQualificationSchema,
     VersionArgs,
     VersionSchema,
-    WageFloorSchema,
 )
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
 from workforce.assessments import services
-from workforce.errors import Invalid
-from workforce.money import check_currency
 
 blp = Blueprint(
     "assessments", __name__, url_prefix="/api/v1",
@@ -118,35 +115,6 @@ def revoke_qualification(args: dict, qualification_id: uuid.UUID):
 def list_my_qualifications(args: dict):
     """The caller's qualifications, from every organisation."""
     return services.list_my_qualifications(db_session(), current_user(), page_request(args))
-
-
-# --- pay policy ----------------------------------------------------------------------
-
-
-@blp.route("/organisation/wage-floors")
-@blp.requires(*(MANAGERS | FINANCE_STAFF))
-@blp.response(200, WageFloorSchema(many=True))
-def list_wage_floors():
-    """The organisation's hourly wage floors: per currency, the default (no `country`)
-    and any floors per country."""
-    return services.list_wage_floors(db_session(), current_user())
-
-
-@blp.route("/organisation/wage-floors/<string:currency>", methods=["PUT"])
-@blp.requires(*FINANCE_STAFF)
-@blp.arguments(WageFloorSchema)
-@blp.response(200, WageFloorSchema)
-def set_wage_floor(args: dict, currency: str):
-    """Set the least the organisation pays per hour in a currency (minor units; audited):
-    the default for trainers in countries without a floor of their own. A float, a
-    string or an unknown currency is 422 and writes nothing."""
-    try:
-        code = check_currency(currency)
-    except ValueError as exc:
-        raise Invalid(str(exc), errors={"currency": [str(exc)]}) from exc
-    return services.set_wage_floor(
-        db_session(), current_user(), currency=code, hourly_amount=args["hourly_amount"]
-    )
 
 
 # --- assessments ---------------------------------------------------------------------

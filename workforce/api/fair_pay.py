@@ -1,17 +1,17 @@
-"""Fair pay: wage floors per country, the pay-transparency view, and what trainers
-received to bring their pay up to the floor or towards counselling."""
+"""Fair pay: wage floors (per currency and per country), the pay-transparency view, and
+what trainers received to bring their pay up to the floor or towards counselling."""
 
 from __future__ import annotations
 
 import uuid
 
 from workforce.accounts import validation
-from workforce.accounts.models import FINANCE_STAFF, Role
-from workforce.api.assessments_schemas import WageFloorSchema
+from workforce.accounts.models import FINANCE_STAFF, MANAGERS, Role
 from workforce.api.fair_pay_schemas import (
     CounsellingAllowanceSchema,
     TopUpSchema,
     TransparencySchema,
+    WageFloorSchema,
 )
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
@@ -22,7 +22,7 @@ from workforce.money import check_currency
 
 blp = Blueprint(
     "fair_pay", __name__, url_prefix="/api/v1",
-    description="Fair pay: wage floors per country, pay transparency, top-ups and "
+    description="Fair pay: wage floors, pay transparency, top-ups and "
     "counselling allowances",
 )
 
@@ -40,6 +40,31 @@ def _floor_path(currency: str, country: str) -> tuple[str, str]:
     if errors:
         raise Invalid("The currency or country is not valid.", errors=errors)
     return values["currency"], values["country"]
+
+
+@blp.route("/organisation/wage-floors")
+@blp.requires(*(MANAGERS | FINANCE_STAFF))
+@blp.response(200, WageFloorSchema(many=True))
+def list_wage_floors():
+    """The organisation's hourly wage floors: per currency, the default (no `country`)
+    and any floors per country."""
+    return floors.list_floors(db_session(), current_user())
+
+
+@blp.route("/organisation/wage-floors/<string:currency>", methods=["PUT"])
+@blp.requires(*FINANCE_STAFF)
+@blp.arguments(WageFloorSchema)
+@blp.response(200, WageFloorSchema)
+def set_wage_floor(args: dict, currency: str):
+    """Set the least the organisation pays per hour in a currency (minor units; audited):
+    the default for trainers in countries without a floor of their own. A float, a
+    string or an unknown currency is 422 and writes nothing."""
+    try:
+        code = check_currency(currency)
+    except ValueError as exc:
+        raise Invalid(str(exc), errors={"currency": [str(exc)]}) from exc
+    return floors.set_floor(db_session(), current_user(), currency=code,
+                            hourly_amount=args["hourly_amount"])
 
 
 @blp.route("/organisation/wage-floors/<string:currency>/countries/<string:country>",

@@ -1,13 +1,34 @@
-"""Schemas for fair pay: country wage floors, the pay-transparency view, top-ups and
+"""Schemas for fair pay: wage floors, the pay-transparency view, top-ups and
 counselling allowances. Money is integer minor units with its currency."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, post_dump, validate
 
 from workforce.api.schemas import MINOR_UNITS, MoneySchema, UtcDateTime
 from workforce.api.staffing_schemas import ReviewPolicySchema
 from workforce.projects.models import PayModel
+
+
+class WageFloorSchema(Schema):
+    """A floor: the currency's default (no ``country``) or a country's."""
+
+    currency = fields.String(dump_only=True)
+    country = fields.String(
+        dump_only=True,
+        metadata={"description": "ISO 3166-1 alpha-2; absent on the currency's default."},
+    )
+    hourly_amount = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=1, max=100_000_000),
+        metadata={"description": "Minor units per hour (a whole number: 1500.0 is refused)."},
+    )
+
+    @post_dump
+    def _default_has_no_country(self, data: dict, **_: object) -> dict:
+        if data.get("country") is None:
+            data.pop("country", None)
+        return data
+
 
 
 class FloorSchema(Schema):
