@@ -36,12 +36,12 @@ from workforce.accounts.audit import Actor
 from workforce.accounts.models import GRADERS, Role, User
 from workforce.assessments import scoring
 from workforce.assessments.lifecycle import (
+    ATTEMPTS,
+    GRADINGS,
     answers_of,
     drawn_questions,
     is_free_text,
     lock_attempt,
-    move_attempt,
-    move_grading,
 )
 from workforce.assessments.models import (
     Assessment,
@@ -343,7 +343,7 @@ def submit_grading(
     checked = check_scores(questions, answered, scores)
     for entry in checked:
         session.add(CriterionScore(grading_id=grading.id, **entry))
-    move_grading(grading, GradingState.SUBMITTED)
+    GRADINGS.move(grading, GradingState.SUBMITTED)
     grading.submitted_at = clock.now()
     grading.total_points = sum(entry["points"] for entry in checked)
     session.flush()  # the new scores are read back when the attempt is settled
@@ -462,7 +462,7 @@ def complete_attempt(
     attempt.score_percent = scoring.score_percent(total, attempt.max_points)
     attempt.passed = scoring.passed(total, attempt.max_points, version.pass_mark_percent)
     attempt.graded_at = now
-    move_attempt(attempt, AttemptState.GRADED)
+    ATTEMPTS.move(attempt, AttemptState.GRADED)
     standing = _update_qualification(session, attempt, actor, now)
     audit.record(
         session, actor, "attempt.graded", object_type="attempt", object_id=attempt.id,

@@ -797,7 +797,7 @@ def activate_project(session: Session, manager: User, project_id: uuid.UUID) -> 
         )
     assert rate is not None
     check_wage_floor(session, PayTerms.of(project), rate.amount)
-    lifecycle.move(project, ProjectState.ACTIVE)
+    lifecycle.PROJECTS.move(project, ProjectState.ACTIVE)
     project.activated_at = now
     session.flush()
     audit.record(
