@@ -33,7 +33,7 @@ from tests.support_helpers import flagged
 from tests.task_helpers import claimed, review, submitted
 from tests.test_assessments_authoring import ASSESSMENTS, LISTENING, add, new_assessment
 from workforce.accounts.models import AuditEvent, Role, User
-from workforce.billing import fairpay
+from workforce.billing import fair_pay
 from workforce.billing import jobs as billing_jobs
 from workforce.billing.models import EarningEvent, EarningKind, PayWeek, TopUp
 from workforce.db import Database
@@ -455,7 +455,7 @@ def test_flagged_time_counts_toward_the_floor_whatever_became_of_the_task(
 def test_a_top_up_brings_pay_to_the_floor_to_the_minor_unit(
     floor: int, seconds: int, paid: int
 ) -> None:
-    top_up = fairpay.top_up_due(floor, seconds, paid)
+    top_up = fair_pay.top_up_due(floor, seconds, paid)
     assert top_up >= 0
     # Pay and top-up meet the floor for the time worked (exact, in integers) ...
     assert (paid + top_up) * 3600 >= floor * seconds
@@ -467,9 +467,9 @@ def test_a_top_up_brings_pay_to_the_floor_to_the_minor_unit(
 @given(work=st.lists(st.tuples(st.integers(0, 7200), st.integers(1, 5000)), max_size=30),
        floor=st.integers(1, 100_000))
 def test_the_measured_week_and_its_top_up_agree(work: list[tuple[int, int]], floor: int) -> None:
-    items = [fairpay.WorkDone(uuid.uuid4(), hk(7, 9), s, p) for s, p in work]
-    measure = fairpay.Measure.of(items, "USD")
-    top_up = fairpay.top_up_due(floor, measure.active_seconds, measure.paid)
+    items = [fair_pay.WorkDone(uuid.uuid4(), hk(7, 9), s, p) for s, p in work]
+    measure = fair_pay.Measure.of(items, "USD")
+    top_up = fair_pay.top_up_due(floor, measure.active_seconds, measure.paid)
     under = measure.paid * 3600 < floor * measure.active_seconds
     assert (top_up > 0) == under
     if measure.hourly is not None and not under:
@@ -498,20 +498,20 @@ def test_flagged_and_approved_work_meet_the_floor_exactly_once(
         piece, flag = a["approval"], a["flagged"]
         # The flagged span runs from the claim and ends by the submission.
         flagged_seconds = int(flag[0] * a["window"]) if flag else None
-        items.append(fairpay.WorkDone.of(
+        items.append(fair_pay.WorkDone.of(
             uuid.uuid4(), claimed, claimed + timedelta(seconds=a["window"]), a["active"],
             approval=piece, flagged_seconds=flagged_seconds,
             flagged_pay=flag[1] if flag else None))
         approved = min(a["active"], a["window"]) if piece is not None else 0
         held += a["window"] if piece is not None else (flagged_seconds or 0)
         at_least += max(approved, flagged_seconds or 0)
-    measure = fairpay.Measure.of(items, "USD")
+    measure = fair_pay.Measure.of(items, "USD")
     paid = sum((a["approval"] or 0) + (a["flagged"][1] if a["flagged"] else 0)
                for a in assignments)
     assert measure.paid == paid
     assert at_least <= measure.active_seconds <= held
 
-    top_up = fairpay.top_up_due(floor, measure.active_seconds, measure.paid)
+    top_up = fair_pay.top_up_due(floor, measure.active_seconds, measure.paid)
     required = -(-floor * measure.active_seconds // 3600)
     assert measure.paid + top_up == max(measure.paid, required)
 

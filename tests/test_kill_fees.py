@@ -27,7 +27,7 @@ from tests.factories import (
 from workforce.accounts.models import AuditEvent, Organisation, User
 from workforce.billing.models import EarningEvent, EarningKind
 from workforce.notifications.models import Notification
-from workforce.projects import states
+from workforce.projects import project_states
 from workforce.projects.models import (
     AssignmentState,
     KillFee,
@@ -310,9 +310,9 @@ def test_a_kill_fee_stands_when_the_suspension_is_cancelled(
 )
 def test_days_missed_round_the_shortfall_up(notice_days: int, given_seconds: int) -> None:
     effective = T0 + timedelta(seconds=given_seconds)
-    missed = states.days_missed(notice_days, T0, effective)
+    missed = project_states.days_missed(notice_days, T0, effective)
     owed = notice_days * 86400
-    slack = states.TOLERANCE.total_seconds()
+    slack = project_states.TOLERANCE.total_seconds()
     assert 0 <= missed <= notice_days
     # Days missed plus notice given cover the notice owed (less the slack)...
     assert given_seconds + missed * 86400 + slack >= owed

@@ -32,7 +32,7 @@ from workforce import clock
 from workforce.accounts.models import AuditEvent, Role, User
 from workforce.billing.models import EarningEvent
 from workforce.notifications.models import Notification
-from workforce.projects import access, states
+from workforce.projects import access, project_states
 from workforce.projects.models import (
     Assignment,
     AssignmentState,
@@ -279,7 +279,7 @@ def test_suspension_with_enough_notice_is_applied_by_the_job(
     assert view["state"] == "active"
     assert view["suspension"]["status"] == "pending"
     assert at(view["suspension"]["effective_at"]) == effective
-    assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
+    assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
     assert session.get(Project, project.id).state is ProjectState.ACTIVE
 
     # Work in flight when the time comes: a session running, a lease, a submission.
@@ -291,10 +291,10 @@ def test_suspension_with_enough_notice_is_applied_by_the_job(
 
     later = effective + timedelta(minutes=3)
     with time_machine.travel(later, tick=False):
-        assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 1
+        assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 1
         session.commit()
         # Running it again changes nothing.
-        assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
+        assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
         session.commit()
 
     session.expire_all()
@@ -325,7 +325,7 @@ def test_a_suspension_of_a_paused_project(client: ApiClient, session: Session) -
     client.post(f"{API}/{project.id}/pause", as_user=manager, json={"reason": "No data."})
     assert suspend(client, project, manager, T0 + timedelta(days=7)).status_code == 201
     with time_machine.travel(T0 + timedelta(days=7), tick=False):
-        assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 1
+        assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 1
     session.refresh(project)
     assert project.state is ProjectState.SUSPENDED
     assert project.pause_reason is None
@@ -336,9 +336,9 @@ def test_the_job_takes_due_suspensions_in_batches(client: ApiClient, session: Se
     for project in projects:
         suspend(client, project, manager_of(session, project), T0 + timedelta(days=7))
     with time_machine.travel(T0 + timedelta(days=7), tick=False):
-        assert states.apply_due_suspensions(session, now=clock.now(), limit=2) == 2
-        assert states.apply_due_suspensions(session, now=clock.now(), limit=2) == 1
-        assert states.apply_due_suspensions(session, now=clock.now(), limit=2) == 0
+        assert project_states.apply_due_suspensions(session, now=clock.now(), limit=2) == 2
+        assert project_states.apply_due_suspensions(session, now=clock.now(), limit=2) == 1
+        assert project_states.apply_due_suspensions(session, now=clock.now(), limit=2) == 0
     session.expire_all()
     assert {session.get(Project, p.id).state for p in projects} == {ProjectState.SUSPENDED}
 
@@ -372,7 +372,7 @@ def test_an_immediate_suspension_applies_in_the_same_request(
     assert len(notifications(session, trainer, "project.suspended")) == 1
     [event] = audits(session, project, "project.suspended")
     assert event.actor_id == manager.id
-    assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
+    assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
 
 
 def test_resume_cancels_a_pending_suspension(client: ApiClient, session: Session) -> None:
@@ -397,7 +397,7 @@ def test_resume_cancels_a_pending_suspension(client: ApiClient, session: Session
     view = client.get(f"/api/v1/me/projects/{project.id}", as_user=trainer).get_json()
     assert view["suspension"] is None
     with time_machine.travel(T0 + timedelta(days=11), tick=False):
-        assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
+        assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
     session.refresh(project)
     assert project.state is ProjectState.ACTIVE
     # With the first cancelled, a new one may be announced.
@@ -432,7 +432,7 @@ def test_a_pending_suspension_can_be_cancelled_without_a_pause(
     [event] = audits(session, project, "project.suspension_cancelled")
     assert event.after["suspension_id"] == announced["id"]
     with time_machine.travel(T0 + timedelta(days=10), tick=False):
-        assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
+        assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
     assert_problem(client.delete(f"{API}/{project.id}/suspension", as_user=manager), 409,
                    code="no-pending-suspension")
 
@@ -499,7 +499,7 @@ def test_a_running_project_is_suspended_before_it_is_closed(
 
     suspend(client, project, manager, T0 + timedelta(days=7))
     with time_machine.travel(T0 + timedelta(days=7), tick=False):
-        states.apply_due_suspensions(session, now=clock.now(), limit=10)
+        project_states.apply_due_suspensions(session, now=clock.now(), limit=10)
         session.commit()
         response = client.post(f"{API}/{project.id}/close", token=token_for(manager))
     assert response.status_code == 200, response.get_json()
@@ -665,7 +665,7 @@ def test_claims_and_submissions_stop_at_the_suspensions_moment_without_the_job(
     assert shown["status"] == "applied"
 
     # The job only does the follow-up: the lease ends at the moment, not when it ran.
-    assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 1
+    assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 1
     session.expire_all()
     ended = session.get(Assignment, uuid.UUID(lease["id"]))
     assert (ended.state, ended.released_at) == (AssignmentState.RELEASED, EFFECTIVE)
@@ -761,7 +761,7 @@ def test_managers_meet_a_due_suspension_as_applied(
     [resumed] = audits(session, project, "project.resumed")
     assert resumed.before["state"] == "suspended"
     assert client.post(f"{API}/{project.id}/claims", as_user=trainer).status_code in (201, 409)
-    assert states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
+    assert project_states.apply_due_suspensions(session, now=clock.now(), limit=10) == 0
 
 
 def test_flagged_time_after_the_suspensions_moment_is_not_paid(
@@ -825,7 +825,7 @@ def test_schedulers_and_a_resume_racing_over_a_due_suspension(
 
     def job(_client):
         with live_database.unit_of_work() as session:
-            return states.apply_due_suspensions(session, now=clock.now(), limit=50)
+            return project_states.apply_due_suspensions(session, now=clock.now(), limit=50)
 
     def resume(client):
         return client.post(f"{API}/{project.id}/resume", headers=bearer(token)).status_code

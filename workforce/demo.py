@@ -19,7 +19,7 @@ from workforce.accounts.models import Role, User
 from workforce.accounts.services import Profile
 from workforce.assessments import services as assessments
 from workforce.assessments.models import MediaKind, Qualification, QuestionKind
-from workforce.billing import corrections, payout_accounts, payouts
+from workforce.billing import corrections, floors, payout_accounts, payouts
 from workforce.pagination import PageRequest
 from workforce.projects import imports, staffing
 from workforce.projects import services as projects
@@ -91,7 +91,7 @@ CLIPS = (
 
 def _listening_test(session: Session, *, admin: User, manager: User) -> Qualification:
     """A paid Cantonese listening test, published, under a 15 USD/hour wage floor."""
-    assessments.set_wage_floor(session, admin, currency="USD", hourly_amount=1500)
+    floors.set_floor(session, admin, currency="USD", hourly_amount=1500)
     qualification = assessments.create_qualification(
         session, manager, code="yue-hk-listening", name="Hong Kong Cantonese listening",
         description="Tells Hong Kong from Guangzhou Cantonese by ear.", locale="yue-HK",

@@ -25,6 +25,12 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset(r for r in Role if r.is_staff)
+# Who does each job in an organisation (the API's role checks and the services' queries
+# read these; an admin may do every job but grading, which stays blind).
+MANAGERS = frozenset({Role.VENDOR_MANAGER, Role.ADMIN})
+REVIEWERS = MANAGERS | {Role.REVIEWER}
+FINANCE_STAFF = frozenset({Role.FINANCE, Role.ADMIN})
+GRADERS = frozenset({Role.REVIEWER, Role.VENDOR_MANAGER})
 
 
 class Organisation(IdMixin, TimestampMixin, Base):

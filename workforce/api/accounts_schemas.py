@@ -10,6 +10,7 @@ from workforce.accounts.models import STAFF_ROLES, Role
 from workforce.api.schemas import (
     Country,
     Email,
+    PageArgs,
     Text,
     TimeZone,
     UtcDateTime,
@@ -132,7 +133,7 @@ class StaffUpdateSchema(Schema):
     is_active = fields.Boolean()
 
 
-class UserListArgs(Schema):
+class UserListArgs(PageArgs):
     role = fields.Enum(Role, by_value=True)
     is_active = fields.Boolean()
 
@@ -160,3 +161,25 @@ class OrganisationSchema(Schema):
     name = Text(required=True, validate=validate.Length(min=1, max=200))
     slug = fields.String(dump_only=True)
     created_at = UtcDateTime(dump_only=True)
+
+
+class AuditEventSchema(Schema):
+    id = fields.UUID()
+    created_at = UtcDateTime()
+    actor_id = fields.UUID(allow_none=True)
+    actor_label = fields.String()
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String()
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+    request_id = fields.String(allow_none=True)
+
+
+class AuditListArgs(PageArgs):
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String()
+    actor_id = fields.UUID()
+    since = UtcDateTime()
+    until = UtcDateTime()

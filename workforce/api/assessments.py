@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import MANAGERS, REVIEWERS, Role
 from workforce.api.assessments_schemas import (
     AssessmentCreateSchema,
     AssessmentListArgs,
@@ -20,29 +20,23 @@ from workforce.api.assessments_schemas import (
     TrainerQualificationSchema,
     VersionArgs,
     VersionSchema,
-    WageFloorSchema,
 )
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
 from workforce.assessments import services
-from workforce.errors import Invalid
-from workforce.money import check_currency
 
 blp = Blueprint(
     "assessments", __name__, url_prefix="/api/v1",
     description="Qualifications and onboarding assessments: authoring and publishing",
 )
 
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
-READERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER)
-
 
 # --- qualifications ------------------------------------------------------------------
 
 
 @blp.route("/qualifications")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(QualificationSchema))
 def list_qualifications(args: dict):
@@ -61,7 +55,7 @@ def create_qualification(args: dict):
 
 
 @blp.route("/qualifications/<uuid:qualification_id>")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.response(200, QualificationSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_qualification(qualification_id: uuid.UUID):
@@ -80,7 +74,7 @@ def update_qualification(args: dict, qualification_id: uuid.UUID):
 
 
 @blp.route("/qualifications/<uuid:qualification_id>/holders")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TrainerQualificationSchema))
 @blp.alt_response(404, response="NOT_FOUND")
@@ -123,40 +117,11 @@ def list_my_qualifications(args: dict):
     return services.list_my_qualifications(db_session(), current_user(), page_request(args))
 
 
-# --- pay policy ----------------------------------------------------------------------
-
-
-@blp.route("/organisation/wage-floors")
-@blp.requires(Role.ADMIN, Role.FINANCE, Role.VENDOR_MANAGER)
-@blp.response(200, WageFloorSchema(many=True))
-def list_wage_floors():
-    """The organisation's hourly wage floors: per currency, the default (no `country`)
-    and any floors per country."""
-    return services.list_wage_floors(db_session(), current_user())
-
-
-@blp.route("/organisation/wage-floors/<string:currency>", methods=["PUT"])
-@blp.requires(Role.ADMIN, Role.FINANCE)
-@blp.arguments(WageFloorSchema)
-@blp.response(200, WageFloorSchema)
-def set_wage_floor(args: dict, currency: str):
-    """Set the least the organisation pays per hour in a currency (minor units; audited):
-    the default for trainers in countries without a floor of their own. A float, a
-    string or an unknown currency is 422 and writes nothing."""
-    try:
-        code = check_currency(currency)
-    except ValueError as exc:
-        raise Invalid(str(exc), errors={"currency": [str(exc)]}) from exc
-    return services.set_wage_floor(
-        db_session(), current_user(), currency=code, hourly_amount=args["hourly_amount"]
-    )
-
-
 # --- assessments ---------------------------------------------------------------------
 
 
 @blp.route("/assessments")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(AssessmentListArgs, location="query")
 @blp.response(200, page_of(AssessmentSchema))
 def list_assessments(args: dict):
@@ -177,7 +142,7 @@ def create_assessment(args: dict):
 
 
 @blp.route("/assessments/<uuid:assessment_id>")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.response(200, AssessmentSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_assessment(assessment_id: uuid.UUID):
@@ -198,7 +163,7 @@ def update_assessment(args: dict, assessment_id: uuid.UUID):
 
 
 @blp.route("/assessments/<uuid:assessment_id>/versions")
-@blp.requires(*READERS)
+@blp.requires(*REVIEWERS)
 @blp.response(200, VersionSchema(many=True))
 @blp.alt_response(404, response="NOT_FOUND")
 def list_versions(assessment_id: uuid.UUID):

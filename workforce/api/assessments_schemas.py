@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from marshmallow import Schema, fields, validate
 
-from marshmallow import Schema, ValidationError, fields, post_dump, validate
-
-from workforce.api.schemas import LanguageTag, PageArgs, PublicUrl, Text, UtcDateTime
+from workforce.api.schemas import Currency, LanguageTag, PageArgs, PublicUrl, Text, UtcDateTime
 from workforce.assessments.models import (
     STIPEND_MIN_ANSWERS,
     AssessmentState,
@@ -16,17 +14,8 @@ from workforce.assessments.models import (
     QualificationStatus,
     QuestionKind,
 )
-from workforce.money import check_currency
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$", error="Lower-case letters, digits, . _ -")
-
-
-class Currency(fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        try:
-            return check_currency(super()._deserialize(value, attr, data, **kwargs))
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
 
 
 class QualificationSchema(Schema):
@@ -212,23 +201,3 @@ class QuestionUpdateSchema(QuestionSchema):
 
 class VersionArgs(Schema):
     version = fields.Integer(validate=validate.Range(min=1))
-
-
-class WageFloorSchema(Schema):
-    """A floor: the currency's default (no ``country``) or a country's."""
-
-    currency = fields.String(dump_only=True)
-    country = fields.String(
-        dump_only=True,
-        metadata={"description": "ISO 3166-1 alpha-2; absent on the currency's default."},
-    )
-    hourly_amount = fields.Integer(
-        strict=True, required=True, validate=validate.Range(min=1, max=100_000_000),
-        metadata={"description": "Minor units per hour (a whole number: 1500.0 is refused)."},
-    )
-
-    @post_dump
-    def _default_has_no_country(self, data: dict, **_: object) -> dict:
-        if data.get("country") is None:
-            data.pop("country", None)
-        return data

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from workforce import db
-from workforce.accounts.models import Role
+from workforce.accounts.models import GRADERS, MANAGERS, Role
 from workforce.api.attempts_schemas import (
     AnswerBodySchema,
     AttemptSchema,
@@ -31,7 +31,6 @@ grading_blp = Blueprint(
     description="Blind rubric grading of free-text answers, by the organisation's staff",
 )
 
-GRADERS = (Role.REVIEWER, Role.VENDOR_MANAGER)
 
 # --- trainers ------------------------------------------------------------------------
 
@@ -178,7 +177,7 @@ def release_grading(grading_id: uuid.UUID):
 
 
 @grading_blp.route("/grading/stats")
-@grading_blp.requires(Role.VENDOR_MANAGER, Role.ADMIN)
+@grading_blp.requires(*MANAGERS)
 @grading_blp.response(200, GradingStatsSchema)
 def grading_stats():
     """Per grader: gradings submitted, and how often they agreed (within the margin)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.accounts.models import Role
-from workforce.api.schemas import Text, UtcDateTime
+from workforce.api.schemas import MoneySchema, Text, UtcDateTime
 from workforce.assessments.attempts import FREE_TEXT_MAX, Availability, StipendStatus
 from workforce.assessments.models import (
     AttemptState,
@@ -20,11 +20,6 @@ from workforce.assessments.models import (
 )
 
 # --- the marketplace -----------------------------------------------------------------
-
-
-class StipendSchema(Schema):
-    amount = fields.Integer(metadata={"description": "Minor units of the currency."})
-    currency = fields.String(metadata={"example": "USD"})
 
 
 class MarketOrganisationSchema(Schema):
@@ -53,7 +48,7 @@ class MarketAssessmentSchema(Schema):
     questions_per_attempt = fields.Integer(attribute="version.questions_per_attempt")
     pass_mark_percent = fields.Integer(attribute="version.pass_mark_percent")
     stipend = fields.Nested(
-        StipendSchema, allow_none=True,
+        MoneySchema, allow_none=True,
         metadata={"description": "Paid for every attempt that is submitted or runs out of "
                   "time, pass or fail, with at least stipend_min_answers questions "
                   "answered; null when the assessment is unpaid."},

@@ -15,7 +15,7 @@ from http import HTTPStatus
 
 from flask import Response
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import FINANCE_STAFF, MANAGERS, Role
 from workforce.api.earnings_schemas import (
     AdjustmentCreateSchema,
     AdjustmentSchema,
@@ -28,13 +28,12 @@ from workforce.api.earnings_schemas import (
     EntrySchema,
     LineItemArgs,
     LineItemSchema,
-    PeriodArgs,
     ReversalSchema,
     StatementArgs,
     StatementSchema,
     TrainerFilterArgs,
 )
-from workforce.api.schemas import page_of, page_request
+from workforce.api.schemas import PeriodArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import database, db_session
 from workforce.billing import corrections, earnings, ledger_reports
@@ -45,9 +44,6 @@ blp = Blueprint(
     description="Earnings, statements, bonuses, adjustments and the ledger",
 )
 
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
-FINANCE = (Role.FINANCE, Role.ADMIN)
-BONUS_READERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.FINANCE)
 CSV_BODY = {"text/csv": {"schema": {"type": "string"}}}
 CSV = {"schema": {"type": "string"}, "content_type": "text/csv"}
 
@@ -155,7 +151,7 @@ def create_bonus(args: dict):
 
 
 @blp.route("/bonuses")
-@blp.requires(*BONUS_READERS)
+@blp.requires(*(MANAGERS | FINANCE_STAFF))
 @blp.arguments(TrainerFilterArgs, location="query")
 @blp.response(200, page_of(BonusSchema))
 def list_bonuses(args: dict):
@@ -166,7 +162,7 @@ def list_bonuses(args: dict):
 
 
 @blp.route("/adjustments", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(AdjustmentCreateSchema)
 @blp.response(201, AdjustmentSchema)
 @blp.alt_response(409, response="CONFLICT")
@@ -179,7 +175,7 @@ def create_adjustment(args: dict):
 
 
 @blp.route("/adjustments")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(TrainerFilterArgs, location="query")
 @blp.response(200, page_of(AdjustmentSchema))
 def list_adjustments(args: dict):
@@ -193,7 +189,7 @@ def list_adjustments(args: dict):
 
 
 @blp.route("/ledger/entries")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(EntryListArgs, location="query")
 @blp.response(200, page_of(EntrySchema))
 def list_entries(args: dict):
@@ -208,7 +204,7 @@ def list_entries(args: dict):
 
 
 @blp.route("/ledger/entries.csv")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(PeriodArgs, location="query")
 @blp.response(200, content_type="text/csv")
 @blp.doc(responses={"200": {"description": "One row per posting.", "content": CSV_BODY}})
@@ -233,7 +229,7 @@ def export_entries(args: dict):
 
 
 @blp.route("/ledger/check")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(200, CheckSchema)
 def check_ledger():
     """Recompute every balance from its postings; the differences that concern your
@@ -242,7 +238,7 @@ def check_ledger():
 
 
 @blp.route("/ledger/entries/<uuid:entry_id>/reversal", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(ReversalSchema)
 @blp.response(201, EntrySchema)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -259,7 +255,7 @@ def reverse_entry(args: dict, entry_id: uuid.UUID):
 
 
 @blp.route("/reports/costs")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(PeriodArgs, location="query")
 @blp.response(200, CostReportSchema)
 def cost_report(args: dict):

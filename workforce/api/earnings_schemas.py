@@ -5,28 +5,19 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from workforce.api.assessments_schemas import Currency
-from workforce.api.schemas import PageArgs, Text, UtcDateTime
+from workforce.api.schemas import (
+    MINOR_UNITS,
+    Currency,
+    MoneySchema,
+    PageArgs,
+    PeriodArgs,
+    Text,
+    UtcDateTime,
+)
 from workforce.billing.corrections import KEY_MAX, MAX_AMOUNT, REASON_MAX
 from workforce.billing.models import AccountKind, ItemState, OwnerType, SourceType
 
-MINOR = {"description": "Minor units of the currency (cents for USD)."}
 REASON = validate.Length(min=1, max=REASON_MAX)
-
-
-class MoneySchema(Schema):
-    amount = fields.Integer(metadata=MINOR)
-    currency = fields.String(metadata={"example": "USD"})
-
-
-class PeriodArgs(Schema):
-    since = UtcDateTime(
-        data_key="from",
-        metadata={"description": "Posted at or after this time (ISO 8601 with an offset)."},
-    )
-    until = UtcDateTime(
-        data_key="to", metadata={"description": "Posted before this time."}
-    )
 
 
 # --- trainers ------------------------------------------------------------------------
@@ -80,7 +71,7 @@ class LineItemArgs(PageArgs, PeriodArgs):
     currency = Currency()
 
 
-class LineItemSchema(Schema):
+class LineItemSchema(MoneySchema):
     entry_id = fields.UUID()
     reason = fields.String()
     source_type = fields.Enum(SourceType, by_value=True)
@@ -94,7 +85,6 @@ class LineItemSchema(Schema):
     amount = fields.Integer(metadata={
         "description": "Minor units, signed from your side: positive is money owed to you, "
         "negative money taken out of payable (a payout, a correction)."})
-    currency = fields.String()
     occurred_at = UtcDateTime()
     posted_at = UtcDateTime()
     available_at = UtcDateTime(allow_none=True, metadata={
@@ -120,12 +110,10 @@ class StatementTotalsSchema(Schema):
     closing = fields.Integer(metadata={"description": "Payable at the end."})
 
 
-class StatementPayoutSchema(Schema):
+class StatementPayoutSchema(MoneySchema):
     id = fields.UUID()
     run_id = fields.UUID()
     organisation_id = fields.UUID()
-    amount = fields.Integer(metadata=MINOR)
-    currency = fields.String()
     state = fields.Enum(ItemState, by_value=True)
     failure_message = fields.String(allow_none=True)
     created_at = UtcDateTime()
@@ -133,14 +121,12 @@ class StatementPayoutSchema(Schema):
     paid_at = UtcDateTime(allow_none=True)
 
 
-class PayoutMovementSchema(Schema):
+class PayoutMovementSchema(MoneySchema):
     entry_id = fields.UUID()
     source_type = fields.Enum(SourceType, by_value=True)
     reason = fields.String()
     from_account = fields.Enum(AccountKind, by_value=True, allow_none=True)
     to_account = fields.Enum(AccountKind, by_value=True, allow_none=True)
-    amount = fields.Integer(metadata=MINOR)
-    currency = fields.String()
     posted_at = UtcDateTime()
 
 
@@ -166,7 +152,7 @@ class StatementSchema(Schema):
 def _amount(low: int) -> fields.Integer:
     return fields.Integer(
         strict=True, required=True, validate=validate.Range(min=low, max=MAX_AMOUNT),
-        metadata=MINOR,
+        metadata=MINOR_UNITS,
     )
 
 
@@ -184,13 +170,11 @@ class BonusCreateSchema(Schema):
     )
 
 
-class BonusSchema(Schema):
+class BonusSchema(MoneySchema):
     id = fields.UUID()
     organisation_id = fields.UUID()
     trainer_id = fields.UUID()
     project_id = fields.UUID(allow_none=True)
-    amount = fields.Integer(metadata=MINOR)
-    currency = fields.String()
     reason = fields.String()
     idempotency_key = fields.String()
     created_by_id = fields.UUID()
@@ -215,12 +199,10 @@ class AdjustmentCreateSchema(Schema):
                   metadata={"description": "Shown to the trainer."})
 
 
-class AdjustmentSchema(Schema):
+class AdjustmentSchema(MoneySchema):
     id = fields.UUID()
     organisation_id = fields.UUID()
     trainer_id = fields.UUID()
-    amount = fields.Integer(metadata=MINOR)
-    currency = fields.String()
     reason = fields.String()
     created_by_id = fields.UUID()
     created_at = UtcDateTime()
@@ -234,7 +216,7 @@ class EntryListArgs(PageArgs, PeriodArgs):
     trainer_id = fields.UUID()
 
 
-class PostingSchema(Schema):
+class PostingSchema(MoneySchema):
     id = fields.UUID()
     account_id = fields.UUID()
     owner_type = fields.Enum(OwnerType, by_value=True, attribute="account.owner_type")
@@ -242,7 +224,6 @@ class PostingSchema(Schema):
     account_kind = fields.Enum(AccountKind, by_value=True, attribute="account.kind")
     amount = fields.Integer(metadata={"description": "Minor units; a debit is positive, "
                                       "a credit negative."})
-    currency = fields.String()
     available_at = UtcDateTime(allow_none=True)
 
 
@@ -280,12 +261,10 @@ class CheckSchema(Schema):
     mismatches = fields.List(fields.Nested(MismatchSchema))
 
 
-class ProjectCostSchema(Schema):
+class ProjectCostSchema(MoneySchema):
     project_id = fields.UUID(allow_none=True, metadata={
         "description": "Null: costs of no project (assessment stipends, adjustments)."})
     project_name = fields.String(allow_none=True)
-    amount = fields.Integer(metadata=MINOR)
-    currency = fields.String()
 
 
 class CostReportSchema(Schema):

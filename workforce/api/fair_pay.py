@@ -1,32 +1,30 @@
-"""Fair pay: wage floors per country, the pay-transparency view, and what trainers
-received to bring their pay up to the floor or towards counselling."""
+"""Fair pay: wage floors (per currency and per country), the pay-transparency view, and
+what trainers received to bring their pay up to the floor or towards counselling."""
 
 from __future__ import annotations
 
 import uuid
 
 from workforce.accounts import validation
-from workforce.accounts.models import Role
-from workforce.api.assessments_schemas import WageFloorSchema
+from workforce.accounts.models import FINANCE_STAFF, MANAGERS, Role
 from workforce.api.fair_pay_schemas import (
     CounsellingAllowanceSchema,
     TopUpSchema,
     TransparencySchema,
+    WageFloorSchema,
 )
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
-from workforce.billing import counselling, fairpay, floors
+from workforce.billing import counselling, fair_pay, floors
 from workforce.errors import Invalid
 from workforce.money import check_currency
 
 blp = Blueprint(
     "fair_pay", __name__, url_prefix="/api/v1",
-    description="Fair pay: wage floors per country, pay transparency, top-ups and "
+    description="Fair pay: wage floors, pay transparency, top-ups and "
     "counselling allowances",
 )
-
-FLOOR_SETTERS = (Role.ADMIN, Role.FINANCE)
 
 
 def _floor_path(currency: str, country: str) -> tuple[str, str]:
@@ -44,9 +42,34 @@ def _floor_path(currency: str, country: str) -> tuple[str, str]:
     return values["currency"], values["country"]
 
 
+@blp.route("/organisation/wage-floors")
+@blp.requires(*(MANAGERS | FINANCE_STAFF))
+@blp.response(200, WageFloorSchema(many=True))
+def list_wage_floors():
+    """The organisation's hourly wage floors: per currency, the default (no `country`)
+    and any floors per country."""
+    return floors.list_floors(db_session(), current_user())
+
+
+@blp.route("/organisation/wage-floors/<string:currency>", methods=["PUT"])
+@blp.requires(*FINANCE_STAFF)
+@blp.arguments(WageFloorSchema)
+@blp.response(200, WageFloorSchema)
+def set_wage_floor(args: dict, currency: str):
+    """Set the least the organisation pays per hour in a currency (minor units; audited):
+    the default for trainers in countries without a floor of their own. A float, a
+    string or an unknown currency is 422 and writes nothing."""
+    try:
+        code = check_currency(currency)
+    except ValueError as exc:
+        raise Invalid(str(exc), errors={"currency": [str(exc)]}) from exc
+    return floors.set_floor(db_session(), current_user(), currency=code,
+                            hourly_amount=args["hourly_amount"])
+
+
 @blp.route("/organisation/wage-floors/<string:currency>/countries/<string:country>",
            methods=["PUT"])
-@blp.requires(*FLOOR_SETTERS)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(WageFloorSchema)
 @blp.response(200, WageFloorSchema)
 def set_country_wage_floor(args: dict, currency: str, country: str):
@@ -61,7 +84,7 @@ def set_country_wage_floor(args: dict, currency: str, country: str):
 
 @blp.route("/organisation/wage-floors/<string:currency>/countries/<string:country>",
            methods=["DELETE"])
-@blp.requires(*FLOOR_SETTERS)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(204)
 @blp.alt_response(404, response="NOT_FOUND")
 def remove_country_wage_floor(currency: str, country: str):
@@ -80,7 +103,7 @@ def get_pay_transparency(project_id: uuid.UUID):
     periods, and the wage floor that applies. For the organisation's staff (who also
     see an under-priced mark) and for trainers who are eligible for it or have been on
     it; anyone else gets 404."""
-    return fairpay.transparency(db_session(), current_user(), project_id)
+    return fair_pay.transparency(db_session(), current_user(), project_id)
 
 
 @blp.route("/me/top-ups")
@@ -90,7 +113,7 @@ def get_pay_transparency(project_id: uuid.UUID):
 def list_my_top_ups(args: dict):
     """Top-ups to the wage floor, newest first: the week, its active hours, the pay and
     measured hourly rate, and the floor it was held to."""
-    return fairpay.list_my_top_ups(db_session(), current_user(), page_request(args))
+    return fair_pay.list_my_top_ups(db_session(), current_user(), page_request(args))
 
 
 @blp.route("/me/counselling-allowances")

@@ -1,16 +1,34 @@
-"""Schemas for fair pay: country wage floors, the pay-transparency view, top-ups and
+"""Schemas for fair pay: wage floors, the pay-transparency view, top-ups and
 counselling allowances. Money is integer minor units with its currency."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, post_dump, validate
 
-from workforce.api.earnings_schemas import MoneySchema
-from workforce.api.schemas import UtcDateTime
+from workforce.api.schemas import MINOR_UNITS, MoneySchema, UtcDateTime
 from workforce.api.staffing_schemas import ReviewPolicySchema
 from workforce.projects.models import PayModel
 
-MINOR = {"description": "Minor units of the currency."}
+
+class WageFloorSchema(Schema):
+    """A floor: the currency's default (no ``country``) or a country's."""
+
+    currency = fields.String(dump_only=True)
+    country = fields.String(
+        dump_only=True,
+        metadata={"description": "ISO 3166-1 alpha-2; absent on the currency's default."},
+    )
+    hourly_amount = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=1, max=100_000_000),
+        metadata={"description": "Minor units per hour (a whole number: 1500.0 is refused)."},
+    )
+
+    @post_dump
+    def _default_has_no_country(self, data: dict, **_: object) -> dict:
+        if data.get("country") is None:
+            data.pop("country", None)
+        return data
+
 
 
 class FloorSchema(Schema):
@@ -74,7 +92,7 @@ class TransparencySchema(Schema):
     )
 
 
-class TopUpSchema(Schema):
+class TopUpSchema(MoneySchema):
     id = fields.UUID()
     project_id = fields.UUID(attribute="week.project_id")
     project_name = fields.String()
@@ -83,11 +101,9 @@ class TopUpSchema(Schema):
         metadata={"description": "1 at settlement; 2 and on when later approvals lowered "
                   "the week's rate."}
     )
-    amount = fields.Integer(metadata=MINOR)
-    currency = fields.String()
     active_seconds = fields.Integer()
     hours = fields.String(metadata={"example": "7.50"})
-    paid_amount = fields.Integer(metadata=MINOR)
+    paid_amount = fields.Integer(metadata=MINOR_UNITS)
     measured_hourly_rate = fields.Nested(MoneySchema, allow_none=True)
     floor = fields.Nested(MoneySchema, data_key="floor_hourly_rate")
     floor_country = fields.String(allow_none=True)
@@ -95,12 +111,10 @@ class TopUpSchema(Schema):
     created_at = UtcDateTime()
 
 
-class CounsellingAllowanceSchema(Schema):
+class CounsellingAllowanceSchema(MoneySchema):
     id = fields.UUID()
     organisation_id = fields.UUID()
     month = fields.Date(metadata={"description": "The first day of the month."})
-    amount = fields.Integer(metadata=MINOR)
-    currency = fields.String()
     threshold_minutes = fields.Integer()
     exposure_seconds = fields.Integer()
     created_at = UtcDateTime()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from workforce import db
-from workforce.accounts.models import Role
+from workforce.accounts.models import REVIEWERS, Role
 from workforce.api.hourly_schemas import (
     ApproveBodySchema,
     EntryListArgs,
@@ -29,7 +29,6 @@ blp = Blueprint(
     description="Hourly work: sessions, manual entries and weekly timesheets",
 )
 
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER)
 
 # --- sessions --------------------------------------------------------------------------
 
@@ -163,7 +162,7 @@ def submit_timesheet(timesheet_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/timesheets")
-@blp.requires(*MANAGERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(ProjectTimesheetListArgs, location="query")
 @blp.response(200, page_of(StaffTimesheetSchema))
 @blp.alt_response(404, response="NOT_FOUND")
@@ -176,7 +175,7 @@ def list_project_timesheets(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/timesheets/<uuid:timesheet_id>")
-@blp.requires(*MANAGERS)
+@blp.requires(*REVIEWERS)
 @blp.response(200, StaffTimesheetDetailSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_timesheet(timesheet_id: uuid.UUID):
@@ -185,7 +184,7 @@ def get_timesheet(timesheet_id: uuid.UUID):
 
 
 @blp.route("/timesheets/<uuid:timesheet_id>/approve", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(ApproveBodySchema)
 @blp.response(200, StaffTimesheetDetailSchema)
 @blp.alt_response(404, response="NOT_FOUND")

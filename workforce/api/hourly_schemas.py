@@ -10,15 +10,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, pre_dump, validate
 
-from workforce.api.schemas import PageArgs, Text, UtcDateTime
+from workforce.api.schemas import MoneySchema, PageArgs, PeriodArgs, Text, UtcDateTime
 from workforce.projects.hourly import NOTE_MAX, CapKind, SessionView
 from workforce.projects.models import EntryEndReason, EntrySource, TimesheetState
 from workforce.projects.timesheets import ADJUSTMENT_REASON_MAX
-
-
-class HourlyMoneySchema(Schema):
-    amount = fields.Integer(metadata={"description": "Minor units of the currency."})
-    currency = fields.String(metadata={"example": "USD"})
 
 
 class SessionCapSchema(Schema):
@@ -97,16 +92,10 @@ class ManualEntryBodySchema(Schema):
                 metadata={"description": "What the time was spent on (required)."})
 
 
-class EntryListArgs(PageArgs):
+class EntryListArgs(PageArgs, PeriodArgs):
+    """``from`` and ``to`` bound when an entry starts."""
+
     project_id = fields.UUID()
-    since = UtcDateTime(
-        data_key="from",
-        metadata={"description": "Entries starting at or after this time."},
-    )
-    until = UtcDateTime(
-        data_key="to",
-        metadata={"description": "Entries starting before this time."},
-    )
 
 
 class TimesheetListArgs(PageArgs):
@@ -120,7 +109,7 @@ class ProjectTimesheetListArgs(PageArgs):
 
 class PayPartSchema(Schema):
     rate_id = fields.UUID()
-    hourly_rate = fields.Nested(HourlyMoneySchema, attribute="hourly")
+    hourly_rate = fields.Nested(MoneySchema, attribute="hourly")
     seconds = fields.Integer()
 
 
@@ -149,7 +138,7 @@ class TimesheetSchema(Schema):
         attribute="timesheet.adjustment_reason", allow_none=True,
         metadata={"description": "Why fewer seconds were approved than logged."},
     )
-    amount = fields.Nested(HourlyMoneySchema)
+    amount = fields.Nested(MoneySchema)
     amount_is_final = fields.Boolean()
     parts = fields.List(
         fields.Nested(PayPartSchema),

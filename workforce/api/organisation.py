@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 from flask import current_app
-from marshmallow import Schema, fields
 
 from workforce.accounts import audit, services
 from workforce.accounts.audit import AuditFilter
 from workforce.accounts.models import STAFF_ROLES, Role
 from workforce.accounts.services import ACCEPT_INVITATION_PATH, IssuedInvitation, UserFilter
 from workforce.api.accounts_schemas import (
+    AuditEventSchema,
+    AuditListArgs,
     InvitationCreateSchema,
     InvitationSchema,
     IssuedInvitationSchema,
@@ -21,7 +22,7 @@ from workforce.api.accounts_schemas import (
     UserListArgs,
     UserSchema,
 )
-from workforce.api.schemas import PageArgs, UtcDateTime, page_of, page_request
+from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
 from workforce.settings import Settings
@@ -67,13 +68,9 @@ def update_pay_policy(args: dict):
     return services.pay_policy(organisation)
 
 
-class UserListQuery(UserListArgs, PageArgs):
-    pass
-
-
 @blp.route("/users")
 @blp.requires(Role.ADMIN)
-@blp.arguments(UserListQuery, location="query")
+@blp.arguments(UserListArgs, location="query")
 @blp.response(200, page_of(UserSchema))
 def list_users(args: dict):
     """The organisation's staff, newest first, filtered by role or active state."""
@@ -166,28 +163,6 @@ def _answer(issued: IssuedInvitation, settings: Settings) -> dict:
 def revoke_invitation(invitation_id: uuid.UUID):
     """Revoke an invitation that has not been accepted."""
     return services.revoke_invitation(db_session(), current_user(), invitation_id)
-
-
-class AuditEventSchema(Schema):
-    id = fields.UUID()
-    created_at = UtcDateTime()
-    actor_id = fields.UUID(allow_none=True)
-    actor_label = fields.String()
-    action = fields.String()
-    object_type = fields.String()
-    object_id = fields.String()
-    before = fields.Dict(allow_none=True)
-    after = fields.Dict(allow_none=True)
-    request_id = fields.String(allow_none=True)
-
-
-class AuditListArgs(PageArgs):
-    action = fields.String()
-    object_type = fields.String()
-    object_id = fields.String()
-    actor_id = fields.UUID()
-    since = UtcDateTime()
-    until = UtcDateTime()
 
 
 @blp.route("/audit-events")

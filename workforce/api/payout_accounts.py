@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import FINANCE_STAFF, Role
 from workforce.api.payout_accounts_schemas import (
     ManualDetailsSchema,
     PayoutAccountListArgs,
@@ -124,7 +124,7 @@ def refresh_my_payout_account():
 
 
 @blp.route("/payout-accounts/<uuid:payout_account_id>/refresh", methods=["POST"])
-@blp.requires(Role.FINANCE, Role.ADMIN)
+@blp.requires(*FINANCE_STAFF)
 @_refresh_responses
 def refresh_payout_account(payout_account_id: uuid.UUID):
     """Re-read a trainer's Stripe account's readiness from Stripe now (a trainer who
@@ -144,7 +144,7 @@ def _refreshed(account: PayoutAccount) -> Any:
 
 
 @blp.route("/payout-accounts")
-@blp.requires(Role.FINANCE, Role.ADMIN)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(PayoutAccountListArgs, location="query")
 @blp.response(200, page_of(PayoutAccountSchema))
 def list_payout_accounts(args: dict):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from flask import Response, current_app
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import FINANCE_STAFF
 from workforce.api.payouts_schemas import (
     ExclusionListArgs,
     ExclusionSchema,
@@ -15,7 +15,6 @@ from workforce.api.payouts_schemas import (
     ItemSchema,
     ManualFailureSchema,
     ManualPaymentSchema,
-    ReconciliationArgs,
     ReconciliationSchema,
     ReportSchema,
     RunListArgs,
@@ -23,7 +22,7 @@ from workforce.api.payouts_schemas import (
     ScheduleSchema,
     ScheduleUpdateSchema,
 )
-from workforce.api.schemas import PageArgs, page_of, page_request
+from workforce.api.schemas import PageArgs, WholePeriodArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import database, db_session
 from workforce.billing import payouts, reconciliation
@@ -34,14 +33,12 @@ blp = Blueprint(
     description="Payout schedules, runs, items, exports and reconciliation for finance",
 )
 
-FINANCE = (Role.FINANCE, Role.ADMIN)
-
 
 # --- schedules -------------------------------------------------------------------------
 
 
 @blp.route("/payout-schedules", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(ScheduleSchema)
 @blp.response(201, ScheduleSchema)
 def create_schedule(args: dict):
@@ -51,7 +48,7 @@ def create_schedule(args: dict):
 
 
 @blp.route("/payout-schedules")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ScheduleSchema))
 def list_schedules(args: dict):
@@ -60,7 +57,7 @@ def list_schedules(args: dict):
 
 
 @blp.route("/payout-schedules/<uuid:schedule_id>")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(200, ScheduleSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_schedule(schedule_id: uuid.UUID):
@@ -68,7 +65,7 @@ def get_schedule(schedule_id: uuid.UUID):
 
 
 @blp.route("/payout-schedules/<uuid:schedule_id>", methods=["PATCH"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(ScheduleUpdateSchema(partial=True))
 @blp.response(200, ScheduleSchema)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -78,7 +75,7 @@ def update_schedule(args: dict, schedule_id: uuid.UUID):
 
 
 @blp.route("/payout-schedules/<uuid:schedule_id>/runs", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(201, RunSchema)
 @blp.alt_response(200, schema=RunSchema, description="The period's run existed already.")
 @blp.alt_response(404, response="NOT_FOUND")
@@ -96,7 +93,7 @@ def run_now(schedule_id: uuid.UUID):
 
 
 @blp.route("/payout-runs")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(RunListArgs, location="query")
 @blp.response(200, page_of(RunSchema))
 def list_runs(args: dict):
@@ -106,7 +103,7 @@ def list_runs(args: dict):
 
 
 @blp.route("/payout-runs/<uuid:run_id>")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(200, RunSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_run(run_id: uuid.UUID):
@@ -116,7 +113,7 @@ def get_run(run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/items")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(ItemListArgs, location="query")
 @blp.response(200, page_of(ItemSchema))
 @blp.alt_response(404, response="NOT_FOUND")
@@ -127,7 +124,7 @@ def list_items(args: dict, run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/exclusions")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(ExclusionListArgs, location="query")
 @blp.response(200, page_of(ExclusionSchema))
 @blp.alt_response(404, response="NOT_FOUND")
@@ -140,7 +137,7 @@ def list_exclusions(args: dict, run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/approve", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(200, RunSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
@@ -155,7 +152,7 @@ def approve_run(run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/cancel", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(200, RunSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
@@ -168,7 +165,7 @@ def cancel_run(run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/process", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(202, RunSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
@@ -183,7 +180,7 @@ def process_run(run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/report")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(200, ReportSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def run_report(run_id: uuid.UUID):
@@ -193,7 +190,7 @@ def run_report(run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/items.csv")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.doc(responses={"200": {
     "description": "The bank file, streamed: one row per item with the trainer's full "
     "bank details, except details still in the hold that follows a change (left out, "
@@ -224,7 +221,7 @@ def _bank_file(db: Database, run_id: uuid.UUID) -> Iterator[str]:
 
 
 @blp.route("/payout-items/<uuid:item_id>")
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(200, ItemSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_item(item_id: uuid.UUID):
@@ -232,7 +229,7 @@ def get_item(item_id: uuid.UUID):
 
 
 @blp.route("/payout-items/<uuid:item_id>/manual-payment", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(ManualPaymentSchema)
 @blp.response(200, ItemSchema)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -250,7 +247,7 @@ def record_manual_payment(args: dict, item_id: uuid.UUID):
 
 
 @blp.route("/payout-items/<uuid:item_id>/manual-failure", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.arguments(ManualFailureSchema)
 @blp.response(200, ItemSchema)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -265,7 +262,7 @@ def record_manual_failure(args: dict, item_id: uuid.UUID):
 
 
 @blp.route("/payout-items/<uuid:item_id>/retry", methods=["POST"])
-@blp.requires(*FINANCE)
+@blp.requires(*FINANCE_STAFF)
 @blp.response(200, ItemSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
@@ -284,8 +281,8 @@ def retry_item(item_id: uuid.UUID):
 
 
 @blp.route("/payout-reconciliations")
-@blp.requires(*FINANCE)
-@blp.arguments(ReconciliationArgs, location="query")
+@blp.requires(*FINANCE_STAFF)
+@blp.arguments(WholePeriodArgs, location="query")
 @blp.response(200, ReconciliationSchema)
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def reconcile(args: dict):
@@ -297,5 +294,6 @@ def reconcile(args: dict):
 
     settings = current_app.extensions["workforce"].settings
     return reconciliation.reconcile_for(
-        db_session(), current_user(), gateway_from_settings(settings), **args
+        db_session(), current_user(), gateway_from_settings(settings),
+        period_from=args["since"], period_to=args["until"],
     )

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from workforce.api.assessments_schemas import Currency
-from workforce.api.schemas import PageArgs, Text, TimeZone, UtcDateTime
+from workforce.api.schemas import Currency, MoneySchema, PageArgs, Text, TimeZone, UtcDateTime
 from workforce.billing.corrections import MAX_AMOUNT
 from workforce.billing.models import (
     ExclusionReason,
@@ -55,19 +54,16 @@ class RunListArgs(PageArgs):
     schedule_id = fields.UUID()
 
 
-class CurrencyTotalSchema(Schema):
-    currency = fields.String(metadata={"example": "USD"})
+class CurrencyTotalSchema(MoneySchema):
     items = fields.Integer()
-    amount = fields.Integer(metadata={"description": "Minor units."})
 
 
 class StateTotalSchema(CurrencyTotalSchema):
     state = fields.Enum(ItemState, by_value=True)
 
 
-class ExclusionTotalSchema(Schema):
+class ExclusionTotalSchema(MoneySchema):
     reason = fields.Enum(ExclusionReason, by_value=True)
-    currency = fields.String()
     trainers = fields.Integer()
     amount = fields.Integer(metadata={"description": "Minor units still payable."})
 
@@ -103,14 +99,12 @@ class ItemListArgs(PageArgs):
     state = fields.Enum(ItemState, by_value=True)
 
 
-class ItemSchema(Schema):
+class ItemSchema(MoneySchema):
     id = fields.UUID()
     run_id = fields.UUID()
     trainer_id = fields.UUID()
     trainer_name = fields.String(allow_none=True)
     method = fields.Enum(PayoutMethod, by_value=True)
-    amount = fields.Integer(metadata={"description": "Minor units."})
-    currency = fields.String()
     state = fields.Enum(ItemState, by_value=True)
     transfer_id = fields.String(allow_none=True)
     attempts = fields.Integer(metadata={
@@ -128,12 +122,11 @@ class ExclusionListArgs(PageArgs):
     reason = fields.Enum(ExclusionReason, by_value=True)
 
 
-class ExclusionSchema(Schema):
+class ExclusionSchema(MoneySchema):
     id = fields.UUID()
     trainer_id = fields.UUID()
     trainer_name = fields.String(allow_none=True)
     amount = fields.Integer(metadata={"description": "Minor units still payable."})
-    currency = fields.String()
     reason = fields.Enum(ExclusionReason, by_value=True)
     detail = fields.String()
 
@@ -157,13 +150,6 @@ class ManualFailureSchema(Schema):
     reason = Text(required=True, validate=validate.Length(min=1, max=500), metadata={
         "description": "Why the payment could not be made; the trainer reads it.",
         "example": "The bank returned the transfer: the account is closed."})
-
-
-class ReconciliationArgs(Schema):
-    period_from = UtcDateTime(required=True, data_key="from",
-                              metadata={"description": "Start (inclusive), with time zone."})
-    period_to = UtcDateTime(required=True, data_key="to",
-                            metadata={"description": "End (exclusive), with time zone."})
 
 
 class DifferenceSchema(Schema):

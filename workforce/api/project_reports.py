@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import STAFF_ROLES, Role
 from workforce.api.project_reports_schemas import (
     MyKillFeeSchema,
     MyProjectsArgs,
@@ -14,7 +14,7 @@ from workforce.api.project_reports_schemas import (
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
-from workforce.projects import reports
+from workforce.projects import project_reports
 
 blp = Blueprint(
     "project_reports", __name__, url_prefix="/api/v1",
@@ -23,13 +23,13 @@ blp = Blueprint(
 
 
 @blp.route("/projects/<uuid:project_id>/report")
-@blp.requires(Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER, Role.FINANCE)
+@blp.requires(*STAFF_ROLES)
 @blp.response(200, ProjectReportSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def project_report(project_id: uuid.UUID):
     """Throughput (last 7 UTC days), pending review, approval rate, active trainers,
     open tasks and slots, hours logged this week and in total, and cost to date."""
-    return reports.project_report(db_session(), current_user(), project_id)
+    return project_reports.project_report(db_session(), current_user(), project_id)
 
 
 @blp.route("/me/projects")
@@ -40,7 +40,7 @@ def list_my_projects(args: dict):
     """The projects the caller works on (`include_past`: also those left), newest
     first: state, pay, pause reason, any suspension, guidelines and own kill fees."""
     include_past = args.pop("include_past", False)
-    return reports.list_my_projects(
+    return project_reports.list_my_projects(
         db_session(), current_user(), page_request(args), include_past=include_past
     )
 
@@ -51,7 +51,7 @@ def list_my_projects(args: dict):
 @blp.alt_response(404, response="NOT_FOUND")
 def get_my_project(project_id: uuid.UUID):
     """One project the caller is or was a member of."""
-    return reports.get_my_project(db_session(), current_user(), project_id)
+    return project_reports.get_my_project(db_session(), current_user(), project_id)
 
 
 @blp.route("/me/kill-fees")
@@ -60,4 +60,4 @@ def get_my_project(project_id: uuid.UUID):
 @blp.response(200, page_of(MyKillFeeSchema))
 def list_my_kill_fees(args: dict):
     """The caller's kill fees, newest first: what notice was missed and what it pays."""
-    return reports.list_my_kill_fees(db_session(), current_user(), page_request(args))
+    return project_reports.list_my_kill_fees(db_session(), current_user(), page_request(args))

@@ -9,15 +9,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from workforce.api.projects_schemas import project_state_field
-from workforce.api.schemas import PageArgs, UtcDateTime
-from workforce.projects import states
+from workforce.api.schemas import MoneySchema, PageArgs, UtcDateTime
+from workforce.api.staffing_schemas import MarketRateSchema
+from workforce.projects import project_states
 from workforce.projects.models import MembershipState, PayModel
-
-
-class CostSchema(Schema):
-    amount = fields.Integer(metadata={"description": "Minor units of the currency."})
-    currency = fields.String(metadata={"example": "USD"})
-
 
 # --- managers ------------------------------------------------------------------------
 
@@ -60,7 +55,7 @@ class ProjectReportSchema(Schema):
         metadata={"description": "Closed time entries started this week."})
     logged_seconds_total = fields.Integer()
     cost_to_date = fields.List(
-        fields.Nested(CostSchema),
+        fields.Nested(MoneySchema),
         metadata={"description": "Earnings recorded on the project (approvals, timesheets, "
                   "kill fees), per currency."},
     )
@@ -76,12 +71,6 @@ class MyProjectsArgs(PageArgs):
     )
 
 
-class MyRateSchema(Schema):
-    amount = fields.Integer(metadata={"description": "Minor units, per task or per hour."})
-    currency = fields.String()
-    effective_from = UtcDateTime()
-
-
 class MyGuidelinesSchema(Schema):
     number = fields.Integer()
     body = fields.String()
@@ -92,14 +81,14 @@ class MySuspensionSchema(Schema):
     id = fields.UUID()
     reason = fields.String()
     status = fields.Function(
-        states.suspension_status,
+        project_states.suspension_status,
         metadata={"type": "string", "enum": ["pending", "applied"]},
     )
     announced_at = UtcDateTime()
     effective_at = UtcDateTime()
 
 
-class MyKillFeeSchema(Schema):
+class MyKillFeeSchema(MoneySchema):
     id = fields.UUID()
     project_id = fields.UUID()
     project_name = fields.String(attribute="suspension.project.name")
@@ -113,7 +102,6 @@ class MyKillFeeSchema(Schema):
         "description": "Minor units: your earnings on the project in the 14 days before the "
         "announcement, divided by 14."})
     amount = fields.Integer(metadata={"description": "Minor units: average times days missed."})
-    currency = fields.String()
     created_at = UtcDateTime()
 
 
@@ -131,7 +119,7 @@ class MyProjectSchema(Schema):
     description = fields.String(attribute="project.description")
     state = project_state_field("project.current_state")
     pay_model = fields.Enum(PayModel, by_value=True, attribute="project.pay_model")
-    rate = fields.Nested(MyRateSchema, allow_none=True,
+    rate = fields.Nested(MarketRateSchema, allow_none=True,
                          metadata={"description": "The rate in force now."})
     pause_reason = fields.String(attribute="project.pause_reason", allow_none=True)
     expected_resume_at = UtcDateTime(attribute="project.expected_resume_at",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import STAFF_ROLES, Role
+from workforce.accounts.models import MANAGERS, STAFF_ROLES
 from workforce.api.project_states_schemas import (
     PauseSchema,
     ProjectStateSchema,
@@ -14,14 +14,12 @@ from workforce.api.project_states_schemas import (
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
-from workforce.projects import states
+from workforce.projects import project_states
 
 blp = Blueprint(
     "project_states", __name__, url_prefix="/api/v1",
     description="Pause, resume, suspension with notice and kill fees, closing",
 )
-
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
 
 
 @blp.route("/projects/<uuid:project_id>/pause", methods=["POST"])
@@ -35,7 +33,7 @@ def pause(args: dict, project_id: uuid.UUID):
     claims are refused with them; running work sessions stop now, paid to this moment.
     Tasks already claimed may still be submitted. 409 `illegal-transition` from any
     state but active."""
-    return states.pause_project(db_session(), current_user(), project_id, **args)
+    return project_states.pause_project(db_session(), current_user(), project_id, **args)
 
 
 @blp.route("/projects/<uuid:project_id>/resume", methods=["POST"])
@@ -46,7 +44,7 @@ def pause(args: dict, project_id: uuid.UUID):
 def resume(project_id: uuid.UUID):
     """Reopen a paused or suspended project; an announced suspension not yet in effect
     is cancelled (kill fees already owed stand). Trainers are notified."""
-    return states.resume_project(db_session(), current_user(), project_id)
+    return project_states.resume_project(db_session(), current_user(), project_id)
 
 
 @blp.route("/projects/<uuid:project_id>/suspension", methods=["POST"])
@@ -62,7 +60,7 @@ def announce_suspension(args: dict, project_id: uuid.UUID):
     the days missed (rounded up), recorded as an earning. Effective now: suspended at
     once (leases released, sessions closed). 409 `suspension-pending` while another is
     announced."""
-    return states.announce_suspension(db_session(), current_user(), project_id, **args)
+    return project_states.announce_suspension(db_session(), current_user(), project_id, **args)
 
 
 @blp.route("/projects/<uuid:project_id>/suspension", methods=["DELETE"])
@@ -74,7 +72,7 @@ def cancel_suspension(project_id: uuid.UUID):
     """Cancel the announced suspension before it takes effect, without pausing or
     resuming; trainers are notified. Kill fees already owed stand. 409
     `no-pending-suspension` when none is waiting."""
-    return states.cancel_suspension(db_session(), current_user(), project_id)
+    return project_states.cancel_suspension(db_session(), current_user(), project_id)
 
 
 @blp.route("/projects/<uuid:project_id>/suspensions")
@@ -84,7 +82,9 @@ def cancel_suspension(project_id: uuid.UUID):
 @blp.alt_response(404, response="NOT_FOUND")
 def list_suspensions(args: dict, project_id: uuid.UUID):
     """The project's suspensions, newest first, with every kill fee."""
-    return states.list_suspensions(db_session(), current_user(), project_id, page_request(args))
+    return project_states.list_suspensions(
+        db_session(), current_user(), project_id, page_request(args)
+    )
 
 
 @blp.route("/projects/<uuid:project_id>/close", methods=["POST"])
@@ -95,4 +95,4 @@ def list_suspensions(args: dict, project_id: uuid.UUID):
 def close(project_id: uuid.UUID):
     """Close a draft or suspended project for good. A running project is suspended
     first, with its notice (409 `illegal-transition` says so)."""
-    return states.close_project(db_session(), current_user(), project_id)
+    return project_states.close_project(db_session(), current_user(), project_id)

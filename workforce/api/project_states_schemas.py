@@ -6,8 +6,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.api.projects_schemas import project_state_field
-from workforce.api.schemas import Text, UtcDateTime
-from workforce.projects import states
+from workforce.api.schemas import MoneySchema, Text, UtcDateTime
+from workforce.projects import project_states
 from workforce.projects.models import PayModel
 
 REASON = validate.Length(min=1, max=2000)
@@ -47,7 +47,7 @@ class ProjectStateSchema(Schema):
     closed_at = UtcDateTime(allow_none=True)
 
 
-class KillFeeSchema(Schema):
+class KillFeeSchema(MoneySchema):
     id = fields.UUID()
     trainer_id = fields.UUID()
     average_daily_amount = fields.Integer(metadata={
@@ -55,7 +55,6 @@ class KillFeeSchema(Schema):
         "before the announcement, divided by 14 and rounded half-even."})
     days_missed = fields.Integer()
     amount = fields.Integer(metadata={"description": "Minor units: average times days missed."})
-    currency = fields.String(metadata={"example": "USD"})
     created_at = UtcDateTime()
 
 
@@ -64,7 +63,7 @@ class SuspensionSchema(Schema):
     project_id = fields.UUID()
     reason = fields.String()
     status = fields.Function(
-        states.suspension_status,
+        project_states.suspension_status,
         metadata={"description": "pending, applied (in effect from its effective time, "
                   "whether or not the scheduler has followed up) or cancelled",
                   "type": "string", "enum": ["pending", "applied", "cancelled"]},
@@ -73,7 +72,7 @@ class SuspensionSchema(Schema):
     effective_at = UtcDateTime()
     notice_days = fields.Integer(metadata={"description": "The notice period owed."})
     days_missed = fields.Function(
-        lambda s: states.days_missed(s.notice_days, s.announced_at, s.effective_at),
+        lambda s: project_states.days_missed(s.notice_days, s.announced_at, s.effective_at),
         metadata={"description": "Whole days of notice missed, rounded up.",
                   "type": "integer"},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import MANAGERS, STAFF_ROLES
 from workforce.api.projects_schemas import (
     GuidelineCreateSchema,
     GuidelineSchema,
@@ -26,12 +26,9 @@ blp = Blueprint(
     description="Projects: creation, requirements, guidelines, pay rates, activation",
 )
 
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
-READERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER, Role.FINANCE)
-
 
 @blp.route("/projects")
-@blp.requires(*READERS)
+@blp.requires(*STAFF_ROLES)
 @blp.arguments(ProjectListArgs, location="query")
 @blp.response(200, page_of(ProjectSchema))
 def list_projects(args: dict):
@@ -54,7 +51,7 @@ def create_project(args: dict):
 
 
 @blp.route("/projects/<uuid:project_id>")
-@blp.requires(*READERS)
+@blp.requires(*STAFF_ROLES)
 @blp.response(200, ProjectSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_project(project_id: uuid.UUID):
@@ -94,7 +91,7 @@ def replace_requirements(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/guidelines")
-@blp.requires(*READERS)
+@blp.requires(*STAFF_ROLES)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(GuidelineSchema))
 @blp.alt_response(404, response="NOT_FOUND")
@@ -115,7 +112,7 @@ def add_guidelines(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/rates")
-@blp.requires(*READERS)
+@blp.requires(*STAFF_ROLES)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(RateSchema))
 @blp.alt_response(404, response="NOT_FOUND")

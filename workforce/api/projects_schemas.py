@@ -10,8 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load, validate
 
-from workforce.api.assessments_schemas import Currency
-from workforce.api.schemas import LanguageTag, PageArgs, Text, UtcDateTime
+from workforce.api.schemas import Currency, LanguageTag, MoneySchema, PageArgs, Text, UtcDateTime
 from workforce.projects.models import ContentCategory, PayModel, ProjectState, Sensitivity
 from workforce.projects.services import RequirementInput
 
@@ -138,16 +137,10 @@ class ProjectListArgs(PageArgs):
 # --- what is shown -------------------------------------------------------------------
 
 
-class AmountSchema(Schema):
-    amount = fields.Integer(metadata={"description": "Minor units of the currency."})
-    currency = fields.String(metadata={"example": "USD"})
-
-
-class RateSchema(Schema):
+class RateSchema(MoneySchema):
     id = fields.UUID()
     number = fields.Integer()
     amount = fields.Integer(metadata={"description": "Minor units per task or per hour."})
-    currency = fields.String()
     effective_from = UtcDateTime()
     reason = fields.String()
     created_by_id = fields.UUID()
@@ -210,7 +203,7 @@ class ProjectSchema(Schema):
         metadata={"description": "The next rate scheduled to take effect, if any."},
     )
     estimated_hourly_rate = fields.Nested(
-        AmountSchema, allow_none=True,
+        MoneySchema, allow_none=True,
         metadata={"description": "Per-task projects: the current rate at the estimated time."},
     )
     guidelines = fields.Nested(GuidelinesRefSchema, allow_none=True)

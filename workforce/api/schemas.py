@@ -1,4 +1,5 @@
-"""Shared marshmallow pieces: problem bodies, pages, and fields for people's details."""
+"""The API's shared vocabulary: problem bodies, pages, periods, money, times, and fields
+for people's details."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 from workforce import calendar, clock, urls
 from workforce.accounts import passwords, validation
 from workforce.errors import Invalid
+from workforce.money import check_currency
 from workforce.pagination import PageRequest
 
 
@@ -91,6 +93,21 @@ class TimeZone(_Checked):
 
 class LanguageTag(_Checked):
     check = staticmethod(validation.language_tag)
+
+
+class Currency(_Checked):
+    check = staticmethod(check_currency)
+
+
+MINOR_UNITS = {"description": "Minor units of the currency (cents for USD)."}
+
+
+class MoneySchema(Schema):
+    """Money: integer minor units and the ISO 4217 code (a schema with more to say about
+    an amount extends this one)."""
+
+    amount = fields.Integer(metadata=MINOR_UNITS)
+    currency = fields.String(metadata={"example": "USD"})
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -178,6 +195,21 @@ class PageArgs(Schema):
         validate=validate.Length(max=512),
         metadata={"description": "The next_cursor of the previous page."},
     )
+
+
+class PeriodArgs(Schema):
+    """A period in a query: ``from`` (inclusive) and ``to`` (exclusive)."""
+
+    since = UtcDateTime(data_key="from", metadata={
+        "description": "At or after this time (ISO 8601 with an offset)."})
+    until = UtcDateTime(data_key="to", metadata={"description": "Before this time."})
+
+
+class WholePeriodArgs(PeriodArgs):
+    """A period with both ends."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.required = True
 
 
 def page_request(args: dict[str, Any]) -> PageRequest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import MANAGERS, REVIEWERS, Role
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.staffing_schemas import (
@@ -28,8 +28,6 @@ blp = Blueprint(
     description="Staffing: the trainer marketplace, applications, invitations and membership",
 )
 
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
-MEMBER_READERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER)
 
 # --- trainers: the marketplace -------------------------------------------------------
 
@@ -133,7 +131,7 @@ def leave(args: dict, membership_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/members")
-@blp.requires(*MEMBER_READERS)
+@blp.requires(*REVIEWERS)
 @blp.arguments(MembershipListArgs, location="query")
 @blp.response(200, page_of(MemberSchema))
 @blp.alt_response(404, response="NOT_FOUND")

@@ -11,12 +11,11 @@ from marshmallow import Schema, fields, validate
 
 from workforce.api.attempts_schemas import MarketOrganisationSchema
 from workforce.api.projects_schemas import (
-    AmountSchema,
     GuidelinesRefSchema,
     RequirementSchema,
     project_state_field,
 )
-from workforce.api.schemas import PageArgs, Text, UtcDateTime
+from workforce.api.schemas import MoneySchema, PageArgs, Text, UtcDateTime
 from workforce.projects.models import (
     MembershipOrigin,
     MembershipState,
@@ -28,9 +27,8 @@ from workforce.projects.staffing import InvitationOutcome
 # --- the marketplace -----------------------------------------------------------------
 
 
-class MarketRateSchema(Schema):
+class MarketRateSchema(MoneySchema):
     amount = fields.Integer(metadata={"description": "Minor units per task or per hour."})
-    currency = fields.String(metadata={"example": "USD"})
     effective_from = UtcDateTime()
 
 
@@ -80,7 +78,7 @@ class MarketProjectSchema(Schema):
     pay_model = fields.Enum(PayModel, by_value=True)
     current_rate = fields.Nested(MarketRateSchema, allow_none=True)
     upcoming_rate = fields.Nested(MarketRateSchema, allow_none=True)
-    estimated_hourly_rate = fields.Nested(AmountSchema, allow_none=True)
+    estimated_hourly_rate = fields.Nested(MoneySchema, allow_none=True)
     estimated_task_seconds = fields.Integer(allow_none=True)
     daily_cap_minutes = fields.Integer(allow_none=True)
     weekly_cap_minutes = fields.Integer(allow_none=True)

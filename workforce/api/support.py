@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from workforce.accounts.models import STAFF_ROLES, Role
+from workforce.accounts.models import MANAGERS, STAFF_ROLES, Role
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.support_schemas import (
@@ -38,8 +38,6 @@ blp = Blueprint(
     "support", __name__, url_prefix="/api/v1",
     description="Flags and triage, support cases, check-ins and aggregated wellbeing figures",
 )
-
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
 
 
 # --- flags (trainers) ----------------------------------------------------------------

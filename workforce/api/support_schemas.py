@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from workforce.api.schemas import PageArgs, Text, UtcDateTime
-from workforce.api.tasks_schemas import TaskPaySchema
+from workforce.api.schemas import MoneySchema, PageArgs, Text, UtcDateTime
 from workforce.api.wellbeing_schemas import SupportLinkSchema
 from workforce.projects.models import AssignmentState, ContentCategory, Sensitivity
 from workforce.wellbeing.exposure import effective_categories, effective_sensitivity
@@ -86,7 +85,7 @@ class FlagReceiptSchema(Schema):
         "description": "The organisation's support resources."})
     support_case_id = fields.Method("_case_id", allow_none=True,
                                     metadata={"type": "string", "format": "uuid"})
-    paid = fields.Nested(TaskPaySchema, allow_none=True, metadata={
+    paid = fields.Nested(MoneySchema, allow_none=True, metadata={
         "description": "What the time was paid as flagged work, once per assignment."})
 
     def _case_id(self, receipt: object) -> str | None:

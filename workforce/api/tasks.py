@@ -8,7 +8,7 @@ from http import HTTPStatus
 from flask import current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from workforce.accounts.models import Role
+from workforce.accounts.models import MANAGERS, REVIEWERS, Role
 from workforce.api.guards import raw_body
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
@@ -41,8 +41,6 @@ blp = Blueprint(
     description="Tasks: import, claims and leases, submissions, review and appeals",
 )
 
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
-REVIEWERS = (Role.VENDOR_MANAGER, Role.ADMIN, Role.REVIEWER)
 
 IMPORT_TYPES = {
     "application/x-ndjson": ImportFormat.JSONL,

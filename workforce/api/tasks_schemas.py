@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from workforce.api.schemas import PageArgs, Text, UtcDateTime
+from workforce.api.schemas import MoneySchema, PageArgs, Text, UtcDateTime
 from workforce.api.staffing_schemas import ContentWarningSchema
 from workforce.api.trainer_wellbeing_schemas import RotationSchema
 from workforce.projects.imports import ImportFormat
@@ -17,11 +17,6 @@ from workforce.projects.models import AppealState, AssignmentState, RejectionCat
 from workforce.projects.reviews import MESSAGE_MAX, AppealDecision, ReviewDecision
 
 ACTIVE_SECONDS_MAX = 10_000_000
-
-
-class TaskPaySchema(Schema):
-    amount = fields.Integer(metadata={"description": "Minor units of the currency."})
-    currency = fields.String(metadata={"example": "USD"})
 
 
 class TaskPayloadSchema(Schema):
@@ -162,7 +157,7 @@ class AssignmentSchema(Schema):
     review_message = fields.String(attribute="assignment.review_message", allow_none=True)
     revisions = fields.Integer(attribute="assignment.revisions", metadata={
         "description": "How many times a revision was asked for."})
-    pay = fields.Nested(TaskPaySchema, allow_none=True, metadata={
+    pay = fields.Nested(MoneySchema, allow_none=True, metadata={
         "description": "What an approval pays (per-task projects, once submitted)."})
     appeal = fields.Nested(AppealBriefSchema, allow_none=True)
     guidelines = fields.Nested(TaskGuidelinesSchema, allow_none=True, metadata={

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from workforce.api.assessments_schemas import Currency
-from workforce.api.schemas import PublicUrl, Text, UtcDateTime
+from workforce.api.schemas import Currency, PublicUrl, Text, UtcDateTime
 
 
 def _minutes(low: int, high: int, description: str, **kwargs: object) -> fields.Integer:

@@ -35,12 +35,12 @@ from workforce.accounts.audit import SystemActor
 from workforce.accounts.models import Organisation, User
 from workforce.assessments import grading, scoring
 from workforce.assessments.lifecycle import (
+    ATTEMPTS,
     answers_of,
     drawn_questions,
     is_answered,
     is_free_text,
     lock_attempt,
-    move_attempt,
     questions_by_id,
 )
 from workforce.assessments.models import (
@@ -724,7 +724,7 @@ def close_attempt(
     _pay_stipend(session, attempt, answered_count(attempt, answers))
     free_text = [q for q in questions if is_free_text(q)]
     if any(_has_text(answers.get(q.id)) for q in free_text):
-        move_attempt(attempt, AttemptState.AWAITING_GRADING)
+        ATTEMPTS.move(attempt, AttemptState.AWAITING_GRADING)
         session.flush()
         _tell_awaiting(session, attempt)
         return

@@ -33,15 +33,15 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.audit import Actor
-from workforce.accounts.models import Role, User
+from workforce.accounts.models import GRADERS, Role, User
 from workforce.assessments import scoring
 from workforce.assessments.lifecycle import (
+    ATTEMPTS,
+    GRADINGS,
     answers_of,
     drawn_questions,
     is_free_text,
     lock_attempt,
-    move_attempt,
-    move_grading,
 )
 from workforce.assessments.models import (
     Assessment,
@@ -63,7 +63,6 @@ from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, decode_cursor, encode_cursor
 
-GRADER_ROLES = frozenset({Role.REVIEWER, Role.VENDOR_MANAGER})
 ADJUDICATION_ROUND = 3
 
 # --- the queue -----------------------------------------------------------------------
@@ -344,7 +343,7 @@ def submit_grading(
     checked = check_scores(questions, answered, scores)
     for entry in checked:
         session.add(CriterionScore(grading_id=grading.id, **entry))
-    move_grading(grading, GradingState.SUBMITTED)
+    GRADINGS.move(grading, GradingState.SUBMITTED)
     grading.submitted_at = clock.now()
     grading.total_points = sum(entry["points"] for entry in checked)
     session.flush()  # the new scores are read back when the attempt is settled
@@ -463,7 +462,7 @@ def complete_attempt(
     attempt.score_percent = scoring.score_percent(total, attempt.max_points)
     attempt.passed = scoring.passed(total, attempt.max_points, version.pass_mark_percent)
     attempt.graded_at = now
-    move_attempt(attempt, AttemptState.GRADED)
+    ATTEMPTS.move(attempt, AttemptState.GRADED)
     standing = _update_qualification(session, attempt, actor, now)
     audit.record(
         session, actor, "attempt.graded", object_type="attempt", object_id=attempt.id,
@@ -635,7 +634,7 @@ def grader_stats(session: Session, manager: User) -> list[GraderStats]:
         select(User)
         .where(
             User.organisation_id == manager.organisation_id,
-            or_(User.role.in_(GRADER_ROLES), User.id.in_(list(counts))),
+            or_(User.role.in_(GRADERS), User.id.in_(list(counts))),
         )
         .order_by(User.display_name, User.id)
     )

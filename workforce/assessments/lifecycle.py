@@ -14,41 +14,22 @@ from workforce.assessments.models import (
     Attempt,
     AttemptAnswer,
     AttemptState,
-    Grading,
     GradingState,
     Question,
     QuestionKind,
 )
-from workforce.errors import IllegalTransition
+from workforce.lifecycle import Lifecycle
 
-ATTEMPT_TRANSITIONS: dict[AttemptState, frozenset[AttemptState]] = {
+ATTEMPTS = Lifecycle("An attempt", {
     AttemptState.OPEN: frozenset({AttemptState.AWAITING_GRADING, AttemptState.GRADED}),
     AttemptState.AWAITING_GRADING: frozenset({AttemptState.GRADED}),
     AttemptState.GRADED: frozenset(),
-}
+})
 
-GRADING_TRANSITIONS: dict[GradingState, frozenset[GradingState]] = {
+GRADINGS = Lifecycle("A grading", {
     GradingState.CLAIMED: frozenset({GradingState.SUBMITTED}),
     GradingState.SUBMITTED: frozenset(),
-}
-
-
-def move_attempt(attempt: Attempt, target: AttemptState) -> None:
-    if target not in ATTEMPT_TRANSITIONS[attempt.state]:
-        raise IllegalTransition(
-            f"An attempt cannot go from {attempt.state.value} to {target.value}.",
-            current_state=attempt.state.value,
-        )
-    attempt.state = target
-
-
-def move_grading(grading: Grading, target: GradingState) -> None:
-    if target not in GRADING_TRANSITIONS[grading.state]:
-        raise IllegalTransition(
-            f"A grading cannot go from {grading.state.value} to {target.value}.",
-            code="grading-submitted", current_state=grading.state.value,
-        )
-    grading.state = target
+}, code="grading-submitted")
 
 
 def lock_attempt(session: Session, attempt_id: uuid.UUID) -> Attempt | None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts import audit
-from workforce.accounts.models import Organisation, Role, User, WageFloor
+from workforce.accounts.models import Organisation, Role, User
 from workforce.assessments.models import (
     STIPEND_MIN_ANSWERS,
     Assessment,
@@ -259,22 +259,6 @@ def _audit_and_notify(
         f"Your qualification {qualification.name} was {verb}. Reason: {reason}",
         data={"qualification_id": str(qualification.id), "status": record.status.value},
     )
-
-
-# --- wage floors ---------------------------------------------------------------------
-
-
-def set_wage_floor(
-    session: Session, admin: User, *, currency: str, hourly_amount: int,
-    country: str | None = None,
-) -> WageFloor:
-    """The currency's default floor (or a country's): see ``billing.floors``."""
-    return floors.set_floor(session, admin, currency=currency, hourly_amount=hourly_amount,
-                            country=country)
-
-
-def list_wage_floors(session: Session, staff: User) -> list[WageFloor]:
-    return floors.list_floors(session, staff)
 
 
 # --- assessments ---------------------------------------------------------------------

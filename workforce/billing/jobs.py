@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from workforce import clock
-from workforce.billing import counselling, fairpay, payouts, processing, reconciliation
+from workforce.billing import counselling, fair_pay, payouts, processing, reconciliation
 from workforce.billing.models import PayoutSchedule
 from workforce.db import Database
 
@@ -89,13 +89,13 @@ def settle_fair_pay(database: Database, *, now: datetime | None = None) -> int:
     that a rate now in force meets. Returns how many top-ups were posted."""
     now = now or clock.now()
     with database.unit_of_work() as session:
-        due = fairpay.due_weeks(session, now=now)
+        due = fair_pay.due_weeks(session, now=now)
     posted = 0
     for key in due:
         with database.unit_of_work() as session:
-            posted += fairpay.settle_week(session, key, now=now) is not None
+            posted += fair_pay.settle_week(session, key, now=now) is not None
     with database.unit_of_work() as session:
-        fairpay.review_underpriced(session, now=now)
+        fair_pay.review_underpriced(session, now=now)
     if posted:
         log.info("wage-floor top-ups posted", extra={"handled": posted})
     return posted

@@ -434,7 +434,7 @@ class PayoutExclusion(IdMixin, Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
-# --- fair pay and the counselling allowance (billing.fairpay, billing.counselling) ---
+# --- fair pay and the counselling allowance (billing.fair_pay, billing.counselling) ---
 
 
 class PayWeek(IdMixin, Base):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from workforce import clock
 from workforce.db import Database
-from workforce.projects import hourly, reviews, states, tasks, timesheets
+from workforce.projects import hourly, project_states, reviews, tasks, timesheets
 
 log = logging.getLogger(__name__)
 
@@ -50,5 +50,5 @@ def auto_approve_timesheets(database: Database) -> int:
 
 
 def apply_due_suspensions(database: Database) -> int:
-    return drain(database, states.apply_due_suspensions)
+    return drain(database, project_states.apply_due_suspensions)
 

@@ -119,7 +119,7 @@ class Project(IdMixin, TimestampMixin, Base):
     expected_resume_at: Mapped[datetime | None]
     # The effective time of the suspension announced (pending) or in force (suspended,
     # or closed after one); cleared when a pending one is cancelled or the project
-    # resumes. Kept here, beside the state, by ``projects.states`` alone, so that every
+    # resumes. Kept here, beside the state, by ``projects.project_states`` alone, so that every
     # rule reads it with the project's row (``state_at``).
     suspension_effective_at: Mapped[datetime | None]
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
@@ -128,7 +128,7 @@ class Project(IdMixin, TimestampMixin, Base):
     # Per-task projects found under-priced by the fair-pay settlement: a trainer's
     # measured week fell under their wage floor and the rate in force does not meet
     # the floor at the measured median time per task. ``suggested_task_rate`` would;
-    # all three are cleared once a rate in force meets it (``billing.fairpay``).
+    # all three are cleared once a rate in force meets it (``billing.fair_pay``).
     underpriced_at: Mapped[datetime | None]
     suggested_task_rate: Mapped[int | None]
     measured_median_task_seconds: Mapped[int | None]

@@ -170,7 +170,7 @@ def _approve(
     action: str,
 ) -> Money | None:
     before = _snapshot(assignment)
-    lifecycle.move(assignment, AssignmentState.APPROVED)
+    lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.APPROVED)
     assignment.auto_approved = auto
     if assignment.reviewed_at is None or auto:
         assignment.reviewed_at = now
@@ -296,7 +296,7 @@ def review(
         session.flush()
         return assignment
     if decision is ReviewDecision.REJECT:
-        lifecycle.move(assignment, AssignmentState.REJECTED)
+        lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.REJECTED)
         assignment.rejection_category = rejection_category
         winddown.give_back_slot(session, assignment.task_id)
         notify(session, assignment.trainer_id, "task.rejected", "Task rejected",
@@ -304,7 +304,7 @@ def review(
                "You may appeal once.", {**data, "rejection_category": str(rejection_category)})
         action = "task.rejected"
     else:
-        lifecycle.move(assignment, AssignmentState.REVISION_REQUESTED)
+        lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.REVISION_REQUESTED)
         assignment.revisions += 1
         notify(session, assignment.trainer_id, "task.revision_requested", "Revision requested",
                f"Please revise your answer to {where}: {message} Resubmit within "
@@ -501,7 +501,7 @@ def auto_approve_submissions(session: Session, *, now: datetime, limit: int) -> 
                {"assignment_id": str(assignment.id), "project_id": str(project.id)})
     expired = due(AssignmentState.REVISION_REQUESTED, Assignment.reviewed_at)
     for assignment in expired:
-        lifecycle.move(assignment, AssignmentState.EXPIRED)
+        lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.EXPIRED)
         assignment.released_at = now
         winddown.give_back_slot(session, assignment.task_id)
         project = assignment.project

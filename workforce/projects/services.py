@@ -1,6 +1,6 @@
 """Projects as their organisation's managers run them: creation, settings, required
 qualifications, versioned guidelines and pay rates, and activation (draft -> active;
-the other moves belong to ``states``).
+the other moves belong to ``project_states``).
 
 Rules worth knowing:
 
@@ -719,7 +719,7 @@ def add_rate(
 def clear_underpriced_if_met(
     session: Session, project: Project, rate: ProjectRate | None, actor: audit.Actor
 ) -> bool:
-    """Clear the fair-pay settlement's under-priced mark (``billing.fairpay``) once the
+    """Clear the fair-pay settlement's under-priced mark (``billing.fair_pay``) once the
     rate in force meets the suggested per-task rate (audited). Returns whether it did."""
     suggested = project.suggested_task_rate
     if project.underpriced_at is None or rate is None or suggested is None:
@@ -797,7 +797,7 @@ def activate_project(session: Session, manager: User, project_id: uuid.UUID) -> 
         )
     assert rate is not None
     check_wage_floor(session, PayTerms.of(project), rate.amount)
-    lifecycle.move(project, ProjectState.ACTIVE)
+    lifecycle.PROJECTS.move(project, ProjectState.ACTIVE)
     project.activated_at = now
     session.flush()
     audit.record(

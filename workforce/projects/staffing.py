@@ -444,7 +444,7 @@ def _activate(
             code="capacity-reached", capacity=project.capacity, active_members=active,
         )
     before = member.state
-    lifecycle.move(member, MembershipState.ACTIVE)
+    lifecycle.MEMBERSHIPS.move(member, MembershipState.ACTIVE)
     member.joined_at = clock.now()
     member.decided_by_id = actor.id
     session.flush()
@@ -477,7 +477,7 @@ def _end(
     project = session.get_one(Project, member.project_id)
     now = clock.now()
     before = member.state
-    lifecycle.move(member, target)
+    lifecycle.MEMBERSHIPS.move(member, target)
     member.reason = reason or None
     member.ended_at = now
     if actor.id != member.trainer_id:

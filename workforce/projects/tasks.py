@@ -477,7 +477,7 @@ def _limit_stop(session: Session, trainer: User, assignment: Assignment,
 def _end_lease(
     session: Session, assignment: Assignment, state: AssignmentState, at: datetime
 ) -> None:
-    lifecycle.move(assignment, state)
+    lifecycle.ASSIGNMENTS.move(assignment, state)
     assignment.released_at = at
     winddown.give_back_slot(session, assignment.task_id)
 
@@ -661,7 +661,7 @@ def submit(
                 "The project has no pay rate in force; ask its manager to set one.",
                 code="no-rate-in-force",
             )
-    lifecycle.move(assignment, AssignmentState.SUBMITTED)
+    lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.SUBMITTED)
     assignment.answer = answer
     assignment.active_seconds = worked
     assignment.submitted_at = now

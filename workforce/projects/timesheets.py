@@ -35,7 +35,7 @@ from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
-from workforce.projects.lifecycle import move
+from workforce.projects.lifecycle import TIMESHEETS
 from workforce.projects.models import (
     Project,
     ProjectRate,
@@ -291,7 +291,7 @@ def submit_timesheet(session: Session, trainer: User, timesheet_id: uuid.UUID) -
     least one entry. Allowed whatever the project's state (suspended and closed projects
     still settle)."""
     sheet = _own(session, trainer, lock_timesheet(session, timesheet_id))
-    move(sheet, TimesheetState.SUBMITTED)
+    TIMESHEETS.move(sheet, TimesheetState.SUBMITTED)
     entries = list(session.scalars(select(TimeEntry).where(TimeEntry.timesheet_id == sheet.id)))
     running = [e for e in entries if e.ended_at is None]
     if running:
@@ -383,7 +383,7 @@ def _approve(
     now: datetime,
     auto: bool,
 ) -> None:
-    move(sheet, TimesheetState.APPROVED)
+    TIMESHEETS.move(sheet, TimesheetState.APPROVED)
     project = session.get(Project, sheet.project_id)
     assert project is not None
     entries = list(session.scalars(

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import Role, User
-from workforce.errors import Conflict, IllegalTransition, NotFound
+from workforce.errors import Conflict, NotFound
+from workforce.lifecycle import Lifecycle
 from workforce.notifications.services import notify, queue_email
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.wellbeing.models import WellbeingPolicy
@@ -40,11 +41,11 @@ from workforce.wellbeing.support_models import (
 
 NOTE_MAX = 5000
 
-CASE_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
+CASES = Lifecycle("A support case", {
     CaseState.OPEN: frozenset({CaseState.ACKNOWLEDGED, CaseState.CLOSED}),
     CaseState.ACKNOWLEDGED: frozenset({CaseState.CLOSED}),
     CaseState.CLOSED: frozenset(),
-}
+})
 
 
 def support_resources(policy: WellbeingPolicy) -> dict[str, Any]:
@@ -244,15 +245,6 @@ def get_case(session: Session, staff: User, case_id: uuid.UUID) -> CaseView:
 # --- handling ------------------------------------------------------------------------
 
 
-def _move(case: SupportCase, target: CaseState) -> None:
-    if target not in CASE_TRANSITIONS[case.state]:
-        raise IllegalTransition(
-            f"A support case cannot go from {case.state.value} to {target.value}.",
-            current_state=case.state.value,
-        )
-    case.state = target
-
-
 def _note(session: Session, case: SupportCase, author: User, body: str, *,
           by_trainer: bool, shared: bool) -> SupportCaseNote:
     note = SupportCaseNote(case_id=case.id, author_id=author.id, by_trainer=by_trainer,
@@ -266,7 +258,7 @@ def _transition(session: Session, staff: User, case_id: uuid.UUID, target: CaseS
                 note: str | None, shared: bool) -> CaseView:
     case = _handled_case(session, staff, case_id, lock=True)
     before = case.state.value
-    _move(case, target)
+    CASES.move(case, target)
     now = clock.now()
     if target is CaseState.ACKNOWLEDGED:
         case.acknowledged_at, case.acknowledged_by_id = now, staff.id

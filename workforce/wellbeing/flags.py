@@ -41,10 +41,11 @@ from sqlalchemy.orm import Session, joinedload
 
 from workforce import clock
 from workforce.accounts import audit
-from workforce.accounts.models import Role, User
+from workforce.accounts.models import MANAGERS, User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
-from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
+from workforce.errors import Conflict, Invalid, NotFound
+from workforce.lifecycle import Lifecycle
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -78,12 +79,12 @@ SOURCE_TYPE = reviews.SOURCE_TYPE
 # Flagged time is paid up to this many estimated task times (see the module's notes).
 FLAG_PAY_FACTOR = 2
 
-FLAG_TRANSITIONS: dict[FlagState, frozenset[FlagState]] = {
+FLAGS = Lifecycle("A flag", {
     FlagState.OPEN: frozenset({FlagState.ESCALATED, FlagState.CONFIRMED, FlagState.DISMISSED}),
     FlagState.ESCALATED: frozenset({FlagState.CONFIRMED, FlagState.DISMISSED}),
     FlagState.CONFIRMED: frozenset(),
     FlagState.DISMISSED: frozenset(),
-}
+})
 
 # Flags reach the organisation without a name (the triage queue never shows who), so
 # the audit log names no trainer either; the flag's own row keeps who, for pay and
@@ -195,7 +196,7 @@ def _tell_triagers(session: Session, flag: ContentFlag, project: Project, task: 
     managers = session.scalars(
         select(User.id).where(
             User.organisation_id == project.organisation_id,
-            User.role.in_((Role.VENDOR_MANAGER, Role.ADMIN)), User.is_active.is_(True),
+            User.role.in_(MANAGERS), User.is_active.is_(True),
         )
     ).all()
     for manager_id in managers:
@@ -318,15 +319,6 @@ def get_flag(session: Session, staff: User, flag_id: uuid.UUID) -> ContentFlag:
     return _staff_flag(session, staff, flag_id)
 
 
-def _move(flag: ContentFlag, target: FlagState) -> None:
-    if target not in FLAG_TRANSITIONS[flag.state]:
-        raise IllegalTransition(
-            f"A flag cannot go from {flag.state.value} to {target.value}.",
-            current_state=flag.state.value,
-        )
-    flag.state = target
-
-
 def _snapshot(flag: ContentFlag) -> dict[str, Any]:
     return {
         "state": flag.state.value, "category": flag.category.value,
@@ -351,7 +343,7 @@ def confirm_flag(
     ``content_categories`` added (default: the flag's category). It may only go up."""
     flag = _staff_flag(session, staff, flag_id, lock=True)
     before = _snapshot(flag)
-    _move(flag, FlagState.CONFIRMED)
+    FLAGS.move(flag, FlagState.CONFIRMED)
     if scope is RaiseScope.NONE and (sensitivity is not None or content_categories):
         raise Invalid("Say what to relabel: the task or the project.",
                       errors={"scope": ["Must be task or project to change a content "
@@ -443,7 +435,7 @@ def dismiss_flag(session: Session, staff: User, flag_id: uuid.UUID, *, reason: s
     hidden task is offered again. The trainer's pay and standing stay as they were."""
     flag = _staff_flag(session, staff, flag_id, lock=True)
     before = _snapshot(flag)
-    _move(flag, FlagState.DISMISSED)
+    FLAGS.move(flag, FlagState.DISMISSED)
     _decided(flag, staff, reason)
     session.flush()
     audit.record(session, staff, "content_flag.dismissed", object_type="content_flag",
@@ -461,7 +453,7 @@ def escalate_flag(session: Session, staff: User, flag_id: uuid.UUID, *, note: st
     e-mail. A hidden task stays hidden until the flag is confirmed or dismissed."""
     flag = _staff_flag(session, staff, flag_id, lock=True)
     before = _snapshot(flag)
-    _move(flag, FlagState.ESCALATED)
+    FLAGS.move(flag, FlagState.ESCALATED)
     flag.escalated_by_id, flag.escalated_at, flag.escalation_note = staff.id, clock.now(), note
     session.flush()
     audit.record(session, staff, "content_flag.escalated", object_type="content_flag",

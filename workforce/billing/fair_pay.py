@@ -70,7 +70,7 @@ from sqlalchemy.orm import Session, aliased
 
 from workforce import calendar, clock
 from workforce.accounts import audit
-from workforce.accounts.models import Organisation, Role, User
+from workforce.accounts.models import MANAGERS, Organisation, Role, User
 from workforce.billing import floors
 from workforce.billing.models import EarningEvent, EarningKind, PayWeek, TopUp
 from workforce.billing.services import record_earning
@@ -110,7 +110,6 @@ SETTLE_GRACE = timedelta(hours=1)
 RECHECK_MARGIN = timedelta(minutes=10)
 # How long a scheduler may be down and still settle every week it missed.
 DOWNTIME_ALLOWANCE = timedelta(days=30)
-MANAGERS = (Role.VENDOR_MANAGER, Role.ADMIN)
 
 
 # --- measuring -----------------------------------------------------------------------

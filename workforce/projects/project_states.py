@@ -94,7 +94,7 @@ def pause_project(
         )
     project = _locked_project(session, actor, project_id)
     before = _state_of(project)
-    lifecycle.move(project, ProjectState.PAUSED)
+    lifecycle.PROJECTS.move(project, ProjectState.PAUSED)
     project.pause_reason = reason
     project.expected_resume_at = clock.as_utc(expected_resume_at) if expected_resume_at else None
     closed = winddown.close_sessions(session, project.id, at=now, reason=EntryEndReason.PAUSED)
@@ -128,7 +128,7 @@ def resume_project(session: Session, actor: User, project_id: uuid.UUID) -> Proj
             current_state=project.state.value,
         )
     before = _state_of(project)
-    lifecycle.move(project, ProjectState.ACTIVE)
+    lifecycle.PROJECTS.move(project, ProjectState.ACTIVE)
     project.pause_reason = None
     project.expected_resume_at = None
     cancelled = _cancel_pending(session, project, now)
@@ -175,7 +175,7 @@ def announce_suspension(
     # A time a moment ago means now: a suspension never takes effect retroactively.
     effective_at = max(effective_at, now)
     project = _locked_project(session, actor, project_id)
-    _require_move(project, ProjectState.SUSPENDED)
+    lifecycle.PROJECTS.check(project.state, ProjectState.SUSPENDED)
     pending = find_pending_suspension(session, project.id)
     if pending is not None:
         raise Conflict(
@@ -280,7 +280,7 @@ def apply_due_suspensions(session: Session, *, now: datetime, limit: int) -> int
         ).one()
         if project is None or suspension.applied_at or suspension.cancelled_at:
             continue
-        if not lifecycle.can_move(project.state, ProjectState.SUSPENDED):
+        if not lifecycle.PROJECTS.allows(project.state, ProjectState.SUSPENDED):
             # Cannot happen through the services (a resume cancels, closing needs a
             # suspended project); settle it rather than pick it up on every run.
             suspension.cancelled_at = now
@@ -464,7 +464,7 @@ def close_project(session: Session, actor: User, project_id: uuid.UUID) -> Proje
             current_state=project.state.value,
         )
     before = _state_of(project)
-    lifecycle.move(project, ProjectState.CLOSED)
+    lifecycle.PROJECTS.move(project, ProjectState.CLOSED)
     project.closed_at = now
     # Nothing should be left in flight on a suspended project; make sure.
     winddown.end_leases(session, project.id, at=now)
@@ -503,7 +503,7 @@ def _apply(
     released and running sessions closed (and paid) at the effective time, trainers
     told."""
     before = _state_of(project)
-    lifecycle.move(project, ProjectState.SUSPENDED)
+    lifecycle.PROJECTS.move(project, ProjectState.SUSPENDED)
     project.pause_reason = None
     project.expected_resume_at = None
     project.suspension_effective_at = suspension.effective_at
@@ -555,13 +555,6 @@ def _locked_project(session: Session, actor: User, project_id: uuid.UUID) -> Pro
         _apply(session, due, project, SCHEDULER, now=now)
     return project
 
-
-def _require_move(project: Project, target: ProjectState) -> None:
-    if not lifecycle.can_move(project.state, target):
-        raise IllegalTransition(
-            f"A project cannot go from {project.state.value} to {target.value}.",
-            current_state=project.state.value,
-        )
 
 
 def _notify_members(
