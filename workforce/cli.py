@@ -2,7 +2,8 @@
 
 Commands get the app from Flask: ``AppGroup`` wraps each in ``with_appcontext``, which
 builds it once through the group's ``ScriptInfo`` (the tests hand in their own app with
-``app.test_cli_runner()``). Commands that need no app say so (``with_appcontext=False``).
+``app.test_cli_runner()``). Commands that need no app say so (``with_appcontext=False``,
+or the plain ``db`` group).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def run_job(name: str) -> None:
 
 @main.group(cls=click.Group)
 def db() -> None:
-    """Database migrations (Alembic): settings only, no app."""
+    """Database migrations (Alembic)."""
 
 
 @db.command()
