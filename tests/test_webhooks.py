@@ -302,12 +302,13 @@ def test_a_failing_handler_stores_nothing(secret_only, client: ApiClient, sessio
 
 
 def test_the_app_factory_registers_the_handlers(
-    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
 ):
     """Every process built by the app factory (the API, the scheduler, the CLI) handles
     the same events, whatever modules it imported."""
     monkeypatch.setattr(webhooks, "HANDLERS", {})
-    create_app(settings, database=database, email_sender=MemorySender(),
+    # A database of its own: the factory configures the sessions of the one it is given.
+    create_app(settings, database=Database("sqlite://"), email_sender=MemorySender(),
                configure_logging=False)
     assert dict(webhooks.HANDLERS) == {
         "account.updated": webhooks.handle_account_updated,
