@@ -31,6 +31,7 @@ from tests.factories import (
 from tests.stripe_standin import StripeStandin
 from workforce.accounts.models import Organisation, Role, User
 from workforce.billing import ledger, payouts
+from workforce.billing.gateways.stripe import gateway_from_settings
 from workforce.billing.models import (
     AccountKind,
     JournalEntry,
@@ -177,9 +178,11 @@ def expense_of(session: Session, organisation_id: uuid.UUID, currency: str = "US
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, app: Flask, **changes: Any) -> None:
-    """Change the app's settings for one test."""
+    """Change the app's settings for one test, and its gateway with them (as the app
+    factory builds it)."""
     services = app.extensions["workforce"]
     monkeypatch.setattr(services, "settings", replace(services.settings, **changes))
+    monkeypatch.setattr(services, "gateway", gateway_from_settings(services.settings))
 
 
 @pytest.fixture

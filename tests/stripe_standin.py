@@ -25,10 +25,10 @@ module in ``pytest_plugins``)::
 
 The server is started once per test process (on first use, on a free port); the fixture
 calls ``reset()`` before each test, so every test starts with no accounts, transfers,
-keys or planned failures. Point the app at it by replacing its settings, e.g.
-``monkeypatch.setattr(app.extensions["workforce"], "settings", replace(settings,
-stripe_api_key=standin.api_key, stripe_api_base=standin.url,
-stripe_webhook_secret=standin.webhook_secret))`` (see tests/test_payout_accounts.py).
+keys or planned failures. Point the app at it by replacing its settings and gateway:
+``configure(monkeypatch, app, stripe_api_key=standin.api_key,
+stripe_api_base=standin.url, stripe_webhook_secret=standin.webhook_secret)``
+(``tests/payout_helpers.py``).
 
 Idempotency as at Stripe: a POST with an ``Idempotency-Key`` seen before answers the
 stored response again (same parameters) or 400 ``idempotency_error`` (other parameters);

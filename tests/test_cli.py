@@ -30,10 +30,10 @@ from workforce.cli import main, served_url
 
 @pytest.fixture
 def run(app: Flask, session: Session):
-    runner = CliRunner()
+    runner = app.test_cli_runner()
 
     def invoke(*args: str, **kwargs):
-        result = runner.invoke(main, list(args), obj=app, catch_exceptions=False, **kwargs)
+        result = runner.invoke(main, list(args), catch_exceptions=False, **kwargs)
         session.expire_all()
         return result
 

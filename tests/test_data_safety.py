@@ -189,13 +189,10 @@ def slow_stripe(app: Flask, stripe_standin: StripeStandin,
     """Stripe configured and pointed at the stand-in, with a client that gives up after
     half a second (the stand-in's planned timeouts hold the answer for two)."""
     services = app.extensions["workforce"]
-    configured = replace(services.settings, stripe_api_key=stripe_standin.api_key,
-                         stripe_api_base=stripe_standin.url,
-                         public_base_url="https://workforce.example")
-    monkeypatch.setattr(services, "settings", configured)
-    gateways = app.extensions.setdefault("workforce.payout_gateways", {})
-    monkeypatch.setitem(gateways, (configured.stripe_api_key, configured.stripe_api_base),
-                        stripe_standin.gateway(timeout=0.5))
+    monkeypatch.setattr(services, "settings", replace(
+        services.settings, stripe_api_key=stripe_standin.api_key,
+        stripe_api_base=stripe_standin.url, public_base_url="https://workforce.example"))
+    monkeypatch.setattr(services, "gateway", stripe_standin.gateway(timeout=0.5))
     return stripe_standin
 
 

@@ -27,7 +27,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis.strategies as st
@@ -47,6 +47,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.factories import StaffFactory, UserFactory, token_for
+from tests.payout_helpers import configure
 from tests.stripe_standin import StripeStandin, stripe_standin
 from tests.test_openapi import OPENAPI, documented_rules
 from workforce import demo
@@ -124,13 +125,11 @@ def stripe_app(app: Flask, stripe_standin: StripeStandin,
                monkeypatch: pytest.MonkeyPatch) -> Flask:
     """Stripe configured and pointed at the stand-in, so payout accounts and webhooks
     answer as in production (not 503 "not configured")."""
-    services = app.extensions["workforce"]
-    monkeypatch.setattr(services, "settings", replace(
-        services.settings, stripe_api_key=stripe_standin.api_key,
-        stripe_api_base=stripe_standin.url, stripe_webhook_secret=stripe_standin.webhook_secret,
-        stripe_connect_webhook_secret=stripe_standin.connect_webhook_secret,
-        public_base_url="https://workforce.example",
-    ))
+    configure(monkeypatch, app, stripe_api_key=stripe_standin.api_key,
+              stripe_api_base=stripe_standin.url,
+              stripe_webhook_secret=stripe_standin.webhook_secret,
+              stripe_connect_webhook_secret=stripe_standin.connect_webhook_secret,
+              public_base_url="https://workforce.example")
     return app
 
 

@@ -5,7 +5,6 @@ change of where the money goes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
 from tests.factories import StaffFactory, UserFactory, token_for
+from tests.payout_helpers import configure
 from tests.stripe_standin import StripeStandin, stripe_standin
 from workforce import clock
 from workforce.accounts.models import AuditEvent, Organisation, Role, User
@@ -38,12 +38,10 @@ HOLD = timedelta(hours=72)
 def stripe_app(app: Flask, stripe_standin: StripeStandin,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     """The test app with Stripe configured, pointed at the stand-in."""
-    services = app.extensions["workforce"]
-    monkeypatch.setattr(services, "settings", replace(
-        services.settings, stripe_api_key=stripe_standin.api_key,
-        stripe_api_base=stripe_standin.url, stripe_webhook_secret=stripe_standin.webhook_secret,
-        public_base_url="https://workforce.example",
-    ))
+    configure(monkeypatch, app, stripe_api_key=stripe_standin.api_key,
+              stripe_api_base=stripe_standin.url,
+              stripe_webhook_secret=stripe_standin.webhook_secret,
+              public_base_url="https://workforce.example")
     yield app
 
 
@@ -389,8 +387,7 @@ def test_refreshing_needs_a_stripe_account_and_stripe(
     client.post(STRIPE, as_user=trainer)
     stripe_standin.fail_next("GET /v1/accounts/*", status=500)
     assert_problem(client.post(REFRESH, as_user=trainer), 503, code="stripe-unavailable")
-    services = stripe_app.extensions["workforce"]
-    monkeypatch.setattr(services, "settings", replace(services.settings, stripe_api_key=""))
+    configure(monkeypatch, stripe_app, stripe_api_key="")
     assert_problem(client.post(REFRESH, as_user=trainer), 409, code="stripe-not-configured")
     assert audit_actions(session, stored(session, trainer)) == ["payout_account.created"]
 

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 import time_machine
-from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,10 +43,8 @@ def stripe_app(settings: Settings, database: Database, stripe_standin: StripeSta
 
 @pytest.fixture
 def run(session: Session):
-    runner = CliRunner()
-
     def invoke(app: Flask, *args: str):
-        result = runner.invoke(payouts, list(args), obj=app)
+        result = app.test_cli_runner().invoke(payouts, list(args))
         session.expire_all()
         return result
 

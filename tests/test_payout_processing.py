@@ -24,6 +24,7 @@ from tests.payout_helpers import (
     approved_run,
     assert_ledger_sound,
     balances,
+    configure,
     entries,
     finance_user,
     item_of,
@@ -45,6 +46,8 @@ from workforce.billing.models import (
 )
 from workforce.billing.reconciliation import DifferenceKind
 from workforce.db import Database
+from workforce.errors import IllegalTransition
+from workforce.jobs import NOTHING_TO_DO, run_job
 from workforce.notifications.models import Notification
 from workforce.notifications.senders import MemorySender
 from workforce.settings import Settings
@@ -129,7 +132,7 @@ def test_a_run_in_preview_is_not_processed(session: Session, stripe_standin, pro
     run, _ = payouts.ensure_run(session, fin, schedule(session, fin.organisation_id),
                                 PERIOD_END)
     session.commit()
-    with pytest.raises(payouts.IllegalTransition):
+    with pytest.raises(IllegalTransition):
         process(run.id)
     assert stripe_standin.requests_to(TRANSFERS) == []
 
@@ -487,20 +490,24 @@ def test_the_scheduler_pass_processes_approved_runs(
     assert session.get(PayoutRun, run.id).state is RunState.COMPLETED
 
 
-def test_the_jobs_use_the_settings_gateway(
-    session: Session, database: Database, settings: Settings, stripe_standin: StripeStandin
+def test_the_jobs_use_the_apps_gateway(
+    app: Flask, session: Session, database: Database, stripe_standin: StripeStandin,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fin = finance_user()
     trainer = stripe_trainer_owed(stripe_standin, fin.organisation_id, 450)
     schedule(session, fin.organisation_id, auto_approve=True)
     assert jobs.create_due_runs(database, now=NOW) == 1
     assert jobs.create_due_runs(database, now=NOW) == 0
-    configured = replace(settings, stripe_api_key=stripe_standin.api_key,
-                         stripe_api_base=stripe_standin.url)
-    assert jobs.process_approved_runs(database, configured) == 1
+    services = app.extensions["workforce"]
+    assert run_job("billing.process_approved_runs", services) == NOTHING_TO_DO  # no Stripe
+    configure(monkeypatch, app, stripe_api_key=stripe_standin.api_key,
+              stripe_api_base=stripe_standin.url)
+    assert run_job("billing.process_approved_runs", services) == "payout items handled: 1"
     assert item_of(session, trainer).state is ItemState.PAID
-    assert jobs.process_approved_runs(database, settings) == 0  # no Stripe: nothing sent
-    assert jobs.reconcile(database, configured, now=NOW + timedelta(days=1)) == 0
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        assert run_job("billing.reconcile", services) == NOTHING_TO_DO
+    assert len(stripe_standin.requests_to("GET /v1/transfers")) == 1  # it asked Stripe
 
 
 # --- outcomes from webhooks -----------------------------------------------------------------

@@ -288,12 +288,12 @@ def processor(live_database: Database, standin: StripeStandin, run_id: uuid.UUID
         "WORKFORCE_PAYOUT_REQUESTS_PER_SECOND": "100",
         "WORKFORCE_LOG_LEVEL": "WARNING",
     }
-    if crash_at:
-        env["WORKFORCE_CRASH_AT"] = crash_at
     if senders is not None:
         env["WORKFORCE_PAYOUT_CONCURRENCY"] = str(senders)
-    return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "workforce.billing.cli", "process", str(run_id)],
+    command = (["tests.killed_processor", crash_at] if crash_at
+               else ["workforce.cli", "payouts", "process"])
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and modules)
+        [sys.executable, "-m", *command, str(run_id)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

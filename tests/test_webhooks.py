@@ -24,9 +24,14 @@ from tests.stripe_standin import (
     stripe_standin,
 )
 from workforce.accounts.models import AuditEvent, User
+from workforce.app import create_app
 from workforce.billing import webhooks
 from workforce.billing.models import PayoutAccount, StripeEvent
+from workforce.billing.payouts import stripe_events
+from workforce.db import Database
 from workforce.notifications.models import Notification
+from workforce.notifications.senders import MemorySender
+from workforce.settings import Settings
 
 __all__ = ["stripe_app", "stripe_standin"]  # the fixtures, imported for pytest
 
@@ -269,23 +274,24 @@ def test_registered_handlers_get_the_event_account_and_gateway(
     stripe_app, client: ApiClient, session: Session, stripe_standin,
     monkeypatch: pytest.MonkeyPatch,
 ):
-    seen: list[tuple[str, str | None, bool]] = []
+    seen: list[tuple[str, str | None, Any]] = []
 
-    def handler(session: Session, event: dict[str, Any], account: str | None) -> None:
-        seen.append((event["data"]["object"]["id"], account, webhooks.gateway() is not None))
+    def handler(session: Session, event: dict[str, Any], account: str | None,
+                gateway: Any) -> None:
+        seen.append((event["data"]["object"]["id"], account, gateway))
 
     monkeypatch.setitem(webhooks.HANDLERS, "transfer.reversed", handler)
     body, headers = stripe_standin.signed_event(
         "transfer.reversed", {"id": "tr_1", "object": "transfer"}, account="acct_9")
     assert deliver(client, body, headers).status_code == 200
     assert deliver(client, body, headers).status_code == 200
-    assert seen == [("tr_1", "acct_9", True)]
-    assert webhooks.gateway() is None  # only while a delivery is handled
+    assert seen == [("tr_1", "acct_9", stripe_app.extensions["workforce"].gateway)]
 
 
 def test_a_failing_handler_stores_nothing(secret_only, client: ApiClient, session: Session,
                                           stripe_standin, monkeypatch: pytest.MonkeyPatch):
-    def handler(session: Session, event: dict[str, Any], account: str | None) -> None:
+    def handler(session: Session, event: dict[str, Any], account: str | None,
+                gateway: Any) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setitem(webhooks.HANDLERS, "payout.failed", handler)
@@ -295,15 +301,21 @@ def test_a_failing_handler_stores_nothing(secret_only, client: ApiClient, sessio
     assert events(session) == []  # Stripe delivers it again later
 
 
-def test_register_adds_a_handler(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(webhooks, "HANDLERS", dict(webhooks.HANDLERS))
-
-    def handler(session: Session, event: dict[str, Any], account: str | None) -> None:
-        return None
-
-    webhooks.register("payout.paid", handler)
-    assert webhooks.HANDLERS["payout.paid"] is handler
-    assert webhooks.HANDLERS["account.updated"] is webhooks.handle_account_updated
+def test_the_app_factory_registers_the_handlers(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+):
+    """Every process built by the app factory (the API, the scheduler, the CLI) handles
+    the same events, whatever modules it imported."""
+    monkeypatch.setattr(webhooks, "HANDLERS", {})
+    # A database of its own: the factory configures the sessions of the one it is given.
+    create_app(settings, database=Database("sqlite://"), email_sender=MemorySender(),
+               configure_logging=False)
+    assert dict(webhooks.HANDLERS) == {
+        "account.updated": webhooks.handle_account_updated,
+        "transfer.reversed": stripe_events.on_transfer_reversed,
+        "payout.paid": stripe_events.on_payout_paid,
+        "payout.failed": stripe_events.on_payout_failed,
+    }
 
 
 # --- races (PostgreSQL) ---------------------------------------------------------------

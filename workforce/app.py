@@ -16,6 +16,9 @@ from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from workforce import api, context, logs
+from workforce.billing import webhooks
+from workforce.billing.gateways import PayoutGateway
+from workforce.billing.gateways.stripe import gateway_from_settings
 from workforce.db import Database
 from workforce.notifications.outbox import Outbox
 from workforce.notifications.senders import EmailSender, make_sender
@@ -34,6 +37,8 @@ class Services:
     settings: Settings
     database: Database
     outbox: Outbox
+    # Stripe (None without a key: the manual method), for the API, the jobs and the CLI.
+    gateway: PayoutGateway | None = None
     api: Any = None
 
 
@@ -71,7 +76,9 @@ def create_app(
     outbox = Outbox(database, sender)
     # Sessions carry the outbox so that queue_email() can deliver after commit.
     database.session_factory.configure(info={OUTBOX_KEY: outbox})
-    app.extensions["workforce"] = Services(settings, database, outbox)
+    app.extensions["workforce"] = Services(settings, database, outbox,
+                                           gateway_from_settings(settings))
+    webhooks.register_handlers()
 
     app.session_interface = _NoSessions()
     _request_logging(app)

@@ -1,4 +1,10 @@
-"""The ``workforce`` command: serve, scheduler, jobs, db, create-admin, demo, payouts."""
+"""The ``workforce`` command: serve, scheduler, jobs, db, create-admin, demo, payouts.
+
+Commands get the app from Flask: ``AppGroup`` wraps each in ``with_appcontext``, which
+builds it once through the group's ``ScriptInfo`` (the tests hand in their own app with
+``app.test_cli_runner()``). Commands that need no app say so (``with_appcontext=False``,
+or the plain ``db`` group).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,11 @@ import sys
 from typing import Any
 
 import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, ScriptInfo, pass_script_info
 from werkzeug.serving import WSGIRequestHandler
 
+from workforce.billing.cli import payouts
 from workforce.settings import Settings, SettingsError
 
 log = logging.getLogger("workforce.cli")
@@ -22,22 +31,32 @@ def _settings(**kwargs: Any) -> Settings:
         raise click.ClickException(f"configuration: {exc}") from exc
 
 
-def _app(settings: Settings | None = None) -> Any:
-    """The application; the tests hand one in as the click context's ``obj``."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.find_root().obj is not None:
-        return ctx.find_root().obj
-    from workforce.app import create_app
+def _script_info() -> ScriptInfo:
+    """How ``with_appcontext`` makes the app: from the environment's settings, with the
+    defaults a command puts in ``data["defaults"]`` before it asks (``serve``)."""
+    info = ScriptInfo(set_debug_flag=False, load_dotenv_defaults=False)
 
-    return create_app(settings or _settings())
+    def create() -> Flask:
+        from workforce.app import create_app
+
+        return create_app(_settings(defaults=info.data.get("defaults")))
+
+    info.create_app = create
+    return info
 
 
-@click.group()
-def main() -> None:
+@click.group(cls=AppGroup)
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """workforce: the crowd workforce marketplace backend."""
+    if ctx.obj is None:
+        ctx.obj = _script_info()
 
 
-@main.command()
+main.add_command(payouts)
+
+
+@main.command(with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
@@ -45,12 +64,15 @@ def main() -> None:
 @click.option("--scheduler/--no-scheduler", default=None,
               help="Run the scheduler in this process (default: WORKFORCE_SCHEDULER_ENABLED). "
                    "Only with the development server; with --workers run `workforce scheduler`.")
-def serve(host: str, port: int, workers: int, scheduler: bool | None) -> None:
+@pass_script_info
+def serve(info: ScriptInfo, host: str, port: int, workers: int,
+          scheduler: bool | None) -> None:
     """Serve the API (and, in development, the scheduler beside it).
 
     Links in e-mail point at WORKFORCE_PUBLIC_BASE_URL, or, when it is not set, at this
     server's own address and port."""
-    app = _app(_settings(defaults={"public_base_url": served_url(host, port)}))
+    info.data["defaults"] = {"public_base_url": served_url(host, port)}
+    app = info.load_app()
     settings = app.extensions["workforce"].settings
     if workers:
         if scheduler:
@@ -122,8 +144,7 @@ def scheduler() -> None:
 
     from workforce.jobs import build_scheduler
 
-    app = _app()
-    blocking = build_scheduler(BlockingScheduler, app.extensions["workforce"])
+    blocking = build_scheduler(BlockingScheduler, current_app.extensions["workforce"])
     click.echo("workforce scheduler running; jobs: "
                + ", ".join(job.id for job in blocking.get_jobs()))
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
@@ -136,7 +157,7 @@ def jobs() -> None:
     """The scheduler's jobs, listed or run once by hand."""
 
 
-@jobs.command("list")
+@jobs.command("list", with_appcontext=False)
 def list_jobs() -> None:
     """Every scheduled job and when it runs."""
     from workforce.jobs import JOBS, schedule_of
@@ -156,10 +177,10 @@ def run_job(name: str) -> None:
     if name not in BY_NAME:
         raise click.BadParameter(f"no job {name!r}; `workforce jobs list` shows them: "
                                  + ", ".join(BY_NAME), param_hint="NAME")
-    click.echo(f"{name}: {run(name, _app().extensions['workforce'])}")
+    click.echo(f"{name}: {run(name, current_app.extensions['workforce'])}")
 
 
-@main.group()
+@main.group(cls=click.Group)
 def db() -> None:
     """Database migrations (Alembic)."""
 
@@ -207,9 +228,8 @@ def create_admin(organisation_name: str, email: str, display_name: str, password
     from workforce.accounts.services import Profile, slugify
     from workforce.errors import DomainError
 
-    app = _app()
     try:
-        with app.extensions["workforce"].database.unit_of_work() as session:
+        with current_app.extensions["workforce"].database.unit_of_work() as session:
             slug = slugify(organisation_name)
             organisation = services.find_organisation_by_slug(
                 session, slug
@@ -231,8 +251,7 @@ def demo() -> None:
     """Seed the demo organisation, its staff and three trainers (once)."""
     from workforce import demo as demo_data
 
-    app = _app()
-    with app.extensions["workforce"].database.unit_of_work() as session:
+    with current_app.extensions["workforce"].database.unit_of_work() as session:
         accounts = demo_data.seed(session)
     if accounts is None:
         click.echo("demo data present already; its tokens were printed when it was created "
@@ -243,14 +262,6 @@ def demo() -> None:
     for account in accounts:
         click.echo(f"  {account.user.role.value:<15} {account.user.email:<28} {account.token}")
 
-
-def _add_domain_commands() -> None:
-    from workforce.billing.cli import payouts
-
-    main.add_command(payouts)
-
-
-_add_domain_commands()
 
 if __name__ == "__main__":
     sys.exit(main())

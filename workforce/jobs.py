@@ -61,10 +61,6 @@ def _on_database(function: Callable[..., int | None]) -> Callable[[Services], in
     return lambda services: function(services.database)
 
 
-def _with_settings(function: Callable[..., int | None]) -> Callable[[Services], int | None]:
-    return lambda services: function(services.database, services.settings)
-
-
 # Leases, idle sessions, suspensions and the outbox keep close to the clock; payout runs
 # are found from the schedules in the database, not from a trigger: each pass creates
 # the run of every due period that has none, so a scheduler that was down across a
@@ -90,9 +86,11 @@ JOBS: tuple[Job, ...] = (
     Job("billing.create_due_runs", _every(minutes=5),
         _on_database(billing_jobs.create_due_runs), "payout runs created"),
     Job("billing.process_approved_runs", _every(minutes=1),
-        _with_settings(billing_jobs.process_approved_runs), "payout items handled"),
+        lambda services: billing_jobs.process_approved_runs(
+            services.database, services.gateway, services.settings), "payout items handled"),
     Job("billing.reconcile", _daily(4, 41),
-        _with_settings(billing_jobs.reconcile), "reconciliation differences"),
+        lambda services: billing_jobs.reconcile(services.database, services.gateway),
+        "reconciliation differences"),
     Job("billing.settle_fair_pay", _daily(5, 23),
         _on_database(billing_jobs.settle_fair_pay), "wage-floor top-ups posted"),
     Job("billing.grant_counselling_allowances", _every(hours=1),

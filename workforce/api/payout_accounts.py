@@ -20,7 +20,6 @@ from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
 from workforce.billing import payout_accounts
 from workforce.billing.gateways import GatewayError, PayoutGateway
-from workforce.billing.gateways.stripe import gateway_from_settings
 from workforce.billing.models import PayoutAccount
 from workforce.settings import Settings
 
@@ -40,16 +39,8 @@ def settings() -> Settings:
 
 
 def current_gateway() -> PayoutGateway | None:
-    """The payout gateway for the app's settings (None without a Stripe key), made once
-    per configuration so its HTTP connections are reused."""
-    current = settings()
-    cache: dict[tuple[str, str], PayoutGateway | None] = current_app.extensions.setdefault(
-        "workforce.payout_gateways", {}
-    )
-    key = (current.stripe_api_key, current.stripe_api_base)
-    if key not in cache:
-        cache[key] = gateway_from_settings(current)
-    return cache[key]
+    """The app's payout gateway (None without a Stripe key)."""
+    return current_app.extensions["workforce"].gateway
 
 
 def gateway_problem(error: GatewayError) -> Any:

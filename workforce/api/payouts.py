@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-from flask import Response, current_app
+from flask import Response
 
 from workforce.accounts.models import FINANCE_STAFF
+from workforce.api.payout_accounts import current_gateway
 from workforce.api.payouts_schemas import (
     ExclusionListArgs,
     ExclusionSchema,
@@ -25,7 +26,8 @@ from workforce.api.payouts_schemas import (
 from workforce.api.schemas import PageArgs, WholePeriodArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import database, db_session
-from workforce.billing import payouts, reconciliation
+from workforce.billing import reconciliation
+from workforce.billing.payouts import approval, bank_export, build, outcomes, queries, schedules
 from workforce.db import Database
 
 blp = Blueprint(
@@ -44,7 +46,7 @@ blp = Blueprint(
 def create_schedule(args: dict):
     """Pay weekly at a local time in a time zone, with a minimum per currency (minor
     units, whole numbers), approved by finance or automatically. Audited."""
-    return payouts.create_schedule(db_session(), current_user(), **args)
+    return schedules.create_schedule(db_session(), current_user(), **args)
 
 
 @blp.route("/payout-schedules")
@@ -53,7 +55,7 @@ def create_schedule(args: dict):
 @blp.response(200, page_of(ScheduleSchema))
 def list_schedules(args: dict):
     """The organisation's payout schedules, newest first."""
-    return payouts.list_schedules(db_session(), current_user(), page_request(args))
+    return schedules.list_schedules(db_session(), current_user(), page_request(args))
 
 
 @blp.route("/payout-schedules/<uuid:schedule_id>")
@@ -61,7 +63,7 @@ def list_schedules(args: dict):
 @blp.response(200, ScheduleSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_schedule(schedule_id: uuid.UUID):
-    return payouts.get_schedule(db_session(), current_user(), schedule_id)
+    return schedules.get_schedule(db_session(), current_user(), schedule_id)
 
 
 @blp.route("/payout-schedules/<uuid:schedule_id>", methods=["PATCH"])
@@ -71,7 +73,7 @@ def get_schedule(schedule_id: uuid.UUID):
 @blp.alt_response(404, response="NOT_FOUND")
 def update_schedule(args: dict, schedule_id: uuid.UUID):
     """Change a schedule; runs already created keep their period. Audited."""
-    return payouts.update_schedule(db_session(), current_user(), schedule_id, **args)
+    return schedules.update_schedule(db_session(), current_user(), schedule_id, **args)
 
 
 @blp.route("/payout-schedules/<uuid:schedule_id>/runs", methods=["POST"])
@@ -85,8 +87,8 @@ def run_now(schedule_id: uuid.UUID):
     existing run when the scheduler (or a colleague) created it already. One run per
     period, whoever asks at the same moment."""
     session = db_session()
-    run, created = payouts.run_now(session, current_user(), schedule_id)
-    return payouts.run_view(session, run), 201 if created else 200
+    run, created = build.run_now(session, current_user(), schedule_id)
+    return queries.run_view(session, run), 201 if created else 200
 
 
 # --- runs --------------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def run_now(schedule_id: uuid.UUID):
 def list_runs(args: dict):
     """The organisation's payout runs, newest first (``?state=``, ``?schedule_id=``)."""
     page = page_request(args)
-    return payouts.list_runs(db_session(), current_user(), page, **args)
+    return queries.list_runs(db_session(), current_user(), page, **args)
 
 
 @blp.route("/payout-runs/<uuid:run_id>")
@@ -109,7 +111,7 @@ def list_runs(args: dict):
 def get_run(run_id: uuid.UUID):
     """The preview: totals per currency, counts and amounts per state, who was left out
     (by reason). Items and exclusions are listed by the sub-resources."""
-    return payouts.preview(db_session(), current_user(), run_id)
+    return queries.preview(db_session(), current_user(), run_id)
 
 
 @blp.route("/payout-runs/<uuid:run_id>/items")
@@ -120,7 +122,7 @@ def get_run(run_id: uuid.UUID):
 def list_items(args: dict, run_id: uuid.UUID):
     """The run's items, one per trainer and currency (``?state=`` filters)."""
     page = page_request(args)
-    return payouts.list_items(db_session(), current_user(), run_id, page, **args)
+    return queries.list_items(db_session(), current_user(), run_id, page, **args)
 
 
 @blp.route("/payout-runs/<uuid:run_id>/exclusions")
@@ -133,7 +135,7 @@ def list_exclusions(args: dict, run_id: uuid.UUID):
     no_payout_account, account_not_ready, on_hold, after_period: payable only after the
     period ended); their money stays payable."""
     page = page_request(args)
-    return payouts.list_exclusions(db_session(), current_user(), run_id, page, **args)
+    return queries.list_exclusions(db_session(), current_user(), run_id, page, **args)
 
 
 @blp.route("/payout-runs/<uuid:run_id>/approve", methods=["POST"])
@@ -147,8 +149,8 @@ def approve_run(run_id: uuid.UUID):
     no longer covered is cancelled with the reason). 409 `illegal-transition` when the
     run is not in preview (approving twice). Audited."""
     session = db_session()
-    run = payouts.approve_run(session, current_user(), run_id)
-    return payouts.run_view(session, run)
+    run = approval.approve_run(session, current_user(), run_id)
+    return queries.run_view(session, run)
 
 
 @blp.route("/payout-runs/<uuid:run_id>/cancel", methods=["POST"])
@@ -160,8 +162,8 @@ def cancel_run(run_id: uuid.UUID):
     """Cancel a run in preview; nothing moved, the money stays payable. An approved run
     cannot be cancelled (409 `illegal-transition`). Audited; finance is notified."""
     session = db_session()
-    run = payouts.cancel_run(session, current_user(), run_id)
-    return payouts.run_view(session, run)
+    run = approval.cancel_run(session, current_user(), run_id)
+    return queries.run_view(session, run)
 
 
 @blp.route("/payout-runs/<uuid:run_id>/process", methods=["POST"])
@@ -175,8 +177,8 @@ def process_run(run_id: uuid.UUID):
     insufficient platform balance, after a top-up) is resumed. From a shell:
     `workforce payouts process RUN_ID` sends it at once with a progress bar."""
     session = db_session()
-    run = payouts.request_processing(session, current_user(), run_id)
-    return payouts.run_view(session, run)
+    run = approval.request_processing(session, current_user(), run_id)
+    return queries.run_view(session, run)
 
 
 @blp.route("/payout-runs/<uuid:run_id>/report")
@@ -186,7 +188,7 @@ def process_run(run_id: uuid.UUID):
 def run_report(run_id: uuid.UUID):
     """Counts and amounts per state and currency, failures with their reasons, and who
     was left out."""
-    return payouts.report(db_session(), current_user(), run_id)
+    return queries.report(db_session(), current_user(), run_id)
 
 
 @blp.route("/payout-runs/<uuid:run_id>/items.csv")
@@ -201,7 +203,7 @@ def run_report(run_id: uuid.UUID):
 def export_items(run_id: uuid.UUID):
     """The run's items as CSV: the manual method's bank file. The bank details are in
     full (finance pays from this file), so each download is audited."""
-    payouts.record_export(db_session(), current_user(), run_id)
+    bank_export.record_export(db_session(), current_user(), run_id)
     return Response(
         _bank_file(database(), run_id), mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="payout-run-{run_id}.csv"'},
@@ -212,7 +214,7 @@ def _bank_file(db: Database, run_id: uuid.UUID) -> Iterator[str]:
     # Streamed after the request's unit of work has ended: its own session.
     session = db.session()
     try:
-        yield from payouts.bank_file(session, run_id)
+        yield from bank_export.bank_file(session, run_id)
     finally:
         session.close()
 
@@ -225,7 +227,7 @@ def _bank_file(db: Database, run_id: uuid.UUID) -> Iterator[str]:
 @blp.response(200, ItemSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_item(item_id: uuid.UUID):
-    return payouts.get_item(db_session(), current_user(), item_id)
+    return queries.get_item(db_session(), current_user(), item_id)
 
 
 @blp.route("/payout-items/<uuid:item_id>/manual-payment", methods=["POST"])
@@ -242,8 +244,8 @@ def record_manual_payment(args: dict, item_id: uuid.UUID):
     leaves those details out); if they moved to Stripe since, 409 `account-changed`.
     Audited."""
     session = db_session()
-    item = payouts.record_manual_payment(session, current_user(), item_id, args["reference"])
-    return payouts.item_view(item)
+    item = outcomes.record_manual_payment(session, current_user(), item_id, args["reference"])
+    return queries.item_view(item)
 
 
 @blp.route("/payout-items/<uuid:item_id>/manual-failure", methods=["POST"])
@@ -257,8 +259,8 @@ def record_manual_failure(args: dict, item_id: uuid.UUID):
     payable again and the trainer is told the reason. Only an approved item (409
     `illegal-transition`); a Stripe item is 409 `not-manual`. Audited; retry it later."""
     session = db_session()
-    item = payouts.record_manual_failure(session, current_user(), item_id, args["reason"])
-    return payouts.item_view(item)
+    item = outcomes.record_manual_failure(session, current_user(), item_id, args["reason"])
+    return queries.item_view(item)
 
 
 @blp.route("/payout-items/<uuid:item_id>/retry", methods=["POST"])
@@ -273,8 +275,8 @@ def retry_item(item_id: uuid.UUID):
     the trainer's payout details are held after a change (409 `account-on-hold`) or
     their method changed (409 `account-changed`). Audited."""
     session = db_session()
-    item = payouts.retry_item(session, current_user(), item_id)
-    return payouts.item_view(item)
+    item = outcomes.retry_item(session, current_user(), item_id)
+    return queries.item_view(item)
 
 
 # --- reconciliation ----------------------------------------------------------------------
@@ -290,10 +292,7 @@ def reconcile(args: dict):
     with the transfers at Stripe, and list every difference (missing transfer, amount
     mismatch, transfer not recorded, duplicate, reversal at Stripe not recorded...).
     422 `gateway-not-configured` without Stripe."""
-    from workforce.billing.gateways.stripe import gateway_from_settings
-
-    settings = current_app.extensions["workforce"].settings
     return reconciliation.reconcile_for(
-        db_session(), current_user(), gateway_from_settings(settings),
+        db_session(), current_user(), current_gateway(),
         period_from=args["since"], period_to=args["until"],
     )

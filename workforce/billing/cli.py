@@ -4,10 +4,8 @@ the scheduler; only the way in differs.
 
 Exit codes: 0 when everything asked for was done, 1 on an error, a halted run or
 differences found by reconciliation, and 75 (``EX_TEMPFAIL``) when payouts are left to
-send later; the message says what to run next.
-
-Run on its own as ``python -m workforce.billing.cli process RUN_ID`` (the crash tests
-do, with ``WORKFORCE_*`` settings in the environment).
+send later; the message says what to run next. Each command gets the app from Flask
+(``AppGroup`` wraps it in ``with_appcontext``).
 """
 
 from __future__ import annotations
@@ -20,20 +18,14 @@ from datetime import datetime
 from typing import Any
 
 import click
-from sqlalchemy import func, select
+from flask import current_app
+from flask.cli import AppGroup
 
 from workforce import clock
 from workforce.accounts.audit import Actor, SystemActor
-from workforce.accounts.models import Role, User
-from workforce.billing import payouts as runs
 from workforce.billing import processing, reconciliation
-from workforce.billing.models import (
-    AccountKind,
-    LedgerAccount,
-    OwnerType,
-    PayoutRun,
-    PayoutSchedule,
-)
+from workforce.billing.models import PayoutRun, PayoutSchedule
+from workforce.billing.payouts import approval, build, finance, queries, schedules
 from workforce.errors import DomainError
 from workforce.money import Money
 
@@ -67,15 +59,13 @@ class UtcTime(click.ParamType):
             self.fail(f"{value!r} is out of range", param, ctx)
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def payouts() -> None:
     """Payout runs: run-now, preview, approve, process, report, reconcile."""
 
 
 def _services() -> Any:
-    from workforce.cli import _app
-
-    return _app().extensions["workforce"]
+    return current_app.extensions["workforce"]
 
 
 def _fail(exc: DomainError) -> click.ClickException:
@@ -95,12 +85,10 @@ def _actor(session: Any, email: str | None, organisation_id: uuid.UUID) -> Actor
     """The finance user (or admin) acting, named by e-mail; without one, the CLI itself."""
     if email is None:
         return CLI_ACTOR
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if (user is None or user.organisation_id != organisation_id
-            or user.role not in (Role.FINANCE, Role.ADMIN) or not user.is_active):
-        raise click.ClickException(f"{email} is not an active finance user or admin of the "
-                                   "run's organisation")
-    return user
+    try:
+        return finance.finance_actor(session, email, organisation_id)
+    except DomainError as exc:
+        raise _fail(exc) from exc
 
 
 def _money(amount: int, currency: str) -> str:
@@ -135,21 +123,15 @@ def run_now(schedule_id: uuid.UUID, email: str | None) -> None:
         if schedule is None:
             raise click.ClickException(f"no payout schedule {schedule_id}")
         actor = _actor(session, email, schedule.organisation_id)
-        owed = session.scalar(
-            select(func.count()).select_from(LedgerAccount).where(
-                LedgerAccount.organisation_id == schedule.organisation_id,
-                LedgerAccount.owner_type == OwnerType.TRAINER,
-                LedgerAccount.kind == AccountKind.PAYABLE, LedgerAccount.balance < 0,
-            )
-        ) or 0
-        period_end = runs.latest_due(schedule, clock.now())
+        owed = build.accounts_owed(session, schedule.organisation_id)
+        period_end = schedules.latest_due(schedule, clock.now())
         with click.progressbar(length=owed, label="building", file=sys.stderr) as bar:
             try:
-                run, created = runs.ensure_run(session, actor, schedule, period_end,
-                                                  progress=bar.update)
+                run, created = build.ensure_run(session, actor, schedule, period_end,
+                                                progress=bar.update)
             except DomainError as exc:
                 raise _fail(exc) from exc
-        view = runs.run_view(session, run)
+        view = queries.run_view(session, run)
     click.echo("created" if created else "exists already")
     _print_run(view)
 
@@ -159,7 +141,7 @@ def run_now(schedule_id: uuid.UUID, email: str | None) -> None:
 def preview(run_id: uuid.UUID) -> None:
     """Show RUN_ID: totals per currency, counts per state, who was left out and why."""
     with _services().database.unit_of_work() as session:
-        _print_run(runs.run_view(session, _run(session, run_id)))
+        _print_run(queries.run_view(session, _run(session, run_id)))
 
 
 @payouts.command()
@@ -171,10 +153,11 @@ def approve(run_id: uuid.UUID, email: str | None) -> None:
         run = _run(session, run_id)
         actor = _actor(session, email, run.organisation_id)
         try:
-            run = runs.approve_run(session, actor, run_id, organisation_id=run.organisation_id)
+            run = approval.approve_run(session, actor, run_id,
+                                       organisation_id=run.organisation_id)
         except DomainError as exc:
             raise _fail(exc) from exc
-        view = runs.run_view(session, run)
+        view = queries.run_view(session, run)
     click.echo("approved")
     _print_run(view)
 
@@ -186,10 +169,8 @@ def approve(run_id: uuid.UUID, email: str | None) -> None:
 def process(run_id: uuid.UUID, resume: bool) -> None:
     """Send RUN_ID's approved items through Stripe, with a progress bar. Safe to rerun
     after a crash and beside the scheduler."""
-    from workforce.billing.gateways.stripe import gateway_from_settings
-
     services = _services()
-    gateway = gateway_from_settings(services.settings)
+    gateway = services.gateway
     if gateway is None:
         raise click.ClickException(
             "Stripe is not configured (WORKFORCE_STRIPE_API_KEY): manual-method items are "
@@ -227,7 +208,7 @@ def process(run_id: uuid.UUID, resume: bool) -> None:
 def report(run_id: uuid.UUID) -> None:
     """Counts and amounts per state and currency, and the failures with their reasons."""
     with _services().database.unit_of_work() as session:
-        data = runs.run_report(session, _run(session, run_id))
+        data = queries.run_report(session, _run(session, run_id))
     _print_run(data["run"])
     if data["failures"]:
         click.echo("failures:")
@@ -249,15 +230,12 @@ def reconcile(period_from: datetime, period_to: datetime, notify: bool) -> None:
     """Compare the payouts sent in [--from, --to) with Stripe's transfers, for every
     organisation, and list each difference: the service behind GET
     /payout-reconciliations and the daily job. Exits 1 when there is any."""
-    from workforce.billing.gateways.stripe import gateway_from_settings
-
     services = _services()
-    gateway = gateway_from_settings(services.settings)
     with services.database.unit_of_work() as session, \
             _counter("transfers read from Stripe") as progress:
         try:
             result = reconciliation.reconcile_period(
-                session, gateway, period_from=period_from, period_to=period_to,
+                session, services.gateway, period_from=period_from, period_to=period_to,
                 notify=notify, progress=progress)
         except DomainError as exc:
             raise _fail(exc) from exc
@@ -285,7 +263,3 @@ def _counter(label: str, *, every: int = 100) -> Iterator[Callable[[int], None]]
 
     yield step
     click.echo(f"\r{label}: {count}", err=True)
-
-
-if __name__ == "__main__":
-    sys.exit(payouts())

@@ -51,7 +51,8 @@ from workforce.billing.models import (
     Posting,
     SourceType,
 )
-from workforce.billing.payouts import minimum_for, next_due, round_source
+from workforce.billing.payouts.keys import round_source
+from workforce.billing.payouts.schedules import minimum_for, next_due
 from workforce.errors import NotFound
 from workforce.money import Money, minor_units
 from workforce.pagination import Page, PageRequest, paginate

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from workforce import clock
-from workforce.billing import counselling, fair_pay, payouts, processing, reconciliation
+from workforce.billing import counselling, fair_pay, processing, reconciliation
+from workforce.billing.gateways import PayoutGateway
 from workforce.billing.models import PayoutSchedule
+from workforce.billing.payouts import build
 from workforce.db import Database
+from workforce.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +35,23 @@ def create_due_runs(database: Database, *, now: datetime | None = None) -> int:
     now = now or clock.now()
     with database.unit_of_work() as session:
         due = [(period_end, schedule.id) for period_end, schedule in
-               payouts.due_periods(session, now=now)]
+               build.due_periods(session, now=now)]
     created = 0
     for period_end, schedule_id in due:
         with database.unit_of_work() as session:
             schedule = session.get(PayoutSchedule, schedule_id)
             if schedule is None or not schedule.active:
                 continue
-            _, new = payouts.ensure_run(session, payouts.SCHEDULER, schedule, period_end)
+            _, new = build.ensure_run(session, build.SCHEDULER, schedule, period_end)
             created += new
     if created:
         log.info("payout runs created", extra={"handled": created})
     return created
 
 
-def process_approved_runs(database: Database, settings: Any) -> int:
+def process_approved_runs(database: Database, gateway: PayoutGateway | None,
+                          settings: Settings) -> int:
     """Send the approved items of every approved run (not halted) through the gateway."""
-    gateway = _gateway(settings)
     handled = processing.process_approved_runs(
         database, gateway, rate=settings.payout_requests_per_second,
         concurrency=settings.payout_concurrency,
@@ -59,10 +61,10 @@ def process_approved_runs(database: Database, settings: Any) -> int:
     return handled
 
 
-def reconcile(database: Database, settings: Any, *, now: datetime | None = None) -> int:
+def reconcile(database: Database, gateway: PayoutGateway | None, *,
+              now: datetime | None = None) -> int:
     """Reconcile the last few days' payouts with Stripe; returns how many differences
     were found (each organisation's finance users are told about theirs)."""
-    gateway = _gateway(settings)
     if gateway is None:
         return 0
     now = now or clock.now()
@@ -72,12 +74,6 @@ def reconcile(database: Database, settings: Any, *, now: datetime | None = None)
             period_to=now - RECONCILE_SETTLE, notify=True,
         )
     return len(result.differences)
-
-
-def _gateway(settings: Any) -> Any:
-    from workforce.billing.gateways.stripe import gateway_from_settings
-
-    return gateway_from_settings(settings)
 
 
 # --- fair pay and the counselling allowance --------------------------------------------

@@ -388,6 +388,10 @@ class PayoutItem(IdMixin, TimestampMixin, Base):
 
     run: Mapped[PayoutRun] = relationship()
 
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
 
 class PayoutReversal(IdMixin, Base):
     """A part of a paid item's transfer that Stripe reversed while the rest stayed paid

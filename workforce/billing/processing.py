@@ -25,9 +25,7 @@ its bucket, so the gateway's latency does not cap the rate at one request in fli
 from __future__ import annotations
 
 import logging
-import os
 import random
-import signal
 import threading
 import time
 import uuid
@@ -44,7 +42,7 @@ from sqlalchemy.orm import Session
 from workforce import clock, db
 from workforce.accounts import audit
 from workforce.accounts.audit import SystemActor
-from workforce.billing import payout_accounts, payouts
+from workforce.billing import payout_accounts
 from workforce.billing.gateways import GatewayError, InsufficientBalance, PayoutGateway, Transfer
 from workforce.billing.models import (
     ItemState,
@@ -54,13 +52,15 @@ from workforce.billing.models import (
     PayoutRun,
     RunState,
 )
-from workforce.errors import IllegalTransition, NotFound
+from workforce.billing.payouts import keys, outcomes
+from workforce.billing.payouts.approval import run_to_process
+from workforce.billing.payouts.build import account_ready
+from workforce.billing.payouts.finance import notify_finance
+from workforce.billing.payouts.lifecycle import RUNS
 
 log = logging.getLogger(__name__)
 
 PROCESSOR = SystemActor("payout-processor")
-CRASH_ENV = "WORKFORCE_CRASH_AT"
-CRASH_POINTS = ("after_key_saved", "after_gateway", "before_commit", "after_commit")
 # Stripe keeps a key at least 24 hours, counted from its first request; our clock starts
 # earlier (the key is saved before the request), so from 23 hours on we look first.
 KEY_TRUSTED_FOR = timedelta(hours=23)
@@ -71,12 +71,11 @@ BACKOFF_CAP = 8.0
 SessionOpener = Callable[[], Session]
 
 
-def crash_point(name: str) -> None:
-    """Die here, at once and without cleaning up (SIGKILL), when ``WORKFORCE_CRASH_AT``
-    names this point; only in the test environment. The crash tests use it to show that
-    a rerun finishes what a killed processor started, once."""
-    if os.environ.get(CRASH_ENV) == name and os.environ.get("WORKFORCE_ENV") == "test":
-        os.kill(os.getpid(), signal.SIGKILL)
+def step_reached(name: str) -> None:
+    """Called at each named step of sending an item (``after_key_saved``,
+    ``after_gateway``, ``before_commit``, ``after_commit``); does nothing. The seam where
+    the crash tests kill the processor (``tests/killed_processor.py``), to show that a
+    rerun finishes what a killed processor started, once."""
 
 
 class TokenBucket:
@@ -200,7 +199,7 @@ def process_run(
             # Another processor may have stopped the run meanwhile.
             result.halted_reason = _halted(session, run_id)
             if result.halted_reason is None:
-                result.completed = payouts.complete_if_done(session, run_id)
+                result.completed = outcomes.complete_if_done(session, run_id)
     log.info("payout run processed", extra={
         "run_id": str(run_id), "paid": result.paid, "failed": result.failed,
         "deferred": result.deferred, "halted": bool(result.halted_reason),
@@ -379,28 +378,11 @@ class _unit:
 
 def _start(open_session: SessionOpener, run_id: uuid.UUID, *, resume: bool) -> bool:
     with _unit(open_session) as session:
-        run = session.scalars(
-            select(PayoutRun).where(PayoutRun.id == run_id).with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        run = run_to_process(session, PROCESSOR, run_id, resume=resume)
         if run is None:
-            raise NotFound("No such payout run.")
-        if run.state not in (RunState.APPROVED, RunState.PROCESSING, RunState.COMPLETED):
-            raise IllegalTransition(
-                f"A payout run in {run.state.value} is not processed; approve it first.",
-                current_state=run.state.value,
-            )
-        if run.halted_reason:
-            if not resume:
-                return False
-            audit.record(
-                session, PROCESSOR, "payout_run.resumed", object_type="payout_run",
-                object_id=run.id, organisation_id=run.organisation_id,
-                before={"halted_reason": run.halted_reason}, after={"halted_reason": None},
-            )
-            run.halted_reason = None
+            return False
         if run.state is RunState.APPROVED:
-            payouts.move_run(run, RunState.PROCESSING)
+            RUNS.move(run, RunState.PROCESSING)
     return True
 
 
@@ -464,10 +446,10 @@ def _process_next(
         item_id = item.id
         if item.idempotency_key is None:
             item.attempts += 1
-            item.idempotency_key = payouts.idempotency_key_for(item.id, item.attempts)
+            item.idempotency_key = keys.idempotency_key_for(item.id, item.attempts)
             item.key_created_at = clock.now()
             db.commit(session)  # saved before anything is sent
-            crash_point("after_key_saved")
+            step_reached("after_key_saved")
             locked = _relock(session, run_id, item_id)
             if locked is None:
                 db.rollback(session)
@@ -504,7 +486,7 @@ def _send(
             destination = account.stripe_account_id
             transfer = _with_retries(pacing, lambda: gateway.create_transfer(
                 amount=item.amount, currency=item.currency, destination=destination,
-                transfer_group=payouts.transfer_group(item.id),
+                transfer_group=keys.transfer_group(item.id),
                 metadata={"payout_item_id": str(item.id), "run_id": str(item.run_id)},
                 idempotency_key=item.idempotency_key,  # type: ignore[arg-type]
             ))
@@ -515,7 +497,7 @@ def _send(
         if exc.retryable:
             return _defer(session, item.id, exc)
         return _refused(session, item, gateway, pacing, exc)
-    crash_point("after_gateway")
+    step_reached("after_gateway")
     return _record(session, item, transfer), None
 
 
@@ -537,7 +519,7 @@ def _refused(
 
 def _fail(session: Session, item: PayoutItem, code: str,
           message: str) -> tuple[Outcome, str | None]:
-    payouts.record_failed(session, item, code=code, message=message)
+    outcomes.record_failed(session, item, code=code, message=message)
     db.commit(session)
     return Outcome.FAILED, None
 
@@ -554,18 +536,18 @@ def _record(session: Session, item: PayoutItem, transfer: Transfer) -> Outcome:
         # Never expected (the key and group are the item's own); finance must look.
         log.error("transfer does not match its payout item", extra={
             "payout_item_id": str(item.id), "transfer_id": transfer.id})
-    payouts.record_paid(session, item, transfer=transfer)
+    outcomes.record_paid(session, item, transfer=transfer)
     session.flush()
-    crash_point("before_commit")
+    step_reached("before_commit")
     db.commit(session)
-    crash_point("after_commit")
+    step_reached("after_commit")
     return Outcome.PAID
 
 
 def _not_sendable(account: PayoutAccount | None) -> tuple[str, str] | None:
     """Why the item cannot go out now: the account changed since the run was approved."""
     now = clock.now()
-    if account is None or not payouts.account_ready(
+    if account is None or not account_ready(
         account.method, account.payouts_enabled, account.stripe_account_id,
         account.bank_details,
     ) or account.method is not PayoutMethod.STRIPE:
@@ -580,7 +562,7 @@ def _not_sendable(account: PayoutAccount | None) -> tuple[str, str] | None:
 
 def _find(gateway: PayoutGateway, pacing: Pacing, item: PayoutItem) -> Transfer | None:
     return _with_retries(
-        pacing, lambda: gateway.find_transfer(transfer_group=payouts.transfer_group(item.id))
+        pacing, lambda: gateway.find_transfer(transfer_group=keys.transfer_group(item.id))
     )
 
 
@@ -626,7 +608,7 @@ def _halt(session: Session, item_id: uuid.UUID, exc: GatewayError) -> str:
         organisation_id=run.organisation_id, after={"halted_reason": reason,
                                                      "payout_item_id": item_id},
     )
-    payouts.notify_finance(
+    notify_finance(
         session, run.organisation_id, "payout_run.halted", "Payouts stopped: balance too low",
         f"Stripe refused a transfer: {exc.message} The payout run stopped; nothing more is "
         "sent until you top up the platform balance and process the run again.",

@@ -24,7 +24,6 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from workforce.accounts.models import User
-from workforce.billing import payouts
 from workforce.billing.gateways import GatewayError, PayoutGateway, Transfer
 from workforce.billing.models import (
     ItemState,
@@ -36,6 +35,9 @@ from workforce.billing.models import (
     PayoutMethod,
     SourceType,
 )
+from workforce.billing.payouts.finance import notify_finance
+from workforce.billing.payouts.keys import item_named_by
+from workforce.billing.payouts.stripe_events import reversed_in_parts
 from workforce.errors import Invalid
 
 log = logging.getLogger(__name__)
@@ -216,12 +218,12 @@ class _Recorded:
 def _in_parts(session: Session, item_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     found: dict[uuid.UUID, int] = {}
     for start in range(0, len(item_ids), LOOKUP_BATCH):
-        found.update(payouts.reversed_in_parts(session, item_ids[start:start + LOOKUP_BATCH]))
+        found.update(reversed_in_parts(session, item_ids[start:start + LOOKUP_BATCH]))
     return found
 
 
 def _item_id(transfer: Transfer) -> uuid.UUID | None:
-    return payouts.item_named_by(transfer.metadata, transfer.transfer_group)
+    return item_named_by(transfer.metadata, transfer.transfer_group)
 
 
 def _check_item(
@@ -384,7 +386,7 @@ def _tell(session: Session, result: ReconciliationResult) -> None:
         kinds = Counter(d.kind.value for d in differences)
         summary = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in
                             sorted(kinds.items()))
-        payouts.notify_finance(
+        notify_finance(
             session, organisation_id, "payout.reconciliation",
             f"Reconciliation with Stripe: {len(differences)} differences",
             f"Payouts from {result.period_from.isoformat()} to {result.period_to.isoformat()} "

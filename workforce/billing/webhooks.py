@@ -8,18 +8,19 @@ nothing) and calls the handler registered for its type, in the same transaction:
 handler that fails rolls the event back, Stripe delivers it again later, and it is
 handled then.
 
-Handlers are ``(session, event, account) -> None``, where ``event`` is the event as a
-plain dict and ``account`` the connected account it came from (None for the platform's
-own events). Other modules add theirs at import time with ``register(type, handler)``.
-A handler that needs Stripe's current view of an object (money must never move on the
-payload alone) calls ``gateway()``: the configured gateway, or None without Stripe.
+Handlers are ``(session, event, account, gateway) -> None``, where ``event`` is the
+event as a plain dict, ``account`` the connected account it came from (None for the
+platform's own events) and ``gateway`` the configured gateway (None without Stripe), for
+a handler that needs Stripe's current view of an object: money must never move on the
+payload alone. ``register_handlers()``, called once by the app factory, fills the table,
+so that every process built by it handles the same events (nothing is registered as a
+side effect of importing a module).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +33,12 @@ from workforce import clock
 from workforce.billing import payout_accounts
 from workforce.billing.gateways import ConnectedAccount, PayoutGateway
 from workforce.billing.models import StripeEvent
+from workforce.billing.payouts import stripe_events
 
 TOLERANCE_SECONDS = 300
 
-Handler = Callable[[Session, dict[str, Any], str | None], None]
+Handler = Callable[[Session, dict[str, Any], str | None, PayoutGateway | None], None]
 HANDLERS: dict[str, Handler] = {}
-
-_gateway: ContextVar[PayoutGateway | None] = ContextVar("stripe_webhook_gateway",
-                                                        default=None)
 
 
 class BadSignature(Exception):
@@ -58,14 +57,14 @@ class Received:
     handled: bool
 
 
-def register(event_type: str, handler: Handler) -> None:
-    """Handle ``event_type`` with ``handler`` (replacing any earlier one)."""
-    HANDLERS[event_type] = handler
-
-
-def gateway() -> PayoutGateway | None:
-    """The gateway of the delivery being handled, for handlers that re-read objects."""
-    return _gateway.get()
+def register_handlers() -> None:
+    """Handle every event type the billing package acts on (the app factory calls this)."""
+    HANDLERS.update({
+        "account.updated": handle_account_updated,
+        "transfer.reversed": stripe_events.on_transfer_reversed,
+        "payout.paid": stripe_events.on_payout_paid,
+        "payout.failed": stripe_events.on_payout_failed,
+    })
 
 
 def verify(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
@@ -113,11 +112,7 @@ def receive(
     handler = HANDLERS.get(stored.type)
     if handler is None:
         return Received(stored, duplicate=False, handled=False)
-    token = _gateway.set(gateway)
-    try:
-        handler(session, event, stored.account)
-    finally:
-        _gateway.reset(token)
+    handler(session, event, stored.account, gateway)
     stored.processed_at = clock.now()
     session.flush()
     return Received(stored, duplicate=False, handled=True)
@@ -126,8 +121,8 @@ def receive(
 # --- the handlers of payout accounts ----------------------------------------------------
 
 
-def handle_account_updated(session: Session, event: dict[str, Any],
-                           account: str | None) -> None:
+def handle_account_updated(session: Session, event: dict[str, Any], account: str | None,
+                           gateway: PayoutGateway | None) -> None:
     """Readiness of a connected account, re-read from Stripe when a gateway is there
     (the payload may be old: events arrive out of order)."""
     obj = event.get("data", {}).get("object", {})
@@ -136,15 +131,11 @@ def handle_account_updated(session: Session, event: dict[str, Any],
         return
     if payout_accounts.find_by_stripe_account(session, account_id) is None:
         return  # not one of ours (another platform's test account, a deleted trainer)
-    current = gateway()
-    if current is not None:
-        connected = current.retrieve_account(account_id)
+    if gateway is not None:
+        connected = gateway.retrieve_account(account_id)
     else:
         connected = ConnectedAccount(
             id=account_id, payouts_enabled=bool(obj.get("payouts_enabled")),
             requirements=obj.get("requirements") or {},
         )
     payout_accounts.update_from_stripe(session, connected)
-
-
-register("account.updated", handle_account_updated)
