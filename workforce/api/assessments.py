@@ -128,11 +128,12 @@ def list_my_qualifications(args: dict):
 
 @blp.route("/organisation/wage-floors")
 @blp.requires(Role.ADMIN, Role.FINANCE, Role.VENDOR_MANAGER)
-@blp.response(200, WageFloorSchema(many=True))
-def list_wage_floors():
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(WageFloorSchema))
+def list_wage_floors(args: dict):
     """The organisation's hourly wage floors: per currency, the default (no `country`)
     and any floors per country."""
-    return services.list_wage_floors(db_session(), current_user())
+    return services.list_wage_floors(db_session(), current_user(), page_request(args))
 
 
 @blp.route("/organisation/wage-floors/<string:currency>", methods=["PUT"])
@@ -199,11 +200,13 @@ def update_assessment(args: dict, assessment_id: uuid.UUID):
 
 @blp.route("/assessments/<uuid:assessment_id>/versions")
 @blp.requires(*READERS)
-@blp.response(200, VersionSchema(many=True))
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(VersionSchema))
 @blp.alt_response(404, response="NOT_FOUND")
-def list_versions(assessment_id: uuid.UUID):
+def list_versions(args: dict, assessment_id: uuid.UUID):
     """Every version, oldest first."""
-    return services.get_assessment(db_session(), current_user(), assessment_id).versions
+    return services.list_versions(db_session(), current_user(), assessment_id,
+                                  page_request(args))
 
 
 @blp.route("/assessments/<uuid:assessment_id>/publish", methods=["POST"])
@@ -230,12 +233,13 @@ def archive_assessment(assessment_id: uuid.UUID):
 @blp.route("/assessments/<uuid:assessment_id>/questions")
 @blp.requires(*MANAGERS)
 @blp.arguments(VersionArgs, location="query")
-@blp.response(200, QuestionSchema(many=True))
+@blp.response(200, page_of(QuestionSchema))
 @blp.alt_response(404, response="NOT_FOUND")
 def list_questions(args: dict, assessment_id: uuid.UUID):
     """The question pool of the latest version (or ``?version=N``), answer keys included."""
+    page = page_request(args)
     return services.list_questions(
-        db_session(), current_user(), assessment_id, args.get("version")
+        db_session(), current_user(), assessment_id, page, args.get("version")
     )
 
 
