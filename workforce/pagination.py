@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, false, or_
+from sqlalchemy import Select, and_, false, or_, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
@@ -145,18 +145,29 @@ def decode_cursor(
 
 
 def _after(keys: Sequence[_Key], values: Sequence[Any]) -> Any:
-    """SQL: the row comes after ``values`` in the order of ``keys``."""
+    """SQL: the row comes after ``values`` in the order of ``keys``. Written as
+    ``k1 reached AND (k1 beyond OR ...)`` rather than ``k1 beyond OR (k1 = v1 AND ...)``:
+    the top-level AND lets PostgreSQL start an index scan at the cursor, so a page deep
+    in a long list costs what the first one does."""
     clause = None
     for key, value in reversed(list(zip(keys, values, strict=True))):
-        expr = key.expr
-        if value is None:  # NULLs first: every value follows; NULLs last: nothing does
-            beyond, same = (false() if key.nulls_last else expr.is_not(None)), expr.is_(None)
-        else:
-            beyond, same = (expr < value if key.descending else expr > value), expr == value
-            if key.nulls_last:
-                beyond = or_(beyond, expr.is_(None))
-        clause = beyond if clause is None else or_(beyond, and_(same, clause))
+        beyond, reached = _beyond(key, value)
+        clause = beyond if clause is None else and_(reached, or_(beyond, clause))
     return clause
+
+
+def _beyond(key: _Key, value: Any) -> tuple[Any, Any]:
+    """SQL: the column comes after ``value``; it comes after or at it."""
+    expr = key.expr
+    if value is None:  # NULLs last: nothing follows them; NULLs first: every value does
+        return (false(), expr.is_(None)) if key.nulls_last else (expr.is_not(None), true())
+    if key.descending:
+        beyond, reached = expr < value, expr <= value
+    else:
+        beyond, reached = expr > value, expr >= value
+    if key.nulls_last:
+        return or_(beyond, expr.is_(None)), or_(reached, expr.is_(None))
+    return beyond, reached
 
 
 def _cut(found: list[tuple[T, tuple[Any, ...]]], limit: int) -> Page[T]:
