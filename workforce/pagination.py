@@ -36,6 +36,8 @@ T = TypeVar("T")
 # Rows read per query when a Python filter (``keep``) may leave some out.
 FILTERED_BATCH = 100
 _INT_RANGE = range(-(2**63), 2**63)  # what every backend stores
+_MODIFIERS = (operators.asc_op, operators.desc_op, operators.nulls_first_op,
+              operators.nulls_last_op)
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,11 @@ class _Key:
 
 
 def _key(term: Any) -> _Key:
-    nulls_last = None
-    if isinstance(term, UnaryExpression) and term.modifier in (
-        operators.nulls_first_op, operators.nulls_last_op
-    ):
-        nulls_last, term = term.modifier is operators.nulls_last_op, term.element
-    descending = isinstance(term, UnaryExpression) and term.modifier is operators.desc_op
-    if isinstance(term, UnaryExpression) and term.modifier in (operators.asc_op,
-                                                               operators.desc_op):
+    descending, nulls_last = False, None
+    while isinstance(term, UnaryExpression) and term.modifier in _MODIFIERS:
+        if term.modifier in (operators.nulls_first_op, operators.nulls_last_op):
+            nulls_last = term.modifier is operators.nulls_last_op
+        descending = descending or term.modifier is operators.desc_op
         term = term.element
     expr = term.__clause_element__() if hasattr(term, "__clause_element__") else term
     if nulls_last is None and getattr(expr, "nullable", True):
