@@ -50,6 +50,19 @@ class ApiClient:
     def get(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("GET", path, **kwargs)
 
+    def every_item(self, path: str, *, as_user: User, limit: int, **query: Any) -> list[Any]:
+        """Every item of a list answer, read ``limit`` at a time, page after page."""
+        items: list[Any] = []
+        cursor = None
+        while True:
+            paged = {**query, "limit": limit, **({"cursor": cursor} if cursor else {})}
+            response = self.get(path, as_user=as_user, query_string=paged)
+            assert response.status_code == 200, response.get_json()
+            items += response.get_json()["items"]
+            cursor = response.get_json()["next_cursor"]
+            if cursor is None:
+                return items
+
     def post(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("POST", path, **kwargs)
 

@@ -106,13 +106,13 @@ def test_editing_a_published_assessment_makes_a_new_version(
 
     # The title lives on the assessment: no new version.
     client.patch(url, json={"title": "Cantonese listening (HK/GZ)"}, as_user=manager)
-    assert len(client.get(f"{url}/versions", as_user=manager).get_json()) == 1
+    assert len(client.get(f"{url}/versions", as_user=manager).get_json()["items"]) == 1
 
     changed = client.patch(url, json={"pass_mark_percent": 90}, as_user=manager).get_json()
     assert changed["latest_version"]["number"] == 2
     assert changed["latest_version"]["published_at"] is None
     assert changed["latest_version"]["pass_mark_percent"] == 90
-    versions = client.get(f"{url}/versions", as_user=manager).get_json()
+    versions = client.every_item(f"{url}/versions", as_user=manager, limit=1)
     assert [(v["number"], v["pass_mark_percent"]) for v in versions] == [(1, 80), (2, 90)]
 
     # A question of the published version changes in the draft's copy only.
@@ -120,8 +120,8 @@ def test_editing_a_published_assessment_makes_a_new_version(
                           json={"prompt": "Where does this speaker come from?"})
     assert edited.status_code == 200, edited.get_json()
     assert edited.get_json()["id"] != question["id"]
-    v1 = client.get(f"{url}/questions?version=1", as_user=manager).get_json()
-    v2 = client.get(f"{url}/questions", as_user=manager).get_json()
+    v1 = client.get(f"{url}/questions?version=1", as_user=manager).get_json()["items"]
+    v2 = client.get(f"{url}/questions", as_user=manager).get_json()["items"]
     assert [q["prompt"] for q in v1] == ["Which region is this speaker from?"]
     assert [q["prompt"] for q in v2] == ["Where does this speaker come from?"]
 
@@ -158,8 +158,8 @@ def test_removing_a_question_keeps_the_published_version_whole(
     client.post(f"{url}/publish", as_user=manager)
     assert client.delete(f"{url}/questions/{question['id']}", as_user=manager).status_code == 204
     assert session.get(Question, uuid.UUID(question["id"])) is not None  # version 1 keeps it
-    assert [q["kind"] for q in client.get(f"{url}/questions", as_user=manager).get_json()] == [
-        "free_text"]
+    listed = client.get(f"{url}/questions", as_user=manager).get_json()["items"]
+    assert [q["kind"] for q in listed] == ["free_text"]
 
 
 @pytest.mark.parametrize(
@@ -259,7 +259,8 @@ def test_wage_floor_input(client: ApiClient, manager: User) -> None:
     assert "hourly_amount" in assert_problem(negative, 422)["errors"]
     assert_problem(client.request("PUT", "/api/v1/organisation/wage-floors/EUR",
                                   as_user=manager, json={"hourly_amount": 1}), 403)
-    assert client.get("/api/v1/organisation/wage-floors", as_user=manager).get_json() == []
+    assert client.get("/api/v1/organisation/wage-floors", as_user=manager).get_json() == {
+        "items": [], "next_cursor": None}
 
 
 def test_archive(client: ApiClient, manager: User) -> None:
@@ -320,7 +321,7 @@ def test_the_answers_a_stipend_needs_are_a_versioned_validated_setting(
     # A new version carries it over, and changes it without touching version 1.
     changed = client.patch(url, json={"stipend_min_answers": 1}, as_user=manager).get_json()
     assert changed["latest_version"]["number"] == 2
-    versions = client.get(f"{url}/versions", as_user=manager).get_json()
+    versions = client.get(f"{url}/versions", as_user=manager).get_json()["items"]
     assert [(v["number"], v["stipend_min_answers"]) for v in versions] == [(1, 2), (2, 1)]
     unchanged = client.patch(url, json={"pass_mark_percent": 90}, as_user=manager).get_json()
     assert unchanged["latest_version"]["stipend_min_answers"] == 1

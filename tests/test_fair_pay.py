@@ -529,21 +529,25 @@ def test_country_floors_are_listed_beside_the_default(
         "currency": "USD", "country": "PH", "hourly_amount": 400}
     assert set_floor(client, admin, 450, country="PH")["hourly_amount"] == 450
     set_floor(client, admin, 2000, currency="EUR", country="DE")
+    set_floor(client, admin, 1800, currency="EUR")
 
-    listed = client.get(FLOORS, as_user=manager).get_json()
+    listed = client.get(FLOORS, as_user=manager).get_json()["items"]
     assert listed == [
+        {"currency": "EUR", "hourly_amount": 1800},
         {"currency": "EUR", "country": "DE", "hourly_amount": 2000},
         {"currency": "USD", "hourly_amount": 1500},
         {"currency": "USD", "country": "PH", "hourly_amount": 450},
     ]
+    # The defaults (no country: NULL) page in their place too.
+    assert client.every_item(FLOORS, as_user=manager, limit=1) == listed
     gone = client.delete(f"{FLOORS}/USD/countries/PH", as_user=admin)
     assert gone.status_code == 204
     assert_problem(client.delete(f"{FLOORS}/USD/countries/PH", as_user=admin), 404)
-    assert len(client.get(FLOORS, as_user=manager).get_json()) == 2
+    assert len(client.get(FLOORS, as_user=manager).get_json()["items"]) == 3
     actions = session.scalars(select(AuditEvent.action).where(
         AuditEvent.organisation_id == admin.organisation_id,
         AuditEvent.object_type == "wage_floor")).all()
-    assert sorted(actions).count("organisation.wage_floor_set") == 4
+    assert sorted(actions).count("organisation.wage_floor_set") == 5
     assert "organisation.wage_floor_removed" in actions
 
 
@@ -565,7 +569,7 @@ def test_bad_floors_are_refused_and_write_nothing(
     problem = assert_problem(client.request("PUT", f"{FLOORS}/{path}", as_user=admin,
                                             json=body), 422)
     assert field in problem["errors"]
-    assert client.get(FLOORS, as_user=admin).get_json() == []
+    assert client.get(FLOORS, as_user=admin).get_json()["items"] == []
 
 
 def test_only_admins_and_finance_set_floors(

@@ -330,7 +330,7 @@ def test_flagged_work_never_lowers_approval_rate_or_quality(
     response = client.get(f"{API}/projects/{ProjectFactory(manager=boss).id}/candidates",
                           as_user=boss)
     assert response.status_code == 200, response.get_data(as_text=True)
-    [mine] = [c for c in response.get_json() if c["trainer"]["id"] == str(ana.id)]
+    [mine] = [c for c in response.get_json()["items"] if c["trainer"]["id"] == str(ana.id)]
     assert (mine["approved"], mine["rejected"], mine["approval_rate"]) == (1, 0, "1.0000")
 
 

@@ -27,6 +27,7 @@ from workforce import clock
 from workforce.accounts.models import AuditEvent, Role, User
 from workforce.assessments.models import QualificationStatus
 from workforce.notifications.models import Notification
+from workforce.pagination import encode_cursor
 from workforce.projects.eligibility import locale_matches
 from workforce.projects.models import (
     Assignment,
@@ -279,7 +280,8 @@ def test_the_qualifications_own_locale_applies_when_the_requirement_names_none(
     problem = assert_problem(
         client.post(f"{MARKET}/{project.id}/applications", as_user=mainland, json={}), 404)
     assert problem["type"].endswith("not-found")
-    ranked = client.get(f"/api/v1/projects/{project.id}/candidates", as_user=manager).get_json()
+    ranked = client.get(f"/api/v1/projects/{project.id}/candidates",
+                        as_user=manager).get_json()["items"]
     assert str(mainland.id) not in {c["trainer"]["id"] for c in ranked}
     assert str(local.id) in {c["trainer"]["id"] for c in ranked}
     body = client.post(f"/api/v1/projects/{project.id}/invitations", as_user=manager,
@@ -740,7 +742,8 @@ def test_candidates_are_ranked_with_their_components(
 
     response = client.get(f"/api/v1/projects/{project.id}/candidates", as_user=manager)
     assert response.status_code == 200, response.get_json()
-    ranked = response.get_json()
+    ranked = response.get_json()["items"]
+    assert response.get_json()["next_cursor"] is None
     assert [c["trainer"]["id"] for c in ranked] == [
         str(star.id), str(newcomer.id), str(sloppy.id), str(vouched.id)]
     assert [c["rank"] for c in ranked] == [1, 2, 3, 4]
@@ -754,11 +757,15 @@ def test_candidates_are_ranked_with_their_components(
     assert (ranked[2]["approved"], ranked[2]["rejected"]) == (2, 8)
     assert ranked[3]["qualification_score"] is None
 
-    limited = client.get(f"/api/v1/projects/{project.id}/candidates", as_user=manager,
-                         query_string={"limit": 1}).get_json()
-    assert [c["trainer"]["id"] for c in limited] == [str(star.id)]
+    # Pages of one keep the ranks of the whole pool.
+    url = f"/api/v1/projects/{project.id}/candidates"
+    assert client.every_item(url, as_user=manager, limit=1) == ranked
     assert_problem(client.get(f"/api/v1/projects/{project.id}/candidates", as_user=manager,
                               query_string={"limit": 0}), 422)
+    tampered = encode_cursor("-0.9", 18, "yesterday", str(star.id))
+    problem = assert_problem(client.get(f"/api/v1/projects/{project.id}/candidates",
+                                        as_user=manager, query_string={"cursor": tampered}), 422)
+    assert list(problem["errors"]) == ["cursor"]
 
 
 def test_a_project_without_requirements_ranks_every_trainer(
@@ -767,6 +774,7 @@ def test_a_project_without_requirements_ranks_every_trainer(
     project = ProjectFactory(manager=manager)
     trainers = [UserFactory() for _ in range(3)]
     StaffFactory(role=Role.VENDOR_MANAGER, organisation=manager.organisation)
-    ranked = client.get(f"/api/v1/projects/{project.id}/candidates", as_user=manager).get_json()
+    ranked = client.get(f"/api/v1/projects/{project.id}/candidates",
+                        as_user=manager).get_json()["items"]
     assert {c["trainer"]["id"] for c in ranked} >= {str(t.id) for t in trainers}
     assert all(c["locale_match"] is None and c["qualification_score"] is None for c in ranked)

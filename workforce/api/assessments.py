@@ -164,11 +164,13 @@ def update_assessment(args: dict, assessment_id: uuid.UUID):
 
 @blp.route("/assessments/<uuid:assessment_id>/versions")
 @blp.requires(*REVIEWERS)
-@blp.response(200, VersionSchema(many=True))
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(VersionSchema))
 @blp.alt_response(404, response="NOT_FOUND")
-def list_versions(assessment_id: uuid.UUID):
+def list_versions(args: dict, assessment_id: uuid.UUID):
     """Every version, oldest first."""
-    return services.get_assessment(db_session(), current_user(), assessment_id).versions
+    return services.list_versions(db_session(), current_user(), assessment_id,
+                                  page_request(args))
 
 
 @blp.route("/assessments/<uuid:assessment_id>/publish", methods=["POST"])
@@ -195,12 +197,13 @@ def archive_assessment(assessment_id: uuid.UUID):
 @blp.route("/assessments/<uuid:assessment_id>/questions")
 @blp.requires(*MANAGERS)
 @blp.arguments(VersionArgs, location="query")
-@blp.response(200, QuestionSchema(many=True))
+@blp.response(200, page_of(QuestionSchema))
 @blp.alt_response(404, response="NOT_FOUND")
 def list_questions(args: dict, assessment_id: uuid.UUID):
     """The question pool of the latest version (or ``?version=N``), answer keys included."""
+    page = page_request(args)
     return services.list_questions(
-        db_session(), current_user(), assessment_id, args.get("version")
+        db_session(), current_user(), assessment_id, page, args.get("version")
     )
 
 

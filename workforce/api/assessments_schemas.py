@@ -199,5 +199,5 @@ class QuestionUpdateSchema(QuestionSchema):
     """Any subset of a question's fields (loaded with ``partial=True``)."""
 
 
-class VersionArgs(Schema):
+class VersionArgs(PageArgs):
     version = fields.Integer(validate=validate.Range(min=1))

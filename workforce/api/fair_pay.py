@@ -44,11 +44,12 @@ def _floor_path(currency: str, country: str) -> tuple[str, str]:
 
 @blp.route("/organisation/wage-floors")
 @blp.requires(*(MANAGERS | FINANCE_STAFF))
-@blp.response(200, WageFloorSchema(many=True))
-def list_wage_floors():
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(WageFloorSchema))
+def list_wage_floors(args: dict):
     """The organisation's hourly wage floors: per currency, the default (no `country`)
-    and any floors per country."""
-    return floors.list_floors(db_session(), current_user())
+    first, then any floors per country."""
+    return floors.list_floors(db_session(), current_user(), page_request(args))
 
 
 @blp.route("/organisation/wage-floors/<string:currency>", methods=["PUT"])

@@ -9,7 +9,6 @@ from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.staffing_schemas import (
     ApplicationSchema,
-    CandidateArgs,
     CandidateSchema,
     InvitationsSchema,
     MarketProjectSchema,
@@ -212,10 +211,10 @@ def invite(args: dict, project_id: uuid.UUID):
 
 @blp.route("/projects/<uuid:project_id>/candidates")
 @blp.requires(*MANAGERS)
-@blp.arguments(CandidateArgs, location="query")
-@blp.response(200, CandidateSchema(many=True))
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(CandidateSchema))
 @blp.alt_response(404, response="NOT_FOUND")
 def list_candidates(args: dict, project_id: uuid.UUID):
     """Eligible trainers without an open membership, best first, with the components
     of their rank (see `rank_score`)."""
-    return staffing.candidates(db_session(), current_user(), project_id, limit=args["limit"])
+    return staffing.candidates(db_session(), current_user(), project_id, page_request(args))

@@ -194,10 +194,6 @@ class InvitationsSchema(Schema):
     results = fields.List(fields.Nested(InvitationResultSchema))
 
 
-class CandidateArgs(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-
-
 class CandidateSchema(Schema):
     rank = fields.Integer()
     trainer = fields.Nested(TrainerBriefSchema)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select, true
+from sqlalchemy import and_, case, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,7 +61,7 @@ from workforce.assessments.models import (
 from workforce.assessments.services import find_record, record_snapshot
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import notify
-from workforce.pagination import Page, PageRequest, decode_cursor, encode_cursor
+from workforce.pagination import Page, PageRequest, paginate
 
 ADJUDICATION_ROUND = 3
 
@@ -113,7 +113,9 @@ def grading_queue(session: Session, staff: User, page: PageRequest) -> Page[Queu
             or_(taken < planned, and_(double, taken == 2, done == 2)),
         )
     )
-    rows, cursor = _oldest_first(session, stmt, page)
+    # An attempt not closed yet counts as closed at its deadline (so never NULL).
+    closed_at = func.coalesce(Attempt.closed_at, Attempt.deadline_at).nulls_last()
+    found = paginate(session, stmt, page, order=(closed_at, Attempt.id))
     return Page(
         [
             QueueItem(
@@ -121,9 +123,9 @@ def grading_queue(session: Session, staff: User, page: PageRequest) -> Page[Queu
                 closed_at=attempt.closed_at or attempt.deadline_at, rounds_done=rounds,
                 graded_by_you=bool(by_me),
             )
-            for attempt, title, number, rounds, by_me in rows
+            for attempt, title, number, rounds, by_me in found.items
         ],
-        cursor,
+        found.next_cursor,
     )
 
 
@@ -140,24 +142,6 @@ def _expired_with_text(now: datetime) -> Any:
         .exists()
     )
     return and_(Attempt.state == AttemptState.OPEN, Attempt.deadline_at <= now, written)
-
-
-def _oldest_first(
-    session: Session, stmt: Select[Any], page: PageRequest
-) -> tuple[list[Any], str | None]:
-    """Keyset pagination over (closed_at, id), ascending: a queue is worked oldest first.
-    An attempt not closed yet counts as closed at its deadline."""
-    closed_at = func.coalesce(Attempt.closed_at, Attempt.deadline_at)
-    if page.cursor:
-        after_t, after_id = decode_cursor(page.cursor)
-        stmt = stmt.where(
-            or_(closed_at > after_t, and_(closed_at == after_t, Attempt.id > after_id))
-        )
-    rows = list(session.execute(stmt.order_by(closed_at, Attempt.id).limit(page.limit + 1)))
-    if len(rows) <= page.limit:
-        return rows, None
-    last = rows[page.limit - 1][0]
-    return rows[: page.limit], encode_cursor(last.closed_at or last.deadline_at, last.id)
 
 
 # --- claiming ------------------------------------------------------------------------

@@ -490,15 +490,27 @@ def _draft_question(
     return next(q for q in draft.questions if q.position == question.position)
 
 
+def list_versions(
+    session: Session, staff: User, assessment_id: uuid.UUID, page: PageRequest
+) -> Page[AssessmentVersion]:
+    """Every version, oldest first."""
+    get_assessment(session, staff, assessment_id)
+    stmt = select(AssessmentVersion).where(AssessmentVersion.assessment_id == assessment_id)
+    return paginate(session, stmt, page, order=(AssessmentVersion.number, AssessmentVersion.id))
+
+
 def list_questions(
-    session: Session, staff: User, assessment_id: uuid.UUID, number: int | None = None
-) -> list[Question]:
+    session: Session, staff: User, assessment_id: uuid.UUID, page: PageRequest,
+    number: int | None = None,
+) -> Page[Question]:
+    """The question pool of the latest version (or version ``number``), in order."""
     assessment = get_assessment(session, staff, assessment_id)
     version = (
         latest_version(assessment) if number is None
         else get_version(session, staff, assessment_id, number)
     )
-    return list(version.questions)
+    stmt = select(Question).where(Question.version_id == version.id)
+    return paginate(session, stmt, page, order=(Question.position, Question.id))
 
 
 def check_question(question: Question) -> None:

@@ -26,6 +26,7 @@ from workforce.accounts import audit
 from workforce.accounts.models import User, WageFloor
 from workforce.errors import NotFound
 from workforce.money import Money
+from workforce.pagination import Page, PageRequest, paginate
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,11 @@ def minimum_for(floor: Floor, seconds: int) -> int:
 # --- setting them (admins and finance; audited) --------------------------------------
 
 
-def list_floors(session: Session, staff: User) -> list[WageFloor]:
-    """Every floor of the organisation: by currency, the default first, then countries."""
-    rows = session.scalars(
-        select(WageFloor).where(WageFloor.organisation_id == staff.organisation_id)
-    )
-    return sorted(rows, key=lambda r: (r.currency, r.country is not None, r.country or ""))
+def list_floors(session: Session, staff: User, page: PageRequest) -> Page[WageFloor]:
+    """The organisation's floors: by currency, the default first, then countries."""
+    stmt = select(WageFloor).where(WageFloor.organisation_id == staff.organisation_id)
+    order = (WageFloor.currency, WageFloor.country.nulls_first(), WageFloor.id)
+    return paginate(session, stmt, page, order=order)
 
 
 def _find(

@@ -34,7 +34,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
@@ -47,7 +47,7 @@ from workforce.billing.services import record_earning
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.money import Money
 from workforce.notifications.services import notify
-from workforce.pagination import Page, PageRequest, decode_cursor, encode_cursor
+from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, lifecycle, winddown
 from workforce.projects.models import (
     Appeal,
@@ -239,8 +239,8 @@ def review_queue(
                Assignment.state == AssignmentState.SUBMITTED)
         .options(joinedload(Assignment.task))
     )
-    found = _oldest_first(
-        session, stmt, page, at=Assignment.submitted_at, row_id=Assignment.id
+    found = paginate(
+        session, stmt, page, order=(Assignment.submitted_at.nulls_last(), Assignment.id)
     )
     return Page([ReviewItem(a, a.task) for a in found.items], found.next_cursor)
 
@@ -395,7 +395,7 @@ def list_appeals(
     )
     if state is not None:
         stmt = stmt.where(Appeal.state == state)
-    found = _oldest_first(session, stmt, page, at=Appeal.created_at, row_id=Appeal.id)
+    found = paginate(session, stmt, page, order=(Appeal.created_at, Appeal.id))
     return Page(
         [AppealView(a, a.assignment, a.assignment.task) for a in found.items],
         found.next_cursor,
@@ -610,24 +610,3 @@ def trainer_quality(session: Session, trainer: User) -> list[TrainerQuality]:
         for org_id, name, n_scored, n_correct, n_approved, n_rejected in rows
     ]
 
-
-# --- oldest-first pages --------------------------------------------------------------
-
-
-def _oldest_first(
-    session: Session,
-    stmt: Select[Any],
-    page: PageRequest,
-    *,
-    at: InstrumentedAttribute[datetime] | Any,
-    row_id: InstrumentedAttribute[uuid.UUID],
-) -> Page[Any]:
-    """Keyset pages over (at, id), ascending: a queue is worked oldest first."""
-    if page.cursor:
-        after_t, after_id = decode_cursor(page.cursor)
-        stmt = stmt.where(or_(at > after_t, and_(at == after_t, row_id > after_id)))
-    rows = list(session.scalars(stmt.order_by(at, row_id).limit(page.limit + 1)).unique())
-    if len(rows) <= page.limit:
-        return Page(rows, None)
-    last = rows[page.limit - 1]
-    return Page(rows[: page.limit], encode_cursor(getattr(last, at.key), getattr(last, row_id.key)))

@@ -49,7 +49,7 @@ from workforce.accounts.models import Organisation, Role, User
 from workforce.assessments.models import Qualification, TrainerQualification
 from workforce.errors import Conflict, IllegalTransition, NotFound
 from workforce.notifications.services import notify
-from workforce.pagination import Page, PageRequest, encode_cursor, paginate
+from workforce.pagination import Page, PageRequest, paginate, paginate_sorted
 from workforce.projects import access, eligibility, lifecycle, winddown
 from workforce.projects.eligibility import Unmet
 from workforce.projects.models import (
@@ -70,7 +70,6 @@ from workforce.wellbeing import consent
 from workforce.wellbeing import filters as wellbeing_filters
 
 STAFFABLE = (ProjectState.ACTIVE, ProjectState.PAUSED)
-MARKET_BATCH = 100
 
 # --- the marketplace -----------------------------------------------------------------
 
@@ -119,24 +118,10 @@ def list_marketplace(session: Session, trainer: User, page: PageRequest) -> Page
         )
         .options(selectinload(Project.requirements))
     )
-    # The SQL pre-filter leaves out only locales; batches are read until a page of
-    # eligible projects (plus one, to know whether there is more) is found.
-    found: list[Project] = []
-    cursor = page.cursor
-    while len(found) <= page.limit:
-        batch = paginate(
-            session, stmt, PageRequest(limit=max(page.limit, MARKET_BATCH), cursor=cursor),
-            created_at=Project.created_at, row_id=Project.id,
-        )
-        found += _eligible(session, trainer, batch.items, now)
-        cursor = batch.next_cursor
-        if cursor is None:
-            break
-    items = found[: page.limit]
-    next_cursor = (
-        encode_cursor(items[-1].created_at, items[-1].id) if len(found) > page.limit else None
-    )
-    return Page(_entries(session, trainer, items), next_cursor)
+    # The SQL pre-filter leaves out only locales.
+    found = paginate(session, stmt, page, created_at=Project.created_at, row_id=Project.id,
+                     keep=lambda batch: _eligible(session, trainer, batch, now))
+    return Page(_entries(session, trainer, found.items), found.next_cursor)
 
 
 def _eligible(
@@ -648,9 +633,10 @@ class Candidate:
 
 
 def candidates(
-    session: Session, manager: User, project_id: uuid.UUID, *, limit: int = 20
-) -> list[Candidate]:
-    """Eligible, active trainers without an open membership, best first."""
+    session: Session, manager: User, project_id: uuid.UUID, page: PageRequest
+) -> Page[Candidate]:
+    """Eligible, active trainers without an open membership, best first (ranked in Python,
+    so each page ranks the whole pool)."""
     project = access.get_project(session, manager, project_id)
     now = clock.now()
     open_row = select(ProjectMember.id).where(
@@ -676,12 +662,15 @@ def candidates(
             continue
         approved, rejected = reviews.get(trainer.id, (0, 0))
         ranked.append(_candidate(trainer, requirements, mine, approved, rejected, locales))
-    ranked.sort(key=lambda c: (-c.rank_score, -c.approved, c.trainer.created_at, c.trainer.id))
-    return [_with_rank(c, i) for i, c in enumerate(ranked[:limit], start=1)]
+    ranked.sort(key=_best_first)
+    return paginate_sorted(
+        [replace(c, rank=i) for i, c in enumerate(ranked, start=1)], page, key=_best_first,
+        kinds=(Decimal, int, datetime, uuid.UUID),
+    )
 
 
-def _with_rank(candidate: Candidate, rank: int) -> Candidate:
-    return replace(candidate, rank=rank)
+def _best_first(c: Candidate) -> tuple[Decimal, int, datetime, uuid.UUID]:
+    return -c.rank_score, -c.approved, c.trainer.created_at, c.trainer.id
 
 
 def _review_counts(

@@ -18,7 +18,7 @@ from workforce.billing.models import (
     RunState,
 )
 from workforce.errors import NotFound
-from workforce.pagination import Page, PageRequest, decode_cursor, encode_cursor, paginate
+from workforce.pagination import Page, PageRequest, paginate
 
 FAILURES_IN_REPORT = 500
 
@@ -144,21 +144,15 @@ def list_exclusions(
     stmt = select(PayoutExclusion).where(PayoutExclusion.run_id == run.id)
     if reason is not None:
         stmt = stmt.where(PayoutExclusion.reason == reason)
-    if page.cursor:
-        _, after = decode_cursor(page.cursor)
-        stmt = stmt.where(PayoutExclusion.id > after)
-    rows = list(session.scalars(stmt.order_by(PayoutExclusion.id).limit(page.limit + 1)))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    names = trainer_names(session, {row.trainer_id for row in rows})
+    found = paginate(session, stmt, page, order=(PayoutExclusion.id,))
+    names = trainer_names(session, {row.trainer_id for row in found.items})
     views = [
         {"id": row.id, "trainer_id": row.trainer_id, "trainer_name": names.get(row.trainer_id),
          "amount": row.amount, "currency": row.currency, "reason": row.reason,
          "detail": row.detail}
-        for row in rows
+        for row in found.items
     ]
-    cursor = encode_cursor(run.created_at, rows[-1].id) if more else None
-    return Page(views, cursor)
+    return Page(views, found.next_cursor)
 
 
 def trainer_names(session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
