@@ -33,6 +33,8 @@ from workforce.accounts.models import Role
 from workforce.api.ratelimit import limiter
 from workforce.db import Database
 
+# A walk of the whole API per role: about 40 s.
+pytestmark = pytest.mark.slow
 API_PREFIX = "/api/v1"
 NOT_CALLED = frozenset({"HEAD", "OPTIONS"})
 _PLACEHOLDER = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")

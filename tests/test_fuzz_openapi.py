@@ -247,6 +247,7 @@ def fuzz(operation: Any, rule: Any, tokens: dict[Role, str], ids: dict[str, list
     run()
 
 
+@pytest.mark.slow
 def test_every_operation_as_every_role(
     stripe_app: Flask, schema: Any, world: dict[str, Any], session: Session,
     no_rate_limits: None, record_property: Any, figures: Callable[[str], dict],

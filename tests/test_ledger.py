@@ -617,6 +617,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert -balance - held.get(account_id, ledger.NO_HOLD).amount >= 0
 
 
+@pytest.mark.slow
 def test_the_ledger_holds_under_any_sequence(session: Session) -> None:
     world = ledger_world()
     run_state_machine_as_test(

@@ -401,6 +401,7 @@ class CountingReader(io.RawIOBase):
         return len(data)
 
 
+@pytest.mark.slow
 def test_a_hundred_thousand_rows_import_in_one_streamed_request(
     client: ApiClient, session: Session, manager: User, project: Project, tmp_path: Any,
     database: Any, figures: Callable[[str], dict],
