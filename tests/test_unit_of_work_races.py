@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from tests.client import assert_problem
 from tests.factories import ProjectFactory, TaskFactory, UserFactory, staff, token_for
@@ -93,6 +94,15 @@ def _race(live_database: Database, project: Project, trainer: User, deadlocks: i
         return running.result(timeout=30)
 
 
+def _claim_made_a_victim(live_app: Flask, live_database: Database, deadlocks: int,
+                         caplog: pytest.LogCaptureFixture) -> tuple[Project, TestResponse]:
+    caplog.set_level(logging.WARNING, logger="workforce.db")
+    project, trainer, token = _claimable()
+    claim = f"/api/v1/projects/{project.id}/claims"
+    return project, _race(live_database, project, trainer, deadlocks,
+                          lambda: live_app.test_client().post(claim, headers=bearer(token)))
+
+
 def _retries(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "workforce.db"]
 
@@ -107,11 +117,8 @@ def test_a_claim_chosen_twice_as_a_deadlocks_victim_is_run_again_and_claims_once
     live_app: Flask, live_database: Database, live_session: Session,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    project, trainer, token = _claimable()
-    claim = f"/api/v1/projects/{project.id}/claims"
-    with caplog.at_level(logging.WARNING, logger="workforce.db"):
-        response = _race(live_database, project, trainer, db.RETRY_ATTEMPTS - 1,
-                         lambda: live_app.test_client().post(claim, headers=bearer(token)))
+    project, response = _claim_made_a_victim(live_app, live_database,
+                                             db.RETRY_ATTEMPTS - 1, caplog)
     assert response.status_code == 201, response.get_json()
     assert _retries(caplog) == [RETRIED] * (db.RETRY_ATTEMPTS - 1)
     (assignment,) = _assignments(live_session, project)
@@ -125,11 +132,8 @@ def test_a_claim_still_deadlocked_after_the_last_attempt_is_a_503_that_writes_no
     live_app: Flask, live_database: Database, live_session: Session,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    project, trainer, token = _claimable()
-    claim = f"/api/v1/projects/{project.id}/claims"
-    with caplog.at_level(logging.WARNING, logger="workforce.db"):
-        response = _race(live_database, project, trainer, db.RETRY_ATTEMPTS,
-                         lambda: live_app.test_client().post(claim, headers=bearer(token)))
+    project, response = _claim_made_a_victim(live_app, live_database, db.RETRY_ATTEMPTS,
+                                             caplog)
     assert_problem(response, 503, code="contention")
     # At least our second; the rate limiter puts its own window's end there if later.
     assert int(response.headers["Retry-After"]) >= 1
@@ -140,6 +144,7 @@ def test_a_claim_still_deadlocked_after_the_last_attempt_is_a_503_that_writes_no
 def test_a_unit_of_work_run_by_a_job_is_run_again_with_its_after_commit_work_once(
     live_database: Database, live_session: Session, caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="workforce.db")
     project, trainer, _ = _claimable()
     committed: list[str] = []
 
@@ -148,8 +153,7 @@ def test_a_unit_of_work_run_by_a_job_is_run_again_with_its_after_commit_work_onc
         owner = session.get(User, trainer.id)
         return str(tasks.claim_next(session, owner, project.id)[0].assignment.id)
 
-    with caplog.at_level(logging.WARNING, logger="workforce.db"):
-        claimed = _race(live_database, project, trainer, 1, lambda: live_database.run(claim))
+    claimed = _race(live_database, project, trainer, 1, lambda: live_database.run(claim))
     assert _retries(caplog) == [RETRIED]
     assert committed == ["told"]
     (assignment,) = _assignments(live_session, project)
