@@ -3,17 +3,19 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every package's version, pinned for `make test`, `make run` and CI: `make constraints`.
+CONSTRAINTS := constraints.txt
 
 export WORKFORCE_ENV ?= development
 
-.PHONY: run test lint install clean fuzz soak bench
+.PHONY: run test lint install clean fuzz soak bench constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -44,11 +46,17 @@ soak: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The newest versions pyproject.toml allows, for every Python it supports, written to
+# constraints.txt; run after changing a dependency, then `make test`.
+constraints: $(STAMP)
+	$(BIN)/uv pip compile --quiet --universal --all-extras --upgrade \
+		--custom-compile-command "make constraints" pyproject.toml -o $(CONSTRAINTS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
 
 # The benchmarks at the small size (under 5 minutes, on PostgreSQL at 127.0.0.1:5432;
 # the README's Benchmarks section says how to run the full size). Never part of `make test`.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test,dev,bench]'
 	$(BIN)/python -m bench run --size small

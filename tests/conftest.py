@@ -10,9 +10,10 @@ commits stay invisible to the next test.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -126,6 +127,29 @@ def mail(app: Flask) -> MemorySender:
 @pytest.fixture
 def client(app: Flask, session: Session) -> ApiClient:
     return ApiClient(app.test_client(), session)
+
+
+# --- figures of the run, for docs/reliability.md ---------------------------------------
+
+FIGURES = pytest.StashKey[dict[str, dict[str, Any]]]()
+
+
+@pytest.fixture(scope="session")
+def figures(request: pytest.FixtureRequest) -> Callable[[str], dict[str, Any]]:
+    """Where a test leaves what it measured (calls made, time taken) under a heading:
+    ``figures("authorization matrix")["calls as admin"] = 182``. Printed at the end of
+    the run, after the tests' own report."""
+    found = request.config.stash.setdefault(FIGURES, {})
+    return lambda heading: found.setdefault(heading, {})
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    found = config.stash.get(FIGURES, {})
+    if found:
+        terminalreporter.section("figures of this run (docs/reliability.md)")
+    for heading, values in found.items():
+        terminalreporter.write_line(
+            f"{heading}: " + ", ".join(f"{name} {value}" for name, value in values.items()))
 
 
 # --- committed data, for races between connections -----------------------------------

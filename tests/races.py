@@ -1,18 +1,23 @@
 """Run the same request from many threads at once, released together by a barrier.
 
 Each thread has its own Flask test client, so its own request context, session and
-database connection: the races are real ones between PostgreSQL connections.
+database connection: the races are real ones between PostgreSQL connections. Where a
+transaction must stay open while another runs into it, ``Window`` holds it open until
+PostgreSQL shows the other waiting, and fails when it never does.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -33,3 +38,36 @@ def race(app: Flask, calls: list[Callable[[FlaskClient], T]]) -> list[T]:
 
 def bearer(token: str) -> dict[str, Any]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class Window:
+    """The moment of a race in which one transaction waits for a lock another holds.
+
+    Each racing transaction that may have to wait registers its connection (``join``);
+    ``hold`` keeps the caller's transaction open until one of them is seen waiting for
+    a lock (read live with ``pg_blocking_pids``, not from the statistics snapshot), and
+    fails after ``timeout`` seconds: a race that never met its window fails rather than
+    passes."""
+
+    def __init__(self, timeout: float = 10) -> None:
+        self.timeout = timeout
+        self.waiters: list[int] = []
+        self.hit = threading.Event()
+
+    def join(self, session: Session) -> None:
+        self.waiters.append(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    def hold(self, session: Session) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self.hit.is_set():
+            if session.execute(_SOMEONE_WAITS, {"pids": list(self.waiters)}).scalar_one():
+                self.hit.set()
+            elif time.monotonic() > deadline:
+                raise AssertionError("the race missed its window: no transaction waited")
+            else:
+                time.sleep(0.01)
+
+
+_SOMEONE_WAITS = text(
+    "SELECT EXISTS (SELECT 1 FROM unnest(CAST(:pids AS integer[])) AS waiter(pid) "
+    "WHERE cardinality(pg_blocking_pids(waiter.pid)) > 0)")

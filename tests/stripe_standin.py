@@ -160,6 +160,7 @@ class RecordedRequest:
     idempotency_key: str | None
     stripe_account: str | None
     at: float
+    stripe_version: str | None = None
 
     @property
     def route(self) -> str:
@@ -548,6 +549,7 @@ class StripeStandin:
         with self._lock:
             self.requests.append(RecordedRequest(
                 method, path, params, key, stripe_account, time.time(),
+                headers.get("Stripe-Version"),
             ))
         failure = self._take_failure(route)
         if failure is not None and not failure.process:

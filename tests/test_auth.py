@@ -306,6 +306,7 @@ _LANGUAGES = _mostly(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150,
     suppress_health_check=[HealthCheck.function_scoped_fixture],

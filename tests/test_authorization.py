@@ -119,6 +119,7 @@ def test_guarded_operations_need_a_token(app: Flask, client: ApiClient) -> None:
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", list(Role), ids=lambda role: role.value)
 def test_role_matrix(app: Flask, client: ApiClient, people: dict[Role, User], role: Role) -> None:
     user = people[role]
@@ -152,6 +153,7 @@ def test_role_matrix_forbids_before_reading_the_body(client: ApiClient) -> None:
     assert_problem(response, 401, code="missing-token")
 
 
+@pytest.mark.slow
 def test_expired_revoked_and_deactivated_tokens_are_refused(
     app: Flask, client: ApiClient, session: Session
 ) -> None:

@@ -9,10 +9,9 @@ a two-organisation world (`tests/authz_world.py`).
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,12 +33,13 @@ from workforce.accounts.models import Role
 from workforce.api.ratelimit import limiter
 from workforce.db import Database
 
+# A walk of the whole API per role: about 40 s.
+pytestmark = pytest.mark.slow
 API_PREFIX = "/api/v1"
 NOT_CALLED = frozenset({"HEAD", "OPTIONS"})
 _PLACEHOLDER = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+HEADING = "authorization matrix"
 ROLE_ORDER = (Role.ADMIN, Role.VENDOR_MANAGER, Role.REVIEWER, Role.FINANCE, Role.TRAINER)
-# Figures of the last run, for docs/reliability.md (printed with -s).
-FIGURES: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,8 @@ def matrix(app: Flask, database: Database) -> Iterator[Matrix]:
 # --- who may call, and what they reach -------------------------------------------------
 
 
-def test_unauthenticated_expired_and_revoked_callers_get_401(app: Flask, matrix: Matrix) -> None:
+def test_unauthenticated_expired_and_revoked_callers_get_401(app: Flask, matrix: Matrix,
+                                                            figures: Callable[[str], dict]) -> None:
     client, session, connection, world = (matrix.client, matrix.session, matrix.connection,
                                           matrix.world)
     side = world.a
@@ -191,12 +192,13 @@ def test_unauthenticated_expired_and_revoked_callers_get_401(app: Flask, matrix:
                 assert response.headers["WWW-Authenticate"] == "Bearer", body
             except AssertionError as exc:
                 failures.append(f"{label}: {op.key}: {exc}")
-    FIGURES["unauthenticated calls"] = calls
+    figures(HEADING)["unauthenticated calls"] = calls
     assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize("role", ROLE_ORDER, ids=lambda role: role.value)
-def test_each_role_gets_what_the_policy_says(app: Flask, matrix: Matrix, role: Role) -> None:
+def test_each_role_gets_what_the_policy_says(app: Flask, matrix: Matrix, role: Role,
+                                            figures: Callable[[str], dict]) -> None:
     """Side A's user of ``role`` calls every route aimed at side A's objects: 403 for a
     role the route is not for, 404 for an object outside their reach, otherwise an
     answer that is neither an authorization refusal nor a server error, and never
@@ -225,14 +227,14 @@ def test_each_role_gets_what_the_policy_says(app: Flask, matrix: Matrix, role: R
                 assert not found, f"side B's {sorted(found)[:3]} in the answer"
         except AssertionError as exc:
             failures.append(f"{where}: {str(exc)[:400]}")
-    FIGURES[f"calls as {role.value}"] = calls
-    FIGURES[f"ms as {role.value}"] = round((time.perf_counter() - started) * 1000)
+    figures(HEADING)[f"calls as {role.value}"] = calls
+    figures(HEADING)[f"ms as {role.value}"] = round((time.perf_counter() - started) * 1000)
     assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize("role", ROLE_ORDER, ids=lambda role: role.value)
 def test_another_organisations_user_reaches_nothing(
-    app: Flask, matrix: Matrix, role: Role
+    app: Flask, matrix: Matrix, role: Role, figures: Callable[[str], dict]
 ) -> None:
     """Side B's user of ``role`` calls every route they may call, aimed at side A's
     objects: 404 for every object; collections show nothing of side A. (For trainers,
@@ -258,10 +260,7 @@ def test_another_organisations_user_reaches_nothing(
             assert not found, f"side A's {sorted(found)[:3]} in the answer"
         except AssertionError as exc:
             failures.append(f"{where}: {str(exc)[:400]}")
-    FIGURES[f"outsider calls as {role.value}"] = calls
+    figures(HEADING)[f"outsider calls as {role.value}"] = calls
     assert not failures, "\n".join(failures)
 
 
-def test_print_figures() -> None:
-    """Not a check: prints the figures of this run (with -s) for docs/reliability.md."""
-    print("\n" + json.dumps(FIGURES, indent=1))

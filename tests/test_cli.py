@@ -264,6 +264,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         server.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_the_development_server_names_no_versions(served: tuple[str, Path]) -> None:
     """Found end to end: it answered ``Server: Werkzeug/3.1.x Python/3.11.x``."""
     base, _database = served
@@ -271,6 +272,7 @@ def test_the_development_server_names_no_versions(served: tuple[str, Path]) -> N
         assert response.headers["Server"] == "workforce"
 
 
+@pytest.mark.slow
 def test_serve_port_is_the_address_in_email_links(served: tuple[str, Path]) -> None:
     """Found end to end: links said port 8000 whatever --port was. Without
     WORKFORCE_PUBLIC_BASE_URL they name the address the server listens on."""

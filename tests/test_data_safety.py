@@ -267,6 +267,7 @@ def fill(database: Database) -> dict[str, int]:
         session.close()
 
 
+@pytest.mark.slow
 def test_migrations_go_down_and_up_on_a_database_with_data(
     settings: Settings, scratch_url: str
 ) -> None:

@@ -26,7 +26,7 @@ import os
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,9 +246,10 @@ def fuzz(operation: Any, rule: Any, tokens: dict[Role, str], ids: dict[str, list
     run()
 
 
+@pytest.mark.slow
 def test_every_operation_as_every_role(
     stripe_app: Flask, schema: Any, world: dict[str, Any], session: Session,
-    no_rate_limits: None, record_property: Any,
+    no_rate_limits: None, record_property: Any, figures: Callable[[str], dict],
 ) -> None:
     tally = Tally()
     caller = Caller(session, world["users"])
@@ -258,7 +259,7 @@ def test_every_operation_as_every_role(
         if operation.method.lower() != "get":  # it may have logged a caller out
             tokens = caller.tokens()
     record_property("fuzz", tally.report())
-    print(tally.report())
+    figures("fuzzing")["cases"] = tally.report()
     assert not tally.failures, (
         f"{len(tally.failures)} failures; {tally.report()}\n" + "\n".join(tally.failures))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -41,6 +40,7 @@ from tests.factories import (
     paid_out,
     staff,
 )
+from tests.races import Window
 from workforce import clock
 from workforce.accounts.models import AuditEvent, Organisation, Role, User
 from workforce.billing import corrections, ledger
@@ -149,14 +149,15 @@ def test_a_trainers_accounts_made_at_once_by_two_transactions_are_one_row_each(
     organisation = OrganisationFactory()
     trainer = UserFactory()
     kinds = (AccountKind.IN_TRANSIT, AccountKind.PAID)
-    barrier = threading.Barrier(2)
+    barrier, window = threading.Barrier(2), Window()
 
     def make() -> list[uuid.UUID]:
         with live_database.unit_of_work() as session:
+            window.join(session)
             barrier.wait()
             accounts = ledger.trainer_accounts(session, organisation.id, trainer.id, kinds,
                                                "USD")
-            time.sleep(0.2)  # the other's insert waits on this one's unique key
+            window.hold(session)  # until the other's insert waits on this one's unique key
             return [account.id for account in accounts]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -178,17 +179,18 @@ def test_a_source_posted_at_once_by_two_transactions_moves_the_money_once(
         payable = ledger.trainer_account(session, organisation.id, trainer.id,
                                          AccountKind.PAYABLE, "USD").id
     source = uuid.uuid4()
-    barrier = threading.Barrier(2)
+    barrier, window = threading.Barrier(2), Window()
 
     def post(reason: str) -> str:
         with live_database.unit_of_work() as session:
+            window.join(session)
             legs = [ledger.Leg(session.get(LedgerAccount, expense), 300),
                     ledger.Leg(session.get(LedgerAccount, payable), -300)]
             barrier.wait()
             entry = ledger.post(session, source_type=SourceType.BONUS, source_id=source,
                                 reason=reason, organisation_id=organisation.id,
                                 trainer_id=trainer.id, legs=legs)
-            time.sleep(0.2)  # the other's insert waits on this one's source key
+            window.hold(session)  # until the other's insert waits on this one's source key
             return entry.reason
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -615,6 +617,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert -balance - held.get(account_id, ledger.NO_HOLD).amount >= 0
 
 
+@pytest.mark.slow
 def test_the_ledger_holds_under_any_sequence(session: Session) -> None:
     world = ledger_world()
     run_state_machine_as_test(

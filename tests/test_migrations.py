@@ -48,6 +48,7 @@ def test_a_model_change_without_revision_is_caught(connection: Connection) -> No
         Base.metadata.remove(extra)
 
 
+@pytest.mark.slow
 def test_downgrade_to_base_and_back(connection: Connection, settings: Settings) -> None:
     # Transactional DDL (PostgreSQL, and SQLite as configured) keeps this inside the
     # test's transaction, which is rolled back afterwards.

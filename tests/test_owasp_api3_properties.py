@@ -154,6 +154,7 @@ def _strings(value: Any) -> Iterator[str]:
         yield str(value)
 
 
+@pytest.mark.slow
 def test_no_response_carries_secrets_keys_or_other_peoples_addresses(app: Flask, env) -> None:
     client, session, connection, world = env
     side = world.a

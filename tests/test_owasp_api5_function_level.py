@@ -33,7 +33,7 @@ API = "/api/v1"
 A, V, R, F, T = Role.ADMIN, Role.VENDOR_MANAGER, Role.REVIEWER, Role.FINANCE, Role.TRAINER
 # Written by a successful authentication (at most once a minute), not by the function.
 NOT_COMPARED = {("api_tokens", "last_used_at")}
-FIGURES: dict[str, int] = {}
+HEADING = "API5 function-level authorization"
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,8 @@ def changed_tables(before: dict[str, list[str]], after: dict[str, list[str]]) ->
 
 @pytest.mark.parametrize("role", ROLE_ORDER, ids=lambda role: role.value)
 def test_a_write_refused_for_the_role_writes_nothing(app: Flask, database: Database, env,
-                                                      baseline, role: Role) -> None:
+                                                      baseline, role: Role,
+                                                      figures: Callable[[str], dict]) -> None:
     """Every write operation (POST, PUT, PATCH, DELETE) that ``role`` may not call: 403
     ``role-forbidden``, no write statement sent, and every table as it was."""
     client, session, connection, world = env
@@ -106,8 +107,8 @@ def test_a_write_refused_for_the_role_writes_nothing(app: Flask, database: Datab
             assert not sent, sent
         except AssertionError as exc:
             failures.append(f"{role.value}: {op.key}: {str(exc)[:300]}")
-    FIGURES[f"refused writes as {role.value}"] = calls
-    FIGURES[f"ms as {role.value}"] = round((time.perf_counter() - started) * 1000)
+    figures(HEADING)[f"refused writes as {role.value}"] = calls
+    figures(HEADING)[f"ms as {role.value}"] = round((time.perf_counter() - started) * 1000)
     assert calls > 0
     assert changed_tables(baseline, snapshot(session)) == []
     assert not failures, "\n".join(failures)
@@ -233,8 +234,3 @@ def test_a_method_override_header_does_not_reach_another_function(env, baseline)
                                   as_user=side.trainer, headers={header: "POST"})
             assert response.status_code == 405
             assert changed_tables(before, snapshot(session)) == []
-
-
-def test_print_figures() -> None:
-    """Not a check: prints the figures of this run (with -s) for docs/reliability.md."""
-    print("\n", FIGURES)

@@ -221,6 +221,7 @@ def test_marking_an_unknown_notification_is_404(client: ApiClient) -> None:
     assert_problem(response, 404, code="not-found")
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -525,6 +526,7 @@ def payout_world(session: Session, database: Database, standin: StripeStandin,
     return world
 
 
+@pytest.mark.slow
 def test_money_holds_through_any_sequence_of_payouts(
     session: Session, database: Database, settings: Settings, stripe_standin: StripeStandin
 ) -> None:

@@ -808,6 +808,7 @@ def test_a_sign_in_that_lasts(client: ApiClient, session: Session) -> None:
     assert listed[0]["created_at"].startswith(SET_UP_AT.date().isoformat())
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=25, deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(

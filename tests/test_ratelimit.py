@@ -119,6 +119,7 @@ def test_another_account_from_the_same_address_is_still_allowed(client: ApiClien
     assert log_in(client, "rui@example.org", ip="10.0.0.7").status_code == 200
 
 
+@pytest.mark.slow
 def test_the_address_limit_covers_many_accounts(client: ApiClient) -> None:
     UserFactory(email="mei@example.org")
     for n in range(PER_ADDRESS):

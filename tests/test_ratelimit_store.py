@@ -56,6 +56,7 @@ def test_the_documented_redis_store_is_installed_with_the_service() -> None:
     assert settings.rate_limit_storage_uri == "redis://cache:6379"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _redis_answers(), reason="no Redis on 127.0.0.1:6379")
 def test_two_processes_spend_one_budget(tmp_path: Path) -> None:
     env = {

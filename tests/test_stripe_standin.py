@@ -22,7 +22,11 @@ from tests.stripe_standin import (
     stripe_standin,
 )
 from workforce.billing.gateways import GatewayError, InsufficientBalance
-from workforce.billing.gateways.stripe import StripeGateway, gateway_from_settings
+from workforce.billing.gateways.stripe import (
+    STRIPE_API_VERSION,
+    StripeGateway,
+    gateway_from_settings,
+)
 from workforce.settings import Settings
 
 __all__ = ["stripe_standin"]  # the fixture, imported for pytest
@@ -77,6 +81,15 @@ def test_answers_in_the_fixture_shapes(stripe_standin, gateway, ready_account):
     assert set(stripe_standin.account(ready_account)) >= set(fixtures["account"])
     status, balance, _ = call(stripe_standin, "GET", "/v1/balance")
     assert status == 200 and set(balance) == set(fixtures["balance"])
+
+
+def test_every_request_names_our_api_version_which_the_library_speaks(stripe_standin,
+                                                                     gateway):
+    """The version is ours, not the installed library's default; and the library is of
+    the same release (its typed parameters and objects are that release's)."""
+    gateway.create_account(email="mei@example.org", country="HK", idempotency_key="k1")
+    assert [r.stripe_version for r in stripe_standin.requests] == [STRIPE_API_VERSION]
+    assert STRIPE_API_VERSION.split(".")[1] == stripe.api_version.split(".")[1]
 
 
 def test_connected_account_and_onboarding_link(stripe_standin, gateway):

@@ -228,17 +228,19 @@ def create_admin(organisation_name: str, email: str, display_name: str, password
     from workforce.accounts.services import Profile, slugify
     from workforce.errors import DomainError
 
+    def create(session: Any) -> tuple[Any, Any]:
+        slug = slugify(organisation_name)
+        organisation = services.find_organisation_by_slug(
+            session, slug
+        ) or services.create_organisation(session, organisation_name, slug)
+        return organisation, services.create_staff_user(
+            session, SystemActor("cli:create-admin"), organisation=organisation,
+            email=email, password=password, role=Role.ADMIN,
+            profile=Profile(display_name=display_name),
+        )
+
     try:
-        with current_app.extensions["workforce"].database.unit_of_work() as session:
-            slug = slugify(organisation_name)
-            organisation = services.find_organisation_by_slug(
-                session, slug
-            ) or services.create_organisation(session, organisation_name, slug)
-            user = services.create_staff_user(
-                session, SystemActor("cli:create-admin"), organisation=organisation,
-                email=email, password=password, role=Role.ADMIN,
-                profile=Profile(display_name=display_name),
-            )
+        organisation, user = current_app.extensions["workforce"].database.run(create)
     except DomainError as exc:
         fields = getattr(exc, "errors", {})
         detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
@@ -251,8 +253,7 @@ def demo() -> None:
     """Seed the demo organisation, its staff and three trainers (once)."""
     from workforce import demo as demo_data
 
-    with current_app.extensions["workforce"].database.unit_of_work() as session:
-        accounts = demo_data.seed(session)
+    accounts = current_app.extensions["workforce"].database.run(demo_data.seed)
     if accounts is None:
         click.echo("demo data present already; its tokens were printed when it was created "
                    "(log in with POST /api/v1/auth/login for new ones)")

@@ -1,28 +1,34 @@
 """Engine, sessions and the declarative base shared by every domain package.
 
 One unit of work is one ``Session``: the API opens one per request, jobs and CLI
-commands open one with :func:`Database.unit_of_work`. Services only ``flush``;
-whoever opened the session commits it, or rolls it back on any error.
+commands run theirs with :meth:`Database.run`. Services only ``flush``; whoever opened
+the session commits it, or rolls it back on any error. A unit of work that loses a race
+on PostgreSQL (a deadlock or a serialization failure) is run again from the start, a
+few times at most (:func:`retrying`).
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from workforce import clock
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Set before the first migration so that constraint names, and therefore Alembic
 # revisions, are stable across databases.
@@ -136,6 +142,39 @@ def rollback(session: Session) -> None:
     session.rollback()
 
 
+# PostgreSQL's serialization_failure and deadlock_detected: it rolled the transaction
+# back because it lost a race with another, and the same work run again meets the
+# other's result. SQLite's "database is locked" is not among them: it comes after the
+# busy timeout has waited 5 s for the other writer, on the development database.
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+RETRY_ATTEMPTS = 3
+# Upper bound of the first random pause, doubled after each attempt: long enough for
+# the winner of the race to commit, short beside a request's time.
+RETRY_PAUSE = 0.05
+
+
+def is_retryable(error: BaseException) -> bool:
+    return (isinstance(error, DBAPIError)
+            and getattr(error.orig, "sqlstate", None) in RETRY_SQLSTATES)
+
+
+def retrying(work: Callable[[], T]) -> T:
+    """``work()``, called again after a short random pause while it fails with a
+    deadlock or serialization failure, ``RETRY_ATTEMPTS`` times in all; then that error
+    is raised. ``work`` must start its unit of work afresh each time."""
+    attempt = 1
+    while True:
+        try:
+            return work()
+        except DBAPIError as error:
+            if attempt >= RETRY_ATTEMPTS or not is_retryable(error):
+                raise
+            log.warning("unit of work run again after %s", type(error.orig).__name__,
+                        extra={"attempt": attempt, "sqlstate": error.orig.sqlstate})
+        time.sleep(random.uniform(0, RETRY_PAUSE * 2 ** (attempt - 1)))  # noqa: S311
+        attempt += 1
+
+
 class Database:
     """The engine and session factory of one application (or CLI invocation)."""
 
@@ -162,6 +201,17 @@ class Database:
             raise
         finally:
             session.close()
+
+    def run(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``work(session, *args, **kwargs)`` in a unit of work of its own, run again on
+        a fresh session after a deadlock or serialization failure (:func:`retrying`).
+        Its after-commit callbacks run once, for the run that committed."""
+
+        def attempt() -> T:
+            with self.unit_of_work() as session:
+                return work(session, *args, **kwargs)
+
+        return retrying(attempt)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,7 +13,6 @@ KEEP_EXPIRED = timedelta(days=30)
 
 
 def purge_expired_credentials(database: Database) -> int:
-    with database.unit_of_work() as session:
-        removed = services.purge_expired_credentials(session, older_than=KEEP_EXPIRED)
+    removed = database.run(services.purge_expired_credentials, older_than=KEEP_EXPIRED)
     log.info("purged expired credentials", extra={"removed": removed})
     return removed

@@ -84,7 +84,9 @@ def openapi_config() -> dict[str, Any]:
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": "Crowd workforce marketplace: assessments, projects, "
-                "wellbeing and payouts. Errors are application/problem+json (RFC 9457).",
+                "wellbeing and payouts. Errors are application/problem+json (RFC 9457). "
+                "A request that loses a race with others changing the same data is run "
+                "again; 503 `contention` (with Retry-After) if it still loses.",
             },
             "servers": [{"url": "/"}],
         },

@@ -1,14 +1,38 @@
 """The request's JSON body, parsed once per request, in one place: the input guard reads
-it first (NUL characters), then the views' schemas (webargs) read the same value."""
+it first (NUL characters), then the views' schemas (webargs) read the same value, and a
+view run again (``uow``) reads it again. The views that stream a body of another type
+themselves are marked with ``raw_body``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Request, g, request
+from flask import Request, current_app, g, request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import BadRequest
+
+RAW_BODY_ATTR = "_workforce_raw_body_types"
+
+
+def raw_body(*mimetypes: str) -> Any:
+    """Mark a view that streams a non-JSON body of these types itself (a file upload).
+
+    Place it directly above the ``def``. The view checks the content type again after
+    authorization, since a JSON body passes the input guard.
+    """
+
+    def mark(view: Any) -> Any:
+        setattr(view, RAW_BODY_ATTR, frozenset(mimetypes))
+        return view
+
+    return mark
+
+
+def raw_body_types() -> frozenset[str]:
+    """The body types the request's view streams itself (none for most)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, RAW_BODY_ATTR, frozenset())
 
 
 class MalformedJson(BadRequest):

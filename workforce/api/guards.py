@@ -6,32 +6,12 @@ from typing import Any
 
 from flask import Flask, current_app, request
 
-from workforce.api.bodies import json_body
+from workforce.api.bodies import json_body, raw_body_types
 from workforce.api.problems import problem
 from workforce.api.security import authorize, policy_of
 from workforce.errors import Invalid
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-RAW_BODY_ATTR = "_workforce_raw_body_types"
-
-
-def raw_body(*mimetypes: str) -> Any:
-    """Mark a view that streams a non-JSON body of these types itself (a file upload).
-
-    Place it directly above the ``def``. The view checks the content type again after
-    authorization, since a JSON body passes here.
-    """
-
-    def mark(view: Any) -> Any:
-        setattr(view, RAW_BODY_ATTR, frozenset(mimetypes))
-        return view
-
-    return mark
-
-
-def _raw_body_types() -> frozenset[str]:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, RAW_BODY_ATTR, frozenset())
 
 
 def _nul_path(body: Any) -> str | None:
@@ -78,7 +58,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def check_input() -> Any:
         _authorize_first()
-        raw_types = _raw_body_types()
+        raw_types = raw_body_types()
         if (
             request.method in BODY_METHODS and request.content_length and not request.is_json
             and request.mimetype not in raw_types

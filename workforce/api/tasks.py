@@ -9,7 +9,7 @@ from flask import current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from workforce.accounts.models import MANAGERS, REVIEWERS, Role
-from workforce.api.guards import raw_body
+from workforce.api.bodies import raw_body
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.tasks_schemas import (

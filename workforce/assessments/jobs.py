@@ -13,8 +13,7 @@ def close_expired_attempts(database: Database) -> int:
     held briefly, until none is left; returns how many were closed."""
     total = 0
     while True:
-        with database.unit_of_work() as session:
-            closed = attempts.close_expired_attempts(session, limit=attempts.CLOSE_BATCH)
+        closed = database.run(attempts.close_expired_attempts, limit=attempts.CLOSE_BATCH)
         if closed:
             log.info("closed expired attempts", extra={"closed": closed})
         total += closed

@@ -20,6 +20,7 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts.audit import Actor, SystemActor
@@ -117,8 +118,8 @@ def _print_run(view: dict[str, Any]) -> None:
 @click.option("--by", "email", help="E-mail of the finance user acting (audited).")
 def run_now(schedule_id: uuid.UUID, email: str | None) -> None:
     """Create (and build) the run of SCHEDULE_ID's current period, or show the existing one."""
-    services = _services()
-    with services.database.unit_of_work() as session:
+
+    def build_run(session: Session) -> tuple[bool, dict[str, Any]]:
         schedule = session.get(PayoutSchedule, schedule_id)
         if schedule is None:
             raise click.ClickException(f"no payout schedule {schedule_id}")
@@ -131,7 +132,9 @@ def run_now(schedule_id: uuid.UUID, email: str | None) -> None:
                                                 progress=bar.update)
             except DomainError as exc:
                 raise _fail(exc) from exc
-        view = queries.run_view(session, run)
+        return created, queries.run_view(session, run)
+
+    created, view = _services().database.run(build_run)
     click.echo("created" if created else "exists already")
     _print_run(view)
 
@@ -140,8 +143,8 @@ def run_now(schedule_id: uuid.UUID, email: str | None) -> None:
 @click.argument("run_id", type=click.UUID)
 def preview(run_id: uuid.UUID) -> None:
     """Show RUN_ID: totals per currency, counts per state, who was left out and why."""
-    with _services().database.unit_of_work() as session:
-        _print_run(queries.run_view(session, _run(session, run_id)))
+    _print_run(_services().database.run(
+        lambda session: queries.run_view(session, _run(session, run_id))))
 
 
 @payouts.command()
@@ -149,7 +152,8 @@ def preview(run_id: uuid.UUID) -> None:
 @click.option("--by", "email", help="E-mail of the finance user approving (audited).")
 def approve(run_id: uuid.UUID, email: str | None) -> None:
     """Approve RUN_ID: each item's amount moves from payable to in transit."""
-    with _services().database.unit_of_work() as session:
+
+    def approve_run(session: Session) -> dict[str, Any]:
         run = _run(session, run_id)
         actor = _actor(session, email, run.organisation_id)
         try:
@@ -157,7 +161,9 @@ def approve(run_id: uuid.UUID, email: str | None) -> None:
                                        organisation_id=run.organisation_id)
         except DomainError as exc:
             raise _fail(exc) from exc
-        view = queries.run_view(session, run)
+        return queries.run_view(session, run)
+
+    view = _services().database.run(approve_run)
     click.echo("approved")
     _print_run(view)
 
@@ -207,8 +213,8 @@ def process(run_id: uuid.UUID, resume: bool) -> None:
 @click.argument("run_id", type=click.UUID)
 def report(run_id: uuid.UUID) -> None:
     """Counts and amounts per state and currency, and the failures with their reasons."""
-    with _services().database.unit_of_work() as session:
-        data = queries.run_report(session, _run(session, run_id))
+    data = _services().database.run(
+        lambda session: queries.run_report(session, _run(session, run_id)))
     _print_run(data["run"])
     if data["failures"]:
         click.echo("failures:")
@@ -231,12 +237,11 @@ def reconcile(period_from: datetime, period_to: datetime, notify: bool) -> None:
     organisation, and list each difference: the service behind GET
     /payout-reconciliations and the daily job. Exits 1 when there is any."""
     services = _services()
-    with services.database.unit_of_work() as session, \
-            _counter("transfers read from Stripe") as progress:
+    with _counter("transfers read from Stripe") as progress:
         try:
-            result = reconciliation.reconcile_period(
-                session, services.gateway, period_from=period_from, period_to=period_to,
-                notify=notify, progress=progress)
+            result = services.database.run(
+                reconciliation.reconcile_period, services.gateway, period_from=period_from,
+                period_to=period_to, notify=notify, progress=progress)
         except DomainError as exc:
             raise _fail(exc) from exc
     click.echo(f"{result.items_checked} payouts and {result.transfers_checked} transfers "

@@ -13,7 +13,10 @@ there being one scheduler) so two schedulers can run them at once.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.billing import counselling, fair_pay, processing, reconciliation
@@ -33,20 +36,20 @@ RECONCILE_SETTLE = timedelta(minutes=15)
 def create_due_runs(database: Database, *, now: datetime | None = None) -> int:
     """Create (and build) the run of every schedule's latest due period that has none."""
     now = now or clock.now()
-    with database.unit_of_work() as session:
-        due = [(period_end, schedule.id) for period_end, schedule in
-               build.due_periods(session, now=now)]
-    created = 0
-    for period_end, schedule_id in due:
-        with database.unit_of_work() as session:
-            schedule = session.get(PayoutSchedule, schedule_id)
-            if schedule is None or not schedule.active:
-                continue
-            _, new = build.ensure_run(session, build.SCHEDULER, schedule, period_end)
-            created += new
+    due = database.run(lambda session: [(period_end, schedule.id) for period_end, schedule
+                                        in build.due_periods(session, now=now)])
+    created = sum(database.run(_create_run, schedule_id, period_end)
+                  for period_end, schedule_id in due)
     if created:
         log.info("payout runs created", extra={"handled": created})
     return created
+
+
+def _create_run(session: Session, schedule_id: uuid.UUID, period_end: datetime) -> bool:
+    schedule = session.get(PayoutSchedule, schedule_id)
+    if schedule is None or not schedule.active:
+        return False
+    return build.ensure_run(session, build.SCHEDULER, schedule, period_end)[1]
 
 
 def process_approved_runs(database: Database, gateway: PayoutGateway | None,
@@ -68,11 +71,8 @@ def reconcile(database: Database, gateway: PayoutGateway | None, *,
     if gateway is None:
         return 0
     now = now or clock.now()
-    with database.unit_of_work() as session:
-        result = reconciliation.reconcile(
-            session, gateway, period_from=now - RECONCILE_WINDOW,
-            period_to=now - RECONCILE_SETTLE, notify=True,
-        )
+    result = database.run(reconciliation.reconcile, gateway, period_from=now - RECONCILE_WINDOW,
+                          period_to=now - RECONCILE_SETTLE, notify=True)
     return len(result.differences)
 
 
@@ -84,14 +84,9 @@ def settle_fair_pay(database: Database, *, now: datetime | None = None) -> int:
     with work approved since), one unit of work per week; then clear under-priced marks
     that a rate now in force meets. Returns how many top-ups were posted."""
     now = now or clock.now()
-    with database.unit_of_work() as session:
-        due = fair_pay.due_weeks(session, now=now)
-    posted = 0
-    for key in due:
-        with database.unit_of_work() as session:
-            posted += fair_pay.settle_week(session, key, now=now) is not None
-    with database.unit_of_work() as session:
-        fair_pay.review_underpriced(session, now=now)
+    due = database.run(fair_pay.due_weeks, now=now)
+    posted = sum(database.run(fair_pay.settle_week, key, now=now) is not None for key in due)
+    database.run(fair_pay.review_underpriced, now=now)
     if posted:
         log.info("wage-floor top-ups posted", extra={"handled": posted})
     return posted
@@ -101,12 +96,9 @@ def grant_counselling_allowances(database: Database, *, now: datetime | None = N
     """Post the counselling allowance of every trainer whose month's exposure passed
     their organisation's mark, one unit of work each. Returns how many were posted."""
     now = now or clock.now()
-    with database.unit_of_work() as session:
-        keys = counselling.candidates(session, now=now)
-    posted = 0
-    for key in keys:
-        with database.unit_of_work() as session:
-            posted += counselling.grant_if_due(session, key, now=now) is not None
+    keys = database.run(counselling.candidates, now=now)
+    posted = sum(database.run(counselling.grant_if_due, key, now=now) is not None
+                 for key in keys)
     if posted:
         log.info("counselling allowances posted", extra={"handled": posted})
     return posted

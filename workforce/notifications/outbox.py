@@ -36,6 +36,8 @@ class Outbox:
         unsent, so that no token outlives its lifetime in the table by more than a pass.
         """
         sent = 0
+        # Not run again on a deadlock (Database.run): what it sent would go twice; the
+        # scheduler's next pass sends what is left.
         with self.database.unit_of_work() as session:
             now = clock.now()
             if ids is None:

@@ -23,8 +23,7 @@ def drain(database: Database, service: BatchService, *, now: datetime | None = N
     """Call ``service(session, now=..., limit=BATCH)`` until a batch comes back short."""
     total = 0
     while True:
-        with database.unit_of_work() as session:
-            handled = service(session, now=now or clock.now(), limit=BATCH)
+        handled = database.run(service, now=now or clock.now(), limit=BATCH)
         total += handled
         if handled < BATCH:
             break

@@ -22,9 +22,8 @@ def close_sessions_at_limits(database: Database) -> int:
     after = None
     closed = 0
     while True:
-        with database.unit_of_work() as session:
-            batch = sessions.close_sessions_at_limits(session, now=now, limit=BATCH,
-                                                      after=after)
+        batch = database.run(sessions.close_sessions_at_limits, now=now, limit=BATCH,
+                             after=after)
         closed += batch.closed
         after = batch.last
         if batch.examined < BATCH:
@@ -36,8 +35,7 @@ def close_sessions_at_limits(database: Database) -> int:
 
 def prompt_due_check_ins(database: Database) -> int:
     """Tell trainers whose check-in became due (once per period between check-ins)."""
-    with database.unit_of_work() as session:
-        told = checkins.prompt_due_check_ins(session, now=clock.now())
+    told = database.run(checkins.prompt_due_check_ins, now=clock.now())
     if told:
         log.info("prompt_due_check_ins told %d", told, extra={"handled": told})
     return told

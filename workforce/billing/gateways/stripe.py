@@ -33,6 +33,10 @@ T = TypeVar("T")
 # lock timed out: trying again with the same key is what Stripe asks for.
 _RETRYABLE_STATUSES = frozenset({409, 429})
 _PAGE_SIZE = 100
+# The Stripe API version every request names, whatever version of the library pip
+# resolves: the one stripe 16.1 speaks (pyproject.toml allows 16.x only). Move both
+# together, after reading Stripe's changelog between the two versions.
+STRIPE_API_VERSION = "2026-10-28.endive"
 
 
 class StripeGateway:
@@ -44,6 +48,7 @@ class StripeGateway:
         # the library makes none of its own unless asked.
         self.client = stripe.StripeClient(
             api_key,
+            stripe_version=STRIPE_API_VERSION,
             base_addresses={"api": api_base.rstrip("/")},
             max_network_retries=max_network_retries,
             http_client=stripe.RequestsClient(timeout=timeout),
