@@ -48,7 +48,7 @@ def list_qualifications(args: dict):
 @blp.requires(*MANAGERS)
 @blp.arguments(QualificationSchema)
 @blp.response(201, QualificationSchema)
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(409)
 def create_qualification(args: dict):
     """Create a qualification (code unique within the organisation)."""
     return services.create_qualification(db_session(), current_user(), **args)
@@ -57,7 +57,7 @@ def create_qualification(args: dict):
 @blp.route("/qualifications/<uuid:qualification_id>")
 @blp.requires(*REVIEWERS)
 @blp.response(200, QualificationSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_qualification(qualification_id: uuid.UUID):
     """One qualification."""
     return services.get_qualification(db_session(), current_user(), qualification_id)
@@ -67,7 +67,7 @@ def get_qualification(qualification_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(QualificationUpdateSchema(partial=True))
 @blp.response(200, QualificationSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def update_qualification(args: dict, qualification_id: uuid.UUID):
     """Change a qualification's code, name, description, locale or validity."""
     return services.update_qualification(db_session(), current_user(), qualification_id, **args)
@@ -77,7 +77,7 @@ def update_qualification(args: dict, qualification_id: uuid.UUID):
 @blp.requires(*REVIEWERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TrainerQualificationSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_holders(args: dict, qualification_id: uuid.UUID):
     """Every trainer's standing in the qualification (granted, failed, revoked)."""
     return services.list_holders(db_session(), current_user(), qualification_id,
@@ -88,7 +88,7 @@ def list_holders(args: dict, qualification_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(GrantSchema)
 @blp.response(201, GrantedSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def grant_qualification(args: dict, qualification_id: uuid.UUID):
     """Grant the qualification by hand, with a written reason (audited; the trainer is
     told). `warnings` names what the grant will not do: a trainer who does not list the
@@ -101,8 +101,7 @@ def grant_qualification(args: dict, qualification_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(RevokeSchema)
 @blp.response(201, TrainerQualificationSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def revoke_qualification(args: dict, qualification_id: uuid.UUID):
     """Revoke the qualification, with a written reason (audited; the trainer is told)."""
     return services.revoke_qualification(db_session(), current_user(), qualification_id, **args)
@@ -144,7 +143,7 @@ def create_assessment(args: dict):
 @blp.route("/assessments/<uuid:assessment_id>")
 @blp.requires(*REVIEWERS)
 @blp.response(200, AssessmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_assessment(assessment_id: uuid.UUID):
     """One assessment with its latest version's settings."""
     return services.get_assessment(db_session(), current_user(), assessment_id)
@@ -154,8 +153,7 @@ def get_assessment(assessment_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(AssessmentUpdateSchema(partial=True))
 @blp.response(200, AssessmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def update_assessment(args: dict, assessment_id: uuid.UUID):
     """Change an assessment. Settings of a published assessment go into a new draft
     version; attempts keep the version they were taken on."""
@@ -166,7 +164,7 @@ def update_assessment(args: dict, assessment_id: uuid.UUID):
 @blp.requires(*REVIEWERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(VersionSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_versions(args: dict, assessment_id: uuid.UUID):
     """Every version, oldest first."""
     return services.list_versions(db_session(), current_user(), assessment_id,
@@ -176,8 +174,7 @@ def list_versions(args: dict, assessment_id: uuid.UUID):
 @blp.route("/assessments/<uuid:assessment_id>/publish", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.response(200, AssessmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def publish_assessment(assessment_id: uuid.UUID):
     """Publish the draft version. Refused below the organisation's wage floor, or without
     a stipend where the organisation requires one."""
@@ -187,8 +184,7 @@ def publish_assessment(assessment_id: uuid.UUID):
 @blp.route("/assessments/<uuid:assessment_id>/archive", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.response(200, AssessmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def archive_assessment(assessment_id: uuid.UUID):
     """Close the assessment to new attempts; open attempts can still be finished."""
     return services.archive(db_session(), current_user(), assessment_id)
@@ -198,7 +194,7 @@ def archive_assessment(assessment_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(VersionArgs, location="query")
 @blp.response(200, page_of(QuestionSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_questions(args: dict, assessment_id: uuid.UUID):
     """The question pool of the latest version (or ``?version=N``), answer keys included."""
     page = page_request(args)
@@ -211,8 +207,7 @@ def list_questions(args: dict, assessment_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(QuestionSchema)
 @blp.response(201, QuestionSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def add_question(args: dict, assessment_id: uuid.UUID):
     """Add a question to the pool of the editable (draft) version."""
     return services.add_question(db_session(), current_user(), assessment_id, **args)
@@ -223,8 +218,7 @@ def add_question(args: dict, assessment_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(QuestionUpdateSchema(partial=True))
 @blp.response(200, QuestionSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def update_question(args: dict, assessment_id: uuid.UUID, question_id: uuid.UUID):
     """Change a question; a published version's question changes in a new draft version."""
     return services.update_question(
@@ -236,7 +230,7 @@ def update_question(args: dict, assessment_id: uuid.UUID, question_id: uuid.UUID
            methods=["DELETE"])
 @blp.requires(*MANAGERS)
 @blp.response(204)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def remove_question(assessment_id: uuid.UUID, question_id: uuid.UUID):
     """Remove a question from the editable version's pool."""
     services.remove_question(db_session(), current_user(), assessment_id, question_id)

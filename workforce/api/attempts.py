@@ -49,8 +49,7 @@ def list_marketplace(args: dict):
 @blp.route("/assessments/<uuid:assessment_id>/attempts", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(201, AttemptSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def start_attempt(assessment_id: uuid.UUID):
     """Start an attempt on the latest published version; the clock starts now.
     Refused (409) with `already-passed` (the caller passed it and holds its
@@ -76,7 +75,7 @@ def list_attempts(args: dict):
 @blp.route("/attempts/<uuid:attempt_id>")
 @blp.requires(Role.TRAINER)
 @blp.response(200, AttemptSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_attempt(attempt_id: uuid.UUID):
     """One of the caller's attempts: its questions, saved answers, the stipend (how
     many answers it needs and how many are given) and, once graded, the result (with
@@ -88,8 +87,7 @@ def get_attempt(attempt_id: uuid.UUID):
 @blp.requires(Role.TRAINER)
 @blp.arguments(AnswerBodySchema)
 @blp.response(200, SavedAnswerSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def save_answer(args: dict, attempt_id: uuid.UUID, question_id: uuid.UUID):
     """Save or replace the answer to one question. After the deadline: 409
     `time-limit-passed`, and the attempt is closed with what was saved in time."""
@@ -104,7 +102,7 @@ def save_answer(args: dict, attempt_id: uuid.UUID, question_id: uuid.UUID):
 @blp.route("/attempts/<uuid:attempt_id>/submit", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, AttemptSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def submit_attempt(attempt_id: uuid.UUID):
     """Hand the attempt in; choice and short answers are graded at once. Submitting
     again returns the attempt as it stands. After the deadline the attempt closes as
@@ -131,8 +129,7 @@ def grading_queue(args: dict):
 @grading_blp.route("/grading/attempts/<uuid:attempt_id>/claim", methods=["POST"])
 @grading_blp.requires(*GRADERS)
 @grading_blp.response(201, GradingSchema)
-@grading_blp.alt_response(404, response="NOT_FOUND")
-@grading_blp.alt_response(409, response="CONFLICT")
+@grading_blp.refuses(404, 409)
 def claim(attempt_id: uuid.UUID):
     """Take the attempt's next grading round. Refused (409) with `already-graded-by-you`
     (and `grading_id`) or `no-grading-needed`. An attempt whose deadline has passed is
@@ -148,7 +145,7 @@ def claim(attempt_id: uuid.UUID):
 @grading_blp.route("/gradings/<uuid:grading_id>")
 @grading_blp.requires(*GRADERS)
 @grading_blp.response(200, GradingSchema)
-@grading_blp.alt_response(404, response="NOT_FOUND")
+@grading_blp.refuses(404)
 def get_grading(grading_id: uuid.UUID):
     """One of the caller's gradings: the free-text answers and each rubric criterion."""
     return grading.get_grading(db_session(), current_user(), grading_id)
@@ -158,8 +155,7 @@ def get_grading(grading_id: uuid.UUID):
 @grading_blp.requires(*GRADERS)
 @grading_blp.arguments(GradingSubmitSchema)
 @grading_blp.response(200, GradingSchema)
-@grading_blp.alt_response(404, response="NOT_FOUND")
-@grading_blp.alt_response(409, response="CONFLICT")
+@grading_blp.refuses(404, 409)
 def submit_grading(args: dict, grading_id: uuid.UUID):
     """Score every criterion of every free-text question once, each with a
     justification. The round that decides the attempt completes it."""
@@ -169,8 +165,7 @@ def submit_grading(args: dict, grading_id: uuid.UUID):
 @grading_blp.route("/gradings/<uuid:grading_id>", methods=["DELETE"])
 @grading_blp.requires(*GRADERS)
 @grading_blp.response(204)
-@grading_blp.alt_response(404, response="NOT_FOUND")
-@grading_blp.alt_response(409, response="CONFLICT")
+@grading_blp.refuses(404, 409)
 def release_grading(grading_id: uuid.UUID):
     """Give back a claimed, unsubmitted grading; the attempt returns to the queue."""
     grading.release(db_session(), current_user(), grading_id)

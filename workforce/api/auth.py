@@ -61,8 +61,7 @@ def sign_up(args: dict):
 )
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
-@blp.alt_response(401, response="UNAUTHORIZED")
-@blp.alt_response(429, response="TOO_MANY_REQUESTS")
+@blp.refuses(401, 429)
 def log_in(args: dict):
     """Exchange an e-mail address and password for a bearer token.
 

@@ -11,7 +11,6 @@ import io
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from http import HTTPStatus
 
 from flask import Response
 
@@ -106,7 +105,7 @@ def list_line_items(args: dict):
 @blp.arguments(StatementArgs, location="query")
 @blp.response(200, StatementSchema)
 @blp.alt_response(200, description="The statement; with `?format=csv`, as CSV.", **CSV)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def monthly_statement(args: dict, year: int, month: int):
     """A calendar month in your time zone: payable at its start, each movement, the
     totals and payable at its end. `?format=csv` for a spreadsheet."""
@@ -119,7 +118,7 @@ def monthly_statement(args: dict, year: int, month: int):
 @blp.arguments(StatementArgs, location="query")
 @blp.response(200, StatementSchema)
 @blp.alt_response(200, description="The statement; with `?format=csv`, as CSV.", **CSV)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def payout_statement(args: dict, payout_item_id: uuid.UUID):
     """One of your payouts: the movements of payable (with that organisation, in that
     currency) since your previous payout up to this one's creation, the balances
@@ -139,8 +138,7 @@ def payout_statement(args: dict, payout_item_id: uuid.UUID):
 @blp.alt_response(200, schema=BonusSchema,
                   description="The bonus first granted with this idempotency key; "
                   "nothing more is paid.")
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(422, response=HTTPStatus(422).name)
+@blp.refuses(409, 422)
 def create_bonus(args: dict):
     """Grant a bonus to a trainer who has worked for your organisation (a project
     membership or money from it), paid into their payable after your hold period,
@@ -165,8 +163,7 @@ def list_bonuses(args: dict):
 @blp.requires(*FINANCE_STAFF)
 @blp.arguments(AdjustmentCreateSchema)
 @blp.response(201, AdjustmentSchema)
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(422, response=HTTPStatus(422).name)
+@blp.refuses(409, 422)
 def create_adjustment(args: dict):
     """Correct a trainer's payable with your organisation, with a reason they see.
     A negative amount larger than what is available (payable less what is on hold) is
@@ -241,8 +238,7 @@ def check_ledger():
 @blp.requires(*FINANCE_STAFF)
 @blp.arguments(ReversalSchema)
 @blp.response(201, EntrySchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def reverse_entry(args: dict, entry_id: uuid.UUID):
     """Reverse an earning, bonus or adjustment once, with a reason (audited; the
     trainer is told). 409: `already-reversed`, `reversal-of-reversal`, `not-reversible`

@@ -87,7 +87,7 @@ def set_country_wage_floor(args: dict, currency: str, country: str):
            methods=["DELETE"])
 @blp.requires(*FINANCE_STAFF)
 @blp.response(204)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def remove_country_wage_floor(currency: str, country: str):
     """Remove a country's floor: its trainers are held to the default again (audited)."""
     code, where = _floor_path(currency, country)
@@ -97,7 +97,7 @@ def remove_country_wage_floor(currency: str, country: str):
 @blp.route("/projects/<uuid:project_id>/pay-transparency")
 @blp.requires(*Role)
 @blp.response(200, TransparencySchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_pay_transparency(project_id: uuid.UUID):
     """How the project pays: pay model, rate, estimated and measured median hourly rate
     (suppressed under the minimum group size), review policy, payout hold and notice

@@ -36,8 +36,7 @@ blp = Blueprint(
 @blp.route("/projects/<uuid:project_id>/sessions", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(201, SessionSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def start_session(project_id: uuid.UUID):
     """Start a work session now on an hourly project the caller is staffed on (403
     `not-staffed` otherwise). Refused (409) with `not-hourly`, `project-paused` (with
@@ -53,8 +52,7 @@ def start_session(project_id: uuid.UUID):
 @blp.route("/me/sessions/<uuid:entry_id>/heartbeat", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, SessionSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def heartbeat(entry_id: uuid.UUID):
     """Still working. When a cap or an exposure limit has been reached, or the project's
     suspension has taken effect, the session is closed at that moment (`end_reason`
@@ -72,7 +70,7 @@ def heartbeat(entry_id: uuid.UUID):
 @blp.route("/me/sessions/<uuid:entry_id>/stop", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, SessionSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def stop_session(entry_id: uuid.UUID):
     """Stop the session now (`stopped`); at the cap moment if a cap was reached first
     (`cap`); at the suspension's effective time if it has passed (`suspended`); at the
@@ -90,8 +88,7 @@ def stop_session(entry_id: uuid.UUID):
 @blp.requires(Role.TRAINER)
 @blp.arguments(ManualEntryBodySchema)
 @blp.response(201, TimeEntrySchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def add_time_entry(args: dict, project_id: uuid.UUID):
     """Log past work with a note. 422 when it ends before it starts, lasts more than
     24 hours, ends in the future or starts more than 14 days ago. 409 with
@@ -104,8 +101,7 @@ def add_time_entry(args: dict, project_id: uuid.UUID):
 @blp.route("/me/time-entries/<uuid:entry_id>", methods=["DELETE"])
 @blp.requires(Role.TRAINER)
 @blp.response(204)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def delete_time_entry(entry_id: uuid.UUID):
     """Remove a manual entry while its timesheet is open (409 `timesheet-submitted`
     after; `not-manual` for a session)."""
@@ -140,7 +136,7 @@ def list_my_timesheets(args: dict):
 @blp.route("/me/timesheets/<uuid:timesheet_id>")
 @blp.requires(Role.TRAINER)
 @blp.response(200, TimesheetDetailSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_my_timesheet(timesheet_id: uuid.UUID):
     """One of the caller's timesheets with its entries, the seconds per rate version,
     and the amount it pays (or would pay if approved in full)."""
@@ -150,8 +146,7 @@ def get_my_timesheet(timesheet_id: uuid.UUID):
 @blp.route("/me/timesheets/<uuid:timesheet_id>/submit", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, TimesheetDetailSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def submit_timesheet(timesheet_id: uuid.UUID):
     """Submit the week for approval, whatever the project's state. Refused (409) with
     `session-running`, `timesheet-empty`, or `illegal-transition` once submitted."""
@@ -165,7 +160,7 @@ def submit_timesheet(timesheet_id: uuid.UUID):
 @blp.requires(*REVIEWERS)
 @blp.arguments(ProjectTimesheetListArgs, location="query")
 @blp.response(200, page_of(StaffTimesheetSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_project_timesheets(args: dict, project_id: uuid.UUID):
     """The project's timesheets, newest first; filter by state (`submitted` to review)."""
     page = page_request(args)
@@ -177,7 +172,7 @@ def list_project_timesheets(args: dict, project_id: uuid.UUID):
 @blp.route("/timesheets/<uuid:timesheet_id>")
 @blp.requires(*REVIEWERS)
 @blp.response(200, StaffTimesheetDetailSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_timesheet(timesheet_id: uuid.UUID):
     """A timesheet of the organisation's project, with its entries and amount."""
     return timesheets.get_timesheet(db_session(), current_user(), timesheet_id)
@@ -187,8 +182,7 @@ def get_timesheet(timesheet_id: uuid.UUID):
 @blp.requires(*REVIEWERS)
 @blp.arguments(ApproveBodySchema)
 @blp.response(200, StaffTimesheetDetailSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def approve_timesheet(args: dict, timesheet_id: uuid.UUID):
     """Approve a submitted timesheet: in full, or `approved_seconds` fewer than logged
     with a `reason` the trainer sees (422 without one; more than logged is refused).

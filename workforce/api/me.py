@@ -60,7 +60,7 @@ def unread_count():
 @blp.route("/notifications/<uuid:notification_id>/read", methods=["POST"])
 @blp.authenticated
 @blp.response(200, NotificationSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def mark_read(notification_id: uuid.UUID):
     """Mark one notification read."""
     return notifications.mark_read(db_session(), current_user(), notification_id)

@@ -81,7 +81,7 @@ def list_users(args: dict):
 @blp.route("/users/<uuid:user_id>")
 @blp.requires(Role.ADMIN)
 @blp.response(200, UserSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_user(user_id: uuid.UUID):
     """One staff member of the organisation."""
     return services.get_user(db_session(), current_user(), user_id)
@@ -91,8 +91,7 @@ def get_user(user_id: uuid.UUID):
 @blp.requires(Role.ADMIN)
 @blp.arguments(StaffUpdateSchema)
 @blp.response(200, UserSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def update_user(args: dict, user_id: uuid.UUID):
     """Change a staff member's role or deactivate them (audited, and they are notified).
     A deactivated account's tokens are revoked."""
@@ -112,7 +111,7 @@ def list_invitations(args: dict):
 @blp.requires(Role.ADMIN)
 @blp.arguments(InvitationCreateSchema)
 @blp.response(201, IssuedInvitationSchema)
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(409)
 def create_invitation(args: dict):
     """Invite a staff member; the token goes to them by e-mail, never in this response
     (except in development: see `acceptance`)."""
@@ -127,8 +126,7 @@ def create_invitation(args: dict):
 @blp.route("/invitations/<uuid:invitation_id>/resend", methods=["POST"])
 @blp.requires(Role.ADMIN)
 @blp.response(200, IssuedInvitationSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def resend_invitation(invitation_id: uuid.UUID):
     """E-mail a pending or expired invitation again (audited): a new token with a new
     expiry; the old token stops working. An accepted or revoked one is 409."""
@@ -159,7 +157,7 @@ def _answer(issued: IssuedInvitation, settings: Settings) -> dict:
 @blp.route("/invitations/<uuid:invitation_id>", methods=["DELETE"])
 @blp.requires(Role.ADMIN)
 @blp.response(200, InvitationSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def revoke_invitation(invitation_id: uuid.UUID):
     """Revoke an invitation that has not been accepted."""
     return services.revoke_invitation(db_session(), current_user(), invitation_id)

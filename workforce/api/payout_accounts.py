@@ -54,7 +54,7 @@ def gateway_problem(error: GatewayError) -> Any:
 @blp.route("/me/payout-account")
 @blp.requires(Role.TRAINER)
 @blp.response(200, PayoutAccountSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_my_payout_account():
     """The caller's payout account: method, readiness, masked details and any hold."""
     return payout_accounts.get_own_payout_account(db_session(), current_user())
@@ -64,8 +64,7 @@ def get_my_payout_account():
 @blp.requires(Role.TRAINER)
 @blp.response(200, StripeOnboardingSchema)
 @blp.alt_response(409, response="CONFLICT", description="Stripe is not configured.")
-@blp.alt_response(502, response="BAD_GATEWAY")
-@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+@blp.refuses(502, 503)
 def connect_stripe():
     """Pay the caller through Stripe: creates their Stripe Express account (once) and
     returns a fresh onboarding link. Switching from manual details holds payouts."""
@@ -95,11 +94,9 @@ def set_manual_details(args: dict):
 
 def _refresh_responses(view: Any) -> Any:
     view = blp.response(200, PayoutAccountSchema)(view)
-    view = blp.alt_response(404, response="NOT_FOUND")(view)
     view = blp.alt_response(409, response="CONFLICT", description="Stripe is not "
                             "configured, or the account is manual.")(view)
-    view = blp.alt_response(502, response="BAD_GATEWAY")(view)
-    return blp.alt_response(503, response="SERVICE_UNAVAILABLE")(view)
+    return blp.refuses(404, 502, 503)(view)
 
 
 @blp.route("/me/payout-account/refresh", methods=["POST"])

@@ -61,7 +61,7 @@ def list_schedules(args: dict):
 @blp.route("/payout-schedules/<uuid:schedule_id>")
 @blp.requires(*FINANCE_STAFF)
 @blp.response(200, ScheduleSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_schedule(schedule_id: uuid.UUID):
     return schedules.get_schedule(db_session(), current_user(), schedule_id)
 
@@ -70,7 +70,7 @@ def get_schedule(schedule_id: uuid.UUID):
 @blp.requires(*FINANCE_STAFF)
 @blp.arguments(ScheduleUpdateSchema(partial=True))
 @blp.response(200, ScheduleSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def update_schedule(args: dict, schedule_id: uuid.UUID):
     """Change a schedule; runs already created keep their period. Audited."""
     return schedules.update_schedule(db_session(), current_user(), schedule_id, **args)
@@ -80,7 +80,7 @@ def update_schedule(args: dict, schedule_id: uuid.UUID):
 @blp.requires(*FINANCE_STAFF)
 @blp.response(201, RunSchema)
 @blp.alt_response(200, schema=RunSchema, description="The period's run existed already.")
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def run_now(schedule_id: uuid.UUID):
     """"Run now": the run of the schedule's current period (its latest payout moment up
     to now), built from the money available by then: 201 when created, 200 with the
@@ -107,7 +107,7 @@ def list_runs(args: dict):
 @blp.route("/payout-runs/<uuid:run_id>")
 @blp.requires(*FINANCE_STAFF)
 @blp.response(200, RunSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_run(run_id: uuid.UUID):
     """The preview: totals per currency, counts and amounts per state, who was left out
     (by reason). Items and exclusions are listed by the sub-resources."""
@@ -118,7 +118,7 @@ def get_run(run_id: uuid.UUID):
 @blp.requires(*FINANCE_STAFF)
 @blp.arguments(ItemListArgs, location="query")
 @blp.response(200, page_of(ItemSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_items(args: dict, run_id: uuid.UUID):
     """The run's items, one per trainer and currency (``?state=`` filters)."""
     page = page_request(args)
@@ -129,7 +129,7 @@ def list_items(args: dict, run_id: uuid.UUID):
 @blp.requires(*FINANCE_STAFF)
 @blp.arguments(ExclusionListArgs, location="query")
 @blp.response(200, page_of(ExclusionSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_exclusions(args: dict, run_id: uuid.UUID):
     """Trainers owed money but left out of the run, with the reason (below_minimum,
     no_payout_account, account_not_ready, on_hold, after_period: payable only after the
@@ -141,8 +141,7 @@ def list_exclusions(args: dict, run_id: uuid.UUID):
 @blp.route("/payout-runs/<uuid:run_id>/approve", methods=["POST"])
 @blp.requires(*FINANCE_STAFF)
 @blp.response(200, RunSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def approve_run(run_id: uuid.UUID):
     """Approve a run in preview: every item's amount moves from payable to in transit in
     this request, after checking it against the trainer's payable as it is now (an item
@@ -156,8 +155,7 @@ def approve_run(run_id: uuid.UUID):
 @blp.route("/payout-runs/<uuid:run_id>/cancel", methods=["POST"])
 @blp.requires(*FINANCE_STAFF)
 @blp.response(200, RunSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def cancel_run(run_id: uuid.UUID):
     """Cancel a run in preview; nothing moved, the money stays payable. An approved run
     cannot be cancelled (409 `illegal-transition`). Audited; finance is notified."""
@@ -169,8 +167,7 @@ def cancel_run(run_id: uuid.UUID):
 @blp.route("/payout-runs/<uuid:run_id>/process", methods=["POST"])
 @blp.requires(*FINANCE_STAFF)
 @blp.response(202, RunSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def process_run(run_id: uuid.UUID):
     """Ask for an approved run to be sent. The scheduler's processing job (every minute)
     sends it, so a long run never holds a request; a run halted with an alert (e.g. an
@@ -184,7 +181,7 @@ def process_run(run_id: uuid.UUID):
 @blp.route("/payout-runs/<uuid:run_id>/report")
 @blp.requires(*FINANCE_STAFF)
 @blp.response(200, ReportSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def run_report(run_id: uuid.UUID):
     """Counts and amounts per state and currency, failures with their reasons, and who
     was left out."""
@@ -199,7 +196,7 @@ def run_report(run_id: uuid.UUID):
     "with the reason in the `note` column).",
     "content": {"text/csv": {"schema": {"type": "string"}}},
 }})
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def export_items(run_id: uuid.UUID):
     """The run's items as CSV: the manual method's bank file. The bank details are in
     full (finance pays from this file), so each download is audited."""
@@ -225,7 +222,7 @@ def _bank_file(db: Database, run_id: uuid.UUID) -> Iterator[str]:
 @blp.route("/payout-items/<uuid:item_id>")
 @blp.requires(*FINANCE_STAFF)
 @blp.response(200, ItemSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_item(item_id: uuid.UUID):
     return queries.get_item(db_session(), current_user(), item_id)
 
@@ -234,8 +231,7 @@ def get_item(item_id: uuid.UUID):
 @blp.requires(*FINANCE_STAFF)
 @blp.arguments(ManualPaymentSchema)
 @blp.response(200, ItemSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def record_manual_payment(args: dict, item_id: uuid.UUID):
     """Record the bank reference of a manual-method item finance paid from the bank
     file: it is paid (in transit to paid) and the trainer is told. Once: again is 409
@@ -252,8 +248,7 @@ def record_manual_payment(args: dict, item_id: uuid.UUID):
 @blp.requires(*FINANCE_STAFF)
 @blp.arguments(ManualFailureSchema)
 @blp.response(200, ItemSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def record_manual_failure(args: dict, item_id: uuid.UUID):
     """Record that a manual-method item could not be paid: it fails, its money is
     payable again and the trainer is told the reason. Only an approved item (409
@@ -266,8 +261,7 @@ def record_manual_failure(args: dict, item_id: uuid.UUID):
 @blp.route("/payout-items/<uuid:item_id>/retry", methods=["POST"])
 @blp.requires(*FINANCE_STAFF)
 @blp.response(200, ItemSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def retry_item(item_id: uuid.UUID):
     """Send a failed item again with a new idempotency key: approved again (payable to
     in transit) if the trainer's payable still covers it (else 409 `not-covered`: a
@@ -286,7 +280,7 @@ def retry_item(item_id: uuid.UUID):
 @blp.requires(*FINANCE_STAFF)
 @blp.arguments(WholePeriodArgs, location="query")
 @blp.response(200, ReconciliationSchema)
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@blp.refuses(422)
 def reconcile(args: dict):
     """Compare, for the period, what the ledger says was paid or is in transit per item
     with the transfers at Stripe, and list every difference (missing transfer, amount

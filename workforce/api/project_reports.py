@@ -25,7 +25,7 @@ blp = Blueprint(
 @blp.route("/projects/<uuid:project_id>/report")
 @blp.requires(*STAFF_ROLES)
 @blp.response(200, ProjectReportSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def project_report(project_id: uuid.UUID):
     """Throughput (last 7 UTC days), pending review, approval rate, active trainers,
     open tasks and slots, hours logged this week and in total, and cost to date."""
@@ -48,7 +48,7 @@ def list_my_projects(args: dict):
 @blp.route("/me/projects/<uuid:project_id>")
 @blp.requires(Role.TRAINER)
 @blp.response(200, MyProjectSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_my_project(project_id: uuid.UUID):
     """One project the caller is or was a member of."""
     return project_reports.get_my_project(db_session(), current_user(), project_id)

@@ -26,8 +26,7 @@ blp = Blueprint(
 @blp.requires(*MANAGERS)
 @blp.arguments(PauseSchema)
 @blp.response(200, ProjectStateSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def pause(args: dict, project_id: uuid.UUID):
     """Pause an active project. Trainers see the reason and expected resume date, and
     claims are refused with them; running work sessions stop now, paid to this moment.
@@ -39,8 +38,7 @@ def pause(args: dict, project_id: uuid.UUID):
 @blp.route("/projects/<uuid:project_id>/resume", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.response(200, ProjectStateSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def resume(project_id: uuid.UUID):
     """Reopen a paused or suspended project; an announced suspension not yet in effect
     is cancelled (kill fees already owed stand). Trainers are notified."""
@@ -51,8 +49,7 @@ def resume(project_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(SuspensionCreateSchema)
 @blp.response(201, SuspensionSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def announce_suspension(args: dict, project_id: uuid.UUID):
     """Announce a suspension of an active or paused project; trainers are notified at
     once. Notice shorter than the organisation's notice period owes every active trainer
@@ -66,8 +63,7 @@ def announce_suspension(args: dict, project_id: uuid.UUID):
 @blp.route("/projects/<uuid:project_id>/suspension", methods=["DELETE"])
 @blp.requires(*MANAGERS)
 @blp.response(200, SuspensionSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def cancel_suspension(project_id: uuid.UUID):
     """Cancel the announced suspension before it takes effect, without pausing or
     resuming; trainers are notified. Kill fees already owed stand. 409
@@ -79,7 +75,7 @@ def cancel_suspension(project_id: uuid.UUID):
 @blp.requires(*STAFF_ROLES)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(SuspensionSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_suspensions(args: dict, project_id: uuid.UUID):
     """The project's suspensions, newest first, with every kill fee."""
     return project_states.list_suspensions(
@@ -90,8 +86,7 @@ def list_suspensions(args: dict, project_id: uuid.UUID):
 @blp.route("/projects/<uuid:project_id>/close", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.response(200, ProjectStateSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def close(project_id: uuid.UUID):
     """Close a draft or suspended project for good. A running project is suspended
     first, with its notice (409 `illegal-transition` says so)."""

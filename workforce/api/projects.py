@@ -53,7 +53,7 @@ def create_project(args: dict):
 @blp.route("/projects/<uuid:project_id>")
 @blp.requires(*STAFF_ROLES)
 @blp.response(200, ProjectSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_project(project_id: uuid.UUID):
     """One project: current and upcoming rate, estimated hourly rate (per task), current
     guidelines version, requirements and active member count."""
@@ -64,8 +64,7 @@ def get_project(project_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(ProjectSettingsSchema(partial=True))
 @blp.response(200, ProjectSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def update_project(args: dict, project_id: uuid.UUID):
     """Change settings (audited). Pay model and currency are fixed once active;
     capacity never goes below the active members; sensitivity may only be raised once
@@ -79,8 +78,7 @@ def update_project(args: dict, project_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(RequirementsSchema)
 @blp.response(200, ProjectSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def replace_requirements(args: dict, project_id: uuid.UUID):
     """Replace the required qualifications (audited). Members already staffed stay."""
     session = db_session()
@@ -94,7 +92,7 @@ def replace_requirements(args: dict, project_id: uuid.UUID):
 @blp.requires(*STAFF_ROLES)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(GuidelineSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_guidelines(args: dict, project_id: uuid.UUID):
     """Every guidelines version, newest first."""
     return services.list_guidelines(db_session(), current_user(), project_id, page_request(args))
@@ -104,8 +102,7 @@ def list_guidelines(args: dict, project_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(GuidelineCreateSchema)
 @blp.response(201, GuidelineSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def add_guidelines(args: dict, project_id: uuid.UUID):
     """Publish the next guidelines version (audited; active members are told)."""
     return services.add_guidelines(db_session(), current_user(), project_id, **args)
@@ -115,7 +112,7 @@ def add_guidelines(args: dict, project_id: uuid.UUID):
 @blp.requires(*STAFF_ROLES)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(RateSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_rates(args: dict, project_id: uuid.UUID):
     """Every rate version, newest first. Work is paid at the rate in force when done."""
     return services.list_rates(db_session(), current_user(), project_id, page_request(args))
@@ -125,8 +122,7 @@ def list_rates(args: dict, project_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(RateCreateSchema)
 @blp.response(201, RateSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def add_rate(args: dict, project_id: uuid.UUID):
     """A new rate version from `effective_from` (now by default, never in the past).
     Audited with the amounts before and after; announced to active members. Refused
@@ -137,8 +133,7 @@ def add_rate(args: dict, project_id: uuid.UUID):
 @blp.route("/projects/<uuid:project_id>/activate", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.response(200, ProjectSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def activate_project(project_id: uuid.UUID):
     """Draft -> active (audited). Needs a rate in force and guidelines
     (`project-incomplete`); any other state is `illegal-transition`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
@@ -116,6 +117,15 @@ class Blueprint(flask_smorest.Blueprint):
     def authenticated(self, view: Callable[..., Any]) -> Callable[..., Any]:
         return self._guard(view, ANY_USER)
 
+    def refuses(self, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Document the problem answers a view may give besides its success (404, 409,
+        ...): each the shared problem response of its status."""
+        def document(view: Callable[..., Any]) -> Callable[..., Any]:
+            for status in statuses:
+                view = self.alt_response(status, response=HTTPStatus(status).name)(view)
+            return view
+        return document
+
     def requires(self, *roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if not roles:
             raise ValueError("requires() needs at least one role; use authenticated")
@@ -129,9 +139,9 @@ class Blueprint(flask_smorest.Blueprint):
 
         mark(guarded, policy)
         guarded = self.doc(security=[{"bearerAuth": []}])(guarded)
-        guarded = self.alt_response(401, response="UNAUTHORIZED")(guarded)
+        guarded = self.refuses(401)(guarded)
         if policy.roles != ANY_USER.roles:
-            guarded = self.alt_response(403, response="FORBIDDEN")(guarded)
+            guarded = self.refuses(403)(guarded)
         return mark(guarded, policy)
 
 

@@ -46,7 +46,7 @@ def list_marketplace(args: dict):
 @blp.route("/marketplace/projects/<uuid:project_id>")
 @blp.requires(Role.TRAINER)
 @blp.response(200, MarketProjectSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_market_project(project_id: uuid.UUID):
     """One project the caller may see: active and eligible, or one they are or were a
     member of."""
@@ -57,8 +57,7 @@ def get_market_project(project_id: uuid.UUID):
 @blp.requires(Role.TRAINER)
 @blp.arguments(ApplicationSchema)
 @blp.response(201, MembershipSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def apply(args: dict, project_id: uuid.UUID):
     """Apply to join (audited). 409 `membership-open` if an application, invitation or
     membership is open; `not-eligible`; `consent-required`; `project-paused` and the
@@ -85,8 +84,7 @@ def list_my_memberships(args: dict):
 @blp.route("/me/memberships/<uuid:membership_id>/accept", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, MembershipSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def accept_invitation(membership_id: uuid.UUID):
     """Accept an invitation. Eligibility and capacity are checked now: 409
     `capacity-reached` when the project is full, `not-eligible`."""
@@ -97,8 +95,7 @@ def accept_invitation(membership_id: uuid.UUID):
 @blp.requires(Role.TRAINER)
 @blp.arguments(OptionalReasonSchema)
 @blp.response(200, MembershipSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def decline_invitation(args: dict, membership_id: uuid.UUID):
     """Decline an invitation."""
     return staffing.decline_invitation(db_session(), current_user(), membership_id, **args)
@@ -107,8 +104,7 @@ def decline_invitation(args: dict, membership_id: uuid.UUID):
 @blp.route("/me/memberships/<uuid:membership_id>/withdraw", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, MembershipSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def withdraw_application(membership_id: uuid.UUID):
     """Withdraw an application."""
     return staffing.withdraw_application(db_session(), current_user(), membership_id)
@@ -118,8 +114,7 @@ def withdraw_application(membership_id: uuid.UUID):
 @blp.requires(Role.TRAINER)
 @blp.arguments(OptionalReasonSchema)
 @blp.response(200, MembershipSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def leave(args: dict, membership_id: uuid.UUID):
     """Leave a project, at any time. Claimed tasks go back and a running work session
     closes now; submitted work is still reviewed and paid."""
@@ -133,7 +128,7 @@ def leave(args: dict, membership_id: uuid.UUID):
 @blp.requires(*REVIEWERS)
 @blp.arguments(MembershipListArgs, location="query")
 @blp.response(200, page_of(MemberSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_members(args: dict, project_id: uuid.UUID):
     """The project's applications, invitations and members, newest first."""
     page = page_request(args)
@@ -145,8 +140,7 @@ def list_members(args: dict, project_id: uuid.UUID):
 @blp.route("/projects/<uuid:project_id>/members/<uuid:membership_id>/accept", methods=["POST"])
 @blp.requires(*MANAGERS)
 @blp.response(200, MemberSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def accept_application(project_id: uuid.UUID, membership_id: uuid.UUID):
     """Accept an application (the trainer is told). Eligibility and capacity are checked
     now: 409 `capacity-reached`, `not-eligible`."""
@@ -158,8 +152,7 @@ def accept_application(project_id: uuid.UUID, membership_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, MemberSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def decline_application(args: dict, project_id: uuid.UUID, membership_id: uuid.UUID):
     """Decline an application with a reason the trainer sees."""
     return staffing.decline_application(
@@ -172,8 +165,7 @@ def decline_application(args: dict, project_id: uuid.UUID, membership_id: uuid.U
 @blp.requires(*MANAGERS)
 @blp.arguments(OptionalReasonSchema)
 @blp.response(200, MemberSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def withdraw_invitation(args: dict, project_id: uuid.UUID, membership_id: uuid.UUID):
     """Withdraw an invitation not yet answered (the trainer is told)."""
     return staffing.withdraw_invitation(
@@ -186,8 +178,7 @@ def withdraw_invitation(args: dict, project_id: uuid.UUID, membership_id: uuid.U
 @blp.requires(*MANAGERS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, MemberSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def remove_member(args: dict, project_id: uuid.UUID, membership_id: uuid.UUID):
     """Remove an active member with a reason the trainer sees. Their claimed tasks go
     back and a running session closes; submitted work is still reviewed and paid."""
@@ -198,8 +189,7 @@ def remove_member(args: dict, project_id: uuid.UUID, membership_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(ProjectInvitationSchema)
 @blp.response(200, InvitationsSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def invite(args: dict, project_id: uuid.UUID):
     """Invite up to 100 trainers at once; each is invited or skipped with the reason
     (`not-a-trainer`, `membership-open`, `not-eligible`). Needs an active or paused
@@ -213,7 +203,7 @@ def invite(args: dict, project_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(CandidateSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_candidates(args: dict, project_id: uuid.UUID):
     """Eligible trainers without an open membership, best first, with the components
     of their rank (see `rank_score`)."""

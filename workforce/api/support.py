@@ -47,9 +47,7 @@ blp = Blueprint(
 @blp.requires(Role.TRAINER)
 @blp.arguments(FlagCreateSchema)
 @blp.response(201, FlagReceiptSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@blp.refuses(404, 409, 422)
 def flag_task(args: dict, assignment_id: uuid.UUID):
     """Flag a task you hold or held: category, severity, a note, and whether you need
     support (a case opens at once for the organisation's wellbeing contact). With
@@ -78,7 +76,7 @@ def list_my_flags(args: dict):
 @blp.requires(*MANAGERS)
 @blp.arguments(FlagListArgs, location="query")
 @blp.response(200, page_of(StaffFlagSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_flags(args: dict):
     """The organisation's flags, newest first: those waiting for triage unless `state`
     says otherwise; filter by `project_id` and `severity`. Never says who flagged."""
@@ -93,7 +91,7 @@ def list_flags(args: dict):
 @blp.route("/flags/<uuid:flag_id>")
 @blp.requires(*MANAGERS)
 @blp.response(200, StaffFlagSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_flag(flag_id: uuid.UUID):
     """One of the organisation's flags."""
     return flags.get_flag(db_session(), current_user(), flag_id)
@@ -103,9 +101,7 @@ def get_flag(flag_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(ConfirmSchema)
 @blp.response(200, StaffFlagSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@blp.refuses(404, 409, 422)
 def confirm_flag(args: dict, flag_id: uuid.UUID):
     """The flag was right. `scope` `task` or `project` raises that content warning
     (to `sensitivity`, default at least `sensitive`, adding `content_categories`,
@@ -118,8 +114,7 @@ def confirm_flag(args: dict, flag_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(DismissSchema)
 @blp.response(200, StaffFlagSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def dismiss_flag(args: dict, flag_id: uuid.UUID):
     """The flag was not borne out: a reason the trainer sees is required. A hidden
     task is offered again; the trainer's pay and standing are unchanged."""
@@ -130,8 +125,7 @@ def dismiss_flag(args: dict, flag_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(EscalateSchema)
 @blp.response(200, StaffFlagSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def escalate_flag(args: dict, flag_id: uuid.UUID):
     """Hand an open flag to the wellbeing contact (else the admins), told in the app
     and by e-mail. A hidden task stays hidden until it is confirmed or dismissed."""
@@ -153,7 +147,7 @@ def list_my_cases(args: dict):
 @blp.route("/me/support-cases/<uuid:case_id>")
 @blp.requires(Role.TRAINER)
 @blp.response(200, MyCaseSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_my_case(case_id: uuid.UUID):
     """One of your support cases, with your notes and those shared with you."""
     return cases.get_my_case(db_session(), current_user(), case_id)
@@ -163,8 +157,7 @@ def get_my_case(case_id: uuid.UUID):
 @blp.requires(Role.TRAINER)
 @blp.arguments(TrainerNoteCreateSchema)
 @blp.response(201, MyCaseSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def add_my_note(args: dict, case_id: uuid.UUID):
     """Write to the case's handlers (409 `case-closed` once closed)."""
     return cases.add_trainer_note(db_session(), current_user(), case_id, args["body"])
@@ -186,7 +179,7 @@ def list_cases(args: dict):
 @blp.route("/support-cases/<uuid:case_id>")
 @blp.requires(*STAFF_ROLES)
 @blp.response(200, StaffCaseSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_case(case_id: uuid.UUID):
     """A case of the organisation (404 for anyone but its handlers)."""
     return cases.get_case(db_session(), current_user(), case_id)
@@ -196,8 +189,7 @@ def get_case(case_id: uuid.UUID):
 @blp.requires(*STAFF_ROLES)
 @blp.arguments(CaseActionSchema)
 @blp.response(200, StaffCaseSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def acknowledge_case(args: dict, case_id: uuid.UUID):
     """Take the case on; the trainer is told (with the note, if shared)."""
     return cases.acknowledge_case(db_session(), current_user(), case_id,
@@ -208,8 +200,7 @@ def acknowledge_case(args: dict, case_id: uuid.UUID):
 @blp.requires(*STAFF_ROLES)
 @blp.arguments(CaseActionSchema)
 @blp.response(200, StaffCaseSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def close_case(args: dict, case_id: uuid.UUID):
     """Close the case; the trainer is told."""
     return cases.close_case(db_session(), current_user(), case_id,
@@ -220,8 +211,7 @@ def close_case(args: dict, case_id: uuid.UUID):
 @blp.requires(*STAFF_ROLES)
 @blp.arguments(StaffNoteCreateSchema)
 @blp.response(201, StaffCaseSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def add_case_note(args: dict, case_id: uuid.UUID):
     """A note on the case: internal, or shared with the trainer (who is told)."""
     return cases.add_handler_note(db_session(), current_user(), case_id, args["body"],
@@ -244,8 +234,7 @@ def check_in_status():
 @blp.requires(Role.TRAINER)
 @blp.arguments(CheckInCreateSchema)
 @blp.response(201, CheckInReceiptSchema)
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@blp.refuses(409, 422)
 def check_in(args: dict):
     """Check in: mood 1 to 5, an optional private note, a support request. A request or
     a mood of 1 or 2 opens a support case at once. 409 `no-sensitive-work` before any
@@ -269,7 +258,7 @@ def list_my_check_ins(args: dict):
 @blp.requires(*MANAGERS)
 @blp.arguments(WellbeingArgs, location="query")
 @blp.response(200, ProjectWellbeingSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def project_wellbeing(args: dict, project_id: uuid.UUID):
     """De-identified figures for the last `weeks` complete weeks: exposure hours,
     flags by category and the check-in mood distribution. A figure drawn from fewer

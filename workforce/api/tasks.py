@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from http import HTTPStatus
 
 from flask import current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
@@ -69,11 +68,7 @@ IMPORT_BODY = {
 @blp.arguments(ImportArgs, location="query")
 @blp.response(201, ImportReportSchema)
 @blp.doc(requestBody=IMPORT_BODY)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(413, response=HTTPStatus(413).name)
-@blp.alt_response(415, response=HTTPStatus(415).name)
-@blp.alt_response(422, response=HTTPStatus(422).name)
+@blp.refuses(404, 409, 413, 415, 422)
 @raw_body(*IMPORT_TYPES)
 def import_tasks(args: dict, project_id: uuid.UUID):
     """Import tasks from a JSON-lines or CSV file sent as the body, streamed (up to
@@ -100,7 +95,7 @@ def import_tasks(args: dict, project_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TaskImportSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_imports(args: dict, project_id: uuid.UUID):
     """The project's task imports, newest first, with their counts."""
     return imports.list_imports(db_session(), current_user(), project_id, page_request(args))
@@ -110,7 +105,7 @@ def list_imports(args: dict, project_id: uuid.UUID):
 @blp.requires(*REVIEWERS)
 @blp.arguments(TaskListArgs, location="query")
 @blp.response(200, page_of(StaffTaskSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_tasks(args: dict, project_id: uuid.UUID):
     """The project's tasks, newest first, with open slots, assignments by state and the
     gold answer. `open=true`: only tasks that still need answers."""
@@ -129,8 +124,7 @@ def list_tasks(args: dict, project_id: uuid.UUID):
 @blp.response(201, AssignmentSchema)
 @blp.alt_response(200, schema=AssignmentSchema,
                   description="The caller's lease on this project that is still running.")
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def claim(project_id: uuid.UUID):
     """Lease the next task: the highest priority (then the oldest) that still needs
     answers and that the caller has never had, for the project's lease length. One lease
@@ -168,7 +162,7 @@ def list_my_assignments(args: dict):
 @blp.route("/me/assignments/<uuid:assignment_id>")
 @blp.requires(Role.TRAINER)
 @blp.response(200, AssignmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def get_my_assignment(assignment_id: uuid.UUID):
     """One of the caller's assignments, with the project's current guidelines."""
     return tasks.get_assignment(db_session(), current_user(), assignment_id)
@@ -177,8 +171,7 @@ def get_my_assignment(assignment_id: uuid.UUID):
 @blp.route("/me/assignments/<uuid:assignment_id>/reveal", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, AssignmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def reveal(assignment_id: uuid.UUID):
     """Show the content of a claimed sensitive or graphic task (`payload`), after its
     content warning: the exposure counts from now (`revealed_at`). The claim's checks
@@ -194,8 +187,7 @@ def reveal(assignment_id: uuid.UUID):
 @blp.route("/me/assignments/<uuid:assignment_id>/extend", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, AssignmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def extend(assignment_id: uuid.UUID):
     """Run the lease for another lease length from now, up to three lease lengths from
     the claim (409 `lease-limit-reached`), and on sensitive work never past the moment
@@ -209,8 +201,7 @@ def extend(assignment_id: uuid.UUID):
 @blp.route("/me/assignments/<uuid:assignment_id>/release", methods=["POST"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, AssignmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def release(assignment_id: uuid.UUID):
     """Give the task back; another trainer may claim it, the caller not again. Before a
     reveal this is the decline: nothing was shown, no exposure is counted, and (as any
@@ -222,8 +213,7 @@ def release(assignment_id: uuid.UUID):
 @blp.requires(Role.TRAINER)
 @blp.arguments(SubmitSchema)
 @blp.response(200, AssignmentSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def submit(args: dict, assignment_id: uuid.UUID):
     """Hand in the answer of a running lease, or a revision that was asked for.
     `active_seconds` is capped at the time since the task was revealed (the claim, for
@@ -242,8 +232,7 @@ def submit(args: dict, assignment_id: uuid.UUID):
 @blp.requires(Role.TRAINER)
 @blp.arguments(AppealCreateSchema)
 @blp.response(201, AppealSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def appeal(args: dict, assignment_id: uuid.UUID):
     """Appeal a rejection, once (409 `appeal-exists`; `not-rejected`)."""
     return reviews.appeal(db_session(), current_user(), assignment_id, args["message"])
@@ -265,7 +254,7 @@ def my_quality():
 @blp.requires(*REVIEWERS)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ReviewItemSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def review_queue(args: dict, project_id: uuid.UUID):
     """Submitted work waiting for review, oldest first, with gold answers; nothing says
     who did it."""
@@ -276,8 +265,7 @@ def review_queue(args: dict, project_id: uuid.UUID):
 @blp.requires(*REVIEWERS)
 @blp.arguments(ReviewSchema)
 @blp.response(200, ReviewedSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def review(args: dict, assignment_id: uuid.UUID):
     """Approve (pays), reject (`rejection_category` and `message` required; the task
     goes back to the pool) or `request_revision` (`message` required) submitted work of
@@ -292,7 +280,7 @@ def review(args: dict, assignment_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(AppealListArgs, location="query")
 @blp.response(200, page_of(StaffAppealSchema))
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def list_appeals(args: dict, project_id: uuid.UUID):
     """The project's appeals, oldest first; filter by `state` (`open` for the queue)."""
     page = page_request(args)
@@ -305,8 +293,7 @@ def list_appeals(args: dict, project_id: uuid.UUID):
 @blp.requires(*MANAGERS)
 @blp.arguments(AppealDecisionSchema)
 @blp.response(200, AppealDecidedSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(404, 409)
 def decide_appeal(args: dict, appeal_id: uuid.UUID):
     """Uphold the rejection, or overturn it: the work is approved and paid, and the
     slot its rejection gave back is closed (`task_over_answered` says when another

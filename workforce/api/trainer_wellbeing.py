@@ -36,8 +36,7 @@ def get_consent():
 @blp.requires(Role.TRAINER)
 @blp.arguments(ConsentBodySchema)
 @blp.response(200, ConsentSchema)
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+@blp.refuses(409, 422)
 def put_consent(args: dict):
     """Attest being 18 or over (`confirm_age_18_or_over`, once, kept with its time) and
     set the categories consented to. A category needs the attestation (409
@@ -53,7 +52,7 @@ def put_consent(args: dict):
 @blp.route("/me/content-consent/<string:category>", methods=["DELETE"])
 @blp.requires(Role.TRAINER)
 @blp.response(200, WithdrawalSchema)
-@blp.alt_response(404, response="NOT_FOUND")
+@blp.refuses(404)
 def withdraw_consent(category: str):
     """Withdraw consent to one category, at once: the caller leaves every project whose
     warning names it (leases there released, a running session closed and paid to
@@ -83,7 +82,7 @@ def my_exposure():
 @blp.response(201, AssignmentSchema)
 @blp.alt_response(200, schema=AssignmentSchema,
                   description="A lease of the caller's that is still running.")
-@blp.alt_response(409, response="CONFLICT")
+@blp.refuses(409)
 def claim_any():
     """Lease the next task across every active project the caller is staffed on: the
     project with the best open task first (priority, then age), as a claim on one
