@@ -16,7 +16,6 @@ Which floor applies where:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -144,7 +143,3 @@ def remove_country_floor(session: Session, staff: User, *, currency: str, countr
     )
     session.delete(floor)
     session.flush()
-
-
-def describe(floors: Sequence[Floor]) -> str:
-    return ", ".join(f.label for f in floors)

@@ -196,12 +196,6 @@ def unmet_requirements(
     return unmet(requirements, records[trainer.id], trainer.languages or [], now or clock.now())
 
 
-def is_eligible(
-    session: Session, trainer: User, project: Project, *, now: datetime | None = None
-) -> bool:
-    return not unmet_requirements(session, trainer, project, now=now)
-
-
 def holds_every_qualification(
     trainer_id: ColumnElement[uuid.UUID] | uuid.UUID,
     project_id: ColumnElement[uuid.UUID] | uuid.UUID,
