@@ -585,9 +585,13 @@ def test_gold_tasks_are_scored_and_feed_the_quality_score(
     work(client, trainer, project, answer="no gold here")
     last = work(client, trainer, project, answer="Hong Kong")
 
-    scored = session.scalars(select(Assignment.gold_correct).where(
+    scored = session.scalars(select(Assignment).where(
         Assignment.trainer_id == trainer.id).order_by(Assignment.claimed_at)).all()
-    assert sorted(scored, key=str) == sorted([True, True, None, False], key=str)
+    # Without a template the whole answer is right (1) or wrong (0).
+    assert sorted((a.gold_score, a.gold_correct, a.gold_scores) for a in scored
+                  if a.gold_score is not None) == [
+        (0, False, None), (1, True, None), (1, True, None)]
+    assert [a.gold_correct for a in scored].count(None) == 1
     assert reviews.quality_score(session, trainer.id, project.organisation_id) == (
         Decimal("0.6667"))
     assert "gold" not in str(last)
