@@ -27,7 +27,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -564,8 +564,7 @@ def _gold_tallies(
     session: Session, trainer_id: uuid.UUID, organisation_id: uuid.UUID | None = None
 ) -> dict[uuid.UUID, GoldTally]:
     """Per organisation: the trainer's gold scores that count. Work the trainer flagged
-    never lowers the score: a flagged gold task counts when it scored 1 or above the mean
-    of what counts without it (taken best first, which gives the highest mean)."""
+    never lowers the score (``with_flagged``)."""
     where = [Assignment.trainer_id == trainer_id, Assignment.gold_score.is_not(None)]
     if organisation_id is not None:
         where.append(Project.organisation_id == organisation_id)
@@ -579,16 +578,26 @@ def _gold_tallies(
     ).all()
     tallies = {org_id: GoldTally(int(n), int(correct), _decimal(total))
                for org_id, n, total, correct in counted}
+    flagged_scores: dict[uuid.UUID, list[Decimal]] = {}
     for org_id, score in session.execute(
         select(Project.organisation_id, Assignment.gold_score)
         .join(Project, Project.id == Assignment.project_id)
         .where(*where, flagged)
-        .order_by(Assignment.gold_score.desc())
     ).all():
-        tally, value = tallies.get(org_id, GoldTally()), _decimal(score)
-        if value == 1 or (tally.scored and value * tally.scored > tally.total):
-            tallies[org_id] = tally.add(value)
+        flagged_scores.setdefault(org_id, []).append(_decimal(score))
+    for org_id, scores in flagged_scores.items():
+        tallies[org_id] = with_flagged(tallies.get(org_id, GoldTally()), scores)
     return tallies
+
+
+def with_flagged(tally: GoldTally, flagged: Iterable[Decimal]) -> GoldTally:
+    """Add the flagged gold scores that do not lower the mean: a full score always, any
+    other one when it is above the mean so far. Best first, so the mean is the highest
+    any choice of them gives."""
+    for value in sorted(flagged, reverse=True):
+        if value == 1 or (tally.scored and value * tally.scored > tally.total):
+            tally = tally.add(value)
+    return tally
 
 
 def _decimal(value: Any) -> Decimal:
