@@ -7,7 +7,7 @@ name. Each field the gold answer has is scored from 0 to 1 by a rule that fits i
 - ``single_choice``: the same option (1) or not (0).
 - ``multi_choice``: the same set of options (1) or not (0); no partial credit.
 - ``rating`` and ``number``: 1 when ``|answer - gold| <= gold_tolerance`` (in the field's
-  settings, default 0), else 0. Compared as decimals, so 0.1 + 0.2 is 0.3.
+  settings, default 0), else 0. Compared as decimals: 0.4 is within 0.1 of 0.3.
 - ``pairwise``: the preferred side. A gold ``tie`` accepts any choice (A, B or tie);
   otherwise the choice must be the gold one. Strength and reason are not scored.
 - ``span``: overlap of character ranges, label by label, as a soft F1. Recall is the mean
@@ -111,8 +111,7 @@ def _within_tolerance(field: Mapping[str, Any], value: Any, gold: Any) -> bool:
 
 
 def _tolerance(field: Mapping[str, Any]) -> Any:
-    settings = field.get("settings") or {}
-    return settings.get("gold_tolerance", field.get("gold_tolerance", 0))
+    return (field.get("settings") or {}).get("gold_tolerance", 0)
 
 
 def _decimal(value: Any) -> Decimal | None:
