@@ -216,8 +216,8 @@ def _release_work(session: Session, trainer_id: uuid.UUID, *, now: datetime) -> 
 def still_owed(session: Session, trainer_id: uuid.UUID) -> list[str]:
     """What keeps the erasure waiting: money not yet paid, or work that may still earn."""
     owed = [
-        f"{-balance if kind is AccountKind.PAYABLE else balance} {currency} "
-        f"{kind.value.replace('_', ' ')}"
+        # A trainer's accounts are credit-normal: what is owed is the balance negated.
+        f"{-balance} {currency} {kind.value.replace('_', ' ')}"
         for kind, currency, balance in session.execute(
             select(LedgerAccount.kind, LedgerAccount.currency, func.sum(LedgerAccount.balance))
             .where(LedgerAccount.owner_type == OwnerType.TRAINER,
