@@ -9,10 +9,8 @@ a two-organisation world (`tests/authz_world.py`).
 
 from __future__ import annotations
 
-import io
 import re
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from werkzeug.test import TestResponse
 
 from tests import authz_world
 from tests.authz_policy import DEFAULT_OBJECTS, POLICY, Rule, insiders, open_to_outsiders
-from tests.client import ApiClient, assert_problem
+from tests.client import ApiClient, answer_text, assert_problem
 from tests.factories import token_for
 from workforce import clock
 from workforce.accounts.models import Role
@@ -135,18 +133,10 @@ def rolled_back(session: Session, connection: Connection) -> Iterator[None]:
 
 def leaks(response: TestResponse, other: authz_world.Side, shared: tuple[str, ...]) -> set[str]:
     """Ids and e-mail addresses of the other side found anywhere in the response."""
-    text = _text_of(response)
+    text = answer_text(response)
     found = {value for value in other.ids_except(shared) if value in text}
     found |= {email for email in other.emails if email in text}
     return found
-
-
-def _text_of(response: TestResponse) -> str:
-    """The answer as text; a zip archive (a data export), every file in it."""
-    if response.mimetype == "application/zip":
-        with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
-            return "\n".join(archive.read(name).decode() for name in archive.namelist())
-    return response.get_data(as_text=True)
 
 
 def server_error(response: TestResponse) -> bool:
