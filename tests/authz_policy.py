@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.factories import PASSWORD
 from workforce.accounts.models import Role
 
 A, V, R, F, T = Role.ADMIN, Role.VENDOR_MANAGER, Role.REVIEWER, Role.FINANCE, Role.TRAINER
@@ -65,6 +66,7 @@ DEFAULT_OBJECTS = {
     "schedule_id": "payout_schedule", "project_id": "project",
     "qualification_id": "qualification", "user_id": "user_reviewer",
     "notification_id": "notification", "payout_account_id": "payout_account",
+    "export_id": "data_export",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -274,6 +276,15 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/projects/<uuid:project_id>": Rule(TRAINER, "member"),
     "GET /api/v1/me/kill-fees": Rule(TRAINER),
     # --- money ---------------------------------------------------------------------------
+    # --- the trainer's own data: exports and erasure (their world trainer has a ready
+    # export and an erasure in its grace period) --------------------------------------
+    "POST /api/v1/me/data-exports": Rule(TRAINER),
+    "GET /api/v1/me/data-exports": Rule(TRAINER),
+    "GET /api/v1/me/data-exports/<uuid:export_id>": Rule(TRAINER, "owner"),
+    "GET /api/v1/me/data-exports/<uuid:export_id>/archive": Rule(TRAINER, "owner"),
+    "POST /api/v1/me/erasure": Rule(TRAINER, body={"password": PASSWORD}),
+    "GET /api/v1/me/erasure": Rule(TRAINER),
+    "DELETE /api/v1/me/erasure": Rule(TRAINER),
     "GET /api/v1/me/earnings/summary": Rule(TRAINER),
     "GET /api/v1/me/earnings/items": Rule(TRAINER),
     "GET /api/v1/me/statements/monthly/<int:year>/<int:month>": Rule(TRAINER),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tests import factories
 from tests.client import ApiClient
 from tests.factories import (
+    PASSWORD,
     AssessmentFactory,
     AssessmentVersionFactory,
     MemberFactory,
@@ -49,6 +50,7 @@ from workforce.accounts.models import Organisation, Role, User
 from workforce.billing.models import JournalEntry, PayoutRun
 from workforce.db import Base, Database
 from workforce.notifications.services import notify
+from workforce.privacy import exports as privacy_exports
 from workforce.projects.models import (
     AssignmentState,
     ContentCategory,
@@ -205,6 +207,15 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     item = paid_out(trainer, organisation.id, 1000)
     o["payout_item"], o["payout_run"] = item.id, item.run_id
     o["payout_schedule"] = session.get(PayoutRun, item.run_id).schedule_id  # type: ignore[union-attr]
+
+    # --- the trainer's own data: a ready export, an erasure in its grace period --------
+    o["data_export"] = uuid.UUID(_ok(client.post(f"{API}/me/data-exports", as_user=trainer),
+                                     202)["id"])
+    services = client.client.application.extensions["workforce"]
+    privacy_exports.prepare_requested_exports(
+        session, services.export_store, now=clock.now(),
+        lifetime=services.settings.data_export_lifetime, limit=10)
+    _ok(client.post(f"{API}/me/erasure", as_user=trainer, json={"password": PASSWORD}), 202)
 
     # --- the inbox and the staff invitation ------------------------------------------
     for user in people.values():

@@ -26,7 +26,7 @@ from werkzeug.test import TestResponse
 
 from tests import authz_world
 from tests.authz_policy import DEFAULT_OBJECTS, POLICY, Rule, insiders, open_to_outsiders
-from tests.client import ApiClient, assert_problem
+from tests.client import ApiClient, answer_text, assert_problem
 from tests.factories import token_for
 from workforce import clock
 from workforce.accounts.models import Role
@@ -133,7 +133,7 @@ def rolled_back(session: Session, connection: Connection) -> Iterator[None]:
 
 def leaks(response: TestResponse, other: authz_world.Side, shared: tuple[str, ...]) -> set[str]:
     """Ids and e-mail addresses of the other side found anywhere in the response."""
-    text = response.get_data(as_text=True)
+    text = answer_text(response)
     found = {value for value in other.ids_except(shared) if value in text}
     found |= {email for email in other.emails if email in text}
     return found

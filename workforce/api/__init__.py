@@ -24,6 +24,7 @@ from workforce.api import (
     organisation,
     payout_accounts,
     payouts,
+    privacy,
     problems,
     project_reports,
     project_states,
@@ -45,7 +46,7 @@ BLUEPRINTS = (
     health.blp, auth.blp, me.blp, organisation.blp, assessments.blp, attempts.blp,
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
-    wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp,
+    wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
