@@ -4,7 +4,7 @@
 kept for a day. ``erasure_requests``: a trainer's request to be forgotten, with its grace
 period, the wait for money still owed, and the pseudonym that stands for them afterwards.
 
-Revision ID: 0016_r2
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-07 09:00:20.208164
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0016_r2'
-down_revision: str | None = '0015'
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
