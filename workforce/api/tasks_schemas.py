@@ -158,7 +158,15 @@ class AssignmentSchema(Schema):
     revisions = fields.Integer(attribute="assignment.revisions", metadata={
         "description": "How many times a revision was asked for."})
     pay = fields.Nested(MoneySchema, allow_none=True, metadata={
-        "description": "What an approval pays (per-task projects, once submitted)."})
+        "description": "What an approval of this task pays (per-task projects; null on "
+        "hourly ones, whose time is paid, and on leases that ended unsubmitted). Fixed at "
+        "the first submission as the higher of the rates in force at the claim and at "
+        "that submission (when the two differ in currency, the one at submission); before "
+        "it, the rate in force at the claim: the least the task will pay, since a rate "
+        "cut during the lease never lowers it and a raise is paid."})
+    pay_fixed = fields.Boolean(metadata={
+        "description": "Whether `pay` is fixed (true once first submitted) or the minimum "
+        "shown on a lease (false)."})
     appeal = fields.Nested(AppealBriefSchema, allow_none=True)
     guidelines = fields.Nested(TaskGuidelinesSchema, allow_none=True, metadata={
         "description": "The project's current guidelines (on a claim and on one "

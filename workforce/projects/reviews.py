@@ -14,8 +14,9 @@
   which is cheaper than making anyone's work disappear; the manager is told, and the
   project report counts such tasks.
 - Every approval (manual, automatic, unsampled, overturned) records one earning at
-  the rate in force when the work was first submitted; the earning's unique source
-  key makes a second approval path pay nothing more.
+  the rate fixed at the work's first submission (``access.task_pay_rate``: the higher
+  of the rates in force at the claim and at that submission); the earning's unique
+  source key makes a second approval path pay nothing more.
 - Work nobody reviews within ``auto_approve_days`` is approved by the scheduler
   (``auto_approve_submissions``) whatever the project's state, so unreviewed work is
   always paid; a revision the trainer never sends back expires and frees its slot.
