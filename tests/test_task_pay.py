@@ -5,6 +5,7 @@ path that pays (review, revision, appeal, auto-approval) and every preview agree
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -68,6 +69,21 @@ def set_rate(client: ApiClient, manager: User, project: Project, amount: int) ->
                          json={"amount": amount, "reason": "Budget review."}), 201)
 
 
+def at(start: datetime, minutes: int) -> Any:
+    return time_machine.travel(start + timedelta(minutes=minutes), tick=False)
+
+
+def claimed_before_a_change(client: ApiClient, manager: User, trainer: User,
+                            project: Project, start: datetime, amount: int) -> dict:
+    """A lease claimed at ``start``; five minutes later the rate becomes ``amount``."""
+    TaskFactory(project=project)
+    with at(start, 0):
+        lease = claimed(client, trainer, project)
+    with at(start, 5):
+        set_rate(client, manager, project, amount)
+    return lease
+
+
 def shown_pay(client: ApiClient, trainer: User, assignment_id: str) -> tuple[int, bool]:
     body = answered(client.get(f"{ME}/{assignment_id}", as_user=trainer))
     return body["pay"]["amount"], body["pay_fixed"]
@@ -82,15 +98,12 @@ def test_a_rate_cut_during_the_lease_never_cuts_its_pay(
     client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
     start: datetime,
 ) -> None:
-    TaskFactory(project=project)
-    with time_machine.travel(start, tick=False):
-        lease = claimed(client, trainer, project)
+    lease = claimed_before_a_change(client, manager, trainer, project, start, 150)
     assert (lease["pay"], lease["pay_fixed"]) == ({"amount": 200, "currency": "USD"}, False)
-    with time_machine.travel(start + timedelta(minutes=5), tick=False):
-        set_rate(client, manager, project, 150)
+    with at(start, 6):
         # Still shown at the claim's rate while the lease runs.
         assert shown_pay(client, trainer, lease["id"]) == (200, False)
-    with time_machine.travel(start + timedelta(minutes=10), tick=False):
+    with at(start, 10):
         done = submitted(client, trainer, lease["id"])
         assert (done["pay"]["amount"], done["pay_fixed"]) == (200, True)
         assert pending(client, trainer) == 200
@@ -103,13 +116,10 @@ def test_a_raise_during_the_lease_is_paid(
     client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
     start: datetime,
 ) -> None:
-    TaskFactory(project=project)
-    with time_machine.travel(start, tick=False):
-        lease = claimed(client, trainer, project)
-    with time_machine.travel(start + timedelta(minutes=5), tick=False):
-        set_rate(client, manager, project, 350)
+    lease = claimed_before_a_change(client, manager, trainer, project, start, 350)
+    with at(start, 6):
         assert shown_pay(client, trainer, lease["id"]) == (200, False)  # the minimum
-    with time_machine.travel(start + timedelta(minutes=10), tick=False):
+    with at(start, 10):
         assert submitted(client, trainer, lease["id"])["pay"]["amount"] == 350
         assert review(client, manager, lease["id"], "approve").status_code == 200
     assert paid(session, trainer) == [350]
@@ -119,19 +129,15 @@ def test_a_revision_keeps_the_pay_fixed_at_the_first_submission(
     client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
     start: datetime,
 ) -> None:
-    TaskFactory(project=project)
-    with time_machine.travel(start, tick=False):
-        lease = claimed(client, trainer, project)
-    with time_machine.travel(start + timedelta(minutes=5), tick=False):
-        set_rate(client, manager, project, 150)
-    with time_machine.travel(start + timedelta(minutes=10), tick=False):
+    lease = claimed_before_a_change(client, manager, trainer, project, start, 150)
+    with at(start, 10):
         assert submitted(client, trainer, lease["id"])["pay"]["amount"] == 200
         assert review(client, manager, lease["id"], "request_revision",
                       message="Name the district.").status_code == 200
         assert shown_pay(client, trainer, lease["id"]) == (200, True)
-    with time_machine.travel(start + timedelta(minutes=15), tick=False):
+    with at(start, 15):
         set_rate(client, manager, project, 500)  # after the first submission: not paid
-    with time_machine.travel(start + timedelta(minutes=20), tick=False):
+    with at(start, 20):
         assert submitted(client, trainer, lease["id"], answer="Sham Shui Po"
                          )["pay"]["amount"] == 200
         assert review(client, manager, lease["id"], "approve").status_code == 200
@@ -142,12 +148,8 @@ def test_an_overturned_rejection_pays_the_rate_fixed_at_submission(
     client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
     start: datetime,
 ) -> None:
-    TaskFactory(project=project)
-    with time_machine.travel(start, tick=False):
-        lease = claimed(client, trainer, project)
-    with time_machine.travel(start + timedelta(minutes=5), tick=False):
-        set_rate(client, manager, project, 120)
-    with time_machine.travel(start + timedelta(minutes=10), tick=False):
+    lease = claimed_before_a_change(client, manager, trainer, project, start, 120)
+    with at(start, 10):
         submitted(client, trainer, lease["id"])
         assert review(client, manager, lease["id"], "reject", rejection_category="incorrect",
                       message="Wrong accent.").status_code == 200
@@ -164,12 +166,8 @@ def test_auto_approval_pays_the_rate_fixed_at_submission(
     client: ApiClient, session: Session, manager: User, trainer: User, project: Project,
     start: datetime,
 ) -> None:
-    TaskFactory(project=project)
-    with time_machine.travel(start, tick=False):
-        lease = claimed(client, trainer, project)
-    with time_machine.travel(start + timedelta(minutes=5), tick=False):
-        set_rate(client, manager, project, 120)
-    with time_machine.travel(start + timedelta(minutes=10), tick=False):
+    lease = claimed_before_a_change(client, manager, trainer, project, start, 120)
+    with at(start, 10):
         submitted(client, trainer, lease["id"])
     due = start + timedelta(days=8)
     with time_machine.travel(due, tick=False):
@@ -181,11 +179,8 @@ def test_auto_approval_pays_the_rate_fixed_at_submission(
 def test_a_lease_claimed_again_shows_the_rate_at_its_own_claim(
     client: ApiClient, manager: User, trainer: User, project: Project, start: datetime,
 ) -> None:
-    TaskFactory(project=project)
-    with time_machine.travel(start, tick=False):
-        lease = claimed(client, trainer, project)
-    with time_machine.travel(start + timedelta(minutes=5), tick=False):
-        set_rate(client, manager, project, 150)
+    lease = claimed_before_a_change(client, manager, trainer, project, start, 150)
+    with at(start, 6):
         again = answered(client.post(f"{API}/projects/{project.id}/claims", as_user=trainer))
     assert again["id"] == lease["id"] and again["pay"]["amount"] == 200
 
