@@ -249,6 +249,10 @@ POLICY: dict[str, Rule] = {
     "POST /api/v1/assignments/<uuid:assignment_id>/review": Rule(
         REVIEWERS, "organisation", objects={"assignment_id": "submitted_assignment"},
         body={"decision": "approve"}),
+    "POST /api/v1/projects/<uuid:project_id>/reviews/bulk": Rule(
+        REVIEWERS, "organisation", body=lambda side: {
+            "assignment_ids": [str(side.objects["submitted_assignment"])],
+            "decision": "approve"}),
     "GET /api/v1/projects/<uuid:project_id>/appeals": Rule(MANAGERS, "organisation"),
     "POST /api/v1/appeals/<uuid:appeal_id>/decision": Rule(
         MANAGERS, "organisation", body={"decision": "uphold", "note": "The label stands."}),

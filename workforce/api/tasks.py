@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
 from flask import current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from workforce.accounts.models import MANAGERS, REVIEWERS, Role
 from workforce.api.bodies import raw_body
+from workforce.api.problems import members_of
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.tasks_schemas import (
@@ -19,6 +21,8 @@ from workforce.api.tasks_schemas import (
     AppealSchema,
     AssignmentListArgs,
     AssignmentSchema,
+    BulkReviewedSchema,
+    BulkReviewSchema,
     ImportArgs,
     ImportReportSchema,
     QualitySchema,
@@ -34,6 +38,7 @@ from workforce.api.tasks_schemas import (
 from workforce.api.uow import db_session
 from workforce.projects import imports, reviews, tasks
 from workforce.projects.imports import ImportFormat
+from workforce.projects.reviews import BulkOutcome
 
 blp = Blueprint(
     "tasks", __name__, url_prefix="/api/v1",
@@ -274,6 +279,34 @@ def review(args: dict, assignment_id: uuid.UUID):
         db_session(), current_user(), assignment_id, decision=args["decision"],
         rejection_category=args.get("rejection_category"), message=args.get("message"),
     )
+
+
+@blp.route("/projects/<uuid:project_id>/reviews/bulk", methods=["POST"])
+@blp.requires(*REVIEWERS)
+@blp.arguments(BulkReviewSchema)
+@blp.response(200, BulkReviewedSchema)
+@blp.refuses(404)
+def review_bulk(args: dict, project_id: uuid.UUID):
+    """Approve, or reject with one `rejection_category` and `message`, up to 500
+    submitted assignments of the project at once. Each id is decided as a single review
+    would decide it (pay, the trainer told, a rejection open to appeal, audited), on its
+    own: one that cannot be decided is answered `error` with its problem and changes
+    nothing, and does not undo the others. The answer lists every id in the order sent
+    with its outcome. Sent again, an id already decided as asked is answered again
+    (`repeated: true`) and nothing is paid twice. A body with no ids, more than 500 or
+    an id twice is 422 and decides nothing."""
+    results = reviews.review_many(
+        db_session(), current_user(), project_id, args["assignment_ids"],
+        decision=args["decision"], rejection_category=args.get("rejection_category"),
+        message=args.get("message"),
+    )
+    counts = Counter(r.outcome for r in results)
+    return {
+        "approved": counts[BulkOutcome.APPROVED], "rejected": counts[BulkOutcome.REJECTED],
+        "errors": counts[BulkOutcome.ERROR],
+        "results": [{**vars(r), "problem": r.problem and members_of(r.problem)}
+                    for r in results],
+    }
 
 
 @blp.route("/projects/<uuid:project_id>/appeals")

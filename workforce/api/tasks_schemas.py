@@ -14,7 +14,14 @@ from workforce.api.staffing_schemas import ContentWarningSchema
 from workforce.api.trainer_wellbeing_schemas import RotationSchema
 from workforce.projects.imports import ImportFormat
 from workforce.projects.models import AppealState, AssignmentState, RejectionCategory
-from workforce.projects.reviews import MESSAGE_MAX, AppealDecision, ReviewDecision
+from workforce.projects.reviews import (
+    BULK_MAX,
+    MESSAGE_MAX,
+    AppealDecision,
+    BulkDecision,
+    BulkOutcome,
+    ReviewDecision,
+)
 
 ACTIVE_SECONDS_MAX = 10_000_000
 
@@ -158,7 +165,15 @@ class AssignmentSchema(Schema):
     revisions = fields.Integer(attribute="assignment.revisions", metadata={
         "description": "How many times a revision was asked for."})
     pay = fields.Nested(MoneySchema, allow_none=True, metadata={
-        "description": "What an approval pays (per-task projects, once submitted)."})
+        "description": "What an approval of this task pays (per-task projects; null on "
+        "hourly ones, whose time is paid, and on leases that ended unsubmitted). Fixed at "
+        "the first submission as the higher of the rates in force at the claim and at "
+        "that submission (when the two differ in currency, the one at submission); before "
+        "it, the rate in force at the claim: the least the task will pay, since a rate "
+        "cut during the lease never lowers it and a raise is paid."})
+    pay_fixed = fields.Boolean(metadata={
+        "description": "Whether `pay` is fixed (true once first submitted) or the minimum "
+        "shown on a lease (false)."})
     appeal = fields.Nested(AppealBriefSchema, allow_none=True)
     guidelines = fields.Nested(TaskGuidelinesSchema, allow_none=True, metadata={
         "description": "The project's current guidelines (on a claim and on one "
@@ -254,6 +269,51 @@ class ReviewedSchema(Schema):
     review_message = fields.String(allow_none=True)
     revisions = fields.Integer()
     gold_correct = fields.Boolean(allow_none=True)
+
+
+class BulkReviewSchema(Schema):
+    assignment_ids = fields.List(
+        fields.UUID(), required=True, validate=validate.Length(min=1, max=BULK_MAX),
+        metadata={"description": f"1 to {BULK_MAX} different submitted assignments of "
+                  "the project.", "uniqueItems": True})
+    decision = fields.Enum(BulkDecision, by_value=True, required=True)
+    rejection_category = fields.Enum(RejectionCategory, by_value=True, metadata={
+        "description": "Required to reject (one for every id); not allowed to approve."})
+    message = Text(validate=validate.Length(max=MESSAGE_MAX), metadata={
+        "description": "Required to reject; every trainer concerned reads it."})
+
+
+class BulkProblemSchema(Schema):
+    """Why one id was not decided: the problem a single review of it would answer."""
+
+    type = fields.String(metadata={"example": "urn:workforce:problem:illegal-transition"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    current_state = fields.String(metadata={
+        "description": "The assignment's state, when it was not submitted work."})
+
+
+class BulkResultSchema(Schema):
+    assignment_id = fields.UUID()
+    outcome = fields.Enum(BulkOutcome, by_value=True)
+    state = fields.Enum(AssignmentState, by_value=True, allow_none=True, metadata={
+        "description": "The assignment's state now (null when not found)."})
+    repeated = fields.Boolean(metadata={
+        "description": "Already decided as asked (this request made before, or another "
+        "reviewer's same decision): nothing was done or paid again."})
+    problem = fields.Nested(BulkProblemSchema, allow_none=True, metadata={
+        "description": "Why the id was not decided (`outcome: error`): "
+        "`not-found` (no such assignment in this project), `illegal-transition` with "
+        "`current_state` (not submitted, or decided otherwise); null otherwise."})
+
+
+class BulkReviewedSchema(Schema):
+    approved = fields.Integer()
+    rejected = fields.Integer()
+    errors = fields.Integer()
+    results = fields.List(fields.Nested(BulkResultSchema), metadata={
+        "description": "Every id, in the order sent, with its outcome."})
 
 
 class AppealListArgs(PageArgs):
