@@ -56,7 +56,10 @@ IMPORT_BODY = {
     "(media URLs separated by spaces or `|`; gold_answer as JSON text). UTF-8. A row may "
     "carry its own content warning, `sensitivity` (none, sensitive, graphic; never below "
     "the project's) and `content_categories` (required unless none; in CSV, separated by "
-    "spaces or `|`), also as optional CSV columns of those names.",
+    "spaces or `|`), also as optional CSV columns of those names. For pairwise templates "
+    "a row may carry `payload.responses`, the responses compared (A: the first, B: the "
+    "second): `[{\"id\": \"a\", \"text\": \"...\"}, {\"id\": \"b\", \"text\": "
+    "\"...\"}]` (2 to 10, distinct ids); in CSV the column `responses` as JSON text.",
     "content": {mimetype: _FILE for mimetype in IMPORT_TYPES},
 }
 

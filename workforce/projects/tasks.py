@@ -65,6 +65,8 @@ from workforce.projects.models import (
     Sensitivity,
     Task,
 )
+from workforce.results import templates
+from workforce.results.models import TemplateVersion
 from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
@@ -95,6 +97,8 @@ class AssignmentView:
     guidelines: GuidelineVersion | None = None
     # On a claim of sensitive work when rotation is due: where ordinary work waits.
     rotation: limits.RotationHint | None = None
+    # The task template version in force at the claim (None: any JSON answer).
+    template: TemplateVersion | None = None
 
     @property
     def payload(self) -> dict[str, Any] | None:
@@ -120,6 +124,7 @@ def _views(
         for appeal in session.scalars(select(Appeal).where(Appeal.assignment_id.in_(ids)))
     } if ids else {}
     rates = _rates(session, {a.rate_id for a in assignments if a.rate_id is not None})
+    template_versions = templates.versions_for(session, assignments)
     views = []
     for a in assignments:
         rate = rates.get(a.rate_id) if a.rate_id else None
@@ -127,6 +132,7 @@ def _views(
             assignment=a, task=a.task, project=a.project, appeal=appeals.get(a.id),
             pay=Money(rate.amount, rate.currency) if rate else None,
             guidelines=access.current_guidelines(session, a.project_id) if guidelines else None,
+            template=template_versions[a.id],
         ))
     return views
 
@@ -661,6 +667,7 @@ def submit(
                 "The project has no pay rate in force; ask its manager to set one.",
                 code="no-rate-in-force",
             )
+    templates.check_submission(session, assignment, answer)
     lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.SUBMITTED)
     assignment.answer = answer
     assignment.active_seconds = worked
