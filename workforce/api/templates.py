@@ -8,6 +8,7 @@ from workforce.accounts.models import MANAGERS, Role
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.templates_schemas import (
+    AnswerSchemaDocument,
     SchemaArgs,
     TemplateCreateSchema,
     TemplateStateSchema,
@@ -70,8 +71,7 @@ def get_template_version(project_id: uuid.UUID, number: int):
 @blp.route("/projects/<uuid:project_id>/template/schema")
 @blp.requires(*Role)
 @blp.arguments(SchemaArgs, location="query")
-@blp.response(200, {"type": "object", "additionalProperties": True}, description=(
-    "A JSON Schema (draft 2020-12) document, with `$schema` and `$id`."))
+@blp.response(200, AnswerSchemaDocument)
 @blp.refuses(404)
 def get_template_schema(args: dict, project_id: uuid.UUID):
     """The JSON Schema (draft 2020-12) of an answer to the current template version, or

@@ -67,8 +67,25 @@ class TemplateStateSchema(Schema):
 
 
 class SchemaArgs(Schema):
-    version = fields.Integer(strict=True, validate=validate.Range(min=1), metadata={
+    version = fields.Integer(validate=validate.Range(min=1), metadata={
         "description": "A version number; the current version when left out."})
+
+
+class AnswerSchemaDocument(Schema):
+    """A JSON Schema (draft 2020-12) of an answer: an object with one member per field."""
+
+    dialect = fields.String(data_key="$schema", attribute="$schema", metadata={
+        "example": "https://json-schema.org/draft/2020-12/schema"})
+    id = fields.String(data_key="$id", attribute="$id")
+    title = fields.String()
+    type = fields.String(metadata={"example": "object"})
+    properties = fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={
+        "description": "The schema of each field's value, with its label as `title` and "
+        "its help as `description`."})
+    required = fields.List(fields.String())
+    additionalProperties = fields.Boolean()
+    allOf = fields.List(fields.Dict(), metadata={
+        "description": "One if/then/else per conditional field."})
 
 
 class AssignmentTemplateSchema(Schema):

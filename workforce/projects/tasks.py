@@ -114,7 +114,8 @@ class AssignmentView:
 
 
 def _views(
-    session: Session, assignments: list[Assignment], *, guidelines: bool = False
+    session: Session, assignments: list[Assignment], *, guidelines: bool = False,
+    template_versions: dict[uuid.UUID, TemplateVersion | None] | None = None,
 ) -> list[AssignmentView]:
     # Only reviewed work can have been appealed: a claim or a first submission asks for
     # no appeals.
@@ -124,7 +125,8 @@ def _views(
         for appeal in session.scalars(select(Appeal).where(Appeal.assignment_id.in_(ids)))
     } if ids else {}
     rates = _rates(session, {a.rate_id for a in assignments if a.rate_id is not None})
-    template_versions = templates.versions_for(session, assignments)
+    if template_versions is None:
+        template_versions = templates.versions_for(session, assignments)
     views = []
     for a in assignments:
         rate = rates.get(a.rate_id) if a.rate_id else None
@@ -228,7 +230,8 @@ def claim_next(
         gate = limits.gate_for(session, trainer, project.organisation_id, now=now)
     rotation = limits.rotation_hint(session, gate, project) if gate is not None else None
     assignment = held or _take_next_task(session, trainer, project, now, gate)
-    view = _views(session, [assignment])[0]
+    template = templates.version_for_given(session, assignment, locked.template)
+    view = _views(session, [assignment], template_versions={assignment.id: template})[0]
     return replace(view, guidelines=locked.guidelines, rotation=rotation), held is None
 
 
@@ -237,6 +240,7 @@ class _ClaimedProject:
     project: Project
     sensitive_open: bool  # an open task is sensitive on its own
     guidelines: GuidelineVersion | None  # the current version, for the answer
+    template: TemplateVersion | None  # the current task template
 
 
 def _lock_for_claim(
@@ -245,7 +249,8 @@ def _lock_for_claim(
     """Share-lock the project, then lock the trainer's row and membership (the order
     everything else takes them in), re-reading the project so a change committed while
     we waited is seen; with it, whether an open task of the project is sensitive on its
-    own, and its current guidelines. A project the trainer may not see is 404, one they
+    own, and its current guidelines and task template. A project the trainer may not see
+    is 404, one they
     are not staffed on 403 ``not-staffed`` (``eligibility.staffed_project``'s rule).
 
     The membership lock serialises one trainer's claims on a project (one live lease at
@@ -259,7 +264,7 @@ def _lock_for_claim(
                             {"project_id": project_id, "trainer_id": trainer.id})
     if member is None:
         raise eligibility.not_staffed(session, trainer, project_id)
-    return _ClaimedProject(row[0], bool(row[1]), row[2])
+    return _ClaimedProject(row[0], bool(row[1]), row[2], row[3])
 
 
 def _live_lease(
@@ -390,10 +395,16 @@ def _try_take(
 def _project_stmt() -> Any:
     project_id = bindparam("project_id")
     return (
-        select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion)
+        select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion,
+               TemplateVersion)
+        .select_from(Project)
         .outerjoin(GuidelineVersion, and_(
             GuidelineVersion.project_id == Project.id,
             GuidelineVersion.number == access.latest_guidelines_number(Project.id),
+        ))
+        .outerjoin(TemplateVersion, and_(
+            TemplateVersion.project_id == Project.id,
+            TemplateVersion.number == templates.latest_number(Project.id),
         ))
         .where(Project.id == project_id)
         .with_for_update(read=True, of=Project)
@@ -667,7 +678,7 @@ def submit(
                 "The project has no pay rate in force; ask its manager to set one.",
                 code="no-rate-in-force",
             )
-    templates.check_submission(session, assignment, answer)
+    template = templates.check_submission(session, assignment, answer)
     lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.SUBMITTED)
     assignment.answer = answer
     assignment.active_seconds = worked
@@ -680,7 +691,7 @@ def submit(
         assignment.rate_id = rate.id
     session.flush()
     reviews.on_submitted(session, assignment, now)
-    return _views(session, [assignment])[0]
+    return _views(session, [assignment], template_versions={assignment.id: template})[0]
 
 
 def _locked_for_submit(

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from workforce import clock
 from workforce.accounts import audit
@@ -127,6 +127,24 @@ def version_for(session: Session, assignment: Assignment) -> TemplateVersion | N
     return version_at(session, assignment.project_id, assignment.claimed_at)
 
 
+def version_for_given(
+    session: Session, assignment: Assignment, current: TemplateVersion | None
+) -> TemplateVersion | None:
+    """``version_for``, knowing the project's current version (a claim reads it with
+    the project): that one, unless it came after the claim, which costs a query."""
+    if current is None or current.created_at <= assignment.claimed_at:
+        return current
+    return version_for(session, assignment)
+
+
+def latest_number(project_id: Any) -> Any:
+    """The current version's number (the highest) as a scalar subquery; ``project_id``
+    may be a value or a column of the enclosing query."""
+    versions = aliased(TemplateVersion)
+    return (select(func.max(versions.number)).where(versions.project_id == project_id)
+            .scalar_subquery())
+
+
 def versions_for(
     session: Session, assignments: Iterable[Assignment]
 ) -> dict[uuid.UUID, TemplateVersion | None]:
@@ -152,16 +170,18 @@ def versions_for(
 # --- submissions ------------------------------------------------------------------------
 
 
-def check_submission(session: Session, assignment: Assignment, answer: Any) -> None:
-    """``Invalid`` (422 ``answer-invalid``) with every problem by JSON pointer into the
-    answer, when it does not fit the version the assignment answers to; nothing when
-    the project had no template at the claim."""
+def check_submission(
+    session: Session, assignment: Assignment, answer: Any
+) -> TemplateVersion | None:
+    """The version the assignment answers to (None when the project had no template at
+    the claim: any answer goes); ``Invalid`` (422 ``answer-invalid``) with every problem
+    by JSON pointer into the answer when it does not fit."""
     version = version_for(session, assignment)
     if version is None:
-        return
+        return None
     problems = check_answer(version.fields, answer, assignment.task.payload)
     if not problems:
-        return
+        return version
     errors: dict[str, list[str]] = {}
     for at, message in problems:
         errors.setdefault(at, []).append(message)
@@ -194,7 +214,8 @@ def list_versions(
     """Every version, newest first."""
     project = readable_project(session, user, project_id)
     stmt = select(TemplateVersion).where(TemplateVersion.project_id == project.id)
-    return paginate(session, stmt, page, order=(TemplateVersion.number.desc(),))
+    order = (TemplateVersion.number.desc(), TemplateVersion.id.desc())
+    return paginate(session, stmt, page, order=order)
 
 
 def get_version(
