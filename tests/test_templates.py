@@ -60,10 +60,15 @@ def trainer(session: Session) -> User:
     return UserFactory()
 
 
-def templated(client: ApiClient, session: Session, trainer: User, fields: list[Any],
-              *, tasks: int = 1, payload: dict[str, Any] | None = None) -> Project:
+def staffed_with_manager(session: Session, trainer: User) -> tuple[Project, User]:
     project = ProjectFactory()
     staff(project, trainer)
+    return project, manager_of(session, project)
+
+
+def templated(client: ApiClient, session: Session, trainer: User, fields: list[Any],
+              *, tasks: int = 1, payload: dict[str, Any] | None = None) -> Project:
+    project, _ = staffed_with_manager(session, trainer)
     for _ in range(tasks):
         TaskFactory(project=project, payload=payload or {"prompt": PROMPT})
     answered(put_template(client, manager_of(session, project), project, fields), 201)
@@ -107,9 +112,7 @@ GOOD = {
 def test_a_template_is_published_read_and_versioned(
     client: ApiClient, session: Session, trainer: User
 ) -> None:
-    project = ProjectFactory()
-    staff(project, trainer)
-    manager = manager_of(session, project)
+    project, manager = staffed_with_manager(session, trainer)
     none = answered(client.get(f"{API}/projects/{project.id}/template", as_user=trainer))
     assert none["version"] is None and none["fields"] is None
     assert "any JSON" in none["accepts"].replace("Any JSON", "any JSON")
@@ -436,9 +439,7 @@ def test_a_project_without_a_template_takes_any_json(
 def test_tasks_carry_the_responses_a_pairwise_field_compares(
     client: ApiClient, session: Session, trainer: User
 ) -> None:
-    project = ProjectFactory()
-    staff(project, trainer)
-    manager = manager_of(session, project)
+    project, manager = staffed_with_manager(session, trainer)
     responses = [{"id": "gpt", "text": "Hong Kong."}, {"id": "other", "text": "Macau."}]
     answered(import_file(client, manager, project, jsonl([
         {"external_id": "json-1",

@@ -436,20 +436,15 @@ def _csv_rows(body: IO[bytes]) -> Iterator[Parsed]:
         for name in ("redundancy", "priority"):
             if (number_value := _csv_int(raw.get(name, ""))) is not None:
                 values[name] = number_value
-        responses_text = raw.get("responses", "").strip()
-        if responses_text:
-            try:
-                values["responses"] = json.loads(responses_text)
-            except ValueError:
-                messages.append('responses: Must be JSON text: [{"id": "a", "text": "..."}, '
-                                '{"id": "b", "text": "..."}].')
-        gold_text = raw.get("gold_answer", "").strip()
-        if gold_text:
-            try:
-                values["gold_answer"] = json.loads(gold_text)
-            except ValueError:
-                messages.append('gold_answer: Must be JSON text, e.g. "yes" in quotes, 3 or '
-                                '{"label": "a"}.')
+        for name, example in (
+            ("responses", '[{"id": "a", "text": "..."}, {"id": "b", "text": "..."}]'),
+            ("gold_answer", '"yes" in quotes, 3 or {"label": "a"}'),
+        ):
+            if (text := raw.get(name, "").strip()):
+                try:
+                    values[name] = json.loads(text)
+                except ValueError:
+                    messages.append(f"{name}: Must be JSON text, e.g. {example}.")
         yield number, values, {}, messages
 
 
