@@ -250,8 +250,8 @@ def _lock_for_claim(
     everything else takes them in), re-reading the project so a change committed while
     we waited is seen; with it, whether an open task of the project is sensitive on its
     own, and its current guidelines and task template. A project the trainer may not see
-    is 404, one they
-    are not staffed on 403 ``not-staffed`` (``eligibility.staffed_project``'s rule).
+    is 404, one they are not staffed on 403 ``not-staffed``
+    (``eligibility.staffed_project``'s rule).
 
     The membership lock serialises one trainer's claims on a project (one live lease at
     a time), and makes a concurrent removal wait for the claim and then end its lease;
@@ -652,7 +652,9 @@ def submit(
     for work without a content warning) or since the revision was asked for, so a
     lease never reports more work than it could hold. A lease that ran out or was
     released, or whose task was never revealed, is refused (409) and nothing is
-    written. Gold tasks are scored at once; work not sampled for review is approved
+    written. On a project with a task template the answer must fit the version in force
+    at the claim (``results.templates.check_submission``: 422 ``answer-invalid``, nothing
+    written). Gold tasks are scored at once; work not sampled for review is approved
     (and paid) at once.
     """
     if answer is None or not reviews.is_finite_json(answer):
