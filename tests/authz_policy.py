@@ -38,6 +38,9 @@ TRAINER = frozenset({T})
 ADMIN = frozenset({A})
 PUBLIC = None
 
+# One field of a task template, for the template routes.
+TEMPLATE_FIELD = {"name": "summary", "label": "Summary", "kind": "text"}
+
 Body = dict[str, Any] | Callable[[Any], dict[str, Any]] | None
 
 
@@ -184,6 +187,17 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/projects/<uuid:project_id>/guidelines": Rule(STAFF, "organisation"),
     "POST /api/v1/projects/<uuid:project_id>/guidelines": Rule(
         MANAGERS, "organisation", body=_text("body", "Listen twice, then label.")),
+    # The task template lives on the world's hourly project (its trainer is on it).
+    "PUT /api/v1/projects/<uuid:project_id>/template": Rule(
+        MANAGERS, "organisation", HOURLY, body={"fields": [TEMPLATE_FIELD]}),
+    "GET /api/v1/projects/<uuid:project_id>/template": Rule(
+        EVERYONE, "organisation|eligible", HOURLY),
+    "GET /api/v1/projects/<uuid:project_id>/template/versions": Rule(
+        EVERYONE, "organisation|eligible", HOURLY),
+    "GET /api/v1/projects/<uuid:project_id>/template/versions/<int:number>": Rule(
+        EVERYONE, "organisation|eligible", HOURLY),
+    "GET /api/v1/projects/<uuid:project_id>/template/schema": Rule(
+        EVERYONE, "organisation|eligible", HOURLY),
     "GET /api/v1/projects/<uuid:project_id>/rates": Rule(STAFF, "organisation"),
     "POST /api/v1/projects/<uuid:project_id>/rates": Rule(
         MANAGERS, "organisation", body={"amount": 400, "reason": "A raise."}),

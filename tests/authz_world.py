@@ -20,6 +20,7 @@ from sqlalchemy import Connection, MetaData, select
 from sqlalchemy.orm import Session
 
 from tests import factories
+from tests.authz_policy import TEMPLATE_FIELD
 from tests.client import ApiClient
 from tests.factories import (
     PASSWORD,
@@ -183,6 +184,8 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     session.add(ProjectRequirement(project_id=hourly.id, qualification_id=qualification.id))
     o["hourly_project"] = hourly.id
     o["hourly_membership"] = MemberFactory(project=hourly, trainer=trainer).id
+    _ok(client.request("PUT", f"{API}/projects/{hourly.id}/template", as_user=manager,
+                       json={"fields": [TEMPLATE_FIELD]}), 201)
     yesterday = clock.now() - timedelta(days=1)
     entry = logged_time(hourly, trainer, started_at=yesterday - timedelta(hours=2),
                         ended_at=yesterday - timedelta(hours=1))

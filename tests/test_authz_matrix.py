@@ -101,7 +101,7 @@ def path_for(op: Operation, side: authz_world.Side, caller_role: Role) -> str:
         now = clock.now()
         return {"currency": "USD", "country": "PH", "category": "violence",
                 "year": str(now.year), "month": str(now.month),
-                "filename": "swagger-ui.css"}[name]
+                "filename": "swagger-ui.css", "number": "1"}[name]
 
     return _PLACEHOLDER.sub(sample, op.rule.rule)
 

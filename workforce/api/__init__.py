@@ -33,6 +33,7 @@ from workforce.api import (
     staffing,
     support,
     tasks,
+    templates,
     trainer_wellbeing,
     uow,
     webhooks,
@@ -47,6 +48,7 @@ BLUEPRINTS = (
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
+    templates.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

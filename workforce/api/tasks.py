@@ -61,7 +61,10 @@ IMPORT_BODY = {
     "(media URLs separated by spaces or `|`; gold_answer as JSON text). UTF-8. A row may "
     "carry its own content warning, `sensitivity` (none, sensitive, graphic; never below "
     "the project's) and `content_categories` (required unless none; in CSV, separated by "
-    "spaces or `|`), also as optional CSV columns of those names.",
+    "spaces or `|`), also as optional CSV columns of those names. For pairwise templates "
+    "a row may carry `payload.responses`, the responses compared (A: the first, B: the "
+    "second): `[{\"id\": \"a\", \"text\": \"...\"}, {\"id\": \"b\", \"text\": "
+    "\"...\"}]` (2 to 10, distinct ids); in CSV the column `responses` as JSON text.",
     "content": {mimetype: _FILE for mimetype in IMPORT_TYPES},
 }
 
@@ -135,7 +138,8 @@ def claim(project_id: uuid.UUID):
     answers and that the caller has never had, for the project's lease length. One lease
     per trainer and project at a time: while one runs, it is returned (200) instead.
     The answer holds the task, its content warning (the task's own, else the project's),
-    the estimated task time and the current guidelines, never a gold answer; on a
+    the estimated task time, the current guidelines and the task template version the
+    answer must fit (`template`), never a gold answer; on a
     sensitive project when rotation is due, also `rotation` (the non-sensitive projects
     the caller is staffed on). Sensitive and graphic work comes without its content
     (`payload` null, `revealed_at` null): reveal it with `POST
@@ -225,7 +229,10 @@ def submit(args: dict, assignment_id: uuid.UUID):
     work without a content warning). A lease that ran out or was released, or whose
     task was not revealed, is refused (409 `lease-expired`, `lease-released`,
     `not-revealed`), as is one on a project whose suspension has taken effect (409
-    `project-suspended`, with `suspended_at`), and nothing is kept.
+    `project-suspended`, with `suspended_at`), and nothing is kept. On a project with a
+    task template the answer must fit the version in force at the claim (the
+    assignment's `template`): 422 `answer-invalid` with `errors` keyed by JSON pointer
+    into the answer, every problem at once, nothing kept.
     Work not sampled for review is approved and paid at once (`auto_approved`)."""
     return tasks.submit(
         db_session(), current_user(), assignment_id, answer=args["answer"],

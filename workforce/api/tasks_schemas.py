@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from workforce.api.schemas import MoneySchema, PageArgs, Text, UtcDateTime
 from workforce.api.staffing_schemas import ContentWarningSchema
+from workforce.api.templates_schemas import AssignmentTemplateSchema, RenderedFieldSchema
 from workforce.api.trainer_wellbeing_schemas import RotationSchema
 from workforce.projects.imports import ImportFormat
 from workforce.projects.models import AppealState, AssignmentState, RejectionCategory
@@ -26,10 +27,18 @@ from workforce.projects.reviews import (
 ACTIVE_SECONDS_MAX = 10_000_000
 
 
+class TaskResponseSchema(Schema):
+    id = fields.String()
+    text = fields.String()
+
+
 class TaskPayloadSchema(Schema):
     prompt = fields.String()
     media_urls = fields.List(fields.String())
     instructions = fields.String(metadata={"description": "Per-task instructions."})
+    responses = fields.List(fields.Nested(TaskResponseSchema), metadata={
+        "description": "The responses a pairwise field compares (A: the first, B: the "
+        "second); only on tasks imported with them."})
 
 
 # --- imports -------------------------------------------------------------------------
@@ -183,6 +192,9 @@ class AssignmentSchema(Schema):
     rotation = fields.Nested(RotationSchema, allow_none=True, metadata={
         "description": "On a claim of sensitive work when rotation is due: the "
         "non-sensitive projects the trainer is staffed on (null otherwise)."})
+    template = fields.Nested(AssignmentTemplateSchema, allow_none=True, metadata={
+        "description": "The task template version in force at the claim, which the "
+        "answer must fit (null: any JSON answer)."})
 
 
 class AssignmentListArgs(PageArgs):
@@ -191,7 +203,10 @@ class AssignmentListArgs(PageArgs):
 
 
 class SubmitSchema(Schema):
-    answer = fields.Raw(required=True, metadata={"description": "Any JSON value but null."})
+    answer = fields.Raw(required=True, metadata={
+        "description": "Any JSON value but null; on a project with a task template, an "
+        "object that fits the version in force at the claim (422 `answer-invalid`, "
+        "`errors` keyed by JSON pointer into the answer)."})
     active_seconds = fields.Integer(
         strict=True, required=True, validate=validate.Range(min=0, max=ACTIVE_SECONDS_MAX),
         metadata={"description": "Time spent working; capped at the time since the task "
@@ -247,6 +262,11 @@ class ReviewItemSchema(Schema):
     claimed_at = UtcDateTime(attribute="assignment.claimed_at")
     submitted_at = UtcDateTime(attribute="assignment.submitted_at")
     revisions = fields.Integer(attribute="assignment.revisions")
+    template_version = fields.Integer(allow_none=True, metadata={
+        "description": "The task template version in force at the claim (null: none)."})
+    fields = fields.List(fields.Nested(RenderedFieldSchema), allow_none=True, metadata={
+        "description": "The answer field by field, in the template's order (null without "
+        "a template)."})
 
 
 class ReviewSchema(Schema):

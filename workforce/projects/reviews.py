@@ -65,6 +65,9 @@ from workforce.projects.models import (
     RejectionCategory,
     Task,
 )
+from workforce.results import templates
+from workforce.results.answers import rendered
+from workforce.results.models import TemplateVersion
 from workforce.wellbeing import filters as wellbeing_filters
 
 SCHEDULER = audit.SystemActor("scheduler")
@@ -218,6 +221,10 @@ class ReviewItem:
 
     assignment: Assignment
     task: Task
+    # The answer field by field (``results.answers.rendered``) with the template version
+    # in force at the claim; None when the project had no template then.
+    template_version: int | None = None
+    fields: list[dict[str, Any]] | None = None
 
 
 def _locked_assignment(session: Session, assignment_id: uuid.UUID) -> Assignment | None:
@@ -250,7 +257,15 @@ def review_queue(
     found = paginate(
         session, stmt, page, order=(Assignment.submitted_at.nulls_last(), Assignment.id)
     )
-    return Page([ReviewItem(a, a.task) for a in found.items], found.next_cursor)
+    versions = templates.versions_for(session, found.items)
+    return Page([_review_item(a, versions[a.id]) for a in found.items], found.next_cursor)
+
+
+def _review_item(assignment: Assignment, version: TemplateVersion | None) -> ReviewItem:
+    if version is None:
+        return ReviewItem(assignment, assignment.task)
+    return ReviewItem(assignment, assignment.task, version.number,
+                      rendered(version.fields, assignment.answer))
 
 
 def _check_review(

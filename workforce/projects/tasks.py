@@ -65,6 +65,8 @@ from workforce.projects.models import (
     Sensitivity,
     Task,
 )
+from workforce.results import templates
+from workforce.results.models import TemplateVersion
 from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
@@ -97,6 +99,8 @@ class AssignmentView:
     guidelines: GuidelineVersion | None = None
     # On a claim of sensitive work when rotation is due: where ordinary work waits.
     rotation: limits.RotationHint | None = None
+    # The task template version in force at the claim (None: any JSON answer).
+    template: TemplateVersion | None = None
 
     @property
     def payload(self) -> dict[str, Any] | None:
@@ -118,6 +122,7 @@ class AssignmentView:
 def _views(
     session: Session, assignments: list[Assignment], *, guidelines: bool = False,
     claim_rates: dict[uuid.UUID, ProjectRate] | None = None,
+    template_versions: dict[uuid.UUID, TemplateVersion | None] | None = None,
 ) -> list[AssignmentView]:
     # Only reviewed work can have been appealed: a claim or a first submission asks for
     # no appeals.
@@ -129,6 +134,8 @@ def _views(
     rates = _rates(session, {a.rate_id for a in assignments if a.rate_id is not None})
     if claim_rates is None:
         claim_rates = _claim_rates(session, [a for a in assignments if _pay_not_fixed(a)])
+    if template_versions is None:
+        template_versions = templates.versions_for(session, assignments)
     views = []
     for a in assignments:
         rate = rates.get(a.rate_id) if a.rate_id else None
@@ -138,6 +145,7 @@ def _views(
             assignment=a, task=a.task, project=a.project, appeal=appeals.get(a.id),
             pay=Money(rate.amount, rate.currency) if rate else None,
             guidelines=access.current_guidelines(session, a.project_id) if guidelines else None,
+            template=template_versions[a.id],
         ))
     return views
 
@@ -259,7 +267,9 @@ def claim_next(
     claim_rates = None
     if held is None:
         claim_rates = {assignment.id: locked.rate} if locked.rate else {}
-    view = _views(session, [assignment], claim_rates=claim_rates)[0]
+    template = templates.version_for_given(session, assignment, locked.template)
+    view = _views(session, [assignment], claim_rates=claim_rates,
+                  template_versions={assignment.id: template})[0]
     return replace(view, guidelines=locked.guidelines, rotation=rotation), held is None
 
 
@@ -269,6 +279,7 @@ class _ClaimedProject:
     sensitive_open: bool  # an open task is sensitive on its own
     guidelines: GuidelineVersion | None  # the current version, for the answer
     rate: ProjectRate | None  # in force now, the least a lease claimed now pays
+    template: TemplateVersion | None  # the current task template
 
 
 def _lock_for_claim(
@@ -277,8 +288,9 @@ def _lock_for_claim(
     """Share-lock the project, then lock the trainer's row and membership (the order
     everything else takes them in), re-reading the project so a change committed while
     we waited is seen; with it, whether an open task of the project is sensitive on its
-    own, its current guidelines and its rate in force ``now``. A project the trainer may
-    not see is 404, one they are not staffed on 403 ``not-staffed``
+    own, its current guidelines and task template, and its rate in force ``now``. A
+    project the trainer may not see is 404, one they are not staffed on 403
+    ``not-staffed``
     (``eligibility.staffed_project``'s rule).
 
     The membership lock serialises one trainer's claims on a project (one live lease at
@@ -293,7 +305,7 @@ def _lock_for_claim(
                             {"project_id": project_id, "trainer_id": trainer.id})
     if member is None:
         raise eligibility.not_staffed(session, trainer, project_id)
-    return _ClaimedProject(row[0], bool(row[1]), row[2], row[3])
+    return _ClaimedProject(row[0], bool(row[1]), row[2], row[3], row[4])
 
 
 def _live_lease(
@@ -424,7 +436,8 @@ def _try_take(
 def _project_stmt() -> Any:
     project_id = bindparam("project_id")
     return (
-        select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion, ProjectRate)
+        select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion, ProjectRate,
+               TemplateVersion)
         .select_from(Project)
         .outerjoin(GuidelineVersion, and_(
             GuidelineVersion.project_id == Project.id,
@@ -432,6 +445,10 @@ def _project_stmt() -> Any:
         ))
         .outerjoin(ProjectRate, ProjectRate.id == access.rate_in_force_id(
             Project.id, bindparam("now")))
+        .outerjoin(TemplateVersion, and_(
+            TemplateVersion.project_id == Project.id,
+            TemplateVersion.number == templates.latest_number(Project.id),
+        ))
         .where(Project.id == project_id)
         .with_for_update(read=True, of=Project)
         .execution_options(populate_existing=True)
@@ -678,7 +695,9 @@ def submit(
     for work without a content warning) or since the revision was asked for, so a
     lease never reports more work than it could hold. A lease that ran out or was
     released, or whose task was never revealed, is refused (409) and nothing is
-    written. Gold tasks are scored at once; work not sampled for review is approved
+    written. On a project with a task template the answer must fit the version in force
+    at the claim (``results.templates.check_submission``: 422 ``answer-invalid``, nothing
+    written). Gold tasks are scored at once; work not sampled for review is approved
     (and paid) at once.
     """
     if answer is None or not reviews.is_finite_json(answer):
@@ -703,6 +722,7 @@ def submit(
             "The project has no pay rate in force; ask its manager to set one.",
             code="no-rate-in-force",
         )
+    template = templates.check_submission(session, assignment, answer)
     lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.SUBMITTED)
     assignment.answer = answer
     assignment.active_seconds = worked
@@ -715,7 +735,7 @@ def submit(
         assignment.rate_id = rate.id
     session.flush()
     reviews.on_submitted(session, assignment, now)
-    return _views(session, [assignment])[0]
+    return _views(session, [assignment], template_versions={assignment.id: template})[0]
 
 
 def _locked_for_submit(
