@@ -1,6 +1,7 @@
 """The authorization matrix: every route of the URL map, called by every role, by the
-same roles of another organisation, with an expired and a revoked token and with none,
-and compared with the declared policy (`tests/authz_policy.py`).
+same roles of another organisation, by API keys of every scope (and of another
+organisation), with an expired and a revoked token or key and with none, and compared
+with the declared policy (`tests/authz_policy.py`).
 
 Each call runs inside a savepoint that is rolled back, so one call (a logout, a
 cancelled run) never changes what the next one finds. Routes aim at the real objects of
@@ -32,6 +33,8 @@ from workforce import clock
 from workforce.accounts.models import Role
 from workforce.api.ratelimit import limiter
 from workforce.db import Database
+from workforce.integrations import keys
+from workforce.integrations.scopes import Scope
 
 # A walk of the whole API per role: about 40 s.
 pytestmark = pytest.mark.slow
@@ -172,6 +175,7 @@ def test_unauthenticated_expired_and_revoked_callers_get_401(app: Flask, matrix:
     expired = token_for(side.people[Role.ADMIN], lifetime=timedelta(seconds=-1))
     revoked = token_for(side.trainer)
     assert client.post(f"{API_PREFIX}/auth/logout", token=revoked).status_code == 204
+    expired_key, revoked_key = _spent_keys(session, side)
     failures, calls = [], 0
     for op in declared(app):
         if op.policy.roles is None:
@@ -181,7 +185,8 @@ def test_unauthenticated_expired_and_revoked_callers_get_401(app: Flask, matrix:
             if response.status_code in (401, 403) or server_error(response):
                 failures.append(f"public {op.key} -> {response.status_code}")
             continue
-        for label, token in (("no token", None), ("expired", expired), ("revoked", revoked)):
+        for label, token in (("no token", None), ("expired", expired), ("revoked", revoked),
+                             ("expired key", expired_key), ("revoked key", revoked_key)):
             limiter.reset()
             with rolled_back(session, connection):
                 response = call(client, op, side, Role.TRAINER, token)
@@ -264,3 +269,84 @@ def test_another_organisations_user_reaches_nothing(
     assert not failures, "\n".join(failures)
 
 
+
+
+def _spent_keys(session: Session, side: authz_world.Side) -> tuple[str, str]:
+    """Two keys holding every scope: one past its expiry, one revoked."""
+    admin = side.people[Role.ADMIN]
+    expiring = keys.create_key(session, admin, name="expired", scopes=list(Scope),
+                               expires_at=clock.now() + timedelta(days=1))
+    expiring.key.expires_at = clock.now() - timedelta(seconds=1)
+    revoked = keys.create_key(session, admin, name="revoked", scopes=list(Scope),
+                              expires_at=None)
+    keys.revoke_key(session, admin, revoked.key.id)
+    session.commit()
+    return expiring.secret, revoked.secret
+
+
+# --- API keys ----------------------------------------------------------------------------
+
+KEY_NAMES = [scope.value for scope in Scope] + ["all"]
+
+
+@pytest.mark.parametrize("name", KEY_NAMES)
+def test_each_api_key_gets_what_its_scope_opens(app: Flask, matrix: Matrix, name: str,
+                                               figures: Callable[[str], dict]) -> None:
+    """Side A's key calls the routes aimed at side A's objects: the key holding every
+    scope calls every route, a key of one scope every route some scope opens. A route
+    whose scope the key lacks, or that no scope opens, is 403 `scope-forbidden` naming
+    the scope it needs (none); one it holds answers as for an admin, without anything
+    of side B."""
+    client, session, connection = matrix.client, matrix.session, matrix.connection
+    side, other = matrix.world.a, matrix.world.b
+    held = set(KEY_NAMES) - {"all"} if name == "all" else {name}
+    failures, calls = [], 0
+    for op in declared(app):
+        if op.policy.roles is None or (name != "all" and op.policy.scope is None):
+            continue
+        limiter.reset()
+        with rolled_back(session, connection):
+            response = call(client, op, side, Role.ADMIN, side.keys[name])
+        calls += 1
+        where = f"key {name}: {op.key} -> {response.status_code}"
+        try:
+            if op.policy.scope not in held:
+                body = assert_problem(response, 403, code="scope-forbidden")
+                assert body["required_scope"] == op.policy.scope, body
+            else:
+                assert Role.ADMIN in op.policy.roles  # a key acts with an admin's reach
+                assert response.status_code not in (401, 403, 404), response.get_data(True)
+                assert not server_error(response), response.get_data(True)
+                found = leaks(response, other, op.policy.shared)
+                assert not found, f"side B's {sorted(found)[:3]} in the answer"
+        except AssertionError as exc:
+            failures.append(f"{where}: {str(exc)[:400]}")
+    figures(HEADING)[f"calls with key {name}"] = calls
+    assert not failures, "\n".join(failures)
+
+
+def test_another_organisations_key_reaches_nothing(app: Flask, matrix: Matrix,
+                                                   figures: Callable[[str], dict]) -> None:
+    """Side B's key of every scope, aimed at side A's objects: 404 for each, and no
+    collection shows anything of side A."""
+    client, session, connection = matrix.client, matrix.session, matrix.connection
+    target, caller_side = matrix.world.a, matrix.world.b
+    failures, calls = [], 0
+    for op in declared(app):
+        if op.policy.scope is None:
+            continue
+        limiter.reset()
+        with rolled_back(session, connection):
+            response = call(client, op, target, Role.ADMIN, caller_side.keys["all"])
+        calls += 1
+        try:
+            if op.policy.reach is not None:
+                assert_problem(response, 404)
+            else:
+                assert not server_error(response), response.get_data(True)
+            found = leaks(response, target, op.policy.shared)
+            assert not found, f"side A's {sorted(found)[:3]} in the answer"
+        except AssertionError as exc:
+            failures.append(f"side B key: {op.key} -> {response.status_code}: {str(exc)[:400]}")
+    figures(HEADING)["outsider calls with a key"] = calls
+    assert not failures, "\n".join(failures)

@@ -24,7 +24,7 @@ class ApiKeyCreateSchema(Schema):
 class ApiKeySchema(Schema):
     id = fields.UUID()
     name = fields.String()
-    scopes = fields.List(fields.Enum(Scope, by_value=True))
+    scopes = fields.List(fields.String(metadata={"enum": [scope.value for scope in Scope]}))
     hint = fields.String(metadata={"description": "The secret's first characters, to "
                                    "recognise it; the secret itself is never shown again."})
     created_at = UtcDateTime()
