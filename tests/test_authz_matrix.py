@@ -201,6 +201,49 @@ def test_unauthenticated_expired_and_revoked_callers_get_401(app: Flask, matrix:
     assert not failures, "\n".join(failures)
 
 
+Judge = Callable[[Operation, TestResponse], None]
+
+
+def walk(matrix: Matrix, ops: list[Operation], target: authz_world.Side, role: Role,
+         token: str, judge: Judge, label: str) -> list[str]:
+    """Call each operation aimed at ``target``'s objects (each in a rolled-back
+    savepoint) and judge the answer; what the judge refuses, named."""
+    failures = []
+    for op in ops:
+        limiter.reset()
+        with rolled_back(matrix.session, matrix.connection):
+            response = call(matrix.client, op, target, role, token)
+        try:
+            judge(op, response)
+        except AssertionError as exc:
+            failures.append(f"{label}: {op.key} -> {response.status_code}: {str(exc)[:400]}")
+    return failures
+
+
+def answered_without_leaks(other: authz_world.Side) -> Judge:
+    """An answer that is neither an authorization refusal nor a server error, and holds
+    nothing of ``other``."""
+    def judge(op: Operation, response: TestResponse) -> None:
+        assert response.status_code not in (401, 403, 404), response.get_data(True)
+        assert not server_error(response), response.get_data(True)
+        found = leaks(response, other, op.policy.shared)
+        assert not found, f"{other.label}'s {sorted(found)[:3]} in the answer"
+    return judge
+
+
+def reaching_nothing(target: authz_world.Side, open_to: Callable[[str], bool]) -> Judge:
+    """404 for every object of ``target`` (but those ``open_to`` the caller), and no
+    collection showing anything of it."""
+    def judge(op: Operation, response: TestResponse) -> None:
+        if op.policy.reach is not None and not open_to(op.policy.reach):
+            assert_problem(response, 404)
+        else:
+            assert not server_error(response), response.get_data(True)
+        found = leaks(response, target, op.policy.shared)
+        assert not found, f"{target.label}'s {sorted(found)[:3]} in the answer"
+    return judge
+
+
 @pytest.mark.parametrize("role", ROLE_ORDER, ids=lambda role: role.value)
 def test_each_role_gets_what_the_policy_says(app: Flask, matrix: Matrix, role: Role,
                                             figures: Callable[[str], dict]) -> None:
@@ -208,31 +251,23 @@ def test_each_role_gets_what_the_policy_says(app: Flask, matrix: Matrix, role: R
     role the route is not for, 404 for an object outside their reach, otherwise an
     answer that is neither an authorization refusal nor a server error, and never
     anything of side B."""
-    client, session, connection = matrix.client, matrix.session, matrix.connection
     side, other = matrix.world.a, matrix.world.b
-    user = side.people[role]
-    failures, calls, started = [], 0, time.perf_counter()
-    for op in declared(app):
-        if op.policy.roles is None:
-            continue
-        limiter.reset()
-        with rolled_back(session, connection):
-            response = call(client, op, side, role, client.token(user))
-        calls += 1
-        where = f"{role.value}: {op.key} -> {response.status_code}"
-        try:
-            if role not in op.policy.roles:
-                assert_problem(response, 403, code="role-forbidden")
-            elif op.policy.reach is not None and not insiders(op.policy.reach, role):
-                assert_problem(response, 404)
-            else:
-                assert response.status_code not in (401, 403, 404), response.get_data(True)
-                assert not server_error(response), response.get_data(True)
-                found = leaks(response, other, op.policy.shared)
-                assert not found, f"side B's {sorted(found)[:3]} in the answer"
-        except AssertionError as exc:
-            failures.append(f"{where}: {str(exc)[:400]}")
-    figures(HEADING)[f"calls as {role.value}"] = calls
+    inside = answered_without_leaks(other)
+
+    def judge(op: Operation, response: TestResponse) -> None:
+        assert op.policy.roles is not None
+        if role not in op.policy.roles:
+            assert_problem(response, 403, code="role-forbidden")
+        elif op.policy.reach is not None and not insiders(op.policy.reach, role):
+            assert_problem(response, 404)
+        else:
+            inside(op, response)
+
+    ops = [op for op in declared(app) if op.policy.roles is not None]
+    started = time.perf_counter()
+    failures = walk(matrix, ops, side, role, matrix.client.token(side.people[role]), judge,
+                    role.value)
+    figures(HEADING)[f"calls as {role.value}"] = len(ops)
     figures(HEADING)[f"ms as {role.value}"] = round((time.perf_counter() - started) * 1000)
     assert not failures, "\n".join(failures)
 
@@ -244,31 +279,14 @@ def test_another_organisations_user_reaches_nothing(
     """Side B's user of ``role`` calls every route they may call, aimed at side A's
     objects: 404 for every object; collections show nothing of side A. (For trainers,
     "another organisation's" trainer is another trainer: side B's.)"""
-    client, session, connection = matrix.client, matrix.session, matrix.connection
     target, caller_side = matrix.world.a, matrix.world.b
-    user = caller_side.people[role]
-    failures, calls = [], 0
-    for op in declared(app):
-        if op.policy.roles is None or role not in op.policy.roles:
-            continue
-        limiter.reset()
-        with rolled_back(session, connection):
-            response = call(client, op, target, role, client.token(user))
-        calls += 1
-        where = f"side B {role.value}: {op.key} -> {response.status_code}"
-        try:
-            if op.policy.reach is not None and not open_to_outsiders(op.policy.reach, role):
-                assert_problem(response, 404)
-            else:
-                assert not server_error(response), response.get_data(True)
-            found = leaks(response, target, op.policy.shared)
-            assert not found, f"side A's {sorted(found)[:3]} in the answer"
-        except AssertionError as exc:
-            failures.append(f"{where}: {str(exc)[:400]}")
-    figures(HEADING)[f"outsider calls as {role.value}"] = calls
+    ops = [op for op in declared(app)
+           if op.policy.roles is not None and role in op.policy.roles]
+    judge = reaching_nothing(target, lambda reach: open_to_outsiders(reach, role))
+    failures = walk(matrix, ops, target, role,
+                    matrix.client.token(caller_side.people[role]), judge, f"side B {role.value}")
+    figures(HEADING)[f"outsider calls as {role.value}"] = len(ops)
     assert not failures, "\n".join(failures)
-
-
 
 
 def _spent_keys(session: Session, side: authz_world.Side) -> tuple[str, str]:
@@ -297,31 +315,22 @@ def test_each_api_key_gets_what_its_scope_opens(app: Flask, matrix: Matrix, name
     whose scope the key lacks, or that no scope opens, is 403 `scope-forbidden` naming
     the scope it needs (none); one it holds answers as for an admin, without anything
     of side B."""
-    client, session, connection = matrix.client, matrix.session, matrix.connection
     side, other = matrix.world.a, matrix.world.b
     held = set(KEY_NAMES) - {"all"} if name == "all" else {name}
-    failures, calls = [], 0
-    for op in declared(app):
-        if op.policy.roles is None or (name != "all" and op.policy.scope is None):
-            continue
-        limiter.reset()
-        with rolled_back(session, connection):
-            response = call(client, op, side, Role.ADMIN, side.keys[name])
-        calls += 1
-        where = f"key {name}: {op.key} -> {response.status_code}"
-        try:
-            if op.policy.scope not in held:
-                body = assert_problem(response, 403, code="scope-forbidden")
-                assert body["required_scope"] == op.policy.scope, body
-            else:
-                assert Role.ADMIN in op.policy.roles  # a key acts with an admin's reach
-                assert response.status_code not in (401, 403, 404), response.get_data(True)
-                assert not server_error(response), response.get_data(True)
-                found = leaks(response, other, op.policy.shared)
-                assert not found, f"side B's {sorted(found)[:3]} in the answer"
-        except AssertionError as exc:
-            failures.append(f"{where}: {str(exc)[:400]}")
-    figures(HEADING)[f"calls with key {name}"] = calls
+    inside = answered_without_leaks(other)
+
+    def judge(op: Operation, response: TestResponse) -> None:
+        if op.policy.scope not in held:
+            body = assert_problem(response, 403, code="scope-forbidden")
+            assert body["required_scope"] == op.policy.scope, body
+        else:
+            assert op.policy.roles is not None and Role.ADMIN in op.policy.roles
+            inside(op, response)
+
+    ops = [op for op in declared(app) if op.policy.roles is not None
+           and (name == "all" or op.policy.scope is not None)]
+    failures = walk(matrix, ops, side, Role.ADMIN, side.keys[name], judge, f"key {name}")
+    figures(HEADING)[f"calls with key {name}"] = len(ops)
     assert not failures, "\n".join(failures)
 
 
@@ -329,24 +338,9 @@ def test_another_organisations_key_reaches_nothing(app: Flask, matrix: Matrix,
                                                    figures: Callable[[str], dict]) -> None:
     """Side B's key of every scope, aimed at side A's objects: 404 for each, and no
     collection shows anything of side A."""
-    client, session, connection = matrix.client, matrix.session, matrix.connection
     target, caller_side = matrix.world.a, matrix.world.b
-    failures, calls = [], 0
-    for op in declared(app):
-        if op.policy.scope is None:
-            continue
-        limiter.reset()
-        with rolled_back(session, connection):
-            response = call(client, op, target, Role.ADMIN, caller_side.keys["all"])
-        calls += 1
-        try:
-            if op.policy.reach is not None:
-                assert_problem(response, 404)
-            else:
-                assert not server_error(response), response.get_data(True)
-            found = leaks(response, target, op.policy.shared)
-            assert not found, f"side A's {sorted(found)[:3]} in the answer"
-        except AssertionError as exc:
-            failures.append(f"side B key: {op.key} -> {response.status_code}: {str(exc)[:400]}")
-    figures(HEADING)["outsider calls with a key"] = calls
+    ops = [op for op in declared(app) if op.policy.scope is not None]
+    failures = walk(matrix, ops, target, Role.ADMIN, caller_side.keys["all"],
+                    reaching_nothing(target, lambda reach: False), "side B key")
+    figures(HEADING)["outsider calls with a key"] = len(ops)
     assert not failures, "\n".join(failures)
