@@ -50,6 +50,8 @@ from workforce.accounts import services as accounts
 from workforce.accounts.models import Organisation, Role, User
 from workforce.billing.models import JournalEntry, PayoutRun
 from workforce.db import Base, Database
+from workforce.integrations import keys
+from workforce.integrations.scopes import Scope
 from workforce.notifications.services import notify
 from workforce.privacy import exports as privacy_exports
 from workforce.projects.models import (
@@ -79,6 +81,8 @@ class Side:
     ids: set[str] = field(default_factory=set)
     tables: dict[str, set[str]] = field(default_factory=dict)  # table name -> its ids
     emails: set[str] = field(default_factory=set)
+    # API key secrets: one key per scope (by its value), and "all" holding every scope.
+    keys: dict[str, str] = field(default_factory=dict)
 
     def ids_except(self, tables: tuple[str, ...]) -> set[str]:
         shared = set().union(*(self.tables.get(name, set()) for name in tables))
@@ -229,8 +233,18 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
         session, admin, email=f"newcomer-{label.lower()}-{uuid.uuid4().hex[:6]}@example.org",
         role=Role.REVIEWER, lifetime=timedelta(days=7), base_url="http://test")
     o["invitation"] = issued.invitation.id
+    _add_api_keys(session, side)
     session.commit()
     return side
+
+
+def _add_api_keys(session: Session, side: Side) -> None:
+    admin = side.people[Role.ADMIN]
+    for name, scopes in [(scope.value, [scope]) for scope in Scope] + [("all", list(Scope))]:
+        issued = keys.create_key(session, admin, name=f"{side.label} {name}", scopes=scopes,
+                                 expires_at=None)
+        side.keys[name] = issued.secret
+    side.objects["api_key"] = issued.key.id
 
 
 @contextmanager

@@ -54,6 +54,8 @@ class Settings:
     rate_limit_storage_uri: str = "memory://"
     # Every caller's overall budget (per token, or per client address without one).
     api_rate_limit: str = "600 per minute"
+    # Each API key's budget, instead of the one above (integrations/keys.py).
+    api_key_rate_limit: str = "300 per minute"
     max_body_bytes: int = 1_048_576
     # Task imports stream their body (JSON lines or CSV) and may be much larger.
     max_import_bytes: int = 512 * 1_048_576
@@ -162,7 +164,8 @@ class Settings:
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
         from limits import parse_many
 
-        for name in ("api_rate_limit", "login_limit_per_account", "login_limit_per_address"):
+        for name in ("api_rate_limit", "api_key_rate_limit", "login_limit_per_account",
+                     "login_limit_per_address"):
             try:
                 parse_many(getattr(self, name))
             except ValueError:

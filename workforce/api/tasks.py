@@ -36,6 +36,7 @@ from workforce.api.tasks_schemas import (
     TaskListArgs,
 )
 from workforce.api.uow import db_session
+from workforce.integrations.scopes import Scope
 from workforce.projects import imports, reviews, tasks
 from workforce.projects.imports import ImportFormat
 from workforce.projects.reviews import BulkOutcome
@@ -72,7 +73,7 @@ IMPORT_BODY = {
 
 
 @blp.route("/projects/<uuid:project_id>/tasks/import", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.TASKS_WRITE)
 @blp.arguments(ImportArgs, location="query")
 @blp.response(201, ImportReportSchema)
 @blp.doc(requestBody=IMPORT_BODY)
@@ -100,7 +101,7 @@ def import_tasks(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/imports")
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.TASKS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TaskImportSchema))
 @blp.refuses(404)
@@ -110,7 +111,7 @@ def list_imports(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/tasks")
-@blp.requires(*REVIEWERS)
+@blp.requires(*REVIEWERS, scope=Scope.TASKS_READ)
 @blp.arguments(TaskListArgs, location="query")
 @blp.response(200, page_of(StaffTaskSchema))
 @blp.refuses(404)
@@ -263,7 +264,7 @@ def my_quality():
 
 
 @blp.route("/projects/<uuid:project_id>/reviews")
-@blp.requires(*REVIEWERS)
+@blp.requires(*REVIEWERS, scope=Scope.REVIEWS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ReviewItemSchema))
 @blp.refuses(404)
@@ -274,7 +275,7 @@ def review_queue(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/assignments/<uuid:assignment_id>/review", methods=["POST"])
-@blp.requires(*REVIEWERS)
+@blp.requires(*REVIEWERS, scope=Scope.REVIEWS_WRITE)
 @blp.arguments(ReviewSchema)
 @blp.response(200, ReviewedSchema)
 @blp.refuses(404, 409)
@@ -289,7 +290,7 @@ def review(args: dict, assignment_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/reviews/bulk", methods=["POST"])
-@blp.requires(*REVIEWERS)
+@blp.requires(*REVIEWERS, scope=Scope.REVIEWS_WRITE)
 @blp.arguments(BulkReviewSchema)
 @blp.response(200, BulkReviewedSchema)
 @blp.refuses(404)

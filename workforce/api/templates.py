@@ -15,6 +15,7 @@ from workforce.api.templates_schemas import (
     TemplateVersionSchema,
 )
 from workforce.api.uow import db_session
+from workforce.integrations.scopes import Scope
 from workforce.results import templates
 
 blp = Blueprint(
@@ -23,7 +24,7 @@ blp = Blueprint(
 )
 
 @blp.route("/projects/<uuid:project_id>/template", methods=["PUT"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_WRITE)
 @blp.arguments(TemplateCreateSchema)
 @blp.response(201, TemplateVersionSchema)
 @blp.refuses(404, 409)
@@ -36,7 +37,7 @@ def publish_template(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/template")
-@blp.requires(*Role)
+@blp.requires(*Role, scope=Scope.PROJECTS_READ)
 @blp.response(200, TemplateStateSchema)
 @blp.refuses(404)
 def get_template(project_id: uuid.UUID):
@@ -47,7 +48,7 @@ def get_template(project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/template/versions")
-@blp.requires(*Role)
+@blp.requires(*Role, scope=Scope.PROJECTS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TemplateVersionSchema))
 @blp.refuses(404)
@@ -59,7 +60,7 @@ def list_template_versions(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/template/versions/<int:number>")
-@blp.requires(*Role)
+@blp.requires(*Role, scope=Scope.PROJECTS_READ)
 @blp.response(200, TemplateVersionSchema)
 @blp.refuses(404)
 def get_template_version(project_id: uuid.UUID, number: int):
@@ -69,7 +70,7 @@ def get_template_version(project_id: uuid.UUID, number: int):
 
 
 @blp.route("/projects/<uuid:project_id>/template/schema")
-@blp.requires(*Role)
+@blp.requires(*Role, scope=Scope.PROJECTS_READ)
 @blp.arguments(SchemaArgs, location="query")
 @blp.response(200, AnswerSchemaDocument)
 @blp.refuses(404)
