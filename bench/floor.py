@@ -2,15 +2,15 @@
 running the same SQL as workforce's claim and submit, through psycopg, without the ORM,
 the schemas, the problem+json layer or the wellbeing gates.
 
-It authenticates the bearer token the same way (one indexed look-up of its SHA-256), reads
-and locks the same rows in the same order (the project shared, with its current
-guidelines and whether a task is sensitive on its own; the trainer's row; the
-membership; the live lease), picks the next task with the same ``FOR UPDATE SKIP
-LOCKED`` query (hidden and sensitive tasks left out), takes the slot with the same
+It authenticates the bearer token the same way (one indexed look-up of its SHA-256),
+reads and locks the same rows in the same order (the project shared, with its current
+guidelines, its rate in force and whether a task is sensitive on its own; the trainer's
+row; the membership; the live lease), picks the next task with the same ``FOR UPDATE
+SKIP LOCKED`` query (hidden and sensitive tasks left out), takes the slot with the same
 conditional UPDATE returning the task, inserts the lease with the same ``ON CONFLICT DO
 NOTHING``, and submits under the same row lock, read with the task, the project and the
-rate in force. It is what a hand-written service would cost on this machine; workforce
-is measured against it.
+rates in force at the claim and now (paying the higher). It is what a hand-written
+service would cost on this machine; workforce is measured against it.
 
 Served by gunicorn as ``bench.floor:app`` with the same number of workers as workforce.
 """
@@ -70,13 +70,17 @@ def claim(project_id: uuid.UUID):
                           EXISTS (SELECT 1 FROM tasks s WHERE s.project_id = p.id
                                   AND s.open_slots > 0
                                   AND s.sensitivity IN ('sensitive', 'graphic')),
-                          g.body
+                          g.body, r.amount
                    FROM projects p
                    LEFT JOIN project_guidelines g ON g.project_id = p.id AND g.number = (
                        SELECT max(number) FROM project_guidelines
                        WHERE project_id = p.id)
+                   LEFT JOIN project_rates r ON r.id = (
+                       SELECT id FROM project_rates WHERE project_id = p.id
+                         AND effective_from <= %s
+                       ORDER BY effective_from DESC, number DESC LIMIT 1)
                    WHERE p.id = %s FOR SHARE OF p""",
-                [project_id]).fetchone()
+                [datetime.now(UTC), project_id]).fetchone()
             # The floor knows no wellbeing gate: it serves plain projects only (the
             # benchmark's claim projects are plain, as workforce's gate-free path).
             if project is None or project[0] != "active" or project[2] != "none" \
@@ -164,14 +168,19 @@ def submit(assignment_id: uuid.UUID):
                 c.rollback()
                 return _problem(401, "invalid-token")
             now = datetime.now(UTC)
-            # The assignment with its task, its project and the rate in force, locked,
-            # as workforce reads it.
+            # The assignment with its task, its project and the rates in force at the
+            # claim and now (it pays the higher), locked, as workforce reads it.
             row = cur.execute(
                 """SELECT a.trainer_id, a.project_id, a.state, a.revealed_at,
-                          a.lease_expires_at, r.id, t.payload, p.review_sample_percent
+                          a.lease_expires_at, r.id, t.payload, p.review_sample_percent,
+                          c.id, c.amount, r.amount
                    FROM task_assignments a
                    JOIN tasks t ON t.id = a.task_id
                    JOIN projects p ON p.id = a.project_id
+                   LEFT JOIN project_rates c ON c.id = (
+                       SELECT id FROM project_rates WHERE project_id = a.project_id
+                         AND effective_from <= a.claimed_at
+                       ORDER BY effective_from DESC, number DESC LIMIT 1)
                    LEFT JOIN project_rates r ON r.id = (
                        SELECT id FROM project_rates WHERE project_id = a.project_id
                          AND effective_from <= %s
@@ -184,7 +193,8 @@ def submit(assignment_id: uuid.UUID):
             if row[2] != "leased" or row[4] <= now or row[3] is None:
                 c.rollback()
                 return _problem(409, "not-leased")
-            rate = row[5:6]
+            higher_at_claim = None not in (row[9], row[10]) and row[9] > row[10]
+            rate = row[8:9] if higher_at_claim else row[5:6]
             worked = min(body["active_seconds"], int((now - row[3]).total_seconds()))
             cur.execute(
                 """UPDATE task_assignments SET state = 'submitted', answer = %s,

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.factories import PASSWORD
 from workforce.accounts.models import Role
 
 A, V, R, F, T = Role.ADMIN, Role.VENDOR_MANAGER, Role.REVIEWER, Role.FINANCE, Role.TRAINER
@@ -36,6 +37,9 @@ MONEY = frozenset({A, F})
 TRAINER = frozenset({T})
 ADMIN = frozenset({A})
 PUBLIC = None
+
+# One field of a task template, for the template routes.
+TEMPLATE_FIELD = {"name": "summary", "label": "Summary", "kind": "text"}
 
 Body = dict[str, Any] | Callable[[Any], dict[str, Any]] | None
 
@@ -54,6 +58,10 @@ class Rule:
     shared: tuple[str, ...] = ()
     # A raw (non-JSON) body: (content type, bytes), for uploads.
     raw: tuple[str, bytes] | None = None
+    # The one API key scope that opens the route (None: no key may call it). Only routes
+    # open to admins, since a key acts with an admin's reach; never one that reaches
+    # trainers' wellbeing data, the audit log, keys, staff or payout decisions.
+    scope: str | None = None
 
 
 DEFAULT_OBJECTS = {
@@ -65,6 +73,8 @@ DEFAULT_OBJECTS = {
     "schedule_id": "payout_schedule", "project_id": "project",
     "qualification_id": "qualification", "user_id": "user_reviewer",
     "notification_id": "notification", "payout_account_id": "payout_account",
+    "export_id": "data_export",
+    "key_id": "api_key",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -125,6 +135,11 @@ POLICY: dict[str, Rule] = {
     "DELETE /api/v1/invitations/<uuid:invitation_id>": Rule(ADMIN, "organisation"),
     "POST /api/v1/invitations/<uuid:invitation_id>/resend": Rule(ADMIN, "organisation"),
     "GET /api/v1/audit-events": Rule(ADMIN),
+    # --- API keys (people only: a key never manages keys) -------------------------------
+    "GET /api/v1/api-keys": Rule(ADMIN),
+    "POST /api/v1/api-keys": Rule(ADMIN, body={"name": "Pipeline", "scopes": ["tasks:write"]}),
+    "GET /api/v1/api-keys/<uuid:key_id>": Rule(ADMIN, "organisation"),
+    "DELETE /api/v1/api-keys/<uuid:key_id>": Rule(ADMIN, "organisation"),
     # --- qualifications and assessments (authoring) ------------------------------------
     "GET /api/v1/qualifications": Rule(REVIEWERS),
     "POST /api/v1/qualifications": Rule(MANAGERS),
@@ -173,32 +188,56 @@ POLICY: dict[str, Rule] = {
     "POST /api/v1/gradings/<uuid:grading_id>/submit": Rule(
         GRADERS, "grader", body={"scores": []}),
     # --- projects ------------------------------------------------------------------------
-    "GET /api/v1/projects": Rule(STAFF),
-    "POST /api/v1/projects": Rule(MANAGERS),
-    "GET /api/v1/projects/<uuid:project_id>": Rule(STAFF, "organisation"),
+    "GET /api/v1/projects": Rule(STAFF, scope="projects:read"),
+    "POST /api/v1/projects": Rule(MANAGERS, scope="projects:write"),
+    "GET /api/v1/projects/<uuid:project_id>": Rule(STAFF, "organisation", scope="projects:read"),
     "PATCH /api/v1/projects/<uuid:project_id>": Rule(
-        MANAGERS, "organisation", body={"description": "Label accents."}),
-    "POST /api/v1/projects/<uuid:project_id>/activate": Rule(MANAGERS, "organisation"),
-    "GET /api/v1/projects/<uuid:project_id>/guidelines": Rule(STAFF, "organisation"),
+        MANAGERS, "organisation", body={"description": "Label accents."}, scope="projects:write"),
+    "POST /api/v1/projects/<uuid:project_id>/activate": Rule(MANAGERS, "organisation",
+        scope="projects:write"),
+    "GET /api/v1/projects/<uuid:project_id>/guidelines": Rule(STAFF, "organisation",
+        scope="projects:read"),
     "POST /api/v1/projects/<uuid:project_id>/guidelines": Rule(
-        MANAGERS, "organisation", body=_text("body", "Listen twice, then label.")),
-    "GET /api/v1/projects/<uuid:project_id>/rates": Rule(STAFF, "organisation"),
+        MANAGERS, "organisation", body=_text("body", "Listen twice, then label."),
+        scope="projects:write"),
+    # The task template lives on the world's hourly project (its trainer is on it).
+    "PUT /api/v1/projects/<uuid:project_id>/template": Rule(
+        MANAGERS, "organisation", HOURLY, body={"fields": [TEMPLATE_FIELD]},
+        scope="projects:write"),
+    "GET /api/v1/projects/<uuid:project_id>/template": Rule(
+        EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
+    "GET /api/v1/projects/<uuid:project_id>/template/versions": Rule(
+        EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
+    "GET /api/v1/projects/<uuid:project_id>/template/versions/<int:number>": Rule(
+        EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
+    "GET /api/v1/projects/<uuid:project_id>/template/schema": Rule(
+        EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
+    "GET /api/v1/projects/<uuid:project_id>/rates": Rule(STAFF, "organisation",
+        scope="projects:read"),
     "POST /api/v1/projects/<uuid:project_id>/rates": Rule(
-        MANAGERS, "organisation", body={"amount": 400, "reason": "A raise."}),
+        MANAGERS, "organisation", body={"amount": 400, "reason": "A raise."},
+        scope="projects:write"),
     "PUT /api/v1/projects/<uuid:project_id>/requirements": Rule(
-        MANAGERS, "organisation", body={"requirements": []}),
-    "GET /api/v1/projects/<uuid:project_id>/report": Rule(STAFF, "organisation"),
+        MANAGERS, "organisation", body={"requirements": []}, scope="projects:write"),
+    "GET /api/v1/projects/<uuid:project_id>/report": Rule(STAFF, "organisation",
+        scope="projects:read"),
     "GET /api/v1/projects/<uuid:project_id>/pay-transparency": Rule(
         EVERYONE, "organisation|eligible"),
     "POST /api/v1/projects/<uuid:project_id>/pause": Rule(
-        MANAGERS, "organisation", body=_text("reason", "Waiting for new clips.")),
-    "POST /api/v1/projects/<uuid:project_id>/resume": Rule(MANAGERS, "organisation"),
-    "POST /api/v1/projects/<uuid:project_id>/close": Rule(MANAGERS, "organisation"),
+        MANAGERS, "organisation", body=_text("reason", "Waiting for new clips."),
+        scope="projects:state"),
+    "POST /api/v1/projects/<uuid:project_id>/resume": Rule(MANAGERS, "organisation",
+        scope="projects:state"),
+    "POST /api/v1/projects/<uuid:project_id>/close": Rule(MANAGERS, "organisation",
+        scope="projects:state"),
     "POST /api/v1/projects/<uuid:project_id>/suspension": Rule(
         MANAGERS, "organisation",
-        body=lambda side: {"reason": "Client stopped.", "effective_at": _soon()}),
-    "DELETE /api/v1/projects/<uuid:project_id>/suspension": Rule(MANAGERS, "organisation"),
-    "GET /api/v1/projects/<uuid:project_id>/suspensions": Rule(STAFF, "organisation"),
+        body=lambda side: {"reason": "Client stopped.", "effective_at": _soon()},
+        scope="projects:state"),
+    "DELETE /api/v1/projects/<uuid:project_id>/suspension": Rule(MANAGERS, "organisation",
+        scope="projects:state"),
+    "GET /api/v1/projects/<uuid:project_id>/suspensions": Rule(STAFF, "organisation",
+        scope="projects:read"),
     "GET /api/v1/projects/<uuid:project_id>/wellbeing": Rule(MANAGERS, "organisation"),
     # --- staffing ------------------------------------------------------------------------
     "GET /api/v1/marketplace/projects": Rule(TRAINER),
@@ -223,11 +262,14 @@ POLICY: dict[str, Rule] = {
         MANAGERS, "organisation", body=lambda side: {"trainer_ids": [str(side.trainer.id)]}),
     "GET /api/v1/projects/<uuid:project_id>/candidates": Rule(MANAGERS, "organisation"),
     # --- tasks, claims, review -----------------------------------------------------------
-    "GET /api/v1/projects/<uuid:project_id>/tasks": Rule(REVIEWERS, "organisation"),
+    "GET /api/v1/projects/<uuid:project_id>/tasks": Rule(REVIEWERS, "organisation",
+        scope="tasks:read"),
     "POST /api/v1/projects/<uuid:project_id>/tasks/import": Rule(
         MANAGERS, "organisation", raw=("application/x-ndjson",
-                                       b'{"external_id": "m-1", "payload": {"prompt": "Hi"}}\n')),
-    "GET /api/v1/projects/<uuid:project_id>/imports": Rule(MANAGERS, "organisation"),
+                                       b'{"external_id": "m-1", "payload": {"prompt": "Hi"}}\n'),
+        scope="tasks:write"),
+    "GET /api/v1/projects/<uuid:project_id>/imports": Rule(MANAGERS, "organisation",
+        scope="tasks:read"),
     "POST /api/v1/projects/<uuid:project_id>/claims": Rule(TRAINER, "member"),
     "POST /api/v1/me/claims": Rule(TRAINER),
     "GET /api/v1/me/assignments": Rule(TRAINER),
@@ -243,10 +285,15 @@ POLICY: dict[str, Rule] = {
     "POST /api/v1/me/assignments/<uuid:assignment_id>/flag": Rule(
         TRAINER, "owner", body={"category": "violence", "severity": "low"}),
     "GET /api/v1/me/quality": Rule(TRAINER),
-    "GET /api/v1/projects/<uuid:project_id>/reviews": Rule(REVIEWERS, "organisation"),
+    "GET /api/v1/projects/<uuid:project_id>/reviews": Rule(REVIEWERS, "organisation",
+        scope="reviews:read"),
     "POST /api/v1/assignments/<uuid:assignment_id>/review": Rule(
         REVIEWERS, "organisation", objects={"assignment_id": "submitted_assignment"},
-        body={"decision": "approve"}),
+        body={"decision": "approve"}, scope="reviews:write"),
+    "POST /api/v1/projects/<uuid:project_id>/reviews/bulk": Rule(
+        REVIEWERS, "organisation", body=lambda side: {
+            "assignment_ids": [str(side.objects["submitted_assignment"])],
+            "decision": "approve"}, scope="reviews:write"),
     "GET /api/v1/projects/<uuid:project_id>/appeals": Rule(MANAGERS, "organisation"),
     "POST /api/v1/appeals/<uuid:appeal_id>/decision": Rule(
         MANAGERS, "organisation", body={"decision": "uphold", "note": "The label stands."}),
@@ -274,6 +321,15 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/projects/<uuid:project_id>": Rule(TRAINER, "member"),
     "GET /api/v1/me/kill-fees": Rule(TRAINER),
     # --- money ---------------------------------------------------------------------------
+    # --- the trainer's own data: exports and erasure (their world trainer has a ready
+    # export and an erasure in its grace period) --------------------------------------
+    "POST /api/v1/me/data-exports": Rule(TRAINER),
+    "GET /api/v1/me/data-exports": Rule(TRAINER),
+    "GET /api/v1/me/data-exports/<uuid:export_id>": Rule(TRAINER, "owner"),
+    "GET /api/v1/me/data-exports/<uuid:export_id>/archive": Rule(TRAINER, "owner"),
+    "POST /api/v1/me/erasure": Rule(TRAINER, body={"password": PASSWORD}),
+    "GET /api/v1/me/erasure": Rule(TRAINER),
+    "DELETE /api/v1/me/erasure": Rule(TRAINER),
     "GET /api/v1/me/earnings/summary": Rule(TRAINER),
     "GET /api/v1/me/earnings/items": Rule(TRAINER),
     "GET /api/v1/me/statements/monthly/<int:year>/<int:month>": Rule(TRAINER),
@@ -298,22 +354,26 @@ POLICY: dict[str, Rule] = {
     "POST /api/v1/payout-accounts/<uuid:payout_account_id>/refresh": Rule(
         MONEY, "organisation"),
     "POST /api/v1/payout-schedules": Rule(MONEY),
-    "GET /api/v1/payout-schedules": Rule(MONEY),
-    "GET /api/v1/payout-schedules/<uuid:schedule_id>": Rule(MONEY, "organisation"),
+    "GET /api/v1/payout-schedules": Rule(MONEY, scope="payouts:read"),
+    "GET /api/v1/payout-schedules/<uuid:schedule_id>": Rule(MONEY, "organisation",
+        scope="payouts:read"),
     "PATCH /api/v1/payout-schedules/<uuid:schedule_id>": Rule(
         MONEY, "organisation", body={"name": "Weekly run"}),
     "POST /api/v1/payout-schedules/<uuid:schedule_id>/runs": Rule(MONEY, "organisation"),
-    "GET /api/v1/payout-runs": Rule(MONEY),
-    "GET /api/v1/payout-runs/<uuid:run_id>": Rule(MONEY, "organisation"),
+    "GET /api/v1/payout-runs": Rule(MONEY, scope="payouts:read"),
+    "GET /api/v1/payout-runs/<uuid:run_id>": Rule(MONEY, "organisation", scope="payouts:read"),
     "POST /api/v1/payout-runs/<uuid:run_id>/approve": Rule(MONEY, "organisation"),
     "POST /api/v1/payout-runs/<uuid:run_id>/cancel": Rule(MONEY, "organisation"),
     "POST /api/v1/payout-runs/<uuid:run_id>/process": Rule(MONEY, "organisation"),
-    "GET /api/v1/payout-runs/<uuid:run_id>/exclusions": Rule(MONEY, "organisation"),
-    "GET /api/v1/payout-runs/<uuid:run_id>/items": Rule(MONEY, "organisation"),
+    "GET /api/v1/payout-runs/<uuid:run_id>/exclusions": Rule(MONEY, "organisation",
+        scope="payouts:read"),
+    "GET /api/v1/payout-runs/<uuid:run_id>/items": Rule(MONEY, "organisation",
+        scope="payouts:read"),
     "GET /api/v1/payout-runs/<uuid:run_id>/items.csv": Rule(MONEY, "organisation"),
-    "GET /api/v1/payout-runs/<uuid:run_id>/report": Rule(MONEY, "organisation"),
-    "GET /api/v1/payout-reconciliations": Rule(MONEY),
-    "GET /api/v1/payout-items/<uuid:item_id>": Rule(MONEY, "organisation"),
+    "GET /api/v1/payout-runs/<uuid:run_id>/report": Rule(MONEY, "organisation",
+        scope="payouts:read"),
+    "GET /api/v1/payout-reconciliations": Rule(MONEY, scope="payouts:read"),
+    "GET /api/v1/payout-items/<uuid:item_id>": Rule(MONEY, "organisation", scope="payouts:read"),
     "POST /api/v1/payout-items/<uuid:item_id>/manual-payment": Rule(
         MONEY, "organisation", body=_text("reference", "BANK-REF-1")),
     "POST /api/v1/payout-items/<uuid:item_id>/manual-failure": Rule(

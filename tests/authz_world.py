@@ -20,8 +20,10 @@ from sqlalchemy import Connection, MetaData, select
 from sqlalchemy.orm import Session
 
 from tests import factories
+from tests.authz_policy import TEMPLATE_FIELD
 from tests.client import ApiClient
 from tests.factories import (
+    PASSWORD,
     AssessmentFactory,
     AssessmentVersionFactory,
     MemberFactory,
@@ -48,7 +50,10 @@ from workforce.accounts import services as accounts
 from workforce.accounts.models import Organisation, Role, User
 from workforce.billing.models import JournalEntry, PayoutRun
 from workforce.db import Base, Database
+from workforce.integrations import keys
+from workforce.integrations.scopes import Scope
 from workforce.notifications.services import notify
+from workforce.privacy import exports as privacy_exports
 from workforce.projects.models import (
     AssignmentState,
     ContentCategory,
@@ -76,6 +81,8 @@ class Side:
     ids: set[str] = field(default_factory=set)
     tables: dict[str, set[str]] = field(default_factory=dict)  # table name -> its ids
     emails: set[str] = field(default_factory=set)
+    # API key secrets: one key per scope (by its value), and "all" holding every scope.
+    keys: dict[str, str] = field(default_factory=dict)
 
     def ids_except(self, tables: tuple[str, ...]) -> set[str]:
         shared = set().union(*(self.tables.get(name, set()) for name in tables))
@@ -181,6 +188,8 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     session.add(ProjectRequirement(project_id=hourly.id, qualification_id=qualification.id))
     o["hourly_project"] = hourly.id
     o["hourly_membership"] = MemberFactory(project=hourly, trainer=trainer).id
+    _ok(client.request("PUT", f"{API}/projects/{hourly.id}/template", as_user=manager,
+                       json={"fields": [TEMPLATE_FIELD]}), 201)
     yesterday = clock.now() - timedelta(days=1)
     entry = logged_time(hourly, trainer, started_at=yesterday - timedelta(hours=2),
                         ended_at=yesterday - timedelta(hours=1))
@@ -206,6 +215,15 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     o["payout_item"], o["payout_run"] = item.id, item.run_id
     o["payout_schedule"] = session.get(PayoutRun, item.run_id).schedule_id  # type: ignore[union-attr]
 
+    # --- the trainer's own data: a ready export, an erasure in its grace period --------
+    o["data_export"] = uuid.UUID(_ok(client.post(f"{API}/me/data-exports", as_user=trainer),
+                                     202)["id"])
+    services = client.client.application.extensions["workforce"]
+    privacy_exports.prepare_requested_exports(
+        session, services.export_store, now=clock.now(),
+        lifetime=services.settings.data_export_lifetime, limit=10)
+    _ok(client.post(f"{API}/me/erasure", as_user=trainer, json={"password": PASSWORD}), 202)
+
     # --- the inbox and the staff invitation ------------------------------------------
     for user in people.values():
         notification = notify(session, user.id, "test.kind", "Hello", f"For {user.display_name}")
@@ -215,8 +233,18 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
         session, admin, email=f"newcomer-{label.lower()}-{uuid.uuid4().hex[:6]}@example.org",
         role=Role.REVIEWER, lifetime=timedelta(days=7), base_url="http://test")
     o["invitation"] = issued.invitation.id
+    _add_api_keys(session, side)
     session.commit()
     return side
+
+
+def _add_api_keys(session: Session, side: Side) -> None:
+    admin = side.people[Role.ADMIN]
+    for name, scopes in [(scope.value, [scope]) for scope in Scope] + [("all", list(Scope))]:
+        issued = keys.create_key(session, admin, name=f"{side.label} {name}", scopes=scopes,
+                                 expires_at=None)
+        side.keys[name] = issued.secret
+    side.objects["api_key"] = issued.key.id
 
 
 @contextmanager

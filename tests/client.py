@@ -3,6 +3,8 @@ every JSON answer against the OpenAPI document (``tests.openapi_answers``)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -71,6 +73,14 @@ class ApiClient:
 
     def delete(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("DELETE", path, **kwargs)
+
+
+def answer_text(response: TestResponse) -> str:
+    """The answer as text; for a zip archive (a data export), every file in it."""
+    if response.mimetype == "application/zip":
+        with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+            return "\n".join(archive.read(name).decode() for name in archive.namelist())
+    return response.get_data(as_text=True)
 
 
 def assert_problem(response: TestResponse, status: int, *, code: str | None = None) -> dict:

@@ -55,6 +55,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         email_sender="memory",
         log_format="json",
         migrations_dir=str(Path(__file__).resolve().parent.parent / "migrations"),
+        data_export_dir=str(tmp_path_factory.mktemp("exports")),
     )
 
 

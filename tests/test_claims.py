@@ -98,7 +98,9 @@ def test_a_claim_carries_the_lease_task_and_current_guidelines(
     assert body["guidelines"]["body"] == "Listen, then label the accent."
     expires = datetime.fromisoformat(body["lease_expires_at"])
     assert before + timedelta(seconds=899) <= expires <= clock.now() + timedelta(seconds=901)
-    assert body["answer"] is None and body["pay"] is None and body["appeal"] is None
+    assert body["answer"] is None and body["appeal"] is None
+    # The rate in force at the claim, the least the task will pay.
+    assert body["pay"] == {"amount": 200, "currency": "USD"} and body["pay_fixed"] is False
     assert task(session, made.id).open_slots == 0
 
 
@@ -210,9 +212,10 @@ def test_a_plain_claim_runs_only_its_own_statements(
     client: ApiClient, connection: Connection, trainer: User
 ) -> None:
     """The claim of plain work is the benchmarked hot path: the project (share-locked,
-    with its guidelines), the trainer's and the membership's locks, the running leases,
-    the candidates, the slot and the lease, and nothing more (the answer reads no row
-    again, and knowing it is shown at once costs no statement)."""
+    with its guidelines and the rate in force, the pay shown), the trainer's and the
+    membership's locks, the running leases, the candidates, the slot and the lease, and
+    nothing more (the answer reads no row again, and knowing it is shown at once costs
+    no statement)."""
     project = staffed_project(trainer)
     TaskFactory(project=project)
     url = f"{API}/projects/{project.id}/claims"

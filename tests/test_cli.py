@@ -168,6 +168,8 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "wellbeing.close_sessions_at_limits",
         "wellbeing.prompt_due_check_ins",
         "billing.settle_fair_pay", "billing.grant_counselling_allowances",
+        "privacy.prepare_data_exports", "privacy.delete_expired_exports",
+        "privacy.carry_out_erasures",
     }
 
 

@@ -193,7 +193,9 @@ def test_0016_t3_gold_verdicts_become_scores_and_back(
     session.commit()
     ids = {assignment.id: score for score, assignment in made.items()}
 
-    migrate.downgrade(settings, "0015", connection=connection)
+    before = ScriptDirectory.from_config(migrate.alembic_config(settings)) \
+        .get_revision("0016_t3").down_revision
+    migrate.downgrade(settings, str(before), connection=connection)
     rows = connection.execute(text("SELECT id, gold_correct FROM task_assignments")).all()
     verdicts = {ids[_uuid(row.id)]: row.gold_correct for row in rows if _uuid(row.id) in ids}
     assert {k: None if v is None else bool(v) for k, v in verdicts.items()} == {

@@ -103,14 +103,43 @@ def test_guarded_operations_declare_bearer_auth_and_401(app: Flask, spec: dict) 
             if operation.get("security"):
                 failures.append(f"{method.upper()} {path} is public but asks for a token")
             continue
-        if operation.get("security") != [{"bearerAuth": []}]:
+        expected = [{"bearerAuth": []}] + ([{"apiKey": []}] if policy.scope else [])
+        if operation.get("security") != expected:
             failures.append(f"{method.upper()} {path}: security is {operation.get('security')}")
         if "401" not in operation["responses"]:
             failures.append(f"{method.upper()} {path} documents no 401")
-        assert policy.roles is not None
-        if policy.roles != frozenset(Role) and "403" not in operation["responses"]:
-            failures.append(f"{method.upper()} {path} is role-restricted but documents no 403")
+        # Every guarded operation may refuse: a role it is not for, or a key's scope.
+        if "403" not in operation["responses"]:
+            failures.append(f"{method.upper()} {path} documents no 403")
     assert not failures, "\n".join(failures)
+
+
+def test_every_operation_says_which_roles_and_scopes_may_call_it(app: Flask,
+                                                                 spec: dict) -> None:
+    """``x-roles`` and ``x-scopes`` (empty: no API key may call), and a sentence in the
+    description, on every guarded operation, as the route declares them."""
+    failures, scoped = [], 0
+    for (path, method), endpoint in documented_rules(app).items():
+        policy = policy_of(app.view_functions[endpoint])
+        assert policy is not None, endpoint
+        operation = spec["paths"][path][method]
+        if policy.is_public:
+            continue
+        assert policy.roles is not None
+        roles = sorted(role.value for role in policy.roles)
+        scopes = [policy.scope.value] if policy.scope else []
+        scoped += bool(scopes)
+        if operation.get("x-roles") != roles or operation.get("x-scopes") != scopes:
+            failures.append(f"{method.upper()} {path}: x-roles {operation.get('x-roles')}, "
+                            f"x-scopes {operation.get('x-scopes')}")
+        sentence = (f"API keys with the scope `{scopes[0]}`." if scopes
+                    else "Not for API keys.")
+        if sentence not in operation.get("description", ""):
+            failures.append(f"{method.upper()} {path}: the description does not say "
+                            f"{sentence!r}")
+    assert not failures, "\n".join(failures)
+    assert scoped >= 20  # the keys' routes are documented, not just the refusals
+    assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 
 
 def test_error_responses_are_problem_json(spec: dict) -> None:

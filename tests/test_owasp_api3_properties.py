@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tests import authz_world
 from tests.authz_policy import POLICY
-from tests.client import ApiClient, assert_problem
+from tests.client import ApiClient, answer_text, assert_problem
 from tests.factories import _password_hash
 from tests.test_authz_matrix import Operation, declared, path_for, rolled_back
 from workforce.accounts.models import ApiToken, AuditEvent, Role, User
@@ -172,7 +172,7 @@ def test_no_response_carries_secrets_keys_or_other_peoples_addresses(app: Flask,
             if response.status_code >= 400:
                 continue
             walked += 1
-            text = response.get_data(as_text=True)
+            text = answer_text(response)
             try:
                 values = list(_strings(json.loads(text))) if response.is_json else [text]
             except ValueError:

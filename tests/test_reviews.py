@@ -142,7 +142,7 @@ def test_a_per_task_project_from_import_to_approved_pay(
                       as_user=reviewer).get_json()["items"] == []
 
 
-def test_a_rate_change_between_claim_and_submit_pays_the_rate_at_submission(
+def test_a_raise_between_claim_and_submit_is_paid(
     client: ApiClient, session: Session, manager: User, trainer: User, project: Project
 ) -> None:
     sign_in_for_days(client, trainer, manager)

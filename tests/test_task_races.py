@@ -17,7 +17,7 @@ from tests.client import assert_problem
 from tests.factories import ProjectFactory, StaffFactory, TaskFactory, UserFactory, staff, token_for
 from tests.races import bearer, race
 from workforce import clock
-from workforce.accounts.models import Role, User
+from workforce.accounts.models import AuditEvent, Role, User
 from workforce.billing.models import EarningEvent
 from workforce.db import Database
 from workforce.projects import reviews
@@ -238,6 +238,98 @@ def test_review_racing_the_auto_approval_job_pays_once(
     paid = live_session.scalar(select(func.count()).select_from(EarningEvent)
                                .where(EarningEvent.trainer_id == trainer.id))
     assert paid == 1
+
+
+def _earnings_of(session: Session, trainer: User) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(EarningEvent)
+                          .where(EarningEvent.trainer_id == trainer.id))
+
+
+def _decisions(session: Session, assignment: Assignment) -> int:
+    return session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.object_id == str(assignment.id),
+        AuditEvent.action.in_(("task.approved", "task.rejected"))))
+
+
+def test_bulk_reviews_racing_single_reviews_decide_each_assignment_once(
+    live_app: Flask, live_session: Session
+) -> None:
+    """Two bulk approvals of overlapping ids (sent in opposite orders), a bulk rejection
+    and single approvals, all at once on the same assignments: each is decided once and
+    paid at most once, and every answer tells the truth about it."""
+    manager = StaffFactory()
+    project = ProjectFactory(manager=manager)
+    reviewer = StaffFactory(role=Role.REVIEWER, organisation=manager.organisation)
+    pairs = [_submitted_assignment(live_session, project) for _ in range(4)]
+    live_session.commit()
+    ids = [str(a.id) for _, a in pairs]
+    url = f"{API}/projects/{project.id}/reviews/bulk"
+    approve = {"decision": "approve"}
+    reject = {"decision": "reject", "rejection_category": "incorrect", "message": "No."}
+
+    results = race(live_app, [
+        post(url, token_for(manager), {"assignment_ids": ids, **approve}),
+        post(url, token_for(reviewer), {"assignment_ids": ids[::-1], **approve}),
+        post(url, token_for(reviewer), {"assignment_ids": ids[:2], **reject}),
+        *(post(f"{API}/assignments/{i}/review", token_for(manager), approve) for i in ids),
+    ])
+
+    bulks, singles = [r.get_json() for r in results[:3]], results[3:]
+    assert all(r.status_code == 200 for r in results[:3]), bulks
+    assert all(r.status_code in (200, 409) for r in singles)
+    live_session.expire_all()
+    for (trainer, assignment), single in zip(pairs, singles, strict=True):
+        final = live_session.get(Assignment, assignment.id).state
+        assert final in (AssignmentState.APPROVED, AssignmentState.REJECTED)
+        assert _decisions(live_session, assignment) == 1
+        assert _earnings_of(live_session, trainer) == (final is AssignmentState.APPROVED)
+        outcomes = [by_id[str(assignment.id)] for by_id in (
+            {i["assignment_id"]: i for i in b["results"]} for b in bulks)
+            if str(assignment.id) in by_id]
+        # Each answer agrees with what happened: the decision made, the same decision
+        # met again (repeated), or the other one met (an error naming it).
+        for item in outcomes:
+            if item["outcome"] == "error":
+                assert item["problem"]["current_state"] == final.value
+            else:
+                assert item["state"] == final.value
+        made = [item for item in outcomes if item["outcome"] != "error"
+                and not item["repeated"]] + ([single] if single.status_code == 200 else [])
+        assert len(made) == 1
+
+
+def test_a_bulk_approval_racing_an_appeal_decision_pays_once(
+    live_app: Flask, live_session: Session
+) -> None:
+    """A rejected, appealed assignment in a bulk approval while a manager overturns the
+    rejection: the overturn decides it (the bulk meets a rejection or an approval, never
+    submitted work), and it is paid once."""
+    manager = StaffFactory()
+    project = ProjectFactory(manager=manager)
+    trainer, assignment = _submitted_assignment(live_session, project)
+    other_trainer, other = _submitted_assignment(live_session, project)
+    reviews.review(live_session, manager, assignment.id, decision=reviews.ReviewDecision.REJECT,
+                   rejection_category=reviews.RejectionCategory.INCORRECT, message="No.")
+    appeal = reviews.appeal(live_session, trainer, assignment.id, "Yes it is.")
+    live_session.commit()
+
+    results = race(live_app, [
+        post(f"{API}/projects/{project.id}/reviews/bulk", token_for(manager),
+             {"assignment_ids": [str(assignment.id), str(other.id)], "decision": "approve"}),
+        post(f"{API}/appeals/{appeal.id}/decision", token_for(manager),
+             {"decision": "overturn", "note": "Fair point."}),
+    ])
+
+    assert [r.status_code for r in results] == [200, 200]
+    appealed, plain = results[0].get_json()["results"]
+    assert plain["outcome"] == "approved"
+    assert (appealed["outcome"], appealed["state"] or appealed["problem"]["current_state"]) in {
+        ("error", "rejected"), ("approved", "approved")}
+    live_session.expire_all()
+    assert live_session.get(Assignment, assignment.id).state is AssignmentState.APPROVED
+    assert _earnings_of(live_session, trainer) == 1
+    assert _earnings_of(live_session, other_trainer) == 1
 
 
 def test_two_imports_of_the_same_ids_at_once_create_each_task_once(

@@ -23,6 +23,7 @@ from workforce.db import Database
 from workforce.notifications.outbox import Outbox
 from workforce.notifications.senders import EmailSender, make_sender
 from workforce.notifications.services import OUTBOX_KEY
+from workforce.privacy.storage import ExportStore, store_from_settings
 from workforce.settings import Settings
 
 log = logging.getLogger("workforce.request")
@@ -39,6 +40,8 @@ class Services:
     outbox: Outbox
     # Stripe (None without a key: the manual method), for the API, the jobs and the CLI.
     gateway: PayoutGateway | None = None
+    # Where trainers' data-export archives are kept (``privacy.storage``).
+    export_store: ExportStore | None = None
     api: Any = None
 
 
@@ -77,7 +80,8 @@ def create_app(
     # Sessions carry the outbox so that queue_email() can deliver after commit.
     database.session_factory.configure(info={OUTBOX_KEY: outbox})
     app.extensions["workforce"] = Services(settings, database, outbox,
-                                           gateway_from_settings(settings))
+                                           gateway_from_settings(settings),
+                                           store_from_settings(settings))
     webhooks.register_handlers()
 
     app.session_interface = _NoSessions()

@@ -26,6 +26,8 @@ from workforce.app import Services
 from workforce.assessments import jobs as assessments_jobs
 from workforce.billing import jobs as billing_jobs
 from workforce.notifications import jobs as notifications_jobs
+from workforce.privacy import jobs as privacy_jobs
+from workforce.privacy.storage import ExportStore
 from workforce.projects import jobs as projects_jobs
 from workforce.wellbeing import jobs as wellbeing_jobs
 
@@ -55,6 +57,11 @@ def _every(minutes: int = 0, hours: int = 0) -> Callable[[], BaseTrigger]:
 
 def _daily(hour: int, minute: int) -> Callable[[], BaseTrigger]:
     return lambda: CronTrigger(hour=hour, minute=minute, timezone="UTC")
+
+
+def _store(services: Services) -> ExportStore:
+    assert services.export_store is not None  # create_app builds it
+    return services.export_store
 
 
 def _on_database(function: Callable[..., int | None]) -> Callable[[Services], int | None]:
@@ -100,6 +107,17 @@ JOBS: tuple[Job, ...] = (
         _on_database(wellbeing_jobs.close_sessions_at_limits), "sessions stopped at a limit"),
     Job("wellbeing.prompt_due_check_ins", _every(minutes=5),
         _on_database(wellbeing_jobs.prompt_due_check_ins), "check-ins asked for"),
+    Job("privacy.prepare_data_exports", _every(minutes=1),
+        lambda services: privacy_jobs.prepare_data_exports(
+            services.database, _store(services), services.settings),
+        "data exports prepared"),
+    Job("privacy.delete_expired_exports", _every(minutes=15),
+        lambda services: privacy_jobs.delete_expired_exports(services.database,
+                                                             _store(services)),
+        "expired data exports deleted"),
+    Job("privacy.carry_out_erasures", _every(minutes=15),
+        lambda services: privacy_jobs.carry_out_erasures(services.database, _store(services)),
+        "accounts erased"),
 )
 BY_NAME = {job.name: job for job in JOBS}
 

@@ -54,6 +54,8 @@ class Settings:
     rate_limit_storage_uri: str = "memory://"
     # Every caller's overall budget (per token, or per client address without one).
     api_rate_limit: str = "600 per minute"
+    # Each API key's budget, instead of the one above (integrations/keys.py).
+    api_key_rate_limit: str = "300 per minute"
     max_body_bytes: int = 1_048_576
     # Task imports stream their body (JSON lines or CSV) and may be much larger.
     max_import_bytes: int = 512 * 1_048_576
@@ -82,6 +84,12 @@ class Settings:
     # connection through its request, so at most 12 (the pool has 15).
     payout_concurrency: int = 8
     payout_details_hold: timedelta = timedelta(hours=72)
+    # Trainers' own data: where the archives of their data are kept (a local folder,
+    # relative to the working directory; ``privacy.storage``) and for how long, and how
+    # long an erasure request can be cancelled before it is carried out.
+    data_export_dir: str = "var/exports"
+    data_export_lifetime: timedelta = timedelta(days=1)
+    erasure_grace_period: timedelta = timedelta(days=7)
     migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
 
     @property
@@ -148,11 +156,16 @@ class Settings:
             problems.append(f"{PREFIX}PAYOUT_CONCURRENCY must be between 1 and 12")
         if self.payout_details_hold < timedelta(0):
             problems.append(f"{PREFIX}PAYOUT_DETAILS_HOLD must not be negative")
+        if self.data_export_lifetime <= timedelta(0):
+            problems.append(f"{PREFIX}DATA_EXPORT_LIFETIME must be positive")
+        if self.erasure_grace_period < timedelta(0):
+            problems.append(f"{PREFIX}ERASURE_GRACE_PERIOD must not be negative")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
         from limits import parse_many
 
-        for name in ("api_rate_limit", "login_limit_per_account", "login_limit_per_address"):
+        for name in ("api_rate_limit", "api_key_rate_limit", "login_limit_per_account",
+                     "login_limit_per_address"):
             try:
                 parse_many(getattr(self, name))
             except ValueError:
@@ -221,4 +234,6 @@ _PARSERS = {
     "payout_requests_per_second": float,
     "payout_concurrency": int,
     "payout_details_hold": _seconds,
+    "data_export_lifetime": _seconds,
+    "erasure_grace_period": _seconds,
 }

@@ -40,7 +40,7 @@ def record(
     event = AuditEvent(
         created_at=clock.now(),
         actor_id=actor.id if is_user else None,
-        actor_label=f"user:{actor.role}" if is_user else actor.label,
+        actor_label=_label(actor),
         organisation_id=organisation_id,
         action=action,
         object_type=object_type,
@@ -51,6 +51,15 @@ def record(
     )
     session.add(event)
     return event
+
+
+def _label(actor: Actor) -> str:
+    """A person by role; an API key (whose account shares its id) by its name."""
+    if isinstance(actor, SystemActor):
+        return actor.label
+    if actor.is_api_key:
+        return f"api_key:{actor.display_name}"
+    return f"user:{actor.role}"
 
 
 @dataclass(frozen=True)

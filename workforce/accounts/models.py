@@ -103,6 +103,9 @@ class User(IdMixin, TimestampMixin, Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     languages: Mapped[list[str]] = mapped_column(json_type(), default=list)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The account an API key acts through (integrations/keys.py): never a person, never
+    # active (so it can neither log in nor be told anything), never in staff lists.
+    is_api_key: Mapped[bool] = mapped_column(default=False, server_default=false())
     password_changed_at: Mapped[datetime | None]
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")

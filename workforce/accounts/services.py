@@ -211,9 +211,10 @@ def update_profile(session: Session, user: User, **changes: object) -> User:
 
 
 def get_user(session: Session, actor: User, user_id: uuid.UUID) -> User:
-    """A user in the actor's organisation; anybody else does not exist for them."""
+    """A person in the actor's organisation; anybody else (and an API key's account)
+    does not exist for them."""
     user = session.get(User, user_id)
-    outside = actor.organisation_id is None or user is None
+    outside = actor.organisation_id is None or user is None or user.is_api_key
     if outside or user.organisation_id != actor.organisation_id:
         raise NotFound("No such user.")
     return user
@@ -226,7 +227,8 @@ class UserFilter:
 
 
 def list_users(session: Session, admin: User, filters: UserFilter, page: PageRequest) -> Page[User]:
-    stmt = select(User).where(User.organisation_id == admin.organisation_id)
+    stmt = select(User).where(User.organisation_id == admin.organisation_id,
+                              User.is_api_key.is_(False))
     if filters.role is not None:
         stmt = stmt.where(User.role == filters.role)
     if filters.is_active is not None:

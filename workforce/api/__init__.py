@@ -12,6 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
 from workforce.api import (
+    api_keys,
     assessments,
     attempts,
     auth,
@@ -24,6 +25,7 @@ from workforce.api import (
     organisation,
     payout_accounts,
     payouts,
+    privacy,
     problems,
     project_reports,
     project_states,
@@ -32,20 +34,22 @@ from workforce.api import (
     staffing,
     support,
     tasks,
+    templates,
     trainer_wellbeing,
     uow,
     webhooks,
     wellbeing,
 )
 from workforce.api.schemas import ProblemSchema, decimal_strings, enum_choices
-from workforce.api.security import BEARER_SCHEME, PUBLIC, Blueprint, mark
+from workforce.api.security import API_KEY_SCHEME, BEARER_SCHEME, PUBLIC, Blueprint, mark
 from workforce.errors import DomainError
 
 BLUEPRINTS = (
     health.blp, auth.blp, me.blp, organisation.blp, assessments.blp, attempts.blp,
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
-    wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp,
+    wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
+    templates.blp, api_keys.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
@@ -112,6 +116,7 @@ def init_app(app: Flask) -> None:
     api.ma_plugin.converter.add_attribute_function(decimal_strings)
     api.ma_plugin.converter.add_attribute_function(enum_choices)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+    api.spec.components.security_scheme("apiKey", API_KEY_SCHEME)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)

@@ -29,6 +29,7 @@ from workforce.api.uow import database, db_session
 from workforce.billing import reconciliation
 from workforce.billing.payouts import approval, bank_export, build, outcomes, queries, schedules
 from workforce.db import Database
+from workforce.integrations.scopes import Scope
 
 blp = Blueprint(
     "payouts", __name__, url_prefix="/api/v1",
@@ -50,7 +51,7 @@ def create_schedule(args: dict):
 
 
 @blp.route("/payout-schedules")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ScheduleSchema))
 def list_schedules(args: dict):
@@ -59,10 +60,11 @@ def list_schedules(args: dict):
 
 
 @blp.route("/payout-schedules/<uuid:schedule_id>")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.response(200, ScheduleSchema)
 @blp.refuses(404)
 def get_schedule(schedule_id: uuid.UUID):
+    """One payout schedule of the organisation."""
     return schedules.get_schedule(db_session(), current_user(), schedule_id)
 
 
@@ -95,7 +97,7 @@ def run_now(schedule_id: uuid.UUID):
 
 
 @blp.route("/payout-runs")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.arguments(RunListArgs, location="query")
 @blp.response(200, page_of(RunSchema))
 def list_runs(args: dict):
@@ -105,7 +107,7 @@ def list_runs(args: dict):
 
 
 @blp.route("/payout-runs/<uuid:run_id>")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.response(200, RunSchema)
 @blp.refuses(404)
 def get_run(run_id: uuid.UUID):
@@ -115,7 +117,7 @@ def get_run(run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/items")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.arguments(ItemListArgs, location="query")
 @blp.response(200, page_of(ItemSchema))
 @blp.refuses(404)
@@ -126,7 +128,7 @@ def list_items(args: dict, run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/exclusions")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.arguments(ExclusionListArgs, location="query")
 @blp.response(200, page_of(ExclusionSchema))
 @blp.refuses(404)
@@ -179,7 +181,7 @@ def process_run(run_id: uuid.UUID):
 
 
 @blp.route("/payout-runs/<uuid:run_id>/report")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.response(200, ReportSchema)
 @blp.refuses(404)
 def run_report(run_id: uuid.UUID):
@@ -220,10 +222,11 @@ def _bank_file(db: Database, run_id: uuid.UUID) -> Iterator[str]:
 
 
 @blp.route("/payout-items/<uuid:item_id>")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.response(200, ItemSchema)
 @blp.refuses(404)
 def get_item(item_id: uuid.UUID):
+    """One payout item of the organisation, with its state and outcome."""
     return queries.get_item(db_session(), current_user(), item_id)
 
 
@@ -277,7 +280,7 @@ def retry_item(item_id: uuid.UUID):
 
 
 @blp.route("/payout-reconciliations")
-@blp.requires(*FINANCE_STAFF)
+@blp.requires(*FINANCE_STAFF, scope=Scope.PAYOUTS_READ)
 @blp.arguments(WholePeriodArgs, location="query")
 @blp.response(200, ReconciliationSchema)
 @blp.refuses(422)

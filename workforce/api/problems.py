@@ -72,15 +72,29 @@ def problem(
     return response
 
 
-def from_domain_error(error: DomainError) -> Response:
-    status = next(code for cls, code in _DOMAIN_STATUS if isinstance(error, cls))
+def _status_of(error: DomainError) -> int:
+    return next(code for cls, code in _DOMAIN_STATUS if isinstance(error, cls))
+
+
+def _extra_of(error: DomainError) -> dict[str, Any]:
     extra = dict(error.extra)
     if isinstance(error, Invalid) and error.errors:
         extra["errors"] = error.errors
+    return extra
+
+
+def members_of(error: DomainError) -> dict[str, Any]:
+    """The problem members of a domain error, as one item of a bulk answer carries them
+    (the answer itself, not the item, has the request id)."""
+    return {"type": TYPE_BASE + error.code, "title": error.title,
+            "status": _status_of(error), "detail": error.detail, **_extra_of(error)}
+
+
+def from_domain_error(error: DomainError) -> Response:
+    status = _status_of(error)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return problem(
-        status, error.detail, code=error.code, title=error.title, headers=headers, **extra
-    )
+    return problem(status, error.detail, code=error.code, title=error.title,
+                   headers=headers, **_extra_of(error))
 
 
 def from_http_exception(error: HTTPException) -> Response:

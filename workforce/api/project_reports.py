@@ -14,6 +14,7 @@ from workforce.api.project_reports_schemas import (
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
+from workforce.integrations.scopes import Scope
 from workforce.projects import project_reports
 
 blp = Blueprint(
@@ -23,7 +24,7 @@ blp = Blueprint(
 
 
 @blp.route("/projects/<uuid:project_id>/report")
-@blp.requires(*STAFF_ROLES)
+@blp.requires(*STAFF_ROLES, scope=Scope.PROJECTS_READ)
 @blp.response(200, ProjectReportSchema)
 @blp.refuses(404)
 def project_report(project_id: uuid.UUID):

@@ -14,6 +14,7 @@ from workforce.api.project_states_schemas import (
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
+from workforce.integrations.scopes import Scope
 from workforce.projects import project_states
 
 blp = Blueprint(
@@ -23,7 +24,7 @@ blp = Blueprint(
 
 
 @blp.route("/projects/<uuid:project_id>/pause", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_STATE)
 @blp.arguments(PauseSchema)
 @blp.response(200, ProjectStateSchema)
 @blp.refuses(404, 409)
@@ -36,7 +37,7 @@ def pause(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/resume", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_STATE)
 @blp.response(200, ProjectStateSchema)
 @blp.refuses(404, 409)
 def resume(project_id: uuid.UUID):
@@ -46,7 +47,7 @@ def resume(project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/suspension", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_STATE)
 @blp.arguments(SuspensionCreateSchema)
 @blp.response(201, SuspensionSchema)
 @blp.refuses(404, 409)
@@ -61,7 +62,7 @@ def announce_suspension(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/suspension", methods=["DELETE"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_STATE)
 @blp.response(200, SuspensionSchema)
 @blp.refuses(404, 409)
 def cancel_suspension(project_id: uuid.UUID):
@@ -72,7 +73,7 @@ def cancel_suspension(project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/suspensions")
-@blp.requires(*STAFF_ROLES)
+@blp.requires(*STAFF_ROLES, scope=Scope.PROJECTS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(SuspensionSchema))
 @blp.refuses(404)
@@ -84,7 +85,7 @@ def list_suspensions(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/close", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_STATE)
 @blp.response(200, ProjectStateSchema)
 @blp.refuses(404, 409)
 def close(project_id: uuid.UUID):

@@ -19,6 +19,7 @@ from workforce.api.projects_schemas import (
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
+from workforce.integrations.scopes import Scope
 from workforce.projects import services
 
 blp = Blueprint(
@@ -28,7 +29,7 @@ blp = Blueprint(
 
 
 @blp.route("/projects")
-@blp.requires(*STAFF_ROLES)
+@blp.requires(*STAFF_ROLES, scope=Scope.PROJECTS_READ)
 @blp.arguments(ProjectListArgs, location="query")
 @blp.response(200, page_of(ProjectSchema))
 def list_projects(args: dict):
@@ -38,7 +39,7 @@ def list_projects(args: dict):
 
 
 @blp.route("/projects", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_WRITE)
 @blp.arguments(ProjectCreateSchema)
 @blp.response(201, ProjectSchema)
 def create_project(args: dict):
@@ -51,7 +52,7 @@ def create_project(args: dict):
 
 
 @blp.route("/projects/<uuid:project_id>")
-@blp.requires(*STAFF_ROLES)
+@blp.requires(*STAFF_ROLES, scope=Scope.PROJECTS_READ)
 @blp.response(200, ProjectSchema)
 @blp.refuses(404)
 def get_project(project_id: uuid.UUID):
@@ -61,7 +62,7 @@ def get_project(project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>", methods=["PATCH"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_WRITE)
 @blp.arguments(ProjectSettingsSchema(partial=True))
 @blp.response(200, ProjectSchema)
 @blp.refuses(404, 409)
@@ -75,7 +76,7 @@ def update_project(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/requirements", methods=["PUT"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_WRITE)
 @blp.arguments(RequirementsSchema)
 @blp.response(200, ProjectSchema)
 @blp.refuses(404, 409)
@@ -89,7 +90,7 @@ def replace_requirements(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/guidelines")
-@blp.requires(*STAFF_ROLES)
+@blp.requires(*STAFF_ROLES, scope=Scope.PROJECTS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(GuidelineSchema))
 @blp.refuses(404)
@@ -99,7 +100,7 @@ def list_guidelines(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/guidelines", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_WRITE)
 @blp.arguments(GuidelineCreateSchema)
 @blp.response(201, GuidelineSchema)
 @blp.refuses(404, 409)
@@ -109,7 +110,7 @@ def add_guidelines(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/rates")
-@blp.requires(*STAFF_ROLES)
+@blp.requires(*STAFF_ROLES, scope=Scope.PROJECTS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(RateSchema))
 @blp.refuses(404)
@@ -119,7 +120,7 @@ def list_rates(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/rates", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_WRITE)
 @blp.arguments(RateCreateSchema)
 @blp.response(201, RateSchema)
 @blp.refuses(404, 409)
@@ -131,7 +132,7 @@ def add_rate(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/activate", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_WRITE)
 @blp.response(200, ProjectSchema)
 @blp.refuses(404, 409)
 def activate_project(project_id: uuid.UUID):

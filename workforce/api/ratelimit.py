@@ -1,5 +1,6 @@
 """Rate limits (Flask-Limiter). Failed logins count per account and per client address;
-every caller has an overall budget of requests (per token, or per address without one)."""
+every caller has an overall budget of requests (per token, or per address without one);
+an API key has a budget of its own, of another size (``WORKFORCE_API_KEY_RATE_LIMIT``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from workforce.accounts import tokens
 from workforce.accounts.validation import normalise_email
 from workforce.api.bodies import json_body
 from workforce.api.security import bearer_secret
+from workforce.integrations import keys
 from workforce.settings import Settings
 
 
@@ -18,19 +20,37 @@ def _settings_limit() -> str:
     return _settings().api_rate_limit
 
 
+def _key_limit() -> str:
+    return _settings().api_key_rate_limit
+
+
+def _sent_a_key() -> bool:
+    raw = bearer_secret()
+    return raw is not None and keys.is_key(raw)
+
+
+def _sent_no_key() -> bool:
+    return not _sent_a_key()
+
+
 def caller_key() -> str:
-    """Whose budget a request spends: its bearer token's (hashed: the key store never
-    sees a token) or, without one, its client address's."""
+    """Whose budget a request spends: its API key's or bearer token's (hashed: the key
+    store never sees a secret) or, without one, its client address's."""
     raw = bearer_secret()
     if raw is not None:
-        return "caller-token:" + tokens.hash_secret(raw)
+        kind = "api-key:" if keys.is_key(raw) else "caller-token:"
+        return kind + tokens.hash_secret(raw)
     return "caller-address:" + (get_remote_address() or "-")
 
 
 limiter = Limiter(
     key_func=get_remote_address, headers_enabled=True,
-    application_limits=[ApplicationLimit(_settings_limit, key_function=caller_key,
-                                         scope="api")],
+    application_limits=[
+        ApplicationLimit(_settings_limit, key_function=caller_key, scope="api",
+                         exempt_when=_sent_a_key),
+        ApplicationLimit(_key_limit, key_function=caller_key, scope="api-key",
+                         exempt_when=_sent_no_key),
+    ],
 )
 
 

@@ -1,10 +1,15 @@
 """Authentication and the per-endpoint authorization policy, in one place.
 
 Every view declares who may call it with ``@blp.public``, ``@blp.authenticated``
-or ``@blp.requires(Role...)``, placed directly under ``@blp.route`` so that it runs
-before the body is parsed. A test walks the URL map and fails on any endpoint
+or ``@blp.requires(Role..., scope=...)``, placed directly under ``@blp.route`` so that
+it runs before the body is parsed. A test walks the URL map and fails on any endpoint
 without a policy. Organisation scoping is the services' job: they filter by the
 caller's organisation and answer ``NotFound`` for anything outside it.
+
+The bearer secret is a person's login token or an organisation's API key (told apart
+by the key's prefix, ``wfk_``). A key passes a route only by the route's scope, which
+it must hold; a route without one refuses every key. Past that check the key's own
+account (admin role, integrations/keys.py) is the caller the services see.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from workforce.accounts.models import ApiToken, Role, User
 from workforce.api.bodies import JsonBodyParser
 from workforce.api.uow import db_session
 from workforce.errors import Forbidden, Unauthenticated
+from workforce.integrations import keys
+from workforce.integrations.key_models import ApiKey
+from workforce.integrations.scopes import Scope
 
 POLICY_ATTR = "_workforce_policy"
 BEARER_SCHEME = {
@@ -30,13 +38,22 @@ BEARER_SCHEME = {
     "scheme": "bearer",
     "description": "An opaque token from POST /api/v1/auth/login.",
 }
+API_KEY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An organisation's API key (`wfk_...`, from POST /api/v1/api-keys), "
+    "sent as 'Authorization: Bearer <key>'. It may call an operation only with the scope "
+    "the operation names in `x-scopes`.",
+}
 
 
 @dataclass(frozen=True)
 class Policy:
-    """``roles is None`` means public; otherwise the roles allowed to call."""
+    """``roles is None`` means public; otherwise the roles allowed to call, and the
+    scope an API key needs (``None``: no key may call)."""
 
     roles: frozenset[Role] | None
+    scope: Scope | None = None
 
     @property
     def is_public(self) -> bool:
@@ -68,6 +85,11 @@ def current_token() -> ApiToken:
     return g.token
 
 
+def current_api_key() -> ApiKey | None:
+    """The API key the request came with, if it came with one."""
+    return g.get("api_key")
+
+
 def bearer_secret() -> str | None:
     """The token the request sends as ``Authorization: Bearer <token>``, if any."""
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
@@ -85,8 +107,12 @@ def authenticate() -> User:
         raise Unauthenticated(
             "Send an access token as 'Authorization: Bearer <token>'.", code="missing-token"
         )
-    user, token = tokens.authenticate(db_session(), raw)
-    g.user, g.token = user, token
+    if keys.is_key(raw):
+        key = keys.authenticate(db_session(), raw)
+        user, g.api_key = key.account, key
+    else:
+        user, g.token = tokens.authenticate(db_session(), raw)
+    g.user = user
     # A plain value for the request log, which runs after the unit of work has ended
     # (a rolled-back, closed session leaves ``user`` expired and detached).
     g.user_id = user.id
@@ -98,11 +124,33 @@ def authorize(policy: Policy) -> None:
         return
     user = authenticate()
     assert policy.roles is not None
-    if user.role not in policy.roles:
+    key = current_api_key()
+    if key is not None:
+        _check_scope(policy, key)
+    elif user.role not in policy.roles:
         raise Forbidden(
             f"This operation is not available to the {user.role.value} role.",
             code="role-forbidden",
         )
+
+
+def _check_scope(policy: Policy, key: ApiKey) -> None:
+    if policy.scope is None:
+        raise Forbidden("API keys cannot call this operation; it is for people only.",
+                        code="scope-forbidden", required_scope=None)
+    if policy.scope.value not in key.scopes:
+        raise Forbidden(f"This operation needs an API key with the scope "
+                        f"'{policy.scope.value}'.", code="scope-forbidden",
+                        required_scope=policy.scope.value)
+
+
+def who_may(policy: Policy) -> str:
+    """The sentence each operation's description ends with."""
+    assert policy.roles is not None
+    roles = ", ".join(sorted(role.value for role in policy.roles))
+    keys_part = (f"API keys with the scope `{policy.scope.value}`." if policy.scope
+                 else "Not for API keys.")
+    return f"Who may call: the roles {roles}. {keys_part}"
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -126,10 +174,17 @@ class Blueprint(flask_smorest.Blueprint):
             return view
         return document
 
-    def requires(self, *roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def requires(
+        self, *roles: Role, scope: Scope | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """The roles that may call; ``scope``, the API key scope that may call too.
+        A key acts with an admin's reach in the services, so a route open to keys must
+        be open to admins."""
         if not roles:
             raise ValueError("requires() needs at least one role; use authenticated")
-        return lambda view: self._guard(view, Policy(frozenset(roles)))
+        if scope is not None and Role.ADMIN not in roles:
+            raise ValueError("a route open to API keys must be open to admins")
+        return lambda view: self._guard(view, Policy(frozenset(roles), scope))
 
     def _guard(self, view: Callable[..., Any], policy: Policy) -> Callable[..., Any]:
         @wraps(view)
@@ -137,11 +192,17 @@ class Blueprint(flask_smorest.Blueprint):
             authorize(policy)
             return view(*args, **kwargs)
 
+        guarded.__doc__ = f"{(view.__doc__ or '').rstrip()}\n\n{who_may(policy)}"
         mark(guarded, policy)
-        guarded = self.doc(security=[{"bearerAuth": []}])(guarded)
-        guarded = self.refuses(401)(guarded)
-        if policy.roles != ANY_USER.roles:
-            guarded = self.refuses(403)(guarded)
+        security: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+        if policy.scope is not None:
+            security.append({"apiKey": []})
+        guarded = self.doc(
+            security=security, **{"x-roles": sorted(role.value for role in policy.roles or ()),
+                                   "x-scopes": [policy.scope.value] if policy.scope else []},
+        )(guarded)
+        # 403 on every guarded route: a role it is not for, or an API key without its scope.
+        guarded = self.refuses(401, 403)(guarded)
         return mark(guarded, policy)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
 from flask import current_app, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from workforce.accounts.models import MANAGERS, REVIEWERS, Role
 from workforce.api.bodies import raw_body
+from workforce.api.problems import members_of
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.tasks_schemas import (
@@ -19,6 +21,8 @@ from workforce.api.tasks_schemas import (
     AppealSchema,
     AssignmentListArgs,
     AssignmentSchema,
+    BulkReviewedSchema,
+    BulkReviewSchema,
     ImportArgs,
     ImportReportSchema,
     QualitySchema,
@@ -32,8 +36,10 @@ from workforce.api.tasks_schemas import (
     TaskListArgs,
 )
 from workforce.api.uow import db_session
+from workforce.integrations.scopes import Scope
 from workforce.projects import imports, reviews, tasks
 from workforce.projects.imports import ImportFormat
+from workforce.projects.reviews import BulkOutcome
 
 blp = Blueprint(
     "tasks", __name__, url_prefix="/api/v1",
@@ -56,7 +62,10 @@ IMPORT_BODY = {
     "(media URLs separated by spaces or `|`; gold_answer as JSON text). UTF-8. A row may "
     "carry its own content warning, `sensitivity` (none, sensitive, graphic; never below "
     "the project's) and `content_categories` (required unless none; in CSV, separated by "
-    "spaces or `|`), also as optional CSV columns of those names.",
+    "spaces or `|`), also as optional CSV columns of those names. For pairwise templates "
+    "a row may carry `payload.responses`, the responses compared (A: the first, B: the "
+    "second): `[{\"id\": \"a\", \"text\": \"...\"}, {\"id\": \"b\", \"text\": "
+    "\"...\"}]` (2 to 10, distinct ids); in CSV the column `responses` as JSON text.",
     "content": {mimetype: _FILE for mimetype in IMPORT_TYPES},
 }
 
@@ -64,7 +73,7 @@ IMPORT_BODY = {
 
 
 @blp.route("/projects/<uuid:project_id>/tasks/import", methods=["POST"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.TASKS_WRITE)
 @blp.arguments(ImportArgs, location="query")
 @blp.response(201, ImportReportSchema)
 @blp.doc(requestBody=IMPORT_BODY)
@@ -92,7 +101,7 @@ def import_tasks(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/imports")
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.TASKS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(TaskImportSchema))
 @blp.refuses(404)
@@ -102,7 +111,7 @@ def list_imports(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/projects/<uuid:project_id>/tasks")
-@blp.requires(*REVIEWERS)
+@blp.requires(*REVIEWERS, scope=Scope.TASKS_READ)
 @blp.arguments(TaskListArgs, location="query")
 @blp.response(200, page_of(StaffTaskSchema))
 @blp.refuses(404)
@@ -130,7 +139,8 @@ def claim(project_id: uuid.UUID):
     answers and that the caller has never had, for the project's lease length. One lease
     per trainer and project at a time: while one runs, it is returned (200) instead.
     The answer holds the task, its content warning (the task's own, else the project's),
-    the estimated task time and the current guidelines, never a gold answer; on a
+    the estimated task time, the current guidelines and the task template version the
+    answer must fit (`template`), never a gold answer; on a
     sensitive project when rotation is due, also `rotation` (the non-sensitive projects
     the caller is staffed on). Sensitive and graphic work comes without its content
     (`payload` null, `revealed_at` null): reveal it with `POST
@@ -220,7 +230,10 @@ def submit(args: dict, assignment_id: uuid.UUID):
     work without a content warning). A lease that ran out or was released, or whose
     task was not revealed, is refused (409 `lease-expired`, `lease-released`,
     `not-revealed`), as is one on a project whose suspension has taken effect (409
-    `project-suspended`, with `suspended_at`), and nothing is kept.
+    `project-suspended`, with `suspended_at`), and nothing is kept. On a project with a
+    task template the answer must fit the version in force at the claim (the
+    assignment's `template`): 422 `answer-invalid` with `errors` keyed by JSON pointer
+    into the answer, every problem at once, nothing kept.
     Work not sampled for review is approved and paid at once (`auto_approved`)."""
     return tasks.submit(
         db_session(), current_user(), assignment_id, answer=args["answer"],
@@ -251,7 +264,7 @@ def my_quality():
 
 
 @blp.route("/projects/<uuid:project_id>/reviews")
-@blp.requires(*REVIEWERS)
+@blp.requires(*REVIEWERS, scope=Scope.REVIEWS_READ)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ReviewItemSchema))
 @blp.refuses(404)
@@ -262,7 +275,7 @@ def review_queue(args: dict, project_id: uuid.UUID):
 
 
 @blp.route("/assignments/<uuid:assignment_id>/review", methods=["POST"])
-@blp.requires(*REVIEWERS)
+@blp.requires(*REVIEWERS, scope=Scope.REVIEWS_WRITE)
 @blp.arguments(ReviewSchema)
 @blp.response(200, ReviewedSchema)
 @blp.refuses(404, 409)
@@ -274,6 +287,34 @@ def review(args: dict, assignment_id: uuid.UUID):
         db_session(), current_user(), assignment_id, decision=args["decision"],
         rejection_category=args.get("rejection_category"), message=args.get("message"),
     )
+
+
+@blp.route("/projects/<uuid:project_id>/reviews/bulk", methods=["POST"])
+@blp.requires(*REVIEWERS, scope=Scope.REVIEWS_WRITE)
+@blp.arguments(BulkReviewSchema)
+@blp.response(200, BulkReviewedSchema)
+@blp.refuses(404)
+def review_bulk(args: dict, project_id: uuid.UUID):
+    """Approve, or reject with one `rejection_category` and `message`, up to 500
+    submitted assignments of the project at once. Each id is decided as a single review
+    would decide it (pay, the trainer told, a rejection open to appeal, audited), on its
+    own: one that cannot be decided is answered `error` with its problem and changes
+    nothing, and does not undo the others. The answer lists every id in the order sent
+    with its outcome. Sent again, an id already decided as asked is answered again
+    (`repeated: true`) and nothing is paid twice. A body with no ids, more than 500 or
+    an id twice is 422 and decides nothing."""
+    results = reviews.review_many(
+        db_session(), current_user(), project_id, args["assignment_ids"],
+        decision=args["decision"], rejection_category=args.get("rejection_category"),
+        message=args.get("message"),
+    )
+    counts = Counter(r.outcome for r in results)
+    return {
+        "approved": counts[BulkOutcome.APPROVED], "rejected": counts[BulkOutcome.REJECTED],
+        "errors": counts[BulkOutcome.ERROR],
+        "results": [{**vars(r), "problem": r.problem and members_of(r.problem)}
+                    for r in results],
+    }
 
 
 @blp.route("/projects/<uuid:project_id>/appeals")

@@ -11,18 +11,34 @@ from marshmallow import Schema, fields, validate
 
 from workforce.api.schemas import MoneySchema, PageArgs, Text, UtcDateTime
 from workforce.api.staffing_schemas import ContentWarningSchema
+from workforce.api.templates_schemas import AssignmentTemplateSchema, RenderedFieldSchema
 from workforce.api.trainer_wellbeing_schemas import RotationSchema
 from workforce.projects.imports import ImportFormat
 from workforce.projects.models import AppealState, AssignmentState, RejectionCategory
-from workforce.projects.reviews import MESSAGE_MAX, AppealDecision, ReviewDecision
+from workforce.projects.reviews import (
+    BULK_MAX,
+    MESSAGE_MAX,
+    AppealDecision,
+    BulkDecision,
+    BulkOutcome,
+    ReviewDecision,
+)
 
 ACTIVE_SECONDS_MAX = 10_000_000
+
+
+class TaskResponseSchema(Schema):
+    id = fields.String()
+    text = fields.String()
 
 
 class TaskPayloadSchema(Schema):
     prompt = fields.String()
     media_urls = fields.List(fields.String())
     instructions = fields.String(metadata={"description": "Per-task instructions."})
+    responses = fields.List(fields.Nested(TaskResponseSchema), metadata={
+        "description": "The responses a pairwise field compares (A: the first, B: the "
+        "second); only on tasks imported with them."})
 
 
 # --- imports -------------------------------------------------------------------------
@@ -158,7 +174,15 @@ class AssignmentSchema(Schema):
     revisions = fields.Integer(attribute="assignment.revisions", metadata={
         "description": "How many times a revision was asked for."})
     pay = fields.Nested(MoneySchema, allow_none=True, metadata={
-        "description": "What an approval pays (per-task projects, once submitted)."})
+        "description": "What an approval of this task pays (per-task projects; null on "
+        "hourly ones, whose time is paid, and on leases that ended unsubmitted). Fixed at "
+        "the first submission as the higher of the rates in force at the claim and at "
+        "that submission (when the two differ in currency, the one at submission); before "
+        "it, the rate in force at the claim: the least the task will pay, since a rate "
+        "cut during the lease never lowers it and a raise is paid."})
+    pay_fixed = fields.Boolean(metadata={
+        "description": "Whether `pay` is fixed (true once first submitted) or the minimum "
+        "shown on a lease (false)."})
     appeal = fields.Nested(AppealBriefSchema, allow_none=True)
     guidelines = fields.Nested(TaskGuidelinesSchema, allow_none=True, metadata={
         "description": "The project's current guidelines (on a claim and on one "
@@ -168,6 +192,9 @@ class AssignmentSchema(Schema):
     rotation = fields.Nested(RotationSchema, allow_none=True, metadata={
         "description": "On a claim of sensitive work when rotation is due: the "
         "non-sensitive projects the trainer is staffed on (null otherwise)."})
+    template = fields.Nested(AssignmentTemplateSchema, allow_none=True, metadata={
+        "description": "The task template version in force at the claim, which the "
+        "answer must fit (null: any JSON answer)."})
 
 
 class AssignmentListArgs(PageArgs):
@@ -176,7 +203,10 @@ class AssignmentListArgs(PageArgs):
 
 
 class SubmitSchema(Schema):
-    answer = fields.Raw(required=True, metadata={"description": "Any JSON value but null."})
+    answer = fields.Raw(required=True, metadata={
+        "description": "Any JSON value but null; on a project with a task template, an "
+        "object that fits the version in force at the claim (422 `answer-invalid`, "
+        "`errors` keyed by JSON pointer into the answer)."})
     active_seconds = fields.Integer(
         strict=True, required=True, validate=validate.Range(min=0, max=ACTIVE_SECONDS_MAX),
         metadata={"description": "Time spent working; capped at the time since the task "
@@ -244,6 +274,11 @@ class ReviewItemSchema(Schema):
     claimed_at = UtcDateTime(attribute="assignment.claimed_at")
     submitted_at = UtcDateTime(attribute="assignment.submitted_at")
     revisions = fields.Integer(attribute="assignment.revisions")
+    template_version = fields.Integer(allow_none=True, metadata={
+        "description": "The task template version in force at the claim (null: none)."})
+    fields = fields.List(fields.Nested(RenderedFieldSchema), allow_none=True, metadata={
+        "description": "The answer field by field, in the template's order (null without "
+        "a template)."})
 
 
 class ReviewSchema(Schema):
@@ -270,6 +305,51 @@ class ReviewedSchema(Schema):
                                 metadata={"description": GOLD_SCORE})
     gold_scores = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
                               allow_none=True, metadata={"description": GOLD_SCORES})
+
+
+class BulkReviewSchema(Schema):
+    assignment_ids = fields.List(
+        fields.UUID(), required=True, validate=validate.Length(min=1, max=BULK_MAX),
+        metadata={"description": f"1 to {BULK_MAX} different submitted assignments of "
+                  "the project.", "uniqueItems": True})
+    decision = fields.Enum(BulkDecision, by_value=True, required=True)
+    rejection_category = fields.Enum(RejectionCategory, by_value=True, metadata={
+        "description": "Required to reject (one for every id); not allowed to approve."})
+    message = Text(validate=validate.Length(max=MESSAGE_MAX), metadata={
+        "description": "Required to reject; every trainer concerned reads it."})
+
+
+class BulkProblemSchema(Schema):
+    """Why one id was not decided: the problem a single review of it would answer."""
+
+    type = fields.String(metadata={"example": "urn:workforce:problem:illegal-transition"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    current_state = fields.String(metadata={
+        "description": "The assignment's state, when it was not submitted work."})
+
+
+class BulkResultSchema(Schema):
+    assignment_id = fields.UUID()
+    outcome = fields.Enum(BulkOutcome, by_value=True)
+    state = fields.Enum(AssignmentState, by_value=True, allow_none=True, metadata={
+        "description": "The assignment's state now (null when not found)."})
+    repeated = fields.Boolean(metadata={
+        "description": "Already decided as asked (this request made before, or another "
+        "reviewer's same decision): nothing was done or paid again."})
+    problem = fields.Nested(BulkProblemSchema, allow_none=True, metadata={
+        "description": "Why the id was not decided (`outcome: error`): "
+        "`not-found` (no such assignment in this project), `illegal-transition` with "
+        "`current_state` (not submitted, or decided otherwise); null otherwise."})
+
+
+class BulkReviewedSchema(Schema):
+    approved = fields.Integer()
+    rejected = fields.Integer()
+    errors = fields.Integer()
+    results = fields.List(fields.Nested(BulkResultSchema), metadata={
+        "description": "Every id, in the order sent, with its outcome."})
 
 
 class AppealListArgs(PageArgs):

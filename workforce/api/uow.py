@@ -25,7 +25,7 @@ from workforce.api.bodies import raw_body_types
 from workforce.db import Database
 
 # What the first attempt kept of the caller that is bound to its session.
-_SESSION_BOUND = ("db_session", "user", "token")
+_SESSION_BOUND = ("db_session", "user", "token", "api_key")
 
 
 def database() -> Database:

@@ -95,6 +95,18 @@ def rate_at(session: Session, project_id: uuid.UUID, when: datetime) -> ProjectR
     return session.scalars(_in_force(select(ProjectRate), project_id, when)).one_or_none()
 
 
+def task_pay_rate(
+    at_claim: ProjectRate | None, at_submission: ProjectRate | None
+) -> ProjectRate | None:
+    """The rate a per-task assignment is paid, fixed at its first submission: the higher
+    of the rates in force at its claim and at that submission, so a rate cut during a
+    lease never cuts its pay and a raise during it is paid. Rates in two currencies are
+    not compared: the one in force at the submission is paid."""
+    if at_claim is None or at_submission is None or at_claim.currency != at_submission.currency:
+        return at_submission
+    return at_claim if at_claim.amount > at_submission.amount else at_submission
+
+
 def rate_in_force_id(project_id: Any, when: Any) -> Any:
     """``rate_at`` as a scalar subquery of the rate's id, for a query that reads the
     rate along with what it pays for (``project_id`` and ``when`` may be a column and a

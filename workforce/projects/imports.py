@@ -64,11 +64,12 @@ PRIORITY_LIMIT = 1_000_000
 
 FIELDS = ("external_id", "payload", "redundancy", "priority", "gold_answer", "sensitivity",
           "content_categories")
-PAYLOAD_FIELDS = ("prompt", "media_urls", "instructions")
+PAYLOAD_FIELDS = ("prompt", "media_urls", "instructions", "responses")
 CSV_COLUMNS = (
     "external_id", "prompt", "media_urls", "instructions", "redundancy", "priority",
-    "gold_answer", "sensitivity", "content_categories",
+    "gold_answer", "sensitivity", "content_categories", "responses",
 )
+RESPONSES_MAX = 10
 LEVEL = {Sensitivity.NONE: 0, Sensitivity.SENSITIVE: 1, Sensitivity.GRAPHIC: 2}
 _URL_SEPARATORS = re.compile(r"[\s|]+")
 
@@ -185,7 +186,7 @@ def check_row(
     project_sensitivity: Sensitivity = Sensitivity.NONE,
 ) -> tuple[CleanRow | None, list[str]]:
     """Validate one row given as ``external_id, prompt, media_urls, instructions,
-    redundancy, priority, gold_answer, sensitivity, content_categories`` (absent: not in
+    redundancy, priority, gold_answer, sensitivity, content_categories, responses`` (absent: not in
     ``values``); ``names`` says how the file calls each field, for the messages."""
     messages: list[str] = []
 
@@ -237,14 +238,45 @@ def check_row(
     if not is_finite_json(gold):
         bad("gold_answer", "NaN and infinities are not JSON.")
     sensitivity, categories = _check_warning(values, bad, project_sensitivity)
-    for key in ("external_id", "prompt", "instructions", "media_urls", "gold_answer"):
+    responses = values.get("responses")
+    if responses is not None:
+        for message in _response_problems(responses):
+            bad("responses", message)
+    for key in ("external_id", "prompt", "instructions", "media_urls", "gold_answer",
+                "responses"):
         if _has_nul(values.get(key)):
             bad(key, "Must not contain NUL characters.")
     if messages or external_id is None:
         return None, messages
     payload = {"prompt": prompt, "media_urls": media_urls, "instructions": instructions}
+    if responses is not None:
+        payload["responses"] = responses
     return CleanRow(external_id, payload, redundancy, priority, gold, sensitivity,
                     categories), []
+
+
+def _response_problems(responses: Any) -> list[str]:
+    """The responses a pairwise field compares (A: the first, B: the second): a list of
+    ``{"id", "text"}`` with distinct ids."""
+    if not isinstance(responses, list) or not 2 <= len(responses) <= RESPONSES_MAX:
+        return [f"Must be a list of 2 to {RESPONSES_MAX} responses, each {{id, text}}."]
+    problems, ids = [], set()
+    for index, response in enumerate(responses, start=1):
+        if not isinstance(response, dict) or set(response) != {"id", "text"}:
+            problems.append(f"Response {index} must be an object with id and text only.")
+            continue
+        response_id, text = response["id"], response["text"]
+        if not isinstance(response_id, str) or not response_id.strip() or len(
+                response_id) > EXTERNAL_ID_MAX:
+            problems.append(f"Response {index}: id must be a text of 1 to "
+                            f"{EXTERNAL_ID_MAX} characters.")
+        elif response_id in ids:
+            problems.append(f"Response {index}: id {response_id!r} is used twice.")
+        ids.add(response_id)
+        if not isinstance(text, str) or not text.strip() or len(text) > TEXT_MAX:
+            problems.append(f"Response {index}: text must be a non-empty text of at most "
+                            f"{TEXT_MAX} characters.")
+    return problems
 
 
 def _check_warning(
@@ -404,13 +436,15 @@ def _csv_rows(body: IO[bytes]) -> Iterator[Parsed]:
         for name in ("redundancy", "priority"):
             if (number_value := _csv_int(raw.get(name, ""))) is not None:
                 values[name] = number_value
-        gold_text = raw.get("gold_answer", "").strip()
-        if gold_text:
-            try:
-                values["gold_answer"] = json.loads(gold_text)
-            except ValueError:
-                messages.append('gold_answer: Must be JSON text, e.g. "yes" in quotes, 3 or '
-                                '{"label": "a"}.')
+        for name, example in (
+            ("responses", '[{"id": "a", "text": "..."}, {"id": "b", "text": "..."}]'),
+            ("gold_answer", '"yes" in quotes, 3 or {"label": "a"}'),
+        ):
+            if (text := raw.get(name, "").strip()):
+                try:
+                    values[name] = json.loads(text)
+                except ValueError:
+                    messages.append(f"{name}: Must be JSON text, e.g. {example}.")
         yield number, values, {}, messages
 
 

@@ -429,7 +429,8 @@ class Assignment(IdMixin, TimestampMixin, Base):
     submitted_at: Mapped[datetime | None]
     answer: Mapped[Any | None] = mapped_column(json_type())
     active_seconds: Mapped[int | None]
-    # The rate in force when the work was first submitted: what an approval pays.
+    # Fixed at the first submission: the higher of the rates in force at the claim and
+    # then (``access.task_pay_rate``), what an approval pays.
     rate_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("project_rates.id"))
     # False: not sampled for review, approved on submission.
     sampled: Mapped[bool | None]

@@ -7,6 +7,10 @@
 - Reviewers (and managers) of the project's organisation approve, reject (with a
   category and a message) or ask for a revision (with a message). A rejection gives
   the task's slot back, since the task still needs an answer.
+- A bulk review (``review_many``) approves, or rejects with one category and message,
+  up to ``BULK_MAX`` assignments, each through the same rule as a single review in its
+  own savepoint, answering each id with its outcome; asked again, an id already decided
+  as asked is answered again and nothing is paid twice.
 - A trainer may appeal a rejection once; a manager upholds or overturns it. An
   overturned rejection pays as an approval, and its answer counts again: the slot given
   back when it was rejected is closed. If another trainer took that slot meanwhile
@@ -14,8 +18,9 @@
   which is cheaper than making anyone's work disappear; the manager is told, and the
   project report counts such tasks.
 - Every approval (manual, automatic, unsampled, overturned) records one earning at
-  the rate in force when the work was first submitted; the earning's unique source
-  key makes a second approval path pay nothing more.
+  the rate fixed at the work's first submission (``access.task_pay_rate``: the higher
+  of the rates in force at the claim and at that submission); the earning's unique
+  source key makes a second approval path pay nothing more.
 - Work nobody reviews within ``auto_approve_days`` is approved by the scheduler
   (``auto_approve_submissions``) whatever the project's state, so unreviewed work is
   always paid; a revision the trainer never sends back expires and frees its slot.
@@ -27,6 +32,7 @@ import hashlib
 import json
 import math
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload, selectinload
 
 from workforce import clock
 from workforce.accounts import audit
@@ -44,7 +50,7 @@ from workforce.accounts.audit import Actor
 from workforce.accounts.models import Organisation, User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
-from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
+from workforce.errors import Conflict, DomainError, IllegalTransition, Invalid, NotFound
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -59,7 +65,9 @@ from workforce.projects.models import (
     RejectionCategory,
     Task,
 )
-from workforce.results import gold
+from workforce.results import gold, templates
+from workforce.results.answers import rendered
+from workforce.results.models import TemplateVersion
 from workforce.wellbeing import filters as wellbeing_filters
 
 SCHEDULER = audit.SystemActor("scheduler")
@@ -67,6 +75,8 @@ SCHEDULER = audit.SystemActor("scheduler")
 SAMPLING = audit.SystemActor("review-sampling")
 SOURCE_TYPE = "task_assignment"
 MESSAGE_MAX = 5000
+# Assignments one bulk review decides at most.
+BULK_MAX = 500
 RATIO = Decimal("0.0001")
 
 
@@ -224,6 +234,10 @@ class ReviewItem:
 
     assignment: Assignment
     task: Task
+    # The answer field by field (``results.answers.rendered``) with the template version
+    # in force at the claim; None when the project had no template then.
+    template_version: int | None = None
+    fields: list[dict[str, Any]] | None = None
 
 
 def _locked_assignment(session: Session, assignment_id: uuid.UUID) -> Assignment | None:
@@ -256,7 +270,15 @@ def review_queue(
     found = paginate(
         session, stmt, page, order=(Assignment.submitted_at.nulls_last(), Assignment.id)
     )
-    return Page([ReviewItem(a, a.task) for a in found.items], found.next_cursor)
+    versions = templates.versions_for(session, found.items)
+    return Page([_review_item(a, versions[a.id]) for a in found.items], found.next_cursor)
+
+
+def _review_item(assignment: Assignment, version: TemplateVersion | None) -> ReviewItem:
+    if version is None:
+        return ReviewItem(assignment, assignment.task)
+    return ReviewItem(assignment, assignment.task, version.number,
+                      rendered(version.fields, assignment.answer))
 
 
 def _check_review(
@@ -289,6 +311,20 @@ def review(
     staff member's organisation. The trainer is told; the decision is audited."""
     _check_review(decision, rejection_category, message)
     assignment = _staff_assignment(session, staff, assignment_id)
+    _decide(session, staff, assignment, decision, rejection_category, message)
+    return assignment
+
+
+def _decide(
+    session: Session,
+    staff: User,
+    assignment: Assignment,
+    decision: ReviewDecision,
+    rejection_category: RejectionCategory | None,
+    message: str | None,
+) -> None:
+    """The one review rule, for a checked decision on an assignment locked by the
+    caller: single and bulk reviews both come here."""
     if assignment.state is not AssignmentState.SUBMITTED:
         raise IllegalTransition(
             f"Only submitted work is reviewed; this assignment is {assignment.state.value}.",
@@ -308,7 +344,7 @@ def review(
                f"Your answer to {where} was approved.{_paid_text(money)}"
                + (f" Feedback: {message}" if message else ""), data)
         session.flush()
-        return assignment
+        return
     if decision is ReviewDecision.REJECT:
         lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.REJECTED)
         assignment.rejection_category = rejection_category
@@ -330,7 +366,118 @@ def review(
         after={**_snapshot(assignment), "message": message},
     )
     session.flush()
-    return assignment
+
+
+# --- bulk review ---------------------------------------------------------------------
+
+
+class BulkDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class BulkOutcome(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What became of one id of a bulk review. ``repeated``: the assignment was already
+    decided as asked (a repeat of the request, or another reviewer's same decision), so
+    nothing was done or paid again. ``problem``: why an id was not decided."""
+
+    assignment_id: uuid.UUID
+    outcome: BulkOutcome
+    state: AssignmentState | None = None
+    repeated: bool = False
+    problem: DomainError | None = None
+
+
+def review_many(
+    session: Session,
+    staff: User,
+    project_id: uuid.UUID,
+    assignment_ids: Sequence[uuid.UUID],
+    *,
+    decision: BulkDecision,
+    rejection_category: RejectionCategory | None = None,
+    message: str | None = None,
+) -> list[BulkResult]:
+    """Approve, or reject with one category and message, up to ``BULK_MAX`` submitted
+    assignments of a project of the staff member's organisation, each exactly as
+    ``review`` would (pay, notice, audit; a rejection may be appealed) and in its own
+    savepoint: one that fails is left untouched and does not undo the others. Ids of
+    other projects or organisations are ``not-found``. An id already decided as asked
+    is answered again (``repeated``) without doing or paying anything twice."""
+    _check_bulk(assignment_ids)
+    single = ReviewDecision(decision.value)
+    _check_review(single, rejection_category, message)
+    access.get_project(session, staff, project_id)
+    found = _locked_in_project(session, project_id, assignment_ids)
+    return [
+        _review_one(session, staff, assignment_id, found.get(assignment_id), single,
+                    rejection_category, message)
+        for assignment_id in assignment_ids
+    ]
+
+
+def _check_bulk(assignment_ids: Sequence[uuid.UUID]) -> None:
+    problems = []
+    if not 1 <= len(assignment_ids) <= BULK_MAX:
+        problems.append(f"Between 1 and {BULK_MAX} ids.")
+    repeated = sorted(str(i) for i, n in Counter(assignment_ids).items() if n > 1)
+    if repeated:
+        problems.append("Each id at most once; repeated: " + ", ".join(repeated[:10]) + ".")
+    if problems:
+        raise Invalid("The ids to review are not a list of 1 to 500 different ids.",
+                      errors={"assignment_ids": problems})
+
+
+def _locked_in_project(
+    session: Session, project_id: uuid.UUID, assignment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Assignment]:
+    """The project's assignments among the ids, locked in id order (two bulk reviews
+    of overlapping ids then queue instead of deadlocking), with their tasks."""
+    return {a.id: a for a in session.scalars(
+        select(Assignment)
+        .where(Assignment.id.in_(assignment_ids), Assignment.project_id == project_id)
+        .order_by(Assignment.id)
+        .options(selectinload(Assignment.task))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )}
+
+
+def _review_one(
+    session: Session, staff: User, assignment_id: uuid.UUID, assignment: Assignment | None,
+    decision: ReviewDecision, rejection_category: RejectionCategory | None,
+    message: str | None,
+) -> BulkResult:
+    done = (BulkOutcome.APPROVED if decision is ReviewDecision.APPROVE
+            else BulkOutcome.REJECTED)
+    if assignment is None:
+        return BulkResult(assignment_id, BulkOutcome.ERROR,
+                          problem=NotFound("No such assignment in this project."))
+    if _decided_as_asked(assignment, decision, rejection_category):
+        return BulkResult(assignment_id, done, assignment.state, repeated=True)
+    try:
+        with session.begin_nested():
+            _decide(session, staff, assignment, decision, rejection_category, message)
+    except DomainError as refused:
+        return BulkResult(assignment_id, BulkOutcome.ERROR, assignment.state,
+                          problem=refused)
+    return BulkResult(assignment_id, done, assignment.state)
+
+
+def _decided_as_asked(
+    assignment: Assignment, decision: ReviewDecision, category: RejectionCategory | None
+) -> bool:
+    if decision is ReviewDecision.APPROVE:
+        return assignment.state is AssignmentState.APPROVED
+    return (assignment.state is AssignmentState.REJECTED
+            and assignment.rejection_category == category)
 
 
 # --- appeals -------------------------------------------------------------------------

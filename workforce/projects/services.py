@@ -469,7 +469,7 @@ def _below_floor(detail: str, field_name: str, minimum: int, floor: floors.Floor
 # --- changing settings ---------------------------------------------------------------
 
 
-def _writable(session: Session, manager: User, project_id: uuid.UUID) -> Project:
+def writable_project(session: Session, manager: User, project_id: uuid.UUID) -> Project:
     """The project, locked, unless it is closed (409)."""
     access.get_project(session, manager, project_id)
     project = access.lock_project(session, project_id)
@@ -485,7 +485,7 @@ def update_project(
     session: Session, manager: User, project_id: uuid.UUID, **changes: Any
 ) -> Project:
     """Change settings (audited). See the module's rules for what is fixed when."""
-    project = _writable(session, manager, project_id)
+    project = writable_project(session, manager, project_id)
     before = _settings(project)
     if "content_categories" in changes:
         changes["content_categories"] = _categories(changes["content_categories"])
@@ -601,7 +601,7 @@ def replace_requirements(
 ) -> Project:
     """Replace the required qualifications (audited). Members already staffed stay;
     the new list applies to applications, invitations and acceptances from now on."""
-    project = _writable(session, manager, project_id)
+    project = writable_project(session, manager, project_id)
     errors = _Errors()
     _check_requirements(session, manager, errors, requirements)
     errors.raise_any("The requirements are invalid.")
@@ -634,7 +634,7 @@ def add_guidelines(
 ) -> GuidelineVersion:
     """The next version of the guidelines (audited); on a project past draft every
     active member is told, with the version number."""
-    project = _writable(session, manager, project_id)
+    project = writable_project(session, manager, project_id)
     current = access.current_guidelines(session, project.id)
     number = (current.number if current else 0) + 1
     version = GuidelineVersion(
@@ -679,7 +679,7 @@ def add_rate(
     """The next rate version, in force from ``effective_from`` (now by default; never
     in the past, so work already done keeps its rate). Audited with the amounts before
     and after; announced to active members."""
-    project = _writable(session, manager, project_id)
+    project = writable_project(session, manager, project_id)
     now = clock.now()
     # To the whole second, as work times are: a session started in the rate's first
     # second is paid at it. A time in the current second is not in the past.

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, not_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -65,6 +65,8 @@ from workforce.projects.models import (
     Sensitivity,
     Task,
 )
+from workforce.results import templates
+from workforce.results.models import TemplateVersion
 from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
@@ -85,7 +87,9 @@ ROUNDS = 10
 @dataclass(frozen=True)
 class AssignmentView:
     """One of a trainer's assignments with its task (never the gold answer), its review
-    feedback, its appeal, and what it pays once approved."""
+    feedback, its appeal, and what it pays once approved: ``pay`` is fixed at the first
+    submission (``access.task_pay_rate``); before it, a lease shows the rate in force at
+    its claim, the least it will pay."""
 
     assignment: Assignment
     task: Task
@@ -95,12 +99,18 @@ class AssignmentView:
     guidelines: GuidelineVersion | None = None
     # On a claim of sensitive work when rotation is due: where ordinary work waits.
     rotation: limits.RotationHint | None = None
+    # The task template version in force at the claim (None: any JSON answer).
+    template: TemplateVersion | None = None
 
     @property
     def payload(self) -> dict[str, Any] | None:
         """The task's content, once revealed (sensitive and graphic work waits for the
         trainer's reveal)."""
         return self.task.payload if self.assignment.revealed_at is not None else None
+
+    @property
+    def pay_fixed(self) -> bool:
+        return self.assignment.rate_id is not None
 
     @property
     def content_warning(self) -> dict[str, Any]:
@@ -110,7 +120,9 @@ class AssignmentView:
 
 
 def _views(
-    session: Session, assignments: list[Assignment], *, guidelines: bool = False
+    session: Session, assignments: list[Assignment], *, guidelines: bool = False,
+    claim_rates: dict[uuid.UUID, ProjectRate] | None = None,
+    template_versions: dict[uuid.UUID, TemplateVersion | None] | None = None,
 ) -> list[AssignmentView]:
     # Only reviewed work can have been appealed: a claim or a first submission asks for
     # no appeals.
@@ -120,15 +132,43 @@ def _views(
         for appeal in session.scalars(select(Appeal).where(Appeal.assignment_id.in_(ids)))
     } if ids else {}
     rates = _rates(session, {a.rate_id for a in assignments if a.rate_id is not None})
+    if claim_rates is None:
+        claim_rates = _claim_rates(session, [a for a in assignments if _pay_not_fixed(a)])
+    if template_versions is None:
+        template_versions = templates.versions_for(session, assignments)
     views = []
     for a in assignments:
         rate = rates.get(a.rate_id) if a.rate_id else None
+        if _pay_not_fixed(a):
+            rate = claim_rates.get(a.id)
         views.append(AssignmentView(
             assignment=a, task=a.task, project=a.project, appeal=appeals.get(a.id),
             pay=Money(rate.amount, rate.currency) if rate else None,
             guidelines=access.current_guidelines(session, a.project_id) if guidelines else None,
+            template=template_versions[a.id],
         ))
     return views
+
+
+def _pay_not_fixed(assignment: Assignment) -> bool:
+    """A per-task lease not yet submitted: it pays at least the rate at its claim."""
+    return (assignment.rate_id is None and assignment.state is AssignmentState.LEASED
+            and assignment.project.pay_model is PayModel.PER_TASK)
+
+
+def _claim_rates(
+    session: Session, assignments: list[Assignment]
+) -> dict[uuid.UUID, ProjectRate]:
+    """The rate in force at each assignment's claim, by assignment id."""
+    if not assignments:
+        return {}
+    rows = session.execute(
+        select(Assignment.id, ProjectRate)
+        .join(ProjectRate, ProjectRate.id == access.rate_in_force_id(
+            Assignment.project_id, Assignment.claimed_at))
+        .where(Assignment.id.in_([a.id for a in assignments]))
+    )
+    return {assignment_id: rate for assignment_id, rate in rows}
 
 
 def _rates(session: Session, rate_ids: set[uuid.UUID]) -> dict[uuid.UUID, ProjectRate]:
@@ -210,7 +250,7 @@ def claim_next(
     trainer is not staffed (403 ``not-staffed``), and with 409 ``no-task-available``.
     """
     now = clock.now()
-    locked = _lock_for_claim(session, trainer, project_id)
+    locked = _lock_for_claim(session, trainer, project_id, now)
     project = locked.project
     access.require_open_for_work(project, now)
     held = _live_lease(session, trainer.id, project_id, now)
@@ -222,7 +262,14 @@ def claim_next(
         gate = limits.gate_for(session, trainer, project.organisation_id, now=now)
     rotation = limits.rotation_hint(session, gate, project) if gate is not None else None
     assignment = held or _take_next_task(session, trainer, project, now, gate)
-    view = _views(session, [assignment])[0]
+    # A new lease was claimed now: the rate read with the project is the one at its
+    # claim (a lease held from before reads its own).
+    claim_rates = None
+    if held is None:
+        claim_rates = {assignment.id: locked.rate} if locked.rate else {}
+    template = templates.version_for_given(session, assignment, locked.template)
+    view = _views(session, [assignment], claim_rates=claim_rates,
+                  template_versions={assignment.id: template})[0]
     return replace(view, guidelines=locked.guidelines, rotation=rotation), held is None
 
 
@@ -231,21 +278,26 @@ class _ClaimedProject:
     project: Project
     sensitive_open: bool  # an open task is sensitive on its own
     guidelines: GuidelineVersion | None  # the current version, for the answer
+    rate: ProjectRate | None  # in force now, the least a lease claimed now pays
+    template: TemplateVersion | None  # the current task template
 
 
 def _lock_for_claim(
-    session: Session, trainer: User, project_id: uuid.UUID
+    session: Session, trainer: User, project_id: uuid.UUID, now: datetime
 ) -> _ClaimedProject:
     """Share-lock the project, then lock the trainer's row and membership (the order
     everything else takes them in), re-reading the project so a change committed while
     we waited is seen; with it, whether an open task of the project is sensitive on its
-    own, and its current guidelines. A project the trainer may not see is 404, one they
-    are not staffed on 403 ``not-staffed`` (``eligibility.staffed_project``'s rule).
+    own, its current guidelines and task template, and its rate in force ``now``. A
+    project the trainer may not see is 404, one they are not staffed on 403
+    ``not-staffed``
+    (``eligibility.staffed_project``'s rule).
 
     The membership lock serialises one trainer's claims on a project (one live lease at
     a time), and makes a concurrent removal wait for the claim and then end its lease;
     the trainer's lock does the same for a consent withdrawal."""
-    row = session.execute(_project_stmt(), {"project_id": project_id}).one_or_none()
+    row = session.execute(_project_stmt(), {"project_id": project_id, "now": now}
+                          ).one_or_none()
     if row is None or row[0].state is ProjectState.DRAFT:
         raise NotFound("No such project.")
     access.lock_trainer(session, trainer.id)
@@ -253,7 +305,7 @@ def _lock_for_claim(
                             {"project_id": project_id, "trainer_id": trainer.id})
     if member is None:
         raise eligibility.not_staffed(session, trainer, project_id)
-    return _ClaimedProject(row[0], bool(row[1]), row[2])
+    return _ClaimedProject(row[0], bool(row[1]), row[2], row[3], row[4])
 
 
 def _live_lease(
@@ -384,10 +436,18 @@ def _try_take(
 def _project_stmt() -> Any:
     project_id = bindparam("project_id")
     return (
-        select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion)
+        select(Project, limits.sensitive_tasks_open(project_id), GuidelineVersion, ProjectRate,
+               TemplateVersion)
+        .select_from(Project)
         .outerjoin(GuidelineVersion, and_(
             GuidelineVersion.project_id == Project.id,
             GuidelineVersion.number == access.latest_guidelines_number(Project.id),
+        ))
+        .outerjoin(ProjectRate, ProjectRate.id == access.rate_in_force_id(
+            Project.id, bindparam("now")))
+        .outerjoin(TemplateVersion, and_(
+            TemplateVersion.project_id == Project.id,
+            TemplateVersion.number == templates.latest_number(Project.id),
         ))
         .where(Project.id == project_id)
         .with_for_update(read=True, of=Project)
@@ -635,14 +695,16 @@ def submit(
     for work without a content warning) or since the revision was asked for, so a
     lease never reports more work than it could hold. A lease that ran out or was
     released, or whose task was never revealed, is refused (409) and nothing is
-    written. Gold tasks are scored at once; work not sampled for review is approved
+    written. On a project with a task template the answer must fit the version in force
+    at the claim (``results.templates.check_submission``: 422 ``answer-invalid``, nothing
+    written). Gold tasks are scored at once; work not sampled for review is approved
     (and paid) at once.
     """
     if answer is None or not reviews.is_finite_json(answer):
         raise Invalid("The answer must be a JSON value (not null, NaN or infinite).",
                       errors={"answer": ["Must be JSON: not null, NaN or infinite."]})
     now = clock.now()
-    assignment, rate_in_force = _locked_for_submit(session, trainer, assignment_id, now)
+    assignment, rate = _locked_for_submit(session, trainer, assignment_id, now)
     project = assignment.project
     if assignment.state is AssignmentState.REVISION_REQUESTED:
         asked = assignment.reviewed_at or assignment.submitted_at or assignment.claimed_at
@@ -653,14 +715,14 @@ def submit(
     else:
         _require_live(assignment, now)
         worked = min(active_seconds, _seconds_between(require_revealed(assignment), now))
-    rate = None
-    if project.pay_model is PayModel.PER_TASK and assignment.rate_id is None:
-        rate = rate_in_force
-        if rate is None:
-            raise Conflict(
-                "The project has no pay rate in force; ask its manager to set one.",
-                code="no-rate-in-force",
-            )
+    if project.pay_model is not PayModel.PER_TASK or assignment.rate_id is not None:
+        rate = None  # hourly work is paid through its time; a revision keeps its rate
+    elif rate is None:
+        raise Conflict(
+            "The project has no pay rate in force; ask its manager to set one.",
+            code="no-rate-in-force",
+        )
+    template = templates.check_submission(session, assignment, answer)
     lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.SUBMITTED)
     assignment.answer = answer
     assignment.active_seconds = worked
@@ -669,31 +731,35 @@ def submit(
         # Decided here rather than in on_submitted: one UPDATE of the row, not two.
         assignment.sampled = reviews.is_sampled(assignment.id, project.review_sample_percent)
     if rate is not None:
-        # Paid at the rate in force when the work was first handed in.
+        # Fixed at the first submission: never less than the rate at the claim.
         assignment.rate_id = rate.id
     session.flush()
     reviews.on_submitted(session, assignment, now)
-    return _views(session, [assignment])[0]
+    return _views(session, [assignment], template_versions={assignment.id: template})[0]
 
 
 def _locked_for_submit(
     session: Session, trainer: User, assignment_id: uuid.UUID, now: datetime
 ) -> tuple[Assignment, ProjectRate | None]:
-    """``_own_assignment`` under its lock, with the project's rate in force ``now`` in
+    """``_own_assignment`` under its lock, with what a first submission ``now`` would
+    pay (``access.task_pay_rate``): the rates in force at the claim and ``now`` come in
     the same round trip."""
     row = session.execute(_submit_stmt(), {"assignment_id": assignment_id, "now": now}
                           ).one_or_none()
     if row is None or row[0].trainer_id != trainer.id:
         raise NotFound("No such assignment.")
-    return row[0], row[1]
+    return row[0], access.task_pay_rate(at_claim=row[1], at_submission=row[2])
 
 
 @functools.cache
 def _submit_stmt() -> Any:
+    at_claim = aliased(ProjectRate)
     return (
         _own_assignment_stmt(bindparam("assignment_id"), lock=True)
-        .add_columns(ProjectRate)
-        .outerjoin(ProjectRate, ProjectRate.id == access.rate_in_force_id(
+        .add_columns(at_claim, ProjectRate)
+        .outerjoin_from(Assignment, at_claim, at_claim.id == access.rate_in_force_id(
+            Assignment.project_id, Assignment.claimed_at))
+        .outerjoin_from(Assignment, ProjectRate, ProjectRate.id == access.rate_in_force_id(
             Assignment.project_id, bindparam("now")))
     )
 

@@ -1,0 +1,1 @@
+"""Integrations: what other systems use to work with an organisation (API keys)."""

@@ -1,0 +1,1 @@
+"""Trainers' own data: the archive of everything held about them, and erasure."""
