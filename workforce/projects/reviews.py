@@ -139,10 +139,13 @@ def is_sampled(assignment_id: uuid.UUID, percent: int) -> bool:
 
 
 def on_submitted(session: Session, assignment: Assignment, now: datetime) -> None:
-    """Score a gold answer, decide sampling once (work whose gold a person must judge is
-    always reviewed), and approve work not sampled."""
-    if assignment.task.gold_answer is not None and _score_gold(assignment, None):
-        assignment.sampled = True
+    """Score a gold answer with the template version of the claim, decide sampling once
+    (work whose gold a person must judge is always reviewed), and approve work not
+    sampled."""
+    if assignment.task.gold_answer is not None:
+        version = templates.version_for(session, assignment)
+        if _score_gold(assignment, version.fields if version else None):
+            assignment.sampled = True
     if assignment.sampled is None:
         assignment.sampled = is_sampled(assignment.id, assignment.project.review_sample_percent)
     if not assignment.sampled:
