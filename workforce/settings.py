@@ -82,6 +82,10 @@ class Settings:
     # connection through its request, so at most 12 (the pool has 15).
     payout_concurrency: int = 8
     payout_details_hold: timedelta = timedelta(hours=72)
+    # Webhooks out: seconds to connect and to wait for each read of an answer; and, for
+    # development and tests only, endpoints on this machine (http://127.0.0.1:...).
+    webhook_timeout: float = 10.0
+    webhook_allow_loopback: bool = False
     migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
 
     @property
@@ -148,6 +152,11 @@ class Settings:
             problems.append(f"{PREFIX}PAYOUT_CONCURRENCY must be between 1 and 12")
         if self.payout_details_hold < timedelta(0):
             problems.append(f"{PREFIX}PAYOUT_DETAILS_HOLD must not be negative")
+        if not 0 < self.webhook_timeout <= 60:
+            problems.append(f"{PREFIX}WEBHOOK_TIMEOUT must be above 0, at most 60 seconds")
+        if self.env is Environment.PRODUCTION and self.webhook_allow_loopback:
+            problems.append(f"{PREFIX}WEBHOOK_ALLOW_LOOPBACK is for development and tests; "
+                            "in production webhook endpoints are public https URLs")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
         from limits import parse_many
@@ -221,4 +230,6 @@ _PARSERS = {
     "payout_requests_per_second": float,
     "payout_concurrency": int,
     "payout_details_hold": _seconds,
+    "webhook_timeout": float,
+    "webhook_allow_loopback": _bool,
 }

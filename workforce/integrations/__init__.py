@@ -1,0 +1,1 @@
+"""Integrations: webhooks out (endpoints, the event outbox and its deliveries)."""
