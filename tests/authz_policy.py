@@ -65,6 +65,7 @@ DEFAULT_OBJECTS = {
     "schedule_id": "payout_schedule", "project_id": "project",
     "qualification_id": "qualification", "user_id": "user_reviewer",
     "notification_id": "notification", "payout_account_id": "payout_account",
+    "endpoint_id": "webhook_endpoint",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -345,6 +346,21 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/check-in": Rule(TRAINER),
     "POST /api/v1/me/check-ins": Rule(TRAINER),
     "GET /api/v1/me/check-ins": Rule(TRAINER),
+    # --- webhooks out (admins) -----------------------------------------------------------
+    "GET /api/v1/webhook-event-types": Rule(ADMIN),
+    "GET /api/v1/webhook-events": Rule(ADMIN),
+    "GET /api/v1/webhook-endpoints": Rule(ADMIN),
+    "POST /api/v1/webhook-endpoints": Rule(ADMIN),
+    "GET /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(ADMIN, "organisation"),
+    "PATCH /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(
+        ADMIN, "organisation", body={"description": "Our pipeline"}),
+    "DELETE /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(ADMIN, "organisation"),
+    "POST /api/v1/webhook-endpoints/<uuid:endpoint_id>/secret/rotate": Rule(
+        ADMIN, "organisation", body={}),
+    "GET /api/v1/webhook-endpoints/<uuid:endpoint_id>/attempts": Rule(ADMIN, "organisation"),
+    "POST /api/v1/webhook-endpoints/<uuid:endpoint_id>/resend": Rule(
+        ADMIN, "organisation", body=lambda side: {
+            "event_id": str(side.objects["webhook_event"])}),
 }
 
 

@@ -48,6 +48,9 @@ from workforce.accounts import services as accounts
 from workforce.accounts.models import Organisation, Role, User
 from workforce.billing.models import JournalEntry, PayoutRun
 from workforce.db import Base, Database
+from workforce.integrations import endpoints as webhook_endpoints
+from workforce.integrations.catalogue import EventType
+from workforce.integrations.events import emit
 from workforce.notifications.services import notify
 from workforce.projects.models import (
     AssignmentState,
@@ -215,6 +218,13 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
         session, admin, email=f"newcomer-{label.lower()}-{uuid.uuid4().hex[:6]}@example.org",
         role=Role.REVIEWER, lifetime=timedelta(days=7), base_url="http://test")
     o["invitation"] = issued.invitation.id
+
+    # --- webhooks out: an endpoint and an event ----------------------------------------
+    o["webhook_endpoint"] = webhook_endpoints.create_endpoint(
+        session, admin, url=f"https://hooks-{label.lower()}.example.com/in",
+        event_types=["import.finished"]).endpoint.id
+    o["webhook_event"] = emit(session, organisation.id, EventType.IMPORT_FINISHED,  # type: ignore[union-attr]
+                              {"world": label}).id
     session.commit()
     return side
 

@@ -56,10 +56,11 @@ def _issued(issued: endpoints.IssuedEndpoint) -> dict:
 
 @blp.route("/webhook-event-types")
 @blp.requires(Role.ADMIN)
-@blp.response(200, WebhookEventTypeSchema(many=True))
+@blp.response(200, page_of(WebhookEventTypeSchema))
 def list_event_types():
-    """The event catalogue: every type an endpoint may ask for."""
-    return [{"type": t.value, "description": text} for t, text in DESCRIPTIONS.items()]
+    """The event catalogue: every type an endpoint may ask for (one page)."""
+    return {"items": [{"type": t.value, "description": text}
+                      for t, text in DESCRIPTIONS.items()], "next_cursor": None}
 
 
 @blp.route("/webhook-endpoints")
