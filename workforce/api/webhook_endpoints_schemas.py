@@ -191,23 +191,23 @@ class PayoutRunApprovedData(Schema):
     totals = fields.List(fields.Nested(RequiredMoneySchema), required=True)
 
 
-class PayoutItemPaidData(Schema):
+class _PayoutItemData(Schema):
+    """What both payout item events say of the item."""
+
     item_id = _uuid()
     run_id = _uuid()
     trainer_id = _uuid()
     amount = fields.Nested(RequiredMoneySchema, required=True)
     method = fields.String(required=True, validate=validate.OneOf(["stripe", "manual"]))
+
+
+class PayoutItemPaidData(_PayoutItemData):
     paid_at = _time()
     transfer_id = fields.String(required=True, allow_none=True)
     reference = fields.String(required=True, allow_none=True)
 
 
-class PayoutItemFailedData(Schema):
-    item_id = _uuid()
-    run_id = _uuid()
-    trainer_id = _uuid()
-    amount = fields.Nested(RequiredMoneySchema, required=True)
-    method = fields.String(required=True, validate=validate.OneOf(["stripe", "manual"]))
+class PayoutItemFailedData(_PayoutItemData):
     failed_at = _time()
     failure_code = fields.String(required=True)
     failure_message = fields.String(required=True)
