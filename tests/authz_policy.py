@@ -75,6 +75,7 @@ DEFAULT_OBJECTS = {
     "notification_id": "notification", "payout_account_id": "payout_account",
     "export_id": "data_export",
     "key_id": "api_key",
+    "endpoint_id": "webhook_endpoint",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -405,6 +406,21 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/check-in": Rule(TRAINER),
     "POST /api/v1/me/check-ins": Rule(TRAINER),
     "GET /api/v1/me/check-ins": Rule(TRAINER),
+    # --- webhooks out (admins) -----------------------------------------------------------
+    "GET /api/v1/webhook-event-types": Rule(ADMIN),
+    "GET /api/v1/webhook-events": Rule(ADMIN),
+    "GET /api/v1/webhook-endpoints": Rule(ADMIN),
+    "POST /api/v1/webhook-endpoints": Rule(ADMIN),
+    "GET /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(ADMIN, "organisation"),
+    "PATCH /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(
+        ADMIN, "organisation", body={"description": "Our pipeline"}),
+    "DELETE /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(ADMIN, "organisation"),
+    "POST /api/v1/webhook-endpoints/<uuid:endpoint_id>/secret/rotate": Rule(
+        ADMIN, "organisation", body={}),
+    "GET /api/v1/webhook-endpoints/<uuid:endpoint_id>/attempts": Rule(ADMIN, "organisation"),
+    "POST /api/v1/webhook-endpoints/<uuid:endpoint_id>/resend": Rule(
+        ADMIN, "organisation", body=lambda side: {
+            "event_id": str(side.objects["webhook_event"])}),
 }
 
 

@@ -50,7 +50,10 @@ from workforce.accounts import services as accounts
 from workforce.accounts.models import Organisation, Role, User
 from workforce.billing.models import JournalEntry, PayoutRun
 from workforce.db import Base, Database
+from workforce.integrations import endpoints as webhook_endpoints
 from workforce.integrations import keys
+from workforce.integrations.catalogue import EventType
+from workforce.integrations.events import emit
 from workforce.integrations.scopes import Scope
 from workforce.notifications.services import notify
 from workforce.privacy import exports as privacy_exports
@@ -234,6 +237,13 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
         role=Role.REVIEWER, lifetime=timedelta(days=7), base_url="http://test")
     o["invitation"] = issued.invitation.id
     _add_api_keys(session, side)
+
+    # --- webhooks out: an endpoint and an event ----------------------------------------
+    o["webhook_endpoint"] = webhook_endpoints.create_endpoint(
+        session, admin, url=f"https://hooks-{label.lower()}.example.com/in",
+        event_types=["import.finished"]).endpoint.id
+    o["webhook_event"] = emit(session, organisation.id, EventType.IMPORT_FINISHED,  # type: ignore[union-attr]
+                              {"world": label}).id
     session.commit()
     return side
 

@@ -170,6 +170,7 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "billing.settle_fair_pay", "billing.grant_counselling_allowances",
         "privacy.prepare_data_exports", "privacy.delete_expired_exports",
         "privacy.carry_out_erasures",
+        "integrations.deliver_webhooks",
     }
 
 
@@ -296,3 +297,24 @@ def test_served_url_of_a_wildcard_host_is_the_loopback() -> None:
     assert served_url("0.0.0.0", 8123) == "http://127.0.0.1:8123"  # noqa: S104
     assert served_url("::1", 8123) == "http://[::1]:8123"
     assert served_url("workforce.example.org", 80) == "http://workforce.example.org:80"
+
+
+def test_webhook_delivery_runs_by_hand_and_says_what_it_did(run, session: Session) -> None:
+    from tests.factories import StaffFactory
+    from tests.webhook_receiver import receiving
+    from workforce.accounts.models import Role
+    from workforce.integrations import endpoints
+    from workforce.integrations.catalogue import EventType
+    from workforce.integrations.events import emit
+
+    admin = StaffFactory(role=Role.ADMIN)
+    with receiving() as receiver:
+        endpoints.create_endpoint(session, admin, url=receiver.url,
+                                  event_types=["import.finished"], allow_loopback=True)
+        emit(session, admin.organisation_id, EventType.IMPORT_FINISHED, {"rows": 1})
+        session.commit()
+        first = run("jobs", "run", "integrations.deliver_webhooks")
+        again = run("jobs", "run", "integrations.deliver_webhooks")
+    assert "webhook delivery attempts: 1" in first.output
+    assert "nothing to do" in again.output
+    assert len(receiver.received) == 1

@@ -25,6 +25,7 @@ from workforce.accounts import jobs as accounts_jobs
 from workforce.app import Services
 from workforce.assessments import jobs as assessments_jobs
 from workforce.billing import jobs as billing_jobs
+from workforce.integrations import jobs as integrations_jobs
 from workforce.notifications import jobs as notifications_jobs
 from workforce.privacy import jobs as privacy_jobs
 from workforce.privacy.storage import ExportStore
@@ -76,6 +77,9 @@ def _on_database(function: Callable[..., int | None]) -> Callable[[Services], in
 JOBS: tuple[Job, ...] = (
     Job("notifications.deliver_outbox", _every(minutes=1),
         lambda services: notifications_jobs.deliver_outbox(services.outbox), "e-mails sent"),
+    Job("integrations.deliver_webhooks", _every(minutes=1),
+        lambda services: integrations_jobs.deliver_webhooks(
+            services.database, services.webhooks), "webhook delivery attempts"),
     Job("accounts.purge_expired_credentials", _daily(3, 17),
         _on_database(accounts_jobs.purge_expired_credentials), "expired credentials removed"),
     Job("assessments.close_expired_attempts", _every(minutes=1),

@@ -5,6 +5,7 @@ from workforce.accounts import models as accounts  # noqa: F401
 from workforce.assessments import models as assessments  # noqa: F401
 from workforce.billing import models as billing  # noqa: F401
 from workforce.integrations import key_models as integrations_keys  # noqa: F401
+from workforce.integrations import models as integrations  # noqa: F401
 from workforce.notifications import models as notifications  # noqa: F401
 from workforce.privacy import models as privacy  # noqa: F401
 from workforce.projects import models as projects  # noqa: F401

@@ -90,6 +90,10 @@ class Settings:
     data_export_dir: str = "var/exports"
     data_export_lifetime: timedelta = timedelta(days=1)
     erasure_grace_period: timedelta = timedelta(days=7)
+    # Webhooks out: seconds to connect and to wait for each read of an answer; and, for
+    # development and tests only, endpoints on this machine (http://127.0.0.1:...).
+    webhook_timeout: float = 10.0
+    webhook_allow_loopback: bool = False
     migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
 
     @property
@@ -160,6 +164,11 @@ class Settings:
             problems.append(f"{PREFIX}DATA_EXPORT_LIFETIME must be positive")
         if self.erasure_grace_period < timedelta(0):
             problems.append(f"{PREFIX}ERASURE_GRACE_PERIOD must not be negative")
+        if not 0 < self.webhook_timeout <= 60:
+            problems.append(f"{PREFIX}WEBHOOK_TIMEOUT must be above 0, at most 60 seconds")
+        if self.env is Environment.PRODUCTION and self.webhook_allow_loopback:
+            problems.append(f"{PREFIX}WEBHOOK_ALLOW_LOOPBACK is for development and tests; "
+                            "in production webhook endpoints are public https URLs")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
         from limits import parse_many
@@ -236,4 +245,6 @@ _PARSERS = {
     "payout_details_hold": _seconds,
     "data_export_lifetime": _seconds,
     "erasure_grace_period": _seconds,
+    "webhook_timeout": float,
+    "webhook_allow_loopback": _bool,
 }

@@ -37,6 +37,8 @@ from workforce.api import (
     templates,
     trainer_wellbeing,
     uow,
+    webhook_endpoints,
+    webhook_endpoints_schemas,
     webhooks,
     wellbeing,
 )
@@ -49,7 +51,7 @@ BLUEPRINTS = (
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
-    templates.blp, api_keys.blp,
+    templates.blp, api_keys.blp, webhook_endpoints.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
@@ -120,6 +122,7 @@ def init_app(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
+    webhook_endpoints_schemas.document_events(api.spec)
     # flask-smorest's own views (the document and the docs page) are public.
     for endpoint, view in app.view_functions.items():
         if endpoint.startswith("api-docs."):

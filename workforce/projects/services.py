@@ -38,7 +38,7 @@ from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, lifecycle
+from workforce.projects import access, events, lifecycle
 from workforce.projects.models import (
     ContentCategory,
     GuidelineVersion,
@@ -799,6 +799,7 @@ def activate_project(session: Session, manager: User, project_id: uuid.UUID) -> 
     check_wage_floor(session, PayTerms.of(project), rate.amount)
     lifecycle.PROJECTS.move(project, ProjectState.ACTIVE)
     project.activated_at = now
+    events.project_state_changed(session, project, "activated", before)
     session.flush()
     audit.record(
         session, manager, "project.activated", object_type="project", object_id=project.id,
