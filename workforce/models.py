@@ -6,5 +6,6 @@ from workforce.assessments import models as assessments  # noqa: F401
 from workforce.billing import models as billing  # noqa: F401
 from workforce.notifications import models as notifications  # noqa: F401
 from workforce.projects import models as projects  # noqa: F401
+from workforce.standing import models as standing  # noqa: F401
 from workforce.wellbeing import models as wellbeing  # noqa: F401
 from workforce.wellbeing import support_models as wellbeing_support  # noqa: F401

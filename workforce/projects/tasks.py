@@ -50,7 +50,7 @@ from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, eligibility, lifecycle, reviews, winddown
+from workforce.projects import access, declared_use, eligibility, lifecycle, reviews, winddown
 from workforce.projects.models import (
     Appeal,
     Assignment,
@@ -65,6 +65,7 @@ from workforce.projects.models import (
     Sensitivity,
     Task,
 )
+from workforce.standing import gate as standing_gate
 from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
@@ -213,6 +214,8 @@ def claim_next(
     locked = _lock_for_claim(session, trainer, project_id)
     project = locked.project
     access.require_open_for_work(project, now)
+    standing_gate.require_new_work_allowed(session, trainer.id, project.organisation_id, now)
+    declared_use.require_not_refused(session, trainer, project)
     held = _live_lease(session, trainer.id, project_id, now)
     # The trainer's limits and consent matter only where sensitive work could be
     # handed out: on a plain project with no sensitive task open, the claim looks at
@@ -540,6 +543,8 @@ def reveal(session: Session, trainer: User, assignment_id: uuid.UUID) -> Assignm
     if assignment.revealed_at is None:
         now = clock.now()
         _require_live(assignment, now)
+        standing_gate.require_work_allowed(
+            session, trainer.id, assignment.project.organisation_id, now)
         limits.require_consent(session, trainer, assignment.task, assignment.project)
         assignment.revealed_at = now
         session.flush()  # the exposure measured below counts the lease from now
@@ -560,6 +565,7 @@ def extend_lease(session: Session, trainer: User, assignment_id: uuid.UUID) -> A
     assignment = _own_assignment(session, trainer, assignment_id, lock=True)
     now = clock.now()
     _require_live(assignment, now)
+    standing_gate.require_work_allowed(session, trainer.id, assignment.project.organisation_id, now)
     require_revealed(assignment)
     length = timedelta(seconds=assignment.project.lease_seconds)
     limit = assignment.claimed_at + MAX_LEASE_FACTOR * length
@@ -644,6 +650,7 @@ def submit(
     now = clock.now()
     assignment, rate_in_force = _locked_for_submit(session, trainer, assignment_id, now)
     project = assignment.project
+    standing_gate.require_work_allowed(session, trainer.id, project.organisation_id, now)
     if assignment.state is AssignmentState.REVISION_REQUESTED:
         asked = assignment.reviewed_at or assignment.submitted_at or assignment.claimed_at
         window = min(
