@@ -15,6 +15,7 @@ from workforce.api import (
     assessments,
     attempts,
     auth,
+    declared_use,
     earnings,
     fair_pay,
     guards,
@@ -30,6 +31,7 @@ from workforce.api import (
     projects,
     ratelimit,
     staffing,
+    standing,
     support,
     tasks,
     trainer_wellbeing,
@@ -45,7 +47,8 @@ BLUEPRINTS = (
     health.blp, auth.blp, me.blp, organisation.blp, assessments.blp, attempts.blp,
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
-    wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp,
+    wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, declared_use.blp,
+    standing.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

@@ -54,7 +54,7 @@ LEAVE_WINDOW = timedelta(days=14)
 @dataclass(frozen=True)
 class DeclaredUse:
     client_kind: ClientKind
-    data_uses: tuple[str, ...]
+    data_uses: tuple[DataUse, ...]
     restricted_uses: dict[str, bool]
     answer_retention_days: int
 
@@ -65,13 +65,14 @@ class DeclaredUse:
         allowed = set(project.restricted_uses or [])
         return cls(
             client_kind=project.client_kind,
-            data_uses=tuple(project.data_uses or []),
+            data_uses=tuple(DataUse(u) for u in project.data_uses or []),
             restricted_uses={u.value: u.value in allowed for u in RestrictedUse},
             answer_retention_days=project.answer_retention_days or 0,
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"client_kind": self.client_kind.value, "data_uses": list(self.data_uses),
+        return {"client_kind": self.client_kind.value,
+                "data_uses": [u.value for u in self.data_uses],
                 "restricted_uses": dict(self.restricted_uses),
                 "answer_retention_days": self.answer_retention_days}
 
@@ -154,7 +155,8 @@ def _tell_members(
 def describe(use: DeclaredUse) -> str:
     allowed = [name for name, yes in use.restricted_uses.items() if yes]
     return (
-        f"client {use.client_kind.value}; used for {', '.join(use.data_uses)}; "
+        f"client {use.client_kind.value}; used for "
+        f"{', '.join(u.value for u in use.data_uses)}; "
         f"restricted uses allowed: {', '.join(allowed) or 'none'}; answers kept "
         f"{use.answer_retention_days} days"
     )

@@ -96,9 +96,8 @@ class ProjectView:
         return estimated_hourly(self.project, self.current_rate)
 
     @property
-    def declared_use(self) -> dict[str, Any] | None:
-        found = declared_use.DeclaredUse.of(self.project)
-        return found.as_dict() if found is not None else None
+    def declared_use(self) -> declared_use.DeclaredUse | None:
+        return declared_use.DeclaredUse.of(self.project)
 
     @property
     def places_left(self) -> int:

@@ -64,8 +64,10 @@ from workforce.projects.models import (
     ProjectState,
     Sensitivity,
     Task,
+    WorkPreferences,
 )
 from workforce.standing import gate as standing_gate
+from workforce.standing.models import AccountAction
 from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
@@ -211,11 +213,13 @@ def claim_next(
     trainer is not staffed (403 ``not-staffed``), and with 409 ``no-task-available``.
     """
     now = clock.now()
-    locked = _lock_for_claim(session, trainer, project_id)
+    locked = _lock_for_claim(session, trainer, project_id, now)
     project = locked.project
     access.require_open_for_work(project, now)
-    standing_gate.require_new_work_allowed(session, trainer.id, project.organisation_id, now)
-    declared_use.require_not_refused(session, trainer, project)
+    if locked.account_action:  # read with the membership; the gate says which and why
+        standing_gate.require_new_work_allowed(session, trainer.id, project.organisation_id, now)
+    if declared_use.refused_by(locked.refused_uses, project):
+        declared_use.require_not_refused(session, trainer, project)
     held = _live_lease(session, trainer.id, project_id, now)
     # The trainer's limits and consent matter only where sensitive work could be
     # handed out: on a plain project with no sensitive task open, the claim looks at
@@ -234,10 +238,15 @@ class _ClaimedProject:
     project: Project
     sensitive_open: bool  # an open task is sensitive on its own
     guidelines: GuidelineVersion | None  # the current version, for the answer
+    # Read with the membership, so that the hot path costs no statement more: whether
+    # an account action of the organisation is in force, and the uses the trainer
+    # refuses (``standing.gate`` and ``declared_use`` have the last word).
+    account_action: bool
+    refused_uses: list[str]
 
 
 def _lock_for_claim(
-    session: Session, trainer: User, project_id: uuid.UUID
+    session: Session, trainer: User, project_id: uuid.UUID, now: datetime
 ) -> _ClaimedProject:
     """Share-lock the project, then lock the trainer's row and membership (the order
     everything else takes them in), re-reading the project so a change committed while
@@ -252,11 +261,12 @@ def _lock_for_claim(
     if row is None or row[0].state is ProjectState.DRAFT:
         raise NotFound("No such project.")
     access.lock_trainer(session, trainer.id)
-    member = session.scalar(_membership_stmt(),
-                            {"project_id": project_id, "trainer_id": trainer.id})
+    member = session.execute(
+        _membership_stmt(), {"project_id": project_id, "trainer_id": trainer.id, "now": now}
+    ).one_or_none()
     if member is None:
         raise eligibility.not_staffed(session, trainer, project_id)
-    return _ClaimedProject(row[0], bool(row[1]), row[2])
+    return _ClaimedProject(row[0], bool(row[1]), row[2], bool(member[1]), member[2] or [])
 
 
 def _live_lease(
@@ -408,8 +418,18 @@ def _membership_stmt() -> Any:
     # On the table, not the mapped class: no entity is loaded, so the ORM has nothing
     # to do with the row.
     members = ProjectMember.__table__.c
+    trainer_id = bindparam("trainer_id")
+    organisation_id = (select(Project.organisation_id)
+                       .where(Project.id == bindparam("project_id")).scalar_subquery())
+    in_force = exists().where(
+        AccountAction.trainer_id == trainer_id,
+        AccountAction.organisation_id == organisation_id,
+        AccountAction.in_force(bindparam("now")),
+    )
+    refused = (select(WorkPreferences.refused_uses)
+               .where(WorkPreferences.trainer_id == trainer_id).scalar_subquery())
     return (
-        select(members.id)
+        select(members.id, in_force, refused)
         .where(
             members.project_id == bindparam("project_id"),
             members.trainer_id == bindparam("trainer_id"),

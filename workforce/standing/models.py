@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, Text, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
+from workforce import clock
 from workforce.db import Base, IdMixin, TimestampMixin, str_enum
 
 
@@ -92,6 +93,10 @@ class AccountAction(IdMixin, TimestampMixin, Base):
             return False
         return self.state in IN_FORCE_STATES or (
             self.state is ActionState.RESPONDED and self.immediate)
+
+    @property
+    def in_force_now(self) -> bool:
+        return self.in_force_at(clock.now())
 
     @classmethod
     def in_force(cls, when: object) -> ColumnElement[bool]:
