@@ -162,7 +162,8 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
     assert {job.id for job in scheduler.get_jobs()} == {
         "notifications.deliver_outbox", "accounts.purge_expired_credentials",
         "assessments.close_expired_attempts", "projects.expire_leases",
-        "projects.close_idle_sessions", "projects.apply_due_suspensions", "standing.follow_up_account_actions",
+        "projects.close_idle_sessions", "projects.apply_due_suspensions",
+        "standing.follow_up_account_actions",
         "projects.auto_approve_submissions", "projects.auto_approve_timesheets",
         "billing.create_due_runs", "billing.process_approved_runs", "billing.reconcile",
         "wellbeing.close_sessions_at_limits",

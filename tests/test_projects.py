@@ -93,7 +93,7 @@ def test_create_a_per_task_draft(client: ApiClient, session: Session, manager: U
         requirements=[{"qualification_id": str(qualification.id), "min_score_percent": 80,
                        "locale": "yue-hk"}],
     )
-    created = create(client, manager, body)
+    created = create(client, manager, body, declare=False)
     assert created["state"] == "draft"
     assert created["currency"] == "USD"
     assert created["content_categories"] == ["hate", "violence"]
@@ -109,7 +109,7 @@ def test_create_a_per_task_draft(client: ApiClient, session: Session, manager: U
                           "name": qualification.name, "locale": qualification.locale},
     }]
     assert created["daily_cap_minutes"] is None
-    assert audit_actions(session, created["id"]) == ["project.created", "project.use_declared"]
+    assert audit_actions(session, created["id"]) == ["project.created"]
 
     fetched = client.get(f"{PROJECTS}/{created['id']}", as_user=manager).get_json()
     assert fetched == created
