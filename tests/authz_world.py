@@ -215,6 +215,11 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
         session, admin, email=f"newcomer-{label.lower()}-{uuid.uuid4().hex[:6]}@example.org",
         role=Role.REVIEWER, lifetime=timedelta(days=7), base_url="http://test")
     o["invitation"] = issued.invitation.id
+    # --- an account action with notice, not yet in effect ----------------------------
+    action = _ok(client.post(f"{API}/account-actions", as_user=manager, json={
+        "trainer_id": str(trainer.id), "kind": "restrict", "reason": "inactivity",
+        "explanation": "No work for months."}), 201)
+    o["account_action"] = uuid.UUID(action["id"])
     session.commit()
     return side
 

@@ -9,13 +9,13 @@ from workforce.accounts.models import MANAGERS, Role
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.standing_schemas import (
+    AccountActionAppealDecisionSchema,
+    AccountActionAppealSchema,
     AccountActionCreateSchema,
+    AccountActionDecisionSchema,
     AccountActionListArgs,
+    AccountActionResponseSchema,
     AccountActionSchema,
-    AppealDecisionSchema,
-    AppealSchema,
-    DecisionSchema,
-    ResponseSchema,
 )
 from workforce.api.uow import db_session
 from workforce.standing import services
@@ -63,7 +63,7 @@ def get_action(action_id: uuid.UUID):
 
 @blp.route("/account-actions/<uuid:action_id>/decision", methods=["POST"])
 @blp.requires(*MANAGERS)
-@blp.arguments(DecisionSchema)
+@blp.arguments(AccountActionDecisionSchema)
 @blp.response(200, AccountActionSchema)
 @blp.refuses(404, 409)
 def decide(args: dict, action_id: uuid.UUID):
@@ -74,7 +74,7 @@ def decide(args: dict, action_id: uuid.UUID):
 
 @blp.route("/account-actions/<uuid:action_id>/appeal-decision", methods=["POST"])
 @blp.requires(*MANAGERS)
-@blp.arguments(AppealDecisionSchema)
+@blp.arguments(AccountActionAppealDecisionSchema)
 @blp.response(200, AccountActionSchema)
 @blp.refuses(404, 409)
 def decide_appeal(args: dict, action_id: uuid.UUID):
@@ -105,7 +105,7 @@ def get_my_action(action_id: uuid.UUID):
 
 @blp.route("/me/account-actions/<uuid:action_id>/response", methods=["POST"])
 @blp.requires(Role.TRAINER)
-@blp.arguments(ResponseSchema)
+@blp.arguments(AccountActionResponseSchema)
 @blp.response(200, AccountActionSchema)
 @blp.refuses(404, 409)
 def respond(args: dict, action_id: uuid.UUID):
@@ -117,7 +117,7 @@ def respond(args: dict, action_id: uuid.UUID):
 
 @blp.route("/me/account-actions/<uuid:action_id>/appeal", methods=["POST"])
 @blp.requires(Role.TRAINER)
-@blp.arguments(AppealSchema)
+@blp.arguments(AccountActionAppealSchema)
 @blp.response(200, AccountActionSchema)
 @blp.refuses(404, 409)
 def appeal(args: dict, action_id: uuid.UUID):

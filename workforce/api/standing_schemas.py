@@ -26,20 +26,20 @@ class AccountActionCreateSchema(Schema):
                        metadata={"description": "Shown to the trainer."})
 
 
-class ResponseSchema(Schema):
+class AccountActionResponseSchema(Schema):
     response = Text(required=True, validate=WRITING)
 
 
-class AppealSchema(Schema):
+class AccountActionAppealSchema(Schema):
     appeal = Text(required=True, validate=WRITING)
 
 
-class DecisionSchema(Schema):
+class AccountActionDecisionSchema(Schema):
     outcome = fields.Enum(Outcome, by_value=True, required=True)
     note = Text(required=True, validate=WRITING, metadata={"description": "Shown to the trainer."})
 
 
-class AppealDecisionSchema(Schema):
+class AccountActionAppealDecisionSchema(Schema):
     outcome = fields.Enum(AppealOutcome, by_value=True, required=True)
     note = Text(required=True, validate=WRITING, metadata={"description": "Shown to the trainer."})
 

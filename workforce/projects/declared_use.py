@@ -200,6 +200,7 @@ def set_refused_uses(session: Session, trainer: User, uses: Iterable[str]) -> Wo
     if before != wanted:
         audit.record(session, trainer, "trainer.work_preferences_changed",
                      object_type="work_preferences", object_id=trainer.id,
+                     organisation_id=None,
                      before=None if before is None else {"refused_uses": before},
                      after={"refused_uses": wanted})
     return found

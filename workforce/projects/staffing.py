@@ -675,7 +675,7 @@ def candidates(
     refusals = dict(session.execute(
         select(WorkPreferences.trainer_id, WorkPreferences.refused_uses)
         .where(WorkPreferences.trainer_id.in_(pool_ids))
-    ).tuples().all())
+    ).all())
     locales = _locales(session, project)
     ranked = []
     for trainer in trainers:
