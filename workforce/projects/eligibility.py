@@ -72,9 +72,11 @@ class Unmet:
     message: str
     categories: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | None]:
         return {
-            "qualification_id": str(self.qualification_id), "code": self.code,
+            "qualification_id": (None if self.qualification_id is None
+                                 else str(self.qualification_id)),
+            "code": self.code,
             "message": self.message,
         }
 
@@ -205,8 +207,8 @@ def refused_use(refused: Sequence[str], project: Project) -> list[Unmet]:
         return []
     return [Unmet(
         None, "refused-use",
-        f"The project declares uses you will not work on ({', '.join(uses)}); change "
-        "that at /api/v1/me/work-preferences.",
+        f"The project declares uses refused in the trainer's work preferences "
+        f"({', '.join(uses)}; /api/v1/me/work-preferences).",
         tuple(uses),
     )]
 
