@@ -76,6 +76,7 @@ DEFAULT_OBJECTS = {
     "export_id": "data_export",
     "key_id": "api_key",
     "endpoint_id": "webhook_endpoint",
+    "action_id": "account_action",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -240,6 +241,30 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/projects/<uuid:project_id>/suspensions": Rule(STAFF, "organisation",
         scope="projects:read"),
     "GET /api/v1/projects/<uuid:project_id>/wellbeing": Rule(MANAGERS, "organisation"),
+    "PUT /api/v1/projects/<uuid:project_id>/declared-use": Rule(
+        MANAGERS, "organisation", body={
+            "client_kind": "academic", "data_uses": ["evaluation"],
+            "restricted_uses": {"military": False, "surveillance": False,
+                                "law_enforcement": False},
+            "answer_retention_days": 90}),
+    "GET /api/v1/me/work-preferences": Rule(TRAINER),
+    "PUT /api/v1/me/work-preferences": Rule(TRAINER, body={"refused_uses": ["military"]}),
+    # --- account actions -------------------------------------------------------------------
+    "POST /api/v1/account-actions": Rule(MANAGERS, body=lambda side: {
+        "trainer_id": str(side.trainer.id), "kind": "restrict", "reason": "quality",
+        "explanation": "Many answers rejected."}),
+    "GET /api/v1/account-actions": Rule(MANAGERS),
+    "GET /api/v1/account-actions/<uuid:action_id>": Rule(MANAGERS, "organisation"),
+    "POST /api/v1/account-actions/<uuid:action_id>/decision": Rule(
+        MANAGERS, "organisation", body={"outcome": "uphold", "note": "Checked."}),
+    "POST /api/v1/account-actions/<uuid:action_id>/appeal-decision": Rule(
+        MANAGERS, "organisation", body={"outcome": "overturn", "note": "Checked again."}),
+    "GET /api/v1/me/account-actions": Rule(TRAINER),
+    "GET /api/v1/me/account-actions/<uuid:action_id>": Rule(TRAINER, "owner"),
+    "POST /api/v1/me/account-actions/<uuid:action_id>/response": Rule(
+        TRAINER, "owner", body=_text("response", "I was ill that week.")),
+    "POST /api/v1/me/account-actions/<uuid:action_id>/appeal": Rule(
+        TRAINER, "owner", body=_text("appeal", "Please look again.")),
     # --- staffing ------------------------------------------------------------------------
     "GET /api/v1/marketplace/projects": Rule(TRAINER),
     "GET /api/v1/marketplace/projects/<uuid:project_id>": Rule(TRAINER, "eligible"),

@@ -244,6 +244,12 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
         event_types=["import.finished"]).endpoint.id
     o["webhook_event"] = emit(session, organisation.id, EventType.IMPORT_FINISHED,  # type: ignore[union-attr]
                               {"world": label}).id
+
+    # --- an account action with notice, not yet in effect ----------------------------
+    action = _ok(client.post(f"{API}/account-actions", as_user=manager, json={
+        "trainer_id": str(trainer.id), "kind": "restrict", "reason": "inactivity",
+        "explanation": "No work for months."}), 201)
+    o["account_action"] = uuid.UUID(action["id"])
     session.commit()
     return side
 

@@ -22,6 +22,8 @@ from workforce.assessments.models import (
     QuestionKind,
 )
 from workforce.projects.models import (
+    ClientKind,
+    DataUse,
     GuidelineVersion,
     MembershipOrigin,
     MembershipState,
@@ -208,6 +210,11 @@ class ProjectFactory(_Base):
     weekly_cap_minutes = None
     idle_timeout_seconds = 900
     activated_at = factory.LazyFunction(clock.now)
+    # What the work is for (required before activation): plain model training.
+    client_kind = ClientKind.AI_LAB
+    data_uses = factory.LazyFunction(lambda: [DataUse.TRAINING.value])
+    restricted_uses = factory.LazyFunction(list)
+    answer_retention_days = 365
 
     @factory.post_generation
     def rate(project: Project, create: bool, extracted: int | None, **_: object) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,9 +22,16 @@ from workforce.assessments import services as assessments
 from workforce.assessments.models import MediaKind, Qualification, QuestionKind
 from workforce.billing import corrections, floors, payout_accounts, payouts
 from workforce.pagination import PageRequest
-from workforce.projects import imports, staffing
+from workforce.projects import declared_use, imports, staffing
 from workforce.projects import services as projects
-from workforce.projects.models import ContentCategory, PayModel, Sensitivity
+from workforce.projects.models import (
+    ClientKind,
+    ContentCategory,
+    DataUse,
+    PayModel,
+    RestrictedUse,
+    Sensitivity,
+)
 from workforce.wellbeing import policies
 
 DEMO_SLUG = "demo"
@@ -147,6 +155,7 @@ def _projects(
         requirements=[requirement],
     )
     for project in (labelling, review):
+        _declare_use(session, manager, project.id, [DataUse.TRAINING, DataUse.EVALUATION])
         projects.activate_project(session, manager, project.id)
         staffing.invite(session, manager, project.id, trainer_ids=[mei.id],
                         message="Your listening results were excellent.")
@@ -192,6 +201,7 @@ def _wellbeing(session: Session, *, admin: User, manager: User) -> None:
         daily_cap_minutes=180, weekly_cap_minutes=900,
         guidelines="Stop whenever you need to. Flag anything that stays with you.",
     )
+    _declare_use(session, manager, red_team.id, [DataUse.RED_TEAMING, DataUse.SAFETY])
     projects.activate_project(session, manager, red_team.id)
 
 
@@ -204,3 +214,13 @@ def _clips_jsonl() -> bytes:
         for n in range(1, 13)
     )
     return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+def _declare_use(
+    session: Session, manager: User, project_id: uuid.UUID, uses: list[DataUse]
+) -> None:
+    """What the demo's work is for: an AI lab's models, no restricted use, a year."""
+    declared_use.declare(
+        session, manager, project_id, client_kind=ClientKind.AI_LAB, data_uses=uses,
+        restricted_uses={u.value: False for u in RestrictedUse}, answer_retention_days=365,
+    )

@@ -30,6 +30,7 @@ from workforce.notifications import jobs as notifications_jobs
 from workforce.privacy import jobs as privacy_jobs
 from workforce.privacy.storage import ExportStore
 from workforce.projects import jobs as projects_jobs
+from workforce.standing import jobs as standing_jobs
 from workforce.wellbeing import jobs as wellbeing_jobs
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ JOBS: tuple[Job, ...] = (
         _on_database(projects_jobs.close_idle_sessions), "idle sessions closed"),
     Job("projects.apply_due_suspensions", _every(minutes=1),
         _on_database(projects_jobs.apply_due_suspensions), "suspensions applied"),
+    Job("standing.follow_up_account_actions", _every(minutes=1),
+        _on_database(standing_jobs.follow_up_account_actions), "account actions followed up"),
     Job("projects.auto_approve_submissions", _every(minutes=15),
         _on_database(projects_jobs.auto_approve_submissions), "submissions approved"),
     Job("projects.auto_approve_timesheets", _every(minutes=15),

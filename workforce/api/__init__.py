@@ -16,6 +16,7 @@ from workforce.api import (
     assessments,
     attempts,
     auth,
+    declared_use,
     earnings,
     fair_pay,
     guards,
@@ -32,6 +33,7 @@ from workforce.api import (
     projects,
     ratelimit,
     staffing,
+    standing,
     support,
     tasks,
     templates,
@@ -52,6 +54,7 @@ BLUEPRINTS = (
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
     templates.blp, api_keys.blp, webhook_endpoints.blp,
+    declared_use.blp, standing.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
