@@ -246,7 +246,7 @@ POLICY: dict[str, Rule] = {
             "client_kind": "academic", "data_uses": ["evaluation"],
             "restricted_uses": {"military": False, "surveillance": False,
                                 "law_enforcement": False},
-            "answer_retention_days": 90}),
+            "answer_retention_days": 90}, scope="projects:write"),
     "GET /api/v1/me/work-preferences": Rule(TRAINER),
     "PUT /api/v1/me/work-preferences": Rule(TRAINER, body={"refused_uses": ["military"]}),
     # --- account actions -------------------------------------------------------------------

@@ -9,6 +9,7 @@ from workforce.api.declared_use_schemas import DeclaredUseSchema, WorkPreference
 from workforce.api.projects_schemas import ProjectSchema
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
+from workforce.integrations.scopes import Scope
 from workforce.projects import declared_use, services
 
 blp = Blueprint(
@@ -18,7 +19,7 @@ blp = Blueprint(
 
 
 @blp.route("/projects/<uuid:project_id>/declared-use", methods=["PUT"])
-@blp.requires(*MANAGERS)
+@blp.requires(*MANAGERS, scope=Scope.PROJECTS_WRITE)
 @blp.arguments(DeclaredUseSchema)
 @blp.response(200, ProjectSchema)
 @blp.refuses(404, 409)
