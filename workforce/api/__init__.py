@@ -29,6 +29,7 @@ from workforce.api import (
     project_states,
     projects,
     ratelimit,
+    sign_in,
     staffing,
     support,
     tasks,
@@ -45,7 +46,7 @@ BLUEPRINTS = (
     health.blp, auth.blp, me.blp, organisation.blp, assessments.blp, attempts.blp,
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
-    wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp,
+    wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, sign_in.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

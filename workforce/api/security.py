@@ -18,7 +18,7 @@ from typing import Any
 import flask_smorest
 from flask import g, request
 
-from workforce.accounts import tokens
+from workforce.accounts import mfa, tokens
 from workforce.accounts.models import ApiToken, Role, User
 from workforce.api.bodies import JsonBodyParser
 from workforce.api.uow import db_session
@@ -34,9 +34,12 @@ BEARER_SCHEME = {
 
 @dataclass(frozen=True)
 class Policy:
-    """``roles is None`` means public; otherwise the roles allowed to call."""
+    """``roles is None`` means public; otherwise the roles allowed to call.
+    ``before_second_factor``: open to a finance or admin user who has not enrolled an
+    authenticator yet (enrolment itself, the caller's account and sessions, logout)."""
 
     roles: frozenset[Role] | None
+    before_second_factor: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -45,6 +48,7 @@ class Policy:
 
 PUBLIC = Policy(None)
 ANY_USER = Policy(frozenset(Role))
+SIGNING_IN = Policy(frozenset(Role), before_second_factor=True)
 
 
 def policy_of(view: Callable[..., Any]) -> Policy | None:
@@ -103,6 +107,9 @@ def authorize(policy: Policy) -> None:
             f"This operation is not available to the {user.role.value} role.",
             code="role-forbidden",
         )
+    if not policy.before_second_factor and not g.get("second_factor_checked"):
+        mfa.enforce(db_session(), user)
+        g.second_factor_checked = True
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -116,6 +123,11 @@ class Blueprint(flask_smorest.Blueprint):
 
     def authenticated(self, view: Callable[..., Any]) -> Callable[..., Any]:
         return self._guard(view, ANY_USER)
+
+    def signing_in(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        """Any user, a finance or admin user who has not enrolled a second factor
+        included (``mfa.enforce`` refuses them everything else)."""
+        return self._guard(view, SIGNING_IN)
 
     def refuses(self, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Document the problem answers a view may give besides its success (404, 409,
@@ -140,7 +152,8 @@ class Blueprint(flask_smorest.Blueprint):
         mark(guarded, policy)
         guarded = self.doc(security=[{"bearerAuth": []}])(guarded)
         guarded = self.refuses(401)(guarded)
-        if policy.roles != ANY_USER.roles:
+        # 403: a role that may not call, or (mfa.enforce) a second factor not enrolled.
+        if policy.roles != ANY_USER.roles or not policy.before_second_factor:
             guarded = self.refuses(403)(guarded)
         return mark(guarded, policy)
 

@@ -66,7 +66,7 @@ class Unmet:
 
     qualification_id: uuid.UUID | None
     # missing | revoked | failed | expired | score-below | locale (qualifications);
-    # age-attestation | consent (a content warning)
+    # age-attestation | consent (a content warning); email-unverified (the trainer)
     code: str
     message: str
     categories: tuple[str, ...] = ()
