@@ -13,6 +13,7 @@ Reach (for routes with an object in the path):
 - ``grader``: the grader who holds the grading;
 - ``handler``: the admins of the case's organisation and its wellbeing contact;
 - ``recipient``: the user the notification is for;
+- ``holder``: the user whose token (session) it is;
 - ``published``: any trainer (published assessments are open to every trainer).
 
 Anyone else gets 404, never 403, so existence does not leak.
@@ -65,6 +66,7 @@ DEFAULT_OBJECTS = {
     "schedule_id": "payout_schedule", "project_id": "project",
     "qualification_id": "qualification", "user_id": "user_reviewer",
     "notification_id": "notification", "payout_account_id": "payout_account",
+    "token_id": "api_token",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -345,6 +347,16 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/check-in": Rule(TRAINER),
     "POST /api/v1/me/check-ins": Rule(TRAINER),
     "GET /api/v1/me/check-ins": Rule(TRAINER),
+    # --- sign-in: e-mail verification, second factor, sessions ------------------------
+    "POST /api/v1/auth/email-verification/confirm": Rule(PUBLIC),
+    "POST /api/v1/me/email-verification": Rule(EVERYONE),
+    "GET /api/v1/me/mfa": Rule(EVERYONE),
+    "POST /api/v1/me/mfa/totp": Rule(EVERYONE),
+    "POST /api/v1/me/mfa/totp/confirm": Rule(EVERYONE, body={"code": "000000"}),
+    "POST /api/v1/me/mfa/recovery-codes": Rule(EVERYONE, body={"code": "000000"}),
+    "DELETE /api/v1/users/<uuid:user_id>/mfa": Rule(ADMIN, "organisation"),
+    "GET /api/v1/me/sessions": Rule(EVERYONE),
+    "DELETE /api/v1/me/sessions/<uuid:token_id>": Rule(EVERYONE, "holder"),
 }
 
 
@@ -375,6 +387,7 @@ def insiders(reach: str, role: Role) -> bool:
         "grader" in kinds and role is R,
         "handler" in kinds and role in (A, R),
         "recipient" in kinds,
+        "holder" in kinds,
     ))
 
 
