@@ -159,26 +159,25 @@ class Invitation(IdMixin, TimestampMixin, Base):
         return "expired" if self.expires_at <= clock.now() else "pending"
 
 
-class PasswordReset(IdMixin, Base):
+class OneTimeTokenMixin:
+    """A token e-mailed to a user that works once until it expires; only its SHA-256
+    hash is stored."""
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class PasswordReset(IdMixin, OneTimeTokenMixin, Base):
     __tablename__ = "password_resets"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    used_at: Mapped[datetime | None]
 
-
-class EmailVerification(IdMixin, Base):
-    """A one-time token e-mailed to a new address; only its SHA-256 hash is stored."""
+class EmailVerification(IdMixin, OneTimeTokenMixin, Base):
+    """The token that shows a new address is its user's."""
 
     __tablename__ = "email_verifications"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    used_at: Mapped[datetime | None]
 
 
 class TotpFactor(IdMixin, Base):
