@@ -13,6 +13,7 @@ Reach (for routes with an object in the path):
 - ``grader``: the grader who holds the grading;
 - ``handler``: the admins of the case's organisation and its wellbeing contact;
 - ``recipient``: the user the notification is for;
+- ``holder``: the user whose token (session) it is;
 - ``published``: any trainer (published assessments are open to every trainer).
 
 Anyone else gets 404, never 403, so existence does not leak.
@@ -77,6 +78,7 @@ DEFAULT_OBJECTS = {
     "key_id": "api_key",
     "endpoint_id": "webhook_endpoint",
     "action_id": "account_action",
+    "token_id": "api_token",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -446,6 +448,16 @@ POLICY: dict[str, Rule] = {
     "POST /api/v1/webhook-endpoints/<uuid:endpoint_id>/resend": Rule(
         ADMIN, "organisation", body=lambda side: {
             "event_id": str(side.objects["webhook_event"])}),
+    # --- sign-in: e-mail verification, second factor, sessions ------------------------
+    "POST /api/v1/auth/email-verification/confirm": Rule(PUBLIC),
+    "POST /api/v1/me/email-verification": Rule(EVERYONE),
+    "GET /api/v1/me/mfa": Rule(EVERYONE),
+    "POST /api/v1/me/mfa/totp": Rule(EVERYONE),
+    "POST /api/v1/me/mfa/totp/confirm": Rule(EVERYONE, body={"code": "000000"}),
+    "POST /api/v1/me/mfa/recovery-codes": Rule(EVERYONE, body={"code": "000000"}),
+    "DELETE /api/v1/users/<uuid:user_id>/mfa": Rule(ADMIN, "organisation"),
+    "GET /api/v1/me/sessions": Rule(EVERYONE),
+    "DELETE /api/v1/me/sessions/<uuid:token_id>": Rule(EVERYONE, "holder"),
 }
 
 
@@ -476,6 +488,7 @@ def insiders(reach: str, role: Role) -> bool:
         "grader" in kinds and role is R,
         "handler" in kinds and role in (A, R),
         "recipient" in kinds,
+        "holder" in kinds,
     ))
 
 

@@ -47,7 +47,8 @@ from tests.factories import (
 )
 from workforce import clock
 from workforce.accounts import services as accounts
-from workforce.accounts.models import Organisation, Role, User
+from workforce.accounts import tokens
+from workforce.accounts.models import ApiToken, Organisation, Role, User
 from workforce.billing.models import JournalEntry, PayoutRun
 from workforce.db import Base, Database
 from workforce.integrations import endpoints as webhook_endpoints
@@ -122,10 +123,12 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     }
     trainer = UserFactory(email=f"trainer-{label.lower()}-{uuid.uuid4().hex[:6]}@example.org")
     people[Role.TRAINER] = trainer
-    for user in people.values():  # tokens that outlive anything the tests do
-        client._tokens[user.id] = token_for(user, lifetime=timedelta(days=30))
     side = Side(label, organisation, people)
     o = side.objects
+    for user in people.values():  # tokens that outlive anything the tests do
+        raw = client._tokens[user.id] = token_for(user, lifetime=timedelta(days=30))
+        o[f"api_token_{user.role.value}"] = session.scalars(select(ApiToken.id).where(
+            ApiToken.token_hash == tokens.hash_secret(raw))).one()
     manager, reviewer = people[Role.VENDOR_MANAGER], people[Role.REVIEWER]
     admin = people[Role.ADMIN]
     o["organisation"] = organisation.id

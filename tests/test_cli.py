@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from click.testing import CliRunner
 from flask import Flask
@@ -284,6 +285,12 @@ def test_serve_port_is_the_address_in_email_links(served: tuple[str, Path]) -> N
     with _call(f"{base}/api/v1/auth/login",
                body={"email": "admin@example.org", "password": PASSWORD}) as response:
         token = json.load(response)["token"]
+    # An admin enrols a second factor before anything else.
+    with _call(f"{base}/api/v1/me/mfa/totp", token=token, body={}) as response:
+        secret = json.load(response)["secret"]
+    with _call(f"{base}/api/v1/me/mfa/totp/confirm", token=token,
+               body={"code": pyotp.TOTP(secret).now()}):
+        pass
     with _call(f"{base}/api/v1/invitations", token=token,
                body={"email": "rui@example.org", "role": "reviewer"}) as response:
         acceptance = json.load(response)["acceptance"]

@@ -12,9 +12,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pyotp
 from sqlalchemy.orm import Session
 
-from workforce.accounts import services, tokens
+from workforce.accounts import mfa, services, tokens, verification
 from workforce.accounts.audit import SystemActor
 from workforce.accounts.models import Role, User
 from workforce.accounts.services import Profile
@@ -57,6 +58,9 @@ TRAINERS = (
 class DemoAccount:
     user: User
     token: str
+    # Finance and admin sign in with a second factor: the demo enrols theirs, and this
+    # is the secret to type into an authenticator app for later logins.
+    totp_secret: str | None = None
 
 
 def seed(session: Session) -> list[DemoAccount] | None:
@@ -71,18 +75,31 @@ def seed(session: Session) -> list[DemoAccount] | None:
         )
         for email, role, profile in STAFF
     ]
-    users += [
-        services.sign_up_trainer(session, email=email, password=DEMO_PASSWORD, profile=profile)
-        for email, profile in TRAINERS
-    ]
+    users += [_demo_trainer(session, email, profile) for email, profile in TRAINERS]
     qualification = _listening_test(session, admin=users[0], manager=users[1])
     _projects(session, manager=users[1], qualification=qualification, trainers=users[3:])
     _payouts(session, manager=users[1], finance=users[2], mei=users[3])
     _wellbeing(session, admin=users[0], manager=users[1])
     return [
-        DemoAccount(user, _demo_token(session, user))
+        DemoAccount(user, _demo_token(session, user), _demo_second_factor(session, user))
         for user in users
     ]
+
+
+def _demo_second_factor(session: Session, user: User) -> str | None:
+    if not mfa.required_for(user):
+        return None
+    enrolment = mfa.start_enrolment(session, user)
+    mfa.confirm_enrolment(session, user, pyotp.TOTP(enrolment.secret).now())
+    return enrolment.secret
+
+
+def _demo_trainer(session: Session, email: str, profile: Profile) -> User:
+    # The demo's addresses are its own: no verification e-mail, verified at once.
+    trainer = services.sign_up_trainer(session, email=email, password=DEMO_PASSWORD,
+                                       profile=profile, verification=None)
+    verification.mark_verified(trainer)
+    return trainer
 
 
 def _demo_token(session: Session, user: User) -> str:

@@ -49,6 +49,9 @@ class Settings:
     token_lifetime: timedelta = timedelta(hours=12)
     invitation_lifetime: timedelta = timedelta(days=7)
     password_reset_lifetime: timedelta = timedelta(hours=1)
+    email_verification_lifetime: timedelta = timedelta(days=2)
+    # How often one account may ask for another verification e-mail.
+    email_verification_resend_limit: str = "3 per hour"
     login_limit_per_account: str = "5 per 15 minutes"
     login_limit_per_address: str = "20 per 15 minutes"
     rate_limit_storage_uri: str = "memory://"
@@ -171,10 +174,12 @@ class Settings:
                             "in production webhook endpoints are public https URLs")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
+        if self.email_verification_lifetime <= timedelta(0):
+            problems.append(f"{PREFIX}EMAIL_VERIFICATION_LIFETIME must be positive")
         from limits import parse_many
 
         for name in ("api_rate_limit", "api_key_rate_limit", "login_limit_per_account",
-                     "login_limit_per_address"):
+                     "login_limit_per_address", "email_verification_resend_limit"):
             try:
                 parse_many(getattr(self, name))
             except ValueError:
@@ -234,6 +239,7 @@ _PARSERS = {
     "token_lifetime": _seconds,
     "invitation_lifetime": _seconds,
     "password_reset_lifetime": _seconds,
+    "email_verification_lifetime": _seconds,
     "max_body_bytes": int,
     "max_import_bytes": int,
     "proxy_hops": int,

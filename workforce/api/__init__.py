@@ -32,6 +32,7 @@ from workforce.api import (
     project_states,
     projects,
     ratelimit,
+    sign_in,
     staffing,
     standing,
     support,
@@ -54,7 +55,7 @@ BLUEPRINTS = (
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
     templates.blp, api_keys.blp, webhook_endpoints.blp,
-    declared_use.blp, standing.blp,
+    declared_use.blp, standing.blp, sign_in.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

@@ -188,7 +188,8 @@ class InvitationResultSchema(Schema):
     membership_id = fields.UUID(allow_none=True)
     reason = fields.String(
         allow_none=True,
-        metadata={"description": "Why skipped: not-a-trainer, membership-open or not-eligible."},
+        metadata={"description": "Why skipped: not-a-trainer, email-unverified, membership-open or "
+                                "not-eligible."},
     )
     detail = fields.String(allow_none=True)
     unmet = fields.List(fields.Nested(UnmetSchema))

@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from workforce import clock
-from workforce.accounts import audit
+from workforce.accounts import audit, verification
 from workforce.accounts.models import Organisation, Role, User
 from workforce.assessments.models import Qualification, TrainerQualification
 from workforce.errors import Conflict, IllegalTransition, NotFound
@@ -149,11 +149,14 @@ def _entries(
     } if owners else {}
     memberships = access.latest_memberships(session, trainer.id, [p.id for p in projects])
     unconsented = _consent_unmet(session, trainer, projects)
+    unverified = [] if verification.is_verified(trainer) else [
+        Unmet(None, verification.UNVERIFIED, verification.unverified_message(trainer))]
     return [
         MarketEntry(
             view=view, organisation=organisations[view.project.organisation_id],
             membership=memberships.get(view.project.id),
-            unmet=(unmet or {}).get(view.project.id, []) + unconsented.get(view.project.id, []),
+            unmet=unverified + (unmet or {}).get(view.project.id, [])
+            + unconsented.get(view.project.id, []),
         )
         for view in views_of(session, projects)
     ]
@@ -196,6 +199,7 @@ def apply(
 ) -> ProjectMember:
     """Apply to an active project (audited). Capacity is checked at acceptance."""
     project, unmet = eligibility.visible(session, trainer, project_id)
+    verification.require_verified(trainer)
     access.require_open_for_work(project, clock.now())
     if unmet:
         raise _not_eligible(unmet)
@@ -433,6 +437,7 @@ def _activate(
     _expect(member, expected, MembershipState.ACTIVE)
     require_staffable(project)
     trainer = session.get_one(User, member.trainer_id)
+    verification.require_verified(trainer)
     unmet = eligibility.unmet_requirements(session, trainer, project)
     if unmet:
         raise _not_eligible(unmet)
@@ -585,6 +590,9 @@ def _invite_one(
 
     if user is None or user.role is not Role.TRAINER or not user.is_active:
         return skipped("not-a-trainer", "Not an active trainer.")
+    if not verification.is_verified(user):
+        return skipped(verification.UNVERIFIED, "The trainer has not verified their e-mail "
+                       "address yet.")
     unmet = eligibility.unmet(project.requirements, records, user.languages or [], now)
     unmet += eligibility.refused_use(declared_use.refused_uses(session, user.id), project)
     if unmet:

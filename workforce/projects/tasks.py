@@ -46,6 +46,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from workforce import clock, db
+from workforce.accounts import verification
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
@@ -254,6 +255,7 @@ def claim_next(
     """
     now = clock.now()
     locked = _lock_for_claim(session, trainer, project_id, now)
+    verification.require_verified(trainer)
     project = locked.project
     access.require_open_for_work(project, now)
     if locked.account_action:  # read with the membership; the gate says which and why
