@@ -13,6 +13,7 @@ Reach (for routes with an object in the path):
 - ``grader``: the grader who holds the grading;
 - ``handler``: the admins of the case's organisation and its wellbeing contact;
 - ``recipient``: the user the notification is for;
+- ``holder``: the user whose token (session) it is;
 - ``published``: any trainer (published assessments are open to every trainer).
 
 Anyone else gets 404, never 403, so existence does not leak.
@@ -75,6 +76,9 @@ DEFAULT_OBJECTS = {
     "notification_id": "notification", "payout_account_id": "payout_account",
     "export_id": "data_export",
     "key_id": "api_key",
+    "endpoint_id": "webhook_endpoint",
+    "action_id": "account_action",
+    "token_id": "api_token",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -239,6 +243,30 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/projects/<uuid:project_id>/suspensions": Rule(STAFF, "organisation",
         scope="projects:read"),
     "GET /api/v1/projects/<uuid:project_id>/wellbeing": Rule(MANAGERS, "organisation"),
+    "PUT /api/v1/projects/<uuid:project_id>/declared-use": Rule(
+        MANAGERS, "organisation", body={
+            "client_kind": "academic", "data_uses": ["evaluation"],
+            "restricted_uses": {"military": False, "surveillance": False,
+                                "law_enforcement": False},
+            "answer_retention_days": 90}, scope="projects:write"),
+    "GET /api/v1/me/work-preferences": Rule(TRAINER),
+    "PUT /api/v1/me/work-preferences": Rule(TRAINER, body={"refused_uses": ["military"]}),
+    # --- account actions -------------------------------------------------------------------
+    "POST /api/v1/account-actions": Rule(MANAGERS, body=lambda side: {
+        "trainer_id": str(side.trainer.id), "kind": "restrict", "reason": "quality",
+        "explanation": "Many answers rejected."}),
+    "GET /api/v1/account-actions": Rule(MANAGERS),
+    "GET /api/v1/account-actions/<uuid:action_id>": Rule(MANAGERS, "organisation"),
+    "POST /api/v1/account-actions/<uuid:action_id>/decision": Rule(
+        MANAGERS, "organisation", body={"outcome": "uphold", "note": "Checked."}),
+    "POST /api/v1/account-actions/<uuid:action_id>/appeal-decision": Rule(
+        MANAGERS, "organisation", body={"outcome": "overturn", "note": "Checked again."}),
+    "GET /api/v1/me/account-actions": Rule(TRAINER),
+    "GET /api/v1/me/account-actions/<uuid:action_id>": Rule(TRAINER, "owner"),
+    "POST /api/v1/me/account-actions/<uuid:action_id>/response": Rule(
+        TRAINER, "owner", body=_text("response", "I was ill that week.")),
+    "POST /api/v1/me/account-actions/<uuid:action_id>/appeal": Rule(
+        TRAINER, "owner", body=_text("appeal", "Please look again.")),
     # --- staffing ------------------------------------------------------------------------
     "GET /api/v1/marketplace/projects": Rule(TRAINER),
     "GET /api/v1/marketplace/projects/<uuid:project_id>": Rule(TRAINER, "eligible"),
@@ -405,6 +433,31 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/check-in": Rule(TRAINER),
     "POST /api/v1/me/check-ins": Rule(TRAINER),
     "GET /api/v1/me/check-ins": Rule(TRAINER),
+    # --- webhooks out (admins) -----------------------------------------------------------
+    "GET /api/v1/webhook-event-types": Rule(ADMIN),
+    "GET /api/v1/webhook-events": Rule(ADMIN),
+    "GET /api/v1/webhook-endpoints": Rule(ADMIN),
+    "POST /api/v1/webhook-endpoints": Rule(ADMIN),
+    "GET /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(ADMIN, "organisation"),
+    "PATCH /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(
+        ADMIN, "organisation", body={"description": "Our pipeline"}),
+    "DELETE /api/v1/webhook-endpoints/<uuid:endpoint_id>": Rule(ADMIN, "organisation"),
+    "POST /api/v1/webhook-endpoints/<uuid:endpoint_id>/secret/rotate": Rule(
+        ADMIN, "organisation", body={}),
+    "GET /api/v1/webhook-endpoints/<uuid:endpoint_id>/attempts": Rule(ADMIN, "organisation"),
+    "POST /api/v1/webhook-endpoints/<uuid:endpoint_id>/resend": Rule(
+        ADMIN, "organisation", body=lambda side: {
+            "event_id": str(side.objects["webhook_event"])}),
+    # --- sign-in: e-mail verification, second factor, sessions ------------------------
+    "POST /api/v1/auth/email-verification/confirm": Rule(PUBLIC),
+    "POST /api/v1/me/email-verification": Rule(EVERYONE),
+    "GET /api/v1/me/mfa": Rule(EVERYONE),
+    "POST /api/v1/me/mfa/totp": Rule(EVERYONE),
+    "POST /api/v1/me/mfa/totp/confirm": Rule(EVERYONE, body={"code": "000000"}),
+    "POST /api/v1/me/mfa/recovery-codes": Rule(EVERYONE, body={"code": "000000"}),
+    "DELETE /api/v1/users/<uuid:user_id>/mfa": Rule(ADMIN, "organisation"),
+    "GET /api/v1/me/sessions": Rule(EVERYONE),
+    "DELETE /api/v1/me/sessions/<uuid:token_id>": Rule(EVERYONE, "holder"),
 }
 
 
@@ -435,6 +488,7 @@ def insiders(reach: str, role: Role) -> bool:
         "grader" in kinds and role is R,
         "handler" in kinds and role in (A, R),
         "recipient" in kinds,
+        "holder" in kinds,
     ))
 
 

@@ -47,10 +47,14 @@ from tests.factories import (
 )
 from workforce import clock
 from workforce.accounts import services as accounts
-from workforce.accounts.models import Organisation, Role, User
+from workforce.accounts import tokens
+from workforce.accounts.models import ApiToken, Organisation, Role, User
 from workforce.billing.models import JournalEntry, PayoutRun
 from workforce.db import Base, Database
+from workforce.integrations import endpoints as webhook_endpoints
 from workforce.integrations import keys
+from workforce.integrations.catalogue import EventType
+from workforce.integrations.events import emit
 from workforce.integrations.scopes import Scope
 from workforce.notifications.services import notify
 from workforce.privacy import exports as privacy_exports
@@ -119,10 +123,12 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     }
     trainer = UserFactory(email=f"trainer-{label.lower()}-{uuid.uuid4().hex[:6]}@example.org")
     people[Role.TRAINER] = trainer
-    for user in people.values():  # tokens that outlive anything the tests do
-        client._tokens[user.id] = token_for(user, lifetime=timedelta(days=30))
     side = Side(label, organisation, people)
     o = side.objects
+    for user in people.values():  # tokens that outlive anything the tests do
+        raw = client._tokens[user.id] = token_for(user, lifetime=timedelta(days=30))
+        o[f"api_token_{user.role.value}"] = session.scalars(select(ApiToken.id).where(
+            ApiToken.token_hash == tokens.hash_secret(raw))).one()
     manager, reviewer = people[Role.VENDOR_MANAGER], people[Role.REVIEWER]
     admin = people[Role.ADMIN]
     o["organisation"] = organisation.id
@@ -234,6 +240,19 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
         role=Role.REVIEWER, lifetime=timedelta(days=7), base_url="http://test")
     o["invitation"] = issued.invitation.id
     _add_api_keys(session, side)
+
+    # --- webhooks out: an endpoint and an event ----------------------------------------
+    o["webhook_endpoint"] = webhook_endpoints.create_endpoint(
+        session, admin, url=f"https://hooks-{label.lower()}.example.com/in",
+        event_types=["import.finished"]).endpoint.id
+    o["webhook_event"] = emit(session, organisation.id, EventType.IMPORT_FINISHED,  # type: ignore[union-attr]
+                              {"world": label}).id
+
+    # --- an account action with notice, not yet in effect ----------------------------
+    action = _ok(client.post(f"{API}/account-actions", as_user=manager, json={
+        "trainer_id": str(trainer.id), "kind": "restrict", "reason": "inactivity",
+        "explanation": "No work for months."}), 201)
+    o["account_action"] = uuid.UUID(action["id"])
     session.commit()
     return side
 

@@ -96,3 +96,18 @@ def assert_problem(response: TestResponse, status: int, *, code: str | None = No
     assert body["request_id"] == response.headers["X-Request-ID"]
     assert "Traceback" not in response.get_data(as_text=True)
     return body
+
+
+# What a project's work is for, as a manager declares it before activation.
+DECLARED_USE = {
+    "client_kind": "ai_lab", "data_uses": ["training"],
+    "restricted_uses": {"military": False, "surveillance": False, "law_enforcement": False},
+    "answer_retention_days": 365,
+}
+
+
+def declare_use(client: ApiClient, manager: User, project_id: object, **changes: Any) -> dict:
+    response = client.request("PUT", f"/api/v1/projects/{project_id}/declared-use",
+                              as_user=manager, json={**DECLARED_USE, **changes})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

@@ -54,6 +54,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         database_url=_database_url(tmp_path_factory),
         email_sender="memory",
         log_format="json",
+        # The webhook tests' receiver listens on 127.0.0.1.
+        webhook_allow_loopback=True,
         migrations_dir=str(Path(__file__).resolve().parent.parent / "migrations"),
         data_export_dir=str(tmp_path_factory.mktemp("exports")),
     )

@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import factory
+import pyotp
 from factory.alchemy import SQLAlchemyModelFactory
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts import tokens
-from workforce.accounts.models import Organisation, Role, User
+from workforce.accounts.models import (
+    SECOND_FACTOR_ROLES,
+    Organisation,
+    Role,
+    TotpFactor,
+    User,
+)
 from workforce.accounts.passwords import hash_password
 from workforce.assessments.models import (
     Assessment,
@@ -22,6 +30,8 @@ from workforce.assessments.models import (
     QuestionKind,
 )
 from workforce.projects.models import (
+    ClientKind,
+    DataUse,
     GuidelineVersion,
     MembershipOrigin,
     MembershipState,
@@ -35,6 +45,7 @@ from workforce.projects.models import (
 )
 
 PASSWORD = "correct horse battery"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the factories' authenticators
 _current: Session | None = None
 
 
@@ -75,6 +86,18 @@ class UserFactory(_Base):
     country = "HK"
     timezone = "Asia/Hong_Kong"
     languages = factory.LazyFunction(lambda: ["yue-HK", "en-GB"])
+    email_verified_at = factory.LazyFunction(clock.now)
+
+    @factory.post_generation
+    def second_factor(user: User, create: bool, extracted: bool | None, **_: object) -> None:
+        """Finance and admin staff sign in with a second factor: theirs is enrolled (its
+        secret ``TOTP_SECRET``) unless ``second_factor=False``, so that a test token
+        stands for a login that gave the code."""
+        if create and extracted is not False and user.role in SECOND_FACTOR_ROLES:
+            session = _session()
+            session.add(TotpFactor(user_id=user.id, secret=TOTP_SECRET,
+                                   created_at=clock.now(), confirmed_at=clock.now()))
+            session.commit()
 
 
 class StaffFactory(UserFactory):
@@ -90,6 +113,17 @@ def _password_hash() -> str:
     if _hash is None:
         _hash = hash_password(PASSWORD)
     return _hash
+
+
+def fresh_otp(user_id: object, secret: str = TOTP_SECRET) -> str:
+    """A code the user's authenticator shows now (or one step either side) that their
+    factor has not taken yet: a later step than its last, as a second login would."""
+    factor = _session().scalars(select(TotpFactor).where(TotpFactor.user_id == user_id)).one()
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(clock.now())
+    step = max(current - 1, (factor.last_step or 0) + 1)
+    assert step <= current + 1, "three logins with codes in one 30-second step"
+    return totp.generate_otp(step)
 
 
 def token_for(user: User, *, lifetime: timedelta = timedelta(hours=1)) -> str:
@@ -208,6 +242,11 @@ class ProjectFactory(_Base):
     weekly_cap_minutes = None
     idle_timeout_seconds = 900
     activated_at = factory.LazyFunction(clock.now)
+    # What the work is for (required before activation): plain model training.
+    client_kind = ClientKind.AI_LAB
+    data_uses = factory.LazyFunction(lambda: [DataUse.TRAINING.value])
+    restricted_uses = factory.LazyFunction(list)
+    answer_retention_days = 365
 
     @factory.post_generation
     def rate(project: Project, create: bool, extracted: int | None, **_: object) -> None:

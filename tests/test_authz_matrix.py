@@ -96,8 +96,8 @@ def path_for(op: Operation, side: authz_world.Side, caller_role: Role) -> str:
         name = match.group("name")
         if match.group("converter") == "uuid":
             target = op.policy.objects.get(name) or DEFAULT_OBJECTS[name]
-            if target == "notification":
-                target = f"notification_{caller_role.value}"
+            if target in ("notification", "api_token"):  # the caller's own
+                target = f"{target}_{caller_role.value}"
             if target == "user_reviewer":
                 return str(side.people[Role.REVIEWER].id)
             return str(side.objects[target])

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from click.testing import CliRunner
 from flask import Flask
@@ -215,6 +216,7 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "notifications.deliver_outbox", "accounts.purge_expired_credentials",
         "assessments.close_expired_attempts", "projects.expire_leases",
         "projects.close_idle_sessions", "projects.apply_due_suspensions",
+        "standing.follow_up_account_actions",
         "projects.auto_approve_submissions", "projects.auto_approve_timesheets",
         "billing.create_due_runs", "billing.process_approved_runs", "billing.reconcile",
         "wellbeing.close_sessions_at_limits",
@@ -222,6 +224,7 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "billing.settle_fair_pay", "billing.grant_counselling_allowances",
         "privacy.prepare_data_exports", "privacy.delete_expired_exports",
         "privacy.carry_out_erasures",
+        "integrations.deliver_webhooks",
     }
 
 
@@ -334,6 +337,12 @@ def test_serve_port_is_the_address_in_email_links(served: tuple[str, Path]) -> N
     with _call(f"{base}/api/v1/auth/login",
                body={"email": "admin@example.org", "password": PASSWORD}) as response:
         token = json.load(response)["token"]
+    # An admin enrols a second factor before anything else.
+    with _call(f"{base}/api/v1/me/mfa/totp", token=token, body={}) as response:
+        secret = json.load(response)["secret"]
+    with _call(f"{base}/api/v1/me/mfa/totp/confirm", token=token,
+               body={"code": pyotp.TOTP(secret).now()}):
+        pass
     with _call(f"{base}/api/v1/invitations", token=token,
                body={"email": "rui@example.org", "role": "reviewer"}) as response:
         acceptance = json.load(response)["acceptance"]
@@ -348,3 +357,24 @@ def test_served_url_of_a_wildcard_host_is_the_loopback() -> None:
     assert served_url("0.0.0.0", 8123) == "http://127.0.0.1:8123"  # noqa: S104
     assert served_url("::1", 8123) == "http://[::1]:8123"
     assert served_url("workforce.example.org", 80) == "http://workforce.example.org:80"
+
+
+def test_webhook_delivery_runs_by_hand_and_says_what_it_did(run, session: Session) -> None:
+    from tests.factories import StaffFactory
+    from tests.webhook_receiver import receiving
+    from workforce.accounts.models import Role
+    from workforce.integrations import endpoints
+    from workforce.integrations.catalogue import EventType
+    from workforce.integrations.events import emit
+
+    admin = StaffFactory(role=Role.ADMIN)
+    with receiving() as receiver:
+        endpoints.create_endpoint(session, admin, url=receiver.url,
+                                  event_types=["import.finished"], allow_loopback=True)
+        emit(session, admin.organisation_id, EventType.IMPORT_FINISHED, {"rows": 1})
+        session.commit()
+        first = run("jobs", "run", "integrations.deliver_webhooks")
+        again = run("jobs", "run", "integrations.deliver_webhooks")
+    assert "webhook delivery attempts: 1" in first.output
+    assert "nothing to do" in again.output
+    assert len(receiver.received) == 1

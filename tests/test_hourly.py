@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.client import ApiClient, assert_problem
+from tests.client import ApiClient, assert_problem, declare_use
 from tests.factories import ProjectFactory, StaffFactory, UserFactory, hourly_project, staff
 from tests.hourly_helpers import (
     ME,
@@ -393,6 +393,7 @@ def test_a_projects_first_rate_pays_a_session_started_in_its_first_second(
         "rate": 2500, "guidelines": "Be careful.",
     }).get_json()
     project_id = uuid.UUID(created["id"])
+    declare_use(client, manager, project_id)
     assert client.post(f"/api/v1/projects/{project_id}/activate",
                        as_user=manager).status_code == 200
     project = session.get(Project, project_id)

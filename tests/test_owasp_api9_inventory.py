@@ -40,7 +40,8 @@ def test_every_documented_operation_says_who_may_call_it(client: ApiClient) -> N
     public = {("post", "/api/v1/auth/signup"), ("post", "/api/v1/auth/login"),
               ("post", "/api/v1/auth/password-reset"),
               ("post", "/api/v1/auth/password-reset/confirm"),
-              ("post", "/api/v1/auth/invitations/accept"), ("get", "/api/v1/health"),
+              ("post", "/api/v1/auth/invitations/accept"),
+              ("post", "/api/v1/auth/email-verification/confirm"), ("get", "/api/v1/health"),
               ("post", "/api/v1/webhooks/stripe"),
               ("post", "/api/v1/webhooks/stripe/connect")}
     for path, ops in document["paths"].items():

@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.client import ApiClient, assert_problem
+from tests.client import ApiClient, assert_problem, declare_use
 from tests.factories import (
     OrganisationFactory,
     ProjectFactory,
@@ -58,9 +58,11 @@ def hourly_body(**changes: object) -> dict:
     }
 
 
-def create(client: ApiClient, manager: User, body: dict) -> dict:
+def create(client: ApiClient, manager: User, body: dict, *, declare: bool = True) -> dict:
     response = client.post(PROJECTS, json=body, as_user=manager)
     assert response.status_code == 201, response.get_json()
+    if declare:
+        declare_use(client, manager, response.get_json()["id"])
     return response.get_json()
 
 
@@ -91,7 +93,7 @@ def test_create_a_per_task_draft(client: ApiClient, session: Session, manager: U
         requirements=[{"qualification_id": str(qualification.id), "min_score_percent": 80,
                        "locale": "yue-hk"}],
     )
-    created = create(client, manager, body)
+    created = create(client, manager, body, declare=False)
     assert created["state"] == "draft"
     assert created["currency"] == "USD"
     assert created["content_categories"] == ["hate", "violence"]
@@ -615,11 +617,13 @@ def test_a_rate_below_the_floor_is_refused(
 
 
 def test_activation(client: ApiClient, session: Session, manager: User) -> None:
-    created = create(client, manager, per_task_body(rate=None, guidelines=None))
+    created = create(client, manager, per_task_body(rate=None, guidelines=None),
+                     declare=False)
     url = f"{PROJECTS}/{created['id']}"
     problem = assert_problem(client.post(f"{url}/activate", as_user=manager), 409,
                              code="project-incomplete")
-    assert problem["missing"] == ["rate", "guidelines"]
+    assert problem["missing"] == ["rate", "guidelines", "declared_use"]
+    declare_use(client, manager, created["id"])
     client.post(f"{url}/guidelines", as_user=manager, json={"body": "Do it well."})
     client.post(f"{url}/rates", as_user=manager, json={"amount": 200, "reason": "Start."})
 

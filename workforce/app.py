@@ -20,6 +20,7 @@ from workforce.billing import webhooks
 from workforce.billing.gateways import PayoutGateway
 from workforce.billing.gateways.stripe import gateway_from_settings
 from workforce.db import Database
+from workforce.integrations.transport import Transport
 from workforce.notifications.outbox import Outbox
 from workforce.notifications.senders import EmailSender, make_sender
 from workforce.notifications.services import OUTBOX_KEY
@@ -42,6 +43,8 @@ class Services:
     gateway: PayoutGateway | None = None
     # Where trainers' data-export archives are kept (``privacy.storage``).
     export_store: ExportStore | None = None
+    # Webhooks out: how deliveries reach endpoints (timeouts, address checks).
+    webhooks: Transport | None = None
     api: Any = None
 
 
@@ -79,9 +82,11 @@ def create_app(
     outbox = Outbox(database, sender)
     # Sessions carry the outbox so that queue_email() can deliver after commit.
     database.session_factory.configure(info={OUTBOX_KEY: outbox})
-    app.extensions["workforce"] = Services(settings, database, outbox,
-                                           gateway_from_settings(settings),
-                                           store_from_settings(settings))
+    app.extensions["workforce"] = Services(
+        settings, database, outbox, gateway_from_settings(settings),
+        export_store=store_from_settings(settings),
+        webhooks=Transport(timeout=settings.webhook_timeout,
+                           allow_loopback=settings.webhook_allow_loopback))
     webhooks.register_handlers()
 
     app.session_interface = _NoSessions()

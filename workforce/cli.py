@@ -262,6 +262,11 @@ def demo() -> None:
     click.echo("API tokens (shown once, valid 30 days):")
     for account in accounts:
         click.echo(f"  {account.user.role.value:<15} {account.user.email:<28} {account.token}")
+    click.echo("Admin and finance log in with a code from an authenticator app too; the "
+               "TOTP secrets to add to one:")
+    for account in accounts:
+        if account.totp_secret:
+            click.echo(f"  {account.user.email:<28} {account.totp_secret}")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pyotp
 from sqlalchemy.orm import Session
 
-from workforce.accounts import services, tokens
+from workforce.accounts import mfa, services, tokens, verification
 from workforce.accounts.audit import SystemActor
 from workforce.accounts.models import Role, User
 from workforce.accounts.services import Profile
@@ -23,12 +25,15 @@ from workforce.assessments import services as assessments
 from workforce.assessments.models import MediaKind, Qualification, QuestionKind
 from workforce.billing import corrections, floors, payout_accounts, payouts
 from workforce.pagination import PageRequest
-from workforce.projects import imports, staffing
+from workforce.projects import declared_use, imports, staffing
 from workforce.projects import services as projects
 from workforce.projects.models import (
+    ClientKind,
     ContentCategory,
+    DataUse,
     MembershipState,
     PayModel,
+    RestrictedUse,
     Sensitivity,
 )
 from workforce.results import templates
@@ -57,6 +62,9 @@ TRAINERS = (
 class DemoAccount:
     user: User
     token: str
+    # Finance and admin sign in with a second factor: the demo enrols theirs, and this
+    # is the secret to type into an authenticator app for later logins.
+    totp_secret: str | None = None
 
 
 def seed(session: Session) -> list[DemoAccount] | None:
@@ -71,19 +79,32 @@ def seed(session: Session) -> list[DemoAccount] | None:
         )
         for email, role, profile in STAFF
     ]
-    users += [
-        services.sign_up_trainer(session, email=email, password=DEMO_PASSWORD, profile=profile)
-        for email, profile in TRAINERS
-    ]
+    users += [_demo_trainer(session, email, profile) for email, profile in TRAINERS]
     qualification = _listening_test(session, admin=users[0], manager=users[1])
     _projects(session, manager=users[1], qualification=qualification, trainers=users[3:])
     _payouts(session, manager=users[1], finance=users[2], mei=users[3])
     _wellbeing(session, admin=users[0], manager=users[1])
     _templated_projects(session, manager=users[1], mei=users[3])
     return [
-        DemoAccount(user, _demo_token(session, user))
+        DemoAccount(user, _demo_token(session, user), _demo_second_factor(session, user))
         for user in users
     ]
+
+
+def _demo_second_factor(session: Session, user: User) -> str | None:
+    if not mfa.required_for(user):
+        return None
+    enrolment = mfa.start_enrolment(session, user)
+    mfa.confirm_enrolment(session, user, pyotp.TOTP(enrolment.secret).now())
+    return enrolment.secret
+
+
+def _demo_trainer(session: Session, email: str, profile: Profile) -> User:
+    # The demo's addresses are its own: no verification e-mail, verified at once.
+    trainer = services.sign_up_trainer(session, email=email, password=DEMO_PASSWORD,
+                                       profile=profile, verification=None)
+    verification.mark_verified(trainer)
+    return trainer
 
 
 def _demo_token(session: Session, user: User) -> str:
@@ -156,6 +177,7 @@ def _projects(
         requirements=[requirement],
     )
     for project in (labelling, review):
+        _declare_use(session, manager, project.id, [DataUse.TRAINING, DataUse.EVALUATION])
         projects.activate_project(session, manager, project.id)
         staffing.invite(session, manager, project.id, trainer_ids=[mei.id],
                         message="Your listening results were excellent.")
@@ -201,6 +223,7 @@ def _wellbeing(session: Session, *, admin: User, manager: User) -> None:
         daily_cap_minutes=180, weekly_cap_minutes=900,
         guidelines="Stop whenever you need to. Flag anything that stays with you.",
     )
+    _declare_use(session, manager, red_team.id, [DataUse.RED_TEAMING, DataUse.SAFETY])
     projects.activate_project(session, manager, red_team.id)
 
 
@@ -261,6 +284,7 @@ def _templated_projects(session: Session, *, manager: User, mei: User) -> None:
         )
         templates.publish(session, manager, project.id, fields=fields,
                           change_note="First version.")
+        _declare_use(session, manager, project.id, [DataUse.TRAINING, DataUse.EVALUATION])
         projects.activate_project(session, manager, project.id)
         staffing.invite(session, manager, project.id, trainer_ids=[mei.id],
                         message="A new kind of task, with a form to fill in.")
@@ -366,3 +390,13 @@ def _clips_jsonl() -> bytes:
         for n in range(1, 13)
     )
     return _jsonl(list(rows))
+
+
+def _declare_use(
+    session: Session, manager: User, project_id: uuid.UUID, uses: list[DataUse]
+) -> None:
+    """What the demo's work is for: an AI lab's models, no restricted use, a year."""
+    declared_use.declare(
+        session, manager, project_id, client_kind=ClientKind.AI_LAB, data_uses=uses,
+        restricted_uses={u.value: False for u in RestrictedUse}, answer_retention_days=365,
+    )

@@ -25,10 +25,12 @@ from workforce.accounts import jobs as accounts_jobs
 from workforce.app import Services
 from workforce.assessments import jobs as assessments_jobs
 from workforce.billing import jobs as billing_jobs
+from workforce.integrations import jobs as integrations_jobs
 from workforce.notifications import jobs as notifications_jobs
 from workforce.privacy import jobs as privacy_jobs
 from workforce.privacy.storage import ExportStore
 from workforce.projects import jobs as projects_jobs
+from workforce.standing import jobs as standing_jobs
 from workforce.wellbeing import jobs as wellbeing_jobs
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,9 @@ def _on_database(function: Callable[..., int | None]) -> Callable[[Services], in
 JOBS: tuple[Job, ...] = (
     Job("notifications.deliver_outbox", _every(minutes=1),
         lambda services: notifications_jobs.deliver_outbox(services.outbox), "e-mails sent"),
+    Job("integrations.deliver_webhooks", _every(minutes=1),
+        lambda services: integrations_jobs.deliver_webhooks(
+            services.database, services.webhooks), "webhook delivery attempts"),
     Job("accounts.purge_expired_credentials", _daily(3, 17),
         _on_database(accounts_jobs.purge_expired_credentials), "expired credentials removed"),
     Job("assessments.close_expired_attempts", _every(minutes=1),
@@ -86,6 +91,8 @@ JOBS: tuple[Job, ...] = (
         _on_database(projects_jobs.close_idle_sessions), "idle sessions closed"),
     Job("projects.apply_due_suspensions", _every(minutes=1),
         _on_database(projects_jobs.apply_due_suspensions), "suspensions applied"),
+    Job("standing.follow_up_account_actions", _every(minutes=1),
+        _on_database(standing_jobs.follow_up_account_actions), "account actions followed up"),
     Job("projects.auto_approve_submissions", _every(minutes=15),
         _on_database(projects_jobs.auto_approve_submissions), "submissions approved"),
     Job("projects.auto_approve_timesheets", _every(minutes=15),

@@ -49,6 +49,9 @@ class Settings:
     token_lifetime: timedelta = timedelta(hours=12)
     invitation_lifetime: timedelta = timedelta(days=7)
     password_reset_lifetime: timedelta = timedelta(hours=1)
+    email_verification_lifetime: timedelta = timedelta(days=2)
+    # How often one account may ask for another verification e-mail.
+    email_verification_resend_limit: str = "3 per hour"
     login_limit_per_account: str = "5 per 15 minutes"
     login_limit_per_address: str = "20 per 15 minutes"
     rate_limit_storage_uri: str = "memory://"
@@ -90,6 +93,10 @@ class Settings:
     data_export_dir: str = "var/exports"
     data_export_lifetime: timedelta = timedelta(days=1)
     erasure_grace_period: timedelta = timedelta(days=7)
+    # Webhooks out: seconds to connect and to wait for each read of an answer; and, for
+    # development and tests only, endpoints on this machine (http://127.0.0.1:...).
+    webhook_timeout: float = 10.0
+    webhook_allow_loopback: bool = False
     migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
 
     @property
@@ -160,12 +167,19 @@ class Settings:
             problems.append(f"{PREFIX}DATA_EXPORT_LIFETIME must be positive")
         if self.erasure_grace_period < timedelta(0):
             problems.append(f"{PREFIX}ERASURE_GRACE_PERIOD must not be negative")
+        if not 0 < self.webhook_timeout <= 60:
+            problems.append(f"{PREFIX}WEBHOOK_TIMEOUT must be above 0, at most 60 seconds")
+        if self.env is Environment.PRODUCTION and self.webhook_allow_loopback:
+            problems.append(f"{PREFIX}WEBHOOK_ALLOW_LOOPBACK is for development and tests; "
+                            "in production webhook endpoints are public https URLs")
         if self.token_lifetime <= timedelta(0):
             problems.append(f"{PREFIX}TOKEN_LIFETIME must be positive")
+        if self.email_verification_lifetime <= timedelta(0):
+            problems.append(f"{PREFIX}EMAIL_VERIFICATION_LIFETIME must be positive")
         from limits import parse_many
 
         for name in ("api_rate_limit", "api_key_rate_limit", "login_limit_per_account",
-                     "login_limit_per_address"):
+                     "login_limit_per_address", "email_verification_resend_limit"):
             try:
                 parse_many(getattr(self, name))
             except ValueError:
@@ -225,6 +239,7 @@ _PARSERS = {
     "token_lifetime": _seconds,
     "invitation_lifetime": _seconds,
     "password_reset_lifetime": _seconds,
+    "email_verification_lifetime": _seconds,
     "max_body_bytes": int,
     "max_import_bytes": int,
     "proxy_hops": int,
@@ -236,4 +251,6 @@ _PARSERS = {
     "payout_details_hold": _seconds,
     "data_export_lifetime": _seconds,
     "erasure_grace_period": _seconds,
+    "webhook_timeout": float,
+    "webhook_allow_loopback": _bool,
 }

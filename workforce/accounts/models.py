@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workforce import clock
@@ -31,6 +31,8 @@ MANAGERS = frozenset({Role.VENDOR_MANAGER, Role.ADMIN})
 REVIEWERS = MANAGERS | {Role.REVIEWER}
 FINANCE_STAFF = frozenset({Role.FINANCE, Role.ADMIN})
 GRADERS = frozenset({Role.REVIEWER, Role.VENDOR_MANAGER})
+# Roles that move money or grant access sign in with a second factor (TOTP).
+SECOND_FACTOR_ROLES = FINANCE_STAFF
 
 
 class Organisation(IdMixin, TimestampMixin, Base):
@@ -107,6 +109,9 @@ class User(IdMixin, TimestampMixin, Base):
     # active (so it can neither log in nor be told anything), never in staff lists.
     is_api_key: Mapped[bool] = mapped_column(default=False, server_default=false())
     password_changed_at: Mapped[datetime | None]
+    # When the address was shown to be theirs (a verification link, or the invitation
+    # that reached it); a trainer without it may not apply to projects or claim work.
+    email_verified_at: Mapped[datetime | None]
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
 
@@ -126,6 +131,9 @@ class ApiToken(IdMixin, Base):
     expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Where the login came from, so that its owner can tell their sessions apart.
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    client_address: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship()
 
@@ -154,13 +162,50 @@ class Invitation(IdMixin, TimestampMixin, Base):
         return "expired" if self.expires_at <= clock.now() else "pending"
 
 
-class PasswordReset(IdMixin, Base):
-    __tablename__ = "password_resets"
+class OneTimeTokenMixin:
+    """A token e-mailed to a user that works once until it expires; only its SHA-256
+    hash is stored."""
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class PasswordReset(IdMixin, OneTimeTokenMixin, Base):
+    __tablename__ = "password_resets"
+
+
+class EmailVerification(IdMixin, OneTimeTokenMixin, Base):
+    """The token that shows a new address is its user's."""
+
+    __tablename__ = "email_verifications"
+
+
+class TotpFactor(IdMixin, Base):
+    """A user's TOTP authenticator: pending until a first code confirms it.
+
+    ``last_step`` is the time step of the last code accepted, so that a code is never
+    accepted twice (RFC 6238 section 5.2)."""
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), unique=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(IdMixin, Base):
+    """A one-time code that stands in for a TOTP code; only its SHA-256 hash is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
+from importlib import resources
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -43,5 +47,22 @@ def check_password_rules(
         problems.append("Must not be only white space.")
     if email and password.strip().lower() == email.strip().lower():
         problems.append("Must not be the e-mail address.")
+    if is_common(password):
+        problems.append("Is one of the most common passwords, which attackers try first; "
+                        "choose another (a few unrelated words make a strong one).")
     if problems:
         raise Invalid("The password does not meet the rules.", errors={field: problems})
+
+
+def is_common(password: str) -> bool:
+    """Whether the password (in any case) is in the list of common passwords shipped
+    with the service (``common-passwords.NOTICE`` says where it comes from)."""
+    return password.strip().lower() in _common_passwords()
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    data = resources.files("workforce.accounts").joinpath("common-passwords.txt.gz")
+    with data.open("rb") as packed:
+        lines = gzip.decompress(packed.read()).decode().splitlines()
+    return frozenset(line.strip() for line in lines if line.strip())

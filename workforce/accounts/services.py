@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workforce import clock
-from workforce.accounts import audit, tokens
+from workforce.accounts import audit, mfa, tokens
 from workforce.accounts.audit import Actor
 from workforce.accounts.models import (
     STAFF_ROLES,
@@ -31,6 +31,7 @@ from workforce.accounts.passwords import (
     verify_password,
 )
 from workforce.accounts.validation import email_address, normalise_email
+from workforce.accounts.verification import MailLink, mark_verified, send_verification
 from workforce.errors import Conflict, Invalid, NotFound, Unauthenticated
 from workforce.notifications.models import SECRET_PLACEHOLDER
 from workforce.notifications.services import notify, queue_email, withdraw_secret_emails
@@ -166,15 +167,23 @@ def _new_user(
     return user
 
 
-def sign_up_trainer(session: Session, *, email: str, password: str, profile: Profile) -> User:
+def sign_up_trainer(
+    session: Session, *, email: str, password: str, profile: Profile,
+    verification: MailLink | None,
+) -> User:
+    """A trainer account, and (with ``verification``) the e-mail that verifies its
+    address; until then the trainer may not apply to projects or claim work."""
     user = _new_user(
         session, email=email, password=password, role=Role.TRAINER, profile=profile,
         organisation_id=None,
     )
     notify(
         session, user.id, "account.welcome", "Welcome to workforce",
-        "Take an onboarding assessment to qualify for your first project.",
+        "Verify your e-mail address (we sent you a token), then take an onboarding "
+        "assessment to qualify for your first project.",
     )
+    if verification is not None:
+        send_verification(session, user, verification)
     return user
 
 
@@ -195,6 +204,7 @@ def create_staff_user(
         session, email=email, password=password, role=role, profile=profile,
         organisation_id=organisation.id,
     )
+    mark_verified(user)  # made by an operator, who vouches for the address
     audit.record(
         session, actor, "user.created", object_type="user", object_id=user.id,
         organisation_id=organisation.id, after={"role": role, "email": user.email},
@@ -297,8 +307,19 @@ def _keep_one_admin(session: Session, leaving: User) -> None:
 # --- login and tokens ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What a login sends besides the password: the second factor (a TOTP code or a
+    recovery code, for accounts that have one), and where it comes from."""
+
+    otp: str | None = None
+    recovery_code: str | None = None
+    origin: tokens.Origin = field(default_factory=tokens.Origin)
+
+
 def log_in(
-    session: Session, email: str, password: str, *, lifetime: timedelta, label: str = "login"
+    session: Session, email: str, password: str, *, lifetime: timedelta, label: str = "login",
+    attempt: LoginAttempt = LoginAttempt(),
 ) -> tuple[ApiToken, str]:
     user = find_user_by_email(session, email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
@@ -307,9 +328,11 @@ def log_in(
         )
     if not user.is_active:
         raise Unauthenticated("The account is deactivated.", code="account-deactivated")
+    mfa.check_login(session, user, otp=attempt.otp, recovery_code=attempt.recovery_code)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return tokens.issue_token(session, user, label=label, lifetime=lifetime)
+    return tokens.issue_token(session, user, label=label, lifetime=lifetime,
+                              origin=attempt.origin)
 
 
 def log_out(session: Session, token: ApiToken) -> None:
@@ -543,6 +566,7 @@ def accept_invitation(session: Session, raw_token: str, *, password: str, profil
     )
     invitation.accepted_at = clock.now()
     invitation.user_id = user.id
+    mark_verified(user)  # the invitation's token reached this address
     audit.record(
         session, user, "invitation.accepted", object_type="user", object_id=user.id,
         organisation_id=invitation.organisation_id,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Select, bindparam, select, update
@@ -12,7 +14,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from workforce import clock
 from workforce.accounts.models import ApiToken, User
-from workforce.errors import Unauthenticated
+from workforce.errors import NotFound, Unauthenticated
+from workforce.pagination import Page, PageRequest, paginate
 
 TOKEN_PREFIX = "wf_"  # noqa: S105 - a prefix, not a secret
 # Writing last_used_at on every request would turn every read into a write.
@@ -30,13 +33,25 @@ def hash_secret(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a login came from, kept with its token so its owner can tell their
+    sessions apart."""
+
+    user_agent: str | None = None
+    client_address: str | None = None
+
+
 def issue_token(
-    session: Session, user: User, *, label: str, lifetime: timedelta
+    session: Session, user: User, *, label: str, lifetime: timedelta,
+    origin: Origin = Origin(),
 ) -> tuple[ApiToken, str]:
     raw, digest = new_secret()
     now = clock.now()
     token = ApiToken(
-        user=user, token_hash=digest, label=label, created_at=now, expires_at=now + lifetime
+        user=user, token_hash=digest, label=label, created_at=now, expires_at=now + lifetime,
+        user_agent=(origin.user_agent or None) and origin.user_agent[:200],
+        client_address=origin.client_address,
     )
     session.add(token)
     session.flush()
@@ -84,3 +99,19 @@ def revoke_all(session: Session, user: User, *, keep: ApiToken | None = None) ->
     if keep is not None:
         stmt = stmt.where(ApiToken.id != keep.id)
     return session.execute(stmt).rowcount
+
+
+def list_sessions(session: Session, user: User, page: PageRequest) -> Page[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    stmt = select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > clock.now())
+    return paginate(session, stmt, page, created_at=ApiToken.created_at, row_id=ApiToken.id)
+
+
+def revoke_own(session: Session, user: User, token_id: uuid.UUID) -> None:
+    """End one of the user's own sessions; anybody else's does not exist for them."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("No such session.")
+    revoke(session, token)

@@ -16,6 +16,7 @@ from workforce.api import (
     assessments,
     attempts,
     auth,
+    declared_use,
     earnings,
     fair_pay,
     guards,
@@ -31,12 +32,16 @@ from workforce.api import (
     project_states,
     projects,
     ratelimit,
+    sign_in,
     staffing,
+    standing,
     support,
     tasks,
     templates,
     trainer_wellbeing,
     uow,
+    webhook_endpoints,
+    webhook_endpoints_schemas,
     webhooks,
     wellbeing,
 )
@@ -49,7 +54,8 @@ BLUEPRINTS = (
     attempts.grading_blp, projects.blp, staffing.blp, tasks.blp, hourly.blp, project_states.blp,
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
-    templates.blp, api_keys.blp,
+    templates.blp, api_keys.blp, webhook_endpoints.blp,
+    declared_use.blp, standing.blp, sign_in.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
@@ -120,6 +126,7 @@ def init_app(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
+    webhook_endpoints_schemas.document_events(api.spec)
     # flask-smorest's own views (the document and the docs page) are public.
     for endpoint, view in app.view_functions.items():
         if endpoint.startswith("api-docs."):

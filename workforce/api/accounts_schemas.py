@@ -37,6 +37,13 @@ class SignUpSchema(Schema):
 class LoginSchema(Schema):
     email = Text(required=True, validate=validate.Length(max=320))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    otp = fields.String(load_only=True, validate=validate.Length(max=16), metadata={
+        "description": "For an account with a second factor: the 6-digit code from the "
+        "authenticator app. Without it (or a recovery_code) such a login is 401 "
+        "mfa-required."})
+    recovery_code = fields.String(load_only=True, validate=validate.Length(max=64), metadata={
+        "description": "Instead of otp: one of the account's unused recovery codes (each "
+        "works once)."})
 
 
 class UserSchema(Schema):
@@ -49,6 +56,9 @@ class UserSchema(Schema):
     timezone = fields.String()
     languages = fields.List(fields.String())
     is_active = fields.Boolean(dump_only=True)
+    email_verified_at = UtcDateTime(allow_none=True, dump_only=True, metadata={
+        "description": "When the address was verified; a trainer without it may not apply "
+        "to projects or claim work."})
     created_at = UtcDateTime(dump_only=True)
 
 
@@ -57,6 +67,10 @@ class TokenSchema(Schema):
     token_id = fields.UUID()
     expires_at = UtcDateTime()
     user = fields.Nested(UserSchema)
+    mfa_enrolment_required = fields.Boolean(metadata={
+        "description": "True for a finance or admin user with no second factor yet: the "
+        "token opens only enrolment (POST /api/v1/me/mfa/totp), the caller's account, "
+        "sessions and logout until it is confirmed."})
 
 
 class ProfileUpdateSchema(Schema):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 
-from workforce.accounts import services
+from workforce.accounts import mfa, services, tokens
 from workforce.accounts.services import Profile
 from workforce.api import ratelimit
 from workforce.api.accounts_schemas import (
@@ -18,6 +18,7 @@ from workforce.api.accounts_schemas import (
     UserSchema,
 )
 from workforce.api.security import Blueprint, current_token, current_user
+from workforce.api.sign_in import verification_link
 from workforce.api.uow import db_session
 from workforce.settings import Settings
 
@@ -43,9 +44,11 @@ def _profile(args: dict) -> Profile:
 @blp.response(201, UserSchema)
 @blp.alt_response(409, response="CONFLICT", description="The e-mail address has an account.")
 def sign_up(args: dict):
-    """Create a trainer account."""
+    """Create a trainer account, and e-mail a token that verifies its address (needed
+    before applying to projects)."""
     return services.sign_up_trainer(
-        db_session(), email=args["email"], password=args["password"], profile=_profile(args)
+        db_session(), email=args["email"], password=args["password"], profile=_profile(args),
+        verification=verification_link(),
     )
 
 
@@ -65,16 +68,28 @@ def sign_up(args: dict):
 def log_in(args: dict):
     """Exchange an e-mail address and password for a bearer token.
 
-    Failed attempts are limited per account and per client address (429 with Retry-After).
+    An account with a second factor also sends ``otp`` (or a ``recovery_code``): without
+    it the answer is 401 ``mfa-required`` (the password was right; send both again), with
+    a wrong or already used code 401 ``invalid-otp``. A finance or admin user with no
+    second factor yet gets a token that opens only enrolment
+    (``mfa_enrolment_required``). Failed attempts are limited per account and per client
+    address (429 with Retry-After).
     """
-    token, raw = services.log_in(
-        db_session(), args["email"], args["password"], lifetime=_settings().token_lifetime
+    session = db_session()
+    attempt = services.LoginAttempt(
+        otp=args.get("otp"), recovery_code=args.get("recovery_code"),
+        origin=tokens.Origin(request.user_agent.string or None, request.remote_addr),
     )
-    return {"token": raw, "token_id": token.id, "expires_at": token.expires_at, "user": token.user}
+    token, raw = services.log_in(session, args["email"], args["password"],
+                                 lifetime=_settings().token_lifetime, attempt=attempt)
+    user = token.user
+    return {"token": raw, "token_id": token.id, "expires_at": token.expires_at, "user": user,
+            "mfa_enrolment_required": mfa.required_for(user) and not mfa.is_enrolled(
+                session, user)}
 
 
 @blp.route("/logout", methods=["POST"])
-@blp.authenticated
+@blp.signing_in
 @blp.response(204)
 def log_out():
     """Revoke the token this request was made with."""
@@ -82,7 +97,7 @@ def log_out():
 
 
 @blp.route("/logout-all", methods=["POST"])
-@blp.authenticated
+@blp.signing_in
 @blp.response(204)
 def log_out_everywhere():
     """Revoke every token of the caller, this one included."""

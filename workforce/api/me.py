@@ -21,7 +21,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The caller
 
 
 @blp.route("")
-@blp.authenticated
+@blp.signing_in
 @blp.response(200, UserSchema)
 def get_me():
     """The caller's account."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load, validate
 
+from workforce.api.declared_use_schemas import declared_use_field
 from workforce.api.schemas import Currency, LanguageTag, MoneySchema, PageArgs, Text, UtcDateTime
 from workforce.projects.models import ContentCategory, PayModel, ProjectState, Sensitivity
 from workforce.projects.services import RequirementInput
@@ -208,6 +209,8 @@ class ProjectSchema(Schema):
     )
     guidelines = fields.Nested(GuidelinesRefSchema, allow_none=True)
     requirements = fields.List(fields.Nested(RequirementSchema))
+    declared_use = declared_use_field()
+    declared_use_changed_at = UtcDateTime(allow_none=True)
     pause_reason = fields.String(allow_none=True)
     expected_resume_at = UtcDateTime(allow_none=True)
     created_by_id = fields.UUID()

@@ -77,4 +77,12 @@ def login_address_key() -> str:
 
 
 def failed(response: Response) -> bool:
-    return response.status_code == 401
+    """A login that failed. ``mfa-required`` is not a failure: the password was right,
+    and the client is only told to send the code with it."""
+    if response.status_code != 401:
+        return False
+    body = response.get_json(silent=True)
+    return not (isinstance(body, dict) and body.get("type") == MFA_REQUIRED)
+
+
+MFA_REQUIRED = "urn:workforce:problem:mfa-required"

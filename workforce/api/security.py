@@ -23,7 +23,7 @@ from typing import Any
 import flask_smorest
 from flask import g, request
 
-from workforce.accounts import tokens
+from workforce.accounts import mfa, tokens
 from workforce.accounts.models import ApiToken, Role, User
 from workforce.api.bodies import JsonBodyParser
 from workforce.api.uow import db_session
@@ -50,10 +50,13 @@ API_KEY_SCHEME = {
 @dataclass(frozen=True)
 class Policy:
     """``roles is None`` means public; otherwise the roles allowed to call, and the
-    scope an API key needs (``None``: no key may call)."""
+    scope an API key needs (``None``: no key may call). ``before_second_factor``: open
+    to a finance or admin user who has not enrolled an authenticator yet (enrolment
+    itself, the caller's account and sessions, logout)."""
 
     roles: frozenset[Role] | None
     scope: Scope | None = None
+    before_second_factor: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -62,6 +65,7 @@ class Policy:
 
 PUBLIC = Policy(None)
 ANY_USER = Policy(frozenset(Role))
+SIGNING_IN = Policy(frozenset(Role), before_second_factor=True)
 
 
 def policy_of(view: Callable[..., Any]) -> Policy | None:
@@ -132,6 +136,10 @@ def authorize(policy: Policy) -> None:
             f"This operation is not available to the {user.role.value} role.",
             code="role-forbidden",
         )
+    # A key has no second factor to enrol: it never signs in (``integrations.keys``).
+    if key is None and not policy.before_second_factor and not g.get("second_factor_checked"):
+        mfa.enforce(db_session(), user)
+        g.second_factor_checked = True
 
 
 def _check_scope(policy: Policy, key: ApiKey) -> None:
@@ -164,6 +172,11 @@ class Blueprint(flask_smorest.Blueprint):
 
     def authenticated(self, view: Callable[..., Any]) -> Callable[..., Any]:
         return self._guard(view, ANY_USER)
+
+    def signing_in(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        """Any user, a finance or admin user who has not enrolled a second factor
+        included (``mfa.enforce`` refuses them everything else)."""
+        return self._guard(view, SIGNING_IN)
 
     def refuses(self, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Document the problem answers a view may give besides its success (404, 409,
@@ -201,7 +214,8 @@ class Blueprint(flask_smorest.Blueprint):
             security=security, **{"x-roles": sorted(role.value for role in policy.roles or ()),
                                    "x-scopes": [policy.scope.value] if policy.scope else []},
         )(guarded)
-        # 403 on every guarded route: a role it is not for, or an API key without its scope.
+        # 403 on every guarded route: a role it is not for, an API key without its scope,
+        # or (mfa.enforce) a second factor not enrolled.
         guarded = self.refuses(401, 403)(guarded)
         return mark(guarded, policy)
 

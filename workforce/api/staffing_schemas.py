@@ -10,6 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.api.attempts_schemas import MarketOrganisationSchema
+from workforce.api.declared_use_schemas import declared_use_field
 from workforce.api.projects_schemas import (
     GuidelinesRefSchema,
     RequirementSchema,
@@ -58,12 +59,15 @@ class UnmetSchema(Schema):
         metadata={"description": "A qualification: missing, revoked, failed, expired, "
                   "score-below or locale. A content warning: age-attestation (attest being "
                   "18 or over) or consent (opt in to `categories`), both at "
-                  "/me/content-consent."}
+                  "/me/content-consent. refused-use: the project declares uses the "
+                  "trainer will not work on (`categories` names them; "
+                  "/me/work-preferences)."}
     )
     message = fields.String()
     categories = fields.List(
         fields.String(),
-        metadata={"description": "With `consent`: the categories not yet opted in to."},
+        metadata={"description": "With `consent`: the categories not yet opted in to; "
+                  "with `refused-use`: the uses refused."},
     )
 
 
@@ -83,6 +87,8 @@ class MarketProjectSchema(Schema):
     daily_cap_minutes = fields.Integer(allow_none=True)
     weekly_cap_minutes = fields.Integer(allow_none=True)
     content_warning = fields.Nested(ContentWarningSchema)
+    declared_use = declared_use_field()
+    declared_use_changed_at = UtcDateTime(allow_none=True)
     review_policy = fields.Nested(ReviewPolicySchema)
     guidelines = fields.Nested(GuidelinesRefSchema, allow_none=True)
     requirements = fields.List(fields.Nested(RequirementSchema))
@@ -182,7 +188,8 @@ class InvitationResultSchema(Schema):
     membership_id = fields.UUID(allow_none=True)
     reason = fields.String(
         allow_none=True,
-        metadata={"description": "Why skipped: not-a-trainer, membership-open or not-eligible."},
+        metadata={"description": "Why skipped: not-a-trainer, email-unverified, membership-open or "
+                                "not-eligible."},
     )
     detail = fields.String(allow_none=True)
     unmet = fields.List(fields.Nested(UnmetSchema))

@@ -44,7 +44,7 @@ from workforce.assessments.models import (
     TrainerQualification,
 )
 from workforce.errors import Forbidden, NotFound
-from workforce.projects import access
+from workforce.projects import access, declared_use
 from workforce.projects.models import (
     OPEN_MEMBERSHIP_STATES,
     MembershipState,
@@ -66,14 +66,17 @@ class Unmet:
 
     qualification_id: uuid.UUID | None
     # missing | revoked | failed | expired | score-below | locale (qualifications);
-    # age-attestation | consent (a content warning)
+    # age-attestation | consent (a content warning); refused-use (a use the trainer
+    # will not work on: ``declared_use``); email-unverified (the trainer)
     code: str
     message: str
     categories: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | None]:
         return {
-            "qualification_id": str(self.qualification_id), "code": self.code,
+            "qualification_id": (None if self.qualification_id is None
+                                 else str(self.qualification_id)),
+            "code": self.code,
             "message": self.message,
         }
 
@@ -193,7 +196,21 @@ def unmet_requirements(
     """What keeps the trainer off the project; empty when they are eligible."""
     requirements = list(project.requirements)
     records = records_of(session, [trainer.id], [r.qualification_id for r in requirements])
-    return unmet(requirements, records[trainer.id], trainer.languages or [], now or clock.now())
+    found = unmet(requirements, records[trainer.id], trainer.languages or [], now or clock.now())
+    return found + refused_use(declared_use.refused_uses(session, trainer.id), project)
+
+
+def refused_use(refused: Sequence[str], project: Project) -> list[Unmet]:
+    """``refused-use`` when the project declares a use the trainer will not work on."""
+    uses = declared_use.refused_by(refused, project)
+    if not uses:
+        return []
+    return [Unmet(
+        None, "refused-use",
+        f"The project declares uses refused in the trainer's work preferences "
+        f"({', '.join(uses)}; /api/v1/me/work-preferences).",
+        tuple(uses),
+    )]
 
 
 def holds_every_qualification(

@@ -37,7 +37,7 @@ from workforce.clock import whole_seconds
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, eligibility, timesheets
+from workforce.projects import access, declared_use, eligibility, timesheets
 from workforce.projects.models import (
     EntryEndReason,
     EntrySource,
@@ -48,6 +48,7 @@ from workforce.projects.models import (
     TimeEntry,
     TimesheetState,
 )
+from workforce.standing import gate
 from workforce.wellbeing import limits
 from workforce.wellbeing.limits import LimitStop
 
@@ -303,6 +304,8 @@ def start_session(session: Session, trainer: User, project_id: uuid.UUID) -> Ses
     _require_hourly(project)
     now = _now()
     access.require_open_for_work(project, now)
+    gate.require_new_work_allowed(session, trainer.id, project.organisation_id, now)
+    declared_use.require_not_refused(session, trainer, project)
     _lock_trainer(session, trainer.id)
     running = find_running(session, trainer.id)
     if running is not None:
@@ -588,6 +591,7 @@ def add_manual_entry(
     now = _now()
     started_at, ended_at = whole_seconds(started_at), whole_seconds(ended_at)
     _check_manual_times(started_at, ended_at, now)
+    gate.require_work_allowed(session, trainer.id, project.organisation_id, now)
     _require_loggable(project, ended_at, now)
     _lock_trainer(session, trainer.id)
     overlap = find_overlap(session, trainer.id, started_at, ended_at)

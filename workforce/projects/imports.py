@@ -46,7 +46,7 @@ from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access
+from workforce.projects import access, events
 from workforce.projects.models import (
     ContentCategory,
     ProjectState,
@@ -528,6 +528,7 @@ def import_tasks(
         )
     record.rows, record.created = report.rows, report.created
     record.duplicates, record.invalid = report.duplicates, report.invalid
+    events.import_finished(session, project, record)
     audit.record(
         session, staff, "tasks.imported", object_type="task_import", object_id=record.id,
         organisation_id=project.organisation_id, before=None,

@@ -63,6 +63,39 @@ class ContentCategory(StrEnum):
     OTHER = "other"
 
 
+class ClientKind(StrEnum):
+    """Who the work is for, declared to trainers before they apply."""
+
+    AI_LAB = "ai_lab"
+    E_COMMERCE = "e_commerce"
+    GOVERNMENT = "government"
+    ACADEMIC = "academic"
+    NON_PROFIT = "non_profit"
+    OTHER = "other"
+
+
+class DataUse(StrEnum):
+    """What the trainers' answers will be used for."""
+
+    TRAINING = "training"
+    EVALUATION = "evaluation"
+    RED_TEAMING = "red_teaming"
+    SAFETY = "safety"
+    RESEARCH = "research"
+
+
+class RestrictedUse(StrEnum):
+    """Uses a project must say yes or no to, explicitly."""
+
+    MILITARY = "military"
+    SURVEILLANCE = "surveillance"
+    LAW_ENFORCEMENT = "law_enforcement"
+
+
+# Every use a trainer may refuse to work on.
+REFUSABLE_USES = tuple(u.value for u in DataUse) + tuple(u.value for u in RestrictedUse)
+
+
 class Project(IdMixin, TimestampMixin, Base):
     """A body of paid work run by one organisation.
 
@@ -94,6 +127,10 @@ class Project(IdMixin, TimestampMixin, Base):
             name="weekly_cap_range",
         ),
         CheckConstraint("idle_timeout_seconds >= 60", name="idle_timeout_minimum"),
+        CheckConstraint(
+            "answer_retention_days IS NULL OR answer_retention_days BETWEEN 1 AND 36500",
+            name="answer_retention_days_range",
+        ),
     )
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
@@ -134,6 +171,16 @@ class Project(IdMixin, TimestampMixin, Base):
     underpriced_at: Mapped[datetime | None]
     suggested_task_rate: Mapped[int | None]
     measured_median_task_seconds: Mapped[int | None]
+    # What the work is for (``projects.declared_use``): required before activation,
+    # shown to trainers before they apply. ``restricted_uses`` lists the restricted
+    # uses the project allows (the others are declared "no").
+    client_kind: Mapped[ClientKind | None] = mapped_column(str_enum(ClientKind))
+    data_uses: Mapped[list[str] | None] = mapped_column(json_type())
+    restricted_uses: Mapped[list[str] | None] = mapped_column(json_type())
+    answer_retention_days: Mapped[int | None]
+    # When the declaration last changed after activation: its members may leave
+    # without penalty (and are told so) for ``declared_use.LEAVE_WINDOW`` after it.
+    declared_use_changed_at: Mapped[datetime | None]
 
     requirements: Mapped[list[ProjectRequirement]] = relationship(
         back_populates="project", cascade="all, delete-orphan",
@@ -296,6 +343,16 @@ class ProjectMember(IdMixin, TimestampMixin, Base):
 
     project: Mapped[Project] = relationship()
     trainer: Mapped[User] = relationship(foreign_keys=[trainer_id])
+
+
+class WorkPreferences(TimestampMixin, Base):
+    """The uses a trainer will not work on: projects declaring one of them are not
+    offered to them (``eligibility``), and refusing never counts against them."""
+
+    __tablename__ = "trainer_work_preferences"
+
+    trainer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    refused_uses: Mapped[list[str]] = mapped_column(json_type(), default=list)
 
 
 # --- tasks ---------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from workforce.errors import Conflict, IllegalTransition, Invalid
 from workforce.money import Money, minor_units
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, lifecycle, winddown
+from workforce.projects import access, events, lifecycle, winddown
 from workforce.projects.models import (
     Assignment,
     AssignmentState,
@@ -94,9 +94,11 @@ def pause_project(
         )
     project = _locked_project(session, actor, project_id)
     before = _state_of(project)
+    previous = project.state
     lifecycle.PROJECTS.move(project, ProjectState.PAUSED)
     project.pause_reason = reason
     project.expected_resume_at = clock.as_utc(expected_resume_at) if expected_resume_at else None
+    events.project_state_changed(session, project, "paused", previous)
     closed = winddown.close_sessions(session, project.id, at=now, reason=EntryEndReason.PAUSED)
     resume = project.expected_resume_at
     _notify_members(
@@ -128,11 +130,16 @@ def resume_project(session: Session, actor: User, project_id: uuid.UUID) -> Proj
             current_state=project.state.value,
         )
     before = _state_of(project)
+    previous = project.state
     lifecycle.PROJECTS.move(project, ProjectState.ACTIVE)
     project.pause_reason = None
     project.expected_resume_at = None
     cancelled = _cancel_pending(session, project, now)
     project.suspension_effective_at = None  # none pending, none in force
+    for suspension in cancelled:
+        events.project_state_changed(session, project, "suspension_cancelled", previous,
+                                     suspension=suspension)
+    events.project_state_changed(session, project, "resumed", previous)
     _notify_members(
         session, project, "project.resumed", _title(project, "has resumed"),
         f"Work on {project.name} is open again."
@@ -192,6 +199,8 @@ def announce_suspension(
     session.add(suspension)
     project.suspension_effective_at = effective_at
     session.flush()  # the kill fees and their earnings refer to its id
+    events.project_state_changed(session, project, "suspension_announced", project.state,
+                                 suspension=suspension)
     trainer_ids = active_trainer_ids(session, project.id)
     missed = days_missed(suspension.notice_days, now, effective_at)
     fees = _owe_kill_fees(session, project, suspension, trainer_ids, missed) if missed else {}
@@ -237,6 +246,8 @@ def cancel_suspension(session: Session, actor: User, project_id: uuid.UUID) -> S
         raise Conflict("No suspension of this project is waiting to take effect.",
                        code="no-pending-suspension", current_state=project.state.value)
     [suspension] = cancelled
+    events.project_state_changed(session, project, "suspension_cancelled", project.state,
+                                 suspension=suspension)
     _notify_members(
         session, project, "project.suspension_cancelled",
         _title(project, "will not be suspended"),
@@ -464,8 +475,10 @@ def close_project(session: Session, actor: User, project_id: uuid.UUID) -> Proje
             current_state=project.state.value,
         )
     before = _state_of(project)
+    previous = project.state
     lifecycle.PROJECTS.move(project, ProjectState.CLOSED)
     project.closed_at = now
+    events.project_state_changed(session, project, "closed", previous)
     # Nothing should be left in flight on a suspended project; make sure.
     winddown.end_leases(session, project.id, at=now)
     winddown.close_sessions(session, project.id, at=now, reason=EntryEndReason.SUSPENDED)
@@ -503,10 +516,13 @@ def _apply(
     released and running sessions closed (and paid) at the effective time, trainers
     told."""
     before = _state_of(project)
+    previous = project.state
     lifecycle.PROJECTS.move(project, ProjectState.SUSPENDED)
     project.pause_reason = None
     project.expected_resume_at = None
     project.suspension_effective_at = suspension.effective_at
+    events.project_state_changed(session, project, "suspended", previous,
+                                 suspension=suspension)
     leases = winddown.end_leases(session, project.id, at=suspension.effective_at)
     entries = winddown.close_sessions(
         session, project.id, at=suspension.effective_at, reason=EntryEndReason.SUSPENDED

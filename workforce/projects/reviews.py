@@ -54,7 +54,7 @@ from workforce.errors import Conflict, DomainError, IllegalTransition, Invalid, 
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, lifecycle, winddown
+from workforce.projects import access, events, lifecycle, winddown
 from workforce.projects.models import (
     Appeal,
     AppealState,
@@ -202,6 +202,8 @@ def _approve(
     if assignment.reviewed_at is None or auto:
         assignment.reviewed_at = now
     money = _pay(session, assignment)
+    events.assignment_approved(session, assignment, money, _HOW[action] if not (
+        auto and action == "task.approved") else "unsampled")
     audit.record(
         session, actor, action, object_type="task_assignment", object_id=assignment.id,
         organisation_id=assignment.project.organisation_id, before=before,
@@ -210,6 +212,11 @@ def _approve(
                "currency": money.currency if money else None},
     )
     return money
+
+
+# How an approval came about, as the assignment.approved event says it.
+_HOW = {"task.approved": "reviewed", "task.auto_approved": "automatic",
+        "task.appeal_overturned": "appeal"}
 
 
 def _snapshot(assignment: Assignment) -> dict[str, Any]:
@@ -352,6 +359,7 @@ def _decide(
         lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.REJECTED)
         assignment.rejection_category = rejection_category
         winddown.give_back_slot(session, assignment.task_id)
+        events.assignment_rejected(session, assignment)
         notify(session, assignment.trainer_id, "task.rejected", "Task rejected",
                f"Your answer to {where} was rejected ({rejection_category}): {message} "
                "You may appeal once.", {**data, "rejection_category": str(rejection_category)})

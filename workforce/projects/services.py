@@ -38,7 +38,7 @@ from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, lifecycle
+from workforce.projects import access, declared_use, events, lifecycle
 from workforce.projects.models import (
     ContentCategory,
     GuidelineVersion,
@@ -94,6 +94,10 @@ class ProjectView:
     @property
     def estimated_hourly_rate(self) -> Money | None:
         return estimated_hourly(self.project, self.current_rate)
+
+    @property
+    def declared_use(self) -> declared_use.DeclaredUse | None:
+        return declared_use.DeclaredUse.of(self.project)
 
     @property
     def places_left(self) -> int:
@@ -770,8 +774,8 @@ def list_rates(
 
 
 def activate_project(session: Session, manager: User, project_id: uuid.UUID) -> Project:
-    """Draft -> active (audited). Needs guidelines and a rate in force that meets the
-    wage floor; an illegal move is a 409 naming the current state."""
+    """Draft -> active (audited). Needs a declared use, guidelines and a rate in force
+    that meets the wage floor; an illegal move is a 409 naming the current state."""
     access.get_project(session, manager, project_id)
     project = access.lock_project(session, project_id)
     if project is None:
@@ -790,6 +794,8 @@ def activate_project(session: Session, manager: User, project_id: uuid.UUID) -> 
         missing.append("rate")
     if access.current_guidelines(session, project.id) is None:
         missing.append("guidelines")
+    if project.client_kind is None:
+        missing.append("declared_use")
     if missing:
         raise Conflict(
             f"The project needs {' and '.join(missing)} before it can be activated.",
@@ -799,6 +805,7 @@ def activate_project(session: Session, manager: User, project_id: uuid.UUID) -> 
     check_wage_floor(session, PayTerms.of(project), rate.amount)
     lifecycle.PROJECTS.move(project, ProjectState.ACTIVE)
     project.activated_at = now
+    events.project_state_changed(session, project, "activated", before)
     session.flush()
     audit.record(
         session, manager, "project.activated", object_type="project", object_id=project.id,

@@ -44,13 +44,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from workforce import clock
-from workforce.accounts import audit
+from workforce.accounts import audit, verification
 from workforce.accounts.models import Organisation, Role, User
 from workforce.assessments.models import Qualification, TrainerQualification
 from workforce.errors import Conflict, IllegalTransition, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate, paginate_sorted
-from workforce.projects import access, eligibility, lifecycle, winddown
+from workforce.projects import access, declared_use, eligibility, lifecycle, winddown
 from workforce.projects.eligibility import Unmet
 from workforce.projects.models import (
     OPEN_MEMBERSHIP_STATES,
@@ -64,8 +64,10 @@ from workforce.projects.models import (
     ProjectRequirement,
     ProjectState,
     Sensitivity,
+    WorkPreferences,
 )
 from workforce.projects.services import ProjectView, count_active_members, title_for, views_of
+from workforce.standing import gate
 from workforce.wellbeing import consent
 from workforce.wellbeing import filters as wellbeing_filters
 
@@ -130,7 +132,11 @@ def _eligible(
     qualification_ids = {r.qualification_id for p in projects for r in p.requirements}
     records = eligibility.records_of(session, [trainer.id], qualification_ids)[trainer.id]
     languages = trainer.languages or []
-    return [p for p in projects if not eligibility.unmet(p.requirements, records, languages, now)]
+    refused = declared_use.refused_uses(session, trainer.id)
+    # A project with a use the trainer refuses is not offered at all (not merely marked).
+    return [p for p in projects
+            if not eligibility.unmet(p.requirements, records, languages, now)
+            and not declared_use.refused_by(refused, p)]
 
 
 def _entries(
@@ -143,11 +149,14 @@ def _entries(
     } if owners else {}
     memberships = access.latest_memberships(session, trainer.id, [p.id for p in projects])
     unconsented = _consent_unmet(session, trainer, projects)
+    unverified = [] if verification.is_verified(trainer) else [
+        Unmet(None, verification.UNVERIFIED, verification.unverified_message(trainer))]
     return [
         MarketEntry(
             view=view, organisation=organisations[view.project.organisation_id],
             membership=memberships.get(view.project.id),
-            unmet=(unmet or {}).get(view.project.id, []) + unconsented.get(view.project.id, []),
+            unmet=unverified + (unmet or {}).get(view.project.id, [])
+            + unconsented.get(view.project.id, []),
         )
         for view in views_of(session, projects)
     ]
@@ -190,9 +199,11 @@ def apply(
 ) -> ProjectMember:
     """Apply to an active project (audited). Capacity is checked at acceptance."""
     project, unmet = eligibility.visible(session, trainer, project_id)
+    verification.require_verified(trainer)
     access.require_open_for_work(project, clock.now())
     if unmet:
         raise _not_eligible(unmet)
+    gate.require_new_work_allowed(session, trainer.id, project.organisation_id)
     consent.require_for_project(session, trainer.id, project)
     _no_open_membership(session, project.id, trainer.id)
     member = ProjectMember(
@@ -297,10 +308,18 @@ def withdraw_application(session: Session, trainer: User, member_id: uuid.UUID) 
 def leave(
     session: Session, trainer: User, member_id: uuid.UUID, *, reason: str | None = None
 ) -> ProjectMember:
-    """Leave a project, at any time: live leases end and a running session closes."""
+    """Leave a project, at any time and without penalty: live leases end and a running
+    session closes. Within ``declared_use.LEAVE_WINDOW`` of a change of the project's
+    declared use, the audit records the departure as caused by it."""
     member = _my_membership(session, trainer, member_id)
     return _end(session, trainer, member, MembershipState.ACTIVE, MembershipState.LEFT,
                 reason=reason)
+
+
+def _left_for_declared_use(project: Project, target: MembershipState) -> dict[str, Any]:
+    if target is MembershipState.LEFT and declared_use.left_in_window(project, clock.now()):
+        return {"after_declared_use_change": True}
+    return {}
 
 
 # --- the managers' side --------------------------------------------------------------
@@ -418,10 +437,12 @@ def _activate(
     _expect(member, expected, MembershipState.ACTIVE)
     require_staffable(project)
     trainer = session.get_one(User, member.trainer_id)
+    verification.require_verified(trainer)
     unmet = eligibility.unmet_requirements(session, trainer, project)
     if unmet:
         raise _not_eligible(unmet)
     consent.require_for_project(session, trainer.id, project)
+    gate.require_new_work_allowed(session, trainer.id, project.organisation_id)
     active = count_active_members(session, project.id)
     if active >= project.capacity:
         raise Conflict(
@@ -474,7 +495,8 @@ def _end(
         )
     session.flush()
     verb, title = _ENDINGS[target]
-    _audit(session, actor, member, project, verb, before, reason=reason)
+    _audit(session, actor, member, project, verb, before, reason=reason,
+           **_left_for_declared_use(project, target))
     if actor.id != member.trainer_id:
         because = f" Reason: {reason}" if reason else ""
         what = {
@@ -568,7 +590,11 @@ def _invite_one(
 
     if user is None or user.role is not Role.TRAINER or not user.is_active:
         return skipped("not-a-trainer", "Not an active trainer.")
+    if not verification.is_verified(user):
+        return skipped(verification.UNVERIFIED, "The trainer has not verified their e-mail "
+                       "address yet.")
     unmet = eligibility.unmet(project.requirements, records, user.languages or [], now)
+    unmet += eligibility.refused_use(declared_use.refused_uses(session, user.id), project)
     if unmet:
         return skipped("not-eligible", " ".join(u.message for u in unmet),
                        unmet=[u.as_dict() for u in unmet])
@@ -654,12 +680,18 @@ def candidates(
         session, pool_ids, [r.qualification_id for r in requirements]
     )
     reviews = _review_counts(session, manager.organisation_id, pool_ids)
+    refusals = dict(session.execute(
+        select(WorkPreferences.trainer_id, WorkPreferences.refused_uses)
+        .where(WorkPreferences.trainer_id.in_(pool_ids))
+    ).all())
     locales = _locales(session, project)
     ranked = []
     for trainer in trainers:
         mine = records.get(trainer.id, {})
         if eligibility.unmet(requirements, mine, trainer.languages or [], now):
             continue
+        if declared_use.refused_by(refusals.get(trainer.id, ()), project):
+            continue  # not offered: the trainer will not work on a use it declares
         approved, rejected = reviews.get(trainer.id, (0, 0))
         ranked.append(_candidate(trainer, requirements, mine, approved, rejected, locales))
     ranked.sort(key=_best_first)

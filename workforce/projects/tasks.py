@@ -46,11 +46,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from workforce import clock, db
+from workforce.accounts import verification
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, eligibility, lifecycle, reviews, winddown
+from workforce.projects import access, declared_use, eligibility, lifecycle, reviews, winddown
 from workforce.projects.models import (
     Appeal,
     Assignment,
@@ -64,9 +65,12 @@ from workforce.projects.models import (
     ProjectState,
     Sensitivity,
     Task,
+    WorkPreferences,
 )
 from workforce.results import templates
 from workforce.results.models import TemplateVersion
+from workforce.standing import gate as standing_gate
+from workforce.standing.models import AccountAction
 from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
@@ -251,8 +255,13 @@ def claim_next(
     """
     now = clock.now()
     locked = _lock_for_claim(session, trainer, project_id, now)
+    verification.require_verified(trainer)
     project = locked.project
     access.require_open_for_work(project, now)
+    if locked.account_action:  # read with the membership; the gate says which and why
+        standing_gate.require_new_work_allowed(session, trainer.id, project.organisation_id, now)
+    if declared_use.refused_by(locked.refused_uses, project):
+        declared_use.require_not_refused(session, trainer, project)
     held = _live_lease(session, trainer.id, project_id, now)
     # The trainer's limits and consent matter only where sensitive work could be
     # handed out: on a plain project with no sensitive task open, the claim looks at
@@ -280,6 +289,11 @@ class _ClaimedProject:
     guidelines: GuidelineVersion | None  # the current version, for the answer
     rate: ProjectRate | None  # in force now, the least a lease claimed now pays
     template: TemplateVersion | None  # the current task template
+    # Read with the membership, so that the hot path costs no statement more: whether
+    # an account action of the organisation is in force, and the uses the trainer
+    # refuses (``standing.gate`` and ``declared_use`` have the last word).
+    account_action: bool
+    refused_uses: list[str]
 
 
 def _lock_for_claim(
@@ -301,11 +315,13 @@ def _lock_for_claim(
     if row is None or row[0].state is ProjectState.DRAFT:
         raise NotFound("No such project.")
     access.lock_trainer(session, trainer.id)
-    member = session.scalar(_membership_stmt(),
-                            {"project_id": project_id, "trainer_id": trainer.id})
+    member = session.execute(
+        _membership_stmt(), {"project_id": project_id, "trainer_id": trainer.id, "now": now}
+    ).one_or_none()
     if member is None:
         raise eligibility.not_staffed(session, trainer, project_id)
-    return _ClaimedProject(row[0], bool(row[1]), row[2], row[3], row[4])
+    return _ClaimedProject(row[0], bool(row[1]), row[2], row[3], row[4], bool(member[1]),
+                           member[2] or [])
 
 
 def _live_lease(
@@ -465,8 +481,18 @@ def _membership_stmt() -> Any:
     # On the table, not the mapped class: no entity is loaded, so the ORM has nothing
     # to do with the row.
     members = ProjectMember.__table__.c
+    trainer_id = bindparam("trainer_id")
+    organisation_id = (select(Project.organisation_id)
+                       .where(Project.id == bindparam("project_id")).scalar_subquery())
+    in_force = exists().where(
+        AccountAction.trainer_id == trainer_id,
+        AccountAction.organisation_id == organisation_id,
+        AccountAction.in_force(bindparam("now")),
+    )
+    refused = (select(WorkPreferences.refused_uses)
+               .where(WorkPreferences.trainer_id == trainer_id).scalar_subquery())
     return (
-        select(members.id)
+        select(members.id, in_force, refused)
         .where(
             members.project_id == bindparam("project_id"),
             members.trainer_id == bindparam("trainer_id"),
@@ -600,6 +626,8 @@ def reveal(session: Session, trainer: User, assignment_id: uuid.UUID) -> Assignm
     if assignment.revealed_at is None:
         now = clock.now()
         _require_live(assignment, now)
+        standing_gate.require_work_allowed(
+            session, trainer.id, assignment.project.organisation_id, now)
         limits.require_consent(session, trainer, assignment.task, assignment.project)
         assignment.revealed_at = now
         session.flush()  # the exposure measured below counts the lease from now
@@ -620,6 +648,7 @@ def extend_lease(session: Session, trainer: User, assignment_id: uuid.UUID) -> A
     assignment = _own_assignment(session, trainer, assignment_id, lock=True)
     now = clock.now()
     _require_live(assignment, now)
+    standing_gate.require_work_allowed(session, trainer.id, assignment.project.organisation_id, now)
     require_revealed(assignment)
     length = timedelta(seconds=assignment.project.lease_seconds)
     limit = assignment.claimed_at + MAX_LEASE_FACTOR * length
@@ -706,6 +735,7 @@ def submit(
     now = clock.now()
     assignment, rate = _locked_for_submit(session, trainer, assignment_id, now)
     project = assignment.project
+    standing_gate.require_work_allowed(session, trainer.id, project.organisation_id, now)
     if assignment.state is AssignmentState.REVISION_REQUESTED:
         asked = assignment.reviewed_at or assignment.submitted_at or assignment.claimed_at
         window = min(

@@ -45,6 +45,8 @@ from workforce.accounts.models import MANAGERS, User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.integrations.catalogue import EventType
+from workforce.integrations.events import emit, iso
 from workforce.lifecycle import Lifecycle
 from workforce.money import Money
 from workforce.notifications.services import notify
@@ -356,6 +358,7 @@ def confirm_flag(
     _decided(flag, staff, note)
     flag.raised_scope = scope
     session.flush()
+    _announce_confirmed(session, flag)
     audit.record(session, staff, "content_flag.confirmed", object_type="content_flag",
                  object_id=flag.id, organisation_id=flag.organisation_id, before=before,
                  after={**_snapshot(flag), "scope": scope.value, **raised})
@@ -365,6 +368,17 @@ def confirm_flag(
                   f"Thank you: your flag on task {flag.task.external_id} was confirmed."
                   + label + (f" Note: {note}" if note else ""))
     return flag
+
+
+def _announce_confirmed(session: Session, flag: ContentFlag) -> None:
+    """The ``flag.confirmed`` webhook event: what was flagged and decided, never who
+    flagged it nor their words."""
+    emit(session, flag.organisation_id, EventType.FLAG_CONFIRMED, {
+        "flag_id": str(flag.id), "project_id": str(flag.project_id),
+        "task_id": str(flag.task_id), "external_id": flag.task.external_id,
+        "category": flag.category.value, "severity": flag.severity.value,
+        "confirmed_at": iso(flag.triaged_at), "raised": flag.raised_scope.value,
+    })
 
 
 def _raised(current: Sensitivity, current_categories: list[str], flag: ContentFlag,

@@ -23,6 +23,7 @@ from workforce.billing.models import (
     RunState,
     SourceType,
 )
+from workforce.billing.payouts import events
 from workforce.billing.payouts.finance import notify_finance
 from workforce.billing.payouts.lifecycle import ITEMS, RUNS
 from workforce.billing.payouts.queries import get_run, locked_run, run_view
@@ -55,6 +56,7 @@ def approve_run(
         RUNS.move(run, RunState.COMPLETED)
         run.completed_at = now
     session.flush()
+    events.run_approved(session, run, approved=approved, cancelled=cancelled)
     audit.record(
         session, actor, "payout_run.approved", object_type="payout_run", object_id=run.id,
         organisation_id=run.organisation_id, before={"state": RunState.PREVIEW.value},

@@ -23,6 +23,7 @@ from workforce.billing.models import (
     RunState,
     SourceType,
 )
+from workforce.billing.payouts import events
 from workforce.billing.payouts.approval import post_approved
 from workforce.billing.payouts.keys import round_source
 from workforce.billing.payouts.lifecycle import ITEMS, OPEN_ITEM_STATES, RUNS
@@ -57,6 +58,7 @@ def record_paid(
         organisation_id=item.organisation_id, trainer_id=item.trainer_id,
         legs=[ledger.Leg(in_transit, item.amount), ledger.Leg(paid, -item.amount)],
     )
+    events.item_paid(session, item)
     how = ("to your Stripe account" if item.method is PayoutMethod.STRIPE
            else "to your bank account")
     notify(
@@ -85,6 +87,7 @@ def record_failed(session: Session, item: PayoutItem, *, code: str, message: str
         organisation_id=item.organisation_id, trainer_id=item.trainer_id,
         legs=[ledger.Leg(in_transit, item.amount), ledger.Leg(payable, -item.amount)],
     )
+    events.item_failed(session, item)
     notify(
         session, item.trainer_id, "payout.failed", f"Payout of {item.money} failed",
         f"Your payout of {item.money} could not be sent: {message} The money is back in "

@@ -1,0 +1,2 @@
+"""A trainer's standing with an organisation: account actions (restriction,
+deactivation) with notice, a response, a decision and one appeal."""
