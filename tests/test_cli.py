@@ -61,8 +61,8 @@ def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -
     # Mei (the first trainer) is staffed on both projects and has work to claim.
     mei = tokens[3]
     mine = client.get("/api/v1/me/projects", token=mei).get_json()["items"]
-    assert sorted(p["pay_model"] for p in mine) == ["hourly", "per_task"]
-    labelling = next(p for p in mine if p["pay_model"] == "per_task")
+    assert sorted(p["pay_model"] for p in mine) == ["hourly"] + ["per_task"] * 4
+    labelling = next(p for p in mine if p["name"].endswith("Accent labelling"))
     claim = client.post(f"/api/v1/projects/{labelling['id']}/claims", token=mei, json={})
     assert claim.status_code == 201, claim.get_data(as_text=True)
     assert claim.get_json()["external_id"] == "clip-001"
@@ -93,6 +93,58 @@ def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -
     assert session.scalar(select(func.count()).select_from(User).where(
         User.email.like("%@demo.example.org"))) == 6
     assert session.scalar(select(func.count()).select_from(Assessment)) == 1
+
+
+def test_demo_seeds_projects_with_task_templates_and_gold(run, client) -> None:
+    """A voice naturalness test (rating and accent, on audio), a chatbot comparison
+    (pairwise with a reason) and rubric writing (20 criteria or more, cited), each with
+    gold tasks that score Mei's work."""
+    tokens = [line.split()[-1] for line in run("demo").output.splitlines() if "wf_" in line]
+    manager, mei = tokens[1], tokens[3]
+    mine = {p["name"]: p["id"] for p in
+            client.get("/api/v1/me/projects", token=mei).get_json()["items"]}
+    kinds = {}
+    for name, project_id in mine.items():
+        template = client.get(f"/api/v1/projects/{project_id}/template", token=mei).get_json()
+        if template["version"] is not None:
+            kinds[name] = [f["kind"] for f in template["fields"]]
+    voice, compare, rubric = (next(n for n in kinds if word in n)
+                              for word in ("naturalness", "Chatbot", "Rubric"))
+    assert kinds == {voice: ["rating", "single_choice"], compare: ["pairwise"],
+                     rubric: ["rubric"]}
+    for name in kinds:
+        tasks = client.get(f"/api/v1/projects/{mine[name]}/tasks", token=manager,
+                           query_string={"limit": 50}).get_json()["items"]
+        assert sum(t["gold_answer"] is not None for t in tasks) >= 1
+
+    lease = client.post(f"/api/v1/projects/{mine[voice]}/claims", token=mei, json={})
+    assert lease.status_code == 201, lease.get_data(as_text=True)
+    lease = lease.get_json()
+    [mos, accent] = lease["template"]["fields"]
+    assert (mos["settings"]["min"], mos["settings"]["max"]) == (1, 5)
+    assert mos["settings"]["min_label"] and mos["settings"]["max_label"]
+    assert [o["value"] for o in accent["settings"]["options"]] == ["yue-HK", "yue-CN", "other"]
+    assert lease["payload"]["media_urls"][0].endswith(".ogg")
+    done = client.post(f"/api/v1/me/assignments/{lease['id']}/submit", token=mei,
+                       json={"answer": {"naturalness": 4, "accent": "yue-HK"},
+                             "active_seconds": 60})
+    assert done.status_code == 200, done.get_data(as_text=True)
+
+    lease = client.post(f"/api/v1/projects/{mine[compare]}/claims", token=mei,
+                        json={}).get_json()
+    assert [r["id"] for r in lease["payload"]["responses"]] == ["model-a", "model-b"]
+    done = client.post(f"/api/v1/me/assignments/{lease['id']}/submit", token=mei, json={
+        "answer": {"preference": {"choice": "B", "strength": 1,
+                                  "reason": "B is shorter, which I prefer here."}},
+        "active_seconds": 60})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    # The rating within its tolerance and the accent: 1; the wrong side: 0.
+    [quality] = client.get("/api/v1/me/quality", token=mei).get_json()["organisations"]
+    assert (quality["gold_scored"], quality["quality_score"]) == (2, "0.5000")
+
+    settings = client.get(f"/api/v1/projects/{mine[rubric]}/template",
+                          token=mei).get_json()["fields"][0]["settings"]
+    assert settings["min_criteria"] >= 20 and settings["min_citations"] >= 1
 
 
 def test_demo_accounts_log_in_with_the_printed_password(run, client) -> None:

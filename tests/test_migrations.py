@@ -6,6 +6,7 @@ import hashlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -177,6 +178,38 @@ def test_0015_scrubs_stored_secrets_and_normalises_addresses(
     assert connection.execute(text("SELECT email FROM invitations")).scalar() == \
         "rui@example.org"
     assert f"users {users['fullwidth']}" in caplog.text and "not merged" in caplog.text
+
+
+def test_0016_t3_gold_verdicts_become_scores_and_back(
+    connection: Connection, settings: Settings, session: Session
+) -> None:
+    """Right is 1 and wrong is 0; going back, only a full score is right."""
+    project, trainer = ProjectFactory(), UserFactory()
+    made = {score: worked_task(project, trainer, submitted_at=datetime.now(UTC))
+            for score in ("1", "0.5", "0", None)}
+    for score, assignment in made.items():
+        assignment.gold_score = None if score is None else Decimal(score)
+        assignment.gold_scores = None if score is None else {"accent": score}
+    session.commit()
+    ids = {assignment.id: score for score, assignment in made.items()}
+
+    before = ScriptDirectory.from_config(migrate.alembic_config(settings)) \
+        .get_revision("0016_t3").down_revision
+    migrate.downgrade(settings, str(before), connection=connection)
+    rows = connection.execute(text("SELECT id, gold_correct FROM task_assignments")).all()
+    verdicts = {ids[_uuid(row.id)]: row.gold_correct for row in rows if _uuid(row.id) in ids}
+    assert {k: None if v is None else bool(v) for k, v in verdicts.items()} == {
+        "1": True, "0.5": False, "0": False, None: None}
+
+    migrate.upgrade(settings, "head", connection=connection)
+    stored = dict(connection.execute(select(Assignment.id, Assignment.gold_score)
+                                     .where(Assignment.id.in_(ids))).all())
+    assert {ids[k]: v for k, v in stored.items()} == {
+        "1": 1, "0.5": 0, "0": 0, None: None}
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 def _insert(connection: Connection, table: str, rows: list[dict]) -> None:

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -585,9 +587,13 @@ def test_gold_tasks_are_scored_and_feed_the_quality_score(
     work(client, trainer, project, answer="no gold here")
     last = work(client, trainer, project, answer="Hong Kong")
 
-    scored = session.scalars(select(Assignment.gold_correct).where(
+    scored = session.scalars(select(Assignment).where(
         Assignment.trainer_id == trainer.id).order_by(Assignment.claimed_at)).all()
-    assert sorted(scored, key=str) == sorted([True, True, None, False], key=str)
+    # Without a template the whole answer is right (1) or wrong (0).
+    assert sorted((a.gold_score, a.gold_correct, a.gold_scores) for a in scored
+                  if a.gold_score is not None) == [
+        (0, False, None), (1, True, None), (1, True, None)]
+    assert [a.gold_correct for a in scored].count(None) == 1
     assert reviews.quality_score(session, trainer.id, project.organisation_id) == (
         Decimal("0.6667"))
     assert "gold" not in str(last)
@@ -619,3 +625,41 @@ def test_project_factory_default_rate(session: Session) -> None:
     assert rate.one().amount == 200
     assert session.scalar(select(func.count()).select_from(Task)
                           .where(Task.project_id == project.id)) == 0
+
+
+SCORES = st.lists(st.decimals(min_value=0, max_value=1, places=4), max_size=8)
+
+
+def tally(scores: list[Decimal]) -> reviews.GoldTally:
+    counted = reviews.GoldTally()
+    for score in scores:
+        counted = counted.add(score)
+    return counted
+
+
+@given(SCORES, SCORES)
+def test_flagged_gold_never_lowers_the_quality_score(
+    plain: list[Decimal], flagged: list[Decimal]
+) -> None:
+    """Whatever the flagged work scored, the score is at least what it would be with that
+    work counted, and at least what it is without it. Flagged work below a full score
+    alone gives no score yet, as a wrong answer to flagged gold did before."""
+    counted = reviews.with_flagged(tally(plain), flagged)
+    if counted.score is None:
+        assert not plain and Decimal(1) not in flagged
+        return
+    for other in (tally(plain + flagged), tally(plain)):
+        assert other.score is None or counted.score >= other.score
+    # A full score always counts; the counts stay whole numbers of tasks.
+    assert counted.scored >= len(plain) + flagged.count(Decimal(1))
+    assert counted.correct == (plain + flagged).count(Decimal(1))
+
+
+@given(st.lists(st.sampled_from([Decimal(0), Decimal(1)]), max_size=8),
+       st.lists(st.sampled_from([Decimal(0), Decimal(1)]), max_size=8))
+def test_right_or_wrong_flagged_gold_counts_as_before(
+    plain: list[Decimal], flagged: list[Decimal]
+) -> None:
+    # Before scores per field: a flagged gold task counted when right, never when wrong.
+    assert reviews.with_flagged(tally(plain), flagged) == tally(
+        plain + [s for s in flagged if s == 1])

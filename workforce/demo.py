@@ -2,7 +2,8 @@
 listening test, two active projects (per task and hourly) with Mei staffed on both, a
 weekly payout schedule, Mei's bank details and a bonus waiting to be paid to her, and a
 graphic red-teaming project under a wellbeing policy with a 24/7 support line (joining
-it needs consent to its content)."""
+it needs consent to its content), and three projects with task templates and gold tasks:
+a Cantonese voice naturalness test, a chatbot answer comparison and rubric writing."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 from sqlalchemy.orm import Session
@@ -29,10 +31,12 @@ from workforce.projects.models import (
     ClientKind,
     ContentCategory,
     DataUse,
+    MembershipState,
     PayModel,
     RestrictedUse,
     Sensitivity,
 )
+from workforce.results import templates
 from workforce.wellbeing import policies
 
 DEMO_SLUG = "demo"
@@ -80,6 +84,7 @@ def seed(session: Session) -> list[DemoAccount] | None:
     _projects(session, manager=users[1], qualification=qualification, trainers=users[3:])
     _payouts(session, manager=users[1], finance=users[2], mei=users[3])
     _wellbeing(session, admin=users[0], manager=users[1])
+    _templated_projects(session, manager=users[1], mei=users[3])
     return [
         DemoAccount(user, _demo_token(session, user), _demo_second_factor(session, user))
         for user in users
@@ -222,6 +227,160 @@ def _wellbeing(session: Session, *, admin: User, manager: User) -> None:
     projects.activate_project(session, manager, red_team.id)
 
 
+# --- task templates (issue 15) ---------------------------------------------------------
+
+NATURALNESS_FIELDS = [
+    {"name": "naturalness", "label": "How natural does this voice sound?",
+     "help": "Mean opinion score: listen to the whole clip once, then rate it.",
+     "kind": "rating",
+     "settings": {"min": 1, "max": 5, "step": 1, "min_label": "Clearly synthetic",
+                  "max_label": "Like a native speaker", "gold_tolerance": 1}},
+    {"name": "accent", "label": "Which Cantonese accent do you hear?",
+     "help": "Hong Kong or Guangzhou; 'other' for anything else (Macau, Taishanese...).",
+     "kind": "single_choice",
+     "settings": {"options": [{"value": "yue-HK", "label": "Hong Kong"},
+                              {"value": "yue-CN", "label": "Guangzhou"},
+                              {"value": "other", "label": "Other"}]}},
+]
+COMPARISON_FIELDS = [
+    {"name": "preference", "label": "Which answer is better?",
+     "help": "A is the first response, B the second. Judge accuracy first, then clarity.",
+     "kind": "pairwise",
+     "settings": {"allow_tie": True,
+                  "strength": {"min": 1, "max": 3, "min_label": "Slightly",
+                               "max_label": "Much"},
+                  "reason_required": True, "reason_min_length": 20}},
+]
+RUBRIC_FIELDS = [
+    {"name": "criteria", "label": "Grading criteria",
+     "help": "At least 20 criteria a grader can check an essay against, each with a "
+     "source.", "kind": "rubric",
+     "settings": {"min_criteria": 20, "max_criteria": 40, "scoring": "points",
+                  "min_citations": 1, "citation_hosts": []}},
+]
+
+
+def _templated_projects(session: Session, *, manager: User, mei: User) -> None:
+    """Three projects with task templates, Mei staffed on each, a few gold tasks in each:
+    a Cantonese voice naturalness test (a 1-5 rating and the accent, on audio), a chatbot
+    answer comparison (which of two answers is better, and why) and rubric writing for a
+    humanities question (20 or more criteria, each with a source)."""
+    for name, description, fields, rows in (
+        ("Cantonese voice naturalness (MOS)",
+         "Listen to synthetic Cantonese speech: rate how natural it sounds and name the "
+         "accent.", NATURALNESS_FIELDS, _voice_rows()),
+        ("Chatbot answers: which is better?",
+         "Read a question and two chatbot answers; pick the better one and say why.",
+         COMPARISON_FIELDS, _comparison_rows()),
+        ("Rubric writing: humanities essay questions",
+         "Write the criteria a grader would use for an essay question, with sources.",
+         RUBRIC_FIELDS, _rubric_rows()),
+    ):
+        project = projects.create_project(
+            session, manager, name=name, description=description, capacity=20,
+            pay_model=PayModel.PER_TASK, currency="USD", estimated_task_seconds=240,
+            rate=150, review_sample_percent=20,
+            guidelines="Follow the field help; ask the manager when in doubt.",
+        )
+        templates.publish(session, manager, project.id, fields=fields,
+                          change_note="First version.")
+        _declare_use(session, manager, project.id, [DataUse.TRAINING, DataUse.EVALUATION])
+        projects.activate_project(session, manager, project.id)
+        staffing.invite(session, manager, project.id, trainer_ids=[mei.id],
+                        message="A new kind of task, with a form to fill in.")
+        invitation = staffing.list_my_memberships(
+            session, mei, PageRequest(limit=1), state=MembershipState.INVITED).items[0]
+        staffing.accept_invitation(session, mei, invitation.id)
+        imports.import_tasks(session, manager, project.id, io.BytesIO(_jsonl(rows)),
+                             fmt=imports.ImportFormat.JSONL)
+
+
+def _voice_rows() -> list[dict[str, Any]]:
+    # Two gold clips: one a trained listener rates natural Hong Kong speech, one a
+    # clearly synthetic Guangzhou voice.
+    gold = {1: {"naturalness": 5, "accent": "yue-HK"}, 2: {"naturalness": 2, "accent": "yue-CN"}}
+    return [
+        {"external_id": f"voice-{n:02d}", "priority": 1 if n in gold else 0,
+         "gold_answer": gold.get(n),
+         "payload": {"prompt": "How natural does this Cantonese voice sound, and which "
+                     "accent is it?",
+                     "media_urls": [f"https://media.example.org/demo/voice-{n:02d}.ogg"],
+                     "instructions": "Use headphones; play the clip once before rating."}}
+        for n in range(1, 9)
+    ]
+
+
+QUESTIONS = (
+    ("Why is Victoria Harbour called a harbour and not a river?",
+     "It is an inlet of the South China Sea between Hong Kong Island and Kowloon, with "
+     "salt water and tides; no river flows through it.",
+     "Because it is very wide."),
+    ("What does 'dim sum' literally mean?",
+     "It means 'touch the heart': small dishes meant to lift the spirits, not to fill up.",
+     "It means 'touch the heart', from the idea of a small snack."),
+    ("When was the Star Ferry founded?",
+     "The Star Ferry began in 1888, founded by Dorabjee Naorojee Mithaiwala.",
+     "The Star Ferry began in 1960 when the tunnels opened."),
+    ("What language is mostly spoken in Guangzhou at home?",
+     "Cantonese and Mandarin are both common; many families speak Cantonese.",
+     "Only English."),
+)
+
+
+def _comparison_rows() -> list[dict[str, Any]]:
+    gold = {
+        1: {"preference": {"choice": "A", "strength": 3,
+                           "reason": "A explains the inlet and tides; B gives no reason."}},
+        2: {"preference": {"choice": "tie",
+                           "reason": "Both give the literal meaning correctly and clearly."}},
+    }
+    return [
+        {"external_id": f"compare-{n:02d}", "priority": 1 if n in gold else 0,
+         "gold_answer": gold.get(n),
+         "payload": {"prompt": question, "responses": [{"id": "model-a", "text": a},
+                                                       {"id": "model-b", "text": b}],
+                     "instructions": "Judge accuracy first, then clarity."}}
+        for n, (question, a, b) in enumerate(QUESTIONS, start=1)
+    ]
+
+
+RUBRIC_TOPICS = (
+    "thesis", "historical context", "primary sources", "secondary sources", "chronology",
+    "causation", "continuity and change", "comparison", "perspective", "evidence",
+    "counter-argument", "periodisation", "terminology", "geography", "economy",
+    "society", "religion", "culture", "conclusion", "citation practice",
+)
+
+
+def _rubric_rows() -> list[dict[str, Any]]:
+    # A gold rubric a person compares with the trainer's: rubrics are never scored
+    # automatically, so every gold task here goes to review.
+    gold = {"criteria": [
+        {"title": f"Addresses {topic}", "points": 5,
+         "description": f"The essay deals with {topic} as it bears on the question.",
+         "justification": f"Graders of the question expect {topic} to be covered.",
+         "citations": [{"url": "https://en.wikipedia.org/wiki/Opium_War",
+                        "title": "First Opium War"}]}
+        for topic in RUBRIC_TOPICS
+    ]}
+    questions = (
+        "How did the First Opium War change Hong Kong's place in the world?",
+        "Why did Cantonese opera flourish in 1950s Hong Kong?",
+        "What did the Canton System mean for trade in Guangzhou?",
+    )
+    return [
+        {"external_id": f"rubric-{n:02d}", "priority": 1 if n == 1 else 0,
+         "gold_answer": gold if n == 1 else None,
+         "payload": {"prompt": question,
+                     "instructions": "Write at least 20 criteria, each citing a source."}}
+        for n, question in enumerate(questions, start=1)
+    ]
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
 def _clips_jsonl() -> bytes:
     rows = (
         {"external_id": f"clip-{n:03d}", "priority": 1 if n <= 3 else 0,
@@ -230,7 +389,7 @@ def _clips_jsonl() -> bytes:
                      "instructions": "Answer 'hk' or 'gz'."}}
         for n in range(1, 13)
     )
-    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+    return _jsonl(list(rows))
 
 
 def _declare_use(

@@ -228,13 +228,20 @@ class AppealSchema(Schema):
     created_at = UtcDateTime()
 
 
+GOLD_SCORE = ("A gold task's score, 0 to 1: the mean of its fields' scores (a project "
+              "without a template: 1 when the whole answer equals the gold one, else 0). "
+              "Null: not gold, or only fields a person judges (text, rubric).")
+GOLD_SCORES = ("Per template field of the gold answer: its score (0 to 1), or null for a "
+               "field a person judges (text, rubric). Null without a template.")
+
+
 class QualityItemSchema(Schema):
     organisation_id = fields.UUID()
     organisation_name = fields.String()
     gold_scored = fields.Integer()
-    gold_correct = fields.Integer()
+    gold_correct = fields.Integer(metadata={"description": "Gold tasks scored 1."})
     quality_score = fields.Decimal(as_string=True, allow_none=True, metadata={
-        "description": "Gold tasks answered correctly over gold tasks answered, 0 to 1."})
+        "description": "The mean gold score over the gold tasks scored, 0 to 1."})
     approved = fields.Integer()
     rejected = fields.Integer()
     approval_rate = fields.Decimal(as_string=True, allow_none=True, metadata={
@@ -257,6 +264,11 @@ class ReviewItemSchema(Schema):
     payload = fields.Nested(TaskPayloadSchema, attribute="task.payload")
     gold_answer = fields.Raw(attribute="task.gold_answer", allow_none=True)
     gold_correct = fields.Boolean(attribute="assignment.gold_correct", allow_none=True)
+    gold_score = fields.Decimal(attribute="assignment.gold_score", as_string=True,
+                                allow_none=True, metadata={"description": GOLD_SCORE})
+    gold_scores = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                              attribute="assignment.gold_scores", allow_none=True,
+                              metadata={"description": GOLD_SCORES})
     answer = fields.Raw(attribute="assignment.answer")
     active_seconds = fields.Integer(attribute="assignment.active_seconds", allow_none=True)
     claimed_at = UtcDateTime(attribute="assignment.claimed_at")
@@ -289,6 +301,10 @@ class ReviewedSchema(Schema):
     review_message = fields.String(allow_none=True)
     revisions = fields.Integer()
     gold_correct = fields.Boolean(allow_none=True)
+    gold_score = fields.Decimal(as_string=True, allow_none=True,
+                                metadata={"description": GOLD_SCORE})
+    gold_scores = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                              allow_none=True, metadata={"description": GOLD_SCORES})
 
 
 class BulkReviewSchema(Schema):

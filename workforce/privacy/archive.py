@@ -127,7 +127,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         lambda me: select(
             *_labelled(Assignment, "id", "task_id", "project_id", "state", "claimed_at",
                        "revealed_at", "lease_expires_at", "released_at", "submitted_at",
-                       "answer", "active_seconds", "gold_correct", "reviewed_at",
+                       "answer", "active_seconds", "gold_score", "gold_scores", "reviewed_at",
                        "auto_approved", "rejection_category", "review_message",
                        "revisions"),
             Task.external_id.label("task_external_id"), Project.name.label("project"),

@@ -19,6 +19,10 @@ required unless the sensitivity is ``none``, and must be empty when it is. A tas
 never less sensitive than its project (a lower level is refused): the override is for
 the single disturbing item in an ordinary project, or a graver one in a sensitive
 project, never to take a warning away from what trainers joined under.
+
+On a project with a task template a gold answer is a whole answer to the current
+version, checked as a submission is (``results.answers.check_answer``); a gold answer
+that does not fit makes its row invalid, each problem named by its JSON pointer.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ from workforce.projects.models import (
     TaskImport,
 )
 from workforce.projects.reviews import is_finite_json
+from workforce.results import templates
+from workforce.results.answers import check_answer
 
 BATCH_SIZE = 1000
 ERRORS_SHOWN = 100
@@ -184,10 +190,14 @@ def _check_url(url: Any) -> str | None:
 def check_row(
     values: dict[str, Any], names: dict[str, str], *,
     project_sensitivity: Sensitivity = Sensitivity.NONE,
+    template_fields: list[dict[str, Any]] | None = None,
 ) -> tuple[CleanRow | None, list[str]]:
     """Validate one row given as ``external_id, prompt, media_urls, instructions,
-    redundancy, priority, gold_answer, sensitivity, content_categories, responses`` (absent: not in
-    ``values``); ``names`` says how the file calls each field, for the messages."""
+    redundancy, priority, gold_answer, sensitivity, content_categories, responses``
+    (absent: not in ``values``); ``names`` says how the file calls each field, for the
+    messages. With ``template_fields`` (the project's current template) a gold answer
+    must fit it: each problem is named ``gold_answer`` and its JSON pointer
+    (``gold_answer/criteria/3/citations/0/url``)."""
     messages: list[str] = []
 
     def bad(key: str, message: str) -> None:
@@ -246,11 +256,15 @@ def check_row(
                 "responses"):
         if _has_nul(values.get(key)):
             bad(key, "Must not contain NUL characters.")
-    if messages or external_id is None:
-        return None, messages
     payload = {"prompt": prompt, "media_urls": media_urls, "instructions": instructions}
     if responses is not None:
         payload["responses"] = responses
+    if template_fields is not None and gold is not None and is_finite_json(gold):
+        # A gold answer is a whole answer to the template, checked as a submission is.
+        for at, message in check_answer(template_fields, gold, payload):
+            messages.append(f"{names.get('gold_answer', 'gold_answer')}{at}: {message}")
+    if messages or external_id is None:
+        return None, messages
     return CleanRow(external_id, payload, redundancy, priority, gold, sensitivity,
                     categories), []
 
@@ -476,13 +490,15 @@ def import_tasks(
     session.add(record)
     session.flush()  # the tasks refer to it
     report = ImportReport(format=fmt, skip_invalid=skip_invalid, import_id=record.id)
+    template = templates.current_version(session, project.id)
     rows = _jsonl_rows(body) if fmt is ImportFormat.JSONL else _csv_rows(body)
     batch: list[tuple[int, CleanRow]] = []
     try:
         for number, values, names, messages in rows:
             report.rows += 1
             row, problems = (
-                check_row(values, names, project_sensitivity=project.sensitivity)
+                check_row(values, names, project_sensitivity=project.sensitivity,
+                          template_fields=template.fields if template else None)
                 if values or not messages else (None, [])
             )
             if messages or row is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -467,6 +469,8 @@ class Assignment(IdMixin, TimestampMixin, Base):
                         name="active_seconds_not_negative"),
         CheckConstraint("submitted_at IS NULL OR revealed_at IS NOT NULL",
                         name="submitted_after_reveal"),
+        CheckConstraint("gold_score IS NULL OR (gold_score >= 0 AND gold_score <= 1)",
+                        name="gold_score_within_0_1"),
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"))
@@ -487,7 +491,12 @@ class Assignment(IdMixin, TimestampMixin, Base):
     rate_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("project_rates.id"))
     # False: not sampled for review, approved on submission.
     sampled: Mapped[bool | None]
-    gold_correct: Mapped[bool | None]
+    # A gold task's score, 0 to 1 (``results.gold``): the mean of the fields scored, or
+    # 1/0 for a project without a template. Null: no gold answer, or nothing in it that
+    # is scored automatically (text, rubric).
+    gold_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
+    # Per field: {name: "0.5000", or null for a field a person judges}.
+    gold_scores: Mapped[dict[str, str | None] | None] = mapped_column(json_type())
     reviewed_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     auto_approved: Mapped[bool] = mapped_column(default=False)
@@ -499,6 +508,11 @@ class Assignment(IdMixin, TimestampMixin, Base):
 
     task: Mapped[Task] = relationship()
     project: Mapped[Project] = relationship()
+
+    @property
+    def gold_correct(self) -> bool | None:
+        """Every scored field of a gold task right; ``None`` when nothing was scored."""
+        return None if self.gold_score is None else self.gold_score == 1
 
 
 class AppealState(StrEnum):

@@ -33,7 +33,7 @@ import json
 import math
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -65,7 +65,7 @@ from workforce.projects.models import (
     RejectionCategory,
     Task,
 )
-from workforce.results import templates
+from workforce.results import gold, templates
 from workforce.results.answers import rendered
 from workforce.results.models import TemplateVersion
 from workforce.wellbeing import filters as wellbeing_filters
@@ -139,15 +139,31 @@ def is_sampled(assignment_id: uuid.UUID, percent: int) -> bool:
 
 
 def on_submitted(session: Session, assignment: Assignment, now: datetime) -> None:
-    """Score a gold answer, decide sampling once, and approve work not sampled."""
-    task = assignment.task
-    if task.gold_answer is not None:
-        assignment.gold_correct = gold_matches(assignment.answer, task.gold_answer)
+    """Score a gold answer with the template version of the claim, decide sampling once
+    (work whose gold a person must judge is always reviewed), and approve work not
+    sampled."""
+    if assignment.task.gold_answer is not None:
+        version = templates.version_for(session, assignment)
+        if _score_gold(assignment, version.fields if version else None):
+            assignment.sampled = True
     if assignment.sampled is None:
         assignment.sampled = is_sampled(assignment.id, assignment.project.review_sample_percent)
     if not assignment.sampled:
         _approve(session, SAMPLING, assignment, now, auto=True, action="task.approved")
     session.flush()
+
+
+def _score_gold(assignment: Assignment, fields: Sequence[dict[str, Any]] | None) -> bool:
+    """Store the gold score (per field with a template; the whole answer equal to the
+    gold one, 1 or 0, without). True when a person must judge part of it."""
+    gold_answer = assignment.task.gold_answer
+    if fields is None:
+        assignment.gold_score = Decimal(gold_matches(assignment.answer, gold_answer))
+        assignment.gold_scores = None
+        return False
+    scored = gold.score_answer(fields, assignment.answer, gold_answer)
+    assignment.gold_score, assignment.gold_scores = scored.score, scored.stored_fields()
+    return scored.needs_review
 
 
 # --- approval and pay ----------------------------------------------------------------
@@ -686,18 +702,75 @@ def _org_assignments(trainer_id: uuid.UUID, organisation_id: uuid.UUID) -> list[
     ]
 
 
+@dataclass(frozen=True)
+class GoldTally:
+    """The gold tasks that count in a trainer's quality score with one organisation."""
+
+    scored: int = 0
+    correct: int = 0
+    total: Decimal = Decimal(0)
+
+    @property
+    def score(self) -> Decimal | None:
+        return (self.total / self.scored).quantize(RATIO) if self.scored else None
+
+    def add(self, score: Decimal) -> GoldTally:
+        return GoldTally(self.scored + 1, self.correct + (score == 1), self.total + score)
+
+
+def _gold_tallies(
+    session: Session, trainer_id: uuid.UUID, organisation_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, GoldTally]:
+    """Per organisation: the trainer's gold scores that count. Work the trainer flagged
+    never lowers the score (``with_flagged``)."""
+    where = [Assignment.trainer_id == trainer_id, Assignment.gold_score.is_not(None)]
+    if organisation_id is not None:
+        where.append(Project.organisation_id == organisation_id)
+    flagged = wellbeing_filters.flagged(Assignment.id)
+    counted = session.execute(
+        select(Project.organisation_id, func.count(), func.sum(Assignment.gold_score),
+               func.sum(case((Assignment.gold_score == 1, 1), else_=0)))
+        .join(Project, Project.id == Assignment.project_id)
+        .where(*where, ~flagged)
+        .group_by(Project.organisation_id)
+    ).all()
+    tallies = {org_id: GoldTally(int(n), int(correct), _decimal(total))
+               for org_id, n, total, correct in counted}
+    flagged_scores: dict[uuid.UUID, list[Decimal]] = {}
+    for org_id, score in session.execute(
+        select(Project.organisation_id, Assignment.gold_score)
+        .join(Project, Project.id == Assignment.project_id)
+        .where(*where, flagged)
+    ).all():
+        flagged_scores.setdefault(org_id, []).append(_decimal(score))
+    for org_id, scores in flagged_scores.items():
+        tallies[org_id] = with_flagged(tallies.get(org_id, GoldTally()), scores)
+    return tallies
+
+
+def with_flagged(tally: GoldTally, flagged: Iterable[Decimal]) -> GoldTally:
+    """Add the flagged gold scores that do not lower the mean: a full score always, any
+    other one when it is above the mean so far. Best first, so the mean is the highest
+    any choice of them gives."""
+    for value in sorted(flagged, reverse=True):
+        if value == 1 or (tally.scored and value * tally.scored > tally.total):
+            tally = tally.add(value)
+    return tally
+
+
+def _decimal(value: Any) -> Decimal:
+    # SQLite hands NUMERIC back as a float.
+    return Decimal(str(value)).quantize(RATIO)
+
+
 def quality_score(
     session: Session, trainer_id: uuid.UUID, organisation_id: uuid.UUID
 ) -> Decimal | None:
-    """Gold tasks answered correctly over gold tasks scored, on the organisation's
-    projects (0 to 1, four places); ``None`` before any gold task."""
-    scored, correct = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Assignment.gold_correct, 1),
-                                                         else_=0)), 0))
-        .where(*_org_assignments(trainer_id, organisation_id),
-               wellbeing_filters.gold_counts())
-    ).one()
-    return _ratio(int(correct), int(scored))
+    """The mean gold score (``results.gold``; 1 or 0 per task on a project without a
+    template) over the gold tasks scored on the organisation's projects (0 to 1, four
+    places); ``None`` before any gold task."""
+    tally = _gold_tallies(session, trainer_id, organisation_id).get(organisation_id)
+    return tally.score if tally else None
 
 
 def approval_rate(
@@ -739,14 +812,12 @@ class TrainerQuality:
 def trainer_quality(session: Session, trainer: User) -> list[TrainerQuality]:
     """The trainer's quality score and approval rate with each organisation they have
     worked for, by organisation name."""
-    correct = func.coalesce(func.sum(case((Assignment.gold_correct, 1), else_=0)), 0)
-    # Flagged work never counts against the trainer (``wellbeing.filters``).
-    scored = func.sum(case((wellbeing_filters.gold_counts(), 1), else_=0))
     approved = func.sum(case((Assignment.state == AssignmentState.APPROVED, 1), else_=0))
+    # Flagged work never counts against the trainer (``wellbeing.filters``).
     rejected = func.sum(case((and_(Assignment.state == AssignmentState.REJECTED,
                                    wellbeing_filters.rejection_counts()), 1), else_=0))
     rows = session.execute(
-        select(Organisation.id, Organisation.name, scored, correct, approved, rejected)
+        select(Organisation.id, Organisation.name, approved, rejected)
         .select_from(Assignment)
         .join(Project, Project.id == Assignment.project_id)
         .join(Organisation, Organisation.id == Project.organisation_id)
@@ -754,15 +825,16 @@ def trainer_quality(session: Session, trainer: User) -> list[TrainerQuality]:
         .group_by(Organisation.id, Organisation.name)
         .order_by(Organisation.name, Organisation.id)
     ).all()
+    tallies = _gold_tallies(session, trainer.id)
     return [
         TrainerQuality(
-            organisation_id=org_id, organisation_name=name, gold_scored=int(n_scored or 0),
-            gold_correct=int(n_correct),
-            quality_score=_ratio(int(n_correct), int(n_scored or 0)),
+            organisation_id=org_id, organisation_name=name,
+            gold_scored=tallies.get(org_id, GoldTally()).scored,
+            gold_correct=tallies.get(org_id, GoldTally()).correct,
+            quality_score=tallies.get(org_id, GoldTally()).score,
             approved=int(n_approved or 0), rejected=int(n_rejected or 0),
             approval_rate=_ratio(int(n_approved or 0),
                                  int(n_approved or 0) + int(n_rejected or 0)),
         )
-        for org_id, name, n_scored, n_correct, n_approved, n_rejected in rows
+        for org_id, name, n_approved, n_rejected in rows
     ]
-

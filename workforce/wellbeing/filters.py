@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import exists, or_
 
 from workforce.projects.models import Assignment, AssignmentState
 from workforce.wellbeing.support_models import UNTRIAGED, ContentFlag, FlagSeverity
@@ -33,10 +33,3 @@ def rejection_counts() -> Any:
     trainer. Flagged work that was approved still counts for them, so flagging can
     only leave a rate as it was or raise it."""
     return or_(Assignment.state != AssignmentState.REJECTED, ~flagged(Assignment.id))
-
-
-def gold_counts() -> Any:
-    """For quality scores: a gold task answered wrongly after flagging it is not
-    scored; one answered correctly still is."""
-    return and_(Assignment.gold_correct.is_not(None),
-                or_(Assignment.gold_correct.is_(True), ~flagged(Assignment.id)))

@@ -19,7 +19,7 @@
   finance and admins see it beside the trainer, and the task would tie it to a flag in
   the triage queue, which never says who flagged.
 - Standing: flagged work never lowers the approval rate or quality score
-  (``filters.rejection_counts`` and ``filters.gold_counts``).
+  (``filters.rejection_counts``; gold scores in ``projects.reviews``).
 - Triage (vendor managers and admins of the project's organisation): confirm (raising
   the task's or the project's content warning if it was mislabelled; a project is
   raised through ``projects.services.update_project``, which tells its trainers),
