@@ -4,7 +4,7 @@
 places) with ``gold_scores`` (per template field). Work scored so far keeps its verdict:
 right is 1, wrong is 0. Going back, a score of 1 is right and anything less is wrong.
 
-Revision ID: 0016_t3
+Revision ID: 0022
 Revises: 0021 (0015 in the brief; chained on main's head so there is one head)
 Create Date: 2026-12-07 09:30:00
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0016_t3"
+revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
