@@ -180,7 +180,7 @@ def test_0015_scrubs_stored_secrets_and_normalises_addresses(
     assert f"users {users['fullwidth']}" in caplog.text and "not merged" in caplog.text
 
 
-def test_0016_t3_gold_verdicts_become_scores_and_back(
+def test_0022_gold_verdicts_become_scores_and_back(
     connection: Connection, settings: Settings, session: Session
 ) -> None:
     """Right is 1 and wrong is 0; going back, only a full score is right."""
@@ -194,7 +194,7 @@ def test_0016_t3_gold_verdicts_become_scores_and_back(
     ids = {assignment.id: score for score, assignment in made.items()}
 
     before = ScriptDirectory.from_config(migrate.alembic_config(settings)) \
-        .get_revision("0016_t3").down_revision
+        .get_revision("0022").down_revision
     migrate.downgrade(settings, str(before), connection=connection)
     rows = connection.execute(text("SELECT id, gold_correct FROM task_assignments")).all()
     verdicts = {ids[_uuid(row.id)]: row.gold_correct for row in rows if _uuid(row.id) in ids}

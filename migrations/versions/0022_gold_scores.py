@@ -5,7 +5,7 @@ places) with ``gold_scores`` (per template field). Work scored so far keeps its 
 right is 1, wrong is 0. Going back, a score of 1 is right and anything less is wrong.
 
 Revision ID: 0022
-Revises: 0021 (0015 in the brief; chained on main's head so there is one head)
+Revises: 0021
 Create Date: 2026-12-07 09:30:00
 """
 
