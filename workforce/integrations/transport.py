@@ -111,6 +111,8 @@ class Transport:
         finally:
             cut.cancel()
             connection.close()
+        if late.is_set():  # an answer cut short reads as a whole one: it is not
+            raise TimeoutError(f"No complete answer within {self.deadline:g} s.")
         return Answer(status, round((time.perf_counter() - started) * 1000))
 
     def _checked_address(self, host: str, port: int) -> str:
