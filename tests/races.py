@@ -3,7 +3,8 @@
 Each thread has its own Flask test client, so its own request context, session and
 database connection: the races are real ones between PostgreSQL connections. Where a
 transaction must stay open while another runs into it, ``Window`` holds it open until
-PostgreSQL shows the other waiting, and fails when it never does.
+PostgreSQL shows the other waiting (or, for a racer that skips locked rows, until it
+is seen past the lock), and fails when it never does.
 """
 
 from __future__ import annotations
@@ -66,6 +67,18 @@ class Window:
                 raise AssertionError("the race missed its window: no transaction waited")
             else:
                 time.sleep(0.01)
+
+
+    def hold_until(self, seen: Callable[[], bool], what: str) -> None:
+        """Keep the caller's transaction open until ``seen()``: for a racer that must not
+        wait (``SKIP LOCKED``), what it did past the caller's lock shows the window was
+        met. Fails after ``timeout`` seconds, saying ``what`` was never seen."""
+        deadline = time.monotonic() + self.timeout
+        while not seen():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the race missed its window: {what}")
+            time.sleep(0.01)
+        self.hit.set()
 
 
 _SOMEONE_WAITS = text(

@@ -5,8 +5,12 @@ hand, and every event against its schema in the OpenAPI document."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +18,7 @@ import jsonschema
 import pytest
 import time_machine
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
@@ -37,11 +41,12 @@ from workforce.integrations.catalogue import EventType
 from workforce.integrations.events import emit
 from workforce.integrations.models import (
     DeliveryState,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
-from workforce.integrations.transport import Transport
+from workforce.integrations.transport import Answer, Transport
 from workforce.jobs import run_job
 from workforce.notifications.models import Notification
 from workforce.notifications.senders import MemorySender
@@ -363,6 +368,159 @@ def test_loopback_endpoints_are_refused_without_the_development_setting(
     emitted(database, admin.organisation_id)
     result = delivery.deliver_due(database, Transport(timeout=2, allow_loopback=False))
     assert result.failed == 1 and receiver.received == []
+
+
+# --- claims, crashes and the request's deadline ------------------------------------------
+
+
+class Crash(BaseException):
+    """The sender's process dies (as SIGKILL would: nothing after it runs)."""
+
+
+class CrashingAfterThePost(Transport):
+    """Sends for real, then the sender crashes before it can record the outcome."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+        super().post(url, body, headers)
+        raise Crash
+
+
+def test_a_sender_crashed_after_the_post_is_retried_with_the_same_id_after_its_lease(
+    app: Flask, client: ApiClient, admin: User, database: Database, session: Session,
+    receiver: Receiver, traveller: time_machine.Coordinates,
+) -> None:
+    """At least once: the receiver accepted, the sender died before its commit; nobody
+    else sends the delivery while the crashed sender's claim lasts, and after it the
+    delivery goes again with the same ``webhook-id``, which the receiver de-duplicates."""
+    issued = register(client, admin, receiver.url)
+    event_id = emitted(database, admin.organisation_id)
+    crashing = CrashingAfterThePost(timeout=2, allow_loopback=True)
+    with pytest.raises(Crash):
+        delivery.deliver_due(database, crashing)
+    assert receiver.ids() == [str(event_id)]
+    claimed = delivery_of(session, event_id)
+    assert (claimed.state, claimed.attempts) == (DeliveryState.PENDING, 1)
+    assert claimed.claimed_until is not None
+    assert deliver(app) == "nothing to do"  # the crashed sender's claim still holds
+    traveller.move_to(clock.as_utc(claimed.claimed_until) + timedelta(seconds=1))
+    assert deliver(app) == "webhook delivery attempts: 1"
+    assert receiver.ids() == [str(event_id)] * 2
+    assert all(r.verifies_with(issued["secret"]) for r in receiver.received)
+    assert len({r.body for r in receiver.received}) == 1  # the same event, byte for byte
+    found = delivery_of(session, event_id)
+    assert (found.state, found.attempts, found.claimed_until) == (
+        DeliveryState.DELIVERED, 2, None)
+    attempts = client.get(f"{API}/webhook-endpoints/{issued['endpoint']['id']}/attempts",
+                          as_user=admin).get_json()["items"]
+    assert [a["outcome"] for a in attempts] == ["succeeded"]
+
+
+def test_a_sender_whose_claim_ran_out_leaves_the_delivery_to_the_one_that_took_it(
+    app: Flask, client: ApiClient, admin: User, database: Database, session: Session,
+    receiver: Receiver, traveller: time_machine.Coordinates,
+) -> None:
+    """A sender stalled past its lease (its process paused, say): another sender takes the
+    delivery over and delivers it; the stalled one's failure, recorded late, is kept as
+    an attempt but neither reschedules the delivery nor counts against the endpoint."""
+    issued = register(client, admin, receiver.url)
+    event_id = emitted(database, admin.organisation_id)
+    receiver.answers = [200, 500]  # the one that took over, then the stalled one
+
+    class Stalled(Transport):
+        def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+            claimed_until = delivery_of(session, event_id).claimed_until
+            traveller.move_to(clock.as_utc(claimed_until) + timedelta(seconds=1))
+            assert deliver(app) == "webhook delivery attempts: 1"
+            return super().post(url, body, headers)
+
+    result = delivery.deliver_due(database, Stalled(timeout=2, allow_loopback=True))
+    assert (result.delivered, result.failed) == (0, 1)
+    assert receiver.ids() == [str(event_id)] * 2
+    found = delivery_of(session, event_id)
+    assert (found.state, found.attempts, found.claimed_until) == (
+        DeliveryState.DELIVERED, 2, None)
+    assert session.get(WebhookEndpoint, uuid.UUID(issued["endpoint"]["id"])
+                       ).failing_since is None
+    attempts = client.get(f"{API}/webhook-endpoints/{issued['endpoint']['id']}/attempts",
+                          as_user=admin).get_json()["items"]
+    assert sorted(a["outcome"] for a in attempts) == ["failed", "succeeded"]
+
+
+@contextmanager
+def dripping() -> Iterator[str]:
+    """A server on 127.0.0.1 that answers a byte at a time, never finishing: each wait is
+    short of the timeout, the whole is endless."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            with contextlib.suppress(OSError):
+                while not stop.wait(0.05):
+                    connection.sendall(b"X-Drip: 1\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_a_request_is_cut_off_at_its_deadline_which_the_claim_outlasts() -> None:
+    """The timeout bounds each wait; the deadline, the whole request: a receiver that
+    drips its answer cannot keep a delivery's request going past its claim."""
+    transport = Transport(timeout=0.3, allow_loopback=True)
+    assert delivery.lease(transport) > timedelta(seconds=transport.deadline)
+    with dripping() as url, pytest.raises(TimeoutError, match=r"within 0\.9 s"):
+        transport.post(url, b"{}", {"content-type": "application/json"})
+
+
+# --- retention ----------------------------------------------------------------------------
+
+PURGE = "integrations.purge_old_webhook_events"
+
+
+def test_events_past_their_retention_are_deleted_with_their_deliveries(
+    app: Flask, client: ApiClient, admin: User, database: Database, session: Session,
+    receiver: Receiver, traveller: time_machine.Coordinates,
+) -> None:
+    """Events pile up for organisations with no endpoint, and delivered ones for those
+    with one: after the retention (30 days) the scheduler deletes them, with their
+    deliveries and attempts; an event still waiting for a delivery is kept."""
+    register(client, admin, receiver.url, ["import.finished"])
+    unheard = emitted(database, OrganisationFactory().id)  # an organisation with no endpoint
+    delivered = emitted(database, admin.organisation_id)
+    deliver(app)
+    waiting = emitted(database, admin.organisation_id)  # not sent yet (never due below)
+    with database.unit_of_work() as s:
+        s.execute(update(WebhookDelivery).where(WebhookDelivery.event_id == waiting)
+                  .values(next_attempt_at=START + timedelta(days=400)))
+    traveller.move_to(START + timedelta(days=29))
+    recent = emitted(database, admin.organisation_id, EventType.TASK_COMPLETED)
+    assert run_job(PURGE, app.extensions["workforce"]) == "nothing to do"
+    traveller.move_to(START + timedelta(days=30, seconds=1))
+    assert run_job(PURGE, app.extensions["workforce"]) == "old webhook events deleted: 2"
+    session.expire_all()
+    kept = set(session.scalars(select(WebhookEvent.id)))
+    assert {waiting, recent} <= kept and not {unheard, delivered} & kept
+    assert session.scalars(select(WebhookDelivery.event_id)).all() == [waiting]
+    assert session.scalars(select(WebhookAttempt.event_id)).all() == []
+    assert run_job(PURGE, app.extensions["workforce"]) == "nothing to do"
+
+
+def test_the_retention_is_a_setting() -> None:
+    from workforce.settings import Settings, SettingsError
+
+    settings = Settings.from_env({"WORKFORCE_WEBHOOK_EVENT_RETENTION": "86400"})
+    assert settings.webhook_event_retention == timedelta(days=1)
+    with pytest.raises(SettingsError, match="WEBHOOK_EVENT_RETENTION"):
+        Settings.from_env({"WORKFORCE_WEBHOOK_EVENT_RETENTION": "0"})
 
 
 # --- re-sending by hand --------------------------------------------------------------------

@@ -81,6 +81,9 @@ JOBS: tuple[Job, ...] = (
     Job("integrations.deliver_webhooks", _every(minutes=1),
         lambda services: integrations_jobs.deliver_webhooks(
             services.database, services.webhooks), "webhook delivery attempts"),
+    Job("integrations.purge_old_webhook_events", _daily(2, 47),
+        lambda services: integrations_jobs.purge_old_events(
+            services.database, services.settings), "old webhook events deleted"),
     Job("accounts.purge_expired_credentials", _daily(3, 17),
         _on_database(accounts_jobs.purge_expired_credentials), "expired credentials removed"),
     Job("assessments.close_expired_attempts", _every(minutes=1),

@@ -97,6 +97,9 @@ class Settings:
     # development and tests only, endpoints on this machine (http://127.0.0.1:...).
     webhook_timeout: float = 10.0
     webhook_allow_loopback: bool = False
+    # How long webhook events are kept (with their deliveries and attempts) before the
+    # scheduler deletes them; an event with a delivery still pending is kept.
+    webhook_event_retention: timedelta = timedelta(days=30)
     migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
 
     @property
@@ -169,6 +172,8 @@ class Settings:
             problems.append(f"{PREFIX}ERASURE_GRACE_PERIOD must not be negative")
         if not 0 < self.webhook_timeout <= 60:
             problems.append(f"{PREFIX}WEBHOOK_TIMEOUT must be above 0, at most 60 seconds")
+        if self.webhook_event_retention <= timedelta(0):
+            problems.append(f"{PREFIX}WEBHOOK_EVENT_RETENTION must be positive")
         if self.env is Environment.PRODUCTION and self.webhook_allow_loopback:
             problems.append(f"{PREFIX}WEBHOOK_ALLOW_LOOPBACK is for development and tests; "
                             "in production webhook endpoints are public https URLs")
@@ -253,4 +258,5 @@ _PARSERS = {
     "erasure_grace_period": _seconds,
     "webhook_timeout": float,
     "webhook_allow_loopback": _bool,
+    "webhook_event_retention": _seconds,
 }

@@ -208,9 +208,11 @@ def resend(session: Session, admin: User, endpoint_id: uuid.UUID, event_id: uuid
     with the event's own id: due now, retried for three days like any delivery. The
     scheduler sends it within a minute."""
     endpoint = get_endpoint(session, admin, endpoint_id, lock=True)
+    # Held (shared) until the commit, so the event is not deleted for its age meanwhile.
     event = session.scalars(select(WebhookEvent).where(
         WebhookEvent.id == event_id,
-        WebhookEvent.organisation_id == admin.organisation_id)).one_or_none()
+        WebhookEvent.organisation_id == admin.organisation_id).with_for_update(read=True)
+    ).one_or_none()
     if event is None:
         raise NotFound("No such event.")
     if not endpoint.enabled:

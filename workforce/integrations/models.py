@@ -101,6 +101,10 @@ class WebhookDelivery(IdMixin, Base):
     first_due_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    # Set when a sender claims the delivery, before its request goes out; cleared when
+    # the outcome is recorded. Nobody else sends it until then, or until this moment
+    # passes (the sender crashed): see ``delivery``.
+    claimed_until: Mapped[datetime | None]
 
     event: Mapped[WebhookEvent] = relationship()
     endpoint: Mapped[WebhookEndpoint] = relationship()

@@ -2,14 +2,21 @@
 name resolved and every address checked, the connection made to the address that was
 checked (so a name cannot resolve to a public address for the check and a private one
 for the request), timeouts, and no redirect followed (a 3xx is an answer like any other
-non-2xx: a failure)."""
+non-2xx: a failure).
+
+The timeout bounds each wait (to connect, for each read); the deadline bounds the whole
+request, so that a receiver dripping its answer a byte at a time cannot keep a request
+going: a delivery's claim (``delivery``) outlasts the deadline, which is what keeps two
+senders from sending one delivery at once."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +28,8 @@ from workforce.urls import is_public_address, url_problem
 Resolver = Callable[[str, int], list[str]]
 # What is read of an answer: its status is what counts; the body is not kept.
 ANSWER_READ_LIMIT = 65536
+# The whole request may take this many timeouts: to connect, to send, to answer.
+DEADLINE_TIMEOUTS = 3
 
 
 class Refused(Exception):
@@ -67,12 +76,14 @@ class Transport:
     def __init__(self, *, timeout: float, allow_loopback: bool = False,
                  resolver: Resolver = resolve) -> None:
         self.timeout = timeout
+        self.deadline = timeout * DEADLINE_TIMEOUTS
         self.allow_loopback = allow_loopback
         self.resolver = resolver
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         """POST ``body``; the answer's status. ``Refused`` before anything is sent to a
-        destination not allowed; ``OSError`` (timeouts included) when the request fails."""
+        destination not allowed; ``OSError`` (timeouts included, and ``TimeoutError``
+        when the deadline passed) when the request fails."""
         problem = endpoint_url_problem(url, allow_loopback=self.allow_loopback)
         if problem is not None:
             raise Refused(f"The URL {problem}.")
@@ -83,13 +94,25 @@ class Transport:
         connection = _connection(parts.scheme, host, port, address, self.timeout)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         started = time.perf_counter()
+        late = threading.Event()
+        cut = threading.Timer(self.deadline, _cut_off, (connection, late))
+        cut.daemon = True
+        cut.start()
         try:
             connection.request("POST", target, body=body, headers=dict(headers))
             response = connection.getresponse()
             response.read(ANSWER_READ_LIMIT)
             status = response.status
+        except (OSError, http.client.HTTPException) as exc:
+            if late.is_set():
+                raise TimeoutError(
+                    f"No complete answer within {self.deadline:g} s.") from exc
+            raise
         finally:
+            cut.cancel()
             connection.close()
+        if late.is_set():  # an answer cut short reads as a whole one: it is not
+            raise TimeoutError(f"No complete answer within {self.deadline:g} s.")
         return Answer(status, round((time.perf_counter() - started) * 1000))
 
     def _checked_address(self, host: str, port: int) -> str:
@@ -128,6 +151,16 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _cut_off(connection: http.client.HTTPConnection, late: threading.Event) -> None:
+    """End a request past its deadline: shutting the socket down wakes the read that
+    waits on it (closing alone would not)."""
+    late.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _connection(scheme: str, host: str, port: int, address: str, timeout: float) -> Any:
