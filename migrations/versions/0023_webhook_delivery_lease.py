@@ -3,7 +3,7 @@ request is sent and cleared when its outcome is recorded, so that no transaction
 open across the request and a sender that crashed lets go of its delivery when the lease
 runs out.
 
-Revision ID: 0016_d1
+Revision ID: 0023
 Revises: 0021
 Create Date: 2026-12-14 09:00:00
 """
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_d1"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
