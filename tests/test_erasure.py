@@ -4,6 +4,7 @@ the ledger and the payouts stay whole and balanced."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -15,7 +16,16 @@ from tests.client import ApiClient, assert_problem
 from tests.factories import PASSWORD, StaffFactory, UserFactory, paid_out, token_for
 from tests.payout_helpers import balances
 from tests.privacy_helpers import API, rich_trainer, run
-from workforce.accounts.models import AuditEvent, Role, User
+from workforce.accounts.models import (
+    ApiToken,
+    AuditEvent,
+    EmailVerification,
+    PasswordReset,
+    RecoveryCode,
+    Role,
+    TotpFactor,
+    User,
+)
 from workforce.billing import ledger
 from workforce.billing.models import PayoutAccount, PayoutItem, Posting
 from workforce.db import Base
@@ -25,7 +35,9 @@ from workforce.projects.models import (
     Assignment,
     AssignmentState,
     ProjectMember,
+    WorkPreferences,
 )
+from workforce.standing.models import AccountAction, ActionState
 
 ERASURE = f"{API}/me/erasure"
 
@@ -135,13 +147,23 @@ def test_erasure_waits_for_money_owed_then_removes_personal_data_and_keeps_the_l
     erased = session.get_one(User, trainer.id)
     assert erased.email == f"{request.pseudonym}@erased.invalid"
     assert erased.display_name == request.pseudonym and not erased.is_active
-    # Nothing of the person is left anywhere: address, name, their words.
+    # Nothing of the person is left anywhere: address, name, their words, the browser
+    # they signed in with, their second factor.
     assert _mentions(session, email, name, "My essay ZEPHYRINE", "Flag words ZEPHYRINE",
-                     "Feeling ZEPHYRINE") == []
+                     "Feeling ZEPHYRINE", "My response ZEPHYRINE", "My appeal ZEPHYRINE",
+                     "Browser ZEPHYRINE", *mine.secrets) == []
+    _sign_in_records_and_refusals_are_gone(session, trainer.id)
+    # The account action stays the organisation's record, under the pseudonym.
+    action = session.get_one(AccountAction, uuid.UUID(mine.ids["account_action"]))
+    assert (action.trainer_id, action.state, action.response, action.appeal) == (
+        trainer.id, ActionState.OVERTURNED, "", "")
+    assert action.responded_at and action.appealed_at and action.appeal_note
     # The work delivered to the client is kept, under the pseudonymous account.
     assert _mentions(session, "Answer ZEPHYRINE")
     # The other trainer is untouched.
     assert _mentions(session, other.trainer.email, "My essay QUENTIN", "Feeling QUENTIN")
+    assert len(_mentions(session, "My response QUENTIN", "My appeal QUENTIN",
+                         "Browser QUENTIN", other.secrets[1])) == 4
     # The money: every ledger line and payout kept, the ledger balanced, nothing owed.
     assert ledger.check_balances(session) == []
     assert session.scalar(select(func.count()).select_from(Posting)) == postings_before
@@ -157,6 +179,18 @@ def test_erasure_waits_for_money_owed_then_removes_personal_data_and_keeps_the_l
     erased_event = session.scalars(select(AuditEvent).where(
         AuditEvent.action == "account.erased", AuditEvent.object_id == str(trainer.id))).one()
     assert erased_event.after["pseudonym"] == request.pseudonym
+
+
+def _sign_in_records_and_refusals_are_gone(session: Session, trainer_id: uuid.UUID) -> None:
+    for model in (ApiToken, PasswordReset, EmailVerification, TotpFactor, RecoveryCode):
+        assert not session.scalar(select(func.count()).select_from(model)
+                                  .where(model.user_id == trainer_id)), model.__name__
+    assert session.get(WorkPreferences, trainer_id) is None
+    # The audit log is append-only (the database refuses changes): the record that the
+    # pseudonymous account changed its refusals stays.
+    assert session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trainer.work_preferences_changed",
+        AuditEvent.object_id == str(trainer_id))).all()
 
 
 def test_an_account_with_nothing_owed_is_erased_when_the_grace_period_ends(
