@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
 from tests.factories import PASSWORD, StaffFactory, UserFactory, paid_out, token_for
-from tests.payout_helpers import balances
+from tests.payout_helpers import (
+    NOW,
+    balances,
+    finance_user,
+    schedule,
+    sign_in_for_days,
+    trainer_owed,
+)
 from tests.privacy_helpers import API, rich_trainer, run
 from workforce.accounts.models import (
     ApiToken,
@@ -212,3 +219,49 @@ def test_an_account_with_nothing_owed_is_erased_when_the_grace_period_ends(
         assert run(app, "privacy.prepare_data_exports") == "nothing to do"  # given up
     session.expire_all()
     assert session.get_one(User, trainer.id).email.endswith("@erased.invalid")
+
+
+def test_a_balance_below_the_payout_minimum_is_paid_so_that_the_erasure_proceeds(
+    client: ApiClient, session: Session, app: Flask
+) -> None:
+    """Below the minimum a balance is never paid; a trainer whose erasure waits for it
+    is paid whatever it is in the next run, and then erased."""
+    fin = finance_user()
+    found = schedule(session, fin.organisation_id, minimums={"USD": 1000})
+    leaving = trainer_owed(fin.organisation_id, 400, method="manual")
+    staying = trainer_owed(fin.organisation_id, 400, method="manual")
+    sign_in_for_days(client, fin, leaving)
+    with time_machine.travel(NOW, tick=False):
+        assert client.post(ERASURE, as_user=leaving, json={"password": PASSWORD}
+                           ).status_code == 202
+    later = NOW + timedelta(days=8)
+    with time_machine.travel(later, tick=False):
+        assert run(app, "privacy.carry_out_erasures") == "nothing to do"
+        session.expire_all()
+        waiting = session.scalars(select(ErasureRequest).where(
+            ErasureRequest.user_id == leaving.id)).one()
+        assert waiting.state is ErasureState.WAITING
+        assert waiting.waiting_reason == "Waiting until this is settled: 400 USD payable."
+
+        built = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin)
+        assert built.status_code == 201, built.get_data(as_text=True)
+        payout_run = built.get_json()
+        items = client.get(f"{API}/payout-runs/{payout_run['id']}/items",
+                           as_user=fin).get_json()["items"]
+        assert [(i["trainer_id"], i["amount"]) for i in items] == [(str(leaving.id), 400)]
+        left_out = client.get(f"{API}/payout-runs/{payout_run['id']}/exclusions",
+                              as_user=fin).get_json()["items"]
+        assert [(e["trainer_id"], e["reason"]) for e in left_out] == [
+            (str(staying.id), "below_minimum")]
+        approved = client.post(f"{API}/payout-runs/{payout_run['id']}/approve", as_user=fin)
+        assert approved.status_code == 200, approved.get_data(as_text=True)
+        paid = client.post(f"{API}/payout-items/{items[0]['id']}/manual-payment",
+                           as_user=fin, json={"reference": "BANK-ERASURE-1"})
+        assert paid.status_code == 200, paid.get_data(as_text=True)
+        assert run(app, "privacy.carry_out_erasures") == "accounts erased: 1"
+
+    session.expire_all()
+    assert session.get_one(ErasureRequest, waiting.id).state is ErasureState.COMPLETED
+    assert balances(session, fin.organisation_id, leaving.id)["payable"] == 0
+    assert balances(session, fin.organisation_id, staying.id)["payable"] == 400
+    assert ledger.check_balances(session) == []

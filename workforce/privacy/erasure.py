@@ -7,7 +7,8 @@ leases released, running sessions stopped), and weeks of logged time handed in f
 approval, so that work already done is still reviewed and paid. Personal data is erased
 once nothing more is owed: no payable or in-transit balance, no submitted work or
 timesheet awaiting review, no open appeal. Until then the request waits (payout runs
-still pay the trainer to the payout account on file) and the job looks again on each run.
+still pay the trainer to the payout account on file, whatever the schedule's minimum:
+``billing.payouts.build``) and the job looks again on each run.
 
 Erasing keeps the user row (its id is the key every retained record points at) under a
 random pseudonym: the e-mail address becomes ``<pseudonym>@erased.invalid``, the name the
