@@ -10,7 +10,7 @@ from pathlib import Path
 
 import time_machine
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
@@ -190,3 +190,28 @@ def test_staff_have_no_data_exports(client: ApiClient) -> None:
     for role in (Role.ADMIN, Role.FINANCE):
         assert_problem(client.post(EXPORTS, as_user=StaffFactory(role=role)), 403,
                        code="role-forbidden")
+
+
+def test_a_trainer_asks_for_a_few_exports_a_day(
+    client: ApiClient, session: Session, app: Flask
+) -> None:
+    """Each export reads all of a trainer's records: three accepted a day (a refusal for
+    one still in preparation does not count), then 429 until the day has passed."""
+    trainer, other = UserFactory(), UserFactory()
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False):
+        client._tokens[trainer.id] = token_for(trainer, lifetime=timedelta(days=3))
+        for number in range(3):
+            assert client.post(EXPORTS, as_user=trainer).status_code == 202
+            if number == 0:
+                assert_problem(client.post(EXPORTS, as_user=trainer), 409,
+                               code="export-pending")
+            assert run(app, "privacy.prepare_data_exports") == "data exports prepared: 1"
+        refused = assert_problem(client.post(EXPORTS, as_user=trainer), 429,
+                                 code="rate-limited")
+        assert refused["detail"]
+        assert client.post(EXPORTS, as_user=other).status_code == 202  # their own budget
+    assert session.scalar(select(func.count()).select_from(DataExport).where(
+        DataExport.user_id == trainer.id)) == 3
+    with time_machine.travel(start + timedelta(days=1, minutes=1), tick=False):
+        assert client.post(EXPORTS, as_user=trainer).status_code == 202
