@@ -99,6 +99,13 @@ def _labelled(model: Any, *names: str) -> list[Any]:
     return [getattr(model, name).label(name) for name in names]
 
 
+def _one_time_tokens(model: type[EmailVerification | PasswordReset],
+                     me: uuid.UUID) -> Select[Any]:
+    """The e-mailed tokens of one kind sent to the trainer: when, never the token."""
+    return (select(*_labelled(model, "id", "created_at", "expires_at", "used_at"))
+            .where(model.user_id == me).order_by(model.created_at, model.id))
+
+
 PROFILE = ("id", "email", "display_name", "role", "country", "timezone", "languages",
            "is_active", "created_at", "updated_at", "password_changed_at",
            "email_verified_at")
@@ -357,16 +364,10 @@ COLLECTIONS: tuple[Collection, ...] = (
         .order_by(RecoveryCode.created_at, RecoveryCode.id)),
     Collection(
         "email_verifications", "Verification e-mails sent to you, and when one was used.",
-        lambda me: select(*_labelled(EmailVerification, "id", "created_at", "expires_at",
-                                     "used_at"))
-        .where(EmailVerification.user_id == me)
-        .order_by(EmailVerification.created_at, EmailVerification.id)),
+        lambda me: _one_time_tokens(EmailVerification, me)),
     Collection(
         "password_resets", "Password resets you asked for, and when one was used.",
-        lambda me: select(*_labelled(PasswordReset, "id", "created_at", "expires_at",
-                                     "used_at"))
-        .where(PasswordReset.user_id == me)
-        .order_by(PasswordReset.created_at, PasswordReset.id)),
+        lambda me: _one_time_tokens(PasswordReset, me)),
     Collection(
         "data_exports", "Your data exports, this one among them.",
         lambda me: select(*_labelled(DataExport, "id", "state", "requested_at", "ready_at",
