@@ -4,11 +4,13 @@ the data-export and erasure tests; and the archive read back."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyotp
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -33,6 +35,9 @@ class Rich:
     reviewer: User
     marker: str
     ids: dict[str, str] = field(default_factory=dict)
+    # What is shown once and must never be kept readable: a login token, the TOTP
+    # secret and the recovery codes.
+    secrets: list[str] = field(default_factory=list)
 
 
 def rich_trainer(client: ApiClient, session: Session, marker: str, *,
@@ -82,7 +87,68 @@ def rich_trainer(client: ApiClient, session: Session, marker: str, *,
     factories.payout_account(trainer)
     factories.earned(trainer, organisation.id, 1500, project=project)
     rich.ids["payout"] = str(factories.paid_out(trainer, organisation.id, 1000).id)
+    _signed_in_with_rights(client, rich)
     return rich
+
+
+VERIFY_TOKEN = re.compile(r"wfv_[A-Za-z0-9_-]{43}")
+
+
+def _signed_in_with_rights(client: ApiClient, rich: Rich) -> None:
+    """The trainer's sign-in records (a verified address, a login from a named browser,
+    an authenticator with recovery codes), refused uses, and an account action taken
+    through its whole due process (response, decision, appeal, overturned)."""
+    trainer, marker = rich.trainer, rich.marker
+    _verified_by_mail(client, trainer)
+    login = client.post(f"{API}/auth/login", headers={"User-Agent": f"Browser {marker}/1.0"},
+                        json={"email": trainer.email, "password": factories.PASSWORD})
+    assert login.status_code == 200, login.get_data(as_text=True)
+    rich.ids["session"] = login.get_json()["token_id"]
+    started = client.post(f"{API}/me/mfa/totp", as_user=trainer, json={})
+    assert started.status_code == 201, started.get_data(as_text=True)
+    secret = started.get_json()["secret"]
+    confirmed = client.post(f"{API}/me/mfa/totp/confirm", as_user=trainer,
+                            json={"code": pyotp.TOTP(secret).now()})
+    assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
+    rich.secrets += [login.get_json()["token"], secret, *confirmed.get_json()["recovery_codes"]]
+    refused = client.request("PUT", f"{API}/me/work-preferences", as_user=trainer,
+                         json={"refused_uses": ["military", "surveillance"]})
+    assert refused.status_code == 200, refused.get_data(as_text=True)
+    rich.ids["account_action"] = _overturned_action(client, rich)
+
+
+def _verified_by_mail(client: ApiClient, trainer: User) -> None:
+    session = client.session
+    trainer.email_verified_at = None
+    session.commit()
+    sender = client.client.application.extensions["workforce"].outbox.sender
+    assert client.post(f"{API}/me/email-verification", as_user=trainer, json={}
+                       ).status_code == 202
+    token = next(t for email in reversed(sender.sent) if email.to == trainer.email
+                 for t in VERIFY_TOKEN.findall(email.body))
+    assert client.post(f"{API}/auth/email-verification/confirm", json={"token": token}
+                       ).status_code == 204
+
+
+def _overturned_action(client: ApiClient, rich: Rich) -> str:
+    manager = StaffFactory(organisation=rich.organisation)
+    admin = StaffFactory(role=Role.ADMIN, organisation=rich.organisation)
+    announced = client.post(f"{API}/account-actions", as_user=manager, json={
+        "trainer_id": str(rich.trainer.id), "kind": "restrict", "reason": "quality",
+        "explanation": "Your answers disagreed with the gold set."})
+    assert announced.status_code == 201, announced.get_data(as_text=True)
+    action = announced.get_json()["id"]
+    mine, staff = f"{API}/me/account-actions/{action}", f"{API}/account-actions/{action}"
+    steps = [
+        (f"{mine}/response", rich.trainer, {"response": f"My response {rich.marker}"}),
+        (f"{staff}/decision", manager, {"outcome": "uphold", "note": "Upheld."}),
+        (f"{mine}/appeal", rich.trainer, {"appeal": f"My appeal {rich.marker}"}),
+        (f"{staff}/appeal-decision", admin, {"outcome": "overturn", "note": "Overturned."}),
+    ]
+    for url, who, body in steps:
+        answer = client.post(url, as_user=who, json=body)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+    return action
 
 
 def _assessment(organisation: Organisation) -> Any:

@@ -4,6 +4,7 @@ the ledger and the payouts stay whole and balanced."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -13,9 +14,25 @@ from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
 from tests.factories import PASSWORD, StaffFactory, UserFactory, paid_out, token_for
-from tests.payout_helpers import balances
+from tests.payout_helpers import (
+    NOW,
+    balances,
+    finance_user,
+    schedule,
+    sign_in_for_days,
+    trainer_owed,
+)
 from tests.privacy_helpers import API, rich_trainer, run
-from workforce.accounts.models import AuditEvent, Role, User
+from workforce.accounts.models import (
+    ApiToken,
+    AuditEvent,
+    EmailVerification,
+    PasswordReset,
+    RecoveryCode,
+    Role,
+    TotpFactor,
+    User,
+)
 from workforce.billing import ledger
 from workforce.billing.models import PayoutAccount, PayoutItem, Posting
 from workforce.db import Base
@@ -25,7 +42,9 @@ from workforce.projects.models import (
     Assignment,
     AssignmentState,
     ProjectMember,
+    WorkPreferences,
 )
+from workforce.standing.models import AccountAction, ActionState
 
 ERASURE = f"{API}/me/erasure"
 
@@ -135,13 +154,23 @@ def test_erasure_waits_for_money_owed_then_removes_personal_data_and_keeps_the_l
     erased = session.get_one(User, trainer.id)
     assert erased.email == f"{request.pseudonym}@erased.invalid"
     assert erased.display_name == request.pseudonym and not erased.is_active
-    # Nothing of the person is left anywhere: address, name, their words.
+    # Nothing of the person is left anywhere: address, name, their words, the browser
+    # they signed in with, their second factor.
     assert _mentions(session, email, name, "My essay ZEPHYRINE", "Flag words ZEPHYRINE",
-                     "Feeling ZEPHYRINE") == []
+                     "Feeling ZEPHYRINE", "My response ZEPHYRINE", "My appeal ZEPHYRINE",
+                     "Browser ZEPHYRINE", *mine.secrets) == []
+    _sign_in_records_and_refusals_are_gone(session, trainer.id)
+    # The account action stays the organisation's record, under the pseudonym.
+    action = session.get_one(AccountAction, uuid.UUID(mine.ids["account_action"]))
+    assert (action.trainer_id, action.state, action.response, action.appeal) == (
+        trainer.id, ActionState.OVERTURNED, "", "")
+    assert action.responded_at and action.appealed_at and action.appeal_note
     # The work delivered to the client is kept, under the pseudonymous account.
     assert _mentions(session, "Answer ZEPHYRINE")
     # The other trainer is untouched.
     assert _mentions(session, other.trainer.email, "My essay QUENTIN", "Feeling QUENTIN")
+    assert len(_mentions(session, "My response QUENTIN", "My appeal QUENTIN",
+                         "Browser QUENTIN", other.secrets[1])) == 4
     # The money: every ledger line and payout kept, the ledger balanced, nothing owed.
     assert ledger.check_balances(session) == []
     assert session.scalar(select(func.count()).select_from(Posting)) == postings_before
@@ -157,6 +186,18 @@ def test_erasure_waits_for_money_owed_then_removes_personal_data_and_keeps_the_l
     erased_event = session.scalars(select(AuditEvent).where(
         AuditEvent.action == "account.erased", AuditEvent.object_id == str(trainer.id))).one()
     assert erased_event.after["pseudonym"] == request.pseudonym
+
+
+def _sign_in_records_and_refusals_are_gone(session: Session, trainer_id: uuid.UUID) -> None:
+    for model in (ApiToken, PasswordReset, EmailVerification, TotpFactor, RecoveryCode):
+        assert not session.scalar(select(func.count()).select_from(model)
+                                  .where(model.user_id == trainer_id)), model.__name__
+    assert session.get(WorkPreferences, trainer_id) is None
+    # The audit log is append-only (the database refuses changes): the record that the
+    # pseudonymous account changed its refusals stays.
+    assert session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trainer.work_preferences_changed",
+        AuditEvent.object_id == str(trainer_id))).all()
 
 
 def test_an_account_with_nothing_owed_is_erased_when_the_grace_period_ends(
@@ -178,3 +219,49 @@ def test_an_account_with_nothing_owed_is_erased_when_the_grace_period_ends(
         assert run(app, "privacy.prepare_data_exports") == "nothing to do"  # given up
     session.expire_all()
     assert session.get_one(User, trainer.id).email.endswith("@erased.invalid")
+
+
+def test_a_balance_below_the_payout_minimum_is_paid_so_that_the_erasure_proceeds(
+    client: ApiClient, session: Session, app: Flask
+) -> None:
+    """Below the minimum a balance is never paid; a trainer whose erasure waits for it
+    is paid whatever it is in the next run, and then erased."""
+    fin = finance_user()
+    found = schedule(session, fin.organisation_id, minimums={"USD": 1000})
+    leaving = trainer_owed(fin.organisation_id, 400, method="manual")
+    staying = trainer_owed(fin.organisation_id, 400, method="manual")
+    sign_in_for_days(client, fin, leaving)
+    with time_machine.travel(NOW, tick=False):
+        assert client.post(ERASURE, as_user=leaving, json={"password": PASSWORD}
+                           ).status_code == 202
+    later = NOW + timedelta(days=8)
+    with time_machine.travel(later, tick=False):
+        assert run(app, "privacy.carry_out_erasures") == "nothing to do"
+        session.expire_all()
+        waiting = session.scalars(select(ErasureRequest).where(
+            ErasureRequest.user_id == leaving.id)).one()
+        assert waiting.state is ErasureState.WAITING
+        assert waiting.waiting_reason == "Waiting until this is settled: 400 USD payable."
+
+        built = client.post(f"{API}/payout-schedules/{found.id}/runs", as_user=fin)
+        assert built.status_code == 201, built.get_data(as_text=True)
+        payout_run = built.get_json()
+        items = client.get(f"{API}/payout-runs/{payout_run['id']}/items",
+                           as_user=fin).get_json()["items"]
+        assert [(i["trainer_id"], i["amount"]) for i in items] == [(str(leaving.id), 400)]
+        left_out = client.get(f"{API}/payout-runs/{payout_run['id']}/exclusions",
+                              as_user=fin).get_json()["items"]
+        assert [(e["trainer_id"], e["reason"]) for e in left_out] == [
+            (str(staying.id), "below_minimum")]
+        approved = client.post(f"{API}/payout-runs/{payout_run['id']}/approve", as_user=fin)
+        assert approved.status_code == 200, approved.get_data(as_text=True)
+        paid = client.post(f"{API}/payout-items/{items[0]['id']}/manual-payment",
+                           as_user=fin, json={"reference": "BANK-ERASURE-1"})
+        assert paid.status_code == 200, paid.get_data(as_text=True)
+        assert run(app, "privacy.carry_out_erasures") == "accounts erased: 1"
+
+    session.expire_all()
+    assert session.get_one(ErasureRequest, waiting.id).state is ErasureState.COMPLETED
+    assert balances(session, fin.organisation_id, leaving.id)["payable"] == 0
+    assert balances(session, fin.organisation_id, staying.id)["payable"] == 400
+    assert ledger.check_balances(session) == []

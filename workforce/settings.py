@@ -92,6 +92,9 @@ class Settings:
     # long an erasure request can be cancelled before it is carried out.
     data_export_dir: str = "var/exports"
     data_export_lifetime: timedelta = timedelta(days=1)
+    # How many exports one trainer may ask for (each reads all their records and writes
+    # an archive): requests accepted, in the limits syntax.
+    data_export_limit: str = "3 per day"
     erasure_grace_period: timedelta = timedelta(days=7)
     # Webhooks out: seconds to connect and to wait for each read of an answer; and, for
     # development and tests only, endpoints on this machine (http://127.0.0.1:...).
@@ -184,7 +187,8 @@ class Settings:
         from limits import parse_many
 
         for name in ("api_rate_limit", "api_key_rate_limit", "login_limit_per_account",
-                     "login_limit_per_address", "email_verification_resend_limit"):
+                     "login_limit_per_address", "email_verification_resend_limit",
+                     "data_export_limit"):
             try:
                 parse_many(getattr(self, name))
             except ValueError:

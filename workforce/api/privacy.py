@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, current_app
+from flask import Response, current_app, g
 
 from workforce.accounts.models import Role
+from workforce.api import ratelimit
 from workforce.api.privacy_schemas import DataExportSchema, ErasureArgs, ErasureRequestSchema
 from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
@@ -21,14 +22,30 @@ def _services():  # type: ignore[no-untyped-def]  (workforce.app imports the API
     return current_app.extensions["workforce"]
 
 
+def _export_limit() -> str:
+    return _services().settings.data_export_limit
+
+
+def _export_key() -> str:
+    # The guard has authenticated the caller before any limit is counted.
+    return f"data-export:{g.get('user_id', '-')}"
+
+
+def _accepted(response: Response) -> bool:
+    return response.status_code == 202
+
+
 @blp.route("/data-exports", methods=["POST"])
 @blp.requires(Role.TRAINER)
+@ratelimit.limiter.limit(_export_limit, key_func=_export_key, scope="data-export",
+                         deduct_when=_accepted)
 @blp.response(202, DataExportSchema)
-@blp.refuses(409)
+@blp.refuses(409, 429)
 def request_export():
     """Ask for an archive (zip of JSON and CSV files) of everything held about you. The
     scheduler prepares it within minutes; you are notified, and it can be downloaded for
-    a day. One export is prepared at a time (409 `export-pending`)."""
+    a day. One export is prepared at a time (409 `export-pending`), and a few a day
+    (WORKFORCE_DATA_EXPORT_LIMIT, 3 per day: requests accepted; over it, 429)."""
     return exports.request_export(db_session(), current_user())
 
 

@@ -2,10 +2,13 @@
 
 Every collection is read by the trainer's own id and lists named columns only: nothing
 of another trainer, no staff member's id (who reviewed, graded, decided: the trainer
-sees decisions, not the person), no answer key or gold answer, no password hash or
-token. Each collection is written twice, as ``<name>.json`` (a list of objects) and
-``<name>.csv`` (one row per object; nested values as JSON text), with ``README.txt``
-and ``manifest.json`` (the files and their row counts).
+sees decisions, not the person; account actions alone carry the ids of the staff who
+took and decided them, as ``GET /me/account-actions`` shows them, so that the trainer
+can see their appeal was decided by someone else), no answer key or gold answer, no
+password hash, token, TOTP secret or recovery code. Each collection is written twice,
+as ``<name>.json`` (a list of objects) and ``<name>.csv`` (one row per object; nested
+values as JSON text), with ``README.txt`` and ``manifest.json`` (the files and their row
+counts).
 """
 
 from __future__ import annotations
@@ -22,10 +25,18 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from workforce.accounts.models import Organisation, User
+from workforce.accounts.models import (
+    ApiToken,
+    EmailVerification,
+    Organisation,
+    PasswordReset,
+    RecoveryCode,
+    TotpFactor,
+    User,
+)
 from workforce.assessments.models import (
     Assessment,
     Attempt,
@@ -37,11 +48,13 @@ from workforce.assessments.models import (
 from workforce.billing.models import (
     Adjustment,
     Bonus,
+    CounsellingAllowance,
     EarningEvent,
     JournalEntry,
     LedgerAccount,
     OwnerType,
     PayoutAccount,
+    PayoutExclusion,
     PayoutItem,
     PayoutRun,
     PayWeek,
@@ -49,6 +62,7 @@ from workforce.billing.models import (
     TopUp,
 )
 from workforce.notifications.models import Notification
+from workforce.privacy.models import DataExport, ErasureRequest
 from workforce.projects.models import (
     Appeal,
     Assignment,
@@ -58,9 +72,17 @@ from workforce.projects.models import (
     Task,
     TimeEntry,
     Timesheet,
+    WorkPreferences,
 )
+from workforce.standing.models import AccountAction
 from workforce.wellbeing.models import AgeAttestation, ContentConsent
-from workforce.wellbeing.support_models import CheckIn, ContentFlag, SupportCase, SupportCaseNote
+from workforce.wellbeing.support_models import (
+    CheckIn,
+    CheckInPrompt,
+    ContentFlag,
+    SupportCase,
+    SupportCaseNote,
+)
 
 Row = dict[str, Any]
 
@@ -77,8 +99,16 @@ def _labelled(model: Any, *names: str) -> list[Any]:
     return [getattr(model, name).label(name) for name in names]
 
 
+def _one_time_tokens(model: type[EmailVerification | PasswordReset],
+                     me: uuid.UUID) -> Select[Any]:
+    """The e-mailed tokens of one kind sent to the trainer: when, never the token."""
+    return (select(*_labelled(model, "id", "created_at", "expires_at", "used_at"))
+            .where(model.user_id == me).order_by(model.created_at, model.id))
+
+
 PROFILE = ("id", "email", "display_name", "role", "country", "timezone", "languages",
-           "is_active", "created_at", "updated_at", "password_changed_at")
+           "is_active", "created_at", "updated_at", "password_changed_at",
+           "email_verified_at")
 
 COLLECTIONS: tuple[Collection, ...] = (
     Collection(
@@ -122,6 +152,11 @@ COLLECTIONS: tuple[Collection, ...] = (
         ).join(Project, Project.id == ProjectMember.project_id)
         .where(ProjectMember.trainer_id == me)
         .order_by(ProjectMember.created_at, ProjectMember.id)),
+    Collection(
+        "work_preferences", "The uses of the work you said you will not work on.",
+        lambda me: select(*_labelled(WorkPreferences, "refused_uses", "created_at",
+                                     "updated_at"))
+        .where(WorkPreferences.trainer_id == me)),
     Collection(
         "task_assignments", "Tasks you claimed: your answers, time and review outcome.",
         lambda me: select(
@@ -225,6 +260,23 @@ COLLECTIONS: tuple[Collection, ...] = (
         ).join(PayoutRun, PayoutRun.id == PayoutItem.run_id)
         .where(PayoutItem.trainer_id == me).order_by(PayoutItem.created_at, PayoutItem.id)),
     Collection(
+        "payout_exclusions", "Payout runs that left money owed to you out, and why.",
+        lambda me: select(
+            *_labelled(PayoutExclusion, "id", "run_id", "amount", "currency", "reason",
+                       "detail"),
+            PayoutRun.organisation_id.label("organisation_id"),
+            PayoutRun.period_end.label("period_end"),
+        ).join(PayoutRun, PayoutRun.id == PayoutExclusion.run_id)
+        .where(PayoutExclusion.trainer_id == me)
+        .order_by(PayoutRun.period_end, PayoutExclusion.id)),
+    Collection(
+        "counselling_allowances", "Counselling allowances paid to you, per month.",
+        lambda me: select(*_labelled(CounsellingAllowance, "id", "organisation_id", "month",
+                                     "amount", "currency", "threshold_minutes",
+                                     "exposure_seconds", "created_at"))
+        .where(CounsellingAllowance.trainer_id == me)
+        .order_by(CounsellingAllowance.month, CounsellingAllowance.id)),
+    Collection(
         "content_flags", "Content you flagged, and the outcome.",
         lambda me: select(*_labelled(ContentFlag, "id", "assignment_id", "task_id",
                                      "project_id", "category", "severity", "note",
@@ -239,6 +291,12 @@ COLLECTIONS: tuple[Collection, ...] = (
                                      "note", "share_note", "need_support",
                                      "exposure_seconds", "created_at"))
         .where(CheckIn.trainer_id == me).order_by(CheckIn.created_at, CheckIn.id)),
+    Collection(
+        "check_in_prompts", "When you were asked to check in, and your exposure then.",
+        lambda me: select(*_labelled(CheckInPrompt, "id", "organisation_id", "period",
+                                     "exposure_seconds", "created_at"))
+        .where(CheckInPrompt.trainer_id == me)
+        .order_by(CheckInPrompt.created_at, CheckInPrompt.id)),
     Collection(
         "support_cases", "Support cases opened for you.",
         lambda me: select(*_labelled(SupportCase, "id", "organisation_id", "origin",
@@ -272,12 +330,67 @@ COLLECTIONS: tuple[Collection, ...] = (
                                      "created_at", "read_at"))
         .where(Notification.user_id == me)
         .order_by(Notification.created_at, Notification.id)),
+    Collection(
+        "account_actions", "Restrictions and deactivations of your account, with their "
+        "whole history: reason, explanation, your response, the decisions and your appeal "
+        "(the staff ids are those GET /me/account-actions shows you).",
+        lambda me: select(
+            *_labelled(AccountAction, "id", "organisation_id", "kind", "reason",
+                       "explanation", "immediate", "state", "announced_at",
+                       "effective_at", "respond_by", "response", "responded_at",
+                       "decision_note", "decided_by_id", "decided_at", "appeal",
+                       "appealed_at", "appeal_note", "appeal_decided_by_id",
+                       "appeal_decided_at", "created_by_id", "created_at", "updated_at"),
+            Organisation.name.label("organisation"),
+        ).join(Organisation, Organisation.id == AccountAction.organisation_id)
+        .where(AccountAction.trainer_id == me)
+        .order_by(AccountAction.created_at, AccountAction.id)),
+    Collection(
+        "sessions", "Your sign-ins (tokens): when, from which browser or app and address, "
+        "last use, expiry and revocation (never the token itself).",
+        lambda me: select(*_labelled(ApiToken, "id", "label", "created_at", "expires_at",
+                                     "last_used_at", "revoked_at", "user_agent",
+                                     "client_address"))
+        .where(ApiToken.user_id == me).order_by(ApiToken.created_at, ApiToken.id)),
+    Collection(
+        "second_factor", "Your authenticator (TOTP), if you enrolled one: when (never its "
+        "secret).",
+        lambda me: select(*_labelled(TotpFactor, "id", "created_at", "confirmed_at"))
+        .where(TotpFactor.user_id == me)),
+    Collection(
+        "recovery_codes", "Your recovery codes: when made and used (never the codes).",
+        lambda me: select(*_labelled(RecoveryCode, "id", "created_at", "used_at"))
+        .where(RecoveryCode.user_id == me)
+        .order_by(RecoveryCode.created_at, RecoveryCode.id)),
+    Collection(
+        "email_verifications", "Verification e-mails sent to you, and when one was used.",
+        lambda me: _one_time_tokens(EmailVerification, me)),
+    Collection(
+        "password_resets", "Password resets you asked for, and when one was used.",
+        lambda me: _one_time_tokens(PasswordReset, me)),
+    Collection(
+        "data_exports", "Your data exports, this one among them.",
+        lambda me: select(*_labelled(DataExport, "id", "state", "requested_at", "ready_at",
+                                     "expires_at", "size_bytes"))
+        .where(DataExport.user_id == me)
+        .order_by(DataExport.requested_at, DataExport.id)),
+    Collection(
+        "erasure_requests", "Your requests to erase your account, and their state.",
+        lambda me: select(*_labelled(ErasureRequest, "id", "state", "requested_at",
+                                     "effective_at", "cancelled_at", "closed_at",
+                                     "waiting_reason"))
+        .where(ErasureRequest.user_id == me)
+        .order_by(ErasureRequest.requested_at, ErasureRequest.id)),
 )
 
 
 def collect(session: Session, trainer: User) -> dict[str, list[Row]]:
     """Every collection of the trainer's data, by name; ``profile`` first."""
     profile = {name: getattr(trainer, name) for name in PROFILE}
+    profile["email_verified"] = trainer.email_verified_at is not None
+    profile["second_factor_enrolled"] = bool(session.scalar(
+        select(func.count()).select_from(TotpFactor)
+        .where(TotpFactor.user_id == trainer.id, TotpFactor.confirmed_at.is_not(None))))
     found: dict[str, list[Row]] = {"profile": [profile]}
     for collection in COLLECTIONS:
         found[collection.name] = [dict(row._mapping)
@@ -340,7 +453,8 @@ def _readme(generated_at: datetime) -> str:
         "(a spreadsheet; nested values as JSON). Money is in minor units of its currency",
         "(cents for USD). Times are UTC (ISO 8601).",
         "",
-        "profile: your account (without the password: only a one-way hash of it is kept).",
+        "profile: your account (without the password: only a one-way hash of it is kept),",
+        "  whether your e-mail address is verified and a second factor enrolled.",
     ]
     lines += [f"{c.name}: {c.description}" for c in COLLECTIONS]
     return "\n".join(lines) + "\n"

@@ -7,13 +7,19 @@ leases released, running sessions stopped), and weeks of logged time handed in f
 approval, so that work already done is still reviewed and paid. Personal data is erased
 once nothing more is owed: no payable or in-transit balance, no submitted work or
 timesheet awaiting review, no open appeal. Until then the request waits (payout runs
-still pay the trainer to the payout account on file) and the job looks again on each run.
+still pay the trainer to the payout account on file, whatever the schedule's minimum:
+``billing.payouts.build``) and the job looks again on each run.
 
 Erasing keeps the user row (its id is the key every retained record points at) under a
 random pseudonym: the e-mail address becomes ``<pseudonym>@erased.invalid``, the name the
-pseudonym, the password and every token unusable; free text the trainer wrote is removed
-and bank details deleted. The ledger, payout items and earnings are kept as they are
-(the law requires accounting records; the ledger is append-only and stays balanced).
+pseudonym, the password unusable; tokens (with the user agent and address of each
+login), password resets, verification tokens, the authenticator and recovery codes, and
+the uses the trainer refused are deleted; free text the trainer wrote is removed (their
+responses to and appeals against account actions among it) and bank details deleted.
+The ledger, payout items and earnings are kept as they are (the law requires accounting
+records; the ledger is append-only and stays balanced), and so are account actions
+under the pseudonym: the organisation's record of what it decided and when, kept as the
+ledger is.
 README: "Erasure" lists what is kept and why.
 """
 
@@ -30,7 +36,15 @@ from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts import audit, tokens
-from workforce.accounts.models import ApiToken, AuditEvent, PasswordReset, User
+from workforce.accounts.models import (
+    ApiToken,
+    AuditEvent,
+    EmailVerification,
+    PasswordReset,
+    RecoveryCode,
+    TotpFactor,
+    User,
+)
 from workforce.accounts.passwords import verify_password
 from workforce.assessments.models import Attempt, AttemptAnswer
 from workforce.billing.models import AccountKind, LedgerAccount, OwnerType, PayoutAccount
@@ -59,12 +73,17 @@ from workforce.projects.models import (
     TimeEntry,
     Timesheet,
     TimesheetState,
+    WorkPreferences,
 )
+from workforce.standing.models import AccountAction
 from workforce.wellbeing.support_models import CheckIn, ContentFlag, SupportCase, SupportCaseNote
 
 # No argon2 hash looks like this, so no password ever verifies against it.
 UNUSABLE_PASSWORD = "!erased"  # noqa: S105 - a marker, not a password
 ERASED_DOMAIN = "erased.invalid"
+# Sign-in records, and what the trainer told us of their convictions: deleted outright.
+# (Tokens carry the user agent and client address of each login.)
+_DELETED = (ApiToken, PasswordReset, EmailVerification, TotpFactor, RecoveryCode)
 
 
 def request_erasure(session: Session, trainer: User, *, password: str,
@@ -250,8 +269,9 @@ def _erase(session: Session, store: ExportStore, trainer: User, request: Erasure
     trainer.password_hash = UNUSABLE_PASSWORD
     trainer.country, trainer.timezone, trainer.languages = None, "UTC", []
     trainer.is_active = False
-    for model in (ApiToken, PasswordReset):
+    for model in _DELETED:
         session.execute(delete(model).where(model.user_id == trainer.id))
+    session.execute(delete(WorkPreferences).where(WorkPreferences.trainer_id == trainer.id))
     session.execute(delete(Notification).where(Notification.user_id == trainer.id))
     _remove_free_text(session, trainer.id)
     session.execute(update(PayoutAccount).where(PayoutAccount.trainer_id == trainer.id)
@@ -270,7 +290,8 @@ def _erase(session: Session, store: ExportStore, trainer: User, request: Erasure
 
 def _remove_free_text(session: Session, trainer_id: uuid.UUID) -> None:
     """What the trainer wrote in their own words (and the handlers' notes on their
-    support cases, which are about their health)."""
+    support cases, which are about their health; and their responses to and appeals
+    against account actions)."""
     mine = {
         ProjectMember: ({"message": "", "reason": None}, ProjectMember.trainer_id),
         Appeal: ({"message": ""}, Appeal.trainer_id),
@@ -285,6 +306,12 @@ def _remove_free_text(session: Session, trainer_id: uuid.UUID) -> None:
     cases = select(SupportCase.id).where(SupportCase.trainer_id == trainer_id)
     session.execute(update(SupportCaseNote).where(SupportCaseNote.case_id.in_(cases))
                     .values(body="").execution_options(synchronize_session=False))
+    for words in (AccountAction.response, AccountAction.appeal):
+        # The action, its dates and the staff's decisions are kept; the trainer's words go
+        # (that they responded and appealed stays: ``responded_at``, ``appealed_at``).
+        session.execute(update(AccountAction).where(AccountAction.trainer_id == trainer_id,
+                                                    words.is_not(None))
+                        .values({words: ""}).execution_options(synchronize_session=False))
     answers = session.scalars(
         select(AttemptAnswer).join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
         .where(Attempt.trainer_id == trainer_id))

@@ -1,6 +1,11 @@
 """Payout runs created and built: one per schedule and period, with an item per trainer
 and currency owed at least the minimum, and an exclusion, with its reason, for every
-other trainer owed money."""
+other trainer owed money.
+
+A trainer whose erasure waits for the money owed to them (``privacy.erasure``: their
+account is closed, nothing more is earned) is paid whatever they are owed, below the
+minimum too: a balance under it would otherwise never be paid, and the erasure would
+wait for ever."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, text
+from sqlalchemy import Select, exists, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +46,7 @@ from workforce.billing.payouts.schedules import (
     latest_due,
     minimum_for,
 )
+from workforce.privacy.models import ErasureRequest, ErasureState
 
 SCHEDULER = SystemActor("scheduler")
 BUILD_BATCH = 2000
@@ -178,7 +184,7 @@ def build_run(
             owed = -row.balance
             on_hold = held.get(row.account_id, ledger.NO_HOLD).amount
             available = max(0, min(owed, owed - on_hold))
-            minimum = minimums.get(row.currency, DEFAULT_MINIMUM)
+            minimum = _minimum(row, minimums)
             reason, detail = _exclusion(
                 row, available, minimum,
                 _Late(on_hold, still_held.get(row.account_id, ledger.NO_HOLD), run.period_end),
@@ -259,6 +265,7 @@ def _payable_batch(organisation_id: uuid.UUID, after: uuid.UUID | None) -> Selec
             PayoutAccount.stripe_account_id,
             PayoutAccount.bank_details,
             PayoutAccount.hold_until,
+            _ERASURE_WAITING.label("erasure_waiting"),
         )
         .outerjoin(PayoutAccount, PayoutAccount.trainer_id == LedgerAccount.owner_id)
         .where(*_owed(organisation_id))
@@ -268,6 +275,19 @@ def _payable_batch(organisation_id: uuid.UUID, after: uuid.UUID | None) -> Selec
     if after is not None:
         stmt = stmt.where(LedgerAccount.id > after)
     return stmt
+
+
+# The trainer's erasure waits for this money (at most one open request per trainer).
+_ERASURE_WAITING = exists().where(ErasureRequest.user_id == LedgerAccount.owner_id,
+                                  ErasureRequest.state == ErasureState.WAITING)
+
+
+def _minimum(row: Any, minimums: dict[str, int]) -> int:
+    """The least the row's trainer is paid in its currency: the schedule's minimum, or
+    anything at all for a trainer whose erasure waits for the money."""
+    if row.erasure_waiting:
+        return DEFAULT_MINIMUM
+    return minimums.get(row.currency, DEFAULT_MINIMUM)
 
 
 def accounts_owed(session: Session, organisation_id: uuid.UUID) -> int:
@@ -335,8 +355,7 @@ def _held_now(
     late = [
         row.account_id for row in rows
         if held.get(row.account_id, ledger.NO_HOLD).amount
-        and -row.balance - held[row.account_id].amount
-        < minimums.get(row.currency, DEFAULT_MINIMUM)
+        and -row.balance - held[row.account_id].amount < _minimum(row, minimums)
     ]
     return ledger.held_credits(session, late, now)
 
