@@ -465,6 +465,11 @@ def test_tasks_carry_the_responses_a_pairwise_field_compares(
                    422, code="import-invalid")
 
     answered(put_template(client, manager, project, [field("verdict", "pairwise")]), 201)
+    # Under a pairwise template a task without its two responses cannot be answered.
+    missing = assert_problem(import_file(client, manager, project, jsonl([
+        {"external_id": "no-responses", "payload": {"prompt": "Which is kinder?"}},
+    ])), 422, code="import-invalid")
+    assert missing["row_errors"][0]["messages"][0].startswith("payload.responses: Required")
     seen = set()
     for _ in range(2):
         lease = claimed(client, trainer, project)

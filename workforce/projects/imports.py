@@ -197,7 +197,8 @@ def check_row(
     (absent: not in ``values``); ``names`` says how the file calls each field, for the
     messages. With ``template_fields`` (the project's current template) a gold answer
     must fit it: each problem is named ``gold_answer`` and its JSON pointer
-    (``gold_answer/criteria/3/citations/0/url``)."""
+    (``gold_answer/criteria/3/citations/0/url``); and a template with a pairwise field
+    needs the row's ``responses``."""
     messages: list[str] = []
 
     def bad(key: str, message: str) -> None:
@@ -252,6 +253,10 @@ def check_row(
     if responses is not None:
         for message in _response_problems(responses):
             bad("responses", message)
+    elif _compares(template_fields):
+        bad("responses", "Required: the project's template compares two responses "
+                         "(a pairwise field), so each task needs them (A: the first, "
+                         "B: the second).")
     for key in ("external_id", "prompt", "instructions", "media_urls", "gold_answer",
                 "responses"):
         if _has_nul(values.get(key)):
@@ -267,6 +272,11 @@ def check_row(
         return None, messages
     return CleanRow(external_id, payload, redundancy, priority, gold, sensitivity,
                     categories), []
+
+
+def _compares(template_fields: list[dict[str, Any]] | None) -> bool:
+    """Whether a template asks to compare the task's responses (a pairwise field)."""
+    return any(field["kind"] == "pairwise" for field in template_fields or ())
 
 
 def _response_problems(responses: Any) -> list[str]:
@@ -358,7 +368,7 @@ def _lines(text: IO[str]) -> Iterator[tuple[int, str | None]]:
 def _jsonl_rows(body: IO[bytes]) -> Iterator[Parsed]:
     text = io.TextIOWrapper(body, encoding="utf-8-sig", newline=None)
     names = {"prompt": "payload.prompt", "media_urls": "payload.media_urls",
-             "instructions": "payload.instructions"}
+             "instructions": "payload.instructions", "responses": "payload.responses"}
     for number, line in _lines(text):
         if line is None:
             yield number, {}, names, [f"The line is longer than {MAX_LINE_CHARS} characters."]
