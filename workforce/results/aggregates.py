@@ -74,6 +74,7 @@ class ProjectAggregation(Base):
                         name="confidence_target_probability"),
         CheckConstraint("max_redundancy IS NULL OR max_redundancy >= 1",
                         name="max_redundancy_positive"),
+        CheckConstraint("extra_slots >= 0", name="extra_slots_not_negative"),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"),
@@ -84,6 +85,8 @@ class ProjectAggregation(Base):
     requested_at: Mapped[datetime | None]
     answers_seen_at: Mapped[datetime | None]
     computed_at: Mapped[datetime | None]
+    # Slots dynamic overlap has added to the project's tasks, all runs together.
+    extra_slots: Mapped[int] = mapped_column(default=0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(json_type())
 
 
