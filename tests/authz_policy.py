@@ -223,6 +223,8 @@ POLICY: dict[str, Rule] = {
         scope="projects:write"),
     "PUT /api/v1/projects/<uuid:project_id>/aggregation/settings": Rule(
         MANAGERS, "organisation", body={"methods": {}}, scope="projects:write"),
+    # Trainers' quality figures: managers only, never an API key.
+    "GET /api/v1/projects/<uuid:project_id>/quality": Rule(MANAGERS, "organisation"),
     "GET /api/v1/projects/<uuid:project_id>/rates": Rule(STAFF, "organisation",
         scope="projects:read"),
     "POST /api/v1/projects/<uuid:project_id>/rates": Rule(

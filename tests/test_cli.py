@@ -172,7 +172,7 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "billing.settle_fair_pay", "billing.grant_counselling_allowances",
         "privacy.prepare_data_exports", "privacy.delete_expired_exports",
         "privacy.carry_out_erasures",
-        "integrations.deliver_webhooks",
+        "integrations.deliver_webhooks", "results.aggregate",
     }
 
 

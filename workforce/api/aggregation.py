@@ -7,11 +7,16 @@ from __future__ import annotations
 import uuid
 
 from workforce.accounts.models import MANAGERS, STAFF_ROLES
-from workforce.api.aggregation_schemas import AggregationSettingsSchema, AggregationStateSchema
+from workforce.api.aggregation_schemas import (
+    AggregationSettingsSchema,
+    AggregationStateSchema,
+    ProjectQualitySchema,
+)
+from workforce.api.schemas import PageArgs, page_of, page_request
 from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
 from workforce.integrations.scopes import Scope
-from workforce.results import aggregation
+from workforce.results import aggregation, quality
 
 blp = Blueprint(
     "aggregation", __name__, url_prefix="/api/v1",
@@ -55,3 +60,17 @@ def put_aggregation_settings(args: dict, project_id: uuid.UUID):
                                 confidence_target=args["confidence_target"],
                                 max_redundancy=args["max_redundancy"])
     return aggregation.get_state(session, user, project_id)
+
+
+@blp.route("/projects/<uuid:project_id>/quality")
+@blp.requires(*MANAGERS)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(ProjectQualitySchema))
+@blp.refuses(404)
+def list_project_quality(args: dict, project_id: uuid.UUID):
+    """Every trainer who has submitted work to the project, by trainer id: gold accuracy
+    with its 95% Wilson interval, agreement with the aggregated answers, the aggregation
+    model's skill estimate per field and median active seconds per task (computed as
+    `GET /me/quality`'s `definitions` say; trainers see the same figures of their own)."""
+    return quality.project_quality(db_session(), current_user(), project_id,
+                                   page_request(args))

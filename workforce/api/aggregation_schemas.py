@@ -57,3 +57,39 @@ class AggregationSettingsSchema(Schema):
             "any field is below this gets one more slot, up to max_redundancy."})
     max_redundancy = fields.Integer(load_default=None, allow_none=True,
                                     validate=validate.Range(min=1, max=100))
+
+
+class SkillSchema(Schema):
+    field = fields.String()
+    method = fields.String(allow_none=True)
+    skill = fields.Float()
+
+
+class ProjectQualitySchema(Schema):
+    """One trainer's figures on one project (``results.quality.DEFINITIONS``)."""
+
+    project_id = fields.UUID()
+    project_name = fields.String()
+    trainer_id = fields.UUID()
+    gold_scored = fields.Integer()
+    gold_correct = fields.Integer()
+    gold_accuracy = fields.Float(allow_none=True, metadata={
+        "description": "gold_correct / gold_scored; null before any gold task."})
+    gold_low = fields.Float(allow_none=True, metadata={
+        "description": "Lower end of the 95% Wilson interval of gold_accuracy."})
+    gold_high = fields.Float(allow_none=True, metadata={
+        "description": "Upper end of the 95% Wilson interval of gold_accuracy."})
+    agreement_compared = fields.Integer(metadata={
+        "description": "Approved choice answers compared with their task's aggregate."})
+    agreement = fields.Float(allow_none=True, metadata={
+        "description": "Share of those equal to the aggregated label."})
+    skills = fields.List(fields.Nested(SkillSchema), metadata={
+        "description": "The aggregation model's estimate per field (see definitions)."})
+    median_active_seconds = fields.Float(allow_none=True)
+
+
+class QualityDefinitionsSchema(Schema):
+    gold_accuracy = fields.String()
+    agreement = fields.String()
+    skill = fields.String()
+    median_active_seconds = fields.String()

@@ -23,7 +23,10 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Float, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from workforce import clock
 from workforce.db import Base, IdMixin, json_type
+from workforce.money import Money
+from workforce.projects import access
 
 METHODS = ("majority_vote", "dawid_skene", "glad", "mace", "mean_ci", "median_ci",
            "bradley_terry", "noisy_bt")
@@ -119,3 +122,13 @@ def for_tasks(session: Session,
             confidence=row.confidence, answers_count=row.answers_count,
             computed_at=row.computed_at)
     return found
+
+
+def extra_slots_cost(session: Session, project_id: uuid.UUID) -> Money | None:
+    """What the slots dynamic overlap added cost at the project's current task rate
+    (None for a project without a rate)."""
+    rate = access.rate_at(session, project_id, clock.now())
+    if rate is None:
+        return None
+    row = session.get(ProjectAggregation, project_id)
+    return Money(rate.amount * (row.extra_slots if row else 0), rate.currency)

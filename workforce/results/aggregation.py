@@ -44,7 +44,7 @@ from workforce.money import Money
 from workforce.projects import access, services
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
 from workforce.results import methods
-from workforce.results.aggregates import ProjectAggregation, TaskAggregate
+from workforce.results.aggregates import ProjectAggregation, TaskAggregate, extra_slots_cost
 from workforce.results.models import TemplateVersion
 
 PENDING = (AssignmentState.LEASED, AssignmentState.SUBMITTED,
@@ -169,7 +169,8 @@ def get_state(session: Session, staff: User, project_id: uuid.UUID) -> Aggregati
         requested_at=row.requested_at, computed_at=row.computed_at,
         pending=_pending(row), tasks_aggregated=int(counts[0]), aggregates=int(counts[1]),
         below_target=int(counts[2] or 0), extra_slots=row.extra_slots or 0,
-        extra_slots_cost=extra_slots_cost(session, project.id), summary=row.summary)
+        extra_slots_cost=extra_slots_cost(session, project.id),
+        summary={k: v for k, v in (row.summary or {}).items() if k != "skills"} or None)
 
 
 def _pending(row: ProjectAggregation) -> bool:
@@ -184,16 +185,6 @@ def request(session: Session, manager: User, project_id: uuid.UUID) -> Aggregati
     settings_row(session, project.id).requested_at = clock.now()
     session.flush()
     return get_state(session, manager, project.id)
-
-
-def extra_slots_cost(session: Session, project_id: uuid.UUID) -> Money | None:
-    """What the slots dynamic overlap added cost at the project's current task rate
-    (None for a project without one)."""
-    row = session.get(ProjectAggregation, project_id)
-    rate = access.rate_at(session, project_id, clock.now())
-    if rate is None:
-        return None
-    return Money(rate.amount * ((row.extra_slots or 0) if row else 0), rate.currency)
 
 
 # --- which projects changed -----------------------------------------------------------
@@ -238,6 +229,9 @@ class RunResult:
     written: int = 0
     slots_added: int = 0
     by_field: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # {field: {trainer id: skill}}: kept for the trainers' quality figures, never shown
+    # in the aggregation's summary (which names no trainer).
+    skills: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -343,7 +337,8 @@ def aggregate_project(session: Session, row: ProjectAggregation,
         result = _compute(session, row, versions, chosen, now)
     row.answers_seen_at, row.computed_at = seen, now
     row.summary = {"tasks": result.tasks, "written": result.written,
-                   "slots_added": result.slots_added, "fields": result.by_field}
+                   "slots_added": result.slots_added, "fields": result.by_field,
+                   "skills": result.skills}
     session.flush()
     return result
 
@@ -374,6 +369,8 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
         result.by_field[name] = {"kind": kind, "method": method, "tasks": done,
                                  "answers": len(picked),
                                  **({"scores": outcome.scores} if outcome.scores else {})}
+        if outcome.skills:
+            result.skills[name] = {str(w): s for w, s in outcome.skills.items()}
     result.written = _write(session, row.project_id, fresh)
     result.tasks = len({task for task, _ in fresh})
     result.slots_added = _add_slots(session, row, fresh)
