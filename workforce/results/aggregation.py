@@ -30,9 +30,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import String, cast, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -236,47 +236,67 @@ class RunResult:
 
 @dataclass
 class _Answers:
-    """The project's approved answers as parallel columns."""
+    """The project's approved answers as parallel columns: task, worker, template
+    version, and per aggregated field its value (None where the answer has none, or its
+    version no field of that name and kind). Only those values are kept, not the
+    answers: memory grows with the answers aggregated, not with what else they hold."""
 
-    tasks: list[uuid.UUID] = field(default_factory=list)
-    workers: list[uuid.UUID] = field(default_factory=list)
-    answers: list[Any] = field(default_factory=list)
+    # Ids as text, as the database writes them: hashing text is done in C, hashing a
+    # UUID object in Python, and a large project's run hashes ids millions of times.
+    tasks: list[str] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)
     versions: list[int] = field(default_factory=list)
+    values: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def _answers(session: Session, project_id: uuid.UUID,
-             versions: list[TemplateVersion]) -> _Answers:
-    found = _Answers()
+def _answers(session: Session, project_id: uuid.UUID, versions: list[TemplateVersion],
+             chosen: dict[str, tuple[str, str]]) -> _Answers:
+    found = _Answers(values={name: [] for name in chosen})
     starts = [v.created_at for v in versions]
-    rows = session.execute(
-        select(Assignment.task_id, Assignment.trainer_id, Assignment.answer,
-               Assignment.claimed_at)
-        .where(Assignment.project_id == project_id,
-               Assignment.state == AssignmentState.APPROVED)
-        .execution_options(yield_per=20_000))
-    for task_id, trainer_id, answer, claimed_at in rows:
-        index = bisect.bisect_right(starts, claimed_at)
-        if index and isinstance(answer, dict):
+    # Which fields each version asks under the kind aggregated now.
+    wanted = {v.number: {f["name"] for f in v.fields
+                         if chosen.get(f["name"], ("",))[0] == f["kind"]} for v in versions}
+    columns = Assignment.__table__.c
+    # Each field's value picked out by the database: a single choice as text (no JSON to
+    # decode for the commonest kind), the others as JSON.
+    picked = [columns.answer[name].as_string() if kind == "single_choice"
+              else columns.answer[name] for name, (kind, _) in chosen.items()]
+    names = list(chosen)
+    rows = session.connection().execute(
+        select(_text(columns.task_id), _text(columns.trainer_id), columns.claimed_at,
+               *picked)
+        .where(columns.project_id == project_id,
+               columns.state == AssignmentState.APPROVED.value)
+        .execution_options(stream_results=True, max_row_buffer=50_000))
+    for batch in rows.partitions(50_000):
+        for task_id, trainer_id, claimed_at, *values in batch:
+            index = bisect.bisect_right(starts, claimed_at)
+            if not index:
+                continue
+            number = versions[index - 1].number
             found.tasks.append(task_id)
             found.workers.append(trainer_id)
-            found.answers.append(answer)
-            found.versions.append(versions[index - 1].number)
+            found.versions.append(number)
+            asked = wanted[number]
+            for name, value in zip(names, values, strict=True):
+                found.values[name].append(value if name in asked else None)
     return found
 
 
-def final_tasks(session: Session, project_id: uuid.UUID) -> set[uuid.UUID]:
-    """Tasks of the project that need no more answers."""
+def _text(column: Any) -> Any:
+    return cast(column, String)
+
+
+def final_tasks(session: Session, project_id: uuid.UUID) -> set[str]:
+    """Tasks of the project that need no more answers (ids as text)."""
     pending = exists().where(Assignment.task_id == Task.id, Assignment.state.in_(PENDING))
-    return set(session.scalars(select(Task.id).where(
+    return set(session.scalars(select(_text(Task.id)).where(
         Task.project_id == project_id, Task.open_slots == 0, ~pending)))
 
 
-def _field_column(data: _Answers, name: str, kind: str,
-                  kinds_by_version: dict[int, dict[str, str]]) -> list[int]:
-    """Indexes of the answers that hold a value for the field under its kind."""
-    return [i for i, answer in enumerate(data.answers)
-            if answer.get(name) is not None
-            and kinds_by_version[data.versions[i]].get(name) == kind]
+def _field_column(data: _Answers, name: str) -> list[int]:
+    """Indexes of the answers that hold a value for the field."""
+    return [i for i, value in enumerate(data.values[name]) if value is not None]
 
 
 def _label(kind: str, value: Any) -> str:
@@ -287,7 +307,8 @@ def _label(kind: str, value: Any) -> str:
 def _outcome(session: Session, project_id: uuid.UUID, data: _Answers, picked: list[int],
              name: str, kind: str, method: str) -> methods.Outcome:
     tasks = [data.tasks[i] for i in picked]
-    values = [data.answers[i][name] for i in picked]
+    column = data.values[name]
+    values = [column[i] for i in picked]
     if method in methods.CATEGORICAL:
         return methods.categorical(method, tasks, [data.workers[i] for i in picked],
                                    [_label(kind, v) for v in values])
@@ -302,11 +323,11 @@ def _outcome(session: Session, project_id: uuid.UUID, data: _Answers, picked: li
 
 
 def _responses(session: Session, project_id: uuid.UUID,
-               task_ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+               task_ids: set[str]) -> dict[str, tuple[str, str]]:
     """Each task's compared items: the ids of payload.responses[0] and [1] (A and B),
     or "A" and "B" for a task without them."""
     found = {}
-    for task_id, payload in session.execute(select(Task.id, Task.payload)
+    for task_id, payload in session.execute(select(_text(Task.id), Task.payload)
                                             .where(Task.project_id == project_id)):
         if task_id in task_ids:
             found[task_id] = _sides(payload)
@@ -345,75 +366,105 @@ def aggregate_project(session: Session, row: ProjectAggregation,
 
 def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateVersion],
              chosen: dict[str, tuple[str, str]], now: datetime) -> RunResult:
-    data = _answers(session, row.project_id, versions)
+    data = _answers(session, row.project_id, versions, chosen)
     final = final_tasks(session, row.project_id)
-    kinds_by_version = {v.number: {f["name"]: f["kind"] for f in v.fields} for v in versions}
-    counts: dict[uuid.UUID, int] = {}
+    counts: dict[str, int] = {}
     for task in data.tasks:
         counts[task] = counts.get(task, 0) + 1
     result = RunResult()
-    fresh: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+    fresh: dict[tuple[str, str], _Fresh] = {}
     for name, (kind, method) in chosen.items():
-        picked = _field_column(data, name, kind, kinds_by_version)
+        picked = _field_column(data, name)
         outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
         version_of = {data.tasks[i]: data.versions[i] for i in picked}
         done = 0
         for task, (value, confidence) in outcome.tasks.items():
             if task in final:
                 done += 1
-                fresh[(task, name)] = {
-                    "task_id": task, "project_id": row.project_id, "field": name,
-                    "kind": kind, "method": method, "value": value,
-                    "confidence": confidence, "answers_count": counts[task],
-                    "template_version": version_of[task], "computed_at": now}
+                fresh[(task, name)] = _Fresh(kind, method, value, confidence, counts[task],
+                                             version_of[task])
         result.by_field[name] = {"kind": kind, "method": method, "tasks": done,
                                  "answers": len(picked),
                                  **({"scores": outcome.scores} if outcome.scores else {})}
         if outcome.skills:
-            result.skills[name] = {str(w): s for w, s in outcome.skills.items()}
-    result.written = _write(session, row.project_id, fresh)
+            # Ids in their canonical text, whatever the backend's (SQLite: bare hex).
+            result.skills[name] = {str(uuid.UUID(str(w))): s
+                                   for w, s in outcome.skills.items()}
+    del data
+    result.written = _write(session, row.project_id, fresh, now)
     result.tasks = len({task for task, _ in fresh})
     result.slots_added = _add_slots(session, row, fresh)
     return result
 
 
+class _Fresh(NamedTuple):
+    """One aggregate as this run found it."""
+
+    kind: str
+    method: str
+    value: Any
+    confidence: float | None
+    answers_count: int
+    template_version: int
+
+
 def _write(session: Session, project_id: uuid.UUID,
-           fresh: dict[tuple[uuid.UUID, str], dict[str, Any]]) -> int:
+           fresh: dict[tuple[str, str], _Fresh], now: datetime) -> int:
     """Insert new aggregates and update changed ones; how many rows were written."""
     stored = {(t, f): (i, m, v, c) for i, t, f, m, v, c in session.execute(
-        select(TaskAggregate.id, TaskAggregate.task_id, TaskAggregate.field,
+        select(TaskAggregate.id, _text(TaskAggregate.task_id), TaskAggregate.field,
                TaskAggregate.method, TaskAggregate.value, TaskAggregate.confidence)
         .where(TaskAggregate.project_id == project_id))}
     new, changed = [], []
-    for key, values in fresh.items():
-        old = stored.get(key)
+    for (task, name), found in fresh.items():
+        old = stored.get((task, name))
         if old is None:
-            new.append({"id": uuid.uuid4(), **values})
-        elif (old[1], old[2], old[3]) != (values["method"], values["value"],
-                                          values["confidence"]):
-            changed.append({"id": old[0], **{k: v for k, v in values.items()
-                                             if k not in ("task_id", "project_id",
-                                                          "field")}})
-    for start in range(0, len(new), 5000):
-        session.execute(insert(TaskAggregate), new[start:start + 5000])
+            new.append((uuid.uuid4(), task, project_id, name, *found, now))
+        elif (old[1], old[2], old[3]) != (found.method, found.value, found.confidence):
+            changed.append({"id": old[0], **found._asdict(), "computed_at": now})
+    _insert(session, new)
     if changed:
         session.execute(update(TaskAggregate), changed)
     return len(new) + len(changed)
 
 
+INSERTED = ("id", "task_id", "project_id", "field", "kind", "method", "value", "confidence",
+            "answers_count", "template_version", "computed_at")
+
+
+def _insert(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """New aggregates: PostgreSQL's COPY (a project's first run writes one row per task
+    and field, hundreds of thousands at once), an executemany elsewhere."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for start in range(0, len(rows), 5000):
+            session.execute(insert(TaskAggregate),
+                            [{**dict(zip(INSERTED, r, strict=True)), "task_id": uuid.UUID(r[1])}
+                             for r in rows[start:start + 5000]])
+        return
+    from psycopg.types.json import Jsonb
+
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(
+            f"COPY task_aggregates ({', '.join(INSERTED)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row((*row[:6], Jsonb(row[6]), *row[7:]))
+
+
 def _add_slots(session: Session, row: ProjectAggregation,
-               fresh: dict[tuple[uuid.UUID, str], dict[str, Any]]) -> int:
+               fresh: dict[tuple[str, str], _Fresh]) -> int:
     target, ceiling = row.confidence_target, row.max_redundancy
     if target is None or ceiling is None:
         return 0
-    unsure = sorted({task for (task, _), values in fresh.items()
-                     if values["confidence"] is not None and values["confidence"] < target})
+    unsure = sorted({task for (task, _), found in fresh.items()
+                     if found.confidence is not None and found.confidence < target})
     added = 0
     for start in range(0, len(unsure), 1000):
         # Only a task still final and under the ceiling: a slot added by an earlier run
         # (and not yet answered) leaves open_slots above zero, so a task gets one at a time.
         added += session.execute(
-            update(Task).where(Task.id.in_(unsure[start:start + 1000]),
+            update(Task).where(Task.id.in_([uuid.UUID(t) for t in unsure[start:start + 1000]]),
                                Task.open_slots == 0, Task.redundancy < ceiling)
             .values(redundancy=Task.redundancy + 1, open_slots=Task.open_slots + 1)
             .execution_options(synchronize_session=False)).rowcount

@@ -86,17 +86,29 @@ def categorical(method: str, tasks: Sequence[Hashable], workers: Sequence[Hashab
     if not tasks:
         return outcome
     model = _model(method)
-    data = _frame({"task": tasks, "worker": workers, "label": labels})
+    # crowd-kit hashes ids in every iteration: whole numbers are several times faster
+    # than UUID objects, so tasks and workers go in as their index in a list.
+    task_ids, task_codes = _codes(tasks)
+    worker_ids, worker_codes = _codes(workers)
+    data = _frame({"task": task_codes, "worker": worker_codes, "label": labels})
     with _quiet():
         probas = model.fit_predict_proba(data)
-    best = probas.to_numpy().argmax(axis=1)
-    columns = list(probas.columns)
     values = probas.to_numpy()
-    for row, task in enumerate(probas.index):
+    best = values.argmax(axis=1)
+    columns = list(probas.columns)
+    for row, code in enumerate(probas.index):
         confidence = float(values[row, best[row]])
-        outcome.tasks[task] = (columns[best[row]], min(max(confidence, 0.0), 1.0))
-    outcome.skills = _skills(method, model, data)
+        outcome.tasks[task_ids[code]] = (columns[best[row]], min(max(confidence, 0.0), 1.0))
+    outcome.skills = {worker_ids[code]: skill
+                      for code, skill in _skills(method, model, data).items()}
     return outcome
+
+
+def _codes(ids: Sequence[Hashable]) -> tuple[list[Hashable], list[int]]:
+    """The distinct ids in order of appearance, and each id's index among them."""
+    index: dict[Hashable, int] = {}
+    codes = [index.setdefault(i, len(index)) for i in ids]
+    return list(index), codes
 
 
 def _skills(method: str, model: Any, data: Any) -> dict[Hashable, float]:
