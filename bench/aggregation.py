@@ -136,7 +136,9 @@ def child_floor(url: str) -> dict:
 @click.option("--answers", default=1_000_000, show_default=True)
 @click.option("--keep/--drop", default=False)
 @click.option("--reuse", is_flag=True, help="Use the kept database (its aggregates cleared).")
-def main(answers: int, keep: bool, reuse: bool) -> None:
+@click.option("--rounds", default=2, show_default=True,
+              help="Runs of each side (alternately); the fastest of each counts.")
+def main(answers: int, keep: bool, reuse: bool, rounds: int) -> None:
     """Generate, run the job and the floor, print and save the figures."""
     pg_url, sa_url = database.psycopg_url(NAME), database.sqlalchemy_url(NAME)
     generated = None
@@ -147,19 +149,28 @@ def main(answers: int, keep: bool, reuse: bool) -> None:
             generate(pg_url, answers)
             generated = round(time.monotonic() - started, 1)
             click.echo(f"generated {answers} answers in {generated} s")
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("DELETE FROM task_aggregates")
-            conn.execute("DELETE FROM project_aggregations")
         before = load()[0]
-        floor = run_child("bench.aggregation", "floor", pg_url)
-        click.echo(f"  floor: {floor}")
-        job = run_child("bench.aggregation", "workforce", sa_url)
-        click.echo(f"  job: {job}")
+        floors, jobs = [], []
+        # Alternately, the best of each: other work on a shared machine moves single runs
+        # by a third.
+        for _ in range(rounds):
+            floors.append(run_child("bench.aggregation", "floor", pg_url))
+            click.echo(f"  floor: {floors[-1]}")
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute("DELETE FROM task_aggregates")
+                conn.execute("DELETE FROM project_aggregations")
+            jobs.append(run_child("bench.aggregation", "workforce", sa_url))
+            click.echo(f"  job: {jobs[-1]}")
+        floor = min(floors, key=lambda r: r["seconds"])
+        job = min(jobs, key=lambda r: r["seconds"])
     finally:
         if not keep:
             database.drop(NAME)
     results = {"answers": answers, "generation_seconds": generated, "machine": machine(),
-               "load_before": round(before, 2), "workforce": job, "floor": floor,
+               "load_before": round(before, 2), "load_after": round(load()[0], 2),
+               "rounds": {"workforce_seconds": [round(r["seconds"], 1) for r in jobs],
+                          "floor_seconds": [round(r["seconds"], 1) for r in floors]},
+               "workforce": job, "floor": floor,
                "time_ratio": round(job["seconds"] / floor["seconds"], 2),
                "memory_ratio": round(job["peak_rss_mb"] / floor["peak_rss_mb"], 2),
                "target": "job <= 1.5 x floor, in time and in peak memory",

@@ -319,3 +319,21 @@ def test_another_organisations_project_is_not_found(
         response = client.request(method, f"{API}/projects/{project.id}/aggregation",
                                   as_user=stranger)
         assert_problem(response, 404)
+
+
+def test_labels_with_backslashes_quotes_and_tabs_are_stored_as_answered(
+    database: Database, session: Session
+) -> None:
+    """PostgreSQL writes new aggregates with COPY's text format: what needs escaping
+    there comes back whole."""
+    odd = 'say "hi"\\there\t粵'
+    project = templated_project(session, {**ACCENT, "settings": {
+        "options": [{"value": odd, "label": "Odd"}, {"value": "plain", "label": "Plain"}],
+        "none_of_these": False}})
+    _settings(session, project, methods={"accent": "majority_vote"})
+    a, b = trainers(2)
+    task = answered_task(session, project, [(a, {"accent": odd}), (b, {"accent": odd})])
+
+    _aggregate(database, session)
+
+    assert for_tasks(session, [task.id])[task.id]["accent"].value == odd
