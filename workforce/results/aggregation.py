@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, cast, exists, func, insert, or_, select, update
+from sqlalchemy import String, cast, exists, func, insert, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -192,8 +194,11 @@ def request(session: Session, manager: User, project_id: uuid.UUID) -> Aggregati
 
 
 def _latest_approval() -> Any:
+    # Projects without a template have nothing to aggregate.
+    templated = select(TemplateVersion.project_id)
     return (select(Assignment.project_id, func.max(Assignment.reviewed_at).label("latest"))
-            .where(Assignment.state == AssignmentState.APPROVED)
+            .where(Assignment.state == AssignmentState.APPROVED,
+                   Assignment.project_id.in_(templated))
             .group_by(Assignment.project_id).subquery())
 
 
@@ -263,15 +268,17 @@ def _answers(session: Session, project_id: uuid.UUID, versions: list[TemplateVer
     picked = [columns.answer[name].as_string() if kind == "single_choice"
               else columns.answer[name] for name, (kind, _) in chosen.items()]
     names = list(chosen)
+    # Work claimed before the first version has no template; with one version, every
+    # other answer is under it and the claim time need not be read.
+    several = len(versions) > 1
     rows = _rows(session, select(_text(columns.task_id), _text(columns.trainer_id),
-                                 columns.claimed_at, *picked)
+                                 columns.claimed_at if several else null(), *picked)
                  .where(columns.project_id == project_id,
-                        columns.state == AssignmentState.APPROVED.value))
+                        columns.state == AssignmentState.APPROVED.value,
+                        columns.claimed_at >= starts[0]))
     for task_id, trainer_id, claimed_at, *values in rows:
-        index = bisect.bisect_right(starts, claimed_at)
-        if not index:
-            continue
-        number = versions[index - 1].number
+        number = (versions[bisect.bisect_right(starts, claimed_at) - 1].number if several
+                  else versions[0].number)
         found.tasks.append(task_id)
         found.workers.append(trainer_id)
         found.versions.append(number)
@@ -386,15 +393,17 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
              chosen: dict[str, tuple[str, str]], now: datetime) -> RunResult:
     data = _answers(session, row.project_id, versions, chosen)
     final = final_tasks(session, row.project_id)
-    counts: dict[str, int] = {}
-    for task in data.tasks:
-        counts[task] = counts.get(task, 0) + 1
+    counts = Counter(data.tasks)
     result = RunResult()
     fresh: dict[tuple[str, str], _Fresh] = {}
     for name, (kind, method) in chosen.items():
         picked = _field_column(data, name)
         outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
-        version_of = {data.tasks[i]: data.versions[i] for i in picked}
+        # A task's latest template version among its answers (one version: that one).
+        numbers = set(data.versions)
+        version_of = ({data.tasks[i]: data.versions[i] for i in picked}
+                      if len(numbers) > 1 else dict.fromkeys(outcome.tasks, min(numbers,
+                                                                              default=0)))
         done = 0
         for task, (value, confidence) in outcome.tasks.items():
             if task in final:
@@ -437,45 +446,57 @@ def _write(session: Session, project_id: uuid.UUID,
     for (task, name), found in fresh.items():
         old = stored.get((task, name))
         if old is None:
-            new.append((uuid.uuid4(), task, project_id, name, *found, now))
+            new.append((task, name, found))
         elif (old[1], old[2], old[3]) != (found.method, found.value, found.confidence):
             changed.append({"id": old[0], **found._asdict(), "computed_at": now})
-    _insert(session, new)
+    _insert(session, project_id, new, now)
     if changed:
         session.execute(update(TaskAggregate), changed)
     return len(new) + len(changed)
 
 
-INSERTED = ("id", "task_id", "project_id", "field", "kind", "method", "value", "confidence",
-            "answers_count", "template_version", "computed_at")
-
-
-def _insert(session: Session, rows: list[tuple[Any, ...]]) -> None:
+def _insert(session: Session, project_id: uuid.UUID,
+            rows: list[tuple[str, str, _Fresh]], now: datetime) -> None:
     """New aggregates: PostgreSQL's COPY (a project's first run writes one row per task
     and field, hundreds of thousands at once), an executemany elsewhere."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         for start in range(0, len(rows), 5000):
-            session.execute(insert(TaskAggregate),
-                            [{**dict(zip(INSERTED, r, strict=True)), "task_id": uuid.UUID(r[1])}
-                             for r in rows[start:start + 5000]])
+            session.execute(insert(TaskAggregate), [
+                {"id": uuid.uuid4(), "task_id": uuid.UUID(task), "project_id": project_id,
+                 "field": name, **found._asdict(), "computed_at": now}
+                for task, name, found in rows[start:start + 5000]])
         return
     driver = connection.connection.driver_connection
     assert driver is not None
+    tail = f"\t{now.isoformat()}\n"
     with driver.cursor() as cursor, cursor.copy(
-            f"COPY task_aggregates ({', '.join(INSERTED)}) FROM STDIN") as copy:
+            "COPY task_aggregates (id, task_id, project_id, field, kind, method, value, "
+            "confidence, answers_count, template_version, computed_at) FROM STDIN") as copy:
         for start in range(0, len(rows), 10_000):
-            copy.write("".join(map(_copy_line, rows[start:start + 10_000])))
+            batch = rows[start:start + 10_000]
+            ids = _random_ids(len(batch))
+            copy.write("".join(
+                f"{row_id}\t{task}\t{project_id}\t{name}\t{_copy_fields(found)}{tail}"
+                for row_id, (task, name, found) in zip(ids, batch, strict=True)))
 
 
-def _copy_line(row: tuple[Any, ...]) -> str:
-    """One row in COPY's text format. Names, kinds and methods are plain words; JSON
-    escapes every control character, so only its backslashes need doubling."""
-    row_id, task, project, name, kind, method, value, confidence, count, version, at = row
-    return "\t".join((str(row_id), str(task), str(project), name, kind, method,
-                      json.dumps(value).replace("\\", "\\\\"),
-                      "\\N" if confidence is None else repr(confidence), str(count),
-                      str(version), at.isoformat())) + "\n"
+def _random_ids(count: int) -> list[str]:
+    """Version-4 UUIDs as 32 hex digits (which PostgreSQL reads), from one read of the
+    system's randomness: uuid.uuid4() one by one costs seconds at a million rows."""
+    hexes = os.urandom(16 * count).hex()
+    return [f"{h[:12]}4{h[13:16]}{'89ab'[int(h[16], 16) & 3]}{h[17:32]}"
+            for h in (hexes[k:k + 32] for k in range(0, 32 * count, 32))]
+
+
+def _copy_fields(found: _Fresh) -> str:
+    """kind, method, value, confidence, answers count and template version in COPY's
+    text format. Kinds and methods are plain words; JSON escapes every control
+    character, so only its backslashes need doubling."""
+    value = json.dumps(found.value).replace("\\", "\\\\")
+    confidence = "\\N" if found.confidence is None else repr(found.confidence)
+    return (f"{found.kind}\t{found.method}\t{value}\t{confidence}\t{found.answers_count}"
+            f"\t{found.template_version}")
 
 
 def _add_slots(session: Session, row: ProjectAggregation,
