@@ -4,7 +4,7 @@ written straight into the database (as a review would leave them)."""
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -57,11 +57,12 @@ def answered_task(session: Session, project: Project, answers: list[tuple[User, 
 
 def approve(session: Session, task: Task, trainer: User, answer: Any, *,
             state: AssignmentState = AssignmentState.APPROVED,
-            gold_correct: bool | None = None, active_seconds: int = 60) -> Assignment:
+            gold_correct: bool | None = None, active_seconds: int = 60,
+            claimed_at: datetime | None = None) -> Assignment:
     now = clock.now()
     # Each approval a little later than the one before: the job's watermark orders them.
     reviewed = now + timedelta(microseconds=next(_clock))
-    claimed = now - timedelta(hours=1)
+    claimed = claimed_at or now - timedelta(hours=1)
     assignment = Assignment(
         task_id=task.id, project_id=task.project_id, trainer_id=trainer.id, state=state,
         claimed_at=claimed, revealed_at=claimed, lease_expires_at=claimed + timedelta(hours=2),

@@ -3,6 +3,8 @@ that recomputes only changed projects, dynamic overlap, and the API that asks fo
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from flask import Flask
 from sqlalchemy import select
@@ -20,12 +22,14 @@ from tests.aggregation_helpers import (
 )
 from tests.client import ApiClient, assert_problem
 from tests.task_helpers import API, answered
+from workforce import clock
 from workforce.accounts.models import AuditEvent, User
 from workforce.db import Database
 from workforce.projects.models import AssignmentState, Task
 from workforce.results import aggregation
-from workforce.results.aggregates import ProjectAggregation, for_tasks
+from workforce.results.aggregates import ProjectAggregation, TaskAggregate, for_tasks
 from workforce.results.jobs import aggregate_changed
+from workforce.results.models import TemplateVersion
 
 
 @pytest.fixture
@@ -337,3 +341,29 @@ def test_labels_with_backslashes_quotes_and_tabs_are_stored_as_answered(
     _aggregate(database, session)
 
     assert for_tasks(session, [task.id])[task.id]["accent"].value == odd
+
+
+def test_each_answer_counts_under_the_template_version_it_was_claimed_under(
+    database: Database, session: Session
+) -> None:
+    """Version 2 turns the accent question into a 1-5 rating: the two answers claimed
+    under version 1 (labels) are left out of the rating's mean, the one claimed under
+    version 2 is all it has."""
+    project = templated_project(session, ACCENT)
+    session.add(TemplateVersion(project_id=project.id, number=2,
+                                created_by_id=project.created_by_id,
+                                fields=[{**MOS, "name": "accent"}],
+                                created_at=clock.now() - timedelta(minutes=30)))
+    session.commit()
+    a, b, c = trainers(3)
+    task = answered_task(session, project, [(a, {"accent": "yue-HK"}),
+                                            (b, {"accent": "yue-HK"})], redundancy=3)
+    approve(session, task, c, {"accent": 4}, claimed_at=clock.now() - timedelta(minutes=10))
+
+    _aggregate(database, session)
+
+    accent = for_tasks(session, [task.id])[task.id]["accent"]
+    assert (accent.kind, accent.method, accent.value["mean"]) == ("rating", "mean_ci", 4)
+    assert accent.answers_count == 1
+    assert session.scalar(select(TaskAggregate.template_version)
+                          .where(TaskAggregate.task_id == task.id)) == 2

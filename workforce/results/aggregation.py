@@ -393,23 +393,19 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
              chosen: dict[str, tuple[str, str]], now: datetime) -> RunResult:
     data = _answers(session, row.project_id, versions, chosen)
     final = final_tasks(session, row.project_id)
-    counts = Counter(data.tasks)
     result = RunResult()
     fresh: dict[tuple[str, str], _Fresh] = {}
     for name, (kind, method) in chosen.items():
         picked = _field_column(data, name)
         outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
-        # A task's latest template version among its answers (one version: that one).
-        numbers = set(data.versions)
-        version_of = ({data.tasks[i]: data.versions[i] for i in picked}
-                      if len(numbers) > 1 else dict.fromkeys(outcome.tasks, min(numbers,
-                                                                              default=0)))
+        answered = Counter(data.tasks[i] for i in picked)
+        version_of = _latest_versions(data, picked)
         done = 0
         for task, (value, confidence) in outcome.tasks.items():
             if task in final:
                 done += 1
-                fresh[(task, name)] = _Fresh(kind, method, value, confidence, counts[task],
-                                             version_of[task])
+                fresh[(task, name)] = _Fresh(kind, method, value, confidence, answered[task],
+                                             version_of.get(task, version_of[None]))
         result.by_field[name] = {"kind": kind, "method": method, "tasks": done,
                                  "answers": len(picked),
                                  **({"scores": outcome.scores} if outcome.scores else {})}
@@ -422,6 +418,20 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
     result.tasks = len({task for task, _ in fresh})
     result.slots_added = _add_slots(session, row, fresh)
     return result
+
+
+def _latest_versions(data: _Answers, picked: list[int]) -> dict[str | None, int]:
+    """Each task's latest template version among the answers picked; with one version
+    in play only ``None``: that version, for every task."""
+    numbers = {data.versions[i] for i in picked}
+    if len(numbers) <= 1:
+        return {None: min(numbers, default=0)}
+    latest: dict[str | None, int] = {None: 0}
+    for i in picked:
+        task, number = data.tasks[i], data.versions[i]
+        if number > latest.get(task, 0):
+            latest[task] = number
+    return latest
 
 
 class _Fresh(NamedTuple):
