@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tests.aggregation_helpers import (
@@ -367,3 +367,27 @@ def test_each_answer_counts_under_the_template_version_it_was_claimed_under(
     assert accent.answers_count == 1
     assert session.scalar(select(TaskAggregate.template_version)
                           .where(TaskAggregate.task_id == task.id)) == 2
+
+
+def test_a_project_another_process_is_aggregating_is_skipped_and_requests_do_not_wait(
+    live_database: Database, live_session: Session
+) -> None:
+    """PostgreSQL: a run holds the project's advisory lock, not its row: a second run
+    skips the project (and finds it again next time), and a manager's request updates
+    the row at once."""
+    project = templated_project(live_session, ACCENT)
+    a, b = trainers(2)
+    task = answered_task(live_session, project, [(a, {"accent": "yue-HK"}),
+                                                 (b, {"accent": "yue-HK"})])
+    manager = live_session.get(User, project.created_by_id)
+    with live_database.engine.connect() as running:
+        key = int.from_bytes(project.id.bytes[:8], "big", signed=True)
+        running.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+        assert aggregate_changed(live_database) == 0
+        live_database.run(aggregation.request, manager, project.id)  # does not wait
+        running.rollback()
+
+    assert aggregate_changed(live_database) == 1
+    live_session.expire_all()
+    assert for_tasks(live_session, [task.id])[task.id]["accent"].value == "yue-HK"

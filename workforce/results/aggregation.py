@@ -204,7 +204,7 @@ def _latest_approval() -> Any:
 
 def changed_projects(session: Session) -> list[uuid.UUID]:
     """Projects with an approval after their last computation, or a request not yet
-    served; oldest computation first."""
+    served (those first)."""
     latest = _latest_approval()
     row = ProjectAggregation
     stmt = (select(latest.c.project_id)
@@ -217,13 +217,18 @@ def changed_projects(session: Session) -> list[uuid.UUID]:
 
 
 def lock_for_run(session: Session, project_id: uuid.UUID) -> ProjectAggregation | None:
-    """The project's row locked for one run, or None when another process is on it
-    (``SKIP LOCKED``; SQLite serialises writers)."""
-    settings_row(session, project_id)
-    return session.scalars(select(ProjectAggregation)
-                           .where(ProjectAggregation.project_id == project_id)
-                           .with_for_update(skip_locked=True)
-                           .execution_options(populate_existing=True)).one_or_none()
+    """The project's row for one run, or None when another process is running it.
+
+    PostgreSQL: a transaction-scoped advisory lock on the project, not a row lock, so a
+    manager's request or settings change (which update the row) never waits for a run
+    of a large project; the run updates only its own columns, at its end. SQLite
+    serialises writers anyway."""
+    row = settings_row(session, project_id)
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(project_id.bytes[:8], "big", signed=True)
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(key))):
+            return None
+    return row
 
 
 # --- computing -------------------------------------------------------------------------
