@@ -1,6 +1,6 @@
 """The scheduler's aggregation: every project with new final answers, or a manager's
 request, recomputed in its own unit of work. A project another process is on is
-skipped (its row is locked with ``SKIP LOCKED``) and found again on the next run."""
+skipped (it holds the project's advisory lock) and found again on the next run."""
 
 from __future__ import annotations
 
