@@ -216,6 +216,15 @@ POLICY: dict[str, Rule] = {
         EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
     "GET /api/v1/projects/<uuid:project_id>/template/schema": Rule(
         EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
+    # Aggregated answers (issue 16): staff read, managers ask and set methods.
+    "GET /api/v1/projects/<uuid:project_id>/aggregation": Rule(STAFF, "organisation",
+        scope="projects:read"),
+    "POST /api/v1/projects/<uuid:project_id>/aggregation": Rule(MANAGERS, "organisation",
+        scope="projects:write"),
+    "PUT /api/v1/projects/<uuid:project_id>/aggregation/settings": Rule(
+        MANAGERS, "organisation", body={"methods": {}}, scope="projects:write"),
+    # Trainers' quality figures: managers only, never an API key.
+    "GET /api/v1/projects/<uuid:project_id>/quality": Rule(MANAGERS, "organisation"),
     "GET /api/v1/projects/<uuid:project_id>/rates": Rule(STAFF, "organisation",
         scope="projects:read"),
     "POST /api/v1/projects/<uuid:project_id>/rates": Rule(

@@ -225,6 +225,7 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "privacy.prepare_data_exports", "privacy.delete_expired_exports",
         "privacy.carry_out_erasures",
         "integrations.deliver_webhooks", "integrations.purge_old_webhook_events",
+        "results.aggregate",
     }
 
 

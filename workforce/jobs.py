@@ -30,6 +30,7 @@ from workforce.notifications import jobs as notifications_jobs
 from workforce.privacy import jobs as privacy_jobs
 from workforce.privacy.storage import ExportStore
 from workforce.projects import jobs as projects_jobs
+from workforce.results import jobs as results_jobs
 from workforce.standing import jobs as standing_jobs
 from workforce.wellbeing import jobs as wellbeing_jobs
 
@@ -98,6 +99,10 @@ JOBS: tuple[Job, ...] = (
         _on_database(standing_jobs.follow_up_account_actions), "account actions followed up"),
     Job("projects.auto_approve_submissions", _every(minutes=15),
         _on_database(projects_jobs.auto_approve_submissions), "submissions approved"),
+    # Aggregation reads a project's answers whole: every 10 minutes, and only projects
+    # with approvals since their last run (or a manager's request).
+    Job("results.aggregate", _every(minutes=10),
+        _on_database(results_jobs.aggregate_changed), "projects aggregated"),
     Job("projects.auto_approve_timesheets", _every(minutes=15),
         _on_database(projects_jobs.auto_approve_timesheets), "timesheets approved"),
     Job("billing.create_due_runs", _every(minutes=5),

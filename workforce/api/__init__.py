@@ -12,6 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException
 
 from workforce.api import (
+    aggregation,
     api_keys,
     assessments,
     attempts,
@@ -55,7 +56,7 @@ BLUEPRINTS = (
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
     templates.blp, api_keys.blp, webhook_endpoints.blp,
-    declared_use.blp, standing.blp, sign_in.blp,
+    declared_use.blp, standing.blp, sign_in.blp, aggregation.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

@@ -59,6 +59,10 @@ class ProjectReportSchema(Schema):
         metadata={"description": "Earnings recorded on the project (approvals, timesheets, "
                   "kill fees), per currency."},
     )
+    extra_slots_cost = fields.Nested(MoneySchema, allow_none=True, metadata={
+        "description": "Dynamic overlap: the slots added to tasks whose aggregate stayed "
+        "below the confidence target, at the current task rate (null without a rate; "
+        "GET /projects/{id}/aggregation counts them)."})
 
 
 # --- trainers ------------------------------------------------------------------------

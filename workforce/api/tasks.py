@@ -40,6 +40,7 @@ from workforce.integrations.scopes import Scope
 from workforce.projects import imports, reviews, tasks
 from workforce.projects.imports import ImportFormat
 from workforce.projects.reviews import BulkOutcome
+from workforce.results import quality
 
 blp = Blueprint(
     "tasks", __name__, url_prefix="/api/v1",
@@ -256,8 +257,14 @@ def appeal(args: dict, assignment_id: uuid.UUID):
 @blp.response(200, QualitySchema)
 def my_quality():
     """The caller's quality score (gold tasks answered correctly) and approval rate
-    with each organisation they have worked for."""
-    return {"organisations": reviews.trainer_quality(db_session(), current_user())}
+    with each organisation they have worked for, and per project their gold accuracy
+    with its Wilson interval, agreement with the aggregated answers, the aggregation
+    model's skill estimate and median active seconds per task, with `definitions`
+    saying how each figure is computed."""
+    session, trainer = db_session(), current_user()
+    return {"organisations": reviews.trainer_quality(session, trainer),
+            "projects": quality.my_quality(session, trainer),
+            "definitions": quality.DEFINITIONS}
 
 
 # --- review and appeals (staff) ------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from workforce.api.aggregation_schemas import ProjectQualitySchema, QualityDefinitionsSchema
 from workforce.api.schemas import MoneySchema, PageArgs, Text, UtcDateTime
 from workforce.api.staffing_schemas import ContentWarningSchema
 from workforce.api.templates_schemas import AssignmentTemplateSchema, RenderedFieldSchema
@@ -250,6 +251,11 @@ class QualityItemSchema(Schema):
 
 class QualitySchema(Schema):
     organisations = fields.List(fields.Nested(QualityItemSchema))
+    projects = fields.List(fields.Nested(ProjectQualitySchema), metadata={
+        "description": "Per project worked on: gold accuracy with its Wilson interval, "
+        "agreement with the aggregate, the aggregation model's skill estimate, median "
+        "active seconds per task (how each is computed: definitions)."})
+    definitions = fields.Nested(QualityDefinitionsSchema)
 
 
 # --- reviews and appeals -------------------------------------------------------------

@@ -39,6 +39,7 @@ from workforce.projects.models import (
     Task,
     TimeEntry,
 )
+from workforce.results import aggregates
 
 REPORT_DAYS = 7
 # Membership states of someone who is, or was, staffed on a project.
@@ -75,6 +76,8 @@ class ProjectReport:
     logged_seconds_this_week: int
     logged_seconds_total: int
     cost_to_date: list[Money]
+    # Dynamic overlap (issue 16): the slots added to unsure tasks, at the current rate.
+    extra_slots_cost: Money | None
 
 
 def project_report(session: Session, staff: User, project_id: uuid.UUID) -> ProjectReport:
@@ -149,7 +152,7 @@ def project_report(session: Session, staff: User, project_id: uuid.UUID) -> Proj
         active_trainers=int(active_trainers), open_tasks=int(open_tasks),
         open_slots=int(open_slots), over_answered_tasks=over_answered, week_start=week_start,
         logged_seconds_this_week=_whole(week_seconds), logged_seconds_total=_whole(total_seconds),
-        cost_to_date=cost,
+        cost_to_date=cost, extra_slots_cost=aggregates.extra_slots_cost(session, project.id),
     )
 
 

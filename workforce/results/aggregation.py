@@ -1,0 +1,542 @@
+"""Aggregating a project's final answers into one result per task and field, choosing
+the method per field, dynamic overlap, and the watermark that tells the job which
+projects changed (issue 16).
+
+Rules worth knowing:
+
+- A task's answers are final when the task needs no more (no open slot, no lease,
+  submission or revision pending); only final tasks get an aggregate. The models are fit
+  on every approved answer of the project (the workers' reliability is learnt from all
+  their work), and each approved answer counts with the template version it was
+  claimed under: an answer whose version has no field of that name and kind is left out.
+- Methods per field (``project_aggregations.methods``) are checked against the kinds of
+  the current template: choices take majority_vote, dawid_skene (default), glad or
+  mace; ratings and numbers mean_ci (default) or median_ci; pairwise bradley_terry
+  (default) or noisy_bt; text, rubric and span are not aggregated.
+- An aggregate's ``computed_at`` is when its value or confidence last changed; a run
+  that finds the same result leaves the row alone (incremental exports stay small).
+- Dynamic overlap: with a confidence target and a maximum redundancy set, a final task
+  whose confidence on any aggregated field is below the target gets one more slot
+  (redundancy and open slots + 1), once per round, until the maximum. Ratings and
+  numbers have no confidence (their interval is in the value) and never ask for one.
+- Aggregation never runs inside a web request: the API records a request, the
+  scheduler's job (``results.jobs``) does the work.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import String, cast, exists, func, insert, null, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.accounts import audit
+from workforce.accounts.models import User
+from workforce.errors import Invalid
+from workforce.money import Money
+from workforce.projects import access, services
+from workforce.projects.models import Assignment, AssignmentState, Project, Task
+from workforce.results import methods
+from workforce.results.aggregates import ProjectAggregation, TaskAggregate, extra_slots_cost
+from workforce.results.models import TemplateVersion
+
+PENDING = (AssignmentState.LEASED, AssignmentState.SUBMITTED,
+           AssignmentState.REVISION_REQUESTED)
+SYSTEM = audit.SystemActor("aggregation job")
+
+
+# --- settings ------------------------------------------------------------------------
+
+
+def _current_fields(session: Session, project_id: uuid.UUID) -> list[dict[str, Any]]:
+    version = session.scalars(select(TemplateVersion)
+                              .where(TemplateVersion.project_id == project_id)
+                              .order_by(TemplateVersion.number.desc()).limit(1)).first()
+    return list(version.fields) if version is not None else []
+
+
+def effective_methods(fields: Iterable[dict[str, Any]],
+                      chosen: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """{field name: (kind, method)} for every aggregated field of a template: the
+    chosen method where one is set and fits the kind, else the kind's default."""
+    found = {}
+    for spec in fields:
+        allowed = methods.BY_KIND.get(spec["kind"])
+        if allowed:
+            method = chosen.get(spec["name"])
+            found[spec["name"]] = (spec["kind"], method if method in allowed else allowed[0])
+    return found
+
+
+def settings_row(session: Session, project_id: uuid.UUID) -> ProjectAggregation:
+    """The project's aggregation row, made (with the defaults) on first use."""
+    row = session.get(ProjectAggregation, project_id)
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = ProjectAggregation(project_id=project_id, methods={})
+                session.add(row)
+        except IntegrityError:  # another transaction made it first
+            row = session.get(ProjectAggregation, project_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def update_settings(session: Session, manager: User, project_id: uuid.UUID, *,
+                    methods_by_field: dict[str, str], confidence_target: float | None,
+                    max_redundancy: int | None) -> ProjectAggregation:
+    """Set the method per field and the dynamic-overlap settings (audited). A method
+    naming a field the current template lacks, or not fitting its kind, is refused
+    (422, each problem at ``/methods/<field>``)."""
+    project = services.writable_project(session, manager, project_id)
+    kinds = {f["name"]: f["kind"] for f in _current_fields(session, project.id)}
+    errors: dict[str, list[str]] = {}
+    for name, method in methods_by_field.items():
+        allowed = methods.BY_KIND.get(kinds.get(name, ""), ())
+        if name not in kinds:
+            errors[f"/methods/{name}"] = ["The current template has no field of this name."]
+        elif method not in allowed:
+            errors[f"/methods/{name}"] = [
+                f"A {kinds[name]} field " + (f"takes one of {', '.join(allowed)}."
+                                            if allowed else "is not aggregated.")]
+    if (confidence_target is None) != (max_redundancy is None):
+        errors["/confidence_target" if confidence_target is None else "/max_redundancy"] \
+            = ["Give confidence_target and max_redundancy together (or neither)."]
+    if errors:
+        raise Invalid("The aggregation settings have problems; nothing was saved.",
+                      errors=errors)
+    row = settings_row(session, project.id)
+    before = _settings_of(row)
+    row.methods = dict(methods_by_field)
+    row.confidence_target, row.max_redundancy = confidence_target, max_redundancy
+    session.flush()
+    audit.record(session, manager, "project.aggregation_settings_changed",
+                 object_type="project", object_id=project.id,
+                 organisation_id=project.organisation_id, before=before,
+                 after=_settings_of(row))
+    return row
+
+
+def _settings_of(row: ProjectAggregation) -> dict[str, Any]:
+    return {"methods": dict(row.methods or {}), "confidence_target": row.confidence_target,
+            "max_redundancy": row.max_redundancy}
+
+
+# --- reading the state ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AggregationState:
+    """What ``GET /projects/{id}/aggregation`` shows."""
+
+    project_id: uuid.UUID
+    fields: list[dict[str, str]]
+    confidence_target: float | None
+    max_redundancy: int | None
+    requested_at: datetime | None
+    computed_at: datetime | None
+    pending: bool
+    tasks_aggregated: int
+    aggregates: int
+    below_target: int
+    extra_slots: int
+    extra_slots_cost: Money | None
+    summary: dict[str, Any] | None
+
+
+def get_state(session: Session, staff: User, project_id: uuid.UUID) -> AggregationState:
+    project = access.get_project(session, staff, project_id)
+    row = session.get(ProjectAggregation, project.id) or ProjectAggregation(
+        project_id=project.id, methods={})
+    chosen = effective_methods(_current_fields(session, project.id), row.methods or {})
+    counts = session.execute(
+        select(func.count(func.distinct(TaskAggregate.task_id)), func.count(),
+               func.count().filter(TaskAggregate.confidence < row.confidence_target)
+               if row.confidence_target is not None else func.sum(0))
+        .where(TaskAggregate.project_id == project.id)).one()
+    return AggregationState(
+        project_id=project.id,
+        fields=[{"field": name, "kind": kind, "method": method}
+                for name, (kind, method) in chosen.items()],
+        confidence_target=row.confidence_target, max_redundancy=row.max_redundancy,
+        requested_at=row.requested_at, computed_at=row.computed_at,
+        pending=_pending(row), tasks_aggregated=int(counts[0]), aggregates=int(counts[1]),
+        below_target=int(counts[2] or 0), extra_slots=row.extra_slots or 0,
+        extra_slots_cost=extra_slots_cost(session, project.id),
+        summary={k: v for k, v in (row.summary or {}).items() if k != "skills"} or None)
+
+
+def _pending(row: ProjectAggregation) -> bool:
+    return row.requested_at is not None and (row.computed_at is None
+                                             or row.requested_at > row.computed_at)
+
+
+def request(session: Session, manager: User, project_id: uuid.UUID) -> AggregationState:
+    """Ask for the project's aggregates to be recomputed; the job does it on its next
+    run (or ``workforce jobs run results.aggregate``)."""
+    project = access.get_project(session, manager, project_id)
+    settings_row(session, project.id).requested_at = clock.now()
+    session.flush()
+    return get_state(session, manager, project.id)
+
+
+# --- which projects changed -----------------------------------------------------------
+
+
+def _latest_approval() -> Any:
+    # Projects without a template have nothing to aggregate.
+    templated = select(TemplateVersion.project_id)
+    return (select(Assignment.project_id, func.max(Assignment.reviewed_at).label("latest"))
+            .where(Assignment.state == AssignmentState.APPROVED,
+                   Assignment.project_id.in_(templated))
+            .group_by(Assignment.project_id).subquery())
+
+
+def changed_projects(session: Session) -> list[uuid.UUID]:
+    """Projects with an approval after their last computation, or a request not yet
+    served (those first)."""
+    latest = _latest_approval()
+    row = ProjectAggregation
+    stmt = (select(latest.c.project_id)
+            .outerjoin(row, row.project_id == latest.c.project_id)
+            .where(or_(row.answers_seen_at.is_(None), latest.c.latest > row.answers_seen_at)))
+    requested = select(row.project_id).where(
+        row.requested_at.is_not(None),
+        or_(row.computed_at.is_(None), row.requested_at > row.computed_at))
+    return list(dict.fromkeys([*session.scalars(requested), *session.scalars(stmt)]))
+
+
+def lock_for_run(session: Session, project_id: uuid.UUID) -> ProjectAggregation | None:
+    """The project's row for one run, or None when another process is running it.
+
+    PostgreSQL: a transaction-scoped advisory lock on the project, not a row lock, so a
+    manager's request or settings change (which update the row) never waits for a run
+    of a large project; the run updates only its own columns, at its end. SQLite
+    serialises writers anyway."""
+    row = settings_row(session, project_id)
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(project_id.bytes[:8], "big", signed=True)
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(key))):
+            return None
+    return row
+
+
+# --- computing -------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    tasks: int = 0
+    written: int = 0
+    slots_added: int = 0
+    by_field: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # {field: {trainer id: skill}}: kept for the trainers' quality figures, never shown
+    # in the aggregation's summary (which names no trainer).
+    skills: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class _Answers:
+    """The project's approved answers as parallel columns: task, worker, template
+    version, and per aggregated field its value (None where the answer has none, or its
+    version no field of that name and kind). Only those values are kept, not the
+    answers: memory grows with the answers aggregated, not with what else they hold."""
+
+    # Ids as text, as the database writes them: hashing text is done in C, hashing a
+    # UUID object in Python, and a large project's run hashes ids millions of times.
+    tasks: list[str] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    values: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def _answers(session: Session, project_id: uuid.UUID, versions: list[TemplateVersion],
+             chosen: dict[str, tuple[str, str]]) -> _Answers:
+    found = _Answers(values={name: [] for name in chosen})
+    starts = [v.created_at for v in versions]
+    # Which fields each version asks under the kind aggregated now.
+    wanted = {v.number: {f["name"] for f in v.fields
+                         if chosen.get(f["name"], ("",))[0] == f["kind"]} for v in versions}
+    columns = Assignment.__table__.c
+    # Each field's value picked out by the database: a single choice as text (no JSON to
+    # decode for the commonest kind), the others as JSON.
+    picked = [columns.answer[name].as_string() if kind == "single_choice"
+              else columns.answer[name] for name, (kind, _) in chosen.items()]
+    names = list(chosen)
+    # Work claimed before the first version has no template; with one version, every
+    # other answer is under it and the claim time need not be read.
+    several = len(versions) > 1
+    rows = _rows(session, select(_text(columns.task_id), _text(columns.trainer_id),
+                                 columns.claimed_at if several else null(), *picked)
+                 .where(columns.project_id == project_id,
+                        columns.state == AssignmentState.APPROVED.value,
+                        columns.claimed_at >= starts[0]))
+    for task_id, trainer_id, claimed_at, *values in rows:
+        number = (versions[bisect.bisect_right(starts, claimed_at) - 1].number if several
+                  else versions[0].number)
+        found.tasks.append(task_id)
+        found.workers.append(trainer_id)
+        found.versions.append(number)
+        asked = wanted[number]
+        for name, value in zip(names, values, strict=True):
+            found.values[name].append(value if name in asked else None)
+    return found
+
+
+def _rows(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
+    """The statement's rows as plain tuples, streamed. On PostgreSQL straight from a
+    psycopg server-side cursor: SQLAlchemy's row objects cost a few microseconds each,
+    seconds at a million answers."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(stmt.execution_options(stream_results=True,
+                                                           max_row_buffer=50_000))
+        for batch in result.partitions(50_000):
+            yield from batch
+        return
+    compiled = stmt.compile(dialect=connection.dialect)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor(name="aggregation_rows") as cursor:
+        cursor.itersize = 50_000
+        cursor.execute(str(compiled), compiled.params)
+        yield from cursor
+
+
+def _text(column: Any) -> Any:
+    return cast(column, String)
+
+
+def final_tasks(session: Session, project_id: uuid.UUID) -> set[str]:
+    """Tasks of the project that need no more answers (ids as text)."""
+    pending = exists().where(Assignment.task_id == Task.id, Assignment.state.in_(PENDING))
+    return set(session.scalars(select(_text(Task.id)).where(
+        Task.project_id == project_id, Task.open_slots == 0, ~pending)))
+
+
+def _field_column(data: _Answers, name: str) -> list[int]:
+    """Indexes of the answers that hold a value for the field."""
+    return [i for i, value in enumerate(data.values[name]) if value is not None]
+
+
+def _label(kind: str, value: Any) -> str:
+    # A multi choice is aggregated as one label: the sorted set of options chosen.
+    return ",".join(sorted(value)) if kind == "multi_choice" else str(value)
+
+
+def _outcome(session: Session, project_id: uuid.UUID, data: _Answers, picked: list[int],
+             name: str, kind: str, method: str) -> methods.Outcome:
+    tasks = [data.tasks[i] for i in picked]
+    column = data.values[name]
+    values = [column[i] for i in picked]
+    if method in methods.CATEGORICAL:
+        return methods.categorical(method, tasks, [data.workers[i] for i in picked],
+                                   [_label(kind, v) for v in values])
+    if method in methods.NUMERIC:
+        return methods.numeric(method, tasks, values)
+    sides = _responses(session, project_id, set(tasks))
+    keep = [k for k, t in enumerate(tasks) if t in sides]
+    return methods.pairwise(method, [tasks[k] for k in keep],
+                            [data.workers[picked[k]] for k in keep],
+                            [sides[tasks[k]] for k in keep],
+                            [values[k].get("choice") for k in keep])
+
+
+def _responses(session: Session, project_id: uuid.UUID,
+               task_ids: set[str]) -> dict[str, tuple[str, str]]:
+    """Each task's compared items: the ids of payload.responses[0] and [1] (A and B),
+    or "A" and "B" for a task without them."""
+    found = {}
+    for task_id, payload in session.execute(select(_text(Task.id), Task.payload)
+                                            .where(Task.project_id == project_id)):
+        if task_id in task_ids:
+            found[task_id] = _sides(payload)
+    return found
+
+
+def _sides(payload: Any) -> tuple[str, str]:
+    responses = payload.get("responses") if isinstance(payload, dict) else None
+    if isinstance(responses, list) and len(responses) >= 2 and all(
+            isinstance(r, dict) and "id" in r for r in responses[:2]):
+        return str(responses[0]["id"]), str(responses[1]["id"])
+    return "A", "B"
+
+
+def aggregate_project(session: Session, row: ProjectAggregation,
+                      now: datetime) -> RunResult:
+    """Recompute the aggregates of the project's final tasks, write what changed, add
+    slots under dynamic overlap, and move the watermark."""
+    project_id = row.project_id
+    seen = session.scalar(select(func.max(Assignment.reviewed_at)).where(
+        Assignment.project_id == project_id, Assignment.state == AssignmentState.APPROVED))
+    versions = list(session.scalars(select(TemplateVersion)
+                                    .where(TemplateVersion.project_id == project_id)
+                                    .order_by(TemplateVersion.number)))
+    result = RunResult()
+    chosen = effective_methods(versions[-1].fields if versions else [], row.methods or {})
+    if chosen:
+        result = _compute(session, row, versions, chosen, now)
+    row.answers_seen_at, row.computed_at = seen, now
+    row.summary = {"tasks": result.tasks, "written": result.written,
+                   "slots_added": result.slots_added, "fields": result.by_field,
+                   "skills": result.skills}
+    session.flush()
+    return result
+
+
+def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateVersion],
+             chosen: dict[str, tuple[str, str]], now: datetime) -> RunResult:
+    data = _answers(session, row.project_id, versions, chosen)
+    final = final_tasks(session, row.project_id)
+    result = RunResult()
+    fresh: dict[tuple[str, str], _Fresh] = {}
+    for name, (kind, method) in chosen.items():
+        picked = _field_column(data, name)
+        outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
+        answered = Counter(data.tasks[i] for i in picked)
+        version_of = _latest_versions(data, picked)
+        done = 0
+        for task, (value, confidence) in outcome.tasks.items():
+            if task in final:
+                done += 1
+                fresh[(task, name)] = _Fresh(kind, method, value, confidence, answered[task],
+                                             version_of.get(task, version_of[None]))
+        result.by_field[name] = {"kind": kind, "method": method, "tasks": done,
+                                 "answers": len(picked),
+                                 **({"scores": outcome.scores} if outcome.scores else {})}
+        if outcome.skills:
+            # Ids in their canonical text, whatever the backend's (SQLite: bare hex).
+            result.skills[name] = {str(uuid.UUID(str(w))): s
+                                   for w, s in outcome.skills.items()}
+    del data
+    result.written = _write(session, row.project_id, fresh, now)
+    result.tasks = len({task for task, _ in fresh})
+    result.slots_added = _add_slots(session, row, fresh)
+    return result
+
+
+def _latest_versions(data: _Answers, picked: list[int]) -> dict[str | None, int]:
+    """Each task's latest template version among the answers picked; with one version
+    in play only ``None``: that version, for every task."""
+    numbers = {data.versions[i] for i in picked}
+    if len(numbers) <= 1:
+        return {None: min(numbers, default=0)}
+    latest: dict[str | None, int] = {None: 0}
+    for i in picked:
+        task, number = data.tasks[i], data.versions[i]
+        if number > latest.get(task, 0):
+            latest[task] = number
+    return latest
+
+
+class _Fresh(NamedTuple):
+    """One aggregate as this run found it."""
+
+    kind: str
+    method: str
+    value: Any
+    confidence: float | None
+    answers_count: int
+    template_version: int
+
+
+def _write(session: Session, project_id: uuid.UUID,
+           fresh: dict[tuple[str, str], _Fresh], now: datetime) -> int:
+    """Insert new aggregates and update changed ones; how many rows were written."""
+    columns = TaskAggregate.__table__.c
+    stored = {(t, f): (i, m, v, c) for i, t, f, m, v, c in _rows(session, select(
+        columns.id, _text(columns.task_id), columns.field, columns.method, columns.value,
+        columns.confidence).where(columns.project_id == project_id))}
+    new, changed = [], []
+    for (task, name), found in fresh.items():
+        old = stored.get((task, name))
+        if old is None:
+            new.append((task, name, found))
+        elif (old[1], old[2], old[3]) != (found.method, found.value, found.confidence):
+            changed.append({"id": old[0], **found._asdict(), "computed_at": now})
+    _insert(session, project_id, new, now)
+    if changed:
+        session.execute(update(TaskAggregate), changed)
+    return len(new) + len(changed)
+
+
+def _insert(session: Session, project_id: uuid.UUID,
+            rows: list[tuple[str, str, _Fresh]], now: datetime) -> None:
+    """New aggregates: PostgreSQL's COPY (a project's first run writes one row per task
+    and field, hundreds of thousands at once), an executemany elsewhere."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for start in range(0, len(rows), 5000):
+            session.execute(insert(TaskAggregate), [
+                {"id": uuid.uuid4(), "task_id": uuid.UUID(task), "project_id": project_id,
+                 "field": name, **found._asdict(), "computed_at": now}
+                for task, name, found in rows[start:start + 5000]])
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    tail = f"\t{now.isoformat()}\n"
+    with driver.cursor() as cursor, cursor.copy(
+            "COPY task_aggregates (id, task_id, project_id, field, kind, method, value, "
+            "confidence, answers_count, template_version, computed_at) FROM STDIN") as copy:
+        for start in range(0, len(rows), 10_000):
+            batch = rows[start:start + 10_000]
+            ids = _random_ids(len(batch))
+            copy.write("".join(
+                f"{row_id}\t{task}\t{project_id}\t{name}\t{_copy_fields(found)}{tail}"
+                for row_id, (task, name, found) in zip(ids, batch, strict=True)))
+
+
+def _random_ids(count: int) -> list[str]:
+    """Version-4 UUIDs as 32 hex digits (which PostgreSQL reads), from one read of the
+    system's randomness: uuid.uuid4() one by one costs seconds at a million rows."""
+    hexes = os.urandom(16 * count).hex()
+    return [f"{h[:12]}4{h[13:16]}{'89ab'[int(h[16], 16) & 3]}{h[17:32]}"
+            for h in (hexes[k:k + 32] for k in range(0, 32 * count, 32))]
+
+
+def _copy_fields(found: _Fresh) -> str:
+    """kind, method, value, confidence, answers count and template version in COPY's
+    text format. Kinds and methods are plain words; JSON escapes every control
+    character, so only its backslashes need doubling."""
+    value = json.dumps(found.value).replace("\\", "\\\\")
+    confidence = "\\N" if found.confidence is None else repr(found.confidence)
+    return (f"{found.kind}\t{found.method}\t{value}\t{confidence}\t{found.answers_count}"
+            f"\t{found.template_version}")
+
+
+def _add_slots(session: Session, row: ProjectAggregation,
+               fresh: dict[tuple[str, str], _Fresh]) -> int:
+    target, ceiling = row.confidence_target, row.max_redundancy
+    if target is None or ceiling is None:
+        return 0
+    unsure = sorted({task for (task, _), found in fresh.items()
+                     if found.confidence is not None and found.confidence < target})
+    added = 0
+    for start in range(0, len(unsure), 1000):
+        # Only a task still final and under the ceiling: a slot added by an earlier run
+        # (and not yet answered) leaves open_slots above zero, so a task gets one at a time.
+        added += session.execute(
+            update(Task).where(Task.id.in_([uuid.UUID(t) for t in unsure[start:start + 1000]]),
+                               Task.open_slots == 0, Task.redundancy < ceiling)
+            .values(redundancy=Task.redundancy + 1, open_slots=Task.open_slots + 1)
+            .execution_options(synchronize_session=False)).rowcount
+    if added:
+        row.extra_slots = (row.extra_slots or 0) + added
+        project = session.get(Project, row.project_id)
+        audit.record(session, SYSTEM, "project.slots_added", object_type="project",
+                     object_id=row.project_id,
+                     organisation_id=project.organisation_id if project else None,
+                     after={"slots_added": added, "confidence_target": target,
+                            "max_redundancy": ceiling})
+    return added
+

@@ -1,0 +1,36 @@
+"""The scheduler's aggregation: every project with new final answers, or a manager's
+request, recomputed in its own unit of work. A project another process is on is
+skipped (it holds the project's advisory lock) and found again on the next run."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.db import Database
+from workforce.results import aggregation
+
+log = logging.getLogger(__name__)
+
+
+def aggregate_changed(database: Database) -> int:
+    """How many projects were recomputed."""
+    done = 0
+    for project_id in database.run(aggregation.changed_projects):
+        done += database.run(_one, project_id)
+    return done
+
+
+def _one(session: Session, project_id: uuid.UUID) -> int:
+    row = aggregation.lock_for_run(session, project_id)
+    if row is None:
+        return 0
+    result = aggregation.aggregate_project(session, row, clock.now())
+    log.info("project %s aggregated: %d tasks, %d aggregates written, %d slots added",
+             project_id, result.tasks, result.written, result.slots_added,
+             extra={"project_id": str(project_id), "tasks": result.tasks,
+                    "written": result.written, "slots_added": result.slots_added})
+    return 1
