@@ -225,7 +225,7 @@ def _utc(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def test_0016_a1_keeps_one_aggregate_per_task_and_field(
+def test_0024_keeps_one_aggregate_per_task_and_field(
     connection: Connection, session: Session, settings: Settings
 ) -> None:
     """The aggregates table survives a downgrade and upgrade, and refuses a second row
@@ -236,7 +236,7 @@ def test_0016_a1_keeps_one_aggregate_per_task_and_field(
     from workforce.results.aggregates import TaskAggregate, for_tasks
 
     before = ScriptDirectory.from_config(migrate.alembic_config(settings)) \
-        .get_revision("0016_a1").down_revision
+        .get_revision("0024").down_revision
     migrate.downgrade(settings, str(before), connection=connection)
     assert "task_aggregates" not in inspect(connection).get_table_names()
     migrate.upgrade(settings, "head", connection=connection)

@@ -2,7 +2,7 @@
 watermark (issue 16)
 
 Revision ID: 0024
-Revises: 0021
+Revises: 0023
 Create Date: 2026-12-07 10:00:00
 """
 
