@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -67,7 +68,8 @@ def approve(session: Session, task: Task, trainer: User, answer: Any, *,
         task_id=task.id, project_id=task.project_id, trainer_id=trainer.id, state=state,
         claimed_at=claimed, revealed_at=claimed, lease_expires_at=claimed + timedelta(hours=2),
         submitted_at=claimed + timedelta(minutes=5), answer=answer,
-        active_seconds=active_seconds, gold_correct=gold_correct,
+        active_seconds=active_seconds,
+        gold_score=None if gold_correct is None else Decimal(int(gold_correct)),
         reviewed_at=reviewed if state is AssignmentState.APPROVED else None)
     session.add(assignment)
     session.commit()

@@ -14,6 +14,7 @@ import statistics
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from workforce.accounts.models import User
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
 from workforce.projects.models import Assignment, AssignmentState, Project
+from workforce.projects.reviews import GoldTally, with_flagged
 from workforce.results.aggregates import ProjectAggregation, TaskAggregate
 from workforce.results.methods import SKILL_MEANING
 from workforce.wellbeing import filters as wellbeing_filters
@@ -75,10 +77,19 @@ class ProjectQuality:
 
 
 def _gold(session: Session, project_id: uuid.UUID, trainer_id: uuid.UUID) -> tuple[int, int]:
-    values = list(session.scalars(select(Assignment.gold_correct).where(
+    """Gold tasks scored and those right in every field scored (a score of 1), so the
+    accuracy is a proportion and its Wilson interval applies. As in the quality score,
+    work the trainer flagged never lowers it (``reviews.with_flagged``)."""
+    rows = session.execute(select(Assignment.gold_score, wellbeing_filters.flagged(
+        Assignment.id)).where(
         Assignment.project_id == project_id, Assignment.trainer_id == trainer_id,
-        wellbeing_filters.gold_counts())))
-    return len(values), sum(1 for v in values if v)
+        Assignment.gold_score.is_not(None))).all()
+    tally = GoldTally()
+    for score, flagged in rows:
+        if not flagged:
+            tally = tally.add(Decimal(str(score)))
+    tally = with_flagged(tally, [Decimal(str(score)) for score, flagged in rows if flagged])
+    return tally.scored, tally.correct
 
 
 def _agreement(session: Session, project_id: uuid.UUID,
