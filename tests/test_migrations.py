@@ -190,3 +190,32 @@ def _utc(value: datetime | str) -> datetime:
     if isinstance(value, str):  # SQLite gives back text
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def test_0016_a1_keeps_one_aggregate_per_task_and_field(
+    connection: Connection, session: Session, settings: Settings
+) -> None:
+    """The aggregates table survives a downgrade and upgrade, and refuses a second row
+    for the same task and field."""
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.factories import TaskFactory
+    from workforce.results.aggregates import TaskAggregate, for_tasks
+
+    before = ScriptDirectory.from_config(migrate.alembic_config(settings)) \
+        .get_revision("0016_a1").down_revision
+    migrate.downgrade(settings, str(before), connection=connection)
+    assert "task_aggregates" not in inspect(connection).get_table_names()
+    migrate.upgrade(settings, "head", connection=connection)
+
+    task = TaskFactory(project=ProjectFactory())
+    row = {"task_id": task.id, "project_id": task.project_id, "field": "label",
+           "kind": "single_choice", "method": "dawid_skene", "value": "hk",
+           "confidence": 0.9, "answers_count": 3, "template_version": 1,
+           "computed_at": datetime(2030, 1, 7, tzinfo=UTC)}
+    session.add(TaskAggregate(**row))
+    session.flush()
+    assert for_tasks(session, [task.id])[task.id]["label"].value == "hk"
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(TaskAggregate(**row))
+        session.flush()

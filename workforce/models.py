@@ -9,6 +9,7 @@ from workforce.integrations import models as integrations  # noqa: F401
 from workforce.notifications import models as notifications  # noqa: F401
 from workforce.privacy import models as privacy  # noqa: F401
 from workforce.projects import models as projects  # noqa: F401
+from workforce.results import aggregates as results_aggregates  # noqa: F401
 from workforce.results import models as results  # noqa: F401
 from workforce.standing import models as standing  # noqa: F401
 from workforce.wellbeing import models as wellbeing  # noqa: F401
