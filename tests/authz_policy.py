@@ -216,6 +216,15 @@ POLICY: dict[str, Rule] = {
         EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
     "GET /api/v1/projects/<uuid:project_id>/template/schema": Rule(
         EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
+    # Results out: the client's data product, for managers and results:read keys.
+    "GET /api/v1/projects/<uuid:project_id>/results": Rule(MANAGERS, "organisation",
+        scope="results:read"),
+    "GET /api/v1/projects/<uuid:project_id>/results.jsonl": Rule(MANAGERS, "organisation",
+        scope="results:read"),
+    "GET /api/v1/projects/<uuid:project_id>/results.csv": Rule(MANAGERS, "organisation",
+        scope="results:read"),
+    "GET /api/v1/projects/<uuid:project_id>/results/preferences.jsonl": Rule(
+        MANAGERS, "organisation", scope="results:read"),
     "GET /api/v1/projects/<uuid:project_id>/rates": Rule(STAFF, "organisation",
         scope="projects:read"),
     "POST /api/v1/projects/<uuid:project_id>/rates": Rule(

@@ -67,8 +67,9 @@ def _download(project_id: uuid.UUID, args: dict, fmt: str, mimetype: str,
         finally:
             session.close()
 
+    extra = {"fields": exports.csv_fields(db_session(), project.id)} if fmt == "csv" else {}
     lines = exports.LINES[fmt](reading, project.id, secret=_secret(),
-                               since=args.get("updated_since"))
+                               since=args.get("updated_since"), **extra)
     return Response(lines, mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
 

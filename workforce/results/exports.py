@@ -211,7 +211,6 @@ def result_rows(
             session.execute(text("SET TRANSACTION READ ONLY"))
         reader = _Reader(session, project_id, secret)
         stmt, order = _tasks(project_id, since, payload=payload)
-        yield reader, [], []  # before any row: what the CSV header needs
         result = session.execute(stmt.order_by(*order).execution_options(yield_per=batch))
         for tasks in result.partitions():
             yield reader, reader.rows(tasks), list(tasks)
@@ -238,28 +237,34 @@ def dumps(value: Any) -> str:
 
 def jsonl_lines(open_session: OpenSession, project_id: uuid.UUID, **kwargs: Any
                 ) -> Iterator[str]:
-    """One JSON object a line per task: the API's items."""
+    """One JSON object a line per task: the API's items. The first chunk is empty and
+    comes before the stream's session opens: a server that reads one chunk to start the
+    answer (as Werkzeug's does) and then drops it holds no session."""
+    yield ""
     for _, rows, _ in result_rows(open_session, project_id, **kwargs):
         yield "".join(dumps(row) + "\n" for row in rows)
 
 
-def csv_lines(open_session: OpenSession, project_id: uuid.UUID, **kwargs: Any
-              ) -> Iterator[str]:
-    """One CSV row per task: its ids and time, per template field (of any version) the
-    aggregate's value (JSON unless a plain label or number) and confidence, and the
-    approved answers as a JSON array. Cells that a spreadsheet would run as a formula
-    are quoted with a leading apostrophe."""
+def csv_lines(open_session: OpenSession, project_id: uuid.UUID, *, fields: list[str],
+              **kwargs: Any) -> Iterator[str]:
+    """One CSV row per task: its ids and time, per template field (``fields``: of any
+    version, ``csv_fields``) the aggregate's value (JSON unless a plain label or number)
+    and confidence, and the approved answers as a JSON array. Cells that a spreadsheet
+    would run as a formula are quoted with a leading apostrophe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    names: list[str] = []
-    for reader, rows, _ in result_rows(open_session, project_id, **kwargs):
-        if not rows:  # the first, empty batch
-            names = reader.versions.field_names()
-            writer.writerow(["task_id", "external_id", "updated_at",
-                             *(c for n in names for c in (n, f"{n}.confidence")), "answers"])
+    writer.writerow(["task_id", "external_id", "updated_at",
+                     *(c for n in fields for c in (n, f"{n}.confidence")), "answers"])
+    yield _drain(buffer)  # before the stream's session opens (see ``jsonl_lines``)
+    for _, rows, _ in result_rows(open_session, project_id, **kwargs):
         for row in rows:
-            writer.writerow(_csv_row(names, row))
+            writer.writerow(_csv_row(fields, row))
         yield _drain(buffer)
+
+
+def csv_fields(session: Session, project_id: uuid.UUID) -> list[str]:
+    """The CSV's field columns: every field any template version has had."""
+    return _Versions(session, project_id).field_names()
 
 
 def _drain(buffer: io.StringIO) -> str:
@@ -292,6 +297,7 @@ def preference_lines(open_session: OpenSession, project_id: uuid.UUID, **kwargs:
     and the rejected response's text (and ids), the strength (null without a scale) and
     the reason (null when none was given): the shape reward-model training reads. Ties
     are left out (they prefer nothing); so are tasks whose payload lacks two responses."""
+    yield ""  # see ``jsonl_lines``
     for reader, rows, tasks in result_rows(open_session, project_id, payload=True, **kwargs):
         lines = []
         for row, task in zip(rows, tasks, strict=True):
