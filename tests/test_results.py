@@ -347,3 +347,33 @@ def test_pseudonym_is_an_hmac_of_project_and_trainer() -> None:
     assert name != exports.pseudonym("other", project, trainer)
     assert name != exports.pseudonym("secret", uuid.uuid4(), trainer)
     assert name.startswith("tr_") and len(name) == 19 and str(trainer) not in name
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def test_the_cli_writes_what_the_downloads_serve(client: ApiClient, session: Session,
+                                                tmp_path: Any) -> None:
+    from workforce.results.cli import results as results_cli
+
+    project, _, _ = labelled_project(session, tasks=4)
+    manager = manager_of(session, project)
+    runner = client.client.application.test_cli_runner()
+    for fmt, name in (("jsonl", "results.jsonl"), ("csv", "results.csv")):
+        target = tmp_path / f"out.{fmt}"
+        outcome = runner.invoke(results_cli, ["export", str(project.id), "--format", fmt,
+                                              "-o", str(target)])
+        assert outcome.exit_code == 0, outcome.output
+        assert "4 tasks written" in outcome.output
+        assert target.read_bytes().decode() == download(client, manager, project, name)
+
+    since = (_start() + timedelta(hours=2)).isoformat()
+    outcome = runner.invoke(results_cli, ["export", str(project.id), "--since", since])
+    assert outcome.exit_code == 0, outcome.output
+    synced = [json.loads(line) for line in outcome.stdout.splitlines() if line.startswith("{")]
+    assert [s["external_id"] for s in synced] == ["clip-2", "clip-3"]
+
+    missing = runner.invoke(results_cli, ["export", str(uuid.uuid4())])
+    assert missing.exit_code == 1 and "no project" in missing.output
+    bad = runner.invoke(results_cli, ["export", str(project.id), "--since", "2026-01-01"])
+    assert bad.exit_code == 2 and "offset" in bad.output

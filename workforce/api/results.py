@@ -44,9 +44,10 @@ def _secret() -> str:
 def list_results(args: dict, project_id: uuid.UUID):
     """The project's results, a page at a time: tasks with a result (an approved answer
     or an aggregate), in the order of their last change (`updated_at`, then task id), so
-    `updated_since` gives an incremental sync. Each task: its external id, the aggregate per template field with its confidence (null until the
-    aggregation job computed it), and the approved answers with the template version
-    they were given to, trainers shown as per-project pseudonyms."""
+    `updated_since` gives an incremental sync. Each task: its external id, the
+    aggregate per template field with its confidence (null until the aggregation job
+    computed it), and the approved answers with the template version they were given
+    to, trainers shown as per-project pseudonyms."""
     page = page_request(args)
     return exports.results_page(db_session(), current_user(), project_id, page,
                                 secret=_secret(), since=args.get("updated_since"))

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts.models import User
 from workforce.billing.earnings import safe_cell
+from workforce.errors import NotFound
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
@@ -191,9 +192,15 @@ def results_page(
     return Page(_Reader(session, project.id, secret).rows(tasks.items), tasks.next_cursor)
 
 
-def export_project(session: Session, staff: User, project_id: uuid.UUID) -> Project:
-    """The project whose results ``staff`` may download (``NotFound`` otherwise)."""
-    return access.get_project(session, staff, project_id)
+def export_project(session: Session, staff: User | None, project_id: uuid.UUID) -> Project:
+    """The project whose results ``staff`` may download (``NotFound`` otherwise); any
+    project for the command line (``staff`` None: whoever runs it reaches the database)."""
+    if staff is not None:
+        return access.get_project(session, staff, project_id)
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound("No such project.")
+    return project
 
 
 # --- the stream -------------------------------------------------------------------------
@@ -202,10 +209,12 @@ def export_project(session: Session, staff: User, project_id: uuid.UUID) -> Proj
 def result_rows(
     open_session: OpenSession, project_id: uuid.UUID, *, secret: str,
     since: datetime | None = None, payload: bool = False, batch: int = BATCH,
+    progress: Callable[[int], object] | None = None,
 ) -> Iterator[tuple[_Reader, list[dict[str, Any]], list[Any]]]:
     """The project's results a batch at a time (the reader, the rows, the tasks as
     selected), the order of ``results_page``'s pages, read with one statement in a
-    read-only session of its own that ends when the stream does (or is dropped)."""
+    read-only session of its own that ends when the stream does (or is dropped).
+    ``progress`` is told how many tasks each batch held, once it is written."""
     with open_session() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SET TRANSACTION READ ONLY"))
@@ -214,6 +223,8 @@ def result_rows(
         result = session.execute(stmt.order_by(*order).execution_options(yield_per=batch))
         for tasks in result.partitions():
             yield reader, reader.rows(tasks), list(tasks)
+            if progress is not None:
+                progress(len(tasks))
 
 
 def count_rows(session: Session, project_id: uuid.UUID, since: datetime | None = None
