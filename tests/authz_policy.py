@@ -216,6 +216,10 @@ POLICY: dict[str, Rule] = {
         EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
     "GET /api/v1/projects/<uuid:project_id>/template/schema": Rule(
         EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
+    "GET /api/v1/projects/<uuid:project_id>/budget": Rule(MANAGERS | MONEY, "organisation",
+        scope="projects:read"),
+    "PUT /api/v1/projects/<uuid:project_id>/budget": Rule(MANAGERS, "organisation",
+        body={"amount": 100000}, scope="projects:write"),
     # Results out: the client's data product, for managers and results:read keys.
     "GET /api/v1/projects/<uuid:project_id>/results": Rule(MANAGERS, "organisation",
         scope="results:read"),

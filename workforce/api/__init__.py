@@ -16,6 +16,7 @@ from workforce.api import (
     assessments,
     attempts,
     auth,
+    budgets,
     declared_use,
     earnings,
     fair_pay,
@@ -56,7 +57,7 @@ BLUEPRINTS = (
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
     templates.blp, api_keys.blp, webhook_endpoints.blp,
-    declared_use.blp, standing.blp, sign_in.blp, results.blp,
+    declared_use.blp, standing.blp, sign_in.blp, results.blp, budgets.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
