@@ -34,9 +34,24 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from json.encoder import encode_basestring as _string  # the C encoder of a str
 from typing import Any
 
-from sqlalchemy import Select, func, select, text, union_all
+from sqlalchemy import (
+    ARRAY,
+    Select,
+    String,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from workforce import clock
@@ -50,8 +65,9 @@ from workforce.results.aggregates import Aggregate, TaskAggregate, for_tasks
 from workforce.results.fields import PAIRWISE_SIDES
 from workforce.results.models import TemplateVersion
 
-# Tasks read per round trip of the stream (their answers and aggregates come with them).
-BATCH = 1000
+# Tasks read per round trip of the stream (their answers and aggregates come with them):
+# each batch costs two statements, so not too few; memory holds one batch.
+BATCH = 2000
 FORMATS = ("jsonl", "csv", "preferences")
 
 OpenSession = Callable[[], AbstractContextManager[Session]]
@@ -104,7 +120,7 @@ class _Versions:
                           for v in self.all}
 
     def at(self, claimed_at: datetime) -> TemplateVersion | None:
-        index = bisect.bisect_right(self._starts, clock.as_utc(claimed_at))
+        index = bisect.bisect_right(self._starts, claimed_at)
         return self.all[index - 1] if index else None
 
     def field_names(self) -> list[str]:
@@ -127,32 +143,65 @@ class _Reader:
     def __init__(self, session: Session, project_id: uuid.UUID, secret: str) -> None:
         self.session, self.project_id, self.secret = session, project_id, secret
         self.versions = _Versions(session, project_id)
-        self._names: dict[uuid.UUID, str] = {}
+        self._names: dict[str, str] = {}
+        # Whether to ask for aggregates at all; the stream reads one snapshot, so a
+        # project without any at its start has none in any batch.
+        self.aggregated = True
+        # The aggregates of a task that has none yet: the same text for every such task.
+        self._none_yet = dumps(_aggregates(self.versions.current_fields(), {}))
 
-    def trainer(self, trainer_id: uuid.UUID) -> str:
-        if trainer_id not in self._names:
-            self._names[trainer_id] = pseudonym(self.secret, self.project_id, trainer_id)
-        return self._names[trainer_id]
+    def trainer(self, trainer_id: str) -> str:
+        """The pseudonym of a trainer id as the database spells it."""
+        name = self._names.get(trainer_id)
+        if name is None:
+            name = pseudonym(self.secret, self.project_id, uuid.UUID(trainer_id))
+            self._names[trainer_id] = name
+        return name
 
     def rows(self, tasks: Sequence[Any]) -> list[dict[str, Any]]:
+        """The API's items for ``tasks`` (as ``_tasks`` selects them)."""
+        return [{**head, "answers": [{**given, "answer": _loads(given["answer"])}
+                                     for given in answers]}
+                for head, answers in self._read(tasks)]
+
+    def lines(self, tasks: Sequence[Any]) -> str:
+        """The same items as JSON lines; each answer's JSON is copied as the database
+        holds it rather than decoded and encoded again (the export's hot loop)."""
+        out = []
+        for head, answers in self._read(tasks):
+            given = ",".join(_ANSWER % (a["trainer"], _number(a["template_version"]),
+                                        a["approved_at"].isoformat(), a["answer"] or "null")
+                             for a in answers)
+            aggregates = head["aggregates"]
+            out.append(_HEAD % (head["task_id"], _string(head["external_id"]),
+                                head["updated_at"].isoformat(),
+                                dumps(aggregates) if any(aggregates.values())
+                                else self._none_yet, given))
+        return "".join(out)
+
+    def _read(self, tasks: Sequence[Any]
+              ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         ids = [task[0] for task in tasks]
         answers = self._answers(ids)
-        aggregates = for_tasks(self.session, ids)
+        aggregates = for_tasks(self.session, ids) if self.aggregated else {}
         fields = self.versions.current_fields()
-        return [{
-            "task_id": task[0], "external_id": task[1], "updated_at": clock.as_utc(task[2]),
-            "aggregates": _aggregates(fields, aggregates.get(task[0], {})),
-            "answers": answers.get(task[0], []),
-        } for task in tasks]
+        return [({"task_id": task[0], "external_id": task[1],
+                  "updated_at": clock.as_utc(task[2]),
+                  "aggregates": _aggregates(fields, aggregates.get(task[0], {}))},
+                 answers.get(task[0], [])) for task in tasks]
 
     def _answers(self, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
-        found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        """Each task's approved answers, oldest approval first, the answer as JSON text.
+        The ids come as text (no UUID object per row, the export's hot loop), in the
+        database's own spelling, which ``spelled`` gives for the keys."""
+        found: dict[str, list[dict[str, Any]]] = {}
         if not task_ids:
-            return found
+            return {}
         rows = self.session.execute(
-            select(Assignment.task_id, Assignment.trainer_id, Assignment.answer,
-                   Assignment.claimed_at, Assignment.reviewed_at)
-            .where(Assignment.task_id.in_(task_ids),
+            select(cast(Assignment.task_id, String), cast(Assignment.trainer_id, String),
+                   cast(Assignment.answer, Text), Assignment.claimed_at,
+                   Assignment.reviewed_at)
+            .where(_among(self.session, Assignment.task_id, task_ids),
                    Assignment.state == AssignmentState.APPROVED)
             .order_by(Assignment.task_id, Assignment.reviewed_at, Assignment.id))
         for task_id, trainer_id, answer, claimed_at, approved_at in rows:
@@ -160,9 +209,41 @@ class _Reader:
             found.setdefault(task_id, []).append({
                 "trainer": self.trainer(trainer_id),
                 "template_version": version.number if version else None,
-                "approved_at": clock.as_utc(approved_at), "answer": answer,
+                "approved_at": approved_at, "answer": answer,
             })
-        return found
+        spelled = _spelling(self.session)
+        keyed = ((task_id, spelled(task_id)) for task_id in task_ids)
+        return {task_id: found[key] for task_id, key in keyed if key in found}
+
+
+# A line of the JSON-lines export, written by hand around the parts json encodes: the
+# pseudonym (base32), the times (ISO 8601) and the ids need no escaping.
+_HEAD = '{"task_id":"%s","external_id":%s,"updated_at":"%s","aggregates":%s,"answers":[%s]}\n'
+_ANSWER = '{"trainer":"%s","template_version":%s,"approved_at":"%s","answer":%s}'
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
+def _among(session: Session, column: Any, values: list[uuid.UUID]) -> Any:
+    """``column IN values``; on PostgreSQL as one array parameter (``= ANY``), which
+    costs the driver nothing to parse whatever the batch's size."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("among", values, type_=ARRAY(Uuid())))
+    return column.in_(values)
+
+
+def _spelling(session: Session) -> Callable[[uuid.UUID], str]:
+    """How the database spells a UUID cast to text: PostgreSQL with hyphens, SQLite's
+    32 hex digits without."""
+    if session.get_bind().dialect.name == "postgresql":
+        return str
+    return lambda value: value.hex
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
 
 def _aggregates(fields: list[str], found: dict[str, Aggregate]) -> dict[str, Any]:
@@ -210,19 +291,25 @@ def result_rows(
     open_session: OpenSession, project_id: uuid.UUID, *, secret: str,
     since: datetime | None = None, payload: bool = False, batch: int = BATCH,
     progress: Callable[[int], object] | None = None,
-) -> Iterator[tuple[_Reader, list[dict[str, Any]], list[Any]]]:
-    """The project's results a batch at a time (the reader, the rows, the tasks as
-    selected), the order of ``results_page``'s pages, read with one statement in a
-    read-only session of its own that ends when the stream does (or is dropped).
-    ``progress`` is told how many tasks each batch held, once it is written."""
+) -> Iterator[tuple[_Reader, list[Any]]]:
+    """The project's tasks with a result a batch at a time, with the reader that turns
+    them into rows (``rows``, ``lines``), in the order of ``results_page``'s pages, read
+    with one statement in a read-only session of its own that ends when the stream does
+    (or is dropped). ``progress`` is told how many tasks each batch held, once the
+    caller has taken it."""
     with open_session() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SET TRANSACTION READ ONLY"))
+        connection = session.connection()
+        if connection.dialect.name == "postgresql" and not connection.in_nested_transaction():
+            # One snapshot for the tasks and every batch's answers and aggregates (a
+            # session that joins a caller's transaction, as in the tests, has theirs).
+            session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         reader = _Reader(session, project_id, secret)
+        reader.aggregated = session.scalar(select(
+            exists().where(TaskAggregate.project_id == project_id))) or False
         stmt, order = _tasks(project_id, since, payload=payload)
         result = session.execute(stmt.order_by(*order).execution_options(yield_per=batch))
         for tasks in result.partitions():
-            yield reader, reader.rows(tasks), list(tasks)
+            yield reader, list(tasks)
             if progress is not None:
                 progress(len(tasks))
 
@@ -252,8 +339,8 @@ def jsonl_lines(open_session: OpenSession, project_id: uuid.UUID, **kwargs: Any
     comes before the stream's session opens: a server that reads one chunk to start the
     answer (as Werkzeug's does) and then drops it holds no session."""
     yield ""
-    for _, rows, _ in result_rows(open_session, project_id, **kwargs):
-        yield "".join(dumps(row) + "\n" for row in rows)
+    for reader, tasks in result_rows(open_session, project_id, **kwargs):
+        yield reader.lines(tasks)
 
 
 def csv_lines(open_session: OpenSession, project_id: uuid.UUID, *, fields: list[str],
@@ -267,8 +354,8 @@ def csv_lines(open_session: OpenSession, project_id: uuid.UUID, *, fields: list[
     writer.writerow(["task_id", "external_id", "updated_at",
                      *(c for n in fields for c in (n, f"{n}.confidence")), "answers"])
     yield _drain(buffer)  # before the stream's session opens (see ``jsonl_lines``)
-    for _, rows, _ in result_rows(open_session, project_id, **kwargs):
-        for row in rows:
+    for reader, tasks in result_rows(open_session, project_id, **kwargs):
+        for row in reader.rows(tasks):
             writer.writerow(_csv_row(fields, row))
         yield _drain(buffer)
 
@@ -309,9 +396,9 @@ def preference_lines(open_session: OpenSession, project_id: uuid.UUID, **kwargs:
     the reason (null when none was given): the shape reward-model training reads. Ties
     are left out (they prefer nothing); so are tasks whose payload lacks two responses."""
     yield ""  # see ``jsonl_lines``
-    for reader, rows, tasks in result_rows(open_session, project_id, payload=True, **kwargs):
+    for reader, tasks in result_rows(open_session, project_id, payload=True, **kwargs):
         lines = []
-        for row, task in zip(rows, tasks, strict=True):
+        for row, task in zip(reader.rows(tasks), tasks, strict=True):
             lines += [dumps(pair) + "\n" for pair in _pairs(reader, row, task[3])]
         yield "".join(lines)
 
