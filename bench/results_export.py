@@ -120,30 +120,23 @@ def generate(rows: int, log=print) -> None:
 
 
 def child_workforce(url: str, project: str) -> dict:
-    from contextlib import contextmanager
-
     import workforce.models  # noqa: F401 - every mapper
     from workforce.db import Database
     from workforce.results import exports
 
     source = Database(url)
-
-    @contextmanager
-    def reading():
-        session = source.session()
-        try:
-            yield session
-        finally:
-            session.close()
-
     baseline = peak_rss_mb()
     started = time.perf_counter()
     rows = size = 0
-    for chunk in exports.jsonl_lines(reading, uuid.UUID(project),
+    for chunk in exports.jsonl_lines(source.reading, uuid.UUID(project),
                                      secret="bench"):  # noqa: S106 - a fixed key
         rows += chunk.count("\n")
         size += len(chunk)
     elapsed = time.perf_counter() - started
+    return _figures(rows, size, elapsed, baseline)
+
+
+def _figures(rows: int, size: int, elapsed: float, baseline: float) -> dict:
     peak = peak_rss_mb()
     return {"rows": rows, "mb": round(size / 2**20, 1), "seconds": round(elapsed, 2),
             "rows_per_second": round(rows / elapsed), "peak_rss_mb": round(peak, 1),
@@ -179,10 +172,7 @@ def child_floor(url: str, project: str) -> dict:
                 rows += bytes(block).count(b"\n")
                 size += len(block)
         elapsed = time.perf_counter() - started
-    peak = peak_rss_mb()
-    return {"rows": rows, "mb": round(size / 2**20, 1), "seconds": round(elapsed, 2),
-            "rows_per_second": round(rows / elapsed), "peak_rss_mb": round(peak, 1),
-            "rss_growth_mb": round(peak - baseline, 1)}
+    return _figures(rows, size, elapsed, baseline)
 
 
 def bench(log=print) -> dict:

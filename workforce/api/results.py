@@ -4,11 +4,8 @@ downloads (``results.exports``)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask import Response, current_app
-from sqlalchemy.orm import Session
 
 from workforce.accounts.models import MANAGERS
 from workforce.api.results_schemas import (
@@ -58,18 +55,8 @@ def _download(project_id: uuid.UUID, args: dict, fmt: str, mimetype: str,
     """The stream of ``fmt``, read with a session of its own after the request's unit of
     work has ended (the access check is the request's)."""
     project = exports.export_project(db_session(), current_user(), project_id)
-    source = database()
-
-    @contextmanager
-    def reading() -> Iterator[Session]:
-        session = source.session()
-        try:
-            yield session
-        finally:
-            session.close()
-
     extra = {"fields": exports.csv_fields(db_session(), project.id)} if fmt == "csv" else {}
-    lines = exports.LINES[fmt](reading, project.id, secret=_secret(),
+    lines = exports.LINES[fmt](database().reading, project.id, secret=_secret(),
                                since=args.get("updated_since"), **extra)
     return Response(lines, mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.orm import Session
 
 from workforce.billing.cli import UtcTime
 from workforce.errors import NotFound
@@ -39,16 +36,7 @@ def export(project_id: uuid.UUID, fmt: str, since: datetime | None, output: str)
     """Write PROJECT_ID's results, streamed (memory stays flat whatever the size), with a
     progress bar on stderr counted in tasks."""
     extension = current_app.extensions["workforce"]
-    database = extension.database
-
-    @contextmanager
-    def reading() -> Iterator[Session]:
-        session = database.session()
-        try:
-            yield session
-        finally:
-            session.close()
-
+    reading = extension.database.reading
     with reading() as session:
         try:
             project = exports.export_project(session, None, project_id)
