@@ -3,6 +3,7 @@ warning at 80% (once per crossing) and the stop of claims at 100%."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -10,8 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
-from tests.factories import StaffFactory, TaskFactory, UserFactory, staff
+from tests.factories import (
+    StaffFactory,
+    TaskFactory,
+    UserFactory,
+    hourly_project,
+    logged_time,
+    staff,
+)
 from tests.task_helpers import answered, claim, review, staffed_project, submitted, working
+from workforce import clock
 from workforce.accounts.models import User
 from workforce.notifications.models import Notification
 from workforce.projects import budgets
@@ -117,3 +126,13 @@ def test_a_closed_project_keeps_its_budget_and_outsiders_see_nothing(
     response = client.request("PUT", f"{API}/projects/{project.id}/budget", as_user=manager,
                               json={})
     assert "amount" in assert_problem(response, 422)["errors"]
+
+
+def test_hourly_time_not_yet_approved_is_committed(client: ApiClient, session: Session) -> None:
+    project = hourly_project()  # 2000 USD cents an hour
+    trainer = UserFactory()
+    staff(project, trainer)
+    start = clock.now().replace(microsecond=0) - timedelta(days=1)
+    logged_time(project, trainer, started_at=start, ended_at=start + timedelta(minutes=90))
+    figures = budget(client, manager_of(session, project), project)
+    assert (figures["spent"], figures["committed"], figures["projected"]) == (0, 3000, 0)
