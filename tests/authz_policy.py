@@ -225,6 +225,19 @@ POLICY: dict[str, Rule] = {
         MANAGERS, "organisation", body={"methods": {}}, scope="projects:write"),
     # Trainers' quality figures: managers only, never an API key.
     "GET /api/v1/projects/<uuid:project_id>/quality": Rule(MANAGERS, "organisation"),
+    "GET /api/v1/projects/<uuid:project_id>/budget": Rule(MANAGERS | MONEY, "organisation",
+        scope="projects:read"),
+    "PUT /api/v1/projects/<uuid:project_id>/budget": Rule(MANAGERS, "organisation",
+        body={"amount": 100000}, scope="projects:write"),
+    # Results out: the client's data product, for managers and results:read keys.
+    "GET /api/v1/projects/<uuid:project_id>/results": Rule(MANAGERS, "organisation",
+        scope="results:read"),
+    "GET /api/v1/projects/<uuid:project_id>/results.jsonl": Rule(MANAGERS, "organisation",
+        scope="results:read"),
+    "GET /api/v1/projects/<uuid:project_id>/results.csv": Rule(MANAGERS, "organisation",
+        scope="results:read"),
+    "GET /api/v1/projects/<uuid:project_id>/results/preferences.jsonl": Rule(
+        MANAGERS, "organisation", scope="results:read"),
     "GET /api/v1/projects/<uuid:project_id>/rates": Rule(STAFF, "organisation",
         scope="projects:read"),
     "POST /api/v1/projects/<uuid:project_id>/rates": Rule(

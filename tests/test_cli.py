@@ -216,6 +216,7 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "notifications.deliver_outbox", "accounts.purge_expired_credentials",
         "assessments.close_expired_attempts", "projects.expire_leases",
         "projects.close_idle_sessions", "projects.apply_due_suspensions",
+        "projects.refresh_budgets",
         "standing.follow_up_account_actions",
         "projects.auto_approve_submissions", "projects.auto_approve_timesheets",
         "billing.create_due_runs", "billing.process_approved_runs", "billing.reconcile",

@@ -1,4 +1,5 @@
-"""The ``workforce`` command: serve, scheduler, jobs, db, create-admin, demo, payouts.
+"""The ``workforce`` command: serve, scheduler, jobs, db, create-admin, demo, payouts,
+results.
 
 Commands get the app from Flask: ``AppGroup`` wraps each in ``with_appcontext``, which
 builds it once through the group's ``ScriptInfo`` (the tests hand in their own app with
@@ -19,6 +20,7 @@ from flask.cli import AppGroup, ScriptInfo, pass_script_info
 from werkzeug.serving import WSGIRequestHandler
 
 from workforce.billing.cli import payouts
+from workforce.results.cli import results
 from workforce.settings import Settings, SettingsError
 
 log = logging.getLogger("workforce.cli")
@@ -54,6 +56,7 @@ def main(ctx: click.Context) -> None:
 
 
 main.add_command(payouts)
+main.add_command(results)
 
 
 @main.command(with_appcontext=False)

@@ -202,6 +202,16 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for a long read of its own (a streamed download), closed (its
+        transaction rolled back) when the block ends or the stream is dropped."""
+        session = self.session()
+        try:
+            yield session
+        finally:
+            session.close()
+
     def run(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``work(session, *args, **kwargs)`` in a unit of work of its own, run again on
         a fresh session after a deadlock or serialization failure (:func:`retrying`).

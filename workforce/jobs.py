@@ -95,6 +95,8 @@ JOBS: tuple[Job, ...] = (
         _on_database(projects_jobs.close_idle_sessions), "idle sessions closed"),
     Job("projects.apply_due_suspensions", _every(minutes=1),
         _on_database(projects_jobs.apply_due_suspensions), "suspensions applied"),
+    Job("projects.refresh_budgets", _every(minutes=1),
+        _on_database(projects_jobs.refresh_budgets), "budget marks changed"),
     Job("standing.follow_up_account_actions", _every(minutes=1),
         _on_database(standing_jobs.follow_up_account_actions), "account actions followed up"),
     Job("projects.auto_approve_submissions", _every(minutes=15),

@@ -5,6 +5,8 @@ Every setting is listed in the README's configuration table; keep the two in ste
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -103,6 +105,9 @@ class Settings:
     # How long webhook events are kept (with their deliveries and attempts) before the
     # scheduler deletes them; an event with a delivery still pending is kept.
     webhook_event_retention: timedelta = timedelta(days=30)
+    # The key of trainers' pseudonyms in project results (``results.exports``); empty:
+    # derived from the secret key. Changing either changes every pseudonym.
+    results_pseudonym_secret: str = ""
     migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
 
     @property
@@ -217,6 +222,15 @@ class Settings:
         # Development and tests run without configuration; production never reaches here
         # without a real key because validate() refuses it.
         return self.secret_key or f"insecure-{self.env}-key"
+
+    @property
+    def pseudonym_secret(self) -> str:
+        """The key of trainers' pseudonyms in results: the setting, or one derived from
+        the secret key (never the secret key itself)."""
+        if self.results_pseudonym_secret:
+            return self.results_pseudonym_secret
+        return hmac.new(self.effective_secret_key.encode(), b"results-pseudonyms",
+                        hashlib.sha256).hexdigest()
 
 
 def _storage_problem(uri: str) -> str | None:

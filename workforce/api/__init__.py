@@ -17,6 +17,7 @@ from workforce.api import (
     assessments,
     attempts,
     auth,
+    budgets,
     declared_use,
     earnings,
     fair_pay,
@@ -33,6 +34,7 @@ from workforce.api import (
     project_states,
     projects,
     ratelimit,
+    results,
     sign_in,
     staffing,
     standing,
@@ -56,7 +58,7 @@ BLUEPRINTS = (
     project_reports.blp, earnings.blp, payout_accounts.blp, payouts.blp, webhooks.blp,
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
     templates.blp, api_keys.blp, webhook_endpoints.blp,
-    declared_use.blp, standing.blp, sign_in.blp, aggregation.blp,
+    declared_use.blp, standing.blp, sign_in.blp, aggregation.blp, results.blp, budgets.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
@@ -128,6 +130,7 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
     webhook_endpoints_schemas.document_events(api.spec)
+    results.register_schemas(api.spec)
     # flask-smorest's own views (the document and the docs page) are public.
     for endpoint, view in app.view_functions.items():
         if endpoint.startswith("api-docs."):

@@ -21,6 +21,7 @@ class Scope(StrEnum):
     REVIEWS_READ = "reviews:read"
     REVIEWS_WRITE = "reviews:write"
     PAYOUTS_READ = "payouts:read"
+    RESULTS_READ = "results:read"
 
 
 DESCRIPTIONS = {
@@ -33,6 +34,8 @@ DESCRIPTIONS = {
     Scope.TASKS_WRITE: "Import tasks into a project.",
     Scope.REVIEWS_READ: "Read the review queue: submitted answers, without who gave them.",
     Scope.REVIEWS_WRITE: "Approve, reject or send back submitted work.",
+    Scope.RESULTS_READ: "Read and download a project's results: approved answers (trainers "
+    "as per-project pseudonyms), aggregates, preference pairs.",
     Scope.PAYOUTS_READ: "Read payout schedules, runs, items, exclusions, reports and "
     "reconciliations.",
 }

@@ -67,7 +67,8 @@ class Unmet:
     qualification_id: uuid.UUID | None
     # missing | revoked | failed | expired | score-below | locale (qualifications);
     # age-attestation | consent (a content warning); refused-use (a use the trainer
-    # will not work on: ``declared_use``); email-unverified (the trainer)
+    # will not work on: ``declared_use``); email-unverified (the trainer); budget-spent
+    # (the project's budget is used up: ``budgets``)
     code: str
     message: str
     categories: tuple[str, ...] = ()

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from workforce import clock
 from workforce.db import Database
-from workforce.projects import hourly, project_states, reviews, tasks, timesheets
+from workforce.projects import budgets, hourly, project_states, reviews, tasks, timesheets
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ def close_idle_sessions(database: Database) -> int:
 
 def auto_approve_timesheets(database: Database) -> int:
     return drain(database, timesheets.auto_approve_timesheets)
+
+
+def refresh_budgets(database: Database) -> int:
+    return budgets.refresh_budgets(database)
 
 
 def apply_due_suspensions(database: Database) -> int:

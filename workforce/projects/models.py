@@ -131,6 +131,8 @@ class Project(IdMixin, TimestampMixin, Base):
             "answer_retention_days IS NULL OR answer_retention_days BETWEEN 1 AND 36500",
             name="answer_retention_days_range",
         ),
+        CheckConstraint("budget_amount IS NULL OR budget_amount >= 1",
+                        name="budget_amount_positive"),
     )
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
@@ -181,6 +183,14 @@ class Project(IdMixin, TimestampMixin, Base):
     # When the declaration last changed after activation: its members may leave
     # without penalty (and are told so) for ``declared_use.LEAVE_WINDOW`` after it.
     declared_use_changed_at: Mapped[datetime | None]
+    # An optional budget in the project's currency (minor units), and its state as
+    # ``projects.budgets`` last found it: when spent and committed money reached 80% of
+    # it (managers were warned; cleared below, so a new crossing warns again) and 100%
+    # (claims are refused while set). Read with the project's row, so a claim costs no
+    # statement more.
+    budget_amount: Mapped[int | None]
+    budget_warned_at: Mapped[datetime | None]
+    budget_exhausted_at: Mapped[datetime | None]
 
     requirements: Mapped[list[ProjectRequirement]] = relationship(
         back_populates="project", cascade="all, delete-orphan",

@@ -50,7 +50,7 @@ from workforce.assessments.models import Qualification, TrainerQualification
 from workforce.errors import Conflict, IllegalTransition, NotFound
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate, paginate_sorted
-from workforce.projects import access, declared_use, eligibility, lifecycle, winddown
+from workforce.projects import access, budgets, declared_use, eligibility, lifecycle, winddown
 from workforce.projects.eligibility import Unmet
 from workforce.projects.models import (
     OPEN_MEMBERSHIP_STATES,
@@ -156,7 +156,7 @@ def _entries(
             view=view, organisation=organisations[view.project.organisation_id],
             membership=memberships.get(view.project.id),
             unmet=unverified + (unmet or {}).get(view.project.id, [])
-            + unconsented.get(view.project.id, []),
+            + unconsented.get(view.project.id, []) + budgets.unmet(view.project),
         )
         for view in views_of(session, projects)
     ]

@@ -51,7 +51,15 @@ from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
-from workforce.projects import access, declared_use, eligibility, lifecycle, reviews, winddown
+from workforce.projects import (
+    access,
+    budgets,
+    declared_use,
+    eligibility,
+    lifecycle,
+    reviews,
+    winddown,
+)
 from workforce.projects.models import (
     Appeal,
     Assignment,
@@ -263,6 +271,8 @@ def claim_next(
     if declared_use.refused_by(locked.refused_uses, project):
         declared_use.require_not_refused(session, trainer, project)
     held = _live_lease(session, trainer.id, project_id, now)
+    if held is None:  # read with the project's row: no statement more
+        budgets.require_budget_left(project)
     # The trainer's limits and consent matter only where sensitive work could be
     # handed out: on a plain project with no sensitive task open, the claim looks at
     # plain work alone and skips the four queries that measure them.

@@ -1,0 +1,273 @@
+"""A project's optional budget (issue 16): what is spent, committed and projected
+against it, the managers' warning at 80% and the stop of claims at 100%.
+
+Rules worth knowing:
+
+- The budget is money in the project's currency (minor units); figures in another
+  currency (a rate or a posting of another currency) are left out of it.
+- **Spent** is what the ledger records as the organisation's cost of the project:
+  approved work, bonuses, wage-floor top-ups, kill fees, net of reversals, as they are
+  posted. **Committed** is work that will be paid unless it is rejected: per-task leases
+  (at the higher of the rates at their claim and now, which is what their submission
+  will fix) and submitted work awaiting review (at its fixed rate); hourly time logged in
+  weeks not yet approved (at each entry's rate). **Projected** is the open slots of the
+  project's tasks at the current per-task rate (hourly projects project nothing).
+  **Remaining** is the budget less spent and committed; **shortfall** what the
+  projected work would need beyond it.
+- When spent and committed reach 80% of the budget, the organisation's managers are
+  told once; the mark is cleared when the figure falls back under (a raised budget),
+  so the next crossing tells them again. At 100% claims are refused (409
+  ``budget-spent``, the trainers' marketplace shows it as unmet) until the budget is
+  raised. The marks are kept on the project's row, read with it by a claim (no statement
+  more on the claim's path); they are brought up to date when the budget is set and by
+  the scheduler every minute, so claims stop within a minute of the budget being
+  reached, and what is leased then is paid as usual.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.accounts import audit
+from workforce.accounts.audit import SystemActor
+from workforce.accounts.models import MANAGERS, User
+from workforce.billing.models import AccountKind, JournalEntry, LedgerAccount, OwnerType, Posting
+from workforce.db import Database
+from workforce.errors import Conflict
+from workforce.notifications.services import notify
+from workforce.projects import access, services
+from workforce.projects.eligibility import Unmet
+from workforce.projects.models import (
+    Assignment,
+    AssignmentState,
+    PayModel,
+    Project,
+    ProjectRate,
+    ProjectState,
+    Task,
+    TimeEntry,
+    Timesheet,
+    TimesheetState,
+)
+
+WARN_PERCENT = 80
+BUDGET_SPENT = "budget-spent"
+SCHEDULER = SystemActor("scheduler:budgets")
+
+
+@dataclass(frozen=True)
+class Budget:
+    project_id: uuid.UUID
+    currency: str
+    amount: int | None  # the budget; None: the project has none
+    spent: int
+    committed: int
+    projected: int
+    warned_at: datetime | None
+    exhausted_at: datetime | None
+
+    @property
+    def used(self) -> int:
+        return self.spent + self.committed
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.amount is None else self.amount - self.used
+
+    @property
+    def shortfall(self) -> int | None:
+        if self.amount is None:
+            return None
+        return max(0, self.used + self.projected - self.amount)
+
+    @property
+    def used_percent(self) -> float | None:
+        return None if self.amount is None else round(100 * self.used / self.amount, 2)
+
+
+# --- figures ---------------------------------------------------------------------------
+
+
+def figures(session: Session, project: Project, now: datetime | None = None) -> Budget:
+    now = now or clock.now()
+    rates = list(session.scalars(select(ProjectRate).where(
+        ProjectRate.project_id == project.id).order_by(ProjectRate.effective_from)))
+    current = _in_force(rates, now)
+    if project.pay_model is PayModel.HOURLY:
+        committed, projected = _hourly_committed(session, project, now), 0
+    else:
+        committed = _task_committed(session, project, rates, current, now)
+        projected = _projected(session, project, current)
+    return Budget(project.id, project.currency, project.budget_amount,
+                  _spent(session, project), committed, projected,
+                  project.budget_warned_at, project.budget_exhausted_at)
+
+
+def _in_force(rates: list[ProjectRate], when: datetime) -> ProjectRate | None:
+    index = bisect.bisect_right([clock.as_utc(r.effective_from) for r in rates],
+                                clock.as_utc(when))
+    return rates[index - 1] if index else None
+
+
+def _amount(rate: ProjectRate | None, currency: str) -> int:
+    return rate.amount if rate is not None and rate.currency == currency else 0
+
+
+def _spent(session: Session, project: Project) -> int:
+    """The organisation's expense postings of the project (costs net of reversals)."""
+    total = session.scalar(
+        select(func.sum(Posting.amount))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .where(JournalEntry.project_id == project.id,
+               LedgerAccount.organisation_id == project.organisation_id,
+               LedgerAccount.owner_type == OwnerType.ORGANISATION,
+               LedgerAccount.kind == AccountKind.EXPENSE,
+               Posting.currency == project.currency))
+    return int(total or 0)
+
+
+def _task_committed(session: Session, project: Project, rates: list[ProjectRate],
+                    current: ProjectRate | None, now: datetime) -> int:
+    awaiting = session.scalar(
+        select(func.sum(ProjectRate.amount))
+        .join(Assignment, Assignment.rate_id == ProjectRate.id)
+        .where(Assignment.project_id == project.id,
+               Assignment.state.in_((AssignmentState.SUBMITTED,
+                                     AssignmentState.REVISION_REQUESTED)),
+               ProjectRate.currency == project.currency)) or 0
+    leases = session.scalars(select(Assignment.claimed_at).where(
+        Assignment.project_id == project.id, Assignment.state == AssignmentState.LEASED,
+        Assignment.lease_expires_at > now))
+    now_amount = _amount(current, project.currency)
+    leased = sum(max(_amount(_in_force(rates, claimed), project.currency), now_amount)
+                 for claimed in leases)
+    return int(awaiting) + leased
+
+
+def _hourly_committed(session: Session, project: Project, now: datetime) -> int:
+    rows = session.execute(
+        select(TimeEntry.started_at, TimeEntry.ended_at, ProjectRate.amount)
+        .join(Timesheet, Timesheet.id == TimeEntry.timesheet_id)
+        .join(ProjectRate, ProjectRate.id == TimeEntry.rate_id)
+        .where(TimeEntry.project_id == project.id,
+               Timesheet.state != TimesheetState.APPROVED,
+               ProjectRate.currency == project.currency))
+    total = Decimal(0)
+    for started, ended, hourly in rows:
+        seconds = (clock.as_utc(ended or now) - clock.as_utc(started)).total_seconds()
+        total += Decimal(hourly) * Decimal(int(seconds)) / 3600
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def _projected(session: Session, project: Project, current: ProjectRate | None) -> int:
+    slots = session.scalar(select(func.sum(Task.open_slots)).where(
+        Task.project_id == project.id)) or 0
+    return int(slots) * _amount(current, project.currency)
+
+
+# --- reading and setting ---------------------------------------------------------------
+
+
+def get_budget(session: Session, staff: User, project_id: uuid.UUID) -> Budget:
+    return figures(session, access.get_project(session, staff, project_id))
+
+
+def set_budget(session: Session, manager: User, project_id: uuid.UUID, amount: int | None
+               ) -> Budget:
+    """Set (or with None remove) the budget, audited; the marks follow at once."""
+    project = services.writable_project(session, manager, project_id)
+    before = project.budget_amount
+    project.budget_amount = amount
+    audit.record(session, manager, "project.budget_set", object_type="project",
+                 object_id=project.id, organisation_id=project.organisation_id,
+                 before={"budget_amount": before, "currency": project.currency},
+                 after={"budget_amount": amount, "currency": project.currency})
+    return refresh(session, project)
+
+
+def refresh(session: Session, project: Project, now: datetime | None = None) -> Budget:
+    """Bring the project's 80% and 100% marks up to date with its figures, telling the
+    managers of each crossing upwards once."""
+    now = now or clock.now()
+    found = figures(session, project, now)
+    def over(percent: int) -> bool:
+        return found.amount is not None and found.used * 100 >= found.amount * percent
+
+    if over(WARN_PERCENT) and project.budget_warned_at is None:
+        project.budget_warned_at = now
+        _tell_managers(session, project, found, "project.budget_warning",
+                       f"Budget {WARN_PERCENT}% used",
+                       "New claims stop when it is all used.")
+    elif not over(WARN_PERCENT):
+        project.budget_warned_at = None
+    if over(100) and project.budget_exhausted_at is None:
+        project.budget_exhausted_at = now
+        _tell_managers(session, project, found, "project.budget_spent", "Budget used up",
+                       "Trainers can claim no new tasks until the budget is raised.")
+    elif not over(100):
+        project.budget_exhausted_at = None
+    session.flush()  # the marks, for the claims that read them with the project
+    return replace(found, warned_at=project.budget_warned_at,
+                   exhausted_at=project.budget_exhausted_at)
+
+
+def _tell_managers(session: Session, project: Project, found: Budget, kind: str,
+                   title: str, then: str) -> None:
+    managers = session.scalars(select(User.id).where(
+        User.organisation_id == project.organisation_id, User.role.in_(sorted(MANAGERS)),
+        User.is_active.is_(True)))
+    body = (f"{project.name} has used {found.used_percent}% of its budget: "
+            f"{found.used} of {found.amount} {found.currency} (minor units) spent or "
+            f"committed. {then}")
+    for manager_id in managers:
+        notify(session, manager_id, kind, services.title_for(title, project), body,
+               data={"project_id": str(project.id), "budget_amount": found.amount,
+                     "spent": found.spent, "committed": found.committed})
+
+
+def refresh_budgets(database: Database, now: datetime | None = None) -> int:
+    """The scheduler's pass: every running project with a budget, each in a unit of work
+    of its own under its row lock. Returns how many marks changed."""
+    with database.unit_of_work() as session:
+        ids = list(session.scalars(select(Project.id).where(
+            Project.budget_amount.is_not(None),
+            Project.state.in_((ProjectState.ACTIVE, ProjectState.PAUSED)))))
+    return sum(database.run(_refresh_one, project_id, now) for project_id in ids)
+
+
+def _refresh_one(session: Session, project_id: uuid.UUID, now: datetime | None) -> int:
+    project = access.lock_project(session, project_id)
+    if project is None:
+        return 0
+    marks = (project.budget_warned_at, project.budget_exhausted_at)
+    refresh(session, project, now)
+    return int(marks != (project.budget_warned_at, project.budget_exhausted_at))
+
+
+# --- the claim's check -----------------------------------------------------------------
+
+
+def require_budget_left(project: Project) -> None:
+    """Refuse a claim on a project whose budget is used up (read with its row)."""
+    if project.budget_exhausted_at is not None:
+        raise Conflict(SPENT_MESSAGE, code=BUDGET_SPENT)
+
+
+def unmet(project: Project) -> list[Unmet]:
+    """What the marketplace shows a trainer while the project's budget is used up."""
+    if project.budget_exhausted_at is None:
+        return []
+    return [Unmet(None, BUDGET_SPENT, SPENT_MESSAGE)]
+
+
+SPENT_MESSAGE = ("The project's budget is used up: no new tasks can be claimed until "
+                 "the client adds more. Work you hold is paid as usual.")
