@@ -28,9 +28,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import String, cast, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +37,6 @@ from workforce import clock
 from workforce.accounts import audit, tokens
 from workforce.accounts.models import (
     ApiToken,
-    AuditEvent,
     EmailVerification,
     PasswordReset,
     RecoveryCode,
@@ -262,10 +260,8 @@ def still_owed(session: Session, trainer_id: uuid.UUID) -> list[str]:
 def _erase(session: Session, store: ExportStore, trainer: User, request: ErasureRequest, *,
            now: datetime) -> None:
     pseudonym = f"erased-{secrets.token_hex(8)}"
-    replacements = {trainer.email: f"{pseudonym}@{ERASED_DOMAIN}",
-                    trainer.display_name: pseudonym}
     session.execute(delete(OutboundEmail).where(OutboundEmail.to_address == trainer.email))
-    trainer.email, trainer.display_name = replacements[trainer.email], pseudonym
+    trainer.email, trainer.display_name = f"{pseudonym}@{ERASED_DOMAIN}", pseudonym
     trainer.password_hash = UNUSABLE_PASSWORD
     trainer.country, trainer.timezone, trainer.languages = None, "UTC", []
     trainer.is_active = False
@@ -279,7 +275,6 @@ def _erase(session: Session, store: ExportStore, trainer: User, request: Erasure
                     .execution_options(synchronize_session=False))
     for export in session.scalars(select(DataExport).where(DataExport.user_id == trainer.id)):
         exports.discard(store, export)
-    _scrub_audit_log(session, trainer.id, replacements)
     ERASURES.move(request, ErasureState.COMPLETED)
     request.completed_at, request.pseudonym, request.waiting_reason = now, pseudonym, None
     audit.record(session, exports.SCHEDULER, "account.erased", object_type="user",
@@ -318,28 +313,3 @@ def _remove_free_text(session: Session, trainer_id: uuid.UUID) -> None:
     for answer in answers:
         if "text" in (answer.response or {}):
             answer.response = {k: v for k, v in answer.response.items() if k != "text"}
-
-
-def _scrub_audit_log(session: Session, trainer_id: uuid.UUID,
-                     replacements: dict[str, str]) -> None:
-    """Audit records keep what happened; the person's address and name in the records
-    about them, or mentioning their address, become the pseudonym's."""
-    email = next(iter(replacements))
-    about = or_(AuditEvent.object_id == str(trainer_id), AuditEvent.actor_id == trainer_id,
-                cast(AuditEvent.before, String).contains(email),
-                cast(AuditEvent.after, String).contains(email))
-    for event in session.scalars(select(AuditEvent).where(about)):
-        event.before = _replaced(event.before, replacements)
-        event.after = _replaced(event.after, replacements)
-
-
-def _replaced(value: Any, replacements: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for old, new in replacements.items():
-            value = value.replace(old, new)
-        return value
-    if isinstance(value, list):
-        return [_replaced(item, replacements) for item in value]
-    if isinstance(value, dict):
-        return {key: _replaced(item, replacements) for key, item in value.items()}
-    return value
