@@ -23,12 +23,16 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.client import ApiClient
+from tests.factories import StaffFactory, UserFactory
+from tests.task_helpers import staffed_project
 from workforce import migrate
 from workforce.accounts import passwords
+from workforce.accounts.models import Role, User
 from workforce.api.ratelimit import limiter
 from workforce.app import create_app
 from workforce.db import Database
 from workforce.notifications.senders import MemorySender
+from workforce.projects.models import Project
 from workforce.settings import Environment, Settings
 
 # Production keeps argon2's defaults; tests hash hundreds of passwords.
@@ -212,3 +216,28 @@ def live_client(live_app: Flask, live_session: Session) -> ApiClient:
     """An ``ApiClient`` on the live app. Its Flask test client may be shared by threads
     only through ``live_app.test_client()`` per thread; see ``tests/races.py``."""
     return ApiClient(live_app.test_client(), live_session)
+
+
+# --- the people of a per-task project (a test module may define its own) --------------
+
+
+@pytest.fixture
+def manager(session: Session) -> User:
+    """A vendor manager of a new organisation."""
+    return StaffFactory()
+
+
+@pytest.fixture
+def reviewer(manager: User) -> User:
+    return StaffFactory(role=Role.REVIEWER, organisation=manager.organisation)
+
+
+@pytest.fixture
+def trainer(session: Session) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def project(manager: User, trainer: User) -> Project:
+    """A per-task project of the manager's organisation with the trainer staffed."""
+    return staffed_project(trainer, manager=manager)

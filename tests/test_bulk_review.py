@@ -24,26 +24,6 @@ from workforce.projects.models import Assignment, AssignmentState, Project, Task
 ME = f"{API}/me/assignments"
 
 
-@pytest.fixture
-def manager(session: Session) -> User:
-    return StaffFactory()
-
-
-@pytest.fixture
-def reviewer(manager: User) -> User:
-    return StaffFactory(role=Role.REVIEWER, organisation=manager.organisation)
-
-
-@pytest.fixture
-def trainer(session: Session) -> User:
-    return UserFactory()
-
-
-@pytest.fixture
-def project(manager: User, trainer: User) -> Project:
-    return staffed_project(trainer, manager=manager)
-
-
 def work(client: ApiClient, trainer: User, project: Project, n: int) -> list[str]:
     """``n`` tasks claimed and submitted by the trainer; their assignment ids."""
     TaskFactory.create_batch(n, project=project)

@@ -9,10 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
-from tests.factories import StaffFactory, UserFactory
 from tests.task_helpers import (
     API,
     answered,
@@ -63,16 +61,6 @@ RULES: list[tuple[str, Any, Any, str | None]] = [
     ("text", "Sham Shui Po", "Sham Shui Po", None),
     ("rubric", CITED, CITED, None),
 ]
-
-
-@pytest.fixture
-def manager(session: Session) -> User:
-    return StaffFactory()
-
-
-@pytest.fixture
-def trainer(session: Session) -> User:
-    return UserFactory()
 
 
 @pytest.fixture

@@ -50,26 +50,6 @@ from workforce.projects.models import (
 ME = f"{API}/me/assignments"
 
 
-@pytest.fixture
-def manager(session: Session) -> User:
-    return StaffFactory()
-
-
-@pytest.fixture
-def reviewer(manager: User) -> User:
-    return StaffFactory(role=Role.REVIEWER, organisation=manager.organisation)
-
-
-@pytest.fixture
-def trainer(session: Session) -> User:
-    return UserFactory()
-
-
-@pytest.fixture
-def project(manager: User, trainer: User) -> Project:
-    return staffed_project(trainer, manager=manager)
-
-
 def earnings(session: Session, trainer: User) -> list[EarningEvent]:
     return list(session.scalars(
         select(EarningEvent).where(EarningEvent.trainer_id == trainer.id)

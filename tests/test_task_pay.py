@@ -35,16 +35,6 @@ ME = f"{API}/me/assignments"
 
 
 @pytest.fixture
-def manager(session: Session) -> User:
-    return StaffFactory()
-
-
-@pytest.fixture
-def trainer(session: Session) -> User:
-    return UserFactory()
-
-
-@pytest.fixture
 def project(manager: User, trainer: User) -> Project:
     # 200 USD cents a task; every submission waits for review.
     return staffed_project(trainer, manager=manager, lease_seconds=3600)
