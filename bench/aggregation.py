@@ -18,6 +18,7 @@ time, the others half the time. The database is ``workforce_bench_aggregation`` 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -29,7 +30,8 @@ from bench.generate import seq_uuid
 from bench.stats import load, machine
 from bench.subprocesses import ROOT, peak_rss_mb, run_child
 
-NAME = "workforce_bench_aggregation"
+# Another name through the environment: engineers sharing a server each use their own.
+NAME = os.environ.get("WORKFORCE_BENCH_AGGREGATION_DB", "workforce_bench_aggregation")
 TRAINERS = 2_000
 PROJECT = "9b000000-0000-4000-8000-000000000001"
 ORG = "0b000000-0000-4000-8000-000000000001"
