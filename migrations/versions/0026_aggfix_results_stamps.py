@@ -45,12 +45,13 @@ def upgrade() -> None:
                       sa.Column(column, sa.DateTime(timezone=True), nullable=True))
     # Every project with approved answers gets its row; the last approval's stamp is
     # its latest approval, so a project the job had seen whole stays seen.
-    op.execute("""
+    empty = "CAST('{}' AS jsonb)" if op.get_bind().dialect.name == "postgresql" else "'{}'"
+    op.execute(f"""
         INSERT INTO project_aggregations (project_id, methods, extra_slots)
-        SELECT DISTINCT project_id, '{}', 0 FROM task_assignments
-        WHERE state = 'approved'
-          AND project_id NOT IN (SELECT project_id FROM project_aggregations)
-    """)
+        SELECT id, {empty}, 0 FROM projects
+        WHERE id IN (SELECT project_id FROM task_assignments WHERE state = 'approved')
+          AND id NOT IN (SELECT project_id FROM project_aggregations)
+    """)  # noqa: S608 - no input, a literal per dialect
     op.execute("""
         UPDATE project_aggregations SET
             answers_changed_at = (
