@@ -70,7 +70,7 @@ def approved(session: Session, task: Task, trainer: User, answer: Any, at: datet
 def aggregated(session: Session, task: Task, field: str, value: Any, confidence: float,
                at: datetime) -> None:
     session.add(TaskAggregate(
-        task_id=task.id, project_id=task.project_id, field=field, kind="single_choice",
+        task_id=task.id, field=field, kind="single_choice",
         method="dawid_skene", value=value, confidence=confidence, answers_count=2,
         template_version=1, computed_at=at))
     aggregates.aggregates_written(session, task.project_id, [task.id], at)  # as the job does

@@ -1,6 +1,6 @@
 """Results stamps: each task's results_updated_at (indexed for the results' pages), each
 project's last stamp and last approval's stamp (the aggregation job's watermark), and
-task_aggregates keyed by (task_id, field) alone (issue 16)
+task_aggregates keyed by (task_id, field) alone, without its copy of the project (issue 16)
 
 Revision ID: 0026_aggfix
 Revises: 0025
@@ -63,13 +63,15 @@ def upgrade() -> None:
                 WHERE tasks.project_id = project_aggregations.project_id)
     """)
 
-    # One index on the aggregates, not three: rows are found by task (the primary key)
-    # and a project's through its tasks.
+    # One index on the aggregates, not three, and one foreign key: rows are found by
+    # task (the primary key), a project's through its tasks.
     op.drop_index("ix_task_aggregates_project_id", table_name="task_aggregates")
     with op.batch_alter_table("task_aggregates", recreate="auto") as batch:
         batch.drop_constraint("uq_task_aggregates_task_id_field", type_="unique")
         batch.drop_constraint("pk_task_aggregates", type_="primary")
+        batch.drop_constraint("fk_task_aggregates_project_id_projects", type_="foreignkey")
         batch.drop_column("id")
+        batch.drop_column("project_id")
         batch.create_primary_key("pk_task_aggregates", ["task_id", "field"])
 
 
@@ -77,11 +79,17 @@ def downgrade() -> None:
     with op.batch_alter_table("task_aggregates", recreate="auto") as batch:
         batch.drop_constraint("pk_task_aggregates", type_="primary")
         batch.add_column(sa.Column("id", sa.Uuid(), nullable=True))
+        batch.add_column(sa.Column("project_id", sa.Uuid(), nullable=True))
     op.execute("UPDATE task_aggregates SET id = gen_random_uuid()"
                if op.get_bind().dialect.name == "postgresql"
                else "UPDATE task_aggregates SET id = lower(hex(randomblob(16)))")
+    op.execute("UPDATE task_aggregates SET project_id = (SELECT project_id FROM tasks "
+               "WHERE tasks.id = task_aggregates.task_id)")
     with op.batch_alter_table("task_aggregates", recreate="auto") as batch:
         batch.alter_column("id", existing_type=sa.Uuid(), nullable=False)
+        batch.alter_column("project_id", existing_type=sa.Uuid(), nullable=False)
+        batch.create_foreign_key("fk_task_aggregates_project_id_projects", "projects",
+                                 ["project_id"], ["id"])
         batch.create_primary_key("pk_task_aggregates", ["id"])
         batch.create_unique_constraint("uq_task_aggregates_task_id_field",
                                        ["task_id", "field"])

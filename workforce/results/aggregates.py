@@ -74,9 +74,6 @@ class TaskAggregate(Base):
 
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # Denormalised from the task (not indexed: a project's aggregates are found through
-    # its tasks, ``of_project``).
-    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"))
     kind: Mapped[str] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(32))
     value: Mapped[Any] = mapped_column(json_type())
@@ -181,8 +178,8 @@ def _stamp(session: Session, stamp: datetime, task_ids: Sequence[uuid.UUID | str
 
 
 def of_project(project_id: uuid.UUID) -> Any:
-    """The condition picking a project's aggregates, through its tasks (the table has
-    no index on its own copy of the project)."""
+    """The condition picking a project's aggregates, through its tasks (the table holds
+    no project: one foreign key less to check per row written)."""
     return TaskAggregate.task_id.in_(select(Task.id).where(Task.project_id == project_id))
 
 

@@ -390,6 +390,7 @@ def aggregate_project(session: Session, row: ProjectAggregation,
 
 def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateVersion],
              chosen: dict[str, tuple[str, str]], now: datetime) -> RunResult:
+    methods.import_in_background()  # while the answers are read
     data = _answers(session, row.project_id, versions, chosen)
     final = final_tasks(session, row.project_id)
     result = RunResult()
@@ -465,34 +466,33 @@ def _write(session: Session, project_id: uuid.UUID,
         elif old != (found.method, found.value, found.confidence):
             changed.append({"task_id": uuid.UUID(task), "field": name, **found._asdict(),
                             "computed_at": now})
-    _insert(session, project_id, new, now)
+    _insert(session, new, now)
     if changed:
         session.execute(update(TaskAggregate), changed)
     return [(task, name) for task, name, _ in new] + [
         (str(c["task_id"]), c["field"]) for c in changed]
 
 
-def _insert(session: Session, project_id: uuid.UUID,
-            rows: list[tuple[str, str, _Fresh]], now: datetime) -> None:
+def _insert(session: Session, rows: list[tuple[str, str, _Fresh]], now: datetime) -> None:
     """New aggregates: PostgreSQL's COPY (a project's first run writes one row per task
     and field, hundreds of thousands at once), an executemany elsewhere."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         for start in range(0, len(rows), 5000):
             session.execute(insert(TaskAggregate), [
-                {"task_id": uuid.UUID(task), "project_id": project_id,
-                 "field": name, **found._asdict(), "computed_at": now}
+                {"task_id": uuid.UUID(task), "field": name, **found._asdict(),
+                 "computed_at": now}
                 for task, name, found in rows[start:start + 5000]])
         return
     driver = connection.connection.driver_connection
     assert driver is not None
     tail = f"\t{now.isoformat()}\n"
     with driver.cursor() as cursor, cursor.copy(
-            "COPY task_aggregates (task_id, project_id, field, kind, method, value, "
-            "confidence, answers_count, template_version, computed_at) FROM STDIN") as copy:
+            "COPY task_aggregates (task_id, field, kind, method, value, confidence, "
+            "answers_count, template_version, computed_at) FROM STDIN") as copy:
         for start in range(0, len(rows), 10_000):
             copy.write("".join(
-                f"{task}\t{project_id}\t{name}\t{_copy_fields(found)}{tail}"
+                f"{task}\t{name}\t{_copy_fields(found)}{tail}"
                 for task, name, found in rows[start:start + 10_000]))
 
 

@@ -10,8 +10,11 @@ scheduler or from the command line only).
 
 from __future__ import annotations
 
+import importlib
 import math
 import statistics
+import sys
+import threading
 import warnings
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
@@ -62,6 +65,15 @@ def _quiet() -> Iterator[None]:
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", message=".*inplace keyword.*")
         yield
+
+
+def import_in_background() -> None:
+    """Start importing crowd-kit (and pandas, scipy) in a thread, so that the seconds it
+    takes pass while the caller waits on the database; the first use then waits for it
+    (Python's import lock) rather than importing again."""
+    if "crowdkit.aggregation" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("crowdkit.aggregation",),
+                         name="import crowd-kit", daemon=True).start()
 
 
 def _frame(columns: dict[str, Sequence[Any]]) -> Any:
