@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.aggregation_helpers import ACCENT, answered_task, approve, templated_project, trainers
@@ -26,12 +25,6 @@ from workforce.results.aggregates import for_tasks
 from workforce.results.jobs import aggregate_changed
 
 pytestmark = pytest.mark.usefixtures("live_database")
-
-
-def _waiting(session: Session, pids: list[int]) -> bool:
-    return bool(session.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM unnest(CAST(:pids AS integer[])) AS waiter(pid) "
-        "WHERE cardinality(pg_blocking_pids(waiter.pid)) > 0)"), {"pids": pids}).scalar())
 
 
 def test_an_approval_committed_late_is_aggregated_and_synced(
@@ -54,11 +47,12 @@ def test_an_approval_committed_late_is_aggregated_and_synced(
 
     manager_id = manager.id  # the threads must not load through the test's session
     late_approved, release, early_done = (threading.Event() for _ in range(3))
-    window, pids = Window(), {}
+    window = Window()
 
     def approve_as_reviewer(index: int) -> None:
         with live_database.unit_of_work() as session:
-            pids[index] = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            if index == 1:
+                window.join(session)  # the one that may have to wait
             staff = session.get_one(User, manager_id)
             if index == 0:
                 reviews.review(session, staff, pending[0], decision=reviews.ReviewDecision.APPROVE)
@@ -76,9 +70,8 @@ def test_an_approval_committed_late_is_aggregated_and_synced(
         # The later approval either commits (before results stamps) or waits for the
         # earlier one's (now): either way, the job and a sync run in the meantime.
         with live_database.unit_of_work() as watcher:
-            window.hold_until(lambda: early_done.is_set() or (
-                1 in pids and _waiting(watcher, [pids[1]])),
-                "the second approval neither committed nor waited")
+            window.hold_until(lambda: early_done.is_set() or window.waiting(watcher),
+                              "the second approval neither committed nor waited")
         aggregate_changed(live_database)
         seen: list[dict[str, Any]] = live_client.every_item(
             path, as_user=manager, limit=10, updated_since=since)

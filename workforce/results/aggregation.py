@@ -269,41 +269,58 @@ def _answers(session: Session, project_id: uuid.UUID, versions: list[TemplateVer
     # Work claimed before the first version has no template; with one version, every
     # other answer is under it and the claim time need not be read.
     several = len(versions) > 1
-    rows = _rows(session, select(_text(columns.task_id), _text(columns.trainer_id),
-                                 columns.claimed_at if several else null(), *picked)
-                 .where(columns.project_id == project_id,
-                        columns.state == AssignmentState.APPROVED.value,
-                        columns.claimed_at >= starts[0]))
-    for task_id, trainer_id, claimed_at, *values in rows:
-        number = (versions[bisect.bisect_right(starts, claimed_at) - 1].number if several
-                  else versions[0].number)
+    batches = _batches(session, select(_text(columns.task_id), _text(columns.trainer_id),
+                                       columns.claimed_at if several else null(), *picked)
+                       .where(columns.project_id == project_id,
+                              columns.state == AssignmentState.APPROVED.value,
+                              columns.claimed_at >= starts[0]))
+    for batch in batches:
+        if several:
+            _add_rows(found, batch, names, wanted, versions, starts)
+        elif batch:
+            # One version: the batch's columns as they come, no loop in Python per row.
+            task_ids, trainer_ids, _, *values = zip(*batch, strict=True)
+            found.tasks.extend(task_ids)
+            found.workers.extend(trainer_ids)
+            found.versions.extend([versions[0].number] * len(batch))
+            asked = wanted[versions[0].number]
+            for name, column in zip(names, values, strict=True):
+                found.values[name].extend(column if name in asked else [None] * len(batch))
+    return found
+
+
+def _add_rows(found: _Answers, batch: list[tuple[Any, ...]], names: list[str],
+              wanted: dict[int, set[str]], versions: list[TemplateVersion],
+              starts: list[datetime]) -> None:
+    """Answers of a project with several template versions: each counts with its own."""
+    for task_id, trainer_id, claimed_at, *values in batch:
+        number = versions[bisect.bisect_right(starts, claimed_at) - 1].number
         found.tasks.append(task_id)
         found.workers.append(trainer_id)
         found.versions.append(number)
         asked = wanted[number]
         for name, value in zip(names, values, strict=True):
             found.values[name].append(value if name in asked else None)
-    return found
 
 
-def _rows(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
-    """The statement's rows as plain tuples, streamed. On PostgreSQL straight from a
-    psycopg server-side cursor: SQLAlchemy's row objects cost a few microseconds each,
-    seconds at a million answers."""
+def _batches(session: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """The statement's rows as lists of plain tuples, streamed. On PostgreSQL straight
+    from a psycopg server-side cursor: SQLAlchemy's row objects cost a few microseconds
+    each, seconds at a million answers."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         result = connection.execute(stmt.execution_options(stream_results=True,
                                                            max_row_buffer=50_000))
         for batch in result.partitions(50_000):
-            yield from batch
+            yield [tuple(row) for row in batch]
         return
     compiled = stmt.compile(dialect=connection.dialect)
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor(name="aggregation_rows") as cursor:
-        cursor.itersize = 50_000
         cursor.execute(str(compiled), compiled.params)
-        yield from cursor
+        while batch := cursor.fetchmany(50_000):
+            yield batch
 
 
 def _text(column: Any) -> Any:
@@ -327,14 +344,18 @@ def _label(kind: str, value: Any) -> str:
     return ",".join(sorted(value)) if kind == "multi_choice" else str(value)
 
 
+def _among(column: list[Any], picked: list[int]) -> list[Any]:
+    """The column's values at ``picked`` (the whole column when every answer is)."""
+    return column if len(picked) == len(column) else [column[i] for i in picked]
+
+
 def _outcome(session: Session, project_id: uuid.UUID, data: _Answers, picked: list[int],
              name: str, kind: str, method: str) -> methods.Outcome:
-    tasks = [data.tasks[i] for i in picked]
-    column = data.values[name]
-    values = [column[i] for i in picked]
+    tasks = _among(data.tasks, picked)
+    values = _among(data.values[name], picked)
     if method in methods.CATEGORICAL:
-        return methods.categorical(method, tasks, [data.workers[i] for i in picked],
-                                   [_label(kind, v) for v in values])
+        labels = values if kind == "single_choice" else [_label(kind, v) for v in values]
+        return methods.categorical(method, tasks, _among(data.workers, picked), labels)
     if method in methods.NUMERIC:
         return methods.numeric(method, tasks, values)
     sides = _responses(session, project_id, set(tasks))
@@ -398,7 +419,7 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
     for name, (kind, method) in chosen.items():
         picked = _field_column(data, name)
         outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
-        answered = Counter(data.tasks[i] for i in picked)
+        answered = Counter(map(data.tasks.__getitem__, picked))
         version_of = _latest_versions(data, picked)
         done = 0
         for task, (value, confidence) in outcome.tasks.items():
@@ -455,9 +476,9 @@ def _write(session: Session, project_id: uuid.UUID,
            fresh: dict[tuple[str, str], _Fresh], now: datetime) -> list[tuple[str, str]]:
     """Insert new aggregates and update changed ones; the (task, field) written."""
     columns = TaskAggregate.__table__.c
-    stored = {(t, f): (m, v, c) for t, f, m, v, c in _rows(session, select(
+    stored = {(t, f): (m, v, c) for batch in _batches(session, select(
         _text(columns.task_id), columns.field, columns.method, columns.value,
-        columns.confidence).where(of_project(project_id)))}
+        columns.confidence).where(of_project(project_id))) for t, f, m, v, c in batch}
     new, changed = [], []
     for (task, name), found in fresh.items():
         old = stored.get((task, name))
