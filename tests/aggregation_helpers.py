@@ -14,6 +14,7 @@ from tests.factories import ProjectFactory, TaskFactory, UserFactory
 from workforce import clock
 from workforce.accounts.models import User
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
+from workforce.results import aggregates
 from workforce.results.models import TemplateVersion
 
 OPTIONS = [{"value": "yue-HK", "label": "Hong Kong"}, {"value": "yue-CN", "label": "Guangzhou"}]
@@ -72,5 +73,8 @@ def approve(session: Session, task: Task, trainer: User, answer: Any, *,
         gold_score=None if gold_correct is None else Decimal(int(gold_correct)),
         reviewed_at=reviewed if state is AssignmentState.APPROVED else None)
     session.add(assignment)
+    if state is AssignmentState.APPROVED:
+        # What the approving service does in its transaction (``reviews._approve``).
+        aggregates.answer_approved(session, task.project_id, task.id, reviewed)
     session.commit()
     return assignment

@@ -58,10 +58,14 @@ class Window:
     def join(self, session: Session) -> None:
         self.waiters.append(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
+    def waiting(self, session: Session) -> bool:
+        """Whether one of the joined transactions waits for a lock now."""
+        return bool(session.execute(_SOMEONE_WAITS, {"pids": list(self.waiters)}).scalar_one())
+
     def hold(self, session: Session) -> None:
         deadline = time.monotonic() + self.timeout
         while not self.hit.is_set():
-            if session.execute(_SOMEONE_WAITS, {"pids": list(self.waiters)}).scalar_one():
+            if self.waiting(session):
                 self.hit.set()
             elif time.monotonic() > deadline:
                 raise AssertionError("the race missed its window: no transaction waited")

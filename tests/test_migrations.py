@@ -242,7 +242,7 @@ def test_0024_keeps_one_aggregate_per_task_and_field(
     migrate.upgrade(settings, "head", connection=connection)
 
     task = TaskFactory(project=ProjectFactory())
-    row = {"task_id": task.id, "project_id": task.project_id, "field": "label",
+    row = {"task_id": task.id, "field": "label",
            "kind": "single_choice", "method": "dawid_skene", "value": "hk",
            "confidence": 0.9, "answers_count": 3, "template_version": 1,
            "computed_at": datetime(2030, 1, 7, tzinfo=UTC)}

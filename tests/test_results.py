@@ -20,7 +20,7 @@ from tests.factories import ProjectFactory, StaffFactory, TaskFactory, UserFacto
 from workforce import clock
 from workforce.accounts.models import Role, User
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
-from workforce.results import exports
+from workforce.results import aggregates, exports
 from workforce.results.aggregates import TaskAggregate
 from workforce.results.fields import check_fields
 from workforce.results.models import TemplateVersion
@@ -62,6 +62,7 @@ def approved(session: Session, task: Task, trainer: User, answer: Any, at: datet
         revealed_at=at - timedelta(hours=1), lease_expires_at=at, submitted_at=at,
         answer=answer, active_seconds=60, reviewed_at=at)
     session.add(assignment)
+    aggregates.answer_approved(session, task.project_id, task.id, at)  # as reviews do
     session.commit()
     return assignment
 
@@ -69,9 +70,10 @@ def approved(session: Session, task: Task, trainer: User, answer: Any, at: datet
 def aggregated(session: Session, task: Task, field: str, value: Any, confidence: float,
                at: datetime) -> None:
     session.add(TaskAggregate(
-        task_id=task.id, project_id=task.project_id, field=field, kind="single_choice",
+        task_id=task.id, field=field, kind="single_choice",
         method="dawid_skene", value=value, confidence=confidence, answers_count=2,
         template_version=1, computed_at=at))
+    aggregates.aggregates_written(session, task.project_id, [task.id], at)  # as the job does
     session.commit()
 
 
@@ -138,8 +140,11 @@ def test_tasks_without_an_approved_answer_are_not_listed(client: ApiClient,
                                                          session: Session) -> None:
     project, _, _ = labelled_project(session, tasks=1)
     task = TaskFactory(project=project)
-    pending = approved(session, task, UserFactory(), {"accent": "yue-HK"}, _start())
-    pending.state = AssignmentState.SUBMITTED
+    session.add(Assignment(
+        task_id=task.id, project_id=project.id, trainer_id=UserFactory().id,
+        state=AssignmentState.SUBMITTED, claimed_at=_start(), revealed_at=_start(),
+        lease_expires_at=_start() + timedelta(hours=1), submitted_at=_start(),
+        answer={"accent": "yue-HK"}, active_seconds=60))
     session.commit()
     assert [i["external_id"] for i in results(client, manager_of(session, project),
                                               project)] == ["clip-0"]
@@ -284,6 +289,7 @@ def _bulk(session: Session, project: Project, count: int) -> None:
             state=AssignmentState.APPROVED, claimed_at=_start(), revealed_at=_start(),
             lease_expires_at=_start(), submitted_at=_start(), answer={"accent": "yue-HK"},
             reviewed_at=_start() + timedelta(seconds=n)))
+        aggregates.answer_approved(session, project.id, task.id, _start() + timedelta(seconds=n))
     session.commit()
 
 
@@ -334,10 +340,10 @@ def test_the_stream_is_read_by_one_statement_and_a_lookup_per_batch(session: Ses
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     assert sum(chunk.count("\n") for chunk in chunks) == 7
-    tasks_reads = [s for s in statements if "FROM tasks" in s and "changes" in s]
+    tasks_reads = [s for s in statements if "FROM tasks" in s and "results_updated_at" in s]
     assert len(tasks_reads) == 1  # the tasks: one statement, read a batch at a time
     answer_reads = [s for s in statements
-                    if "FROM task_assignments" in s and "changes" not in s]
+                    if "FROM task_assignments" in s]
     assert len(answer_reads) == 3  # their answers: one read per batch of 3
 
 

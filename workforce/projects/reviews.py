@@ -65,7 +65,7 @@ from workforce.projects.models import (
     RejectionCategory,
     Task,
 )
-from workforce.results import gold, templates
+from workforce.results import aggregates, gold, templates
 from workforce.results.answers import rendered
 from workforce.results.models import TemplateVersion
 from workforce.wellbeing import filters as wellbeing_filters
@@ -197,6 +197,9 @@ def _approve(
     action: str,
 ) -> Money | None:
     before = _snapshot(assignment)
+    # Before the task is written: an aggregation run takes the project's stamp lock
+    # before it writes tasks too (the same order, so no deadlock).
+    aggregates.answer_approved(session, assignment.project_id, assignment.task_id, now)
     lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.APPROVED)
     assignment.auto_approved = auto
     if assignment.reviewed_at is None or auto:
@@ -662,7 +665,9 @@ def auto_approve_submissions(session: Session, *, now: datetime, limit: int) -> 
         ).all()
 
     approved = due(AssignmentState.SUBMITTED, Assignment.submitted_at)
-    for assignment in approved:
+    # Project by project: each approval locks its project's results stamp (see
+    # ``_approve``), and two schedulers taking them in the same order never deadlock.
+    for assignment in sorted(approved, key=lambda a: str(a.project_id)):
         money = _approve(session, SCHEDULER, assignment, now, auto=True,
                          action="task.auto_approved")
         project = assignment.project

@@ -1,13 +1,25 @@
 """The aggregated answer of each task, per template field, and each project's aggregation
 settings and watermark (issue 16).
 
-``task_aggregates`` holds one row per task and field: the label (or number, or preferred
-side) the project's method concluded from the task's final answers, with its confidence.
+``task_aggregates`` holds one row per task and field (its primary key, the table's only
+index: a project's first run writes a row per task and maintains one index, not three):
+the label (or number, or preferred side) the project's method concluded from the task's
+final answers, with its confidence.
 The aggregation job (``results.aggregation``) writes it; every reader goes through
 :func:`for_tasks`. ``project_aggregations`` holds a project's choices (method per field,
 confidence target, maximum redundancy) and what the job last did, so that it recomputes
 only projects with new final answers (``answers_seen_at``) or a manager's request
 (``requested_at``).
+
+Every change to a task's results (an approval, an aggregate written) takes a *stamp*
+(:func:`next_stamp`): the project's next ``changed_at``, strictly later than the one
+before, taken under the lock of the project's aggregation row, which the transaction
+holds until it ends. Stamps are therefore committed in the order they are given: once
+a reader sees a stamp, every smaller stamp of the project is committed or gone, and a
+transaction still open will commit a larger one. The job's watermark and the results'
+``updated_since`` compare stamps, so a late commit is never passed over. The price:
+within one project, the end of an approval (from its stamp to its commit) waits for
+any other approval's, and an aggregation run's last step for both.
 
 This module stays light (no crowd-kit, no pandas): the models are imported everywhere.
 """
@@ -15,24 +27,38 @@ This module stays light (no crowd-kit, no pandas): the models are imported every
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workforce import clock
-from workforce.db import Base, IdMixin, json_type
+from workforce.db import Base, json_type
 from workforce.money import Money
 from workforce.projects import access
+from workforce.projects.models import Task
 
 METHODS = ("majority_vote", "dawid_skene", "glad", "mace", "mean_ci", "median_ci",
            "bradley_terry", "noisy_bt")
 
 
-class TaskAggregate(IdMixin, Base):
+class TaskAggregate(Base):
     """One task's aggregate for one field. ``value`` is the label (choices), the number
     with its interval ({"mean", "median", "ci_low", "ci_high", "n"}) or the pairwise
     verdict ({"preferred": "A"|"B"|"tie", "probability": p, "scores": {...}});
@@ -41,16 +67,13 @@ class TaskAggregate(IdMixin, Base):
 
     __tablename__ = "task_aggregates"
     __table_args__ = (
-        UniqueConstraint("task_id", "field"),
         CheckConstraint("answers_count >= 0", name="answers_count_not_negative"),
         CheckConstraint("confidence IS NULL OR (confidence >= 0 AND confidence <= 1)",
                         name="confidence_probability"),
     )
 
-    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"))
-    # Denormalised from the task: the job and the exports scan one project at a time.
-    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"), index=True)
-    field: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(32))
     value: Mapped[Any] = mapped_column(json_type())
@@ -65,7 +88,9 @@ class ProjectAggregation(Base):
 
     ``methods`` maps a template field's name to its method (unset fields use their
     kind's default); ``confidence_target`` and ``max_redundancy`` turn on dynamic overlap.
-    ``answers_seen_at`` is the latest approval the last computation included;
+    ``changed_at`` is the project's last stamp (see the module), ``answers_changed_at``
+    the last approval's; ``answers_seen_at`` the approval stamp the last computation
+    included (the project needs a run while it is behind ``answers_changed_at``);
     ``requested_at`` a manager's request not yet served when it is after
     ``computed_at``. ``summary`` is what the last run found (counts per field, methods).
     """
@@ -86,11 +111,76 @@ class ProjectAggregation(Base):
     confidence_target: Mapped[float | None] = mapped_column(Float)
     max_redundancy: Mapped[int | None]
     requested_at: Mapped[datetime | None]
+    changed_at: Mapped[datetime | None]
+    answers_changed_at: Mapped[datetime | None]
     answers_seen_at: Mapped[datetime | None]
     computed_at: Mapped[datetime | None]
     # Slots dynamic overlap has added to the project's tasks, all runs together.
     extra_slots: Mapped[int] = mapped_column(default=0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(json_type())
+
+
+def settings_row(session: Session, project_id: uuid.UUID) -> ProjectAggregation:
+    """The project's aggregation row, made (with the defaults) on first use."""
+    row = session.get(ProjectAggregation, project_id)
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = ProjectAggregation(project_id=project_id, methods={})
+                session.add(row)
+        except IntegrityError:  # another transaction made it first
+            row = session.get(ProjectAggregation, project_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def next_stamp(session: Session, project_id: uuid.UUID,
+               now: datetime) -> tuple[ProjectAggregation, datetime]:
+    """The project's next results stamp (``now``, or just after the last one if that is
+    not earlier), and its aggregation row, locked until the transaction ends."""
+    row = settings_row(session, project_id)
+    session.refresh(row, ["changed_at"], with_for_update=True)
+    last = row.changed_at
+    stamp = now if last is None or now > last else last + timedelta(microseconds=1)
+    row.changed_at = stamp
+    return row, stamp
+
+
+def answer_approved(session: Session, project_id: uuid.UUID, task_id: uuid.UUID,
+                    now: datetime) -> datetime:
+    """Record, in the approving transaction, that the task's results changed: the task
+    and the project's ``answers_changed_at`` (the job's watermark) take a stamp."""
+    row, stamp = next_stamp(session, project_id, now)
+    row.answers_changed_at = stamp
+    _stamp(session, stamp, [task_id])
+    return stamp
+
+
+def aggregates_written(session: Session, project_id: uuid.UUID,
+                       task_ids: Sequence[uuid.UUID | str], now: datetime) -> None:
+    """Record, in the aggregation run's transaction, that these tasks' aggregates were
+    written: they take a stamp (one for all)."""
+    if task_ids:
+        _stamp(session, next_stamp(session, project_id, now)[1], task_ids)
+
+
+def _stamp(session: Session, stamp: datetime, task_ids: Sequence[uuid.UUID | str]) -> None:
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    chunk = len(task_ids) if postgresql else 1000  # SQLite: a bounded IN list
+    for start in range(0, len(task_ids), chunk):
+        ids = [str(i) for i in task_ids[start:start + chunk]]
+        # PostgreSQL: one array parameter, whatever the count (the job stamps every task
+        # of a project's first run at once).
+        among = (Task.id == any_(cast(bindparam("ids", ids, type_=ARRAY(String)), ARRAY(Uuid)))
+                 if postgresql else Task.id.in_([uuid.UUID(i) for i in ids]))
+        session.execute(update(Task).where(among).values(results_updated_at=stamp)
+                        .execution_options(synchronize_session=False))
+
+
+def of_project(project_id: uuid.UUID) -> Any:
+    """The condition picking a project's aggregates, through its tasks (the table holds
+    no project: one foreign key less to check per row written)."""
+    return TaskAggregate.task_id.in_(select(Task.id).where(Task.project_id == project_id))
 
 
 @dataclass(frozen=True)

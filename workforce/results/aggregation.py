@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -35,8 +34,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, cast, exists, func, insert, null, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    String,
+    cast,
+    exists,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from workforce import clock
@@ -47,7 +55,14 @@ from workforce.money import Money
 from workforce.projects import access, services
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
 from workforce.results import methods
-from workforce.results.aggregates import ProjectAggregation, TaskAggregate, extra_slots_cost
+from workforce.results.aggregates import (
+    ProjectAggregation,
+    TaskAggregate,
+    aggregates_written,
+    extra_slots_cost,
+    of_project,
+    settings_row,
+)
 from workforce.results.models import TemplateVersion
 
 PENDING = (AssignmentState.LEASED, AssignmentState.SUBMITTED,
@@ -76,20 +91,6 @@ def effective_methods(fields: Iterable[dict[str, Any]],
             method = chosen.get(spec["name"])
             found[spec["name"]] = (spec["kind"], method if method in allowed else allowed[0])
     return found
-
-
-def settings_row(session: Session, project_id: uuid.UUID) -> ProjectAggregation:
-    """The project's aggregation row, made (with the defaults) on first use."""
-    row = session.get(ProjectAggregation, project_id)
-    if row is None:
-        try:
-            with session.begin_nested():
-                row = ProjectAggregation(project_id=project_id, methods={})
-                session.add(row)
-        except IntegrityError:  # another transaction made it first
-            row = session.get(ProjectAggregation, project_id, populate_existing=True)
-    assert row is not None
-    return row
 
 
 def update_settings(session: Session, manager: User, project_id: uuid.UUID, *,
@@ -163,7 +164,7 @@ def get_state(session: Session, staff: User, project_id: uuid.UUID) -> Aggregati
         select(func.count(func.distinct(TaskAggregate.task_id)), func.count(),
                func.count().filter(TaskAggregate.confidence < row.confidence_target)
                if row.confidence_target is not None else func.sum(0))
-        .where(TaskAggregate.project_id == project.id)).one()
+        .where(of_project(project.id))).one()
     return AggregationState(
         project_id=project.id,
         fields=[{"field": name, "kind": kind, "method": method}
@@ -193,27 +194,19 @@ def request(session: Session, manager: User, project_id: uuid.UUID) -> Aggregati
 # --- which projects changed -----------------------------------------------------------
 
 
-def _latest_approval() -> Any:
-    # Projects without a template have nothing to aggregate.
-    templated = select(TemplateVersion.project_id)
-    return (select(Assignment.project_id, func.max(Assignment.reviewed_at).label("latest"))
-            .where(Assignment.state == AssignmentState.APPROVED,
-                   Assignment.project_id.in_(templated))
-            .group_by(Assignment.project_id).subquery())
-
-
 def changed_projects(session: Session) -> list[uuid.UUID]:
-    """Projects with an approval after their last computation, or a request not yet
-    served (those first)."""
-    latest = _latest_approval()
+    """Projects with an approval after their last computation's (stamps, see
+    ``aggregates``), or a request not yet served (those first). Projects without a
+    template have nothing to aggregate."""
     row = ProjectAggregation
-    stmt = (select(latest.c.project_id)
-            .outerjoin(row, row.project_id == latest.c.project_id)
-            .where(or_(row.answers_seen_at.is_(None), latest.c.latest > row.answers_seen_at)))
+    templated = select(TemplateVersion.project_id)
+    behind = select(row.project_id).where(
+        row.project_id.in_(templated), row.answers_changed_at.is_not(None),
+        or_(row.answers_seen_at.is_(None), row.answers_changed_at > row.answers_seen_at))
     requested = select(row.project_id).where(
         row.requested_at.is_not(None),
         or_(row.computed_at.is_(None), row.requested_at > row.computed_at))
-    return list(dict.fromkeys([*session.scalars(requested), *session.scalars(stmt)]))
+    return list(dict.fromkeys([*session.scalars(requested), *session.scalars(behind)]))
 
 
 def lock_for_run(session: Session, project_id: uuid.UUID) -> ProjectAggregation | None:
@@ -276,41 +269,58 @@ def _answers(session: Session, project_id: uuid.UUID, versions: list[TemplateVer
     # Work claimed before the first version has no template; with one version, every
     # other answer is under it and the claim time need not be read.
     several = len(versions) > 1
-    rows = _rows(session, select(_text(columns.task_id), _text(columns.trainer_id),
-                                 columns.claimed_at if several else null(), *picked)
-                 .where(columns.project_id == project_id,
-                        columns.state == AssignmentState.APPROVED.value,
-                        columns.claimed_at >= starts[0]))
-    for task_id, trainer_id, claimed_at, *values in rows:
-        number = (versions[bisect.bisect_right(starts, claimed_at) - 1].number if several
-                  else versions[0].number)
+    batches = _batches(session, select(_text(columns.task_id), _text(columns.trainer_id),
+                                       columns.claimed_at if several else null(), *picked)
+                       .where(columns.project_id == project_id,
+                              columns.state == AssignmentState.APPROVED.value,
+                              columns.claimed_at >= starts[0]))
+    for batch in batches:
+        if several:
+            _add_rows(found, batch, names, wanted, versions, starts)
+        elif batch:
+            # One version: the batch's columns as they come, no loop in Python per row.
+            task_ids, trainer_ids, _, *values = zip(*batch, strict=True)
+            found.tasks.extend(task_ids)
+            found.workers.extend(trainer_ids)
+            found.versions.extend([versions[0].number] * len(batch))
+            asked = wanted[versions[0].number]
+            for name, column in zip(names, values, strict=True):
+                found.values[name].extend(column if name in asked else [None] * len(batch))
+    return found
+
+
+def _add_rows(found: _Answers, batch: list[tuple[Any, ...]], names: list[str],
+              wanted: dict[int, set[str]], versions: list[TemplateVersion],
+              starts: list[datetime]) -> None:
+    """Answers of a project with several template versions: each counts with its own."""
+    for task_id, trainer_id, claimed_at, *values in batch:
+        number = versions[bisect.bisect_right(starts, claimed_at) - 1].number
         found.tasks.append(task_id)
         found.workers.append(trainer_id)
         found.versions.append(number)
         asked = wanted[number]
         for name, value in zip(names, values, strict=True):
             found.values[name].append(value if name in asked else None)
-    return found
 
 
-def _rows(session: Session, stmt: Any) -> Iterator[tuple[Any, ...]]:
-    """The statement's rows as plain tuples, streamed. On PostgreSQL straight from a
-    psycopg server-side cursor: SQLAlchemy's row objects cost a few microseconds each,
-    seconds at a million answers."""
+def _batches(session: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """The statement's rows as lists of plain tuples, streamed. On PostgreSQL straight
+    from a psycopg server-side cursor: SQLAlchemy's row objects cost a few microseconds
+    each, seconds at a million answers."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         result = connection.execute(stmt.execution_options(stream_results=True,
                                                            max_row_buffer=50_000))
         for batch in result.partitions(50_000):
-            yield from batch
+            yield [tuple(row) for row in batch]
         return
     compiled = stmt.compile(dialect=connection.dialect)
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor(name="aggregation_rows") as cursor:
-        cursor.itersize = 50_000
         cursor.execute(str(compiled), compiled.params)
-        yield from cursor
+        while batch := cursor.fetchmany(50_000):
+            yield batch
 
 
 def _text(column: Any) -> Any:
@@ -334,14 +344,18 @@ def _label(kind: str, value: Any) -> str:
     return ",".join(sorted(value)) if kind == "multi_choice" else str(value)
 
 
+def _among(column: list[Any], picked: list[int]) -> list[Any]:
+    """The column's values at ``picked`` (the whole column when every answer is)."""
+    return column if len(picked) == len(column) else [column[i] for i in picked]
+
+
 def _outcome(session: Session, project_id: uuid.UUID, data: _Answers, picked: list[int],
              name: str, kind: str, method: str) -> methods.Outcome:
-    tasks = [data.tasks[i] for i in picked]
-    column = data.values[name]
-    values = [column[i] for i in picked]
+    tasks = _among(data.tasks, picked)
+    values = _among(data.values[name], picked)
     if method in methods.CATEGORICAL:
-        return methods.categorical(method, tasks, [data.workers[i] for i in picked],
-                                   [_label(kind, v) for v in values])
+        labels = values if kind == "single_choice" else [_label(kind, v) for v in values]
+        return methods.categorical(method, tasks, _among(data.workers, picked), labels)
     if method in methods.NUMERIC:
         return methods.numeric(method, tasks, values)
     sides = _responses(session, project_id, set(tasks))
@@ -375,10 +389,11 @@ def _sides(payload: Any) -> tuple[str, str]:
 def aggregate_project(session: Session, row: ProjectAggregation,
                       now: datetime) -> RunResult:
     """Recompute the aggregates of the project's final tasks, write what changed, add
-    slots under dynamic overlap, and move the watermark."""
+    slots under dynamic overlap, and move the watermark: to the last approval's stamp
+    as read before the answers, so an approval committed later (whose stamp is later:
+    see ``aggregates``) leaves the project behind for the next run."""
     project_id = row.project_id
-    seen = session.scalar(select(func.max(Assignment.reviewed_at)).where(
-        Assignment.project_id == project_id, Assignment.state == AssignmentState.APPROVED))
+    seen = row.answers_changed_at
     versions = list(session.scalars(select(TemplateVersion)
                                     .where(TemplateVersion.project_id == project_id)
                                     .order_by(TemplateVersion.number)))
@@ -396,6 +411,7 @@ def aggregate_project(session: Session, row: ProjectAggregation,
 
 def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateVersion],
              chosen: dict[str, tuple[str, str]], now: datetime) -> RunResult:
+    methods.import_in_background()  # while the answers are read
     data = _answers(session, row.project_id, versions, chosen)
     final = final_tasks(session, row.project_id)
     result = RunResult()
@@ -403,7 +419,7 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
     for name, (kind, method) in chosen.items():
         picked = _field_column(data, name)
         outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
-        answered = Counter(data.tasks[i] for i in picked)
+        answered = Counter(map(data.tasks.__getitem__, picked))
         version_of = _latest_versions(data, picked)
         done = 0
         for task, (value, confidence) in outcome.tasks.items():
@@ -419,8 +435,14 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
             result.skills[name] = {str(uuid.UUID(str(w))): s
                                    for w, s in outcome.skills.items()}
     del data
-    result.written = _write(session, row.project_id, fresh, now)
+    written = _write(session, row.project_id, fresh, now)
+    result.written = len(written)
     result.tasks = len({task for task, _ in fresh})
+    # The tasks' results changed: they take a stamp, and from here to the commit the
+    # project's approvals wait (the lock comes before any task is written: ``reviews``
+    # takes it in the same order).
+    aggregates_written(session, row.project_id, sorted({task for task, _ in written}),
+                       clock.now())
     result.slots_added = _add_slots(session, row, fresh)
     return result
 
@@ -451,57 +473,48 @@ class _Fresh(NamedTuple):
 
 
 def _write(session: Session, project_id: uuid.UUID,
-           fresh: dict[tuple[str, str], _Fresh], now: datetime) -> int:
-    """Insert new aggregates and update changed ones; how many rows were written."""
+           fresh: dict[tuple[str, str], _Fresh], now: datetime) -> list[tuple[str, str]]:
+    """Insert new aggregates and update changed ones; the (task, field) written."""
     columns = TaskAggregate.__table__.c
-    stored = {(t, f): (i, m, v, c) for i, t, f, m, v, c in _rows(session, select(
-        columns.id, _text(columns.task_id), columns.field, columns.method, columns.value,
-        columns.confidence).where(columns.project_id == project_id))}
+    stored = {(t, f): (m, v, c) for batch in _batches(session, select(
+        _text(columns.task_id), columns.field, columns.method, columns.value,
+        columns.confidence).where(of_project(project_id))) for t, f, m, v, c in batch}
     new, changed = [], []
     for (task, name), found in fresh.items():
         old = stored.get((task, name))
         if old is None:
             new.append((task, name, found))
-        elif (old[1], old[2], old[3]) != (found.method, found.value, found.confidence):
-            changed.append({"id": old[0], **found._asdict(), "computed_at": now})
-    _insert(session, project_id, new, now)
+        elif old != (found.method, found.value, found.confidence):
+            changed.append({"task_id": uuid.UUID(task), "field": name, **found._asdict(),
+                            "computed_at": now})
+    _insert(session, new, now)
     if changed:
         session.execute(update(TaskAggregate), changed)
-    return len(new) + len(changed)
+    return [(task, name) for task, name, _ in new] + [
+        (str(c["task_id"]), c["field"]) for c in changed]
 
 
-def _insert(session: Session, project_id: uuid.UUID,
-            rows: list[tuple[str, str, _Fresh]], now: datetime) -> None:
+def _insert(session: Session, rows: list[tuple[str, str, _Fresh]], now: datetime) -> None:
     """New aggregates: PostgreSQL's COPY (a project's first run writes one row per task
     and field, hundreds of thousands at once), an executemany elsewhere."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         for start in range(0, len(rows), 5000):
             session.execute(insert(TaskAggregate), [
-                {"id": uuid.uuid4(), "task_id": uuid.UUID(task), "project_id": project_id,
-                 "field": name, **found._asdict(), "computed_at": now}
+                {"task_id": uuid.UUID(task), "field": name, **found._asdict(),
+                 "computed_at": now}
                 for task, name, found in rows[start:start + 5000]])
         return
     driver = connection.connection.driver_connection
     assert driver is not None
     tail = f"\t{now.isoformat()}\n"
     with driver.cursor() as cursor, cursor.copy(
-            "COPY task_aggregates (id, task_id, project_id, field, kind, method, value, "
-            "confidence, answers_count, template_version, computed_at) FROM STDIN") as copy:
+            "COPY task_aggregates (task_id, field, kind, method, value, confidence, "
+            "answers_count, template_version, computed_at) FROM STDIN") as copy:
         for start in range(0, len(rows), 10_000):
-            batch = rows[start:start + 10_000]
-            ids = _random_ids(len(batch))
             copy.write("".join(
-                f"{row_id}\t{task}\t{project_id}\t{name}\t{_copy_fields(found)}{tail}"
-                for row_id, (task, name, found) in zip(ids, batch, strict=True)))
-
-
-def _random_ids(count: int) -> list[str]:
-    """Version-4 UUIDs as 32 hex digits (which PostgreSQL reads), from one read of the
-    system's randomness: uuid.uuid4() one by one costs seconds at a million rows."""
-    hexes = os.urandom(16 * count).hex()
-    return [f"{h[:12]}4{h[13:16]}{'89ab'[int(h[16], 16) & 3]}{h[17:32]}"
-            for h in (hexes[k:k + 32] for k in range(0, 32 * count, 32))]
+                f"{task}\t{name}\t{_copy_fields(found)}{tail}"
+                for task, name, found in rows[start:start + 10_000]))
 
 
 def _copy_fields(found: _Fresh) -> str:

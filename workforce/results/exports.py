@@ -4,12 +4,14 @@ aggregates, as pages (the API) and as a stream (the downloads and the CLI).
 Rules worth knowing:
 
 - A task is listed once it has a result: an approved answer or a computed aggregate.
-  Its ``updated_at`` is the latest of its answers' approvals and its aggregates'
-  computations; tasks come in ``(updated_at, task id)`` order, so an incremental sync
-  that asks for ``updated_since`` = the last ``updated_at`` it read gets every task that
-  changed since (that last one again: ``>=``, so equal times are never lost). A task that
-  changes during a sync moves to the end and comes again, never missed; rows are keyed
-  by task id.
+  Its ``updated_at`` is the stamp of its last change (an approval, an aggregate written),
+  stored on the task (``results_updated_at``, indexed with the project and the id);
+  tasks come in ``(updated_at, task id)`` order, so an incremental sync that asks for
+  ``updated_since`` = the last ``updated_at`` it read gets every task that changed since
+  (that last one again: ``>=``, so equal times are never lost). A task that changes
+  during a sync moves to the end and comes again, never missed; rows are keyed by task
+  id. Stamps are committed in their order (``results.aggregates``), so a change
+  committed after a reader passed its time cannot exist: it would carry a later stamp.
 - Trainers appear as a pseudonym: HMAC-SHA256 with a server secret over the project's
   and the trainer's ids, cut to 80 bits, base32. The same trainer has the same pseudonym
   in every export of a project and another one in each other project; neither their
@@ -50,7 +52,6 @@ from sqlalchemy import (
     func,
     select,
     text,
-    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -61,7 +62,7 @@ from workforce.errors import NotFound
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
-from workforce.results.aggregates import Aggregate, TaskAggregate, for_tasks
+from workforce.results.aggregates import Aggregate, for_tasks, of_project
 from workforce.results.fields import PAIRWISE_SIDES
 from workforce.results.models import TemplateVersion
 
@@ -84,28 +85,15 @@ def pseudonym(secret: str, project_id: uuid.UUID, trainer_id: uuid.UUID) -> str:
 # --- what is read ----------------------------------------------------------------------
 
 
-def _updates(project_id: uuid.UUID) -> Any:
-    """Per task with a result: when it last changed (an approval, an aggregate)."""
-    approved = select(Assignment.task_id.label("task_id"), Assignment.reviewed_at.label("at")
-                      ).where(Assignment.project_id == project_id,
-                              Assignment.state == AssignmentState.APPROVED)
-    computed = select(TaskAggregate.task_id, TaskAggregate.computed_at
-                      ).where(TaskAggregate.project_id == project_id)
-    changes = union_all(approved, computed).subquery("changes")
-    return (select(changes.c.task_id, func.max(changes.c.at).label("updated_at"))
-            .group_by(changes.c.task_id).subquery("updates"))
-
-
 def _tasks(project_id: uuid.UUID, since: datetime | None, *, payload: bool = False
            ) -> tuple[Select[Any], tuple[Any, ...]]:
-    """The tasks with a result (id, external id, updated at[, payload]) and their order."""
-    updates = _updates(project_id)
-    columns = [Task.id, Task.external_id, updates.c.updated_at, *([Task.payload] * payload)]
-    stmt = (select(*columns).join(updates, updates.c.task_id == Task.id)
-            .where(Task.project_id == project_id))
-    if since is not None:
-        stmt = stmt.where(updates.c.updated_at >= since)
-    return stmt, (updates.c.updated_at.nulls_last(), Task.id)
+    """The tasks with a result (id, external id, updated at[, payload]) and their order
+    (that of the index ``ix_tasks_project_results``)."""
+    columns = [Task.id, Task.external_id, Task.results_updated_at, *([Task.payload] * payload)]
+    stmt = select(*columns).where(Task.project_id == project_id,
+                                  Task.results_updated_at >= since if since is not None
+                                  else Task.results_updated_at.is_not(None))
+    return stmt, (Task.results_updated_at.nulls_last(), Task.id)
 
 
 class _Versions:
@@ -309,8 +297,8 @@ def result_rows(
             # "Etc/UTC", would cost a conversion per time read.
             session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
         reader = _Reader(session, project_id, secret)
-        reader.aggregated = session.scalar(select(
-            exists().where(TaskAggregate.project_id == project_id))) or False
+        reader.aggregated = session.scalar(select(exists().where(of_project(project_id)))) \
+            or False
         stmt, order = _tasks(project_id, since, payload=payload)
         # Through the Core (no ORM loading per row); yield_per on the statement alone.
         result = connection.execute(stmt.order_by(*order).execution_options(yield_per=batch))

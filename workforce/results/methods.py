@@ -10,8 +10,11 @@ scheduler or from the command line only).
 
 from __future__ import annotations
 
+import importlib
 import math
 import statistics
+import sys
+import threading
 import warnings
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
@@ -64,6 +67,15 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def import_in_background() -> None:
+    """Start importing crowd-kit (and pandas, scipy) in a thread, so that the seconds it
+    takes pass while the caller waits on the database; the first use then waits for it
+    (Python's import lock) rather than importing again."""
+    if "crowdkit.aggregation" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("crowdkit.aggregation",),
+                         name="import crowd-kit", daemon=True).start()
+
+
 def _frame(columns: dict[str, Sequence[Any]]) -> Any:
     import pandas as pd
 
@@ -93,22 +105,32 @@ def categorical(method: str, tasks: Sequence[Hashable], workers: Sequence[Hashab
     data = _frame({"task": task_codes, "worker": worker_codes, "label": labels})
     with _quiet():
         probas = model.fit_predict_proba(data)
-    values = probas.to_numpy()
-    best = values.argmax(axis=1)
-    columns = list(probas.columns)
-    for row, code in enumerate(probas.index):
-        confidence = float(values[row, best[row]])
-        outcome.tasks[task_ids[code]] = (columns[best[row]], min(max(confidence, 0.0), 1.0))
+    outcome.tasks = _best(probas, task_ids)
     outcome.skills = {worker_ids[code]: skill
                       for code, skill in _skills(method, model, data).items()}
     return outcome
 
 
-def _codes(ids: Sequence[Hashable]) -> tuple[list[Hashable], list[int]]:
-    """The distinct ids in order of appearance, and each id's index among them."""
-    index: dict[Hashable, int] = {}
-    codes = [index.setdefault(i, len(index)) for i in ids]
-    return list(index), codes
+def _best(probas: Any, task_ids: Any) -> dict[Hashable, tuple[Any, float | None]]:
+    """{task: (its most probable label, that probability)}, from a frame of posteriors
+    (a row per task code, a column per label), by whole columns rather than per row."""
+    import numpy as np
+
+    values = probas.to_numpy()
+    best = values.argmax(axis=1)
+    labels = np.asarray(probas.columns, dtype=object)[best].tolist()
+    confidences = np.clip(values[np.arange(len(best)), best], 0.0, 1.0).tolist()
+    tasks = task_ids[probas.index.to_numpy()].tolist()
+    return dict(zip(tasks, zip(labels, confidences, strict=True), strict=True))
+
+
+def _codes(ids: Sequence[Hashable]) -> tuple[Any, Any]:
+    """The distinct ids in order of appearance (an array), and each id's index among
+    them: pandas' factorize, in C rather than a Python loop over every answer."""
+    import pandas as pd
+
+    codes, uniques = pd.Series(ids, dtype=object).factorize()
+    return uniques.to_numpy(dtype=object), codes
 
 
 def _skills(method: str, model: Any, data: Any) -> dict[Hashable, float]:
