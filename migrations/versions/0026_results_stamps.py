@@ -2,7 +2,7 @@
 project's last stamp and last approval's stamp (the aggregation job's watermark), and
 task_aggregates keyed by (task_id, field) alone, without its copy of the project (issue 16)
 
-Revision ID: 0026_aggfix
+Revision ID: 0026
 Revises: 0025
 Create Date: 2026-12-07 12:00:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026_aggfix"
+revision: str = "0026"
 down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
