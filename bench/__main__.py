@@ -7,7 +7,9 @@
     python -m bench drop --size full            # drop a kept database
 
 The database is ``workforce_bench_<size>`` on ``WORKFORCE_BENCH_SERVER`` (default
-``postgresql://postgres@127.0.0.1:5432``); it is dropped after the run unless ``--keep``.
+``postgresql://postgres@127.0.0.1:5432``; ``WORKFORCE_BENCH_PREFIX`` replaces
+``workforce_bench``, for several people sharing one server); it is dropped after the run
+unless ``--keep``.
 The figures go to ``bench/RESULTS.md`` (the section of that size) and
 ``var/bench/results-<size>.json``.
 """
@@ -60,7 +62,7 @@ def main() -> None:
 def generate_(size: str, overrides: tuple[str, ...], resume_at: str | None) -> None:
     """Create and fill the size's database (and keep it)."""
     chosen = size_named(size, **_overrides(overrides))
-    name = f"workforce_bench_{size}"
+    name = database.name_for(size)
     if resume_at is None:
         _check_disk(chosen)
         database.create(name)
@@ -76,7 +78,7 @@ main.add_command(generate_, name="generate")
 @click.option("--size", type=click.Choice(list(SIZES)), default="small", show_default=True)
 def drop(size: str) -> None:
     """Drop the size's database."""
-    database.drop(f"workforce_bench_{size}")
+    database.drop(database.name_for(size))
 
 
 @main.command()
@@ -91,7 +93,7 @@ def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tu
         senders: int) -> None:
     """Generate (unless --reuse), run the benchmarks, write bench/RESULTS.md."""
     chosen = size_named(size, **_overrides(overrides))
-    name = f"workforce_bench_{size}"
+    name = database.name_for(size)
     workdir = ROOT / "var" / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
     selected = only or BENCHMARKS

@@ -12,6 +12,12 @@ from workforce.migrate import alembic_config
 from workforce.settings import Settings
 
 SERVER = os.environ.get("WORKFORCE_BENCH_SERVER", "postgresql://postgres@127.0.0.1:5432")
+PREFIX = os.environ.get("WORKFORCE_BENCH_PREFIX", "workforce_bench")
+
+
+def name_for(size: str) -> str:
+    """The database of a size's data: ``workforce_bench_small`` unless the prefix is set."""
+    return f"{PREFIX}_{size}"
 
 
 def psycopg_url(name: str) -> str:

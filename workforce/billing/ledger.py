@@ -19,6 +19,7 @@ Money moves like this (Dr = debit, Cr = credit):
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -132,14 +133,51 @@ def trainer_accounts(
     """The trainer's accounts of ``kinds`` (in that order) with the organisation in one
     currency, read in one query; any missing is created as ``get_account`` does."""
     stmt = _accounts_of(organisation_id, OwnerType.TRAINER, trainer_id, currency)
-    found = {account.kind: account
-             for account in session.scalars(stmt.where(LedgerAccount.kind.in_(kinds)))}
+    found = {account.kind: account for account in session.scalars(
+        _trainer_accounts_stmt(), {"organisation_id": organisation_id,
+                                   "trainer_id": trainer_id, "currency": currency,
+                                   "kinds": list(kinds)})}
     return [
         found[kind] if kind in found else _create_account(
             session, stmt.where(LedgerAccount.kind == kind), organisation_id,
             OwnerType.TRAINER, trainer_id, kind, currency)
         for kind in kinds
     ]
+
+
+# The statements of every posting, built once with bound parameters: payouts post one
+# entry an item, and building a statement and its cache key costs about what running it
+# does (bench/RESULTS.md, round 4).
+
+
+@functools.cache
+def _trainer_accounts_stmt() -> Any:
+    return _accounts_of(bindparam("organisation_id"), OwnerType.TRAINER,
+                        bindparam("trainer_id"), bindparam("currency")).where(
+        LedgerAccount.kind.in_(bindparam("kinds", expanding=True)))
+
+
+@functools.cache
+def _entry_stmt(dialect: str) -> Any:
+    columns = ("id", "source_type", "source_id", "reason", "organisation_id", "trainer_id",
+               "project_id", "reverses_id", "occurred_at", "created_at")
+    return (
+        db.insert_for(dialect)(JournalEntry)
+        .values({name: bindparam(name) for name in columns})
+        .on_conflict_do_nothing(index_elements=[JournalEntry.source_type,
+                                                JournalEntry.source_id])
+        .returning(JournalEntry)
+    )
+
+
+@functools.cache
+def _balance_stmt() -> Any:
+    return (
+        update(LedgerAccount)
+        .where(LedgerAccount.id == bindparam("account_id"))
+        .values(balance=LedgerAccount.balance + bindparam("amount"))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def organisation_account(
@@ -181,18 +219,12 @@ def post(
     # One statement both checks and writes: the unique source key decides, here and
     # against a concurrent transaction (whose insert this one waits for), without an
     # error to recover from.
-    entry = session.scalars(
-        _insert(session)(JournalEntry)
-        .values(
-            id=uuid.uuid4(), source_type=source_type, source_id=source_id,
-            reason=reason[:500], organisation_id=organisation_id, trainer_id=trainer_id,
-            project_id=project_id, reverses_id=reverses_id, occurred_at=occurred_at or now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[JournalEntry.source_type,
-                                                JournalEntry.source_id])
-        .returning(JournalEntry)
-    ).one_or_none()
+    entry = session.scalars(_entry_stmt(session.get_bind().dialect.name), {
+        "id": uuid.uuid4(), "source_type": source_type, "source_id": source_id,
+        "reason": reason[:500], "organisation_id": organisation_id, "trainer_id": trainer_id,
+        "project_id": project_id, "reverses_id": reverses_id,
+        "occurred_at": occurred_at or now, "created_at": now,
+    }).one_or_none()
     if entry is None:
         found = find_entry(session, source_type, source_id)
         if found is None:  # entries are never deleted: the conflicting one is there
@@ -245,12 +277,8 @@ def _move_balances(session: Session, legs: Sequence[Leg]) -> None:
     for leg in legs:
         by_account[leg.account.id] += leg.amount
     for account_id in sorted(by_account):
-        session.execute(
-            update(LedgerAccount)
-            .where(LedgerAccount.id == account_id)
-            .values(balance=LedgerAccount.balance + by_account[account_id])
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_balance_stmt(),
+                        {"account_id": account_id, "amount": by_account[account_id]})
     for leg in legs:
         session.expire(leg.account, ["balance"])
 

@@ -5,7 +5,8 @@ For each approved Stripe item, one at a time:
 1. Lock it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two processors share a run's items
    without waiting on each other); the same statement refuses the items of a halted run.
    Without a key, save one derived from the item's id with its creation time and COMMIT
-   before anything is sent; then lock it again (reading its payout account with it).
+   before anything is sent (the items of a batch, one per sender, in one transaction);
+   then lock it again (reading its payout account with it), unless the run was halted.
 2. Holding the lock through the call, so no other processor sends it meanwhile: if the
    key may have outlived the gateway's 24-hour memory, look for a transfer in the item's
    transfer group first; else create the transfer with the saved key. A crash anywhere
@@ -24,11 +25,13 @@ its bucket, so the gateway's latency does not cap the rate at one request in fli
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +39,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import Engine, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from workforce import clock, db
@@ -189,8 +192,10 @@ def process_run(
     bucket = TokenBucket(rate, burst=1, sleep=sleep)
     pacing = Pacing(bucket, sleep=sleep, max_attempts=max_attempts)
     bind = _bind_of(open_session)
-    senders = _Senders(open_session, bind, run_id, gateway, pacing, result, progress)
-    if concurrency > 1 and _concurrent_ok(bind):
+    side_by_side = concurrency > 1 and _concurrent_ok(bind)
+    senders = _Senders(open_session, bind, run_id, gateway, pacing, result, progress,
+                       batch=concurrency if side_by_side else 1)
+    if side_by_side:
         senders.run_threads(concurrency)
     else:
         senders.send_all()
@@ -246,12 +251,14 @@ class _Senders:
     """The loop over a run's items, run by one sender or by several threads. They take
     items in id order from one cursor, so that no sender picks an item another has keyed
     (committing the key lets go of its lock until it is locked again to be sent), nor one
-    deferred earlier in the pass. Outcomes are counted under a lock, and a halt stops
-    every sender before its next item."""
+    deferred earlier in the pass. The cursor keys ``batch`` items at a time (one
+    transaction, one round trip, and one sender at a time picking, for as many items as
+    there are senders). Outcomes are counted under a lock, and a halt stops every sender
+    before its next item."""
 
     def __init__(self, open_session: SessionOpener, bind: Any, run_id: uuid.UUID,
                  gateway: PayoutGateway, pacing: Pacing, result: ProcessResult,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None, *, batch: int = 1) -> None:
         self.open_session = open_session
         self.bind = bind
         self.run_id = run_id
@@ -264,6 +271,8 @@ class _Senders:
         self._errors: list[BaseException] = []
         self._picking = threading.Lock()
         self._after: uuid.UUID | None = None
+        self._batch = batch
+        self._keyed: deque[uuid.UUID] = deque()
 
     def send_all(self) -> None:
         with _one_connection(self.open_session, self.bind) as open_session:
@@ -274,14 +283,16 @@ class _Senders:
                     return
                 self._count(*picked)
 
-    def _pick(self, session: Session) -> PayoutItem | None:
-        """Lock the next item after the last one picked by any sender (one sender at a
-        time: the query does not wait, ``SKIP LOCKED``)."""
+    def _pick(self, session: Session) -> uuid.UUID | None:
+        """The next keyed item after the last one picked by any sender; when the keyed
+        ones are gone, key the next batch (one sender at a time: the query does not wait,
+        ``SKIP LOCKED``)."""
         with self._picking:
-            item = _next_item(session, self.run_id, self._after)
-            if item is not None:
-                self._after = item.id
-            return item
+            if not self._keyed:
+                self._keyed.extend(_key_next(session, self.run_id, self._after, self._batch))
+                if self._keyed:
+                    self._after = self._keyed[-1]
+            return self._keyed.popleft() if self._keyed else None
 
     def _count(self, outcome: Outcome, detail: str | None) -> None:
         with self._lock:
@@ -386,28 +397,63 @@ def _start(open_session: SessionOpener, run_id: uuid.UUID, *, resume: bool) -> b
     return True
 
 
-def _next_item(session: Session, run_id: uuid.UUID,
-               after: uuid.UUID | None) -> PayoutItem | None:
-    """Lock the run's next approved Stripe item after ``after`` that no one else holds;
-    None when there is none, or when the run is halted (by any processor: the same
-    statement asks, so a halt stops every sender before its next item)."""
+def _key_next(session: Session, run_id: uuid.UUID, after: uuid.UUID | None,
+              limit: int) -> list[uuid.UUID]:
+    """Lock up to ``limit`` of the run's approved Stripe items after ``after`` that no one
+    else holds, save a key on each that has none and COMMIT (before anything is sent);
+    their ids in order. None when the run is halted (by any processor: the same
+    statement asks, so a halt stops every sender before its next batch)."""
+    items = session.scalars(_batch_stmt(after is not None),
+                            {"run_id": run_id, "after": after, "limit": limit}).all()
+    unkeyed = [item for item in items if item.idempotency_key is None]
+    now = clock.now()
+    for item in unkeyed:
+        item.attempts += 1
+        item.idempotency_key = keys.idempotency_key_for(item.id, item.attempts)
+        item.key_created_at = now
+    ids = [item.id for item in items]
+    db.commit(session)  # saved before anything is sent
+    if unkeyed:
+        step_reached("after_key_saved")
+    return ids
+
+
+# The statements of each item, built once with bound parameters: building a statement
+# and its cache key costs about what running it does (bench/RESULTS.md, round 4).
+
+
+@functools.cache
+def _batch_stmt(after: bool) -> Any:
+    run_id = bindparam("run_id")
     stmt = (
         select(PayoutItem)
-        .where(
-            *_to_send(run_id),
-            ~exists().where(PayoutRun.id == run_id, PayoutRun.halted_reason.is_not(None)),
-        )
+        .where(*_to_send(run_id), _not_halted(run_id))
         .order_by(PayoutItem.id)
-        .limit(1)
+        .limit(bindparam("limit"))
         .with_for_update(skip_locked=True, of=PayoutItem)
         .execution_options(populate_existing=True)
     )
-    if after is not None:
-        stmt = stmt.where(PayoutItem.id > after)
-    return session.scalars(stmt).one_or_none()
+    return stmt.where(PayoutItem.id > bindparam("after")) if after else stmt
 
 
-def _to_send(run_id: uuid.UUID) -> tuple[Any, ...]:
+@functools.cache
+def _relock_stmt() -> Any:
+    run_id = bindparam("run_id")
+    return (
+        select(PayoutItem, PayoutAccount)
+        .outerjoin(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
+        .where(PayoutItem.id == bindparam("item_id"), *_to_send(run_id),
+               _not_halted(run_id))
+        .with_for_update(skip_locked=True, of=PayoutItem)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _not_halted(run_id: Any) -> Any:
+    return ~exists().where(PayoutRun.id == run_id, PayoutRun.halted_reason.is_not(None))
+
+
+def _to_send(run_id: Any) -> tuple[Any, ...]:
     """The run's items a processor sends: approved, through Stripe."""
     return (PayoutItem.run_id == run_id, PayoutItem.state == ItemState.APPROVED,
             PayoutItem.method == PayoutMethod.STRIPE)
@@ -415,17 +461,12 @@ def _to_send(run_id: uuid.UUID) -> tuple[Any, ...]:
 
 def _relock(session: Session, run_id: uuid.UUID,
             item_id: uuid.UUID) -> tuple[PayoutItem, PayoutAccount | None] | None:
-    """Lock the item again once its key is committed, if it is still approved and no one
-    else holds it, and read its payout account in the same statement. Only the item's
-    row is locked, as before; the join is an outer one so that an account that cannot be
-    read still gives ``None`` (not sendable), as ``session.get`` did."""
-    row = session.execute(
-        select(PayoutItem, PayoutAccount)
-        .outerjoin(PayoutAccount, PayoutAccount.id == PayoutItem.payout_account_id)
-        .where(PayoutItem.id == item_id, *_to_send(run_id))
-        .with_for_update(skip_locked=True, of=PayoutItem)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    """Lock the item again once its key is committed, if it is still approved, no one
+    else holds it and the run is not halted, and read its payout account in the same
+    statement. Only the item's row is locked; the join is an outer one so that an
+    account that cannot be read still gives ``None`` (not sendable)."""
+    row = session.execute(_relock_stmt(), {"run_id": run_id, "item_id": item_id}
+                          ).one_or_none()
     return None if row is None else (row[0], row[1])
 
 
@@ -435,28 +476,19 @@ def _halted(session: Session, run_id: uuid.UUID) -> str | None:
 
 def _process_next(
     open_session: SessionOpener, run_id: uuid.UUID,
-    pick: Callable[[Session], PayoutItem | None], gateway: PayoutGateway, pacing: Pacing,
+    pick: Callable[[Session], uuid.UUID | None], gateway: PayoutGateway, pacing: Pacing,
 ) -> tuple[Outcome, str | None] | None:
-    """Send the item ``pick`` locks; None when there is none left."""
+    """Send the item ``pick`` keyed; None when there is none left."""
     session = open_session()
     try:
-        item = pick(session)
-        if item is None:
+        item_id = pick(session)
+        if item_id is None:
             return None
-        item_id = item.id
-        if item.idempotency_key is None:
-            item.attempts += 1
-            item.idempotency_key = keys.idempotency_key_for(item.id, item.attempts)
-            item.key_created_at = clock.now()
-            db.commit(session)  # saved before anything is sent
-            step_reached("after_key_saved")
-            locked = _relock(session, run_id, item_id)
-            if locked is None:
-                db.rollback(session)
-                return Outcome.SKIPPED, None
-            item, account = locked
-        else:
-            account = session.get(PayoutAccount, item.payout_account_id)
+        locked = _relock(session, run_id, item_id)
+        if locked is None:
+            db.rollback(session)
+            return Outcome.SKIPPED, None
+        item, account = locked
         return _send(session, item, account, gateway, pacing)
     except BaseException:
         db.rollback(session)

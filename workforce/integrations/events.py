@@ -3,11 +3,12 @@ change happens, in the change's own transaction (no Flask, no sending here)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workforce import clock
@@ -43,12 +44,16 @@ def emit(
 def subscribed_endpoints(
     session: Session, organisation_id: uuid.UUID, type_: str
 ) -> list[uuid.UUID]:
-    rows = session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.event_types)
-        .where(WebhookEndpoint.organisation_id == organisation_id,
-               WebhookEndpoint.enabled.is_(True))
-    ).all()
+    rows = session.execute(_endpoints_stmt(), {"organisation_id": organisation_id}).all()
     return [endpoint_id for endpoint_id, wanted in rows if type_ in wanted]
+
+
+@functools.cache
+def _endpoints_stmt() -> Any:
+    # Built once: every change that emits an event asks (a payout run, once per item).
+    return (select(WebhookEndpoint.id, WebhookEndpoint.event_types)
+            .where(WebhookEndpoint.organisation_id == bindparam("organisation_id"),
+                   WebhookEndpoint.enabled.is_(True)))
 
 
 def iso(moment: datetime | None) -> str | None:
