@@ -18,12 +18,13 @@ from workforce.api.schemas import (
     locale_field,
     password_field,
 )
+from workforce.i18n import _, lazy_gettext
 
 
 def staff_role(**kwargs: Any) -> fields.Enum:
     """A staff role (documented as those alone: ``api.schemas.enum_choices``)."""
     return fields.Enum(Role, by_value=True, validate=validate.OneOf(
-        sorted(STAFF_ROLES, key=str), error="Must be a staff role."), **kwargs)
+        sorted(STAFF_ROLES, key=str), error=lazy_gettext("Must be a staff role.")), **kwargs)
 
 
 class SignUpSchema(Schema):
@@ -174,7 +175,7 @@ class PayPolicySchema(Schema):
     @validates_schema
     def _something_to_change(self, data: dict, **kwargs: object) -> None:
         if not data:
-            raise ValidationError("Give at least one field to change.", "_schema")
+            raise ValidationError(_("Give at least one field to change."), "_schema")
 
 
 class OrganisationSchema(Schema):

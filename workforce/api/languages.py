@@ -25,8 +25,7 @@ class _Catalogs(Domain):
 
 def request_locale() -> str:
     """Flask-Babel's locale selector (a Babel id)."""
-    user = g.get("user")
-    saved = getattr(user, "locale", None)
+    saved = g.get("user_locale")  # read when the caller was known (api.security)
     if saved in i18n.LOCALES:
         tag = saved
     else:

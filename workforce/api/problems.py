@@ -10,6 +10,7 @@ from flask import Response, json
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from workforce import context
+from workforce.api import field_messages
 from workforce.errors import (
     Conflict,
     DomainError,
@@ -185,9 +186,9 @@ def flatten_messages(messages: dict[str, Any]) -> dict[str, list[str]]:
             for key, inner in value.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), inner)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            flat.setdefault(prefix or "_request", []).extend(value)
+            flat.setdefault(prefix or "_request", []).extend(map(field_messages.translate, value))
         else:
-            flat.setdefault(prefix or "_request", []).append(str(value))
+            flat.setdefault(prefix or "_request", []).append(field_messages.translate(str(value)))
 
     for location_messages in messages.values():
         walk("", location_messages)

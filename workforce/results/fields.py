@@ -17,6 +17,7 @@ from typing import Any
 
 from workforce.accounts import validation
 from workforce.errors import Invalid
+from workforce.i18n import _
 
 KINDS = ("single_choice", "multi_choice", "rating", "number", "text", "pairwise", "rubric",
          "span")
@@ -399,7 +400,7 @@ def check_fields(raw: Any) -> list[dict[str, Any]]:
         if field is not None and isinstance(field["name"], str):
             checked.setdefault(field["name"], field)
     if problems.errors:
-        raise Invalid("The template has problems; nothing was saved.",
+        raise Invalid(_("The template has problems; nothing was saved."),
                       code="template-invalid",
                       errors=problems.errors)
     return list(checked.values())
