@@ -193,3 +193,42 @@ def test_the_user_model_keeps_a_shipped_locale(session: Session) -> None:
     user = UserFactory(locale="zh-Hant-HK")
     session.expire_all()
     assert session.get(User, user.id).locale == "zh-Hant-HK"
+
+
+def test_the_document_declares_the_language_headers_and_the_locale_field(
+    client: ApiClient,
+) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    operations = [op for item in document["paths"].values() for op in item.values()
+                  if isinstance(op, dict) and "responses" in op]
+    assert operations and all(
+        any(p["name"] == "Accept-Language" and p["in"] == "header" for p in op["parameters"])
+        for op in operations)
+    header = {"$ref": "#/components/headers/ContentLanguage"}
+    assert document["components"]["responses"]["NOT_FOUND"]["headers"]["Content-Language"] \
+        == header
+    assert document["paths"]["/api/v1/me"]["get"]["responses"]["200"]["headers"] == {
+        "Content-Language": header}
+    user = document["components"]["schemas"]["User"]["properties"]["locale"]
+    assert user["enum"] == ["en", "zh-Hant-HK", "zh-Hans-CN", None]  # None: no preference
+
+
+def test_an_answer_that_breaks_its_schema_is_told_so_in_the_locale() -> None:
+    from jsonschema import Draft202012Validator
+
+    from workforce.results.answers import message_of
+
+    schema = {"type": "object", "properties": {
+        "label": {"type": "string", "maxLength": 3}, "score": {"minimum": 1},
+        "tags": {"maxItems": 1}, "kind": {"enum": ["a", "b"]}}}
+    answer = {"label": "abcd", "score": 0, "tags": [1, 2], "kind": "c"}
+    errors = sorted(Draft202012Validator(schema).iter_errors(answer), key=lambda e: e.path[0])
+    assert [message_of(e) for e in errors] == [
+        'Must be one of: "a", "b".', "Must be at most 3 characters long.",
+        "Must be at least 1.", "Must have at most 1 items."]
+    with i18n.force_locale("zh-Hant-HK"):
+        assert [message_of(e) for e in errors] == [
+            '必須是以下其中之一："a", "b"。', "長度最多為 3 個字元。", "最少須為 1。",
+            "最多只可有 1 個項目。"]
+    with i18n.force_locale("zh-Hans-CN"):
+        assert message_of(errors[1]) == "长度最多为 3 个字符。"

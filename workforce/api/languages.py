@@ -9,6 +9,9 @@ answer names it in ``Content-Language``.
 
 from __future__ import annotations
 
+from typing import Any
+
+from apispec import APISpec, BasePlugin
 from flask import Flask, Response, g, request
 from flask_babel import Babel, Domain, get_locale
 
@@ -58,3 +61,39 @@ def init_app(app: Flask) -> None:
         token = g.pop("locale_token", None)
         if token is not None:
             i18n.reset_locale_source(token)
+
+
+ACCEPT_LANGUAGE = {
+    "description": "The language for the answer's texts (problem titles and details, "
+    "field messages) when the caller has no saved `locale`: " + ", ".join(i18n.LOCALES)
+    + ". Chinese is matched by script: zh-HK, zh-TW, zh-MO, zh-Hant and yue read "
+    "zh-Hant-HK; zh, zh-CN, zh-SG and zh-Hans read zh-Hans-CN. Otherwise English.",
+    "schema": {"type": "string", "example": "zh-HK, en;q=0.5"},
+}
+CONTENT_LANGUAGE = {
+    "description": "The locale the answer's texts are in (BCP 47).",
+    "schema": {"type": "string", "enum": list(i18n.LOCALES)},
+}
+_HEADER_REF = "ContentLanguage"  # the component (apispec makes the reference)
+
+
+class LanguagePlugin(BasePlugin):
+    """Every operation of the document takes ``Accept-Language`` and answers with
+    ``Content-Language``."""
+
+    def init_spec(self, spec: APISpec) -> None:
+        spec.components.header("ContentLanguage", CONTENT_LANGUAGE)
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None,
+                         **kwargs: Any) -> None:
+        for operation in (operations or {}).values():
+            operation.setdefault("parameters", []).append(
+                {"name": "Accept-Language", "in": "header", **ACCEPT_LANGUAGE})
+            for response in operation.get("responses", {}).values():
+                with_content_language(response)
+
+
+def with_content_language(response: Any) -> None:
+    """A response (not a reference to one) says it carries ``Content-Language``."""
+    if isinstance(response, dict) and "$ref" not in response:
+        response.setdefault("headers", {})["Content-Language"] = _HEADER_REF
