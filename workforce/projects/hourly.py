@@ -35,7 +35,7 @@ from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.clock import whole_seconds
 from workforce.errors import Conflict, Invalid, NotFound
-from workforce.i18n import _
+from workforce.i18n import _, lazy_gettext
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, declared_use, eligibility, timesheets
@@ -186,26 +186,27 @@ def cap_hit_for(
     return first_cap_hit(caps, others, start, until)
 
 
+# Whole sentences for each cap, for an entry that would cross it or a session that met it.
+_CAP_TEXTS = {
+    (True, CapKind.DAILY): lazy_gettext(
+        "This entry would go past the daily cap of %(minutes)s minutes per day on this "
+        "project (reached at %(reached_at)s). It resets at %(resets_at)s."),
+    (True, CapKind.WEEKLY): lazy_gettext(
+        "This entry would go past the weekly cap of %(minutes)s minutes per week on this "
+        "project (reached at %(reached_at)s). It resets at %(resets_at)s."),
+    (False, CapKind.DAILY): lazy_gettext(
+        "You have reached the daily cap of %(minutes)s minutes per day on this project. "
+        "It resets at %(resets_at)s."),
+    (False, CapKind.WEEKLY): lazy_gettext(
+        "You have reached the weekly cap of %(minutes)s minutes per week on this project. "
+        "It resets at %(resets_at)s."),
+}
+
+
 def _cap_conflict(hit: CapHit, *, entry: bool = False) -> Conflict:
-    daily = hit.kind is CapKind.DAILY
-    names = {"minutes": hit.minutes, "reached_at": hit.at.isoformat(),
-             "resets_at": hit.resets_at.isoformat()}
-    if entry:
-        detail = _(
-            "This entry would go past the daily cap of %(minutes)s minutes per day on this "
-            "project (reached at %(reached_at)s). It resets at %(resets_at)s.", **names,
-        ) if daily else _(
-            "This entry would go past the weekly cap of %(minutes)s minutes per week on this "
-            "project (reached at %(reached_at)s). It resets at %(resets_at)s.", **names)
-    else:
-        detail = _(
-            "You have reached the daily cap of %(minutes)s minutes per day on this project. "
-            "It resets at %(resets_at)s.", **names,
-        ) if daily else _(
-            "You have reached the weekly cap of %(minutes)s minutes per week on this project. "
-            "It resets at %(resets_at)s.", **names)
     return Conflict(
-        detail,
+        _CAP_TEXTS[entry, hit.kind] % {"minutes": hit.minutes, "reached_at": hit.at.isoformat(),
+                                       "resets_at": hit.resets_at.isoformat()},
         code=f"{hit.kind.value}-cap-reached", cap=hit.kind.value, cap_minutes=hit.minutes,
         reached_at=hit.at.isoformat(), resets_at=hit.resets_at.isoformat(),
     )
