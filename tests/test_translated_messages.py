@@ -130,3 +130,18 @@ def k(x):
         "workforce/projects/example_for_the_test.py:12: f'No thing {x}.'",
         "workforce/projects/example_for_the_test.py:15: 'Not fine.'",
     ]
+
+
+def test_no_module_that_imports_underscore_binds_it_too() -> None:
+    """``local, _, domain = ...`` beside ``from workforce.i18n import _`` turns ``_`` into
+    a string in that function: such a module imports ``gettext`` instead."""
+    found = []
+    for path, tree in parse(sorted(PACKAGE.rglob("*.py"))).items():
+        imported = any(isinstance(node, ast.ImportFrom) and node.module == "workforce.i18n"
+                       and any(alias.name == "_" for alias in node.names)
+                       for node in ast.walk(tree))
+        found += [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}" for node in ast.walk(tree)
+                  if imported and ((isinstance(node, ast.Name) and node.id == "_"
+                                   and isinstance(node.ctx, ast.Store))
+                                   or (isinstance(node, ast.arg) and node.arg == "_"))]
+    assert not found, "binds _ although it imports gettext's _: " + ", ".join(found)

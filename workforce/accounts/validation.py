@@ -15,7 +15,7 @@ import pycountry
 from confusable_homoglyphs import categories, confusables
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
-from workforce.i18n import _
+from workforce.i18n import gettext
 
 
 def normalise_email(email: str) -> str:
@@ -44,9 +44,9 @@ def email_address(value: str) -> str:
     local, _, domain = address.rpartition("@")
     for part in (local, *domain.split(".")):
         if (problem := _lookalike(part)) is not None:
-            raise ValueError(_("%(problem)s. Addresses that could pass for another one are "
-                               "refused: type it as your mail provider spells it.",
-                               problem=problem))
+            raise ValueError(gettext(
+                "%(problem)s. Addresses that could pass for another one are refused: type it "
+                "as your mail provider spells it.", problem=problem))
     return address
 
 
@@ -89,7 +89,8 @@ def _ascii_lookalikes(part: str) -> dict[str, str]:
 def country_code(value: str) -> str:
     code = value.strip().upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError(_("%(value)r is not an ISO 3166-1 alpha-2 country code.", value=value))
+        raise ValueError(gettext("%(value)r is not an ISO 3166-1 alpha-2 country code.",
+                                 value=value))
     return code
 
 
@@ -102,12 +103,14 @@ def language_tag(value: str) -> str:
     if "_" in tag:
         meant = tag.replace("_", "-")
         if langcodes.tag_is_valid(meant):
-            raise ValueError(_("%(value)r is not a BCP 47 language tag; its parts are joined "
-                               "by hyphens, not underscores: write %(meant)r.", value=value,
-                               meant=langcodes.standardize_tag(meant)))
-        raise ValueError(_("%(value)r is not a BCP 47 language tag; its parts are joined by "
-                           "hyphens, not underscores.", value=value))
+            raise ValueError(gettext(
+                "%(value)r is not a BCP 47 language tag; its parts are joined by hyphens, not "
+                "underscores: write %(meant)r.", value=value,
+                meant=langcodes.standardize_tag(meant)))
+        raise ValueError(gettext(
+            "%(value)r is not a BCP 47 language tag; its parts are joined by hyphens, not "
+            "underscores.", value=value))
     if not tag or not langcodes.tag_is_valid(tag):
-        raise ValueError(_("%(value)r is not a valid BCP 47 language tag such as 'yue-HK'.",
-                           value=value))
+        raise ValueError(gettext(
+            "%(value)r is not a valid BCP 47 language tag such as 'yue-HK'.", value=value))
     return langcodes.standardize_tag(tag)
