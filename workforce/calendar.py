@@ -18,6 +18,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from workforce import clock
+from workforce.i18n import gettext
 
 Zone = str | ZoneInfo | None
 MONDAY = 0
@@ -29,7 +30,8 @@ def zone_name(value: str) -> str:
     """``value`` if the tz database lists it as a zone (exactly so spelt), else
     ``ValueError``: the check for every zone a person or a schedule names."""
     if value not in _known_zones():
-        raise ValueError(f"{value!r} is not an IANA time zone such as 'Asia/Hong_Kong'.")
+        raise ValueError(gettext(
+            "%(value)r is not an IANA time zone such as 'Asia/Hong_Kong'.", value=value))
     return value
 
 

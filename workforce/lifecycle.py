@@ -9,13 +9,15 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from workforce.errors import IllegalTransition
+from workforce.i18n import _
 
 S = TypeVar("S", bound=StrEnum)
 
 
 @dataclass(frozen=True)
 class Lifecycle(Generic[S]):
-    noun: str  # with its article, as the error's sentence begins: "A project", "An attempt"
+    # With its article, as the error's sentence begins ("A project"), a lazy_gettext.
+    noun: Any
     moves: Mapping[S, frozenset[S]]
     code: str | None = None  # a more precise problem type, where clients rely on one
 
@@ -25,7 +27,8 @@ class Lifecycle(Generic[S]):
     def check(self, current: S, target: S) -> None:
         if not self.allows(current, target):
             raise IllegalTransition(
-                f"{self.noun} cannot go from {current.value} to {target.value}.",
+                _("%(noun)s cannot go from %(current)s to %(target)s.",
+                  noun=str(self.noun), current=current.value, target=target.value),
                 code=self.code, current_state=current.value,
             )
 

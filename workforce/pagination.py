@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from workforce import clock
 from workforce.errors import Invalid
+from workforce.i18n import gettext
 
 T = TypeVar("T")
 
@@ -134,7 +135,8 @@ def decode_cursor(cursor: str, kinds: Sequence[type | _Key]) -> tuple[Any, ...]:
     # OverflowError: a time that exists with its offset but not in UTC (year 1 or 9999).
     except (ValueError, TypeError, OverflowError, InvalidOperation, binascii.Error) as exc:
         raise Invalid(
-            "The cursor is not one this API handed out.", errors={"cursor": ["Invalid cursor."]}
+            gettext("The cursor is not one this API handed out."),
+            errors={"cursor": [gettext("Invalid cursor.")]},
         ) from exc
 
 

@@ -18,6 +18,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from workforce.i18n import _
+
 URL_MAX = 2000
 # Names that resolve to the machine itself or to a private network by convention
 # (RFC 6761, RFC 8375, and the names cloud metadata services answer to).
@@ -87,32 +89,32 @@ def url_problem(url: object, *, schemes: frozenset[str] = frozenset({"https", "h
                 ) -> str | None:
     """Why ``url`` is not an acceptable public URL, or None when it is."""
     if not isinstance(url, str):
-        return "must be a string"
+        return _("must be a string")
     if len(url) > URL_MAX:
-        return f"must be at most {URL_MAX} characters"
+        return _("must be at most %(most)s characters", most=URL_MAX)
     if _UNSAFE_CHARACTER.search(url):
-        return "must not contain spaces, control characters or backslashes"
+        return _("must not contain spaces, control characters or backslashes")
     try:
         parts = urlsplit(url)
         port = parts.port  # raises on a malformed port
     except ValueError:
-        return "is not a URL"
+        return _("is not a URL")
     if parts.scheme.lower() not in schemes:
-        return "must be an " + " or ".join(sorted(schemes)) + " URL"
+        return _("must be an %(schemes)s URL", schemes=_(" or ").join(sorted(schemes)))
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        return "must not carry a user name or password"
+        return _("must not carry a user name or password")
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
-        return "must name a host"
+        return _("must name a host")
     if port == 0:
-        return "must not use port 0"
+        return _("must not use port 0")
     address = _numeric_host(host)
     if address is not None:
         if not is_public_address(address):
-            return "must not point at a private, loopback or link-local address"
+            return _("must not point at a private, loopback or link-local address")
         return None
     if host in _PRIVATE_NAMES or host.endswith(_PRIVATE_SUFFIXES) or "." not in host:
-        return "must name a public host"
+        return _("must name a public host")
     labels = host.split(".")
     if not all(_HOST_LABEL.match(label) for label in labels if not label.startswith("xn--")):
         return "must name a valid host"

@@ -33,6 +33,7 @@ from workforce import clock
 from workforce.accounts import audit, tokens
 from workforce.accounts.models import SECOND_FACTOR_ROLES, RecoveryCode, TotpFactor, User
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from workforce.i18n import gettext
 from workforce.notifications.services import notify
 
 ISSUER = "workforce"
@@ -79,9 +80,9 @@ def enforce(session: Session, user: User) -> None:
     """A finance or admin user without a confirmed authenticator may only enrol one."""
     if required_for(user) and not is_enrolled(session, user):
         raise Forbidden(
-            f"The {user.role.value} role signs in with a second factor: enrol an "
-            f"authenticator app first (POST {ENROL_PATH}, then {ENROL_PATH}/confirm); "
-            "until then this token opens only that.",
+            gettext("The %(role)s role signs in with a second factor: enrol an authenticator app "
+                    "first (POST %(enrol_path)s, then %(enrol_path)s/confirm); until then this "
+                    "token opens only that.", role=user.role.value, enrol_path=ENROL_PATH),
             code=ENROLMENT_REQUIRED,
         )
 
@@ -102,8 +103,8 @@ def start_enrolment(session: Session, user: User) -> Enrolment:
     """A new secret for the caller's authenticator (replacing one not yet confirmed)."""
     factor = _factor(session, user.id)
     if factor is not None and factor.confirmed_at is not None:
-        raise Conflict("An authenticator is enrolled already; an admin can remove it if "
-                       "it is lost.", code="mfa-already-enrolled")
+        raise Conflict(gettext("An authenticator is enrolled already; an admin can remove it if "
+                               "it is lost."), code="mfa-already-enrolled")
     secret = pyotp.random_base32()
     if factor is None:
         factor = TotpFactor(user_id=user.id)
@@ -118,11 +119,12 @@ def confirm_enrolment(session: Session, user: User, code: str) -> list[str]:
     """Confirm the pending authenticator with a code from it; the recovery codes."""
     factor = _factor(session, user.id)
     if factor is None or factor.confirmed_at is not None:
-        raise Conflict(f"There is no enrolment to confirm; start one at POST {ENROL_PATH}.",
+        raise Conflict(gettext("There is no enrolment to confirm; start one at POST "
+                               "%(enrol_path)s.", enrol_path=ENROL_PATH),
                        code="no-pending-enrolment")
     if not _accept_code(session, factor, code):
-        raise Invalid("The code is wrong or was used already.",
-                      errors={"code": ["Wrong, expired or already used code."]})
+        raise Invalid(gettext("The code is wrong or was used already."),
+                      errors={"code": [gettext("Wrong, expired or already used code.")]})
     factor.confirmed_at = clock.now()
     audit.record(session, user, "user.mfa_enrolled", object_type="user", object_id=user.id,
                  organisation_id=user.organisation_id)
@@ -137,10 +139,10 @@ def regenerate_recovery_codes(session: Session, user: User, code: str) -> list[s
     authenticator); the old set stops working."""
     factor = _confirmed(session, user.id)
     if factor is None:
-        raise Conflict("No authenticator is enrolled.", code="mfa-not-enrolled")
+        raise Conflict(gettext("No authenticator is enrolled."), code="mfa-not-enrolled")
     if not _accept_code(session, factor, code):
-        raise Invalid("The code is wrong or was used already.",
-                      errors={"code": ["Wrong, expired or already used code."]})
+        raise Invalid(gettext("The code is wrong or was used already."),
+                      errors={"code": [gettext("Wrong, expired or already used code.")]})
     audit.record(session, user, "user.recovery_codes_regenerated", object_type="user",
                  object_id=user.id, organisation_id=user.organisation_id)
     return _new_recovery_codes(session, user)
@@ -177,12 +179,12 @@ def check_login(
         _use_recovery_code(session, user, recovery_code)
     elif not otp:
         raise Unauthenticated(
-            "This account signs in with a second factor: send the password again with "
-            "'otp', the 6-digit code from your authenticator app (or a 'recovery_code').",
+            gettext("This account signs in with a second factor: send the password again with "
+                    "'otp', the 6-digit code from your authenticator app (or a 'recovery_code')."),
             code="mfa-required",
         )
     elif not _accept_code(session, factor, otp):
-        raise Unauthenticated("The code is wrong, expired or was used already.",
+        raise Unauthenticated(gettext("The code is wrong, expired or was used already."),
                               code="invalid-otp")
 
 
@@ -195,7 +197,7 @@ def _use_recovery_code(session: Session, user: User, code: str) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not used:
-        raise Unauthenticated("The recovery code is wrong or was used already.",
+        raise Unauthenticated(gettext("The recovery code is wrong or was used already."),
                               code="invalid-recovery-code")
     left = status(session, user).recovery_codes_left
     notify(session, user.id, "account.recovery_code_used", "A recovery code was used",
@@ -239,13 +241,13 @@ def remove_factor(session: Session, admin: User, user_id: uuid.UUID) -> None:
     user = session.get(User, user_id)
     if user is None or admin.organisation_id is None or (
             user.organisation_id != admin.organisation_id):
-        raise NotFound("No such user.")
+        raise NotFound(gettext("No such user."))
     if user.id == admin.id:
-        raise Conflict("Another admin must remove your own second factor.",
+        raise Conflict(gettext("Another admin must remove your own second factor."),
                        code="mfa-own-account")
     factor = _factor(session, user.id)
     if factor is None:
-        raise Conflict("The user has no second factor.", code="mfa-not-enrolled")
+        raise Conflict(gettext("The user has no second factor."), code="mfa-not-enrolled")
     before = {"enrolled_at": factor.confirmed_at.isoformat() if factor.confirmed_at else None}
     session.delete(factor)
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

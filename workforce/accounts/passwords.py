@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from workforce.errors import Invalid
+from workforce.i18n import _
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -40,18 +41,19 @@ def check_password_rules(
 ) -> None:
     problems = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"Must be at least {MIN_LENGTH} characters long.")
+        problems.append(_("Must be at least %(min_length)s characters long.",
+                          min_length=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        problems.append(f"Must be at most {MAX_LENGTH} characters long.")
+        problems.append(_("Must be at most %(max_length)s characters long.", max_length=MAX_LENGTH))
     if not password.strip():
-        problems.append("Must not be only white space.")
+        problems.append(_("Must not be only white space."))
     if email and password.strip().lower() == email.strip().lower():
-        problems.append("Must not be the e-mail address.")
+        problems.append(_("Must not be the e-mail address."))
     if is_common(password):
-        problems.append("Is one of the most common passwords, which attackers try first; "
-                        "choose another (a few unrelated words make a strong one).")
+        problems.append(_("Is one of the most common passwords, which attackers try first; choose "
+                          "another (a few unrelated words make a strong one)."))
     if problems:
-        raise Invalid("The password does not meet the rules.", errors={field: problems})
+        raise Invalid(_("The password does not meet the rules."), errors={field: problems})
 
 
 def is_common(password: str) -> bool:

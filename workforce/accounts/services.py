@@ -33,6 +33,7 @@ from workforce.accounts.passwords import (
 from workforce.accounts.validation import email_address, normalise_email
 from workforce.accounts.verification import MailLink, mark_verified, send_verification
 from workforce.errors import Conflict, Invalid, NotFound, Unauthenticated
+from workforce.i18n import _
 from workforce.notifications.models import SECRET_PLACEHOLDER
 from workforce.notifications.services import notify, queue_email, withdraw_secret_emails
 from workforce.pagination import Page, PageRequest, paginate
@@ -47,6 +48,7 @@ class Profile:
     country: str | None = None
     timezone: str = "UTC"
     languages: tuple[str, ...] = ()
+    locale: str | None = None
 
 
 # --- organisations -------------------------------------------------------------------
@@ -55,7 +57,8 @@ class Profile:
 def create_organisation(session: Session, name: str, slug: str | None = None) -> Organisation:
     slug = slug or slugify(name)
     if session.scalar(select(Organisation.id).where(Organisation.slug == slug)):
-        raise Conflict(f"An organisation with the slug {slug!r} exists.", code="slug-taken")
+        raise Conflict(_("An organisation with the slug %(slug)r exists.",
+                         slug=slug), code="slug-taken")
     organisation = Organisation(name=name.strip(), slug=slug)
     session.add(organisation)
     session.flush()
@@ -68,7 +71,7 @@ def find_organisation_by_slug(session: Session, slug: str) -> Organisation | Non
 
 def get_own_organisation(session: Session, actor: User) -> Organisation:
     if actor.organisation_id is None:
-        raise NotFound("You do not belong to an organisation.")
+        raise NotFound(_("You do not belong to an organisation."))
     return session.get_one(Organisation, actor.organisation_id)
 
 
@@ -125,13 +128,13 @@ def _new_address(email: str) -> str:
     try:
         return email_address(email)
     except ValueError as exc:
-        raise Invalid(f"The e-mail address is refused: {exc}",
+        raise Invalid(_("The e-mail address is refused: %(exc)s", exc=exc),
                       errors={"email": [str(exc)]}) from exc
 
 
 def _refuse_taken(session: Session, email: str) -> None:
     if find_user_by_email(session, email) is not None:
-        raise Conflict("An account with this e-mail address exists.", code="email-taken")
+        raise Conflict(_("An account with this e-mail address exists."), code="email-taken")
 
 
 def _new_user(
@@ -155,6 +158,7 @@ def _new_user(
         country=profile.country,
         timezone=profile.timezone,
         languages=list(profile.languages),
+        locale=profile.locale,
         password_changed_at=clock.now(),
     )
     session.add(user)
@@ -163,7 +167,8 @@ def _new_user(
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise Conflict("An account with this e-mail address exists.", code="email-taken") from exc
+        raise Conflict(_("An account with this e-mail address exists."),
+                       code="email-taken") from exc
     return user
 
 
@@ -199,7 +204,7 @@ def create_staff_user(
 ) -> User:
     """A staff member created directly (CLI ``create-admin``, demo data)."""
     if role not in STAFF_ROLES:
-        raise Invalid("Staff must have a staff role.", errors={"role": ["Not a staff role."]})
+        raise Invalid(_("Staff must have a staff role."), errors={"role": [_("Not a staff role.")]})
     user = _new_user(
         session, email=email, password=password, role=role, profile=profile,
         organisation_id=organisation.id,
@@ -213,7 +218,7 @@ def create_staff_user(
 
 
 def update_profile(session: Session, user: User, **changes: object) -> User:
-    for name in ("display_name", "country", "timezone", "languages"):
+    for name in ("display_name", "country", "timezone", "languages", "locale"):
         if name in changes:
             setattr(user, name, changes[name])
     session.flush()
@@ -226,7 +231,7 @@ def get_user(session: Session, actor: User, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     outside = actor.organisation_id is None or user is None or user.is_api_key
     if outside or user.organisation_id != actor.organisation_id:
-        raise NotFound("No such user.")
+        raise NotFound(_("No such user."))
     return user
 
 
@@ -258,7 +263,7 @@ def update_staff_user(
     user = get_user(session, admin, user_id)
     before = {"role": user.role, "is_active": user.is_active}
     if role is not None and role not in STAFF_ROLES:
-        raise Invalid("Staff must keep a staff role.", errors={"role": ["Not a staff role."]})
+        raise Invalid(_("Staff must keep a staff role."), errors={"role": [_("Not a staff role.")]})
     new_role = role if role is not None else user.role
     new_active = is_active if is_active is not None else user.is_active
     if user.role is Role.ADMIN and (new_role is not Role.ADMIN or not new_active):
@@ -300,7 +305,7 @@ def _keep_one_admin(session: Session, leaving: User) -> None:
     )
     if not others:
         raise Conflict(
-            "An organisation keeps at least one active admin.", code="last-admin"
+            _("An organisation keeps at least one active admin."), code="last-admin"
         )
 
 
@@ -324,10 +329,10 @@ def log_in(
     user = find_user_by_email(session, email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated(
-            "The e-mail address or password is wrong.", code="invalid-credentials"
+            _("The e-mail address or password is wrong."), code="invalid-credentials"
         )
     if not user.is_active:
-        raise Unauthenticated("The account is deactivated.", code="account-deactivated")
+        raise Unauthenticated(_("The account is deactivated."), code="account-deactivated")
     mfa.check_login(session, user, otp=attempt.otp, recovery_code=attempt.recovery_code)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -349,7 +354,7 @@ def change_password(
     """Set a new password; every other session of the user is logged out."""
     if not verify_password(user.password_hash, old_password):
         raise Invalid(
-            "The current password is wrong.", errors={"current_password": ["Wrong password."]}
+            _("The current password is wrong."), errors={"current_password": [_("Wrong password.")]}
         )
     _set_password(session, user, new_password, field="new_password")
     tokens.revoke_all(session, user, keep=current)
@@ -399,8 +404,8 @@ def reset_password(session: Session, raw_token: str, new_password: str) -> User:
     ).one_or_none()
     if reset is None or reset.used_at is not None or reset.expires_at <= clock.now():
         raise Invalid(
-            "The reset token is unknown, used or expired.",
-            errors={"token": ["Unknown, used or expired token."]},
+            _("The reset token is unknown, used or expired."),
+            errors={"token": [_("Unknown, used or expired token.")]},
         )
     user = session.get_one(User, reset.user_id)
     _set_password(session, user, new_password, field="new_password")
@@ -432,8 +437,8 @@ def invite_staff(
 ) -> IssuedInvitation:
     if role not in STAFF_ROLES:
         raise Invalid(
-            "Only staff are invited; trainers sign up themselves.",
-            errors={"role": ["Must be a staff role."]},
+            _("Only staff are invited; trainers sign up themselves."),
+            errors={"role": [_("Must be a staff role.")]},
         )
     email = _new_address(email)
     _refuse_taken(session, email)
@@ -472,9 +477,9 @@ def resend_invitation(
     the old token stops working, and a message still waiting with it is not sent."""
     invitation = _own_invitation(session, admin, invitation_id)
     if invitation.accepted_at is not None:
-        raise Conflict("The invitation was already accepted.", code="invitation-accepted")
+        raise Conflict(_("The invitation was already accepted."), code="invitation-accepted")
     if invitation.revoked_at is not None:
-        raise Conflict("The invitation was revoked; invite the person again.",
+        raise Conflict(_("The invitation was revoked; invite the person again."),
                        code="invitation-revoked")
     _refuse_taken(session, invitation.email)
     before = {"expires_at": invitation.expires_at.isoformat()}
@@ -527,14 +532,14 @@ def list_invitations(session: Session, admin: User, page: PageRequest) -> Page[I
 def _own_invitation(session: Session, admin: User, invitation_id: uuid.UUID) -> Invitation:
     invitation = session.get(Invitation, invitation_id)
     if invitation is None or invitation.organisation_id != admin.organisation_id:
-        raise NotFound("No such invitation.")
+        raise NotFound(_("No such invitation."))
     return invitation
 
 
 def revoke_invitation(session: Session, admin: User, invitation_id: uuid.UUID) -> Invitation:
     invitation = _own_invitation(session, admin, invitation_id)
     if invitation.accepted_at is not None:
-        raise Conflict("The invitation was already accepted.", code="invitation-accepted")
+        raise Conflict(_("The invitation was already accepted."), code="invitation-accepted")
     if invitation.revoked_at is None:
         invitation.revoked_at = clock.now()
         _withdraw_email(session, invitation)
@@ -557,8 +562,8 @@ def accept_invitation(session: Session, raw_token: str, *, password: str, profil
         or invitation.expires_at <= clock.now()
     ):
         raise Invalid(
-            "The invitation is unknown, used, revoked or expired.",
-            errors={"token": ["Unknown, used, revoked or expired invitation."]},
+            _("The invitation is unknown, used, revoked or expired."),
+            errors={"token": [_("Unknown, used, revoked or expired invitation.")]},
         )
     user = _new_user(
         session, email=invitation.email, password=password, role=invitation.role,

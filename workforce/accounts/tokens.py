@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from workforce import clock
 from workforce.accounts.models import ApiToken, User
 from workforce.errors import NotFound, Unauthenticated
+from workforce.i18n import _
 from workforce.pagination import Page, PageRequest, paginate
 
 TOKEN_PREFIX = "wf_"  # noqa: S105 - a prefix, not a secret
@@ -63,13 +64,13 @@ def authenticate(session: Session, raw: str) -> tuple[User, ApiToken]:
     token = session.scalars(_token_stmt(), {"token_hash": hash_secret(raw)}).one_or_none()
     now = clock.now()
     if token is None:
-        raise Unauthenticated("The access token is not valid.", code="invalid-token")
+        raise Unauthenticated(_("The access token is not valid."), code="invalid-token")
     if token.revoked_at is not None:
-        raise Unauthenticated("The access token has been revoked.", code="invalid-token")
+        raise Unauthenticated(_("The access token has been revoked."), code="invalid-token")
     if token.expires_at <= now:
-        raise Unauthenticated("The access token has expired.", code="invalid-token")
+        raise Unauthenticated(_("The access token has expired."), code="invalid-token")
     if not token.user.is_active:
-        raise Unauthenticated("The account is deactivated.", code="invalid-token")
+        raise Unauthenticated(_("The account is deactivated."), code="invalid-token")
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
     return token.user, token
@@ -113,5 +114,5 @@ def revoke_own(session: Session, user: User, token_id: uuid.UUID) -> None:
     """End one of the user's own sessions; anybody else's does not exist for them."""
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        raise NotFound("No such session.")
+        raise NotFound(_("No such session."))
     revoke(session, token)

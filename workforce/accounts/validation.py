@@ -15,6 +15,8 @@ import pycountry
 from confusable_homoglyphs import categories, confusables
 from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
+from workforce.i18n import gettext
+
 
 def normalise_email(email: str) -> str:
     """The form addresses are stored and compared in: NFKC (fullwidth letters and
@@ -42,8 +44,9 @@ def email_address(value: str) -> str:
     local, _, domain = address.rpartition("@")
     for part in (local, *domain.split(".")):
         if (problem := _lookalike(part)) is not None:
-            raise ValueError(f"{problem}. Addresses that could pass for another one are "
-                             "refused: type it as your mail provider spells it.")
+            raise ValueError(gettext(
+                "%(problem)s. Addresses that could pass for another one are refused: type it "
+                "as your mail provider spells it.", problem=problem))
     return address
 
 
@@ -86,7 +89,8 @@ def _ascii_lookalikes(part: str) -> dict[str, str]:
 def country_code(value: str) -> str:
     code = value.strip().upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code.")
+        raise ValueError(gettext("%(value)r is not an ISO 3166-1 alpha-2 country code.",
+                                 value=value))
     return code
 
 
@@ -98,10 +102,15 @@ def language_tag(value: str) -> str:
     tag = value.strip()
     if "_" in tag:
         meant = tag.replace("_", "-")
-        suggestion = (f": write {langcodes.standardize_tag(meant)!r}"
-                      if langcodes.tag_is_valid(meant) else "")
-        raise ValueError(f"{value!r} is not a BCP 47 language tag; its parts are joined "
-                         f"by hyphens, not underscores{suggestion}.")
+        if langcodes.tag_is_valid(meant):
+            raise ValueError(gettext(
+                "%(value)r is not a BCP 47 language tag; its parts are joined by hyphens, not "
+                "underscores: write %(meant)r.", value=value,
+                meant=langcodes.standardize_tag(meant)))
+        raise ValueError(gettext(
+            "%(value)r is not a BCP 47 language tag; its parts are joined by hyphens, not "
+            "underscores.", value=value))
     if not tag or not langcodes.tag_is_valid(tag):
-        raise ValueError(f"{value!r} is not a valid BCP 47 language tag such as 'yue-HK'.")
+        raise ValueError(gettext(
+            "%(value)r is not a valid BCP 47 language tag such as 'yue-HK'.", value=value))
     return langcodes.standardize_tag(tag)

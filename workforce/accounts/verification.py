@@ -20,6 +20,7 @@ from workforce import clock
 from workforce.accounts import tokens
 from workforce.accounts.models import EmailVerification, User
 from workforce.errors import Conflict, Forbidden, Invalid
+from workforce.i18n import _
 from workforce.notifications.models import SECRET_PLACEHOLDER
 from workforce.notifications.services import notify, queue_email, withdraw_secret_emails
 
@@ -46,8 +47,9 @@ def mark_verified(user: User) -> None:
 
 
 def unverified_message(user: User) -> str:
-    return (f"Verify your e-mail address {user.email} first: use the token we e-mailed "
-            f"you (POST {CONFIRM_PATH}), or ask for a new one (POST {RESEND_PATH}).")
+    return _("Verify your e-mail address %(email)s first: use the token we e-mailed you "
+             "(POST %(confirm)s), or ask for a new one (POST %(resend)s).",
+             email=user.email, confirm=CONFIRM_PATH, resend=RESEND_PATH)
 
 
 def require_verified(user: User) -> None:
@@ -59,7 +61,7 @@ def require_verified(user: User) -> None:
 def send_verification(session: Session, user: User, link: MailLink) -> EmailVerification:
     """E-mail a new one-time token; the earlier ones stop working."""
     if is_verified(user):
-        raise Conflict("The e-mail address is verified already.",
+        raise Conflict(_("The e-mail address is verified already."),
                        code="email-already-verified")
     now = clock.now()
     _retire_pending(session, user, now)
@@ -111,8 +113,8 @@ def verify_email(session: Session, raw_token: str) -> User:
     now = clock.now()
     if verification is None or verification.used_at is not None or verification.expires_at <= now:
         raise Invalid(
-            "The verification token is unknown, used or expired; ask for a new one.",
-            errors={"token": ["Unknown, used or expired token."]},
+            _("The verification token is unknown, used or expired; ask for a new one."),
+            errors={"token": [_("Unknown, used or expired token.")]},
         )
     verification.used_at = now
     user = session.get_one(User, verification.user_id)

@@ -24,6 +24,7 @@ from workforce.api import (
     guards,
     health,
     hourly,
+    languages,
     me,
     organisation,
     payout_accounts,
@@ -76,9 +77,11 @@ class Api(flask_smorest.Api):
             response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+            languages.with_content_language(response)
             prepare_response(response, self.spec, problems.PROBLEM_JSON)
             self.spec.components.response(status.name, response, lazy=True)
         default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        languages.with_content_language(default)
         prepare_response(default, self.spec, problems.PROBLEM_JSON)
         self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
@@ -118,10 +121,11 @@ def docs_asset(filename: str):
 
 
 def init_app(app: Flask) -> None:
+    languages.init_app(app)
     uow.init_app(app)
     guards.init_app(app)
     ratelimit.limiter.init_app(app)
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [languages.LanguagePlugin()]})
     api.ma_plugin.converter.add_attribute_function(decimal_strings)
     api.ma_plugin.converter.add_attribute_function(enum_choices)
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)

@@ -15,14 +15,16 @@ from workforce.api.schemas import (
     TimeZone,
     UtcDateTime,
     languages_field,
+    locale_field,
     password_field,
 )
+from workforce.i18n import _, lazy_gettext
 
 
 def staff_role(**kwargs: Any) -> fields.Enum:
     """A staff role (documented as those alone: ``api.schemas.enum_choices``)."""
     return fields.Enum(Role, by_value=True, validate=validate.OneOf(
-        sorted(STAFF_ROLES, key=str), error="Must be a staff role."), **kwargs)
+        sorted(STAFF_ROLES, key=str), error=lazy_gettext("Must be a staff role.")), **kwargs)
 
 
 class SignUpSchema(Schema):
@@ -32,6 +34,8 @@ class SignUpSchema(Schema):
     country = Country(required=True, metadata={"example": "HK"})
     timezone = TimeZone(required=True, metadata={"example": "Asia/Hong_Kong"})
     languages = languages_field(required=True)
+    locale = locale_field(metadata={"description": "The language the service speaks to "
+                          "the trainer in; without it, the request's Accept-Language."})
 
 
 class LoginSchema(Schema):
@@ -55,6 +59,7 @@ class UserSchema(Schema):
     country = fields.String(allow_none=True)
     timezone = fields.String()
     languages = fields.List(fields.String())
+    locale = locale_field(allow_none=True)
     is_active = fields.Boolean(dump_only=True)
     email_verified_at = UtcDateTime(allow_none=True, dump_only=True, metadata={
         "description": "When the address was verified; a trainer without it may not apply "
@@ -78,6 +83,7 @@ class ProfileUpdateSchema(Schema):
     country = Country(allow_none=True)
     timezone = TimeZone()
     languages = languages_field()
+    locale = locale_field(allow_none=True)
 
 
 class PasswordChangeSchema(Schema):
@@ -101,6 +107,8 @@ class InvitationAcceptSchema(Schema):
     country = Country(allow_none=True)
     timezone = TimeZone(load_default="UTC")
     languages = languages_field(load_default=list)
+    locale = locale_field(metadata={"description": "The language the service speaks to "
+                          "the new user in; without it, the request's Accept-Language."})
 
 
 class InvitationCreateSchema(Schema):
@@ -167,7 +175,7 @@ class PayPolicySchema(Schema):
     @validates_schema
     def _something_to_change(self, data: dict, **kwargs: object) -> None:
         if not data:
-            raise ValidationError("Give at least one field to change.", "_schema")
+            raise ValidationError(_("Give at least one field to change."), "_schema")
 
 
 class OrganisationSchema(Schema):

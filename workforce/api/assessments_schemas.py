@@ -14,8 +14,10 @@ from workforce.assessments.models import (
     QualificationStatus,
     QuestionKind,
 )
+from workforce.i18n import lazy_gettext
 
-CODE = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$", error="Lower-case letters, digits, . _ -")
+CODE = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$",
+                       error=lazy_gettext("Lower-case letters, digits, . _ -"))
 
 
 class QualificationSchema(Schema):

@@ -16,6 +16,7 @@ from workforce.api.schemas import (
 )
 from workforce.billing.corrections import KEY_MAX, MAX_AMOUNT, REASON_MAX
 from workforce.billing.models import AccountKind, ItemState, OwnerType, SourceType
+from workforce.i18n import lazy_gettext
 
 REASON = validate.Length(min=1, max=REASON_MAX)
 
@@ -190,7 +191,7 @@ class AdjustmentCreateSchema(Schema):
     amount = fields.Integer(
         strict=True, required=True,
         validate=[validate.Range(min=-MAX_AMOUNT, max=MAX_AMOUNT),
-                  validate.NoneOf([0], error="Must not be zero.")],
+                  validate.NoneOf([0], error=lazy_gettext("Must not be zero."))],
         metadata={"description": "Minor units; negative takes money back (never below the "
                   "available payable balance)."},
     )

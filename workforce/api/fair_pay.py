@@ -18,6 +18,7 @@ from workforce.api.security import Blueprint, current_user
 from workforce.api.uow import db_session
 from workforce.billing import counselling, fair_pay, floors
 from workforce.errors import Invalid
+from workforce.i18n import _
 from workforce.money import check_currency
 
 blp = Blueprint(
@@ -38,7 +39,7 @@ def _floor_path(currency: str, country: str) -> tuple[str, str]:
         except ValueError as exc:
             errors[name] = [str(exc)]
     if errors:
-        raise Invalid("The currency or country is not valid.", errors=errors)
+        raise Invalid(_("The currency or country is not valid."), errors=errors)
     return values["currency"], values["country"]
 
 

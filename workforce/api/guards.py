@@ -10,6 +10,7 @@ from workforce.api.bodies import json_body, raw_body_types
 from workforce.api.problems import problem
 from workforce.api.security import authorize, policy_of
 from workforce.errors import Invalid
+from workforce.i18n import _
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -39,8 +40,8 @@ def _nul_path(body: Any) -> str | None:
 
 def _refuse_nul(field: str) -> None:
     raise Invalid(
-        f"Text must not contain NUL characters: {field}.",
-        errors={field: ["Must not contain NUL characters."]},
+        _("Text must not contain NUL characters: %(field)s.", field=field),
+        errors={field: [_("Must not contain NUL characters.")]},
     )
 
 
@@ -65,11 +66,11 @@ def init_app(app: Flask) -> None:
         ):
             if raw_types:
                 return problem(
-                    415, "Send the body with one of these content types: "
-                    + ", ".join(sorted(raw_types)) + ".", code="unsupported-media-type",
+                    415, _("Send the body with one of these content types: %(types)s.",
+                           types=", ".join(sorted(raw_types))), code="unsupported-media-type",
                 )
             return problem(
-                415, "Send the request body as JSON with 'Content-Type: application/json'.",
+                415, _("Send the request body as JSON with 'Content-Type: application/json'."),
                 code="unsupported-media-type",
             )
         for name, values in request.args.lists():

@@ -21,6 +21,7 @@ from workforce.api.uow import db_session
 from workforce.billing import payout_accounts
 from workforce.billing.gateways import GatewayError, PayoutGateway
 from workforce.billing.models import PayoutAccount
+from workforce.i18n import _
 from workforce.settings import Settings
 
 blp = Blueprint(
@@ -46,9 +47,10 @@ def current_gateway() -> PayoutGateway | None:
 def gateway_problem(error: GatewayError) -> Any:
     """Stripe failed or refused: 503 when trying again later may work, else 502."""
     if error.retryable:
-        return problem(503, "Stripe is not answering; try again in a minute.",
+        return problem(503, _("Stripe is not answering; try again in a minute."),
                        code="stripe-unavailable", headers={"Retry-After": "30"})
-    return problem(502, f"Stripe refused the request: {error.message}", code="stripe-error")
+    return problem(502, _("Stripe refused the request: %(message)s", message=error.message),
+                   code="stripe-error")
 
 
 @blp.route("/me/payout-account")

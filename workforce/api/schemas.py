@@ -9,9 +9,10 @@ from typing import Any
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from workforce import calendar, clock, urls
+from workforce import calendar, clock, i18n, urls
 from workforce.accounts import passwords, validation
 from workforce.errors import Invalid
+from workforce.i18n import _
 from workforce.money import check_currency
 from workforce.pagination import PageRequest
 
@@ -65,7 +66,7 @@ class Text(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if "\x00" in text:
-            raise ValidationError("Must not contain NUL characters.")
+            raise ValidationError(_("Must not contain NUL characters."))
         return text
 
 
@@ -95,8 +96,17 @@ class LanguageTag(_Checked):
     check = staticmethod(validation.language_tag)
 
 
+def _currency(value: str) -> str:
+    # money.py is below i18n (which formats money): its own message is English.
+    try:
+        return check_currency(value)
+    except ValueError:
+        raise ValueError(_("%(value)r is not an ISO 4217 currency code such as 'USD'.",
+                           value=value)) from None
+
+
 class Currency(_Checked):
-    check = staticmethod(check_currency)
+    check = staticmethod(_currency)
 
 
 MINOR_UNITS = {"description": "Minor units of the currency (cents for USD)."}
@@ -124,7 +134,7 @@ class UtcDateTime(fields.AwareDateTime):
         try:
             return clock.as_utc(parsed)
         except OverflowError as exc:
-            raise ValidationError("Out of range.") from exc
+            raise ValidationError(_("Out of range.")) from exc
 
 
 class PublicUrl(fields.String):
@@ -141,7 +151,7 @@ class PublicUrl(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         problem = urls.url_problem(text, schemes=self.schemes)
         if problem is not None:
-            raise ValidationError(f"The URL {problem}.")
+            raise ValidationError(_("The URL %(problem)s.", problem=problem))
         return text
 
 
@@ -178,6 +188,17 @@ class Languages(fields.List):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
         return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
+
+
+def locale_field(**kwargs: Any) -> fields.String:
+    """A shipped locale, the language the service speaks to the person in."""
+    metadata = {
+        "description": "The language of the service's texts to this person (problem "
+        "details, notifications, e-mails): one of the shipped locales, as BCP 47. Without "
+        "it: the request's Accept-Language, and English for what reaches them otherwise.",
+        "example": "zh-Hant-HK", **kwargs.pop("metadata", {})}
+    return fields.String(validate=validate.OneOf(list(i18n.LOCALES)), metadata=metadata,
+                         **kwargs)
 
 
 def languages_field(**kwargs: Any) -> fields.List:

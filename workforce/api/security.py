@@ -28,6 +28,7 @@ from workforce.accounts.models import ApiToken, Role, User
 from workforce.api.bodies import JsonBodyParser
 from workforce.api.uow import db_session
 from workforce.errors import Forbidden, Unauthenticated
+from workforce.i18n import gettext
 from workforce.integrations import keys
 from workforce.integrations.key_models import ApiKey
 from workforce.integrations.scopes import Scope
@@ -109,7 +110,8 @@ def authenticate() -> User:
     raw = bearer_secret()
     if raw is None:
         raise Unauthenticated(
-            "Send an access token as 'Authorization: Bearer <token>'.", code="missing-token"
+            gettext("Send an access token as 'Authorization: Bearer <token>'."),
+            code="missing-token",
         )
     if keys.is_key(raw):
         key = keys.authenticate(db_session(), raw)
@@ -120,6 +122,8 @@ def authenticate() -> User:
     # A plain value for the request log, which runs after the unit of work has ended
     # (a rolled-back, closed session leaves ``user`` expired and detached).
     g.user_id = user.id
+    # Likewise the language they chose, for the texts of this answer (api.languages).
+    g.user_locale = user.locale
     return user
 
 
@@ -133,7 +137,7 @@ def authorize(policy: Policy) -> None:
         _check_scope(policy, key)
     elif user.role not in policy.roles:
         raise Forbidden(
-            f"This operation is not available to the {user.role.value} role.",
+            gettext("This operation is not available to the %(role)s role.", role=user.role.value),
             code="role-forbidden",
         )
     # A key has no second factor to enrol: it never signs in (``integrations.keys``).
@@ -144,11 +148,11 @@ def authorize(policy: Policy) -> None:
 
 def _check_scope(policy: Policy, key: ApiKey) -> None:
     if policy.scope is None:
-        raise Forbidden("API keys cannot call this operation; it is for people only.",
+        raise Forbidden(gettext("API keys cannot call this operation; it is for people only."),
                         code="scope-forbidden", required_scope=None)
     if policy.scope.value not in key.scopes:
-        raise Forbidden(f"This operation needs an API key with the scope "
-                        f"'{policy.scope.value}'.", code="scope-forbidden",
+        raise Forbidden(gettext("This operation needs an API key with the scope '%(scope)s'.",
+                                scope=policy.scope.value), code="scope-forbidden",
                         required_scope=policy.scope.value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.api.schemas import UtcDateTime
+from workforce.i18n import lazy_gettext
 
 
 class VerificationConfirmSchema(Schema):
@@ -30,7 +31,8 @@ class EnrolmentSchema(Schema):
 
 class CodeSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(
-        r"^\s*\d{6}\s*$", error="Must be the 6-digit code from the authenticator app."))
+        r"^\s*\d{6}\s*$",
+        error=lazy_gettext("Must be the 6-digit code from the authenticator app.")))
 
 
 class RecoveryCodesSchema(Schema):

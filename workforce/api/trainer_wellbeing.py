@@ -14,6 +14,7 @@ from workforce.api.trainer_wellbeing_schemas import (
 )
 from workforce.api.uow import db_session
 from workforce.errors import NotFound
+from workforce.i18n import _
 from workforce.projects.models import ContentCategory
 from workforce.wellbeing import consent, limits, rotation, withdrawal
 
@@ -63,7 +64,7 @@ def withdraw_consent(category: str):
     try:
         chosen = ContentCategory(category)
     except ValueError:
-        raise NotFound(f"No content category {category!r}.") from None
+        raise NotFound(_("No content category %(category)r.", category=category)) from None
     return withdrawal.withdraw(db_session(), current_user(), chosen)
 
 

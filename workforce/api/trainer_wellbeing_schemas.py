@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from workforce.api.schemas import UtcDateTime
+from workforce.i18n import _, lazy_gettext
 from workforce.projects.models import ContentCategory, Sensitivity
 
 
@@ -38,7 +39,7 @@ class ConsentSchema(Schema):
 
 class ConsentBodySchema(Schema):
     confirm_age_18_or_over = fields.Boolean(
-        validate=validate.Equal(True, error="Send true to attest, or leave it out."),
+        validate=validate.Equal(True, error=lazy_gettext("Send true to attest, or leave it out.")),
         metadata={"description": "true: attest being 18 or over (recorded once, with its "
                   "time; required before any category can be consented to)."})
     categories = fields.List(
@@ -50,7 +51,7 @@ class ConsentBodySchema(Schema):
     def _no_repeats(self, data: dict, **kwargs: object) -> None:
         categories = data.get("categories") or []
         if len(set(categories)) < len(categories):
-            raise ValidationError("A category is listed twice.", "categories")
+            raise ValidationError(_("A category is listed twice."), "categories")
 
 
 class WithdrawalSchema(Schema):

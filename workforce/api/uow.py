@@ -23,6 +23,7 @@ from workforce import db
 from workforce.api import problems
 from workforce.api.bodies import raw_body_types
 from workforce.db import Database
+from workforce.i18n import _
 
 # What the first attempt kept of the caller that is bound to its session.
 _SESSION_BOUND = ("db_session", "user", "token", "api_key")
@@ -68,7 +69,7 @@ def _dispatch(view: Callable[[], Any]) -> Any:
         if not db.is_retryable(error):
             raise
         return problems.problem(
-            503, "The request met others changing the same data; send it again.",
+            503, _("The request met others changing the same data; send it again."),
             code="contention", headers={"Retry-After": "1"},
         )
 

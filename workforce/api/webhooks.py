@@ -17,6 +17,7 @@ from workforce.api.security import Blueprint
 from workforce.api.uow import db_session
 from workforce.billing import webhooks
 from workforce.billing.gateways import GatewayError
+from workforce.i18n import _
 
 blp = Blueprint(
     "webhooks", __name__, url_prefix="/api/v1",
@@ -63,10 +64,11 @@ def _receive(secret: str, setting: str):
             request.headers.get("Stripe-Signature"), secret=secret, gateway=current_gateway(),
         )
     except webhooks.NotConfigured:
-        return problem(503, f"Stripe webhooks to this endpoint are not configured on this "
-                       f"server ({setting} is not set).", code="webhooks-not-configured")
+        return problem(503, _("Stripe webhooks to this endpoint are not configured on this "
+                              "server (%(setting)s is not set).", setting=setting),
+                       code="webhooks-not-configured")
     except webhooks.BadSignature as error:
-        return problem(400, f"The Stripe signature does not verify: {error}",
+        return problem(400, _("The Stripe signature does not verify: %(error)s", error=error),
                        code="bad-signature")
     except GatewayError as error:
         return gateway_problem(error)

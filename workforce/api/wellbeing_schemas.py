@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from workforce.api.schemas import Currency, PublicUrl, Text, UtcDateTime
+from workforce.i18n import _
 
 
 def _minutes(low: int, high: int, description: str, **kwargs: object) -> fields.Integer:
@@ -55,4 +56,4 @@ class WellbeingPolicySchema(Schema):
     @validates_schema
     def _something_to_change(self, data: dict, **kwargs: object) -> None:
         if not data:
-            raise ValidationError("Give at least one field to change.", "_schema")
+            raise ValidationError(_("Give at least one field to change."), "_schema")

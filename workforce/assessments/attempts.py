@@ -60,6 +60,7 @@ from workforce.assessments.services import latest_published_version
 from workforce.billing.models import EarningEvent, EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import _
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -140,27 +141,31 @@ def _check_may_start(standing: Standing, qualification: Qualification) -> None:
         assert standing.passed is not None
         expires_at = standing.passed.expires_at
         raise Conflict(
-            f"You passed this assessment and hold {qualification.name}"
-            + (f" until {expires_at:%Y-%m-%d}" if expires_at else "")
-            + "; it can be taken again once the qualification expires or is revoked.",
+            _("You passed this assessment and hold %(qualification)s until %(expires_on)s; it "
+              "can be taken again once the qualification expires or is revoked.",
+              qualification=qualification.name, expires_on=expires_at.strftime("%Y-%m-%d"))
+            if expires_at else
+            _("You passed this assessment and hold %(qualification)s; it can be taken again "
+              "once the qualification expires or is revoked.", qualification=qualification.name),
             code="already-passed", qualification_id=str(qualification.id),
             expires_at=expires_at.isoformat() if expires_at else None,
         )
     if availability is Availability.IN_PROGRESS:
         raise Conflict(
-            "You have an attempt in progress; finish it first.", code="attempt-open",
+            _("You have an attempt in progress; finish it first."), code="attempt-open",
             attempt_id=str(standing.open_attempt_id),
         )
     if availability is Availability.EXHAUSTED:
         raise Conflict(
-            f"You have used all {standing.max_attempts} attempts at this assessment.",
+            _("You have used all %(max_attempts)s attempts at this assessment.",
+              max_attempts=standing.max_attempts),
             code="attempts-exhausted", attempts_used=standing.attempts_used,
             max_attempts=standing.max_attempts,
         )
     if availability is Availability.COOLDOWN:
         assert standing.cooldown_until is not None
         raise Conflict(
-            "You can try again once the waiting time after your last attempt is over.",
+            _("You can try again once the waiting time after your last attempt is over."),
             code="cooldown", until=standing.cooldown_until.isoformat(),
         )
 
@@ -278,10 +283,10 @@ def _attempts_by_assessment(
 def _startable(session: Session, assessment_id: uuid.UUID) -> tuple[Assessment, AssessmentVersion]:
     assessment = session.get(Assessment, assessment_id)
     if assessment is None or assessment.state is not AssessmentState.PUBLISHED:
-        raise NotFound("No such assessment.")
+        raise NotFound(_("No such assessment."))
     version = latest_published_version(assessment)
     if version is None:
-        raise NotFound("No such assessment.")
+        raise NotFound(_("No such assessment."))
     return assessment, version
 
 
@@ -313,7 +318,7 @@ def start_attempt(session: Session, trainer: User, assessment_id: uuid.UUID) -> 
         if open_id is None:
             raise  # not the race this handles
         raise Conflict(
-            "You have an attempt in progress; finish it first.", code="attempt-open",
+            _("You have an attempt in progress; finish it first."), code="attempt-open",
             attempt_id=str(open_id),
         ) from exc
     return attempt
@@ -463,7 +468,7 @@ def _own_attempt(
 ) -> Attempt:
     attempt = lock_attempt(session, attempt_id) if lock else session.get(Attempt, attempt_id)
     if attempt is None or attempt.trainer_id != trainer.id:
-        raise NotFound("No such attempt.")
+        raise NotFound(_("No such attempt."))
     return attempt
 
 
@@ -594,7 +599,7 @@ def save_answer(
     attempt = _own_attempt(session, trainer, attempt_id, lock=True)
     _check_open(attempt, clock.now())
     if str(question_id) not in attempt.question_ids:
-        raise NotFound("This question is not part of the attempt.")
+        raise NotFound(_("This question is not part of the attempt."))
     question = session.get_one(Question, question_id)
     response = _response_for(question, body)
     answer = session.scalars(
@@ -617,10 +622,11 @@ def _check_open(attempt: Attempt, now: datetime) -> None:
         return
     if now >= attempt.deadline_at and attempt.close_reason is not CloseReason.SUBMITTED:
         raise Conflict(
-            "The time limit has passed; the attempt is closed with the answers saved "
-            "before it.", code="time-limit-passed", deadline_at=attempt.deadline_at.isoformat(),
+            _("The time limit has passed; the attempt is closed with the answers saved before "
+              "it."),
+            code="time-limit-passed", deadline_at=attempt.deadline_at.isoformat(),
         )
-    raise Conflict("The attempt is closed.", code="attempt-closed")
+    raise Conflict(_("The attempt is closed."), code="attempt-closed")
 
 
 def _response_for(question: Question, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -632,13 +638,13 @@ def _response_for(question: Question, body: Mapping[str, Any]) -> dict[str, Any]
     }
     value = body.get(field)
     if value is None:
-        errors[field] = [f"Required in an answer to a {kind} question."]
+        errors[field] = [_("Required in an answer to a %(kind)s question.", kind=kind)]
     else:
         problem = _value_problem(question, value)
         if problem:
             errors[field] = [problem]
     if errors:
-        raise Invalid("The answer does not fit the question.", errors=errors)
+        raise Invalid(_("The answer does not fit the question."), errors=errors)
     return {field: value}
 
 

@@ -60,6 +60,7 @@ from workforce.assessments.models import (
 )
 from workforce.assessments.services import find_record, record_snapshot
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import gettext
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
 
@@ -150,7 +151,7 @@ def _expired_with_text(now: datetime) -> Any:
 def _staff_attempt(session: Session, staff: User, attempt_id: uuid.UUID) -> Attempt:
     attempt = lock_attempt(session, attempt_id)
     if attempt is None or attempt.organisation_id != staff.organisation_id:
-        raise NotFound("No such attempt.")
+        raise NotFound(gettext("No such attempt."))
     return attempt
 
 
@@ -193,12 +194,12 @@ def claim(session: Session, grader: User, attempt_id: uuid.UUID) -> Grading:
     mine = next((g for g in gradings if g.grader_id == grader.id), None)
     if mine is not None:
         raise Conflict(
-            "You have graded (or claimed) this attempt already; each round needs "
-            "another grader.", code="already-graded-by-you", grading_id=str(mine.id),
+            gettext("You have graded (or claimed) this attempt already; each round needs another "
+                    "grader."), code="already-graded-by-you", grading_id=str(mine.id),
         )
     round_ = next_round(attempt, gradings, rubric_max(drawn_questions(session, attempt)))
     if round_ is None:
-        raise Conflict("This attempt needs no further grading.", code="no-grading-needed")
+        raise Conflict(gettext("This attempt needs no further grading."), code="no-grading-needed")
     grading = Grading(
         attempt_id=attempt.id, grader_id=grader.id, round=round_, claimed_at=clock.now()
     )
@@ -210,7 +211,7 @@ def claim(session: Session, grader: User, attempt_id: uuid.UUID) -> Grading:
             session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            "Another grader took this round a moment ago.", code="no-grading-needed"
+            gettext("Another grader took this round a moment ago."), code="no-grading-needed"
         ) from exc
     return grading
 
@@ -222,7 +223,7 @@ def release(session: Session, grader: User, grading_id: uuid.UUID) -> None:
     lock_attempt(session, grading.attempt_id)  # not while a submit of it settles
     session.refresh(grading)
     if grading.state is GradingState.SUBMITTED:
-        raise Conflict("A submitted grading stands.", code="grading-submitted")
+        raise Conflict(gettext("A submitted grading stands."), code="grading-submitted")
     session.delete(grading)
     session.flush()
 
@@ -261,7 +262,7 @@ class GradingView:
 def _own_grading(session: Session, grader: User, grading_id: uuid.UUID) -> Grading:
     grading = session.get(Grading, grading_id, populate_existing=True)
     if grading is None or grading.grader_id != grader.id:
-        raise NotFound("No such grading.")
+        raise NotFound(gettext("No such grading."))
     return grading
 
 
@@ -319,9 +320,10 @@ def submit_grading(
     assert attempt is not None
     session.refresh(grading)
     if grading.state is GradingState.SUBMITTED:
-        raise Conflict("This grading has been submitted already.", code="grading-submitted")
+        raise Conflict(gettext("This grading has been submitted already."),
+                       code="grading-submitted")
     if attempt.state is not AttemptState.AWAITING_GRADING:
-        raise Conflict("This attempt needs no further grading.", code="no-grading-needed")
+        raise Conflict(gettext("This attempt needs no further grading."), code="no-grading-needed")
     questions = [q for q in drawn_questions(session, attempt) if is_free_text(q)]
     answered = {qid for qid, a in answers_of(session, attempt).items() if _text_of(a) is not None}
     checked = check_scores(questions, answered, scores)
@@ -351,22 +353,23 @@ def check_scores(
         where = f"scores.{index}"
         key = (str(entry["question_id"]), str(entry["criterion_id"]))
         if key[0] not in {k[0] for k in criteria}:
-            errors[f"{where}.question_id"] = ["Not a free-text question of this attempt."]
+            errors[f"{where}.question_id"] = [gettext("Not a free-text question of this attempt.")]
             continue
         if key not in criteria:
-            errors[f"{where}.criterion_id"] = ["Not a criterion of this question's rubric."]
+            errors[f"{where}.criterion_id"] = [
+                gettext("Not a criterion of this question's rubric.")]
             continue
         if key in seen:
-            errors[where] = ["This criterion is scored twice."]
+            errors[where] = [gettext("This criterion is scored twice.")]
             continue
         seen.add(key)
         points, maximum = int(entry["points"]), criteria[key]
         if not 0 <= points <= maximum:
-            errors[f"{where}.points"] = [f"Between 0 and {maximum}."]
+            errors[f"{where}.points"] = [gettext("Between 0 and %(maximum)s.", maximum=maximum)]
         elif points and uuid.UUID(key[0]) not in answered:
-            errors[f"{where}.points"] = ["The trainer gave no answer: 0 points."]
+            errors[f"{where}.points"] = [gettext("The trainer gave no answer: 0 points.")]
         if not str(entry.get("justification") or "").strip():
-            errors[f"{where}.justification"] = ["Say why these points."]
+            errors[f"{where}.justification"] = [gettext("Say why these points.")]
         checked.append({
             "question_id": uuid.UUID(key[0]), "criterion_id": key[1], "points": points,
             "justification": str(entry.get("justification") or "").strip(),
@@ -375,7 +378,7 @@ def check_scores(
     if missing:
         errors["scores"] = ["Every criterion needs a score; missing: " + ", ".join(missing)]
     if errors:
-        raise Invalid("The scores are incomplete or out of range.", errors=errors)
+        raise Invalid(gettext("The scores are incomplete or out of range."), errors=errors)
     return checked
 
 

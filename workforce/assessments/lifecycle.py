@@ -18,15 +18,16 @@ from workforce.assessments.models import (
     Question,
     QuestionKind,
 )
+from workforce.i18n import lazy_gettext
 from workforce.lifecycle import Lifecycle
 
-ATTEMPTS = Lifecycle("An attempt", {
+ATTEMPTS = Lifecycle(lazy_gettext("An attempt"), {
     AttemptState.OPEN: frozenset({AttemptState.AWAITING_GRADING, AttemptState.GRADED}),
     AttemptState.AWAITING_GRADING: frozenset({AttemptState.GRADED}),
     AttemptState.GRADED: frozenset(),
 })
 
-GRADINGS = Lifecycle("A grading", {
+GRADINGS = Lifecycle(lazy_gettext("A grading"), {
     GradingState.CLAIMED: frozenset({GradingState.SUBMITTED}),
     GradingState.SUBMITTED: frozenset(),
 }, code="grading-submitted")

@@ -34,6 +34,7 @@ from workforce.assessments.models import (
 )
 from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
+from workforce.i18n import _
 from workforce.money import rate_for
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -57,7 +58,8 @@ def _unique_code(session: Session, organisation_id: uuid.UUID | None, code: str)
         )
     )
     if taken:
-        raise Conflict(f"The qualification code {code!r} is in use.", code="code-taken")
+        raise Conflict(_("The qualification code %(code)r is in use.",
+                         code=code), code="code-taken")
 
 
 def get_qualification(
@@ -65,7 +67,7 @@ def get_qualification(
 ) -> Qualification:
     qualification = session.get(Qualification, qualification_id)
     if qualification is None or qualification.organisation_id != staff.organisation_id:
-        raise NotFound("No such qualification.")
+        raise NotFound(_("No such qualification."))
     return qualification
 
 
@@ -114,7 +116,7 @@ def list_my_qualifications(
 def _trainer(session: Session, trainer_id: uuid.UUID) -> User:
     trainer = session.get(User, trainer_id)
     if trainer is None or trainer.role is not Role.TRAINER or not trainer.is_active:
-        raise Invalid("No such trainer.", errors={"trainer_id": ["Not an active trainer."]})
+        raise Invalid(_("No such trainer."), errors={"trainer_id": [_("Not an active trainer.")]})
     return trainer
 
 
@@ -175,7 +177,7 @@ def grant_qualification(
         expires_at = now + timedelta(days=qualification.validity_days)
     if expires_at is not None and expires_at <= now:
         raise Invalid(
-            "The expiry is in the past.", errors={"expires_at": ["Must be in the future."]}
+            _("The expiry is in the past."), errors={"expires_at": [_("Must be in the future.")]}
         )
     record = find_record(session, qualification.id, trainer.id)
     before = record_snapshot(record)
@@ -216,7 +218,7 @@ def revoke_qualification(
     record = find_record(session, qualification.id, trainer_id)
     if record is None or record.status is not QualificationStatus.GRANTED:
         raise Conflict(
-            "The trainer does not hold this qualification.", code="not-granted"
+            _("The trainer does not hold this qualification."), code="not-granted"
         )
     before = record_snapshot(record)
     record.status = QualificationStatus.REVOKED
@@ -298,14 +300,14 @@ def _qualification_for(
         return get_qualification(session, manager, qualification_id)
     except NotFound as exc:
         raise Invalid(
-            "No such qualification.", errors={"qualification_id": ["No such qualification."]}
+            _("No such qualification."), errors={"qualification_id": [_("No such qualification.")]}
         ) from exc
 
 
 def get_assessment(session: Session, staff: User, assessment_id: uuid.UUID) -> Assessment:
     assessment = session.get(Assessment, assessment_id)
     if assessment is None or assessment.organisation_id != staff.organisation_id:
-        raise NotFound("No such assessment.")
+        raise NotFound(_("No such assessment."))
     return assessment
 
 
@@ -339,7 +341,7 @@ def get_version(
     for version in assessment.versions:
         if version.number == number:
             return version
-    raise NotFound("No such version.")
+    raise NotFound(_("No such version."))
 
 
 def update_assessment(
@@ -356,7 +358,7 @@ def update_assessment(
         ):
             # Attempts already taken granted the old one; create a new assessment instead.
             raise Conflict(
-                "A published assessment keeps the qualification it grants.",
+                _("A published assessment keeps the qualification it grants."),
                 code="qualification-fixed",
             )
         assessment.qualification_id = qualification.id
@@ -375,7 +377,7 @@ def _editable_assessment(
     assessment = get_assessment(session, manager, assessment_id)
     if assessment.state is AssessmentState.ARCHIVED:
         raise IllegalTransition(
-            "An archived assessment cannot be edited.", current_state=assessment.state.value
+            _("An archived assessment cannot be edited."), current_state=assessment.state.value
         )
     return assessment
 
@@ -412,15 +414,16 @@ def _copy_question(question: Question, version_id: uuid.UUID) -> Question:
 def _check_version(version: AssessmentVersion) -> None:
     errors: dict[str, list[str]] = {}
     if (version.stipend_amount or 0) > 0 and not version.stipend_currency:
-        errors["stipend_currency"] = ["Required with a stipend."]
+        errors["stipend_currency"] = [_("Required with a stipend.")]
     if version.expected_duration_seconds > version.time_limit_seconds:
-        errors["expected_duration_seconds"] = ["Must not exceed the time limit."]
+        errors["expected_duration_seconds"] = [_("Must not exceed the time limit.")]
     if version.stipend_min_answers > version.questions_per_attempt:
         errors["stipend_min_answers"] = [
-            f"At most the {version.questions_per_attempt} questions an attempt draws."
+            _("At most the %(questions_per_attempt)s questions an attempt draws.",
+              questions_per_attempt=version.questions_per_attempt)
         ]
     if errors:
-        raise Invalid("The assessment settings do not fit together.", errors=errors)
+        raise Invalid(_("The assessment settings do not fit together."), errors=errors)
 
 
 # --- questions -----------------------------------------------------------------------
@@ -435,7 +438,8 @@ def add_question(
     if position is None:
         position = max((q.position for q in version.questions), default=0) + 1
     if any(q.position == position for q in version.questions):
-        raise Conflict(f"Position {position} is taken in this version.", code="position-taken")
+        raise Conflict(_("Position %(position)s is taken in this version.",
+                         position=position), code="position-taken")
     question = Question(position=position, **fields)
     check_question(question)
     # Through the relationship, so the version's collection stays current in this session.
@@ -451,7 +455,8 @@ def update_question(
     question = _draft_question(session, manager, assessment_id, question_id)
     position = changes.get("position", question.position)
     if any(q.position == position and q.id != question.id for q in question.version.questions):
-        raise Conflict(f"Position {position} is taken in this version.", code="position-taken")
+        raise Conflict(_("Position %(position)s is taken in this version.",
+                         position=position), code="position-taken")
     for name, value in changes.items():
         setattr(question, name, value)
     check_question(question)
@@ -480,13 +485,13 @@ def _draft_question(
     question = session.get(Question, question_id)
     versions = {v.id for v in assessment.versions}
     if question is None or question.version_id not in versions:
-        raise NotFound("No such question in this assessment.")
+        raise NotFound(_("No such question in this assessment."))
     draft = editable_version(session, assessment)
     if question.version_id == draft.id:
         return question
     copied_from = assessment.versions[-2] if len(assessment.versions) > 1 else None
     if copied_from is None or question.version_id != copied_from.id:
-        raise NotFound("No such question in the current version.")
+        raise NotFound(_("No such question in the current version."))
     return next(q for q in draft.questions if q.position == question.position)
 
 
@@ -521,29 +526,29 @@ def check_question(question: Question) -> None:
     choice = question.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE)
     if choice:
         if len(option_ids) < 2 or len(set(option_ids)) != len(option_ids) or "" in option_ids:
-            errors["options"] = ["At least two options, each with a unique id."]
+            errors["options"] = [_("At least two options, each with a unique id.")]
         correct = key.get("correct")
         known = isinstance(correct, list) and set(map(str, correct)) <= set(option_ids)
         if not correct or not known:
-            errors["answer_key.correct"] = ["The ids of the correct options, among the options."]
+            errors["answer_key.correct"] = [_("The ids of the correct options, among the options.")]
         elif question.kind is QuestionKind.SINGLE_CHOICE and len(correct) != 1:
-            errors["answer_key.correct"] = ["Exactly one correct option."]
+            errors["answer_key.correct"] = [_("Exactly one correct option.")]
     elif question.options:
-        errors["options"] = ["Only choice questions have options."]
+        errors["options"] = [_("Only choice questions have options.")]
     if question.kind is QuestionKind.SHORT_ANSWER:
         _check_short_answer_key(key, errors)
     if question.kind is QuestionKind.FREE_TEXT:
         _check_rubric(question.rubric, errors)
     elif question.rubric:
-        errors["rubric"] = ["Only free-text questions have a rubric."]
+        errors["rubric"] = [_("Only free-text questions have a rubric.")]
     if question.kind is not QuestionKind.MULTIPLE_CHOICE and (
         question.partial_credit is PartialCredit.PROPORTIONAL
     ):
-        errors["partial_credit"] = ["Partial credit applies to multiple choice only."]
+        errors["partial_credit"] = [_("Partial credit applies to multiple choice only.")]
     if (question.media_url is None) != (question.media_kind is None):
-        errors["media_kind"] = ["A media prompt needs both media_url and media_kind."]
+        errors["media_kind"] = [_("A media prompt needs both media_url and media_kind.")]
     if errors:
-        raise Invalid("The question is not complete or not consistent.", errors=errors)
+        raise Invalid(_("The question is not complete or not consistent."), errors=errors)
 
 
 def _check_short_answer_key(key: dict[str, Any], errors: dict[str, list[str]]) -> None:
@@ -551,7 +556,7 @@ def _check_short_answer_key(key: dict[str, Any], errors: dict[str, list[str]]) -
     if not isinstance(accepted, list) or not accepted or not all(
         isinstance(a, str) and a.strip() for a in accepted
     ):
-        errors["answer_key.accepted"] = ["At least one accepted answer."]
+        errors["answer_key.accepted"] = [_("At least one accepted answer.")]
     if key.get("numeric"):
         try:
             [Decimal(a) for a in accepted or []]
@@ -559,19 +564,19 @@ def _check_short_answer_key(key: dict[str, Any], errors: dict[str, list[str]]) -
             if tolerance < 0:
                 raise ValueError
         except (ArithmeticError, ValueError, TypeError):
-            errors["answer_key"] = ["Numeric answers and a non-negative tolerance."]
+            errors["answer_key"] = [_("Numeric answers and a non-negative tolerance.")]
 
 
 def _check_rubric(rubric: list[dict[str, Any]], errors: dict[str, list[str]]) -> None:
     ids = [str(c.get("id", "")) for c in rubric]
     if not rubric or "" in ids or len(set(ids)) != len(ids):
-        errors["rubric"] = ["At least one criterion, each with a unique id."]
+        errors["rubric"] = [_("At least one criterion, each with a unique id.")]
         return
     for index, criterion in enumerate(rubric):
         maximum = criterion.get("max_points")
         levels = criterion.get("levels") or []
         if not isinstance(maximum, int) or maximum < 1:
-            errors[f"rubric.{index}.max_points"] = ["A positive whole number."]
+            errors[f"rubric.{index}.max_points"] = [_("A positive whole number.")]
             continue
         if not levels or any(
             not isinstance(level.get("points"), int) or not 0 <= level["points"] <= maximum
@@ -579,7 +584,7 @@ def _check_rubric(rubric: list[dict[str, Any]], errors: dict[str, list[str]]) ->
             for level in levels
         ):
             errors[f"rubric.{index}.levels"] = [
-                "Levels with points between 0 and max_points and a descriptor each."
+                _("Levels with points between 0 and max_points and a descriptor each.")
             ]
 
 
@@ -592,7 +597,7 @@ def publish(session: Session, manager: User, assessment_id: uuid.UUID) -> Assess
     draft = latest_version(assessment)
     if draft.published_at is not None:
         raise IllegalTransition(
-            "There is no draft to publish; edit the assessment first.",
+            _("There is no draft to publish; edit the assessment first."),
             code="nothing-to-publish", current_state=assessment.state.value,
         )
     _check_publishable(session, assessment, draft)
@@ -610,12 +615,12 @@ def publish(session: Session, manager: User, assessment_id: uuid.UUID) -> Assess
 
 def _check_publishable(session: Session, assessment: Assessment, draft: AssessmentVersion) -> None:
     if not draft.questions:
-        raise Invalid("An assessment needs questions.", errors={"questions": ["None yet."]})
+        raise Invalid(_("An assessment needs questions."), errors={"questions": [_("None yet.")]})
     organisation = session.get_one(Organisation, assessment.organisation_id)
     if organisation.requires_paid_assessments and draft.stipend_amount <= 0:
         raise Invalid(
-            "The organisation requires a stipend for every assessment.", code="stipend-required",
-            errors={"stipend_amount": ["Required by the organisation."]},
+            _("The organisation requires a stipend for every assessment."), code="stipend-required",
+            errors={"stipend_amount": [_("Required by the organisation.")]},
         )
     if draft.stipend_amount > 0:
         _check_stipend_reachable(draft)
@@ -627,9 +632,11 @@ def _check_stipend_reachable(draft: AssessmentVersion) -> None:
     drawn = min(draft.questions_per_attempt, len(draft.questions))
     if draft.stipend_min_answers > drawn:
         raise Invalid(
-            f"No attempt could earn the stipend: it needs {draft.stipend_min_answers} "
-            f"answers and an attempt draws {drawn} questions.",
-            errors={"stipend_min_answers": [f"At most the {drawn} questions an attempt draws."]},
+            _("No attempt could earn the stipend: it needs %(stipend_min_answers)s answers and an "
+              "attempt draws %(drawn)s questions.",
+              stipend_min_answers=draft.stipend_min_answers, drawn=drawn),
+            errors={"stipend_min_answers": [_("At most the %(drawn)s questions an attempt draws.",
+                                              drawn=drawn)]},
         )
 
 
@@ -643,10 +650,12 @@ def _check_wage_floor(session: Session, assessment: Assessment, draft: Assessmen
     minimum = rate_for(floor.hourly, draft.expected_duration_seconds)
     if draft.stipend_amount < minimum.amount:
         raise Invalid(
-            f"The stipend is below the wage floor: {minimum} for "
-            f"{draft.expected_duration_seconds // 60} minutes at {floor.label}.",
+            _("The stipend is below the wage floor: %(minimum)s for %(minutes)s minutes at "
+              "%(label)s.",
+              minimum=minimum, minutes=draft.expected_duration_seconds // 60, label=floor.label),
             code="below-wage-floor",
-            errors={"stipend_amount": [f"At least {minimum.amount} ({minimum})."]},
+            errors={"stipend_amount": [_("At least %(amount)s (%(minimum)s).",
+                                         amount=minimum.amount, minimum=minimum)]},
             minimum_amount=minimum.amount, currency=minimum.currency,
             floor_country=floor.country,
         )
@@ -656,7 +665,7 @@ def archive(session: Session, manager: User, assessment_id: uuid.UUID) -> Assess
     assessment = get_assessment(session, manager, assessment_id)
     if assessment.state is AssessmentState.ARCHIVED:
         raise IllegalTransition(
-            "The assessment is archived already.", current_state=assessment.state.value
+            _("The assessment is archived already."), current_state=assessment.state.value
         )
     before = assessment.state
     assessment.state = AssessmentState.ARCHIVED

@@ -34,6 +34,7 @@ from workforce.billing.models import (
     SourceType,
 )
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import gettext
 from workforce.money import Money, check_currency
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -55,18 +56,19 @@ def _organisation_of(session: Session, staff: User) -> Organisation:
         session.get(Organisation, staff.organisation_id) if staff.organisation_id else None
     )
     if organisation is None:
-        raise NotFound("No such organisation.")
+        raise NotFound(gettext("No such organisation."))
     return organisation
 
 
 def _check_money(amount: int, currency: str, *, allow_negative: bool) -> str:
     if isinstance(amount, bool) or not isinstance(amount, int):
-        raise Invalid("The amount is a whole number of minor units.",
-                      errors={"amount": ["Not a valid integer."]})
+        raise Invalid(gettext("The amount is a whole number of minor units."),
+                      errors={"amount": [gettext("Not a valid integer.")]})
     low = -MAX_AMOUNT if allow_negative else 1
     if amount == 0 or not low <= amount <= MAX_AMOUNT:
-        raise Invalid("The amount is out of range.",
-                      errors={"amount": [f"Must be between {low} and {MAX_AMOUNT}, not 0."]})
+        raise Invalid(gettext("The amount is out of range."),
+                      errors={"amount": [gettext("Must be between %(low)s and %(max_amount)s, not "
+                                                 "0.", low=low, max_amount=MAX_AMOUNT)]})
     try:
         return check_currency(currency)
     except ValueError as exc:
@@ -76,7 +78,9 @@ def _check_money(amount: int, currency: str, *, allow_negative: bool) -> str:
 def _check_reason(reason: str) -> str:
     reason = reason.strip()
     if not 1 <= len(reason) <= REASON_MAX:
-        raise Invalid("Give a reason.", errors={"reason": [f"1 to {REASON_MAX} characters."]})
+        raise Invalid(gettext("Give a reason."), errors={"reason": [gettext("1 to %(reason_max)s "
+                                                                   "characters.",
+                                                                   reason_max=REASON_MAX)]})
     return reason
 
 
@@ -101,8 +105,8 @@ def _trainer_of(session: Session, organisation_id: uuid.UUID, trainer_id: uuid.U
     ):
         # The same answer for an unknown id and someone else's trainer: nothing leaks.
         raise Invalid(
-            "This trainer has not worked for your organisation.",
-            errors={"trainer_id": ["Not a trainer who has worked for your organisation."]},
+            gettext("This trainer has not worked for your organisation."),
+            errors={"trainer_id": [gettext("Not a trainer who has worked for your organisation.")]},
         )
     return trainer
 
@@ -145,8 +149,9 @@ def create_bonus(
     reason = _check_reason(reason)
     key = idempotency_key.strip()
     if not 1 <= len(key) <= KEY_MAX:
-        raise Invalid("Give an idempotency key.",
-                      errors={"idempotency_key": [f"1 to {KEY_MAX} characters."]})
+        raise Invalid(gettext("Give an idempotency key."),
+                      errors={"idempotency_key": [gettext("1 to %(key_max)s characters.",
+                                                          key_max=KEY_MAX)]})
     wanted = {"trainer_id": trainer_id, "amount": amount, "currency": currency,
               "reason": reason, "project_id": project_id}
     existing = _find_bonus(session, organisation.id, key)
@@ -156,8 +161,8 @@ def create_bonus(
     if project_id is not None:
         project = session.get(Project, project_id)
         if project is None or project.organisation_id != organisation.id:
-            raise Invalid("No such project in your organisation.",
-                          errors={"project_id": ["Not a project of your organisation."]})
+            raise Invalid(gettext("No such project in your organisation."),
+                          errors={"project_id": [gettext("Not a project of your organisation.")]})
     bonus = Bonus(
         organisation_id=organisation.id, trainer_id=trainer.id, project_id=project_id,
         amount=amount, currency=currency, reason=reason, idempotency_key=key,
@@ -211,8 +216,8 @@ def _replayed(bonus: Bonus, wanted: dict) -> Bonus:
     if first != wanted:
         differs = sorted(name for name in wanted if wanted[name] != first[name])
         raise Conflict(
-            "This idempotency key was used for a different bonus: "
-            + ", ".join(differs) + " differ.",
+            gettext("This idempotency key was used for a different bonus: %(differs)s differ.",
+                    differs=", ".join(differs)),
             code="idempotency-key-reused", bonus_id=str(bonus.id), differs=differs,
         )
     return bonus
@@ -294,8 +299,8 @@ def create_adjustment(
 
 def _would_go_negative(available: int, amount: int, currency: str) -> Conflict:
     return Conflict(
-        f"This would take the trainer's available payable balance "
-        f"({Money(max(available, 0), currency)}) below zero.",
+        gettext("This would take the trainer's available payable balance (%(money)s) below zero.",
+                money=Money(max(available, 0), currency)),
         code="would-go-negative", available=max(available, 0), amount=amount,
         currency=currency,
     )
@@ -325,17 +330,17 @@ def reverse_entry(
     reason = _check_reason(reason)
     entry = session.get(JournalEntry, entry_id)
     if entry is None or entry.organisation_id != organisation_id:
-        raise NotFound("No such journal entry.")
+        raise NotFound(gettext("No such journal entry."))
     if entry.source_type is SourceType.REVERSAL:
-        raise Conflict("A reversal is not reversed; post a new entry.",
+        raise Conflict(gettext("A reversal is not reversed; post a new entry."),
                        code="reversal-of-reversal")
     if entry.source_type not in REVERSIBLE_SOURCES:
         raise Conflict(
-            f"A {entry.source_type.value} entry follows its payout's lifecycle and is "
-            "not reversed by hand.", code="not-reversible",
+            gettext("A %(source_type)s entry follows its payout's lifecycle and is not reversed "
+                    "by hand.", source_type=entry.source_type.value), code="not-reversible",
         )
     if ledger.find_entry(session, SourceType.REVERSAL, entry.id) is not None:
-        raise Conflict("This entry has been reversed already.", code="already-reversed")
+        raise Conflict(gettext("This entry has been reversed already."), code="already-reversed")
     legs = session.execute(
         select(Posting, LedgerAccount)
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)

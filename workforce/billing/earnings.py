@@ -54,6 +54,7 @@ from workforce.billing.models import (
 from workforce.billing.payouts.keys import round_source
 from workforce.billing.payouts.schedules import minimum_for, next_due
 from workforce.errors import NotFound
+from workforce.i18n import gettext
 from workforce.money import Money, minor_units
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import (
@@ -417,7 +418,7 @@ def monthly_statement(session: Session, trainer: User, year: int, month: int) ->
     """The trainer's payable movements in one calendar month of their time zone, with
     the balances before and after (a month still running: so far)."""
     if not (1970 <= year <= 9998 and 1 <= month <= 12):
-        raise NotFound("There is no statement for that month.")
+        raise NotFound(gettext("There is no statement for that month."))
     zone = calendar.zone_of(trainer.timezone)
     start, end = calendar.month_bounds(zone, date(year, month, 1))
     accounts = trainer_accounts(session, trainer.id, [AccountKind.PAYABLE])
@@ -435,7 +436,7 @@ def payout_statement(session: Session, trainer: User, payout_item_id: uuid.UUID)
     steps in the ledger (approved, paid, failed...)."""
     item = session.get(PayoutItem, payout_item_id)
     if item is None or item.trainer_id != trainer.id:
-        raise NotFound("No such payout.")
+        raise NotFound(gettext("No such payout."))
     previous = session.scalars(
         select(PayoutItem.created_at)
         .where(

@@ -75,6 +75,7 @@ from workforce.billing import floors
 from workforce.billing.models import EarningEvent, EarningKind, PayWeek, TopUp
 from workforce.billing.services import record_earning
 from workforce.errors import NotFound
+from workforce.i18n import gettext
 from workforce.money import Money
 from workforce.notifications.services import notify, queue_email
 from workforce.pagination import Page, PageRequest, paginate
@@ -655,7 +656,7 @@ def _visible_to_trainer(
 ) -> Project:
     project = session.get(Project, project_id)
     if project is None or project.state is ProjectState.DRAFT:
-        raise NotFound("No such project.")
+        raise NotFound(gettext("No such project."))
     involved = session.scalar(select(exists().where(
         ProjectMember.project_id == project.id, ProjectMember.trainer_id == trainer.id,
         or_(ProjectMember.joined_at.is_not(None),
@@ -666,7 +667,7 @@ def _visible_to_trainer(
     if project.state_at(now) is not ProjectState.ACTIVE or eligibility.unmet_requirements(
         session, trainer, project, now=now
     ):
-        raise NotFound("No such project.")
+        raise NotFound(gettext("No such project."))
     return project
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from workforce.accounts import audit
 from workforce.accounts.models import User, WageFloor
 from workforce.errors import NotFound
+from workforce.i18n import _
 from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
 
@@ -133,7 +134,8 @@ def remove_country_floor(session: Session, staff: User, *, currency: str, countr
     assert staff.organisation_id is not None
     floor = _find(session, staff.organisation_id, currency, country)
     if floor is None:
-        raise NotFound(f"No wage floor in {currency} for {country}.")
+        raise NotFound(_("No wage floor in %(currency)s for %(country)s.",
+                         currency=currency, country=country))
     audit.record(
         session, staff, "organisation.wage_floor_removed", object_type="wage_floor",
         object_id=floor.id, organisation_id=staff.organisation_id,

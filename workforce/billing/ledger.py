@@ -42,6 +42,7 @@ from workforce.billing.models import (
     SourceType,
 )
 from workforce.errors import Conflict, NotFound
+from workforce.i18n import _
 
 TRAINER_KINDS = (AccountKind.PAYABLE, AccountKind.IN_TRANSIT, AccountKind.PAID)
 DAY_ZONE = "UTC"  # ``EarningDay`` rows sum UTC days, whatever the trainer's zone
@@ -376,13 +377,13 @@ def reverse(session: Session, entry_id: uuid.UUID, *, reason: str) -> JournalEnt
     A thing is reversed at most once (409 ``already-reversed``)."""
     entry = session.get(JournalEntry, entry_id)
     if entry is None:
-        raise NotFound("No such journal entry.")
+        raise NotFound(_("No such journal entry."))
     if entry.source_type is SourceType.REVERSAL:
         raise Conflict(
-            "A reversal is not reversed; post a new entry.", code="reversal-of-reversal"
+            _("A reversal is not reversed; post a new entry."), code="reversal-of-reversal"
         )
     if find_entry(session, SourceType.REVERSAL, entry.id) is not None:
-        raise Conflict("This entry has been reversed already.", code="already-reversed")
+        raise Conflict(_("This entry has been reversed already."), code="already-reversed")
     postings = session.scalars(select(Posting).where(Posting.entry_id == entry.id)).all()
     legs = [Leg(p.account, -p.amount) for p in postings]
     return post(

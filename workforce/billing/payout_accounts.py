@@ -31,6 +31,7 @@ from workforce.accounts.models import Role, User
 from workforce.billing.gateways import ConnectedAccount, PayoutGateway
 from workforce.billing.models import EarningEvent, PayoutAccount, PayoutMethod
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound
+from workforce.i18n import _
 from workforce.notifications import services as notifications
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import Project, ProjectMember
@@ -62,7 +63,7 @@ def get_own_payout_account(session: Session, trainer: User) -> PayoutAccount:
     _require_trainer(trainer)
     account = find_payout_account(session, trainer.id)
     if account is None:
-        raise NotFound("You have not set up a payout account yet.")
+        raise NotFound(_("You have not set up a payout account yet."))
     return account
 
 
@@ -83,13 +84,13 @@ def get_for_organisation(session: Session, staff: User,
     """One payout account of a trainer who worked for the caller's organisation."""
     account = session.scalar(_within_reach(staff).where(PayoutAccount.id == account_id))
     if account is None:
-        raise NotFound("No such payout account.")
+        raise NotFound(_("No such payout account."))
     return account
 
 
 def _within_reach(staff: User) -> Any:
     if staff.organisation_id is None:
-        raise Forbidden("Only staff of an organisation see its trainers' payout accounts.")
+        raise Forbidden(_("Only staff of an organisation see its trainers' payout accounts."))
     earned = select(EarningEvent.trainer_id).where(
         EarningEvent.organisation_id == staff.organisation_id
     )
@@ -131,7 +132,7 @@ def connect_stripe(
     """
     _require_trainer(trainer)
     if gateway is None:
-        raise Conflict("Stripe is not configured; set up manual bank details instead.",
+        raise Conflict(_("Stripe is not configured; set up manual bank details instead."),
                        code="stripe-not-configured")
     _lock_trainer(session, trainer)
     account = find_payout_account(session, trainer.id)
@@ -226,11 +227,11 @@ def refresh_from_stripe(
     webhook is late or lost (a trainer back from onboarding, finance checking who can be
     paid). A change is audited as the caller's and tells the trainer, as from a webhook."""
     if gateway is None:
-        raise Conflict("Stripe is not configured on this server.",
+        raise Conflict(_("Stripe is not configured on this server."),
                        code="stripe-not-configured")
     if account.method is not PayoutMethod.STRIPE or not account.stripe_account_id:
-        raise Conflict("This payout account is paid by bank transfer; Stripe has nothing "
-                       "to say about it.", code="not-stripe")
+        raise Conflict(_("This payout account is paid by bank transfer; Stripe has nothing to say "
+                         "about it."), code="not-stripe")
     connected = gateway.retrieve_account(account.stripe_account_id)
     refreshed = update_from_stripe(session, connected, actor=actor)
     assert refreshed is not None  # the account is ours, locked by the update
@@ -256,28 +257,29 @@ def normalise_bank_details(details: dict[str, Any]) -> dict[str, Any]:
         "country": country,
     }
     if iban and (number or bank_code):
-        errors["iban"] = ["Give either an IBAN or an account number with a bank code."]
+        errors["iban"] = [_("Give either an IBAN or an account number with a bank code.")]
     elif iban:
         problem = _iban_problem(iban)
         if problem:
-            errors["iban"] = [f"Not a valid IBAN: {problem}."]
+            errors["iban"] = [_("Not a valid IBAN: %(problem)s.", problem=problem)]
         elif country and iban[:2] != country:
-            errors["country"] = [f"The IBAN is for country {iban[:2]}, not {country}."]
+            errors["country"] = [_("The IBAN is for country %(value)s, not %(country)s.",
+                                   value=iban[:2], country=country)]
         bank["iban"] = iban
     else:
         if not number:
-            errors["account_number"] = ["Give an IBAN, or an account number and a bank code."]
+            errors["account_number"] = [_("Give an IBAN, or an account number and a bank code.")]
         elif not _ACCOUNT_NUMBER.match(number):
-            errors["account_number"] = ["Use 4 to 34 letters and digits."]
+            errors["account_number"] = [_("Use 4 to 34 letters and digits.")]
         if not bank_code:
-            errors["bank_code"] = ["A bank code (routing or sort code) goes with the "
-                                   "account number."]
+            errors["bank_code"] = [_("A bank code (routing or sort code) goes with the account "
+                                     "number.")]
         elif not _BANK_CODE.match(bank_code):
-            errors["bank_code"] = ["Use 2 to 20 letters and digits."]
+            errors["bank_code"] = [_("Use 2 to 20 letters and digits.")]
         bank.update(account_number=number, bank_code=bank_code)
     if errors:
-        raise Invalid("The bank details are not valid: " + ", ".join(sorted(errors)) + ".",
-                      errors=errors)
+        raise Invalid(_("The bank details are not valid: %(fields)s.",
+                        fields=", ".join(sorted(errors))), errors=errors)
     return bank
 
 
@@ -413,4 +415,4 @@ def _lock_trainer(session: Session, trainer: User) -> None:
 
 def _require_trainer(user: User) -> None:
     if user.role is not Role.TRAINER:
-        raise Forbidden("Only trainers have payout accounts.")
+        raise Forbidden(_("Only trainers have payout accounts."))

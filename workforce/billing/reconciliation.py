@@ -39,6 +39,7 @@ from workforce.billing.payouts.finance import notify_finance
 from workforce.billing.payouts.keys import item_named_by
 from workforce.billing.payouts.stripe_events import reversed_in_parts
 from workforce.errors import Invalid
+from workforce.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +113,10 @@ def reconcile_period(
     """``reconcile`` for a period someone asked for (finance, an operator's command):
     refused without Stripe, or for an empty period."""
     if gateway is None:
-        raise Invalid("Reconciliation compares with Stripe, which is not configured.",
+        raise Invalid(_("Reconciliation compares with Stripe, which is not configured."),
                       code="gateway-not-configured")
     if period_to <= period_from:
-        raise Invalid("The period is empty.", errors={"to": ["Must be after 'from'."]})
+        raise Invalid(_("The period is empty."), errors={"to": [_("Must be after 'from'.")]})
     return reconcile(session, gateway, period_from=period_from, period_to=period_to,
                      organisation_id=organisation_id, notify=notify, progress=progress)
 

@@ -19,6 +19,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import _
 from workforce.integrations.catalogue import EventType
 from workforce.integrations.models import (
     DeliveryState,
@@ -56,7 +57,7 @@ def _check(url: str | None, event_types: Iterable[str] | None, *, allow_loopback
     errors: dict[str, list[str]] = {}
     if url is not None and (problem := endpoint_url_problem(
             url, allow_loopback=allow_loopback)) is not None:
-        errors["url"] = [f"The URL {problem}."]
+        errors["url"] = [_("The URL %(problem)s.", problem=problem)]
     types = None
     if event_types is not None:
         types = list(dict.fromkeys(event_types))
@@ -64,9 +65,9 @@ def _check(url: str | None, event_types: Iterable[str] | None, *, allow_loopback
         if unknown:
             errors["event_types"] = [f"Unknown event type: {t}." for t in unknown]
         elif not types:
-            errors["event_types"] = ["Name at least one event type."]
+            errors["event_types"] = [_("Name at least one event type.")]
     if errors:
-        raise Invalid("The endpoint is not valid.", errors=errors)
+        raise Invalid(_("The endpoint is not valid."), errors=errors)
     return sorted(types) if types is not None else None
 
 
@@ -85,7 +86,8 @@ def create_endpoint(
     existing = session.scalars(select(WebhookEndpoint.id).where(
         WebhookEndpoint.organisation_id == admin.organisation_id)).all()
     if len(existing) >= MAX_ENDPOINTS:
-        raise Conflict(f"An organisation has at most {MAX_ENDPOINTS} webhook endpoints.",
+        raise Conflict(_("An organisation has at most %(max_endpoints)s webhook endpoints.",
+                         max_endpoints=MAX_ENDPOINTS),
                        code="too-many-endpoints")
     secret = new_secret()
     endpoint = WebhookEndpoint(
@@ -115,7 +117,7 @@ def get_endpoint(session: Session, admin: User, endpoint_id: uuid.UUID, *,
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     endpoint = session.scalars(stmt).one_or_none()
     if endpoint is None:
-        raise NotFound("No such webhook endpoint.")
+        raise NotFound(_("No such webhook endpoint."))
     return endpoint
 
 
@@ -161,8 +163,8 @@ def rotate_secret(session: Session, admin: User, endpoint_id: uuid.UUID, *,
     (two signatures in ``webhook-signature``) for ``overlap``, so receivers can switch
     without losing a delivery; a rotation during an overlap ends the older one."""
     if not timedelta(0) <= overlap <= MAX_OVERLAP:
-        raise Invalid("The overlap is out of range.", errors={"overlap_seconds": [
-            f"Between 0 and {int(MAX_OVERLAP.total_seconds())} seconds."]})
+        raise Invalid(_("The overlap is out of range."), errors={"overlap_seconds": [
+            _("Between 0 and %(most)s seconds.", most=int(MAX_OVERLAP.total_seconds()))]})
     endpoint = get_endpoint(session, admin, endpoint_id, lock=True)
     now = clock.now()
     secret = new_secret()
@@ -214,9 +216,9 @@ def resend(session: Session, admin: User, endpoint_id: uuid.UUID, event_id: uuid
         WebhookEvent.organisation_id == admin.organisation_id).with_for_update(read=True)
     ).one_or_none()
     if event is None:
-        raise NotFound("No such event.")
+        raise NotFound(_("No such event."))
     if not endpoint.enabled:
-        raise Conflict("The endpoint is disabled; enable it first.", code="endpoint-disabled")
+        raise Conflict(_("The endpoint is disabled; enable it first."), code="endpoint-disabled")
     now = clock.now()
     delivery = session.scalars(
         select(WebhookDelivery).where(WebhookDelivery.event_id == event.id,

@@ -22,6 +22,7 @@ from workforce import clock
 from workforce.accounts import audit, tokens
 from workforce.accounts.models import Role, User
 from workforce.errors import Invalid, NotFound, Unauthenticated
+from workforce.i18n import _
 from workforce.integrations.key_models import ApiKey
 from workforce.integrations.scopes import Scope
 from workforce.pagination import Page, PageRequest, paginate
@@ -52,8 +53,8 @@ def create_key(
     """A new key of the admin's organisation; its secret is in the answer and nowhere
     else, ever."""
     if expires_at is not None and expires_at <= clock.now():
-        raise Invalid("The expiry must be in the future.",
-                      errors={"expires_at": ["Must be in the future."]})
+        raise Invalid(_("The expiry must be in the future."),
+                      errors={"expires_at": [_("Must be in the future.")]})
     key_id = uuid.uuid4()
     session.add(User(
         id=key_id, email=f"key-{key_id}@{ACCOUNT_DOMAIN}", password_hash=_UNUSABLE_PASSWORD,
@@ -82,7 +83,7 @@ def list_keys(session: Session, admin: User, page: PageRequest) -> Page[ApiKey]:
 def get_key(session: Session, admin: User, key_id: uuid.UUID) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None or key.organisation_id != admin.organisation_id:
-        raise NotFound("No such API key.")
+        raise NotFound(_("No such API key."))
     return key
 
 
@@ -103,11 +104,11 @@ def authenticate(session: Session, raw: str) -> ApiKey:
     key = session.scalars(_key_stmt(), {"secret_hash": tokens.hash_secret(raw)}).one_or_none()
     now = clock.now()
     if key is None:
-        raise Unauthenticated("The API key is not valid.", code="invalid-token")
+        raise Unauthenticated(_("The API key is not valid."), code="invalid-token")
     if key.revoked_at is not None:
-        raise Unauthenticated("The API key has been revoked.", code="invalid-token")
+        raise Unauthenticated(_("The API key has been revoked."), code="invalid-token")
     if key.expires_at is not None and key.expires_at <= now:
-        raise Unauthenticated("The API key has expired.", code="invalid-token")
+        raise Unauthenticated(_("The API key has expired."), code="invalid-token")
     # At most one write a minute per key: a busy integration's reads stay reads.
     if key.last_used_at is None or now - key.last_used_at >= tokens.LAST_USED_RESOLUTION:
         key.last_used_at = now

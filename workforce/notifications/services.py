@@ -14,6 +14,7 @@ from workforce import clock
 from workforce.accounts.models import User
 from workforce.db import after_commit
 from workforce.errors import NotFound
+from workforce.i18n import _
 from workforce.notifications.models import (
     SECRET_PLACEHOLDER,
     EmailStatus,
@@ -62,7 +63,7 @@ def unread_count(session: Session, user: User) -> int:
 def mark_read(session: Session, user: User, notification_id: uuid.UUID) -> Notification:
     notification = session.get(Notification, notification_id)
     if notification is None or notification.user_id != user.id:
-        raise NotFound("No such notification.")
+        raise NotFound(_("No such notification."))
     if notification.read_at is None:
         notification.read_at = clock.now()
         session.flush()

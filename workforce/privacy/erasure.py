@@ -47,6 +47,7 @@ from workforce.accounts.passwords import verify_password
 from workforce.assessments.models import Attempt, AttemptAnswer
 from workforce.billing.models import AccountKind, LedgerAccount, OwnerType, PayoutAccount
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import _
 from workforce.notifications.models import Notification, OutboundEmail
 from workforce.notifications.services import notify, queue_email
 from workforce.privacy import exports
@@ -89,8 +90,8 @@ def request_erasure(session: Session, trainer: User, *, password: str,
     """Schedule the trainer's erasure at the end of the grace period."""
     exports.require_trainer(trainer)
     if not verify_password(trainer.password_hash, password):
-        raise Invalid("The password is wrong.", errors={"password": ["Wrong password."]})
-    taken = Conflict("Your account's erasure is already requested.", code="erasure-requested")
+        raise Invalid(_("The password is wrong."), errors={"password": [_("Wrong password.")]})
+    taken = Conflict(_("Your account's erasure is already requested."), code="erasure-requested")
     if find_open_request(session, trainer.id) is not None:
         raise taken
     now = clock.now()
@@ -125,7 +126,7 @@ def get_open_request(session: Session, trainer: User) -> ErasureRequest:
     exports.require_trainer(trainer)
     request = find_open_request(session, trainer.id)
     if request is None:
-        raise NotFound("No erasure of your account is requested.")
+        raise NotFound(_("No erasure of your account is requested."))
     return request
 
 
@@ -134,7 +135,7 @@ def cancel_erasure(session: Session, trainer: User) -> ErasureRequest:
     exports.require_trainer(trainer)
     request = find_open_request(session, trainer.id, lock=True)
     if request is None:
-        raise NotFound("No erasure of your account is requested.")
+        raise NotFound(_("No erasure of your account is requested."))
     ERASURES.move(request, ErasureState.CANCELLED)
     request.cancelled_at = clock.now()
     audit.record(session, trainer, "account.erasure_cancelled", object_type="user",

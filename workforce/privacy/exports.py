@@ -21,6 +21,7 @@ from workforce.accounts import audit
 from workforce.accounts.audit import SystemActor
 from workforce.accounts.models import Role, User
 from workforce.errors import Conflict, Forbidden, NotFound
+from workforce.i18n import _
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.privacy import archive
@@ -32,7 +33,7 @@ SCHEDULER = SystemActor("scheduler")
 
 def require_trainer(user: User) -> None:
     if user.role is not Role.TRAINER:
-        raise Forbidden("Only trainers have this.", code="role-forbidden")
+        raise Forbidden(_("Only trainers have this."), code="role-forbidden")
 
 
 def request_export(session: Session, trainer: User) -> DataExport:
@@ -57,7 +58,7 @@ def request_export(session: Session, trainer: User) -> DataExport:
 
 
 def _pending_conflict() -> Conflict:
-    return Conflict("Your previous data export is still being prepared.",
+    return Conflict(_("Your previous data export is still being prepared."),
                     code="export-pending")
 
 
@@ -70,7 +71,7 @@ def list_exports(session: Session, trainer: User, page: PageRequest) -> Page[Dat
 def get_export(session: Session, trainer: User, export_id: uuid.UUID) -> DataExport:
     export = session.get(DataExport, export_id)
     if export is None or export.user_id != trainer.id:
-        raise NotFound("No such data export.")
+        raise NotFound(_("No such data export."))
     return export
 
 
@@ -80,11 +81,11 @@ def download(session: Session, store: ExportStore, trainer: User,
     export = get_export(session, trainer, export_id)
     state = export.current_state
     if state is ExportState.REQUESTED:
-        raise Conflict("The data export is still being prepared.", code="export-not-ready")
+        raise Conflict(_("The data export is still being prepared."), code="export-not-ready")
     data = store.read(export.storage_key) if state is ExportState.READY \
         and export.storage_key else None
     if data is None:
-        raise Conflict("The data export has expired; ask for a new one.",
+        raise Conflict(_("The data export has expired; ask for a new one."),
                        code="export-expired")
     audit.record(session, trainer, "data_export.downloaded", object_type="data_export",
                  object_id=export.id, organisation_id=None)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from workforce.accounts.models import User
 from workforce.errors import Conflict, NotFound
+from workforce.i18n import _
 from workforce.projects.models import (
     GuidelineVersion,
     MembershipState,
@@ -28,7 +29,7 @@ def get_project(session: Session, staff: User, project_id: uuid.UUID) -> Project
     """A project of the staff member's organisation; anything else is ``NotFound``."""
     project = session.get(Project, project_id)
     if project is None or project.organisation_id != staff.organisation_id:
-        raise NotFound("No such project.")
+        raise NotFound(_("No such project."))
     return project
 
 
@@ -162,14 +163,15 @@ def require_open_for_work(project: Project, now: datetime) -> None:
     if state is ProjectState.PAUSED:
         resume = project.expected_resume_at
         raise Conflict(
-            f"The project is paused: {project.pause_reason}"
-            + (f" It is expected to resume on {resume.date().isoformat()}." if resume else ""),
+            _("The project is paused: %(reason)s It is expected to resume on %(resume_on)s.",
+              reason=project.pause_reason, resume_on=resume.date().isoformat())
+            if resume else _("The project is paused: %(reason)s", reason=project.pause_reason),
             code="project-paused", current_state=state.value,
             pause_reason=project.pause_reason,
             expected_resume_at=resume.isoformat() if resume else None,
         )
     raise Conflict(
-        f"The project is {state.value} and takes no new work.",
+        _("The project is %(state)s and takes no new work.", state=state.value),
         code=f"project-{state.value}", current_state=state.value,
     )
 
@@ -182,8 +184,8 @@ def require_not_suspended(project: Project, now: datetime) -> None:
         return
     state = project.state_at(now)
     raise Conflict(
-        f"The project was suspended at {stopped.isoformat()}; work held then ended with "
-        "it. Work submitted before is still reviewed and paid.",
+        _("The project was suspended at %(stopped)s; work held then ended with it. Work submitted "
+          "before is still reviewed and paid.", stopped=stopped.isoformat()),
         code=f"project-{state.value}", current_state=state.value,
         suspended_at=stopped.isoformat(),
     )

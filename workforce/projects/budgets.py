@@ -42,6 +42,7 @@ from workforce.accounts.models import MANAGERS, User
 from workforce.billing.models import AccountKind, JournalEntry, LedgerAccount, OwnerType, Posting
 from workforce.db import Database
 from workforce.errors import Conflict
+from workforce.i18n import lazy_gettext
 from workforce.notifications.services import notify
 from workforce.projects import access, services
 from workforce.projects.eligibility import Unmet
@@ -259,15 +260,15 @@ def _refresh_one(session: Session, project_id: uuid.UUID, now: datetime | None) 
 def require_budget_left(project: Project) -> None:
     """Refuse a claim on a project whose budget is used up (read with its row)."""
     if project.budget_exhausted_at is not None:
-        raise Conflict(SPENT_MESSAGE, code=BUDGET_SPENT)
+        raise Conflict(str(SPENT_MESSAGE), code=BUDGET_SPENT)
 
 
 def unmet(project: Project) -> list[Unmet]:
     """What the marketplace shows a trainer while the project's budget is used up."""
     if project.budget_exhausted_at is None:
         return []
-    return [Unmet(None, BUDGET_SPENT, SPENT_MESSAGE)]
+    return [Unmet(None, BUDGET_SPENT, str(SPENT_MESSAGE))]
 
 
-SPENT_MESSAGE = ("The project's budget is used up: no new tasks can be claimed until "
-                 "the client adds more. Work you hold is paid as usual.")
+SPENT_MESSAGE = lazy_gettext("The project's budget is used up: no new tasks can be claimed "
+                             "until the client adds more. Work you hold is paid as usual.")

@@ -34,6 +34,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid
+from workforce.i18n import _
 from workforce.notifications.services import notify, queue_email
 from workforce.projects import access
 from workforce.projects.models import (
@@ -98,11 +99,11 @@ def declare(
     project = access.lock_project(session, project_id)
     assert project is not None
     if project.state is ProjectState.CLOSED:
-        raise Conflict("A closed project's declared use is kept as it was.",
+        raise Conflict(_("A closed project's declared use is kept as it was."),
                        code="project-closed", current_state=project.state.value)
     if not data_uses:
-        raise Invalid("Declare at least one data use.",
-                      errors={"data_uses": ["Declare at least one use."]})
+        raise Invalid(_("Declare at least one data use."),
+                      errors={"data_uses": [_("Declare at least one use.")]})
     before = DeclaredUse.of(project)
     project.client_kind = client_kind
     project.data_uses = sorted({u.value for u in data_uses})
@@ -212,7 +213,7 @@ def require_not_refused(session: Session, trainer: User, project: Project) -> No
     refused = refused_by(refused_uses(session, trainer.id), project)
     if refused:
         raise Conflict(
-            f"{project.name} declares uses you will not work on: {', '.join(refused)}. "
-            "You may leave it without penalty.",
+            _("%(name)s declares uses you will not work on: %(uses)s. You may leave it without "
+              "penalty.", name=project.name, uses=', '.join(refused)),
             code="refused-use", refused_uses=refused,
         )

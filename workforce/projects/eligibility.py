@@ -44,6 +44,7 @@ from workforce.assessments.models import (
     TrainerQualification,
 )
 from workforce.errors import Forbidden, NotFound
+from workforce.i18n import gettext
 from workforce.projects import access, declared_use
 from workforce.projects.models import (
     OPEN_MEMBERSHIP_STATES,
@@ -140,7 +141,8 @@ def _unmet_locale(
         if locale and not speaks(languages, locale):
             return Unmet(
                 requirement.qualification_id, "locale",
-                f"Requires the language {locale} ({whose} names it) among your languages.",
+                gettext("Requires the language %(locale)s (%(whose)s names it) among your "
+                        "languages.", locale=locale, whose=whose),
             )
     return None
 
@@ -150,18 +152,19 @@ def _unmet_one(
 ) -> Unmet | None:
     qid = requirement.qualification_id
     if record is None:
-        return Unmet(qid, "missing", "You do not hold the required qualification.")
+        return Unmet(qid, "missing", gettext("You do not hold the required qualification."))
     if record.status is QualificationStatus.REVOKED:
-        return Unmet(qid, "revoked", "Your qualification was revoked.")
+        return Unmet(qid, "revoked", gettext("Your qualification was revoked."))
     if record.status is not QualificationStatus.GRANTED:
-        return Unmet(qid, "failed", "You have not passed the required qualification.")
+        return Unmet(qid, "failed", gettext("You have not passed the required qualification."))
     if record.expires_at is not None and clock.as_utc(record.expires_at) <= now:
-        return Unmet(qid, "expired", "Your qualification has expired.")
+        return Unmet(qid, "expired", gettext("Your qualification has expired."))
     score = record.score_percent
     if score is not None and score < Decimal(requirement.min_score_percent):
         return Unmet(
             qid, "score-below",
-            f"Requires a score of at least {requirement.min_score_percent}%; yours is {score}%.",
+            gettext("Requires a score of at least %(min_score_percent)s%%; yours is %(score)s%%.",
+                    min_score_percent=requirement.min_score_percent, score=score),
         )
     return None
 
@@ -208,8 +211,8 @@ def refused_use(refused: Sequence[str], project: Project) -> list[Unmet]:
         return []
     return [Unmet(
         None, "refused-use",
-        f"The project declares uses refused in the trainer's work preferences "
-        f"({', '.join(uses)}; /api/v1/me/work-preferences).",
+        gettext("The project declares uses refused in the trainer's work preferences (%(uses)s; "
+                "/api/v1/me/work-preferences).", uses=", ".join(uses)),
         tuple(uses),
     )]
 
@@ -248,7 +251,7 @@ def visible(
     eligible, or below), with the requirements they miss; else ``NotFound``."""
     project = session.get(Project, project_id)
     if project is None or project.state is ProjectState.DRAFT:
-        raise NotFound("No such project.")
+        raise NotFound(gettext("No such project."))
     now = clock.now()
     unmet = unmet_requirements(session, trainer, project, now=now)
     # Someone who is (or once was) on the project, or has an application or invitation
@@ -261,7 +264,7 @@ def visible(
         ))
     )
     if not involved and (project.state_at(now) is not ProjectState.ACTIVE or unmet):
-        raise NotFound("No such project.")
+        raise NotFound(gettext("No such project."))
     return project, unmet
 
 
@@ -274,7 +277,7 @@ def staffed_project(session: Session, trainer: User, project_id: uuid.UUID) -> P
     """
     project = session.get(Project, project_id)
     if project is None or project.state is ProjectState.DRAFT:
-        raise NotFound("No such project.")
+        raise NotFound(gettext("No such project."))
     if access.find_active_membership(session, trainer.id, project_id) is None:
         raise not_staffed(session, trainer, project_id)
     return project
@@ -288,12 +291,13 @@ def not_staffed(session: Session, trainer: User, project_id: uuid.UUID) -> Forbi
     latest = access.latest_memberships(session, trainer.id, [project.id]).get(project.id)
     withdrawn = _withdrawn_while_member(session, latest, project)
     if latest is None or not withdrawn:
-        return Forbidden("You are not staffed on this project.", code="not-staffed")
+        return Forbidden(gettext("You are not staffed on this project."), code="not-staffed")
     assert latest.ended_at is not None
     return Forbidden(
-        f"You are not staffed on this project: you left it on {latest.ended_at:%Y-%m-%d} "
-        f"when you withdrew your consent to {', '.join(withdrawn)} content. To work on it "
-        "again, opt in at /api/v1/me/content-consent and apply.",
+        gettext("You are not staffed on this project: you left it on %(ended_at)s when you "
+                "withdrew your consent to %(categories)s content. To work on it again, opt in at "
+                "/api/v1/me/content-consent and apply.",
+                ended_at=format(latest.ended_at, '%Y-%m-%d'), categories=', '.join(withdrawn)),
         code="not-staffed", reason="consent-withdrawn", withdrawn_categories=withdrawn,
         left_at=latest.ended_at.isoformat(),
     )

@@ -35,6 +35,7 @@ from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.clock import whole_seconds
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import _, lazy_gettext
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, declared_use, eligibility, timesheets
@@ -185,17 +186,27 @@ def cap_hit_for(
     return first_cap_hit(caps, others, start, until)
 
 
+# Whole sentences for each cap, for an entry that would cross it or a session that met it.
+_CAP_TEXTS = {
+    (True, CapKind.DAILY): lazy_gettext(
+        "This entry would go past the daily cap of %(minutes)s minutes per day on this "
+        "project (reached at %(reached_at)s). It resets at %(resets_at)s."),
+    (True, CapKind.WEEKLY): lazy_gettext(
+        "This entry would go past the weekly cap of %(minutes)s minutes per week on this "
+        "project (reached at %(reached_at)s). It resets at %(resets_at)s."),
+    (False, CapKind.DAILY): lazy_gettext(
+        "You have reached the daily cap of %(minutes)s minutes per day on this project. "
+        "It resets at %(resets_at)s."),
+    (False, CapKind.WEEKLY): lazy_gettext(
+        "You have reached the weekly cap of %(minutes)s minutes per week on this project. "
+        "It resets at %(resets_at)s."),
+}
+
+
 def _cap_conflict(hit: CapHit, *, entry: bool = False) -> Conflict:
-    period = "day" if hit.kind is CapKind.DAILY else "week"
-    what = (
-        f"This entry would go past the {hit.kind.value} cap of {hit.minutes} minutes "
-        f"per {period} on this project (reached at {hit.at.isoformat()})."
-        if entry else
-        f"You have reached the {hit.kind.value} cap of {hit.minutes} minutes per {period} "
-        "on this project."
-    )
     return Conflict(
-        f"{what} It resets at {hit.resets_at.isoformat()}.",
+        _CAP_TEXTS[entry, hit.kind] % {"minutes": hit.minutes, "reached_at": hit.at.isoformat(),
+                                       "resets_at": hit.resets_at.isoformat()},
         code=f"{hit.kind.value}-cap-reached", cap=hit.kind.value, cap_minutes=hit.minutes,
         reached_at=hit.at.isoformat(), resets_at=hit.resets_at.isoformat(),
     )
@@ -207,7 +218,7 @@ def _cap_conflict(hit: CapHit, *, entry: bool = False) -> Conflict:
 def _require_hourly(project: Project) -> None:
     if project.pay_model is not PayModel.HOURLY:
         raise Conflict(
-            "This project pays per task; time is logged on hourly projects only.",
+            _("This project pays per task; time is logged on hourly projects only."),
             code="not-hourly", pay_model=project.pay_model.value,
         )
 
@@ -222,7 +233,8 @@ def _rate_at(session: Session, project: Project, when: datetime) -> ProjectRate:
     rate = access.rate_at(session, project.id, when)
     if rate is None:
         raise Conflict(
-            f"The project had no pay rate in force at {when.isoformat()}.", code="no-rate"
+            _("The project had no pay rate in force at %(when)s.",
+              when=when.isoformat()), code="no-rate"
         )
     return rate
 
@@ -235,7 +247,7 @@ def find_running(session: Session, trainer_id: uuid.UUID) -> TimeEntry | None:
 
 def _session_running(running: TimeEntry) -> Conflict:
     return Conflict(
-        "You already have a running work session; stop it first.",
+        _("You already have a running work session; stop it first."),
         code="session-running", entry_id=str(running.id), project_id=str(running.project_id),
         started_at=running.started_at.isoformat(),
     )
@@ -342,7 +354,7 @@ def _lock_own_session(session: Session, trainer: User, entry_id: uuid.UUID) -> T
         .execution_options(populate_existing=True)
     ).one_or_none()
     if entry is None or entry.trainer_id != trainer.id or entry.source is not EntrySource.SESSION:
-        raise NotFound("No such work session.")
+        raise NotFound(_("No such work session."))
     return entry
 
 
@@ -414,8 +426,8 @@ def _require_running(entry: TimeEntry) -> None:
     if entry.ended_at is not None:
         reason = entry.end_reason.value if entry.end_reason else None
         raise Conflict(
-            f"This work session was closed ({reason}) at {entry.ended_at.isoformat()}; "
-            "start a new one to go on working.",
+            _("This work session was closed (%(reason)s) at %(ended_at)s; start a new one to go "
+              "on working.", reason=reason, ended_at=entry.ended_at.isoformat()),
             code="session-closed", end_reason=reason, ended_at=entry.ended_at.isoformat(),
         )
 
@@ -540,19 +552,19 @@ def close_idle_sessions(session: Session, *, now: datetime, limit: int) -> int:
 def _check_manual_times(started_at: datetime, ended_at: datetime, now: datetime) -> None:
     errors: dict[str, list[str]] = {}
     if ended_at <= started_at:
-        errors["ended_at"] = ["Must be after started_at."]
+        errors["ended_at"] = [_("Must be after started_at.")]
     elif ended_at - started_at > MANUAL_ENTRY_MAX:
-        errors["ended_at"] = ["An entry covers at most 24 hours."]
+        errors["ended_at"] = [_("An entry covers at most 24 hours.")]
     if ended_at > now:
-        errors.setdefault("ended_at", []).append("Must not be in the future.")
+        errors.setdefault("ended_at", []).append(_("Must not be in the future."))
     if started_at < now - MANUAL_ENTRY_MAX_AGE:
         errors["started_at"] = [
-            f"Must be within the last {MANUAL_ENTRY_MAX_AGE.days} days."
+            _("Must be within the last %(days)s days.", days=MANUAL_ENTRY_MAX_AGE.days)
         ]
     if errors:
-        raise Invalid("The entry's times break a rule: " + " ".join(
-            f"{field}: {' '.join(messages)}" for field, messages in errors.items()
-        ), errors=errors)
+        rules = " ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
+        raise Invalid(_("The entry's times break a rule: %(rules)s", rules=rules),
+                      errors=errors)
 
 
 def _require_loggable(project: Project, ended_at: datetime, now: datetime) -> None:
@@ -565,9 +577,12 @@ def _require_loggable(project: Project, ended_at: datetime, now: datetime) -> No
     stopped = project.work_stopped_at(now)
     if stopped is not None and ended_at <= stopped:
         return
-    since = f" since {stopped.isoformat()}" if stopped is not None else ""
+    detail = (
+        _("The project is %(state)s since %(stopped_at)s; time after that cannot be logged.",
+          state=state.value, stopped_at=stopped.isoformat()) if stopped is not None else
+        _("The project is %(state)s; time after that cannot be logged.", state=state.value))
     raise Conflict(
-        f"The project is {state.value}{since}; time after that cannot be logged.",
+        detail,
         code=f"project-{state.value}", current_state=state.value,
         work_stopped_at=stopped.isoformat() if stopped is not None else None,
     )
@@ -598,9 +613,9 @@ def add_manual_entry(
     if overlap is not None:
         until = overlap.ended_at.isoformat() if overlap.ended_at else "now (running)"
         raise Conflict(
-            f"The entry overlaps your {overlap.source.value} entry from "
-            f"{overlap.started_at.isoformat()} to {until}; entries never overlap, "
-            "across all projects.",
+            _("The entry overlaps your %(source)s entry from %(started_at)s to %(until)s; entries "
+              "never overlap, across all projects.",
+              source=overlap.source.value, started_at=overlap.started_at.isoformat(), until=until),
             code="entry-overlap", entry_id=str(overlap.id),
             project_id=str(overlap.project_id), started_at=overlap.started_at.isoformat(),
             ended_at=overlap.ended_at.isoformat() if overlap.ended_at else None,
@@ -631,16 +646,16 @@ def delete_manual_entry(session: Session, trainer: User, entry_id: uuid.UUID) ->
     """Remove one of the trainer's manual entries while its timesheet is open."""
     entry = session.get(TimeEntry, entry_id)
     if entry is None or entry.trainer_id != trainer.id:
-        raise NotFound("No such time entry.")
+        raise NotFound(_("No such time entry."))
     if entry.source is not EntrySource.MANUAL:
         raise Conflict(
-            "Only manual entries can be deleted; a work session is stopped.",
+            _("Only manual entries can be deleted; a work session is stopped."),
             code="not-manual",
         )
     sheet = timesheets.lock_timesheet(session, entry.timesheet_id)
     if sheet is None or sheet.state is not TimesheetState.OPEN:
         raise Conflict(
-            "The entry's timesheet was already submitted; it can no longer change.",
+            _("The entry's timesheet was already submitted; it can no longer change."),
             code="timesheet-submitted",
             current_state=sheet.state.value if sheet is not None else None,
         )

@@ -45,6 +45,7 @@ from workforce import clock, urls
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid
+from workforce.i18n import gettext
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, events
 from workforce.projects.models import (
@@ -287,19 +288,22 @@ def _response_problems(responses: Any) -> list[str]:
     problems, ids = [], set()
     for index, response in enumerate(responses, start=1):
         if not isinstance(response, dict) or set(response) != {"id", "text"}:
-            problems.append(f"Response {index} must be an object with id and text only.")
+            problems.append(gettext("Response %(index)s must be an object with id and text only.",
+                                    index=index))
             continue
         response_id, text = response["id"], response["text"]
         if not isinstance(response_id, str) or not response_id.strip() or len(
                 response_id) > EXTERNAL_ID_MAX:
-            problems.append(f"Response {index}: id must be a text of 1 to "
-                            f"{EXTERNAL_ID_MAX} characters.")
+            problems.append(gettext("Response %(index)s: id must be a text of 1 to "
+                                    "%(external_id_max)s characters.",
+                                    index=index, external_id_max=EXTERNAL_ID_MAX))
         elif response_id in ids:
-            problems.append(f"Response {index}: id {response_id!r} is used twice.")
+            problems.append(gettext("Response %(index)s: id %(response_id)r is used twice.",
+                                    index=index, response_id=response_id))
         ids.add(response_id)
         if not isinstance(text, str) or not text.strip() or len(text) > TEXT_MAX:
-            problems.append(f"Response {index}: text must be a non-empty text of at most "
-                            f"{TEXT_MAX} characters.")
+            problems.append(gettext("Response %(index)s: text must be a non-empty text of at most "
+                                    "%(text_max)s characters.", index=index, text_max=TEXT_MAX))
     return problems
 
 
@@ -393,7 +397,7 @@ def _jsonl_rows(body: IO[bytes]) -> Iterator[Parsed]:
                          if key not in PAYLOAD_FIELDS]
             values.update({k: payload[k] for k in PAYLOAD_FIELDS if k in payload})
         elif payload is not None:
-            messages.append("payload: Must be an object.")
+            messages.append(gettext("payload: Must be an object."))
         yield number, values, names, messages
 
 
@@ -443,7 +447,8 @@ def _csv_rows(body: IO[bytes]) -> Iterator[Parsed]:
             continue
         messages = []
         if len(cells) > len(columns):
-            messages.append(f"The row has {len(cells)} fields; the header has {len(columns)}.")
+            messages.append(gettext("The row has %(cells)s fields; the header has %(columns)s.",
+                                    cells=len(cells), columns=len(columns)))
         raw = dict(zip(columns, cells, strict=False))
         values: dict[str, Any] = {}
         for name in ("external_id", "prompt", "instructions"):
@@ -468,7 +473,8 @@ def _csv_rows(body: IO[bytes]) -> Iterator[Parsed]:
                 try:
                     values[name] = json.loads(text)
                 except ValueError:
-                    messages.append(f"{name}: Must be JSON text, e.g. {example}.")
+                    messages.append(gettext("%(name)s: Must be JSON text, e.g. %(example)s.",
+                                            name=name, example=example))
         yield number, values, {}, messages
 
 
@@ -492,7 +498,8 @@ def import_tasks(
     """
     project = access.get_project(session, staff, project_id)
     if project.state is ProjectState.CLOSED:
-        raise Conflict("The project is closed and takes no new tasks.", code="project-closed",
+        raise Conflict(gettext("The project is closed and takes no new tasks."),
+                       code="project-closed",
                        current_state=project.state.value)
     started = clock.now()
     record = TaskImport(project_id=project.id, created_by_id=staff.id, created_at=started,
@@ -520,20 +527,22 @@ def import_tasks(
                 batch = []
         _insert_batch(session, project.id, record.id, batch, report, started)
     except UnicodeDecodeError as exc:
-        raise Invalid("The file is not UTF-8 text; nothing was imported.",
+        raise Invalid(gettext("The file is not UTF-8 text; nothing was imported."),
                       code="import-unreadable", line=report.rows + 1,
                       errors={"body": [str(exc)]}) from exc
     except _FileError as exc:
-        raise Invalid(f"Line {exc.line}: {exc.message} Nothing was imported.",
+        raise Invalid(gettext("Line %(line)s: %(message)s Nothing was imported.",
+                              line=exc.line, message=exc.message),
                       code="import-unreadable", line=exc.line,
                       errors={"body": [exc.message]}) from exc
     if report.rows == 0:
-        raise Invalid("The file holds no tasks.", code="import-empty",
-                      errors={"body": ["No rows."]})
+        raise Invalid(gettext("The file holds no tasks."), code="import-empty",
+                      errors={"body": [gettext("No rows.")]})
     if report.invalid and not skip_invalid:
         raise Invalid(
-            f"{report.invalid} of {report.rows} rows are invalid; nothing was imported. Fix "
-            "them, or import again with skip_invalid=true to import the valid rows.",
+            gettext("%(invalid)s of %(rows)s rows are invalid; nothing was imported. Fix them, or "
+                    "import again with skip_invalid=true to import the valid rows.",
+                    invalid=report.invalid, rows=report.rows),
             code="import-invalid", **report.as_problem(),
         )
     record.rows, record.created = report.rows, report.created

@@ -3,6 +3,7 @@ allowed transitions each (``workforce.lifecycle``)."""
 
 from __future__ import annotations
 
+from workforce.i18n import lazy_gettext
 from workforce.lifecycle import Lifecycle
 from workforce.projects.models import (
     AssignmentState,
@@ -13,7 +14,7 @@ from workforce.projects.models import (
 
 P, M, A, T = ProjectState, MembershipState, AssignmentState, TimesheetState
 
-PROJECTS = Lifecycle("A project", {
+PROJECTS = Lifecycle(lazy_gettext("A project"), {
     P.DRAFT: frozenset({P.ACTIVE, P.CLOSED}),
     P.ACTIVE: frozenset({P.PAUSED, P.SUSPENDED}),
     P.PAUSED: frozenset({P.ACTIVE, P.SUSPENDED}),
@@ -22,7 +23,7 @@ PROJECTS = Lifecycle("A project", {
     P.CLOSED: frozenset(),
 })
 
-MEMBERSHIPS = Lifecycle("A membership", {
+MEMBERSHIPS = Lifecycle(lazy_gettext("A membership"), {
     M.APPLIED: frozenset({M.ACTIVE, M.DECLINED, M.WITHDRAWN}),
     M.INVITED: frozenset({M.ACTIVE, M.DECLINED, M.WITHDRAWN}),
     M.ACTIVE: frozenset({M.REMOVED, M.LEFT}),
@@ -32,7 +33,7 @@ MEMBERSHIPS = Lifecycle("A membership", {
     M.LEFT: frozenset(),
 })
 
-ASSIGNMENTS = Lifecycle("An assignment", {
+ASSIGNMENTS = Lifecycle(lazy_gettext("An assignment"), {
     A.LEASED: frozenset({A.SUBMITTED, A.RELEASED, A.EXPIRED}),
     A.SUBMITTED: frozenset({A.APPROVED, A.REJECTED, A.REVISION_REQUESTED}),
     # A revision the trainer never sends back expires and frees the slot.
@@ -44,7 +45,7 @@ ASSIGNMENTS = Lifecycle("An assignment", {
     A.EXPIRED: frozenset(),
 })
 
-TIMESHEETS = Lifecycle("A timesheet", {
+TIMESHEETS = Lifecycle(lazy_gettext("A timesheet"), {
     T.OPEN: frozenset({T.SUBMITTED}),
     T.SUBMITTED: frozenset({T.APPROVED}),
     T.APPROVED: frozenset(),

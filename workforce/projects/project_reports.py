@@ -21,6 +21,7 @@ from workforce import calendar, clock
 from workforce.accounts.models import User
 from workforce.billing.models import EarningEvent
 from workforce.errors import NotFound
+from workforce.i18n import gettext
 from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
@@ -232,7 +233,7 @@ def get_my_project(session: Session, trainer: User, project_id: uuid.UUID) -> My
     )
     project = session.get(Project, project_id) if member else None
     if project is None:
-        raise NotFound("No such project.")
+        raise NotFound(gettext("No such project."))
     return _views(session, trainer, [project])[0]
 
 

@@ -39,6 +39,7 @@ from workforce.accounts.models import Organisation, User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, IllegalTransition, Invalid
+from workforce.i18n import _
 from workforce.money import Money, minor_units
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -89,8 +90,8 @@ def pause_project(
     now = clock.now()
     if expected_resume_at is not None and clock.as_utc(expected_resume_at) <= now:
         raise Invalid(
-            "The expected resume date must be in the future.",
-            errors={"expected_resume_at": ["Must be in the future."]},
+            _("The expected resume date must be in the future."),
+            errors={"expected_resume_at": [_("Must be in the future.")]},
         )
     project = _locked_project(session, actor, project_id)
     before = _state_of(project)
@@ -125,8 +126,8 @@ def resume_project(session: Session, actor: User, project_id: uuid.UUID) -> Proj
     if project.state not in (ProjectState.PAUSED, ProjectState.SUSPENDED):
         # A draft becomes active by activation, with its own checks, not by a resume.
         raise IllegalTransition(
-            f"Only a paused or suspended project can be resumed; this one is "
-            f"{project.state.value}.",
+            _("Only a paused or suspended project can be resumed; this one is %(state)s.",
+              state=project.state.value),
             current_state=project.state.value,
         )
     before = _state_of(project)
@@ -176,8 +177,8 @@ def announce_suspension(
     effective_at = clock.as_utc(effective_at)
     if effective_at < now - TOLERANCE:
         raise Invalid(
-            "The effective time must not be in the past.",
-            errors={"effective_at": ["Must be now or later."]},
+            _("The effective time must not be in the past."),
+            errors={"effective_at": [_("Must be now or later.")]},
         )
     # A time a moment ago means now: a suspension never takes effect retroactively.
     effective_at = max(effective_at, now)
@@ -186,7 +187,7 @@ def announce_suspension(
     pending = find_pending_suspension(session, project.id)
     if pending is not None:
         raise Conflict(
-            "A suspension of this project is already announced; cancel it first.",
+            _("A suspension of this project is already announced; cancel it first."),
             code="suspension-pending", suspension_id=str(pending.id),
             effective_at=pending.effective_at.isoformat(),
         )
@@ -243,7 +244,7 @@ def cancel_suspension(session: Session, actor: User, project_id: uuid.UUID) -> S
     project = _locked_project(session, actor, project_id)
     cancelled = _cancel_pending(session, project, now)
     if not cancelled:
-        raise Conflict("No suspension of this project is waiting to take effect.",
+        raise Conflict(_("No suspension of this project is waiting to take effect."),
                        code="no-pending-suspension", current_state=project.state.value)
     [suspension] = cancelled
     events.project_state_changed(session, project, "suspension_cancelled", project.state,
@@ -470,8 +471,8 @@ def close_project(session: Session, actor: User, project_id: uuid.UUID) -> Proje
     project = _locked_project(session, actor, project_id)
     if project.state in (ProjectState.ACTIVE, ProjectState.PAUSED):
         raise IllegalTransition(
-            f"A {project.state.value} project cannot be closed directly: suspend it first, "
-            "with notice to its trainers, then close it.",
+            _("A %(state)s project cannot be closed directly: suspend it first, with notice to "
+              "its trainers, then close it.", state=project.state.value),
             current_state=project.state.value,
         )
     before = _state_of(project)

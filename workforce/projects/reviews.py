@@ -51,6 +51,7 @@ from workforce.accounts.models import Organisation, User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, DomainError, IllegalTransition, Invalid, NotFound
+from workforce.i18n import _
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -265,7 +266,7 @@ def _locked_assignment(session: Session, assignment_id: uuid.UUID) -> Assignment
 def _staff_assignment(session: Session, staff: User, assignment_id: uuid.UUID) -> Assignment:
     assignment = _locked_assignment(session, assignment_id)
     if assignment is None or assignment.project.organisation_id != staff.organisation_id:
-        raise NotFound("No such assignment.")
+        raise NotFound(_("No such assignment."))
     return assignment
 
 
@@ -299,15 +300,15 @@ def _check_review(
 ) -> None:
     errors: dict[str, list[str]] = {}
     if decision is ReviewDecision.REJECT and category is None:
-        errors["rejection_category"] = ["A rejection needs a category."]
+        errors["rejection_category"] = [_("A rejection needs a category.")]
     if decision is not ReviewDecision.REJECT and category is not None:
-        errors["rejection_category"] = ["Only a rejection has a category."]
+        errors["rejection_category"] = [_("Only a rejection has a category.")]
     if decision is not ReviewDecision.APPROVE and not (message or "").strip():
-        errors["message"] = ["Tell the trainer why: a message is required."]
+        errors["message"] = [_("Tell the trainer why: a message is required.")]
     if message is not None and len(message) > MESSAGE_MAX:
-        errors["message"] = [f"At most {MESSAGE_MAX} characters."]
+        errors["message"] = [_("At most %(message_max)s characters.", message_max=MESSAGE_MAX)]
     if errors:
-        raise Invalid("The review is incomplete.", errors=errors)
+        raise Invalid(_("The review is incomplete."), errors=errors)
 
 
 def review(
@@ -340,7 +341,8 @@ def _decide(
     caller: single and bulk reviews both come here."""
     if assignment.state is not AssignmentState.SUBMITTED:
         raise IllegalTransition(
-            f"Only submitted work is reviewed; this assignment is {assignment.state.value}.",
+            _("Only submitted work is reviewed; this assignment is %(state)s.",
+              state=assignment.state.value),
             current_state=assignment.state.value,
         )
     now = clock.now()
@@ -440,12 +442,13 @@ def review_many(
 def _check_bulk(assignment_ids: Sequence[uuid.UUID]) -> None:
     problems = []
     if not 1 <= len(assignment_ids) <= BULK_MAX:
-        problems.append(f"Between 1 and {BULK_MAX} ids.")
+        problems.append(_("Between 1 and %(most)s ids.", most=BULK_MAX))
     repeated = sorted(str(i) for i, n in Counter(assignment_ids).items() if n > 1)
     if repeated:
-        problems.append("Each id at most once; repeated: " + ", ".join(repeated[:10]) + ".")
+        problems.append(_("Each id at most once; repeated: %(ids)s.",
+                          ids=", ".join(repeated[:10])))
     if problems:
-        raise Invalid("The ids to review are not a list of 1 to 500 different ids.",
+        raise Invalid(_("The ids to review are not a list of 1 to 500 different ids."),
                       errors={"assignment_ids": problems})
 
 
@@ -473,7 +476,7 @@ def _review_one(
             else BulkOutcome.REJECTED)
     if assignment is None:
         return BulkResult(assignment_id, BulkOutcome.ERROR,
-                          problem=NotFound("No such assignment in this project."))
+                          problem=NotFound(_("No such assignment in this project.")))
     if _decided_as_asked(assignment, decision, rejection_category):
         return BulkResult(assignment_id, done, assignment.state, repeated=True)
     try:
@@ -519,19 +522,21 @@ def appeal(session: Session, trainer: User, assignment_id: uuid.UUID, message: s
     """Appeal a rejection, once (409 ``appeal-exists`` on a second)."""
     message = message.strip()
     if not message or len(message) > MESSAGE_MAX:
-        raise Invalid("Say why the rejection is wrong.",
-                      errors={"message": [f"Between 1 and {MESSAGE_MAX} characters."]})
+        raise Invalid(_("Say why the rejection is wrong."),
+                      errors={"message": [_("Between 1 and %(message_max)s characters.",
+                                            message_max=MESSAGE_MAX)]})
     assignment = _locked_assignment(session, assignment_id)
     if assignment is None or assignment.trainer_id != trainer.id:
-        raise NotFound("No such assignment.")
+        raise NotFound(_("No such assignment."))
     existing = session.scalars(
         select(Appeal).where(Appeal.assignment_id == assignment.id)
     ).one_or_none()
     if existing is not None:
-        raise Conflict("A rejection may be appealed once; this one was.",
+        raise Conflict(_("A rejection may be appealed once; this one was."),
                        code="appeal-exists", appeal_id=str(existing.id))
     if assignment.state is not AssignmentState.REJECTED:
-        raise Conflict(f"Only a rejection can be appealed; this is {assignment.state.value}.",
+        raise Conflict(_("Only a rejection can be appealed; this is %(state)s.",
+                         state=assignment.state.value),
                        code="not-rejected", current_state=assignment.state.value)
     created = Appeal(
         assignment_id=assignment.id, project_id=assignment.project_id,
@@ -542,7 +547,7 @@ def appeal(session: Session, trainer: User, assignment_id: uuid.UUID, message: s
             session.add(created)
             session.flush()
     except IntegrityError as exc:
-        raise Conflict("A rejection may be appealed once; this one was.",
+        raise Conflict(_("A rejection may be appealed once; this one was."),
                        code="appeal-exists") from exc
     audit.record(
         session, trainer, "task.appealed", object_type="task_appeal", object_id=created.id,
@@ -583,12 +588,13 @@ def decide_appeal(
     """Uphold the rejection, or overturn it: the work is approved and paid (once)."""
     note = note.strip()
     if not note or len(note) > MESSAGE_MAX:
-        raise Invalid("Explain the decision to the trainer.",
-                      errors={"note": [f"Between 1 and {MESSAGE_MAX} characters."]})
+        raise Invalid(_("Explain the decision to the trainer."),
+                      errors={"note": [_("Between 1 and %(message_max)s characters.",
+                                         message_max=MESSAGE_MAX)]})
     found = session.get(Appeal, appeal_id)
     project = session.get(Project, found.project_id) if found else None
     if found is None or project is None or project.organisation_id != staff.organisation_id:
-        raise NotFound("No such appeal.")
+        raise NotFound(_("No such appeal."))
     # The assignment first, then the appeal: the order a new appeal takes them in.
     assignment = _locked_assignment(session, found.assignment_id)
     assert assignment is not None
@@ -597,7 +603,7 @@ def decide_appeal(
         .execution_options(populate_existing=True)
     ).one()
     if appeal_row.state is not AppealState.OPEN:
-        raise Conflict(f"This appeal was {appeal_row.state.value} already.",
+        raise Conflict(_("This appeal was %(state)s already.", state=appeal_row.state.value),
                        code="appeal-decided", current_state=appeal_row.state.value)
     now = clock.now()
     before = {"state": appeal_row.state.value, "assignment_state": assignment.state.value}

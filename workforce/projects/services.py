@@ -35,6 +35,7 @@ from workforce.accounts.models import User
 from workforce.assessments.models import Qualification
 from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
+from workforce.i18n import _
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -258,10 +259,12 @@ class _Errors:
     def add(self, name: str, message: str) -> None:
         self.fields.setdefault(name, []).append(message)
 
-    def raise_any(self, detail: str = "The project has invalid fields.") -> None:
+    def raise_any(self, detail: str | None = None) -> None:
         if self.fields:
+            detail = detail or _("The project has invalid fields.")
             raise Invalid(
-                f"{detail} Check: {', '.join(sorted(self.fields))}.", errors=self.fields
+                _("%(detail)s Check: %(fields)s.",
+                  detail=detail, fields=", ".join(sorted(self.fields))), errors=self.fields
             )
 
 
@@ -450,9 +453,10 @@ def check_wage_floor(
     if seconds and amount * 3600 < hourly_floor.amount * seconds:
         minimum = floors.minimum_for(floor, seconds)
         raise _below_floor(
-            f"At an estimated {seconds} seconds a task, {Money(amount, terms.currency)} "
-            f"a task pays about {per_task_as_hourly(amount, terms.currency, seconds)} an "
-            f"hour, below the organisation's wage floor of {floor.label}.",
+            _("At an estimated %(seconds)s seconds a task, %(amount)s a task pays about "
+              "%(hourly)s an hour, below the organisation's wage floor of %(floor)s.",
+              seconds=seconds, amount=Money(amount, terms.currency),
+              hourly=per_task_as_hourly(amount, terms.currency, seconds), floor=floor.label),
             field_name, minimum, floor,
         )
 
@@ -462,8 +466,8 @@ def _below_floor(detail: str, field_name: str, minimum: int, floor: floors.Floor
     return Invalid(
         detail, code="below-wage-floor",
         errors={field_name: [
-            f"Below the wage floor of {hourly} an hour; at least {minimum} "
-            f"({Money(minimum, hourly.currency)})."
+            _("Below the wage floor of %(hourly)s an hour; at least %(minimum)s (%(money)s).",
+              hourly=hourly, minimum=minimum, money=Money(minimum, hourly.currency))
         ]},
         minimum_amount=minimum, currency=hourly.currency, floor_hourly_amount=hourly.amount,
         floor_country=floor.country,
@@ -478,9 +482,9 @@ def writable_project(session: Session, manager: User, project_id: uuid.UUID) -> 
     access.get_project(session, manager, project_id)
     project = access.lock_project(session, project_id)
     if project is None:
-        raise NotFound("No such project.")
+        raise NotFound(_("No such project."))
     if project.state is ProjectState.CLOSED:
-        raise Conflict("The project is closed and takes no more changes.",
+        raise Conflict(_("The project is closed and takes no more changes."),
                        code="project-closed", current_state=project.state.value)
     return project
 
@@ -608,7 +612,7 @@ def replace_requirements(
     project = writable_project(session, manager, project_id)
     errors = _Errors()
     _check_requirements(session, manager, errors, requirements)
-    errors.raise_any("The requirements are invalid.")
+    errors.raise_any(_("The requirements are invalid."))
     before = [_requirement_snapshot(r) for r in project.requirements]
     project.requirements.clear()
     # Deletes first: the new list may name the same qualifications (unique per project).
@@ -689,10 +693,10 @@ def add_rate(
     # second is paid at it. A time in the current second is not in the past.
     effective = clock.whole_seconds(now if effective_from is None else effective_from)
     if effective < clock.whole_seconds(now):
-        raise Invalid("A rate cannot start in the past.",
-                      errors={"effective_from": ["Must not be in the past."]})
+        raise Invalid(_("A rate cannot start in the past."),
+                      errors={"effective_from": [_("Must not be in the past.")]})
     if amount <= 0:
-        raise Invalid("A rate must be positive.", errors={"amount": ["Must be positive."]})
+        raise Invalid(_("A rate must be positive."), errors={"amount": [_("Must be positive.")]})
     check_wage_floor(session, PayTerms.of(project), amount, field_name="amount")
     previous = access.rate_at(session, project.id, effective)
     number = (session.scalar(
@@ -779,12 +783,12 @@ def activate_project(session: Session, manager: User, project_id: uuid.UUID) -> 
     access.get_project(session, manager, project_id)
     project = access.lock_project(session, project_id)
     if project is None:
-        raise NotFound("No such project.")
+        raise NotFound(_("No such project."))
     before = project.state
     if before is not ProjectState.DRAFT:
         # Paused and suspended projects come back through a resume, not here.
         raise IllegalTransition(
-            f"Only a draft is activated; the project is {before.value}.",
+            _("Only a draft is activated; the project is %(state)s.", state=before.value),
             current_state=before.value,
         )
     now = clock.now()
@@ -798,7 +802,8 @@ def activate_project(session: Session, manager: User, project_id: uuid.UUID) -> 
         missing.append("declared_use")
     if missing:
         raise Conflict(
-            f"The project needs {' and '.join(missing)} before it can be activated.",
+            _("The project needs %(missing)s before it can be activated.",
+              missing=" and ".join(missing)),
             code="project-incomplete", missing=missing,
         )
     assert rate is not None

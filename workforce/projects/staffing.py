@@ -48,6 +48,7 @@ from workforce.accounts import audit, verification
 from workforce.accounts.models import Organisation, Role, User
 from workforce.assessments.models import Qualification, TrainerQualification
 from workforce.errors import Conflict, IllegalTransition, NotFound
+from workforce.i18n import _
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate, paginate_sorted
 from workforce.projects import access, budgets, declared_use, eligibility, lifecycle, winddown
@@ -179,10 +180,11 @@ def _consent_unmet(
             continue
         reasons = [] if attested else [Unmet(
             None, "age-attestation",
-            "Attest that you are 18 or over at /api/v1/me/content-consent: the project "
-            f"carries a {project.sensitivity.value} content warning.",
+            _("Attest that you are 18 or over at /api/v1/me/content-consent: the project carries "
+              "a %(sensitivity)s content warning.", sensitivity=project.sensitivity.value),
         )]
-        message = consent.consent_message(f"The project {project.name}", lacking, attested)
+        message = consent.consent_message(
+            _("The project %(name)s", name=project.name), lacking, attested)
         found[project.id] = [*reasons, Unmet(None, "consent", message, tuple(lacking))]
     return found
 
@@ -217,8 +219,8 @@ def apply(
 
 def _not_eligible(unmet: Sequence[Unmet]) -> Conflict:
     return Conflict(
-        "The trainer does not meet the project's requirements: "
-        + " ".join(u.message for u in unmet),
+        _("The trainer does not meet the project's requirements: %(reasons)s",
+          reasons=" ".join(u.message for u in unmet)),
         code="not-eligible", reasons=[u.as_dict() for u in unmet],
     )
 
@@ -242,7 +244,7 @@ def _no_open_membership(session: Session, project_id: uuid.UUID, trainer_id: uui
 
 def _membership_open(member: ProjectMember) -> Conflict:
     return Conflict(
-        f"There is an open membership already ({member.state.value}).",
+        _("There is an open membership already (%(state)s).", state=member.state.value),
         code="membership-open", membership_id=str(member.id),
         membership_state=member.state.value,
     )
@@ -282,7 +284,7 @@ def list_my_memberships(
 def _my_membership(session: Session, trainer: User, member_id: uuid.UUID) -> ProjectMember:
     member = session.get(ProjectMember, member_id)
     if member is None or member.trainer_id != trainer.id:
-        raise NotFound("No such membership.")
+        raise NotFound(_("No such membership."))
     return member
 
 
@@ -348,7 +350,7 @@ def _project_membership(
     access.get_project(session, staff, project_id)
     member = session.get(ProjectMember, member_id)
     if member is None or member.project_id != project_id:
-        raise NotFound("No such membership.")
+        raise NotFound(_("No such membership."))
     return member
 
 
@@ -406,14 +408,11 @@ def _lock_member(session: Session, member_id: uuid.UUID) -> ProjectMember:
 def _expect(member: ProjectMember, expected: MembershipState, target: MembershipState) -> None:
     if member.state is not expected:
         raise IllegalTransition(
-            f"Only {_article(expected)} {expected.value} membership can become "
-            f"{target.value}; this one is {member.state.value}.",
+            _("Only a membership that is %(expected)s can become %(target)s; this one is "
+              "%(state)s.", expected=expected.value, target=target.value,
+              state=member.state.value),
             current_state=member.state.value,
         )
-
-
-def _article(state: MembershipState) -> str:
-    return "an" if state.value[0] in "aeiou" else "a"
 
 
 def require_staffable(project: Project) -> None:
@@ -422,7 +421,7 @@ def require_staffable(project: Project) -> None:
     state = project.current_state
     if state not in STAFFABLE:
         raise Conflict(
-            f"The project is {state.value} and takes no new members.",
+            _("The project is %(state)s and takes no new members.", state=state.value),
             code=f"project-{state.value}", current_state=state.value,
         )
 
@@ -446,7 +445,8 @@ def _activate(
     active = count_active_members(session, project.id)
     if active >= project.capacity:
         raise Conflict(
-            f"The project is full: {active} of {project.capacity} places are taken.",
+            _("The project is full: %(active)s of %(capacity)s places are taken.",
+              active=active, capacity=project.capacity),
             code="capacity-reached", capacity=project.capacity, active_members=active,
         )
     before = member.state

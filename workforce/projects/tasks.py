@@ -49,6 +49,7 @@ from workforce import clock, db
 from workforce.accounts import verification
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import gettext
 from workforce.money import Money
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import (
@@ -216,7 +217,7 @@ def _own_assignment(
 ) -> Assignment:
     assignment = session.scalars(_own_assignment_stmt(assignment_id, lock=lock)).one_or_none()
     if assignment is None or assignment.trainer_id != trainer.id:
-        raise NotFound("No such assignment.")
+        raise NotFound(gettext("No such assignment."))
     return assignment
 
 
@@ -323,7 +324,7 @@ def _lock_for_claim(
     row = session.execute(_project_stmt(), {"project_id": project_id, "now": now}
                           ).one_or_none()
     if row is None or row[0].state is ProjectState.DRAFT:
-        raise NotFound("No such project.")
+        raise NotFound(gettext("No such project."))
     access.lock_trainer(session, trainer.id)
     member = session.execute(
         _membership_stmt(), {"project_id": project_id, "trainer_id": trainer.id, "now": now}
@@ -422,7 +423,7 @@ def _take_next_task(
 
 def _no_task() -> Conflict:
     return Conflict(
-        "No task on this project needs your answer right now; try again later.",
+        gettext("No task on this project needs your answer right now; try again later."),
         code="no-task-available",
     )
 
@@ -586,25 +587,26 @@ def _require_live(assignment: Assignment, now: datetime) -> None:
         access.require_not_suspended(assignment.project, now)
     if state is AssignmentState.LEASED and assignment.lease_expires_at <= now:
         raise Conflict(
-            "Your lease on this task ran out at "
-            f"{assignment.lease_expires_at.isoformat()}; the task may be someone else's now.",
+            gettext("Your lease on this task ran out at %(lease_expires_at)s; the task may be "
+                    "someone else's now.",
+                    lease_expires_at=assignment.lease_expires_at.isoformat()),
             code="lease-expired", current_state="expired",
             lease_expired_at=assignment.lease_expires_at.isoformat(),
         )
     if state is AssignmentState.EXPIRED:
         raise Conflict(
-            "Your lease on this task ran out; the task may be someone else's now.",
+            gettext("Your lease on this task ran out; the task may be someone else's now."),
             code="lease-expired", current_state=state.value,
             lease_expired_at=assignment.lease_expires_at.isoformat(),
         )
     if state is AssignmentState.RELEASED:
         raise Conflict(
-            "You released this task; it is no longer yours.",
+            gettext("You released this task; it is no longer yours."),
             code="lease-released", current_state=state.value,
         )
     if state is not AssignmentState.LEASED:
         raise Conflict(
-            f"This assignment is {state.value}, not a running lease.",
+            gettext("This assignment is %(state)s, not a running lease.", state=state.value),
             code="not-leased", current_state=state.value,
         )
 
@@ -614,9 +616,9 @@ def require_revealed(assignment: Assignment) -> datetime:
     with a content warning waits for the trainer's reveal)."""
     if assignment.revealed_at is None:
         raise Conflict(
-            "You have not revealed this task yet: reveal it "
-            f"(/api/v1/me/assignments/{assignment.id}/reveal) to work on it, or give it "
-            "back unrevealed (release), which nothing counts against you.",
+            gettext("You have not revealed this task yet: reveal it "
+                    "(/api/v1/me/assignments/%(id)s/reveal) to work on it, or give it back "
+                    "unrevealed (release), which nothing counts against you.", id=assignment.id),
             code="not-revealed",
         )
     return assignment.revealed_at
@@ -665,8 +667,8 @@ def extend_lease(session: Session, trainer: User, assignment_id: uuid.UUID) -> A
     extended = min(now + length, limit)
     if extended <= assignment.lease_expires_at:
         raise Conflict(
-            f"A lease runs at most {MAX_LEASE_FACTOR} lease lengths from the claim; this one "
-            "cannot be extended further.",
+            gettext("A lease runs at most %(max_lease_factor)s lease lengths from the claim; this "
+                    "one cannot be extended further.", max_lease_factor=MAX_LEASE_FACTOR),
             code="lease-limit-reached", lease_expires_at=assignment.lease_expires_at.isoformat(),
         )
     _extend_within_limits(session, trainer, assignment, extended)
@@ -740,8 +742,8 @@ def submit(
     (and paid) at once.
     """
     if answer is None or not reviews.is_finite_json(answer):
-        raise Invalid("The answer must be a JSON value (not null, NaN or infinite).",
-                      errors={"answer": ["Must be JSON: not null, NaN or infinite."]})
+        raise Invalid(gettext("The answer must be a JSON value (not null, NaN or infinite)."),
+                      errors={"answer": [gettext("Must be JSON: not null, NaN or infinite.")]})
     now = clock.now()
     assignment, rate = _locked_for_submit(session, trainer, assignment_id, now)
     project = assignment.project
@@ -759,7 +761,7 @@ def submit(
         rate = None  # hourly work is paid through its time; a revision keeps its rate
     elif rate is None:
         raise Conflict(
-            "The project has no pay rate in force; ask its manager to set one.",
+            gettext("The project has no pay rate in force; ask its manager to set one."),
             code="no-rate-in-force",
         )
     template = templates.check_submission(session, assignment, answer)
@@ -787,7 +789,7 @@ def _locked_for_submit(
     row = session.execute(_submit_stmt(), {"assignment_id": assignment_id, "now": now}
                           ).one_or_none()
     if row is None or row[0].trainer_id != trainer.id:
-        raise NotFound("No such assignment.")
+        raise NotFound(gettext("No such assignment."))
     return row[0], access.task_pay_rate(at_claim=row[1], at_submission=row[2])
 
 

@@ -31,6 +31,7 @@ from workforce.accounts.models import User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import _
 from workforce.money import Money
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
@@ -83,7 +84,8 @@ def amount_for(parts: Sequence[tuple[Money, int]], currency: str) -> Money:
     for hourly, seconds in parts:
         if hourly.currency != currency:
             raise Conflict(
-                f"A rate in {hourly.currency} cannot pay a timesheet in {currency}.",
+                _("A rate in %(currency)s cannot pay a timesheet in %(currency2)s.",
+                  currency=hourly.currency, currency2=currency),
                 code="currency-mismatch",
             )
         exact += hourly.to_decimal() * Decimal(seconds) / Decimal(3600)
@@ -246,8 +248,8 @@ def open_timesheet_for(
                 raise
     if sheet.state is not TimesheetState.OPEN:
         raise Conflict(
-            f"Your timesheet for the week of {monday.isoformat()} was already "
-            f"{sheet.state.value}; it takes no more entries.",
+            _("Your timesheet for the week of %(monday)s was already %(state)s; it takes no more "
+              "entries.", monday=monday.isoformat(), state=sheet.state.value),
             code="timesheet-submitted", timesheet_id=str(sheet.id),
             week_start=monday.isoformat(), current_state=sheet.state.value,
         )
@@ -277,7 +279,7 @@ def list_my_timesheets(
 
 def _own(session: Session, trainer: User, timesheet: Timesheet | None) -> Timesheet:
     if timesheet is None or timesheet.trainer_id != trainer.id:
-        raise NotFound("No such timesheet.")
+        raise NotFound(_("No such timesheet."))
     return timesheet
 
 
@@ -296,11 +298,11 @@ def submit_timesheet(session: Session, trainer: User, timesheet_id: uuid.UUID) -
     running = [e for e in entries if e.ended_at is None]
     if running:
         raise Conflict(
-            "A work session of this week is still running; stop it first.",
+            _("A work session of this week is still running; stop it first."),
             code="session-running", entry_id=str(running[0].id),
         )
     if not entries:
-        raise Conflict("The timesheet has no entries to submit.", code="timesheet-empty")
+        raise Conflict(_("The timesheet has no entries to submit."), code="timesheet-empty")
     sheet.logged_seconds = sum(e.seconds or 0 for e in entries)
     sheet.submitted_at = clock.now()
     session.flush()
@@ -329,10 +331,10 @@ def list_project_timesheets(
 
 def _of_organisation(session: Session, staff: User, timesheet: Timesheet | None) -> Timesheet:
     if timesheet is None:
-        raise NotFound("No such timesheet.")
+        raise NotFound(_("No such timesheet."))
     project = session.get(Project, timesheet.project_id)
     if project is None or project.organisation_id != staff.organisation_id:
-        raise NotFound("No such timesheet.")
+        raise NotFound(_("No such timesheet."))
     return timesheet
 
 
@@ -358,13 +360,14 @@ def approve_timesheet(
     if sheet.state is TimesheetState.SUBMITTED:
         if approved_seconds is not None and approved_seconds > logged:
             raise Invalid(
-                f"At most the {logged} seconds logged can be approved.",
-                errors={"approved_seconds": [f"Must not exceed the {logged} seconds logged."]},
+                _("At most the %(logged)s seconds logged can be approved.", logged=logged),
+                errors={"approved_seconds": [_("Must not exceed the %(logged)s seconds logged.",
+                                               logged=logged)]},
             )
         if approved_seconds is not None and approved_seconds < logged and not reason:
             raise Invalid(
-                "Approving less than was logged needs a reason, which the trainer sees.",
-                errors={"reason": ["Required when approving less than was logged."]},
+                _("Approving less than was logged needs a reason, which the trainer sees."),
+                errors={"reason": [_("Required when approving less than was logged.")]},
             )
     _approve(
         session, staff, sheet, logged if approved_seconds is None else approved_seconds,

@@ -51,6 +51,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Invalid
+from workforce.i18n import gettext
 from workforce.money import Money
 from workforce.projects import access, services
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
@@ -105,16 +106,17 @@ def update_settings(session: Session, manager: User, project_id: uuid.UUID, *,
     for name, method in methods_by_field.items():
         allowed = methods.BY_KIND.get(kinds.get(name, ""), ())
         if name not in kinds:
-            errors[f"/methods/{name}"] = ["The current template has no field of this name."]
+            errors[f"/methods/{name}"] = [
+                gettext("The current template has no field of this name.")]
         elif method not in allowed:
             errors[f"/methods/{name}"] = [
                 f"A {kinds[name]} field " + (f"takes one of {', '.join(allowed)}."
                                             if allowed else "is not aggregated.")]
     if (confidence_target is None) != (max_redundancy is None):
         errors["/confidence_target" if confidence_target is None else "/max_redundancy"] \
-            = ["Give confidence_target and max_redundancy together (or neither)."]
+            = [gettext("Give confidence_target and max_redundancy together (or neither).")]
     if errors:
-        raise Invalid("The aggregation settings have problems; nothing was saved.",
+        raise Invalid(gettext("The aggregation settings have problems; nothing was saved."),
                       errors=errors)
     row = settings_row(session, project.id)
     before = _settings_of(row)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator, ValidationError
 
 from workforce import urls
+from workforce.i18n import _
 from workforce.results.fields import NONE_OF_THESE, pointer
 from workforce.results.schema import answer_schema
 
@@ -53,28 +54,58 @@ def _explained(error: ValidationError, fields: list[dict[str, Any]]) -> Iterator
     if error.validator == "required" and isinstance(instance, dict):
         for name in error.validator_value:
             if name not in instance and error.message.startswith(repr(name)):
-                yield pointer(*path, name), "Required."
+                yield pointer(*path, name), _("Required.")
         return
     if error.validator == "additionalProperties" and isinstance(instance, dict):
         known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
         for name in instance:
             if name not in known:
-                yield pointer(*path, name), "Not a field of this template." if not path \
-                    else "Unknown member."
+                yield pointer(*path, name), _("Not a field of this template.") if not path \
+                    else _("Unknown member.")
         return
     if error.validator == "not" and error.validator_value == {}:  # hidden by a condition
         yield pointer(*path), _hidden_message(path, fields)
         return
-    yield pointer(*path), error.message
+    yield pointer(*path), message_of(error)
+
+
+def message_of(error: ValidationError) -> str:
+    """Our own sentence for what a JSON Schema keyword refused, with its parameters, in
+    the current locale (jsonschema's own messages are English)."""
+    keyword, value = error.validator, error.validator_value
+    plain = {"minimum": value, "maximum": value, "count": value}
+    if keyword == "type":
+        types = value if isinstance(value, list) else [value]
+        return _("Must be of JSON type %(types)s.", types=", ".join(types))
+    if keyword == "enum":
+        return _("Must be one of: %(choices)s.", choices=", ".join(map(json.dumps, value)))
+    if keyword == "const":
+        return _("Must be %(value)s.", value=json.dumps(value))
+    if keyword == "minLength":
+        return _("Must be at least %(min_length)s characters long.", min_length=value)
+    if keyword == "maxLength":
+        return _("Must be at most %(max_length)s characters long.", max_length=value)
+    texts = {
+        "minimum": _("Must be at least %(minimum)s.", **plain),
+        "maximum": _("Must be at most %(maximum)s.", **plain),
+        "exclusiveMinimum": _("Must be more than %(minimum)s.", **plain),
+        "exclusiveMaximum": _("Must be less than %(maximum)s.", **plain),
+        "minItems": _("Must have at least %(count)s items.", **plain),
+        "maxItems": _("Must have at most %(count)s items.", **plain),
+        "uniqueItems": _("Must not list the same item twice."),
+        "contains": _("Must contain at least one fitting item."),
+    }
+    return texts.get(keyword) or _("Does not fit the template (%(keyword)s).",
+                                    keyword=keyword)
 
 
 def _hidden_message(path: list[Any], fields: list[dict[str, Any]]) -> str:
     field = next((f for f in fields if [f["name"]] == path and f["show_if"]), None)
     if field is None:
-        return "Not allowed here."
+        return _("Not allowed here.")
     condition = field["show_if"]
-    return (f"Leave this out: it is asked only when {condition['field']} is "
-            + " or ".join(map(str, condition["in"])) + ".")
+    return _("Leave this out: it is asked only when %(field)s is %(values)s.",
+             field=condition["field"], values=_(" or ").join(map(str, condition["in"])))
 
 
 # --- what a schema cannot say ---------------------------------------------------------
@@ -105,10 +136,11 @@ def _span_problems(field: dict[str, Any], spans: list[Any], payload: dict[str, A
         if not (_is_whole(start) and _is_whole(end)) or start < 0:
             continue
         if end <= start:
-            yield pointer(name, index, "end"), f"Must be after start ({start})."
+            yield pointer(name, index, "end"), _("Must be after start (%(start)s).", start=start)
         elif end > length:
             yield (pointer(name, index, "end"),
-                   f"Beyond the end of the task's text ({length} characters).")
+                   _("Beyond the end of the task's text (%(length)s characters).",
+                     length=length))
         else:
             good.append((start, end, index))
     if field["settings"]["allow_overlap"]:
@@ -117,7 +149,8 @@ def _span_problems(field: dict[str, Any], spans: list[Any], payload: dict[str, A
     for start, end, index in sorted(good):
         if reach is not None and start < reach[0]:
             yield (pointer(name, index),
-                   f"Overlaps the span at {pointer(name, reach[1])}; spans may not overlap.")
+                   _("Overlaps the span at %(other)s; spans may not overlap.",
+                     other=pointer(name, reach[1])))
         if reach is None or end > reach[0]:
             reach = (end, index)
 
@@ -134,9 +167,9 @@ def _citation_problems(field: dict[str, Any], criteria: list[Any]) -> Iterator[P
                 continue
             at = pointer(field["name"], index, "citations", number, "url")
             if (problem := urls.url_problem(url)) is not None:
-                yield at, f"The URL {problem}."
+                yield at, _("The URL %(problem)s.", problem=problem)
             elif hosts and not _on_hosts(url, hosts):
-                yield at, "Cite a page on " + ", ".join(hosts) + "."
+                yield at, _("Cite a page on %(hosts)s.", hosts=", ".join(hosts))
 
 
 def _on_hosts(url: str, hosts: list[str]) -> bool:

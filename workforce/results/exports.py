@@ -59,6 +59,7 @@ from workforce import clock
 from workforce.accounts.models import User
 from workforce.billing.earnings import safe_cell
 from workforce.errors import NotFound
+from workforce.i18n import gettext
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
@@ -269,7 +270,7 @@ def export_project(session: Session, staff: User | None, project_id: uuid.UUID) 
         return access.get_project(session, staff, project_id)
     project = session.get(Project, project_id)
     if project is None:
-        raise NotFound("No such project.")
+        raise NotFound(gettext("No such project."))
     return project
 
 

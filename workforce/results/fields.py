@@ -17,6 +17,7 @@ from typing import Any
 
 from workforce.accounts import validation
 from workforce.errors import Invalid
+from workforce.i18n import _
 
 KINDS = ("single_choice", "multi_choice", "rating", "number", "text", "pairwise", "rubric",
          "span")
@@ -76,7 +77,7 @@ class _Settings:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
-            problems.add(at, "Must be an object.")
+            problems.add(at, _("Must be an object."))
             raw = {}
         for key in raw:
             if key not in known:
@@ -90,7 +91,7 @@ class _Settings:
     def flag(self, key: str, default: bool) -> bool:
         value = self.raw.get(key, default)
         if not isinstance(value, bool):
-            self.bad(key, "Must be true or false.")
+            self.bad(key, _("Must be true or false."))
             return default
         return value
 
@@ -100,7 +101,7 @@ class _Settings:
         if value is None and nullable:
             return None
         if not _is_whole(value) or not low <= value <= high:
-            self.bad(key, f"Must be a whole number from {low} to {high}.")
+            self.bad(key, _("Must be a whole number from %(low)s to %(high)s.", low=low, high=high))
             return default
         return value
 
@@ -121,7 +122,7 @@ class _Settings:
         if value is None and nullable:
             return None
         if not isinstance(value, str) or len(value) > limit:
-            self.bad(key, f"Must be a text of at most {limit} characters.")
+            self.bad(key, _("Must be a text of at most %(limit)s characters.", limit=limit))
             return default
         return value
 
@@ -133,30 +134,34 @@ def _options(s: _Settings, problems: Problems) -> list[dict[str, str]]:
     raw = s.raw.get("options")
     at = f"{s.at}/options"
     if not isinstance(raw, list) or not 2 <= len(raw) <= MAX_OPTIONS:
-        problems.add(at, f"Give 2 to {MAX_OPTIONS} options, each {{value, label}}.")
+        problems.add(at, _("Give 2 to %(max_options)s options, each {value, label}.",
+                           max_options=MAX_OPTIONS))
         return []
     options, seen = [], set()
     for index, option in enumerate(raw):
         here = f"{at}/{index}"
         if not isinstance(option, dict):
-            problems.add(here, "Must be an object {value, label}.")
+            problems.add(here, _("Must be an object {value, label}."))
             continue
         for key in option:
             if key not in ("value", "label"):
-                problems.add(f"{here}/{escape(key)}", "Unknown key; an option has value "
-                             "and label.")
+                problems.add(f"{here}/{escape(key)}", _("Unknown key; an option has value and "
+                                                        "label."))
         value, label = option.get("value"), option.get("label")
         if not isinstance(value, str) or not value.strip() or len(value) > LABEL_MAX:
-            problems.add(f"{here}/value", f"Required: a text of 1 to {LABEL_MAX} characters.")
+            problems.add(f"{here}/value", _("Required: a text of 1 to %(label_max)s characters.",
+                                            label_max=LABEL_MAX))
         elif value == NONE_OF_THESE:
-            problems.add(f"{here}/value", f"{NONE_OF_THESE!r} is reserved for the "
-                         "none_of_these setting.")
+            problems.add(f"{here}/value", _("%(none_of_these)r is reserved for the none_of_these "
+                                            "setting.", none_of_these=NONE_OF_THESE))
         elif value in seen:
-            problems.add(f"{here}/value", f"{value!r} is already the value of another option.")
+            problems.add(f"{here}/value", _("%(value)r is already the value of another option.",
+                                            value=value))
         else:
             seen.add(value)
         if not isinstance(label, str) or not label.strip() or len(label) > LABEL_MAX:
-            problems.add(f"{here}/label", f"Required: a text of 1 to {LABEL_MAX} characters.")
+            problems.add(f"{here}/label", _("Required: a text of 1 to %(label_max)s characters.",
+                                            label_max=LABEL_MAX))
         options.append({"value": value, "label": label})
     return options
 
@@ -171,9 +176,9 @@ def _multi_choice(s: _Settings, problems: Problems) -> dict[str, Any]:
     high = s.whole("max_selected", None, 1, MAX_OPTIONS, nullable=True)
     if options and (high if high is not None else low or 0) > len(options):
         s.bad("max_selected" if high is not None else "min_selected",
-              f"Must not be above the number of options ({len(options)}).")
+              _("Must not be above the number of options (%(count)s).", count=len(options)))
     if low is not None and high is not None and low > high:
-        s.bad("min_selected", f"Must not be above max_selected ({high}).")
+        s.bad("min_selected", _("Must not be above max_selected (%(high)s).", high=high))
     return {"options": options, "min_selected": low, "max_selected": high}
 
 
@@ -195,26 +200,27 @@ def _rating(s: _Settings, problems: Problems) -> dict[str, Any]:
     if low is None or high is None or step is None:
         return settings
     if step <= 0:
-        s.bad("step", "Must be above 0.")
+        s.bad("step", _("Must be above 0."))
     elif high <= low:
-        s.bad("max", f"Must be above min ({low}).")
+        s.bad("max", _("Must be above min (%(low)s).", low=low))
     else:
         try:
             count = (Decimal(str(high)) - Decimal(str(low))) / Decimal(str(step))
         except InvalidOperation:
             count = Decimal("0.5")
         if count != count.to_integral_value():
-            s.bad("step", f"Must divide max - min ({high} - {low}) into whole steps.")
+            s.bad("step", _("Must divide max - min (%(high)s - %(low)s) into whole steps.",
+                            high=high, low=low))
         elif count + 1 > MAX_RATING_VALUES:
-            s.bad("step", f"A scale has at most {MAX_RATING_VALUES} values; this one has "
-                  f"{count + 1}.")
+            s.bad("step", _("A scale has at most %(max_rating_values)s values; this one has "
+                            "%(value)s.", max_rating_values=MAX_RATING_VALUES, value=count + 1))
     return settings
 
 
 def _number(s: _Settings, problems: Problems) -> dict[str, Any]:
     low, high = s.number("min", None, nullable=True), s.number("max", None, nullable=True)
     if low is not None and high is not None and low > high:
-        s.bad("min", f"Must not be above max ({high}).")
+        s.bad("min", _("Must not be above max (%(high)s).", high=high))
     return {"min": low, "max": high, "integer": s.flag("integer", False),
             "gold_tolerance": s.number("gold_tolerance", 0, low=0)}
 
@@ -223,12 +229,12 @@ def _text(s: _Settings, problems: Problems) -> dict[str, Any]:
     low = s.whole("min_length", 0, 0, TEXT_LIMIT)
     high = s.whole("max_length", 10_000, 1, TEXT_LIMIT)
     if low is not None and high is not None and low > high:
-        s.bad("min_length", f"Must not be above max_length ({high}).")
+        s.bad("min_length", _("Must not be above max_length (%(high)s).", high=high))
     language = s.raw.get("language")
     if language is not None:
         try:
             if not isinstance(language, str):
-                raise ValueError("Must be a BCP 47 language tag such as 'yue-HK'.")
+                raise ValueError(_("Must be a BCP 47 language tag such as 'yue-HK'."))
             language = validation.language_tag(language)
         except ValueError as exc:
             s.bad("language", str(exc))
@@ -243,7 +249,7 @@ def _pairwise(s: _Settings, problems: Problems) -> dict[str, Any]:
                           ("min", "max", "min_label", "max_label"))
         low, high = scale.whole("min", 1, 0, 100), scale.whole("max", None, 1, 100)
         if low is not None and high is not None and low >= high:
-            scale.bad("max", f"Must be above min ({low}).")
+            scale.bad("max", _("Must be above min (%(low)s).", low=low))
         strength = {"min": low, "max": high, "min_label": scale.text("min_label", None),
                     "max_label": scale.text("max_label", None)}
     return {"allow_tie": s.flag("allow_tie", False), "strength": strength,
@@ -255,22 +261,22 @@ def _rubric(s: _Settings, problems: Problems) -> dict[str, Any]:
     low = s.whole("min_criteria", 1, 0, RUBRIC_LIMIT)
     high = s.whole("max_criteria", RUBRIC_LIMIT, 1, RUBRIC_LIMIT)
     if low is not None and high is not None and low > high:
-        s.bad("min_criteria", f"Must not be above max_criteria ({high}).")
+        s.bad("min_criteria", _("Must not be above max_criteria (%(high)s).", high=high))
     scoring = s.raw.get("scoring", "weight")
     if scoring not in SCORING:
-        s.bad("scoring", "Must be weight or points.")
+        s.bad("scoring", _("Must be weight or points."))
     hosts = s.raw.get("citation_hosts", [])
     if not isinstance(hosts, list):
-        s.bad("citation_hosts", "Must be a list of host names (empty: any public host).")
+        s.bad("citation_hosts", _("Must be a list of host names (empty: any public host)."))
         hosts = []
     clean = []
     for index, host in enumerate(hosts):
         name = host.strip().rstrip(".").lower() if isinstance(host, str) else None
         if name is None or not HOST.match(name):
-            problems.add(f"{s.at}/citation_hosts/{index}", "Must be a host name such as "
-                         "en.wikipedia.org.")
+            problems.add(f"{s.at}/citation_hosts/{index}", _("Must be a host name such as "
+                                                             "en.wikipedia.org."))
         elif name in clean:
-            problems.add(f"{s.at}/citation_hosts/{index}", "Listed twice.")
+            problems.add(f"{s.at}/citation_hosts/{index}", _("Listed twice."))
         else:
             clean.append(name)
     return {"min_criteria": low, "max_criteria": high, "scoring": scoring,
@@ -281,14 +287,14 @@ def _rubric(s: _Settings, problems: Problems) -> dict[str, Any]:
 def _span(s: _Settings, problems: Problems) -> dict[str, Any]:
     labels = s.raw.get("labels")
     if not isinstance(labels, list) or not 1 <= len(labels) <= MAX_LABELS:
-        s.bad("labels", f"Give 1 to {MAX_LABELS} labels.")
+        s.bad("labels", _("Give 1 to %(max_labels)s labels.", max_labels=MAX_LABELS))
         labels = []
     seen: list[str] = []
     for index, label in enumerate(labels):
         if not isinstance(label, str) or not label.strip() or len(label) > 64:
-            problems.add(f"{s.at}/labels/{index}", "Must be a text of 1 to 64 characters.")
+            problems.add(f"{s.at}/labels/{index}", _("Must be a text of 1 to 64 characters."))
         elif label in seen:
-            problems.add(f"{s.at}/labels/{index}", "Listed twice.")
+            problems.add(f"{s.at}/labels/{index}", _("Listed twice."))
         else:
             seen.append(label)
     return {"labels": seen, "allow_overlap": s.flag("allow_overlap", False)}
@@ -328,18 +334,18 @@ def _show_if(raw: Any, at: str, earlier: dict[str, dict[str, Any]],
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        problems.add(at, 'Must be an object {"field": ..., "in": [...]}.')
+        problems.add(at, _('Must be an object {"field": ..., "in": [...]}.'))
         return None
     for key in raw:
         if key not in ("field", "in"):
-            problems.add(f"{at}/{escape(key)}", "Unknown key; a condition has field and in.")
+            problems.add(f"{at}/{escape(key)}", _("Unknown key; a condition has field and in."))
     name, values = raw.get("field"), raw.get("in")
     source = earlier.get(name) if isinstance(name, str) else None
     if source is None or source["kind"] not in CHOICE_KINDS:
-        problems.add(f"{at}/field", "Must name an earlier single_choice, multi_choice or "
-                     "pairwise field.")
+        problems.add(f"{at}/field", _("Must name an earlier single_choice, multi_choice or "
+                                      "pairwise field."))
     if not isinstance(values, list) or not values:
-        problems.add(f"{at}/in", "Give at least one value.")
+        problems.add(f"{at}/in", _("Give at least one value."))
         return None
     if source is not None and source["kind"] in CHOICE_KINDS:
         allowed = choice_values(source)
@@ -354,7 +360,7 @@ def _field(raw: Any, index: int, earlier: dict[str, dict[str, Any]],
            problems: Problems) -> dict[str, Any] | None:
     at = f"/fields/{index}"
     if not isinstance(raw, dict):
-        problems.add(at, "Must be an object.")
+        problems.add(at, _("Must be an object."))
         return None
     for key in raw:
         if key not in FIELD_KEYS:
@@ -362,18 +368,20 @@ def _field(raw: Any, index: int, earlier: dict[str, dict[str, Any]],
                          + ", ".join(FIELD_KEYS) + ".")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.match(name):
-        problems.add(f"{at}/name", "Required: lower-case letters, digits and _, starting "
-                     "with a letter, at most 64.")
+        problems.add(f"{at}/name", _("Required: lower-case letters, digits and _, starting with a "
+                                     "letter, at most 64."))
     elif name in earlier:
-        problems.add(f"{at}/name", f"{name!r} is already the name of another field.")
+        problems.add(f"{at}/name", _("%(name)r is already the name of another field.", name=name))
     label, help_text = raw.get("label"), raw.get("help", "")
     if not isinstance(label, str) or not label.strip() or len(label) > LABEL_MAX:
-        problems.add(f"{at}/label", f"Required: a text of 1 to {LABEL_MAX} characters.")
+        problems.add(f"{at}/label", _("Required: a text of 1 to %(label_max)s characters.",
+                                      label_max=LABEL_MAX))
     if not isinstance(help_text, str) or len(help_text) > HELP_MAX:
-        problems.add(f"{at}/help", f"Must be a text of at most {HELP_MAX} characters.")
+        problems.add(f"{at}/help", _("Must be a text of at most %(help_max)s characters.",
+                                     help_max=HELP_MAX))
     required = raw.get("required", True)
     if not isinstance(required, bool):
-        problems.add(f"{at}/required", "Must be true or false.")
+        problems.add(f"{at}/required", _("Must be true or false."))
     kind = raw.get("kind")
     if kind not in SETTINGS:
         problems.add(f"{at}/kind", "Unknown kind; use one of " + ", ".join(KINDS) + ".")
@@ -391,7 +399,7 @@ def check_fields(raw: Any) -> list[dict[str, Any]]:
     ``template-invalid``) with every problem keyed by its JSON pointer otherwise."""
     problems = Problems()
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_FIELDS:
-        problems.add("/fields", f"Give 1 to {MAX_FIELDS} fields.")
+        problems.add("/fields", _("Give 1 to %(max_fields)s fields.", max_fields=MAX_FIELDS))
         raw = raw if isinstance(raw, list) else []
     checked: dict[str, dict[str, Any]] = {}
     for index, item in enumerate(raw[:MAX_FIELDS]):
@@ -399,7 +407,7 @@ def check_fields(raw: Any) -> list[dict[str, Any]]:
         if field is not None and isinstance(field["name"], str):
             checked.setdefault(field["name"], field)
     if problems.errors:
-        raise Invalid("The template has problems; nothing was saved.",
+        raise Invalid(_("The template has problems; nothing was saved."),
                       code="template-invalid",
                       errors=problems.errors)
     return list(checked.values())

@@ -30,6 +30,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import Role, User
 from workforce.errors import Invalid, NotFound
+from workforce.i18n import gettext
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, eligibility, services
 from workforce.projects.models import Assignment, Project, ProjectState
@@ -186,8 +187,8 @@ def check_submission(
     for at, message in problems:
         errors.setdefault(at, []).append(message)
     raise Invalid(
-        f"The answer does not fit version {version.number} of the task template "
-        f"({len(problems)} problems); nothing was saved.",
+        gettext("The answer does not fit version %(number)s of the task template (%(count)s "
+                "problems); nothing was saved.", number=version.number, count=len(problems)),
         code="answer-invalid", errors=errors, template_version=version.number,
     )
 
@@ -231,9 +232,9 @@ def get_version(
             TemplateVersion.project_id == project.id, TemplateVersion.number == number,
         )).one_or_none()
     if version is None:
-        raise NotFound("The project has no such template version." if number is not None
-                       else "The project has no task template: any JSON answer is accepted.",
-                       code="not-found")
+        raise NotFound(gettext("The project has no such template version.") if number is not None
+                       else gettext("The project has no task template: any JSON answer is "
+                                    "accepted."), code="not-found")
     return version
 
 

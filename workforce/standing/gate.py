@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.errors import Forbidden
+from workforce.i18n import _
 from workforce.standing.models import AccountAction, ActionKind
 
 
@@ -58,9 +59,10 @@ def _refusal(action: AccountAction) -> Forbidden:
     what = ("restricted: no new work" if action.kind is ActionKind.RESTRICT
             else "deactivated: no work")
     return Forbidden(
-        f"Your account is {what} with this organisation since "
-        f"{action.effective_at.isoformat()} ({action.reason.value}). See "
-        f"/api/v1/me/account-actions/{action.id}. Money you earned is still paid.",
+        _("Your account is %(what)s with this organisation since %(effective_at)s (%(reason)s). "
+          "See /api/v1/me/account-actions/%(id)s. Money you earned is still paid.",
+          what=what, effective_at=action.effective_at.isoformat(), reason=action.reason.value,
+          id=action.id),
         code=f"account-{_DONE[action.kind]}",
         action_id=str(action.id), effective_at=action.effective_at.isoformat(),
     )

@@ -37,6 +37,7 @@ from workforce.accounts import audit
 from workforce.accounts.audit import Actor
 from workforce.accounts.models import Organisation, Role, User
 from workforce.errors import Conflict, NotFound
+from workforce.i18n import _
 from workforce.notifications.services import notify, queue_email
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import winddown
@@ -109,7 +110,7 @@ def _trainer_of(session: Session, organisation_id: uuid.UUID, trainer_id: uuid.U
         Project.organisation_id == organisation_id,
     )))
     if trainer is None or trainer.role is not Role.TRAINER or not known:
-        raise NotFound("No such trainer.")
+        raise NotFound(_("No such trainer."))
     return trainer
 
 
@@ -138,7 +139,8 @@ def respond(
     ACTIONS.check(action.state, ActionState.RESPONDED)
     if now > action.respond_by:
         raise Conflict(
-            f"The time to respond ended at {action.respond_by.isoformat()}.",
+            _("The time to respond ended at %(respond_by)s.",
+              respond_by=action.respond_by.isoformat()),
             code="response-closed", respond_by=action.respond_by.isoformat(),
         )
     ACTIONS.move(action, ActionState.RESPONDED)
@@ -176,7 +178,7 @@ def _own(session: Session, trainer: User, action_id: uuid.UUID, *, lock: bool = 
          ) -> AccountAction:
     action = _get(session, action_id, lock=lock)
     if action is None or action.trainer_id != trainer.id:
-        raise NotFound("No such account action.")
+        raise NotFound(_("No such account action."))
     return action
 
 
@@ -225,8 +227,9 @@ def decide_appeal(
     ACTIONS.check(action.state, target)
     if action.decided_by_id == staff.id:
         raise Conflict(
-            "An appeal is decided by another staff member than the one who decided the "
-            "response.", code="another-staff-member-required",
+            _("An appeal is decided by another staff member than the one who decided the "
+              "response."),
+            code="another-staff-member-required",
         )
     ACTIONS.move(action, target)
     action.appeal_note, action.appeal_decided_by_id = note, staff.id
@@ -260,7 +263,7 @@ def _of_organisation(
 ) -> AccountAction:
     action = _get(session, action_id, lock=lock)
     if action is None or action.organisation_id != staff.organisation_id:
-        raise NotFound("No such account action.")
+        raise NotFound(_("No such account action."))
     return action
 
 

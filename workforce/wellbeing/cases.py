@@ -27,6 +27,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import Role, User
 from workforce.errors import Conflict, NotFound
+from workforce.i18n import _, lazy_gettext
 from workforce.lifecycle import Lifecycle
 from workforce.notifications.services import notify, queue_email
 from workforce.pagination import Page, PageRequest, paginate
@@ -41,7 +42,7 @@ from workforce.wellbeing.support_models import (
 
 NOTE_MAX = 5000
 
-CASES = Lifecycle("A support case", {
+CASES = Lifecycle(lazy_gettext("A support case"), {
     CaseState.OPEN: frozenset({CaseState.ACKNOWLEDGED, CaseState.CLOSED}),
     CaseState.ACKNOWLEDGED: frozenset({CaseState.CLOSED}),
     CaseState.CLOSED: frozenset(),
@@ -194,7 +195,7 @@ def _my_case(session: Session, trainer: User, case_id: uuid.UUID, *, lock: bool 
              ) -> SupportCase:
     case = _load(session, case_id, lock=lock)
     if case is None or case.trainer_id != trainer.id:
-        raise NotFound("No such support case.")
+        raise NotFound(_("No such support case."))
     return case
 
 
@@ -234,7 +235,7 @@ def _handled_case(session: Session, staff: User, case_id: uuid.UUID, *, lock: bo
     case = _load(session, case_id, lock=lock)
     if (case is None or case.organisation_id != staff.organisation_id
             or not is_handler(session, staff)):
-        raise NotFound("No such support case.")
+        raise NotFound(_("No such support case."))
     return case
 
 
@@ -296,8 +297,8 @@ def close_case(session: Session, staff: User, case_id: uuid.UUID, *,
 
 def _require_open(case: SupportCase) -> None:
     if case.state is CaseState.CLOSED:
-        raise Conflict("The support case is closed; ask for support again to open a new "
-                       "one.", code="case-closed", current_state=case.state.value)
+        raise Conflict(_("The support case is closed; ask for support again to open a new one."),
+                       code="case-closed", current_state=case.state.value)
 
 
 def add_handler_note(session: Session, staff: User, case_id: uuid.UUID, body: str, *,

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts.models import Organisation, User
 from workforce.errors import Conflict, Invalid
+from workforce.i18n import _
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import Assignment, Project, Sensitivity, Task, TimeEntry
@@ -150,18 +151,18 @@ def check_in(
     409 ``no-sensitive-work`` for a trainer who did none (there is no one to address
     it to); 422 on ``organisation_id`` for an organisation they did none for."""
     if not 1 <= mood <= 5:
-        raise Invalid("Mood is 1 to 5.", errors={"mood": ["Must be between 1 and 5."]})
+        raise Invalid(_("Mood is 1 to 5."), errors={"mood": [_("Must be between 1 and 5.")]})
     work = sensitive_work(session, trainer.id)
     if not work:
-        raise Conflict("Check-ins follow sensitive work, and you have done none yet.",
+        raise Conflict(_("Check-ins follow sensitive work, and you have done none yet."),
                        code="no-sensitive-work")
     chosen = work[0]
     if organisation_id is not None:
         matches = [w for w in work if w.organisation_id == organisation_id]
         if not matches:
-            raise Invalid("You did no sensitive work for that organisation.",
+            raise Invalid(_("You did no sensitive work for that organisation."),
                           errors={"organisation_id": [
-                              "Not an organisation you did sensitive work for."]})
+                              _("Not an organisation you did sensitive work for.")]})
         chosen = matches[0]
     now = clock.now()
     seconds = _exposure_since_last(session, trainer.id, last_check_in(session, trainer.id), now)

@@ -29,6 +29,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict
+from workforce.i18n import _
 from workforce.projects.models import ContentCategory, Project, Sensitivity
 from workforce.wellbeing.models import AgeAttestation, ContentConsent
 
@@ -102,9 +103,14 @@ def consent_required(what: str, lacking: list[str], attested: bool) -> ConsentRe
 
 
 def consent_message(what: str, lacking: list[str], attested: bool) -> str:
-    how = ("Attest that you are 18 or over and opt in" if not attested else "Opt in")
-    return (f"{what} contains {', '.join(lacking)} content, which you have not agreed to see. "
-            f"{how} at /api/v1/me/content-consent first.")
+    """``what`` (translated) is the sentence's subject: "The project X", "This task"."""
+    names = {"what": what, "categories": ", ".join(lacking)}
+    if attested:
+        return _("%(what)s contains %(categories)s content, which you have not agreed to see. "
+                 "Opt in at /api/v1/me/content-consent first.", **names)
+    return _("%(what)s contains %(categories)s content, which you have not agreed to see. "
+             "Attest that you are 18 or over and opt in at /api/v1/me/content-consent first.",
+             **names)
 
 
 def lacking_for_project(granted: set[str], project: Project) -> list[str]:
@@ -121,7 +127,7 @@ def require_for_project(session: Session, trainer_id: uuid.UUID, project: Projec
         return
     lacking = lacking_for_project(consented(session, trainer_id), project)
     if lacking:
-        raise consent_required(f"The project {project.name}", lacking,
+        raise consent_required(_("The project %(name)s", name=project.name), lacking,
                        attestation_of(session, trainer_id) is not None)
 
 
@@ -169,8 +175,8 @@ def give(session: Session, trainer: User, categories: Iterable[ContentCategory])
         return []
     if attestation_of(session, trainer.id) is None:
         raise Conflict(
-            "Attest that you are 18 or over (confirm_age_18_or_over) before opting in to "
-            "sensitive content.",
+            _("Attest that you are 18 or over (confirm_age_18_or_over) before opting in to "
+              "sensitive content."),
             code="age-attestation-required",
             categories=[c.value for c in wanted],
         )

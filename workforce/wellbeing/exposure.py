@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from workforce import calendar, clock
 from workforce.accounts.models import User
 from workforce.errors import Conflict
+from workforce.i18n import _
 from workforce.projects.models import Assignment, Project, Sensitivity, Task, TimeEntry
 from workforce.wellbeing.models import WellbeingPolicy
 
@@ -243,22 +244,23 @@ def blocking_limit(policy: WellbeingPolicy, exposure: Exposure, trainer: User,
         cutoff = _cutoff(policy, trainer, now)
         if cutoff is not None and now >= cutoff:
             return LimitHit("graphic_cutoff", exposure.day[1],
-                            f"No graphic work after {policy.graphic_cutoff_hour:02d}:00 "
-                            "your time; it is open again tomorrow.")
+                            _("No graphic work after %(hour)02d:00 your time; it is open "
+                              "again tomorrow.", hour=policy.graphic_cutoff_hour))
         if exposure.graphic_today >= policy.graphic_daily_minutes * 60:
             return LimitHit("graphic_daily", exposure.day[1],
-                            f"You reached today's limit of {policy.graphic_daily_minutes} "
-                            "minutes of graphic work.")
+                            _("You reached today's limit of %(minutes)s minutes of graphic "
+                              "work.", minutes=policy.graphic_daily_minutes))
     if exposure.exposure_week >= policy.weekly_exposure_minutes * 60:
         return LimitHit("weekly_exposure", exposure.week[1],
-                        f"You reached this week's limit of "
-                        f"{_hours(policy.weekly_exposure_minutes)} of sensitive work.")
+                        _("You reached this week's limit of %(hours)s of sensitive work.",
+                          hours=_hours(policy.weekly_exposure_minutes)))
     if exposure.continuous_seconds(pause) >= policy.break_after_minutes * 60:
         assert exposure.run_ended_at is not None
         # A run still going ends now; the break starts when it ends.
         return LimitHit("break", exposure.run_ended_at + pause,
-                        f"Take a {policy.break_minutes}-minute break after "
-                        f"{policy.break_after_minutes} minutes of sensitive work in a row.")
+                        _("Take a %(pause)s-minute break after %(minutes)s minutes of sensitive "
+                          "work in a row.", pause=policy.break_minutes,
+                          minutes=policy.break_after_minutes))
     return None
 
 
@@ -306,4 +308,6 @@ def _cutoff(policy: WellbeingPolicy, trainer: User, now: datetime) -> datetime |
 
 def _hours(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
-    return f"{hours} hours" + (f" {rest} minutes" if rest else "")
+    if rest:
+        return _("%(hours)s hours %(minutes)s minutes", hours=hours, minutes=rest)
+    return _("%(hours)s hours", hours=hours)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from workforce import calendar, clock
 from workforce.accounts.models import User
 from workforce.errors import Invalid
+from workforce.i18n import _
 from workforce.projects import access
 from workforce.projects.models import Assignment, ContentCategory, Project, TimeEntry
 from workforce.wellbeing import exposure
@@ -132,7 +133,8 @@ def project_figures(
     the caller could choose, or for a week still filling up, could be compared to
     single out one trainer's check-in."""
     if not 1 <= weeks <= MAX_WEEKS:
-        raise Invalid("Too many weeks.", errors={"weeks": [f"Between 1 and {MAX_WEEKS}."]})
+        raise Invalid(_("Too many weeks."), errors={"weeks": [_("Between 1 and %(max_weeks)s.",
+                                                             max_weeks=MAX_WEEKS)]})
     project = access.get_project(session, staff, project_id)
     k = policy_for(session, project.organisation_id).min_group_size
     now = clock.now()

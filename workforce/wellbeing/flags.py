@@ -45,6 +45,7 @@ from workforce.accounts.models import MANAGERS, User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import _, lazy_gettext
 from workforce.integrations.catalogue import EventType
 from workforce.integrations.events import emit, iso
 from workforce.lifecycle import Lifecycle
@@ -81,7 +82,7 @@ SOURCE_TYPE = reviews.SOURCE_TYPE
 # Flagged time is paid up to this many estimated task times (see the module's notes).
 FLAG_PAY_FACTOR = 2
 
-FLAGS = Lifecycle("A flag", {
+FLAGS = Lifecycle(lazy_gettext("A flag"), {
     FlagState.OPEN: frozenset({FlagState.ESCALATED, FlagState.CONFIRMED, FlagState.DISMISSED}),
     FlagState.ESCALATED: frozenset({FlagState.CONFIRMED, FlagState.DISMISSED}),
     FlagState.CONFIRMED: frozenset(),
@@ -116,7 +117,7 @@ def _own_assignment(session: Session, trainer: User, assignment_id: uuid.UUID) -
         .with_for_update().execution_options(populate_existing=True)
     ).one_or_none()
     if assignment is None or assignment.trainer_id != trainer.id:
-        raise NotFound("No such assignment.")
+        raise NotFound(_("No such assignment."))
     return assignment
 
 
@@ -142,13 +143,13 @@ def flag_task(
         select(ContentFlag.id).where(ContentFlag.assignment_id == assignment.id)
     ).first()
     if existing is not None:
-        raise Conflict("You already flagged this task.", code="already-flagged",
+        raise Conflict(_("You already flagged this task."), code="already-flagged",
                        flag_id=str(existing))
     if return_task and not (assignment.state is AssignmentState.LEASED
                             and assignment.lease_expires_at > now):
         raise Conflict(
-            "Only a task you hold now can be given back; this one is "
-            f"{_state_word(assignment, now)}. Flag it without giving it back.",
+            _("Only a task you hold now can be given back; this one is %(state_word)s. Flag it "
+              "without giving it back.", state_word=_state_word(assignment, now)),
             code="not-leased", current_state=assignment.state.value,
         )
     project, task = assignment.project, assignment.task
@@ -163,7 +164,7 @@ def flag_task(
             session.add(flag)
             session.flush()
     except IntegrityError as exc:  # a second flag racing this one
-        raise Conflict("You already flagged this task.", code="already-flagged") from exc
+        raise Conflict(_("You already flagged this task."), code="already-flagged") from exc
     if return_task:
         tasks.release_lease(session, trainer, assignment.id)
     paid = _pay_time(session, flag, assignment, now)
@@ -313,7 +314,7 @@ def _staff_flag(session: Session, staff: User, flag_id: uuid.UUID, *, lock: bool
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     flag = session.scalars(stmt).one_or_none()
     if flag is None or flag.organisation_id != staff.organisation_id:
-        raise NotFound("No such flag.")
+        raise NotFound(_("No such flag."))
     return flag
 
 
@@ -347,9 +348,8 @@ def confirm_flag(
     before = _snapshot(flag)
     FLAGS.move(flag, FlagState.CONFIRMED)
     if scope is RaiseScope.NONE and (sensitivity is not None or content_categories):
-        raise Invalid("Say what to relabel: the task or the project.",
-                      errors={"scope": ["Must be task or project to change a content "
-                                        "warning."]})
+        raise Invalid(_("Say what to relabel: the task or the project."),
+                      errors={"scope": [_("Must be task or project to change a content warning.")]})
     raised: dict[str, Any] = {}
     if scope is RaiseScope.TASK:
         raised = _raise_task(session, staff, flag, sensitivity, content_categories)
@@ -389,9 +389,9 @@ def _raised(current: Sensitivity, current_categories: list[str], flag: ContentFl
                              else Sensitivity.SENSITIVE)
     errors: dict[str, list[str]] = {}
     if target is Sensitivity.NONE or LEVEL[target] < LEVEL[current]:
-        errors["sensitivity"] = [f"May only be raised: it is {current.value} now."]
+        errors["sensitivity"] = [_("May only be raised: it is %(value)s now.", value=current.value)]
     if errors:
-        raise Invalid("A content warning may only be raised.", errors=errors)
+        raise Invalid(_("A content warning may only be raised."), errors=errors)
     added = [ContentCategory(c).value for c in (categories or [flag.category])]
     return target, sorted(set(current_categories) | set(added))
 

@@ -36,6 +36,7 @@ from sqlalchemy.sql import type_coerce
 
 from workforce import clock
 from workforce.accounts.models import Organisation, User
+from workforce.i18n import gettext
 from workforce.projects.models import (
     MembershipState,
     Project,
@@ -167,7 +168,7 @@ def refusal(session: Session, gate: Gate, task: Task, project: Project) -> Excep
     if level in gate.blocked:
         return ExposureLimitReached(gate.blocked[level])
     lacking = gate.lacking(level, effective_categories(task, project))
-    return consent.consent_required("The next task on this project", lacking,
+    return consent.consent_required(gettext("The next task on this project"), lacking,
                             consent.attestation_of(session, gate.trainer.id) is not None)
 
 
@@ -211,7 +212,7 @@ def require_consent(session: Session, trainer: User, task: Task, project: Projec
                consent.missing(consent.consented(session, trainer.id),
                                effective_categories(task, project)))
     if lacking:
-        raise consent.consent_required("This task", lacking,
+        raise consent.consent_required(gettext("This task"), lacking,
                                        consent.attestation_of(session, trainer.id) is not None)
 
 
@@ -229,7 +230,7 @@ def check_session_start(session: Session, trainer: User, project: Project,
         raise ExposureLimitReached(gate.blocked[project.sensitivity])
     lacking = gate.lacking(project.sensitivity, project.content_categories or [])
     if lacking:
-        raise consent.consent_required(f"The project {project.name}", lacking,
+        raise consent.consent_required(gettext("The project %(name)s", name=project.name), lacking,
                                consent.attestation_of(session, trainer.id) is not None)
 
 

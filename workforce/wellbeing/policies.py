@@ -12,6 +12,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import STAFF_ROLES, User
 from workforce.errors import Invalid
+from workforce.i18n import _
 from workforce.money import check_currency
 from workforce.wellbeing.models import WellbeingPolicy
 
@@ -78,7 +79,7 @@ def _check(session: Session, admin: User, after: dict[str, Any]) -> None:
     given = [name for name in _COUNSELLING if after.get(name) is not None]
     if given and len(given) < len(_COUNSELLING):
         for name in set(_COUNSELLING) - set(given):
-            errors[name] = ["Set all three counselling fields, or none."]
+            errors[name] = [_("Set all three counselling fields, or none.")]
     if after.get("counselling_currency"):
         try:
             check_currency(after["counselling_currency"])
@@ -89,9 +90,9 @@ def _check(session: Session, admin: User, after: dict[str, Any]) -> None:
         contact = session.get(User, contact_id)
         if (contact is None or contact.organisation_id != admin.organisation_id
                 or contact.role not in STAFF_ROLES or not contact.is_active):
-            errors["wellbeing_contact_id"] = ["Not an active staff member of your organisation."]
+            errors["wellbeing_contact_id"] = [_("Not an active staff member of your organisation.")]
     if errors:
-        raise Invalid("The wellbeing policy is not valid.", errors=errors)
+        raise Invalid(_("The wellbeing policy is not valid."), errors=errors)
 
 
 def _auditable(values: dict[str, Any]) -> dict[str, Any]:

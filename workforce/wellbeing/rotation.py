@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts.models import User
 from workforce.errors import Conflict, DomainError
+from workforce.i18n import _
 from workforce.projects import tasks
 from workforce.projects.models import (
     Assignment,
@@ -106,8 +107,8 @@ def claim_any(session: Session, trainer: User) -> tuple[AssignmentView, bool]:
     those refusals."""
     projects = _staffed(session, trainer.id)
     if not projects:
-        raise Conflict("You are not staffed on any active project, so there is no task "
-                       "for you.", code="no-task-available")
+        raise Conflict(_("You are not staffed on any active project, so there is no task for "
+                         "you."), code="no-task-available")
     held = _held(session, trainer.id, [p.id for p in projects])
     if held is not None:
         return tasks.claim_next(session, trainer, held.project_id)
@@ -123,5 +124,5 @@ def claim_any(session: Session, trainer: User) -> tuple[AssignmentView, bool]:
     telling = [r for r in refusals if r.code != "no-task-available"]
     if telling:
         raise telling[0]
-    raise Conflict("No task on your projects needs your answer right now; try again later.",
+    raise Conflict(_("No task on your projects needs your answer right now; try again later."),
                    code="no-task-available")

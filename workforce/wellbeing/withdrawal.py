@@ -26,6 +26,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import NotFound
+from workforce.i18n import _
 from workforce.notifications.services import notify
 from workforce.projects import access, staffing, tasks
 from workforce.projects.models import (
@@ -80,7 +81,8 @@ def withdraw(session: Session, trainer: User, category: ContentCategory) -> With
         .execution_options(populate_existing=True)
     ).one_or_none()
     if live is None:
-        raise NotFound(f"You have not consented to {category.value} content.")
+        raise NotFound(_("You have not consented to %(category)s content.",
+                         category=category.value))
     now = clock.now()
     live.withdrawn_at = now
     session.flush()

@@ -29,6 +29,7 @@ from workforce.billing.payouts.lifecycle import ITEMS, RUNS
 from workforce.billing.payouts.queries import get_run, locked_run, run_view
 from workforce.billing.payouts.schedules import minimum_for, next_due
 from workforce.errors import IllegalTransition, NotFound
+from workforce.i18n import gettext
 
 APPROVE_BATCH = 500
 
@@ -46,7 +47,7 @@ def approve_run(
     scope = actor.organisation_id if isinstance(actor, User) else organisation_id
     run = locked_run(session, run_id)
     if run.organisation_id != scope:
-        raise NotFound("No such payout run.")
+        raise NotFound(gettext("No such payout run."))
     RUNS.move(run, RunState.APPROVED)
     now = clock.now()
     approved, cancelled = _approve_items(session, run)
@@ -184,7 +185,8 @@ def run_to_process(session: Session, actor: Actor, run_id: uuid.UUID, *,
     run = locked_run(session, run_id)
     if run.state not in (RunState.APPROVED, RunState.PROCESSING, RunState.COMPLETED):
         raise IllegalTransition(
-            f"A payout run in {run.state.value} is not processed; approve it first.",
+            gettext("A payout run in %(state)s is not processed; approve it first.",
+                    state=run.state.value),
             current_state=run.state.value,
         )
     if run.halted_reason:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from workforce.accounts.models import FINANCE_STAFF, Role, User
 from workforce.accounts.validation import normalise_email
 from workforce.errors import Forbidden
+from workforce.i18n import _
 from workforce.notifications.services import notify
 
 
@@ -21,8 +22,8 @@ def finance_actor(session: Session, email: str, organisation_id: uuid.UUID) -> U
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if (user is None or user.organisation_id != organisation_id
             or user.role not in FINANCE_STAFF or not user.is_active):
-        raise Forbidden(f"{email} is not an active finance user or admin of the run's "
-                        "organisation")
+        raise Forbidden(_("%(email)s is not an active finance user or admin of the run's "
+                          "organisation", email=email))
     return user
 
 

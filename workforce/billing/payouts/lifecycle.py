@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from workforce.billing.models import ItemState, RunState
+from workforce.i18n import lazy_gettext
 from workforce.lifecycle import Lifecycle
 
 R, It = RunState, ItemState
 
-RUNS = Lifecycle("A payout run", {
+RUNS = Lifecycle(lazy_gettext("A payout run"), {
     R.PREVIEW: frozenset({R.APPROVED, R.CANCELLED}),
     # An approved run whose items are all covered elsewhere (none left) completes at once.
     R.APPROVED: frozenset({R.PROCESSING, R.COMPLETED}),
@@ -17,7 +18,7 @@ RUNS = Lifecycle("A payout run", {
     R.CANCELLED: frozenset(),
 })
 
-ITEMS = Lifecycle("A payout item", {
+ITEMS = Lifecycle(lazy_gettext("A payout item"), {
     # Cancelled with its run, or at approval when the payable no longer covers it.
     It.PENDING: frozenset({It.APPROVED, It.CANCELLED}),
     # A transfer lands in the trainer's Stripe balance at once: the item is paid. (SENT

@@ -29,6 +29,7 @@ from workforce.billing.payouts.keys import round_source
 from workforce.billing.payouts.lifecycle import ITEMS, OPEN_ITEM_STATES, RUNS
 from workforce.billing.payouts.queries import locked_item_where, locked_run
 from workforce.errors import Conflict, NotFound
+from workforce.i18n import _
 from workforce.notifications.services import notify
 
 
@@ -103,7 +104,7 @@ def record_manual_payment(
     Once: recording it again is a 409 naming the state."""
     item = _locked_item(session, actor, item_id)
     if item.method is not PayoutMethod.MANUAL:
-        raise Conflict("This payout is sent through Stripe, not paid by hand.",
+        raise Conflict(_("This payout is sent through Stripe, not paid by hand."),
                        code="not-manual")
     if item.state is ItemState.APPROVED:
         _refuse_if_held(session, item)
@@ -121,7 +122,7 @@ def record_manual_failure(
     retry it later like any failed item. Audited."""
     item = _locked_item(session, actor, item_id)
     if item.method is not PayoutMethod.MANUAL:
-        raise Conflict("This payout is sent through Stripe; its failures come from Stripe.",
+        raise Conflict(_("This payout is sent through Stripe; its failures come from Stripe."),
                        code="not-manual")
     before = item.state
     # Each attempt at paying by hand is a round, as each key is for Stripe items: the
@@ -159,8 +160,9 @@ def retry_item(session: Session, actor: User, item_id: uuid.UUID) -> PayoutItem:
     available = ledger.available(session, payable, clock.now())
     if item.amount > available:
         raise Conflict(
-            f"Only {max(available, 0)} of {item.amount} is payable now: the money went out "
-            "with another payout or was adjusted.", code="not-covered",
+            _("Only %(available)s of %(amount)s is payable now: the money went out with another "
+              "payout or was adjusted.", available=max(available, 0), amount=item.amount),
+            code="not-covered",
         )
     failed = {"code": item.failure_code, "message": item.failure_message}
     post_approved(session, item, payable, source_id=round_source(item.id, item.attempts))
@@ -188,16 +190,16 @@ def payout_blocked(account: PayoutAccount | None, method: PayoutMethod,
     hold (someone who took over the trainer's sign-in may have put their own account
     there), or the trainer no longer takes payouts this way."""
     if account is None or account.method is not method:
-        return "account-changed", (
+        return "account-changed", _(
             "The trainer's payout method changed since this payout was approved, so it is "
             "not paid this way (record a manual one as failed); the money goes out with "
             "the next run."
         )
     if payout_accounts.on_hold(account, now):
         until = clock.as_utc(account.hold_until).isoformat()
-        return "account-on-hold", (
-            f"The trainer's payout details changed recently; payouts are held until {until}. "
-            "Do not pay before then (the trainer was told and may object)."
+        return "account-on-hold", _(
+            "The trainer's payout details changed recently; payouts are held until %(until)s. "
+            "Do not pay before then (the trainer was told and may object).", until=until,
         )
     return None
 
@@ -213,7 +215,7 @@ def _refuse_if_held(session: Session, item: PayoutItem) -> None:
 def _locked_item(session: Session, staff: User, item_id: uuid.UUID) -> PayoutItem:
     item = locked_item_where(session, PayoutItem.id == item_id)
     if item is None or item.organisation_id != staff.organisation_id:
-        raise NotFound("No such payout item.")
+        raise NotFound(_("No such payout item."))
     return item
 
 

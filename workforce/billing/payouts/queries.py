@@ -18,6 +18,7 @@ from workforce.billing.models import (
     RunState,
 )
 from workforce.errors import NotFound
+from workforce.i18n import _
 from workforce.pagination import Page, PageRequest, paginate
 
 FAILURES_IN_REPORT = 500
@@ -26,7 +27,7 @@ FAILURES_IN_REPORT = 500
 def get_run(session: Session, staff: User, run_id: uuid.UUID) -> PayoutRun:
     run = session.get(PayoutRun, run_id)
     if run is None or run.organisation_id != staff.organisation_id:
-        raise NotFound("No such payout run.")
+        raise NotFound(_("No such payout run."))
     return run
 
 
@@ -36,7 +37,7 @@ def locked_run(session: Session, run_id: uuid.UUID) -> PayoutRun:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if run is None:
-        raise NotFound("No such payout run.")
+        raise NotFound(_("No such payout run."))
     return run
 
 
@@ -166,7 +167,7 @@ def trainer_names(session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID,
 def get_item(session: Session, staff: User, item_id: uuid.UUID) -> dict[str, Any]:
     item = session.get(PayoutItem, item_id)
     if item is None or item.organisation_id != staff.organisation_id:
-        raise NotFound("No such payout item.")
+        raise NotFound(_("No such payout item."))
     return item_view(item, trainer_names(session, {item.trainer_id}))
 
 

@@ -16,6 +16,7 @@ from workforce.accounts.models import User
 from workforce.billing.corrections import MAX_AMOUNT
 from workforce.billing.models import PayoutSchedule
 from workforce.errors import Invalid, NotFound
+from workforce.i18n import _
 from workforce.money import check_currency
 from workforce.pagination import Page, PageRequest, paginate
 
@@ -28,11 +29,11 @@ def _check_schedule(
 ) -> dict[str, int]:
     errors: dict[str, list[str]] = {}
     if not 0 <= weekday <= 6:
-        errors["weekday"] = ["Must be 0 (Monday) to 6 (Sunday)."]
+        errors["weekday"] = [_("Must be 0 (Monday) to 6 (Sunday).")]
     if not 0 <= hour <= 23:
-        errors["hour"] = ["Must be 0 to 23."]
+        errors["hour"] = [_("Must be 0 to 23.")]
     if not 0 <= minute <= 59:
-        errors["minute"] = ["Must be 0 to 59."]
+        errors["minute"] = [_("Must be 0 to 59.")]
     try:
         calendar.zone_name(timezone)
     except ValueError as exc:
@@ -48,12 +49,13 @@ def _check_schedule(
             0 <= amount <= MAX_AMOUNT
         ):
             errors.setdefault("minimums", []).append(
-                f"{currency}: a whole number of minor units, from 0 to {MAX_AMOUNT}."
+                _("%(currency)s: a whole number of minor units, from 0 to %(max_amount)s.",
+                  currency=currency, max_amount=MAX_AMOUNT)
             )
             continue
         checked[code] = amount
     if errors:
-        raise Invalid("The payout schedule is not valid.", errors=errors)
+        raise Invalid(_("The payout schedule is not valid."), errors=errors)
     return checked
 
 
@@ -116,7 +118,7 @@ def update_schedule(
 def get_schedule(session: Session, staff: User, schedule_id: uuid.UUID) -> PayoutSchedule:
     schedule = session.get(PayoutSchedule, schedule_id)
     if schedule is None or schedule.organisation_id != staff.organisation_id:
-        raise NotFound("No such payout schedule.")
+        raise NotFound(_("No such payout schedule."))
     return schedule
 
 
