@@ -1,7 +1,7 @@
 """A person's language for the service's texts to them (issue 19)
 
-Revision ID: 0026_lang
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-07 12:20:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026_lang"
-down_revision: str | None = "0025"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
