@@ -160,12 +160,13 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def backend_cpu(monitor: psycopg.Connection) -> dict[int, float]:
-    """CPU seconds (user + system, from /proc) of each PostgreSQL backend on the
-    monitor's database but the monitor's own: the systems' connections, direct or
-    PgBouncer's. The server is shared, so other databases' backends are left out."""
+    """CPU seconds (user + system, from /proc) of each client backend on the monitor's
+    database but the monitor's own: the systems' connections, direct or PgBouncer's.
+    The server is shared, so other databases' backends are left out, and so is
+    autovacuum (it cleans up after every system's writes, whenever it comes)."""
     pids = [row[0] for row in monitor.execute(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid()")]
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")]
     found = {}
     for pid in pids:
         with contextlib.suppress(OSError):
