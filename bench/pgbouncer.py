@@ -17,7 +17,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from bench.servers import ROOT, free_port
+from bench.servers import ROOT, free_port, stop_group
 
 # Server connections per database and user: the race tests' threads (at most 40) each
 # hold one through their transaction; PostgreSQL allows 100 in all on this machine.
@@ -84,9 +83,7 @@ def running(server: URL, pool_size: int = POOL_SIZE) -> Iterator[int]:
         _wait_for(port, process, folder)
         yield port
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        stop_group(process)
         shutil.rmtree(folder, ignore_errors=True)
 
 
