@@ -5,24 +5,29 @@
     python -m bench run --size full --reuse     # run again on the kept database
     python -m bench generate --size medium      # only the data
     python -m bench drop --size full            # drop a kept database
+    python -m bench run --size small --reuse --only claims --pgbouncer
+                                                # the claims through a PgBouncer
 
 The database is ``workforce_bench_<size>`` on ``WORKFORCE_BENCH_SERVER`` (default
 ``postgresql://postgres@127.0.0.1:5432``; ``WORKFORCE_BENCH_PREFIX`` replaces
 ``workforce_bench``, for several people sharing one server); it is dropped after the run
-unless ``--keep``.
-The figures go to ``bench/RESULTS.md`` (the section of that size) and
+unless ``--keep``. ``--database`` names another. The figures go to ``bench/RESULTS.md``
+(the section of that size, ``<size>-pgbouncer`` with ``--pgbouncer``) and
 ``var/bench/results-<size>.json``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 from bench import (
     claims,
@@ -34,6 +39,7 @@ from bench import (
     report,
     task_import,
 )
+from bench import pgbouncer as bench_pgbouncer
 from bench.servers import ROOT, gunicorn, workforce_env
 from bench.sizes import SIZES, size_named
 from bench.stats import load, machine
@@ -89,18 +95,24 @@ def drop(size: str) -> None:
 @click.option("--only", multiple=True, type=click.Choice(BENCHMARKS))
 @click.option("--senders", default=8, show_default=True,
               help="Payout senders side by side (WORKFORCE_PAYOUT_CONCURRENCY).")
+@click.option("--pgbouncer", is_flag=True,
+              help="The HTTP benchmarks' servers reach PostgreSQL through a PgBouncer in "
+                   "transaction pooling mode (started for the run).")
+@click.option("--database", "database_name", default=None,
+              help="The database's name (default workforce_bench_<size>).")
 def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tuple[str, ...],
-        senders: int) -> None:
+        senders: int, pgbouncer: bool, database_name: str | None) -> None:
     """Generate (unless --reuse), run the benchmarks, write bench/RESULTS.md."""
     chosen = size_named(size, **_overrides(overrides))
-    name = database.name_for(size)
+    name = database_name or database.name_for(size)
     workdir = ROOT / "var" / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
     selected = only or BENCHMARKS
     started = time.monotonic()
     results: dict = {"size": asdict(chosen), "machine": machine(),
                      "load_at_start": [round(x, 2) for x in load()],
-                     "started_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                     "started_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                     "pgbouncer": pgbouncer}
     try:
         if reuse and database.exists(name):
             click.echo(f"reusing {name}")
@@ -112,8 +124,8 @@ def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tu
             results["generation_seconds"] = generate.generate(
                 database.psycopg_url(name), chosen, log=click.echo)
         results["database_size"] = database.size_of(name)
-        results["benchmarks"] = _run(name, chosen, selected, workdir, senders)
-        previous = workdir / f"results-{size}.json"
+        results["benchmarks"] = _run(name, chosen, selected, workdir, senders, pgbouncer)
+        previous = _results_file(workdir, size, pgbouncer)
         if only and previous.exists():
             # A partial rerun: keep the other benchmarks' figures of the last full run.
             earlier = json.loads(previous.read_text())
@@ -132,28 +144,28 @@ def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tu
         if not keep:
             database.drop(name)
             click.echo(f"dropped {name}")
-    (workdir / f"results-{size}.json").write_text(json.dumps(results, indent=2, default=str))
+    _results_file(workdir, size, pgbouncer).write_text(
+        json.dumps(results, indent=2, default=str))
     report.write(ROOT / "bench" / "RESULTS.md", results)
     click.echo(f"done in {(time.monotonic() - started) / 60:.1f} min; bench/RESULTS.md updated")
 
 
-def _run(name: str, size, selected, workdir: Path, senders: int) -> dict:
+def _results_file(workdir: Path, size: str, pgbouncer: bool) -> Path:
+    return workdir / f"results-{size}{'-pgbouncer' if pgbouncer else ''}.json"
+
+
+def _run(name: str, size, selected, workdir: Path, senders: int, pgbouncer: bool) -> dict:
     sa_url, pg_url = database.sqlalchemy_url(name), database.psycopg_url(name)
     out: dict = {}
     if "claims" in selected or "earnings" in selected:
-        env = workforce_env(sa_url)
-        with gunicorn("bench.wsgi:workforce", env, workers=size.workers,
-                      log=workdir / "workforce.log", probe="/api/v1/health") as wf_port, \
-                gunicorn("bench.floor:app", {"BENCH_FLOOR_DATABASE": pg_url},
-                         workers=size.workers, log=workdir / "floor.log",
-                         probe="/floor/health") as floor_port:
+        with _servers(name, size, workdir, pgbouncer) as ports:
             if "earnings" in selected:
                 click.echo("earnings summary and line items")
-                out["earnings"] = earnings.bench(wf_port, size.earnings_requests,
+                out["earnings"] = earnings.bench(ports.workforce, size.earnings_requests,
                                                  log=click.echo)
             if "claims" in selected:
-                click.echo("claim and submit")
-                out["claims"] = claims.bench(pg_url, wf_port, floor_port, size.claim_clients,
+                click.echo("claim and submit" + (" through PgBouncer" if pgbouncer else ""))
+                out["claims"] = claims.bench(pg_url, ports, size.claim_clients,
                                              size.claim_seconds, log=click.echo)
     if "build" in selected:
         click.echo("payout run build")
@@ -166,6 +178,32 @@ def _run(name: str, size, selected, workdir: Path, senders: int) -> dict:
         out["import"] = task_import.bench(sa_url, pg_url, size.import_rows, workdir,
                                           log=click.echo)
     return out
+
+
+@contextlib.contextmanager
+def _servers(name: str, size, workdir: Path, pgbouncer: bool) -> Iterator[claims.Ports]:
+    """workforce, the floor and the stack under gunicorn, each with ``size.workers``
+    workers, reaching the database directly or through one PgBouncer."""
+    with contextlib.ExitStack() as stack:
+        sa_url, pg_url = database.sqlalchemy_url(name), database.psycopg_url(name)
+        floor_env = {"BENCH_FLOOR_DATABASE": pg_url}
+        if pgbouncer:
+            bouncer = stack.enter_context(bench_pgbouncer.running(make_url(sa_url)))
+            sa_url = bench_pgbouncer.pooled(make_url(sa_url), bouncer).render_as_string(
+                hide_password=False)
+            floor_env = {"BENCH_FLOOR_DATABASE": database.psycopg_url(name, port=bouncer),
+                         "BENCH_FLOOR_POOLER": "pgbouncer"}
+        env = workforce_env(sa_url)
+
+        def serve(target: str, extra: dict[str, str], log: str, probe: str) -> int:
+            return stack.enter_context(gunicorn(target, extra, workers=size.workers,
+                                                log=workdir / log, probe=probe))
+
+        yield claims.Ports(
+            workforce=serve("bench.wsgi:workforce", env, "workforce.log", "/api/v1/health"),
+            floor=serve("bench.floor:app", floor_env, "floor.log", "/floor/health"),
+            stack=serve("bench.stack:app", {**env, **floor_env}, "stack.log",
+                        "/api/v1/health"))
 
 
 def _check_disk(size) -> None:

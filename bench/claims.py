@@ -4,8 +4,12 @@ gunicorn on PostgreSQL; the floor is ``bench.floor`` on the same server in the s
 The claim projects are reset first (the tasks earlier runs on a kept database took are
 open again). Each client is one trainer (tokens from the generator) looping claim, then
 submit, for a fixed time; a pair's latency is from sending the claim to the submit's
-answer. At each client count, rounds alternate workforce, the floor and a reference
+answer. At each client count, rounds alternate workforce, the two floors and a reference
 (``ROUNDS`` of each, the time split between them), so all see the same machine load.
+The second floor, ``stack`` (``bench.stack``), is workforce's own app, limiter and token
+check running the floor's SQL with hand-built answers. Each round also reads the CPU the
+database's backends spent (``/proc``), so a pair's cost to PostgreSQL, the figure that
+decides how many trainers one database serves, is compared with the floor's.
 
 The reference, ``machinery``, sends workforce two authenticated ``GET /api/v1/me`` per
 pair: what every request costs before any work of its own (Flask-Limiter, the token
@@ -18,11 +22,14 @@ redundancy less the assignments holding a slot.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import psycopg
 
@@ -41,11 +48,14 @@ class ClaimRun:
     pairs: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    # CPU time (user + system) of the PostgreSQL backends of the database meanwhile.
+    db_seconds: float = 0.0
 
     def add(self, other: ClaimRun) -> None:
         """Count another round of the same system and client count in this run."""
         self.seconds += other.seconds
         self.pairs += other.pairs
+        self.db_seconds += other.db_seconds
         self.latencies.extend(other.latencies)
         for key, count in other.errors.items():
             self.errors[key] = self.errors.get(key, 0) + count
@@ -60,6 +70,8 @@ class ClaimRun:
             "throughput": round(self.throughput, 1),
             "p50_ms": round(percentile(self.latencies, 50) * 1000, 1),
             "p99_ms": round(percentile(self.latencies, 99) * 1000, 1),
+            "db_ms_per_pair": round(self.db_seconds * 1000 / self.pairs, 3)
+            if self.pairs else 0.0,
             "errors": sum(self.errors.values()), "error_kinds": dict(self.errors),
         }
 
@@ -144,6 +156,36 @@ def _client(routes: Routes, trainer: int, stop: float, run: ClaimRun,
             run.errors[key] = run.errors.get(key, 0) + count
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(monitor: psycopg.Connection) -> dict[int, float]:
+    """CPU seconds (user + system, from /proc) of each client backend on the monitor's
+    database but the monitor's own: the systems' connections, direct or PgBouncer's.
+    The server is shared, so other databases' backends are left out, and so is
+    autovacuum (it cleans up after every system's writes, whenever it comes)."""
+    pids = [row[0] for row in monitor.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")]
+    found = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
+def run_measured(routes: Routes, clients: int, seconds: float,
+                 monitor: psycopg.Connection) -> ClaimRun:
+    """``run_clients`` with the database's CPU meanwhile (a backend that started
+    during the round counts whole; one that ended during it is missed)."""
+    before = backend_cpu(monitor)
+    run = run_clients(routes, clients, seconds)
+    after = backend_cpu(monitor)
+    run.db_seconds = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+    return run
+
+
 def run_clients(routes: Routes, clients: int, seconds: float) -> ClaimRun:
     run = ClaimRun(routes.system, clients, seconds)
     lock = threading.Lock()
@@ -204,54 +246,77 @@ def reset_projects(database: str, project_ids: list[str]) -> int:
     return gone
 
 
-def bench(database: str, workforce_port: int, floor_port: int, client_counts: tuple[int, ...],
-          seconds: float, log=print) -> dict:
+@dataclass(frozen=True)
+class Ports:
+    workforce: int
+    floor: int
+    stack: int
+
+
+def bench(database: str, ports: Ports, client_counts: tuple[int, ...], seconds: float,
+          log=print) -> dict:
+    """``database``: the monitor's (and the checks') direct connection string."""
     workforce_project = generate.seq_project(1)
     floor_project = generate.seq_project(2)
     gone = reset_projects(database, [workforce_project, floor_project])
     if gone:
         log(f"  claim projects reset: {gone} assignments of earlier runs removed")
-    workforce = Routes("workforce", workforce_port, "/api/v1/projects/{project}/claims",
+    workforce = Routes("workforce", ports.workforce, "/api/v1/projects/{project}/claims",
                        "/api/v1/me/assignments/{assignment}/submit", workforce_project)
-    floor = Routes("floor", floor_port, "/floor/projects/{project}/claims",
+    floor = Routes("floor", ports.floor, "/floor/projects/{project}/claims",
                    "/floor/assignments/{assignment}/submit", floor_project)
+    # The stack shares the floor's project (the rounds take turns; enough tasks for both).
+    stack = Routes("stack", ports.stack, "/stack/projects/{project}/claims",
+                   "/stack/assignments/{assignment}/submit", floor_project)
     machinery = replace(workforce, system="machinery", get_twice="/api/v1/me")
-    systems = (workforce, floor, machinery)
+    systems = (workforce, stack, floor, machinery)
     # Warm them up (connections, caches, the first requests' imports).
     for routes in systems:
         run_clients(routes, 4, 2.0)
     results = []
-    for clients in client_counts:
-        # Rounds alternate the systems, so a change in the machine's load (another job,
-        # autovacuum) falls on all rather than on whichever ran at the time.
-        runs = {routes.system: ClaimRun(routes.system, clients, 0.0) for routes in systems}
-        loads: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(ROUNDS):
-            for routes in systems:
-                loads[routes.system].append(load()[0])
-                runs[routes.system].add(run_clients(routes, clients, seconds / ROUNDS))
-        for name, run in runs.items():
-            summary = run.summary() | {
-                "load_before": round(sum(loads[name]) / len(loads[name]), 2)}
-            log(f"  {name} {clients} clients: {summary['throughput']}/s "
-                f"p50 {summary['p50_ms']} ms p99 {summary['p99_ms']} ms "
-                f"errors {summary['errors']}")
-            results.append(summary)
+    with psycopg.connect(database, autocommit=True) as monitor:
+        for clients in client_counts:
+            results += _rounds(systems, clients, seconds, monitor, log)
     ratios = {clients: _ratio(results, clients, "workforce") for clients in client_counts}
-    machinery_ratios = {clients: _ratio(results, clients, "machinery")
-                        for clients in client_counts}
     checks = check_assignments(database, [workforce_project, floor_project])
     log(f"  checks: {checks}")
-    return {"runs": results, "ratios": ratios, "machinery_ratios": machinery_ratios,
+    return {"runs": results, "ratios": ratios,
+            "stack_ratios": {n: _ratio(results, n, "workforce", "stack")
+                             for n in client_counts},
+            "machinery_ratios": {n: _ratio(results, n, "machinery") for n in client_counts},
+            "db_ratios": {n: _ratio(results, n, "workforce", key="db_ms_per_pair")
+                          for n in client_counts},
             "checks": checks,
-            "target": "workforce throughput >= 0.5 x floor, no double assignment"}
+            "target": "database CPU a pair <= 1.25 x the floor's; throughput >= 0.5 x the "
+                      "stack's; no double assignment"}
 
 
-def _ratio(results: list[dict], clients: int, system: str) -> float:
-    """``system``'s throughput over the floor's at ``clients``."""
-    def throughput(name: str) -> float:
-        return next(r["throughput"] for r in results
-                    if r["system"] == name and r["clients"] == clients)
+def _rounds(systems: tuple[Routes, ...], clients: int, seconds: float,
+            monitor: psycopg.Connection, log) -> list[dict]:
+    """Rounds alternate the systems, so a change in the machine's load (another job,
+    autovacuum) falls on all rather than on whichever ran at the time."""
+    runs = {routes.system: ClaimRun(routes.system, clients, 0.0) for routes in systems}
+    loads: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(ROUNDS):
+        for routes in systems:
+            loads[routes.system].append(load()[0])
+            runs[routes.system].add(run_measured(routes, clients, seconds / ROUNDS, monitor))
+    results = []
+    for name, run in runs.items():
+        summary = run.summary() | {
+            "load_before": round(sum(loads[name]) / len(loads[name]), 2)}
+        log(f"  {name} {clients} clients: {summary['throughput']}/s "
+            f"p50 {summary['p50_ms']} ms p99 {summary['p99_ms']} ms "
+            f"database {summary['db_ms_per_pair']} ms a pair errors {summary['errors']}")
+        results.append(summary)
+    return results
 
-    floor = throughput("floor")
-    return round(throughput(system) / floor, 3) if floor else 0.0
+
+def _ratio(results: list[dict], clients: int, system: str, over: str = "floor",
+           key: str = "throughput") -> float:
+    """``system``'s ``key`` over ``over``'s at ``clients``."""
+    def value(name: str) -> float:
+        return next(r[key] for r in results if r["system"] == name and r["clients"] == clients)
+
+    below = value(over)
+    return round(value(system) / below, 3) if below else 0.0

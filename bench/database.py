@@ -20,8 +20,13 @@ def name_for(size: str) -> str:
     return f"{PREFIX}_{size}"
 
 
-def psycopg_url(name: str) -> str:
-    return f"{SERVER}/{name}"
+def psycopg_url(name: str, port: int | None = None) -> str:
+    """The database on the server; with ``port``, through that port of this machine
+    (a PgBouncer in front of the server)."""
+    if port is None:
+        return f"{SERVER}/{name}"
+    return make_url(f"{SERVER}/{name}").set(host="127.0.0.1", port=port).render_as_string(
+        hide_password=False)
 
 
 def sqlalchemy_url(name: str) -> str:

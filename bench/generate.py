@@ -131,12 +131,12 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
             # Staff n (odd: vendor manager, even: finance) of organisation (n+1)/2.
             f"""INSERT INTO users (id, email, password_hash, display_name, role,
                     organisation_id, country, timezone, languages, is_active,
-                    created_at, updated_at)
+                    email_verified_at, created_at, updated_at)
                 SELECT {staff}, 'staff' || n || '@bench.example', 'no-login',
                        'Staff ' || n,
                        CASE WHEN n % 2 = 1 THEN 'vendor_manager' ELSE 'finance' END,
                        {seq_uuid('0a000000', '(n + 1) / 2')}, 'US', 'UTC', '["en"]',
-                       true, now(), now()
+                       true, now(), now(), now()
                 FROM generate_series(1, {2 * N_ORGS}) n""",
             f"""INSERT INTO api_tokens (id, user_id, token_hash, label, created_at, expires_at)
                 SELECT gen_random_uuid(), {staff},
@@ -147,10 +147,10 @@ def _steps(size: Size) -> list[tuple[str, list[str]]]:
         ("trainers", [
             f"""INSERT INTO users (id, email, password_hash, display_name, role,
                     organisation_id, country, timezone, languages, is_active,
-                    created_at, updated_at)
+                    email_verified_at, created_at, updated_at)
                 SELECT {trainer}, 'trainer' || n || '@bench.example', 'no-login',
                        'Trainer ' || n, 'trainer', NULL, 'US', 'UTC', '["en"]', true,
-                       now(), now()
+                       now(), now(), now()
                 FROM generate_series(1, {T}) n""",
             f"""INSERT INTO api_tokens (id, user_id, token_hash, label, created_at, expires_at)
                 SELECT gen_random_uuid(), {trainer},

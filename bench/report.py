@@ -14,8 +14,9 @@ def _yes(ok: bool) -> str:
 def section(results: dict) -> str:
     size, bench = results["size"], results.get("benchmarks", {})
     lines = [
-        f"### Last run at size `{size['name']}` ({results['started_at']}, "
-        f"{results['minutes']} min)",
+        f"### Last run at size `{size['name']}`"
+        f"{' through PgBouncer (transaction pooling)' if results.get('pgbouncer') else ''} "
+        f"({results['started_at']}, {results['minutes']} min)",
         "",
         f"- Machine: {results['machine']['cpu']}, {results['machine']['memory']}, "
         f"PostgreSQL {results['machine']['postgresql']}, Python {results['machine']['python']}.",
@@ -38,30 +39,7 @@ def section(results: dict) -> str:
                                  results["generation_seconds"].items()) + ").")
     lines.append("")
     if "claims" in bench:
-        c = bench["claims"]
-        lines += ["#### 1. Claim and submit (gunicorn, "
-                  f"{size['workers']} sync workers each, {size['claim_seconds']:.0f} s per "
-                  "system and client count, in rounds alternating them; `machinery`: "
-                  "two authenticated `GET /api/v1/me` per pair, the cost of any request "
-                  "before its own work)",
-                  "", "| clients | system | pairs/s | p50 ms | p99 ms | errors | load |",
-                  "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
-        for r in c["runs"]:
-            lines.append(f"| {r['clients']} | {r['system']} | {r['throughput']} | "
-                         f"{r['p50_ms']} | {r['p99_ms']} | {r['errors']} | "
-                         f"{r['load_before']} |")
-        lines += [""] + [f"- {n} clients: workforce / floor throughput = **{ratio}** "
-                         f"(target ≥ 0.5: {_yes(ratio >= 0.5)})"
-                         for n, ratio in c["ratios"].items()]
-        lines += [f"- {n} clients: machinery / floor throughput = {ratio}: two workforce "
-                  "requests with no work of their own run at this share of the floor's "
-                  "whole claim and submit" for n, ratio in c.get("machinery_ratios", {}).items()]
-        checks = c["checks"]
-        sound = not any(v for k, v in checks.items() if k != "assignments")
-        lines += [f"- After the runs: {checks['assignments']:,} assignments; tasks over "
-                  f"redundancy {checks['tasks_over_redundancy']}, a trainer twice on a task "
-                  f"{checks['trainer_twice_on_a_task']}, open slots wrong "
-                  f"{checks['open_slots_wrong']} ({_yes(sound)}).", ""]
+        lines += _claims(bench["claims"], size)
     if "earnings" in bench:
         e = bench["earnings"]
         lines += ["#### 2. Earnings summary and first page of line items (one client)", "",
@@ -123,8 +101,44 @@ def section(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _claims(c: dict, size: dict) -> list[str]:
+    lines = ["#### 1. Claim and submit (gunicorn, "
+             f"{size['workers']} sync workers each, {size['claim_seconds']:.0f} s per "
+             "system and client count, in rounds alternating them; `stack`: workforce's app, "
+             "limiter and token check running the floor's SQL with hand-built answers; "
+             "`machinery`: two authenticated `GET /api/v1/me` per pair, the cost of any "
+             "request before its own work; database: CPU of the database's PostgreSQL "
+             "backends a pair, from `/proc`)",
+             "", "| clients | system | pairs/s | p50 ms | p99 ms | database ms a pair | errors "
+             "| load |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in c["runs"]:
+        lines.append(f"| {r['clients']} | {r['system']} | {r['throughput']} | "
+                     f"{r['p50_ms']} | {r['p99_ms']} | {r.get('db_ms_per_pair', '')} | "
+                     f"{r['errors']} | {r['load_before']} |")
+    lines.append("")
+    for n, ratio in c.get("db_ratios", {}).items():
+        lines.append(f"- {n} clients: workforce / floor database CPU a pair = **{ratio}** "
+                     f"(target ≤ 1.25: {_yes(ratio <= 1.25)})")
+    for n, ratio in c.get("stack_ratios", {}).items():
+        lines.append(f"- {n} clients: workforce / stack throughput = **{ratio}** "
+                     f"(target ≥ 0.5: {_yes(ratio >= 0.5)})")
+    lines += [f"- {n} clients: workforce / floor throughput = {ratio}"
+              for n, ratio in c["ratios"].items()]
+    lines += [f"- {n} clients: machinery / floor throughput = {ratio}: two workforce "
+              "requests with no work of their own run at this share of the floor's "
+              "whole claim and submit" for n, ratio in c.get("machinery_ratios", {}).items()]
+    checks = c["checks"]
+    sound = not any(v for k, v in checks.items() if k != "assignments")
+    lines += [f"- After the runs: {checks['assignments']:,} assignments; tasks over "
+              f"redundancy {checks['tasks_over_redundancy']}, a trainer twice on a task "
+              f"{checks['trainer_twice_on_a_task']}, open slots wrong "
+              f"{checks['open_slots_wrong']} ({_yes(sound)}).", ""]
+    return lines
+
+
 def write(path: Path, results: dict) -> None:
-    name = results["size"]["name"]
+    name = results["size"]["name"] + ("-pgbouncer" if results.get("pgbouncer") else "")
     start, end = f"<!-- run:{name} -->", f"<!-- /run:{name} -->"
     block = f"{start}\n{section(results)}\n{end}"
     text = path.read_text() if path.exists() else "# Benchmark results\n\n"

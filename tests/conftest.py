@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
-from sqlalchemy import Connection, create_engine, inspect, make_url, text
+from sqlalchemy import Connection, inspect, make_url, text
 from sqlalchemy.orm import Session
 
 from tests import factories
@@ -30,7 +30,7 @@ from workforce.accounts import passwords
 from workforce.accounts.models import Role, User
 from workforce.api.ratelimit import limiter
 from workforce.app import create_app
-from workforce.db import Database
+from workforce.db import Database, make_engine
 from workforce.notifications.senders import MemorySender
 from workforce.projects.models import Project
 from workforce.settings import Environment, Settings
@@ -174,7 +174,7 @@ def live_database(settings: Settings) -> Iterator[Database]:
     if url.get_backend_name() != "postgresql":
         pytest.skip("races between connections are tested on PostgreSQL")
     name = f"{url.database}_live"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = make_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -216,6 +216,14 @@ def live_client(live_app: Flask, live_session: Session) -> ApiClient:
     """An ``ApiClient`` on the live app. Its Flask test client may be shared by threads
     only through ``live_app.test_client()`` per thread; see ``tests/races.py``."""
     return ApiClient(live_app.test_client(), live_session)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on the live database is marked ``races``: CI runs them once more
+    through PgBouncer in transaction pooling mode (``-m races``, ``.ci/run``)."""
+    for item in items:
+        if "live_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.races)
 
 
 # --- the people of a per-task project (a test module may define its own) --------------

@@ -19,7 +19,7 @@ import pytest
 import time_machine
 from alembic.script import ScriptDirectory
 from flask import Flask
-from sqlalchemy import create_engine, event, inspect, make_url, select, text
+from sqlalchemy import event, inspect, make_url, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ from workforce import demo, migrate
 from workforce.accounts.models import Role, User
 from workforce.billing import payouts
 from workforce.billing.models import PayoutItem, PayoutRun
-from workforce.db import Base, Database
+from workforce.db import Base, Database, make_engine
 from workforce.settings import Settings
 
 __all__ = ["stripe_standin"]  # the fixture, imported for pytest
@@ -230,7 +230,7 @@ def scratch_url(settings: Settings, tmp_path: Any) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
     name = f"{url.database}_migrations"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = make_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -101,7 +101,13 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# The URL's query parameter that says a pooler in transaction mode stands between the
+# service and PostgreSQL (``?pooler=pgbouncer``); it is ours, not the driver's.
+POOLER_PARAMETER = "pooler"
+POOLERS = ("pgbouncer",)
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)
@@ -110,7 +116,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    pooler = parsed.query.get(POOLER_PARAMETER)
+    engine = create_engine(parsed, **kwargs)
+    if pooler is not None:
+        _check_pooler(pooler)
+        # The engine's URL keeps the parameter (a second engine made from it is alike).
+        event.listen(engine, "do_connect", _behind_pooler)
+    return engine
+
+
+def _check_pooler(pooler: Any) -> None:
+    if pooler not in POOLERS:
+        raise ValueError(f"database URL: unknown {POOLER_PARAMETER}={pooler!r} "
+                         f"(known: {', '.join(POOLERS)})")
+
+
+def _behind_pooler(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+    """A pooler in transaction mode (PgBouncer 1.18) gives each transaction whichever
+    server connection is free, so nothing may outlive a transaction on it: psycopg's
+    server-side prepared statements (made on a statement's fifth run on a connection)
+    would be missing, or another client's, on the next one. They are turned off, and
+    the parameter (ours, not libpq's) taken out; everything else the service sets is
+    transaction-scoped already (README, "Behind PgBouncer")."""
+    cparams.pop(POOLER_PARAMETER, None)
+    cparams["prepare_threshold"] = None
 
 
 AFTER_COMMIT_KEY = "workforce.after_commit"

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import time_machine
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import func, make_url, select, text
 
 from tests import factories
 from tests.stripe_standin import StripeStandin
@@ -60,7 +60,7 @@ from workforce.billing.models import (
     PayoutRun,
     PayoutSchedule,
 )
-from workforce.db import Database
+from workforce.db import Database, make_engine
 from workforce.projects.models import SLOT_STATES, Assignment, AssignmentState, Task
 from workforce.settings import Environment, Settings
 
@@ -173,7 +173,7 @@ def prepare(url: str) -> Database:
     name = make_url(url).database or ""
     if "soak" not in name and "test" not in name:
         raise SystemExit(f"refusing to wipe database {name!r}: its name must contain 'soak'")
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = make_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))

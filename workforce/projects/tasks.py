@@ -745,9 +745,10 @@ def submit(
         raise Invalid(gettext("The answer must be a JSON value (not null, NaN or infinite)."),
                       errors={"answer": [gettext("Must be JSON: not null, NaN or infinite.")]})
     now = clock.now()
-    assignment, rate = _locked_for_submit(session, trainer, assignment_id, now)
+    assignment, rate, locked = _locked_for_submit(session, trainer, assignment_id, now)
     project = assignment.project
-    standing_gate.require_work_allowed(session, trainer.id, project.organisation_id, now)
+    if locked.account_action:  # read with the assignment; the gate says which and why
+        standing_gate.require_work_allowed(session, trainer.id, project.organisation_id, now)
     if assignment.state is AssignmentState.REVISION_REQUESTED:
         asked = assignment.reviewed_at or assignment.submitted_at or assignment.claimed_at
         window = min(
@@ -764,7 +765,7 @@ def submit(
             gettext("The project has no pay rate in force; ask its manager to set one."),
             code="no-rate-in-force",
         )
-    template = templates.check_submission(session, assignment, answer)
+    template = templates.check_submission(assignment, answer, locked.template)
     lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.SUBMITTED)
     assignment.answer = answer
     assignment.active_seconds = worked
@@ -780,29 +781,51 @@ def submit(
     return _views(session, [assignment], template_versions={assignment.id: template})[0]
 
 
+@dataclass(frozen=True)
+class _SubmitReads:
+    # Read with the assignment, so that a submit costs no statement more: whether an
+    # account action of the organisation is in force (``standing.gate`` has the last
+    # word), and the task template version of the claim.
+    account_action: bool
+    template: TemplateVersion | None
+
+
 def _locked_for_submit(
     session: Session, trainer: User, assignment_id: uuid.UUID, now: datetime
-) -> tuple[Assignment, ProjectRate | None]:
+) -> tuple[Assignment, ProjectRate | None, _SubmitReads]:
     """``_own_assignment`` under its lock, with what a first submission ``now`` would
     pay (``access.task_pay_rate``): the rates in force at the claim and ``now`` come in
-    the same round trip."""
+    the same round trip, and so do the ``_SubmitReads``."""
     row = session.execute(_submit_stmt(), {"assignment_id": assignment_id, "now": now}
                           ).one_or_none()
     if row is None or row[0].trainer_id != trainer.id:
         raise NotFound(gettext("No such assignment."))
-    return row[0], access.task_pay_rate(at_claim=row[1], at_submission=row[2])
+    return (row[0], access.task_pay_rate(at_claim=row[1], at_submission=row[2]),
+            _SubmitReads(bool(row[3]), row[4]))
 
 
 @functools.cache
 def _submit_stmt() -> Any:
     at_claim = aliased(ProjectRate)
+    organisation_id = (select(Project.organisation_id)
+                       .where(Project.id == Assignment.project_id)
+                       .correlate_except(Project).scalar_subquery())
+    in_force = exists().where(
+        AccountAction.trainer_id == Assignment.trainer_id,
+        AccountAction.organisation_id == organisation_id,
+        AccountAction.in_force(bindparam("now")),
+    )
     return (
         _own_assignment_stmt(bindparam("assignment_id"), lock=True)
-        .add_columns(at_claim, ProjectRate)
+        .add_columns(at_claim, ProjectRate, in_force, TemplateVersion)
         .outerjoin_from(Assignment, at_claim, at_claim.id == access.rate_in_force_id(
             Assignment.project_id, Assignment.claimed_at))
         .outerjoin_from(Assignment, ProjectRate, ProjectRate.id == access.rate_in_force_id(
             Assignment.project_id, bindparam("now")))
+        .outerjoin_from(Assignment, TemplateVersion, and_(
+            TemplateVersion.project_id == Assignment.project_id,
+            TemplateVersion.number == templates.number_at(Assignment.project_id,
+                                                          Assignment.claimed_at)))
     )
 
 

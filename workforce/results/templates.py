@@ -171,13 +171,23 @@ def versions_for(
 # --- submissions ------------------------------------------------------------------------
 
 
+def number_at(project_id: Any, when: Any) -> Any:
+    """The number of the version in force at ``when`` (``version_at``) as a scalar
+    subquery; both may be columns of the enclosing query (a submit reads the version of
+    its claim with the assignment)."""
+    versions = aliased(TemplateVersion)
+    return (select(func.max(versions.number))
+            .where(versions.project_id == project_id, versions.created_at <= when)
+            .scalar_subquery())
+
+
 def check_submission(
-    session: Session, assignment: Assignment, answer: Any
+    assignment: Assignment, answer: Any, version: TemplateVersion | None
 ) -> TemplateVersion | None:
-    """The version the assignment answers to (None when the project had no template at
-    the claim: any answer goes); ``Invalid`` (422 ``answer-invalid``) with every problem
-    by JSON pointer into the answer when it does not fit."""
-    version = version_for(session, assignment)
+    """``version``, the one the assignment answers to (``number_at`` its claim; None
+    when the project had no template then: any answer goes); ``Invalid`` (422
+    ``answer-invalid``) with every problem by JSON pointer into the answer when it does
+    not fit."""
     if version is None:
         return None
     problems = check_answer(version.fields, answer, assignment.task.payload)
