@@ -45,9 +45,11 @@ class TemplateVersion(IdMixin, Base):
 
 
 class RuleKind(StrEnum):
-    GOLD_ACCURACY = "gold_accuracy"  # below min_percent correct over the last sample_size gold
-    FAST_SUBMISSIONS = "fast_submissions"  # more than max_fast of the last sample_size < min_seconds
-    AGREEMENT = "agreement"  # below min_percent agreement over the last sample_size tasks
+    """What a rule measures over a trainer's last ``sample_size`` samples."""
+
+    GOLD_ACCURACY = "gold_accuracy"  # right gold answers below min_percent
+    FAST_SUBMISSIONS = "fast_submissions"  # more than max_fast under min_seconds
+    AGREEMENT = "agreement"  # fields equal to the aggregate below min_percent
 
 
 class QualityRule(IdMixin, TimestampMixin, Base):

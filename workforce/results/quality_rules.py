@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from workforce import clock, db
+from workforce import db
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Invalid, NotFound
