@@ -70,7 +70,7 @@ class QualityRulesSchema(Schema):
 
 class RuleAsCaughtSchema(Schema):
     id = fields.UUID()
-    kind = fields.Enum(RuleKind, by_value=True)
+    kind = fields.String(validate=validate.OneOf([kind.value for kind in RuleKind]))
     sample_size = fields.Integer()
     min_percent = fields.Integer(allow_none=True)
     max_fast = fields.Integer(allow_none=True)
