@@ -160,16 +160,18 @@ def _amount(rate: ProjectRate | None, currency: str) -> int:
 
 
 def _spent(session: Session, project: Project) -> int:
-    """The organisation's expense postings of the project (costs net of reversals)."""
+    """The organisation's expense postings of the project (costs net of reversals). The
+    expense accounts are looked up once (a subquery, not a join): their rows are updated
+    by every posting, and probing them once per entry walked their versions."""
+    accounts = select(LedgerAccount.id).where(
+        LedgerAccount.organisation_id == project.organisation_id,
+        LedgerAccount.owner_type == OwnerType.ORGANISATION,
+        LedgerAccount.kind == AccountKind.EXPENSE,
+        LedgerAccount.currency == project.currency)
     total = session.scalar(
         select(func.sum(Posting.amount))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-        .where(JournalEntry.project_id == project.id,
-               LedgerAccount.organisation_id == project.organisation_id,
-               LedgerAccount.owner_type == OwnerType.ORGANISATION,
-               LedgerAccount.kind == AccountKind.EXPENSE,
-               Posting.currency == project.currency))
+        .where(JournalEntry.project_id == project.id, Posting.account_id.in_(accounts)))
     return int(total or 0)
 
 
