@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.audit import SystemActor
-from workforce.accounts.models import MANAGERS, User
+from workforce.accounts.models import User
 from workforce.billing.models import AccountKind, JournalEntry, LedgerAccount, OwnerType, Posting
 from workforce.db import Database
 from workforce.errors import Conflict
@@ -269,9 +269,7 @@ def refresh(session: Session, project: Project, now: datetime | None = None) -> 
 
 def _tell_managers(session: Session, project: Project, found: Budget, kind: str,
                    title: str, then: str) -> None:
-    managers = session.scalars(select(User.id).where(
-        User.organisation_id == project.organisation_id, User.role.in_(sorted(MANAGERS)),
-        User.is_active.is_(True)))
+    managers = services.manager_ids(session, project.organisation_id)
     body = (f"{project.name} has used {found.used_percent}% of its budget: "
             f"{found.used} of {found.amount} {found.currency} (minor units) spent or "
             f"committed. {then}")

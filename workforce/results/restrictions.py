@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.audit import Actor
-from workforce.accounts.models import MANAGERS, User
+from workforce.accounts.models import User
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound
 from workforce.lifecycle import Lifecycle
 from workforce.notifications.services import notify
@@ -205,10 +205,7 @@ def appeal(session: Session, trainer: User, restriction_id: uuid.UUID, *, text: 
     _tell(session, restriction, "quality.appealed", _title("Review asked for", project),
           "Your request for a review is with the project's managers, who will confirm, "
           "shorten or lift the restriction and tell you why.")
-    managers = session.scalars(select(User.id).where(
-        User.organisation_id == project.organisation_id, User.role.in_(sorted(MANAGERS)),
-        User.is_active.is_(True)))
-    for manager_id in managers:
+    for manager_id in services.manager_ids(session, project.organisation_id):
         notify(session, manager_id, "quality.appeal_received",
                _title("A quality restriction to review", project),
                f"A trainer asks for a review of a quality restriction on {project.name}: "
