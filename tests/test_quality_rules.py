@@ -5,10 +5,12 @@ never touch work already submitted, approved or paid (checked in the ledger)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import time_machine
+from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -18,6 +20,7 @@ from tests.aggregation_helpers import ACCENT, answered_task, templated_project, 
 from tests.client import ApiClient, assert_problem
 from tests.factories import ProjectFactory, StaffFactory, TaskFactory, UserFactory, staff
 from tests.payout_helpers import assert_ledger_sound, balances, sign_in_for_days
+from tests.privacy_helpers import archive_files, run
 from tests.task_helpers import API, answered, claim, submit
 from workforce.accounts.models import AuditEvent, Role, User
 from workforce.billing.models import JournalEntry, Posting
@@ -462,3 +465,18 @@ def test_a_rule_never_fires_on_fewer_samples_than_its_size(
         assert figures.caught == (hits > rule.max_fast)
     else:
         assert figures.caught == (compared > 0 and hits * 100 < rule.min_percent * compared)
+
+
+def test_the_trainers_data_export_holds_their_restrictions_and_appeal(
+        client: ApiClient, session: Session, app: Flask) -> None:
+    with time_machine.travel(START, tick=False):
+        _, trainer, restriction = restricted_by_gold(client, session, duration_hours=24)
+        answered(client.post(f"{API}/me/quality-restrictions/{restriction['id']}/appeal",
+                             as_user=trainer, json={"appeal": "Clips ZEPHYRINE were cut."}))
+        asked = answered(client.post(f"{API}/me/data-exports", as_user=trainer), 202)
+        assert run(app, "privacy.prepare_data_exports") == "data exports prepared: 1"
+        shown = answered(client.get(f"{API}/me/data-exports/{asked['id']}", as_user=trainer))
+        files = archive_files(client.get(shown["archive_url"], as_user=trainer).data)
+    (row,) = json.loads(files["quality_restrictions.json"])
+    assert row["id"] == restriction["id"] and row["appeal"] == "Clips ZEPHYRINE were cut."
+    assert row["figures"]["summary"] == restriction["figures"]["summary"]
