@@ -78,6 +78,8 @@ DEFAULT_OBJECTS = {
     "key_id": "api_key",
     "endpoint_id": "webhook_endpoint",
     "action_id": "account_action",
+    "rule_id": "quality_rule",
+    "restriction_id": "quality_restriction",
     "token_id": "api_token",
 }
 
@@ -288,6 +290,22 @@ POLICY: dict[str, Rule] = {
     "POST /api/v1/me/account-actions/<uuid:action_id>/response": Rule(
         TRAINER, "owner", body=_text("response", "I was ill that week.")),
     "POST /api/v1/me/account-actions/<uuid:action_id>/appeal": Rule(
+        TRAINER, "owner", body=_text("appeal", "Please look again.")),
+    # --- quality rules and the restrictions they set -------------------------------------
+    "POST /api/v1/projects/<uuid:project_id>/quality-rules": Rule(
+        MANAGERS, "organisation", body={"kind": "gold_accuracy", "sample_size": 10,
+                                        "min_percent": 60}),
+    "GET /api/v1/projects/<uuid:project_id>/quality-rules": Rule(MANAGERS, "organisation"),
+    "PATCH /api/v1/projects/<uuid:project_id>/quality-rules/<uuid:rule_id>": Rule(
+        MANAGERS, "organisation", body={"enabled": False}),
+    "GET /api/v1/projects/<uuid:project_id>/quality-restrictions": Rule(
+        MANAGERS, "organisation"),
+    "GET /api/v1/quality-restrictions/<uuid:restriction_id>": Rule(MANAGERS, "organisation"),
+    "POST /api/v1/quality-restrictions/<uuid:restriction_id>/decision": Rule(
+        MANAGERS, "organisation", body={"decision": "lift", "reason": "Checked by hand."}),
+    "GET /api/v1/me/quality-restrictions": Rule(TRAINER),
+    "GET /api/v1/me/quality-restrictions/<uuid:restriction_id>": Rule(TRAINER, "owner"),
+    "POST /api/v1/me/quality-restrictions/<uuid:restriction_id>/appeal": Rule(
         TRAINER, "owner", body=_text("appeal", "Please look again.")),
     # --- staffing ------------------------------------------------------------------------
     "GET /api/v1/marketplace/projects": Rule(TRAINER),

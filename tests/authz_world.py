@@ -64,6 +64,7 @@ from workforce.projects.models import (
     ProjectRequirement,
     Sensitivity,
 )
+from workforce.results import quality_rules
 
 API = "/api/v1"
 STAFF_ROLES = (Role.ADMIN, Role.VENDOR_MANAGER, Role.REVIEWER, Role.FINANCE)
@@ -173,6 +174,15 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     o["assignment"] = uuid.UUID(leased["id"])
     submitted = worked_task(project, trainer, submitted_at=clock.now() - timedelta(hours=2))
     o["submitted_assignment"] = submitted.id
+    # A quality rule that the submitted work (300 s, under a day) catches: the trainer
+    # is restricted on the project, and still holds the lease above.
+    rule = _ok(client.post(f"{API}/projects/{project.id}/quality-rules", as_user=manager,
+                           json={"kind": "fast_submissions", "sample_size": 1, "max_fast": 0,
+                                 "min_seconds": 86400}), 201)
+    o["quality_rule"] = uuid.UUID(rule["id"])
+    (restriction,) = quality_rules.after_submission(session, submitted, clock.now())
+    o["quality_restriction"] = restriction.id
+    session.commit()
     rejected = worked_task(project, trainer, submitted_at=clock.now() - timedelta(hours=3),
                            state=AssignmentState.REJECTED,
                            reviewed_at=clock.now() - timedelta(hours=1))

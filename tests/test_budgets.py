@@ -25,6 +25,7 @@ from workforce.accounts.models import User
 from workforce.notifications.models import Notification
 from workforce.projects import budgets
 from workforce.projects.models import Project
+from workforce.results import aggregation
 
 API = "/api/v1"
 
@@ -89,20 +90,22 @@ def test_managers_are_warned_once_per_crossing_and_claims_stop_at_100(
     submitted(client, trainers[0], first["id"])  # 200 of 500: 40%
     assert refresh(app) == 0
 
-    working(client, trainers[1], project)  # 400 of 500: 80%
+    working(client, trainers[1], project)  # 400 of 500: 80%; one more would make 600
+    # The claim decides at once, before any pass of the scheduler.
+    body = assert_problem(claim(client, trainers[2], project), 409, code="budget-spent")
+    assert "budget" in body["detail"]
+    assert (body["remaining"], body["task_amount"], body["currency"]) == (100, 200, "USD")
     assert refresh(app) == 1
     assert told(session, manager, "project.budget_warning") == 1
+    assert told(session, manager, "project.budget_spent") == 1
     assert refresh(app) == 0  # the same crossing is told once
     assert told(session, manager, "project.budget_warning") == 1
-    # Not yet used up: the third trainer may claim (600 of 500 once leased).
-    working(client, trainers[2], project)
-    assert refresh(app) == 1
-    assert told(session, manager, "project.budget_spent") == 1
+    figures = budget(client, manager, project)
+    assert figures["exhausted_at"] is not None and figures["claim_amount"] == 200
 
     another = UserFactory()
     staff(project, another)
-    body = assert_problem(claim(client, another, project), 409, code="budget-spent")
-    assert "budget" in body["detail"]
+    assert_problem(claim(client, another, project), 409, code="budget-spent")
     entry = answered(client.get(f"{API}/marketplace/projects/{project.id}", as_user=another))
     assert "budget-spent" in [u["code"] for u in entry["unmet"]]
 
@@ -110,8 +113,42 @@ def test_managers_are_warned_once_per_crossing_and_claims_stop_at_100(
     figures = set_budget(client, manager, project, 5000)
     assert figures["exhausted_at"] is None and figures["warned_at"] is None
     assert claim(client, another, project).status_code == 201
-    set_budget(client, manager, project, 900)
+    set_budget(client, manager, project, 700)  # 600 of 700
     assert told(session, manager, "project.budget_warning") == 2
+
+
+def test_the_claim_sees_room_freed_without_waiting_for_the_scheduler(
+        client: ApiClient, session: Session) -> None:
+    """A rejection gives its committed money back: the next claim fits at once, and a
+    claim that exactly fills the budget is allowed (spent + committed = budget)."""
+    trainers = [UserFactory() for _ in range(3)]
+    project = staffed_project(*trainers, review_sample_percent=100)
+    manager = manager_of(session, project)
+    for _ in range(4):
+        TaskFactory(project=project)
+    set_budget(client, manager, project, 400)
+    rejected = working(client, trainers[0], project)
+    submitted(client, trainers[0], rejected["id"])
+    working(client, trainers[1], project)  # 400 of 400: full, and allowed
+    assert budget(client, manager, project)["remaining"] == 0
+    assert_problem(claim(client, trainers[2], project), 409, code="budget-spent")
+
+    answered(review(client, manager, rejected["id"], "reject",
+                    rejection_category="incorrect", message="Not the accent."))
+    assert claim(client, trainers[2], project).status_code == 201
+
+
+def test_dynamic_overlap_has_its_own_line(client: ApiClient, session: Session) -> None:
+    """Slots the aggregation added, at the current task rate: 3 x 200."""
+    project = staffed_project()
+    manager = manager_of(session, project)
+    row = aggregation.settings_row(session, project.id)
+    row.extra_slots = 3
+    session.commit()
+    figures = budget(client, manager, project)
+    assert (figures["overlap_slots"], figures["overlap_cost"]) == (3, 600)
+    hourly = hourly_project(manager=manager)
+    assert budget(client, manager, hourly)["overlap_cost"] == 0
 
 
 def test_a_closed_project_keeps_its_budget_and_outsiders_see_nothing(

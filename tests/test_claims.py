@@ -23,6 +23,7 @@ from workforce.projects.models import (
     Assignment,
     AssignmentState,
     MembershipState,
+    Project,
     ProjectMember,
     ProjectState,
     Task,
@@ -208,15 +209,10 @@ def _statement(sql: str) -> str:
     return f"{verb} {words[2] if verb in ('INSERT', 'DELETE') else words[1]}"
 
 
-def test_a_plain_claim_runs_only_its_own_statements(
-    client: ApiClient, connection: Connection, trainer: User
-) -> None:
-    """The claim of plain work is the benchmarked hot path: the project (share-locked,
-    with its guidelines and the rate in force, the pay shown), the trainer's and the
-    membership's locks, the running leases, the candidates, the slot and the lease, and
-    nothing more (the answer reads no row again, and knowing it is shown at once costs
-    no statement)."""
-    project = staffed_project(trainer)
+def _claim_statements(client: ApiClient, connection: Connection, trainer: User,
+                      project: Project) -> list[str]:
+    """The statements of a second claim on the project (the token cached by the first),
+    from the project's share lock on, without savepoints."""
     TaskFactory(project=project)
     url = f"{API}/projects/{project.id}/claims"
     client.post(url, as_user=trainer)  # the token is looked up once and cached after
@@ -236,11 +232,43 @@ def test_a_plain_claim_runs_only_its_own_statements(
         event.remove(connection, "before_cursor_execute", record)
     assert response.status_code == 201 and response.get_json()["payload"] is not None
     claim_part = seen[seen.index("SELECT projects"):]
-    assert [s for s in claim_part if not s.startswith(("SAVEPOINT", "RELEASE"))] == [
-        "SELECT projects", "SELECT users", "SELECT project_members",
-        "SELECT task_assignments", "SELECT tasks", "UPDATE tasks",
-        "INSERT task_assignments",
-    ]
+    return [s for s in claim_part if not s.startswith(("SAVEPOINT", "RELEASE"))]
+
+
+PLAIN_CLAIM = ["SELECT projects", "SELECT users", "SELECT project_members",
+               "SELECT task_assignments", "SELECT tasks", "UPDATE tasks",
+               "INSERT task_assignments"]
+
+
+def test_a_plain_claim_runs_only_its_own_statements(
+    client: ApiClient, connection: Connection, trainer: User
+) -> None:
+    """The claim of plain work is the benchmarked hot path: the project (share-locked,
+    with its guidelines and the rate in force, the pay shown, and its budget), the
+    trainer's and the membership's locks (with whether a quality restriction is in
+    force), the running leases, the candidates, the slot and the lease, and nothing more
+    (the answer reads no row again, and knowing it is shown at once costs no
+    statement)."""
+    assert _claim_statements(client, connection, trainer, staffed_project(trainer)) == \
+        PLAIN_CLAIM
+
+
+def test_a_budgeted_claim_adds_only_the_budget_check(
+    client: ApiClient, connection: Connection, trainer: User
+) -> None:
+    """With a budget, the claim also takes the project's budget lock (PostgreSQL) and
+    reads its rates, its ledger cost and its committed work (awaiting review, leases)
+    before taking a task: four statements, five on PostgreSQL."""
+    project = staffed_project(trainer)
+    project.budget_amount = 10_000
+    client.session.commit()
+    seen = _claim_statements(client, connection, trainer, project)
+    budget_check = seen[4:-3]
+    postgres = connection.dialect.name == "postgresql"
+    assert seen[:4] + seen[-3:] == PLAIN_CLAIM
+    assert budget_check == ["SELECT pg_advisory_xact_lock(%(space)s,"] * postgres + [
+        "SELECT project_rates", "SELECT sum(project_rates", "SELECT task_assignments",
+        "SELECT sum(postings"], budget_check
 
 
 # --- the lease -----------------------------------------------------------------------

@@ -34,6 +34,7 @@ from workforce.api import (
     project_reports,
     project_states,
     projects,
+    quality_rules,
     ratelimit,
     results,
     sign_in,
@@ -60,6 +61,7 @@ BLUEPRINTS = (
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
     templates.blp, api_keys.blp, webhook_endpoints.blp,
     declared_use.blp, standing.blp, sign_in.blp, aggregation.blp, results.blp, budgets.blp,
+    quality_rules.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

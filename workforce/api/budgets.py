@@ -24,9 +24,11 @@ blp = Blueprint(
 def get_budget(project_id: uuid.UUID):
     """The project's budget and its figures, in the project's currency: spent (the
     ledger's costs of the project), committed (leased and awaiting review, at the rates
-    that will apply), projected (open slots at the current rate), remaining. Managers are
-    told when 80% is spent or committed; at 100% claims stop (409 `budget-spent`, shown
-    to trainers in the marketplace as unmet) within a minute."""
+    that will apply), projected (open slots at the current rate), remaining, and on a
+    line of its own what dynamic overlap's extra slots cost. Managers are told when 80%
+    is spent or committed. A claim that would take the project over its budget is
+    refused at that moment (409 `budget-spent`); the marketplace shows trainers the
+    project as unmet once no further task fits (within a minute)."""
     return budgets.get_budget(db_session(), current_user(), project_id)
 
 

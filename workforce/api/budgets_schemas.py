@@ -37,6 +37,15 @@ class BudgetSchema(Schema):
         "description": "Spent and committed, in percent of the budget."})
     warned_at = UtcDateTime(allow_none=True, metadata={
         "description": "When managers were told 80% was reached (cleared below it)."})
+    claim_amount = _money("What a new claim commits: the current per-task rate (hourly "
+                          "projects: 0). A claim that would take spent and committed over "
+                          "the budget is refused.")
+    overlap_slots = fields.Integer(metadata={
+        "description": "Slots dynamic overlap added to the project's tasks (their cost is "
+        "part of spent, committed and projected)."})
+    overlap_cost = _money("What the slots dynamic overlap added cost, commit or will cost, "
+                          "at the current per-task rate: overlap_slots x claim_amount.")
     exhausted_at = UtcDateTime(allow_none=True, metadata={
-        "description": "When 100% was reached: claims are refused (409 `budget-spent`) "
-        "until the budget is raised."})
+        "description": "When the budget was found unable to pay for another task (the "
+        "scheduler's pass, each minute, or setting the budget); the marketplace shows it "
+        "to trainers. The claim itself checks the figures: 409 `budget-spent`."})

@@ -74,6 +74,7 @@ from workforce.projects.models import (
     Timesheet,
     WorkPreferences,
 )
+from workforce.results.models import QualityRestriction
 from workforce.standing.models import AccountAction
 from workforce.wellbeing.models import AgeAttestation, ContentConsent
 from workforce.wellbeing.support_models import (
@@ -345,6 +346,17 @@ COLLECTIONS: tuple[Collection, ...] = (
         ).join(Organisation, Organisation.id == AccountAction.organisation_id)
         .where(AccountAction.trainer_id == me)
         .order_by(AccountAction.created_at, AccountAction.id)),
+    Collection(
+        "quality_restrictions", "Restrictions a project's quality rule set on your claims, "
+        "with the rule and the figures that caught you, your appeal and the decision.",
+        lambda me: select(
+            *_labelled(QualityRestriction, "id", "project_id", "rule_id", "state", "figures",
+                       "starts_at", "ends_at", "closed_at", "appeal", "appealed_at",
+                       "decision_reason", "decided_by_id", "decided_at", "created_at"),
+            Project.name.label("project"),
+        ).join(Project, Project.id == QualityRestriction.project_id)
+        .where(QualityRestriction.trainer_id == me)
+        .order_by(QualityRestriction.created_at, QualityRestriction.id)),
     Collection(
         "sessions", "Your sign-ins (tokens): when, from which browser or app and address, "
         "last use, expiry and revocation (never the token itself).",

@@ -15,7 +15,8 @@ random pseudonym: the e-mail address becomes ``<pseudonym>@erased.invalid``, the
 pseudonym, the password unusable; tokens (with the user agent and address of each
 login), password resets, verification tokens, the authenticator and recovery codes, and
 the uses the trainer refused are deleted; free text the trainer wrote is removed (their
-responses to and appeals against account actions among it) and bank details deleted.
+responses to and appeals against account actions and quality restrictions among it) and
+bank details deleted.
 The ledger, payout items and earnings are kept as they are (the law requires accounting
 records; the ledger is append-only and stays balanced), and so are account actions
 under the pseudonym: the organisation's record of what it decided and when, kept as the
@@ -74,6 +75,7 @@ from workforce.projects.models import (
     TimesheetState,
     WorkPreferences,
 )
+from workforce.results.models import QualityRestriction
 from workforce.standing.models import AccountAction
 from workforce.wellbeing.support_models import CheckIn, ContentFlag, SupportCase, SupportCaseNote
 
@@ -287,7 +289,7 @@ def _erase(session: Session, store: ExportStore, trainer: User, request: Erasure
 def _remove_free_text(session: Session, trainer_id: uuid.UUID) -> None:
     """What the trainer wrote in their own words (and the handlers' notes on their
     support cases, which are about their health; and their responses to and appeals
-    against account actions)."""
+    against account actions and quality restrictions)."""
     mine = {
         ProjectMember: ({"message": "", "reason": None}, ProjectMember.trainer_id),
         Appeal: ({"message": ""}, Appeal.trainer_id),
@@ -302,11 +304,13 @@ def _remove_free_text(session: Session, trainer_id: uuid.UUID) -> None:
     cases = select(SupportCase.id).where(SupportCase.trainer_id == trainer_id)
     session.execute(update(SupportCaseNote).where(SupportCaseNote.case_id.in_(cases))
                     .values(body="").execution_options(synchronize_session=False))
-    for words in (AccountAction.response, AccountAction.appeal):
-        # The action, its dates and the staff's decisions are kept; the trainer's words go
-        # (that they responded and appealed stays: ``responded_at``, ``appealed_at``).
-        session.execute(update(AccountAction).where(AccountAction.trainer_id == trainer_id,
-                                                    words.is_not(None))
+    for owner, words in ((AccountAction.trainer_id, AccountAction.response),
+                         (AccountAction.trainer_id, AccountAction.appeal),
+                         (QualityRestriction.trainer_id, QualityRestriction.appeal)):
+        # The action or restriction, its dates and the staff's decisions are kept; the
+        # trainer's words go (that they responded and appealed stays: ``responded_at``,
+        # ``appealed_at``).
+        session.execute(update(owner.class_).where(owner == trainer_id, words.is_not(None))
                         .values({words: ""}).execution_options(synchronize_session=False))
     answers = session.scalars(
         select(AttemptAnswer).join(Attempt, Attempt.id == AttemptAnswer.attempt_id)

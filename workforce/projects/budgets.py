@@ -14,14 +14,26 @@ Rules worth knowing:
   project's tasks at the current per-task rate (hourly projects project nothing).
   **Remaining** is the budget less spent and committed; **shortfall** what the
   projected work would need beyond it.
+- **The claim decides the stop** (``require_room_for_claim``): no claim takes a
+  budgeted project over its budget. A new lease commits the current per-task rate, so
+  a claim is refused (409 ``budget-spent``) when spent + committed + that rate would
+  exceed the budget (on an hourly project, once spent + committed reach it). Claims on
+  a budgeted project are serialised by a transaction-scoped advisory lock on the
+  project (PostgreSQL; SQLite serialises writers), taken after the claim's row locks,
+  so two claims never both take the last of the budget; claims on other projects, and
+  the project's other work, do not wait for it. A project without a budget pays
+  nothing for this: its budget is read with its row, which the claim reads anyway.
+  What is leased is paid as usual; **dynamic overlap** (``extra_slots``) shows what the
+  slots the aggregation added cost at the current rate, on its own line.
 - When spent and committed reach 80% of the budget, the organisation's managers are
   told once; the mark is cleared when the figure falls back under (a raised budget),
-  so the next crossing tells them again. At 100% claims are refused (409
-  ``budget-spent``, the trainers' marketplace shows it as unmet) until the budget is
-  raised. The marks are kept on the project's row, read with it by a claim (no statement
-  more on the claim's path); they are brought up to date when the budget is set and by
-  the scheduler every minute, so claims stop within a minute of the budget being
-  reached, and what is leased then is paid as usual.
+  so the next crossing tells them again. The 100% mark is set when no further claim
+  fits (``Budget.exhausted``), and the managers are told. The marks live on the
+  project's row and are brought up to date when the budget is set and by the
+  scheduler every minute (``refresh_budgets``: money moves in many places a claim does
+  not see, such as bonuses, top-ups, rejections and rate changes). The trainers'
+  marketplace shows the 100% mark as unmet ``budget-spent``; the claim itself never
+  relies on the mark.
 """
 
 from __future__ import annotations
@@ -32,13 +44,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.audit import SystemActor
-from workforce.accounts.models import MANAGERS, User
+from workforce.accounts.models import User
 from workforce.billing.models import AccountKind, JournalEntry, LedgerAccount, OwnerType, Posting
 from workforce.db import Database
 from workforce.errors import Conflict
@@ -58,6 +70,7 @@ from workforce.projects.models import (
     Timesheet,
     TimesheetState,
 )
+from workforce.results.aggregates import ProjectAggregation
 
 WARN_PERCENT = 80
 BUDGET_SPENT = "budget-spent"
@@ -74,6 +87,14 @@ class Budget:
     projected: int
     warned_at: datetime | None
     exhausted_at: datetime | None
+    # What a new claim commits: the current per-task rate (0 on hourly projects).
+    claim_amount: int = 0
+    # Slots added by dynamic overlap, and what they cost at the current per-task rate.
+    overlap_slots: int = 0
+
+    @property
+    def overlap_cost(self) -> int:
+        return self.overlap_slots * self.claim_amount
 
     @property
     def used(self) -> int:
@@ -93,23 +114,40 @@ class Budget:
     def used_percent(self) -> float | None:
         return None if self.amount is None else round(100 * self.used / self.amount, 2)
 
+    @property
+    def exhausted(self) -> bool:
+        """No further claim fits: a new lease would take the figures over the budget
+        (hourly: they reached it)."""
+        if self.amount is None:
+            return False
+        if self.claim_amount:
+            return self.used + self.claim_amount > self.amount
+        return self.used >= self.amount
+
 
 # --- figures ---------------------------------------------------------------------------
 
 
-def figures(session: Session, project: Project, now: datetime | None = None) -> Budget:
+def figures(session: Session, project: Project, now: datetime | None = None, *,
+            projected: bool = True) -> Budget:
+    """The project's figures; without ``projected`` (the claim's check), the open
+    slots and dynamic overlap are not counted."""
     now = now or clock.now()
     rates = list(session.scalars(select(ProjectRate).where(
         ProjectRate.project_id == project.id).order_by(ProjectRate.effective_from)))
     current = _in_force(rates, now)
-    if project.pay_model is PayModel.HOURLY:
-        committed, projected = _hourly_committed(session, project, now), 0
+    hourly = project.pay_model is PayModel.HOURLY
+    if hourly:
+        committed = _hourly_committed(session, project, now)
     else:
         committed = _task_committed(session, project, rates, current, now)
-        projected = _projected(session, project, current)
+    claim_amount = 0 if hourly else _amount(current, project.currency)
+    ahead = projected and not hourly
     return Budget(project.id, project.currency, project.budget_amount,
-                  _spent(session, project), committed, projected,
-                  project.budget_warned_at, project.budget_exhausted_at)
+                  _spent(session, project), committed,
+                  _projected(session, project, current) if ahead else 0,
+                  project.budget_warned_at, project.budget_exhausted_at, claim_amount,
+                  _overlap_slots(session, project) if ahead else 0)
 
 
 def _in_force(rates: list[ProjectRate], when: datetime) -> ProjectRate | None:
@@ -123,16 +161,18 @@ def _amount(rate: ProjectRate | None, currency: str) -> int:
 
 
 def _spent(session: Session, project: Project) -> int:
-    """The organisation's expense postings of the project (costs net of reversals)."""
+    """The organisation's expense postings of the project (costs net of reversals). The
+    expense accounts are looked up once (a subquery, not a join): their rows are updated
+    by every posting, and probing them once per entry walked their versions."""
+    accounts = select(LedgerAccount.id).where(
+        LedgerAccount.organisation_id == project.organisation_id,
+        LedgerAccount.owner_type == OwnerType.ORGANISATION,
+        LedgerAccount.kind == AccountKind.EXPENSE,
+        LedgerAccount.currency == project.currency)
     total = session.scalar(
         select(func.sum(Posting.amount))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-        .where(JournalEntry.project_id == project.id,
-               LedgerAccount.organisation_id == project.organisation_id,
-               LedgerAccount.owner_type == OwnerType.ORGANISATION,
-               LedgerAccount.kind == AccountKind.EXPENSE,
-               Posting.currency == project.currency))
+        .where(JournalEntry.project_id == project.id, Posting.account_id.in_(accounts)))
     return int(total or 0)
 
 
@@ -175,6 +215,12 @@ def _projected(session: Session, project: Project, current: ProjectRate | None) 
     return int(slots) * _amount(current, project.currency)
 
 
+def _overlap_slots(session: Session, project: Project) -> int:
+    slots = session.scalar(select(ProjectAggregation.extra_slots).where(
+        ProjectAggregation.project_id == project.id))
+    return int(slots or 0)
+
+
 # --- reading and setting ---------------------------------------------------------------
 
 
@@ -210,11 +256,12 @@ def refresh(session: Session, project: Project, now: datetime | None = None) -> 
                        "New claims stop when it is all used.")
     elif not over(WARN_PERCENT):
         project.budget_warned_at = None
-    if over(100) and project.budget_exhausted_at is None:
+    if found.exhausted and project.budget_exhausted_at is None:
         project.budget_exhausted_at = now
         _tell_managers(session, project, found, "project.budget_spent", "Budget used up",
-                       "Trainers can claim no new tasks until the budget is raised.")
-    elif not over(100):
+                       "What is left does not pay for another task: trainers can claim "
+                       "no new tasks until the budget is raised.")
+    elif not found.exhausted:
         project.budget_exhausted_at = None
     session.flush()  # the marks, for the claims that read them with the project
     return replace(found, warned_at=project.budget_warned_at,
@@ -223,9 +270,7 @@ def refresh(session: Session, project: Project, now: datetime | None = None) -> 
 
 def _tell_managers(session: Session, project: Project, found: Budget, kind: str,
                    title: str, then: str) -> None:
-    managers = session.scalars(select(User.id).where(
-        User.organisation_id == project.organisation_id, User.role.in_(sorted(MANAGERS)),
-        User.is_active.is_(True)))
+    managers = services.manager_ids(session, project.organisation_id)
     body = (f"{project.name} has used {found.used_percent}% of its budget: "
             f"{found.used} of {found.amount} {found.currency} (minor units) spent or "
             f"committed. {then}")
@@ -257,10 +302,30 @@ def _refresh_one(session: Session, project_id: uuid.UUID, now: datetime | None) 
 # --- the claim's check -----------------------------------------------------------------
 
 
-def require_budget_left(project: Project) -> None:
-    """Refuse a claim on a project whose budget is used up (read with its row)."""
-    if project.budget_exhausted_at is not None:
-        raise Conflict(str(SPENT_MESSAGE), code=BUDGET_SPENT)
+def require_room_for_claim(session: Session, project: Project, now: datetime) -> None:
+    """Refuse a new claim that would take a budgeted project over its budget (409
+    ``budget-spent``). Without a budget (read with the project's row) nothing is run.
+    Claims on the project wait for each other here (an advisory lock for the rest of the
+    transaction, on PostgreSQL), so each sees what the one before it committed."""
+    if project.budget_amount is None:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK, {"space": BUDGET_LOCK_SPACE,
+                                "project": _lock_key(project.id)})
+    found = figures(session, project, now, projected=False)
+    if found.exhausted:
+        raise Conflict(str(SPENT_MESSAGE), code=BUDGET_SPENT, remaining=found.remaining,
+                       task_amount=found.claim_amount, currency=found.currency)
+
+
+# The two-key form, in a space of its own: the aggregation's run holds a one-key lock on
+# the project for minutes, which a claim must never wait for.
+_LOCK = text("SELECT pg_advisory_xact_lock(:space, :project)")
+BUDGET_LOCK_SPACE = 0x62756467  # "budg"
+
+
+def _lock_key(project_id: uuid.UUID) -> int:
+    return int.from_bytes(project_id.bytes[:4], "big", signed=True)
 
 
 def unmet(project: Project) -> list[Unmet]:
@@ -270,5 +335,6 @@ def unmet(project: Project) -> list[Unmet]:
     return [Unmet(None, BUDGET_SPENT, str(SPENT_MESSAGE))]
 
 
-SPENT_MESSAGE = lazy_gettext("The project's budget is used up: no new tasks can be claimed "
-                             "until the client adds more. Work you hold is paid as usual.")
+SPENT_MESSAGE = lazy_gettext("The project's budget is used up: what is left does not pay for "
+                             "another task, so no new tasks can be claimed until the client "
+                             "adds more. Work you hold is paid as usual.")

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts import audit
-from workforce.accounts.models import User
+from workforce.accounts.models import MANAGERS, User
 from workforce.assessments.models import Qualification
 from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
@@ -214,6 +214,14 @@ def announce(
         notify(session, trainer_id, kind, title_for(title, project), body,
                data={"project_id": str(project.id), **(data or {})})
     return len(members)
+
+
+def manager_ids(session: Session, organisation_id: uuid.UUID) -> list[uuid.UUID]:
+    """The organisation's active vendor managers and admins, who are told of what needs
+    a manager (an API key's account is never active)."""
+    return list(session.scalars(select(User.id).where(
+        User.organisation_id == organisation_id, User.role.in_(sorted(MANAGERS)),
+        User.is_active.is_(True))))
 
 
 def title_for(prefix: str, project: Project) -> str:

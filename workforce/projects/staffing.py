@@ -68,6 +68,7 @@ from workforce.projects.models import (
     WorkPreferences,
 )
 from workforce.projects.services import ProjectView, count_active_members, title_for, views_of
+from workforce.results import restrictions
 from workforce.standing import gate
 from workforce.wellbeing import consent
 from workforce.wellbeing import filters as wellbeing_filters
@@ -150,6 +151,8 @@ def _entries(
     } if owners else {}
     memberships = access.latest_memberships(session, trainer.id, [p.id for p in projects])
     unconsented = _consent_unmet(session, trainer, projects)
+    restricted = restrictions.unmet(session, trainer.id, [p.id for p in projects],
+                                    clock.now())
     unverified = [] if verification.is_verified(trainer) else [
         Unmet(None, verification.UNVERIFIED, verification.unverified_message(trainer))]
     return [
@@ -157,7 +160,8 @@ def _entries(
             view=view, organisation=organisations[view.project.organisation_id],
             membership=memberships.get(view.project.id),
             unmet=unverified + (unmet or {}).get(view.project.id, [])
-            + unconsented.get(view.project.id, []) + budgets.unmet(view.project),
+            + unconsented.get(view.project.id, []) + budgets.unmet(view.project)
+            + restricted.get(view.project.id, []),
         )
         for view in views_of(session, projects)
     ]

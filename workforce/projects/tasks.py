@@ -21,6 +21,10 @@ unique key (task, trainer) means no trainer gets a task twice, whatever races.
   now (no exposure limit reached for the task's level, consent to its categories). A
   claim locks the trainer's row, so a consent withdrawal and the trainer's other claims
   and sessions see it (or it sees them).
+- A quality restriction in force (``results.restrictions``) refuses a new claim on its
+  project (403 ``quality-restricted``, with the rule's figures); whether one is in force
+  is read with the membership (no statement more), and a lease held is handed back and
+  may be submitted as usual.
 - Sensitive and graphic work is revealed in a second step: the claim hands out the
   lease with the content warning, the categories and the estimated time, and the task's
   content only once the trainer reveals it (``reveal``), which passes the claim's gate
@@ -76,8 +80,8 @@ from workforce.projects.models import (
     Task,
     WorkPreferences,
 )
-from workforce.results import templates
-from workforce.results.models import TemplateVersion
+from workforce.results import quality_rules, restrictions, templates
+from workforce.results.models import QualityRestriction, TemplateVersion
 from workforce.standing import gate as standing_gate
 from workforce.standing.models import AccountAction
 from workforce.wellbeing import filters as wellbeing_filters
@@ -272,8 +276,10 @@ def claim_next(
     if declared_use.refused_by(locked.refused_uses, project):
         declared_use.require_not_refused(session, trainer, project)
     held = _live_lease(session, trainer.id, project_id, now)
-    if held is None:  # read with the project's row: no statement more
-        budgets.require_budget_left(project)
+    if held is None and locked.quality_restricted:  # read with the membership
+        restrictions.require_claim_allowed(session, trainer.id, project_id, now)
+    if held is None:  # without a budget (read with the project's row): no statement
+        budgets.require_room_for_claim(session, project, now)
     # The trainer's limits and consent matter only where sensitive work could be
     # handed out: on a plain project with no sensitive task open, the claim looks at
     # plain work alone and skips the four queries that measure them.
@@ -305,6 +311,8 @@ class _ClaimedProject:
     # refuses (``standing.gate`` and ``declared_use`` have the last word).
     account_action: bool
     refused_uses: list[str]
+    # A quality restriction of the project in force (``results.restrictions`` says which).
+    quality_restricted: bool
 
 
 def _lock_for_claim(
@@ -332,7 +340,7 @@ def _lock_for_claim(
     if member is None:
         raise eligibility.not_staffed(session, trainer, project_id)
     return _ClaimedProject(row[0], bool(row[1]), row[2], row[3], row[4], bool(member[1]),
-                           member[2] or [])
+                           member[2] or [], bool(member[3]))
 
 
 def _live_lease(
@@ -502,8 +510,13 @@ def _membership_stmt() -> Any:
     )
     refused = (select(WorkPreferences.refused_uses)
                .where(WorkPreferences.trainer_id == trainer_id).scalar_subquery())
+    restricted = exists().where(
+        QualityRestriction.trainer_id == trainer_id,
+        QualityRestriction.project_id == bindparam("project_id"),
+        QualityRestriction.in_force(bindparam("now")),
+    )
     return (
-        select(members.id, in_force, refused)
+        select(members.id, in_force, refused, restricted)
         .where(
             members.project_id == bindparam("project_id"),
             members.trainer_id == bindparam("trainer_id"),
@@ -739,7 +752,8 @@ def submit(
     written. On a project with a task template the answer must fit the version in force
     at the claim (``results.templates.check_submission``: 422 ``answer-invalid``, nothing
     written). Gold tasks are scored at once; work not sampled for review is approved
-    (and paid) at once.
+    (and paid) at once. The project's speed and gold quality rules are evaluated then, in
+    the same transaction (``results.quality_rules``).
     """
     if answer is None or not reviews.is_finite_json(answer):
         raise Invalid(gettext("The answer must be a JSON value (not null, NaN or infinite)."),
@@ -778,6 +792,7 @@ def submit(
         assignment.rate_id = rate.id
     session.flush()
     reviews.on_submitted(session, assignment, now)
+    quality_rules.after_submission(session, assignment, now)
     return _views(session, [assignment], template_versions={assignment.id: template})[0]
 
 

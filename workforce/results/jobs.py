@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.db import Database
-from workforce.results import aggregation
+from workforce.results import aggregation, quality_rules
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,14 @@ def _one(session: Session, project_id: uuid.UUID) -> int:
     row = aggregation.lock_for_run(session, project_id)
     if row is None:
         return 0
-    result = aggregation.aggregate_project(session, row, clock.now())
-    log.info("project %s aggregated: %d tasks, %d aggregates written, %d slots added",
-             project_id, result.tasks, result.written, result.slots_added,
+    now = clock.now()
+    result = aggregation.aggregate_project(session, row, now)
+    # The agreement rules' figures changed with the aggregates: in the same transaction.
+    restricted = quality_rules.after_aggregation(session, project_id, now)
+    log.info("project %s aggregated: %d tasks, %d aggregates written, %d slots added, "
+             "%d trainers restricted by agreement rules", project_id, result.tasks,
+             result.written, result.slots_added, len(restricted),
              extra={"project_id": str(project_id), "tasks": result.tasks,
-                    "written": result.written, "slots_added": result.slots_added})
+                    "written": result.written, "slots_added": result.slots_added,
+                    "restricted": len(restricted)})
     return 1

@@ -103,13 +103,21 @@ def _agreement(session: Session, project_id: uuid.UUID,
                TaskAggregate.kind.in_(CHOICE_KINDS)))
     compared = equal = 0
     for answer, name, kind, value in rows:
-        given = answer.get(name) if isinstance(answer, dict) else None
-        if given is None:
-            continue
-        compared += 1
-        label = ",".join(sorted(given)) if kind == "multi_choice" else str(given)
-        equal += label == value
+        same = agrees(answer, name, kind, value)
+        if same is not None:
+            compared += 1
+            equal += same
     return compared, equal
+
+
+def agrees(answer: Any, name: str, kind: str, value: str) -> bool | None:
+    """Whether the answer's field ``name`` equals the aggregated label ``value`` (None
+    when the answer has no such field)."""
+    given = answer.get(name) if isinstance(answer, dict) else None
+    if given is None:
+        return None
+    label = ",".join(sorted(given)) if kind == "multi_choice" else str(given)
+    return label == value
 
 
 def _median_seconds(session: Session, project_id: uuid.UUID,

@@ -1,0 +1,308 @@
+"""Restrictions set by quality rules (``quality_rules``): what they stop, what the trainer
+sees and may do, and what a manager decides.
+
+- A restriction keeps the trainer from claiming new tasks on its project while it is in
+  force: not closed and before ``ends_at`` (None: until a manager decides). That is
+  decided when it is read (``require_claim_allowed``, ``unmet``): nothing waits for a
+  job to lift it. A lease the trainer already holds may still be submitted (and claiming
+  again returns it), and nothing already submitted, approved or paid is touched.
+- The trainer is told at once, with the rule and the figures that caught them, and sees
+  their restrictions at ``/me/quality-restrictions``. They may ask for a review once,
+  in writing (``appeal``), while the restriction is in force.
+- A manager of the project's organisation confirms it, shortens it (a new, earlier end,
+  still to come) or lifts it (it ends now), always with a written reason the trainer is
+  told. Everything is audited (``object_type="quality_restriction"``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workforce import clock
+from workforce.accounts import audit
+from workforce.accounts.audit import Actor
+from workforce.accounts.models import User
+from workforce.errors import Conflict, Forbidden, Invalid, NotFound
+from workforce.lifecycle import Lifecycle
+from workforce.notifications.services import notify
+from workforce.pagination import Page, PageRequest, paginate
+from workforce.projects import access, services
+from workforce.projects.eligibility import Unmet
+from workforce.projects.models import Project
+from workforce.results.models import QualityRestriction
+from workforce.results.models import RestrictionState as S
+
+QUALITY_RESTRICTED = "quality-restricted"
+RESTRICTIONS = Lifecycle("A quality restriction", {
+    S.RESTRICTED: frozenset({S.APPEALED, S.CONFIRMED, S.SHORTENED, S.LIFTED}),
+    S.APPEALED: frozenset({S.CONFIRMED, S.SHORTENED, S.LIFTED}),
+    S.CONFIRMED: frozenset({S.APPEALED, S.SHORTENED, S.LIFTED}),
+    S.SHORTENED: frozenset({S.APPEALED, S.SHORTENED, S.LIFTED}),
+    S.LIFTED: frozenset(),
+})
+
+
+class Decision(StrEnum):
+    CONFIRM = "confirm"
+    SHORTEN = "shorten"
+    LIFT = "lift"
+
+
+TARGETS = {Decision.CONFIRM: S.CONFIRMED, Decision.SHORTEN: S.SHORTENED,
+           Decision.LIFT: S.LIFTED}
+ONLY_FORWARD = ("Work you already submitted stays as it is: nothing is rejected, reversed "
+                "or taken back, and approved work is paid. A task you hold may still be "
+                "submitted.")
+
+
+# --- at the claim and in the marketplace ---------------------------------------------
+
+
+def in_force_for(session: Session, trainer_id: uuid.UUID, project_ids: Iterable[uuid.UUID],
+                 now: datetime) -> dict[uuid.UUID, QualityRestriction]:
+    """Per project, the trainer's restriction in force that ends last (None last)."""
+    found: dict[uuid.UUID, QualityRestriction] = {}
+    rows = session.scalars(select(QualityRestriction).where(
+        QualityRestriction.trainer_id == trainer_id,
+        QualityRestriction.project_id.in_(list(project_ids)),
+        QualityRestriction.in_force(now)))
+    for restriction in rows:
+        held = found.get(restriction.project_id)
+        if held is None or _later(restriction, held):
+            found[restriction.project_id] = restriction
+    return found
+
+
+def _later(one: QualityRestriction, other: QualityRestriction) -> bool:
+    if other.ends_at is None:
+        return False
+    return one.ends_at is None or one.ends_at > other.ends_at
+
+
+def require_claim_allowed(session: Session, trainer_id: uuid.UUID, project_id: uuid.UUID,
+                          now: datetime) -> None:
+    """403 ``quality-restricted`` while a restriction of the project is in force."""
+    restriction = in_force_for(session, trainer_id, [project_id], now).get(project_id)
+    if restriction is not None:
+        raise Forbidden(_refusal(restriction), code=QUALITY_RESTRICTED,
+                        restriction_id=str(restriction.id),
+                        ends_at=_iso(restriction.ends_at))
+
+
+def unmet(session: Session, trainer_id: uuid.UUID, project_ids: Iterable[uuid.UUID],
+          now: datetime) -> dict[uuid.UUID, list[Unmet]]:
+    """What the marketplace shows for each project the trainer is restricted on."""
+    return {project_id: [Unmet(None, QUALITY_RESTRICTED, _refusal(restriction))]
+            for project_id, restriction in in_force_for(session, trainer_id, project_ids,
+                                                        now).items()}
+
+
+def _refusal(restriction: QualityRestriction) -> str:
+    return (f"You may not claim new tasks on this project {_until(restriction)}: "
+            f"{restriction.figures['summary']}. See "
+            f"/api/v1/me/quality-restrictions/{restriction.id}. {ONLY_FORWARD}")
+
+
+def _until(restriction: QualityRestriction) -> str:
+    if restriction.ends_at is None:
+        return "until a manager decides"
+    return f"until {clock.as_utc(restriction.ends_at):%Y-%m-%d %H:%M} UTC"
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else clock.as_utc(when).isoformat()
+
+
+# --- telling the trainer -------------------------------------------------------------
+
+
+def announce(session: Session, actor: Actor, restriction: QualityRestriction) -> None:
+    """Audit a new restriction and tell the trainer at once, with the figures."""
+    project = session.get_one(Project, restriction.project_id)
+    _audit(session, actor, restriction, "created", None)
+    figures = restriction.figures
+    _tell(session, restriction, "quality.restricted",
+          _title("Claims paused by a quality rule", project),
+          f"{project.name}: you may not claim new tasks on this project "
+          f"{_until(restriction)}, because {figures['summary']}. {ONLY_FORWARD} You may ask "
+          f"for a review once: /api/v1/me/quality-restrictions/{restriction.id}/appeal.",
+          figures=figures)
+
+
+def _title(prefix: str, project: Project) -> str:
+    return services.title_for(prefix, project)
+
+
+def _tell(session: Session, restriction: QualityRestriction, kind: str, title: str,
+          body: str, **data: object) -> None:
+    notify(session, restriction.trainer_id, kind, title, body, data={
+        "restriction_id": str(restriction.id), "rule_id": str(restriction.rule_id),
+        "project_id": str(restriction.project_id), "state": restriction.state.value,
+        "ends_at": _iso(restriction.ends_at), **data})
+
+
+def _audit(session: Session, actor: Actor, restriction: QualityRestriction, verb: str,
+           before: dict[str, object] | None) -> None:
+    project = session.get_one(Project, restriction.project_id)
+    audit.record(
+        session, actor, f"quality_restriction.{verb}", object_type="quality_restriction",
+        object_id=restriction.id, organisation_id=project.organisation_id, before=before,
+        after={"state": restriction.state, "trainer_id": restriction.trainer_id,
+               "rule_id": restriction.rule_id, "project_id": restriction.project_id,
+               "ends_at": restriction.ends_at, "closed_at": restriction.closed_at,
+               "figures": restriction.figures})
+
+
+def _before(restriction: QualityRestriction) -> dict[str, object]:
+    return {"state": restriction.state, "ends_at": restriction.ends_at}
+
+
+# --- the trainer's side --------------------------------------------------------------
+
+
+def list_mine(session: Session, trainer: User, page: PageRequest
+              ) -> Page[QualityRestriction]:
+    """Every restriction set on the trainer, newest first."""
+    stmt = select(QualityRestriction).where(QualityRestriction.trainer_id == trainer.id)
+    return paginate(session, stmt, page, created_at=QualityRestriction.created_at,
+                    row_id=QualityRestriction.id)
+
+
+def get_mine(session: Session, trainer: User, restriction_id: uuid.UUID
+             ) -> QualityRestriction:
+    return _own(session, trainer, restriction_id)
+
+
+def _own(session: Session, trainer: User, restriction_id: uuid.UUID, *, lock: bool = False
+         ) -> QualityRestriction:
+    restriction = _get(session, restriction_id, lock=lock)
+    if restriction is None or restriction.trainer_id != trainer.id:
+        raise NotFound("No such quality restriction.")
+    return restriction
+
+
+def appeal(session: Session, trainer: User, restriction_id: uuid.UUID, *, text: str
+           ) -> QualityRestriction:
+    """Ask for a review, once, while the restriction is in force; the project's
+    managers are told."""
+    restriction = _own(session, trainer, restriction_id, lock=True)
+    _require_in_force(restriction)
+    if restriction.appealed_at is not None:
+        raise Conflict("You asked for a review of this restriction already.",
+                       code="already-appealed")
+    before = _before(restriction)
+    RESTRICTIONS.move(restriction, S.APPEALED)
+    restriction.appeal, restriction.appealed_at = text, clock.now()
+    session.flush()
+    _audit(session, trainer, restriction, "appealed", before)
+    project = session.get_one(Project, restriction.project_id)
+    _tell(session, restriction, "quality.appealed", _title("Review asked for", project),
+          "Your request for a review is with the project's managers, who will confirm, "
+          "shorten or lift the restriction and tell you why.")
+    for manager_id in services.manager_ids(session, project.organisation_id):
+        notify(session, manager_id, "quality.appeal_received",
+               _title("A quality restriction to review", project),
+               f"A trainer asks for a review of a quality restriction on {project.name}: "
+               f"{restriction.figures['summary']}.",
+               data={"restriction_id": str(restriction.id), "project_id": str(project.id)})
+    return restriction
+
+
+def _require_in_force(restriction: QualityRestriction) -> None:
+    if not restriction.in_force_now:
+        raise Conflict("The restriction is no longer in force.",
+                       code="restriction-not-in-force", current_state=restriction.state.value)
+
+
+# --- the managers' side --------------------------------------------------------------
+
+
+def list_for_project(session: Session, staff: User, project_id: uuid.UUID,
+                     page: PageRequest, *, trainer_id: uuid.UUID | None = None,
+                     in_force: bool | None = None) -> Page[QualityRestriction]:
+    access.get_project(session, staff, project_id)
+    stmt = select(QualityRestriction).where(QualityRestriction.project_id == project_id)
+    if trainer_id is not None:
+        stmt = stmt.where(QualityRestriction.trainer_id == trainer_id)
+    if in_force is not None:
+        condition = QualityRestriction.in_force(clock.now())
+        stmt = stmt.where(condition if in_force else ~condition)
+    return paginate(session, stmt, page, created_at=QualityRestriction.created_at,
+                    row_id=QualityRestriction.id)
+
+
+def get_for_staff(session: Session, staff: User, restriction_id: uuid.UUID
+                  ) -> QualityRestriction:
+    return _of_organisation(session, staff, restriction_id)
+
+
+def decide(session: Session, manager: User, restriction_id: uuid.UUID, *,
+           decision: Decision, reason: str, ends_at: datetime | None = None
+           ) -> QualityRestriction:
+    """Confirm, shorten (``ends_at``: a new end, still to come and before the current
+    one) or lift a restriction in force, with a written reason; the trainer is told."""
+    restriction = _of_organisation(session, manager, restriction_id, lock=True)
+    _require_in_force(restriction)
+    now = clock.now()
+    before = _before(restriction)
+    RESTRICTIONS.check(restriction.state, TARGETS[decision])
+    if decision is Decision.SHORTEN:
+        restriction.ends_at = _shorter_end(restriction, ends_at, now)
+    elif ends_at is not None:
+        raise Invalid("Only a shortened restriction takes a new end.",
+                      errors={"ends_at": [f"Not used when you {decision.value}."]})
+    if decision is Decision.LIFT:
+        restriction.closed_at = now
+    RESTRICTIONS.move(restriction, TARGETS[decision])
+    restriction.decision_reason, restriction.decided_by_id = reason, manager.id
+    restriction.decided_at = now
+    session.flush()
+    _audit(session, manager, restriction, "decided", before)
+    project = session.get_one(Project, restriction.project_id)
+    said = {Decision.CONFIRM: f"The restriction stands, {_until(restriction)}.",
+            Decision.SHORTEN: f"The restriction is shortened: it ends {_until(restriction)}.",
+            Decision.LIFT: "The restriction is lifted: you may claim tasks on the project "
+                           "again."}[decision]
+    _tell(session, restriction, "quality.decided", _title("A decision on your restriction",
+                                                           project),
+          f"{said} Reason: {reason}", decision=decision.value, reason=reason)
+    return restriction
+
+
+def _shorter_end(restriction: QualityRestriction, ends_at: datetime | None,
+                 now: datetime) -> datetime:
+    if ends_at is None:
+        raise Invalid("A shortened restriction needs its new end.",
+                      errors={"ends_at": ["Required to shorten."]})
+    ends_at = clock.as_utc(ends_at)
+    if ends_at <= now:
+        raise Invalid("The new end must be still to come; lift the restriction to end it "
+                      "now.", errors={"ends_at": ["Must be in the future."]})
+    if restriction.ends_at is not None and ends_at >= clock.as_utc(restriction.ends_at):
+        raise Invalid("The new end must come before the current one.", errors={
+            "ends_at": [f"Must be before {clock.as_utc(restriction.ends_at).isoformat()}."]})
+    return ends_at
+
+
+def _of_organisation(session: Session, staff: User, restriction_id: uuid.UUID, *,
+                     lock: bool = False) -> QualityRestriction:
+    restriction = _get(session, restriction_id, lock=lock)
+    project = session.get(Project, restriction.project_id) if restriction else None
+    if project is None or project.organisation_id != staff.organisation_id:
+        raise NotFound("No such quality restriction.")
+    assert restriction is not None
+    return restriction
+
+
+def _get(session: Session, restriction_id: uuid.UUID, *, lock: bool
+         ) -> QualityRestriction | None:
+    stmt = select(QualityRestriction).where(QualityRestriction.id == restriction_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(stmt).one_or_none()
