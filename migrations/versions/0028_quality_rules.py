@@ -5,8 +5,8 @@ the aggregate) and ``quality_restrictions`` each trainer a rule caught, with the
 the end, the appeal and the decision. At most one open restriction per rule and trainer
 (a partial unique index).
 
-Revision ID: 0026_qc
-Revises: 0025
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0026_qc"
-down_revision: str | None = "0025"
+revision: str = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
