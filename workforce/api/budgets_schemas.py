@@ -7,11 +7,16 @@ from marshmallow import Schema, fields, validate
 from workforce.api.schemas import MINOR_UNITS, UtcDateTime
 
 
+# The budget's column is a 32-bit integer, like every amount of the schema: 21,474,836.47
+# in a currency of two decimals.
+MAX_BUDGET = 2**31 - 1
+
+
 class BudgetSetSchema(Schema):
     amount = fields.Integer(required=True, allow_none=True, strict=True,
-                            validate=validate.Range(min=1, max=2**53), metadata={
-        **MINOR_UNITS, "description": "The budget in the project's currency, minor units; "
-        "null removes it."})
+                            validate=validate.Range(min=1, max=MAX_BUDGET), metadata={
+        **MINOR_UNITS, "description": "The budget in the project's currency, minor units "
+        f"(at most {MAX_BUDGET:,}); null removes it."})
 
 
 def _money(description: str, *, nullable: bool = False) -> fields.Integer:
