@@ -33,7 +33,7 @@ from workforce import clock
 from workforce.accounts import audit, tokens
 from workforce.accounts.models import SECOND_FACTOR_ROLES, RecoveryCode, TotpFactor, User
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from workforce.notifications.services import notify
+from workforce.notifications.services import notify, tell
 
 ISSUER = "workforce"
 RECOVERY_CODE_COUNT = 10
@@ -252,7 +252,5 @@ def remove_factor(session: Session, admin: User, user_id: uuid.UUID) -> None:
     tokens.revoke_all(session, user)
     audit.record(session, admin, "user.mfa_removed", object_type="user", object_id=user.id,
                  organisation_id=user.organisation_id, before=before, after=None)
-    notify(session, user.id, "account.mfa_removed", "Second factor removed",
-           f"{admin.display_name} removed your authenticator; enrol one again at your "
-           "next login.")
+    tell(session, user.id, "account.mfa_removed", {"admin": admin.display_name})
     session.flush()

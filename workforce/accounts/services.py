@@ -33,8 +33,15 @@ from workforce.accounts.passwords import (
 from workforce.accounts.validation import email_address, normalise_email
 from workforce.accounts.verification import MailLink, mark_verified, send_verification
 from workforce.errors import Conflict, Invalid, NotFound, Unauthenticated
+from workforce.i18n import locale_of
 from workforce.notifications.models import SECRET_PLACEHOLDER
-from workforce.notifications.services import notify, queue_email, withdraw_secret_emails
+from workforce.notifications.services import (
+    email_to,
+    email_user,
+    notify,
+    withdraw_secret_emails,
+)
+from workforce.notifications.texts import moment
 from workforce.pagination import Page, PageRequest, paginate
 
 # Where an invitation is accepted (the e-mail names it; the API serves it).
@@ -382,13 +389,10 @@ def request_password_reset(
     now = clock.now()
     session.add(PasswordReset(user_id=user.id, token_hash=digest, created_at=now,
                               expires_at=now + lifetime))
-    queue_email(
-        session, user.email, "Reset your workforce password",
-        "Someone asked to reset the password of your workforce account.\n\n"
-        f"Reset token: {SECRET_PLACEHOLDER}\n"
-        f"Send it with a new password to POST {base_url}/api/v1/auth/password-reset/confirm\n\n"
-        f"It works once, until {(now + lifetime).isoformat()}. "
-        "If it was not you, ignore this message.",
+    email_user(
+        session, user, "email.password_reset",
+        {"secret": SECRET_PLACEHOLDER, "url": f"{base_url}/api/v1/auth/password-reset/confirm",
+         "expires_at": moment(now + lifetime)},
         secret=raw, secret_expires_at=now + lifetime,
     )
 
@@ -498,13 +502,13 @@ def _issue(
     session.add(invitation)
     session.flush()
     organisation = get_own_organisation(session, admin)
-    queue_email(
-        session, invitation.email, f"You are invited to {organisation.name} on workforce",
-        f"{admin.display_name} invited you to join {organisation.name} as "
-        f"{invitation.role.value}.\n\n"
-        f"Invitation token: {SECRET_PLACEHOLDER}\n"
-        f"Accept it with POST {base_url}{ACCEPT_INVITATION_PATH} "
-        f"before {invitation.expires_at.isoformat()}.",
+    # The invitee has no account yet: the e-mail speaks the inviting admin's language.
+    email_to(
+        session, invitation.email, "email.invitation",
+        {"admin": admin.display_name, "organisation": organisation.name,
+         "role": invitation.role.value, "secret": SECRET_PLACEHOLDER,
+         "url": f"{base_url}{ACCEPT_INVITATION_PATH}", "expires_at": moment(invitation.expires_at)},
+        locale=locale_of(admin), zone=admin.timezone,
         secret=raw, secret_expires_at=invitation.expires_at,
     )
     return IssuedInvitation(invitation, raw)

@@ -21,7 +21,8 @@ from workforce.accounts import tokens
 from workforce.accounts.models import EmailVerification, User
 from workforce.errors import Conflict, Forbidden, Invalid
 from workforce.notifications.models import SECRET_PLACEHOLDER
-from workforce.notifications.services import notify, queue_email, withdraw_secret_emails
+from workforce.notifications.services import email_user, notify, withdraw_secret_emails
+from workforce.notifications.texts import moment
 
 CONFIRM_PATH = "/api/v1/auth/email-verification/confirm"
 RESEND_PATH = "/api/v1/me/email-verification"
@@ -67,14 +68,10 @@ def send_verification(session: Session, user: User, link: MailLink) -> EmailVeri
     verification = EmailVerification(user_id=user.id, token_hash=digest, created_at=now,
                                      expires_at=now + link.lifetime)
     session.add(verification)
-    queue_email(
-        session, user.email, "Verify your e-mail address for workforce",
-        f"Hello {user.display_name},\n\n"
-        "To apply to projects on workforce, show that this address is yours.\n\n"
-        f"Verification token: {SECRET_PLACEHOLDER}\n"
-        f"Send it to POST {link.base_url}{CONFIRM_PATH} "
-        f"before {verification.expires_at.isoformat()}.\n\n"
-        "If you did not sign up, ignore this message.",
+    email_user(
+        session, user, "email.verification",
+        {"name": user.display_name, "secret": SECRET_PLACEHOLDER,
+         "url": f"{link.base_url}{CONFIRM_PATH}", "expires_at": moment(verification.expires_at)},
         secret=raw, secret_expires_at=verification.expires_at,
     )
     session.flush()

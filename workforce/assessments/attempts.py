@@ -61,7 +61,8 @@ from workforce.billing.models import EarningEvent, EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications import texts
+from workforce.notifications.services import notify, tell
 from workforce.pagination import Page, PageRequest, paginate
 
 AUTO_GRADER = SystemActor("assessments")
@@ -784,9 +785,9 @@ def _pay_stipend(session: Session, attempt: Attempt, answered: int) -> None:
         source_type="attempt", source_id=attempt.id,
         description=f"Assessment stipend: {title} (attempt {number})",
     )
-    notify(
-        session, attempt.trainer_id, "earnings.stipend", f"A stipend of {money}",
-        f"You earned a stipend of {money} for attempt {number} at {title}.", data=data,
+    tell(
+        session, attempt.trainer_id, "earnings.stipend",
+        {"amount": texts.money(money), "attempt": number, "assessment": title}, data=data,
     )
 
 

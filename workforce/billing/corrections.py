@@ -35,7 +35,8 @@ from workforce.billing.models import (
 )
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money, check_currency
-from workforce.notifications.services import notify
+from workforce.notifications import texts
+from workforce.notifications.services import notify, tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import MembershipState, Project, ProjectMember
 
@@ -190,9 +191,9 @@ def create_bonus(
         after={**wanted, "idempotency_key": key, "organisation": organisation.name},
     )
     money = Money(amount, currency)
-    notify(
-        session, trainer.id, "earnings.bonus", f"A bonus of {money}",
-        f"{organisation.name} granted you a bonus of {money}: {reason}",
+    tell(
+        session, trainer.id, "earnings.bonus",
+        {"organisation": organisation.name, "amount": texts.money(money), "reason": reason},
         {"bonus_id": str(bonus.id), "amount": amount, "currency": currency},
     )
     return bonus, True

@@ -36,7 +36,8 @@ from workforce.assessments.models import Qualification
 from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications.services import notify, tell
+from workforce.notifications.texts import moment, money
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, declared_use, events, lifecycle
 from workforce.projects.models import (
@@ -746,20 +747,17 @@ def clear_underpriced_if_met(
 def _announce_rate(
     session: Session, project: Project, rate: ProjectRate, previous: ProjectRate | None
 ) -> None:
-    unit = "an hour" if project.pay_model is PayModel.HOURLY else "a task"
     new = Money(rate.amount, rate.currency)
-    was = f" (was {Money(previous.amount, previous.currency)})" if previous else ""
-    body = (
-        f"From {rate.effective_from.isoformat()}, {project.name} pays {new} {unit}{was}. "
-        f"Reason: {rate.reason} Work done before then is paid at the rate in force when "
-        "it was done."
-    )
-    announce(
-        session, project, "project.rate_changed", "Pay rate changed", body,
-        data={"amount": rate.amount, "currency": rate.currency, "number": rate.number,
-              "previous_amount": previous.amount if previous else None,
-              "effective_from": rate.effective_from.isoformat()},
-    )
+    was = Money(previous.amount, previous.currency) if previous else None
+    for trainer_id in active_member_ids(session, project.id):
+        tell(session, trainer_id, "project.rate_changed", {
+            "project": project.name, "rate": money(new), "previous_rate": money(was),
+            "hourly": project.pay_model is PayModel.HOURLY, "reason": rate.reason,
+            "effective_from": moment(rate.effective_from),
+        }, data={"project_id": str(project.id), "amount": rate.amount,
+                 "currency": rate.currency, "number": rate.number,
+                 "previous_amount": previous.amount if previous else None,
+                 "effective_from": rate.effective_from.isoformat()})
 
 
 def list_rates(

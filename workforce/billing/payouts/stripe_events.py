@@ -31,7 +31,8 @@ from workforce.billing.payouts.lifecycle import ITEMS
 from workforce.billing.payouts.outcomes import complete_if_done, record_paid
 from workforce.billing.payouts.queries import locked_item_where
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications.services import notify, tell
+from workforce.notifications.texts import money
 
 
 def item_paid_by(session: Session, transfer: Transfer) -> PayoutItem | None:
@@ -159,25 +160,23 @@ def handle_connected_payout(
         return False
     amount = payout.get("amount")
     currency = str(payout.get("currency") or "").upper()
-    try:
-        what = str(Money(int(amount), currency)) if amount is not None else "Your payout"
-    except (TypeError, ValueError):
-        what = "Your payout"
     data = {"stripe_payout_id": payout.get("id"), "amount": amount, "currency": currency}
+    params = {"amount": money(_money_of(amount, currency))}
     if paid:
-        notify(
-            session, payout_account.trainer_id, "payout.arrived", f"{what} paid to your bank",
-            f"Stripe paid {what} out to your bank account.", data,
-        )
+        tell(session, payout_account.trainer_id, "payout.arrived", params, data)
         return True
     reason = payout.get("failure_message") or payout.get("failure_code") or "no reason given"
-    notify(
-        session, payout_account.trainer_id, "payout.bank_failed",
-        "Stripe could not pay your bank",
-        f"Stripe could not pay {what} to your bank: {reason}. Update your bank details in "
-        "Stripe; the money stays in your Stripe balance meanwhile.", {**data, "reason": reason},
-    )
+    tell(session, payout_account.trainer_id, "payout.bank_failed",
+         {**params, "reason": reason}, {**data, "reason": reason})
     return True
+
+
+def _money_of(amount: Any, currency: str) -> Money | None:
+    """The amount Stripe reported, if it is one."""
+    try:
+        return Money(int(amount), currency) if amount is not None else None
+    except (TypeError, ValueError):
+        return None
 
 # --- the handlers (``billing.webhooks.Handler``) -----------------------------------------
 
