@@ -123,16 +123,19 @@ class EmailPreference:
 
 def wants_email(session: Session, user: User, kind: str) -> bool:
     notice = NOTICES[kind]
+    if not notice.email:
+        return False
     return notice.email_required or session.get(EmailOptOut, (user.id, kind)) is None
 
 
 def email_preferences(session: Session, user: User) -> list[EmailPreference]:
-    """Every kind of notice that reaches the inbox, and whether it is e-mailed to ``user``."""
+    """Every kind of notice that reaches the inbox and is e-mailed too, and whether it is
+    e-mailed to ``user``."""
     off = set(session.scalars(select(EmailOptOut.kind).where(EmailOptOut.user_id == user.id)))
     return [
         EmailPreference(n.kind, n.topic, n.email_required or n.kind not in off,
                         n.email_required)
-        for n in sorted(NOTICES.values(), key=lambda n: n.kind) if n.in_app
+        for n in sorted(NOTICES.values(), key=lambda n: n.kind) if n.in_app and n.email
     ]
 
 
@@ -144,8 +147,8 @@ def set_email_preferences(
     errors: dict[str, list[str]] = {}
     for kind, wanted in email.items():
         notice = NOTICES.get(kind)
-        if notice is None or not notice.in_app:
-            errors[f"email.{kind}"] = ["No such kind of notice."]
+        if notice is None or not (notice.in_app and notice.email):
+            errors[f"email.{kind}"] = ["No such kind of e-mailed notice."]
         elif not wanted and notice.email_required:
             errors[f"email.{kind}"] = [
                 f"E-mails about {notice.topic.value} cannot be turned off."]

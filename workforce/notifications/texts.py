@@ -60,7 +60,7 @@ class Notice:
     title: tuple[Part, ...]
     body: tuple[Part, ...]
     in_app: bool = True  # False: an e-mail only (a one-time link)
-    email: bool = True
+    email: bool = True  # False: in the inbox only (every task review would flood e-mail)
 
     @property
     def email_required(self) -> bool:
@@ -160,6 +160,46 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("You may leave the project without penalty (your memberships, leave); work you "
           "submitted is still reviewed and paid. A departure before %(leave_until)s is "
           "recorded as caused by this change."),
+    ),
+    # --- reviews: in the inbox only -----------------------------------------------------------
+    _notice(
+        "task.approved", Topic.WORK, T("Task approved"),
+        Part(T("Your answer to task %(task)s on %(project)s was approved."), "!auto"),
+        Part(T("Your answer to task %(task)s on %(project)s was approved automatically: "
+               "nobody reviewed it within %(days)s days."), "auto"),
+        Part(T("You earned %(earned)s."), "earned"),
+        Part(T("Feedback: %(feedback)s"), "feedback"),
+        email=False,
+    ),
+    _notice(
+        "task.rejected", Topic.WORK, T("Task rejected"),
+        T("Your answer to task %(task)s on %(project)s was rejected (%(category)s): "
+          "%(message)s"),
+        T("You may appeal once."),
+        email=False,
+    ),
+    _notice(
+        "task.revision_requested", Topic.WORK, T("Revision requested"),
+        T("Please revise your answer to task %(task)s on %(project)s: %(message)s"),
+        T("Resubmit within %(days)s days."),
+        email=False,
+    ),
+    _notice(
+        "task.revision_expired", Topic.WORK, T("Revision expired"),
+        T("The revision asked for on task %(task)s on %(project)s was not sent within "
+          "%(days)s days; the task went back to the pool."),
+        email=False,
+    ),
+    _notice(
+        "task.appeal_overturned", Topic.WORK, T("Appeal accepted"),
+        T("Your appeal on task %(task)s on %(project)s was accepted: %(note)s"),
+        Part(T("You earned %(earned)s."), "earned"),
+        email=False,
+    ),
+    _notice(
+        "task.appeal_upheld", Topic.WORK, T("Appeal declined"),
+        T("The rejection of your answer to task %(task)s on %(project)s stands: %(note)s"),
+        email=False,
     ),
     # --- money ------------------------------------------------------------------------------
     _notice(
