@@ -201,6 +201,34 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("The rejection of your answer to task %(task)s on %(project)s stands: %(note)s"),
         email=False,
     ),
+    # --- time and sessions: in the inbox only ----------------------------------------------
+    _notice(
+        "timesheet.approved", Topic.MONEY,
+        (Part(T("Timesheet approved"), "!adjusted"),
+         Part(T("Timesheet adjusted and approved"), "adjusted")),
+        T("Your timesheet for the week of %(week_start)s on %(project)s was approved: "
+          "%(approved)s, %(amount)s."),
+        Part(T("%(logged)s were logged; the reason for the adjustment: %(reason)s"),
+             "adjusted"),
+        email=False,
+    ),
+    _notice(
+        "session.closed", Topic.WORK, T("Work session closed"),
+        Part(T("Your work session on %(project)s was closed at %(ended_at)s: the %(cap)s cap "
+               "was reached."), "cap"),
+        Part(T("Your work session on %(project)s was closed at %(ended_at)s: an exposure "
+               "limit was reached (%(limit)s)."), "limit"),
+        Part(T("Your work session on %(project)s was closed at %(ended_at)s: no heartbeat "
+               "came for %(minutes)s minutes."), "idle"),
+        T("It counts up to that moment."),
+        email=False,
+    ),
+    _notice(
+        "session.exposure_limit", Topic.WORK, T("Work session stopped"),
+        T("Your work session on %(project)s was stopped at %(ended_at)s: %(limit)s"),
+        T("It counts, and is paid, up to that moment. It is open again from %(resets_at)s."),
+        email=False,
+    ),
     # --- money ------------------------------------------------------------------------------
     _notice(
         "project.rate_changed", Topic.MONEY, T("Pay rate changed: %(project)s"),
