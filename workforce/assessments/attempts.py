@@ -62,7 +62,7 @@ from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.money import Money
 from workforce.notifications import texts
-from workforce.notifications.services import notify, tell
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 
 AUTO_GRADER = SystemActor("assessments")
@@ -772,10 +772,10 @@ def _pay_stipend(session: Session, attempt: Attempt, answered: int) -> None:
     data = {"attempt_id": str(attempt.id), "amount": money.amount,
             "currency": money.currency, "answered": answered, "min_answers": needed}
     if answered < needed:
-        notify(
-            session, attempt.trainer_id, "earnings.stipend_withheld", f"No stipend: {title}",
-            f"Attempt {number} at {title} closed with {_questions(answered)} answered; the "
-            f"stipend of {money} needs at least {needed}, so nothing was paid for it.",
+        tell(
+            session, attempt.trainer_id, "earnings.stipend_withheld",
+            {"assessment": title, "attempt": number, "answered": answered,
+             "amount": texts.money(money), "needed": needed},
             data=data,
         )
         return
@@ -792,12 +792,9 @@ def _pay_stipend(session: Session, attempt: Attempt, answered: int) -> None:
 
 
 def _tell_awaiting(session: Session, attempt: Attempt) -> None:
-    submitted = attempt.close_reason is CloseReason.SUBMITTED
-    how = "submitted" if submitted else "closed at its time limit"
-    notify(
+    tell(
         session, attempt.trainer_id, "attempt.awaiting_grading",
-        f"Attempt received: {attempt.assessment.title}",
-        f"Your attempt was {how}. Your written answers are being graded; "
-        "you will be told your result.",
+        {"assessment": attempt.assessment.title,
+         "submitted": attempt.close_reason is CloseReason.SUBMITTED},
         data={"attempt_id": str(attempt.id)},
     )

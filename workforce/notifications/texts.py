@@ -161,6 +161,35 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
           "submitted is still reviewed and paid. A departure before %(leave_until)s is "
           "recorded as caused by this change."),
     ),
+    # --- assessments and qualifications ---------------------------------------------------------
+    _notice(
+        "attempt.awaiting_grading", Topic.WORK, T("Attempt received: %(assessment)s"),
+        Part(T("Your attempt was submitted."), "submitted"),
+        Part(T("Your attempt was closed at its time limit."), "!submitted"),
+        T("Your written answers are being graded; you will be told your result."),
+        email=False,
+    ),
+    _notice(
+        "attempt.graded", Topic.WORK, T("Your result: %(assessment)s"),
+        T("You scored %(score)s (%(points)s of %(max_points)s points; pass mark "
+          "%(pass_mark)s)."),
+        Part(T("You passed."), "passed"),
+        Part(T("You did not reach the pass mark this time."), "!passed"),
+        email=False,
+    ),
+    _notice(
+        "qualification.granted", Topic.WORK, T("Qualification granted: %(qualification)s"),
+        Part(T("You passed %(assessment)s and hold the qualification %(qualification)s."),
+             "assessment"),
+        Part(T("Your qualification %(qualification)s was granted. Reason: %(reason)s"),
+             "!assessment"),
+        Part(T("It is valid until %(expires_at)s."), "expires_at"),
+        email=False,
+    ),
+    _notice(
+        "qualification.revoked", Topic.ACCESS, T("Qualification revoked: %(qualification)s"),
+        T("Your qualification %(qualification)s was revoked. Reason: %(reason)s"),
+    ),
     # --- reviews: in the inbox only -----------------------------------------------------------
     _notice(
         "task.approved", Topic.WORK, T("Task approved"),
@@ -243,6 +272,20 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("You earned a stipend of %(amount)s for attempt %(attempt)s at %(assessment)s."),
     ),
     _notice(
+        "earnings.adjustment", Topic.MONEY, T("An adjustment of %(amount)s"),
+        T("%(organisation)s adjusted your earnings by %(amount)s. Reason: %(reason)s"),
+    ),
+    _notice(
+        "earnings.reversal", Topic.MONEY, T("An entry was reversed"),
+        T("This entry of your earnings was reversed: %(entry)s. Reason: %(reason)s"),
+    ),
+    _notice(
+        "earnings.stipend_withheld", Topic.MONEY, T("No stipend: %(assessment)s"),
+        T("Attempt %(attempt)s at %(assessment)s closed with %(answered)s questions "
+          "answered; the stipend of %(amount)s needs at least %(needed)s, so nothing was "
+          "paid for it."),
+    ),
+    _notice(
         "earnings.bonus", Topic.MONEY, T("A bonus of %(amount)s"),
         T("%(organisation)s granted you a bonus of %(amount)s. Reason: %(reason)s"),
     ),
@@ -266,6 +309,12 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("Your payout of %(amount)s could not be sent: %(reason)s"),
         T("The money is back in your payable balance and goes out with the next payout "
           "once the problem is fixed."),
+    ),
+    _notice(
+        "payout.reversed", Topic.MONEY, T("Payout of %(amount)s reversed"),
+        Part(T("Stripe reversed %(part)s of your payout of %(amount)s."), "part"),
+        Part(T("Stripe reversed the whole of your payout of %(amount)s."), "!part"),
+        T("That money is back in your payable balance and goes out with the next payout."),
     ),
     _notice(
         "payout.arrived", Topic.MONEY, T("Payout paid to your bank"),
