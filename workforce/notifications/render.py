@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from babel.dates import format_skeleton
 from babel.support import NullTranslations
 from markupsafe import Markup
 
@@ -79,5 +80,7 @@ def _format(value: Any, locale: str, zone: str) -> Any:
             return format_datetime(datetime.fromisoformat(raw), zone, locale=locale)
         if tag == "$day":
             return format_date(date.fromisoformat(raw), locale=locale)
+        if tag == "$month":
+            return format_skeleton("yMMMM", date.fromisoformat(raw), locale=babel_id(locale))
     return "" if value is None else value
 

@@ -89,6 +89,11 @@ def day(value: date | None) -> dict[str, Any] | None:
     return None if value is None else {"$day": value.isoformat()}
 
 
+def month(value: date | None) -> dict[str, Any] | None:
+    """The month ``value`` falls in (``March 2025``, ``2025年3月``)."""
+    return None if value is None else {"$month": value.isoformat()}
+
+
 RESTRICTED = T("While restricted you may finish work you hold, but not claim tasks, apply, "
                "join projects or start sessions in this organisation.")
 DEACTIVATED = T("While deactivated you cannot work in this organisation: tasks you hold are "
@@ -328,6 +333,32 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         Part(T("Stripe could not pay your payout to your bank: %(reason)s"), "!amount"),
         T("Update your bank details in Stripe; the money stays in your Stripe balance "
           "meanwhile."),
+    ),
+    _notice(
+        "wellbeing.counselling_allowance", Topic.MONEY, T("Counselling allowance: %(amount)s"),
+        T("%(organisation)s added %(amount)s to your earnings for %(month)s, in which you "
+          "did more than %(hours)s hours of sensitive work for it: towards counselling or "
+          "whatever support helps you."),
+        T("Reviewing disturbing material affects everyone; you can also reach the "
+          "organisation's support resources from any flag."),
+    ),
+    _notice(
+        "payout_account.changed", Topic.MONEY, T("Your payout details changed"),
+        T("Your payout details were changed on %(changed_at)s. For your safety, payouts "
+          "are held until %(hold_until)s."),
+        T("If you did not make this change, contact support and change your password now."),
+    ),
+    _notice(
+        "payout_account.readiness", Topic.MONEY,
+        (Part(T("Your payout account is ready"), "ready"),
+         Part(T("Your payout account needs attention"), "!ready")),
+        Part(T("Stripe has verified your payout account; you will be paid in the next run."),
+             "ready"),
+        Part(T("Stripe needs more details before you can be paid: %(due)s. Open your payout "
+               "settings."), "due"),
+        Part(T("Stripe needs more details before you can be paid. Open your payout "
+               "settings."), "unsaid"),
+        email=False,
     ),
     # --- the trainer's standing: access -------------------------------------------------
     _notice(
