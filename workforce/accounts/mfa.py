@@ -33,7 +33,7 @@ from workforce import clock
 from workforce.accounts import audit, tokens
 from workforce.accounts.models import SECOND_FACTOR_ROLES, RecoveryCode, TotpFactor, User
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from workforce.notifications.services import notify, tell
+from workforce.notifications.services import tell
 
 ISSUER = "workforce"
 RECOVERY_CODE_COUNT = 10
@@ -126,9 +126,7 @@ def confirm_enrolment(session: Session, user: User, code: str) -> list[str]:
     factor.confirmed_at = clock.now()
     audit.record(session, user, "user.mfa_enrolled", object_type="user", object_id=user.id,
                  organisation_id=user.organisation_id)
-    notify(session, user.id, "account.mfa_enrolled", "Second factor enrolled",
-           "Your account now asks for a code from your authenticator app at login. "
-           "Keep your recovery codes somewhere safe.")
+    tell(session, user.id, "account.mfa_enrolled", {})
     return _new_recovery_codes(session, user)
 
 
@@ -198,9 +196,7 @@ def _use_recovery_code(session: Session, user: User, code: str) -> None:
         raise Unauthenticated("The recovery code is wrong or was used already.",
                               code="invalid-recovery-code")
     left = status(session, user).recovery_codes_left
-    notify(session, user.id, "account.recovery_code_used", "A recovery code was used",
-           f"Someone signed in to your account with a recovery code; {left} are left. "
-           "If it was not you, tell your administrator at once.")
+    tell(session, user.id, "account.recovery_code_used", {"left": left})
 
 
 def _accept_code(session: Session, factor: TotpFactor, code: str) -> bool:

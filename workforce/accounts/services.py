@@ -38,7 +38,7 @@ from workforce.notifications.models import SECRET_PLACEHOLDER
 from workforce.notifications.services import (
     email_to,
     email_user,
-    notify,
+    tell,
     withdraw_secret_emails,
 )
 from workforce.notifications.texts import moment
@@ -184,11 +184,7 @@ def sign_up_trainer(
         session, email=email, password=password, role=Role.TRAINER, profile=profile,
         organisation_id=None,
     )
-    notify(
-        session, user.id, "account.welcome", "Welcome to workforce",
-        "Verify your e-mail address (we sent you a token), then take an onboarding "
-        "assessment to qualify for your first project.",
-    )
+    tell(session, user.id, "account.welcome", {})
     if verification is not None:
         send_verification(session, user, verification)
     return user
@@ -280,12 +276,9 @@ def update_staff_user(
         session, admin, "user.access_changed", object_type="user", object_id=user.id,
         organisation_id=user.organisation_id, before=before, after=after,
     )
-    notify(
-        session, user.id, "account.access_changed", "Your access changed",
-        f"Your role is now {user.role.value}"
-        + ("" if user.is_active else " and your account is deactivated") + ".",
-        data={"before": before, "after": after},
-    )
+    tell(session, user.id, "account.access_changed",
+         {"role": user.role.value, "deactivated": not user.is_active},
+         data={"before": before, "after": after})
     session.flush()
     return user
 
@@ -373,8 +366,7 @@ def _set_password(session: Session, user: User, password: str, *, field: str) ->
         .values(used_at=user.password_changed_at)
         .execution_options(synchronize_session="fetch")
     )
-    notify(session, user.id, "account.password_changed", "Your password was changed",
-           "If this was not you, reset your password now and tell your administrator.")
+    tell(session, user.id, "account.password_changed", {})
     session.flush()
 
 
@@ -576,8 +568,8 @@ def accept_invitation(session: Session, raw_token: str, *, password: str, profil
         organisation_id=invitation.organisation_id,
         after={"role": user.role, "email": user.email, "invitation_id": invitation.id},
     )
-    notify(session, invitation.invited_by_id, "invitation.accepted", "Invitation accepted",
-           f"{user.display_name} joined as {user.role.value}.")
+    tell(session, invitation.invited_by_id, "invitation.accepted",
+         {"name": user.display_name, "role": user.role.value})
     session.flush()
     return user
 

@@ -21,7 +21,7 @@ from workforce.accounts import tokens
 from workforce.accounts.models import EmailVerification, User
 from workforce.errors import Conflict, Forbidden, Invalid
 from workforce.notifications.models import SECRET_PLACEHOLDER
-from workforce.notifications.services import email_user, notify, withdraw_secret_emails
+from workforce.notifications.services import email_user, tell, withdraw_secret_emails
 from workforce.notifications.texts import moment
 
 CONFIRM_PATH = "/api/v1/auth/email-verification/confirm"
@@ -114,7 +114,6 @@ def verify_email(session: Session, raw_token: str) -> User:
     verification.used_at = now
     user = session.get_one(User, verification.user_id)
     mark_verified(user)
-    notify(session, user.id, "account.email_verified", "E-mail address verified",
-           "You can now apply to projects.")
+    tell(session, user.id, "account.email_verified", {})
     session.flush()
     return user

@@ -420,6 +420,44 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("Money you earned is always paid out."),
     ),
     _notice(
+        "account.access_changed", Topic.ACCESS, T("Your access changed"),
+        Part(T("Your role is now %(role)s."), "!deactivated"),
+        Part(T("Your role is now %(role)s and your account is deactivated."), "deactivated"),
+    ),
+    _notice(
+        "account.welcome", Topic.SECURITY, T("Welcome to workforce"),
+        T("Verify your e-mail address (we sent you a token), then take an onboarding "
+          "assessment to qualify for your first project."),
+        email=False,
+    ),
+    _notice(
+        "account.email_verified", Topic.SECURITY, T("E-mail address verified"),
+        T("You can now apply to projects."),
+        email=False,
+    ),
+    _notice(
+        "account.password_changed", Topic.SECURITY, T("Your password was changed"),
+        T("If this was not you, reset your password now and tell your administrator."),
+        email=False,
+    ),
+    _notice(
+        "account.mfa_enrolled", Topic.SECURITY, T("Second factor enrolled"),
+        T("Your account now asks for a code from your authenticator app at login. Keep "
+          "your recovery codes somewhere safe."),
+        email=False,
+    ),
+    _notice(
+        "account.recovery_code_used", Topic.SECURITY, T("A recovery code was used"),
+        T("Someone signed in to your account with a recovery code; %(left)s are left. If "
+          "it was not you, tell your administrator at once."),
+        email=False,
+    ),
+    _notice(
+        "invitation.accepted", Topic.WORK, T("Invitation accepted"),
+        T("%(name)s joined as %(role)s."),
+        email=False,
+    ),
+    _notice(
         "account.mfa_removed", Topic.ACCESS, T("Second factor removed"),
         T("%(admin)s removed your authenticator; enrol one again at your next login."),
     ),
