@@ -282,7 +282,7 @@ def test_bonus_and_payouts_sent_and_failed_are_emailed(
 
 
 @pytest.mark.parametrize("kind", sorted(k for k, n in NOTICES.items()
-                                        if n.in_app and n.topic in REQUIRED_TOPICS))
+                                        if n.in_app and n.email and n.email_required))
 def test_money_and_access_emails_go_out_for_every_kind(
     session: Session, mail: MemorySender, kind: str,
 ) -> None:
@@ -340,7 +340,7 @@ def test_emails_about_money_and_access_cannot_be_turned_off(
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(choices=st.dictionaries(st.sampled_from(sorted(k for k, n in NOTICES.items()
-                                                      if n.in_app)), st.booleans()))
+                                                      if n.in_app and n.email)), st.booleans()))
 def test_preferences_never_silence_money_or_access(session: Session, choices: dict) -> None:
     user = StaffFactory()
     allowed = {k: v for k, v in choices.items() if not NOTICES[k].email_required}
