@@ -28,7 +28,7 @@ from workforce.notifications import services as notifications
 from workforce.notifications.models import Notification
 from workforce.notifications.render import render
 from workforce.notifications.senders import Email, MemorySender
-from workforce.notifications.texts import NOTICES, REQUIRED_TOPICS, moment, money
+from workforce.notifications.texts import NOTICES, moment, money
 from workforce.projects.models import Project
 
 API = "/api/v1"
