@@ -8,7 +8,7 @@ CONSTRAINTS := constraints.txt
 
 export WORKFORCE_ENV ?= development
 
-.PHONY: run test lint install clean fuzz soak bench constraints
+.PHONY: run test lint install clean fuzz soak bench constraints i18n
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ lint: $(STAMP)
 constraints: $(STAMP)
 	$(BIN)/uv pip compile --quiet --universal --all-extras --upgrade \
 		--custom-compile-command "make constraints" pyproject.toml -o $(CONSTRAINTS)
+
+# Texts marked for translation, extracted from the source (babel.cfg) into every
+# catalog of every domain (workforce/translations/*/LC_MESSAGES/*.po): new texts arrive
+# untranslated (the catalog test fails until they are translated), gone ones leave.
+i18n: $(STAMP)
+	$(BIN)/python -m workforce.i18n update
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

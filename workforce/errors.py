@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from workforce.i18n import lazy_gettext
+
 
 class DomainError(Exception):
     """Base of every error a service raises on purpose.
 
     ``code`` is a stable machine-readable slug (it becomes the problem ``type``),
     ``detail`` a sentence for people, ``extra`` more members for the problem body.
+    ``title`` and ``detail`` are translated (``workforce.i18n``): raise with
+    ``_("...")``, and a subclass's ``title`` is a ``lazy_gettext``; the slugs never are.
     """
 
     code = "domain-error"
-    title = "Request cannot be completed"
+    title = lazy_gettext("Request cannot be completed")
 
     def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -26,29 +30,29 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     code = "not-found"
-    title = "Not found"
+    title = lazy_gettext("Not found")
 
 
 class Forbidden(DomainError):
     code = "forbidden"
-    title = "Forbidden"
+    title = lazy_gettext("Forbidden")
 
 
 class Unauthenticated(DomainError):
     code = "unauthenticated"
-    title = "Authentication required"
+    title = lazy_gettext("Authentication required")
 
 
 class Conflict(DomainError):
     code = "conflict"
-    title = "Conflict"
+    title = lazy_gettext("Conflict")
 
 
 class Invalid(DomainError):
     """Input that is well-formed but breaks a rule; ``errors`` maps field to messages."""
 
     code = "validation-error"
-    title = "Validation failed"
+    title = lazy_gettext("Validation failed")
 
     def __init__(
         self, detail: str, *, errors: Mapping[str, list[str]] | None = None, **extra: Any
@@ -61,4 +65,4 @@ class IllegalTransition(Conflict):
     """A lifecycle was asked to move from a state that does not allow it."""
 
     code = "illegal-transition"
-    title = "Illegal state transition"
+    title = lazy_gettext("Illegal state transition")

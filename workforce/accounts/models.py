@@ -104,6 +104,9 @@ class User(IdMixin, TimestampMixin, Base):
     country: Mapped[str | None] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     languages: Mapped[list[str]] = mapped_column(json_type(), default=list)
+    # The shipped locale (BCP 47, workforce.i18n.LOCALES) the service speaks to them in;
+    # None: their request's Accept-Language, and English when they are not the one asking.
+    locale: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(default=True)
     # The account an API key acts through (integrations/keys.py): never a person, never
     # active (so it can neither log in nor be told anything), never in staff lists.

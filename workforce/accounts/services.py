@@ -54,6 +54,7 @@ class Profile:
     country: str | None = None
     timezone: str = "UTC"
     languages: tuple[str, ...] = ()
+    locale: str | None = None
 
 
 # --- organisations -------------------------------------------------------------------
@@ -162,6 +163,7 @@ def _new_user(
         country=profile.country,
         timezone=profile.timezone,
         languages=list(profile.languages),
+        locale=profile.locale,
         password_changed_at=clock.now(),
     )
     session.add(user)
@@ -216,7 +218,7 @@ def create_staff_user(
 
 
 def update_profile(session: Session, user: User, **changes: object) -> User:
-    for name in ("display_name", "country", "timezone", "languages"):
+    for name in ("display_name", "country", "timezone", "languages", "locale"):
         if name in changes:
             setattr(user, name, changes[name])
     session.flush()

@@ -24,6 +24,7 @@ from workforce.api import (
     guards,
     health,
     hourly,
+    languages,
     me,
     organisation,
     payout_accounts,
@@ -118,6 +119,7 @@ def docs_asset(filename: str):
 
 
 def init_app(app: Flask) -> None:
+    languages.init_app(app)
     uow.init_app(app)
     guards.init_app(app)
     ratelimit.limiter.init_app(app)

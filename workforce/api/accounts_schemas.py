@@ -15,6 +15,7 @@ from workforce.api.schemas import (
     TimeZone,
     UtcDateTime,
     languages_field,
+    locale_field,
     password_field,
 )
 
@@ -32,6 +33,8 @@ class SignUpSchema(Schema):
     country = Country(required=True, metadata={"example": "HK"})
     timezone = TimeZone(required=True, metadata={"example": "Asia/Hong_Kong"})
     languages = languages_field(required=True)
+    locale = locale_field(metadata={"description": "The language the service speaks to "
+                          "the trainer in; without it, the request's Accept-Language."})
 
 
 class LoginSchema(Schema):
@@ -55,6 +58,7 @@ class UserSchema(Schema):
     country = fields.String(allow_none=True)
     timezone = fields.String()
     languages = fields.List(fields.String())
+    locale = locale_field(allow_none=True)
     is_active = fields.Boolean(dump_only=True)
     email_verified_at = UtcDateTime(allow_none=True, dump_only=True, metadata={
         "description": "When the address was verified; a trainer without it may not apply "
@@ -78,6 +82,7 @@ class ProfileUpdateSchema(Schema):
     country = Country(allow_none=True)
     timezone = TimeZone()
     languages = languages_field()
+    locale = locale_field(allow_none=True)
 
 
 class PasswordChangeSchema(Schema):
@@ -101,6 +106,8 @@ class InvitationAcceptSchema(Schema):
     country = Country(allow_none=True)
     timezone = TimeZone(load_default="UTC")
     languages = languages_field(load_default=list)
+    locale = locale_field(metadata={"description": "The language the service speaks to "
+                          "the new user in; without it, the request's Accept-Language."})
 
 
 class InvitationCreateSchema(Schema):

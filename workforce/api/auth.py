@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 
+from workforce import i18n
 from workforce.accounts import mfa, services, tokens
 from workforce.accounts.services import Profile
 from workforce.api import ratelimit
@@ -35,6 +36,7 @@ def _profile(args: dict) -> Profile:
         country=args.get("country"),
         timezone=args.get("timezone") or "UTC",
         languages=tuple(args.get("languages") or ()),
+        locale=args.get("locale") or i18n.current_locale(),
     )
 
 

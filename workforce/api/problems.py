@@ -18,6 +18,7 @@ from workforce.errors import (
     NotFound,
     Unauthenticated,
 )
+from workforce.i18n import _, lazy_gettext
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,39 @@ _HTTP_SLUGS = {
 }
 
 
+# The title of each status the API answers with, translated; others keep their phrase.
+_HTTP_TITLES = {
+    400: lazy_gettext("Bad Request"),
+    401: lazy_gettext("Unauthorized"),
+    403: lazy_gettext("Forbidden"),
+    404: lazy_gettext("Not Found"),
+    405: lazy_gettext("Method Not Allowed"),
+    409: lazy_gettext("Conflict"),
+    413: lazy_gettext("Content Too Large"),
+    415: lazy_gettext("Unsupported Media Type"),
+    422: lazy_gettext("Unprocessable Content"),
+    429: lazy_gettext("Too Many Requests"),
+    500: lazy_gettext("Internal Server Error"),
+    502: lazy_gettext("Bad Gateway"),
+    503: lazy_gettext("Service Unavailable"),
+}
+# What werkzeug would say (in English) when nothing more specific was given.
+_HTTP_DETAILS = {
+    400: lazy_gettext("The request could not be understood."),
+    401: lazy_gettext("Sign in first: send an access token."),
+    403: lazy_gettext("You may not do this."),
+    404: lazy_gettext("There is nothing at this address."),
+    405: lazy_gettext("This address does not accept the request's method."),
+    413: lazy_gettext("The request body is too large."),
+    415: lazy_gettext("The request body's content type is not accepted here."),
+}
+
+
+def title_of(status: int) -> str:
+    title = _HTTP_TITLES.get(status)
+    return str(title) if title is not None else HTTPStatus(status).phrase
+
+
 def problem(
     status: int,
     detail: str,
@@ -60,9 +94,9 @@ def problem(
     slug = code or _HTTP_SLUGS.get(status, "error")
     body = {
         "type": TYPE_BASE + slug,
-        "title": title or HTTPStatus(status).phrase,
+        "title": str(title) if title else title_of(status),
         "status": status,
-        "detail": detail,
+        "detail": str(detail),
         **extra,
         "request_id": context.request_id.get(),
     }
@@ -86,7 +120,7 @@ def _extra_of(error: DomainError) -> dict[str, Any]:
 def members_of(error: DomainError) -> dict[str, Any]:
     """The problem members of a domain error, as one item of a bulk answer carries them
     (the answer itself, not the item, has the request id)."""
-    return {"type": TYPE_BASE + error.code, "title": error.title,
+    return {"type": TYPE_BASE + error.code, "title": str(error.title),
             "status": _status_of(error), "detail": error.detail, **_extra_of(error)}
 
 
@@ -101,14 +135,15 @@ def from_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     extra: dict[str, Any] = {}
     headers: dict[str, str] = {}
-    detail = error.description or HTTPStatus(status).description
+    detail = _detail_of(error, status)
     messages = (getattr(error, "data", None) or {}).get("messages")
     if status == 400 and messages:
-        detail = "The request body is not valid JSON."
+        detail = _("The request body is not valid JSON.")
         code = "malformed-json"
     elif status == 422 and messages:
         extra["errors"] = flatten_messages(messages)
-        detail = "The request has invalid fields: " + ", ".join(sorted(extra["errors"])) + "."
+        detail = _("The request has invalid fields: %(fields)s.",
+                   fields=", ".join(sorted(extra["errors"])))
         code = "validation-error"
     else:
         code = None
@@ -117,7 +152,7 @@ def from_http_exception(error: HTTPException) -> Response:
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 429:
-        detail = "Too many requests; try again later."
+        detail = _("Too many requests; try again later.")
     response = problem(status, detail, code=code, headers=headers, **extra)
     if (original := error.get_response()) is not None:
         for name in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
@@ -129,7 +164,16 @@ def from_http_exception(error: HTTPException) -> Response:
 
 def from_unexpected(error: Exception) -> Response:
     log.exception("unhandled error", exc_info=error)
-    return problem(500, "Something went wrong on our side; it has been logged.")
+    return problem(500, _("Something went wrong on our side; it has been logged."))
+
+
+def _detail_of(error: HTTPException, status: int) -> str:
+    """The exception's own description when the code gave one, else ours, translated."""
+    given = error.description
+    if given and given != type(error).description:
+        return given
+    generic = _HTTP_DETAILS.get(status)
+    return str(generic) if generic is not None else HTTPStatus(status).description
 
 
 def flatten_messages(messages: dict[str, Any]) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from workforce import calendar, clock, urls
+from workforce import calendar, clock, i18n, urls
 from workforce.accounts import passwords, validation
 from workforce.errors import Invalid
 from workforce.money import check_currency
@@ -178,6 +178,17 @@ class Languages(fields.List):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
         return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
+
+
+def locale_field(**kwargs: Any) -> fields.String:
+    """A shipped locale, the language the service speaks to the person in."""
+    metadata = {
+        "description": "The language of the service's texts to this person (problem "
+        "details, notifications, e-mails): one of the shipped locales, as BCP 47. Without "
+        "it: the request's Accept-Language, and English for what reaches them otherwise.",
+        "example": "zh-Hant-HK", **kwargs.pop("metadata", {})}
+    return fields.String(validate=validate.OneOf(list(i18n.LOCALES)), metadata=metadata,
+                         **kwargs)
 
 
 def languages_field(**kwargs: Any) -> fields.List:
