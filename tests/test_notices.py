@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 - the Chinese texts are meant to hold full-width punctuation
+
 """Notices that reach people (issue 19): stored as a kind and its parameters, put into
 words in the reader's language when read (in-app) or queued (e-mail, plain text and
 HTML); e-mailed for every event about money or access, and turned off only for others."""
@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from workforce.i18n import HONG_KONG, LOCALES, MAINLAND
 
 from tests.client import ApiClient, assert_problem
 from tests.factories import MemberFactory, ProjectFactory, StaffFactory, UserFactory
 from tests.payout_helpers import approved_run_by_api, finance_user, item_of, trainer_owed
 from workforce.accounts.models import User
+from workforce.i18n import HONG_KONG, LOCALES, MAINLAND
 from workforce.money import Money
 from workforce.notifications import services as notifications
 from workforce.notifications.models import Notification

@@ -55,7 +55,7 @@ def render(kind: str, params: dict[str, Any], locale: str | None, zone: str = "U
     """The notice of ``kind`` in ``locale`` (else English), its moments in ``zone``."""
     notice = NOTICES[kind]
     locale = locale if locale in LOCALES else DEFAULT_LOCALE
-    catalog = translations(babel_id(locale))
+    catalog = translations(locale)
     values = {name: _format(value, locale, zone) for name, value in params.items()}
     title = _join(_said(notice.title, params, catalog, values), locale)
     return Text(title, tuple(_said(notice.body, params, catalog, values)), locale)
