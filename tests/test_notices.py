@@ -6,6 +6,7 @@ HTML); e-mailed for every event about money or access, and turned off only for o
 from __future__ import annotations
 
 import email
+import email.policy
 import re
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -23,6 +25,7 @@ from tests.factories import MemberFactory, ProjectFactory, StaffFactory, UserFac
 from tests.payout_helpers import approved_run_by_api, finance_user, item_of, trainer_owed
 from workforce.accounts.models import User
 from workforce.i18n import HONG_KONG, LOCALES, MAINLAND
+from workforce.jobs import run_job
 from workforce.money import Money
 from workforce.notifications import services as notifications
 from workforce.notifications.models import Notification
@@ -48,10 +51,11 @@ def reader(locale: str | None, **fields: Any) -> User:
 
 
 def staffed(*trainers: User, **fields: Any) -> tuple[Project, User]:
-    project = ProjectFactory(name="粵語錄音", **fields)
+    manager = StaffFactory()
+    project = ProjectFactory(name="粵語錄音", manager=manager, **fields)
     for trainer in trainers:
         MemberFactory(project=project, trainer=trainer)
-    return project, project.created_by
+    return project, manager
 
 
 def mails_to(mail: MemorySender, user: User) -> list[Email]:
@@ -186,7 +190,7 @@ def test_an_email_in_each_language_has_a_plain_and_an_html_part(
         [sent] = mails_to(mail, user)
         assert sent.subject == subjects[locale]
         message = email.message_from_bytes(bytes(sent.message("workforce@example.org")),
-                                           _class=EmailMessage)
+                                           _class=EmailMessage, policy=email.policy.default)
         assert message.get_content_type() == "multipart/alternative"
         plain = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
@@ -211,7 +215,7 @@ def test_one_time_link_emails_are_translated_and_keep_their_secret_apart(
 
 
 def test_suspension_announced_with_its_date_and_kill_fee_then_applied(
-    client: ApiClient, session: Session, mail: MemorySender,
+    app: Flask, client: ApiClient, session: Session, mail: MemorySender,
 ) -> None:
     trainer = reader(MAINLAND)
     project, manager = staffed(trainer)
@@ -225,7 +229,8 @@ def test_suspension_announced_with_its_date_and_kill_fee_then_applied(
     assert "终止补偿金 US$0.00" in sent.body  # nothing earned in the 14 days before
 
     with time_machine.travel(T0 + 2 * DAY, tick=False):
-        client.get(f"{API}/projects/{project.id}", as_user=manager)  # applies it
+        assert run_job("projects.apply_due_suspensions", app.extensions["workforce"]) == (
+            "suspensions applied: 1")
     applied = [m for m in mails_to(mail, trainer) if m.subject == "粵語錄音 已中止"]
     assert len(applied) == 1 and "已提交的工作仍会得到审核并支付报酬" in applied[0].body
 
@@ -284,7 +289,7 @@ def test_bonus_and_payouts_sent_and_failed_are_emailed(
 @pytest.mark.parametrize("kind", sorted(k for k, n in NOTICES.items()
                                         if n.in_app and n.email and n.email_required))
 def test_money_and_access_emails_go_out_for_every_kind(
-    session: Session, mail: MemorySender, kind: str,
+    app: Flask, session: Session, mail: MemorySender, kind: str,
 ) -> None:
     """The registry's side of every kind the services send (the quality rules' kind
     included, which another module raises)."""
@@ -292,6 +297,7 @@ def test_money_and_access_emails_go_out_for_every_kind(
     params = {name: "x" for name in _placeholders(NOTICES[kind])}
     notifications.tell(session, trainer.id, kind, params)
     session.commit()
+    app.extensions["workforce"].outbox.deliver()
     [sent] = mails_to(mail, trainer)
     assert sent.subject == render(kind, params, HONG_KONG).title and sent.html
 
