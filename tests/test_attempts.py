@@ -876,7 +876,7 @@ def test_a_pass_tells_the_trainer_the_qualification_they_now_hold(
     assert note.title == "Qualification granted: Hong Kong Cantonese listening"
     assert note.body == (
         "You passed Cantonese accents: Hong Kong or Guangzhou? and hold the qualification "
-        f"Hong Kong Cantonese listening until {record.expires_at:%Y-%m-%d}.")
+        f"Hong Kong Cantonese listening. It is valid until {record.expires_at:%b %-d, %Y}.")
     assert note.data["qualification_id"] == str(record.qualification_id)
     assert note.data["attempt_id"] == attempt["id"]
     # A failure grants nothing, and says nothing of a qualification.

@@ -61,7 +61,7 @@ from workforce.assessments.models import (
 from workforce.assessments.services import find_record, record_snapshot
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.notifications.services import tell
-from workforce.notifications.texts import moment
+from workforce.notifications.texts import day
 from workforce.pagination import Page, PageRequest, paginate
 
 ADJUDICATION_ROUND = 3
@@ -522,7 +522,7 @@ def _tell_granted(session: Session, attempt: Attempt, record: TrainerQualificati
     tell(
         session, record.trainer_id, "qualification.granted",
         {"qualification": qualification.name, "assessment": attempt.assessment.title,
-         "expires_at": moment(record.expires_at)},
+         "expires_on": day(record.expires_at)},
         data={"qualification_id": str(qualification.id), "status": record.status.value,
               "attempt_id": str(attempt.id),
               "expires_at": record.expires_at.isoformat() if record.expires_at else None},

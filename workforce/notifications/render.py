@@ -79,7 +79,8 @@ def _format(value: Any, locale: str, zone: str) -> Any:
         if tag == "$moment":
             return format_datetime(datetime.fromisoformat(raw), zone, locale=locale)
         if tag == "$day":
-            return format_date(date.fromisoformat(raw), locale=locale)
+            when = datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw)
+            return format_date(when, zone, locale=locale)
         if tag == "$month":
             return format_skeleton("yMMMM", date.fromisoformat(raw), locale=babel_id(locale))
     return "" if value is None else value

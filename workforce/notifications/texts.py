@@ -85,7 +85,8 @@ def moment(value: datetime | None) -> dict[str, Any] | None:
     return None if value is None else {"$moment": value.isoformat()}
 
 
-def day(value: date | None) -> dict[str, Any] | None:
+def day(value: date | datetime | None) -> dict[str, Any] | None:
+    """A day; given a moment, the day it falls on in the reader's time zone."""
     return None if value is None else {"$day": value.isoformat()}
 
 
@@ -188,7 +189,7 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
              "assessment"),
         Part(T("Your qualification %(qualification)s was granted. Reason: %(reason)s"),
              "!assessment"),
-        Part(T("It is valid until %(expires_at)s."), "expires_at"),
+        Part(T("It is valid until %(expires_on)s."), "expires_on"),
         email=False,
     ),
     _notice(

@@ -104,7 +104,7 @@ def pause_project(
     resume = project.expected_resume_at
     _tell_members(
         session, project, "project.paused",
-        {"reason": reason, "expected_resume_on": day(resume.date()) if resume else None},
+        {"reason": reason, "expected_resume_on": day(resume)},
         {"reason": reason, "expected_resume_at": resume.isoformat() if resume else None},
     )
     audit.record(
