@@ -210,7 +210,7 @@ def announce_suspension(
              "kill_fee": money(Money(fee.amount, fee.currency)) if fee else None},
             {"project_id": str(project.id), "suspension_id": str(suspension.id),
              "reason": reason, "effective_at": effective_at.isoformat(),
-             "kill_fee": _fee_data(fee)},
+             "kill_fee": _fee_data(fee)}, deliver_now=False,
         )
     audit.record(
         session, actor, "project.suspension_announced", object_type="project",
@@ -566,9 +566,10 @@ def _tell_members(
     session: Session, project: Project, kind: str, params: dict[str, Any],
     data: dict[str, Any],
 ) -> None:
+    # A project may have thousands of members: the outbox job sends the e-mails.
     for trainer_id in active_trainer_ids(session, project.id):
         tell(session, trainer_id, kind, {"project": project.name, **params},
-             {"project_id": str(project.id), **data})
+             {"project_id": str(project.id), **data}, deliver_now=False)
 
 
 def _state_of(project: Project) -> dict[str, Any]:

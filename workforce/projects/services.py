@@ -757,7 +757,8 @@ def _announce_rate(
         }, data={"project_id": str(project.id), "amount": rate.amount,
                  "currency": rate.currency, "number": rate.number,
                  "previous_amount": previous.amount if previous else None,
-                 "effective_from": rate.effective_from.isoformat()})
+                 "effective_from": rate.effective_from.isoformat()},
+             deliver_now=False)  # by the thousand: the outbox job sends them
 
 
 def list_rates(
