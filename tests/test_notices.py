@@ -348,7 +348,9 @@ def test_emails_about_money_and_access_cannot_be_turned_off(
     refused = client.patch(PREFS, as_user=trainer, json={"email": {
         "project.invited": False, "payout.failed": False, "no.such": False}})
     problem = assert_problem(refused, 422, code="email-required")
-    assert set(problem["errors"]) == {"email.payout.failed", "email.no.such"}
+    assert problem["detail"] == "有關款項及存取權限的電郵不能關閉。"
+    assert problem["errors"] == {"email.payout.failed": ["有關款項的電郵不能關閉。"],
+                                 "email.no.such": ["沒有這種以電郵發送的通知。"]}
     # Nothing changed, not even the kind that may be turned off.
     listed = {p["kind"]: p["email"] for p in client.get(PREFS, as_user=trainer).get_json()["email"]}
     assert listed["project.invited"] is True and listed["payout.failed"] is True

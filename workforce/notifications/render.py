@@ -19,6 +19,7 @@ from workforce.i18n import (
     DEFAULT_LOCALE,
     LOCALES,
     babel_id,
+    current_locale,
     format_date,
     format_datetime,
     format_money,
@@ -59,6 +60,12 @@ def render(kind: str, params: dict[str, Any], locale: str | None, zone: str = "U
     values = {name: _format(value, locale, zone) for name, value in params.items()}
     title = _join(_said(notice.title, params, catalog, values), locale)
     return Text(title, tuple(_said(notice.body, params, catalog, values)), locale)
+
+
+def say(text: str, **values: Any) -> str:
+    """A text of the notices domain in the locale texts are now rendered in (a
+    request's, or a forced one)."""
+    return translations(current_locale()).gettext(text) % values
 
 
 def _said(parts: tuple[Part, ...], params: dict[str, Any], catalog: NullTranslations,

@@ -23,8 +23,14 @@ from workforce.notifications.models import (
     Notification,
     OutboundEmail,
 )
-from workforce.notifications.render import Text, render
-from workforce.notifications.texts import NOTICES, Topic
+from workforce.notifications.render import Text, render, say
+from workforce.notifications.texts import (
+    EMAIL_REQUIRED,
+    NO_SUCH_KIND,
+    NOTICES,
+    TOPIC_REQUIRED,
+    Topic,
+)
 from workforce.pagination import Page, PageRequest, paginate
 
 OUTBOX_KEY = "workforce.outbox"
@@ -148,13 +154,11 @@ def set_email_preferences(
     for kind, wanted in email.items():
         notice = NOTICES.get(kind)
         if notice is None or not (notice.in_app and notice.email):
-            errors[f"email.{kind}"] = ["No such kind of e-mailed notice."]
+            errors[f"email.{kind}"] = [say(NO_SUCH_KIND)]
         elif not wanted and notice.email_required:
-            errors[f"email.{kind}"] = [
-                f"E-mails about {notice.topic.value} cannot be turned off."]
+            errors[f"email.{kind}"] = [say(TOPIC_REQUIRED[notice.topic])]
     if errors:
-        raise Invalid("E-mails about money and access cannot be turned off.",
-                      code="email-required", errors=errors)
+        raise Invalid(say(EMAIL_REQUIRED), code="email-required", errors=errors)
     session.execute(delete(EmailOptOut).where(EmailOptOut.user_id == user.id,
                                               EmailOptOut.kind.in_(list(email))))
     now = clock.now()

@@ -31,7 +31,7 @@ class Topic(StrEnum):
     MONEY = "money"
     ACCESS = "access"
     WORK = "work"
-    SECURITY = "security"  # one-time links: sent to an address, never optional
+    SECURITY = "security"  # one-time links and the account's safety: never optional
 
 
 REQUIRED_TOPICS = frozenset({Topic.MONEY, Topic.ACCESS, Topic.SECURITY})
@@ -94,6 +94,15 @@ def month(value: date | None) -> dict[str, Any] | None:
     """The month ``value`` falls in (``March 2025``, ``2025年3月``)."""
     return None if value is None else {"$month": value.isoformat()}
 
+
+# What a refused change of e-mail preferences says (a problem's detail and errors).
+EMAIL_REQUIRED = T("E-mails about money and access cannot be turned off.")
+TOPIC_REQUIRED = {
+    Topic.MONEY: T("E-mails about money cannot be turned off."),
+    Topic.ACCESS: T("E-mails about your access to work cannot be turned off."),
+    Topic.SECURITY: T("E-mails about your account's safety cannot be turned off."),
+}
+NO_SUCH_KIND = T("No such kind of e-mailed notice.")
 
 RESTRICTED = T("While restricted you may finish work you hold, but not claim tasks, apply, "
                "join projects or start sessions in this organisation.")
