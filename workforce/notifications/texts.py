@@ -344,6 +344,25 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("Update your bank details in Stripe; the money stays in your Stripe balance "
           "meanwhile."),
     ),
+    # --- wellbeing --------------------------------------------------------------------------
+    _notice(
+        "wellbeing.check_in_due", Topic.WORK, T("Time for a check-in"),
+        T("You have spent %(hours)s hours on sensitive work since your last check-in. How "
+          "are you doing? A check-in takes a moment, and you can ask for support."),
+        email=False,
+    ),
+    _notice(
+        "wellbeing.consent_withdrawn", Topic.WORK, T("Consent withdrawn"),
+        T("You withdrew your consent to %(category)s content."),
+        Part(T("You left %(left)s."), "left"),
+        Part(T("Applications withdrawn: %(applications)s."), "applications"),
+        Part(T("Invitations declined: %(invitations)s."), "invitations"),
+        Part(T("Tasks you held and gave back: %(tasks)s."), "tasks"),
+        Part(T("Nothing you were working on needed it."), "nothing"),
+        T("Work you submitted is still reviewed and paid, time you logged counts up to now, "
+          "and nothing about your standing changes."),
+        email=False,
+    ),
     _notice(
         "wellbeing.counselling_allowance", Topic.MONEY, T("Counselling allowance: %(amount)s"),
         T("%(organisation)s added %(amount)s to your earnings for %(month)s, in which you "
