@@ -68,8 +68,8 @@ def email_user(
     """The notice of ``kind`` e-mailed to ``user`` in their saved language (else
     English), its moments in their time zone."""
     return email_to(session, user.email, kind, params, locale=locale_of(user),
-                         zone=user.timezone, secret=secret,
-                         secret_expires_at=secret_expires_at, deliver_now=deliver_now)
+                    zone=user.timezone, secret=secret, secret_expires_at=secret_expires_at,
+                    deliver_now=deliver_now)
 
 
 def email_to(
