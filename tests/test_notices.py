@@ -205,6 +205,7 @@ def test_an_email_in_each_language_has_a_plain_and_an_html_part(
         assert resume[locale] in plain and resume[locale] in html
         assert "Waiting for <audio> & data." in plain
         assert "Waiting for &lt;audio&gt; &amp; data." in html and "<audio>" not in html
+        assert f'<html lang="{locale}">' in html
 
 
 def test_one_time_link_emails_are_translated_and_keep_their_secret_apart(

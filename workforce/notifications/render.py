@@ -47,9 +47,9 @@ class Text:
         """The body as an HTML document: each paragraph escaped, in its own ``<p>``."""
         paragraphs = Markup("").join(Markup("<p>%s</p>\n") % p for p in self.paragraphs)
         return str(Markup(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title></head>\n"
-            "<body>\n%s</body></html>\n"
-        ) % (self.title, paragraphs))
+            "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+            "<title>%s</title></head>\n<body>\n%s</body></html>\n"
+        ) % (self.locale, self.title, paragraphs))
 
 
 def render(kind: str, params: dict[str, Any], locale: str | None, zone: str = "UTC") -> Text:
