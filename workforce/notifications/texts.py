@@ -141,6 +141,18 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("Work on %(project)s is open again."),
         Part(T("The announced suspension is cancelled."), "suspension_cancelled"),
     ),
+    _notice(
+        "project.content_warning_raised", Topic.WORK, T("Content warning raised: %(project)s"),
+        T("The project %(project)s now carries a %(level)s content warning (%(categories)s). "
+          "You may leave at any time."),
+        email=False,
+    ),
+    _notice(
+        "project.guidelines_changed", Topic.WORK, T("Guidelines changed: %(project)s"),
+        T("The guidelines of %(project)s are now at version %(version)s."),
+        Part(T("What changed: %(change_note)s"), "change_note"),
+        email=False,
+    ),
     # --- membership -----------------------------------------------------------------------
     _notice(
         "project.member_removed", Topic.ACCESS, T("Removed from project: %(project)s"),

@@ -216,6 +216,17 @@ def announce(
     return len(members)
 
 
+def tell_members(
+    session: Session, project: Project, kind: str, params: dict[str, Any],
+    data: dict[str, Any],
+) -> None:
+    """Tell every active member a notice of the registry about the project; a project may
+    have thousands, so the outbox job sends the e-mails."""
+    for trainer_id in active_member_ids(session, project.id):
+        tell(session, trainer_id, kind, {"project": project.name, **params},
+             {"project_id": str(project.id), **data}, deliver_now=False)
+
+
 def title_for(prefix: str, project: Project) -> str:
     """``"<prefix>: <project name>"``, cut to fit a notification title."""
     title = f"{prefix}: {project.name}"
@@ -530,12 +541,12 @@ def update_project(
         after={**changed, **({"rates_dropped": dropped} if dropped else {})},
     )
     if raised and not is_draft:
-        announce(
-            session, project, "project.content_warning_raised", "Content warning raised",
-            f"The project {project.name} now carries a {project.sensitivity.value} content "
-            f"warning ({', '.join(project.content_categories)}). You may leave at any time.",
-            data={"sensitivity": project.sensitivity.value,
-                  "content_categories": list(project.content_categories)},
+        tell_members(
+            session, project, "project.content_warning_raised",
+            {"level": project.sensitivity.value,
+             "categories": ", ".join(project.content_categories)},
+            {"sensitivity": project.sensitivity.value,
+             "content_categories": list(project.content_categories)},
         )
     return project
 
@@ -655,11 +666,9 @@ def add_guidelines(
         after={"version": number, "change_note": change_note},
     )
     if project.state is not ProjectState.DRAFT:
-        note = f" What changed: {change_note}" if change_note else ""
-        announce(
-            session, project, "project.guidelines_changed", "Guidelines changed",
-            f"The guidelines of {project.name} are now at version {number}.{note}",
-            data={"version": number},
+        tell_members(
+            session, project, "project.guidelines_changed",
+            {"version": number, "change_note": change_note}, {"version": number},
         )
     return version
 
@@ -749,16 +758,13 @@ def _announce_rate(
 ) -> None:
     new = Money(rate.amount, rate.currency)
     was = Money(previous.amount, previous.currency) if previous else None
-    for trainer_id in active_member_ids(session, project.id):
-        tell(session, trainer_id, "project.rate_changed", {
-            "project": project.name, "rate": money(new), "previous_rate": money(was),
-            "hourly": project.pay_model is PayModel.HOURLY, "reason": rate.reason,
-            "effective_from": moment(rate.effective_from),
-        }, data={"project_id": str(project.id), "amount": rate.amount,
-                 "currency": rate.currency, "number": rate.number,
-                 "previous_amount": previous.amount if previous else None,
-                 "effective_from": rate.effective_from.isoformat()},
-             deliver_now=False)  # by the thousand: the outbox job sends them
+    tell_members(session, project, "project.rate_changed", {
+        "rate": money(new), "previous_rate": money(was),
+        "hourly": project.pay_model is PayModel.HOURLY, "reason": rate.reason,
+        "effective_from": moment(rate.effective_from),
+    }, {"amount": rate.amount, "currency": rate.currency, "number": rate.number,
+        "previous_amount": previous.amount if previous else None,
+        "effective_from": rate.effective_from.isoformat()})
 
 
 def list_rates(
