@@ -65,6 +65,7 @@ def record_paid(
         {"amount": money(item.money), "stripe": item.method is PayoutMethod.STRIPE,
          "reference": reference},
         {"payout_item_id": str(item.id), "amount": item.amount, "currency": item.currency},
+        deliver_now=False,  # a run's items by the hundred: the outbox job sends them
     )
 
 
@@ -90,6 +91,7 @@ def record_failed(session: Session, item: PayoutItem, *, code: str, message: str
         session, item.trainer_id, "payout.failed",
         {"amount": money(item.money), "reason": message},
         {"payout_item_id": str(item.id), "reason": message, "code": code},
+        deliver_now=False,  # as for a payment: the senders keep to their one connection
     )
 
 
