@@ -58,6 +58,7 @@ from workforce.projects.models import (
     Suspension,
     TimeEntry,
 )
+from workforce.projects.services import tell_members
 
 DAY = timedelta(days=1)
 # The days of history a kill fee averages over.
@@ -102,7 +103,7 @@ def pause_project(
     events.project_state_changed(session, project, "paused", previous)
     closed = winddown.close_sessions(session, project.id, at=now, reason=EntryEndReason.PAUSED)
     resume = project.expected_resume_at
-    _tell_members(
+    tell_members(
         session, project, "project.paused",
         {"reason": reason, "expected_resume_on": day(resume)},
         {"reason": reason, "expected_resume_at": resume.isoformat() if resume else None},
@@ -139,7 +140,7 @@ def resume_project(session: Session, actor: User, project_id: uuid.UUID) -> Proj
         events.project_state_changed(session, project, "suspension_cancelled", previous,
                                      suspension=suspension)
     events.project_state_changed(session, project, "resumed", previous)
-    _tell_members(
+    tell_members(
         session, project, "project.resumed", {"suspension_cancelled": bool(cancelled)},
         {"cancelled_suspension_ids": [str(s.id) for s in cancelled]},
     )
@@ -244,7 +245,7 @@ def cancel_suspension(session: Session, actor: User, project_id: uuid.UUID) -> S
     [suspension] = cancelled
     events.project_state_changed(session, project, "suspension_cancelled", project.state,
                                  suspension=suspension)
-    _tell_members(
+    tell_members(
         session, project, "project.suspension_cancelled",
         {"effective_at": moment(suspension.effective_at)},
         {"suspension_id": str(suspension.id)},
@@ -477,7 +478,7 @@ def close_project(session: Session, actor: User, project_id: uuid.UUID) -> Proje
     winddown.end_leases(session, project.id, at=now)
     winddown.close_sessions(session, project.id, at=now, reason=EntryEndReason.SUSPENDED)
     _cancel_pending(session, project, now)
-    _tell_members(session, project, "project.closed", {}, {})
+    tell_members(session, project, "project.closed", {}, {})
     audit.record(
         session, actor, "project.closed", object_type="project", object_id=project.id,
         organisation_id=project.organisation_id, before=before, after=_state_of(project),
@@ -519,7 +520,7 @@ def _apply(
         session, project.id, at=suspension.effective_at, reason=EntryEndReason.SUSPENDED
     )
     suspension.applied_at = now
-    _tell_members(
+    tell_members(
         session, project, "project.suspended", {"reason": suspension.reason},
         {"suspension_id": str(suspension.id), "reason": suspension.reason},
     )
@@ -560,16 +561,6 @@ def _locked_project(session: Session, actor: User, project_id: uuid.UUID) -> Pro
         _apply(session, due, project, SCHEDULER, now=now)
     return project
 
-
-
-def _tell_members(
-    session: Session, project: Project, kind: str, params: dict[str, Any],
-    data: dict[str, Any],
-) -> None:
-    # A project may have thousands of members: the outbox job sends the e-mails.
-    for trainer_id in active_trainer_ids(session, project.id):
-        tell(session, trainer_id, kind, {"project": project.name, **params},
-             {"project_id": str(project.id), **data}, deliver_now=False)
 
 
 def _state_of(project: Project) -> dict[str, Any]:
