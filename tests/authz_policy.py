@@ -119,6 +119,9 @@ POLICY: dict[str, Rule] = {
     "GET /api/v1/me/notifications/unread-count": Rule(EVERYONE),
     "POST /api/v1/me/notifications/read-all": Rule(EVERYONE),
     "POST /api/v1/me/notifications/<uuid:notification_id>/read": Rule(EVERYONE, "recipient"),
+    "GET /api/v1/me/notification-preferences": Rule(EVERYONE),
+    "PATCH /api/v1/me/notification-preferences": Rule(
+        EVERYONE, body={"email": {"project.application_declined": False}}),
     # --- the organisation, its staff and its audit log ---------------------------------
     "GET /api/v1/organisation": Rule(STAFF),
     "PATCH /api/v1/organisation": Rule(ADMIN),

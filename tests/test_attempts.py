@@ -55,6 +55,7 @@ from workforce.billing.models import EarningEvent
 from workforce.db import Database
 from workforce.errors import Conflict
 from workforce.notifications.models import Notification
+from workforce.notifications.senders import MemorySender
 
 
 @pytest.fixture
@@ -810,7 +811,7 @@ def test_a_blank_attempt_earns_no_stipend_and_the_trainer_is_told_why(
     [note] = _notes(session, trainer, "earnings.stipend_withheld")
     assert note.body == (
         "Attempt 1 at Cantonese accents: Hong Kong or Guangzhou? closed with 0 questions "
-        "answered; the stipend of 4.50 USD needs at least 1, so nothing was paid for it.")
+        "answered; the stipend of $4.50 needs at least 1, so nothing was paid for it.")
     assert (note.data["answered"], note.data["min_answers"]) == (0, 1)
     assert _notes(session, trainer, "earnings.stipend") == []
     listed = client.get(f"{ME}/attempts", as_user=trainer).get_json()["items"]
@@ -818,7 +819,7 @@ def test_a_blank_attempt_earns_no_stipend_and_the_trainer_is_told_why(
 
 
 def test_the_stipend_needs_the_answers_the_assessment_sets(
-    client: ApiClient, session: Session, trainer: User
+    client: ApiClient, session: Session, trainer: User, mail: MemorySender
 ) -> None:
     version = published_version(stipend_amount=300, stipend_currency="EUR",
                                 stipend_min_answers=2, max_attempts=3)
@@ -853,9 +854,11 @@ def test_the_stipend_needs_the_answers_the_assessment_sets(
     assert (result["passed"], result["stipend"]["status"]) == (False, "paid")  # pass or fail
     assert _stipends(session, trainer) == [300]
     [note] = _notes(session, trainer, "earnings.stipend")
-    assert (note.title, note.data["attempt_id"]) == ("A stipend of 3.00 EUR", second["id"])
-    assert note.body == (f"You earned a stipend of 3.00 EUR for attempt 2 at "
+    assert (note.title, note.data["attempt_id"]) == ("A stipend of €3.00", second["id"])
+    assert note.body == (f"You earned a stipend of €3.00 for attempt 2 at "
                          f"{version.assessment.title}.")
+    # A stipend is money: e-mailed too, in the trainer's language (English here).
+    assert any(m.subject == "A stipend of €3.00" for m in mail.sent if m.to == trainer.email)
 
 
 def test_a_pass_tells_the_trainer_the_qualification_they_now_hold(
@@ -873,7 +876,7 @@ def test_a_pass_tells_the_trainer_the_qualification_they_now_hold(
     assert note.title == "Qualification granted: Hong Kong Cantonese listening"
     assert note.body == (
         "You passed Cantonese accents: Hong Kong or Guangzhou? and hold the qualification "
-        f"Hong Kong Cantonese listening until {record.expires_at:%Y-%m-%d}.")
+        f"Hong Kong Cantonese listening. It is valid until {record.expires_at:%b %-d, %Y}.")
     assert note.data["qualification_id"] == str(record.qualification_id)
     assert note.data["attempt_id"] == attempt["id"]
     # A failure grants nothing, and says nothing of a qualification.

@@ -124,7 +124,7 @@ def test_a_bonus_is_paid_audited_and_notified(
     assert event.organisation_id == organisation.id and event.after["amount"] == 1500
     notice = session.scalars(select(Notification).where(
         Notification.user_id == trainer.id, Notification.kind == "earnings.bonus")).one()
-    assert "15.00 USD" in notice.body and "Excellent accuracy" in notice.body
+    assert "$15.00" in notice.body and "Excellent accuracy" in notice.body
 
     [item] = client.get(f"{API}/me/earnings/items", as_user=trainer).get_json()["items"]
     assert item["source_type"] == "bonus" and item["amount"] == 1500
@@ -304,7 +304,7 @@ def test_adjustments_move_payable_both_ways_audited_and_notified(
     notices = session.scalars(select(Notification).where(
         Notification.user_id == trainer.id, Notification.kind == "earnings.adjustment")).all()
     assert sorted(n.title for n in notices) == [
-        "An adjustment of -7.00 USD", "An adjustment of 7.00 USD"]
+        "An adjustment of $7.00", "An adjustment of -$7.00"]
     listed = client.get(ADJUSTMENTS, as_user=finance,
                         query_string={"trainer_id": str(trainer.id)}).get_json()["items"]
     assert sorted(a["amount"] for a in listed) == [-700, 700]

@@ -179,16 +179,16 @@ def test_a_failure_inside_one_decision_leaves_it_untouched_and_the_others_done(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ids = work(client, trainer, project, 3)
-    real_notify = reviews.notify
+    real_tell = reviews.tell
 
-    def notify(session: Session, user_id: Any, kind: str, title: str, body: str,
-               data: dict) -> Any:
+    def tell(session: Session, user_id: Any, kind: str, params: dict, data: dict,
+             **options: Any) -> Any:
         # After the move, the earning and its ledger entry: the savepoint must undo them.
         if data.get("assignment_id") == ids[1]:
             raise Conflict("The trainer's inbox is unavailable.", code="inbox-unavailable")
-        return real_notify(session, user_id, kind, title, body, data)
+        return real_tell(session, user_id, kind, params, data, **options)
 
-    monkeypatch.setattr(reviews, "notify", notify)
+    monkeypatch.setattr(reviews, "tell", tell)
     body = answered(bulk(client, reviewer, project, ids))
 
     assert [i["outcome"] for i in body["results"]] == ["approved", "error", "approved"]

@@ -85,7 +85,7 @@ def test_the_allowance_is_posted_once_the_month_passes_the_mark(
     [told] = session.scalars(select(Notification).where(
         Notification.user_id == trainer.id,
         Notification.kind == "wellbeing.counselling_allowance")).all()
-    assert "50.00 USD" in told.title
+    assert "$50.00" in told.title
     assert any(m.to == trainer.email for m in mail.sent)
     mine = client.get(f"{API}/me/counselling-allowances", as_user=trainer).get_json()["items"]
     assert [(a["month"], a["amount"], a["threshold_minutes"]) for a in mine] == [

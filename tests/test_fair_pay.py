@@ -155,7 +155,7 @@ def test_an_underpaid_week_is_topped_up_once_with_the_reason_shown(
     items = client.get(f"{API}/me/earnings/items", as_user=trainer).get_json()["items"]
     assert any(i["reason"] == event.description for i in items)
     [told] = notices(session, trainer, "pay.top_up")
-    assert "22.00 USD" in told.title and "week of 2030-01-07" in told.body
+    assert "$22.00" in told.title and "week of Jan 7, 2030" in told.body
     assert any("Top-up" in m.subject for m in mail.sent if m.to == trainer.email)
 
     # The managers are told (without the trainer's name) and the project is marked.

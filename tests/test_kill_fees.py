@@ -130,7 +130,7 @@ def test_short_notice_owes_each_active_trainer_their_average_times_days_missed(
         Notification.user_id == worker.id, Notification.kind == "project.suspension_announced"))
     assert note.data["kill_fee"] == {"amount": 2800, "currency": "USD", "days_missed": 4,
                                      "average_daily_amount": 700}
-    assert "28.00 USD" in note.body and "Budget withdrawn." in note.body
+    assert "$28.00" in note.body and "Budget withdrawn." in note.body
     [note] = session.scalars(select(Notification).where(Notification.user_id == newcomer.id))
     assert note.data["kill_fee"]["amount"] == 0
     assert session.scalars(select(Notification).where(

@@ -680,7 +680,7 @@ def test_finance_records_a_manual_payment_once(client: ApiClient, session: Sessi
     assert len(entries(session, SourceType.PAYOUT_PAID)) == 1
     note = session.scalars(select(Notification).where(
         Notification.user_id == manual.id, Notification.kind == "payout.paid")).one()
-    assert "42.00 USD" in note.title and "HSBC-000123" in note.body
+    assert "$42.00" in note.title and "HSBC-000123" in note.body
     assert audits(session, "payout_item.paid_manually")[0].after["reference"] == "HSBC-000123"
     # The Stripe item still waits, so the run is not complete.
     assert session.get(PayoutRun, uuid.UUID(run["id"])).state is RunState.APPROVED

@@ -549,7 +549,7 @@ def test_a_rate_change_mid_project(client: ApiClient, session: Session, manager:
         select(Notification).where(Notification.user_id == member.trainer_id)
     ).one()
     assert notice.kind == "project.rate_changed"
-    assert "2.50 USD" in notice.body and "was 2.00 USD" in notice.body
+    assert "$2.50" in notice.body and "It paid $2.00 before." in notice.body
     assert notice.data["amount"] == 250 and notice.data["previous_amount"] == 200
 
     shown = client.get(f"{PROJECTS}/{project.id}", as_user=manager).get_json()

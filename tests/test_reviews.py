@@ -111,7 +111,7 @@ def test_a_per_task_project_from_import_to_approved_pay(
     assert earning.project_id == project.id
     assert earning.organisation_id == project.organisation_id
     [notice] = notices(session, trainer, "task.approved")
-    assert "2.00 USD" in notice.body and "Clean work." in notice.body
+    assert "$2.00" in notice.body and "Clean work." in notice.body
     assert session.scalars(select(AuditEvent).where(
         AuditEvent.action == "task.approved", AuditEvent.object_id == lease["id"]
     )).one().actor_id == reviewer.id
@@ -359,7 +359,7 @@ def test_an_overturned_appeal_pays_once(
                                json=decision), 409, code="appeal-decided")
     assert [e.amount for e in earnings(session, trainer)] == [200]
     [notice] = notices(session, trainer, "task.appeal_overturned")
-    assert "Agreed" in notice.body and "2.00 USD" in notice.body
+    assert "Agreed" in notice.body and "$2.00" in notice.body
     mine = client.get(f"{ME}/{done['id']}", as_user=trainer).get_json()
     assert mine["state"] == "approved" and mine["appeal"]["state"] == "overturned"
     assert mine["appeal"]["decision_note"] == "Agreed, 2.1 allows it."

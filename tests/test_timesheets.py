@@ -160,7 +160,7 @@ def test_sessions_and_a_manual_entry_to_an_approved_and_paid_timesheet(
     notice = session.scalars(
         select(Notification).where(Notification.user_id == trainer.id)
     ).one()
-    assert notice.kind == "timesheet.approved" and "55.01 USD" in notice.body
+    assert notice.kind == "timesheet.approved" and "$55.01" in notice.body
 
     # Approving again pays nothing more.
     assert_problem(approve(client, manager, sheet_id), 409, code="illegal-transition")

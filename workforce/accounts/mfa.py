@@ -34,7 +34,7 @@ from workforce.accounts import audit, tokens
 from workforce.accounts.models import SECOND_FACTOR_ROLES, RecoveryCode, TotpFactor, User
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from workforce.i18n import gettext
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 
 ISSUER = "workforce"
 RECOVERY_CODE_COUNT = 10
@@ -128,9 +128,7 @@ def confirm_enrolment(session: Session, user: User, code: str) -> list[str]:
     factor.confirmed_at = clock.now()
     audit.record(session, user, "user.mfa_enrolled", object_type="user", object_id=user.id,
                  organisation_id=user.organisation_id)
-    notify(session, user.id, "account.mfa_enrolled", "Second factor enrolled",
-           "Your account now asks for a code from your authenticator app at login. "
-           "Keep your recovery codes somewhere safe.")
+    tell(session, user.id, "account.mfa_enrolled", {})
     return _new_recovery_codes(session, user)
 
 
@@ -200,9 +198,7 @@ def _use_recovery_code(session: Session, user: User, code: str) -> None:
         raise Unauthenticated(gettext("The recovery code is wrong or was used already."),
                               code="invalid-recovery-code")
     left = status(session, user).recovery_codes_left
-    notify(session, user.id, "account.recovery_code_used", "A recovery code was used",
-           f"Someone signed in to your account with a recovery code; {left} are left. "
-           "If it was not you, tell your administrator at once.")
+    tell(session, user.id, "account.recovery_code_used", {"left": left})
 
 
 def _accept_code(session: Session, factor: TotpFactor, code: str) -> bool:
@@ -254,7 +250,5 @@ def remove_factor(session: Session, admin: User, user_id: uuid.UUID) -> None:
     tokens.revoke_all(session, user)
     audit.record(session, admin, "user.mfa_removed", object_type="user", object_id=user.id,
                  organisation_id=user.organisation_id, before=before, after=None)
-    notify(session, user.id, "account.mfa_removed", "Second factor removed",
-           f"{admin.display_name} removed your authenticator; enrol one again at your "
-           "next login.")
+    tell(session, user.id, "account.mfa_removed", {"admin": admin.display_name})
     session.flush()

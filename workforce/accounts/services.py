@@ -33,9 +33,15 @@ from workforce.accounts.passwords import (
 from workforce.accounts.validation import email_address, normalise_email
 from workforce.accounts.verification import MailLink, mark_verified, send_verification
 from workforce.errors import Conflict, Invalid, NotFound, Unauthenticated
-from workforce.i18n import _
+from workforce.i18n import _, locale_of
 from workforce.notifications.models import SECRET_PLACEHOLDER
-from workforce.notifications.services import notify, queue_email, withdraw_secret_emails
+from workforce.notifications.services import (
+    email_to,
+    email_user,
+    tell,
+    withdraw_secret_emails,
+)
+from workforce.notifications.texts import moment
 from workforce.pagination import Page, PageRequest, paginate
 
 # Where an invitation is accepted (the e-mail names it; the API serves it).
@@ -182,11 +188,7 @@ def sign_up_trainer(
         session, email=email, password=password, role=Role.TRAINER, profile=profile,
         organisation_id=None,
     )
-    notify(
-        session, user.id, "account.welcome", "Welcome to workforce",
-        "Verify your e-mail address (we sent you a token), then take an onboarding "
-        "assessment to qualify for your first project.",
-    )
+    tell(session, user.id, "account.welcome", {})
     if verification is not None:
         send_verification(session, user, verification)
     return user
@@ -278,12 +280,9 @@ def update_staff_user(
         session, admin, "user.access_changed", object_type="user", object_id=user.id,
         organisation_id=user.organisation_id, before=before, after=after,
     )
-    notify(
-        session, user.id, "account.access_changed", "Your access changed",
-        f"Your role is now {user.role.value}"
-        + ("" if user.is_active else " and your account is deactivated") + ".",
-        data={"before": before, "after": after},
-    )
+    tell(session, user.id, "account.access_changed",
+         {"role": user.role.value, "deactivated": not user.is_active},
+         data={"before": before, "after": after})
     session.flush()
     return user
 
@@ -371,8 +370,7 @@ def _set_password(session: Session, user: User, password: str, *, field: str) ->
         .values(used_at=user.password_changed_at)
         .execution_options(synchronize_session="fetch")
     )
-    notify(session, user.id, "account.password_changed", "Your password was changed",
-           "If this was not you, reset your password now and tell your administrator.")
+    tell(session, user.id, "account.password_changed", {})
     session.flush()
 
 
@@ -387,13 +385,10 @@ def request_password_reset(
     now = clock.now()
     session.add(PasswordReset(user_id=user.id, token_hash=digest, created_at=now,
                               expires_at=now + lifetime))
-    queue_email(
-        session, user.email, "Reset your workforce password",
-        "Someone asked to reset the password of your workforce account.\n\n"
-        f"Reset token: {SECRET_PLACEHOLDER}\n"
-        f"Send it with a new password to POST {base_url}/api/v1/auth/password-reset/confirm\n\n"
-        f"It works once, until {(now + lifetime).isoformat()}. "
-        "If it was not you, ignore this message.",
+    email_user(
+        session, user, "email.password_reset",
+        {"secret": SECRET_PLACEHOLDER, "url": f"{base_url}/api/v1/auth/password-reset/confirm",
+         "expires_at": moment(now + lifetime)},
         secret=raw, secret_expires_at=now + lifetime,
     )
 
@@ -503,13 +498,13 @@ def _issue(
     session.add(invitation)
     session.flush()
     organisation = get_own_organisation(session, admin)
-    queue_email(
-        session, invitation.email, f"You are invited to {organisation.name} on workforce",
-        f"{admin.display_name} invited you to join {organisation.name} as "
-        f"{invitation.role.value}.\n\n"
-        f"Invitation token: {SECRET_PLACEHOLDER}\n"
-        f"Accept it with POST {base_url}{ACCEPT_INVITATION_PATH} "
-        f"before {invitation.expires_at.isoformat()}.",
+    # The invitee has no account yet: the e-mail speaks the inviting admin's language.
+    email_to(
+        session, invitation.email, "email.invitation",
+        {"admin": admin.display_name, "organisation": organisation.name,
+         "role": invitation.role.value, "secret": SECRET_PLACEHOLDER,
+         "url": f"{base_url}{ACCEPT_INVITATION_PATH}", "expires_at": moment(invitation.expires_at)},
+        locale=locale_of(admin), zone=admin.timezone,
         secret=raw, secret_expires_at=invitation.expires_at,
     )
     return IssuedInvitation(invitation, raw)
@@ -577,8 +572,8 @@ def accept_invitation(session: Session, raw_token: str, *, password: str, profil
         organisation_id=invitation.organisation_id,
         after={"role": user.role, "email": user.email, "invitation_id": invitation.id},
     )
-    notify(session, invitation.invited_by_id, "invitation.accepted", "Invitation accepted",
-           f"{user.display_name} joined as {user.role.value}.")
+    tell(session, invitation.invited_by_id, "invitation.accepted",
+         {"name": user.display_name, "role": user.role.value})
     session.flush()
     return user
 

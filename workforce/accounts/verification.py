@@ -22,7 +22,8 @@ from workforce.accounts.models import EmailVerification, User
 from workforce.errors import Conflict, Forbidden, Invalid
 from workforce.i18n import _
 from workforce.notifications.models import SECRET_PLACEHOLDER
-from workforce.notifications.services import notify, queue_email, withdraw_secret_emails
+from workforce.notifications.services import email_user, tell, withdraw_secret_emails
+from workforce.notifications.texts import moment
 
 CONFIRM_PATH = "/api/v1/auth/email-verification/confirm"
 RESEND_PATH = "/api/v1/me/email-verification"
@@ -69,14 +70,10 @@ def send_verification(session: Session, user: User, link: MailLink) -> EmailVeri
     verification = EmailVerification(user_id=user.id, token_hash=digest, created_at=now,
                                      expires_at=now + link.lifetime)
     session.add(verification)
-    queue_email(
-        session, user.email, "Verify your e-mail address for workforce",
-        f"Hello {user.display_name},\n\n"
-        "To apply to projects on workforce, show that this address is yours.\n\n"
-        f"Verification token: {SECRET_PLACEHOLDER}\n"
-        f"Send it to POST {link.base_url}{CONFIRM_PATH} "
-        f"before {verification.expires_at.isoformat()}.\n\n"
-        "If you did not sign up, ignore this message.",
+    email_user(
+        session, user, "email.verification",
+        {"name": user.display_name, "secret": SECRET_PLACEHOLDER,
+         "url": f"{link.base_url}{CONFIRM_PATH}", "expires_at": moment(verification.expires_at)},
         secret=raw, secret_expires_at=verification.expires_at,
     )
     session.flush()
@@ -119,7 +116,6 @@ def verify_email(session: Session, raw_token: str) -> User:
     verification.used_at = now
     user = session.get_one(User, verification.user_id)
     mark_verified(user)
-    notify(session, user.id, "account.email_verified", "E-mail address verified",
-           "You can now apply to projects.")
+    tell(session, user.id, "account.email_verified", {})
     session.flush()
     return user

@@ -62,7 +62,8 @@ from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.i18n import _
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications import texts
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 
 AUTO_GRADER = SystemActor("assessments")
@@ -777,10 +778,10 @@ def _pay_stipend(session: Session, attempt: Attempt, answered: int) -> None:
     data = {"attempt_id": str(attempt.id), "amount": money.amount,
             "currency": money.currency, "answered": answered, "min_answers": needed}
     if answered < needed:
-        notify(
-            session, attempt.trainer_id, "earnings.stipend_withheld", f"No stipend: {title}",
-            f"Attempt {number} at {title} closed with {_questions(answered)} answered; the "
-            f"stipend of {money} needs at least {needed}, so nothing was paid for it.",
+        tell(
+            session, attempt.trainer_id, "earnings.stipend_withheld",
+            {"assessment": title, "attempt": number, "answered": answered,
+             "amount": texts.money(money), "needed": needed},
             data=data,
         )
         return
@@ -790,19 +791,16 @@ def _pay_stipend(session: Session, attempt: Attempt, answered: int) -> None:
         source_type="attempt", source_id=attempt.id,
         description=f"Assessment stipend: {title} (attempt {number})",
     )
-    notify(
-        session, attempt.trainer_id, "earnings.stipend", f"A stipend of {money}",
-        f"You earned a stipend of {money} for attempt {number} at {title}.", data=data,
+    tell(
+        session, attempt.trainer_id, "earnings.stipend",
+        {"amount": texts.money(money), "attempt": number, "assessment": title}, data=data,
     )
 
 
 def _tell_awaiting(session: Session, attempt: Attempt) -> None:
-    submitted = attempt.close_reason is CloseReason.SUBMITTED
-    how = "submitted" if submitted else "closed at its time limit"
-    notify(
+    tell(
         session, attempt.trainer_id, "attempt.awaiting_grading",
-        f"Attempt received: {attempt.assessment.title}",
-        f"Your attempt was {how}. Your written answers are being graded; "
-        "you will be told your result.",
+        {"assessment": attempt.assessment.title,
+         "submitted": attempt.close_reason is CloseReason.SUBMITTED},
         data={"attempt_id": str(attempt.id)},
     )

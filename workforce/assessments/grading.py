@@ -61,7 +61,8 @@ from workforce.assessments.models import (
 from workforce.assessments.services import find_record, record_snapshot
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.i18n import gettext
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
+from workforce.notifications.texts import day
 from workforce.pagination import Page, PageRequest, paginate
 
 ADJUDICATION_ROUND = 3
@@ -466,12 +467,11 @@ def complete_attempt(
 
 
 def _tell_trainer(session: Session, attempt: Attempt, total: int) -> None:
-    version, title = attempt.version, attempt.assessment.title
-    verdict = "You passed." if attempt.passed else "You did not reach the pass mark this time."
-    notify(
-        session, attempt.trainer_id, "attempt.graded", f"Your result: {title}",
-        f"You scored {attempt.score_percent}% ({total} of {attempt.max_points} points; "
-        f"pass mark {version.pass_mark_percent}%). {verdict}",
+    tell(
+        session, attempt.trainer_id, "attempt.graded",
+        {"assessment": attempt.assessment.title, "score": f"{attempt.score_percent}%",
+         "points": total, "max_points": attempt.max_points,
+         "pass_mark": f"{attempt.version.pass_mark_percent}%", "passed": attempt.passed},
         data={
             "attempt_id": str(attempt.id), "score_percent": str(attempt.score_percent),
             "passed": attempt.passed,
@@ -522,12 +522,10 @@ def _update_qualification(
 
 def _tell_granted(session: Session, attempt: Attempt, record: TrainerQualification) -> None:
     qualification = attempt.assessment.qualification
-    until = f" until {record.expires_at:%Y-%m-%d}" if record.expires_at else ""
-    notify(
+    tell(
         session, record.trainer_id, "qualification.granted",
-        f"Qualification granted: {qualification.name}",
-        f"You passed {attempt.assessment.title} and hold the qualification "
-        f"{qualification.name}{until}.",
+        {"qualification": qualification.name, "assessment": attempt.assessment.title,
+         "expires_on": day(record.expires_at)},
         data={"qualification_id": str(qualification.id), "status": record.status.value,
               "attempt_id": str(attempt.id),
               "expires_at": record.expires_at.isoformat() if record.expires_at else None},

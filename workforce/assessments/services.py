@@ -36,7 +36,7 @@ from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.i18n import _
 from workforce.money import rate_for
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.eligibility import speaks
 
@@ -255,10 +255,9 @@ def _audit_and_notify(
         object_id=record.id, organisation_id=qualification.organisation_id,
         before=before, after={**(record_snapshot(record) or {}), "reason": reason},
     )
-    notify(
+    tell(
         session, record.trainer_id, f"qualification.{verb}",
-        f"Qualification {verb}: {qualification.name}",
-        f"Your qualification {qualification.name} was {verb}. Reason: {reason}",
+        {"qualification": qualification.name, "reason": reason},
         data={"qualification_id": str(qualification.id), "status": record.status.value},
     )
 

@@ -36,7 +36,8 @@ from workforce.billing.models import (
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.i18n import gettext
 from workforce.money import Money, check_currency
-from workforce.notifications.services import notify
+from workforce.notifications import texts
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import MembershipState, Project, ProjectMember
 
@@ -195,9 +196,9 @@ def create_bonus(
         after={**wanted, "idempotency_key": key, "organisation": organisation.name},
     )
     money = Money(amount, currency)
-    notify(
-        session, trainer.id, "earnings.bonus", f"A bonus of {money}",
-        f"{organisation.name} granted you a bonus of {money}: {reason}",
+    tell(
+        session, trainer.id, "earnings.bonus",
+        {"organisation": organisation.name, "amount": texts.money(money), "reason": reason},
         {"bonus_id": str(bonus.id), "amount": amount, "currency": currency},
     )
     return bonus, True
@@ -289,9 +290,9 @@ def create_adjustment(
         before={"payable": before}, after={**after, "payable": -payable.balance},
     )
     money = Money(amount, currency)
-    notify(
-        session, trainer.id, "earnings.adjustment", f"An adjustment of {money}",
-        f"{organisation.name} adjusted your earnings by {money}: {reason}",
+    tell(
+        session, trainer.id, "earnings.adjustment",
+        {"organisation": organisation.name, "amount": texts.money(money), "reason": reason},
         {"adjustment_id": str(adjustment.id), "amount": amount, "currency": currency},
     )
     return adjustment
@@ -363,9 +364,9 @@ def reverse_entry(
         after={"reversal_id": reversal.id, "reason": reason},
     )
     if entry.trainer_id is not None:
-        notify(
-            session, entry.trainer_id, "earnings.reversal", "An entry was reversed",
-            f"{entry.reason} was reversed: {reason}",
+        tell(
+            session, entry.trainer_id, "earnings.reversal",
+            {"entry": entry.reason, "reason": reason},
             {"entry_id": str(entry.id), "reversal_id": str(reversal.id)},
         )
     return reversal

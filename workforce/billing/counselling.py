@@ -23,6 +23,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +35,8 @@ from workforce.accounts.models import Organisation, User
 from workforce.billing.models import CounsellingAllowance, EarningKind
 from workforce.billing.services import record_earning
 from workforce.money import Money
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications import texts
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import Assignment, Project, TimeEntry
 from workforce.wellbeing.exposure import intervals, union_seconds
@@ -175,24 +177,26 @@ def _post(session: Session, trainer: User, allowance: CounsellingAllowance) -> N
                "threshold_minutes": allowance.threshold_minutes,
                "exposure_seconds": allowance.exposure_seconds},
     )
-    title = f"Counselling allowance: {money}"
-    body = (
-        f"{reason} {money} was added to your earnings, towards counselling or whatever "
-        "support helps you. Reviewing disturbing material affects everyone; you can "
-        "also reach the organisation's support resources from any flag."
-    )
-    notify(session, trainer.id, "wellbeing.counselling_allowance", title, body, {
+    tell(session, trainer.id, "wellbeing.counselling_allowance", {
+        "organisation": organisation.name, "month": texts.month(allowance.month),
+        "hours": _decimal_hours(allowance.threshold_minutes), "amount": texts.money(money),
+    }, {
         "counselling_allowance_id": str(allowance.id),
         "organisation_id": str(allowance.organisation_id),
         "month": allowance.month.isoformat(), "amount": allowance.amount,
         "currency": allowance.currency,
     })
-    queue_email(session, trainer.email, title, body)
 
 
 def _hours(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     return f"{hours} hours" + (f" {rest} minutes" if rest else "")
+
+
+def _decimal_hours(minutes: int) -> str:
+    """``90`` -> ``"1.5"``, ``600`` -> ``"10"``: hours for any language."""
+    hours = (Decimal(minutes) / 60).quantize(Decimal("0.01")).normalize()
+    return format(hours, "f")
 
 
 def list_my_allowances(

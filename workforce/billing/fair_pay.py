@@ -77,7 +77,8 @@ from workforce.billing.services import record_earning
 from workforce.errors import NotFound
 from workforce.i18n import gettext
 from workforce.money import Money
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications import texts
+from workforce.notifications.services import notify, tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, eligibility
 from workforce.projects.models import (
@@ -377,19 +378,15 @@ def _post_top_up(
                "floor_hourly_amount": week.floor_hourly_amount,
                "floor_country": week.floor_country},
     )
-    title = f"Top-up of {Money(amount, week.currency)} on {project.name}"[:200]
-    body = (
-        f"{reason} {Money(amount, week.currency)} was added to your earnings so that "
-        "the week pays at least the floor."
-        + (" This adds to the earlier top-up for the week: work approved since then "
-           "lowered the rate." if top_up.sequence > 1 else "")
-    )
-    notify(session, trainer.id, "pay.top_up", title, body, {
+    tell(session, trainer.id, "pay.top_up", {
+        "project": project.name, "week_start": texts.day(week.week_start), "hours": hours,
+        "paid": texts.money(Money(measure.paid, week.currency)), "floor": texts.money(floor),
+        "amount": texts.money(Money(amount, week.currency)), "again": top_up.sequence > 1,
+    }, {
         "top_up_id": str(top_up.id), "project_id": str(project.id),
         "week_start": week.week_start.isoformat(), "amount": amount,
         "currency": week.currency,
     })
-    queue_email(session, trainer.email, title, body)
     return top_up
 
 

@@ -33,6 +33,7 @@ from workforce.billing.models import EarningEvent, PayoutAccount, PayoutMethod
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound
 from workforce.i18n import _
 from workforce.notifications import services as notifications
+from workforce.notifications.texts import moment
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import Project, ProjectMember
 
@@ -366,31 +367,20 @@ def _hold(session: Session, trainer: User, account: PayoutAccount, *, hold: time
         before={**before, "hold_until": previous_hold},
         after={**(after or {}), "hold_until": account.hold_until},
     )
-    until = account.hold_until.strftime("%Y-%m-%d %H:%M UTC")
-    title = "Your payout details changed"
-    body = (
-        f"Your payout details were changed on {now:%Y-%m-%d %H:%M} UTC. For your safety, "
-        f"payouts are held until {until}. If you did not make this change, contact support "
-        "and change your password now."
-    )
-    notifications.notify(session, trainer.id, "payout_account.changed", title, body,
-                         {"payout_account_id": str(account.id),
-                          "hold_until": account.hold_until.isoformat()})
-    notifications.queue_email(session, trainer.email, title, body)
+    notifications.tell(session, trainer.id, "payout_account.changed",
+                       {"changed_at": moment(now), "hold_until": moment(account.hold_until)},
+                       {"payout_account_id": str(account.id),
+                        "hold_until": account.hold_until.isoformat()})
     session.flush()
 
 
 def _notify_readiness(session: Session, account: PayoutAccount) -> None:
-    if account.payouts_enabled:
-        title = "Your payout account is ready"
-        body = "Stripe has verified your payout account; you will be paid in the next run."
-    else:
-        due = ", ".join(account.requirements.get("currently_due") or []) or "more details"
-        title = "Your payout account needs attention"
-        body = f"Stripe needs {due} before you can be paid. Open your payout settings."
-    notifications.notify(session, account.trainer_id, "payout_account.readiness", title, body,
-                         {"payout_account_id": str(account.id),
-                          "payouts_enabled": account.payouts_enabled})
+    ready = account.payouts_enabled
+    due = None if ready else ", ".join(account.requirements.get("currently_due") or [])
+    notifications.tell(session, account.trainer_id, "payout_account.readiness",
+                       {"ready": ready, "due": due, "unsaid": not ready and not due},
+                       {"payout_account_id": str(account.id),
+                        "payouts_enabled": account.payouts_enabled})
 
 
 def _apply_readiness(account: PayoutAccount, connected: ConnectedAccount) -> None:

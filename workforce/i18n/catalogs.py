@@ -40,6 +40,9 @@ DOMAINS: dict[str, dict[str, tuple[int, ...] | None]] = {
         "_": None, "gettext": None, "lazy_gettext": None,
         "ngettext": (1, 2), "lazy_ngettext": (1, 2),
     },
+    # What the service tells people, in the inbox and by e-mail: workforce/notifications/
+    # texts.py, marked with T().
+    "notices": {"T": None},
 }
 
 

@@ -5,14 +5,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workforce.db import Base, IdMixin, TimestampMixin, json_type, str_enum
 
 
 class Notification(IdMixin, Base):
-    """One message in a user's in-app inbox."""
+    """One message in a user's in-app inbox.
+
+    A notice of the registry (``notifications.texts``) keeps its ``params`` and is put
+    into words in the reader's language when it is read; ``title`` and ``body`` hold its
+    English words (older rows, written before notices had parameters, hold only those).
+    """
 
     __tablename__ = "notifications"
     __table_args__ = (
@@ -24,8 +29,21 @@ class Notification(IdMixin, Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+    params: Mapped[dict[str, Any] | None] = mapped_column(json_type())
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+
+
+class EmailOptOut(Base):
+    """A kind of notice the user asked not to be e-mailed (never one about money or
+    access: ``notifications.texts.REQUIRED_TOPICS``). The in-app notice still comes."""
+
+    __tablename__ = "email_opt_outs"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "kind"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class EmailStatus(StrEnum):
@@ -56,6 +74,7 @@ class OutboundEmail(IdMixin, TimestampMixin, Base):
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
     status: Mapped[EmailStatus] = mapped_column(str_enum(EmailStatus), default=EmailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -66,6 +85,12 @@ class OutboundEmail(IdMixin, TimestampMixin, Base):
     def rendered_body(self) -> str:
         """The body as the recipient reads it (with its secret, while there is one)."""
         return self.body.replace(SECRET_PLACEHOLDER, self.secret or "")
+
+    def rendered_html(self) -> str | None:
+        """The HTML part likewise, if the message has one."""
+        if self.html_body is None:
+            return None
+        return self.html_body.replace(SECRET_PLACEHOLDER, self.secret or "")
 
     def give_up(self, reason: str) -> None:
         """Never send it: failed, with the reason, and its secret erased."""

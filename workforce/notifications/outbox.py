@@ -61,7 +61,8 @@ class Outbox:
     def _send(self, email: OutboundEmail) -> int:
         email.attempts += 1
         try:
-            self.sender.send(Email(email.to_address, email.subject, email.rendered_body()))
+            self.sender.send(Email(email.to_address, email.subject, email.rendered_body(),
+                                   email.rendered_html()))
         except Exception as exc:
             # The exception's text, never the body: the body may carry the secret.
             email.last_error = f"{type(exc).__name__}: {exc}"[:1000]

@@ -17,7 +17,19 @@ log = logging.getLogger(__name__)
 class Email:
     to: str
     subject: str
-    body: str
+    body: str  # the plain-text part
+    html: str | None = None  # the HTML alternative, if any
+
+    def message(self, sender: str) -> EmailMessage:
+        """The MIME message: plain text, with the HTML part as its alternative."""
+        message = EmailMessage()
+        message["From"] = sender
+        message["To"] = self.to
+        message["Subject"] = self.subject
+        message.set_content(self.body)
+        if self.html is not None:
+            message.add_alternative(self.html, subtype="html")
+        return message
 
 
 class EmailSender(Protocol):
@@ -65,11 +77,7 @@ class SmtpSender:
 
     def send(self, email: Email) -> None:
         parts = urlsplit(self.url)
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = email.to
-        message["Subject"] = email.subject
-        message.set_content(email.body)
+        message = email.message(self.sender)
         with smtplib.SMTP(parts.hostname or "localhost", parts.port or 587, timeout=30) as smtp:
             if parts.scheme != "smtp+insecure":
                 smtp.starttls()

@@ -3,27 +3,169 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts.models import User
 from workforce.db import after_commit
-from workforce.errors import NotFound
-from workforce.i18n import _
+from workforce.errors import Invalid, NotFound
+from workforce.i18n import DEFAULT_LOCALE, _, locale_of
 from workforce.notifications.models import (
     SECRET_PLACEHOLDER,
+    EmailOptOut,
     EmailStatus,
     Notification,
     OutboundEmail,
 )
+from workforce.notifications.render import Text, render, say
+from workforce.notifications.texts import (
+    EMAIL_REQUIRED,
+    NO_SUCH_KIND,
+    NOTICES,
+    TOPIC_REQUIRED,
+    Topic,
+)
 from workforce.pagination import Page, PageRequest, paginate
 
 OUTBOX_KEY = "workforce.outbox"
+TITLE_MAX = 200
+
+
+# --- notices: in-app and by e-mail, in the reader's language ----------------------------
+
+
+def tell(
+    session: Session, user_id: uuid.UUID, kind: str, params: Mapping[str, Any],
+    data: dict[str, Any] | None = None, *, deliver_now: bool = True,
+) -> Notification:
+    """Tell the user of a notice of the registry (``notifications.texts``): in the inbox,
+    put into words when read, and by e-mail in their saved language unless they turned
+    this kind off (never possible for money or access). ``deliver_now=False`` for notices
+    written by the thousand (see ``queue_email``)."""
+    user = session.get_one(User, user_id)
+    english = render(kind, dict(params), DEFAULT_LOCALE, user.timezone)
+    notification = Notification(
+        user_id=user.id, kind=kind, title=_fit(english.title), body=english.body,
+        data=data or {}, params=dict(params), created_at=clock.now(),
+    )
+    session.add(notification)
+    if wants_email(session, user, kind):
+        email_user(session, user, kind, params, deliver_now=deliver_now)
+    return notification
+
+
+def email_user(
+    session: Session, user: User, kind: str, params: Mapping[str, Any], *,
+    secret: str | None = None, secret_expires_at: datetime | None = None,
+    deliver_now: bool = True,
+) -> OutboundEmail:
+    """The notice of ``kind`` e-mailed to ``user`` in their saved language (else
+    English), its moments in their time zone."""
+    return email_to(session, user.email, kind, params, locale=locale_of(user),
+                    zone=user.timezone, secret=secret, secret_expires_at=secret_expires_at,
+                    deliver_now=deliver_now)
+
+
+def email_to(
+    session: Session, to: str, kind: str, params: Mapping[str, Any], *,
+    locale: str | None, zone: str = "UTC", secret: str | None = None,
+    secret_expires_at: datetime | None = None, deliver_now: bool = True,
+) -> OutboundEmail:
+    """The notice of ``kind`` e-mailed to an address (an invitation has no user yet)."""
+    text = render(kind, dict(params), locale, zone)
+    return queue_email(session, to, _fit(text.title), text.plain(), html=text.html(),
+                       secret=secret, secret_expires_at=secret_expires_at,
+                       deliver_now=deliver_now)
+
+
+def text_of(notification: Notification, locale: str | None, zone: str) -> Text | None:
+    """The notification's words in ``locale``; ``None`` for one stored in words only."""
+    if notification.params is None or notification.kind not in NOTICES:
+        return None
+    return render(notification.kind, notification.params, locale, zone)
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+
+
+def view_of(notification: Notification, user: User, locale: str | None) -> NotificationView:
+    """The notification as ``user`` reads it in ``locale``."""
+    text = text_of(notification, locale, user.timezone)
+    return NotificationView(
+        notification.id, notification.kind,
+        text.title if text else notification.title, text.body if text else notification.body,
+        notification.data, notification.created_at, notification.read_at,
+    )
+
+
+def _fit(title: str) -> str:
+    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
+
+
+# --- e-mail preferences -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailPreference:
+    kind: str
+    topic: Topic
+    email: bool
+    required: bool
+
+
+def wants_email(session: Session, user: User, kind: str) -> bool:
+    notice = NOTICES[kind]
+    if not notice.email:
+        return False
+    return notice.email_required or session.get(EmailOptOut, (user.id, kind)) is None
+
+
+def email_preferences(session: Session, user: User) -> list[EmailPreference]:
+    """Every kind of notice that reaches the inbox and is e-mailed too, and whether it is
+    e-mailed to ``user``."""
+    off = set(session.scalars(select(EmailOptOut.kind).where(EmailOptOut.user_id == user.id)))
+    return [
+        EmailPreference(n.kind, n.topic, n.email_required or n.kind not in off,
+                        n.email_required)
+        for n in sorted(NOTICES.values(), key=lambda n: n.kind) if n.in_app and n.email
+    ]
+
+
+def set_email_preferences(
+    session: Session, user: User, email: Mapping[str, bool]
+) -> list[EmailPreference]:
+    """Turn e-mail of these kinds on or off. A kind about money or access stays on: 422
+    naming it (and nothing changes)."""
+    errors: dict[str, list[str]] = {}
+    for kind, wanted in email.items():
+        notice = NOTICES.get(kind)
+        if notice is None or not (notice.in_app and notice.email):
+            errors[f"email.{kind}"] = [say(NO_SUCH_KIND)]
+        elif not wanted and notice.email_required:
+            errors[f"email.{kind}"] = [say(TOPIC_REQUIRED[notice.topic])]
+    if errors:
+        raise Invalid(say(EMAIL_REQUIRED), code="email-required", errors=errors)
+    session.execute(delete(EmailOptOut).where(EmailOptOut.user_id == user.id,
+                                              EmailOptOut.kind.in_(list(email))))
+    now = clock.now()
+    session.add_all(EmailOptOut(user_id=user.id, kind=kind, created_at=now)
+                    for kind, wanted in email.items() if not wanted)
+    session.flush()
+    return email_preferences(session, user)
 
 
 def notify(
@@ -81,7 +223,7 @@ def mark_all_read(session: Session, user: User) -> int:
 
 
 def queue_email(
-    session: Session, to: str, subject: str, body: str, *,
+    session: Session, to: str, subject: str, body: str, *, html: str | None = None,
     secret: str | None = None, secret_expires_at: datetime | None = None,
     deliver_now: bool = True,
 ) -> OutboundEmail:
@@ -94,8 +236,8 @@ def queue_email(
     apart from the body, only until the message is sent or ``secret_expires_at``."""
     if secret is not None and (SECRET_PLACEHOLDER not in body or secret_expires_at is None):
         raise ValueError("a secret needs its placeholder in the body and an expiry")
-    email = OutboundEmail(to_address=to, subject=subject, body=body, secret=secret,
-                          secret_expires_at=secret_expires_at)
+    email = OutboundEmail(to_address=to, subject=subject, body=body, html_body=html,
+                          secret=secret, secret_expires_at=secret_expires_at)
     session.add(email)
     session.flush()  # assigns the id the after-commit delivery looks for
     outbox = session.info.get(OUTBOX_KEY)

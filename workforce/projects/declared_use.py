@@ -35,7 +35,8 @@ from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Invalid
 from workforce.i18n import _
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications.services import tell
+from workforce.notifications.texts import moment
 from workforce.projects import access
 from workforce.projects.models import (
     ClientKind,
@@ -137,20 +138,15 @@ def _tell_members(
             ProjectMember.state == MembershipState.ACTIVE,
         )
     ).all()
-    title = f"{project.name}: what the work is for has changed"
     until = (project.declared_use_changed_at or clock.now()) + LEAVE_WINDOW
-    body = (
-        f"{project.name} changed what your work is used for.\n"
-        f"Before: {describe(before)}\nNow: {describe(after)}\n"
-        "You may leave the project without penalty (your memberships, leave); work you "
-        "submitted is still reviewed and paid. A departure before "
-        f"{until:%Y-%m-%d} is recorded as caused by this change."
-    )
+    params = {"project": project.name, "before": describe(before), "after": describe(after),
+              "leave_until": moment(until)}
     for trainer in members:
-        notify(session, trainer.id, "project.declared_use_changed", title, body,
-               data={"project_id": str(project.id), "before": before.as_dict(),
-                     "after": after.as_dict(), "leave_without_penalty_until": until.isoformat()})
-        queue_email(session, trainer.email, f"workforce: {title}", body, deliver_now=False)
+        # A project may have thousands of members: the outbox job sends the e-mails.
+        tell(session, trainer.id, "project.declared_use_changed", params,
+             data={"project_id": str(project.id), "before": before.as_dict(),
+                   "after": after.as_dict(), "leave_without_penalty_until": until.isoformat()},
+             deliver_now=False)
 
 
 def describe(use: DeclaredUse) -> str:

@@ -36,7 +36,8 @@ from workforce.accounts.models import User
 from workforce.clock import whole_seconds
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.i18n import _, lazy_gettext
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
+from workforce.notifications.texts import moment
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, declared_use, eligibility, timesheets
 from workforce.projects.models import (
@@ -528,16 +529,12 @@ def close_idle_sessions(session: Session, *, now: datetime, limit: int) -> int:
         assert project is not None and trainer is not None
         hit = _close_lapsed(session, entry, project, trainer, now)
         assert entry.ended_at is not None
-        why = (
-            f"the {hit.kind.value} cap was reached" if isinstance(hit, CapHit)
-            else f"an exposure limit was reached ({hit.detail})" if hit is not None
-            else "no heartbeat came for "
-            f"{project.idle_timeout_seconds // 60} minutes"
-        )
-        notify(
-            session, trainer.id, "session.closed", "Work session closed",
-            f"Your work session on {project.name} was closed at "
-            f"{entry.ended_at.isoformat()}: {why}. It counts up to that moment.",
+        cap = hit.kind.value if isinstance(hit, CapHit) else None
+        tell(
+            session, trainer.id, "session.closed",
+            {"project": project.name, "ended_at": moment(entry.ended_at), "cap": cap,
+             "limit": hit.detail if hit is not None and cap is None else None,
+             "idle": hit is None, "minutes": project.idle_timeout_seconds // 60},
             {"entry_id": str(entry.id), "project_id": str(project.id),
              "end_reason": entry.end_reason.value if entry.end_reason else None,
              "ended_at": entry.ended_at.isoformat()},

@@ -41,7 +41,8 @@ from workforce.billing.services import record_earning
 from workforce.errors import Conflict, IllegalTransition, Invalid
 from workforce.i18n import _
 from workforce.money import Money, minor_units
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
+from workforce.notifications.texts import day, moment, money
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, events, lifecycle, winddown
 from workforce.projects.models import (
@@ -58,6 +59,7 @@ from workforce.projects.models import (
     Suspension,
     TimeEntry,
 )
+from workforce.projects.services import tell_members
 
 DAY = timedelta(days=1)
 # The days of history a kill fee averages over.
@@ -102,11 +104,9 @@ def pause_project(
     events.project_state_changed(session, project, "paused", previous)
     closed = winddown.close_sessions(session, project.id, at=now, reason=EntryEndReason.PAUSED)
     resume = project.expected_resume_at
-    _notify_members(
-        session, project, "project.paused", _title(project, "is paused"),
-        f"Work on {project.name} is paused: {reason}"
-        + (f" It is expected to resume on {resume.date().isoformat()}." if resume else "")
-        + " Tasks you already hold may still be submitted.",
+    tell_members(
+        session, project, "project.paused",
+        {"reason": reason, "expected_resume_on": day(resume)},
         {"reason": reason, "expected_resume_at": resume.isoformat() if resume else None},
     )
     audit.record(
@@ -141,10 +141,8 @@ def resume_project(session: Session, actor: User, project_id: uuid.UUID) -> Proj
         events.project_state_changed(session, project, "suspension_cancelled", previous,
                                      suspension=suspension)
     events.project_state_changed(session, project, "resumed", previous)
-    _notify_members(
-        session, project, "project.resumed", _title(project, "has resumed"),
-        f"Work on {project.name} is open again."
-        + (" The announced suspension is cancelled." if cancelled else ""),
+    tell_members(
+        session, project, "project.resumed", {"suspension_cancelled": bool(cancelled)},
         {"cancelled_suspension_ids": [str(s.id) for s in cancelled]},
     )
     audit.record(
@@ -207,15 +205,14 @@ def announce_suspension(
     fees = _owe_kill_fees(session, project, suspension, trainer_ids, missed) if missed else {}
     for trainer_id in trainer_ids:
         fee = fees.get(trainer_id)
-        notify(
+        tell(
             session, trainer_id, "project.suspension_announced",
-            _title(project, "will be suspended"),
-            f"{project.name} will be suspended from {effective_at.isoformat()}: {reason}"
-            + (f" Notice is {missed} day(s) short of {suspension.notice_days}; your kill fee "
-               f"is {Money(fee.amount, fee.currency)}." if fee else ""),
+            {"project": project.name, "effective_at": moment(effective_at), "reason": reason,
+             "days_missed": missed, "notice_days": suspension.notice_days,
+             "kill_fee": money(Money(fee.amount, fee.currency)) if fee else None},
             {"project_id": str(project.id), "suspension_id": str(suspension.id),
              "reason": reason, "effective_at": effective_at.isoformat(),
-             "kill_fee": _fee_data(fee)},
+             "kill_fee": _fee_data(fee)}, deliver_now=False,
         )
     audit.record(
         session, actor, "project.suspension_announced", object_type="project",
@@ -249,11 +246,9 @@ def cancel_suspension(session: Session, actor: User, project_id: uuid.UUID) -> S
     [suspension] = cancelled
     events.project_state_changed(session, project, "suspension_cancelled", project.state,
                                  suspension=suspension)
-    _notify_members(
+    tell_members(
         session, project, "project.suspension_cancelled",
-        _title(project, "will not be suspended"),
-        f"The suspension of {project.name} announced for "
-        f"{suspension.effective_at.isoformat()} is cancelled.",
+        {"effective_at": moment(suspension.effective_at)},
         {"suspension_id": str(suspension.id)},
     )
     audit.record(
@@ -484,10 +479,7 @@ def close_project(session: Session, actor: User, project_id: uuid.UUID) -> Proje
     winddown.end_leases(session, project.id, at=now)
     winddown.close_sessions(session, project.id, at=now, reason=EntryEndReason.SUSPENDED)
     _cancel_pending(session, project, now)
-    _notify_members(
-        session, project, "project.closed", _title(project, "is closed"),
-        f"{project.name} is closed. Work already submitted is still reviewed and paid.", {},
-    )
+    tell_members(session, project, "project.closed", {}, {})
     audit.record(
         session, actor, "project.closed", object_type="project", object_id=project.id,
         organisation_id=project.organisation_id, before=before, after=_state_of(project),
@@ -529,10 +521,8 @@ def _apply(
         session, project.id, at=suspension.effective_at, reason=EntryEndReason.SUSPENDED
     )
     suspension.applied_at = now
-    _notify_members(
-        session, project, "project.suspended", _title(project, "is suspended"),
-        f"{project.name} is suspended: {suspension.reason} Tasks you held are released; "
-        "work already submitted is still reviewed and paid.",
+    tell_members(
+        session, project, "project.suspended", {"reason": suspension.reason},
         {"suspension_id": str(suspension.id), "reason": suspension.reason},
     )
     audit.record(
@@ -572,20 +562,6 @@ def _locked_project(session: Session, actor: User, project_id: uuid.UUID) -> Pro
         _apply(session, due, project, SCHEDULER, now=now)
     return project
 
-
-
-def _notify_members(
-    session: Session, project: Project, kind: str, title: str, body: str,
-    data: dict[str, Any],
-) -> None:
-    for trainer_id in active_trainer_ids(session, project.id):
-        notify(session, trainer_id, kind, title, body, {"project_id": str(project.id), **data})
-
-
-def _title(project: Project, what: str) -> str:
-    # Notification titles hold 200 characters; project names up to 200.
-    name = project.name if len(project.name) <= 150 else project.name[:149] + "…"
-    return f"{name} {what}"
 
 
 def _state_of(project: Project) -> dict[str, Any]:

@@ -53,7 +53,8 @@ from workforce.billing.services import record_earning
 from workforce.errors import Conflict, DomainError, IllegalTransition, Invalid, NotFound
 from workforce.i18n import _
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications import texts
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, events, lifecycle, winddown
 from workforce.projects.models import (
@@ -234,8 +235,9 @@ def _snapshot(assignment: Assignment) -> dict[str, Any]:
     }
 
 
-def _paid_text(money: Money | None) -> str:
-    return f" You earned {money}." if money else ""
+def _task(assignment: Assignment, project: Project, **params: Any) -> dict[str, Any]:
+    """The parameters of a notice about the assignment's task."""
+    return {"task": assignment.task.external_id, "project": project.name, **params}
 
 
 # --- reviewing -----------------------------------------------------------------------
@@ -347,17 +349,15 @@ def _decide(
         )
     now = clock.now()
     message = (message or "").strip() or None
-    task, project = assignment.task, assignment.project
+    project = assignment.project
     before = _snapshot(assignment)
     assignment.reviewed_at, assignment.reviewed_by_id = now, staff.id
     assignment.review_message = message
-    where = f"task {task.external_id} on {project.name}"
     data = {"assignment_id": str(assignment.id), "project_id": str(project.id)}
     if decision is ReviewDecision.APPROVE:
         money = _approve(session, staff, assignment, now, auto=False, action="task.approved")
-        notify(session, assignment.trainer_id, "task.approved", "Task approved",
-               f"Your answer to {where} was approved.{_paid_text(money)}"
-               + (f" Feedback: {message}" if message else ""), data)
+        tell(session, assignment.trainer_id, "task.approved",
+             _task(assignment, project, earned=texts.money(money), feedback=message), data)
         session.flush()
         return
     if decision is ReviewDecision.REJECT:
@@ -365,16 +365,15 @@ def _decide(
         assignment.rejection_category = rejection_category
         winddown.give_back_slot(session, assignment.task_id)
         events.assignment_rejected(session, assignment)
-        notify(session, assignment.trainer_id, "task.rejected", "Task rejected",
-               f"Your answer to {where} was rejected ({rejection_category}): {message} "
-               "You may appeal once.", {**data, "rejection_category": str(rejection_category)})
+        tell(session, assignment.trainer_id, "task.rejected",
+             _task(assignment, project, category=str(rejection_category), message=message),
+             {**data, "rejection_category": str(rejection_category)})
         action = "task.rejected"
     else:
         lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.REVISION_REQUESTED)
         assignment.revisions += 1
-        notify(session, assignment.trainer_id, "task.revision_requested", "Revision requested",
-               f"Please revise your answer to {where}: {message} Resubmit within "
-               f"{project.auto_approve_days} days.", data)
+        tell(session, assignment.trainer_id, "task.revision_requested",
+             _task(assignment, project, message=message, days=project.auto_approve_days), data)
         action = "task.revision_requested"
     audit.record(
         session, staff, action, object_type="task_assignment", object_id=assignment.id,
@@ -610,7 +609,6 @@ def decide_appeal(
     appeal_row.decided_by_id, appeal_row.decision_note, appeal_row.decided_at = (
         staff.id, note, now
     )
-    where = f"task {assignment.task.external_id} on {project.name}"
     data = {"assignment_id": str(assignment.id), "appeal_id": str(appeal_row.id)}
     money = None
     over_answered = None
@@ -622,12 +620,12 @@ def decide_appeal(
         # another trainer took it meanwhile (under the task's row lock, as claims do).
         holding = winddown.recount_slots(session, assignment.task_id)
         over_answered = holding > assignment.task.redundancy
-        notify(session, assignment.trainer_id, "task.appeal_overturned", "Appeal accepted",
-               f"Your appeal on {where} was accepted: {note}{_paid_text(money)}", data)
+        tell(session, assignment.trainer_id, "task.appeal_overturned",
+             _task(assignment, project, note=note, earned=texts.money(money)), data)
     else:
         appeal_row.state = AppealState.UPHELD
-        notify(session, assignment.trainer_id, "task.appeal_upheld", "Appeal declined",
-               f"The rejection of your answer to {where} stands: {note}", data)
+        tell(session, assignment.trainer_id, "task.appeal_upheld",
+             _task(assignment, project, note=note), data)
     audit.record(
         session, staff, "task.appeal_decided", object_type="task_appeal",
         object_id=appeal_row.id, organisation_id=project.organisation_id, before=before,
@@ -677,22 +675,19 @@ def auto_approve_submissions(session: Session, *, now: datetime, limit: int) -> 
         money = _approve(session, SCHEDULER, assignment, now, auto=True,
                          action="task.auto_approved")
         project = assignment.project
-        notify(session, assignment.trainer_id, "task.approved", "Task approved",
-               f"Your answer to task {assignment.task.external_id} on {project.name} was "
-               f"approved automatically: nobody reviewed it within {project.auto_approve_days} "
-               f"days.{_paid_text(money)}",
-               {"assignment_id": str(assignment.id), "project_id": str(project.id)})
+        tell(session, assignment.trainer_id, "task.approved",
+             _task(assignment, project, auto=True, days=project.auto_approve_days,
+                   earned=texts.money(money)),
+             {"assignment_id": str(assignment.id), "project_id": str(project.id)})
     expired = due(AssignmentState.REVISION_REQUESTED, Assignment.reviewed_at)
     for assignment in expired:
         lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.EXPIRED)
         assignment.released_at = now
         winddown.give_back_slot(session, assignment.task_id)
         project = assignment.project
-        notify(session, assignment.trainer_id, "task.revision_expired", "Revision expired",
-               f"The revision asked for on task {assignment.task.external_id} on "
-               f"{project.name} was not sent within {project.auto_approve_days} days; the "
-               "task went back to the pool.",
-               {"assignment_id": str(assignment.id), "project_id": str(project.id)})
+        tell(session, assignment.trainer_id, "task.revision_expired",
+             _task(assignment, project, days=project.auto_approve_days),
+             {"assignment_id": str(assignment.id), "project_id": str(project.id)})
     session.flush()
     return len(approved) + len(expired)
 

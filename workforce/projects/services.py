@@ -37,7 +37,8 @@ from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.i18n import _
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications.services import notify, tell
+from workforce.notifications.texts import moment, money
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, declared_use, events, lifecycle
 from workforce.projects.models import (
@@ -222,6 +223,17 @@ def manager_ids(session: Session, organisation_id: uuid.UUID) -> list[uuid.UUID]
     return list(session.scalars(select(User.id).where(
         User.organisation_id == organisation_id, User.role.in_(sorted(MANAGERS)),
         User.is_active.is_(True))))
+
+
+def tell_members(
+    session: Session, project: Project, kind: str, params: dict[str, Any],
+    data: dict[str, Any],
+) -> None:
+    """Tell every active member a notice of the registry about the project; a project may
+    have thousands, so the outbox job sends the e-mails."""
+    for trainer_id in active_member_ids(session, project.id):
+        tell(session, trainer_id, kind, {"project": project.name, **params},
+             {"project_id": str(project.id), **data}, deliver_now=False)
 
 
 def title_for(prefix: str, project: Project) -> str:
@@ -541,12 +553,12 @@ def update_project(
         after={**changed, **({"rates_dropped": dropped} if dropped else {})},
     )
     if raised and not is_draft:
-        announce(
-            session, project, "project.content_warning_raised", "Content warning raised",
-            f"The project {project.name} now carries a {project.sensitivity.value} content "
-            f"warning ({', '.join(project.content_categories)}). You may leave at any time.",
-            data={"sensitivity": project.sensitivity.value,
-                  "content_categories": list(project.content_categories)},
+        tell_members(
+            session, project, "project.content_warning_raised",
+            {"level": project.sensitivity.value,
+             "categories": ", ".join(project.content_categories)},
+            {"sensitivity": project.sensitivity.value,
+             "content_categories": list(project.content_categories)},
         )
     return project
 
@@ -666,11 +678,9 @@ def add_guidelines(
         after={"version": number, "change_note": change_note},
     )
     if project.state is not ProjectState.DRAFT:
-        note = f" What changed: {change_note}" if change_note else ""
-        announce(
-            session, project, "project.guidelines_changed", "Guidelines changed",
-            f"The guidelines of {project.name} are now at version {number}.{note}",
-            data={"version": number},
+        tell_members(
+            session, project, "project.guidelines_changed",
+            {"version": number, "change_note": change_note}, {"version": number},
         )
     return version
 
@@ -758,20 +768,15 @@ def clear_underpriced_if_met(
 def _announce_rate(
     session: Session, project: Project, rate: ProjectRate, previous: ProjectRate | None
 ) -> None:
-    unit = "an hour" if project.pay_model is PayModel.HOURLY else "a task"
     new = Money(rate.amount, rate.currency)
-    was = f" (was {Money(previous.amount, previous.currency)})" if previous else ""
-    body = (
-        f"From {rate.effective_from.isoformat()}, {project.name} pays {new} {unit}{was}. "
-        f"Reason: {rate.reason} Work done before then is paid at the rate in force when "
-        "it was done."
-    )
-    announce(
-        session, project, "project.rate_changed", "Pay rate changed", body,
-        data={"amount": rate.amount, "currency": rate.currency, "number": rate.number,
-              "previous_amount": previous.amount if previous else None,
-              "effective_from": rate.effective_from.isoformat()},
-    )
+    was = Money(previous.amount, previous.currency) if previous else None
+    tell_members(session, project, "project.rate_changed", {
+        "rate": money(new), "previous_rate": money(was),
+        "hourly": project.pay_model is PayModel.HOURLY, "reason": rate.reason,
+        "effective_from": moment(rate.effective_from),
+    }, {"amount": rate.amount, "currency": rate.currency, "number": rate.number,
+        "previous_amount": previous.amount if previous else None,
+        "effective_from": rate.effective_from.isoformat()})
 
 
 def list_rates(

@@ -49,7 +49,7 @@ from workforce.accounts.models import Organisation, Role, User
 from workforce.assessments.models import Qualification, TrainerQualification
 from workforce.errors import Conflict, IllegalTransition, NotFound
 from workforce.i18n import _
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate, paginate_sorted
 from workforce.projects import access, budgets, declared_use, eligibility, lifecycle, winddown
 from workforce.projects.eligibility import Unmet
@@ -67,7 +67,7 @@ from workforce.projects.models import (
     Sensitivity,
     WorkPreferences,
 )
-from workforce.projects.services import ProjectView, count_active_members, title_for, views_of
+from workforce.projects.services import ProjectView, count_active_members, views_of
 from workforce.results import restrictions
 from workforce.standing import gate
 from workforce.wellbeing import consent
@@ -460,21 +460,17 @@ def _activate(
     session.flush()
     _audit(session, actor, member, project, "accepted", before)
     if actor.id != member.trainer_id:
-        notify(
-            session, member.trainer_id, "project.application_accepted",
-            title_for("Application accepted", project),
-            f"Your application to {project.name} was accepted. You can start work now.",
-            data=_data(member),
-        )
+        tell(session, member.trainer_id, "project.application_accepted",
+             {"project": project.name}, data=_data(member))
     return member
 
 
-# Verbs for the audit log and the trainer's notification, by target state.
-_ENDINGS: dict[MembershipState, tuple[str, str]] = {
-    MembershipState.DECLINED: ("declined", "Application declined"),
-    MembershipState.WITHDRAWN: ("withdrawn", "Invitation withdrawn"),
-    MembershipState.REMOVED: ("removed", "Removed from project"),
-    MembershipState.LEFT: ("left", ""),
+# Verbs for the audit log, by target state.
+_ENDINGS: dict[MembershipState, str] = {
+    MembershipState.DECLINED: "declined",
+    MembershipState.WITHDRAWN: "withdrawn",
+    MembershipState.REMOVED: "removed",
+    MembershipState.LEFT: "left",
 }
 
 
@@ -498,22 +494,12 @@ def _end(
             session, project.id, at=now, reason=EntryEndReason.LEFT, trainer_id=member.trainer_id
         )
     session.flush()
-    verb, title = _ENDINGS[target]
-    _audit(session, actor, member, project, verb, before, reason=reason,
+    _audit(session, actor, member, project, _ENDINGS[target], before, reason=reason,
            **_left_for_declared_use(project, target))
     if actor.id != member.trainer_id:
-        because = f" Reason: {reason}" if reason else ""
-        what = {
-            MembershipState.DECLINED: f"Your application to {project.name} was declined.",
-            MembershipState.WITHDRAWN: f"Your invitation to {project.name} was withdrawn.",
-            MembershipState.REMOVED: (
-                f"You were removed from {project.name}. Work you submitted is still "
-                "reviewed and paid."
-            ),
-        }[target]
-        notify(session, member.trainer_id, f"project.{_kind(target)}",
-               title_for(title, project), what + because,
-               data={**_data(member), "reason": reason})
+        tell(session, member.trainer_id, f"project.{_kind(target)}",
+             {"project": project.name, "reason": reason},
+             data={**_data(member), "reason": reason})
     return member
 
 
@@ -613,13 +599,8 @@ def _invite_one(
         return skipped("membership-open", exc.detail,
                        membership_id=uuid.UUID(exc.extra["membership_id"]))
     _audit(session, manager, member, project, "invited", None, message=message)
-    note = f" Message: {message}" if message else ""
-    notify(
-        session, user.id, "project.invited", title_for("Invitation", project),
-        f"You are invited to join {project.name}. Accept or decline it in your "
-        f"memberships.{note}",
-        data=_data(member),
-    )
+    tell(session, user.id, "project.invited", {"project": project.name, "message": message},
+         data=_data(member))
     return InvitationResult(trainer_id, InvitationOutcome.INVITED, membership_id=member.id)
 
 

@@ -33,7 +33,8 @@ from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.i18n import _
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications import texts
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
 from workforce.projects.lifecycle import TIMESHEETS
@@ -432,13 +433,11 @@ def _approve(
                "amount": paid.amount, "currency": sheet.currency,
                "adjustment_reason": sheet.adjustment_reason, "auto_approved": auto},
     )
-    body = f"Your timesheet for the week of {week} on {project.name} was approved: " \
-        f"{_hours(approved_seconds)}, {paid}."
-    if adjusted:
-        body += f" {_hours(logged)} were logged; the reason for the adjustment: {reason}"
-    notify(
+    tell(
         session, sheet.trainer_id, "timesheet.approved",
-        "Timesheet adjusted and approved" if adjusted else "Timesheet approved", body,
+        {"project": project.name, "week_start": texts.day(sheet.week_start),
+         "approved": _hours(approved_seconds), "amount": texts.money(paid),
+         "adjusted": adjusted, "logged": _hours(logged), "reason": reason},
         {"timesheet_id": str(sheet.id), "project_id": str(project.id),
          "logged_seconds": logged, "approved_seconds": approved_seconds,
          "amount": paid.amount, "currency": paid.currency,

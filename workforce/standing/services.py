@@ -28,6 +28,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -38,7 +39,8 @@ from workforce.accounts.audit import Actor
 from workforce.accounts.models import Organisation, Role, User
 from workforce.errors import Conflict, NotFound
 from workforce.i18n import _
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications.services import tell
+from workforce.notifications.texts import moment
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import winddown
 from workforce.projects.models import EntryEndReason, Project, ProjectMember
@@ -88,15 +90,14 @@ def create_action(
     session.add(action)
     session.flush()
     _audit(session, staff, action, "created", None)
-    when = ("at once, because of " + reason.value if immediate
-            else f"on {action.effective_at:%Y-%m-%d %H:%M} UTC, after the notice period")
-    _tell(session, trainer, action, "account_action.announced",
-          f"{organisation.name}: your account is to be {_done(kind)}",
-          f"{organisation.name} {_done(kind)} your account with it, {when}.\n"
-          f"Reason: {reason.value}. {explanation}\n{_effect(kind)}\n"
-          f"You may respond once, in writing, until {action.respond_by:%Y-%m-%d %H:%M} UTC "
-          f"(/api/v1/me/account-actions/{action.id}/response). Money you earned is "
-          "always paid out.")
+    verb = "restrict" if kind is ActionKind.RESTRICT else "deactivate"
+    _tell(session, trainer, action, "account_action.announced", {
+        "organisation": organisation.name, "restrict": kind is ActionKind.RESTRICT,
+        f"{verb}_{'now' if immediate else 'later'}": True, "reason": reason.value,
+        "explanation": explanation, "effective_at": moment(action.effective_at),
+        "respond_by": moment(action.respond_by),
+        "response_path": f"/api/v1/me/account-actions/{action.id}/response",
+    })
     if immediate:
         _follow_up(session, action, staff)
     return action
@@ -112,19 +113,6 @@ def _trainer_of(session: Session, organisation_id: uuid.UUID, trainer_id: uuid.U
     if trainer is None or trainer.role is not Role.TRAINER or not known:
         raise NotFound(_("No such trainer."))
     return trainer
-
-
-def _done(kind: ActionKind) -> str:
-    return "restricted" if kind is ActionKind.RESTRICT else "deactivated"
-
-
-def _effect(kind: ActionKind) -> str:
-    if kind is ActionKind.RESTRICT:
-        return ("While restricted you may finish work you hold, but not claim tasks, apply, "
-                "join projects or start sessions in this organisation.")
-    return ("While deactivated you cannot work in this organisation: tasks you hold are "
-            "released and running sessions closed; work you submitted is still reviewed "
-            "and paid.")
 
 
 # --- the trainer's side ----------------------------------------------------------------
@@ -147,10 +135,7 @@ def respond(
     action.response, action.responded_at = response, now
     session.flush()
     _audit(session, trainer, action, "responded", ActionState.NOTICE)
-    held = "" if action.immediate else (
-        " It does not take effect before a decision on your response.")
-    _tell(session, trainer, action, "account_action.responded", "Your response was received",
-          f"Your response is with the organisation's staff, who will decide it.{held}")
+    _tell(session, trainer, action, "account_action.responded", {"held": not action.immediate})
     return action
 
 
@@ -161,9 +146,7 @@ def appeal(session: Session, trainer: User, action_id: uuid.UUID, *, text: str) 
     action.appeal, action.appealed_at = text, clock.now()
     session.flush()
     _audit(session, trainer, action, "appealed", ActionState.UPHELD)
-    _tell(session, trainer, action, "account_action.appealed", "Your appeal was received",
-          "Your appeal will be decided by a staff member other than the one who decided "
-          "your response.")
+    _tell(session, trainer, action, "account_action.appealed", {})
     return action
 
 
@@ -203,14 +186,11 @@ def decide(
         action.effective_at = max(action.effective_at, now)
     session.flush()
     _audit(session, staff, action, "decided", ActionState.RESPONDED)
-    if target is ActionState.UPHELD:
-        body = (f"The action stands: in effect from {action.effective_at:%Y-%m-%d %H:%M} UTC. "
-                f"{note}\nYou may appeal once (/api/v1/me/account-actions/{action.id}/appeal); "
-                "another staff member decides it.")
-    else:
-        body = f"The action is withdrawn and has no effect. {note}"
-    _tell(session, _trainer(session, action), action, "account_action.decided",
-          "A decision on your response", body)
+    _tell(session, _trainer(session, action), action, "account_action.decided", {
+        "upheld": target is ActionState.UPHELD, "note": note,
+        "effective_at": moment(action.effective_at),
+        "appeal_path": f"/api/v1/me/account-actions/{action.id}/appeal",
+    })
     if target is ActionState.UPHELD and action.effective_at <= now:
         _follow_up(session, action, staff)
     return action
@@ -236,11 +216,8 @@ def decide_appeal(
     action.appeal_decided_at = clock.now()
     session.flush()
     _audit(session, staff, action, "appeal_decided", ActionState.APPEALED)
-    body = (f"Your appeal is dismissed; the action stands. {note}"
-            if target is ActionState.APPEAL_UPHELD
-            else f"Your appeal succeeded: the action ends now. {note}")
     _tell(session, _trainer(session, action), action, "account_action.appeal_decided",
-          "A decision on your appeal", body)
+          {"upheld": target is ActionState.APPEAL_UPHELD, "note": note})
     return action
 
 
@@ -314,9 +291,8 @@ def _follow_up(session: Session, action: AccountAction, actor: Actor) -> None:
         after={"leases_released": released, "sessions_closed": closed},
     )
     _tell(session, _trainer(session, action), action, "account_action.in_effect",
-          f"Your account is {_done(action.kind)} with this organisation",
-          f"The action is in effect since {action.effective_at:%Y-%m-%d %H:%M} UTC. "
-          f"{_effect(action.kind)} Money you earned is always paid out.")
+          {"restrict": action.kind is ActionKind.RESTRICT,
+           "effective_at": moment(action.effective_at)})
 
 
 # --- shared ------------------------------------------------------------------------------
@@ -326,11 +302,10 @@ def _trainer(session: Session, action: AccountAction) -> User:
     return session.get_one(User, action.trainer_id)
 
 
-def _tell(session: Session, trainer: User, action: AccountAction, kind: str, title: str,
-          body: str) -> None:
-    notify(session, trainer.id, kind, title, body,
-           data={"account_action_id": str(action.id), "state": action.state.value})
-    queue_email(session, trainer.email, f"workforce: {title}", body)
+def _tell(session: Session, trainer: User, action: AccountAction, kind: str,
+          params: dict[str, Any]) -> None:
+    tell(session, trainer.id, kind, params,
+         data={"account_action_id": str(action.id), "state": action.state.value})
 
 
 def _audit(session: Session, actor: User, action: AccountAction, verb: str,

@@ -25,7 +25,7 @@ from workforce import clock
 from workforce.accounts.models import Organisation, User
 from workforce.errors import Conflict, Invalid
 from workforce.i18n import _
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects.models import Assignment, Project, Sensitivity, Task, TimeEntry
 from workforce.wellbeing import cases, exposure
@@ -237,11 +237,9 @@ def prompt_due_check_ins(session: Session, *, now: datetime) -> int:
                 session.flush()
         except IntegrityError:
             continue
-        hours = found.exposure_seconds / 3600
-        notify(
-            session, trainer_id, "wellbeing.check_in_due", "Time for a check-in",
-            f"You have spent {hours:.1f} hours on sensitive work since your last check-in. "
-            "How are you doing? A check-in takes a moment, and you can ask for support.",
+        tell(
+            session, trainer_id, "wellbeing.check_in_due",
+            {"hours": f"{found.exposure_seconds / 3600:.1f}"},
             data={"organisation_id": str(found.organisation.organisation_id)},
         )
         told += 1

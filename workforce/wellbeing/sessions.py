@@ -16,7 +16,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from workforce.accounts.models import User
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
+from workforce.notifications.texts import moment
 from workforce.projects import hourly
 from workforce.projects.models import EntryEndReason, Project, Sensitivity, TimeEntry
 from workforce.wellbeing import limits
@@ -63,11 +64,10 @@ def close_sessions_at_limits(
         hourly.end_session(session, entry, stop.at, EntryEndReason.EXPOSURE_LIMIT)
         closed += 1
         assert entry.ended_at is not None
-        notify(
-            session, trainer.id, "session.exposure_limit", "Work session stopped",
-            f"Your work session on {project.name} was stopped at "
-            f"{entry.ended_at.isoformat()}: {stop.detail} It counts, and is paid, up to "
-            f"that moment. It is open again from {stop.resets_at.isoformat()}.",
+        tell(
+            session, trainer.id, "session.exposure_limit",
+            {"project": project.name, "ended_at": moment(entry.ended_at),
+             "limit": stop.detail, "resets_at": moment(stop.resets_at)},
             {"entry_id": str(entry.id), "project_id": str(project.id),
              "end_reason": entry.end_reason.value if entry.end_reason else None,
              "ended_at": entry.ended_at.isoformat(), "limit": stop.limit,

@@ -27,7 +27,7 @@ from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import NotFound
 from workforce.i18n import _
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 from workforce.projects import access, staffing, tasks
 from workforce.projects.models import (
     Assignment,
@@ -159,21 +159,14 @@ def _release_task_leases(session: Session, trainer: User, category: ContentCateg
 
 
 def _tell(session: Session, trainer: User, done: Withdrawal) -> None:
-    ended = []
-    if done.left_projects:
-        ended.append("you left " + ", ".join(p.name for p in done.left_projects))
-    if done.applications_withdrawn:
-        ended.append(f"{len(done.applications_withdrawn)} application(s) were withdrawn")
-    if done.invitations_declined:
-        ended.append(f"{len(done.invitations_declined)} invitation(s) were declined")
-    if done.leases_released:
-        ended.append(f"{len(done.leases_released)} task(s) you held were given back")
-    what = ("; ".join(ended) + ". " if ended else "Nothing you were working on needed it. ")
-    notify(
-        session, trainer.id, "wellbeing.consent_withdrawn", "Consent withdrawn",
-        f"You withdrew your consent to {done.category.value} content: "
-        f"{what[0].lower() + what[1:]}Work you submitted is still reviewed and paid, time "
-        "you logged counts up to now, and nothing about your standing changes.",
+    left = ", ".join(p.name for p in done.left_projects)
+    counts = {"applications": len(done.applications_withdrawn),
+              "invitations": len(done.invitations_declined),
+              "tasks": len(done.leases_released)}
+    tell(
+        session, trainer.id, "wellbeing.consent_withdrawn",
+        {"category": done.category.value, "left": left, **counts,
+         "nothing": not left and not any(counts.values())},
         {"category": done.category.value,
          "left_projects": [str(p.id) for p in done.left_projects],
          "leases_released": [str(i) for i in done.leases_released]},

@@ -30,7 +30,8 @@ from workforce.billing.payouts.lifecycle import ITEMS, OPEN_ITEM_STATES, RUNS
 from workforce.billing.payouts.queries import locked_item_where, locked_run
 from workforce.errors import Conflict, NotFound
 from workforce.i18n import _
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
+from workforce.notifications.texts import money
 
 
 def record_paid(
@@ -60,14 +61,12 @@ def record_paid(
         legs=[ledger.Leg(in_transit, item.amount), ledger.Leg(paid, -item.amount)],
     )
     events.item_paid(session, item)
-    how = ("to your Stripe account" if item.method is PayoutMethod.STRIPE
-           else "to your bank account")
-    notify(
-        session, item.trainer_id, "payout.paid", f"Payout of {item.money} sent",
-        f"We sent {item.money} {how}."
-        + (" Stripe pays it out to your bank on your Stripe payout schedule."
-           if item.method is PayoutMethod.STRIPE else f" Reference: {reference}."),
+    tell(
+        session, item.trainer_id, "payout.paid",
+        {"amount": money(item.money), "stripe": item.method is PayoutMethod.STRIPE,
+         "reference": reference},
         {"payout_item_id": str(item.id), "amount": item.amount, "currency": item.currency},
+        deliver_now=False,  # a run's items by the hundred: the outbox job sends them
     )
 
 
@@ -89,11 +88,11 @@ def record_failed(session: Session, item: PayoutItem, *, code: str, message: str
         legs=[ledger.Leg(in_transit, item.amount), ledger.Leg(payable, -item.amount)],
     )
     events.item_failed(session, item)
-    notify(
-        session, item.trainer_id, "payout.failed", f"Payout of {item.money} failed",
-        f"Your payout of {item.money} could not be sent: {message} The money is back in "
-        "your payable balance and goes out with the next payout once the problem is fixed.",
+    tell(
+        session, item.trainer_id, "payout.failed",
+        {"amount": money(item.money), "reason": message},
         {"payout_item_id": str(item.id), "reason": message, "code": code},
+        deliver_now=False,  # as for a payment: the senders keep to their one connection
     )
 
 

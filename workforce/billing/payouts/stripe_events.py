@@ -31,7 +31,8 @@ from workforce.billing.payouts.lifecycle import ITEMS
 from workforce.billing.payouts.outcomes import complete_if_done, record_paid
 from workforce.billing.payouts.queries import locked_item_where
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
+from workforce.notifications.texts import money
 
 
 def item_paid_by(session: Session, transfer: Transfer) -> PayoutItem | None:
@@ -77,8 +78,7 @@ def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem
     if transfer.reversed:
         _return_reversed(session, item, transfer, item.amount - recorded, source_id=item.id)
         ITEMS.move(item, ItemState.REVERSED)
-        _announce_reversal(session, item, transfer, "payout_item.reversed",
-                           "the whole payout")
+        _announce_reversal(session, item, transfer, "payout_item.reversed", None)
     elif transfer.amount_reversed > recorded:
         part = transfer.amount_reversed - recorded
         reversal = PayoutReversal(payout_item_id=item.id, transfer_id=transfer.id,
@@ -88,7 +88,7 @@ def handle_transfer_reversed(session: Session, transfer: Transfer) -> PayoutItem
         session.flush()  # the id the entry names as its source
         _return_reversed(session, item, transfer, part, source_id=reversal.id)
         _announce_reversal(session, item, transfer, "payout_item.partially_reversed",
-                           str(Money(part, item.currency)))
+                           Money(part, item.currency))
     # The processor may never come back to a run whose last waiting item this was.
     complete_if_done(session, item.run_id)
     return item
@@ -121,7 +121,9 @@ def _return_reversed(session: Session, item: PayoutItem, transfer: Transfer, amo
 
 
 def _announce_reversal(session: Session, item: PayoutItem, transfer: Transfer, action: str,
-                       what: str) -> None:
+                       part: Money | None) -> None:
+    """Tell the trainer and finance; ``part``: what was reversed, None for all of it."""
+    what = str(part) if part else "the whole payout"
     data = {"payout_item_id": str(item.id), "transfer_id": transfer.id,
             "amount_reversed": transfer.amount_reversed}
     audit.record(
@@ -131,11 +133,8 @@ def _announce_reversal(session: Session, item: PayoutItem, transfer: Transfer, a
         after={"state": item.state.value, "transfer_id": transfer.id,
                "amount_reversed": transfer.amount_reversed},
     )
-    notify(
-        session, item.trainer_id, "payout.reversed", f"Payout of {item.money} reversed",
-        f"Stripe reversed {what} of your payout of {item.money}. That money is back in "
-        "your payable balance and goes out with the next payout.", data,
-    )
+    tell(session, item.trainer_id, "payout.reversed",
+         {"amount": money(item.money), "part": money(part)}, data)
     notify_finance(
         session, item.organisation_id, action, "A payout was reversed",
         f"Transfer {transfer.id} ({item.money}) was reversed at Stripe ({what}); that "
@@ -159,25 +158,23 @@ def handle_connected_payout(
         return False
     amount = payout.get("amount")
     currency = str(payout.get("currency") or "").upper()
-    try:
-        what = str(Money(int(amount), currency)) if amount is not None else "Your payout"
-    except (TypeError, ValueError):
-        what = "Your payout"
     data = {"stripe_payout_id": payout.get("id"), "amount": amount, "currency": currency}
+    params = {"amount": money(_money_of(amount, currency))}
     if paid:
-        notify(
-            session, payout_account.trainer_id, "payout.arrived", f"{what} paid to your bank",
-            f"Stripe paid {what} out to your bank account.", data,
-        )
+        tell(session, payout_account.trainer_id, "payout.arrived", params, data)
         return True
     reason = payout.get("failure_message") or payout.get("failure_code") or "no reason given"
-    notify(
-        session, payout_account.trainer_id, "payout.bank_failed",
-        "Stripe could not pay your bank",
-        f"Stripe could not pay {what} to your bank: {reason}. Update your bank details in "
-        "Stripe; the money stays in your Stripe balance meanwhile.", {**data, "reason": reason},
-    )
+    tell(session, payout_account.trainer_id, "payout.bank_failed",
+         {**params, "reason": reason}, {**data, "reason": reason})
     return True
+
+
+def _money_of(amount: Any, currency: str) -> Money | None:
+    """The amount Stripe reported, if it is one."""
+    try:
+        return Money(int(amount), currency) if amount is not None else None
+    except (TypeError, ValueError):
+        return None
 
 # --- the handlers (``billing.webhooks.Handler``) -----------------------------------------
 
