@@ -1,8 +1,8 @@
 """Notices in the reader's language: a notification's parameters, an e-mail's HTML part
 and the kinds of notice each user asked not to be e-mailed (issue 19)
 
-Revision ID: 0027_notices
-Revises: 0026_lang
+Revision ID: 0029
+Revises: 0028
 Create Date: 2026-12-07 12:30:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0027_notices"
-down_revision: str | None = "0026_lang"
+revision: str = "0029"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
