@@ -43,6 +43,7 @@ from workforce.api import (
     templates,
     trainer_wellbeing,
     uow,
+    uploads,
     webhook_endpoints,
     webhook_endpoints_schemas,
     webhooks,
@@ -59,6 +60,7 @@ BLUEPRINTS = (
     wellbeing.blp, trainer_wellbeing.blp, support.blp, fair_pay.blp, privacy.blp,
     templates.blp, api_keys.blp, webhook_endpoints.blp,
     declared_use.blp, standing.blp, sign_in.blp, aggregation.blp, results.blp, budgets.blp,
+    uploads.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

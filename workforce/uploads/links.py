@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from workforce.settings import Settings
 from workforce.storage import FileStore, store_from_settings
 
-UPLOAD_PATH = "/api/v1/uploads/"
+UPLOAD_PATH = "/api/v1/upload-slots/"
 DOWNLOAD_PATH = "/api/v1/files/"
 
 
