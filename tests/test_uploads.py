@@ -59,7 +59,7 @@ def voice_project(client: ApiClient, manager: User, trainer: User, *, tasks: int
     built = ProjectFactory(manager=manager, **project)
     staff(built, trainer)
     for _ in range(tasks):
-        TaskFactory(project=built, payload={"prompt": "唔該，我想去旺角。"})
+        TaskFactory(project=built, payload={"prompt": "Read aloud: 我想去旺角"})
     recording_project(client, manager, built)
     consent(client, trainer, built)
     return built
