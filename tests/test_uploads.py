@@ -37,7 +37,7 @@ from tests.upload_helpers import (
     slot_for,
     wav,
 )
-from workforce import clock
+from workforce import clock, demo
 from workforce.accounts.models import AuditEvent, Role, User
 from workforce.projects.models import Project
 from workforce.uploads.links import FileAccess
@@ -343,3 +343,19 @@ def test_a_trainer_has_their_recordings_deleted_and_paid_work_stays_paid(
     assert files.store.read(f"uploads/{project.id}/{slot['id']}") is None
     assert_problem(client.post(f"{API}/uploads/{slot['id']}/download-link",
                                as_user=manager), 409, code="file-deleted")
+
+
+def test_the_demo_read_aloud_task_takes_a_recording(
+        client: ApiClient, session: Session, files: FileAccess) -> None:
+    assert demo.seed(session) is not None
+    session.commit()
+    mei = session.scalars(select(User).where(User.email == demo.TRAINERS[0][0])).one()
+    project = session.scalars(select(Project).where(
+        Project.name == "Cantonese voice recordings: read aloud")).one()
+    policy = answered(client.get(f"{API}/projects/{project.id}/recording-policy",
+                                 as_user=mei))
+    assert policy["retention_days"] == 365
+    lease = claimed(client, mei, project)
+    assert "旺角" in lease["payload"]["prompt"]
+    slot = uploaded(client, files, mei, lease["id"], wav(8))
+    answered(submit(client, mei, lease["id"], slot["id"]))
