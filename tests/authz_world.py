@@ -230,7 +230,7 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     services = client.client.application.extensions["workforce"]
     privacy_exports.prepare_requested_exports(
         session, services.export_store, now=clock.now(),
-        lifetime=services.settings.data_export_lifetime, limit=10)
+        lifetime=services.settings.data_export_lifetime, limit=10, files=services.files.store)
     _ok(client.post(f"{API}/me/erasure", as_user=trainer, json={"password": PASSWORD}), 202)
 
     # --- the inbox and the staff invitation ------------------------------------------

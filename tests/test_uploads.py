@@ -6,6 +6,9 @@ retention by the scheduler and a trainer's deletion request (paid work stays pai
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
 from tests.factories import (
+    PASSWORD,
     ProjectFactory,
     StaffFactory,
     TaskFactory,
@@ -359,3 +363,40 @@ def test_the_demo_read_aloud_task_takes_a_recording(
     assert "旺角" in lease["payload"]["prompt"]
     slot = uploaded(client, files, mei, lease["id"], wav(8))
     answered(submit(client, mei, lease["id"], slot["id"]))
+
+
+def test_a_data_export_holds_the_trainers_recordings(
+        app: Flask, client: ApiClient, files: FileAccess, manager: User,
+        trainer: User) -> None:
+    project = voice_project(client, manager, trainer)
+    lease = claimed(client, trainer, project)
+    clip = wav(2)
+    slot = uploaded(client, files, trainer, lease["id"], clip)
+    answered(submit(client, trainer, lease["id"], slot["id"]))
+    export = answered(client.post(f"{API}/me/data-exports", as_user=trainer), 202)
+    assert run(app, "privacy.prepare_data_exports") == "data exports prepared: 1"
+    archive = client.get(f"{API}/me/data-exports/{export['id']}/archive", as_user=trainer)
+    with zipfile.ZipFile(io.BytesIO(archive.get_data())) as opened:
+        assert opened.read(f"uploads/{slot['id']}.wav") == clip
+        listed = json.loads(opened.read("uploads.json"))
+        consents = json.loads(opened.read("recording_consents.json"))
+    assert [(u["id"], u["duration_ms"]) for u in listed] == [(slot["id"], 2000)]
+    assert [c["project_id"] for c in consents] == [str(project.id)]
+
+
+def test_an_erasure_deletes_the_trainers_uploads(
+        app: Flask, client: ApiClient, files: FileAccess, manager: User,
+        trainer: User) -> None:
+    long_lived(client, manager, trainer)
+    start = clock.now()
+    with time_machine.travel(start, tick=False):
+        project = voice_project(client, manager, trainer)
+        lease = claimed(client, trainer, project)
+        slot = uploaded(client, files, trainer, lease["id"], wav(2))
+        answered(client.post(f"{API}/me/erasure", as_user=trainer,
+                             json={"password": PASSWORD}), 202)
+    with time_machine.travel(start + timedelta(days=7, minutes=1), tick=False):
+        assert run(app, "privacy.carry_out_erasures") == "accounts erased: 1"
+    assert files.store.read(f"uploads/{project.id}/{slot['id']}") is None
+    gone = answered(client.get(f"{API}/uploads/{slot['id']}", as_user=manager))
+    assert (gone["state"], gone["deletion_reason"]) == ("deleted", "erasure")

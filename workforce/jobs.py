@@ -133,7 +133,7 @@ JOBS: tuple[Job, ...] = (
         _on_database(wellbeing_jobs.prompt_due_check_ins), "check-ins asked for"),
     Job("privacy.prepare_data_exports", _every(minutes=1),
         lambda services: privacy_jobs.prepare_data_exports(
-            services.database, _store(services), services.settings),
+            services.database, _store(services), services.settings, _files(services)),
         "data exports prepared"),
     Job("privacy.delete_expired_exports", _every(minutes=15),
         lambda services: privacy_jobs.delete_expired_exports(services.database,

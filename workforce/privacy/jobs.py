@@ -32,9 +32,10 @@ def _drain(database: Database, work: Callable[..., int], batch: int, *args: obje
             return total
 
 
-def prepare_data_exports(database: Database, store: ExportStore, settings: Settings) -> int:
+def prepare_data_exports(database: Database, store: ExportStore, settings: Settings,
+                         files: FileStore) -> int:
     return _drain(database, exports.prepare_requested_exports, EXPORT_BATCH, store,
-                  lifetime=settings.data_export_lifetime)
+                  lifetime=settings.data_export_lifetime, files=files)
 
 
 def delete_expired_exports(database: Database, store: ExportStore) -> int:
