@@ -36,6 +36,7 @@ from tests.upload_helpers import (
     consent,
     fetch,
     new_id,
+    png,
     put,
     recording_project,
     slot_for,
@@ -268,6 +269,46 @@ def test_an_answer_naming_a_missing_upload_is_refused(
     assert refused["errors"]["/reading"] == ["Nothing was uploaded to this upload's slot."]
     lease_now = answered(client.get(f"{API}/me/assignments/{lease['id']}", as_user=trainer))
     assert lease_now["state"] == "leased"
+
+
+def test_a_file_field_takes_an_image_and_refuses_audio(
+        client: ApiClient, files: FileAccess, manager: User, trainer: User) -> None:
+    project = ProjectFactory(manager=manager)
+    staff(project, trainer)
+    TaskFactory(project=project, payload={"prompt": "Photograph a street sign."})
+    answered(client.request("PUT", f"{API}/projects/{project.id}/template", as_user=manager,
+                            json={"fields": [{"name": "photo", "label": "Photo",
+                                              "kind": "file",
+                                              "settings": {"types": ["png", "jpeg"]}}]}),
+             201)
+    lease = claimed(client, trainer, project)
+    clip = wav(2)
+    refused = slot_for(client, trainer, lease["id"], clip, field="photo")
+    status, body = put(client, files, refused, clip)
+    if status == 422:
+        assert "(types)" in body["errors"]["file"][0]
+    image = png()
+    slot = slot_for(client, trainer, lease["id"], image, field="photo")
+    assert put(client, files, slot, image)[0] == 200
+    done = client.post(f"{API}/me/assignments/{lease['id']}/submit", as_user=trainer,
+                       json={"answer": {"photo": slot["id"]}, "active_seconds": 30})
+    answered(done)
+    shown = answered(client.get(f"{API}/uploads/{slot['id']}", as_user=manager))
+    assert (shown["content_type"], shown["duration_ms"]) == ("image/png", None)
+
+
+def test_recording_settings_are_checked_when_the_template_is_saved(
+        client: ApiClient, manager: User) -> None:
+    project = ProjectFactory(manager=manager)
+    field = {"name": "reading", "label": "Reading", "kind": "recording",
+             "settings": {"types": ["wav", "aiff"], "min_seconds": 9, "max_seconds": 5,
+                          "min_sample_rate": 10}}
+    problem = assert_problem(client.request(
+        "PUT", f"{API}/projects/{project.id}/template", as_user=manager,
+        json={"fields": [field]}), 422, code="template-invalid")
+    assert set(problem["errors"]) == {"/fields/0/settings/types",
+                                      "/fields/0/settings/min_seconds",
+                                      "/fields/0/settings/min_sample_rate"}
 
 
 # --- links, consent, retention, deletion ---------------------------------------------------

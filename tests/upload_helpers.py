@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 import wave
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -160,3 +161,15 @@ def consent(client: ApiClient, trainer: User, project: Project) -> dict:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A small grey PNG, made with zlib."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
