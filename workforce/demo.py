@@ -288,14 +288,20 @@ def _templated_projects(session: Session, *, manager: User, mei: User) -> None:
         templates.publish(session, manager, project.id, fields=fields,
                           change_note="First version.")
         _declare_use(session, manager, project.id, [DataUse.TRAINING, DataUse.EVALUATION])
-        projects.activate_project(session, manager, project.id)
-        staffing.invite(session, manager, project.id, trainer_ids=[mei.id],
-                        message="A new kind of task, with a form to fill in.")
-        invitation = staffing.list_my_memberships(
-            session, mei, PageRequest(limit=1), state=MembershipState.INVITED).items[0]
-        staffing.accept_invitation(session, mei, invitation.id)
+        _activate_with_mei(session, manager, project.id, mei,
+                           "A new kind of task, with a form to fill in.")
         imports.import_tasks(session, manager, project.id, io.BytesIO(_jsonl(rows)),
                              fmt=imports.ImportFormat.JSONL)
+
+
+def _activate_with_mei(session: Session, manager: User, project_id: uuid.UUID, mei: User,
+                       message: str) -> None:
+    """Activate the project, and invite Mei, who accepts."""
+    projects.activate_project(session, manager, project_id)
+    staffing.invite(session, manager, project_id, trainer_ids=[mei.id], message=message)
+    invitation = staffing.list_my_memberships(
+        session, mei, PageRequest(limit=1), state=MembershipState.INVITED).items[0]
+    staffing.accept_invitation(session, mei, invitation.id)
 
 
 READING_FIELDS = [
@@ -333,12 +339,8 @@ def _recording_project(session: Session, *, manager: User, mei: User) -> None:
                        what_is_recorded="Your voice reading the task's sentences aloud.",
                        purpose="Training and testing a Cantonese speech recogniser.",
                        retention_days=365)
-    projects.activate_project(session, manager, project.id)
-    staffing.invite(session, manager, project.id, trainer_ids=[mei.id],
-                    message="Your accent is just what this recogniser needs.")
-    invitation = staffing.list_my_memberships(
-        session, mei, PageRequest(limit=1), state=MembershipState.INVITED).items[0]
-    staffing.accept_invitation(session, mei, invitation.id)
+    _activate_with_mei(session, manager, project.id, mei,
+                       "Your accent is just what this recogniser needs.")
     consent.give_consent(session, mei, project.id)
     row = {"external_id": "read-aloud-01",
            "payload": {"prompt": "Read these five sentences aloud: "

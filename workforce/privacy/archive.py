@@ -76,7 +76,7 @@ from workforce.projects.models import (
 )
 from workforce.standing.models import AccountAction
 from workforce.storage import FileStore
-from workforce.uploads.content import MEDIA_TYPES
+from workforce.uploads.content import extension_of
 from workforce.uploads.models import RecordingConsent, Upload, UploadState
 from workforce.wellbeing.models import AgeAttestation, ContentConsent
 from workforce.wellbeing.support_models import (
@@ -427,9 +427,7 @@ def uploaded_files(session: Session, files: FileStore, trainer: User) -> dict[st
             .order_by(Upload.created_at, Upload.id)):
         stored = files.read(upload.storage_key)  # type: ignore[arg-type]
         if stored is not None:
-            extension = next((name for name, media in MEDIA_TYPES.items()
-                              if media == upload.content_type), "bin")
-            found[f"uploads/{upload.id}.{extension}"] = stored.data
+            found[f"uploads/{upload.id}.{extension_of(upload.content_type)}"] = stored.data
     return found
 
 

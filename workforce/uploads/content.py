@@ -39,6 +39,11 @@ class Content:
         return MEDIA_TYPES.get(self.type or "", "application/octet-stream")
 
 
+def extension_of(media_type: str | None) -> str:
+    """The name a file of this media type is given (``bin`` for one we do not know)."""
+    return next((name for name, media in MEDIA_TYPES.items() if media == media_type), "bin")
+
+
 def read(data: bytes) -> Content:
     guessed = filetype.guess(data)
     name = _SNIFFED.get(guessed.extension, guessed.extension) if guessed else None

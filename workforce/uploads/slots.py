@@ -36,7 +36,7 @@ from workforce.projects.models import Assignment, Project
 from workforce.results import templates
 from workforce.results.fields import UPLOAD_KINDS
 from workforce.uploads import attach, consent
-from workforce.uploads.content import MEDIA_TYPES
+from workforce.uploads.content import extension_of
 from workforce.uploads.links import FileAccess
 from workforce.uploads.models import Upload, UploadState
 
@@ -51,11 +51,8 @@ class UploadSlot:
     method: str
     headers: dict[str, str]
 
-    @property
-    def id(self) -> uuid.UUID:
-        return self.upload.id
-
     def __getattr__(self, name: str) -> Any:
+        """The upload's own attributes (``id``, ``state``, ...), for the answer."""
         return getattr(self.upload, name)
 
 
@@ -183,9 +180,8 @@ class Download:
 
     @property
     def filename(self) -> str:
-        extension = next((name for name, media in MEDIA_TYPES.items()
-                          if media == self.upload.content_type), "bin")
-        return f"{self.upload.field}-{self.upload.id}.{extension}"
+        return (f"{self.upload.field}-{self.upload.id}."
+                f"{extension_of(self.upload.content_type)}")
 
 
 def follow_link(session: Session, files: FileAccess, token: str) -> Download:
