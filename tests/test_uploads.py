@@ -334,6 +334,9 @@ def test_recordings_need_consent_and_withdrawing_it_stops_new_ones(
     policy = answered(client.get(f"{API}/projects/{project.id}/recording-policy",
                                  as_user=UserFactory()))
     assert policy["retention_days"] == 30 and policy["purpose"].startswith("Training")
+    market = answered(client.get(f"{API}/marketplace/projects/{project.id}",
+                                 as_user=UserFactory()))
+    assert market["recording_policy"] == policy
     lease = claimed(client, trainer, project)
     answered(client.request("DELETE", f"{API}/projects/{project.id}/recording-consent",
                             as_user=trainer))

@@ -67,7 +67,7 @@ def request_slot(args: dict, assignment_id: uuid.UUID):
 @blp.public
 @blp.doc(requestBody=UPLOAD_BODY)
 @blp.response(200, UploadSchema)
-@blp.refuses(404, 409, 413, 422)
+@blp.refuses(404, 409, 413, 415, 422)
 @raw_body("application/octet-stream")
 def upload(token: str):
     """The service's own upload endpoint (local file store): the slot's `url`. The

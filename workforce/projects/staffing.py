@@ -68,6 +68,7 @@ from workforce.projects.models import (
 )
 from workforce.projects.services import ProjectView, count_active_members, title_for, views_of
 from workforce.standing import gate
+from workforce.uploads.models import RecordingPolicy
 from workforce.wellbeing import consent
 from workforce.wellbeing import filters as wellbeing_filters
 
@@ -85,6 +86,8 @@ class MarketEntry:
     organisation: Organisation
     membership: ProjectMember | None
     unmet: list[Unmet] = field(default_factory=list)
+    # What a project that records voice records, for what, and for how long (issue 17).
+    recording_policy: RecordingPolicy | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -149,6 +152,9 @@ def _entries(
     } if owners else {}
     memberships = access.latest_memberships(session, trainer.id, [p.id for p in projects])
     unconsented = _consent_unmet(session, trainer, projects)
+    policies = {policy.project_id: policy for policy in session.scalars(
+        select(RecordingPolicy).where(RecordingPolicy.project_id.in_(
+            [p.id for p in projects])))} if projects else {}
     unverified = [] if verification.is_verified(trainer) else [
         Unmet(None, verification.UNVERIFIED, verification.unverified_message(trainer))]
     return [
@@ -157,6 +163,7 @@ def _entries(
             membership=memberships.get(view.project.id),
             unmet=unverified + (unmet or {}).get(view.project.id, [])
             + unconsented.get(view.project.id, []) + budgets.unmet(view.project),
+            recording_policy=policies.get(view.project.id),
         )
         for view in views_of(session, projects)
     ]
