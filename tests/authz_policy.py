@@ -81,6 +81,7 @@ DEFAULT_OBJECTS = {
     "rule_id": "quality_rule",
     "restriction_id": "quality_restriction",
     "token_id": "api_token",
+    "upload_id": "upload",
 }
 
 HOURLY = {"project_id": "hourly_project"}
@@ -221,6 +222,27 @@ POLICY: dict[str, Rule] = {
         EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
     "GET /api/v1/projects/<uuid:project_id>/template/schema": Rule(
         EVERYONE, "organisation|eligible", HOURLY, scope="projects:read"),
+    # Files as answers (issue 17): a recording policy and the trainer's consent on the
+    # world's per-task project, an upload on its submitted assignment. The upload and
+    # download endpoints take a signed token as their permission: public.
+    "PUT /api/v1/projects/<uuid:project_id>/recording-policy": Rule(
+        MANAGERS, "organisation", body={"what_is_recorded": "Voice.", "purpose": "ASR.",
+                                        "retention_days": 30}, scope="projects:write"),
+    "GET /api/v1/projects/<uuid:project_id>/recording-policy": Rule(
+        EVERYONE, "organisation|eligible", scope="projects:read"),
+    "PUT /api/v1/projects/<uuid:project_id>/recording-consent": Rule(TRAINER, "eligible"),
+    "GET /api/v1/projects/<uuid:project_id>/recording-consent": Rule(TRAINER, "eligible"),
+    "DELETE /api/v1/projects/<uuid:project_id>/recording-consent": Rule(TRAINER, "eligible"),
+    "POST /api/v1/me/assignments/<uuid:assignment_id>/uploads": Rule(
+        TRAINER, "owner", body={"field": "reading", "size": 10, "sha256": "0" * 64}),
+    "PUT /api/v1/upload-slots/<string:token>": Rule(
+        PUBLIC, raw=("application/octet-stream", b"RIFF")),
+    "GET /api/v1/uploads/<uuid:upload_id>": Rule(EVERYONE, "organisation|owner",
+                                                 scope="results:read"),
+    "POST /api/v1/uploads/<uuid:upload_id>/download-link": Rule(
+        EVERYONE, "organisation|owner", scope="results:read"),
+    "GET /api/v1/files/<string:token>": Rule(PUBLIC),
+    "POST /api/v1/me/recordings/deletion": Rule(TRAINER),
     # Aggregated answers (issue 16): staff read, managers ask and set methods.
     "GET /api/v1/projects/<uuid:project_id>/aggregation": Rule(STAFF, "organisation",
         scope="projects:read"),

@@ -9,6 +9,7 @@ they are the objects the product itself makes.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +66,7 @@ from workforce.projects.models import (
     Sensitivity,
 )
 from workforce.results import quality_rules
+from workforce.uploads.models import Upload, UploadState
 
 API = "/api/v1"
 STAFF_ROLES = (Role.ADMIN, Role.VENDOR_MANAGER, Role.REVIEWER, Role.FINANCE)
@@ -174,6 +176,7 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     o["assignment"] = uuid.UUID(leased["id"])
     submitted = worked_task(project, trainer, submitted_at=clock.now() - timedelta(hours=2))
     o["submitted_assignment"] = submitted.id
+    o["upload"] = _upload(client, session, project, trainer, submitted.id)
     # A quality rule that the submitted work (300 s, under a day) catches: the trainer
     # is restricted on the project, and still holds the lease above.
     rule = _ok(client.post(f"{API}/projects/{project.id}/quality-rules", as_user=manager,
@@ -237,7 +240,7 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     services = client.client.application.extensions["workforce"]
     privacy_exports.prepare_requested_exports(
         session, services.export_store, now=clock.now(),
-        lifetime=services.settings.data_export_lifetime, limit=10)
+        lifetime=services.settings.data_export_lifetime, limit=10, files=services.files.store)
     _ok(client.post(f"{API}/me/erasure", as_user=trainer, json={"password": PASSWORD}), 202)
 
     # --- the inbox and the staff invitation ------------------------------------------
@@ -265,6 +268,31 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     o["account_action"] = uuid.UUID(action["id"])
     session.commit()
     return side
+
+
+def _upload(client: ApiClient, session: Session, project: Any, trainer: User,
+            assignment_id: uuid.UUID) -> uuid.UUID:
+    """A recording policy the trainer consented to, and a recording in the store."""
+    _ok(client.request("PUT", f"{API}/projects/{project.id}/recording-policy",
+                       as_user=session.get_one(User, project.created_by_id),
+                       json={"what_is_recorded": "Voice.", "purpose": "ASR.",
+                             "retention_days": 30}))
+    _ok(client.request("PUT", f"{API}/projects/{project.id}/recording-consent",
+                       as_user=trainer))
+    clip = b"RIFF-world-clip"
+    now = clock.now()
+    upload = Upload(project_id=project.id, assignment_id=assignment_id,
+                    trainer_id=trainer.id, field="reading", kind="recording",
+                    state=UploadState.ATTACHED, declared_size=len(clip),
+                    declared_sha256=hashlib.sha256(clip).hexdigest(), created_at=now,
+                    expires_at=now, content_type="audio/wav", size_bytes=len(clip),
+                    uploaded_at=now, attached_at=now)
+    session.add(upload)
+    session.flush()
+    upload.storage_key = f"uploads/{project.id}/{upload.id}"
+    services = client.client.application.extensions["workforce"]
+    services.files.store.write(upload.storage_key, clip, content_type="audio/wav")
+    return upload.id
 
 
 def _add_api_keys(session: Session, side: Side) -> None:

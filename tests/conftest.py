@@ -10,6 +10,7 @@ commits stay invisible to the next test.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests import factories
 from tests.client import ApiClient
 from tests.factories import StaffFactory, UserFactory
 from tests.task_helpers import staffed_project
+from tests.upload_helpers import moto_server
 from workforce import migrate
 from workforce.accounts import passwords
 from workforce.accounts.models import Role, User
@@ -34,6 +36,10 @@ from workforce.db import Database, make_engine
 from workforce.notifications.senders import MemorySender
 from workforce.projects.models import Project
 from workforce.settings import Environment, Settings
+from workforce.storage.s3 import S3FileStore
+from workforce.uploads.links import FileAccess
+
+S3_BUCKET = "workforce-test"
 
 # Production keeps argon2's defaults; tests hash hundreds of passwords.
 passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -62,6 +68,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         webhook_allow_loopback=True,
         migrations_dir=str(Path(__file__).resolve().parent.parent / "migrations"),
         data_export_dir=str(tmp_path_factory.mktemp("exports")),
+        file_store_dir=str(tmp_path_factory.mktemp("files")),
     )
 
 
@@ -134,6 +141,36 @@ def mail(app: Flask) -> MemorySender:
 @pytest.fixture
 def client(app: Flask, session: Session) -> ApiClient:
     return ApiClient(app.test_client(), session)
+
+
+# --- the file store, on both backends --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server (moto, server mode) for the whole run, started on first
+    use, with one bucket."""
+    with moto_server() as endpoint:
+        S3FileStore(bucket=S3_BUCKET, region="us-east-1", endpoint_url=endpoint
+                    ).client.create_bucket(Bucket=S3_BUCKET)
+        yield endpoint
+
+
+@pytest.fixture(params=["local", "s3"])
+def files(request: pytest.FixtureRequest, app: Flask) -> Iterator[FileAccess]:
+    """The application's file store for this test: the local folder or S3 (each test
+    that asks runs on both)."""
+    services = app.extensions["workforce"]
+    saved = services.files
+    if request.param == "s3":
+        store = S3FileStore(bucket=S3_BUCKET, prefix=f"test-{uuid.uuid4().hex[:8]}",
+                            region="us-east-1",
+                            endpoint_url=request.getfixturevalue("s3_endpoint"))
+        services.files = replace(saved, store=store)
+    try:
+        yield services.files
+    finally:
+        services.files = saved
 
 
 # --- figures of the run, for docs/reliability.md ---------------------------------------

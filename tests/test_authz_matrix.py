@@ -104,7 +104,7 @@ def path_for(op: Operation, side: authz_world.Side, caller_role: Role) -> str:
         now = clock.now()
         return {"currency": "USD", "country": "PH", "category": "violence",
                 "year": str(now.year), "month": str(now.month),
-                "filename": "swagger-ui.css", "number": "1"}[name]
+                "filename": "swagger-ui.css", "number": "1", "token": "not-a-token"}[name]
 
     return _PLACEHOLDER.sub(sample, op.rule.rule)
 

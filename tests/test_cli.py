@@ -61,7 +61,7 @@ def test_demo_seeds_once_and_prints_tokens_once(run, session: Session, client) -
     # Mei (the first trainer) is staffed on both projects and has work to claim.
     mei = tokens[3]
     mine = client.get("/api/v1/me/projects", token=mei).get_json()["items"]
-    assert sorted(p["pay_model"] for p in mine) == ["hourly"] + ["per_task"] * 4
+    assert sorted(p["pay_model"] for p in mine) == ["hourly"] + ["per_task"] * 5
     labelling = next(p for p in mine if p["name"].endswith("Accent labelling"))
     claim = client.post(f"/api/v1/projects/{labelling['id']}/claims", token=mei, json={})
     assert claim.status_code == 201, claim.get_data(as_text=True)
@@ -108,11 +108,13 @@ def test_demo_seeds_projects_with_task_templates_and_gold(run, client) -> None:
         template = client.get(f"/api/v1/projects/{project_id}/template", token=mei).get_json()
         if template["version"] is not None:
             kinds[name] = [f["kind"] for f in template["fields"]]
-    voice, compare, rubric = (next(n for n in kinds if word in n)
-                              for word in ("naturalness", "Chatbot", "Rubric"))
+    voice, compare, rubric, reading = (
+        next(n for n in kinds if word in n)
+        for word in ("naturalness", "Chatbot", "Rubric", "read aloud"))
+    # The read-aloud task asks for a recording (tests/test_uploads.py takes one).
     assert kinds == {voice: ["rating", "single_choice"], compare: ["pairwise"],
-                     rubric: ["rubric"]}
-    for name in kinds:
+                     rubric: ["rubric"], reading: ["recording"]}
+    for name in (voice, compare, rubric):
         tasks = client.get(f"/api/v1/projects/{mine[name]}/tasks", token=manager,
                            query_string={"limit": 50}).get_json()["items"]
         assert sum(t["gold_answer"] is not None for t in tasks) >= 1
@@ -226,7 +228,7 @@ def test_scheduler_registers_the_jobs(app: Flask) -> None:
         "privacy.prepare_data_exports", "privacy.delete_expired_exports",
         "privacy.carry_out_erasures",
         "integrations.deliver_webhooks", "integrations.purge_old_webhook_events",
-        "results.aggregate",
+        "results.aggregate", "uploads.delete_expired_files",
     }
 
 

@@ -55,6 +55,10 @@ def test_production_refuses_the_console_mail_sender() -> None:
         ("WORKFORCE_LOG_FORMAT", "xml", "WORKFORCE_LOG_FORMAT"),
         ("WORKFORCE_EMAIL_SENDER", "pigeon", "WORKFORCE_EMAIL_SENDER"),
         ("WORKFORCE_EMAIL_SENDER", "smtp", "WORKFORCE_SMTP_URL"),
+        ("WORKFORCE_FILE_STORE", "floppy", "WORKFORCE_FILE_STORE"),
+        ("WORKFORCE_FILE_STORE", "s3", "WORKFORCE_S3_BUCKET"),
+        ("WORKFORCE_UPLOAD_SLOT_LIFETIME", "0", "WORKFORCE_UPLOAD_SLOT_LIFETIME"),
+        ("WORKFORCE_DOWNLOAD_LINK_LIFETIME", "604801", "WORKFORCE_DOWNLOAD_LINK_LIFETIME"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str, named: str) -> None:
@@ -68,6 +72,11 @@ def test_create_app_does_no_io(tmp_path: Path) -> None:
     app = create_app(Settings(env=Environment.TEST, database_url=url), configure_logging=False)
     assert app.config["DEBUG"] is False
     assert not (tmp_path / "never" / "created.db").exists()
+    # Nor the file store: its folder is made on the first upload.
+    files = create_app(Settings(env=Environment.TEST, database_url=url,
+                                file_store_dir=str(tmp_path / "files")),
+                       configure_logging=False).extensions["workforce"].files
+    assert files is not None and not (tmp_path / "files").exists()
 
 
 def test_defaults_given_by_the_caller_yield_to_the_environment() -> None:

@@ -26,6 +26,7 @@ from workforce.notifications.senders import EmailSender, make_sender
 from workforce.notifications.services import OUTBOX_KEY
 from workforce.privacy.storage import ExportStore, store_from_settings
 from workforce.settings import Settings
+from workforce.uploads.links import FileAccess
 
 log = logging.getLogger("workforce.request")
 
@@ -45,6 +46,8 @@ class Services:
     export_store: ExportStore | None = None
     # Webhooks out: how deliveries reach endpoints (timeouts, address checks).
     webhooks: Transport | None = None
+    # Uploaded answers: the file store (``storage``) and the service's one-time links.
+    files: FileAccess | None = None
     api: Any = None
 
 
@@ -86,7 +89,8 @@ def create_app(
         settings, database, outbox, gateway_from_settings(settings),
         export_store=store_from_settings(settings),
         webhooks=Transport(timeout=settings.webhook_timeout,
-                           allow_loopback=settings.webhook_allow_loopback))
+                           allow_loopback=settings.webhook_allow_loopback),
+        files=FileAccess.from_settings(settings))
     webhooks.register_handlers()
 
     app.session_interface = _NoSessions()

@@ -3,7 +3,8 @@ listening test, two active projects (per task and hourly) with Mei staffed on bo
 weekly payout schedule, Mei's bank details and a bonus waiting to be paid to her, and a
 graphic red-teaming project under a wellbeing policy with a 24/7 support line (joining
 it needs consent to its content), and three projects with task templates and gold tasks:
-a Cantonese voice naturalness test, a chatbot answer comparison and rubric writing."""
+a Cantonese voice naturalness test, a chatbot answer comparison and rubric writing; and
+a Cantonese read-aloud project whose task asks for a recording."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from workforce.projects.models import (
     Sensitivity,
 )
 from workforce.results import templates
+from workforce.uploads import consent
 from workforce.wellbeing import policies
 
 DEMO_SLUG = "demo"
@@ -85,6 +87,7 @@ def seed(session: Session) -> list[DemoAccount] | None:
     _payouts(session, manager=users[1], finance=users[2], mei=users[3])
     _wellbeing(session, admin=users[0], manager=users[1])
     _templated_projects(session, manager=users[1], mei=users[3])
+    _recording_project(session, manager=users[1], mei=users[3])
     return [
         DemoAccount(user, _demo_token(session, user), _demo_second_factor(session, user))
         for user in users
@@ -285,14 +288,66 @@ def _templated_projects(session: Session, *, manager: User, mei: User) -> None:
         templates.publish(session, manager, project.id, fields=fields,
                           change_note="First version.")
         _declare_use(session, manager, project.id, [DataUse.TRAINING, DataUse.EVALUATION])
-        projects.activate_project(session, manager, project.id)
-        staffing.invite(session, manager, project.id, trainer_ids=[mei.id],
-                        message="A new kind of task, with a form to fill in.")
-        invitation = staffing.list_my_memberships(
-            session, mei, PageRequest(limit=1), state=MembershipState.INVITED).items[0]
-        staffing.accept_invitation(session, mei, invitation.id)
+        _activate_with_mei(session, manager, project.id, mei,
+                           "A new kind of task, with a form to fill in.")
         imports.import_tasks(session, manager, project.id, io.BytesIO(_jsonl(rows)),
                              fmt=imports.ImportFormat.JSONL)
+
+
+def _activate_with_mei(session: Session, manager: User, project_id: uuid.UUID, mei: User,
+                       message: str) -> None:
+    """Activate the project, and invite Mei, who accepts."""
+    projects.activate_project(session, manager, project_id)
+    staffing.invite(session, manager, project_id, trainer_ids=[mei.id], message=message)
+    invitation = staffing.list_my_memberships(
+        session, mei, PageRequest(limit=1), state=MembershipState.INVITED).items[0]
+    staffing.accept_invitation(session, mei, invitation.id)
+
+
+READING_FIELDS = [
+    {"name": "reading", "label": "Read the five sentences aloud, in one recording",
+     "help": "A quiet room, your own accent, about 30 cm from the microphone.",
+     "kind": "recording",
+     "settings": {"types": ["wav", "flac", "ogg"], "min_seconds": 5, "max_seconds": 120,
+                  "min_sample_rate": 16_000, "max_bytes": 20_000_000}},
+]
+# Written Cantonese with its own (full-width) punctuation.
+FIVE_SENTENCES = [
+    "今日天氣好好，我哋去行山啦。",
+    "唔該你講慢少少。",
+    "我住喺旺角，返工要搭地鐵。",
+    "呢間茶餐廳嘅奶茶好出名。",
+    "聽日記得帶遮，天文台話會落雨。",
+]
+
+
+def _recording_project(session: Session, *, manager: User, mei: User) -> None:
+    """Cantonese voice recordings (issue 17): a "read these five sentences" task, a
+    recording policy shown before trainers apply, and Mei's consent to it. A project of
+    its own, since a template is the project's: the naturalness test's clips are
+    answered with a rating, this task with a recording."""
+    project = projects.create_project(
+        session, manager, name="Cantonese voice recordings: read aloud",
+        description="Read short Cantonese sentences aloud in your own accent; the "
+        "recordings train a speech recogniser.", capacity=20, pay_model=PayModel.PER_TASK,
+        currency="USD", estimated_task_seconds=180, rate=120, review_sample_percent=100,
+        guidelines="Read each sentence once, in order, with a short pause between them.")
+    templates.publish(session, manager, project.id, fields=READING_FIELDS,
+                      change_note="First version.")
+    _declare_use(session, manager, project.id, [DataUse.TRAINING])
+    consent.set_policy(session, manager, project.id,
+                       what_is_recorded="Your voice reading the task's sentences aloud.",
+                       purpose="Training and testing a Cantonese speech recogniser.",
+                       retention_days=365)
+    _activate_with_mei(session, manager, project.id, mei,
+                       "Your accent is just what this recogniser needs.")
+    consent.give_consent(session, mei, project.id)
+    row = {"external_id": "read-aloud-01",
+           "payload": {"prompt": "Read these five sentences aloud: "
+                       + " ".join(FIVE_SENTENCES),
+                       "instructions": "One recording, all five sentences, in order."}}
+    imports.import_tasks(session, manager, project.id, io.BytesIO(_jsonl([row])),
+                         fmt=imports.ImportFormat.JSONL)
 
 
 def _voice_rows() -> list[dict[str, Any]]:

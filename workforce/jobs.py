@@ -32,6 +32,8 @@ from workforce.privacy.storage import ExportStore
 from workforce.projects import jobs as projects_jobs
 from workforce.results import jobs as results_jobs
 from workforce.standing import jobs as standing_jobs
+from workforce.storage import FileStore
+from workforce.uploads import jobs as uploads_jobs
 from workforce.wellbeing import jobs as wellbeing_jobs
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,11 @@ def _daily(hour: int, minute: int) -> Callable[[], BaseTrigger]:
 def _store(services: Services) -> ExportStore:
     assert services.export_store is not None  # create_app builds it
     return services.export_store
+
+
+def _files(services: Services) -> FileStore:
+    assert services.files is not None  # create_app builds it
+    return services.files.store
 
 
 def _on_database(function: Callable[..., int | None]) -> Callable[[Services], int | None]:
@@ -126,15 +133,19 @@ JOBS: tuple[Job, ...] = (
         _on_database(wellbeing_jobs.prompt_due_check_ins), "check-ins asked for"),
     Job("privacy.prepare_data_exports", _every(minutes=1),
         lambda services: privacy_jobs.prepare_data_exports(
-            services.database, _store(services), services.settings),
+            services.database, _store(services), services.settings, _files(services)),
         "data exports prepared"),
     Job("privacy.delete_expired_exports", _every(minutes=15),
         lambda services: privacy_jobs.delete_expired_exports(services.database,
                                                              _store(services)),
         "expired data exports deleted"),
     Job("privacy.carry_out_erasures", _every(minutes=15),
-        lambda services: privacy_jobs.carry_out_erasures(services.database, _store(services)),
-        "accounts erased"),
+        lambda services: privacy_jobs.carry_out_erasures(
+            services.database, _store(services), _files(services)), "accounts erased"),
+    Job("uploads.delete_expired_files", _every(hours=1),
+        lambda services: uploads_jobs.delete_expired_files(services.database,
+                                                           _files(services)),
+        "uploaded files deleted"),
 )
 BY_NAME = {job.name: job for job in JOBS}
 

@@ -12,5 +12,6 @@ from workforce.projects import models as projects  # noqa: F401
 from workforce.results import aggregates as results_aggregates  # noqa: F401
 from workforce.results import models as results  # noqa: F401
 from workforce.standing import models as standing  # noqa: F401
+from workforce.uploads import models as uploads  # noqa: F401
 from workforce.wellbeing import models as wellbeing  # noqa: F401
 from workforce.wellbeing import support_models as wellbeing_support  # noqa: F401

@@ -108,6 +108,18 @@ class Settings:
     # The key of trainers' pseudonyms in project results (``results.exports``); empty:
     # derived from the secret key. Changing either changes every pseudonym.
     results_pseudonym_secret: str = ""
+    # Files trainers upload as answers (recordings, images, PDFs; ``storage``): the
+    # backend (``local``: a folder, relative to the working directory; ``s3``: a bucket,
+    # a key prefix, a region and, for S3-compatible servers, an endpoint), and how long
+    # an upload slot and a download link work.
+    file_store: str = "local"
+    file_store_dir: str = "var/files"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_region: str = ""
+    s3_endpoint_url: str = ""
+    upload_slot_lifetime: timedelta = timedelta(minutes=15)
+    download_link_lifetime: timedelta = timedelta(minutes=5)
     migrations_dir: str = field(default_factory=lambda: _default_migrations_dir())
 
     @property
@@ -178,6 +190,7 @@ class Settings:
             problems.append(f"{PREFIX}DATA_EXPORT_LIFETIME must be positive")
         if self.erasure_grace_period < timedelta(0):
             problems.append(f"{PREFIX}ERASURE_GRACE_PERIOD must not be negative")
+        problems.extend(self._file_store_problems())
         if not 0 < self.webhook_timeout <= 60:
             problems.append(f"{PREFIX}WEBHOOK_TIMEOUT must be above 0, at most 60 seconds")
         if self.webhook_event_retention <= timedelta(0):
@@ -205,6 +218,18 @@ class Settings:
             problems.extend(self._production_urls())
         if problems:
             raise SettingsError("; ".join(problems))
+
+    def _file_store_problems(self) -> list[str]:
+        problems = []
+        if self.file_store not in {"local", "s3"}:
+            problems.append(f"{PREFIX}FILE_STORE must be local or s3")
+        if self.file_store == "s3" and not self.s3_bucket:
+            problems.append(f"{PREFIX}S3_BUCKET is required with the s3 file store")
+        for name in ("upload_slot_lifetime", "download_link_lifetime"):
+            if not timedelta(0) < getattr(self, name) <= timedelta(days=7):
+                # Seven days: the longest a presigned S3 URL can work.
+                problems.append(f"{PREFIX}{name.upper()} must be above 0, at most 604800")
+        return problems
 
     def _production_urls(self) -> list[str]:
         """In production the addresses we hand out (Stripe's onboarding return and refresh
@@ -277,4 +302,6 @@ _PARSERS = {
     "webhook_timeout": float,
     "webhook_allow_loopback": _bool,
     "webhook_event_retention": _seconds,
+    "upload_slot_lifetime": _seconds,
+    "download_link_lifetime": _seconds,
 }

@@ -45,6 +45,7 @@ from workforce.api import (
     templates,
     trainer_wellbeing,
     uow,
+    uploads,
     webhook_endpoints,
     webhook_endpoints_schemas,
     webhooks,
@@ -62,6 +63,7 @@ BLUEPRINTS = (
     templates.blp, api_keys.blp, webhook_endpoints.blp,
     declared_use.blp, standing.blp, sign_in.blp, aggregation.blp, results.blp, budgets.blp,
     quality_rules.blp,
+    uploads.blp,
 )
 DOCS_ASSETS = "/api/v1/docs/assets/"
 

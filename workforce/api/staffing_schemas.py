@@ -17,6 +17,7 @@ from workforce.api.projects_schemas import (
     project_state_field,
 )
 from workforce.api.schemas import MoneySchema, PageArgs, Text, UtcDateTime
+from workforce.api.uploads_schemas import RecordingPolicySchema
 from workforce.projects.models import (
     MembershipOrigin,
     MembershipState,
@@ -89,6 +90,10 @@ class MarketProjectSchema(Schema):
     content_warning = fields.Nested(ContentWarningSchema)
     declared_use = declared_use_field()
     declared_use_changed_at = UtcDateTime(allow_none=True)
+    recording_policy = fields.Nested(RecordingPolicySchema, allow_none=True, metadata={
+        "description": "Set when the project records voice: what is recorded, for what "
+        "use and how many days it is kept. Recording needs your consent (PUT "
+        "/projects/{id}/recording-consent)."})
     review_policy = fields.Nested(ReviewPolicySchema)
     guidelines = fields.Nested(GuidelinesRefSchema, allow_none=True)
     requirements = fields.List(fields.Nested(RequirementSchema))

@@ -234,11 +234,14 @@ def submit(args: dict, assignment_id: uuid.UUID):
     `project-suspended`, with `suspended_at`), and nothing is kept. On a project with a
     task template the answer must fit the version in force at the claim (the
     assignment's `template`): 422 `answer-invalid` with `errors` keyed by JSON pointer
-    into the answer, every problem at once, nothing kept.
+    into the answer, every problem at once, nothing kept; the same for a recording or
+    file field naming an upload that is not this assignment's, for another field,
+    empty, deleted, or whose content does not fit (a direct upload is checked here).
     Work not sampled for review is approved and paid at once (`auto_approved`)."""
+    files = current_app.extensions["workforce"].files
     return tasks.submit(
         db_session(), current_user(), assignment_id, answer=args["answer"],
-        active_seconds=args["active_seconds"],
+        active_seconds=args["active_seconds"], files=files.store if files else None,
     )
 
 

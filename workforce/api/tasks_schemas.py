@@ -174,6 +174,10 @@ class AssignmentSchema(Schema):
     review_message = fields.String(attribute="assignment.review_message", allow_none=True)
     revisions = fields.Integer(attribute="assignment.revisions", metadata={
         "description": "How many times a revision was asked for."})
+    answer_withdrawn_at = UtcDateTime(attribute="assignment.answer_withdrawn_at",
+                                      allow_none=True, metadata={
+        "description": "When you had the answer's recordings deleted: the answer stands "
+        "withdrawn; what it earned stays earned."})
     pay = fields.Nested(MoneySchema, allow_none=True, metadata={
         "description": "What an approval of this task pays (per-task projects; null on "
         "hourly ones, whose time is paid, and on leases that ended unsubmitted). Fixed at "

@@ -76,6 +76,9 @@ from workforce.projects.models import (
 )
 from workforce.results.models import QualityRestriction
 from workforce.standing.models import AccountAction
+from workforce.storage import FileStore
+from workforce.uploads.content import extension_of
+from workforce.uploads.models import RecordingConsent, Upload, UploadState
 from workforce.wellbeing.models import AgeAttestation, ContentConsent
 from workforce.wellbeing.support_models import (
     CheckIn,
@@ -381,6 +384,22 @@ COLLECTIONS: tuple[Collection, ...] = (
         "password_resets", "Password resets you asked for, and when one was used.",
         lambda me: _one_time_tokens(PasswordReset, me)),
     Collection(
+        "uploads", "Files you uploaded as answers (recordings among them), what was read "
+        "from them, and when and why any was deleted; the files still held are in "
+        "uploads/.",
+        lambda me: select(*_labelled(Upload, "id", "project_id", "assignment_id", "field",
+                                     "kind", "state", "created_at", "content_type",
+                                     "size_bytes", "duration_ms", "sample_rate",
+                                     "uploaded_at", "attached_at", "delete_after",
+                                     "deleted_at", "deletion_reason"))
+        .where(Upload.trainer_id == me).order_by(Upload.created_at, Upload.id)),
+    Collection(
+        "recording_consents", "Your consents to projects' recordings, and withdrawals.",
+        lambda me: select(*_labelled(RecordingConsent, "id", "project_id", "consented_at",
+                                     "withdrawn_at"))
+        .where(RecordingConsent.trainer_id == me)
+        .order_by(RecordingConsent.consented_at, RecordingConsent.id)),
+    Collection(
         "data_exports", "Your data exports, this one among them.",
         lambda me: select(*_labelled(DataExport, "id", "state", "requested_at", "ready_at",
                                      "expires_at", "size_bytes"))
@@ -410,13 +429,31 @@ def collect(session: Session, trainer: User) -> dict[str, list[Row]]:
     return found
 
 
+def uploaded_files(session: Session, files: FileStore, trainer: User) -> dict[str, bytes]:
+    """The files the trainer uploaded that are still held, by their name in the archive
+    (``uploads/<id>.<type>``)."""
+    found = {}
+    for upload in session.scalars(select(Upload).where(
+            Upload.trainer_id == trainer.id, Upload.storage_key.is_not(None),
+            Upload.state.in_((UploadState.UPLOADED, UploadState.ATTACHED)))
+            .order_by(Upload.created_at, Upload.id)):
+        stored = files.read(upload.storage_key)  # type: ignore[arg-type]
+        if stored is not None:
+            found[f"uploads/{upload.id}.{extension_of(upload.content_type)}"] = stored.data
+    return found
+
+
 def build_zip(
-    collections: dict[str, list[Row]], *, generated_at: datetime
+    collections: dict[str, list[Row]], *, generated_at: datetime,
+    files: dict[str, bytes] | None = None,
 ) -> tuple[bytes, dict[str, int]]:
-    """The archive's bytes and its manifest ({file name: rows})."""
+    """The archive's bytes and its manifest ({file name: rows, or 1 for a file})."""
     manifest: dict[str, int] = {}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in (files or {}).items():
+            archive.writestr(name, data)
+            manifest[name] = 1
         for name, rows in collections.items():
             plain = [{key: _plain(value) for key, value in row.items()} for row in rows]
             archive.writestr(f"{name}.json", json.dumps(plain, indent=2, ensure_ascii=False))

@@ -77,6 +77,8 @@ from workforce.projects.models import (
 )
 from workforce.results.models import QualityRestriction
 from workforce.standing.models import AccountAction
+from workforce.storage import FileStore
+from workforce.uploads import retention
 from workforce.wellbeing.support_models import CheckIn, ContentFlag, SupportCase, SupportCaseNote
 
 # No argon2 hash looks like this, so no password ever verifies against it.
@@ -153,7 +155,7 @@ def cancel_erasure(session: Session, trainer: User) -> ErasureRequest:
 
 
 def carry_out_due_erasures(session: Session, store: ExportStore, *, now: datetime,
-                           limit: int) -> int:
+                           limit: int, files: FileStore) -> int:
     """Carry out up to ``limit`` requests whose grace period is over (and the waiting
     ones again); returns how many were completed."""
     requests = list(session.scalars(
@@ -161,11 +163,12 @@ def carry_out_due_erasures(session: Session, store: ExportStore, *, now: datetim
         .where(ErasureRequest.state.in_(OPEN_ERASURE_STATES), ErasureRequest.effective_at <= now)
         .order_by(ErasureRequest.effective_at, ErasureRequest.id).limit(limit)
         .with_for_update(skip_locked=True)))
-    return sum(carry_out(session, store, request, now=now) for request in requests)
+    return sum(carry_out(session, store, request, now=now, files=files)
+               for request in requests)
 
 
 def carry_out(session: Session, store: ExportStore, request: ErasureRequest, *,
-              now: datetime) -> bool:
+              now: datetime, files: FileStore) -> bool:
     """Close the account (once), then erase it if nothing is owed; True when erased."""
     trainer = session.scalars(select(User).where(User.id == request.user_id)
                               .with_for_update()).one()
@@ -183,6 +186,8 @@ def carry_out(session: Session, store: ExportStore, request: ErasureRequest, *,
         session.flush()
         return False
     _erase(session, store, trainer, request, now=now)
+    # Their recordings and files go too; answers that named them stand withdrawn.
+    retention.erase_uploads(session, files, trainer.id, now)
     return True
 
 

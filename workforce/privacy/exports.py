@@ -27,6 +27,7 @@ from workforce.pagination import Page, PageRequest, paginate
 from workforce.privacy import archive
 from workforce.privacy.models import EXPORTS, DataExport, ExportState
 from workforce.privacy.storage import ExportStore
+from workforce.storage import FileStore
 
 SCHEDULER = SystemActor("scheduler")
 
@@ -100,7 +101,7 @@ def storage_key(export: DataExport) -> str:
 
 
 def prepare_requested_exports(session: Session, store: ExportStore, *, now: datetime,
-                              lifetime: timedelta, limit: int) -> int:
+                              lifetime: timedelta, limit: int, files: FileStore) -> int:
     """Write the archive of up to ``limit`` requested exports, oldest first. Rows are
     locked with ``SKIP LOCKED``, so two schedulers never prepare one export twice."""
     exports = list(session.scalars(
@@ -108,14 +109,15 @@ def prepare_requested_exports(session: Session, store: ExportStore, *, now: date
         .order_by(DataExport.requested_at, DataExport.id).limit(limit)
         .with_for_update(skip_locked=True)))
     for export in exports:
-        _prepare(session, store, export, now=now, lifetime=lifetime)
+        _prepare(session, store, export, now=now, lifetime=lifetime, files=files)
     return len(exports)
 
 
 def _prepare(session: Session, store: ExportStore, export: DataExport, *, now: datetime,
-             lifetime: timedelta) -> None:
+             lifetime: timedelta, files: FileStore) -> None:
     trainer = session.get_one(User, export.user_id)
-    data, manifest = archive.build_zip(archive.collect(session, trainer), generated_at=now)
+    data, manifest = archive.build_zip(archive.collect(session, trainer), generated_at=now,
+                                       files=archive.uploaded_files(session, files, trainer))
     key = storage_key(export)
     # Saved before the commit: a rolled-back run leaves a file that the next run,
     # preparing the same export again, overwrites.

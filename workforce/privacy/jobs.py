@@ -13,6 +13,7 @@ from workforce.db import Database
 from workforce.privacy import erasure, exports
 from workforce.privacy.storage import ExportStore
 from workforce.settings import Settings
+from workforce.storage import FileStore
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,18 @@ def _drain(database: Database, work: Callable[..., int], batch: int, *args: obje
             return total
 
 
-def prepare_data_exports(database: Database, store: ExportStore, settings: Settings) -> int:
+def prepare_data_exports(database: Database, store: ExportStore, settings: Settings,
+                         files: FileStore) -> int:
     return _drain(database, exports.prepare_requested_exports, EXPORT_BATCH, store,
-                  lifetime=settings.data_export_lifetime)
+                  lifetime=settings.data_export_lifetime, files=files)
 
 
 def delete_expired_exports(database: Database, store: ExportStore) -> int:
     return _drain(database, exports.delete_expired_exports, BATCH, store)
 
 
-def carry_out_erasures(database: Database, store: ExportStore) -> int:
+def carry_out_erasures(database: Database, store: ExportStore, files: FileStore) -> int:
     """One batch of erasures whose grace period is over, those still waiting for money
     owed among them (looked at again on every run); how many were completed."""
-    return database.run(erasure.carry_out_due_erasures, store, now=clock.now(), limit=BATCH)
+    return database.run(erasure.carry_out_due_erasures, store, now=clock.now(), limit=BATCH,
+                        files=files)

@@ -520,6 +520,9 @@ class Assignment(IdMixin, TimestampMixin, Base):
     )
     review_message: Mapped[str | None] = mapped_column(Text)
     revisions: Mapped[int] = mapped_column(default=0)
+    # When the trainer had the recordings in the answer deleted (``uploads.retention``):
+    # the answer stands withdrawn; what it earned stays earned.
+    answer_withdrawn_at: Mapped[datetime | None]
 
     task: Mapped[Task] = relationship()
     project: Mapped[Project] = relationship()

@@ -70,6 +70,7 @@ from workforce.projects.models import (
 from workforce.projects.services import ProjectView, count_active_members, views_of
 from workforce.results import restrictions
 from workforce.standing import gate
+from workforce.uploads.models import RecordingPolicy
 from workforce.wellbeing import consent
 from workforce.wellbeing import filters as wellbeing_filters
 
@@ -87,6 +88,8 @@ class MarketEntry:
     organisation: Organisation
     membership: ProjectMember | None
     unmet: list[Unmet] = field(default_factory=list)
+    # What a project that records voice records, for what, and for how long (issue 17).
+    recording_policy: RecordingPolicy | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -153,6 +156,9 @@ def _entries(
     unconsented = _consent_unmet(session, trainer, projects)
     restricted = restrictions.unmet(session, trainer.id, [p.id for p in projects],
                                     clock.now())
+    policies = {policy.project_id: policy for policy in session.scalars(
+        select(RecordingPolicy).where(RecordingPolicy.project_id.in_(
+            [p.id for p in projects])))} if projects else {}
     unverified = [] if verification.is_verified(trainer) else [
         Unmet(None, verification.UNVERIFIED, verification.unverified_message(trainer))]
     return [
@@ -162,6 +168,7 @@ def _entries(
             unmet=unverified + (unmet or {}).get(view.project.id, [])
             + unconsented.get(view.project.id, []) + budgets.unmet(view.project)
             + restricted.get(view.project.id, []),
+            recording_policy=policies.get(view.project.id),
         )
         for view in views_of(session, projects)
     ]

@@ -84,6 +84,8 @@ from workforce.results import quality_rules, restrictions, templates
 from workforce.results.models import QualityRestriction, TemplateVersion
 from workforce.standing import gate as standing_gate
 from workforce.standing.models import AccountAction
+from workforce.storage import FileStore
+from workforce.uploads import attach
 from workforce.wellbeing import filters as wellbeing_filters
 from workforce.wellbeing import limits
 from workforce.wellbeing.exposure import (
@@ -742,6 +744,7 @@ def submit(
     *,
     answer: Any,
     active_seconds: int,
+    files: FileStore | None = None,
 ) -> AssignmentView:
     """Hand in the answer of a running lease, or a revision that was asked for.
 
@@ -751,9 +754,11 @@ def submit(
     released, or whose task was never revealed, is refused (409) and nothing is
     written. On a project with a task template the answer must fit the version in force
     at the claim (``results.templates.check_submission``: 422 ``answer-invalid``, nothing
-    written). Gold tasks are scored at once; work not sampled for review is approved
-    (and paid) at once. The project's speed and gold quality rules are evaluated then, in
-    the same transaction (``results.quality_rules``).
+    written), and the uploads its recording and file fields name must be this lease's,
+    with content that fits (``uploads.attach``, reading from ``files``). Gold tasks are
+    scored at once; work not sampled for review is approved (and paid) at once. The
+    project's speed and gold quality rules are evaluated then, in the same transaction
+    (``results.quality_rules``).
     """
     if answer is None or not reviews.is_finite_json(answer):
         raise Invalid(gettext("The answer must be a JSON value (not null, NaN or infinite)."),
@@ -780,6 +785,8 @@ def submit(
             code="no-rate-in-force",
         )
     template = templates.check_submission(assignment, answer, locked.template)
+    if template is not None:
+        attach.attach_answer(session, files, assignment, template.fields, answer, now)
     lifecycle.ASSIGNMENTS.move(assignment, AssignmentState.SUBMITTED)
     assignment.answer = answer
     assignment.active_seconds = worked
@@ -842,6 +849,19 @@ def _submit_stmt() -> Any:
             TemplateVersion.number == templates.number_at(Assignment.project_id,
                                                           Assignment.claimed_at)))
     )
+
+
+def own_working_assignment(
+    session: Session, trainer: User, assignment_id: uuid.UUID
+) -> Assignment:
+    """The trainer's assignment if they may work on its answer now: a running lease whose
+    task was revealed, or a revision asked for. ``NotFound`` for anyone else's; 409 as
+    ``submit`` refuses otherwise (an upload slot asks this first)."""
+    assignment = _own_assignment(session, trainer, assignment_id)
+    if assignment.state is not AssignmentState.REVISION_REQUESTED:
+        _require_live(assignment, clock.now())
+        require_revealed(assignment)
+    return assignment
 
 
 def _seconds_between(start: datetime, end: datetime) -> int:

@@ -1,5 +1,5 @@
 """Checking a task template as a manager writes it: a list of fields, each with a name,
-a label, help text, one of eight kinds and that kind's settings (docs/templates.md).
+a label, help text, one of ten kinds and that kind's settings (docs/templates.md).
 
 ``check_fields`` answers the fields with every default filled in, or raises ``Invalid``
 naming every problem at once, each keyed by its JSON pointer into the request body
@@ -18,9 +18,12 @@ from typing import Any
 from workforce.accounts import validation
 from workforce.errors import Invalid
 from workforce.i18n import _
+from workforce.uploads.content import AUDIO_TYPES, FILE_TYPES
 
 KINDS = ("single_choice", "multi_choice", "rating", "number", "text", "pairwise", "rubric",
-         "span")
+         "span", "recording", "file")
+# Kinds answered with an upload (``workforce.uploads``): the answer names the upload.
+UPLOAD_KINDS = ("recording", "file")
 CHOICE_KINDS = ("single_choice", "multi_choice", "pairwise")
 FIELD_KEYS = ("name", "label", "help", "kind", "required", "show_if", "settings")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -39,6 +42,9 @@ TEXT_LIMIT = 100_000
 RUBRIC_LIMIT = 200
 CITATIONS_LIMIT = 20
 SCORING = ("weight", "points")
+# Uploads: the largest file a field may take, and the longest recording.
+MAX_UPLOAD_BYTES = 200_000_000
+MAX_RECORDING_SECONDS = 3 * 3600
 
 
 def escape(token: object) -> str:
@@ -300,6 +306,34 @@ def _span(s: _Settings, problems: Problems) -> dict[str, Any]:
     return {"labels": seen, "allow_overlap": s.flag("allow_overlap", False)}
 
 
+def _types(s: _Settings, allowed: dict[str, str]) -> list[str]:
+    types = s.raw.get("types", list(allowed))
+    if (not isinstance(types, list) or not types
+            or any(t not in allowed for t in types) or len(set(types)) != len(types)):
+        s.bad("types", "Give one or more of " + ", ".join(allowed) + ", each once.")
+        return list(allowed)
+    return types
+
+
+def _file(s: _Settings, problems: Problems) -> dict[str, Any]:
+    return {"types": _types(s, FILE_TYPES),
+            "max_bytes": s.whole("max_bytes", 10_000_000, 1, MAX_UPLOAD_BYTES)}
+
+
+def _recording(s: _Settings, problems: Problems) -> dict[str, Any]:
+    low = s.number("min_seconds", 0, low=0)
+    high = s.number("max_seconds", 600, low=0)
+    if high is not None and not 0 < high <= MAX_RECORDING_SECONDS:
+        s.bad("max_seconds", f"Must be above 0, at most {MAX_RECORDING_SECONDS}.")
+    elif low is not None and high is not None and low > high:
+        s.bad("min_seconds", f"Must not be above max_seconds ({high}).")
+    return {"types": _types(s, AUDIO_TYPES),
+            "max_bytes": s.whole("max_bytes", 50_000_000, 1, MAX_UPLOAD_BYTES),
+            "min_seconds": low, "max_seconds": high,
+            "min_sample_rate": s.whole("min_sample_rate", None, 1000, 384_000,
+                                       nullable=True)}
+
+
 Kind = Callable[[_Settings, Problems], dict[str, Any]]
 SETTINGS: dict[str, tuple[tuple[str, ...], Kind]] = {
     "single_choice": (("options", "none_of_these"), _single_choice),
@@ -312,6 +346,9 @@ SETTINGS: dict[str, tuple[tuple[str, ...], Kind]] = {
     "rubric": (("min_criteria", "max_criteria", "scoring", "min_citations",
                 "citation_hosts"), _rubric),
     "span": (("labels", "allow_overlap"), _span),
+    "recording": (("types", "max_bytes", "min_seconds", "max_seconds", "min_sample_rate"),
+                  _recording),
+    "file": (("types", "max_bytes"), _file),
 }
 
 

@@ -36,7 +36,7 @@ PLACES = Decimal("0.0001")
 ONE = Decimal(1)
 ZERO = Decimal(0)
 # Kinds a person judges: their gold answer is a reference for the reviewer.
-REVIEWED_KINDS = frozenset({"text", "rubric"})
+REVIEWED_KINDS = frozenset({"text", "rubric", "recording", "file"})
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 TEXT_MAX = 100_000
 SPANS_MAX = 1000
 CITATIONS_MAX = 50
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 def answer_schema(fields: list[dict[str, Any]], *, title: str | None = None) -> dict[str, Any]:
@@ -167,8 +168,15 @@ def _span(settings: dict[str, Any], field: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": span, "maxItems": SPANS_MAX}
 
 
+def _upload(settings: dict[str, Any], field: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "string", "pattern": UUID_PATTERN,
+            "description": "The id of an upload made for this field "
+            "(POST /api/v1/me/assignments/{id}/uploads): "
+            + ", ".join(settings["types"]) + f", at most {settings['max_bytes']} bytes."}
+
+
 _KINDS = {
     "single_choice": _single_choice, "multi_choice": _multi_choice, "rating": _rating,
     "number": _number, "text": _text, "pairwise": _pairwise, "rubric": _rubric,
-    "span": _span,
+    "span": _span, "recording": _upload, "file": _upload,
 }
