@@ -6,8 +6,8 @@ store), with what the checks read from the bytes and when and why a file was del
 ``recording_consents``: a trainer's consent per project. ``task_assignments``
 gains ``answer_withdrawn_at``: the trainer had the answer's recordings deleted.
 
-Revision ID: 0026_rec
-Revises: 0025
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-07 12:01:27.382800
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0026_rec'
-down_revision: str | None = '0025'
+revision: str = "0030"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
