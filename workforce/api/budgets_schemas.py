@@ -6,7 +6,6 @@ from marshmallow import Schema, fields, validate
 
 from workforce.api.schemas import MINOR_UNITS, UtcDateTime
 
-
 # The budget's column is a 32-bit integer, like every amount of the schema: 21,474,836.47
 # in a currency of two decimals.
 MAX_BUDGET = 2**31 - 1
