@@ -127,6 +127,27 @@ def test_a_gold_rule_catches_on_its_figures_and_the_trainer_is_told_them(
     assert audited == ["quality_restriction.created"]
 
 
+def test_the_refusal_and_the_marketplace_tell_the_figures_in_the_readers_language(
+        client: ApiClient, session: Session) -> None:
+    with time_machine.travel(START, tick=False):
+        project, trainer, restriction = restricted_by_gold(client, session,
+                                                           duration_hours=None)
+    # Kept in English (the record and the notice), told in the reader's language.
+    assert restriction["figures"]["summary"].startswith("gold accuracy 2/5 = 40%")
+    with time_machine.travel(START + timedelta(hours=1), tick=False):
+        refused = client.post(f"{API}/projects/{project.id}/claims", as_user=trainer,
+                              headers={"Accept-Language": "zh-HK"})
+        body = assert_problem(refused, 403, code="quality-restricted")
+        entry = answered(client.get(f"{API}/marketplace/projects/{project.id}",
+                                    as_user=trainer, headers={"Accept-Language": "zh-CN"}))
+    assert refused.headers["Content-Language"] == "zh-Hant-HK"
+    assert body["detail"].startswith("在經理作出決定前，你不可以在此項目領取新任務：")
+    assert "你最近 5 項黃金標準任務的準確率為 2/5 = 40%，低於規則要求的 60%" in body["detail"]
+    assert f"/api/v1/me/quality-restrictions/{restriction['id']}" in body["detail"]
+    (reason,) = [u["message"] for u in entry["unmet"] if u["code"] == "quality-restricted"]
+    assert "你最近 5 项黄金标准任务的准确率为 2/5 = 40%，低于规则要求的 60%" in reason
+
+
 def test_a_speed_rule_counts_fast_submissions_over_its_sample_only(
         client: ApiClient, session: Session) -> None:
     """More than 2 of the last 4 under 20 seconds: 10 s, 10 s, 10 s is three fast ones

@@ -49,6 +49,7 @@ from workforce import db
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Invalid, NotFound
+from workforce.i18n import ENGLISH, _, force_locale
 from workforce.projects import access, services
 from workforce.projects.models import Assignment, AssignmentState, Project
 from workforce.results import restrictions
@@ -110,7 +111,7 @@ def update_rule(session: Session, manager: User, project_id: uuid.UUID, rule_id:
 def _rule(session: Session, project_id: uuid.UUID, rule_id: uuid.UUID) -> QualityRule:
     rule = session.get(QualityRule, rule_id)
     if rule is None or rule.project_id != project_id:
-        raise NotFound("No such quality rule.")
+        raise NotFound(_("No such quality rule."))
     return rule
 
 
@@ -120,13 +121,14 @@ def _check(rule: QualityRule) -> None:
     for name in ("min_percent", "max_fast", "min_seconds"):
         value = getattr(rule, name)
         if name in needed and value is None:
-            errors[name] = [f"Required for a {rule.kind.value} rule."]
+            errors[name] = [_("Required for a %(kind)s rule.", kind=rule.kind.value)]
         elif name not in needed and value is not None:
-            errors[name] = [f"Not a setting of a {rule.kind.value} rule."]
+            errors[name] = [_("Not a setting of a %(kind)s rule.", kind=rule.kind.value)]
     if rule.max_fast is not None and rule.max_fast >= rule.sample_size:
-        errors["max_fast"] = [f"Must be less than sample_size ({rule.sample_size})."]
+        errors["max_fast"] = [_("Must be less than sample_size (%(sample_size)s).",
+                                sample_size=rule.sample_size)]
     if errors:
-        raise Invalid("The rule's settings do not fit its kind.", errors=errors)
+        raise Invalid(_("The rule's settings do not fit its kind."), errors=errors)
 
 
 def _state(rule: QualityRule) -> dict[str, Any]:
@@ -167,34 +169,19 @@ class Figures:
         assert rule.min_percent is not None
         return self.hits * 100 < rule.min_percent * self.compared
 
-    def summary(self) -> str:
-        """The figures in words, as the trainer is told them."""
-        rule, n = self.rule, self.sample_size_word()
-        if rule.kind is RuleKind.FAST_SUBMISSIONS:
-            return (f"{self.hits} of your last {n} were submitted in under "
-                    f"{rule.min_seconds} seconds, more than the rule's {rule.max_fast}")
-        what = ("gold accuracy" if rule.kind is RuleKind.GOLD_ACCURACY
-                else "agreement with the aggregated answers")
-        over = f"{self.compared} fields of " if rule.kind is RuleKind.AGREEMENT else ""
-        return (f"{what} {self.hits}/{self.compared} = {_percent(self.hits, self.compared)} "
-                f"over {over}your last {n}, below the rule's {rule.min_percent}%")
-
-    def sample_size_word(self) -> str:
-        kind = {RuleKind.GOLD_ACCURACY: "gold tasks", RuleKind.AGREEMENT: "approved tasks",
-                RuleKind.FAST_SUBMISSIONS: "submissions"}[self.rule.kind]
-        return f"{self.samples} {kind}"
-
     def as_data(self) -> dict[str, Any]:
+        """The figures as the restriction keeps them; the ``summary`` is kept in English
+        (a record, and the trainer's notices), and told in the reader's language where a
+        problem or the marketplace shows it (``restrictions.describe``)."""
         rule = self.rule
-        return {"rule": {"id": str(rule.id), **{name: getattr(rule, name) for name in (
-                    "kind", "sample_size", "min_percent", "max_fast", "min_seconds",
-                    "duration_hours")}},
-                "samples": self.samples, "hits": self.hits, "compared": self.compared,
-                "summary": self.summary()}
-
-
-def _percent(part: int, whole: int) -> str:
-    return f"{round(100 * part / whole)}%"
+        data: dict[str, Any] = {
+            "rule": {"id": str(rule.id), **{name: getattr(rule, name) for name in (
+                "kind", "sample_size", "min_percent", "max_fast", "min_seconds",
+                "duration_hours")}},
+            "samples": self.samples, "hits": self.hits, "compared": self.compared}
+        with force_locale(ENGLISH):
+            data["summary"] = restrictions.describe(data)
+        return data
 
 
 def _fresh(rule_id: Any, trainer_id: Any) -> ColumnElement[bool]:

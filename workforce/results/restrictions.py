@@ -17,9 +17,10 @@ sees and may do, and what a manager decides.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,17 +30,18 @@ from workforce.accounts import audit
 from workforce.accounts.audit import Actor
 from workforce.accounts.models import User
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound
+from workforce.i18n import _, lazy_gettext
 from workforce.lifecycle import Lifecycle
 from workforce.notifications.services import notify
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, services
 from workforce.projects.eligibility import Unmet
 from workforce.projects.models import Project
-from workforce.results.models import QualityRestriction
+from workforce.results.models import QualityRestriction, RuleKind
 from workforce.results.models import RestrictionState as S
 
 QUALITY_RESTRICTED = "quality-restricted"
-RESTRICTIONS = Lifecycle("A quality restriction", {
+RESTRICTIONS = Lifecycle(lazy_gettext("A quality restriction"), {
     S.RESTRICTED: frozenset({S.APPEALED, S.CONFIRMED, S.SHORTENED, S.LIFTED}),
     S.APPEALED: frozenset({S.CONFIRMED, S.SHORTENED, S.LIFTED}),
     S.CONFIRMED: frozenset({S.APPEALED, S.SHORTENED, S.LIFTED}),
@@ -56,6 +58,7 @@ class Decision(StrEnum):
 
 TARGETS = {Decision.CONFIRM: S.CONFIRMED, Decision.SHORTEN: S.SHORTENED,
            Decision.LIFT: S.LIFTED}
+# In the trainer's notices (English, like every notice).
 ONLY_FORWARD = ("Work you already submitted stays as it is: nothing is rejected, reversed "
                 "or taken back, and approved work is paid. A task you hold may still be "
                 "submitted.")
@@ -104,9 +107,41 @@ def unmet(session: Session, trainer_id: uuid.UUID, project_ids: Iterable[uuid.UU
 
 
 def _refusal(restriction: QualityRestriction) -> str:
-    return (f"You may not claim new tasks on this project {_until(restriction)}: "
-            f"{restriction.figures['summary']}. See "
-            f"/api/v1/me/quality-restrictions/{restriction.id}. {ONLY_FORWARD}")
+    """Why the trainer may not claim, in the reader's language."""
+    told = {"figures": describe(restriction.figures),
+            "link": f"/api/v1/me/quality-restrictions/{restriction.id}"}
+    if restriction.ends_at is None:
+        return _("You may not claim new tasks on this project until a manager decides: "
+                 "%(figures)s. See %(link)s. Work you already submitted stays as it is: "
+                 "nothing is rejected, reversed or taken back, and approved work is paid. "
+                 "A task you hold may still be submitted.", **told)
+    return _("You may not claim new tasks on this project until %(ends_at)s UTC: "
+             "%(figures)s. See %(link)s. Work you already submitted stays as it is: "
+             "nothing is rejected, reversed or taken back, and approved work is paid. A "
+             "task you hold may still be submitted.",
+             ends_at=clock.as_utc(restriction.ends_at).strftime("%Y-%m-%d %H:%M"),
+             **told)
+
+
+def describe(figures: Mapping[str, Any]) -> str:
+    """The figures that caught the trainer in words (``quality_rules.Figures.as_data``,
+    as a restriction keeps them)."""
+    rule = figures["rule"]
+    told = {"hits": figures["hits"], "compared": figures["compared"],
+            "samples": figures["samples"]}
+    kind = RuleKind(rule["kind"])
+    if kind is RuleKind.FAST_SUBMISSIONS:
+        return _("%(hits)s of your last %(samples)s submissions were submitted in under "
+                 "%(min_seconds)s seconds, more than the rule's %(max_fast)s",
+                 min_seconds=rule["min_seconds"], max_fast=rule["max_fast"], **told)
+    told |= {"percent": round(100 * figures["hits"] / figures["compared"]),
+             "min_percent": rule["min_percent"]}
+    if kind is RuleKind.GOLD_ACCURACY:
+        return _("gold accuracy %(hits)s/%(compared)s = %(percent)s%% over your last "
+                 "%(samples)s gold tasks, below the rule's %(min_percent)s%%", **told)
+    return _("agreement with the aggregated answers %(hits)s/%(compared)s = %(percent)s%% "
+             "over %(compared)s fields of your last %(samples)s approved tasks, below the "
+             "rule's %(min_percent)s%%", **told)
 
 
 def _until(restriction: QualityRestriction) -> str:
@@ -183,7 +218,7 @@ def _own(session: Session, trainer: User, restriction_id: uuid.UUID, *, lock: bo
          ) -> QualityRestriction:
     restriction = _get(session, restriction_id, lock=lock)
     if restriction is None or restriction.trainer_id != trainer.id:
-        raise NotFound("No such quality restriction.")
+        raise NotFound(_("No such quality restriction."))
     return restriction
 
 
@@ -194,7 +229,7 @@ def appeal(session: Session, trainer: User, restriction_id: uuid.UUID, *, text: 
     restriction = _own(session, trainer, restriction_id, lock=True)
     _require_in_force(restriction)
     if restriction.appealed_at is not None:
-        raise Conflict("You asked for a review of this restriction already.",
+        raise Conflict(_("You asked for a review of this restriction already."),
                        code="already-appealed")
     before = _before(restriction)
     RESTRICTIONS.move(restriction, S.APPEALED)
@@ -216,7 +251,7 @@ def appeal(session: Session, trainer: User, restriction_id: uuid.UUID, *, text: 
 
 def _require_in_force(restriction: QualityRestriction) -> None:
     if not restriction.in_force_now:
-        raise Conflict("The restriction is no longer in force.",
+        raise Conflict(_("The restriction is no longer in force."),
                        code="restriction-not-in-force", current_state=restriction.state.value)
 
 
@@ -255,8 +290,8 @@ def decide(session: Session, manager: User, restriction_id: uuid.UUID, *,
     if decision is Decision.SHORTEN:
         restriction.ends_at = _shorter_end(restriction, ends_at, now)
     elif ends_at is not None:
-        raise Invalid("Only a shortened restriction takes a new end.",
-                      errors={"ends_at": [f"Not used when you {decision.value}."]})
+        raise Invalid(_("Only a shortened restriction takes a new end."), errors={
+            "ends_at": [_("Not used when you %(decision)s.", decision=decision.value)]})
     if decision is Decision.LIFT:
         restriction.closed_at = now
     RESTRICTIONS.move(restriction, TARGETS[decision])
@@ -278,15 +313,16 @@ def decide(session: Session, manager: User, restriction_id: uuid.UUID, *,
 def _shorter_end(restriction: QualityRestriction, ends_at: datetime | None,
                  now: datetime) -> datetime:
     if ends_at is None:
-        raise Invalid("A shortened restriction needs its new end.",
-                      errors={"ends_at": ["Required to shorten."]})
+        raise Invalid(_("A shortened restriction needs its new end."),
+                      errors={"ends_at": [_("Required to shorten.")]})
     ends_at = clock.as_utc(ends_at)
     if ends_at <= now:
-        raise Invalid("The new end must be still to come; lift the restriction to end it "
-                      "now.", errors={"ends_at": ["Must be in the future."]})
+        raise Invalid(_("The new end must be still to come; lift the restriction to end "
+                        "it now."), errors={"ends_at": [_("Must be in the future.")]})
     if restriction.ends_at is not None and ends_at >= clock.as_utc(restriction.ends_at):
-        raise Invalid("The new end must come before the current one.", errors={
-            "ends_at": [f"Must be before {clock.as_utc(restriction.ends_at).isoformat()}."]})
+        raise Invalid(_("The new end must come before the current one."), errors={
+            "ends_at": [_("Must be before %(ends_at)s.",
+                          ends_at=clock.as_utc(restriction.ends_at).isoformat())]})
     return ends_at
 
 
@@ -295,7 +331,7 @@ def _of_organisation(session: Session, staff: User, restriction_id: uuid.UUID, *
     restriction = _get(session, restriction_id, lock=lock)
     project = session.get(Project, restriction.project_id) if restriction else None
     if project is None or project.organisation_id != staff.organisation_id:
-        raise NotFound("No such quality restriction.")
+        raise NotFound(_("No such quality restriction."))
     assert restriction is not None
     return restriction
 
