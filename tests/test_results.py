@@ -311,13 +311,21 @@ def _peak(session: Session, project: Project, batch: int) -> tuple[int, int]:
         tracemalloc.stop()
 
 
+def _lower_peak(session: Session, project: Project) -> tuple[int, int]:
+    return min((_peak(session, project, batch=50) for _ in range(2)),
+               key=lambda found: found[1])
+
+
 @pytest.mark.slow
 def test_the_stream_holds_one_batch_whatever_the_size(session: Session) -> None:
     small, large = templated(session, [CHOICE]), templated(session, [CHOICE])
     _bulk(session, small, 60)
     _bulk(session, large, 600)
-    rows_small, peak_small = _peak(session, small, batch=50)
-    rows_large, peak_large = _peak(session, large, batch=50)
+    # Each stream twice, its lower peak kept: in a whole run a one-off allocation of the
+    # shared caches (SQLAlchemy's compiled statements, psycopg's prepared ones, pruned
+    # when full) can land in either measurement; growth with the rows shows in both.
+    rows_small, peak_small = _lower_peak(session, small)
+    rows_large, peak_large = _lower_peak(session, large)
     assert (rows_small, rows_large) == (60, 600)
     # Ten times the rows, not ten times the memory: one batch at a time.
     assert peak_large < 2 * peak_small, (peak_small, peak_large)
