@@ -381,6 +381,9 @@ def test_a_trainer_has_their_recordings_deleted_and_paid_work_stays_paid(
     assert answered(submit(client, trainer, lease["id"], slot["id"]))["state"] == "approved"
     paid = balances(session, project.organisation_id, trainer.id)
     assert paid["payable"] == 200
+    results = f"{API}/projects/{project.id}/results"
+    [before] = client.every_item(results, as_user=manager, limit=10)
+    assert [a["answer"] for a in before["answers"]] == [{"reading": slot["id"]}]
 
     deletion = answered(client.post(f"{API}/me/recordings/deletion", as_user=trainer,
                                     json={"project_id": str(project.id)}))
@@ -391,6 +394,12 @@ def test_a_trainer_has_their_recordings_deleted_and_paid_work_stays_paid(
     assert files.store.read(f"uploads/{project.id}/{slot['id']}") is None
     assert_problem(client.post(f"{API}/uploads/{slot['id']}/download-link",
                                as_user=manager), 409, code="file-deleted")
+    # The client's results lose the withdrawn answer, and an incremental sync from the
+    # last change it read is told of it.
+    synced = client.every_item(results, as_user=manager, limit=10,
+                               updated_since=before["updated_at"])
+    assert [(t["task_id"], t["answers"]) for t in synced] == [(before["task_id"], [])]
+    assert synced[0]["updated_at"] > before["updated_at"]
 
 
 def test_the_demo_read_aloud_task_takes_a_recording(

@@ -156,6 +156,18 @@ def answer_approved(session: Session, project_id: uuid.UUID, task_id: uuid.UUID,
     return stamp
 
 
+def answers_withdrawn(session: Session, project_id: uuid.UUID,
+                      task_ids: Sequence[uuid.UUID], now: datetime) -> None:
+    """Record, in the withdrawing transaction, that approved answers of these tasks were
+    withdrawn (their recordings deleted at the trainer's request): the tasks' results
+    changed (exports leave the answers out from then on) and, like an approval, the
+    change moves the job's watermark, so the project's aggregates are computed again."""
+    if task_ids:
+        row, stamp = next_stamp(session, project_id, now)
+        row.answers_changed_at = stamp
+        _stamp(session, stamp, list(task_ids))
+
+
 def aggregates_written(session: Session, project_id: uuid.UUID,
                        task_ids: Sequence[uuid.UUID | str], now: datetime) -> None:
     """Record, in the aggregation run's transaction, that these tasks' aggregates were

@@ -275,6 +275,7 @@ def _answers(session: Session, project_id: uuid.UUID, versions: list[TemplateVer
                                        columns.claimed_at if several else null(), *picked)
                        .where(columns.project_id == project_id,
                               columns.state == AssignmentState.APPROVED.value,
+                              columns.answer_withdrawn_at.is_(None),
                               columns.claimed_at >= starts[0]))
     for batch in batches:
         if several:

@@ -4,7 +4,10 @@ aggregates, as pages (the API) and as a stream (the downloads and the CLI).
 Rules worth knowing:
 
 - A task is listed once it has a result: an approved answer or a computed aggregate.
-  Its ``updated_at`` is the stamp of its last change (an approval, an aggregate written),
+  An answer withdrawn by its trainer (their recordings deleted, ``uploads.retention``)
+  is left out from then on, and its task takes a stamp so a sync sees the change.
+  Its ``updated_at`` is the stamp of its last change (an approval, an aggregate written,
+  a withdrawal),
   stored on the task (``results_updated_at``, indexed with the project and the id);
   tasks come in ``(updated_at, task id)`` order, so an incremental sync that asks for
   ``updated_since`` = the last ``updated_at`` it read gets every task that changed since
@@ -192,7 +195,8 @@ class _Reader:
                    cast(Assignment.answer, Text), Assignment.claimed_at,
                    Assignment.reviewed_at)
             .where(_among(self.session, Assignment.task_id, task_ids),
-                   Assignment.state == AssignmentState.APPROVED)
+                   Assignment.state == AssignmentState.APPROVED,
+                   Assignment.answer_withdrawn_at.is_(None))
             .order_by(Assignment.task_id, Assignment.reviewed_at, Assignment.id))
         for task_id, trainer_id, answer, claimed_at, approved_at in rows:
             version = self.versions.at(claimed_at)

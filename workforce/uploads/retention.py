@@ -7,7 +7,9 @@ trainer's request and at their erasure.
   Downloads are refused from the retention's end on, whether or not the job has run.
 - ``delete_recordings``: a trainer has their recordings deleted (all, or one
   project's). Each answer that named one is marked withdrawn (``answer_withdrawn_at``);
-  what it earned stays earned: no ledger entry is touched.
+  what it earned stays earned: no ledger entry is touched. A withdrawn approved answer
+  leaves the project's results (exports and aggregation skip it) with a new stamp on
+  its task, so an incremental sync sees the change.
 - ``erase_uploads``: every upload of a trainer whose erasure is carried out.
 
 The object is deleted before the commit, so a file is never left behind by a row that
@@ -27,8 +29,8 @@ from sqlalchemy.orm import Session
 from workforce.accounts import audit
 from workforce.accounts.audit import SystemActor
 from workforce.accounts.models import User
-from workforce.projects.models import Assignment
-from workforce.results import templates
+from workforce.projects.models import Assignment, AssignmentState
+from workforce.results import aggregates, templates
 from workforce.storage import FileStore
 from workforce.uploads.models import UPLOADS, DeletionReason, Upload, UploadState
 
@@ -108,8 +110,14 @@ def _delete_uploads(session: Session, store: FileStore, trainer_id: uuid.UUID,
         if upload.state is UploadState.ATTACHED:
             withdrawn.add(upload.assignment_id)
         _delete(store, upload, reason, now)
+    results_changed: dict[uuid.UUID, set[uuid.UUID]] = {}
     for assignment in session.scalars(select(Assignment).where(
             Assignment.id.in_(withdrawn), Assignment.answer_withdrawn_at.is_(None))):
         assignment.answer_withdrawn_at = now
+        if assignment.state is AssignmentState.APPROVED:
+            results_changed.setdefault(assignment.project_id, set()).add(assignment.task_id)
+    for project_id in sorted(results_changed):  # the stamps' locks in one order
+        aggregates.answers_withdrawn(session, project_id, sorted(results_changed[project_id]),
+                                     now)
     session.flush()
     return Deletion(len(uploads), len(withdrawn))
