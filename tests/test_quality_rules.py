@@ -13,7 +13,7 @@ import time_machine
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from tests.aggregation_helpers import ACCENT, answered_task, templated_project, trainers
@@ -211,6 +211,33 @@ def test_a_disabled_rule_catches_no_one(client: ApiClient, session: Session) -> 
     assert changed["enabled"] is False
     answered(do_task(client, trainer, project, WRONG, at=START))
     assert mine(client, trainer) == []
+
+
+def test_only_a_project_with_enabled_rules_reads_them_when_work_is_submitted(
+        client: ApiClient, session: Session) -> None:
+    """Whether a project has rules comes with the submission's own locked read, so the
+    many projects without any run no statement more; one with a rule reads it."""
+    trainer = UserFactory()
+    project = gold_project(client, trainer)
+    rules_read = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM quality_rules" in \
+                statement.split("\nWHERE")[0] and "EXISTS" not in statement:
+            rules_read.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        answered(do_task(client, trainer, project, WRONG, at=START))
+        assert rules_read == []
+        add_rule(client, manager_of(session, project), project, kind="gold_accuracy",
+                 sample_size=1, min_percent=100)
+        answered(do_task(client, trainer, project, WRONG, at=START + timedelta(hours=1)))
+        assert len(rules_read) == 1
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    assert len(mine(client, trainer)) == 1
 
 
 # --- the trainer's appeal and the managers' decisions -------------------------------

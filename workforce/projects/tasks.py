@@ -81,7 +81,7 @@ from workforce.projects.models import (
     WorkPreferences,
 )
 from workforce.results import quality_rules, restrictions, templates
-from workforce.results.models import QualityRestriction, TemplateVersion
+from workforce.results.models import QualityRestriction, QualityRule, TemplateVersion
 from workforce.standing import gate as standing_gate
 from workforce.standing.models import AccountAction
 from workforce.storage import FileStore
@@ -799,7 +799,8 @@ def submit(
         assignment.rate_id = rate.id
     session.flush()
     reviews.on_submitted(session, assignment, now)
-    quality_rules.after_submission(session, assignment, now)
+    if locked.quality_rules:
+        quality_rules.after_submission(session, assignment, now)
     return _views(session, [assignment], template_versions={assignment.id: template})[0]
 
 
@@ -807,9 +808,11 @@ def submit(
 class _SubmitReads:
     # Read with the assignment, so that a submit costs no statement more: whether an
     # account action of the organisation is in force (``standing.gate`` has the last
-    # word), and the task template version of the claim.
+    # word), the task template version of the claim, and whether the project has quality
+    # rules to evaluate (``results.quality_rules``: most projects have none).
     account_action: bool
     template: TemplateVersion | None
+    quality_rules: bool
 
 
 def _locked_for_submit(
@@ -823,7 +826,7 @@ def _locked_for_submit(
     if row is None or row[0].trainer_id != trainer.id:
         raise NotFound(gettext("No such assignment."))
     return (row[0], access.task_pay_rate(at_claim=row[1], at_submission=row[2]),
-            _SubmitReads(bool(row[3]), row[4]))
+            _SubmitReads(bool(row[3]), row[4], bool(row[5])))
 
 
 @functools.cache
@@ -837,9 +840,11 @@ def _submit_stmt() -> Any:
         AccountAction.organisation_id == organisation_id,
         AccountAction.in_force(bindparam("now")),
     )
+    has_rules = exists().where(QualityRule.project_id == Assignment.project_id,
+                               QualityRule.enabled.is_(True))
     return (
         _own_assignment_stmt(bindparam("assignment_id"), lock=True)
-        .add_columns(at_claim, ProjectRate, in_force, TemplateVersion)
+        .add_columns(at_claim, ProjectRate, in_force, TemplateVersion, has_rules)
         .outerjoin_from(Assignment, at_claim, at_claim.id == access.rate_in_force_id(
             Assignment.project_id, Assignment.claimed_at))
         .outerjoin_from(Assignment, ProjectRate, ProjectRate.id == access.rate_in_force_id(
