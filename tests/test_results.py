@@ -319,14 +319,16 @@ def _lower_peak(session: Session, project: Project) -> tuple[int, int]:
 @pytest.mark.slow
 def test_the_stream_holds_one_batch_whatever_the_size(session: Session) -> None:
     small, large = templated(session, [CHOICE]), templated(session, [CHOICE])
-    _bulk(session, small, 60)
-    _bulk(session, large, 600)
-    # Each stream twice, its lower peak kept: in a whole run a one-off allocation of the
-    # shared caches (SQLAlchemy's compiled statements, psycopg's prepared ones, pruned
-    # when full) can land in either measurement; growth with the rows shows in both.
+    _bulk(session, small, 200)
+    _bulk(session, large, 2000)
+    # Each stream twice, its lower peak kept: a process's first stream pays one-off
+    # allocations (imports, compiled statements), which would flatter the ratio. Four
+    # batches against forty: the drivers' and SQLAlchemy's buffers settle within a few
+    # batches (1.6 to 1.7 times here on both databases; 60 against 600 rows measured
+    # 1.8 to 2.2 on PostgreSQL, too close to the bound).
     rows_small, peak_small = _lower_peak(session, small)
     rows_large, peak_large = _lower_peak(session, large)
-    assert (rows_small, rows_large) == (60, 600)
+    assert (rows_small, rows_large) == (200, 2000)
     # Ten times the rows, not ten times the memory: one batch at a time.
     assert peak_large < 2 * peak_small, (peak_small, peak_large)
 
