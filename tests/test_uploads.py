@@ -347,6 +347,50 @@ def test_recordings_need_consent_and_withdrawing_it_stops_new_ones(
     uploaded(client, files, trainer, lease["id"], wav(2))
 
 
+def test_the_refusals_speak_the_readers_language(
+        client: ApiClient, app: Flask, manager: User, trainer: User) -> None:
+    """The upload's problems, the content's limits (with their numbers), consent and a
+    deleted file's reason, in the reader's language; the setting names stay as they are."""
+    files = app.extensions["workforce"].files
+    project = voice_project(client, manager, trainer)
+    lease = claimed(client, trainer, project)
+    hong_kong, mainland = {"Accept-Language": "zh-HK"}, {"Accept-Language": "zh-CN"}
+    big = wav(4, rate=48_000, channels=2)
+    too_big = assert_problem(client.post(
+        f"{API}/me/assignments/{lease['id']}/uploads", as_user=trainer, headers=hong_kong,
+        json={"field": "reading", "size": len(big), "sha256": "0" * 64}), 422,
+        code="upload-refused")
+    assert too_big["detail"] == "檔案大於此欄位接受的大小；沒有保留任何內容。"
+    assert too_big["errors"]["size"] == ["最多 400000 位元組（max_bytes）。"]
+
+    short = wav(0.5)
+    slot = slot_for(client, trainer, lease["id"], short)
+    status, body = put(client, files, {**slot, "headers": {**slot["headers"], **hong_kong}},
+                       short)
+    assert status == 422 and body["detail"] == "檔案被拒絕；沒有保留任何內容。"
+    assert body["errors"]["file"] == [
+        "錄音長 0.5 秒；此欄位需要最少 1 秒（min_seconds）。"]
+
+    slot = uploaded(client, files, trainer, lease["id"], wav(2))
+    answered(submit(client, trainer, lease["id"], slot["id"]))
+    answered(client.post(f"{API}/me/recordings/deletion", as_user=trainer, json={}))
+    gone = assert_problem(client.post(f"{API}/uploads/{slot['id']}/download-link",
+                                      as_user=manager, headers=hong_kong), 409,
+                          code="file-deleted")
+    assert gone["detail"] == "此檔案已刪除（應訓練員要求）。"
+
+    answered(client.request("DELETE", f"{API}/projects/{project.id}/recording-consent",
+                            as_user=trainer))
+    refused = assert_problem(client.post(
+        f"{API}/me/assignments/{claimed(client, trainer, project)['id']}/uploads",
+        as_user=trainer, headers=mainland,
+        json={"field": "reading", "size": 10, "sha256": "0" * 64}), 409,
+        code="recording-consent-required")
+    assert refused["detail"].startswith("录音须先获得你对此项目录音政策的同意（GET "
+                                        f"/api/v1/projects/{project.id}/recording-policy）")
+    assert refused["detail"].endswith("表示同意。你已撤回同意。")
+
+
 def test_the_scheduler_deletes_files_past_retention_and_unused_uploads(
         app: Flask, client: ApiClient, files: FileAccess, manager: User,
         trainer: User) -> None:

@@ -3,10 +3,12 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from workforce.api.schemas import UtcDateTime
+from workforce.i18n import lazy_gettext
 from workforce.results.fields import MAX_UPLOAD_BYTES
 from workforce.uploads.models import DeletionReason, UploadState
 
-SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="Must be 64 hexadecimal digits.")
+SHA256 = validate.Regexp(r"^[0-9a-fA-F]{64}$",
+                         error=lazy_gettext("Must be 64 hexadecimal digits."))
 
 
 class UploadSlotArgs(Schema):

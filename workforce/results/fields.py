@@ -310,7 +310,8 @@ def _types(s: _Settings, allowed: dict[str, str]) -> list[str]:
     types = s.raw.get("types", list(allowed))
     if (not isinstance(types, list) or not types
             or any(t not in allowed for t in types) or len(set(types)) != len(types)):
-        s.bad("types", "Give one or more of " + ", ".join(allowed) + ", each once.")
+        s.bad("types", _("Give one or more of %(types)s, each once.",
+                         types=", ".join(allowed)))
         return list(allowed)
     return types
 
@@ -324,9 +325,10 @@ def _recording(s: _Settings, problems: Problems) -> dict[str, Any]:
     low = s.number("min_seconds", 0, low=0)
     high = s.number("max_seconds", 600, low=0)
     if high is not None and not 0 < high <= MAX_RECORDING_SECONDS:
-        s.bad("max_seconds", f"Must be above 0, at most {MAX_RECORDING_SECONDS}.")
+        s.bad("max_seconds", _("Must be above 0, at most %(max_recording_seconds)s.",
+                               max_recording_seconds=MAX_RECORDING_SECONDS))
     elif low is not None and high is not None and low > high:
-        s.bad("min_seconds", f"Must not be above max_seconds ({high}).")
+        s.bad("min_seconds", _("Must not be above max_seconds (%(high)s).", high=high))
     return {"types": _types(s, AUDIO_TYPES),
             "max_bytes": s.whole("max_bytes", 50_000_000, 1, MAX_UPLOAD_BYTES),
             "min_seconds": low, "max_seconds": high,

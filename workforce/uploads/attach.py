@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workforce.errors import Invalid
+from workforce.i18n import _
 from workforce.projects.models import Assignment, Project
 from workforce.results.fields import UPLOAD_KINDS, pointer
 from workforce.storage import FileStore
@@ -78,8 +79,9 @@ def attach_answer(session: Session, store: FileStore | None, assignment: Assignm
             if problems:
                 errors[pointer(field["name"])] = problems
     if errors:
-        raise Invalid(f"The answer names uploads that cannot be used ({len(errors)} "
-                      "fields); nothing was saved.", code="answer-invalid", errors=errors)
+        raise Invalid(_("The answer names uploads that cannot be used (%(count)s fields); "
+                        "nothing was saved.", count=len(errors)),
+                      code="answer-invalid", errors=errors)
 
 
 def _attach(session: Session, store: FileStore | None, assignment: Assignment,
@@ -87,11 +89,11 @@ def _attach(session: Session, store: FileStore | None, assignment: Assignment,
     upload = session.get(Upload, uuid.UUID(value), with_for_update=True)
     if upload is None or upload.assignment_id != assignment.id \
             or upload.field != field["name"]:
-        return ["No upload with this id was made for this field of this assignment: ask "
-                f"for a slot (POST /api/v1/me/assignments/{assignment.id}/uploads) and "
-                "upload the file first."]
+        return [_("No upload with this id was made for this field of this assignment: ask "
+                  "for a slot (POST /api/v1/me/assignments/%(assignment_id)s/uploads) and "
+                  "upload the file first.", assignment_id=assignment.id)]
     if upload.state is UploadState.DELETED:
-        return ["This upload was deleted; upload the file again."]
+        return [_("This upload was deleted; upload the file again.")]
     if upload.state is UploadState.PENDING:
         problems = _take_direct(session, store, upload, field, now)
         if problems:
@@ -108,10 +110,10 @@ def _take_direct(session: Session, store: FileStore | None, upload: Upload,
     stored = store.read(upload.storage_key) if store is not None and upload.storage_key \
         else None
     if stored is None:
-        return ["Nothing was uploaded to this upload's slot."]
+        return [_("Nothing was uploaded to this upload's slot.")]
     if stored.modified_at > upload.expires_at:
         store.delete(upload.storage_key)  # type: ignore[union-attr, arg-type]
-        return [f"The file arrived after the upload slot expired "
-                f"({upload.expires_at.isoformat()}); ask for a new slot."]
+        return [_("The file arrived after the upload slot expired (%(expired_at)s); ask "
+                  "for a new slot.", expired_at=upload.expires_at.isoformat())]
     return take_content(session, store, upload, stored.data,  # type: ignore[arg-type]
                         field["settings"], now, stored=True)

@@ -23,6 +23,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Conflict, NotFound
+from workforce.i18n import _
 from workforce.projects import services
 from workforce.projects.models import Project
 from workforce.results import templates
@@ -63,7 +64,7 @@ def get_policy(session: Session, user: User, project_id: uuid.UUID) -> Recording
     project = templates.readable_project(session, user, project_id)
     policy = policy_of(session, project.id)
     if policy is None:
-        raise NotFound("This project records no voice: it has no recording policy.")
+        raise NotFound(_("This project records no voice: it has no recording policy."))
     return policy
 
 
@@ -96,8 +97,8 @@ def withdraw_consent(session: Session, trainer: User, project_id: uuid.UUID
     force)."""
     consent = get_consent(session, trainer, project_id)
     if consent.withdrawn_at is not None:
-        raise Conflict("You have already withdrawn your consent to this project's "
-                       "recordings.", code="consent-not-given")
+        raise Conflict(_("You have already withdrawn your consent to this project's "
+                         "recordings."), code="consent-not-given")
     consent.withdrawn_at = clock.now()
     session.flush()
     _audit(session, trainer, consent, "recording_consent.withdrawn", None)
@@ -109,7 +110,7 @@ def get_consent(session: Session, trainer: User, project_id: uuid.UUID
     templates.readable_project(session, trainer, project_id)
     consent = _consent_row(session, trainer, project_id)
     if consent is None:
-        raise NotFound("You have not consented to this project's recordings.")
+        raise NotFound(_("You have not consented to this project's recordings."))
     return consent
 
 
@@ -118,6 +119,17 @@ def _audit(session: Session, trainer: User, consent: RecordingConsent, action: s
     project = session.get_one(Project, consent.project_id)
     audit.record(session, trainer, action, object_type="project", object_id=project.id,
                  organisation_id=project.organisation_id, after=after)
+
+
+def _consent_needed(project_id: uuid.UUID, *, withdrawn: bool) -> str:
+    if withdrawn:
+        return _("Recording needs your consent to this project's recording policy (GET "
+                 "/api/v1/projects/%(project_id)s/recording-policy): give it at PUT "
+                 "/api/v1/projects/%(project_id)s/recording-consent. You withdrew it.",
+                 project_id=project_id)
+    return _("Recording needs your consent to this project's recording policy (GET "
+             "/api/v1/projects/%(project_id)s/recording-policy): give it at PUT "
+             "/api/v1/projects/%(project_id)s/recording-consent.", project_id=project_id)
 
 
 def require_consent(session: Session, trainer: User, project_id: uuid.UUID
@@ -129,10 +141,7 @@ def require_consent(session: Session, trainer: User, project_id: uuid.UUID
         RecordingConsent.project_id == project_id,
         RecordingConsent.trainer_id == trainer.id)).one_or_none()
     if policy is None or consent is None or consent.withdrawn_at is not None:
-        raise Conflict(
-            "Recording needs your consent to this project's recording policy (GET "
-            f"/api/v1/projects/{project_id}/recording-policy): give it at PUT "
-            f"/api/v1/projects/{project_id}/recording-consent."
-            + (" You withdrew it." if consent is not None and consent.withdrawn_at else ""),
-            code="recording-consent-required")
+        withdrawn = consent is not None and consent.withdrawn_at is not None
+        raise Conflict(_consent_needed(project_id, withdrawn=withdrawn),
+                       code="recording-consent-required")
     return policy

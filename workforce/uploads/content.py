@@ -16,6 +16,8 @@ from typing import Any
 import filetype
 import mutagen
 
+from workforce.i18n import _
+
 # The types a field may allow, by the name a manager writes, with their media type.
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg",
                "mp3": "audio/mpeg"}
@@ -68,7 +70,7 @@ def _with_audio(content: Content, data: bytes) -> Content:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.2f} MB ({size} bytes)"
+    return f"{size / 1_000_000:.2f}"
 
 
 def problems(content: Content, kind: str, settings: dict[str, Any], *,
@@ -78,35 +80,49 @@ def problems(content: Content, kind: str, settings: dict[str, Any], *,
     found = []
     allowed = settings["types"]
     if content.type not in allowed:
-        what = f"a {content.type} file" if content.type else "not a file type we accept"
-        found.append(f"The file is {what}, read from its content (whatever its name); "
-                     f"this field takes {', '.join(allowed)} (types).")
+        found.append(_type_problem(content, allowed))
     if content.size > settings["max_bytes"]:
-        found.append(f"The file is {_megabytes(content.size)}; this field takes at most "
-                     f"{_megabytes(settings['max_bytes'])} (max_bytes).")
+        found.append(_("The file is %(megabytes)s MB (%(size)s bytes); this field takes at "
+                       "most %(max_megabytes)s MB (%(max_bytes)s bytes) (max_bytes).",
+                       megabytes=_megabytes(content.size), size=content.size,
+                       max_megabytes=_megabytes(settings["max_bytes"]),
+                       max_bytes=settings["max_bytes"]))
     if content.size != declared_size:
-        found.append(f"The file is {content.size} bytes, not the {declared_size} announced "
-                     "for this upload (size).")
+        found.append(_("The file is %(size)s bytes, not the %(declared_size)s announced for "
+                       "this upload (size).", size=content.size, declared_size=declared_size))
     if content.sha256 != declared_sha256:
-        found.append("The file's SHA-256 is not the one announced for this upload (sha256).")
+        found.append(_("The file's SHA-256 is not the one announced for this upload "
+                       "(sha256)."))
     if kind == "recording" and content.type in allowed:
         found.extend(_audio_problems(content, settings))
     return found
 
 
+def _type_problem(content: Content, allowed: list[str]) -> str:
+    if content.type:
+        return _("The file is a %(type)s file, read from its content (whatever its name); "
+                 "this field takes %(types)s (types).", type=content.type,
+                 types=", ".join(allowed))
+    return _("The file is not a file type we accept, read from its content (whatever its "
+             "name); this field takes %(types)s (types).", types=", ".join(allowed))
+
+
 def _audio_problems(content: Content, settings: dict[str, Any]) -> list[str]:
     if content.duration_ms is None or content.sample_rate is None:
-        return [f"The {content.type} file could not be read as audio (types)."]
+        return [_("The %(type)s file could not be read as audio (types).", type=content.type)]
     found = []
     seconds = content.duration_ms / 1000
+    shown, least, most = (f"{value:g}" for value in (
+        seconds, settings["min_seconds"], settings["max_seconds"]))
     if seconds < settings["min_seconds"]:
-        found.append(f"The recording lasts {seconds:g} s; this field needs at least "
-                     f"{settings['min_seconds']:g} s (min_seconds).")
+        found.append(_("The recording lasts %(seconds)s s; this field needs at least "
+                       "%(min_seconds)s s (min_seconds).", seconds=shown, min_seconds=least))
     if seconds > settings["max_seconds"]:
-        found.append(f"The recording lasts {seconds:g} s; this field takes at most "
-                     f"{settings['max_seconds']:g} s (max_seconds).")
+        found.append(_("The recording lasts %(seconds)s s; this field takes at most "
+                       "%(max_seconds)s s (max_seconds).", seconds=shown, max_seconds=most))
     low = settings["min_sample_rate"]
     if low is not None and content.sample_rate < low:
-        found.append(f"The recording's sample rate is {content.sample_rate} Hz; this field "
-                     f"needs at least {low} Hz (min_sample_rate).")
+        found.append(_("The recording's sample rate is %(sample_rate)s Hz; this field needs "
+                       "at least %(min_sample_rate)s Hz (min_sample_rate).",
+                       sample_rate=content.sample_rate, min_sample_rate=low))
     return found

@@ -31,6 +31,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import STAFF_ROLES, User
 from workforce.errors import Conflict, Invalid, NotFound
+from workforce.i18n import _, lazy_gettext
 from workforce.projects import tasks
 from workforce.projects.models import Assignment, Project
 from workforce.results import templates
@@ -38,7 +39,7 @@ from workforce.results.fields import UPLOAD_KINDS
 from workforce.uploads import attach, consent
 from workforce.uploads.content import extension_of
 from workforce.uploads.links import FileAccess
-from workforce.uploads.models import Upload, UploadState
+from workforce.uploads.models import DeletionReason, Upload, UploadState
 
 # The longest a presigned S3 download URL works, after the service's link was followed.
 REDIRECT_LIFETIME = timedelta(minutes=1)
@@ -76,13 +77,14 @@ def request_slot(session: Session, files: FileAccess, trainer: User,
     assignment = tasks.own_working_assignment(session, trainer, assignment_id)
     spec = _upload_field(session, assignment, field)
     if spec is None:
-        raise Invalid("The task's template has no such recording or file field.",
-                      errors={"field": ["Not a recording or file field of this task's "
-                                        "template."]})
+        raise Invalid(_("The task's template has no such recording or file field."),
+                      errors={"field": [_("Not a recording or file field of this task's "
+                                          "template.")]})
     if size > spec["settings"]["max_bytes"]:
-        raise Invalid("The file is larger than the field takes; nothing was kept.",
+        raise Invalid(_("The file is larger than the field takes; nothing was kept."),
                       code="upload-refused", errors={"size": [
-                          f"At most {spec['settings']['max_bytes']} bytes (max_bytes)."]})
+                          _("At most %(max_bytes)s bytes (max_bytes).",
+                            max_bytes=spec["settings"]["max_bytes"])]})
     if spec["kind"] == "recording":
         consent.require_consent(session, trainer, assignment.project_id)
     now = clock.now()
@@ -108,21 +110,22 @@ def receive(session: Session, files: FileAccess, token: str, data: bytes) -> Upl
     signed = files.unsign("upload", token)
     upload = session.get(Upload, uuid.UUID(signed), with_for_update=True) if signed else None
     if upload is None:
-        raise NotFound("No such upload slot.")
+        raise NotFound(_("No such upload slot."))
     now = clock.now()
     if upload.state is not UploadState.PENDING:
-        raise Conflict("A file was already uploaded to this slot; ask for a new slot to "
-                       "upload another.", code="upload-slot-used")
+        raise Conflict(_("A file was already uploaded to this slot; ask for a new slot to "
+                         "upload another."), code="upload-slot-used")
     if now >= upload.expires_at:
-        raise Conflict(f"This upload slot expired at {upload.expires_at.isoformat()}; ask "
-                       "for a new one.", code="upload-slot-expired")
+        raise Conflict(_("This upload slot expired at %(expired_at)s; ask for a new one.",
+                         expired_at=upload.expires_at.isoformat()),
+                       code="upload-slot-expired")
     assignment = session.get_one(Assignment, upload.assignment_id)
     spec = _upload_field(session, assignment, upload.field)
     assert spec is not None  # the slot was made for a field of this version
     problems = attach.take_content(session, files.store, upload, data, spec["settings"],
                                    now, stored=False)
     if problems:
-        raise Invalid("The file was refused; nothing was kept.", code="upload-refused",
+        raise Invalid(_("The file was refused; nothing was kept."), code="upload-refused",
                       errors={"file": problems})
     return upload
 
@@ -143,8 +146,19 @@ def get_upload(session: Session, user: User, upload_id: uuid.UUID) -> Upload:
     organisation; ``NotFound`` for anyone else."""
     upload = session.get(Upload, upload_id)
     if upload is None or not _may_read(session, user, upload):
-        raise NotFound("No such upload.")
+        raise NotFound(_("No such upload."))
     return upload
+
+
+# Why a file is gone, told whole (None: past its retention, not yet deleted by the job).
+_DELETED = {
+    None: lazy_gettext("This file has been deleted: its retention period ended."),
+    DeletionReason.RETENTION: lazy_gettext("This file has been deleted (retention)."),
+    DeletionReason.UNREFERENCED: lazy_gettext("This file has been deleted (unreferenced)."),
+    DeletionReason.TRAINER_REQUEST: lazy_gettext(
+        "This file has been deleted (trainer request)."),
+    DeletionReason.ERASURE: lazy_gettext("This file has been deleted (erasure)."),
+}
 
 
 def _require_kept(upload: Upload, now: datetime) -> None:
@@ -152,12 +166,10 @@ def _require_kept(upload: Upload, now: datetime) -> None:
     whether or not the job has deleted it yet); ``file-not-uploaded`` before it is in."""
     if upload.state is UploadState.DELETED or (
             upload.delete_after is not None and upload.delete_after <= now):
-        raise Conflict("This file has been deleted"
-                       + (f" ({upload.deletion_reason.value.replace('_', ' ')})."
-                          if upload.deletion_reason else ": its retention period ended."),
+        raise Conflict(str(_DELETED.get(upload.deletion_reason, _DELETED[None])),
                        code="file-deleted")
     if upload.state is UploadState.PENDING:
-        raise Conflict("Nothing has been uploaded to this slot yet.",
+        raise Conflict(_("Nothing has been uploaded to this slot yet."),
                        code="file-not-uploaded")
 
 
@@ -188,14 +200,14 @@ def follow_link(session: Session, files: FileAccess, token: str) -> Download:
     """What a download link gives, audited: the bytes, or where to fetch them."""
     signed = files.unsign("download", token)
     if not isinstance(signed, dict):
-        raise NotFound("No such download link.")
+        raise NotFound(_("No such download link."))
     now = clock.now()
     if datetime.fromtimestamp(signed["expires"], now.tzinfo) <= now:
-        raise Conflict("This download link has expired; ask for a new one.",
+        raise Conflict(_("This download link has expired; ask for a new one."),
                        code="link-expired")
     user = session.get(User, uuid.UUID(signed["user"]))
     if user is None or not user.is_active:
-        raise NotFound("No such download link.")
+        raise NotFound(_("No such download link."))
     upload = get_upload(session, user, uuid.UUID(signed["upload"]))
     _require_kept(upload, now)
     project = session.get_one(Project, upload.project_id)
@@ -211,5 +223,5 @@ def follow_link(session: Session, files: FileAccess, token: str) -> Download:
         return Download(upload, redirect=redirect)
     stored = files.store.read(upload.storage_key)
     if stored is None:
-        raise Conflict("This file has been deleted.", code="file-deleted")
+        raise Conflict(_("This file has been deleted."), code="file-deleted")
     return Download(upload, data=stored.data)
