@@ -57,7 +57,7 @@ from workforce.integrations import keys
 from workforce.integrations.catalogue import EventType
 from workforce.integrations.events import emit
 from workforce.integrations.scopes import Scope
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 from workforce.privacy import exports as privacy_exports
 from workforce.projects.models import (
     AssignmentState,
@@ -245,7 +245,7 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
 
     # --- the inbox and the staff invitation ------------------------------------------
     for user in people.values():
-        notification = notify(session, user.id, "test.kind", "Hello", f"For {user.display_name}")
+        notification = tell(session, user.id, "account.email_verified", {})
         session.flush()  # for its id
         o[f"notification_{user.role.value}"] = notification.id
     issued = accounts.invite_staff(

@@ -22,7 +22,7 @@ from workforce.accounts import services
 from workforce.accounts.models import AuditEvent, Role, User
 from workforce.api.security import Policy, policy_of
 from workforce.notifications.models import Notification
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 
 API_PREFIX = "/api/v1/"
 NOT_CALLED = frozenset({"HEAD", "OPTIONS"})
@@ -285,7 +285,7 @@ def test_a_trainer_cannot_read_someone_elses_notification(
     client: ApiClient, session: Session
 ) -> None:
     trainer, other = UserFactory(), UserFactory()
-    notification = notify(session, other.id, "test.kind", "For the other", "Private")
+    notification = tell(session, other.id, "account.email_verified", {})
     session.commit()
     response = client.post(
         f"/api/v1/me/notifications/{notification.id}/read", as_user=trainer

@@ -21,8 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
-from tests.factories import MemberFactory, ProjectFactory, StaffFactory, UserFactory
+from tests.factories import (
+    MemberFactory,
+    ProjectFactory,
+    StaffFactory,
+    TaskFactory,
+    UserFactory,
+)
 from tests.payout_helpers import approved_run_by_api, finance_user, item_of, trainer_owed
+from tests.task_helpers import answered, claim, submit
 from workforce.accounts.models import User
 from workforce.i18n import HONG_KONG, LOCALES, MAINLAND
 from workforce.jobs import run_job
@@ -170,7 +177,8 @@ def test_older_notifications_keep_their_stored_english(
     client: ApiClient, session: Session,
 ) -> None:
     trainer = reader(MAINLAND)
-    notifications.notify(session, trainer.id, "project.resumed", "Old title", "Old words.")
+    session.add(Notification(user_id=trainer.id, kind="project.resumed", title="Old title",
+                             body="Old words.", data={}, created_at=datetime.now(UTC)))
     session.commit()
     [note] = inbox(client, trainer)
     assert (note["title"], note["body"]) == ("Old title", "Old words.")
@@ -291,7 +299,8 @@ def test_payouts_sent_and_failed_are_emailed(
             f"{API}/payout-items/{item_of(session, failed_one).id}/manual-failure",
             as_user=fin, json={"reason": "Account closed."})
         assert failed.status_code == 200, failed.get_json()
-    assert mail.sent == []  # a run's items are many: the outbox job sends these
+    # A run's items are many: the outbox job sends these (finance was told the run waits).
+    assert mails_to(mail, paid_one) == mails_to(mail, failed_one) == []
     deliver(app)
 
     [to_paid] = mails_to(mail, paid_one)
@@ -316,6 +325,70 @@ def test_money_and_access_emails_go_out_for_every_kind(
     deliver(app)
     [sent] = mails_to(mail, trainer)
     assert sent.subject == render(kind, params, HONG_KONG).title and sent.html
+
+
+# --- a quality rule's restriction: access, told and e-mailed in the reader's language ---
+
+FAST = {"kind": "fast_submissions", "sample_size": 1, "max_fast": 0, "min_seconds": 600,
+        "duration_hours": 24}
+
+
+def restricted(client: ApiClient, trainer: User, manager_locale: str | None = None) -> User:
+    """A project whose rule catches the trainer's first submission (5 s, under 600 s);
+    returns its manager."""
+    project, manager = staffed(trainer, review_sample_percent=0)
+    manager.locale = manager_locale
+    TaskFactory(project=project)
+    answered(client.post(f"{API}/projects/{project.id}/quality-rules", as_user=manager,
+                         json=FAST), 201)
+    lease = answered(claim(client, trainer, project), 201)
+    answered(submit(client, trainer, lease["id"], active_seconds=5))
+    return manager
+
+
+@pytest.mark.parametrize("locale, title, until, why", [
+    ("en", "Restricted on 粵語錄音", "until Mar 13, 2025, 5:30:00\u202fPM.",
+     "Why: 1 of your last 1 submissions were submitted in under 600 seconds, more than the "
+     "rule's 0."),
+    (HONG_KONG, "你在 粵語錄音 受到限制", "2025年3月13日 下午5:30:00",
+     "原因：你最近 1 次提交中有 1 次在 600 秒內提交，多於規則容許的 0 次。"),
+    (MAINLAND, "你在 粵語錄音 受到限制", "2025年3月13日 17:30:00",
+     "原因：你最近 1 次提交中有 1 次在 600 秒内提交，超过规则允许的 0 次。"),
+])
+def test_a_quality_restriction_is_told_and_emailed_in_the_trainers_language(
+    client: ApiClient, mail: MemorySender, locale: str, title: str, until: str, why: str,
+) -> None:
+    trainer = reader(locale)
+    restricted(client, trainer)
+    [note] = inbox(client, trainer)
+    assert (note["kind"], note["title"]) == ("quality.restricted", title)
+    assert until in note["body"] and why in note["body"]
+    [email] = mails_to(mail, trainer)  # access: e-mailed, and it cannot be turned off
+    assert email.subject == title and until in email.body and why in email.body
+    assert NOTICES["quality.restricted"].email_required
+
+
+def test_a_managers_notice_of_an_appeal_and_the_decision_are_in_each_readers_language(
+    client: ApiClient, mail: MemorySender,
+) -> None:
+    trainer = reader(HONG_KONG)
+    manager = restricted(client, trainer, manager_locale=MAINLAND)
+    [restriction] = answered(client.get(f"{API}/me/quality-restrictions",
+                                        as_user=trainer))["items"]
+    answered(client.post(f"{API}/me/quality-restrictions/{restriction['id']}/appeal",
+                         as_user=trainer, json={"appeal": "錄音斷咗。"}))
+    [to_manager] = mails_to(mail, manager)
+    assert to_manager.subject == "有质量限制待复核：粵語錄音"
+    assert "请维持、缩短或解除该限制" in to_manager.body and "錄音斷咗" not in to_manager.body
+    [alert] = inbox(client, manager)
+    assert alert["kind"] == "quality.appeal_received"
+    assert alert["title"] == "有质量限制待复核：粵語錄音"
+
+    answered(client.post(f"{API}/quality-restrictions/{restriction['id']}/decision",
+                         as_user=manager, json={"decision": "lift", "reason": "片段太短。"}))
+    decided = [m for m in mails_to(mail, trainer) if m.subject.startswith("關於你的限制")]
+    assert [m.subject for m in decided] == ["關於你的限制的決定：粵語錄音"]
+    assert "你在 粵語錄音 的限制已解除" in decided[0].body and "片段太短。" in decided[0].body
 
 
 # --- preferences ----------------------------------------------------------------------------

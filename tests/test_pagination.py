@@ -26,7 +26,7 @@ from workforce.accounts.models import Role, User
 from workforce.db import UTCDateTime
 from workforce.errors import Invalid
 from workforce.notifications.models import Notification
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 from workforce.settings import Settings
 
 INBOX = "/api/v1/me/notifications"
@@ -41,7 +41,7 @@ def make_notifications(
     made = []
     for i in range(count):
         with time_machine.travel(start + timedelta(seconds=i // same_time_every), tick=False):
-            made.append(notify(session, user.id, "test.kind", f"Title {i}", f"Body {i}"))
+            made.append(tell(session, user.id, "account.email_verified", {}))
     session.commit()
     return made
 

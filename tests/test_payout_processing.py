@@ -590,7 +590,7 @@ def test_a_partial_reversal_returns_its_part_to_payable_once(
     told = session.scalars(select(Notification).where(
         Notification.user_id == fin.id,
         Notification.kind == "payout_item.partially_reversed")).one()
-    assert "5.00 USD" in told.body and "negative adjustment" in told.body
+    assert "$5.00 of it" in told.body and "negative adjustment" in told.body
     assert_ledger_sound(session)
 
     stripe_standin.reverse_transfer(transfer_id, amount=200)

@@ -504,17 +504,19 @@ def test_approval_tells_each_trainer_left_out_why_and_what_to_do_once(
                        as_user=fin).status_code == 200
     told = {n.user_id: n for n in session.scalars(notices)}
     assert set(told) == {below.id, no_account.id, not_ready.id, late.id}
-    assert "below" in told[below.id].body and "10.00 USD" in told[below.id].body
+    assert "$9.99: it is below" in told[below.id].body and "($10.00)" in told[below.id].body
     assert "carries over" in told[below.id].body
     # One notice for the run, whatever the currencies.
     assert told[no_account.id].data["left_out"] == [
         {"currency": "EUR", "amount": 700, "reason": "no_payout_account"},
         {"currency": "USD", "amount": 5000, "reason": "no_payout_account"}]
-    assert "Set one up" in told[no_account.id].body
+    assert "€7.00 and $50.00: you have no payout account. Set one up" in told[
+        no_account.id].body
     assert "finish Stripe's onboarding" in told[not_ready.id].body
     assert "after this run's period ended" in told[late.id].body
     for notice in told.values():
-        assert "The next payout run is on 2025-03-24 02:00 UTC" in notice.body
+        # 02:00 UTC, in the trainer's time zone (Hong Kong).
+        assert "The next payout run is on Mar 24, 2025, 10:00:00\u202fAM." in notice.body
         assert notice.data["run_id"] == run["id"]
     emails = session.scalars(select(OutboundEmail).where(
         OutboundEmail.subject.like("Not paid in %"))).all()

@@ -73,7 +73,8 @@ def test_i_need_support_opens_a_case_for_the_wellbeing_contact_at_once(
     assert [m.to for m in mail.sent] == [contact.email]
     assert "close my eyes" not in mail.sent[0].body and "close my eyes" not in note.body
     assert not notifications(session, admin, "support_case.opened")
-    assert notifications(session, ana, "support_case.opened")
+    [passed_on] = notifications(session, ana, "support_case.passed_on")
+    assert "Samaritans" in passed_on.body
     assert audited(session, "support_case.opened", case_id)
 
     # The contact reads the case with the trainer's words (the trainer asked).

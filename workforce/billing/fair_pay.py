@@ -78,7 +78,7 @@ from workforce.errors import NotFound
 from workforce.i18n import gettext
 from workforce.money import Money
 from workforce.notifications import texts
-from workforce.notifications.services import notify, tell
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, eligibility
 from workforce.projects.models import (
@@ -473,39 +473,33 @@ def _alert_managers(
         policy_for(session, project.organisation_id).min_group_size,
     )
     data: dict[str, Any] = {"project_id": str(project.id), "suppressed": group.suppressed}
-    if group.suppressed:
-        body = (
-            f"A wage-floor top-up was posted on {project.name} at the organisation's cost. "
-            f"Fewer than {group.min_group_size} trainers worked on the project that week, "
-            "so its week, hours, rates and amount are not shown, to protect their privacy."
-        )
-    else:
-        money = Money(top_up.amount, top_up.currency)
-        measured = per_task_as_hourly(top_up.paid_amount, top_up.currency,
-                                      top_up.active_seconds) if top_up.active_seconds else None
-        body = (
-            f"A trainer's work on {project.name} in the week of "
-            f"{week.week_start.isoformat()} paid {measured} an hour over "
-            f"{_hours(top_up.active_seconds)} h, under their wage floor of "
-            f"{Money(top_up.floor_hourly_amount, top_up.currency)} an hour; a top-up of "
-            f"{money} was posted at the organisation's cost."
-        )
+    params: dict[str, Any] = {"project": project.name, "suppressed": group.suppressed,
+                              "min_group_size": group.min_group_size}
+    if not group.suppressed:
+        params |= _top_up_figures(week, top_up)
         data |= {"week_start": week.week_start.isoformat(), "amount": top_up.amount,
                  "currency": top_up.currency}
     if pricing is not None and pricing.underpriced:
-        body += (
-            f" The project is under-priced: the median task takes {pricing.median_seconds} "
-            f"seconds, and at the floor a task should pay at least {pricing.suggested} "
-            f"(it pays {pricing.current}). Set a new rate to clear the mark."
-        )
+        params |= {"underpriced": True, "median_seconds": pricing.median_seconds,
+                   "suggested": texts.money(pricing.suggested),
+                   "current": texts.money(pricing.current)}
     data |= {"underpriced": bool(pricing and pricing.underpriced),
              "suggested_task_rate": pricing.suggested.amount if pricing else None}
     for user_id in session.scalars(select(User.id).where(
         User.organisation_id == project.organisation_id, User.role.in_(MANAGERS),
         User.is_active.is_(True),
     )):
-        notify(session, user_id, "pay.top_up_posted", f"Top-up paid on {project.name}"[:200],
-               body, data)
+        tell(session, user_id, "pay.top_up_posted", params, data)
+
+
+def _top_up_figures(week: PayWeek, top_up: TopUp) -> dict[str, Any]:
+    """The week, hours, rates and amount of a top-up, as the managers' alert says them."""
+    measured = per_task_as_hourly(top_up.paid_amount, top_up.currency,
+                                  top_up.active_seconds) if top_up.active_seconds else None
+    return {"week_start": texts.day(week.week_start), "measured": texts.money(measured),
+            "hours": _hours(top_up.active_seconds),
+            "floor": texts.money(Money(top_up.floor_hourly_amount, top_up.currency)),
+            "amount": texts.money(Money(top_up.amount, top_up.currency))}
 
 
 def review_underpriced(session: Session, *, now: datetime) -> int:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +29,8 @@ from workforce.billing.models import (
     PayoutRun,
 )
 from workforce.money import Money
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications import services as notifications
+from workforce.notifications.texts import amounts, moment
 
 NOTICE_BATCH = 500
 KIND = "payout.left_out"
@@ -44,22 +46,16 @@ def tell(session: Session, run: PayoutRun, *, minimum: Minimum,
     assert organisation is not None
     told = 0
     for trainer, account, exclusions in _left_out(session, run.id):
-        lines = [f"- {Money(e.amount, e.currency)}: "
-                 f"{_why(e, account, organisation.name, minimum)}" for e in exclusions]
-        title = f"Not paid in {organisation.name}'s payout run"
-        body = (f"{organisation.name}'s payout run for the period ending "
-                f"{_when(run.period_end)} did not pay you:\n" + "\n".join(lines)
-                + f"\nThe money stays owed to you. The next payout run is on "
-                f"{_when(next_run_at)}.")
-        notify(session, trainer.id, KIND, title, body, {
+        # A run may leave out thousands: the outbox job sends the e-mails, not the approval.
+        notifications.tell(session, trainer.id, KIND, {
+            "organisation": organisation.name, "period_end": moment(run.period_end),
+            "next_run_at": moment(next_run_at), **_why(exclusions, account, minimum),
+        }, {
             "run_id": str(run.id), "organisation_id": str(run.organisation_id),
             "next_payout_at": next_run_at.isoformat(),
             "left_out": [{"currency": e.currency, "amount": e.amount,
                           "reason": e.reason.value} for e in exclusions],
-        })
-        if trainer.is_active:
-            # A run may leave out thousands: the outbox job sends these, not the approval.
-            queue_email(session, trainer.email, title, body, deliver_now=False)
+        }, deliver_now=False)
         told += 1
     return told
 
@@ -92,31 +88,30 @@ def _left_out(
         after = trainer_ids[-1]
 
 
-def _why(exclusion: PayoutExclusion, account: PayoutAccount | None, organisation: str,
-         minimum: Minimum) -> str:
+def _why(exclusions: list[PayoutExclusion], account: PayoutAccount | None,
+         minimum: Minimum) -> dict[str, Any]:
+    """The notice's parameters: per reason, the amounts it leaves out."""
+    said: dict[str, list[Money]] = {}
+    for exclusion in exclusions:
+        said.setdefault(_reason(exclusion, account), []).append(
+            Money(exclusion.amount, exclusion.currency))
+    params: dict[str, Any] = {reason: amounts(values) for reason, values in said.items()}
+    if "details_changed" in said:
+        params["hold_until"] = moment(account.hold_until if account else None)
+    if "below_minimum" in said:
+        params["minimum"] = amounts([Money(minimum(m.currency), m.currency)
+                                     for m in said["below_minimum"]])
+    return params
+
+
+def _reason(exclusion: PayoutExclusion, account: PayoutAccount | None) -> str:
+    """Which sentence of the notice says why ``exclusion`` was left out."""
     reason = exclusion.reason
-    if reason is ExclusionReason.NO_PAYOUT_ACCOUNT:
-        return ("you have no payout account. Set one up (Stripe, or bank details) in your "
-                "payout settings.")
     if reason is ExclusionReason.ACCOUNT_NOT_READY:
-        if account is not None and account.method is PayoutMethod.STRIPE:
-            return ("your Stripe account cannot receive payouts yet. Open your payout "
-                    "settings to finish Stripe's onboarding.")
-        return "your bank details are missing. Add them in your payout settings."
+        stripe = account is not None and account.method is PayoutMethod.STRIPE
+        return "stripe_not_ready" if stripe else "bank_details_missing"
     if reason is ExclusionReason.ON_HOLD:
-        if account is not None and payout_accounts.on_hold(account, clock.now()):
-            return (f"your payouts are held until {_when(account.hold_until)} because your "
-                    "payout details changed. If you did not change them, contact support "
-                    "now.")
-        return (f"it is still in {organisation}'s hold period; it goes out with the first "
-                "run after the hold ends.")
-    if reason is ExclusionReason.AFTER_PERIOD:
-        return ("it became payable after this run's period ended; it goes out with the "
-                "next run.")
-    return (f"it is below {organisation}'s payout minimum of "
-            f"{Money(minimum(exclusion.currency), exclusion.currency)}; it carries over "
-            "until what you are owed reaches the minimum.")
-
-
-def _when(moment: datetime | None) -> str:
-    return f"{clock.as_utc(moment):%Y-%m-%d %H:%M} UTC" if moment else "later"
+        held = account is not None and payout_accounts.on_hold(account, clock.now())
+        return "details_changed" if held else "in_hold_period"
+    return {ExclusionReason.NO_PAYOUT_ACCOUNT: "no_payout_account",
+            ExclusionReason.AFTER_PERIOD: "after_period"}.get(reason, "below_minimum")

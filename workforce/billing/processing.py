@@ -641,9 +641,7 @@ def _halt(session: Session, item_id: uuid.UUID, exc: GatewayError) -> str:
                                                      "payout_item_id": item_id},
     )
     notify_finance(
-        session, run.organisation_id, "payout_run.halted", "Payouts stopped: balance too low",
-        f"Stripe refused a transfer: {exc.message} The payout run stopped; nothing more is "
-        "sent until you top up the platform balance and process the run again.",
+        session, run.organisation_id, "payout_run.halted", {"message": exc.message},
         {"run_id": str(run.id), "payout_item_id": str(item_id), "code": exc.code},
     )
     db.commit(session)

@@ -40,6 +40,7 @@ from workforce.billing.payouts.keys import item_named_by
 from workforce.billing.payouts.stripe_events import reversed_in_parts
 from workforce.errors import Invalid
 from workforce.i18n import _
+from workforce.notifications.texts import moment
 
 log = logging.getLogger(__name__)
 
@@ -385,14 +386,12 @@ def _tell(session: Session, result: ReconciliationResult) -> None:
         per_org.setdefault(difference.organisation_id, []).append(difference)
     for organisation_id, differences in per_org.items():
         kinds = Counter(d.kind.value for d in differences)
-        summary = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in
-                            sorted(kinds.items()))
         notify_finance(
-            session, organisation_id, "payout.reconciliation",
-            f"Reconciliation with Stripe: {len(differences)} differences",
-            f"Payouts from {result.period_from.isoformat()} to {result.period_to.isoformat()} "
-            f"differ from Stripe's transfers: {summary}. See GET "
-            "/api/v1/payout-reconciliations for the details.",
+            session, organisation_id, "payout.reconciliation", {
+                "differences": len(differences), "period_from": moment(result.period_from),
+                "period_to": moment(result.period_to),
+                "kinds": ", ".join(f"{kind}: {count}" for kind, count in sorted(kinds.items())),
+            },
             {"period_from": result.period_from.isoformat(),
              "period_to": result.period_to.isoformat(), "differences": len(differences),
              "kinds": dict(kinds)},

@@ -47,7 +47,8 @@ from workforce.integrations.models import (
     WebhookEvent,
 )
 from workforce.integrations.transport import Refused, Transport
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications.services import tell
+from workforce.notifications.texts import moment
 
 log = logging.getLogger(__name__)
 
@@ -273,13 +274,7 @@ def disable_failing(session: Session, endpoint: WebhookEndpoint, now: datetime) 
     admins = session.scalars(select(User).where(
         User.organisation_id == endpoint.organisation_id, User.role == Role.ADMIN,
         User.is_active.is_(True)))
-    body = (f"The webhook endpoint {endpoint.url} has failed every delivery since "
-            f"{since.isoformat()} and was disabled. Its undelivered events wait: fix the "
-            "receiver, then enable the endpoint again (PATCH "
-            f"/api/v1/webhook-endpoints/{endpoint.id} with enabled: true), or re-send "
-            "events by hand.")
     for admin in admins:
-        queue_email(session, admin.email, "A webhook endpoint was disabled", body)
-        notify(session, admin.id, "webhook_endpoint.disabled",
-               "A webhook endpoint was disabled", body,
-               {"endpoint_id": str(endpoint.id)})
+        tell(session, admin.id, "webhook_endpoint.disabled", {
+            "url": endpoint.url, "since": moment(since), "endpoint_id": str(endpoint.id),
+        }, {"endpoint_id": str(endpoint.id)})

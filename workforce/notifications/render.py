@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from babel.dates import format_skeleton
+from babel.lists import format_list
 from babel.support import NullTranslations
 from markupsafe import Markup
 
@@ -79,6 +80,9 @@ def _join(sentences: list[str], locale: str) -> str:
 
 
 def _format(value: Any, locale: str, zone: str) -> Any:
+    if isinstance(value, list):  # amounts in several currencies: "€7.00 and $50.00"
+        return format_list([str(_format(v, locale, zone)) for v in value],
+                           locale=babel_id(locale))
     if isinstance(value, dict) and len(value) == 1:
         [(tag, raw)] = value.items()
         if tag == "$money":

@@ -168,21 +168,6 @@ def set_email_preferences(
     return email_preferences(session, user)
 
 
-def notify(
-    session: Session,
-    user_id: uuid.UUID,
-    kind: str,
-    title: str,
-    body: str,
-    data: dict[str, Any] | None = None,
-) -> Notification:
-    notification = Notification(
-        user_id=user_id, kind=kind, title=title, body=body, data=data or {}, created_at=clock.now()
-    )
-    session.add(notification)
-    return notification
-
-
 def list_notifications(
     session: Session, user: User, page: PageRequest, *, unread_only: bool = False
 ) -> Page[Notification]:

@@ -81,6 +81,11 @@ def money(value: Money | None) -> dict[str, Any] | None:
     return None if value is None else {"$money": [value.amount, value.currency]}
 
 
+def amounts(values: list[Money]) -> list[dict[str, Any] | None]:
+    """Amounts said together, as the reader's language lists them."""
+    return [money(value) for value in values]
+
+
 def moment(value: datetime | None) -> dict[str, Any] | None:
     return None if value is None else {"$moment": value.isoformat()}
 
@@ -109,6 +114,22 @@ RESTRICTED = T("While restricted you may finish work you hold, but not claim tas
 DEACTIVATED = T("While deactivated you cannot work in this organisation: tasks you hold are "
                 "released and running sessions closed; work you submitted is still reviewed "
                 "and paid.")
+# Why a quality rule restricted a trainer (``results.restrictions.figure_params``).
+FIGURES = (
+    Part(T("Why: %(hits)s of your last %(samples)s submissions were submitted in under "
+           "%(min_seconds)s seconds, more than the rule's %(max_fast)s."), "fast"),
+    Part(T("Why: gold accuracy %(hits)s/%(compared)s = %(percent)s%% over your last "
+           "%(samples)s gold tasks, below the rule's %(min_percent)s%%."), "gold"),
+    Part(T("Why: agreement with the aggregated answers %(hits)s/%(compared)s = "
+           "%(percent)s%% over %(compared)s fields of your last %(samples)s approved tasks, "
+           "below the rule's %(min_percent)s%%."), "agreement"),
+)
+ONLY_FORWARD = T("Work you already submitted stays as it is: nothing is rejected, reversed "
+                 "or taken back, and approved work is paid. A task you hold may still be "
+                 "submitted.")
+BUDGET_USED = T("%(project)s has used %(percent)s%% of its budget: %(used)s of %(amount)s "
+                "spent or committed.")
+UNREVERSE = T("If it should not, take it back with a negative adjustment.")
 NOTICES: dict[str, Notice] = {n.kind: n for n in (
     # --- a project's state: access ----------------------------------------------------
     _notice(
@@ -152,6 +173,25 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("The guidelines of %(project)s are now at version %(version)s."),
         Part(T("What changed: %(change_note)s"), "change_note"),
         email=False,
+    ),
+    _notice(
+        "project.template_changed", Topic.WORK, T("Task template changed: %(project)s"),
+        T("The task template of %(project)s is now at version %(version)s; work you claimed "
+          "before keeps the version it was claimed with."),
+        Part(T("What changed: %(change_note)s"), "change_note"),
+        email=False,
+    ),
+    # --- a project's budget: money, to its managers -----------------------------------
+    _notice(
+        "project.budget_warning", Topic.MONEY, T("Budget %(percent)s%% used: %(project)s"),
+        BUDGET_USED,
+        T("New claims stop when it is all used."),
+    ),
+    _notice(
+        "project.budget_spent", Topic.MONEY, T("Budget used up: %(project)s"),
+        BUDGET_USED,
+        T("What is left does not pay for another task: trainers can claim no new tasks "
+          "until the budget is raised."),
     ),
     # --- membership -----------------------------------------------------------------------
     _notice(
@@ -325,11 +365,50 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
                "lowered the rate."), "again"),
     ),
     _notice(
+        "pay.top_up_posted", Topic.MONEY, T("Top-up paid on %(project)s"),
+        Part(T("A wage-floor top-up was posted on %(project)s at the organisation's cost. "
+               "Fewer than %(min_group_size)s trainers worked on the project that week, so "
+               "its week, hours, rates and amount are not shown, to protect their privacy."),
+             "suppressed"),
+        Part(T("A trainer's work on %(project)s in the week of %(week_start)s paid "
+               "%(measured)s an hour over %(hours)s h, under their wage floor of %(floor)s an "
+               "hour; a top-up of %(amount)s was posted at the organisation's cost."),
+             "!suppressed"),
+        Part(T("The project is under-priced: the median task takes %(median_seconds)s "
+               "seconds, and at the floor a task should pay at least %(suggested)s."),
+             "underpriced"),
+        Part(T("It pays %(current)s a task now."), "current"),
+        Part(T("Set a new rate to clear the mark."), "underpriced"),
+        email=False,
+    ),
+    _notice(
         "payout.paid", Topic.MONEY, T("Payout of %(amount)s sent"),
         Part(T("We sent %(amount)s to your Stripe account. Stripe pays it out to your bank "
                "on your Stripe payout schedule."), "stripe"),
         Part(T("We sent %(amount)s to your bank account. Reference: %(reference)s."),
              "!stripe"),
+    ),
+    _notice(
+        "payout.left_out", Topic.MONEY, T("Not paid in %(organisation)s's payout run"),
+        T("%(organisation)s's payout run for the period ending %(period_end)s did not pay "
+          "you:"),
+        Part(T("%(no_payout_account)s: you have no payout account. Set one up (Stripe, or "
+               "bank details) in your payout settings."), "no_payout_account"),
+        Part(T("%(stripe_not_ready)s: your Stripe account cannot receive payouts yet. Open "
+               "your payout settings to finish Stripe's onboarding."), "stripe_not_ready"),
+        Part(T("%(bank_details_missing)s: your bank details are missing. Add them in your "
+               "payout settings."), "bank_details_missing"),
+        Part(T("%(details_changed)s: your payouts are held until %(hold_until)s because "
+               "your payout details changed. If you did not change them, contact support "
+               "now."), "details_changed"),
+        Part(T("%(in_hold_period)s: it is still in %(organisation)s's hold period; it goes "
+               "out with the first run after the hold ends."), "in_hold_period"),
+        Part(T("%(after_period)s: it became payable after this run's period ended; it goes "
+               "out with the next run."), "after_period"),
+        Part(T("%(below_minimum)s: it is below %(organisation)s's payout minimum "
+               "(%(minimum)s); it carries over until what you are owed reaches the minimum."),
+             "below_minimum"),
+        T("The money stays owed to you. The next payout run is on %(next_run_at)s."),
     ),
     _notice(
         "payout.failed", Topic.MONEY, T("Payout of %(amount)s failed"),
@@ -356,6 +435,51 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         T("Update your bank details in Stripe; the money stays in your Stripe balance "
           "meanwhile."),
     ),
+    # --- finance staff: their organisation's payouts --------------------------------------
+    _notice(
+        "payout_run.ready", Topic.MONEY, T("Payout run for %(schedule)s is ready for approval"),
+        T("%(items)s payouts wait for approval; %(exclusions)s trainers are left out (see the "
+          "run's preview)."),
+    ),
+    _notice(
+        "payout_run.approved", Topic.MONEY, T("A payout run was approved"),
+        Part(T("%(who)s approved the payout run for the period ending %(period_end)s: "
+               "%(approved)s payouts go out."), "who"),
+        Part(T("The schedule approved the payout run for the period ending %(period_end)s "
+               "automatically: %(approved)s payouts go out."), "!who"),
+        Part(T("%(cancelled)s no longer covered were left for the next run."), "cancelled"),
+        email=False,
+    ),
+    _notice(
+        "payout_run.cancelled", Topic.MONEY, T("A payout run was cancelled"),
+        T("%(who)s cancelled the payout run for the period ending %(period_end)s; the money "
+          "stays payable for the next run."),
+        email=False,
+    ),
+    _notice(
+        "payout_run.halted", Topic.MONEY, T("Payouts stopped: balance too low"),
+        T("Stripe refused a transfer: %(message)s"),
+        T("The payout run stopped; nothing more is sent until you top up the platform "
+          "balance and process the run again."),
+    ),
+    _notice(
+        "payout_item.reversed", Topic.MONEY, T("A payout was reversed"),
+        T("Transfer %(transfer)s (%(amount)s) was reversed at Stripe (the whole payout); "
+          "that money is payable to the trainer again and goes out with the next run."),
+        UNREVERSE,
+    ),
+    _notice(
+        "payout_item.partially_reversed", Topic.MONEY, T("A payout was partly reversed"),
+        T("Transfer %(transfer)s (%(amount)s) was reversed at Stripe (%(part)s of it); that "
+          "money is payable to the trainer again and goes out with the next run."),
+        UNREVERSE,
+    ),
+    _notice(
+        "payout.reconciliation", Topic.MONEY,
+        T("Reconciliation with Stripe: %(differences)s differences"),
+        T("Payouts from %(period_from)s to %(period_to)s differ from Stripe's transfers "
+          "(%(kinds)s). See GET /api/v1/payout-reconciliations for the details."),
+    ),
     # --- wellbeing --------------------------------------------------------------------------
     _notice(
         "wellbeing.check_in_due", Topic.WORK, T("Time for a check-in"),
@@ -373,6 +497,83 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
         Part(T("Nothing you were working on needed it."), "nothing"),
         T("Work you submitted is still reviewed and paid, time you logged counts up to now, "
           "and nothing about your standing changes."),
+        email=False,
+    ),
+    # --- content flags and support cases ----------------------------------------------------
+    _notice(
+        "content_flag.high", Topic.WORK, T("Task hidden: %(project)s"),
+        T("Task %(task)s was flagged as high-severity %(category)s content and is hidden "
+          "from trainers until it is triaged."),
+        email=False,
+    ),
+    _notice(
+        "content_flag.task_you_hold", Topic.WORK, T("Content warning: %(project)s"),
+        T("Task %(task)s, which you hold, was flagged as high-severity %(category)s content. "
+          "You may give it back with a flag of your own, and the time you spent is paid."),
+        email=False,
+    ),
+    _notice(
+        "task.content_warning_raised", Topic.WORK, T("Content warning: %(project)s"),
+        T("Task %(task)s, which you hold, now carries a %(level)s content warning "
+          "(%(categories)s). You may give it back."),
+        email=False,
+    ),
+    _notice(
+        "content_flag.confirmed", Topic.WORK, T("Your flag was confirmed: %(project)s"),
+        T("Thank you: your flag on task %(task)s was confirmed."),
+        Part(T("The task's content warning was raised."), "task_raised"),
+        Part(T("The project's content warning was raised."), "project_raised"),
+        Part(T("Note: %(note)s"), "note"),
+        email=False,
+    ),
+    _notice(
+        "content_flag.dismissed", Topic.WORK, T("Your flag was reviewed: %(project)s"),
+        T("Your flag on task %(task)s was reviewed and dismissed: %(reason)s"),
+        T("Your pay and standing are not affected."),
+        email=False,
+    ),
+    _notice(
+        "content_flag.escalated", Topic.WORK, T("A content flag was escalated"),
+        T("A %(severity)s-severity flag (%(category)s) on task %(task)s of %(project)s was "
+          "escalated to you: %(note)s"),
+    ),
+    _notice(
+        "support_case.opened", Topic.WORK,
+        (Part(T("A trainer asked for support"), "requested"),
+         Part(T("A trainer may need support"), "!requested")),
+        Part(T("A trainer asked for support (%(reason)s)."), "requested"),
+        Part(T("A trainer may need support (%(reason)s)."), "!requested"),
+        T("Please reach out soon: support case %(case)s is waiting for you in workforce."),
+    ),
+    _notice(
+        "support_case.note", Topic.WORK, T("A trainer wrote on a support case"),
+        T("The trainer added a note to support case %(case)s; read it in workforce."),
+    ),
+    _notice(
+        "support_case.passed_on", Topic.WORK, T("Your wellbeing contact has been told"),
+        Part(T("We passed your request for support on; someone will be in touch soon."),
+             "requested"),
+        Part(T("Your check-in suggested a hard time, so we let the organisation's wellbeing "
+               "contact know; they may reach out. Your note stays private."), "!requested"),
+        Part(T("In an emergency, or any time: %(support_line)s."), "support_line"),
+        email=False,
+    ),
+    _notice(
+        "support_case.acknowledged", Topic.WORK, T("Your support request was picked up"),
+        T("The organisation's wellbeing contact has your request and will be in touch."),
+        Part(T("Their note: %(note)s"), "note"),
+        email=False,
+    ),
+    _notice(
+        "support_case.closed", Topic.WORK, T("Your support case was closed"),
+        T("Your support case was closed. You can ask for support again at any time, from a "
+          "flag or a check-in."),
+        Part(T("Their note: %(note)s"), "note"),
+        email=False,
+    ),
+    _notice(
+        "support_case.note_shared", Topic.WORK, T("A note on your support case"),
+        T("Their note: %(note)s"),
         email=False,
     ),
     _notice(
@@ -405,11 +606,33 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
     _notice(
         "quality.restricted", Topic.ACCESS, T("Restricted on %(project)s"),
         Part(T("You may not claim new tasks on %(project)s until %(ends_at)s."), "ends_at"),
-        Part(T("You may not claim new tasks on %(project)s until a manager lifts the "
-               "restriction."), "!ends_at"),
-        T("Why: %(figures)s"),
-        T("Work you submitted is still reviewed and paid. You may ask for a review once, "
-          "with a written statement."),
+        Part(T("You may not claim new tasks on %(project)s until a manager decides."),
+             "!ends_at"),
+        *FIGURES,
+        ONLY_FORWARD,
+        T("You may ask for a review once, in writing (%(appeal_path)s)."),
+    ),
+    _notice(
+        "quality.appealed", Topic.ACCESS, T("Review asked for: %(project)s"),
+        T("Your request for a review of your restriction on %(project)s is with the "
+          "project's managers, who will confirm, shorten or lift it and tell you why."),
+    ),
+    _notice(
+        "quality.appeal_received", Topic.WORK, T("A quality restriction to review: %(project)s"),
+        T("A trainer asks for a review of a quality restriction on %(project)s, with a "
+          "written statement. Confirm, shorten or lift it, with a reason "
+          "(%(decision_path)s)."),
+    ),
+    _notice(
+        "quality.decided", Topic.ACCESS, T("A decision on your restriction: %(project)s"),
+        Part(T("Your restriction on %(project)s stands until %(ends_at)s."), "confirmed"),
+        Part(T("Your restriction on %(project)s stands until a manager lifts it."),
+             "confirmed_open"),
+        Part(T("Your restriction on %(project)s is shortened: it ends at %(ends_at)s."),
+             "shortened"),
+        Part(T("Your restriction on %(project)s is lifted: you may claim tasks on the "
+               "project again."), "lifted"),
+        T("Reason: %(reason)s"),
     ),
     _notice(
         "account_action.announced", Topic.ACCESS,
@@ -501,6 +724,30 @@ NOTICES: dict[str, Notice] = {n.kind: n for n in (
     _notice(
         "account.mfa_removed", Topic.ACCESS, T("Second factor removed"),
         T("%(admin)s removed your authenticator; enrol one again at your next login."),
+    ),
+    # --- the account's data: its erasure and export --------------------------------------
+    _notice(
+        "account.erasure_requested", Topic.SECURITY, T("Your workforce account will be erased"),
+        T("Your account and personal data will be erased from %(effective_at)s. Until then "
+          "you can cancel (DELETE /api/v1/me/erasure). Money you are owed is paid out first."),
+    ),
+    _notice(
+        "account.erasure_cancelled", Topic.SECURITY, T("Erasure cancelled"),
+        T("Your account will not be erased."),
+        email=False,
+    ),
+    _notice(
+        "data_export.ready", Topic.SECURITY, T("Your data export is ready"),
+        T("Download it before %(expires_at)s; after that it is deleted."),
+        email=False,
+    ),
+    # --- staff alerts -----------------------------------------------------------------------
+    _notice(
+        "webhook_endpoint.disabled", Topic.WORK, T("A webhook endpoint was disabled"),
+        T("The webhook endpoint %(url)s has failed every delivery since %(since)s and was "
+          "disabled. Its undelivered events wait: fix the receiver, then enable the endpoint "
+          "again (PATCH /api/v1/webhook-endpoints/%(endpoint_id)s with enabled: true), or "
+          "re-send events by hand."),
     ),
     # --- one-time links: e-mail only, to an address ----------------------------------------
     _notice(

@@ -50,7 +50,8 @@ from workforce.billing.models import AccountKind, LedgerAccount, OwnerType, Payo
 from workforce.errors import Conflict, Invalid, NotFound
 from workforce.i18n import _
 from workforce.notifications.models import Notification, OutboundEmail
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications.services import tell
+from workforce.notifications.texts import moment
 from workforce.privacy import exports
 from workforce.privacy.models import (
     ERASURES,
@@ -110,12 +111,10 @@ def request_erasure(session: Session, trainer: User, *, password: str,
     audit.record(session, trainer, "account.erasure_requested", object_type="user",
                  object_id=trainer.id, organisation_id=None,
                  after={"erasure_request_id": request.id, "effective_at": request.effective_at})
-    when = request.effective_at.isoformat()
-    text = (f"Your account and personal data will be erased from {when}. Until then you "
-            "can cancel (DELETE /api/v1/me/erasure). Money you are owed is paid out first.")
-    notify(session, trainer.id, "account.erasure_requested", "Your account will be erased",
-           text, data={"erasure_request_id": str(request.id), "effective_at": when})
-    queue_email(session, trainer.email, "Your workforce account will be erased", text)
+    tell(session, trainer.id, "account.erasure_requested",
+         {"effective_at": moment(request.effective_at)},
+         data={"erasure_request_id": str(request.id),
+               "effective_at": request.effective_at.isoformat()})
     return request
 
 
@@ -145,8 +144,7 @@ def cancel_erasure(session: Session, trainer: User) -> ErasureRequest:
     audit.record(session, trainer, "account.erasure_cancelled", object_type="user",
                  object_id=trainer.id, organisation_id=None,
                  after={"erasure_request_id": request.id})
-    notify(session, trainer.id, "account.erasure_cancelled", "Erasure cancelled",
-           "Your account will not be erased.")
+    tell(session, trainer.id, "account.erasure_cancelled", {})
     session.flush()
     return request
 

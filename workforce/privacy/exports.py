@@ -22,7 +22,8 @@ from workforce.accounts.audit import SystemActor
 from workforce.accounts.models import Role, User
 from workforce.errors import Conflict, Forbidden, NotFound
 from workforce.i18n import _
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
+from workforce.notifications.texts import moment
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.privacy import archive
 from workforce.privacy.models import EXPORTS, DataExport, ExportState
@@ -128,9 +129,8 @@ def _prepare(session: Session, store: ExportStore, export: DataExport, *, now: d
     audit.record(session, SCHEDULER, "data_export.ready", object_type="data_export",
                  object_id=export.id, organisation_id=None,
                  after={"size_bytes": len(data), "expires_at": export.expires_at})
-    notify(session, trainer.id, "data_export.ready", "Your data export is ready",
-           f"Download it before {export.expires_at.isoformat()}; after that it is deleted.",
-           data={"data_export_id": str(export.id)})
+    tell(session, trainer.id, "data_export.ready", {"expires_at": moment(export.expires_at)},
+         data={"data_export_id": str(export.id)})
     session.flush()
 
 

@@ -55,7 +55,9 @@ from workforce.billing.models import AccountKind, JournalEntry, LedgerAccount, O
 from workforce.db import Database
 from workforce.errors import Conflict
 from workforce.i18n import lazy_gettext
-from workforce.notifications.services import notify
+from workforce.money import Money
+from workforce.notifications.services import tell
+from workforce.notifications.texts import money
 from workforce.projects import access, services
 from workforce.projects.eligibility import Unmet
 from workforce.projects.models import (
@@ -251,16 +253,12 @@ def refresh(session: Session, project: Project, now: datetime | None = None) -> 
 
     if over(WARN_PERCENT) and project.budget_warned_at is None:
         project.budget_warned_at = now
-        _tell_managers(session, project, found, "project.budget_warning",
-                       f"Budget {WARN_PERCENT}% used",
-                       "New claims stop when it is all used.")
+        _tell_managers(session, project, found, "project.budget_warning")
     elif not over(WARN_PERCENT):
         project.budget_warned_at = None
     if found.exhausted and project.budget_exhausted_at is None:
         project.budget_exhausted_at = now
-        _tell_managers(session, project, found, "project.budget_spent", "Budget used up",
-                       "What is left does not pay for another task: trainers can claim "
-                       "no new tasks until the budget is raised.")
+        _tell_managers(session, project, found, "project.budget_spent")
     elif not found.exhausted:
         project.budget_exhausted_at = None
     session.flush()  # the marks, for the claims that read them with the project
@@ -268,16 +266,14 @@ def refresh(session: Session, project: Project, now: datetime | None = None) -> 
                    exhausted_at=project.budget_exhausted_at)
 
 
-def _tell_managers(session: Session, project: Project, found: Budget, kind: str,
-                   title: str, then: str) -> None:
-    managers = services.manager_ids(session, project.organisation_id)
-    body = (f"{project.name} has used {found.used_percent}% of its budget: "
-            f"{found.used} of {found.amount} {found.currency} (minor units) spent or "
-            f"committed. {then}")
-    for manager_id in managers:
-        notify(session, manager_id, kind, services.title_for(title, project), body,
-               data={"project_id": str(project.id), "budget_amount": found.amount,
-                     "spent": found.spent, "committed": found.committed})
+def _tell_managers(session: Session, project: Project, found: Budget, kind: str) -> None:
+    params = {"project": project.name, "percent": found.used_percent,
+              "used": money(Money(found.used, found.currency)),
+              "amount": money(Money(found.amount or 0, found.currency))}
+    for manager_id in services.manager_ids(session, project.organisation_id):
+        tell(session, manager_id, kind, params,
+             data={"project_id": str(project.id), "budget_amount": found.amount,
+                   "spent": found.spent, "committed": found.committed})
 
 
 def refresh_budgets(database: Database, now: datetime | None = None) -> int:

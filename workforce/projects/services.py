@@ -37,7 +37,7 @@ from workforce.billing import floors
 from workforce.errors import Conflict, IllegalTransition, Invalid, NotFound
 from workforce.i18n import _
 from workforce.money import Money
-from workforce.notifications.services import notify, tell
+from workforce.notifications.services import tell
 from workforce.notifications.texts import moment, money
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, declared_use, events, lifecycle
@@ -63,7 +63,6 @@ SETTINGS = (
     "auto_approve_days", "review_sample_percent", "lease_seconds", "pay_model", "currency",
     "estimated_task_seconds", *HOURLY_ONLY,
 )
-TITLE_MAX = 200
 
 
 # --- what a project looks like to its readers ----------------------------------------
@@ -206,14 +205,16 @@ def active_member_ids(session: Session, project_id: uuid.UUID) -> list[uuid.UUID
 
 
 def announce(
-    session: Session, project: Project, kind: str, title: str, body: str,
+    session: Session, project: Project, kind: str, params: dict[str, Any],
     data: dict[str, Any] | None = None,
 ) -> int:
-    """Notify every active member of the project; returns how many were told."""
+    """Tell every active member of the project a notice of the registry
+    (``notifications.texts``), its ``project`` parameter the project's name; returns how
+    many were told."""
     members = active_member_ids(session, project.id)
     for trainer_id in members:
-        notify(session, trainer_id, kind, title_for(title, project), body,
-               data={"project_id": str(project.id), **(data or {})})
+        tell(session, trainer_id, kind, {"project": project.name, **params},
+             data={"project_id": str(project.id), **(data or {})})
     return len(members)
 
 
@@ -234,12 +235,6 @@ def tell_members(
     for trainer_id in active_member_ids(session, project.id):
         tell(session, trainer_id, kind, {"project": project.name, **params},
              {"project_id": str(project.id), **data}, deliver_now=False)
-
-
-def title_for(prefix: str, project: Project) -> str:
-    """``"<prefix>: <project name>"``, cut to fit a notification title."""
-    title = f"{prefix}: {project.name}"
-    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
 
 
 # --- reading -------------------------------------------------------------------------

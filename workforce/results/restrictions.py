@@ -32,7 +32,8 @@ from workforce.accounts.models import User
 from workforce.errors import Conflict, Forbidden, Invalid, NotFound
 from workforce.i18n import _, lazy_gettext
 from workforce.lifecycle import Lifecycle
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
+from workforce.notifications.texts import moment
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, services
 from workforce.projects.eligibility import Unmet
@@ -58,10 +59,6 @@ class Decision(StrEnum):
 
 TARGETS = {Decision.CONFIRM: S.CONFIRMED, Decision.SHORTEN: S.SHORTENED,
            Decision.LIFT: S.LIFTED}
-# In the trainer's notices (English, like every notice).
-ONLY_FORWARD = ("Work you already submitted stays as it is: nothing is rejected, reversed "
-                "or taken back, and approved work is paid. A task you hold may still be "
-                "submitted.")
 
 
 # --- at the claim and in the marketplace ---------------------------------------------
@@ -126,17 +123,11 @@ def _refusal(restriction: QualityRestriction) -> str:
 def describe(figures: Mapping[str, Any]) -> str:
     """The figures that caught the trainer in words (``quality_rules.Figures.as_data``,
     as a restriction keeps them)."""
-    rule = figures["rule"]
-    told = {"hits": figures["hits"], "compared": figures["compared"],
-            "samples": figures["samples"]}
-    kind = RuleKind(rule["kind"])
-    if kind is RuleKind.FAST_SUBMISSIONS:
+    told = figure_params(figures)
+    if told["fast"]:
         return _("%(hits)s of your last %(samples)s submissions were submitted in under "
-                 "%(min_seconds)s seconds, more than the rule's %(max_fast)s",
-                 min_seconds=rule["min_seconds"], max_fast=rule["max_fast"], **told)
-    told |= {"percent": round(100 * figures["hits"] / figures["compared"]),
-             "min_percent": rule["min_percent"]}
-    if kind is RuleKind.GOLD_ACCURACY:
+                 "%(min_seconds)s seconds, more than the rule's %(max_fast)s", **told)
+    if told["gold"]:
         return _("gold accuracy %(hits)s/%(compared)s = %(percent)s%% over your last "
                  "%(samples)s gold tasks, below the rule's %(min_percent)s%%", **told)
     return _("agreement with the aggregated answers %(hits)s/%(compared)s = %(percent)s%% "
@@ -144,10 +135,19 @@ def describe(figures: Mapping[str, Any]) -> str:
              "rule's %(min_percent)s%%", **told)
 
 
-def _until(restriction: QualityRestriction) -> str:
-    if restriction.ends_at is None:
-        return "until a manager decides"
-    return f"until {clock.as_utc(restriction.ends_at):%Y-%m-%d %H:%M} UTC"
+def figure_params(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures as the parameters of their sentence (here and in ``FIGURES`` of the
+    notices): which rule caught the trainer and its numbers."""
+    rule = figures["rule"]
+    kind = RuleKind(rule["kind"])
+    told = {"hits": figures["hits"], "compared": figures["compared"],
+            "samples": figures["samples"], "fast": kind is RuleKind.FAST_SUBMISSIONS,
+            "gold": kind is RuleKind.GOLD_ACCURACY,
+            "agreement": kind not in (RuleKind.FAST_SUBMISSIONS, RuleKind.GOLD_ACCURACY)}
+    if told["fast"]:
+        return told | {"min_seconds": rule["min_seconds"], "max_fast": rule["max_fast"]}
+    return told | {"percent": round(100 * figures["hits"] / figures["compared"]),
+                   "min_percent": rule["min_percent"]}
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -159,24 +159,19 @@ def _iso(when: datetime | None) -> str | None:
 
 def announce(session: Session, actor: Actor, restriction: QualityRestriction) -> None:
     """Audit a new restriction and tell the trainer at once, with the figures."""
-    project = session.get_one(Project, restriction.project_id)
     _audit(session, actor, restriction, "created", None)
-    figures = restriction.figures
-    _tell(session, restriction, "quality.restricted",
-          _title("Claims paused by a quality rule", project),
-          f"{project.name}: you may not claim new tasks on this project "
-          f"{_until(restriction)}, because {figures['summary']}. {ONLY_FORWARD} You may ask "
-          f"for a review once: /api/v1/me/quality-restrictions/{restriction.id}/appeal.",
-          figures=figures)
+    _tell(session, restriction, "quality.restricted", {
+        **figure_params(restriction.figures),
+        "appeal_path": f"/api/v1/me/quality-restrictions/{restriction.id}/appeal",
+    }, figures=restriction.figures)
 
 
-def _title(prefix: str, project: Project) -> str:
-    return services.title_for(prefix, project)
-
-
-def _tell(session: Session, restriction: QualityRestriction, kind: str, title: str,
-          body: str, **data: object) -> None:
-    notify(session, restriction.trainer_id, kind, title, body, data={
+def _tell(session: Session, restriction: QualityRestriction, kind: str,
+          params: dict[str, Any], **data: object) -> None:
+    project = session.get_one(Project, restriction.project_id)
+    tell(session, restriction.trainer_id, kind, {
+        "project": project.name, "ends_at": moment(restriction.ends_at), **params,
+    }, data={
         "restriction_id": str(restriction.id), "rule_id": str(restriction.rule_id),
         "project_id": str(restriction.project_id), "state": restriction.state.value,
         "ends_at": _iso(restriction.ends_at), **data})
@@ -236,16 +231,13 @@ def appeal(session: Session, trainer: User, restriction_id: uuid.UUID, *, text: 
     restriction.appeal, restriction.appealed_at = text, clock.now()
     session.flush()
     _audit(session, trainer, restriction, "appealed", before)
+    _tell(session, restriction, "quality.appealed", {})
     project = session.get_one(Project, restriction.project_id)
-    _tell(session, restriction, "quality.appealed", _title("Review asked for", project),
-          "Your request for a review is with the project's managers, who will confirm, "
-          "shorten or lift the restriction and tell you why.")
     for manager_id in services.manager_ids(session, project.organisation_id):
-        notify(session, manager_id, "quality.appeal_received",
-               _title("A quality restriction to review", project),
-               f"A trainer asks for a review of a quality restriction on {project.name}: "
-               f"{restriction.figures['summary']}.",
-               data={"restriction_id": str(restriction.id), "project_id": str(project.id)})
+        tell(session, manager_id, "quality.appeal_received", {
+            "project": project.name,
+            "decision_path": f"/api/v1/quality-restrictions/{restriction.id}/decision",
+        }, data={"restriction_id": str(restriction.id), "project_id": str(project.id)})
     return restriction
 
 
@@ -299,14 +291,10 @@ def decide(session: Session, manager: User, restriction_id: uuid.UUID, *,
     restriction.decided_at = now
     session.flush()
     _audit(session, manager, restriction, "decided", before)
-    project = session.get_one(Project, restriction.project_id)
-    said = {Decision.CONFIRM: f"The restriction stands, {_until(restriction)}.",
-            Decision.SHORTEN: f"The restriction is shortened: it ends {_until(restriction)}.",
-            Decision.LIFT: "The restriction is lifted: you may claim tasks on the project "
-                           "again."}[decision]
-    _tell(session, restriction, "quality.decided", _title("A decision on your restriction",
-                                                           project),
-          f"{said} Reason: {reason}", decision=decision.value, reason=reason)
+    said = {Decision.CONFIRM: "confirmed" if restriction.ends_at else "confirmed_open",
+            Decision.SHORTEN: "shortened", Decision.LIFT: "lifted"}[decision]
+    _tell(session, restriction, "quality.decided", {said: True, "reason": reason},
+          decision=decision.value, reason=reason)
     return restriction
 
 

@@ -93,13 +93,9 @@ def publish(
                "fields": [f["name"] for f in checked]},
     )
     if project.state is not ProjectState.DRAFT:
-        note = f" What changed: {change_note}" if change_note else ""
-        services.announce(
-            session, project, "project.template_changed", "Task template changed",
-            f"The task template of {project.name} is now at version {number}; work you "
-            f"claimed before keeps the version it was claimed with.{note}",
-            data={"version": number},
-        )
+        services.announce(session, project, "project.template_changed",
+                          {"version": number, "change_note": change_note},
+                          data={"version": number})
     return version
 
 

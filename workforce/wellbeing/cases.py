@@ -29,7 +29,7 @@ from workforce.accounts.models import Role, User
 from workforce.errors import Conflict, NotFound
 from workforce.i18n import _, lazy_gettext
 from workforce.lifecycle import Lifecycle
-from workforce.notifications.services import notify, queue_email
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.wellbeing.models import WellbeingPolicy
 from workforce.wellbeing.policies import policy_for
@@ -92,14 +92,13 @@ def is_handler(session: Session, staff: User) -> bool:
 
 
 def tell_handlers(
-    session: Session, organisation_id: uuid.UUID, kind: str, title: str, body: str,
+    session: Session, organisation_id: uuid.UUID, kind: str, params: dict[str, Any],
     data: dict[str, Any],
 ) -> int:
-    """In the app and by e-mail; the text never carries a trainer's private words."""
+    """In the app and by e-mail; the words never carry a trainer's private ones."""
     found = handlers(session, organisation_id)
     for handler in found:
-        notify(session, handler.id, kind, title, body, data=data)
-        queue_email(session, handler.email, f"workforce: {title}", body)
+        tell(session, handler.id, kind, params, data=data)
     return len(found)
 
 
@@ -137,22 +136,12 @@ def open_case(
                "flag_id": str(flag_id) if flag_id else None,
                "check_in_id": str(check_in_id) if check_in_id else None},
     )
-    asked = "A trainer asked for support" if requested else "A trainer may need support"
-    tell_handlers(
-        session, organisation_id, "support_case.opened", asked,
-        f"{asked} ({reason}). Please reach out soon: support case {case.id} is waiting "
-        "for you in workforce.",
-        data={"support_case_id": str(case.id)},
-    )
-    line = f" In an emergency, or any time: {policy.support_line}." if policy.support_line else ""
-    notify(
-        session, trainer.id, "support_case.opened", "Your wellbeing contact has been told",
-        "We passed your request for support on; someone will be in touch soon." + line
-        if requested else
-        "Your check-in suggested a hard time, so we let the organisation's wellbeing "
-        "contact know; they may reach out. Your note stays private." + line,
-        data={"support_case_id": str(case.id)},
-    )
+    tell_handlers(session, organisation_id, "support_case.opened",
+                  {"requested": requested, "reason": reason, "case": str(case.id)},
+                  data={"support_case_id": str(case.id)})
+    tell(session, trainer.id, "support_case.passed_on",
+         {"requested": requested, "support_line": policy.support_line},
+         data={"support_case_id": str(case.id)})
     return case
 
 
@@ -271,17 +260,8 @@ def _transition(session: Session, staff: User, case_id: uuid.UUID, target: CaseS
     audit.record(session, staff, f"support_case.{target.value}", object_type="support_case",
                  object_id=case.id, organisation_id=case.organisation_id,
                  before={"state": before}, after={"state": target.value})
-    said = f" Their note: {note}" if note and shared else ""
-    if target is CaseState.ACKNOWLEDGED:
-        title, body = ("Your support request was picked up",
-                       "The organisation's wellbeing contact has your request and will "
-                       "be in touch." + said)
-    else:
-        title, body = "Your support case was closed", (
-            "Your support case was closed. You can ask for support again at any time, "
-            "from a flag or a check-in." + said)
-    notify(session, case.trainer_id, f"support_case.{target.value}", title, body,
-           data={"support_case_id": str(case.id)})
+    tell(session, case.trainer_id, f"support_case.{target.value}",
+         {"note": note if shared else None}, data={"support_case_id": str(case.id)})
     return _handler_view(session, case)
 
 
@@ -312,8 +292,8 @@ def add_handler_note(session: Session, staff: User, case_id: uuid.UUID, body: st
                  object_id=case.id, organisation_id=case.organisation_id,
                  after={"shared_with_trainer": shared})
     if shared:
-        notify(session, case.trainer_id, "support_case.note", "A note on your support case",
-               body, data={"support_case_id": str(case.id)})
+        tell(session, case.trainer_id, "support_case.note_shared", {"note": body},
+             data={"support_case_id": str(case.id)})
     return _handler_view(session, case)
 
 
@@ -324,8 +304,6 @@ def add_trainer_note(session: Session, trainer: User, case_id: uuid.UUID, body: 
     _require_open(case)
     _note(session, case, trainer, body, by_trainer=True, shared=True)
     session.flush()
-    tell_handlers(session, case.organisation_id, "support_case.note",
-                  "A trainer wrote on a support case",
-                  f"The trainer added a note to support case {case.id}; read it in workforce.",
+    tell_handlers(session, case.organisation_id, "support_case.note", {"case": str(case.id)},
                   data={"support_case_id": str(case.id)})
     return _trainer_view(case)

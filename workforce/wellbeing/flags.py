@@ -50,7 +50,7 @@ from workforce.integrations.catalogue import EventType
 from workforce.integrations.events import emit, iso
 from workforce.lifecycle import Lifecycle
 from workforce.money import Money
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, reviews, services, tasks
 from workforce.projects.models import (
@@ -203,11 +203,10 @@ def _tell_triagers(session: Session, flag: ContentFlag, project: Project, task: 
         )
     ).all()
     for manager_id in managers:
-        notify(
-            session, manager_id, "content_flag.high", services.title_for("Task hidden", project),
-            f"Task {task.external_id} was flagged as high-severity "
-            f"{flag.category.value.replace('_', ' ')} content and is hidden from trainers "
-            "until it is triaged.",
+        tell(
+            session, manager_id, "content_flag.high",
+            {"project": project.name, "task": task.external_id,
+             "category": _category(flag)},
             data={"flag_id": str(flag.id), "project_id": str(project.id)},
         )
 
@@ -221,12 +220,10 @@ def _warn_holders(session: Session, flag: ContentFlag, project: Project, task: T
         Assignment.lease_expires_at > now, Assignment.trainer_id != flag.trainer_id,
     )).all()
     for trainer_id in holders:
-        notify(
+        tell(
             session, trainer_id, "content_flag.task_you_hold",
-            services.title_for("Content warning", project),
-            f"Task {task.external_id}, which you hold, was flagged as high-severity "
-            f"{flag.category.value.replace('_', ' ')} content. You may give it back with "
-            "a flag of your own, and the time you spent is paid.",
+            {"project": project.name, "task": task.external_id,
+             "category": _category(flag)},
             data={"task_id": str(task.id), "project_id": str(project.id)},
         )
 
@@ -362,11 +359,9 @@ def confirm_flag(
     audit.record(session, staff, "content_flag.confirmed", object_type="content_flag",
                  object_id=flag.id, organisation_id=flag.organisation_id, before=before,
                  after={**_snapshot(flag), "scope": scope.value, **raised})
-    label = {RaiseScope.NONE: "", RaiseScope.TASK: " The task's content warning was raised.",
-             RaiseScope.PROJECT: " The project's content warning was raised."}[scope]
-    _tell_flagger(session, flag, "Your flag was confirmed",
-                  f"Thank you: your flag on task {flag.task.external_id} was confirmed."
-                  + label + (f" Note: {note}" if note else ""))
+    _tell_flagger(session, flag, {"task_raised": scope is RaiseScope.TASK,
+                                  "project_raised": scope is RaiseScope.PROJECT,
+                                  "note": note})
     return flag
 
 
@@ -417,11 +412,10 @@ def _raise_task(session: Session, staff: User, flag: ContentFlag,
         Assignment.trainer_id != flag.trainer_id,
     )).all()
     for trainer_id in holders:
-        notify(session, trainer_id, "task.content_warning_raised",
-               services.title_for("Content warning", project),
-               f"Task {task.external_id}, which you hold, now carries a {level.value} "
-               f"content warning ({', '.join(new_categories)}). You may give it back.",
-               data={"task_id": str(task.id), "project_id": str(project.id)})
+        tell(session, trainer_id, "task.content_warning_raised",
+             {"project": project.name, "task": task.external_id, "level": level.value,
+              "categories": ", ".join(new_categories)},
+             data={"task_id": str(task.id), "project_id": str(project.id)})
     return after
 
 
@@ -455,9 +449,7 @@ def dismiss_flag(session: Session, staff: User, flag_id: uuid.UUID, *, reason: s
     audit.record(session, staff, "content_flag.dismissed", object_type="content_flag",
                  object_id=flag.id, organisation_id=flag.organisation_id, before=before,
                  after={**_snapshot(flag), "reason": reason})
-    _tell_flagger(session, flag, "Your flag was reviewed",
-                  f"Your flag on task {flag.task.external_id} was reviewed and dismissed: "
-                  f"{reason} Your pay and standing are not affected.")
+    _tell_flagger(session, flag, {"reason": reason})
     return flag
 
 
@@ -474,15 +466,19 @@ def escalate_flag(session: Session, staff: User, flag_id: uuid.UUID, *, note: st
                  object_id=flag.id, organisation_id=flag.organisation_id, before=before,
                  after={**_snapshot(flag), "note": note})
     cases.tell_handlers(
-        session, flag.organisation_id, "content_flag.escalated", "A content flag was escalated",
-        f"A {flag.severity.value}-severity flag ({flag.category.value.replace('_', ' ')}) "
-        f"on task {flag.task.external_id} of {flag.project.name} was escalated to you: {note}",
+        session, flag.organisation_id, "content_flag.escalated",
+        {"severity": flag.severity.value, "category": _category(flag),
+         "task": flag.task.external_id, "project": flag.project.name, "note": note},
         data={"flag_id": str(flag.id), "project_id": str(flag.project_id)},
     )
     return flag
 
 
-def _tell_flagger(session: Session, flag: ContentFlag, title: str, body: str) -> None:
-    notify(session, flag.trainer_id, f"content_flag.{flag.state.value}",
-           services.title_for(title, flag.project), body,
-           data={"flag_id": str(flag.id), "project_id": str(flag.project_id)})
+def _tell_flagger(session: Session, flag: ContentFlag, params: dict[str, Any]) -> None:
+    tell(session, flag.trainer_id, f"content_flag.{flag.state.value}",
+         {"project": flag.project.name, "task": flag.task.external_id, **params},
+         data={"flag_id": str(flag.id), "project_id": str(flag.project_id)})
+
+
+def _category(flag: ContentFlag) -> str:
+    return flag.category.value.replace("_", " ")

@@ -30,6 +30,7 @@ from workforce.billing.payouts.queries import get_run, locked_run, run_view
 from workforce.billing.payouts.schedules import minimum_for, next_due
 from workforce.errors import IllegalTransition, NotFound
 from workforce.i18n import gettext
+from workforce.notifications.texts import moment
 
 APPROVE_BATCH = 500
 
@@ -67,14 +68,11 @@ def approve_run(
     schedule = run.schedule
     left_out.tell(session, run, minimum=lambda currency: minimum_for(schedule, currency),
                   next_run_at=next_due(schedule, now))
-    who = actor.display_name if isinstance(actor, User) else "The schedule (auto-approve)"
     notify_finance(
-        session, run.organisation_id, "payout_run.approved", "A payout run was approved",
-        f"{who} approved the payout run for the period ending {run.period_end.isoformat()}: "
-        f"{approved} payouts go out"
-        + (f", {cancelled} no longer covered were left for the next run." if cancelled
-           else "."),
-        {"run_id": str(run.id)}, except_user=actor.id if isinstance(actor, User) else None,
+        session, run.organisation_id, "payout_run.approved", {
+            "who": actor.display_name if isinstance(actor, User) else None,
+            "period_end": moment(run.period_end), "approved": approved, "cancelled": cancelled,
+        }, {"run_id": str(run.id)}, except_user=actor.id if isinstance(actor, User) else None,
     )
     return run
 
@@ -158,9 +156,8 @@ def cancel_run(session: Session, actor: User, run_id: uuid.UUID) -> PayoutRun:
         after={"state": RunState.CANCELLED.value},
     )
     notify_finance(
-        session, run.organisation_id, "payout_run.cancelled", "A payout run was cancelled",
-        f"{actor.display_name} cancelled the payout run for the period ending "
-        f"{run.period_end.isoformat()}; the money stays payable for the next run.",
+        session, run.organisation_id, "payout_run.cancelled",
+        {"who": actor.display_name, "period_end": moment(run.period_end)},
         {"run_id": str(run.id)}, except_user=actor.id,
     )
     return run

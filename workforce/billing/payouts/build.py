@@ -143,9 +143,8 @@ def ensure_run(
     elif build.items:
         notify_finance(
             session, run.organisation_id, "payout_run.ready",
-            f"Payout run for {schedule.name} is ready for approval",
-            f"{build.items} payouts wait for approval; {build.exclusions} trainers are "
-            "left out (see the run's preview).",
+            {"schedule": schedule.name, "items": build.items,
+             "exclusions": build.exclusions},
             {"run_id": str(run.id)},
         )
     return run, True

@@ -13,7 +13,7 @@ from workforce.accounts.models import FINANCE_STAFF, Role, User
 from workforce.accounts.validation import normalise_email
 from workforce.errors import Forbidden
 from workforce.i18n import _
-from workforce.notifications.services import notify
+from workforce.notifications.services import tell
 
 
 def finance_actor(session: Session, email: str, organisation_id: uuid.UUID) -> User:
@@ -37,13 +37,14 @@ def finance_user_ids(session: Session, organisation_id: uuid.UUID) -> list[uuid.
 
 
 def notify_finance(
-    session: Session, organisation_id: uuid.UUID, kind: str, title: str, body: str,
+    session: Session, organisation_id: uuid.UUID, kind: str, params: dict[str, Any],
     data: dict[str, Any], *, except_user: uuid.UUID | None = None,
 ) -> int:
-    """Tell every active finance user of the organisation; returns how many."""
+    """Tell every active finance user of the organisation a notice of the registry
+    (``notifications.texts``); returns how many."""
     told = 0
     for user_id in finance_user_ids(session, organisation_id):
         if user_id != except_user:
-            notify(session, user_id, kind, title[:200], body, data)
+            tell(session, user_id, kind, params, data)
             told += 1
     return told

@@ -123,7 +123,6 @@ def _return_reversed(session: Session, item: PayoutItem, transfer: Transfer, amo
 def _announce_reversal(session: Session, item: PayoutItem, transfer: Transfer, action: str,
                        part: Money | None) -> None:
     """Tell the trainer and finance; ``part``: what was reversed, None for all of it."""
-    what = str(part) if part else "the whole payout"
     data = {"payout_item_id": str(item.id), "transfer_id": transfer.id,
             "amount_reversed": transfer.amount_reversed}
     audit.record(
@@ -136,10 +135,8 @@ def _announce_reversal(session: Session, item: PayoutItem, transfer: Transfer, a
     tell(session, item.trainer_id, "payout.reversed",
          {"amount": money(item.money), "part": money(part)}, data)
     notify_finance(
-        session, item.organisation_id, action, "A payout was reversed",
-        f"Transfer {transfer.id} ({item.money}) was reversed at Stripe ({what}); that "
-        "money is payable to the trainer again and goes out with the next run. If it "
-        "should not, take it back with a negative adjustment.", data,
+        session, item.organisation_id, action,
+        {"transfer": transfer.id, "amount": money(item.money), "part": money(part)}, data,
     )
 
 
