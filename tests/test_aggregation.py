@@ -3,6 +3,7 @@ that recomputes only changed projects, dynamic overlap, and the API that asks fo
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 import pytest
@@ -67,7 +68,9 @@ def test_three_workers_majority(database: Database, session: Session) -> None:
                                             (b, {"accent": "yue-HK"}),
                                             (c, {"accent": "yue-CN"})])
 
+    assert gc.isenabled()
     assert _aggregate(database, session) == 1
+    assert gc.isenabled()  # paused while the project was computed, and back on
 
     found = for_tasks(session, [task.id])[task.id]
     assert set(found) == {"accent"}  # text is not aggregated
