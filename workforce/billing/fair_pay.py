@@ -70,7 +70,7 @@ from sqlalchemy.orm import Session, aliased
 
 from workforce import calendar, clock
 from workforce.accounts import audit
-from workforce.accounts.models import MANAGERS, Organisation, Role, User
+from workforce.accounts.models import Organisation, Role, User
 from workforce.billing import floors
 from workforce.billing.models import EarningEvent, EarningKind, PayWeek, TopUp
 from workforce.billing.services import record_earning
@@ -94,6 +94,7 @@ from workforce.projects.reviews import SOURCE_TYPE as TASK_SOURCE
 from workforce.projects.services import (
     clear_underpriced_if_met,
     estimated_hourly,
+    manager_ids,
     per_task_as_hourly,
 )
 from workforce.projects.tasks import MAX_LEASE_FACTOR
@@ -485,10 +486,7 @@ def _alert_managers(
                    "current": texts.money(pricing.current)}
     data |= {"underpriced": bool(pricing and pricing.underpriced),
              "suggested_task_rate": pricing.suggested.amount if pricing else None}
-    for user_id in session.scalars(select(User.id).where(
-        User.organisation_id == project.organisation_id, User.role.in_(MANAGERS),
-        User.is_active.is_(True),
-    )):
+    for user_id in manager_ids(session, project.organisation_id):
         tell(session, user_id, "pay.top_up_posted", params, data)
 
 

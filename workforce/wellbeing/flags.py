@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from workforce import clock
 from workforce.accounts import audit
-from workforce.accounts.models import MANAGERS, User
+from workforce.accounts.models import User
 from workforce.billing.models import EarningKind
 from workforce.billing.services import record_earning
 from workforce.errors import Conflict, Invalid, NotFound
@@ -196,13 +196,7 @@ def _state_word(assignment: Assignment, now: datetime) -> str:
 
 def _tell_triagers(session: Session, flag: ContentFlag, project: Project, task: Task) -> None:
     """A hidden task waits on triage: the organisation's managers are told (not who)."""
-    managers = session.scalars(
-        select(User.id).where(
-            User.organisation_id == project.organisation_id,
-            User.role.in_(MANAGERS), User.is_active.is_(True),
-        )
-    ).all()
-    for manager_id in managers:
+    for manager_id in services.manager_ids(session, project.organisation_id):
         tell(
             session, manager_id, "content_flag.high",
             {"project": project.name, "task": task.external_id,
