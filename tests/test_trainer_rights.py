@@ -188,6 +188,9 @@ def test_an_action_with_notice_response_decision_and_appeal(
     assert claim(client, project, trainer).status_code == 201  # notice: nothing yet
 
     url = f"{API}/me/account-actions/{action['id']}"
+    # A second later, so that the audit trail's order by time has no tie to break (the
+    # announcement and the response shared T0 and came back either way on PostgreSQL).
+    frozen.move_to(T0 + timedelta(seconds=1))
     responded = client.post(f"{url}/response", as_user=trainer,
                             json={"response": "I was using the old guidelines."})
     assert responded.get_json()["state"] == "responded"
