@@ -19,7 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    bindparam,
+    create_engine,
+    event,
+    literal,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -39,6 +48,23 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def inline(value: Any, type_: Any = None) -> Any:
+    """``value`` (or a tuple of values, for ``IN``) written into the statement's text
+    rather than sent as a parameter: for the constants of hot statements.
+
+    psycopg prepares a statement on its fifth run, and PostgreSQL then plans it once for
+    every later run (a generic plan) only if that plan looks no costlier than those made
+    for the parameters at hand. A constant sent as a parameter hides from the generic
+    plan what it needs: that ``open_slots > 0`` implies a partial index's predicate,
+    how many rows a ``LIMIT`` keeps. Such statements were planned again on every run
+    (the claim's two largest: 0.7 ms of the database's CPU a claim, ``bench/RESULTS.md``).
+    """
+    if isinstance(value, tuple):
+        return bindparam(None, list(value), type_=type_, expanding=True,
+                         literal_execute=True)
+    return literal(value, type_, literal_execute=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

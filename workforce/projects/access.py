@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from workforce.accounts.models import User
+from workforce.db import inline
 from workforce.errors import Conflict, NotFound
 from workforce.i18n import _
 from workforce.projects.models import (
@@ -122,7 +123,7 @@ def _in_force(stmt: Any, project_id: Any, when: Any) -> Any:
     return (
         stmt.where(ProjectRate.project_id == project_id, ProjectRate.effective_from <= when)
         .order_by(ProjectRate.effective_from.desc(), ProjectRate.number.desc())
-        .limit(1)
+        .limit(inline(1))
     )
 
 

@@ -378,10 +378,10 @@ def _candidates_stmt(skip_locked: bool) -> Any:
     had_it = exists().where(Assignment.task_id == Task.id, Assignment.trainer_id == trainer_id)
     stmt = (
         select(Task.id)
-        .where(Task.project_id == project_id, Task.open_slots > 0, ~had_it)
+        .where(Task.project_id == project_id, Task.open_slots > db.inline(0), ~had_it)
         .where(wellbeing_filters.not_hidden(Task.id))  # high-severity flag, untriaged
         .order_by(Task.priority.desc(), Task.created_at, Task.id)
-        .limit(CANDIDATES)
+        .limit(db.inline(CANDIDATES))
     )
     if skip_locked:
         stmt = stmt.with_for_update(skip_locked=True, of=Task)

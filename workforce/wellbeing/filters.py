@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import exists, or_
 
+from workforce.db import inline
 from workforce.projects.models import Assignment, AssignmentState
 from workforce.wellbeing.support_models import UNTRIAGED, ContentFlag, FlagSeverity
 
@@ -18,8 +19,8 @@ def not_hidden(task_id: Any) -> Any:
     """The task carries no untriaged high-severity flag: claims may offer it."""
     return ~exists().where(
         ContentFlag.task_id == task_id,
-        ContentFlag.severity == FlagSeverity.HIGH,
-        ContentFlag.state.in_(UNTRIAGED),
+        ContentFlag.severity == inline(FlagSeverity.HIGH, ContentFlag.severity.type),
+        ContentFlag.state.in_(inline(UNTRIAGED, ContentFlag.state.type)),
     )
 
 

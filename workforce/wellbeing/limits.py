@@ -36,6 +36,7 @@ from sqlalchemy.sql import type_coerce
 
 from workforce import clock
 from workforce.accounts.models import Organisation, User
+from workforce.db import inline
 from workforce.i18n import gettext
 from workforce.projects.models import (
     MembershipState,
@@ -151,7 +152,8 @@ def sensitive_tasks_open(project_id: uuid.UUID) -> ColumnElement[bool]:
     holds only those, revision 0010). On a plain project without one, every task a
     claim could hand out is plain work, which no limit or consent holds back."""
     return exists().where(
-        Task.project_id == project_id, Task.open_slots > 0, Task.sensitivity.in_(_RAISED),
+        Task.project_id == project_id, Task.open_slots > inline(0),
+        Task.sensitivity.in_(inline(_RAISED, Task.sensitivity.type)),
     )
 
 
@@ -159,7 +161,8 @@ def plain_work() -> ColumnElement[bool]:
     """A condition on ``Task``: plain work on a plain project, which every trainer may
     take whatever their exposure and consent (a claim on a plain project uses it
     instead of ``claimable`` when no task there was sensitive as the claim began)."""
-    return or_(Task.sensitivity.is_(None), Task.sensitivity.not_in(_RAISED))
+    return or_(Task.sensitivity.is_(None),
+               Task.sensitivity.not_in(inline(_RAISED, Task.sensitivity.type)))
 
 
 def refusal(session: Session, gate: Gate, task: Task, project: Project) -> Exception:
