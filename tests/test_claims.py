@@ -271,6 +271,37 @@ def test_a_budgeted_claim_adds_only_the_budget_check(
         "SELECT sum(postings"], budget_check
 
 
+def test_claim_and_submit_are_planned_once_per_connection(
+    client: ApiClient, connection: Connection, trainer: User
+) -> None:
+    """psycopg prepares a statement on its fifth run; PostgreSQL then plans it for its
+    parameters five times more and keeps one generic plan if that looks no costlier.
+    A constant sent as a parameter (``open_slots > 0``, a LIMIT, a state a partial index
+    names) makes the generic plan look worse, and the statement was planned on every
+    claim (``db.inline``): after twenty claims and submits (fifteen runs prepared),
+    none of their statements is still being planned for its parameters."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("prepared statements and their plans are PostgreSQL's")
+    project = staffed_project(trainer)
+    # A project of some size, and statistics that say so, as in production: on a few
+    # rows that were never analysed, every plan looks alike.
+    TaskFactory.create_batch(400, project=project)
+    client.session.commit()
+    for table in ("tasks", "task_assignments", "project_members", "content_flags"):
+        connection.exec_driver_sql(f"ANALYZE {table}")
+    for _ in range(20):
+        submitted(client, trainer, claimed(client, trainer, project)["id"])
+    plans = connection.exec_driver_sql(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        " WHERE generic_plans + custom_plans >= 10").all()
+    hot = [row for row in plans if "FOR SHARE OF projects" in row.statement
+           or "SKIP LOCKED" in row.statement or "project_members" in row.statement]
+    assert len(hot) >= 3, [row.statement[:80] for row in plans]
+    still_planned = [(row.statement[:120], row.custom_plans) for row in plans
+                     if row.custom_plans > 5]
+    assert still_planned == []
+
+
 # --- the lease -----------------------------------------------------------------------
 
 

@@ -522,7 +522,9 @@ def _membership_stmt() -> Any:
         .where(
             members.project_id == bindparam("project_id"),
             members.trainer_id == bindparam("trainer_id"),
-            members.state == MembershipState.ACTIVE,
+            # Written into the text: the one open membership's unique partial index
+            # (its predicate names the states) serves the generic plan too.
+            members.state == db.inline(MembershipState.ACTIVE, members.state.type),
         )
         .with_for_update()
     )
