@@ -104,7 +104,7 @@ def notifications(session: Session, user: User, kind: str | None = None) -> list
     stmt = select(Notification).where(Notification.user_id == user.id)
     if kind is not None:
         stmt = stmt.where(Notification.kind == kind)
-    return list(session.scalars(stmt.order_by(Notification.created_at)))
+    return list(session.scalars(stmt.order_by(Notification.created_at, Notification.id)))
 
 
 def audited(session: Session, action: str, object_id: Any) -> list[AuditEvent]:

@@ -46,7 +46,7 @@ def project_body() -> dict:
 
 def audit_of(session: Session, object_id: object) -> list[AuditEvent]:
     return list(session.scalars(select(AuditEvent).where(
-        AuditEvent.object_id == str(object_id)).order_by(AuditEvent.created_at)))
+        AuditEvent.object_id == str(object_id)).order_by(AuditEvent.created_at, AuditEvent.id)))
 
 
 # --- created, shown once, stored hashed ------------------------------------------------

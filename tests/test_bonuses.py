@@ -297,8 +297,9 @@ def test_adjustments_move_payable_both_ways_audited_and_notified(
     assert response.get_json()["amount"] == -700
     assert payable(session, organisation, trainer) == 0
 
-    events = session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "adjustment.created").order_by(AuditEvent.created_at)).all()
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "adjustment.created")
+        .order_by(AuditEvent.created_at, AuditEvent.id)).all()
     assert [(e.before, e.after["payable"]) for e in events] == [
         ({"payable": 0}, 700), ({"payable": 700}, 0)]
     notices = session.scalars(select(Notification).where(

@@ -70,7 +70,7 @@ def actions(session: Session, user: User) -> list[str]:
     return list(session.scalars(
         select(AuditEvent.action).where(AuditEvent.actor_id == user.id,
                                         AuditEvent.action.like("wellbeing.%"))
-        .order_by(AuditEvent.created_at)))
+        .order_by(AuditEvent.created_at, AuditEvent.id)))
 
 
 # --- giving consent ------------------------------------------------------------------

@@ -93,8 +93,9 @@ def test_a_request_needs_the_password_and_can_be_cancelled_in_the_grace_period(
     assert cancelled.status_code == 200 and cancelled.get_json()["state"] == "cancelled"
     assert_problem(client.get(ERASURE, as_user=trainer), 404)
     assert_problem(client.delete(ERASURE, as_user=trainer), 404)
-    actions = session.scalars(select(AuditEvent.action).where(
-        AuditEvent.object_id == str(trainer.id)).order_by(AuditEvent.created_at)).all()
+    actions = session.scalars(
+        select(AuditEvent.action).where(AuditEvent.object_id == str(trainer.id))
+        .order_by(AuditEvent.created_at, AuditEvent.id)).all()
     assert actions == ["account.erasure_requested", "account.erasure_cancelled"]
     assert _login(client, trainer.email).status_code == 200
 

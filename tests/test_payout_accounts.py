@@ -63,7 +63,7 @@ def stored(session: Session, trainer: User) -> PayoutAccount | None:
 def audit_actions(session: Session, account: PayoutAccount) -> list[str]:
     return list(session.scalars(
         select(AuditEvent.action).where(AuditEvent.object_id == str(account.id))
-        .order_by(AuditEvent.created_at)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
     ))
 
 

@@ -690,8 +690,9 @@ def test_payouts_to_the_trainers_bank_are_told_not_posted(
     deliver(session, stripe_standin, gateway, "payout.failed", failed, account)
     deliver(session, stripe_standin, gateway, "payout.paid", payout, "acct_not_ours")
 
-    notes = session.scalars(select(Notification).where(
-        Notification.user_id == trainer.id).order_by(Notification.created_at)).all()
+    notes = session.scalars(
+        select(Notification).where(Notification.user_id == trainer.id)
+        .order_by(Notification.created_at, Notification.id)).all()
     assert {n.kind for n in notes} == {"payout.arrived", "payout.bank_failed"}
     failure = next(n for n in notes if n.kind == "payout.bank_failed")
     assert "closed" in failure.body

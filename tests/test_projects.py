@@ -69,7 +69,7 @@ def create(client: ApiClient, manager: User, body: dict, *, declare: bool = True
 def audit_actions(session: Session, object_id: object) -> list[str]:
     return list(session.scalars(
         select(AuditEvent.action).where(AuditEvent.object_id == str(object_id))
-        .order_by(AuditEvent.created_at)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
     ))
 
 

@@ -119,7 +119,7 @@ def test_manual_grant_and_revocation(
 
     actions = session.scalars(
         select(AuditEvent.action).where(AuditEvent.object_id == body["id"])
-        .order_by(AuditEvent.created_at)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
     ).all()
     assert actions == ["qualification.granted", "qualification.revoked"]
     kinds = set(session.scalars(select(Notification.kind).where(

@@ -72,7 +72,7 @@ def told(session: Session, user: User, kind: str) -> list[Notification]:
     session.expire_all()
     return list(session.scalars(select(Notification).where(
         Notification.user_id == user.id, Notification.kind == kind)
-        .order_by(Notification.created_at)))
+        .order_by(Notification.created_at, Notification.id)))
 
 
 def mine(client: ApiClient, trainer: User) -> list[dict]:
@@ -268,8 +268,9 @@ def test_the_trainer_appeals_once_and_a_manager_lifts_it(
         assert "lifted" in note.body and "cut short" in note.body
         TaskFactory(project=project)
         assert answered(claim(client, trainer, project), 201)
-        actions = session.scalars(select(AuditEvent.action).where(
-            AuditEvent.object_id == restriction["id"]).order_by(AuditEvent.created_at)).all()
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_id == restriction["id"])
+            .order_by(AuditEvent.created_at, AuditEvent.id)).all()
         assert actions == ["quality_restriction.created", "quality_restriction.appealed",
                            "quality_restriction.decided"]
         response = client.post(decision, as_user=manager, json={"decision": "confirm",
@@ -456,7 +457,7 @@ def test_rules_are_validated_naming_the_field_and_kept_within_the_organisation(
     listed = answered(client.get(url, as_user=manager))["items"]
     assert [r["id"] for r in listed] == [made["id"]]
     audited = session.scalars(select(AuditEvent.action).where(
-        AuditEvent.object_id == made["id"]).order_by(AuditEvent.created_at)).all()
+        AuditEvent.object_id == made["id"]).order_by(AuditEvent.created_at, AuditEvent.id)).all()
     assert audited == ["quality_rule.created", "quality_rule.updated"]
 
     stranger = StaffFactory(role=Role.VENDOR_MANAGER)

@@ -94,14 +94,14 @@ def membership(session: Session, project: Project, trainer: User) -> ProjectMemb
 def notices(session: Session, user: User) -> list[Notification]:
     return list(session.scalars(
         select(Notification).where(Notification.user_id == user.id)
-        .order_by(Notification.created_at)
+        .order_by(Notification.created_at, Notification.id)
     ))
 
 
 def member_audit(session: Session) -> list[str]:
     return list(session.scalars(
         select(AuditEvent.action).where(AuditEvent.object_type == "project_member")
-        .order_by(AuditEvent.created_at)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
     ))
 
 

@@ -39,13 +39,13 @@ DAY = timedelta(days=1)
 
 def kinds(session: Session, user: User) -> list[str]:
     return list(session.scalars(select(Notification.kind).where(Notification.user_id == user.id)
-                                .order_by(Notification.created_at)))
+                                .order_by(Notification.created_at, Notification.id)))
 
 
 def actions_audited(session: Session, object_id: object) -> list[str]:
     return list(session.scalars(select(AuditEvent.action)
                                 .where(AuditEvent.object_id == str(object_id))
-                                .order_by(AuditEvent.created_at)))
+                                .order_by(AuditEvent.created_at, AuditEvent.id)))
 
 
 def manager_of(session: Session, project: Project) -> User:

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, f
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workforce import clock
-from workforce.db import Base, IdMixin, TimestampMixin, json_type, str_enum
+from workforce.db import Base, IdMixin, OrderedIdMixin, TimestampMixin, json_type, str_enum
 
 
 class Role(StrEnum):
@@ -212,7 +212,7 @@ class RecoveryCode(IdMixin, Base):
     used_at: Mapped[datetime | None]
 
 
-class AuditEvent(IdMixin, Base):
+class AuditEvent(OrderedIdMixin, Base):
     """Who did what to which object, when, with the values before and after."""
 
     __tablename__ = "audit_events"

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workforce.db import Base, IdMixin, TimestampMixin, json_type, str_enum
+from workforce.db import Base, IdMixin, OrderedIdMixin, TimestampMixin, json_type, str_enum
 
 
-class Notification(IdMixin, Base):
+class Notification(OrderedIdMixin, Base):
     """One message in a user's in-app inbox.
 
     A notice of the registry (``notifications.texts``) keeps its ``params`` and is put
