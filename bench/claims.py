@@ -286,6 +286,10 @@ def bench(database: str, ports: Ports, client_counts: tuple[int, ...], seconds: 
             "machinery_ratios": {n: _ratio(results, n, "machinery") for n in client_counts},
             "db_ratios": {n: _ratio(results, n, "workforce", key="db_ms_per_pair")
                           for n in client_counts},
+            # The same SQL as the floor's, sent at the pace of workforce's app: how much of
+            # the database's extra CPU is workforce's SQL, and how much the client's pace.
+            "db_stack_ratios": {n: _ratio(results, n, "workforce", "stack",
+                                          key="db_ms_per_pair") for n in client_counts},
             "checks": checks,
             "target": "database CPU a pair <= 1.25 x the floor's; throughput >= 0.5 x the "
                       "stack's; no double assignment"}

@@ -120,6 +120,9 @@ def _claims(c: dict, size: dict) -> list[str]:
     for n, ratio in c.get("db_ratios", {}).items():
         lines.append(f"- {n} clients: workforce / floor database CPU a pair = **{ratio}** "
                      f"(target ≤ 1.25: {_yes(ratio <= 1.25)})")
+    for n, ratio in c.get("db_stack_ratios", {}).items():
+        lines.append(f"- {n} clients: workforce / stack database CPU a pair = {ratio} (the "
+                     "stack sends the floor's SQL at the pace of workforce's app)")
     for n, ratio in c.get("stack_ratios", {}).items():
         lines.append(f"- {n} clients: workforce / stack throughput = **{ratio}** "
                      f"(target ≥ 0.5: {_yes(ratio >= 0.5)})")
