@@ -7,6 +7,8 @@
     python -m bench drop --size full            # drop a kept database
     python -m bench run --size small --reuse --only claims --pgbouncer
                                                 # the claims through a PgBouncer
+    python -m bench run --size small --reuse --only send --load 4
+                                                # with 4 CPU burners (bench/load.py)
 
 The database is ``workforce_bench_<size>`` on ``WORKFORCE_BENCH_SERVER`` (default
 ``postgresql://postgres@127.0.0.1:5432``; ``WORKFORCE_BENCH_PREFIX`` replaces
@@ -40,6 +42,7 @@ from bench import (
     task_import,
 )
 from bench import pgbouncer as bench_pgbouncer
+from bench.load import burning
 from bench.servers import ROOT, gunicorn, workforce_env
 from bench.sizes import SIZES, size_named
 from bench.stats import load, machine
@@ -100,8 +103,11 @@ def drop(size: str) -> None:
                    "transaction pooling mode (started for the run).")
 @click.option("--database", "database_name", default=None,
               help="The database's name (default workforce_bench_<size>).")
+@click.option("--load", "burners", default=0, show_default=True,
+              help="Start this many CPU-burning processes, each in a session of its own, "
+                   "for the benchmarks (a machine under load, whatever else runs).")
 def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tuple[str, ...],
-        senders: int, pgbouncer: bool, database_name: str | None) -> None:
+        senders: int, pgbouncer: bool, database_name: str | None, burners: int) -> None:
     """Generate (unless --reuse), run the benchmarks, write bench/RESULTS.md."""
     chosen = size_named(size, **_overrides(overrides))
     name = database_name or database.name_for(size)
@@ -124,7 +130,9 @@ def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tu
             results["generation_seconds"] = generate.generate(
                 database.psycopg_url(name), chosen, log=click.echo)
         results["database_size"] = database.size_of(name)
-        results["benchmarks"] = _run(name, chosen, selected, workdir, senders, pgbouncer)
+        with burning(burners):
+            results["burners"] = burners
+            results["benchmarks"] = _run(name, chosen, selected, workdir, senders, pgbouncer)
         previous = _results_file(workdir, size, pgbouncer)
         if only and previous.exists():
             # A partial rerun: keep the other benchmarks' figures of the last full run.
@@ -132,7 +140,8 @@ def run(size: str, overrides: tuple[str, ...], keep: bool, reuse: bool, only: tu
             results["benchmarks"] = {**earlier.get("benchmarks", {}),
                                      **results["benchmarks"]}
             results["rerun"] = {"benchmarks": list(only), "at": results["started_at"],
-                                "load_at_start": results["load_at_start"]}
+                                "load_at_start": results["load_at_start"],
+                                "burners": burners}
             for key in ("started_at", "load_at_start", "generation_seconds", "minutes",
                         "load_at_end"):
                 if key in earlier:

@@ -11,12 +11,19 @@ with 429, as Stripe does. The processor is set to that limit.
 
 Target: at least 90 percent of the limit. Afterwards: one transfer per item at the
 stand-in, every item paid, and no request refused for the rate.
+
+Beside each figure: the load averages (``uptime``) before and after, and the CPU time
+this process spent an item (``getrusage``: every thread of the processor or the floor;
+the stand-in runs in a session of its own). ``load`` (``python -m bench run --load N``)
+starts that many CPU burners for the benchmark (``bench/load.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -28,8 +35,8 @@ from sqlalchemy import func, select
 
 import workforce.models  # noqa: F401 - every mapper, before the first query
 from bench import generate
+from bench.load import burning, uptime
 from bench.payout_build import org_id
-from bench.stats import load
 from bench.subprocesses import ROOT
 
 LIMIT = 100
@@ -109,16 +116,36 @@ def _reset_org(database, org: int) -> None:
         session.commit()
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def _measured(figures: dict):
+    """Add the load before and after and the CPU time an item to ``figures``."""
+    figures["load_before"] = uptime()
+    cpu = _cpu()
+    yield figures
+    spent = _cpu() - cpu
+    figures["cpu_ms_per_item"] = round(spent * 1000 / max(1, figures.get("items") or 1), 2)
+    figures["load_after"] = uptime()
+
+
 def _send(database, run_id: uuid.UUID, gateway, concurrency: int) -> dict:
     from workforce.billing import processing
 
-    started = time.perf_counter()
-    result = processing.process_run(database, run_id, gateway, rate=LIMIT,
-                                    concurrency=concurrency)
-    elapsed = time.perf_counter() - started
-    return {"items": result.paid, "failed": result.failed, "deferred": result.deferred,
-            "seconds": round(elapsed, 2), "per_second": round(result.paid / elapsed, 1),
-            "share_of_limit": round(result.paid / elapsed / LIMIT, 3)}
+    figures: dict = {"senders": concurrency}
+    with _measured(figures):
+        started = time.perf_counter()
+        result = processing.process_run(database, run_id, gateway, rate=LIMIT,
+                                        concurrency=concurrency)
+        elapsed = time.perf_counter() - started
+        figures |= {"items": result.paid, "failed": result.failed,
+                    "deferred": result.deferred, "seconds": round(elapsed, 2),
+                    "per_second": round(result.paid / elapsed, 1),
+                    "share_of_limit": round(result.paid / elapsed / LIMIT, 3)}
+    return figures
 
 
 def _floor(gateway, accounts: list[str], items: int, concurrency: int) -> dict:
@@ -150,18 +177,27 @@ def _floor(gateway, accounts: list[str], items: int, concurrency: int) -> dict:
 
     threads = [threading.Thread(target=sender, args=(accounts[n % len(accounts)],))
                for n in range(concurrency)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    return {"items": items, "seconds": round(elapsed, 2),
-            "per_second": round(items / elapsed, 1),
-            "share_of_limit": round(items / elapsed / LIMIT, 3)}
+    figures: dict = {"items": items}
+    with _measured(figures):
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        figures |= {"seconds": round(elapsed, 2), "per_second": round(items / elapsed, 1),
+                    "share_of_limit": round(items / elapsed / LIMIT, 3)}
+    return figures
 
 
-def bench(sqlalchemy_url: str, psycopg_url: str, size, concurrency: int, log=print) -> dict:
+def bench(sqlalchemy_url: str, psycopg_url: str, size, concurrency: int, log=print, *,
+          load: int = 0) -> dict:
+    """The three figures; with ``load`` CPU burners running (``bench/load.py``)."""
+    with burning(load):
+        return _bench(sqlalchemy_url, psycopg_url, size, concurrency, log)
+
+
+def _bench(sqlalchemy_url: str, psycopg_url: str, size, concurrency: int, log) -> dict:
     from workforce.billing.gateways.stripe import StripeGateway
     from workforce.billing.models import ItemState, PayoutItem
     from workforce.db import Database
@@ -174,20 +210,14 @@ def bench(sqlalchemy_url: str, psycopg_url: str, size, concurrency: int, log=pri
         for org in (3, 4):
             _reset_org(database, org)
         results = {}
-        before = load()[0]
         run_id = _approved_run(database, 3)
-        results["workforce"] = _send(database, run_id, gateway, concurrency) | {
-            "senders": concurrency, "load_before": round(before, 2)}
+        results["workforce"] = _send(database, run_id, gateway, concurrency)
         log(f"  workforce, {concurrency} senders: {results['workforce']}")
-        before = load()[0]
         sequential_run = _approved_run(database, 4)
-        results["one_sender"] = _send(database, sequential_run, gateway, 1) | {
-            "senders": 1, "load_before": round(before, 2)}
+        results["one_sender"] = _send(database, sequential_run, gateway, 1)
         log(f"  one sender: {results['one_sender']}")
-        before = load()[0]
         results["floor"] = _floor(gateway, started["accounts"],
-                                  results["workforce"]["items"] or 1,
-                                  concurrency) | {"load_before": round(before, 2)}
+                                  results["workforce"]["items"] or 1, concurrency)
         log(f"  floor (gateway only), {concurrency} threads: {results['floor']}")
         with database.session() as session:
             unpaid = session.scalar(select(func.count()).select_from(PayoutItem).where(

@@ -22,7 +22,9 @@ def section(results: dict) -> str:
         f"PostgreSQL {results['machine']['postgresql']}, Python {results['machine']['python']}.",
         f"- Load average (1, 5, 15 min) at start {results['load_at_start']}, at end "
         f"{results['load_at_end']}: the 2 CPUs are shared with other engineers' test runs, "
-        "so compare ratios, not absolute figures.",
+        "so compare ratios, not absolute figures."
+        + (f" With {results['burners']} CPU burners (`--load`)." if results.get("burners")
+           else ""),
         f"- Data: {size['organisations']} organisations, {size['trainers']:,} trainers, "
         f"{size['projects']:,} projects, {size['tasks']:,} tasks, {size['postings']:,} "
         f"postings (trainer 200: {size['small_trainer_postings']:,}, trainer 201: "
@@ -30,8 +32,10 @@ def section(results: dict) -> str:
     ]
     if "rerun" in results:
         lines.append(f"- Rerun of {', '.join(results['rerun']['benchmarks'])} at "
-                     f"{results['rerun']['at']} (load {results['rerun']['load_at_start']}),"
-                     " after a change; the other figures are from the run above.")
+                     f"{results['rerun']['at']} (load {results['rerun']['load_at_start']}"
+                     + (f", {results['rerun']['burners']} CPU burners"
+                        if results['rerun'].get('burners') else "")
+                     + "), after a change; the other figures are from the run above.")
     if "generation_seconds" in results:
         total = sum(results["generation_seconds"].values())
         lines.append(f"- Generated in {total:.0f} s ("
@@ -72,14 +76,16 @@ def section(results: dict) -> str:
     if "send" in bench:
         s = bench["send"]
         lines += ["#### 4. Payout sending (stand-in answering after 50 ms, limit 100/s)", "",
-                  "| who | senders | items | seconds | items/s | share of limit |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+                  "| who | senders | items | seconds | items/s | share of limit "
+                  "| CPU ms an item | load before → after |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for label in ("workforce", "one_sender", "floor"):
             r = s[label]
             senders = r.get("senders", s["workforce"]["senders"])
             lines.append(f"| {label.replace('_', ' ')} | {senders} | "
                          f"{r['items']} | {r['seconds']} | {r['per_second']} | "
-                         f"{r['share_of_limit']} |")
+                         f"{r['share_of_limit']} | {r.get('cpu_ms_per_item', '—')} | "
+                         f"{r.get('load_before', '—')} → {r.get('load_after', '—')} |")
         share = s["workforce"]["share_of_limit"]
         lines += ["", f"- workforce: **{share:.0%}** of the limit (target ≥ 90%: "
                   f"{_yes(share >= 0.9)}); workforce / floor = {s['ratio_to_floor']}.",

@@ -245,9 +245,8 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
 
     # --- the inbox and the staff invitation ------------------------------------------
     for user in people.values():
-        notification = tell(session, user.id, "account.email_verified", {})
-        session.flush()  # for its id
-        o[f"notification_{user.role.value}"] = notification.id
+        o[f"notification_{user.role.value}"] = tell(session, user.id,
+                                                    "account.email_verified", {})
     issued = accounts.invite_staff(
         session, admin, email=f"newcomer-{label.lower()}-{uuid.uuid4().hex[:6]}@example.org",
         role=Role.REVIEWER, lifetime=timedelta(days=7), base_url="http://test")
@@ -258,8 +257,8 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     o["webhook_endpoint"] = webhook_endpoints.create_endpoint(
         session, admin, url=f"https://hooks-{label.lower()}.example.com/in",
         event_types=["import.finished"]).endpoint.id
-    o["webhook_event"] = emit(session, organisation.id, EventType.IMPORT_FINISHED,  # type: ignore[union-attr]
-                              {"world": label}).id
+    o["webhook_event"] = emit(session, organisation.id, EventType.IMPORT_FINISHED,
+                              {"world": label})
 
     # --- an account action with notice, not yet in effect ----------------------------
     action = _ok(client.post(f"{API}/account-actions", as_user=manager, json={

@@ -285,14 +285,14 @@ def test_a_trainer_cannot_read_someone_elses_notification(
     client: ApiClient, session: Session
 ) -> None:
     trainer, other = UserFactory(), UserFactory()
-    notification = tell(session, other.id, "account.email_verified", {})
+    notification_id = tell(session, other.id, "account.email_verified", {})
     session.commit()
     response = client.post(
-        f"/api/v1/me/notifications/{notification.id}/read", as_user=trainer
+        f"/api/v1/me/notifications/{notification_id}/read", as_user=trainer
     )
     assert_problem(response, 404, code="not-found")
-    session.refresh(notification)
-    assert notification.read_at is None
+    session.expire_all()
+    assert session.get_one(Notification, notification_id).read_at is None
     inbox = client.get("/api/v1/me/notifications", as_user=trainer).get_json()
     assert inbox["items"] == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -53,10 +54,10 @@ def rows(session: Session) -> list[OutboundEmail]:
     return list(session.scalars(select(OutboundEmail).order_by(OutboundEmail.created_at)))
 
 
-def queue(database: Database, to: str = "someone@example.org") -> OutboundEmail:
+def queue(database: Database, to: str = "someone@example.org") -> uuid.UUID:
     with database.unit_of_work() as uow:
-        email = queue_email(uow, to, "Subject", "Body")
-    return email
+        email_id = queue_email(uow, to, "Subject", "Body")
+    return email_id
 
 
 # --- through the API -------------------------------------------------------------------
@@ -218,7 +219,7 @@ def test_deliver_with_ids_sends_only_those(
     queue(database, "second@example.org")
     working = MemorySender()
     monkeypatch.setattr(outbox, "sender", working)
-    assert outbox.deliver([first.id]) == 1
+    assert outbox.deliver([first]) == 1
     assert [m.to for m in working.sent] == ["first@example.org"]
     assert outbox.deliver() == 1
     assert [m.to for m in working.sent] == ["first@example.org", "second@example.org"]

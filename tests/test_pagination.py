@@ -43,7 +43,7 @@ def make_notifications(
         with time_machine.travel(start + timedelta(seconds=i // same_time_every), tick=False):
             made.append(tell(session, user.id, "account.email_verified", {}))
     session.commit()
-    return made
+    return [session.get_one(Notification, made_id) for made_id in made]
 
 
 def newest_first(notifications: list[Notification]) -> list[str]:

@@ -74,7 +74,7 @@ def due_events(live_database: Database, live_session: Session, receiver: Receive
             found = emit(session, admin.organisation_id, EventType.IMPORT_FINISHED,
                          {"rows": n})
             assert found is not None
-            ids.append(str(found.id))
+            ids.append(str(found))
     return ids
 
 

@@ -92,9 +92,9 @@ def emitted(database: Database, organisation_id: uuid.UUID,
             type_: EventType = EventType.IMPORT_FINISHED) -> uuid.UUID:
     """An event committed through a unit of work of its own."""
     with database.unit_of_work() as session:
-        event = emit(session, organisation_id, type_, {"note": "test"})
-        assert event is not None
-        return event.id
+        event_id = emit(session, organisation_id, type_, {"note": "test"})
+        assert event_id is not None
+        return event_id
 
 
 def delivery_of(session: Session, event_id: uuid.UUID) -> WebhookDelivery:

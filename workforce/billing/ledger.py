@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 
 from workforce import calendar, clock, db
 from workforce.billing.models import (
@@ -55,10 +56,19 @@ EARNED_SOURCES = frozenset({
 
 
 @dataclass(frozen=True)
+class AccountRef:
+    """What a posting needs of an account, read without loading it as an entity."""
+
+    id: uuid.UUID
+    kind: AccountKind
+    currency: str
+
+
+@dataclass(frozen=True)
 class Leg:
     """One posting to be made: ``amount`` signed (debit positive) on ``account``."""
 
-    account: LedgerAccount
+    account: LedgerAccount | AccountRef
     amount: int
     available_at: datetime | None = None
 
@@ -146,9 +156,38 @@ def trainer_accounts(
     ]
 
 
+def trainer_account_refs(
+    session: Session, organisation_id: uuid.UUID, trainer_id: uuid.UUID,
+    kinds: Sequence[AccountKind], currency: str,
+) -> list[AccountRef]:
+    """``trainer_accounts`` as references (id, kind, currency), read through the Core in
+    one statement built once; any missing is created by ``trainer_accounts``. What the
+    payout processor posts with, an item at a time (bench/RESULTS.md, item 27)."""
+    found = {kind: id_ for id_, kind in session.execute(
+        _trainer_account_ids_stmt(), {"organisation_id": organisation_id,
+                                      "trainer_id": trainer_id, "currency": currency,
+                                      "kinds": [kind.value for kind in kinds]})}
+    if len(found) < len(set(kinds)):
+        return [AccountRef(account.id, account.kind, account.currency) for account in
+                trainer_accounts(session, organisation_id, trainer_id, kinds, currency)]
+    return [AccountRef(found[kind], kind, currency) for kind in kinds]
+
+
 # The statements of every posting, built once with bound parameters: payouts post one
 # entry an item, and building a statement and its cache key costs about what running it
-# does (bench/RESULTS.md, round 4).
+# does (bench/RESULTS.md, round 4). Those that write are Core statements (no entity, no
+# unit of work: bench/RESULTS.md, item 27).
+
+
+@functools.cache
+def _trainer_account_ids_stmt() -> Any:
+    table = LedgerAccount.__table__
+    return select(table.c.id, table.c.kind).where(
+        table.c.organisation_id == bindparam("organisation_id"),
+        table.c.owner_type == OwnerType.TRAINER.value,
+        table.c.owner_id == bindparam("trainer_id"),
+        table.c.currency == bindparam("currency"),
+        table.c.kind.in_(bindparam("kinds", expanding=True)))
 
 
 @functools.cache
@@ -160,24 +199,38 @@ def _trainer_accounts_stmt() -> Any:
 
 @functools.cache
 def _entry_stmt(dialect: str) -> Any:
+    table = JournalEntry.__table__
     columns = ("id", "source_type", "source_id", "reason", "organisation_id", "trainer_id",
                "project_id", "reverses_id", "occurred_at", "created_at")
     return (
-        db.insert_for(dialect)(JournalEntry)
+        db.insert_for(dialect)(table)
         .values({name: bindparam(name) for name in columns})
-        .on_conflict_do_nothing(index_elements=[JournalEntry.source_type,
-                                                JournalEntry.source_id])
-        .returning(JournalEntry)
+        .on_conflict_do_nothing(index_elements=[table.c.source_type, table.c.source_id])
+        .returning(table.c.id)
     )
 
 
 @functools.cache
-def _balance_stmt() -> Any:
+def _postings_stmt() -> Any:
+    return insert(Posting.__table__)
+
+
+@functools.cache
+def _balances_stmt(accounts: int) -> Any:
+    """One UPDATE for the balances of ``accounts`` accounts (ids ``a0``.., amounts
+    ``d0``..): their rows are locked first in id order (the sub-select's ``ORDER BY id
+    FOR UPDATE``), so two entries touching the same accounts never wait on each other
+    in a cycle, as when each balance had its own statement in that order."""
+    table = LedgerAccount.__table__
+    ids = [bindparam(f"a{n}", type_=table.c.id.type) for n in range(accounts)]
+    amounts = [bindparam(f"d{n}", type_=table.c.balance.type) for n in range(accounts)]
+    locked = (select(table.c.id).where(table.c.id.in_(ids)).order_by(table.c.id)
+              .with_for_update())
     return (
-        update(LedgerAccount)
-        .where(LedgerAccount.id == bindparam("account_id"))
-        .values(balance=LedgerAccount.balance + bindparam("amount"))
-        .execution_options(synchronize_session=False)
+        update(table)
+        .where(table.c.id.in_(locked.scalar_subquery()))
+        .values(balance=table.c.balance + case(
+            *[(table.c.id == id_, amount) for id_, amount in zip(ids, amounts, strict=True)]))
     )
 
 
@@ -215,31 +268,56 @@ def post(
     """Post an entry for a source event, once: a second call for the same source (in
     this transaction or a concurrent one) returns the first entry and moves nothing.
     The second call must carry the same legs (``SourceReused`` otherwise)."""
+    return session.get_one(JournalEntry, post_entry(
+        session, source_type=source_type, source_id=source_id, reason=reason,
+        organisation_id=organisation_id, legs=legs, trainer_id=trainer_id,
+        project_id=project_id, occurred_at=occurred_at, reverses_id=reverses_id))
+
+
+def post_entry(
+    session: Session,
+    *,
+    source_type: SourceType,
+    source_id: uuid.UUID,
+    reason: str,
+    organisation_id: uuid.UUID,
+    legs: Sequence[Leg],
+    trainer_id: uuid.UUID | None = None,
+    project_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+    reverses_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """``post``, returning the entry's id rather than the entry (no entity is loaded):
+    the entry, its postings and the balances are written by Core statements built once,
+    at once (the session's pending changes are flushed first, so that what they refer
+    to exists), never by the unit of work."""
     _check_balanced(legs)
     now = clock.now()
+    occurred = occurred_at or now
+    session.flush()  # nothing to do unless the caller left changes pending
     # One statement both checks and writes: the unique source key decides, here and
     # against a concurrent transaction (whose insert this one waits for), without an
     # error to recover from.
-    entry = session.scalars(_entry_stmt(session.get_bind().dialect.name), {
+    entry_id = session.execute(_entry_stmt(session.get_bind().dialect.name), {
         "id": uuid.uuid4(), "source_type": source_type, "source_id": source_id,
         "reason": reason[:500], "organisation_id": organisation_id, "trainer_id": trainer_id,
         "project_id": project_id, "reverses_id": reverses_id,
-        "occurred_at": occurred_at or now, "created_at": now,
-    }).one_or_none()
-    if entry is None:
+        "occurred_at": occurred, "created_at": now,
+    }).scalar_one_or_none()
+    if entry_id is None:
         found = find_entry(session, source_type, source_id)
         if found is None:  # entries are never deleted: the conflicting one is there
             raise RuntimeError(f"{source_type.value} {source_id} conflicted but is not found")
-        return _same_movement(session, found, legs)
-    session.add_all([
-        Posting(entry_id=entry.id, account_id=leg.account.id, amount=leg.amount,
-                currency=leg.account.currency, available_at=leg.available_at, created_at=now)
+        return _same_movement(session, found, legs).id
+    session.execute(_postings_stmt(), [
+        {"id": uuid.uuid4(), "entry_id": entry_id, "account_id": leg.account.id,
+         "amount": leg.amount, "currency": leg.account.currency,
+         "available_at": leg.available_at, "created_at": now}
         for leg in legs
     ])
-    session.flush()
     _move_balances(session, legs)
-    _count_earnings(session, entry, legs)
-    return entry
+    _count_earnings(session, source_type, reverses_id, occurred, legs)
+    return entry_id
 
 
 def _insert(session: Session) -> Any:
@@ -277,11 +355,15 @@ def _move_balances(session: Session, legs: Sequence[Leg]) -> None:
     by_account: dict[uuid.UUID, int] = defaultdict(int)
     for leg in legs:
         by_account[leg.account.id] += leg.amount
-    for account_id in sorted(by_account):
-        session.execute(_balance_stmt(),
-                        {"account_id": account_id, "amount": by_account[account_id]})
-    for leg in legs:
-        session.expire(leg.account, ["balance"])
+    params: dict[str, Any] = {}
+    for n, (account_id, amount) in enumerate(by_account.items()):
+        params[f"a{n}"], params[f"d{n}"] = account_id, amount
+    session.execute(_balances_stmt(len(by_account)), params)
+    # Any of the accounts loaded in this session reads its balance afresh.
+    for account_id in by_account:
+        loaded = session.identity_map.get(identity_key(LedgerAccount, account_id))
+        if loaded is not None:
+            session.expire(loaded, ["balance"])
 
 
 def is_earning(session: Session, source_type: SourceType, reverses_id: uuid.UUID | None) -> bool:
@@ -295,16 +377,17 @@ def is_earning(session: Session, source_type: SourceType, reverses_id: uuid.UUID
     return False
 
 
-def _count_earnings(session: Session, entry: JournalEntry, legs: Sequence[Leg]) -> None:
+def _count_earnings(session: Session, source_type: SourceType, reverses_id: uuid.UUID | None,
+                    occurred_at: datetime, legs: Sequence[Leg]) -> None:
     """Add an earning's payable postings to their accounts' ``EarningDay`` of the day it
     occurred, in SQL (concurrent entries add up) and in account-id order (as balances)."""
     by_account: dict[uuid.UUID, int] = defaultdict(int)
     for leg in legs:
         if leg.account.kind is AccountKind.PAYABLE:
             by_account[leg.account.id] += leg.amount
-    if not by_account or not is_earning(session, entry.source_type, entry.reverses_id):
+    if not by_account or not is_earning(session, source_type, reverses_id):
         return
-    day = calendar.local_date(DAY_ZONE, entry.occurred_at)
+    day = calendar.local_date(DAY_ZONE, occurred_at)
     insert = _insert(session)
     for account_id in sorted(by_account):
         stmt = insert(EarningDay).values(

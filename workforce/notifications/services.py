@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from workforce import clock
@@ -43,30 +44,36 @@ TITLE_MAX = 200
 def tell(
     session: Session, user_id: uuid.UUID, kind: str, params: Mapping[str, Any],
     data: dict[str, Any] | None = None, *, deliver_now: bool = True,
-) -> Notification:
+) -> uuid.UUID:
     """Tell the user of a notice of the registry (``notifications.texts``): in the inbox,
     put into words when read, and by e-mail in their saved language unless they turned
     this kind off (never possible for money or access). ``deliver_now=False`` for notices
-    written by the thousand (see ``queue_email``)."""
+    written by the thousand (see ``queue_email``). The notification's id.
+
+    The notification (and the e-mail) are written at once by Core statements built once,
+    not by the unit of work: the payout processor tells a trainer of each payment, up
+    to 100 a second (bench/RESULTS.md, item 27). The session's pending changes are
+    flushed first, so that what they refer to exists."""
+    session.flush()
     user = session.get_one(User, user_id)
     english = render(kind, dict(params), DEFAULT_LOCALE, user.timezone)
-    notification = Notification(
-        user_id=user.id, kind=kind, title=_fit(english.title), body=english.body,
-        data=data or {}, params=dict(params), created_at=clock.now(),
-    )
-    session.add(notification)
+    notification_id = uuid.uuid4()
+    session.execute(_notification_stmt(), {
+        "id": notification_id, "user_id": user.id, "kind": kind,
+        "title": _fit(english.title), "body": english.body, "data": data or {},
+        "params": dict(params), "created_at": clock.now(), "read_at": None})
     if wants_email(session, user, kind):
         email_user(session, user, kind, params, deliver_now=deliver_now)
-    return notification
+    return notification_id
 
 
 def email_user(
     session: Session, user: User, kind: str, params: Mapping[str, Any], *,
     secret: str | None = None, secret_expires_at: datetime | None = None,
     deliver_now: bool = True,
-) -> OutboundEmail:
+) -> uuid.UUID:
     """The notice of ``kind`` e-mailed to ``user`` in their saved language (else
-    English), its moments in their time zone."""
+    English), its moments in their time zone; the e-mail's id."""
     return email_to(session, user.email, kind, params, locale=locale_of(user),
                     zone=user.timezone, secret=secret, secret_expires_at=secret_expires_at,
                     deliver_now=deliver_now)
@@ -76,7 +83,7 @@ def email_to(
     session: Session, to: str, kind: str, params: Mapping[str, Any], *,
     locale: str | None, zone: str = "UTC", secret: str | None = None,
     secret_expires_at: datetime | None = None, deliver_now: bool = True,
-) -> OutboundEmail:
+) -> uuid.UUID:
     """The notice of ``kind`` e-mailed to an address (an invitation has no user yet)."""
     text = render(kind, dict(params), locale, zone)
     return queue_email(session, to, _fit(text.title), text.plain(), html=text.html(),
@@ -131,7 +138,15 @@ def wants_email(session: Session, user: User, kind: str) -> bool:
     notice = NOTICES[kind]
     if not notice.email:
         return False
-    return notice.email_required or session.get(EmailOptOut, (user.id, kind)) is None
+    return notice.email_required or session.execute(
+        _opted_out_stmt(), {"user_id": user.id, "kind": kind}).first() is None
+
+
+@functools.cache
+def _opted_out_stmt() -> Any:
+    table = EmailOptOut.__table__
+    return select(table.c.user_id).where(table.c.user_id == bindparam("user_id"),
+                                         table.c.kind == bindparam("kind"))
 
 
 def email_preferences(session: Session, user: User) -> list[EmailPreference]:
@@ -211,25 +226,34 @@ def queue_email(
     session: Session, to: str, subject: str, body: str, *, html: str | None = None,
     secret: str | None = None, secret_expires_at: datetime | None = None,
     deliver_now: bool = True,
-) -> OutboundEmail:
-    """Write an e-mail to the outbox; it is sent only once this transaction commits: at
-    once after the commit, or with ``deliver_now=False`` by the outbox job within a
-    minute (for messages written by the thousand, so that a request does not send them
-    all before it answers).
+) -> uuid.UUID:
+    """Write an e-mail to the outbox (at once, by a Core statement built once); its id.
+    It is sent only once this transaction commits: at once after the commit, or with
+    ``deliver_now=False`` by the outbox job within a minute (for messages written by
+    the thousand, so that a request does not send them all before it answers).
 
     A one-time ``secret`` goes where ``body`` says ``SECRET_PLACEHOLDER``; it is kept
     apart from the body, only until the message is sent or ``secret_expires_at``."""
     if secret is not None and (SECRET_PLACEHOLDER not in body or secret_expires_at is None):
         raise ValueError("a secret needs its placeholder in the body and an expiry")
-    email = OutboundEmail(to_address=to, subject=subject, body=body, html_body=html,
-                          secret=secret, secret_expires_at=secret_expires_at)
-    session.add(email)
-    session.flush()  # assigns the id the after-commit delivery looks for
+    email_id = uuid.uuid4()
+    session.execute(_email_stmt(), {
+        "id": email_id, "to_address": to, "subject": subject, "body": body,
+        "html_body": html, "secret": secret, "secret_expires_at": secret_expires_at})
     outbox = session.info.get(OUTBOX_KEY)
     if outbox is not None and deliver_now:
-        email_id = email.id
         after_commit(session, lambda: outbox.deliver([email_id]))
-    return email
+    return email_id
+
+
+@functools.cache
+def _notification_stmt() -> Any:
+    return insert(Notification.__table__)
+
+
+@functools.cache
+def _email_stmt() -> Any:
+    return insert(OutboundEmail.__table__)
 
 
 def withdraw_secret_emails(
