@@ -446,3 +446,20 @@ def test_preferences_never_silence_money_or_access(session: Session, choices: di
         assert preference.email is (True if preference.required
                                     else allowed.get(preference.kind, True))
         assert notifications.wants_email(session, user, preference.kind) is preference.email
+
+
+def test_notices_told_at_one_time_are_read_in_the_order_they_were_told(
+    client: ApiClient, session: Session
+) -> None:
+    """A request tells a trainer several things at one ``now`` (a decision, then its
+    taking effect); the inbox (newest first, by time then id) keeps that order, since
+    notification ids increase as they are made (``db.ordered_id``)."""
+    trainer = UserFactory()
+    amounts = [100 * n for n in range(1, 11)]
+    with time_machine.travel(datetime(2030, 1, 7, 8, tzinfo=UTC), tick=False):
+        for amount in amounts:
+            notifications.tell(session, trainer.id, "earnings.bonus",
+                               {**BONUS, "amount": money(Money(amount, "HKD"))})
+        session.commit()
+    titles = [item["title"] for item in inbox(client, trainer)]
+    assert titles == [f"A bonus of HK${amount / 100:,.2f}" for amount in amounts[::-1]]

@@ -101,6 +101,12 @@ class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
 
 
+def ordered_id() -> uuid.UUID:
+    """A new id for a row of an ``OrderedIdMixin`` table that is written by a Core
+    statement rather than the unit of work (which calls it as the column's default)."""
+    return uuid7()
+
+
 class OrderedIdMixin:
     """A UUID primary key that orders rows as they were made: version 7 (RFC 9562), its
     leading bits the time in milliseconds, increasing within a process (``uuid6``). For
@@ -108,7 +114,7 @@ class OrderedIdMixin:
     request writes at one ``now`` come back in the order it wrote them, where random ids
     broke the tie either way. 74 random bits: still not guessable."""
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=ordered_id)
 
 
 class TimestampMixin:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts.models import User
-from workforce.db import after_commit
+from workforce.db import after_commit, ordered_id
 from workforce.errors import Invalid, NotFound
 from workforce.i18n import DEFAULT_LOCALE, _, locale_of
 from workforce.notifications.models import (
@@ -57,7 +57,7 @@ def tell(
     session.flush()
     user = session.get_one(User, user_id)
     english = render(kind, dict(params), DEFAULT_LOCALE, user.timezone)
-    notification_id = uuid.uuid4()
+    notification_id = ordered_id()  # the inbox reads in order of (time, id)
     session.execute(_notification_stmt(), {
         "id": notification_id, "user_id": user.id, "kind": kind,
         "title": _fit(english.title), "body": english.body, "data": data or {},
