@@ -1,5 +1,5 @@
 """What each statement of a claim-and-submit pair costs PostgreSQL, workforce beside the
-floor: ``python -m bench.statements [--pairs N] [workforce|floor ...]``.
+floors: ``python -m bench.statements [--pairs N] [workforce|floor|stack ...]``.
 
 In process (Flask's test clients, one pair at a time, no contention), on the kept
 small-size database (``python -m bench run --size small --keep`` made it). For each
@@ -41,7 +41,7 @@ def _systems(name: str) -> dict:
     os.environ.update(servers.workforce_env(database.sqlalchemy_url(name)))
     os.environ["BENCH_FLOOR_DATABASE"] = database.psycopg_url(name)
     os.environ.setdefault("WORKFORCE_LOG_LEVEL", "WARNING")
-    from bench import floor
+    from bench import floor, stack
     from workforce.app import create_app
 
     return {
@@ -49,15 +49,18 @@ def _systems(name: str) -> dict:
                       "/api/v1/me/assignments/{a}/submit", generate.seq_project(1)),
         "floor": (floor.app.test_client(), "/floor/projects/{p}/claims",
                   "/floor/assignments/{a}/submit", generate.seq_project(2)),
+        "stack": (stack.app.test_client(), "/stack/projects/{p}/claims",
+                  "/stack/assignments/{a}/submit", generate.seq_project(2)),
     }
 
 
-def _pair(system: tuple, trainer: int) -> None:
+def _pair(system: tuple, trainer: int, pause: float = 0.0) -> None:
     client, claim, submit, project = system
     headers = {"Authorization": f"Bearer {generate.token('trainer', trainer)}"}
     claimed = client.post(claim.format(p=project), json={}, headers=headers)
     if claimed.status_code not in (200, 201):
         raise RuntimeError(f"claim: {claimed.status_code} {claimed.get_data()[:300]!r}")
+    time.sleep(pause)
     submitted = client.post(submit.format(a=claimed.get_json()["id"]), headers=headers,
                             json={"answer": {"label": "yue-HK"}, "active_seconds": 3})
     if submitted.status_code != 200:
@@ -81,23 +84,27 @@ def _has_statements(monitor: psycopg.Connection) -> bool:
 
 @click.command()
 @click.option("--pairs", default=300, show_default=True)
+@click.option("--pause-ms", default=0.0, show_default=True,
+              help="The client waits this long after each request, as a slower app would "
+                   "(the database's CPU a pair rises with the time between requests).")
 @click.option("--database", "name", default=None,
               help="The database (default: the small size's, workforce_bench_small).")
-@click.argument("systems", nargs=-1, type=click.Choice(["workforce", "floor"]))
-def main(pairs: int, name: str | None, systems: tuple[str, ...]) -> None:
+@click.argument("systems", nargs=-1, type=click.Choice(["workforce", "floor", "stack"]))
+def main(pairs: int, pause_ms: float, name: str | None, systems: tuple[str, ...]) -> None:
     name = name or database.name_for("small")
     url = database.psycopg_url(name)
     claims.reset_projects(url, [generate.seq_project(1), generate.seq_project(2)])
     made = _systems(name)
     with psycopg.connect(url, autocommit=True) as monitor:
-        for system in systems or ("workforce", "floor"):
+        for system in systems or ("workforce", "floor", "stack"):
             for n in range(WARM_UP):
                 _pair(made[system], 1 + n % TRAINERS)
             per_statement = _has_statements(monitor)
             before = claims.backend_cpu(monitor)
             started = time.perf_counter()
             for n in range(pairs):
-                _pair(made[system], 1 + n % TRAINERS)
+                _pair(made[system], 1 + n % TRAINERS, pause_ms / 1000)
+                time.sleep(pause_ms / 1000)
             wall = time.perf_counter() - started
             after = claims.backend_cpu(monitor)
             cpu = sum(value - before.get(pid, 0.0) for pid, value in after.items())
