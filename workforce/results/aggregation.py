@@ -458,29 +458,29 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
     for name, (kind, method) in chosen.items():
         picked = _field_column(data, name)
         outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
-        answered = Counter(map(data.tasks.__getitem__, picked))
+        answered = Counter(_among(data.tasks, picked))  # counted in C
         version_of = _latest_versions(data, picked)
-        done = 0
-        for task, (value, confidence) in outcome.tasks.items():
-            if task in final:
-                done += 1
-                fresh[(task, name)] = _Fresh(kind, method, value, confidence, answered[task],
-                                             version_of.get(task, version_of[None]))
-        result.by_field[name] = {"kind": kind, "method": method, "tasks": done,
+        version = version_of[None]
+        # One comprehension, not a loop of statements: it runs once per task.
+        found = [((task, name), _Fresh(kind, method, value, confidence, answered[task],
+                                       version_of.get(task, version)))
+                 for task, (value, confidence) in outcome.tasks.items() if task in final]
+        fresh.update(found)
+        result.by_field[name] = {"kind": kind, "method": method, "tasks": len(found),
                                  "answers": len(picked),
                                  **({"scores": outcome.scores} if outcome.scores else {})}
         if outcome.skills:
             # Ids in their canonical text, whatever the backend's (SQLite: bare hex).
             result.skills[name] = {str(uuid.UUID(str(w))): s
                                    for w, s in outcome.skills.items()}
-    del data
+    del data, found
     written = _write(session, row.project_id, fresh, now)
     result.written = len(written)
-    result.tasks = len({task for task, _ in fresh})
+    result.tasks = len(fresh) if len(chosen) == 1 else len({task for task, _ in fresh})
     # The tasks' results changed: they take a stamp, and from here to the commit the
     # project's approvals wait (the lock comes before any task is written: ``reviews``
     # takes it in the same order).
-    aggregates_written(session, row.project_id, sorted({task for task, _ in written}),
+    aggregates_written(session, row.project_id, list({task for task, _ in written}),
                        clock.now())
     result.slots_added = _add_slots(session, row, fresh)
     return result
@@ -518,8 +518,11 @@ def _write(session: Session, project_id: uuid.UUID,
     stored = {(t, f): (m, v, c) for batch in _batches(session, select(
         _id(columns.task_id), columns.field, columns.method, columns.value,
         columns.confidence).where(of_project(project_id))) for t, f, m, v, c in batch}
-    new, changed = [], []
-    for (task, name), found in fresh.items():
+    new: list[tuple[str, str, _Fresh]] = []
+    changed: list[dict[str, Any]] = []
+    if not stored:  # the project's first run: every aggregate is new
+        new = [(task, name, found) for (task, name), found in fresh.items()]
+    for (task, name), found in fresh.items() if stored else ():
         old = stored.get((task, name))
         if old is None:
             new.append((task, name, found))
