@@ -461,19 +461,20 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
         answered = Counter(_among(data.tasks, picked))  # counted in C
         version_of = _latest_versions(data, picked)
         version = version_of[None]
-        # One comprehension, not a loop of statements: it runs once per task.
-        found = [((task, name), _Fresh(kind, method, value, confidence, answered[task],
-                                       version_of.get(task, version)))
-                 for task, (value, confidence) in outcome.tasks.items() if task in final]
-        fresh.update(found)
-        result.by_field[name] = {"kind": kind, "method": method, "tasks": len(found),
+        # One generator, not a loop of statements (it runs once per task), and no list
+        # of them beside ``fresh``.
+        before = len(fresh)
+        fresh.update(((task, name), _Fresh(kind, method, value, confidence, answered[task],
+                                           version_of.get(task, version)))
+                     for task, (value, confidence) in outcome.tasks.items() if task in final)
+        result.by_field[name] = {"kind": kind, "method": method, "tasks": len(fresh) - before,
                                  "answers": len(picked),
                                  **({"scores": outcome.scores} if outcome.scores else {})}
         if outcome.skills:
             # Ids in their canonical text, whatever the backend's (SQLite: bare hex).
             result.skills[name] = {str(uuid.UUID(str(w))): s
                                    for w, s in outcome.skills.items()}
-    del data, found
+    del data
     written = _write(session, row.project_id, fresh, now)
     result.written = len(written)
     result.tasks = len(fresh) if len(chosen) == 1 else len({task for task, _ in fresh})
