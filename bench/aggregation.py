@@ -75,9 +75,13 @@ def generate(url: str, answers: int) -> None:
             VALUES (gen_random_uuid(), %s, 1, %s, '', %s, now() - interval '30 days')""",
                      [PROJECT, json.dumps(FIELDS), MANAGER])
         conn.execute(f"""INSERT INTO tasks (id, project_id, external_id, payload, redundancy,
-                priority, open_slots, created_at, updated_at, results_updated_at)
+                priority, open_slots, created_at, updated_at)
             SELECT {task}, '{PROJECT}', 'agg-' || t, '{{"prompt": "Which accent?"}}', 3, 0, 0,
-                   now() - interval '20 days', now(), {APPROVED} + interval '2 seconds'
+                   now() - interval '20 days', now()
+            FROM generate_series(1, {tasks}) t""")
+        # Each task's results stamp: its last approval's.
+        conn.execute(f"""INSERT INTO task_results (task_id, project_id, stamp)
+            SELECT {task}, '{PROJECT}', {APPROVED} + interval '2 seconds'
             FROM generate_series(1, {tasks}) t""")
         # Trainer n is careful (right 90% of the time) unless n % 10 >= 7 (half the time).
         worker = f"((t * 3 + s) % {TRAINERS}) + 1"

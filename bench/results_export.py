@@ -74,14 +74,16 @@ def _statements(rows: int) -> list[str]:
                     created_by_id, created_at)
                 VALUES (gen_random_uuid(), '{project}', 1, '{FIELDS}', '', '{MANAGER}',
                         now() - interval '60 days')""",
-            # results_updated_at: the last approval's time (as the approvals below).
             f"""INSERT INTO tasks (id, project_id, external_id, payload, redundancy, priority,
-                    gold_answer, open_slots, created_at, updated_at, results_updated_at)
+                    gold_answer, open_slots, created_at, updated_at)
                 SELECT {task}, '{project}', 'clip-' || k,
                        jsonb_build_object('prompt', 'Which accent is this? #' || k),
                        {PER_TASK}, 0, 'null', 0,
-                       now() - interval '40 days' + interval '1 millisecond' * k, now(),
-                       now() - interval '30 days' + interval '1 second' * k
+                       now() - interval '40 days' + interval '1 millisecond' * k, now()
+                FROM generate_series(1, {count}) k""",
+            # The results stamp: the last approval's time (as the approvals below).
+            f"""INSERT INTO task_results (task_id, project_id, stamp)
+                SELECT {task}, '{project}', now() - interval '30 days' + interval '1 second' * k
                            + interval '1 millisecond' * {PER_TASK}
                 FROM generate_series(1, {count}) k""",
             f"""INSERT INTO task_assignments (id, task_id, project_id, trainer_id, state,
@@ -149,16 +151,16 @@ def _figures(rows: int, size: int, elapsed: float, baseline: float) -> dict:
 FLOOR = """
 COPY (
   SELECT json_build_object(
-    'task_id', t.id, 'external_id', t.external_id, 'updated_at', t.results_updated_at,
+    'task_id', t.id, 'external_id', t.external_id, 'updated_at', r.stamp,
     'aggregates', json_build_object('accent', NULL),
     'answers', (SELECT json_agg(json_build_object(
                    'trainer', 'tr_' || left(md5(t.project_id::text || ':' || a.trainer_id), 16),
                    'template_version', 1, 'approved_at', a.reviewed_at, 'answer', a.answer)
                  ORDER BY a.reviewed_at, a.id)
                 FROM task_assignments a WHERE a.task_id = t.id AND a.state = 'approved'))
-  FROM tasks t
-  WHERE t.project_id = '{project}' AND t.results_updated_at IS NOT NULL
-  ORDER BY t.results_updated_at, t.id
+  FROM task_results r JOIN tasks t ON t.id = r.task_id
+  WHERE r.project_id = '{project}'
+  ORDER BY r.stamp, r.task_id
 ) TO STDOUT"""
 
 

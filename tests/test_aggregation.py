@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from tests.aggregation_helpers import (
@@ -28,7 +28,12 @@ from workforce.accounts.models import AuditEvent, User
 from workforce.db import Database
 from workforce.projects.models import AssignmentState, Task
 from workforce.results import aggregation
-from workforce.results.aggregates import ProjectAggregation, TaskAggregate, for_tasks
+from workforce.results.aggregates import (
+    ProjectAggregation,
+    TaskAggregate,
+    TaskResult,
+    for_tasks,
+)
 from workforce.results.jobs import aggregate_changed
 from workforce.results.models import TemplateVersion
 
@@ -222,6 +227,29 @@ def test_the_job_recomputes_only_projects_with_new_final_answers(
         "results.aggregate: projects aggregated: 1"
     assert session.get(ProjectAggregation, first.id).computed_at == before
     assert for_tasks(session, [task.id])[task.id]["accent"].value == "yue-HK"
+
+
+def test_a_run_stamps_every_task_it_wrote_with_one_later_stamp(
+    database: Database, session: Session
+) -> None:
+    project = templated_project(session, ACCENT)
+    _settings(session, project, methods={"accent": "majority_vote"})
+    a, b = trainers(2)
+    tasks = [answered_task(session, project, [(a, {"accent": "yue-HK"}),
+                                              (b, {"accent": "yue-HK"})]) for _ in range(3)]
+    approved = {r.task_id: r.stamp for r in session.scalars(select(TaskResult))}
+    assert set(approved) == {t.id for t in tasks}  # each approval stamped its task
+    # A task whose results were never stamped (as before the stamps existed) gets a row.
+    session.execute(delete(TaskResult).where(TaskResult.task_id == tasks[0].id))
+    session.commit()
+
+    assert _aggregate(database, session) == 1
+    stamps = {r.task_id: r.stamp for r in session.scalars(select(TaskResult))}
+    assert set(stamps) == {t.id for t in tasks}
+    assert len(set(stamps.values())) == 1  # one stamp for the run
+    run_stamp = stamps[tasks[0].id]
+    assert run_stamp > max(approved.values())
+    assert run_stamp == session.get(ProjectAggregation, project.id).changed_at
 
 
 def test_dynamic_overlap_adds_one_slot_and_stops_at_the_maximum(

@@ -350,7 +350,7 @@ def test_the_stream_is_read_by_one_statement_and_a_lookup_per_batch(session: Ses
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     assert sum(chunk.count("\n") for chunk in chunks) == 7
-    tasks_reads = [s for s in statements if "FROM tasks" in s and "results_updated_at" in s]
+    tasks_reads = [s for s in statements if "FROM task_results JOIN tasks" in s]
     assert len(tasks_reads) == 1  # the tasks: one statement, read a batch at a time
     answer_reads = [s for s in statements
                     if "FROM task_assignments" in s]

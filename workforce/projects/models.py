@@ -385,8 +385,6 @@ class Task(IdMixin, TimestampMixin, Base):
         CheckConstraint("redundancy >= 1", name="redundancy_positive"),
         CheckConstraint("open_slots >= 0", name="open_slots_not_negative"),
         CheckConstraint("open_slots <= redundancy", name="open_slots_within_redundancy"),
-        # The results' pages and sync (``results.exports``), in their order.
-        Index("ix_tasks_project_results", "project_id", "results_updated_at", "id"),
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"))
@@ -399,9 +397,7 @@ class Task(IdMixin, TimestampMixin, Base):
     import_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("task_imports.id"))
     sensitivity: Mapped[Sensitivity | None] = mapped_column(str_enum(Sensitivity))
     content_categories: Mapped[list[str] | None] = mapped_column(json_type())
-    # When the task's results last changed (an approval, an aggregate written): a stamp
-    # of ``results.aggregates.next_stamp``; null while it has none.
-    results_updated_at: Mapped[datetime | None]
+    # When the task's results last changed: ``results.aggregates.TaskResult``.
 
     project: Mapped[Project] = relationship()
 

@@ -11,8 +11,10 @@ confidence target, maximum redundancy) and what the job last did, so that it rec
 only projects with new final answers (``answers_seen_at``) or a manager's request
 (``requested_at``).
 
-Every change to a task's results (an approval, an aggregate written) takes a *stamp*
-(:func:`next_stamp`): the project's next ``changed_at``, strictly later than the one
+Every change to a task's results (an approval, an aggregate written, an answer
+withdrawn) takes a *stamp* (:func:`next_stamp`), kept in ``task_results`` (a narrow row
+per task with a result, indexed in the results' order: a stamp rewrites that row, not
+the task's wide one): the project's next ``changed_at``, strictly later than the one
 before, taken under the lock of the project's aggregation row, which the transaction
 holds until it ends. Stamps are therefore committed in the order they are given: once
 a reader sees a stamp, every smaller stamp of the project is committed or gone, and a
@@ -37,14 +39,17 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    Index,
     String,
+    Text,
     Uuid,
-    any_,
     bindparam,
     cast,
+    func,
+    literal,
     select,
-    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -81,6 +86,25 @@ class TaskAggregate(Base):
     answers_count: Mapped[int]
     template_version: Mapped[int]
     computed_at: Mapped[datetime]
+
+
+class TaskResult(Base):
+    """When a task's results last changed (an approval, an aggregate written, an answer
+    withdrawn): a stamp of :func:`next_stamp`. A task has a row once it has a result;
+    the results' pages and sync read the project's rows in ``(stamp, task_id)`` order
+    (``results.exports``). A table of its own rather than a column of ``tasks``: an
+    aggregation run stamps every task it wrote (all of them on a project's first run),
+    and rewriting a narrow row costs far less than a new version of the task's."""
+
+    __tablename__ = "task_results"
+    __table_args__ = (
+        # The results' pages and sync, in their order.
+        Index("ix_task_results_project_stamp", "project_id", "stamp", "task_id"),
+    )
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id"))
+    stamp: Mapped[datetime]
 
 
 class ProjectAggregation(Base):
@@ -152,7 +176,7 @@ def answer_approved(session: Session, project_id: uuid.UUID, task_id: uuid.UUID,
     and the project's ``answers_changed_at`` (the job's watermark) take a stamp."""
     row, stamp = next_stamp(session, project_id, now)
     row.answers_changed_at = stamp
-    _stamp(session, stamp, [task_id])
+    _stamp(session, project_id, stamp, [task_id])
     return stamp
 
 
@@ -165,7 +189,7 @@ def answers_withdrawn(session: Session, project_id: uuid.UUID,
     if task_ids:
         row, stamp = next_stamp(session, project_id, now)
         row.answers_changed_at = stamp
-        _stamp(session, stamp, list(task_ids))
+        _stamp(session, project_id, stamp, list(task_ids))
 
 
 def aggregates_written(session: Session, project_id: uuid.UUID,
@@ -173,20 +197,37 @@ def aggregates_written(session: Session, project_id: uuid.UUID,
     """Record, in the aggregation run's transaction, that these tasks' aggregates were
     written: they take a stamp (one for all)."""
     if task_ids:
-        _stamp(session, next_stamp(session, project_id, now)[1], task_ids)
+        _stamp(session, project_id, next_stamp(session, project_id, now)[1], task_ids)
 
 
-def _stamp(session: Session, stamp: datetime, task_ids: Sequence[uuid.UUID | str]) -> None:
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    chunk = len(task_ids) if postgresql else 1000  # SQLite: a bounded IN list
-    for start in range(0, len(task_ids), chunk):
-        ids = [str(i) for i in task_ids[start:start + chunk]]
-        # PostgreSQL: one array parameter, whatever the count (the job stamps every task
-        # of a project's first run at once).
-        among = (Task.id == any_(cast(bindparam("ids", ids, type_=ARRAY(String)), ARRAY(Uuid)))
-                 if postgresql else Task.id.in_([uuid.UUID(i) for i in ids]))
-        session.execute(update(Task).where(among).values(results_updated_at=stamp)
-                        .execution_options(synchronize_session=False))
+def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
+           task_ids: Sequence[uuid.UUID | str]) -> None:
+    """The tasks' results stamp set to ``stamp``: their row of ``task_results`` made, or
+    rewritten; on PostgreSQL in one statement whatever the count (in the ids' order:
+    sorted, the index is walked in order)."""
+    rows = {"project_id": project_id, "stamp": stamp}
+    if session.get_bind().dialect.name != "postgresql":
+        lite = sqlite.insert(TaskResult)
+        lite = lite.on_conflict_do_update(index_elements=[TaskResult.task_id],
+                                          set_={"stamp": lite.excluded.stamp})
+        for start in range(0, len(task_ids), 1000):
+            session.execute(lite, [{"task_id": uuid.UUID(str(i)), **rows}
+                                   for i in task_ids[start:start + 1000]])
+        return
+    # The ids as one text parameter, an array literal that PostgreSQL parses in C (a
+    # project's first run stamps all its tasks at once; a bound array of hundreds of
+    # thousands of strings costs the driver more).
+    ids = cast(bindparam("ids", "{" + ",".join(map(str, task_ids)) + "}", type_=Text),
+               ARRAY(Uuid()))
+    stmt = postgresql.insert(TaskResult).from_select(
+        ["task_id", "project_id", "stamp"],
+        select(func.unnest(ids), literal(project_id, Uuid()),
+               literal(stamp, TaskResult.stamp.type)))
+    # One statement, whether the tasks have a row or not. (Not ``= ANY`` of the text:
+    # its cast to uuid[] is not folded into a constant, so PostgreSQL would search the
+    # whole array for every row, minutes at 333,333 ids.)
+    session.execute(stmt.on_conflict_do_update(index_elements=[TaskResult.task_id],
+                                               set_={"stamp": stmt.excluded.stamp}))
 
 
 def of_project(project_id: uuid.UUID) -> Any:

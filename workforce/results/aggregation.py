@@ -45,6 +45,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.orm import Session
@@ -273,7 +274,7 @@ def _answers(session: Session, project_id: uuid.UUID, versions: list[TemplateVer
     # Work claimed before the first version has no template; with one version, every
     # other answer is under it and the claim time need not be read.
     several = len(versions) > 1
-    batches = _batches(session, select(_text(columns.task_id), _text(columns.trainer_id),
+    batches = _batches(session, select(_id(columns.task_id), _id(columns.trainer_id),
                                        columns.claimed_at if several else null(), *picked)
                        .where(columns.project_id == project_id,
                               columns.state == AssignmentState.APPROVED.value,
@@ -311,7 +312,7 @@ def _add_rows(found: _Answers, batch: list[tuple[Any, ...]], names: list[str],
 def _batches(session: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
     """The statement's rows as lists of plain tuples, streamed. On PostgreSQL straight
     from a psycopg server-side cursor: SQLAlchemy's row objects cost a few microseconds
-    each, seconds at a million answers."""
+    each, seconds at a million answers. Ids selected through ``_id`` come as text."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         result = connection.execute(stmt.execution_options(stream_results=True,
@@ -319,10 +320,16 @@ def _batches(session: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
         for batch in result.partitions(50_000):
             yield [tuple(row) for row in batch]
         return
-    compiled = stmt.compile(dialect=connection.dialect)
+    from psycopg.types.string import TextLoader  # PostgreSQL's driver, only here
+
+    # Bound values go to the driver as they are (no column type's processing): pass
+    # plain ones (an enum's value). IN lists are written out.
+    compiled = stmt.compile(dialect=connection.dialect,
+                            compile_kwargs={"render_postcompile": True})
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor(name="aggregation_rows") as cursor:
+        cursor.adapters.register_loader("uuid", TextLoader)
         cursor.execute(str(compiled), compiled.params)
         while batch := cursor.fetchmany(50_000):
             yield batch
@@ -332,11 +339,20 @@ def _text(column: Any) -> Any:
     return cast(column, String)
 
 
+def _id(column: Any) -> Any:
+    """An id column as text, for ``_batches``: SQLite stores it so (32 hex digits), and
+    on PostgreSQL the cursor reads uuids as their text. No cast: casting two million ids
+    to text cost the server about a second at a million answers (bench/RESULTS.md, 28)."""
+    return type_coerce(column, String)
+
+
 def final_tasks(session: Session, project_id: uuid.UUID) -> set[str]:
     """Tasks of the project that need no more answers (ids as text)."""
-    pending = exists().where(Assignment.task_id == Task.id, Assignment.state.in_(PENDING))
-    return set(session.scalars(select(_text(Task.id)).where(
-        Task.project_id == project_id, Task.open_slots == 0, ~pending)))
+    pending = exists().where(Assignment.task_id == Task.id,
+                             Assignment.state.in_([state.value for state in PENDING]))
+    # Plain tuples (``_batches``): every task of a large project, no ORM row for each.
+    return {task for batch in _batches(session, select(_id(Task.id)).where(
+        Task.project_id == project_id, Task.open_slots == 0, ~pending)) for (task,) in batch}
 
 
 def _field_column(data: _Answers, name: str) -> list[int]:
@@ -442,15 +458,16 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
     for name, (kind, method) in chosen.items():
         picked = _field_column(data, name)
         outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
-        answered = Counter(map(data.tasks.__getitem__, picked))
+        answered = Counter(_among(data.tasks, picked))  # counted in C
         version_of = _latest_versions(data, picked)
-        done = 0
-        for task, (value, confidence) in outcome.tasks.items():
-            if task in final:
-                done += 1
-                fresh[(task, name)] = _Fresh(kind, method, value, confidence, answered[task],
-                                             version_of.get(task, version_of[None]))
-        result.by_field[name] = {"kind": kind, "method": method, "tasks": done,
+        version = version_of[None]
+        # One generator, not a loop of statements (it runs once per task), and no list
+        # of them beside ``fresh``.
+        before = len(fresh)
+        fresh.update(((task, name), _Fresh(kind, method, value, confidence, answered[task],
+                                           version_of.get(task, version)))
+                     for task, (value, confidence) in outcome.tasks.items() if task in final)
+        result.by_field[name] = {"kind": kind, "method": method, "tasks": len(fresh) - before,
                                  "answers": len(picked),
                                  **({"scores": outcome.scores} if outcome.scores else {})}
         if outcome.skills:
@@ -460,10 +477,12 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
     del data
     written = _write(session, row.project_id, fresh, now)
     result.written = len(written)
-    result.tasks = len({task for task, _ in fresh})
+    result.tasks = len(fresh) if len(chosen) == 1 else len({task for task, _ in fresh})
     # The tasks' results changed: they take a stamp, and from here to the commit the
     # project's approvals wait (the lock comes before any task is written: ``reviews``
     # takes it in the same order).
+    # Sorted: PostgreSQL then stamps them walking the index in order (at 333,333 tasks a
+    # quarter faster than in any order, bench/RESULTS.md item 28).
     aggregates_written(session, row.project_id, sorted({task for task, _ in written}),
                        clock.now())
     result.slots_added = _add_slots(session, row, fresh)
@@ -500,10 +519,13 @@ def _write(session: Session, project_id: uuid.UUID,
     """Insert new aggregates and update changed ones; the (task, field) written."""
     columns = TaskAggregate.__table__.c
     stored = {(t, f): (m, v, c) for batch in _batches(session, select(
-        _text(columns.task_id), columns.field, columns.method, columns.value,
+        _id(columns.task_id), columns.field, columns.method, columns.value,
         columns.confidence).where(of_project(project_id))) for t, f, m, v, c in batch}
-    new, changed = [], []
-    for (task, name), found in fresh.items():
+    new: list[tuple[str, str, _Fresh]] = []
+    changed: list[dict[str, Any]] = []
+    if not stored:  # the project's first run: every aggregate is new
+        new = [(task, name, found) for (task, name), found in fresh.items()]
+    for (task, name), found in fresh.items() if stored else ():
         old = stored.get((task, name))
         if old is None:
             new.append((task, name, found))
@@ -531,20 +553,27 @@ def _insert(session: Session, rows: list[tuple[str, str, _Fresh]], now: datetime
     driver = connection.connection.driver_connection
     assert driver is not None
     tail = f"\t{now.isoformat()}\n"
+    values: dict[Any, str] = {}  # a label's JSON, made once per label, not per row
     with driver.cursor() as cursor, cursor.copy(
             "COPY task_aggregates (task_id, field, kind, method, value, confidence, "
             "answers_count, template_version, computed_at) FROM STDIN") as copy:
         for start in range(0, len(rows), 10_000):
             copy.write("".join(
-                f"{task}\t{name}\t{_copy_fields(found)}{tail}"
+                f"{task}\t{name}\t{_copy_fields(found, values)}{tail}"
                 for task, name, found in rows[start:start + 10_000]))
 
 
-def _copy_fields(found: _Fresh) -> str:
+def _copy_fields(found: _Fresh, values: dict[Any, str]) -> str:
     """kind, method, value, confidence, answers count and template version in COPY's
     text format. Kinds and methods are plain words; JSON escapes every control
-    character, so only its backslashes need doubling."""
-    value = json.dumps(found.value).replace("\\", "\\\\")
+    character, so only its backslashes need doubling. ``values`` keeps the text of each
+    label (a string value) already seen."""
+    label = type(found.value) is str
+    value = values.get(found.value) if label else None
+    if value is None:
+        value = json.dumps(found.value).replace("\\", "\\\\")
+        if label:
+            values[found.value] = value
     confidence = "\\N" if found.confidence is None else repr(found.confidence)
     return (f"{found.kind}\t{found.method}\t{value}\t{confidence}\t{found.answers_count}"
             f"\t{found.template_version}")

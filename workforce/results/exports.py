@@ -7,8 +7,8 @@ Rules worth knowing:
   An answer withdrawn by its trainer (their recordings deleted, ``uploads.retention``)
   is left out from then on, and its task takes a stamp so a sync sees the change.
   Its ``updated_at`` is the stamp of its last change (an approval, an aggregate written,
-  a withdrawal),
-  stored on the task (``results_updated_at``, indexed with the project and the id);
+  a withdrawal), stored beside the task (``task_results``, indexed with the project and
+  the task id);
   tasks come in ``(updated_at, task id)`` order, so an incremental sync that asks for
   ``updated_since`` = the last ``updated_at`` it read gets every task that changed since
   (that last one again: ``>=``, so equal times are never lost). A task that changes
@@ -66,7 +66,7 @@ from workforce.i18n import gettext
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
 from workforce.projects.models import Assignment, AssignmentState, Project, Task
-from workforce.results.aggregates import Aggregate, for_tasks, of_project
+from workforce.results.aggregates import Aggregate, TaskResult, for_tasks, of_project
 from workforce.results.fields import PAIRWISE_SIDES
 from workforce.results.models import TemplateVersion
 
@@ -92,12 +92,13 @@ def pseudonym(secret: str, project_id: uuid.UUID, trainer_id: uuid.UUID) -> str:
 def _tasks(project_id: uuid.UUID, since: datetime | None, *, payload: bool = False
            ) -> tuple[Select[Any], tuple[Any, ...]]:
     """The tasks with a result (id, external id, updated at[, payload]) and their order
-    (that of the index ``ix_tasks_project_results``)."""
-    columns = [Task.id, Task.external_id, Task.results_updated_at, *([Task.payload] * payload)]
-    stmt = select(*columns).where(Task.project_id == project_id,
-                                  Task.results_updated_at >= since if since is not None
-                                  else Task.results_updated_at.is_not(None))
-    return stmt, (Task.results_updated_at.nulls_last(), Task.id)
+    (that of the index ``ix_task_results_project_stamp``)."""
+    columns = [TaskResult.task_id, Task.external_id, TaskResult.stamp,
+               *([Task.payload] * payload)]
+    stmt = (select(*columns).join(Task, Task.id == TaskResult.task_id)
+            .where(TaskResult.project_id == project_id,
+                   *([TaskResult.stamp >= since] if since is not None else [])))
+    return stmt, (TaskResult.stamp, TaskResult.task_id)
 
 
 class _Versions:
