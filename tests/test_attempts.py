@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -873,10 +874,12 @@ def test_a_pass_tells_the_trainer_the_qualification_they_now_hold(
     assert submitted(client, trainer, attempt["id"])["passed"] is True
     record = session.scalars(select(TrainerQualification)).one()
     [note] = _notes(session, trainer, "qualification.granted")
+    # The day in the trainer's own time zone (from 16:00 UTC it is tomorrow in Hong Kong).
+    valid_until = record.expires_at.astimezone(ZoneInfo(trainer.timezone))
     assert note.title == "Qualification granted: Hong Kong Cantonese listening"
     assert note.body == (
         "You passed Cantonese accents: Hong Kong or Guangzhou? and hold the qualification "
-        f"Hong Kong Cantonese listening. It is valid until {record.expires_at:%b %-d, %Y}.")
+        f"Hong Kong Cantonese listening. It is valid until {valid_until:%b %-d, %Y}.")
     assert note.data["qualification_id"] == str(record.qualification_id)
     assert note.data["attempt_id"] == attempt["id"]
     # A failure grants nothing, and says nothing of a qualification.

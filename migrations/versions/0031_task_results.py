@@ -3,7 +3,7 @@ indexed in the results' order, replaces ``tasks.results_updated_at`` and its ind
 that an aggregation run stamping every task of a project rewrites a narrow row per task,
 not the task's wide one (issue 16, bench/RESULTS.md item 28)
 
-Revision ID: 0031_aggstamp
+Revision ID: 0031
 Revises: 0030
 Create Date: 2026-12-07 15:10:00
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0031_aggstamp"
+revision: str = "0031"
 down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
