@@ -252,26 +252,12 @@ def find_entry(
     ).one_or_none()
 
 
-def post(
-    session: Session,
-    *,
-    source_type: SourceType,
-    source_id: uuid.UUID,
-    reason: str,
-    organisation_id: uuid.UUID,
-    legs: Sequence[Leg],
-    trainer_id: uuid.UUID | None = None,
-    project_id: uuid.UUID | None = None,
-    occurred_at: datetime | None = None,
-    reverses_id: uuid.UUID | None = None,
-) -> JournalEntry:
+def post(session: Session, **entry: Any) -> JournalEntry:
     """Post an entry for a source event, once: a second call for the same source (in
     this transaction or a concurrent one) returns the first entry and moves nothing.
-    The second call must carry the same legs (``SourceReused`` otherwise)."""
-    return session.get_one(JournalEntry, post_entry(
-        session, source_type=source_type, source_id=source_id, reason=reason,
-        organisation_id=organisation_id, legs=legs, trainer_id=trainer_id,
-        project_id=project_id, occurred_at=occurred_at, reverses_id=reverses_id))
+    The second call must carry the same legs (``SourceReused`` otherwise). Takes
+    ``post_entry``'s keywords; returns the entry, loaded."""
+    return session.get_one(JournalEntry, post_entry(session, **entry))
 
 
 def post_entry(
