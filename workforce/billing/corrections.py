@@ -183,7 +183,7 @@ def create_bonus(
                                           currency)
     payable = ledger.trainer_account(session, organisation.id, trainer.id,
                                      AccountKind.PAYABLE, currency)
-    ledger.post(
+    ledger.post_entry(
         session, source_type=SourceType.BONUS, source_id=bonus.id,
         reason=f"Bonus: {reason}", organisation_id=organisation.id, trainer_id=trainer.id,
         project_id=project_id, occurred_at=bonus.created_at,
@@ -275,7 +275,7 @@ def create_adjustment(
     )
     session.add(adjustment)
     session.flush()  # the id is the entry's source
-    ledger.post(
+    ledger.post_entry(
         session, source_type=SourceType.ADJUSTMENT, source_id=adjustment.id,
         reason=f"Adjustment: {reason}", organisation_id=organisation.id,
         trainer_id=trainer.id, occurred_at=now,

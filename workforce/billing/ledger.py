@@ -256,7 +256,8 @@ def post(session: Session, **entry: Any) -> JournalEntry:
     """Post an entry for a source event, once: a second call for the same source (in
     this transaction or a concurrent one) returns the first entry and moves nothing.
     The second call must carry the same legs (``SourceReused`` otherwise). Takes
-    ``post_entry``'s keywords; returns the entry, loaded."""
+    ``post_entry``'s keywords and loads the entry it returns (one SELECT more: the
+    services call ``post_entry``, since none of them reads the entry)."""
     return session.get_one(JournalEntry, post_entry(session, **entry))
 
 

@@ -17,7 +17,6 @@ from workforce.billing.models import (
     AccountKind,
     EarningEvent,
     EarningKind,
-    JournalEntry,
     SourceType,
 )
 from workforce.money import Money
@@ -63,7 +62,7 @@ def record_earning(
     return event
 
 
-def post_earning(session: Session, event: EarningEvent) -> JournalEntry:
+def post_earning(session: Session, event: EarningEvent) -> uuid.UUID:
     """Post an earning: the organisation's expense against the trainer's payable,
     available once the organisation's hold period has passed. Once per event."""
     organisation = session.get(Organisation, event.organisation_id)
@@ -75,7 +74,7 @@ def post_earning(session: Session, event: EarningEvent) -> JournalEntry:
     payable = ledger.trainer_account(
         session, event.organisation_id, event.trainer_id, AccountKind.PAYABLE, event.currency
     )
-    return ledger.post(
+    return ledger.post_entry(
         session, source_type=SourceType(event.kind.value), source_id=event.source_id,
         reason=event.description, organisation_id=event.organisation_id,
         trainer_id=event.trainer_id, project_id=event.project_id,

@@ -128,7 +128,7 @@ def post_approved(
     in_transit = ledger.trainer_account(
         session, item.organisation_id, item.trainer_id, AccountKind.IN_TRANSIT, item.currency
     )
-    ledger.post(
+    ledger.post_entry(
         session, source_type=SourceType.PAYOUT_APPROVED, source_id=source_id,
         reason=f"Payout of {item.money} approved", organisation_id=item.organisation_id,
         trainer_id=item.trainer_id,

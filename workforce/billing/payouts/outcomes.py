@@ -100,7 +100,7 @@ def record_failed(session: Session, item: PayoutItem, *, code: str, message: str
         session, item.organisation_id, item.trainer_id,
         (AccountKind.IN_TRANSIT, AccountKind.PAYABLE), item.currency,
     )
-    ledger.post(
+    ledger.post_entry(
         session, source_type=SourceType.PAYOUT_FAILED,
         source_id=round_source(item.id, item.attempts),
         reason=f"Payout of {item.money} failed: {message}",

@@ -111,7 +111,7 @@ def _return_reversed(session: Session, item: PayoutItem, transfer: Transfer, amo
         session, item.organisation_id, item.trainer_id,
         (AccountKind.PAID, AccountKind.PAYABLE), item.currency,
     )
-    ledger.post(
+    ledger.post_entry(
         session, source_type=SourceType.PAYOUT_REVERSED, source_id=source_id,
         reason=f"Payout of {item.money}: {Money(amount, item.currency)} reversed "
         f"(transfer {transfer.id})",
