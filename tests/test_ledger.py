@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -109,6 +109,91 @@ def test_a_source_posts_once(session: Session, organisation: Organisation, train
     assert entries_count(session) == 1
     session.refresh(payable)
     assert payable.balance == -250
+
+
+def counted_statements(database: Database):
+    """The statements sent while the block runs (its list, filled as they go)."""
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany) -> None:
+        statements.append(" ".join(statement.split()))
+
+    class Counting:
+        def __enter__(self) -> list[str]:
+            event.listen(database.engine, "before_cursor_execute", seen)
+            return statements
+
+        def __exit__(self, *exc: object) -> None:
+            event.remove(database.engine, "before_cursor_execute", seen)
+
+    return Counting()
+
+
+def test_entries_posted_together_move_each_source_once_in_a_statement_a_table(
+    session: Session, database: Database, organisation: Organisation
+) -> None:
+    trainers = [UserFactory() for _ in range(3)]
+    expense = ledger.organisation_account(session, organisation.id, AccountKind.EXPENSE, "USD")
+    payables = [ledger.trainer_account(session, organisation.id, t.id, AccountKind.PAYABLE,
+                                       "USD") for t in trainers]
+    sources = [uuid.uuid4() for _ in trainers]
+
+    def entry(n: int, amount: int) -> ledger.Entry:
+        return ledger.Entry(
+            source_type=SourceType.BONUS, source_id=sources[n], reason=f"Bonus {n}",
+            organisation_id=organisation.id, trainer_id=trainers[n].id,
+            legs=[ledger.Leg(expense, amount), ledger.Leg(payables[n], -amount)])
+
+    first = ledger.post_entry(session, **vars(entry(0, 100)))
+    with counted_statements(database) as statements:
+        ids = ledger.post_entries(session, [entry(0, 100), entry(1, 200), entry(2, 300)])
+
+    assert ids[0] == first and len(set(ids)) == 3
+    assert entries_count(session) == 3
+    for account in (expense, *payables):
+        session.refresh(account)
+    assert [p.balance for p in payables] == [-100, -200, -300]
+    assert expense.balance == 600
+    writes = [" ".join(s.split()[:3]) for s in statements
+              if s.startswith(("INSERT", "UPDATE"))]
+    # A statement for the entries, one for their postings, one for the balances; and
+    # the two new earnings added to their days (one row per account and day).
+    assert writes == ["INSERT INTO journal_entries", "INSERT INTO postings",
+                      "UPDATE ledger_accounts SET"] + ["INSERT INTO ledger_earning_days"] * 2
+    # The same source with other legs is refused, as by ``post``.
+    with pytest.raises(ledger.SourceReused):
+        ledger.post_entries(session, [entry(1, 250)])
+    assert ledger.check_balances(session) == []
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 5_000)),
+                                 min_size=1, max_size=6), min_size=1, max_size=4))
+def test_entries_posted_in_batches_balance_and_post_each_source_once(
+    session: Session, batches: list[list[tuple[int, int]]]
+) -> None:
+    """Batches of entries in which sources repeat (with the same legs): each source moves
+    its money once, whatever batch it first came in, and the ledger balances."""
+    organisation = OrganisationFactory()
+    trainers = [UserFactory() for _ in range(4)]
+    expense = ledger.organisation_account(session, organisation.id, AccountKind.EXPENSE, "USD")
+    payables = [ledger.trainer_account(session, organisation.id, t.id, AccountKind.PAYABLE,
+                                       "USD") for t in trainers]
+    sources: dict[tuple[int, int], uuid.UUID] = {}
+    for batch in batches:
+        ledger.post_entries(session, [ledger.Entry(
+            source_type=SourceType.BONUS,
+            source_id=sources.setdefault((n, amount), uuid.uuid4()),
+            reason="Bonus", organisation_id=organisation.id, trainer_id=trainers[n].id,
+            legs=[ledger.Leg(expense, amount), ledger.Leg(payables[n], -amount)],
+        ) for n, amount in batch])
+    for account in (expense, *payables):
+        session.refresh(account)
+    owed = [sum(amount for (m, amount) in sources if m == n) for n in range(4)]
+    assert [p.balance for p in payables] == [-o for o in owed]
+    assert expense.balance == sum(owed)
+    assert ledger.check_balances(session) == []
 
 
 def test_a_trainers_accounts_are_read_in_one_query_and_made_when_missing(

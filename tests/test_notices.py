@@ -17,7 +17,7 @@ import time_machine
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tests.client import ApiClient, assert_problem
@@ -31,11 +31,12 @@ from tests.factories import (
 from tests.payout_helpers import approved_run_by_api, finance_user, item_of, trainer_owed
 from tests.task_helpers import answered, claim, submit
 from workforce.accounts.models import User
+from workforce.db import Database
 from workforce.i18n import HONG_KONG, LOCALES, MAINLAND
 from workforce.jobs import run_job
 from workforce.money import Money
 from workforce.notifications import services as notifications
-from workforce.notifications.models import Notification
+from workforce.notifications.models import Notification, OutboundEmail
 from workforce.notifications.render import render
 from workforce.notifications.senders import Email, MemorySender
 from workforce.notifications.texts import NOTICES, moment, money
@@ -432,6 +433,42 @@ def test_emails_about_money_and_access_cannot_be_turned_off(
     # Nothing changed, not even the kind that may be turned off.
     listed = {p["kind"]: p["email"] for p in client.get(PREFS, as_user=trainer).get_json()["email"]}
     assert listed["project.invited"] is True and listed["payout.failed"] is True
+
+
+def test_notices_told_together_reach_each_reader_in_their_language_in_four_statements(
+    session: Session, database: Database
+) -> None:
+    """``tell_many`` (a batch of payments): each reader's inbox and e-mail in their own
+    language, nothing e-mailed to the one who turned the kind off, and a statement each
+    for the users, their opt-outs, the notifications and the e-mails."""
+    readers = [reader(None), reader(HONG_KONG), reader(MAINLAND)]
+    notifications.set_email_preferences(session, readers[2], {"project.invited": False})
+    notices = [notifications.Notice(r.id, {"project": f"Project {n}", "message": ""},
+                                    {"n": n}) for n, r in enumerate(readers)]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        ids = notifications.tell_many(session, "project.invited", notices)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+
+    assert statements == ["SELECT", "SELECT", "INSERT", "INSERT"]
+    told = {n.id: n for n in session.scalars(
+        select(Notification).where(Notification.id.in_(ids)))}
+    assert [(told[i].user_id, told[i].data) for i in ids] == [
+        (r.id, {"n": n}) for n, r in enumerate(readers)]
+    emails = {e.to_address: e for e in session.scalars(
+        select(OutboundEmail).where(OutboundEmail.to_address.in_([r.email for r in readers])))}
+    assert set(emails) == {readers[0].email, readers[1].email}
+    for r in readers[:2]:
+        expected = render("project.invited", {"project": f"Project {readers.index(r)}",
+                                              "message": ""}, r.locale, r.timezone)
+        assert emails[r.email].subject == expected.title
+    assert emails[readers[0].email].subject != emails[readers[1].email].subject
 
 
 @settings(max_examples=25, deadline=None,

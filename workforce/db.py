@@ -9,6 +9,7 @@ few times at most (:func:`retrying`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -23,11 +24,14 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    Table,
     bindparam,
+    case,
     create_engine,
     event,
     literal,
     text,
+    update,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
@@ -105,6 +109,34 @@ def ordered_id() -> uuid.UUID:
     """A new id for a row of an ``OrderedIdMixin`` table that is written by a Core
     statement rather than the unit of work (which calls it as the column's default)."""
     return uuid7()
+
+
+def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Several rows of ``table`` updated by id, each with its own values (every row
+    names the same columns, and ``id``), in one UPDATE: a CASE on the id for each
+    column, the statement built once for each number of rows. Where psycopg's
+    executemany sends a statement a row in a pipeline, at a higher cost to the client
+    (the payout processor records a batch of payments at a time: bench/RESULTS.md,
+    round 6)."""
+    if not rows:
+        return
+    columns = tuple(name for name in rows[0] if name != "id")
+    params: dict[str, Any] = {}
+    for n, row in enumerate(rows):
+        params[f"id_{n}"] = row["id"]
+        for name in columns:
+            params[f"{name}_{n}"] = row[name]
+    session.execute(_update_rows_stmt(table, columns, len(rows)), params)
+
+
+@functools.cache
+def _update_rows_stmt(table: Table, columns: tuple[str, ...], count: int) -> Any:
+    key = table.c.id
+    ids = [bindparam(f"id_{n}", type_=key.type) for n in range(count)]
+    return update(table).where(key.in_(ids)).values({
+        name: case(*[(key == id_, bindparam(f"{name}_{n}", type_=table.c[name].type))
+                     for n, id_ in enumerate(ids)], else_=table.c[name])
+        for name in columns})
 
 
 class OrderedIdMixin:

@@ -162,15 +162,38 @@ def trainer_account_refs(
 ) -> list[AccountRef]:
     """``trainer_accounts`` as references (id, kind, currency), read through the Core in
     one statement built once; any missing is created by ``trainer_accounts``. What the
-    payout processor posts with, an item at a time (bench/RESULTS.md, item 27)."""
-    found = {kind: id_ for id_, kind in session.execute(
-        _trainer_account_ids_stmt(), {"organisation_id": organisation_id,
-                                      "trainer_id": trainer_id, "currency": currency,
-                                      "kinds": [kind.value for kind in kinds]})}
-    if len(found) < len(set(kinds)):
-        return [AccountRef(account.id, account.kind, account.currency) for account in
-                trainer_accounts(session, organisation_id, trainer_id, kinds, currency)]
-    return [AccountRef(found[kind], kind, currency) for kind in kinds]
+    payout processor posts with (bench/RESULTS.md, item 27)."""
+    key = (organisation_id, trainer_id, currency)
+    return trainer_account_refs_many(session, [key], kinds)[key]
+
+
+TrainerCurrency = tuple[uuid.UUID, uuid.UUID, str]  # organisation, trainer, currency
+
+
+def trainer_account_refs_many(
+    session: Session, keys: Sequence[TrainerCurrency], kinds: Sequence[AccountKind],
+) -> dict[TrainerCurrency, list[AccountRef]]:
+    """``trainer_account_refs`` of several trainers (a batch of payouts), read in one
+    statement; for each (organisation, trainer, currency), its accounts of ``kinds``."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[tuple[uuid.UUID, uuid.UUID, str, AccountKind], uuid.UUID] = {}
+    if wanted:
+        for id_, kind, organisation_id, owner_id, currency in session.execute(
+            _trainer_account_ids_stmt(), {
+                "organisations": list({key[0] for key in wanted}),
+                "trainers": list({key[1] for key in wanted}),
+                "currencies": list({key[2] for key in wanted}),
+                "kinds": [kind.value for kind in kinds]}):
+            found[(organisation_id, owner_id, currency, AccountKind(kind))] = id_
+    refs = {}
+    for organisation_id, trainer_id, currency in wanted:
+        ids = [found.get((organisation_id, trainer_id, currency, kind)) for kind in kinds]
+        refs[(organisation_id, trainer_id, currency)] = (
+            [AccountRef(id_, kind, currency) for id_, kind in zip(ids, kinds, strict=True)]
+            if all(ids) else
+            [AccountRef(account.id, account.kind, account.currency) for account in
+             trainer_accounts(session, organisation_id, trainer_id, kinds, currency)])
+    return refs
 
 
 # The statements of every posting, built once with bound parameters: payouts post one
@@ -182,11 +205,12 @@ def trainer_account_refs(
 @functools.cache
 def _trainer_account_ids_stmt() -> Any:
     table = LedgerAccount.__table__
-    return select(table.c.id, table.c.kind).where(
-        table.c.organisation_id == bindparam("organisation_id"),
+    return select(table.c.id, table.c.kind, table.c.organisation_id, table.c.owner_id,
+                  table.c.currency).where(
+        table.c.organisation_id.in_(bindparam("organisations", expanding=True)),
         table.c.owner_type == OwnerType.TRAINER.value,
-        table.c.owner_id == bindparam("trainer_id"),
-        table.c.currency == bindparam("currency"),
+        table.c.owner_id.in_(bindparam("trainers", expanding=True)),
+        table.c.currency.in_(bindparam("currencies", expanding=True)),
         table.c.kind.in_(bindparam("kinds", expanding=True)))
 
 
@@ -212,7 +236,11 @@ def _entry_stmt(dialect: str) -> Any:
 
 @functools.cache
 def _postings_stmt() -> Any:
-    return insert(Posting.__table__)
+    # RETURNING, though nothing reads it: with it SQLAlchemy sends many rows as one
+    # multi-row INSERT (its "insertmanyvalues"); without it, psycopg's executemany sends
+    # a statement a row in a pipeline, which costs the client more.
+    table = Posting.__table__
+    return insert(table).returning(table.c.id)
 
 
 @functools.cache
@@ -275,36 +303,75 @@ def post_entry(
     reverses_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """``post``, returning the entry's id rather than the entry (no entity is loaded):
-    the entry, its postings and the balances are written by Core statements built once,
-    at once (the session's pending changes are flushed first, so that what they refer
-    to exists), never by the unit of work."""
-    _check_balanced(legs)
+    ``post_entries`` of one entry."""
+    return post_entries(session, [Entry(
+        source_type=source_type, source_id=source_id, reason=reason,
+        organisation_id=organisation_id, legs=legs, trainer_id=trainer_id,
+        project_id=project_id, occurred_at=occurred_at, reverses_id=reverses_id)])[0]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry to post: ``post_entry``'s keywords."""
+
+    source_type: SourceType
+    source_id: uuid.UUID
+    reason: str
+    organisation_id: uuid.UUID
+    legs: Sequence[Leg]
+    trainer_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    occurred_at: datetime | None = None
+    reverses_id: uuid.UUID | None = None
+
+
+def post_entries(session: Session, entries: Sequence[Entry]) -> list[uuid.UUID]:
+    """Post each entry once, as ``post`` does, and return their ids in order: the
+    entries, their postings and the balances are written by Core statements built once,
+    a statement each for all of them (the payout processor records a batch of payments
+    at a time: bench/RESULTS.md, round 6), never by the unit of work. The session's
+    pending changes are flushed first, so that what they refer to exists."""
+    for entry in entries:
+        _check_balanced(entry.legs)
+    if not entries:
+        return []
     now = clock.now()
-    occurred = occurred_at or now
     session.flush()  # nothing to do unless the caller left changes pending
+    rows = [{
+        "id": uuid.uuid4(), "source_type": entry.source_type, "source_id": entry.source_id,
+        "reason": entry.reason[:500], "organisation_id": entry.organisation_id,
+        "trainer_id": entry.trainer_id, "project_id": entry.project_id,
+        "reverses_id": entry.reverses_id, "occurred_at": entry.occurred_at or now,
+        "created_at": now} for entry in entries]
     # One statement both checks and writes: the unique source key decides, here and
     # against a concurrent transaction (whose insert this one waits for), without an
-    # error to recover from.
-    entry_id = session.execute(_entry_stmt(session.get_bind().dialect.name), {
-        "id": uuid.uuid4(), "source_type": source_type, "source_id": source_id,
-        "reason": reason[:500], "organisation_id": organisation_id, "trainer_id": trainer_id,
-        "project_id": project_id, "reverses_id": reverses_id,
-        "occurred_at": occurred, "created_at": now,
-    }).scalar_one_or_none()
-    if entry_id is None:
-        found = find_entry(session, source_type, source_id)
-        if found is None:  # entries are never deleted: the conflicting one is there
-            raise RuntimeError(f"{source_type.value} {source_id} conflicted but is not found")
-        return _same_movement(session, found, legs).id
-    session.execute(_postings_stmt(), [
-        {"id": uuid.uuid4(), "entry_id": entry_id, "account_id": leg.account.id,
-         "amount": leg.amount, "currency": leg.account.currency,
-         "available_at": leg.available_at, "created_at": now}
-        for leg in legs
-    ])
-    _move_balances(session, legs)
-    _count_earnings(session, source_type, reverses_id, occurred, legs)
-    return entry_id
+    # error to recover from. An entry whose source was posted before moves nothing.
+    written = set(session.execute(_entry_stmt(session.get_bind().dialect.name), rows)
+                  .scalars())
+    new = [(entry, row) for entry, row in zip(entries, rows, strict=True)
+           if row["id"] in written]
+    if new:
+        session.execute(_postings_stmt(), [
+            {"id": uuid.uuid4(), "entry_id": row["id"], "account_id": leg.account.id,
+             "amount": leg.amount, "currency": leg.account.currency,
+             "available_at": leg.available_at, "created_at": now}
+            for entry, row in new for leg in entry.legs
+        ])
+        _move_balances(session, [leg for entry, _row in new for leg in entry.legs])
+        for entry, row in new:
+            _count_earnings(session, entry.source_type, entry.reverses_id,
+                            row["occurred_at"], entry.legs)
+    # The others were posted before, or earlier in this batch (so after its postings).
+    return [row["id"] if row["id"] in written else _posted_before(session, entry).id
+            for entry, row in zip(entries, rows, strict=True)]
+
+
+def _posted_before(session: Session, entry: Entry) -> JournalEntry:
+    found = find_entry(session, entry.source_type, entry.source_id)
+    if found is None:  # entries are never deleted: the conflicting one is there
+        raise RuntimeError(
+            f"{entry.source_type.value} {entry.source_id} conflicted but is not found")
+    return _same_movement(session, found, entry.legs)
 
 
 def _insert(session: Session) -> Any:

@@ -25,40 +25,59 @@ def emit(
     transaction commits.
 
     With ``once_key`` the event is written once per organisation and key (the caller
-    holds a lock that orders writers, such as the task's row); None when it exists.
-
-    Written at once by Core statements built once, not by the unit of work (a payout run
-    emits one an item: bench/RESULTS.md, item 27); the session's pending changes are
-    flushed first, so that what they refer to exists."""
+    holds a lock that orders writers, such as the task's row); None when it exists."""
     session.flush()
     if once_key is not None and session.scalar(
         select(WebhookEvent.id).where(WebhookEvent.organisation_id == organisation_id,
                                       WebhookEvent.once_key == once_key)
     ) is not None:
         return None
+    return emit_many(session, organisation_id, type_, [data], once_key=once_key)[0]
+
+
+def emit_many(
+    session: Session, organisation_id: uuid.UUID, type_: EventType,
+    datas: list[dict[str, Any]], *, once_key: str | None = None,
+) -> list[uuid.UUID]:
+    """``emit`` of several events of one type and organisation (a batch of payouts paid),
+    in a statement for the events and one for their deliveries; their ids in order.
+
+    Written at once by Core statements built once, not by the unit of work (a payout run
+    emits one an item: bench/RESULTS.md, item 27); the session's pending changes are
+    flushed first, so that what they refer to exists."""
+    if not datas:
+        return []
+    session.flush()
     now = clock.now()
-    event_id = uuid.uuid4()
     type_value = EventType(type_).value
-    session.execute(_event_stmt(), {
-        "id": event_id, "organisation_id": organisation_id, "type": type_value,
-        "data": data, "created_at": now, "once_key": once_key})
+    ids = [uuid.uuid4() for _ in datas]
+    session.execute(_event_stmt(), [
+        {"id": event_id, "organisation_id": organisation_id, "type": type_value,
+         "data": data, "created_at": now, "once_key": once_key}
+        for event_id, data in zip(ids, datas, strict=True)])
     endpoints = subscribed_endpoints(session, organisation_id, type_value)
     if endpoints:
         session.execute(_delivery_stmt(), [
             {"id": uuid.uuid4(), "event_id": event_id, "endpoint_id": endpoint_id,
              "created_at": now, "first_due_at": now, "next_attempt_at": now}
-            for endpoint_id in endpoints])
-    return event_id
+            for event_id in ids for endpoint_id in endpoints])
+    return ids
+
+
+# RETURNING, though nothing reads it: SQLAlchemy then sends many rows as one multi-row
+# INSERT ("insertmanyvalues") rather than psycopg's pipelined statement a row.
 
 
 @functools.cache
 def _event_stmt() -> Any:
-    return insert(WebhookEvent.__table__)
+    table = WebhookEvent.__table__
+    return insert(table).returning(table.c.id)
 
 
 @functools.cache
 def _delivery_stmt() -> Any:
-    return insert(WebhookDelivery.__table__)
+    table = WebhookDelivery.__table__
+    return insert(table).returning(table.c.id)
 
 
 def subscribed_endpoints(

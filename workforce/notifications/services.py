@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from workforce import clock
@@ -48,23 +49,83 @@ def tell(
     """Tell the user of a notice of the registry (``notifications.texts``): in the inbox,
     put into words when read, and by e-mail in their saved language unless they turned
     this kind off (never possible for money or access). ``deliver_now=False`` for notices
-    written by the thousand (see ``queue_email``). The notification's id.
+    written by the thousand (see ``queue_email``). The notification's id."""
+    return tell_many(session, kind, [Notice(user_id, params, data)],
+                     deliver_now=deliver_now)[0]
 
-    The notification (and the e-mail) are written at once by Core statements built once,
-    not by the unit of work: the payout processor tells a trainer of each payment, up
-    to 100 a second (bench/RESULTS.md, item 27). The session's pending changes are
-    flushed first, so that what they refer to exists."""
+
+@dataclass(frozen=True)
+class Notice:
+    """One user's notice of a kind: its parameters and data."""
+
+    user_id: uuid.UUID
+    params: Mapping[str, Any]
+    data: dict[str, Any] | None = None
+
+
+def tell_many(
+    session: Session, kind: str, notices: list[Notice], *, deliver_now: bool = True,
+) -> list[uuid.UUID]:
+    """``tell`` each user their notice of ``kind``; the notifications' ids in order.
+
+    The users, their opt-outs, the notifications and the e-mails are read and written a
+    statement each for all of them, by Core statements built once, not by the unit of
+    work: the payout processor tells a trainer of each payment, up to 100 a second
+    (bench/RESULTS.md, item 27 and round 6). The session's pending changes are flushed
+    first, so that what they refer to exists."""
+    if not notices:
+        return []
     session.flush()
-    user = session.get_one(User, user_id)
-    english = render(kind, dict(params), DEFAULT_LOCALE, user.timezone)
-    notification_id = ordered_id()  # the inbox reads in order of (time, id)
-    session.execute(_notification_stmt(), {
-        "id": notification_id, "user_id": user.id, "kind": kind,
-        "title": _fit(english.title), "body": english.body, "data": data or {},
-        "params": dict(params), "created_at": clock.now(), "read_at": None})
-    if wants_email(session, user, kind):
-        email_user(session, user, kind, params, deliver_now=deliver_now)
-    return notification_id
+    wanted = list(dict.fromkeys(notice.user_id for notice in notices))
+    users = {user.id: user for user in session.execute(_users_stmt(), {"ids": wanted})}
+    unknown = [user_id for user_id in wanted if user_id not in users]
+    if unknown:
+        raise NoResultFound(f"no user {unknown[0]}")
+    opted_out = _opted_out(session, kind, wanted)
+    now = clock.now()
+    rows, emails = [], []
+    for notice in notices:
+        user = users[notice.user_id]
+        english = render(kind, dict(notice.params), DEFAULT_LOCALE, user.timezone)
+        rows.append({
+            "id": ordered_id(),  # the inbox reads in order of (time, id)
+            "user_id": user.id, "kind": kind, "title": _fit(english.title),
+            "body": english.body, "data": notice.data or {}, "params": dict(notice.params),
+            "created_at": now, "read_at": None})
+        if user.id not in opted_out:
+            locale = locale_of(user)
+            text = english if locale == DEFAULT_LOCALE else render(
+                kind, dict(notice.params), locale, user.timezone)
+            emails.append(_email_of(user.email, text))
+    session.execute(_notification_stmt(), rows)
+    queue_emails(session, emails, deliver_now=deliver_now)
+    return [row["id"] for row in rows]
+
+
+@functools.cache
+def _users_stmt() -> Any:
+    table = User.__table__
+    return select(table.c.id, table.c.email, table.c.timezone, table.c.locale).where(
+        table.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _opted_out(session: Session, kind: str, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Who of ``user_ids`` gets no e-mail of ``kind``: everyone when it is not e-mailed,
+    no one when it must be, else those who turned it off."""
+    notice = NOTICES[kind]
+    if not notice.email:
+        return set(user_ids)
+    if notice.email_required:
+        return set()
+    return set(session.scalars(_opted_out_many_stmt(), {"kind": kind, "ids": user_ids}))
+
+
+@functools.cache
+def _opted_out_many_stmt() -> Any:
+    table = EmailOptOut.__table__
+    return select(table.c.user_id).where(
+        table.c.kind == bindparam("kind"),
+        table.c.user_id.in_(bindparam("ids", expanding=True)))
 
 
 def email_user(
@@ -85,10 +146,13 @@ def email_to(
     secret_expires_at: datetime | None = None, deliver_now: bool = True,
 ) -> uuid.UUID:
     """The notice of ``kind`` e-mailed to an address (an invitation has no user yet)."""
-    text = render(kind, dict(params), locale, zone)
-    return queue_email(session, to, _fit(text.title), text.plain(), html=text.html(),
-                       secret=secret, secret_expires_at=secret_expires_at,
-                       deliver_now=deliver_now)
+    email = replace(_email_of(to, render(kind, dict(params), locale, zone)),
+                    secret=secret, secret_expires_at=secret_expires_at)
+    return queue_emails(session, [email], deliver_now=deliver_now)[0]
+
+
+def _email_of(to: str, text: Text) -> Email:
+    return Email(to, _fit(text.title), text.plain(), html=text.html())
 
 
 def text_of(notification: Notification, locale: str | None, zone: str) -> Text | None:
@@ -135,18 +199,7 @@ class EmailPreference:
 
 
 def wants_email(session: Session, user: User, kind: str) -> bool:
-    notice = NOTICES[kind]
-    if not notice.email:
-        return False
-    return notice.email_required or session.execute(
-        _opted_out_stmt(), {"user_id": user.id, "kind": kind}).first() is None
-
-
-@functools.cache
-def _opted_out_stmt() -> Any:
-    table = EmailOptOut.__table__
-    return select(table.c.user_id).where(table.c.user_id == bindparam("user_id"),
-                                         table.c.kind == bindparam("kind"))
+    return user.id not in _opted_out(session, kind, [user.id])
 
 
 def email_preferences(session: Session, user: User) -> list[EmailPreference]:
@@ -222,6 +275,18 @@ def mark_all_read(session: Session, user: User) -> int:
     return result.rowcount
 
 
+@dataclass(frozen=True)
+class Email:
+    """A message for the outbox; see ``queue_email``."""
+
+    to: str
+    subject: str
+    body: str
+    html: str | None = None
+    secret: str | None = None
+    secret_expires_at: datetime | None = None
+
+
 def queue_email(
     session: Session, to: str, subject: str, body: str, *, html: str | None = None,
     secret: str | None = None, secret_expires_at: datetime | None = None,
@@ -234,26 +299,45 @@ def queue_email(
 
     A one-time ``secret`` goes where ``body`` says ``SECRET_PLACEHOLDER``; it is kept
     apart from the body, only until the message is sent or ``secret_expires_at``."""
-    if secret is not None and (SECRET_PLACEHOLDER not in body or secret_expires_at is None):
-        raise ValueError("a secret needs its placeholder in the body and an expiry")
-    email_id = uuid.uuid4()
-    session.execute(_email_stmt(), {
-        "id": email_id, "to_address": to, "subject": subject, "body": body,
-        "html_body": html, "secret": secret, "secret_expires_at": secret_expires_at})
+    return queue_emails(session, [Email(to, subject, body, html, secret, secret_expires_at)],
+                        deliver_now=deliver_now)[0]
+
+
+def queue_emails(session: Session, emails: list[Email], *,
+                 deliver_now: bool = True) -> list[uuid.UUID]:
+    """``queue_email`` of several messages, in one statement; their ids in order."""
+    for email in emails:
+        if email.secret is not None and (SECRET_PLACEHOLDER not in email.body
+                                         or email.secret_expires_at is None):
+            raise ValueError("a secret needs its placeholder in the body and an expiry")
+    if not emails:
+        return []
+    ids = [uuid.uuid4() for email in emails]
+    session.execute(_email_stmt(), [
+        {"id": email_id, "to_address": email.to, "subject": email.subject,
+         "body": email.body, "html_body": email.html, "secret": email.secret,
+         "secret_expires_at": email.secret_expires_at}
+        for email_id, email in zip(ids, emails, strict=True)])
     outbox = session.info.get(OUTBOX_KEY)
     if outbox is not None and deliver_now:
-        after_commit(session, lambda: outbox.deliver([email_id]))
-    return email_id
+        after_commit(session, lambda: outbox.deliver(ids))
+    return ids
+
+
+# RETURNING, though nothing reads it: SQLAlchemy then sends many rows as one multi-row
+# INSERT ("insertmanyvalues") rather than psycopg's pipelined statement a row.
 
 
 @functools.cache
 def _notification_stmt() -> Any:
-    return insert(Notification.__table__)
+    table = Notification.__table__
+    return insert(table).returning(table.c.id)
 
 
 @functools.cache
 def _email_stmt() -> Any:
-    return insert(OutboundEmail.__table__)
+    table = OutboundEmail.__table__
+    return insert(table).returning(table.c.id)
 
 
 def withdraw_secret_emails(
