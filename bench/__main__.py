@@ -46,6 +46,7 @@ from bench.load import burning
 from bench.servers import ROOT, gunicorn, workforce_env
 from bench.sizes import SIZES, size_named
 from bench.stats import load, machine
+from workforce.settings import Settings
 
 BENCHMARKS = ("claims", "earnings", "build", "send", "import")
 
@@ -96,8 +97,8 @@ def drop(size: str) -> None:
 @click.option("--keep/--drop", default=False, help="Keep the database after the run.")
 @click.option("--reuse", is_flag=True, help="Use the kept database instead of generating.")
 @click.option("--only", multiple=True, type=click.Choice(BENCHMARKS))
-@click.option("--senders", default=8, show_default=True,
-              help="Payout senders side by side (WORKFORCE_PAYOUT_CONCURRENCY).")
+@click.option("--senders", default=Settings.payout_concurrency, show_default=True,
+              help="Payout requests in flight (WORKFORCE_PAYOUT_CONCURRENCY).")
 @click.option("--pgbouncer", is_flag=True,
               help="The HTTP benchmarks' servers reach PostgreSQL through a PgBouncer in "
                    "transaction pooling mode (started for the run).")

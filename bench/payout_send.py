@@ -2,8 +2,9 @@
 request after 50 ms and refuses more than 100 requests a second (Stripe's live limit)
 with 429, as Stripe does. The processor is set to that limit.
 
-- ``workforce``: ``processing.process_run`` with ``payout_concurrency`` senders, on the
-  run of organisation 3 (``send_items`` items);
+- ``workforce``: ``processing.process_run`` with ``payout_concurrency`` requests in
+  flight (senders of a batch of four each), on the run of organisation 3 (of the
+  ``send_items`` trainers paid through Stripe);
 - ``one sender``: the same with a single sender (as before senders worked side by side),
   on the run of organisation 4 (a fifth as many items);
 - ``floor``: the same number of threads sending the same transfers straight through the
@@ -67,6 +68,14 @@ def _standin(accounts: int) -> tuple[subprocess.Popen, dict]:
         start_new_session=True)
     assert process.stdout is not None
     return process, json.loads(process.stdout.readline())
+
+
+def _refused(process: subprocess.Popen) -> int:
+    """The requests the stand-in refused for the rate so far."""
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("refused\n")
+    process.stdin.flush()
+    return json.loads(process.stdout.readline())["refused_for_rate"]
 
 
 def _report(process: subprocess.Popen) -> dict:
@@ -211,13 +220,23 @@ def _bench(sqlalchemy_url: str, psycopg_url: str, size, concurrency: int, log) -
             _reset_org(database, org)
         results = {}
         run_id = _approved_run(database, 3)
+        refused = 0
+
+        def refused_since() -> int:
+            nonlocal refused
+            before, refused = refused, _refused(process)
+            return refused - before
+
         results["workforce"] = _send(database, run_id, gateway, concurrency)
-        log(f"  workforce, {concurrency} senders: {results['workforce']}")
+        results["workforce"]["refused_for_rate"] = refused_since()
+        log(f"  workforce, {concurrency} in flight: {results['workforce']}")
         sequential_run = _approved_run(database, 4)
         results["one_sender"] = _send(database, sequential_run, gateway, 1)
+        results["one_sender"]["refused_for_rate"] = refused_since()
         log(f"  one sender: {results['one_sender']}")
         results["floor"] = _floor(gateway, started["accounts"],
                                   results["workforce"]["items"] or 1, concurrency)
+        results["floor"]["refused_for_rate"] = refused_since()
         log(f"  floor (gateway only), {concurrency} threads: {results['floor']}")
         with database.session() as session:
             unpaid = session.scalar(select(func.count()).select_from(PayoutItem).where(

@@ -76,15 +76,16 @@ def section(results: dict) -> str:
     if "send" in bench:
         s = bench["send"]
         lines += ["#### 4. Payout sending (stand-in answering after 50 ms, limit 100/s)", "",
-                  "| who | senders | items | seconds | items/s | share of limit "
-                  "| CPU ms an item | load before → after |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                  "| who | in flight | items | seconds | items/s | share of limit "
+                  "| CPU ms an item | refused (429) | load before → after |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for label in ("workforce", "one_sender", "floor"):
             r = s[label]
             senders = r.get("senders", s["workforce"]["senders"])
             lines.append(f"| {label.replace('_', ' ')} | {senders} | "
                          f"{r['items']} | {r['seconds']} | {r['per_second']} | "
                          f"{r['share_of_limit']} | {r.get('cpu_ms_per_item', '—')} | "
+                         f"{r.get('refused_for_rate', '—')} | "
                          f"{r.get('load_before', '—')} → {r.get('load_after', '—')} |")
         share = s["workforce"]["share_of_limit"]
         lines += ["", f"- workforce: **{share:.0%}** of the limit (target ≥ 90%: "

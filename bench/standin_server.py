@@ -4,7 +4,8 @@ do not share the benchmark's interpreter lock.
 It answers every request after ``--latency`` seconds, refuses more than ``--rate-limit``
 requests a second with 429, and opens ``--accounts`` connected accounts ready for
 payouts. It prints one JSON line (its address and the account ids), then serves until a
-line arrives on standard input: ``report`` prints the transfers per payout item and the
+line arrives on standard input: ``refused`` prints the requests refused for the rate
+so far and goes on serving; ``report`` prints the transfers per payout item and the
 requests refused for the rate, and exits.
 """
 
@@ -28,7 +29,10 @@ def main() -> None:
     standin.rate_limit = args.rate_limit
     accounts = [standin.add_account(payouts_enabled=True) for _ in range(args.accounts)]
     print(json.dumps({"url": standin.url, "accounts": accounts}), flush=True)
-    sys.stdin.readline()
+    # ``refused`` prints the requests refused for the rate so far (asked between the
+    # benchmark's phases, to say whose they were); anything else ends the serving.
+    while sys.stdin.readline().strip() == "refused":
+        print(json.dumps({"refused_for_rate": standin.rate_limited}), flush=True)
     per_item: dict[str, int] = {}
     for transfer in standin.transfers:
         item = (transfer.get("metadata") or {}).get("payout_item_id")

@@ -35,8 +35,10 @@ from workforce import clock
 from workforce.accounts.models import Role, User
 from workforce.billing import ledger, payouts
 from workforce.billing.models import (
+    AccountKind,
     ItemState,
     JournalEntry,
+    LedgerAccount,
     PayoutAccount,
     PayoutItem,
     PayoutRun,
@@ -403,9 +405,10 @@ def test_senders_side_by_side_make_one_transfer_per_item(
     # No sender picked an item another had keyed and not yet locked again to send.
     assert result.skipped == 0
     assert result.completed
-    # Each sender keeps one connection for its run (not two checkouts, each with a
-    # ping, per item); one more to start the run and one to finish it.
-    assert len(checkouts) <= 6 + 2
+    # Each sender (a batch of ``BATCH`` requests in flight) keeps one connection for its
+    # run (not two checkouts, each with a ping, per item); one more to start the run and
+    # one to finish it.
+    assert len(checkouts) <= -(-6 // processing.BATCH) + 2
     items = items_of(live_session, run_id)
     assert [i.state for i in items] == [ItemState.PAID] * len(trainers)
     assert Counter(t["transfer_group"] for t in stripe_standin.transfers) == Counter(
@@ -414,6 +417,51 @@ def test_senders_side_by_side_make_one_transfer_per_item(
     assert set(keys.values()) == {1}
     assert paid_entries(live_session, [i.id for i in items]) == Counter(
         {i.id: 1 for i in items})
+    assert_ledger_sound(live_session)
+
+
+def test_a_batch_sent_side_by_side_records_what_each_item_got(
+    live_database: Database, live_session: Session, stripe_standin: StripeStandin,
+) -> None:
+    """A sender's batch goes out side by side and each item's outcome is recorded on its
+    own terms: paid, failed for good (money back to payable, the trainer told why), or
+    left approved for the next pass after a retryable error; each once."""
+    from workforce.billing import processing
+    from workforce.notifications.models import Notification
+
+    fin, schedule, trainers = setup_org(live_session, stripe_standin, 8)
+    refused = trainers[3]
+    stripe_standin.set_account(live_session.scalars(
+        select(PayoutAccount.stripe_account_id).where(PayoutAccount.trainer_id == refused.id)
+    ).one(), payouts_enabled=False)  # Stripe refuses its transfer for good
+    run_id = approved_run(live_database, fin, schedule)
+    stripe_standin.latency = 0.02
+    stripe_standin.fail_next(TRANSFERS, status=503)  # one request, whichever comes first
+
+    first = processing.process_run(live_database, run_id, stripe_standin.gateway(),
+                                   rate=1000, concurrency=8, max_attempts=1)
+    assert first.deferred == 1 and first.paid + first.failed == 7
+    waiting = [i for i in items_of(live_session, run_id) if i.state is ItemState.APPROVED]
+    assert len(waiting) == 1 and waiting[0].failure_message.startswith("Will retry")
+
+    second = processing.process_run(live_database, run_id, stripe_standin.gateway(),
+                                    rate=1000, concurrency=8)
+    assert second.completed
+    items = {i.trainer_id: i for i in items_of(live_session, run_id)}
+    assert items[refused.id].state is ItemState.FAILED
+    assert [items[t.id].state for t in trainers if t is not refused] == [ItemState.PAID] * 7
+    assert Counter(t["transfer_group"] for t in stripe_standin.transfers) == Counter(
+        {f"payout-item-{items[t.id].id}": 1 for t in trainers if t is not refused})
+    assert paid_entries(live_session, [i.id for i in items.values()]) == Counter(
+        {items[t.id].id: 1 for t in trainers if t is not refused})
+    told = Counter((n.user_id, n.kind) for n in live_session.scalars(select(Notification)
+                   .where(Notification.user_id.in_([t.id for t in trainers]))))
+    assert told == Counter({(t.id, "payout.paid" if t is not refused else "payout.failed"): 1
+                            for t in trainers})
+    owed = live_session.scalars(select(LedgerAccount.balance).where(
+        LedgerAccount.owner_id == refused.id,
+        LedgerAccount.kind == AccountKind.PAYABLE)).one()
+    assert owed == -items[refused.id].amount
     assert_ledger_sound(live_session)
 
 

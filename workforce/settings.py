@@ -84,10 +84,13 @@ class Settings:
     # Requests per second the payout processor sends to the gateway (Stripe's live
     # limit is 100), and how long a change of payout details holds a trainer's payouts.
     payout_requests_per_second: float = 25.0
-    # Senders side by side in one payout processor (PostgreSQL): with Stripe answering
-    # in ~50 ms, one sender makes at most ~20 requests a second. Each holds a database
-    # connection through its request, so at most 12 (the pool has 15).
-    payout_concurrency: int = 8
+    # Requests in flight at once in one payout processor (PostgreSQL): with Stripe
+    # answering in ~50 ms (often more), one at a time makes at most ~20 requests a
+    # second. They go out in batches of four (``processing.BATCH``), one per sender,
+    # and each sender holds a database connection: at most 48, so 12 connections (the
+    # pool has 15). 32 kept the rate at 100 a second on a loaded machine
+    # (bench/RESULTS.md, round 6).
+    payout_concurrency: int = 32
     payout_details_hold: timedelta = timedelta(hours=72)
     # Trainers' own data: where the archives of their data are kept (a local folder,
     # relative to the working directory; ``privacy.storage``) and for how long, and how
@@ -182,8 +185,8 @@ class Settings:
             problems.append(f"{PREFIX}MAX_IMPORT_BYTES must be at least 1024")
         if not 0 < self.payout_requests_per_second <= 100:
             problems.append(f"{PREFIX}PAYOUT_REQUESTS_PER_SECOND must be above 0, at most 100")
-        if not 1 <= self.payout_concurrency <= 12:
-            problems.append(f"{PREFIX}PAYOUT_CONCURRENCY must be between 1 and 12")
+        if not 1 <= self.payout_concurrency <= 48:
+            problems.append(f"{PREFIX}PAYOUT_CONCURRENCY must be between 1 and 48")
         if self.payout_details_hold < timedelta(0):
             problems.append(f"{PREFIX}PAYOUT_DETAILS_HOLD must not be negative")
         if self.data_export_lifetime <= timedelta(0):

@@ -3,13 +3,15 @@ approved, an item paid, an item failed (schemas: ``api/webhook_endpoints_schemas
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.billing.models import ItemState, PayoutItem, PayoutRun
 from workforce.integrations.catalogue import EventType
-from workforce.integrations.events import emit, iso, money
+from workforce.integrations.events import emit, emit_many, iso, money
 
 
 def run_approved(session: Session, run: PayoutRun, *, approved: int, cancelled: int) -> None:
@@ -32,11 +34,16 @@ def _item(item: PayoutItem) -> dict[str, object]:
             "method": item.method.value}
 
 
-def item_paid(session: Session, item: PayoutItem) -> None:
-    emit(session, item.organisation_id, EventType.PAYOUT_ITEM_PAID, {
-        **_item(item), "paid_at": iso(item.paid_at), "transfer_id": item.transfer_id,
-        "reference": item.manual_reference,
-    })
+def items_paid(session: Session, items: list[PayoutItem]) -> None:
+    """An event each, a statement for each organisation's (a run's items share one)."""
+    by_organisation: dict[uuid.UUID, list[PayoutItem]] = {}
+    for item in items:
+        by_organisation.setdefault(item.organisation_id, []).append(item)
+    for organisation_id, paid in by_organisation.items():
+        emit_many(session, organisation_id, EventType.PAYOUT_ITEM_PAID, [{
+            **_item(item), "paid_at": iso(item.paid_at), "transfer_id": item.transfer_id,
+            "reference": item.manual_reference,
+        } for item in paid])
 
 
 def item_failed(session: Session, item: PayoutItem) -> None:

@@ -3,16 +3,17 @@ run completed once no item waits."""
 
 from __future__ import annotations
 
-import functools
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from workforce import clock
+from workforce import clock, db
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.billing import ledger, payout_accounts
@@ -33,7 +34,7 @@ from workforce.billing.payouts.lifecycle import ITEMS, OPEN_ITEM_STATES, RUNS
 from workforce.billing.payouts.queries import locked_item_where, locked_run
 from workforce.errors import Conflict, NotFound
 from workforce.i18n import _
-from workforce.notifications.services import tell
+from workforce.notifications.services import Notice, tell, tell_many
 from workforce.notifications.texts import money
 
 
@@ -42,52 +43,75 @@ def record_paid(
     reference: str | None = None,
 ) -> None:
     """The money reached the trainer (a transfer, or a bank payment finance recorded):
-    in transit to paid, once, and the trainer is told.
+    in transit to paid, once, and the trainer is told. ``record_paid_many`` of one."""
+    record_paid_many(session, [Payment(item, transfer, reference)])
 
-    The item (locked by the caller), the entry, its postings and the balances are
-    written by Core statements built once (the payout processor records a payment an
-    item at a time, at up to 100 a second: bench/RESULTS.md, item 27); ``item`` is
-    given the values written, as committed ones."""
+
+@dataclass(frozen=True)
+class Payment:
+    """An item paid: by ``transfer``, or by hand with a bank ``reference``."""
+
+    item: PayoutItem
+    transfer: Transfer | None = None
+    reference: str | None = None
+
+
+def record_paid_many(session: Session, payments: Sequence[Payment]) -> None:
+    """``record_paid`` of several items (locked by the caller), a statement each for all
+    of them: their accounts, entries, postings and balances, the items, the webhook
+    events and the notices. Core statements built once, no unit of work: the payout
+    processor records its payments a batch at a time, at up to 100 a second
+    (bench/RESULTS.md, item 27 and round 6). Each item is given the values written, as
+    committed ones."""
+    if not payments:
+        return
     now = clock.now()
-    ITEMS.check(item.state, ItemState.PAID)
-    in_transit, paid = ledger.trainer_account_refs(
-        session, item.organisation_id, item.trainer_id,
-        (AccountKind.IN_TRANSIT, AccountKind.PAID), item.currency,
-    )
-    ledger.post_entry(
-        session, source_type=SourceType.PAYOUT_PAID, source_id=item.id,
-        reason=f"Payout of {item.money} paid"
-        + (f" (transfer {transfer.id})" if transfer else f" (reference {reference})"),
-        organisation_id=item.organisation_id, trainer_id=item.trainer_id,
-        legs=[ledger.Leg(in_transit, item.amount), ledger.Leg(paid, -item.amount)],
-    )
-    written = {
-        "state": ItemState.PAID,
-        "transfer_id": transfer.id if transfer is not None else item.transfer_id,
-        "manual_reference": reference if reference is not None else item.manual_reference,
+    for payment in payments:
+        ITEMS.check(payment.item.state, ItemState.PAID)
+    kinds = (AccountKind.IN_TRANSIT, AccountKind.PAID)
+    refs = ledger.trainer_account_refs_many(session, [
+        (p.item.organisation_id, p.item.trainer_id, p.item.currency) for p in payments],
+        kinds)
+    entries = []
+    for payment in payments:
+        item = payment.item
+        in_transit, paid = refs[(item.organisation_id, item.trainer_id, item.currency)]
+        entries.append(ledger.Entry(
+            source_type=SourceType.PAYOUT_PAID, source_id=item.id,
+            reason=f"Payout of {item.money} paid" + (
+                f" (transfer {payment.transfer.id})" if payment.transfer
+                else f" (reference {payment.reference})"),
+            organisation_id=item.organisation_id, trainer_id=item.trainer_id,
+            legs=[ledger.Leg(in_transit, item.amount), ledger.Leg(paid, -item.amount)]))
+    ledger.post_entries(session, entries)
+    rows = [_paid_values(payment, now) for payment in payments]
+    db.update_rows(session, PayoutItem.__table__, rows)
+    for payment, row in zip(payments, rows, strict=True):
+        for name, value in row.items():
+            if name != "id":
+                set_committed_value(payment.item, name, value)
+    items = [payment.item for payment in payments]
+    events.items_paid(session, items)
+    tell_many(session, "payout.paid", [
+        Notice(item.trainer_id,
+               {"amount": money(item.money), "stripe": item.method is PayoutMethod.STRIPE,
+                "reference": payment.reference},
+               {"payout_item_id": str(item.id), "amount": item.amount,
+                "currency": item.currency})
+        for item, payment in zip(items, payments, strict=True)],
+        deliver_now=False)  # a run's items by the hundred: the outbox job sends them
+
+
+def _paid_values(payment: Payment, now: datetime) -> dict[str, Any]:
+    item = payment.item
+    return {
+        "id": item.id, "state": ItemState.PAID,
+        "transfer_id": payment.transfer.id if payment.transfer else item.transfer_id,
+        "manual_reference": (payment.reference if payment.reference is not None
+                             else item.manual_reference),
         "sent_at": item.sent_at or now, "paid_at": now,
         "failure_code": None, "failure_message": None, "updated_at": now,
     }
-    session.execute(_paid_stmt(), {"item_id": item.id, **written})
-    for name, value in written.items():
-        set_committed_value(item, name, value)
-    events.item_paid(session, item)
-    tell(
-        session, item.trainer_id, "payout.paid",
-        {"amount": money(item.money), "stripe": item.method is PayoutMethod.STRIPE,
-         "reference": reference},
-        {"payout_item_id": str(item.id), "amount": item.amount, "currency": item.currency},
-        deliver_now=False,  # a run's items by the hundred: the outbox job sends them
-    )
-
-
-@functools.cache
-def _paid_stmt() -> Any:
-    table = PayoutItem.__table__
-    columns = ("state", "transfer_id", "manual_reference", "sent_at", "paid_at",
-               "failure_code", "failure_message", "updated_at")
-    return (update(table).where(table.c.id == bindparam("item_id"))
-            .values({name: bindparam(name) for name in columns}))
 
 
 def record_failed(session: Session, item: PayoutItem, *, code: str, message: str) -> None:
