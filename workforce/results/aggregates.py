@@ -2,7 +2,8 @@
 settings and watermark (issue 16).
 
 ``task_aggregates`` holds one row per task and field (its primary key, the table's only
-index: a project's first run writes a row per task and maintains one index, not three):
+index, and no foreign key: a project's first run writes a row per task and maintains one
+index, not three, and checks no key per row):
 the label (or number, or preferred side) the project's method concluded from the task's
 final answers, with its confidence.
 The aggregation job (``results.aggregation``) writes it; every reader goes through
@@ -77,7 +78,10 @@ class TaskAggregate(Base):
                         name="confidence_probability"),
     )
 
-    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    # No foreign key (migration 0032): PostgreSQL checked one per row written, seconds
+    # of a large project's first run. The job is the only writer, and writes only tasks
+    # it read from ``tasks`` in the same transaction; tasks are never deleted.
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(32))
