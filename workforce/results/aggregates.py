@@ -29,11 +29,12 @@ This module stays light (no crowd-kit, no pandas): the models are imported every
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -60,6 +61,7 @@ from workforce.money import Money
 from workforce.projects import access
 from workforce.projects.models import Task
 
+T = TypeVar("T")
 METHODS = ("majority_vote", "dawid_skene", "glad", "mace", "mean_ci", "median_ci",
            "bradley_terry", "noisy_bt")
 
@@ -197,18 +199,28 @@ def answers_withdrawn(session: Session, project_id: uuid.UUID,
 
 
 def aggregates_written(session: Session, project_id: uuid.UUID,
-                       task_ids: Sequence[uuid.UUID | str], now: datetime) -> None:
+                       task_ids: Sequence[uuid.UUID | str], now: datetime,
+                       meanwhile: Callable[[], T] | None = None) -> T | None:
     """Record, in the aggregation run's transaction, that these tasks' aggregates were
-    written: they take a stamp (one for all)."""
+    (or are about to be) written: they take a stamp (one for all).
+
+    ``meanwhile``: Python work that does not touch the session (the job formats the
+    rows it writes next), run while PostgreSQL writes the stamps, on the machine's other
+    CPU (a project's first run stamps every task: seconds at 333,333); its result is
+    returned."""
     if task_ids:
-        _stamp(session, project_id, next_stamp(session, project_id, now)[1], task_ids)
+        stamp = next_stamp(session, project_id, now)[1]
+        return _stamp(session, project_id, stamp, task_ids, meanwhile)
+    return meanwhile() if meanwhile is not None else None
 
 
 def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
-           task_ids: Sequence[uuid.UUID | str]) -> None:
+           task_ids: Sequence[uuid.UUID | str],
+           meanwhile: Callable[[], T] | None = None) -> T | None:
     """The tasks' results stamp set to ``stamp``: their row of ``task_results`` made, or
     rewritten; on PostgreSQL in one statement whatever the count (in the ids' order:
-    sorted, the index is walked in order)."""
+    sorted, the index is walked in order), beside ``meanwhile`` (see
+    :func:`aggregates_written`)."""
     rows = {"project_id": project_id, "stamp": stamp}
     if session.get_bind().dialect.name != "postgresql":
         lite = sqlite.insert(TaskResult)
@@ -217,7 +229,7 @@ def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
         for start in range(0, len(task_ids), 1000):
             session.execute(lite, [{"task_id": uuid.UUID(str(i)), **rows}
                                    for i in task_ids[start:start + 1000]])
-        return
+        return meanwhile() if meanwhile is not None else None
     # The ids as one text parameter, an array literal that PostgreSQL parses in C (a
     # project's first run stamps all its tasks at once; a bound array of hundreds of
     # thousands of strings costs the driver more).
@@ -230,8 +242,42 @@ def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
     # One statement, whether the tasks have a row or not. (Not ``= ANY`` of the text:
     # its cast to uuid[] is not folded into a constant, so PostgreSQL would search the
     # whole array for every row, minutes at 333,333 ids.)
-    session.execute(stmt.on_conflict_do_update(index_elements=[TaskResult.task_id],
-                                               set_={"stamp": stmt.excluded.stamp}))
+    stmt = stmt.on_conflict_do_update(index_elements=[TaskResult.task_id],
+                                      set_={"stamp": stmt.excluded.stamp})
+    if meanwhile is None:
+        session.execute(stmt)
+        return None
+    return _beside(session, stmt, meanwhile)
+
+
+def _beside(session: Session, stmt: Any, meanwhile: Callable[[], T]) -> T:
+    """Run ``stmt`` on the session's connection in a thread (the driver waits for the
+    server without holding the GIL) while ``meanwhile`` runs here; both finished, the
+    first error raised. Nothing else uses the connection meanwhile: ``meanwhile`` must
+    not touch the session."""
+    connection = session.connection()
+    compiled = stmt.compile(dialect=connection.dialect,
+                            compile_kwargs={"render_postcompile": True})
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(str(compiled), compiled.params)
+        except BaseException as error:  # handed to the caller
+            failed.append(error)
+
+    worker = threading.Thread(target=run, name="results stamp", daemon=True)
+    worker.start()
+    try:
+        result = meanwhile()
+    finally:
+        worker.join()
+    if failed:
+        raise failed[0]
+    return result
 
 
 def of_project(project_id: uuid.UUID) -> Any:

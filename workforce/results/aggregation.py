@@ -484,16 +484,23 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
             result.skills[name] = {str(uuid.UUID(str(w))): s
                                    for w, s in outcome.skills.items()}
     del data
-    written = _write(session, row.project_id, fresh, now)
-    result.written = len(written)
+    new, changed = _changes(session, row.project_id, fresh, now)
+    result.written = len(new) + len(changed)
     result.tasks = len(fresh) if len(chosen) == 1 else len({task for task, _ in fresh})
-    # The tasks' results changed: they take a stamp, and from here to the commit the
+    # The tasks' results change: they take a stamp, and from here to the commit the
     # project's approvals wait (the lock comes before any task is written: ``reviews``
     # takes it in the same order).
     # Sorted: PostgreSQL then stamps them walking the index in order (at 333,333 tasks a
-    # quarter faster than in any order, bench/RESULTS.md item 28).
-    aggregates_written(session, row.project_id, sorted({task for task, _ in written}),
-                       clock.now())
+    # quarter faster than in any order, bench/RESULTS.md item 28). While it does, on
+    # the other CPU, Python formats the new rows for the COPY that follows.
+    tasks = sorted({task for task, _, _ in new}.union(c["task_id"] for c in changed))
+    copy = session.get_bind().dialect.name == "postgresql"
+    lines = aggregates_written(session, row.project_id, tasks, clock.now(),
+                               meanwhile=lambda: _copy_lines(new, now) if copy else None)
+    _insert(session, new, lines, now)
+    if changed:
+        session.execute(update(TaskAggregate), [{**c, "task_id": uuid.UUID(c["task_id"])}
+                                                for c in changed])
     result.slots_added = _add_slots(session, row, fresh)
     return result
 
@@ -523,69 +530,78 @@ class _Fresh(NamedTuple):
     template_version: int
 
 
-def _write(session: Session, project_id: uuid.UUID,
-           fresh: dict[tuple[str, str], _Fresh], now: datetime) -> list[tuple[str, str]]:
-    """Insert new aggregates and update changed ones; the (task, field) written."""
+def _changes(session: Session, project_id: uuid.UUID, fresh: dict[tuple[str, str], _Fresh],
+             now: datetime) -> tuple[list[tuple[str, str, _Fresh]], list[dict[str, Any]]]:
+    """The aggregates to insert (task, field, found) and those to update (their new
+    columns, the task id as text); one the run found the same is left alone."""
     columns = TaskAggregate.__table__.c
     stored = {(t, f): (m, v, c) for batch in _batches(session, select(
         _id(columns.task_id), columns.field, columns.method, columns.value,
         columns.confidence).where(of_project(project_id))) for t, f, m, v, c in batch}
+    if not stored:  # the project's first run: every aggregate is new
+        return [(task, name, found) for (task, name), found in fresh.items()], []
     new: list[tuple[str, str, _Fresh]] = []
     changed: list[dict[str, Any]] = []
-    if not stored:  # the project's first run: every aggregate is new
-        new = [(task, name, found) for (task, name), found in fresh.items()]
-    for (task, name), found in fresh.items() if stored else ():
+    for (task, name), found in fresh.items():
         old = stored.get((task, name))
         if old is None:
             new.append((task, name, found))
         elif old != (found.method, found.value, found.confidence):
-            changed.append({"task_id": uuid.UUID(task), "field": name, **found._asdict(),
+            changed.append({"task_id": task, "field": name, **found._asdict(),
                             "computed_at": now})
-    _insert(session, new, now)
-    if changed:
-        session.execute(update(TaskAggregate), changed)
-    return [(task, name) for task, name, _ in new] + [
-        (str(c["task_id"]), c["field"]) for c in changed]
+    return new, changed
 
 
-def _insert(session: Session, rows: list[tuple[str, str, _Fresh]], now: datetime) -> None:
-    """New aggregates: PostgreSQL's COPY (a project's first run writes one row per task
-    and field, hundreds of thousands at once), an executemany elsewhere."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
+def _copy_lines(rows: list[tuple[str, str, _Fresh]], now: datetime) -> list[str]:
+    """The new aggregates in COPY's text format, 10,000 lines to a string. Columns in
+    ``_COPY_COLUMNS``' order: the task and the confidence, then what most rows share
+    (the field, kind, method, label, answers count, template version and time), whose
+    text is made once per distinct label, not once per row. Kinds and methods are plain
+    words; JSON escapes every control character, so only its backslashes need doubling."""
+    tail = f"\t{now.isoformat()}\n"
+    shared: dict[tuple[Any, ...], str] = {}
+
+    def rest(name: str, found: _Fresh) -> str:
+        kind, method, value, _, count, version = found
+        key = (name, kind, method, value, count, version) if type(value) is str else None
+        text = shared.get(key) if key is not None else None
+        if text is None:
+            label = json.dumps(value).replace("\\", "\\\\")
+            text = f"\t{name}\t{kind}\t{method}\t{label}\t{count}\t{version}{tail}"
+            if key is not None:
+                shared[key] = text
+        return text
+
+    null = "\\N"
+    return ["".join([f"{task}\t{null if found.confidence is None else repr(found.confidence)}"
+                     f"{rest(name, found)}" for task, name, found in rows[start:start + 10_000]])
+            for start in range(0, len(rows), 10_000)]
+
+
+_COPY_COLUMNS = ("task_id, confidence, field, kind, method, value, answers_count, "
+                 "template_version, computed_at")
+
+
+def _insert(session: Session, rows: list[tuple[str, str, _Fresh]], lines: list[str] | None,
+            now: datetime) -> None:
+    """New aggregates: PostgreSQL's COPY of ``lines`` (``_copy_lines``: a project's first
+    run writes one row per task and field, hundreds of thousands at once), an
+    executemany elsewhere."""
+    if lines is None:
         for start in range(0, len(rows), 5000):
             session.execute(insert(TaskAggregate), [
                 {"task_id": uuid.UUID(task), "field": name, **found._asdict(),
                  "computed_at": now}
                 for task, name, found in rows[start:start + 5000]])
         return
-    driver = connection.connection.driver_connection
+    if not lines:
+        return
+    driver = session.connection().connection.driver_connection
     assert driver is not None
-    tail = f"\t{now.isoformat()}\n"
-    values: dict[Any, str] = {}  # a label's JSON, made once per label, not per row
     with driver.cursor() as cursor, cursor.copy(
-            "COPY task_aggregates (task_id, field, kind, method, value, confidence, "
-            "answers_count, template_version, computed_at) FROM STDIN") as copy:
-        for start in range(0, len(rows), 10_000):
-            copy.write("".join(
-                f"{task}\t{name}\t{_copy_fields(found, values)}{tail}"
-                for task, name, found in rows[start:start + 10_000]))
-
-
-def _copy_fields(found: _Fresh, values: dict[Any, str]) -> str:
-    """kind, method, value, confidence, answers count and template version in COPY's
-    text format. Kinds and methods are plain words; JSON escapes every control
-    character, so only its backslashes need doubling. ``values`` keeps the text of each
-    label (a string value) already seen."""
-    label = type(found.value) is str
-    value = values.get(found.value) if label else None
-    if value is None:
-        value = json.dumps(found.value).replace("\\", "\\\\")
-        if label:
-            values[found.value] = value
-    confidence = "\\N" if found.confidence is None else repr(found.confidence)
-    return (f"{found.kind}\t{found.method}\t{value}\t{confidence}\t{found.answers_count}"
-            f"\t{found.template_version}")
+            f"COPY task_aggregates ({_COPY_COLUMNS}) FROM STDIN") as copy:
+        for chunk in lines:
+            copy.write(chunk)
 
 
 def _add_slots(session: Session, row: ProjectAggregation,
