@@ -62,6 +62,7 @@ from workforce.projects import access
 from workforce.projects.models import Task
 
 T = TypeVar("T")
+U = TypeVar("U")
 METHODS = ("majority_vote", "dawid_skene", "glad", "mace", "mean_ci", "median_ci",
            "bradley_terry", "noisy_bt")
 
@@ -251,25 +252,36 @@ def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
 
 
 def _beside(session: Session, stmt: Any, meanwhile: Callable[[], T]) -> T:
-    """Run ``stmt`` on the session's connection in a thread (the driver waits for the
-    server without holding the GIL) while ``meanwhile`` runs here; both finished, the
-    first error raised. Nothing else uses the connection meanwhile: ``meanwhile`` must
-    not touch the session."""
-    connection = session.connection()
-    compiled = stmt.compile(dialect=connection.dialect,
+    """Run ``stmt`` on PostgreSQL while ``meanwhile`` runs (see :func:`beside`)."""
+    compiled = stmt.compile(dialect=session.get_bind().dialect,
                             compile_kwargs={"render_postcompile": True})
-    driver = connection.connection.driver_connection
+
+    def run(driver: Any) -> None:
+        with driver.cursor() as cursor:
+            cursor.execute(str(compiled), compiled.params)
+
+    return beside(session, run, meanwhile)[1]
+
+
+def beside(session: Session, work: Callable[[Any], U],
+           meanwhile: Callable[[], T]) -> tuple[U, T]:
+    """``work(connection)`` on the session's psycopg connection in a thread (the driver
+    waits for PostgreSQL without holding the GIL, so the server works on the machine's
+    other CPU) while ``meanwhile`` runs in this one; both finished, their results, or
+    the first error raised. ``meanwhile`` must not touch the session: nothing else may
+    use its connection until both are done."""
+    driver = session.connection().connection.driver_connection
     assert driver is not None
+    done: list[U] = []
     failed: list[BaseException] = []
 
     def run() -> None:
         try:
-            with driver.cursor() as cursor:
-                cursor.execute(str(compiled), compiled.params)
+            done.append(work(driver))
         except BaseException as error:  # handed to the caller
             failed.append(error)
 
-    worker = threading.Thread(target=run, name="results stamp", daemon=True)
+    worker = threading.Thread(target=run, name="aggregation's database work", daemon=True)
     worker.start()
     try:
         result = meanwhile()
@@ -277,7 +289,7 @@ def _beside(session: Session, stmt: Any, meanwhile: Callable[[], T]) -> T:
         worker.join()
     if failed:
         raise failed[0]
-    return result
+    return done[0], result
 
 
 def of_project(project_id: uuid.UUID) -> Any:
