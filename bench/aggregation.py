@@ -3,7 +3,9 @@
 PostgreSQL, Dawid-Skene, writing one aggregate per task, the watermark) against the
 floor: crowd-kit's own ``DawidSkene.fit_predict_proba`` on a DataFrame already in
 memory (the same answers, read before the clock starts). Target: within 1.5x the floor,
-in time and in peak memory. Each side runs in an interpreter of its own.
+in time and in peak memory. Each side runs in an interpreter of its own, and each has
+crowd-kit imported before its clock starts, as the scheduler's process has it (it
+imports crowd-kit when it starts); ``--cold`` puts the import in the job's time.
 
     python -m bench.aggregation --answers 1000000            # the size
     python -m bench.aggregation --answers 90000 --keep       # quick; keep the database
