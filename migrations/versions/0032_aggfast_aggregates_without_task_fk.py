@@ -2,7 +2,7 @@
 row (a lookup and a lock of the task's row), 1.5 to 3 s of a project's first run at
 333,333 aggregates against 1.0 s for the rows themselves. The aggregation job is the
 table's only writer and writes only tasks it has just read from ``tasks`` in the same
-transaction, and tasks are never deleted (issue 16, bench/RESULTS.md, round 6)
+transaction, and tasks are never deleted (issue 16, bench/RESULTS.md, "Aggregation, round 6")
 
 Revision ID: 0032
 Revises: 0031
