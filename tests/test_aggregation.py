@@ -252,6 +252,34 @@ def test_a_run_stamps_every_task_it_wrote_with_one_later_stamp(
     assert run_stamp == session.get(ProjectAggregation, project.id).changed_at
 
 
+def test_a_later_run_stamps_only_the_tasks_whose_aggregate_changed(
+    database: Database, session: Session
+) -> None:
+    project = templated_project(session, ACCENT)
+    _settings(session, project, methods={"accent": "majority_vote"})
+    a, b, c = trainers(3)
+    same, turned = (answered_task(session, project, [(a, {"accent": "yue-HK"}),
+                                                     (b, {"accent": "yue-HK"})])
+                    for _ in range(2))
+    _aggregate(database, session)
+    first = {r.task_id: r.stamp for r in session.scalars(select(TaskResult))}
+    written = for_tasks(session, [same.id])[same.id]["accent"].computed_at
+
+    added = answered_task(session, project, [(c, {"accent": "yue-CN"})])
+    session.execute(delete(TaskAggregate).where(TaskAggregate.task_id == turned.id))
+    session.commit()
+    _aggregate(database, session)
+
+    session.expire_all()
+    stamps = {r.task_id: r.stamp for r in session.scalars(select(TaskResult))}
+    assert stamps[same.id] == first[same.id]  # found the same: neither written nor stamped
+    assert for_tasks(session, [same.id])[same.id]["accent"].computed_at == written
+    assert stamps[turned.id] == stamps[added.id] > first[turned.id]
+    assert stamps[added.id] == session.get(ProjectAggregation, project.id).changed_at
+    assert for_tasks(session, [added.id])[added.id]["accent"].value == "yue-CN"
+    assert for_tasks(session, [turned.id])[turned.id]["accent"].value == "yue-HK"
+
+
 def test_dynamic_overlap_adds_one_slot_and_stops_at_the_maximum(
     database: Database, session: Session
 ) -> None:

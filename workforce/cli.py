@@ -146,7 +146,12 @@ def scheduler() -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from workforce.jobs import build_scheduler
+    from workforce.results import methods
 
+    # crowd-kit imported once, at the start (in a thread: the jobs start at once), so
+    # that no aggregation run waits seconds for it. Only here: the web processes (and
+    # ``serve``'s scheduler beside them) never load it until they aggregate.
+    methods.import_in_background()
     blocking = build_scheduler(BlockingScheduler, current_app.extensions["workforce"])
     click.echo("workforce scheduler running; jobs: "
                + ", ".join(job.id for job in blocking.get_jobs()))

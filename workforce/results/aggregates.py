@@ -2,7 +2,8 @@
 settings and watermark (issue 16).
 
 ``task_aggregates`` holds one row per task and field (its primary key, the table's only
-index: a project's first run writes a row per task and maintains one index, not three):
+index, and no foreign key: a project's first run writes a row per task and maintains one
+index, not three, and checks no key per row):
 the label (or number, or preferred side) the project's method concluded from the task's
 final answers, with its confidence.
 The aggregation job (``results.aggregation``) writes it; every reader goes through
@@ -28,11 +29,12 @@ This module stays light (no crowd-kit, no pandas): the models are imported every
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -47,6 +49,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,6 +62,8 @@ from workforce.money import Money
 from workforce.projects import access
 from workforce.projects.models import Task
 
+T = TypeVar("T")
+U = TypeVar("U")
 METHODS = ("majority_vote", "dawid_skene", "glad", "mace", "mean_ci", "median_ci",
            "bradley_terry", "noisy_bt")
 
@@ -77,7 +82,10 @@ class TaskAggregate(Base):
                         name="confidence_probability"),
     )
 
-    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    # No foreign key (migration 0032): PostgreSQL checked one per row written, seconds
+    # of a large project's first run. The job is the only writer, and writes only tasks
+    # it read from ``tasks`` in the same transaction; tasks are never deleted.
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(32))
@@ -193,18 +201,29 @@ def answers_withdrawn(session: Session, project_id: uuid.UUID,
 
 
 def aggregates_written(session: Session, project_id: uuid.UUID,
-                       task_ids: Sequence[uuid.UUID | str], now: datetime) -> None:
+                       task_ids: Sequence[uuid.UUID | str], now: datetime,
+                       meanwhile: Callable[[], T] | None = None) -> T | None:
     """Record, in the aggregation run's transaction, that these tasks' aggregates were
-    written: they take a stamp (one for all)."""
+    (or are about to be) written: they take a stamp (one for all).
+
+    ``meanwhile``: Python work that does not touch the session (the job formats the
+    rows it writes next), run while PostgreSQL writes the stamps, on the machine's other
+    CPU (a project's first run stamps every task: seconds at 333,333); its result is
+    returned."""
     if task_ids:
-        _stamp(session, project_id, next_stamp(session, project_id, now)[1], task_ids)
+        stamp = next_stamp(session, project_id, now)[1]
+        return _stamp(session, project_id, stamp, task_ids, meanwhile)
+    return meanwhile() if meanwhile is not None else None
 
 
 def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
-           task_ids: Sequence[uuid.UUID | str]) -> None:
+           task_ids: Sequence[uuid.UUID | str],
+           meanwhile: Callable[[], T] | None = None) -> T | None:
     """The tasks' results stamp set to ``stamp``: their row of ``task_results`` made, or
-    rewritten; on PostgreSQL in one statement whatever the count (in the ids' order:
-    sorted, the index is walked in order)."""
+    rewritten; on PostgreSQL in one statement whatever the count, the ids sorted by the
+    server (the index is then walked in order: at 333,333 tasks a quarter faster than
+    in any order, bench/RESULTS.md item 28; and no sort in Python), beside
+    ``meanwhile`` (see :func:`aggregates_written`)."""
     rows = {"project_id": project_id, "stamp": stamp}
     if session.get_bind().dialect.name != "postgresql":
         lite = sqlite.insert(TaskResult)
@@ -213,7 +232,7 @@ def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
         for start in range(0, len(task_ids), 1000):
             session.execute(lite, [{"task_id": uuid.UUID(str(i)), **rows}
                                    for i in task_ids[start:start + 1000]])
-        return
+        return meanwhile() if meanwhile is not None else None
     # The ids as one text parameter, an array literal that PostgreSQL parses in C (a
     # project's first run stamps all its tasks at once; a bound array of hundreds of
     # thousands of strings costs the driver more).
@@ -221,13 +240,58 @@ def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
                ARRAY(Uuid()))
     stmt = postgresql.insert(TaskResult).from_select(
         ["task_id", "project_id", "stamp"],
-        select(func.unnest(ids), literal(project_id, Uuid()),
-               literal(stamp, TaskResult.stamp.type)))
+        select(func.unnest(ids).label("task_id"), literal(project_id, Uuid()),
+               literal(stamp, TaskResult.stamp.type)).order_by(literal_column("task_id")))
     # One statement, whether the tasks have a row or not. (Not ``= ANY`` of the text:
     # its cast to uuid[] is not folded into a constant, so PostgreSQL would search the
     # whole array for every row, minutes at 333,333 ids.)
-    session.execute(stmt.on_conflict_do_update(index_elements=[TaskResult.task_id],
-                                               set_={"stamp": stmt.excluded.stamp}))
+    stmt = stmt.on_conflict_do_update(index_elements=[TaskResult.task_id],
+                                      set_={"stamp": stmt.excluded.stamp})
+    if meanwhile is None:
+        session.execute(stmt)
+        return None
+    return _beside(session, stmt, meanwhile)
+
+
+def _beside(session: Session, stmt: Any, meanwhile: Callable[[], T]) -> T:
+    """Run ``stmt`` on PostgreSQL while ``meanwhile`` runs (see :func:`beside`)."""
+    compiled = stmt.compile(dialect=session.get_bind().dialect,
+                            compile_kwargs={"render_postcompile": True})
+
+    def run(driver: Any) -> None:
+        with driver.cursor() as cursor:
+            cursor.execute(str(compiled), compiled.params)
+
+    return beside(session, run, meanwhile)[1]
+
+
+def beside(session: Session, work: Callable[[Any], U],
+           meanwhile: Callable[[], T]) -> tuple[U, T]:
+    """``work(connection)`` on the session's psycopg connection in a thread (the driver
+    waits for PostgreSQL without holding the GIL, so the server works on the machine's
+    other CPU) while ``meanwhile`` runs in this one; both finished, their results, or
+    the first error raised. ``meanwhile`` must not touch the session: nothing else may
+    use its connection until both are done."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    done: list[U] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(work(driver))
+        except BaseException as error:  # handed to the caller
+            failed.append(error)
+
+    worker = threading.Thread(target=run, name="aggregation's database work", daemon=True)
+    worker.start()
+    try:
+        result = meanwhile()
+    finally:
+        worker.join()
+    if failed:
+        raise failed[0]
+    return done[0], result
 
 
 def of_project(project_id: uuid.UUID) -> Any:

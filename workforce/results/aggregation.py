@@ -31,9 +31,11 @@ import gc
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from itertools import islice
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -63,6 +65,7 @@ from workforce.results.aggregates import (
     ProjectAggregation,
     TaskAggregate,
     aggregates_written,
+    beside,
     extra_slots_cost,
     of_project,
     settings_row,
@@ -311,8 +314,12 @@ def _add_rows(found: _Answers, batch: list[tuple[Any, ...]], names: list[str],
 
 def _batches(session: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
     """The statement's rows as lists of plain tuples, streamed. On PostgreSQL straight
-    from a psycopg server-side cursor: SQLAlchemy's row objects cost a few microseconds
-    each, seconds at a million answers. Ids selected through ``_id`` come as text."""
+    from psycopg (SQLAlchemy's row objects cost a few microseconds each, seconds at a
+    million answers), in libpq's chunked-rows mode rather than a server-side cursor:
+    the server sends rows while Python takes in the ones before, where a cursor's
+    ``FETCH`` makes each side wait for the other (1,000,000 answers read in 1.0 to
+    1.5 s against 2.0 to 2.1 s, bench/RESULTS.md). The caller reads every batch before
+    using the session again. Ids selected through ``_id`` come as text."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         result = connection.execute(stmt.execution_options(stream_results=True,
@@ -320,18 +327,26 @@ def _batches(session: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
         for batch in result.partitions(50_000):
             yield [tuple(row) for row in batch]
         return
-    from psycopg.types.string import TextLoader  # PostgreSQL's driver, only here
-
-    # Bound values go to the driver as they are (no column type's processing): pass
-    # plain ones (an enum's value). IN lists are written out.
-    compiled = stmt.compile(dialect=connection.dialect,
-                            compile_kwargs={"render_postcompile": True})
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor(name="aggregation_rows") as cursor:
+    yield from _driver_batches(driver, _compiled(session, stmt))
+
+
+def _compiled(session: Session, stmt: Any) -> Any:
+    # Bound values go to the driver as they are (no column type's processing): pass
+    # plain ones (an enum's value). IN lists are written out.
+    return stmt.compile(dialect=session.get_bind().dialect,
+                        compile_kwargs={"render_postcompile": True})
+
+
+def _driver_batches(driver: Any, compiled: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """``_batches`` on psycopg's connection itself (PostgreSQL)."""
+    from psycopg.types.string import TextLoader  # PostgreSQL's driver, only here
+
+    with driver.cursor() as cursor:
         cursor.adapters.register_loader("uuid", TextLoader)
-        cursor.execute(str(compiled), compiled.params)
-        while batch := cursor.fetchmany(50_000):
+        rows = cursor.stream(str(compiled), compiled.params, size=50_000)
+        while batch := list(islice(rows, 50_000)):  # no loop in Python per row
             yield batch
 
 
@@ -348,11 +363,48 @@ def _id(column: Any) -> Any:
 
 def final_tasks(session: Session, project_id: uuid.UUID) -> set[str]:
     """Tasks of the project that need no more answers (ids as text)."""
+    # Plain tuples (``_batches``): every task of a large project, no ORM row for each.
+    return {task for batch in _batches(session, _final_tasks(project_id))
+            for (task,) in batch}
+
+
+def _final_tasks(project_id: uuid.UUID) -> Any:
     pending = exists().where(Assignment.task_id == Task.id,
                              Assignment.state.in_([state.value for state in PENDING]))
-    # Plain tuples (``_batches``): every task of a large project, no ORM row for each.
-    return {task for batch in _batches(session, select(_id(Task.id)).where(
-        Task.project_id == project_id, Task.open_slots == 0, ~pending)) for (task,) in batch}
+    return select(_id(Task.id)).where(Task.project_id == project_id, Task.open_slots == 0,
+                                      ~pending)
+
+
+def _stored(project_id: uuid.UUID) -> Any:
+    """The project's aggregates as they are, for ``_changes``."""
+    columns = TaskAggregate.__table__.c
+    return select(_id(columns.task_id), columns.field, columns.method, columns.value,
+                  columns.confidence).where(of_project(project_id))
+
+
+_Stored = dict[tuple[str, str], tuple[Any, ...]]
+
+
+def _final_and_stored(session: Session, project_id: uuid.UUID,
+                      meanwhile: Callable[[], None]) -> tuple[set[str], _Stored]:
+    """The final tasks and the stored aggregates, read while ``meanwhile`` (the models'
+    fits: Python, one CPU) runs: on PostgreSQL in a thread, the server on the other CPU
+    (``aggregates.beside``); elsewhere one after the other."""
+    final_stmt, stored_stmt = _final_tasks(project_id), _stored(project_id)
+    if session.get_bind().dialect.name != "postgresql":
+        final = {task for batch in _batches(session, final_stmt) for (task,) in batch}
+        stored = {(t, f): (m, v, c) for batch in _batches(session, stored_stmt)
+                  for t, f, m, v, c in batch}
+        meanwhile()
+        return final, stored
+    compiled = _compiled(session, final_stmt), _compiled(session, stored_stmt)
+
+    def read(driver: Any) -> tuple[set[str], _Stored]:
+        return ({task for batch in _driver_batches(driver, compiled[0]) for (task,) in batch},
+                {(t, f): (m, v, c) for batch in _driver_batches(driver, compiled[1])
+                 for t, f, m, v, c in batch})
+
+    return beside(session, read, meanwhile)[0]
 
 
 def _field_column(data: _Answers, name: str) -> list[int]:
@@ -450,14 +502,67 @@ def _without_cycle_collection() -> Iterator[None]:
 
 def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateVersion],
              chosen: dict[str, tuple[str, str]], now: datetime) -> RunResult:
-    methods.import_in_background()  # while the answers are read
+    methods.import_in_background()  # while the answers are read (the scheduler has it)
     data = _answers(session, row.project_id, versions, chosen)
-    final = final_tasks(session, row.project_id)
+    outcomes: dict[str, tuple[list[int], methods.Outcome]] = {}
+    # The fits while PostgreSQL reads the final tasks and the stored aggregates; the
+    # pairwise fields' after (they read the tasks' payloads).
+    alone = [name for name, (_, method) in chosen.items() if method not in methods.PAIRWISE]
+    final, stored = _final_and_stored(session, row.project_id, partial(
+        _fit, session, row.project_id, data, chosen, alone, outcomes))
+    _fit(session, row.project_id, data, chosen, [n for n in chosen if n not in alone],
+         outcomes)
     result = RunResult()
+    # The tasks' results change: they take a stamp, and from here to the commit the
+    # project's approvals wait (the lock comes before any task is written: ``reviews``
+    # takes it in the same order). While PostgreSQL stamps them, on the other CPU,
+    # Python makes what it writes next.
+    copy = session.get_bind().dialect.name == "postgresql"
+    changed: list[dict[str, Any]] = []
+    if stored:
+        fresh = _found(data, chosen, outcomes, final, result)
+        new, changed = _changes(stored, fresh, now)
+        tasks = list({task for task, _, _ in new}.union(c["task_id"] for c in changed))
+        lines = aggregates_written(session, row.project_id, tasks, clock.now(),
+                                   meanwhile=partial(_copy_lines, new, now) if copy else None)
+    else:
+        # The project's first run: every aggregate is new, so the tasks stamped are known
+        # from the outcomes, and the stamp starts before the aggregates are made.
+        tasks = list({task for _, outcome in outcomes.values() for task in outcome.tasks
+                      if task in final})
+        fresh, new, lines = aggregates_written(
+            session, row.project_id, tasks, clock.now(),
+            meanwhile=partial(_first_run, data, chosen, outcomes, final, result, now, copy))
+    del data, stored, final
+    result.written = len(new) + len(changed)
+    result.tasks = len(fresh) if len(chosen) == 1 else len({task for task, _ in fresh})
+    _insert(session, new, lines, now)
+    if changed:
+        session.execute(update(TaskAggregate), [{**c, "task_id": uuid.UUID(c["task_id"])}
+                                                for c in changed])
+    result.slots_added = _add_slots(session, row, fresh)
+    return result
+
+
+def _fit(session: Session, project_id: uuid.UUID, data: _Answers,
+         chosen: dict[str, tuple[str, str]], names: list[str],
+         outcomes: dict[str, tuple[list[int], methods.Outcome]]) -> None:
+    """Each named field's model fit on its answers, into ``outcomes``."""
+    for name in names:
+        kind, method = chosen[name]
+        picked = _field_column(data, name)
+        outcomes[name] = (picked, _outcome(session, project_id, data, picked, name, kind,
+                                           method))
+
+
+def _found(data: _Answers, chosen: dict[str, tuple[str, str]],
+           outcomes: dict[str, tuple[list[int], methods.Outcome]], final: set[str],
+           result: RunResult) -> dict[tuple[str, str], _Fresh]:
+    """The aggregates of the final tasks from the fields' outcomes (taken out of
+    ``outcomes``); each field's counts and skills into ``result``."""
     fresh: dict[tuple[str, str], _Fresh] = {}
     for name, (kind, method) in chosen.items():
-        picked = _field_column(data, name)
-        outcome = _outcome(session, row.project_id, data, picked, name, kind, method)
+        picked, outcome = outcomes.pop(name)
         answered = Counter(_among(data.tasks, picked))  # counted in C
         version_of = _latest_versions(data, picked)
         version = version_of[None]
@@ -474,19 +579,18 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
             # Ids in their canonical text, whatever the backend's (SQLite: bare hex).
             result.skills[name] = {str(uuid.UUID(str(w))): s
                                    for w, s in outcome.skills.items()}
-    del data
-    written = _write(session, row.project_id, fresh, now)
-    result.written = len(written)
-    result.tasks = len(fresh) if len(chosen) == 1 else len({task for task, _ in fresh})
-    # The tasks' results changed: they take a stamp, and from here to the commit the
-    # project's approvals wait (the lock comes before any task is written: ``reviews``
-    # takes it in the same order).
-    # Sorted: PostgreSQL then stamps them walking the index in order (at 333,333 tasks a
-    # quarter faster than in any order, bench/RESULTS.md item 28).
-    aggregates_written(session, row.project_id, sorted({task for task, _ in written}),
-                       clock.now())
-    result.slots_added = _add_slots(session, row, fresh)
-    return result
+    return fresh
+
+
+def _first_run(data: _Answers, chosen: dict[str, tuple[str, str]],
+               outcomes: dict[str, tuple[list[int], methods.Outcome]], final: set[str],
+               result: RunResult, now: datetime, copy: bool,
+               ) -> tuple[dict[tuple[str, str], _Fresh], list[tuple[str, str, _Fresh]],
+                          list[str] | None]:
+    """A first run's aggregates, all new, and the COPY's lines (PostgreSQL)."""
+    fresh = _found(data, chosen, outcomes, final, result)
+    new = [(task, name, found) for (task, name), found in fresh.items()]
+    return fresh, new, _copy_lines(new, now) if copy else None
 
 
 def _latest_versions(data: _Answers, picked: list[int]) -> dict[str | None, int]:
@@ -514,69 +618,73 @@ class _Fresh(NamedTuple):
     template_version: int
 
 
-def _write(session: Session, project_id: uuid.UUID,
-           fresh: dict[tuple[str, str], _Fresh], now: datetime) -> list[tuple[str, str]]:
-    """Insert new aggregates and update changed ones; the (task, field) written."""
-    columns = TaskAggregate.__table__.c
-    stored = {(t, f): (m, v, c) for batch in _batches(session, select(
-        _id(columns.task_id), columns.field, columns.method, columns.value,
-        columns.confidence).where(of_project(project_id))) for t, f, m, v, c in batch}
+def _changes(stored: _Stored, fresh: dict[tuple[str, str], _Fresh], now: datetime
+             ) -> tuple[list[tuple[str, str, _Fresh]], list[dict[str, Any]]]:
+    """The aggregates to insert (task, field, found) and those to update (their new
+    columns, the task id as text); one the run found the same as ``stored`` is left
+    alone."""
     new: list[tuple[str, str, _Fresh]] = []
     changed: list[dict[str, Any]] = []
-    if not stored:  # the project's first run: every aggregate is new
-        new = [(task, name, found) for (task, name), found in fresh.items()]
-    for (task, name), found in fresh.items() if stored else ():
+    for (task, name), found in fresh.items():
         old = stored.get((task, name))
         if old is None:
             new.append((task, name, found))
         elif old != (found.method, found.value, found.confidence):
-            changed.append({"task_id": uuid.UUID(task), "field": name, **found._asdict(),
+            changed.append({"task_id": task, "field": name, **found._asdict(),
                             "computed_at": now})
-    _insert(session, new, now)
-    if changed:
-        session.execute(update(TaskAggregate), changed)
-    return [(task, name) for task, name, _ in new] + [
-        (str(c["task_id"]), c["field"]) for c in changed]
+    return new, changed
 
 
-def _insert(session: Session, rows: list[tuple[str, str, _Fresh]], now: datetime) -> None:
-    """New aggregates: PostgreSQL's COPY (a project's first run writes one row per task
-    and field, hundreds of thousands at once), an executemany elsewhere."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
+def _copy_lines(rows: list[tuple[str, str, _Fresh]], now: datetime) -> list[str]:
+    """The new aggregates in COPY's text format, 10,000 lines to a string. Columns in
+    ``_COPY_COLUMNS``' order: the task and the confidence, then what most rows share
+    (the field, kind, method, label, answers count, template version and time), whose
+    text is made once per distinct label, not once per row. Kinds and methods are plain
+    words; JSON escapes every control character, so only its backslashes need doubling."""
+    tail = f"\t{now.isoformat()}\n"
+    shared: dict[tuple[Any, ...], str] = {}
+
+    def rest(name: str, found: _Fresh) -> str:
+        kind, method, value, _, count, version = found
+        key = (name, kind, method, value, count, version) if type(value) is str else None
+        text = shared.get(key) if key is not None else None
+        if text is None:
+            label = json.dumps(value).replace("\\", "\\\\")
+            text = f"\t{name}\t{kind}\t{method}\t{label}\t{count}\t{version}{tail}"
+            if key is not None:
+                shared[key] = text
+        return text
+
+    null = "\\N"
+    return ["".join([f"{task}\t{null if found.confidence is None else repr(found.confidence)}"
+                     f"{rest(name, found)}" for task, name, found in rows[start:start + 10_000]])
+            for start in range(0, len(rows), 10_000)]
+
+
+_COPY_COLUMNS = ("task_id, confidence, field, kind, method, value, answers_count, "
+                 "template_version, computed_at")
+
+
+def _insert(session: Session, rows: list[tuple[str, str, _Fresh]], lines: list[str] | None,
+            now: datetime) -> None:
+    """New aggregates: PostgreSQL's COPY of ``lines`` (``_copy_lines``: a project's first
+    run writes one row per task and field, hundreds of thousands at once), an
+    executemany elsewhere."""
+    if lines is None:
         for start in range(0, len(rows), 5000):
             session.execute(insert(TaskAggregate), [
                 {"task_id": uuid.UUID(task), "field": name, **found._asdict(),
                  "computed_at": now}
                 for task, name, found in rows[start:start + 5000]])
         return
-    driver = connection.connection.driver_connection
+    if not lines:
+        return
+    driver = session.connection().connection.driver_connection
     assert driver is not None
-    tail = f"\t{now.isoformat()}\n"
-    values: dict[Any, str] = {}  # a label's JSON, made once per label, not per row
     with driver.cursor() as cursor, cursor.copy(
-            "COPY task_aggregates (task_id, field, kind, method, value, confidence, "
-            "answers_count, template_version, computed_at) FROM STDIN") as copy:
-        for start in range(0, len(rows), 10_000):
-            copy.write("".join(
-                f"{task}\t{name}\t{_copy_fields(found, values)}{tail}"
-                for task, name, found in rows[start:start + 10_000]))
-
-
-def _copy_fields(found: _Fresh, values: dict[Any, str]) -> str:
-    """kind, method, value, confidence, answers count and template version in COPY's
-    text format. Kinds and methods are plain words; JSON escapes every control
-    character, so only its backslashes need doubling. ``values`` keeps the text of each
-    label (a string value) already seen."""
-    label = type(found.value) is str
-    value = values.get(found.value) if label else None
-    if value is None:
-        value = json.dumps(found.value).replace("\\", "\\\\")
-        if label:
-            values[found.value] = value
-    confidence = "\\N" if found.confidence is None else repr(found.confidence)
-    return (f"{found.kind}\t{found.method}\t{value}\t{confidence}\t{found.answers_count}"
-            f"\t{found.template_version}")
+            f"COPY task_aggregates ({_COPY_COLUMNS}) FROM STDIN") as copy:
+        for chunk in lines:
+            copy.write(chunk)
 
 
 def _add_slots(session: Session, row: ProjectAggregation,

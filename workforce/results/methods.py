@@ -67,6 +67,14 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def warm_up() -> None:
+    """Import crowd-kit's aggregation classes (with pandas, numpy and scipy) now, in this
+    thread. The scheduler's process starts the same import in a thread when it starts
+    (``workforce scheduler``: :func:`import_in_background`), so that its aggregation
+    runs never wait 2 to 4 s for it; never in a web process, which must not load them."""
+    importlib.import_module("crowdkit.aggregation")
+
+
 def import_in_background() -> None:
     """Start importing crowd-kit (and pandas, scipy) in a thread, so that the seconds it
     takes pass while the caller waits on the database; the first use then waits for it
