@@ -38,7 +38,7 @@ from workforce.api.webhook_endpoints_schemas import event_schema_name
 from workforce.db import Database
 from workforce.integrations import delivery
 from workforce.integrations.catalogue import EventType
-from workforce.integrations.events import emit
+from workforce.integrations.events import emit, emit_many
 from workforce.integrations.models import (
     DeliveryState,
     WebhookAttempt,
@@ -217,6 +217,21 @@ def test_an_endpoint_gets_only_the_types_it_asked_for(
     emitted(database, other.id, EventType.TASK_COMPLETED)
     deliver(app)
     assert receiver.received == []
+
+
+def test_events_emitted_together_reach_each_endpoint_that_asked_once(
+    app: Flask, client: ApiClient, admin: User, database: Database, receiver: Receiver,
+) -> None:
+    """``emit_many`` (a batch of payouts paid): an event each, a delivery of each to every
+    endpoint that asked for the type, none to the one that did not."""
+    register(client, admin, receiver.url, ["payout_item.paid"])
+    register(client, admin, receiver.url + "other", ["task.completed"])
+    with database.unit_of_work() as session:
+        ids = emit_many(session, admin.organisation_id, EventType.PAYOUT_ITEM_PAID,
+                        [{"n": n} for n in range(3)])
+    assert len(set(ids)) == 3
+    deliver(app)
+    assert sorted(receiver.ids()) == sorted(str(i) for i in ids)  # not to the other
 
 
 def test_fails_twice_then_succeeds_one_accepted_delivery_with_one_id(

@@ -32,22 +32,29 @@ def emit(
                                       WebhookEvent.once_key == once_key)
     ) is not None:
         return None
-    return emit_many(session, organisation_id, type_, [data], once_key=once_key)[0]
+    return _write(session, organisation_id, type_, [data], once_key)[0]
 
 
 def emit_many(
     session: Session, organisation_id: uuid.UUID, type_: EventType,
-    datas: list[dict[str, Any]], *, once_key: str | None = None,
+    datas: list[dict[str, Any]],
 ) -> list[uuid.UUID]:
     """``emit`` of several events of one type and organisation (a batch of payouts paid),
-    in a statement for the events and one for their deliveries; their ids in order.
-
-    Written at once by Core statements built once, not by the unit of work (a payout run
-    emits one an item: bench/RESULTS.md, item 27); the session's pending changes are
-    flushed first, so that what they refer to exists."""
+    in a statement for the events and one for their deliveries; their ids in order."""
     if not datas:
         return []
     session.flush()
+    return _write(session, organisation_id, type_, datas, None)
+
+
+def _write(
+    session: Session, organisation_id: uuid.UUID, type_: EventType,
+    datas: list[dict[str, Any]], once_key: str | None,
+) -> list[uuid.UUID]:
+    """The events and their deliveries, written at once by Core statements built once,
+    not by the unit of work (a payout run emits one an item: bench/RESULTS.md, item 27);
+    the caller flushed the session's pending changes, so that what they refer to
+    exists."""
     now = clock.now()
     type_value = EventType(type_).value
     ids = [uuid.uuid4() for _ in datas]
