@@ -29,6 +29,7 @@ from sqlalchemy import (
     case,
     create_engine,
     event,
+    insert,
     literal,
     text,
     update,
@@ -109,6 +110,16 @@ def ordered_id() -> uuid.UUID:
     """A new id for a row of an ``OrderedIdMixin`` table that is written by a Core
     statement rather than the unit of work (which calls it as the column's default)."""
     return uuid7()
+
+
+@functools.cache
+def rows_insert(table: Table) -> Any:
+    """An INSERT into ``table`` for many rows at once (``session.execute(stmt, rows)``),
+    built once. It asks for the ids back though no caller reads them: with RETURNING,
+    SQLAlchemy sends the rows as one multi-row INSERT ("insertmanyvalues"); without
+    it, psycopg's executemany sends a statement a row in a pipeline, which costs the
+    client more (the payout processor's batches: bench/RESULTS.md, round 6)."""
+    return insert(table).returning(table.c.id)
 
 
 def update_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

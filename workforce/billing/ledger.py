@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.util import identity_key
@@ -235,15 +235,6 @@ def _entry_stmt(dialect: str) -> Any:
 
 
 @functools.cache
-def _postings_stmt() -> Any:
-    # RETURNING, though nothing reads it: with it SQLAlchemy sends many rows as one
-    # multi-row INSERT (its "insertmanyvalues"); without it, psycopg's executemany sends
-    # a statement a row in a pipeline, which costs the client more.
-    table = Posting.__table__
-    return insert(table).returning(table.c.id)
-
-
-@functools.cache
 def _balances_stmt(accounts: int) -> Any:
     """One UPDATE for the balances of ``accounts`` accounts (ids ``a0``.., amounts
     ``d0``..): their rows are locked first in id order (the sub-select's ``ORDER BY id
@@ -351,7 +342,7 @@ def post_entries(session: Session, entries: Sequence[Entry]) -> list[uuid.UUID]:
     new = [(entry, row) for entry, row in zip(entries, rows, strict=True)
            if row["id"] in written]
     if new:
-        session.execute(_postings_stmt(), [
+        session.execute(db.rows_insert(Posting.__table__), [
             {"id": uuid.uuid4(), "entry_id": row["id"], "account_id": leg.account.id,
              "amount": leg.amount, "currency": leg.account.currency,
              "available_at": leg.available_at, "created_at": now}

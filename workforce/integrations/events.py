@@ -8,10 +8,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import clock, db
 from workforce.integrations.catalogue import EventType
 from workforce.integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -58,33 +58,17 @@ def _write(
     now = clock.now()
     type_value = EventType(type_).value
     ids = [uuid.uuid4() for _ in datas]
-    session.execute(_event_stmt(), [
+    session.execute(db.rows_insert(WebhookEvent.__table__), [
         {"id": event_id, "organisation_id": organisation_id, "type": type_value,
          "data": data, "created_at": now, "once_key": once_key}
         for event_id, data in zip(ids, datas, strict=True)])
     endpoints = subscribed_endpoints(session, organisation_id, type_value)
     if endpoints:
-        session.execute(_delivery_stmt(), [
+        session.execute(db.rows_insert(WebhookDelivery.__table__), [
             {"id": uuid.uuid4(), "event_id": event_id, "endpoint_id": endpoint_id,
              "created_at": now, "first_due_at": now, "next_attempt_at": now}
             for event_id in ids for endpoint_id in endpoints])
     return ids
-
-
-# RETURNING, though nothing reads it: SQLAlchemy then sends many rows as one multi-row
-# INSERT ("insertmanyvalues") rather than psycopg's pipelined statement a row.
-
-
-@functools.cache
-def _event_stmt() -> Any:
-    table = WebhookEvent.__table__
-    return insert(table).returning(table.c.id)
-
-
-@functools.cache
-def _delivery_stmt() -> Any:
-    table = WebhookDelivery.__table__
-    return insert(table).returning(table.c.id)
 
 
 def subscribed_endpoints(

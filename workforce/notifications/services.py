@@ -9,13 +9,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.accounts.models import User
-from workforce.db import after_commit, ordered_id
+from workforce.db import after_commit, ordered_id, rows_insert
 from workforce.errors import Invalid, NotFound
 from workforce.i18n import DEFAULT_LOCALE, _, locale_of
 from workforce.notifications.models import (
@@ -97,7 +97,7 @@ def tell_many(
             text = english if locale == DEFAULT_LOCALE else render(
                 kind, dict(notice.params), locale, user.timezone)
             emails.append(_email_of(user.email, text))
-    session.execute(_notification_stmt(), rows)
+    session.execute(rows_insert(Notification.__table__), rows)
     queue_emails(session, emails, deliver_now=deliver_now)
     return [row["id"] for row in rows]
 
@@ -313,7 +313,7 @@ def queue_emails(session: Session, emails: list[Email], *,
     if not emails:
         return []
     ids = [uuid.uuid4() for email in emails]
-    session.execute(_email_stmt(), [
+    session.execute(rows_insert(OutboundEmail.__table__), [
         {"id": email_id, "to_address": email.to, "subject": email.subject,
          "body": email.body, "html_body": email.html, "secret": email.secret,
          "secret_expires_at": email.secret_expires_at}
@@ -322,22 +322,6 @@ def queue_emails(session: Session, emails: list[Email], *,
     if outbox is not None and deliver_now:
         after_commit(session, lambda: outbox.deliver(ids))
     return ids
-
-
-# RETURNING, though nothing reads it: SQLAlchemy then sends many rows as one multi-row
-# INSERT ("insertmanyvalues") rather than psycopg's pipelined statement a row.
-
-
-@functools.cache
-def _notification_stmt() -> Any:
-    table = Notification.__table__
-    return insert(table).returning(table.c.id)
-
-
-@functools.cache
-def _email_stmt() -> Any:
-    table = OutboundEmail.__table__
-    return insert(table).returning(table.c.id)
 
 
 def withdraw_secret_emails(
