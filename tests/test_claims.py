@@ -271,6 +271,32 @@ def test_a_budgeted_claim_adds_only_the_budget_check(
         "SELECT sum(postings"], budget_check
 
 
+def test_a_plain_submit_runs_only_its_own_statements(
+    client: ApiClient, connection: Connection, trainer: User
+) -> None:
+    """The submit of plain work sampled for review, the benchmarked hot path's second
+    half: the lease under its lock (with its task, project, rates, template and flags)
+    and its update, and nothing more: the answer reads no row again, and none of the
+    columns the statements leave out (``tasks._HOT``) is loaded after."""
+    project = staffed_project(trainer)
+    TaskFactory(project=project)
+    lease = claimed(client, trainer, project)
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(_statement(statement))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        answer = submitted(client, trainer, lease["id"])
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    assert answer["state"] == "submitted" and answer["project_name"] == project.name
+    submit_part = seen[seen.index("SELECT task_assignments"):]
+    assert [s for s in submit_part if not s.startswith(("SAVEPOINT", "RELEASE"))] == [
+        "SELECT task_assignments", "UPDATE task_assignments"], seen
+
+
 def test_claim_and_submit_are_planned_once_per_connection(
     client: ApiClient, connection: Connection, trainer: User
 ) -> None:

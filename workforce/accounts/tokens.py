@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Select, bindparam, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from workforce import clock
 from workforce.accounts.models import ApiToken, User
@@ -79,8 +79,12 @@ def authenticate(session: Session, raw: str) -> tuple[User, ApiToken]:
 @functools.cache
 def _token_stmt() -> Select[tuple[ApiToken]]:
     # The user with it: every authenticated request needs both (one round trip). Built
-    # once, for every request runs it.
-    return (select(ApiToken).options(joinedload(ApiToken.user))
+    # once, for every request runs it. Of the token, only what ``authenticate`` reads:
+    # its label and origin are loaded when a sessions list or a logout asks for them.
+    return (select(ApiToken)
+            .options(load_only(ApiToken.user_id, ApiToken.expires_at, ApiToken.last_used_at,
+                               ApiToken.revoked_at),
+                     joinedload(ApiToken.user, innerjoin=True))
             .where(ApiToken.token_hash == bindparam("token_hash")))
 
 

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, not_, select, update
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload, load_only
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -205,12 +205,14 @@ def _rates(session: Session, rate_ids: set[uuid.UUID]) -> dict[uuid.UUID, Projec
     return rates
 
 
-def _own_assignment_stmt(assignment_id: Any, *, lock: bool) -> Any:
+def _own_assignment_stmt(assignment_id: Any, *, lock: bool, narrow: bool = False) -> Any:
     # Every caller goes on to the task and the project: one round trip for all three.
-    stmt = select(Assignment).where(Assignment.id == assignment_id).options(
-        joinedload(Assignment.task, innerjoin=True),
-        joinedload(Assignment.project, innerjoin=True),
-    )
+    # ``narrow``: only the columns a submit and its answer read (``_HOT``).
+    task, project = (joinedload(Assignment.task, innerjoin=True),
+                     joinedload(Assignment.project, innerjoin=True))
+    if narrow:
+        task, project = task.load_only(*_HOT[Task]), project.load_only(*_HOT[Project])
+    stmt = select(Assignment).where(Assignment.id == assignment_id).options(task, project)
     if lock:
         # Re-read under the lock: a submit, release or expiry that committed while we
         # waited must be seen.
@@ -468,6 +470,35 @@ def _try_take(
 # The claim's statements, built once with bound parameters: a claim is the hottest path
 # there is, and building a statement and its cache key costs more than running it.
 
+# The columns of each row that a claim, a submit and their answer read (``load_only``):
+# the database builds, sends and frees every column it returns on every run, which cost
+# the hot path more than its planning did (bench/RESULTS.md, round 7). Another reader of
+# a row loaded here gets a column left out on first use (one statement more), never a
+# wrong value; the claim's and the submit's statement tests catch one on the hot path.
+_HOT: dict[type, tuple[Any, ...]] = {
+    Project: (Project.organisation_id, Project.name, Project.state, Project.sensitivity,
+              Project.content_categories, Project.review_sample_percent,
+              Project.lease_seconds, Project.pay_model, Project.currency,
+              Project.estimated_task_seconds, Project.pause_reason,
+              Project.expected_resume_at, Project.suspension_effective_at,
+              Project.data_uses, Project.restricted_uses, Project.budget_amount,
+              Project.budget_warned_at, Project.budget_exhausted_at,
+              Project.answer_retention_days),
+    Task: (Task.project_id, Task.external_id, Task.payload, Task.gold_answer,
+           Task.open_slots, Task.sensitivity, Task.content_categories),
+    GuidelineVersion: (GuidelineVersion.number, GuidelineVersion.body,
+                       GuidelineVersion.created_at),
+    ProjectRate: (ProjectRate.amount, ProjectRate.currency),
+    TemplateVersion: (TemplateVersion.project_id, TemplateVersion.number,
+                      TemplateVersion.fields, TemplateVersion.created_at),
+}
+
+def _hot(entity: Any, columns: type | None = None) -> Any:
+    """``load_only`` of the hot columns of ``columns`` (the mapped class), on ``entity``
+    (the class or an alias of it)."""
+    names = [column.key for column in _HOT[columns or entity]]
+    return load_only(*(getattr(entity, name) for name in names))
+
 
 @functools.cache
 def _project_stmt() -> Any:
@@ -488,6 +519,8 @@ def _project_stmt() -> Any:
         ))
         .where(Project.id == project_id)
         .with_for_update(read=True, of=Project)
+        .options(_hot(Project), _hot(GuidelineVersion), _hot(ProjectRate),
+                 _hot(TemplateVersion))
         .execution_options(populate_existing=True)
     )
 
@@ -558,6 +591,7 @@ def _take_slot_stmt() -> Any:
         .where(Task.id == bindparam("task_id"), Task.open_slots > 0)
         .values(open_slots=Task.open_slots - 1, updated_at=bindparam("updated_at"))
         .returning(Task)
+        .options(_hot(Task))
         .execution_options(synchronize_session=False, populate_existing=True)
     )
 
@@ -845,8 +879,9 @@ def _submit_stmt() -> Any:
     has_rules = exists().where(QualityRule.project_id == Assignment.project_id,
                                QualityRule.enabled.is_(True))
     return (
-        _own_assignment_stmt(bindparam("assignment_id"), lock=True)
+        _own_assignment_stmt(bindparam("assignment_id"), lock=True, narrow=True)
         .add_columns(at_claim, ProjectRate, in_force, TemplateVersion, has_rules)
+        .options(_hot(at_claim, ProjectRate), _hot(ProjectRate), _hot(TemplateVersion))
         .outerjoin_from(Assignment, at_claim, at_claim.id == access.rate_in_force_id(
             Assignment.project_id, Assignment.claimed_at))
         .outerjoin_from(Assignment, ProjectRate, ProjectRate.id == access.rate_in_force_id(
