@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, not_, select, update
-from sqlalchemy.orm import Session, aliased, joinedload, load_only
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, load_only
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -207,12 +207,16 @@ def _rates(session: Session, rate_ids: set[uuid.UUID]) -> dict[uuid.UUID, Projec
 
 def _own_assignment_stmt(assignment_id: Any, *, lock: bool, narrow: bool = False) -> Any:
     # Every caller goes on to the task and the project: one round trip for all three.
-    # ``narrow``: only the columns a submit and its answer read (``_HOT``).
-    task, project = (joinedload(Assignment.task, innerjoin=True),
-                     joinedload(Assignment.project, innerjoin=True))
+    # ``narrow``: only the columns a submit and its answer read (``_HOT``), the task and
+    # the project joined by name, so that the caller's conditions may name them.
+    stmt = select(Assignment).where(Assignment.id == assignment_id)
     if narrow:
-        task, project = task.load_only(*_HOT[Task]), project.load_only(*_HOT[Project])
-    stmt = select(Assignment).where(Assignment.id == assignment_id).options(task, project)
+        stmt = stmt.join(Assignment.task).join(Assignment.project).options(
+            contains_eager(Assignment.task).load_only(*_HOT[Task]),
+            contains_eager(Assignment.project).load_only(*_HOT[Project]))
+    else:
+        stmt = stmt.options(joinedload(Assignment.task, innerjoin=True),
+                            joinedload(Assignment.project, innerjoin=True))
     if lock:
         # Re-read under the lock: a submit, release or expiry that committed while we
         # waited must be seen.
@@ -338,9 +342,9 @@ def _lock_for_claim(
     if row is None or row[0].state is ProjectState.DRAFT:
         raise NotFound(gettext("No such project."))
     access.lock_trainer(session, trainer.id)
-    member = session.execute(
-        _membership_stmt(), {"project_id": project_id, "trainer_id": trainer.id, "now": now}
-    ).one_or_none()
+    member = session.execute(_membership_stmt(), {
+        "project_id": project_id, "trainer_id": trainer.id, "now": now,
+        "organisation_id": row[0].organisation_id}).one_or_none()
     if member is None:
         raise eligibility.not_staffed(session, trainer, project_id)
     return _ClaimedProject(row[0], bool(row[1]), row[2], row[3], row[4], bool(member[1]),
@@ -536,11 +540,10 @@ def _membership_stmt() -> Any:
     # to do with the row.
     members = ProjectMember.__table__.c
     trainer_id = bindparam("trainer_id")
-    organisation_id = (select(Project.organisation_id)
-                       .where(Project.id == bindparam("project_id")).scalar_subquery())
     in_force = exists().where(
         AccountAction.trainer_id == trainer_id,
-        AccountAction.organisation_id == organisation_id,
+        # The project's, read just before: a parameter rather than a subquery of its own.
+        AccountAction.organisation_id == bindparam("organisation_id"),
         AccountAction.in_force(bindparam("now")),
     )
     refused = (select(WorkPreferences.refused_uses)
@@ -868,12 +871,9 @@ def _locked_for_submit(
 @functools.cache
 def _submit_stmt() -> Any:
     at_claim = aliased(ProjectRate)
-    organisation_id = (select(Project.organisation_id)
-                       .where(Project.id == Assignment.project_id)
-                       .correlate_except(Project).scalar_subquery())
     in_force = exists().where(
         AccountAction.trainer_id == Assignment.trainer_id,
-        AccountAction.organisation_id == organisation_id,
+        AccountAction.organisation_id == Project.organisation_id,  # the project joined
         AccountAction.in_force(bindparam("now")),
     )
     has_rules = exists().where(QualityRule.project_id == Assignment.project_id,
