@@ -475,10 +475,13 @@ def _try_take(
 # there is, and building a statement and its cache key costs more than running it.
 
 # The columns of each row that a claim, a submit and their answer read (``load_only``):
-# the database builds, sends and frees every column it returns on every run, which cost
-# the hot path more than its planning did (bench/RESULTS.md, round 7). Another reader of
-# a row loaded here gets a column left out on first use (one statement more), never a
-# wrong value; the claim's and the submit's statement tests catch one on the hot path.
+# the database builds, sends and frees every column it returns on every run, a cost
+# that grows with the statement's width (bench/RESULTS.md, items 30 and 38). Another
+# reader of a row first loaded here gets a column left out on first use (one statement
+# more); the locked re-reads refresh these columns, so a rule that reads the row under
+# its lock must read one of them. The claim's and the submit's statement tests fail if
+# the hot path loads a column after its statements. A column a statement writes is
+# returned, so the session never holds its old value (the task's ``updated_at``).
 _HOT: dict[type, tuple[Any, ...]] = {
     Project: (Project.organisation_id, Project.name, Project.state, Project.sensitivity,
               Project.content_categories, Project.review_sample_percent,
@@ -489,13 +492,14 @@ _HOT: dict[type, tuple[Any, ...]] = {
               Project.budget_warned_at, Project.budget_exhausted_at,
               Project.answer_retention_days),
     Task: (Task.project_id, Task.external_id, Task.payload, Task.gold_answer,
-           Task.open_slots, Task.sensitivity, Task.content_categories),
+           Task.open_slots, Task.sensitivity, Task.content_categories, Task.updated_at),
     GuidelineVersion: (GuidelineVersion.number, GuidelineVersion.body,
                        GuidelineVersion.created_at),
     ProjectRate: (ProjectRate.amount, ProjectRate.currency),
     TemplateVersion: (TemplateVersion.project_id, TemplateVersion.number,
                       TemplateVersion.fields, TemplateVersion.created_at),
 }
+
 
 def _hot(entity: Any, columns: type | None = None) -> Any:
     """``load_only`` of the hot columns of ``columns`` (the mapped class), on ``entity``
