@@ -3,6 +3,7 @@ connections (skipped on SQLite): no task over-assigned, nobody paid twice."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -73,6 +74,38 @@ def test_thirty_trainers_claiming_ten_slots_at_once(live_app: Flask, live_sessio
     assert len({a.trainer_id for a in made}) == 10
     open_slots = live_session.scalars(select(Task.open_slots).where(Task.project_id == project.id))
     assert list(open_slots) == [0] * 5
+    assert_slots_add_up(live_session, project)
+
+
+def test_a_claim_passes_over_a_task_another_claim_holds_and_waits_when_only_held_ones_remain(
+    live_app: Flask, live_session: Session, live_database: Database
+) -> None:
+    """The first try of a plain claim picks and takes a task in one statement, skipping
+    one another transaction holds; when every task left is held, the claim does not
+    answer "none left" but waits for the holder, and takes the task it gives back."""
+    project = ProjectFactory()
+    first_trainer, second_trainer = UserFactory(), UserFactory()
+    staff(project, first_trainer, second_trainer)
+    held = TaskFactory(project=project, priority=1)  # the first in claim order
+    other = TaskFactory(project=project)
+    tokens = token_for(first_trainer), token_for(second_trainer)
+    live_session.commit()
+    url = f"{API}/projects/{project.id}/claims"
+    with live_database.engine.connect() as holder:
+        holder.execute(select(Task.id).where(Task.id == held.id).with_for_update())
+        taken = live_app.test_client().post(url, headers=bearer(tokens[0]))
+        assert taken.status_code == 201 and taken.get_json()["task_id"] == str(other.id)
+
+        answers: list[Any] = []
+        waiting = threading.Thread(target=lambda: answers.append(
+            live_app.test_client().post(url, headers=bearer(tokens[1]))))
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and answers == []  # waits on the held task
+        holder.rollback()  # the other claim gives its task back untaken
+    waiting.join(timeout=30)
+    assert answers[0].status_code == 201, answers[0].get_data(as_text=True)
+    assert answers[0].get_json()["task_id"] == str(held.id)
     assert_slots_add_up(live_session, project)
 
 

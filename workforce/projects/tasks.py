@@ -10,7 +10,10 @@ unique key (task, trainer) means no trainer gets a task twice, whatever races.
 - On PostgreSQL the next task is picked with ``FOR UPDATE SKIP LOCKED``, so concurrent
   claimers take different tasks instead of queueing on one; if every candidate is
   locked, the claim waits on the conditional UPDATE instead of giving up while slots
-  may remain. SQLite serialises writers, and the same statements stay correct.
+  may remain. SQLite serialises writers, and the same statements stay correct. On plain
+  work the first try picks the task and takes its slot in one statement (one task
+  locked, one round trip); only when it finds none free do the rounds of candidates
+  begin.
 - A claim share-locks the project row and locks the trainer's membership: a pause,
   suspension or removal (which lock them for update) either sees the new lease and
   ends it, or happens first and the claim is refused.
@@ -379,8 +382,10 @@ def _candidates(
     return list(session.scalars(_candidates_stmt(skip_locked).where(allowed), params))
 
 
-def _candidates_stmt(skip_locked: bool) -> Any:
-    trainer_id, project_id = bindparam("trainer_id"), bindparam("project_id")
+def _candidates_stmt(skip_locked: bool, project_key: str = "project_id") -> Any:
+    # ``project_key``: the project's parameter (an UPDATE of tasks may not use a column's
+    # name for one).
+    trainer_id, project_id = bindparam("trainer_id"), bindparam(project_key)
     had_it = exists().where(Assignment.task_id == Task.id, Assignment.trainer_id == trainer_id)
     stmt = (
         select(Task.id)
@@ -403,6 +408,12 @@ def _take_next_task(
     the trainer's limits and consent, so a sensitive task imported meanwhile is handed
     out or named in the refusal as always."""
     postgres = session.get_bind().dialect.name == "postgresql"
+    if gate is None:
+        # The common case in one statement: the first plain candidate nobody else holds,
+        # its slot taken. Only when there is none does the claim go round the candidates.
+        assignment = _take_first_plain(session, trainer, project, now)
+        if assignment is not None:
+            return assignment
     # Tasks the trainer may not take now (a limit, no consent) are left out here, so
     # they never stand in the way of ones they may take.
     allowed = limits.claimable(session, gate, project) if gate is not None else None
@@ -449,8 +460,26 @@ def _try_take(
 ) -> Assignment | None:
     task = session.scalars(_take_slot_stmt(), {"task_id": task_id, "updated_at": now}
                            ).one_or_none()
-    if task is None:
-        return None
+    return _lease(session, trainer, project, task, now) if task is not None else None
+
+
+def _take_first_plain(
+    session: Session, trainer: User, project: Project, now: datetime
+) -> Assignment | None:
+    """The first plain candidate's slot taken in the statement that picks it (one round
+    trip, one task locked), and its lease; None when no plain candidate is free now
+    (none left, or every one held by a claim in flight)."""
+    task = session.scalars(_take_first_plain_stmt(), {
+        "trainer_id": trainer.id, "of_project": project.id, "updated_at": now,
+    }).one_or_none()
+    return _lease(session, trainer, project, task, now) if task is not None else None
+
+
+def _lease(
+    session: Session, trainer: User, project: Project, task: Task, now: datetime
+) -> Assignment | None:
+    """The trainer's lease on ``task``, whose slot the caller took."""
+    task_id = task.id
     # Work with a content warning waits for the trainer's reveal (``reveal``), which
     # also bounds its lease by the exposure limits; plain work is shown at once.
     plain = effective_sensitivity(task, project) is Sensitivity.NONE
@@ -585,17 +614,30 @@ def _leases_stmt() -> Any:
 
 
 @functools.cache
-def _plain_candidates_stmt(skip_locked: bool) -> Any:
-    return _candidates_stmt(skip_locked).where(limits.plain_work())
+def _plain_candidates_stmt(skip_locked: bool, project_key: str = "project_id") -> Any:
+    return _candidates_stmt(skip_locked, project_key).where(limits.plain_work())
 
 
 @functools.cache
 def _take_slot_stmt() -> Any:
+    return _slot_taken(Task.id == bindparam("task_id"))
+
+
+@functools.cache
+def _take_first_plain_stmt() -> Any:
+    # The candidates' statement for one task (locked, others' locks skipped) as the
+    # UPDATE's condition: PostgreSQL runs it once, then takes that task's slot.
+    # Not correlated: its ``tasks`` is its own, not the updated row.
+    first = _plain_candidates_stmt(True, "of_project").limit(db.inline(1)).correlate(None)
+    return _slot_taken(Task.id == first.scalar_subquery())
+
+
+def _slot_taken(which: ColumnElement[bool]) -> Any:
     # The task comes back with its new slot count (one round trip, and a Task already
     # in the session is not left stale).
     return (
         update(Task)
-        .where(Task.id == bindparam("task_id"), Task.open_slots > 0)
+        .where(which, Task.open_slots > 0)
         .values(open_slots=Task.open_slots - 1, updated_at=bindparam("updated_at"))
         .returning(Task)
         .options(_hot(Task))
