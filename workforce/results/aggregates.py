@@ -255,14 +255,22 @@ def _stamp(session: Session, project_id: uuid.UUID, stamp: datetime,
 
 def _beside(session: Session, stmt: Any, meanwhile: Callable[[], T]) -> T:
     """Run ``stmt`` on PostgreSQL while ``meanwhile`` runs (see :func:`beside`)."""
-    compiled = stmt.compile(dialect=session.get_bind().dialect,
-                            compile_kwargs={"render_postcompile": True})
+    statement = compiled(session, stmt)
 
     def run(driver: Any) -> None:
         with driver.cursor() as cursor:
-            cursor.execute(str(compiled), compiled.params)
+            cursor.execute(str(statement), statement.params)
 
     return beside(session, run, meanwhile)[1]
+
+
+def compiled(session: Session, stmt: Any) -> Any:
+    """``stmt`` compiled for the session's database, to run on its driver's connection
+    (:func:`beside`, the aggregation's streamed reads). Bound values go to the driver
+    as they are (no column type's processing): pass plain ones (an enum's value). IN
+    lists are written out."""
+    return stmt.compile(dialect=session.get_bind().dialect,
+                        compile_kwargs={"render_postcompile": True})
 
 
 def beside(session: Session, work: Callable[[Any], U],

@@ -66,6 +66,7 @@ from workforce.results.aggregates import (
     TaskAggregate,
     aggregates_written,
     beside,
+    compiled,
     extra_slots_cost,
     of_project,
     settings_row,
@@ -329,14 +330,7 @@ def _batches(session: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    yield from _driver_batches(driver, _compiled(session, stmt))
-
-
-def _compiled(session: Session, stmt: Any) -> Any:
-    # Bound values go to the driver as they are (no column type's processing): pass
-    # plain ones (an enum's value). IN lists are written out.
-    return stmt.compile(dialect=session.get_bind().dialect,
-                        compile_kwargs={"render_postcompile": True})
+    yield from _driver_batches(driver, compiled(session, stmt))
 
 
 def _driver_batches(driver: Any, compiled: Any) -> Iterator[list[tuple[Any, ...]]]:
@@ -361,14 +355,8 @@ def _id(column: Any) -> Any:
     return type_coerce(column, String)
 
 
-def final_tasks(session: Session, project_id: uuid.UUID) -> set[str]:
-    """Tasks of the project that need no more answers (ids as text)."""
-    # Plain tuples (``_batches``): every task of a large project, no ORM row for each.
-    return {task for batch in _batches(session, _final_tasks(project_id))
-            for (task,) in batch}
-
-
 def _final_tasks(project_id: uuid.UUID) -> Any:
+    """The project's tasks that need no more answers (their ids as text)."""
     pending = exists().where(Assignment.task_id == Task.id,
                              Assignment.state.in_([state.value for state in PENDING]))
     return select(_id(Task.id)).where(Task.project_id == project_id, Task.open_slots == 0,
@@ -392,19 +380,23 @@ def _final_and_stored(session: Session, project_id: uuid.UUID,
     (``aggregates.beside``); elsewhere one after the other."""
     final_stmt, stored_stmt = _final_tasks(project_id), _stored(project_id)
     if session.get_bind().dialect.name != "postgresql":
-        final = {task for batch in _batches(session, final_stmt) for (task,) in batch}
-        stored = {(t, f): (m, v, c) for batch in _batches(session, stored_stmt)
-                  for t, f, m, v, c in batch}
+        found = _collect(_batches(session, final_stmt), _batches(session, stored_stmt))
         meanwhile()
-        return final, stored
-    compiled = _compiled(session, final_stmt), _compiled(session, stored_stmt)
+        return found
+    statements = compiled(session, final_stmt), compiled(session, stored_stmt)
 
     def read(driver: Any) -> tuple[set[str], _Stored]:
-        return ({task for batch in _driver_batches(driver, compiled[0]) for (task,) in batch},
-                {(t, f): (m, v, c) for batch in _driver_batches(driver, compiled[1])
-                 for t, f, m, v, c in batch})
+        return _collect(*(_driver_batches(driver, statement) for statement in statements))
 
     return beside(session, read, meanwhile)[0]
+
+
+def _collect(final: Iterator[list[tuple[Any, ...]]], stored: Iterator[list[tuple[Any, ...]]]
+             ) -> tuple[set[str], _Stored]:
+    """The final tasks' ids and the stored aggregates by (task, field), from their rows
+    (read one after the other: the batches share a connection)."""
+    tasks = {task for batch in final for (task,) in batch}
+    return tasks, {(t, f): (m, v, c) for batch in stored for t, f, m, v, c in batch}
 
 
 def _field_column(data: _Answers, name: str) -> list[int]:
