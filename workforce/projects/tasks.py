@@ -606,7 +606,10 @@ def _leases_stmt() -> Any:
         .where(
             Assignment.trainer_id == bindparam("trainer_id"),
             Assignment.project_id == bindparam("project_id"),
-            Assignment.state == AssignmentState.LEASED,
+            # Written into the text: sent as a parameter, the state hid from the generic
+            # plan how few rows are leased, and PostgreSQL planned the statement again on
+            # every claim (bench/RESULTS.md, item 42).
+            Assignment.state == db.inline(AssignmentState.LEASED, Assignment.state.type),
         )
         .with_for_update()
         .execution_options(populate_existing=True)
