@@ -229,6 +229,44 @@ def test_the_job_recomputes_only_projects_with_new_final_answers(
     assert for_tasks(session, [task.id])[task.id]["accent"].value == "yue-HK"
 
 
+
+def test_a_project_whose_run_fails_is_left_as_it_was_and_the_projects_after_it_computed(
+    database: Database, session: Session, run, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One project's failure (here crowd-kit failing on its answers) neither stops the
+    projects after it nor leaves anything of its own run behind: it is logged, its
+    watermark stays, the job says which project failed and exits non-zero, and the
+    next run computes it."""
+    broken, fine = (templated_project(session, ACCENT) for _ in range(2))
+    _settings(session, broken, requested_at=clock.now())  # a request: run first
+    (a,) = trainers(1)
+    bad = answered_task(session, broken, [(a, {"accent": "yue-HK"})])
+    good = answered_task(session, fine, [(a, {"accent": "yue-CN"})])
+    real = aggregation.methods.categorical
+
+    def categorical(method, tasks, workers, labels):  # type: ignore[no-untyped-def]
+        if bad.id.hex in {str(task).replace("-", "") for task in tasks}:
+            raise ValueError("the model did not converge")
+        return real(method, tasks, workers, labels)
+
+    monkeypatch.setattr(aggregation.methods, "categorical", categorical)
+    failed = run("jobs", "run", "results.aggregate")
+
+    assert failed.exit_code == 1
+    assert f"projects aggregated: 1; failed (logged): 1, {broken.id}" in failed.output
+    assert any(record.exc_info and str(broken.id) in record.getMessage()
+               for record in caplog.records)
+    assert set(for_tasks(session, [bad.id, good.id])) == {good.id}
+    assert session.get(ProjectAggregation, broken.id).answers_seen_at is None
+    assert broken.id in aggregation.changed_projects(session)
+
+    monkeypatch.undo()
+    assert run("jobs", "run", "results.aggregate").output.strip() == \
+        "results.aggregate: projects aggregated: 1"
+    assert for_tasks(session, [bad.id])[bad.id]["accent"].value == "yue-HK"
+
+
 def test_a_run_stamps_every_task_it_wrote_with_one_later_stamp(
     database: Database, session: Session
 ) -> None:

@@ -15,6 +15,7 @@ from typing import TypeVar
 import pytest
 from flask import Flask
 from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -158,3 +159,40 @@ def test_a_unit_of_work_run_by_a_job_is_run_again_with_its_after_commit_work_onc
     assert committed == ["told"]
     (assignment,) = _assignments(live_session, project)
     assert claimed == str(assignment.id)
+
+
+def _on_the_driver(session: Session, sql: str) -> object:
+    driver = session.connection().connection.driver_connection
+    with db.driver_errors(session), driver.cursor() as cursor:
+        return cursor.execute(sql).fetchone()
+
+
+def test_a_deadlock_met_on_the_drivers_own_connection_is_run_again_too(
+    live_database: Database, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Work done on psycopg's connection itself (the aggregation's streamed reads,
+    stamps and COPY) raises the driver's errors; ``db.driver_errors`` raises them as
+    SQLAlchemy does for the session's statements, so a deadlock there is run again
+    like any other. The server raises a real deadlock_detected (40P01) the first time."""
+    caplog.set_level(logging.WARNING, logger="workforce.db")
+    attempts: list[int] = []
+
+    def work(session: Session) -> object:
+        attempts.append(1)
+        if len(attempts) == 1:
+            _on_the_driver(session, "DO $$ BEGIN RAISE EXCEPTION 'chosen as the victim' "
+                                    "USING ERRCODE = '40P01'; END $$")
+        return _on_the_driver(session, "SELECT 1")
+
+    assert live_database.run(work) == (1,)
+    assert len(attempts) == 2
+    assert _retries(caplog) == [RETRIED]
+
+
+def test_any_other_error_on_the_drivers_own_connection_is_sqlalchemys_kind_of_it(
+    live_database: Database,
+) -> None:
+    with pytest.raises(DataError) as raised:
+        live_database.run(_on_the_driver, "SELECT 1 / 0")
+    assert type(raised.value.orig).__name__ == "DivisionByZero"
+    assert not db.is_retryable(raised.value)

@@ -20,6 +20,7 @@ from flask.cli import AppGroup, ScriptInfo, pass_script_info
 from werkzeug.serving import WSGIRequestHandler
 
 from workforce.billing.cli import payouts
+from workforce.errors import JobFailed
 from workforce.results.cli import results
 from workforce.settings import Settings, SettingsError
 
@@ -185,7 +186,10 @@ def run_job(name: str) -> None:
     if name not in BY_NAME:
         raise click.BadParameter(f"no job {name!r}; `workforce jobs list` shows them: "
                                  + ", ".join(BY_NAME), param_hint="NAME")
-    click.echo(f"{name}: {run(name, current_app.extensions['workforce'])}")
+    try:
+        click.echo(f"{name}: {run(name, current_app.extensions['workforce'])}")
+    except JobFailed as failure:
+        raise click.ClickException(f"{name}: {failure}") from failure
 
 
 @main.group(cls=click.Group)

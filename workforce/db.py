@@ -273,6 +273,21 @@ def is_retryable(error: BaseException) -> bool:
             and getattr(error.orig, "sqlstate", None) in RETRY_SQLSTATES)
 
 
+@contextmanager
+def driver_errors(session: Session) -> Iterator[None]:
+    """The driver's errors raised by work done on its own connection (a COPY, a
+    streamed read: ``connection.driver_connection``) raised as SQLAlchemy raises them
+    for the statements it runs (``DBAPIError`` and its kinds, the driver's error as
+    ``orig``): so that :func:`retrying` runs the unit of work again after a deadlock
+    there too, and callers catch one kind of database error."""
+    dialect = session.get_bind().dialect
+    base = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as error:
+        raise DBAPIError.instance(None, None, error, base, dialect=dialect) from error
+
+
 def retrying(work: Callable[[], T]) -> T:
     """``work()``, called again after a short random pause while it fails with a
     deadlock or serialization failure, ``RETRY_ATTEMPTS`` times in all; then that error

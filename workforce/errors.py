@@ -66,3 +66,10 @@ class IllegalTransition(Conflict):
 
     code = "illegal-transition"
     title = lazy_gettext("Illegal state transition")
+
+
+class JobFailed(Exception):
+    """A scheduled job's run in which some of the items failed after the others were
+    done (each failure logged with its error): the scheduler logs the run as failed,
+    and ``workforce jobs run`` says so and exits non-zero. Not a ``DomainError``: no
+    request ever sees it."""

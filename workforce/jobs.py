@@ -8,6 +8,8 @@ and unique keys, never on there being one scheduler. That is also why
 
 Each job's function returns how much it did; ``run_job`` turns that into a short summary
 ("task leases expired: 3", or "nothing to do"), logs it for every run and returns it.
+A job whose items fail one by one (``results.aggregate``) does the rest, then raises
+``JobFailed`` naming what failed, each failure logged with its error.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from workforce.accounts import jobs as accounts_jobs
 from workforce.app import Services
 from workforce.assessments import jobs as assessments_jobs
 from workforce.billing import jobs as billing_jobs
+from workforce.errors import JobFailed
 from workforce.integrations import jobs as integrations_jobs
 from workforce.notifications import jobs as notifications_jobs
 from workforce.privacy import jobs as privacy_jobs
@@ -154,7 +157,12 @@ def run_job(name: str, services: Services) -> str:
     """Run the job called ``name`` once, as the scheduler does; log and return what it
     did."""
     job = BY_NAME[name]
-    count = job.call(services) or 0
+    try:
+        count = job.call(services) or 0
+    except JobFailed as failure:  # some items failed, each logged; the rest was done
+        log.error("job %s failed: %s", name, failure,
+                  extra={"job": name, "summary": str(failure)})
+        raise
     summary = job.summary(count)
     log.info("job %s: %s", name, summary,
              extra={"job": name, "handled": count, "summary": summary})

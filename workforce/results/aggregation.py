@@ -52,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from workforce import clock
+from workforce import clock, db
 from workforce.accounts import audit
 from workforce.accounts.models import User
 from workforce.errors import Invalid
@@ -465,7 +465,9 @@ def aggregate_project(session: Session, row: ProjectAggregation,
     result = RunResult()
     chosen = effective_methods(versions[-1].fields if versions else [], row.methods or {})
     if chosen:
-        with _without_cycle_collection():
+        # The reads, stamps and COPY on the driver's own connection raise its errors as
+        # the session's statements do (a deadlock there is run again, ``db.retrying``).
+        with _without_cycle_collection(), db.driver_errors(session):
             result = _compute(session, row, versions, chosen, now)
     row.answers_seen_at, row.computed_at = seen, now
     row.summary = {"tasks": result.tasks, "written": result.written,

@@ -1,6 +1,8 @@
 """The scheduler's aggregation: every project with new final answers, or a manager's
 request, recomputed in its own unit of work. A project another process is on is
-skipped (it holds the project's advisory lock) and found again on the next run."""
+skipped (it holds the project's advisory lock) and found again on the next run. A
+project whose run fails is logged and left as it was (its watermark too, so the next
+run tries it again), and the projects after it are still computed."""
 
 from __future__ import annotations
 
@@ -11,16 +13,26 @@ from sqlalchemy.orm import Session
 
 from workforce import clock
 from workforce.db import Database
+from workforce.errors import JobFailed
 from workforce.results import aggregation, quality_rules
 
 log = logging.getLogger(__name__)
 
 
 def aggregate_changed(database: Database) -> int:
-    """How many projects were recomputed."""
-    done = 0
+    """How many projects were recomputed. Raises ``JobFailed`` naming the projects
+    whose run failed, once every other project has been computed."""
+    done, failed = 0, []
     for project_id in database.run(aggregation.changed_projects):
-        done += database.run(_one, project_id)
+        try:
+            done += database.run(_one, project_id)
+        except Exception:
+            log.exception("project %s: aggregation failed; it is tried again on the next "
+                          "run", project_id, extra={"project_id": str(project_id)})
+            failed.append(str(project_id))
+    if failed:
+        raise JobFailed(f"projects aggregated: {done}; failed (logged): {len(failed)}, "
+                        f"{', '.join(failed)}")
     return done
 
 
