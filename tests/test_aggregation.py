@@ -4,6 +4,7 @@ that recomputes only changed projects, dynamic overlap, and the API that asks fo
 from __future__ import annotations
 
 import gc
+import warnings
 from datetime import timedelta
 
 import pytest
@@ -82,6 +83,30 @@ def test_three_workers_majority(database: Database, session: Session) -> None:
     accent = found["accent"]
     assert (accent.value, accent.method, accent.answers_count) == ("yue-HK", "majority_vote", 3)
     assert accent.confidence == pytest.approx(2 / 3)
+
+
+
+@pytest.mark.parametrize("method", ["majority_vote", "dawid_skene", "glad", "mace"])
+def test_a_project_whose_answers_all_agree_gets_that_label_sure_and_quietly(
+    database: Database, session: Session, method: str
+) -> None:
+    """Every answer the same label (no other label in play): each method concludes it
+    with confidence 1, and none prints a warning to the scheduler's log (GLAD takes the
+    logarithm of zero there)."""
+    project = templated_project(session, ACCENT)
+    _settings(session, project, methods={"accent": method})
+    a, b, c = trainers(3)
+    tasks = [answered_task(session, project, [(w, {"accent": "yue-HK"}) for w in (a, b, c)])
+             for _ in range(3)]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _aggregate(database, session) == 1
+
+    found = for_tasks(session, [task.id for task in tasks])
+    assert [(f["accent"].value, f["accent"].confidence) for f in found.values()] == \
+        [("yue-HK", pytest.approx(1.0))] * 3
+    assert [str(w.message) for w in caught] == []
 
 
 def test_dawid_skene_trusts_a_reliable_minority(database: Database, session: Session) -> None:

@@ -59,11 +59,14 @@ class Outcome:
 @contextmanager
 def _quiet() -> Iterator[None]:
     """crowd-kit 1.4 calls pandas methods that pandas 3 deprecates (``inplace=``):
-    warnings about the library's own code, not ours."""
+    warnings about the library's own code, not ours. Its GLAD takes the logarithm of
+    zero when every answer has the same label (no other label to share the rest): a
+    numpy warning, and the right answer (that label, confidence 1)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="crowdkit")
         yield
 
 
