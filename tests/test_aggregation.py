@@ -256,13 +256,13 @@ def test_the_job_recomputes_only_projects_with_new_final_answers(
 
 
 def test_a_project_whose_run_fails_is_left_as_it_was_and_the_projects_after_it_computed(
-    database: Database, session: Session, run, monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    client: ApiClient, database: Database, session: Session, run,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """One project's failure (here crowd-kit failing on its answers) neither stops the
     projects after it nor leaves anything of its own run behind: it is logged, its
-    watermark stays, the job says which project failed and exits non-zero, and the
-    next run computes it."""
+    watermark stays, the job says which project failed and exits non-zero, its managers
+    see when the attempt failed, and the next run computes it."""
     broken, fine = (templated_project(session, ACCENT) for _ in range(2))
     _settings(session, broken, requested_at=clock.now())  # a request: run first
     (a,) = trainers(1)
@@ -285,11 +285,21 @@ def test_a_project_whose_run_fails_is_left_as_it_was_and_the_projects_after_it_c
     assert set(for_tasks(session, [bad.id, good.id])) == {good.id}
     assert session.get(ProjectAggregation, broken.id).answers_seen_at is None
     assert broken.id in aggregation.changed_projects(session)
+    manager = session.get(User, broken.created_by_id)
+    url = f"{API}/projects/{broken.id}/aggregation"
+    state = answered(client.get(url, as_user=manager))
+    assert state["failed_at"] is not None and state["computed_at"] is None
+    assert state["pending"] is True
+    assert answered(client.get(f"{API}/projects/{fine.id}/aggregation",
+                               as_user=session.get(User, fine.created_by_id))
+                    )["failed_at"] is None
 
     monkeypatch.undo()
     assert run("jobs", "run", "results.aggregate").output.strip() == \
         "results.aggregate: projects aggregated: 1"
     assert for_tasks(session, [bad.id])[bad.id]["accent"].value == "yue-HK"
+    state = answered(client.get(url, as_user=manager))
+    assert state["failed_at"] is None and state["pending"] is False
 
 
 def test_a_run_stamps_every_task_it_wrote_with_one_later_stamp(

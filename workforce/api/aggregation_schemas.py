@@ -28,6 +28,11 @@ class AggregationStateSchema(Schema):
     requested_at = UtcDateTime(allow_none=True)
     computed_at = UtcDateTime(allow_none=True, metadata={
         "description": "When the job last computed the project (null: never)."})
+    failed_at = UtcDateTime(allow_none=True, metadata={
+        "description": "When the job's last attempt at the project failed, if no run has "
+        "computed it since (null otherwise). Nothing of a failed attempt is kept; the "
+        "project is tried again on the job's next run, and the operators' log holds the "
+        "error."})
     pending = fields.Boolean(metadata={"description": "A request the job has not served."})
     tasks_aggregated = fields.Integer()
     aggregates = fields.Integer(metadata={"description": "Stored aggregates (task x field)."})

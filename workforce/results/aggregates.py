@@ -147,6 +147,9 @@ class ProjectAggregation(Base):
     answers_changed_at: Mapped[datetime | None]
     answers_seen_at: Mapped[datetime | None]
     computed_at: Mapped[datetime | None]
+    # The job's last attempt that failed (rolled back; its error logged): shown while
+    # it is later than computed_at. The project is tried again on every run.
+    failed_at: Mapped[datetime | None]
     # Slots dynamic overlap has added to the project's tasks, all runs together.
     extra_slots: Mapped[int] = mapped_column(default=0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(json_type())

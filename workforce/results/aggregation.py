@@ -155,6 +155,7 @@ class AggregationState:
     max_redundancy: int | None
     requested_at: datetime | None
     computed_at: datetime | None
+    failed_at: datetime | None  # the last attempt, if it failed after computed_at
     pending: bool
     tasks_aggregated: int
     aggregates: int
@@ -180,10 +181,25 @@ def get_state(session: Session, staff: User, project_id: uuid.UUID) -> Aggregati
                 for name, (kind, method) in chosen.items()],
         confidence_target=row.confidence_target, max_redundancy=row.max_redundancy,
         requested_at=row.requested_at, computed_at=row.computed_at,
-        pending=_pending(row), tasks_aggregated=int(counts[0]), aggregates=int(counts[1]),
+        failed_at=_failed_since(row), pending=_pending(row),
+        tasks_aggregated=int(counts[0]), aggregates=int(counts[1]),
         below_target=int(counts[2] or 0), extra_slots=row.extra_slots or 0,
         extra_slots_cost=extra_slots_cost(session, project.id),
         summary={k: v for k, v in (row.summary or {}).items() if k != "skills"} or None)
+
+
+def _failed_since(row: ProjectAggregation) -> datetime | None:
+    """The last attempt's failure, unless a run has computed the project since."""
+    if row.failed_at is None or (row.computed_at and row.computed_at > row.failed_at):
+        return None
+    return row.failed_at
+
+
+def run_failed(session: Session, project_id: uuid.UUID, now: datetime) -> None:
+    """Record, in a unit of work of its own after the failed run's rollback, that the
+    job's attempt at the project failed (``GET /projects/{id}/aggregation`` shows it)."""
+    settings_row(session, project_id).failed_at = now
+    session.flush()
 
 
 def _pending(row: ProjectAggregation) -> bool:

@@ -30,10 +30,19 @@ def aggregate_changed(database: Database) -> int:
             log.exception("project %s: aggregation failed; it is tried again on the next "
                           "run", project_id, extra={"project_id": str(project_id)})
             failed.append(str(project_id))
+            _record_failure(database, project_id)
     if failed:
         raise JobFailed(f"projects aggregated: {done}; failed (logged): {len(failed)}, "
                         f"{', '.join(failed)}")
     return done
+
+
+def _record_failure(database: Database, project_id: uuid.UUID) -> None:
+    try:
+        database.run(aggregation.run_failed, project_id, clock.now())
+    except Exception:  # the database itself failing: the log has the run's error
+        log.exception("project %s: the aggregation's failure could not be recorded",
+                      project_id, extra={"project_id": str(project_id)})
 
 
 def _one(session: Session, project_id: uuid.UUID) -> int:
