@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -60,3 +62,38 @@ def test_a_failing_after_commit_callback_does_not_undo_the_commit(
         uow.add(Organisation(name="Still", slug="still"))
         after_commit(uow, broken)
     assert session.scalars(select(Organisation).where(Organisation.slug == "still")).one()
+
+
+def test_sqlite_units_of_work_that_read_then_write_wait_for_each_other(tmp_path) -> None:
+    """The development database (SQLite): a unit of work that reads, then writes while
+    another holds the write lock waits for it (the busy timeout) instead of failing
+    at once with "database is locked", as a deferred BEGIN made it (a trainer's claim
+    during a colleague's submit was a 500)."""
+    from workforce.db import Base
+
+    database = Database(f"sqlite:///{tmp_path / 'two-writers.db'}")
+    Base.metadata.create_all(database.engine)
+    first_wrote, done = threading.Event(), []
+
+    def first() -> None:
+        with database.unit_of_work() as uow:
+            uow.add(Organisation(name="First", slug="first"))
+            uow.flush()
+            first_wrote.set()
+            time.sleep(0.3)  # still holding the write lock
+
+    def second(session: Session) -> None:
+        first_wrote.wait(5)
+        seen = session.scalars(select(Organisation)).all()  # reads first
+        session.add(Organisation(name="Second", slug="second"))
+        session.flush()
+        done.append(len(seen))
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    database.run(second)
+    holder.join()
+    with database.unit_of_work() as uow:
+        assert sorted(uow.scalars(select(Organisation.slug))) == ["first", "second"]
+    assert done == [1]  # it read after the first committed
+    database.dispose()

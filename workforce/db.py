@@ -183,8 +183,21 @@ def _sqlite_directory(_dialect: Any, _record: Any, cargs: Any, _kwargs: Any) -> 
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# An execution option for work that only reads (the health check, streamed downloads):
+# on SQLite it begins without taking the write lock (see ``_sqlite_begin``).
+READS_ONLY = "workforce_reads_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE: a unit of work takes SQLite's write lock when it starts, waiting for
+    # another writer up to the busy timeout. A deferred BEGIN takes it at the first
+    # write, and when another writer holds it then, SQLite answers "database is locked"
+    # at once rather than wait (it cannot tell whether waiting would deadlock): a
+    # claim made while a colleague's submit commits failed at once (500). One writer at
+    # a time is SQLite's rule anyway; the development database has few users. Work that
+    # only reads begins deferred, beside the writer.
+    reads_only = conn.get_execution_options().get(READS_ONLY)
+    conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 # The URL's query parameter that says a pooler in transaction mode stands between the
@@ -337,6 +350,7 @@ class Database:
         """A session for a long read of its own (a streamed download), closed (its
         transaction rolled back) when the block ends or the stream is dropped."""
         session = self.session()
+        session.connection(execution_options={READS_ONLY: True})
         try:
             yield session
         finally:

@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from workforce.api.security import Blueprint
 from workforce.api.uow import database
+from workforce.db import READS_ONLY
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def health():
     """Report whether the service and its database answer."""
     try:
         with database().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            connection.execution_options(**{READS_ONLY: True}).execute(text("SELECT 1"))
     except SQLAlchemyError:
         log.warning("health check: database unreachable")
         return {"status": "unavailable", "database": "unreachable"}, 503
