@@ -218,6 +218,24 @@ def test_bradley_terry_ranks_the_compared_responses(
         assert verdict.confidence > 0.5
 
 
+
+def test_responses_without_ids_are_each_tasks_own(database: Database, session: Session) -> None:
+    """Tasks whose payload names no response ids compare their own two sides: one
+    judged A and one judged B are not fit as one "A against B" (which made every such
+    task's verdict the same)."""
+    project = templated_project(session, VERDICT)
+    x, y = trainers(2)
+    left, right = (answered_task(session, project, [(w, {"verdict": {"choice": side}})
+                                                    for w in (x, y)])
+                   for side in ("A", "B"))
+
+    _aggregate(database, session)
+
+    found = for_tasks(session, [left.id, right.id])
+    assert found[left.id]["verdict"].value["preferred"] == "A"
+    assert found[right.id]["verdict"].value["preferred"] == "B"
+
+
 def test_only_final_tasks_are_aggregated(database: Database, session: Session) -> None:
     project = templated_project(session, ACCENT)
     a, b = trainers(2)
@@ -351,6 +369,52 @@ def test_a_later_run_stamps_only_the_tasks_whose_aggregate_changed(
     assert stamps[added.id] == session.get(ProjectAggregation, project.id).changed_at
     assert for_tasks(session, [added.id])[added.id]["accent"].value == "yue-CN"
     assert for_tasks(session, [turned.id])[turned.id]["accent"].value == "yue-HK"
+
+
+
+def _new_version(session: Session, project, *fields) -> None:
+    """A template version taking effect now: the answers given before keep theirs."""
+    last = session.scalars(select(TemplateVersion).where(
+        TemplateVersion.project_id == project.id).order_by(TemplateVersion.number.desc())
+    ).first()
+    session.add(TemplateVersion(project_id=project.id, number=last.number + 1,
+                                fields=list(fields), created_by_id=project.created_by_id,
+                                created_at=clock.now()))
+    session.commit()
+
+
+def test_aggregates_no_longer_backed_by_the_template_are_removed_and_their_tasks_stamped(
+    database: Database, session: Session
+) -> None:
+    """A field that changed kind (the accent, a choice, made a rating) no longer has
+    answers of its kind: the old label is removed, not left under a rating field in
+    the results; a field taken out of the template loses its aggregates too. Each
+    task whose results changed takes a stamp, so a client's sync sees the change."""
+    project = templated_project(session, ACCENT, MOS)
+    a, b = trainers(2)
+    task = answered_task(session, project, [(a, {"accent": "yue-HK", "naturalness": 4}),
+                                            (b, {"accent": "yue-HK", "naturalness": 5})])
+    _aggregate(database, session)
+    assert set(for_tasks(session, [task.id])[task.id]) == {"accent", "naturalness"}
+    before = session.get(TaskResult, task.id).stamp
+
+    _new_version(session, project, {**MOS, "name": "accent"}, MOS)
+    _settings(session, project, requested_at=clock.now())
+    assert _aggregate(database, session) == 1
+
+    assert set(for_tasks(session, [task.id])[task.id]) == {"naturalness"}
+    summary = session.get(ProjectAggregation, project.id).summary
+    assert summary["removed"] == 1 and summary["fields"]["accent"]["tasks"] == 0
+    stamped = session.get(TaskResult, task.id).stamp
+    assert stamped > before
+
+    _new_version(session, project, NOTE)  # nothing left to aggregate
+    _settings(session, project, requested_at=clock.now())
+    assert _aggregate(database, session) == 1
+
+    assert for_tasks(session, [task.id]) == {}
+    assert session.get(ProjectAggregation, project.id).summary["removed"] == 1
+    assert session.get(TaskResult, task.id).stamp > stamped
 
 
 def test_dynamic_overlap_adds_one_slot_and_stops_at_the_maximum(

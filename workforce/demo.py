@@ -392,8 +392,11 @@ def _comparison_rows() -> list[dict[str, Any]]:
     return [
         {"external_id": f"compare-{n:02d}", "priority": 1 if n in gold else 0,
          "gold_answer": gold.get(n),
-         "payload": {"prompt": question, "responses": [{"id": "model-a", "text": a},
-                                                       {"id": "model-b", "text": b}],
+         # Ids name the responses (one score each across the project), so each
+         # task's two are its own.
+         "payload": {"prompt": question,
+                     "responses": [{"id": f"compare-{n:02d}-a", "text": a},
+                                   {"id": f"compare-{n:02d}-b", "text": b}],
                      "instructions": "Judge accuracy first, then clarity."}}
         for n, (question, a, b) in enumerate(QUESTIONS, start=1)
     ]

@@ -43,7 +43,9 @@ class AggregationStateSchema(Schema):
     extra_slots_cost = fields.Nested(MoneySchema, allow_none=True, metadata={
         "description": "extra_slots at the current task rate (null without a rate)."})
     summary = fields.Dict(allow_none=True, metadata={
-        "description": "What the last run found: tasks, aggregates written, slots added, "
+        "description": "What the last run found: tasks, aggregates written, aggregates "
+        "removed (a final task's no longer backed by its answers, or a field no longer "
+        "aggregated as that kind), slots added, "
         "and per field its kind, method, tasks and answers (pairwise: the Bradley-Terry "
         "score of every compared response id)."})
 

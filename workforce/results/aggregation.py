@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     String,
     cast,
+    delete,
     exists,
     func,
     insert,
@@ -256,6 +257,7 @@ def lock_for_run(session: Session, project_id: uuid.UUID) -> ProjectAggregation 
 class RunResult:
     tasks: int = 0
     written: int = 0
+    removed: int = 0  # aggregates no longer found (see ``_gone``)
     slots_added: int = 0
     by_field: dict[str, dict[str, Any]] = field(default_factory=dict)
     # {field: {trainer id: skill}}: kept for the trainers' quality figures, never shown
@@ -382,8 +384,8 @@ def _final_tasks(project_id: uuid.UUID) -> Any:
 def _stored(project_id: uuid.UUID) -> Any:
     """The project's aggregates as they are, for ``_changes``."""
     columns = TaskAggregate.__table__.c
-    return select(_id(columns.task_id), columns.field, columns.method, columns.value,
-                  columns.confidence).where(of_project(project_id))
+    return select(_id(columns.task_id), columns.field, columns.kind, columns.method,
+                  columns.value, columns.confidence).where(of_project(project_id))
 
 
 _Stored = dict[tuple[str, str], tuple[Any, ...]]
@@ -412,7 +414,7 @@ def _collect(final: Iterator[list[tuple[Any, ...]]], stored: Iterator[list[tuple
     """The final tasks' ids and the stored aggregates by (task, field), from their rows
     (read one after the other: the batches share a connection)."""
     tasks = {task for batch in final for (task,) in batch}
-    return tasks, {(t, f): (m, v, c) for batch in stored for t, f, m, v, c in batch}
+    return tasks, {(t, f): (k, m, v, c) for batch in stored for t, f, k, m, v, c in batch}
 
 
 def _field_column(data: _Answers, name: str) -> list[int]:
@@ -450,21 +452,22 @@ def _outcome(session: Session, project_id: uuid.UUID, data: _Answers, picked: li
 def _responses(session: Session, project_id: uuid.UUID,
                task_ids: set[str]) -> dict[str, tuple[str, str]]:
     """Each task's compared items: the ids of payload.responses[0] and [1] (A and B),
-    or "A" and "B" for a task without them."""
+    or, for a task without them, its own two sides ("<task id>:A", "<task id>:B"):
+    responses without ids are the task's own, never another task's."""
     found = {}
     for task_id, payload in session.execute(select(_text(Task.id), Task.payload)
                                             .where(Task.project_id == project_id)):
         if task_id in task_ids:
-            found[task_id] = _sides(payload)
+            found[task_id] = _sides(task_id, payload)
     return found
 
 
-def _sides(payload: Any) -> tuple[str, str]:
+def _sides(task_id: str, payload: Any) -> tuple[str, str]:
     responses = payload.get("responses") if isinstance(payload, dict) else None
     if isinstance(responses, list) and len(responses) >= 2 and all(
             isinstance(r, dict) and "id" in r for r in responses[:2]):
         return str(responses[0]["id"]), str(responses[1]["id"])
-    return "A", "B"
+    return f"{task_id}:A", f"{task_id}:B"
 
 
 def aggregate_project(session: Session, row: ProjectAggregation,
@@ -485,8 +488,11 @@ def aggregate_project(session: Session, row: ProjectAggregation,
         # the session's statements do (a deadlock there is run again, ``db.retrying``).
         with _without_cycle_collection(), db.driver_errors(session):
             result = _compute(session, row, versions, chosen, now)
+    else:  # no field is aggregated any more: the aggregates of those that were go
+        result.removed = _remove_all(session, project_id)
     row.answers_seen_at, row.computed_at = seen, now
     row.summary = {"tasks": result.tasks, "written": result.written,
+                   "removed": result.removed,
                    "slots_added": result.slots_added, "fields": result.by_field,
                    "skills": result.skills}
     session.flush()
@@ -529,10 +535,13 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
     # Python makes what it writes next.
     copy = session.get_bind().dialect.name == "postgresql"
     changed: list[dict[str, Any]] = []
+    gone: list[tuple[str, str]] = []
     if stored:
         fresh = _found(data, chosen, outcomes, final, result)
         new, changed = _changes(stored, fresh, now)
-        tasks = list({task for task, _, _ in new}.union(c["task_id"] for c in changed))
+        gone = _gone(stored, fresh, final, chosen)
+        tasks = list({task for task, _, _ in new}.union(c["task_id"] for c in changed)
+                     .union(task for task, _ in gone))
         lines = aggregates_written(session, row.project_id, tasks, clock.now(),
                                    meanwhile=partial(_copy_lines, new, now) if copy else None)
     else:
@@ -544,12 +553,13 @@ def _compute(session: Session, row: ProjectAggregation, versions: list[TemplateV
             session, row.project_id, tasks, clock.now(),
             meanwhile=partial(_first_run, data, chosen, outcomes, final, result, now, copy))
     del data, stored, final
-    result.written = len(new) + len(changed)
+    result.written, result.removed = len(new) + len(changed), len(gone)
     result.tasks = len(fresh) if len(chosen) == 1 else len({task for task, _ in fresh})
     _insert(session, new, lines, now)
     if changed:
         session.execute(update(TaskAggregate), [{**c, "task_id": uuid.UUID(c["task_id"])}
                                                 for c in changed])
+    _delete(session, gone)
     result.slots_added = _add_slots(session, row, fresh)
     return result
 
@@ -639,10 +649,42 @@ def _changes(stored: _Stored, fresh: dict[tuple[str, str], _Fresh], now: datetim
         old = stored.get((task, name))
         if old is None:
             new.append((task, name, found))
-        elif old != (found.method, found.value, found.confidence):
+        elif old[1:] != (found.method, found.value, found.confidence):
             changed.append({"task_id": task, "field": name, **found._asdict(),
                             "computed_at": now})
     return new, changed
+
+
+def _gone(stored: _Stored, fresh: dict[tuple[str, str], _Fresh], final: set[str],
+          chosen: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """Stored aggregates the run did not find again, to delete: a final task's (its
+    answers withdrawn, or none of them fitting the field any more), and any of a field
+    the project no longer aggregates as that kind (taken out of the template, or its
+    kind changed). A task not final now (a slot added, an answer under review) keeps
+    its last aggregate until it is."""
+    return [(task, name) for (task, name), (kind, *_) in stored.items()
+            if (task, name) not in fresh
+            and (task in final or chosen.get(name, ("",))[0] != kind)]
+
+
+def _remove_all(session: Session, project_id: uuid.UUID) -> int:
+    """Every stored aggregate of the project deleted, its tasks stamped; how many."""
+    gone = [(task, name) for batch in _batches(session, _stored(project_id))
+            for task, name, *_ in batch]
+    aggregates_written(session, project_id, list({task for task, _ in gone}), clock.now())
+    _delete(session, gone)
+    return len(gone)
+
+
+def _delete(session: Session, gone: list[tuple[str, str]]) -> None:
+    by_field: dict[str, list[uuid.UUID]] = {}
+    for task, name in gone:
+        by_field.setdefault(name, []).append(uuid.UUID(task))
+    for name, tasks in by_field.items():
+        for start in range(0, len(tasks), 1000):
+            session.execute(delete(TaskAggregate).where(
+                TaskAggregate.field == name,
+                TaskAggregate.task_id.in_(tasks[start:start + 1000])))
 
 
 def _copy_lines(rows: list[tuple[str, str, _Fresh]], now: datetime) -> list[str]:

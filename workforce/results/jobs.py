@@ -53,10 +53,12 @@ def _one(session: Session, project_id: uuid.UUID) -> int:
     result = aggregation.aggregate_project(session, row, now)
     # The agreement rules' figures changed with the aggregates: in the same transaction.
     restricted = quality_rules.after_aggregation(session, project_id, now)
-    log.info("project %s aggregated: %d tasks, %d aggregates written, %d slots added, "
-             "%d trainers restricted by agreement rules", project_id, result.tasks,
-             result.written, result.slots_added, len(restricted),
+    log.info("project %s aggregated: %d tasks, %d aggregates written, %d removed, "
+             "%d slots added, %d trainers restricted by agreement rules", project_id,
+             result.tasks, result.written, result.removed, result.slots_added,
+             len(restricted),
              extra={"project_id": str(project_id), "tasks": result.tasks,
-                    "written": result.written, "slots_added": result.slots_added,
+                    "written": result.written, "removed": result.removed,
+                    "slots_added": result.slots_added,
                     "restricted": len(restricted)})
     return 1
