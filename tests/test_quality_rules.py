@@ -170,6 +170,41 @@ def test_a_speed_rule_counts_fast_submissions_over_its_sample_only(
     assert note.data["figures"]["hits"] == 3
 
 
+
+def test_a_rule_judges_only_work_done_since_it_took_its_present_form(
+        client: ApiClient, session: Session) -> None:
+    """Three fast submissions before the rule existed are not held against the trainer
+    (they could not know it), nor, once the rule is made stricter, the work done under
+    its milder form: each time the sample starts again, and only the work done since
+    fills it."""
+    trainer = UserFactory()
+    project = gold_project(client, trainer)
+    manager = manager_of(session, project)
+    for n in range(3):
+        answered(do_task(client, trainer, project, RIGHT, seconds=5, gold=None,
+                         at=START + timedelta(minutes=n)))
+    with time_machine.travel(START + timedelta(minutes=10), tick=False):
+        made = add_rule(client, manager, project, kind="fast_submissions",
+                        sample_size=3, max_fast=1, min_seconds=20, duration_hours=2)
+    for n in range(2):  # one fast, one not: 1 of 2, and 2 are not a sample of 3
+        answered(do_task(client, trainer, project, RIGHT, seconds=(5, 60)[n], gold=None,
+                         at=START + timedelta(minutes=20 + n)))
+    assert mine(client, trainer) == []
+    with time_machine.travel(START + timedelta(minutes=30), tick=False):
+        answered(client.patch(f"{API}/projects/{project.id}/quality-rules/{made['id']}",
+                              as_user=manager, json={"max_fast": 0}))
+    answered(do_task(client, trainer, project, RIGHT, seconds=5, gold=None,
+                     at=START + timedelta(minutes=40)))
+    assert mine(client, trainer) == []  # 1 fast of 1 since the change: no sample yet
+    for n in range(2):
+        answered(do_task(client, trainer, project, RIGHT, seconds=60, gold=None,
+                         at=START + timedelta(minutes=50 + n)))
+    (restriction,) = mine(client, trainer)
+    assert restriction["figures"]["summary"] == (
+        "1 of your last 3 submissions were submitted in under 20 seconds, more than the "
+        "rule's 0")
+
+
 def test_an_agreement_rule_is_evaluated_when_the_job_writes_aggregates(
         client: ApiClient, session: Session, database: Database) -> None:
     """Majority vote of a, b, c on three tasks; c agrees once: 1/3 = 33% < 50%. a and b
@@ -178,8 +213,11 @@ def test_an_agreement_rule_is_evaluated_when_the_job_writes_aggregates(
     row = aggregation.settings_row(session, project.id)
     row.methods = {"accent": "majority_vote"}
     session.commit()
-    add_rule(client, manager_of(session, project), project, kind="agreement",
-             sample_size=3, min_percent=50)
+    # Made before the work (which the helper submits an hour ago): a rule judges only
+    # work done since it was made.
+    with time_machine.travel(datetime.now(UTC) - timedelta(hours=2), tick=False):
+        add_rule(client, manager_of(session, project), project, kind="agreement",
+                 sample_size=3, min_percent=50)
     a, b, c = trainers(3)
     for label_c in ("yue-HK", "yue-CN", "yue-CN"):
         answered_task(session, project, [(a, RIGHT), (b, RIGHT), (c, {"accent": label_c})])

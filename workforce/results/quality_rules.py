@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from workforce import db
@@ -184,19 +184,22 @@ class Figures:
         return data
 
 
-def _fresh(rule_id: Any, trainer_id: Any) -> ColumnElement[bool]:
-    """Work submitted after the rule last caught the trainer (all of it, if never)."""
+def _fresh(rule: QualityRule, trainer_id: Any) -> ColumnElement[bool]:
+    """Work submitted under the rule as it stands (since it was made, or last changed or
+    switched on: a trainer is never judged by a rule on work done before it said so),
+    and after it last caught the trainer, if it did."""
     last = (select(func.max(QualityRestriction.starts_at))
-            .where(QualityRestriction.rule_id == rule_id,
+            .where(QualityRestriction.rule_id == rule.id,
                    QualityRestriction.trainer_id == trainer_id).scalar_subquery())
-    return func.coalesce(Assignment.submitted_at > last, literal(True))
+    return and_(Assignment.submitted_at >= rule.updated_at,
+                func.coalesce(Assignment.submitted_at > last, literal(True)))
 
 
 def _recent(rule: QualityRule, trainer_id: uuid.UUID, *where: Any) -> Any:
     return (select(Assignment.id).where(
         Assignment.project_id == rule.project_id, Assignment.trainer_id == trainer_id,
         Assignment.state.in_(DONE), Assignment.submitted_at.is_not(None),
-        _fresh(rule.id, trainer_id), *where)
+        _fresh(rule, trainer_id), *where)
         .order_by(Assignment.submitted_at.desc(), Assignment.id.desc())
         .limit(rule.sample_size).subquery())
 
@@ -237,7 +240,7 @@ def _agreement_of(session: Session, rule: QualityRule,
         Assignment.submitted_at.desc(), Assignment.id.desc())).label("rank")
     where = [Assignment.project_id == rule.project_id,
              Assignment.state == AssignmentState.APPROVED, aggregated,
-             _fresh(rule.id, Assignment.trainer_id)]
+             _fresh(rule, Assignment.trainer_id)]
     if trainer_ids is not None:
         where.append(Assignment.trainer_id.in_(trainer_ids))
     ranked = select(Assignment.id, Assignment.trainer_id, Assignment.task_id,
