@@ -508,6 +508,35 @@ def test_settings_are_checked_against_the_template(
     assert (good["confidence_target"], good["max_redundancy"]) == (0.8, 5)
     assert session.scalars(select(AuditEvent).where(
         AuditEvent.action == "project.aggregation_settings_changed")).one()
+    # Changed settings are put to work on the job's next run.
+    assert good["pending"] is True and good["requested_at"] is not None
+
+
+def test_changed_settings_recompute_the_aggregates_on_the_next_run(
+    client: ApiClient, database: Database, session: Session
+) -> None:
+    """Majority vote then Dawid-Skene: the manager changes the method and the next run
+    (no request needed) writes the aggregates with it; the same settings sent again ask
+    for nothing."""
+    project = templated_project(session, ACCENT)
+    manager = session.get(User, project.created_by_id)
+    _settings(session, project, methods={"accent": "majority_vote"})
+    a, b = trainers(2)
+    task = answered_task(session, project, [(a, {"accent": "yue-HK"}),
+                                            (b, {"accent": "yue-HK"})])
+    assert _aggregate(database, session) == 1
+    url = f"{API}/projects/{project.id}/aggregation/settings"
+
+    changed = answered(client.request("PUT", url, as_user=manager, json={
+        "methods": {"accent": "dawid_skene"}}))
+    assert changed["pending"] is True
+    assert _aggregate(database, session) == 1
+    assert for_tasks(session, [task.id])[task.id]["accent"].method == "dawid_skene"
+
+    again = answered(client.request("PUT", url, as_user=manager, json={
+        "methods": {"accent": "dawid_skene"}}))
+    assert again["pending"] is False
+    assert _aggregate(database, session) == 0
 
 
 def test_another_organisations_project_is_not_found(

@@ -105,9 +105,10 @@ def effective_methods(fields: Iterable[dict[str, Any]],
 def update_settings(session: Session, manager: User, project_id: uuid.UUID, *,
                     methods_by_field: dict[str, str], confidence_target: float | None,
                     max_redundancy: int | None) -> ProjectAggregation:
-    """Set the method per field and the dynamic-overlap settings (audited). A method
-    naming a field the current template lacks, or not fitting its kind, is refused
-    (422, each problem at ``/methods/<field>``)."""
+    """Set the method per field and the dynamic-overlap settings (audited); a change
+    asks for the project to be recomputed with them (``pending``: the job's next run).
+    A method naming a field the current template lacks, or not fitting its kind, is
+    refused (422, each problem at ``/methods/<field>``)."""
     project = services.writable_project(session, manager, project_id)
     kinds = {f["name"]: f["kind"] for f in _current_fields(session, project.id)}
     errors: dict[str, list[str]] = {}
@@ -130,6 +131,8 @@ def update_settings(session: Session, manager: User, project_id: uuid.UUID, *,
     before = _settings_of(row)
     row.methods = dict(methods_by_field)
     row.confidence_target, row.max_redundancy = confidence_target, max_redundancy
+    if _settings_of(row) != before:  # the aggregates (and extra slots) follow the settings
+        row.requested_at = clock.now()
     session.flush()
     audit.record(session, manager, "project.aggregation_settings_changed",
                  object_type="project", object_id=project.id,
