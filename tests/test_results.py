@@ -392,5 +392,13 @@ def test_the_cli_writes_what_the_downloads_serve(client: ApiClient, session: Ses
 
     missing = runner.invoke(results_cli, ["export", str(uuid.uuid4())])
     assert missing.exit_code == 1 and "no project" in missing.output
+    # A project without a pairwise field has no preference pairs: said, not an empty file.
+    target = tmp_path / "preferences.jsonl"
+    refused = runner.invoke(results_cli, ["export", str(project.id), "--format",
+                                          "preferences", "-o", str(target)])
+    assert refused.exit_code == 1 and "never had a pairwise field" in refused.output
+    assert not target.exists()
+    assert_problem(client.get(f"{API}/projects/{project.id}/results/preferences.jsonl",
+                              as_user=manager), 409, code="no-pairwise-field")
     bad = runner.invoke(results_cli, ["export", str(project.id), "--since", "2026-01-01"])
     assert bad.exit_code == 2 and "offset" in bad.output

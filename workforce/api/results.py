@@ -55,6 +55,8 @@ def _download(project_id: uuid.UUID, args: dict, fmt: str, mimetype: str,
     """The stream of ``fmt``, read with a session of its own after the request's unit of
     work has ended (the access check is the request's)."""
     project = exports.export_project(db_session(), current_user(), project_id)
+    if fmt == "preferences":
+        exports.require_preferences(db_session(), project.id)
     extra = {"fields": exports.csv_fields(db_session(), project.id)} if fmt == "csv" else {}
     lines = exports.LINES[fmt](database().reading, project.id, secret=_secret(),
                                since=args.get("updated_since"), **extra)
@@ -100,13 +102,14 @@ def download_results_csv(args: dict, project_id: uuid.UUID):
 @blp.response(200, content_type=JSONL)
 @blp.doc(responses=_body(JSONL, "One comparison a line.", {
     "$ref": "#/components/schemas/Preference"}))
-@blp.refuses(404)
+@blp.refuses(404, 409)
 def download_preferences(args: dict, project_id: uuid.UUID):
     """Preference data for reward-model training, streamed as JSON lines: one line per
     approved judgment of a `pairwise` field, with the task's prompt, the chosen and the
     rejected response's text, the strength (null without a scale) and the reason. Ties
     are left out, as are tasks whose payload lacks two responses. Tasks in the order of
-    `GET .../results`."""
+    `GET .../results`. Refused with 409 `no-pairwise-field` for a project whose task
+    template never had a pairwise field."""
     return _download(project_id, args, "preferences", JSONL, "preferences.jsonl")
 
 

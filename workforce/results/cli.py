@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from workforce.billing.cli import UtcTime
-from workforce.errors import NotFound
+from workforce.errors import Conflict, NotFound
 from workforce.results import exports
 
 
@@ -42,6 +42,11 @@ def export(project_id: uuid.UUID, fmt: str, since: datetime | None, output: str)
             project = exports.export_project(session, None, project_id)
         except NotFound as exc:
             raise click.ClickException(f"no project {project_id}") from exc
+        if fmt == "preferences":
+            try:
+                exports.require_preferences(session, project.id)
+            except Conflict as exc:
+                raise click.ClickException(exc.detail) from exc
         total = exports.count_rows(session, project.id, since)
         extra = {"fields": exports.csv_fields(session, project.id)} if fmt == "csv" else {}
     target = click.open_file(output, "w", encoding="utf-8", atomic=output != "-")

@@ -61,7 +61,7 @@ from sqlalchemy.orm import Session
 from workforce import clock
 from workforce.accounts.models import User
 from workforce.billing.earnings import safe_cell
-from workforce.errors import NotFound
+from workforce.errors import Conflict, NotFound
 from workforce.i18n import gettext
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access
@@ -122,6 +122,9 @@ class _Versions:
         for version in self.all:
             names.update((f["name"], None) for f in version.fields)
         return list(names)
+
+    def has_pairwise(self) -> bool:
+        return any(self._pairwise.values())
 
     def pairwise_fields(self, number: int | None) -> list[str]:
         return self._pairwise.get(number, []) if number is not None else []
@@ -277,6 +280,15 @@ def export_project(session: Session, staff: User | None, project_id: uuid.UUID) 
     if project is None:
         raise NotFound(gettext("No such project."))
     return project
+
+
+def require_preferences(session: Session, project_id: uuid.UUID) -> None:
+    """A project whose template never had a pairwise field has no preference pairs:
+    409 ``no-pairwise-field``, rather than an empty download that looks like no work."""
+    if not _Versions(session, project_id).has_pairwise():
+        raise Conflict(gettext("This project's task template has never had a pairwise "
+                               "field, so its results hold no preference pairs."),
+                       code="no-pairwise-field")
 
 
 # --- the stream -------------------------------------------------------------------------
