@@ -98,11 +98,11 @@ def test_a_notice_in_each_language(locale: str, title: str, body: str) -> None:
 
 
 @pytest.mark.parametrize("locale, when", [
-    ("en", "Mar 15, 2025, 5:30:00\u202fPM"),
-    (HONG_KONG, "2025年3月15日 下午5:30:00"),
-    (MAINLAND, "2025年3月15日 17:30:00"),
+    ("en", "Mar 15, 2025, 5:30:00\u202fPM (Hong Kong Time)"),
+    (HONG_KONG, "2025年3月15日 下午5:30:00（香港時間）"),
+    (MAINLAND, "2025年3月15日 17:30:00（香港时间）"),
 ])
-def test_moments_are_shown_in_the_readers_time_zone_and_locale(locale: str, when: str) -> None:
+def test_moments_are_shown_in_the_readers_time_zone_named_and_locale(locale: str, when: str) -> None:
     params = {"project": "P", "effective_from": moment(datetime(2025, 3, 15, 9, 30, tzinfo=UTC)),
               "rate": money(Money(250, "USD")), "previous_rate": None, "hourly": True,
               "reason": "R"}
@@ -246,7 +246,7 @@ def test_suspension_announced_with_its_date_and_kill_fee_then_applied(
     deliver(app)
     [sent] = mails_to(mail, trainer)
     assert sent.subject == "粵語錄音 将被中止"
-    assert "粵語錄音 将于 2025年3月13日 17:30:00 起中止。原因：预算撤回。" in sent.body
+    assert "粵語錄音 将于 2025年3月13日 17:30:00（香港时间） 起中止。原因：预算撤回。" in sent.body
     assert "终止补偿金 US$0.00" in sent.body  # nothing earned in the 14 days before
 
     with time_machine.travel(T0 + 2 * DAY, tick=False):
@@ -348,7 +348,7 @@ def restricted(client: ApiClient, trainer: User, manager_locale: str | None = No
 
 
 @pytest.mark.parametrize("locale, title, until, why", [
-    ("en", "Restricted on 粵語錄音", "until Mar 13, 2025, 5:30:00\u202fPM.",
+    ("en", "Restricted on 粵語錄音", "until Mar 13, 2025, 5:30:00\u202fPM (Hong Kong Time).",
      "Why: 1 of your last 1 submissions were submitted in under 600 seconds, more than the "
      "rule's 0."),
     (HONG_KONG, "你在 粵語錄音 受到限制", "2025年3月13日 下午5:30:00",

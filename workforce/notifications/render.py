@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
+from babel.dates import format_skeleton, get_timezone_name
 from babel.lists import format_list
 from babel.support import NullTranslations
 from markupsafe import Markup
@@ -79,6 +80,14 @@ def _join(sentences: list[str], locale: str) -> str:
     return ("" if locale.startswith("zh") else " ").join(sentences)
 
 
+def _moment(value: datetime, zone: str, locale: str) -> str:
+    """The reader's local time, naming its time zone (a notice is read later, perhaps
+    elsewhere): "15 Mar 2025, 17:30:00 (Hong Kong Time)"."""
+    shown = format_datetime(value, zone, locale=locale)
+    name = get_timezone_name(ZoneInfo(zone), locale=babel_id(locale))
+    return f"{shown}（{name}）" if locale.startswith("zh") else f"{shown} ({name})"
+
+
 def _format(value: Any, locale: str, zone: str) -> Any:
     if isinstance(value, list):  # amounts in several currencies: "€7.00 and $50.00"
         return format_list([str(_format(v, locale, zone)) for v in value],
@@ -88,7 +97,7 @@ def _format(value: Any, locale: str, zone: str) -> Any:
         if tag == "$money":
             return format_money(raw[0], raw[1], locale=locale)
         if tag == "$moment":
-            return format_datetime(datetime.fromisoformat(raw), zone, locale=locale)
+            return _moment(datetime.fromisoformat(raw), zone, locale)
         if tag == "$day":
             when = datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw)
             return format_date(when, zone, locale=locale)
