@@ -281,11 +281,15 @@ class _Answers:
     workers: list[str] = field(default_factory=list)
     versions: list[int] = field(default_factory=list)
     values: dict[str, list[Any]] = field(default_factory=dict)
+    # A rating's or number's bounds in the current template: its interval stays inside.
+    scales: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 def _answers(session: Session, project_id: uuid.UUID, versions: list[TemplateVersion],
              chosen: dict[str, tuple[str, str]]) -> _Answers:
-    found = _Answers(values={name: [] for name in chosen})
+    found = _Answers(values={name: [] for name in chosen}, scales={
+        f["name"]: ((f.get("settings") or {}).get("min"), (f.get("settings") or {}).get("max"))
+        for f in versions[-1].fields if f["kind"] in ("rating", "number")})
     starts = [v.created_at for v in versions]
     # Which fields each version asks under the kind aggregated now.
     wanted = {v.number: {f["name"] for f in v.fields
@@ -443,7 +447,7 @@ def _outcome(session: Session, project_id: uuid.UUID, data: _Answers, picked: li
         labels = values if kind == "single_choice" else [_label(kind, v) for v in values]
         return methods.categorical(method, tasks, _among(data.workers, picked), labels)
     if method in methods.NUMERIC:
-        return methods.numeric(method, tasks, values)
+        return methods.numeric(method, tasks, values, data.scales.get(name, (None, None)))
     sides = _responses(session, project_id, set(tasks))
     keep = [k for k, t in enumerate(tasks) if t in sides]
     return methods.pairwise(method, [tasks[k] for k in keep],

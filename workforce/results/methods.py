@@ -168,10 +168,12 @@ def _dawid_skene_skills(model: Any) -> dict[Hashable, float]:
     return diagonal
 
 
-def numeric(method: str, tasks: Sequence[Hashable],
-            values: Sequence[float]) -> Outcome:
+def numeric(method: str, tasks: Sequence[Hashable], values: Sequence[float],
+            scale: tuple[float | None, float | None] = (None, None)) -> Outcome:
     """Each task's mean and median with the mean's 95% t-interval (none for one
-    answer); the value is the mean (``mean_ci``) or the median (``median_ci``)."""
+    answer), kept within the field's ``scale`` (its min and max, where it has them: a
+    MOS of 4 and 5 from two listeners is not "up to 6.5"); the value is the mean
+    (``mean_ci``) or the median (``median_ci``)."""
     from scipy import stats
 
     grouped: dict[Hashable, list[float]] = {}
@@ -184,12 +186,19 @@ def numeric(method: str, tasks: Sequence[Hashable],
         if n > 1:
             spread = statistics.stdev(answers) / math.sqrt(n)
             half = float(stats.t.ppf(0.5 + CONFIDENCE_LEVEL / 2, n - 1)) * spread
-            low, high = mean - half, mean + half
+            low, high = _within(mean - half, scale), _within(mean + half, scale)
         median = statistics.median(answers)
         outcome.tasks[task] = ({"value": mean if method == "mean_ci" else median,
                                 "mean": mean, "median": median, "ci_low": low,
                                 "ci_high": high, "level": CONFIDENCE_LEVEL, "n": n}, None)
     return outcome
+
+
+def _within(value: float, scale: tuple[float | None, float | None]) -> float:
+    low, high = scale
+    if low is not None and value < low:
+        return float(low)
+    return float(high) if high is not None and value > high else value
 
 
 def pairwise(method: str, tasks: Sequence[Hashable], workers: Sequence[Hashable],
