@@ -102,7 +102,7 @@ def test_a_notice_in_each_language(locale: str, title: str, body: str) -> None:
     (HONG_KONG, "2025年3月15日 下午5:30:00（香港時間）"),
     (MAINLAND, "2025年3月15日 17:30:00（香港时间）"),
 ])
-def test_moments_are_shown_in_the_readers_time_zone_named_and_locale(locale: str, when: str) -> None:
+def test_moments_are_shown_in_the_readers_named_time_zone(locale: str, when: str) -> None:
     params = {"project": "P", "effective_from": moment(datetime(2025, 3, 15, 9, 30, tzinfo=UTC)),
               "rate": money(Money(250, "USD")), "previous_rate": None, "hourly": True,
               "reason": "R"}
