@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import time_machine
 from sqlalchemy import Connection, MetaData, select
 from sqlalchemy.orm import Session
 
@@ -178,10 +179,13 @@ def build_side(client: ApiClient, session: Session, label: str) -> Side:
     o["submitted_assignment"] = submitted.id
     o["upload"] = _upload(client, session, project, trainer, submitted.id)
     # A quality rule that the submitted work (300 s, under a day) catches: the trainer
-    # is restricted on the project, and still holds the lease above.
-    rule = _ok(client.post(f"{API}/projects/{project.id}/quality-rules", as_user=manager,
-                           json={"kind": "fast_submissions", "sample_size": 1, "max_fast": 0,
-                                 "min_seconds": 86400}), 201)
+    # is restricted on the project, and still holds the lease above. Made before the
+    # work: a rule judges only work submitted since.
+    with time_machine.travel(clock.now() - timedelta(hours=3), tick=False):
+        rule = _ok(client.post(f"{API}/projects/{project.id}/quality-rules",
+                               as_user=manager, json={
+                                   "kind": "fast_submissions", "sample_size": 1,
+                                   "max_fast": 0, "min_seconds": 86400}), 201)
     o["quality_rule"] = uuid.UUID(rule["id"])
     (restriction,) = quality_rules.after_submission(session, submitted, clock.now())
     o["quality_restriction"] = restriction.id

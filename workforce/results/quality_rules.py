@@ -121,7 +121,7 @@ def _check(rule: QualityRule) -> None:
     for name in ("min_percent", "max_fast", "min_seconds"):
         value = getattr(rule, name)
         if name in needed and value is None:
-            errors[name] = [_("Required for a %(kind)s rule.", kind=rule.kind.value)]
+            errors[name] = [_("Required for this kind of rule (%(kind)s).", kind=rule.kind.value)]
         elif name not in needed and value is not None:
             errors[name] = [_("Not a setting of a %(kind)s rule.", kind=rule.kind.value)]
     if rule.max_fast is not None and rule.max_fast >= rule.sample_size:

@@ -30,7 +30,7 @@ from workforce import clock
 from workforce.accounts import audit
 from workforce.accounts.models import Role, User
 from workforce.errors import Invalid, NotFound
-from workforce.i18n import gettext
+from workforce.i18n import gettext, ngettext
 from workforce.pagination import Page, PageRequest, paginate
 from workforce.projects import access, eligibility, services
 from workforce.projects.models import Assignment, Project, ProjectState
@@ -193,8 +193,11 @@ def check_submission(
     for at, message in problems:
         errors.setdefault(at, []).append(message)
     raise Invalid(
-        gettext("The answer does not fit version %(number)s of the task template (%(count)s "
-                "problems); nothing was saved.", number=version.number, count=len(problems)),
+        ngettext("The answer does not fit version %(number)s of the task template "
+                 "(%(num)d problem); nothing was saved.",
+                 "The answer does not fit version %(number)s of the task template "
+                 "(%(num)d problems); nothing was saved.", len(problems),
+                 number=version.number),
         code="answer-invalid", errors=errors, template_version=version.number,
     )
 
