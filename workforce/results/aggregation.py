@@ -490,13 +490,14 @@ def aggregate_project(session: Session, row: ProjectAggregation,
                                     .order_by(TemplateVersion.number)))
     result = RunResult()
     chosen = effective_methods(versions[-1].fields if versions else [], row.methods or {})
-    if chosen:
-        # The reads, stamps and COPY on the driver's own connection raise its errors as
-        # the session's statements do (a deadlock there is run again, ``db.retrying``).
-        with _without_cycle_collection(), db.driver_errors(session):
-            result = _compute(session, row, versions, chosen, now)
-    else:  # no field is aggregated any more: the aggregates of those that were go
-        result.removed = _remove_all(session, project_id)
+    # The reads, stamps and COPY on the driver's own connection raise its errors as the
+    # session's statements do (a deadlock there is run again, ``db.retrying``).
+    with db.driver_errors(session):
+        if chosen:
+            with _without_cycle_collection():
+                result = _compute(session, row, versions, chosen, now)
+        else:  # no field is aggregated any more: the aggregates of those that were go
+            result.removed = _remove_all(session, project_id)
     row.answers_seen_at, row.computed_at = seen, now
     row.summary = {"tasks": result.tasks, "written": result.written,
                    "removed": result.removed,
