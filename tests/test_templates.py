@@ -287,6 +287,12 @@ KIND_CASES = {
         [({"choice": "B", "strength": 2}, ["/verdict/strength"]),
          ({}, ["/verdict/choice"])],
     ),
+    "pairwise_tie_with_a_scale": (  # a tie has no "how much better"
+        field("verdict", "pairwise", {"allow_tie": True, "strength": {"min": 1, "max": 3}}),
+        [{"choice": "tie"}, {"choice": "A", "strength": 2}],
+        [({"choice": "tie", "strength": 2}, ["/verdict/strength"]),
+         ({"choice": "A"}, ["/verdict/strength"])],
+    ),
     "rubric": (
         field("criteria", "rubric", {"min_criteria": 1, "max_criteria": 2, "min_citations": 1,
                                      "citation_hosts": ["wikipedia.org"]}),

@@ -122,8 +122,9 @@ def _pairwise(settings: dict[str, Any], field: dict[str, Any]) -> dict[str, Any]
     if strength is not None:
         properties["strength"] = {"type": "integer", "minimum": strength["min"],
                                   "maximum": strength["max"]}
-        # How much better: required unless the answer is a tie.
+        # How much better: required unless the answer is a tie, which has none.
         schema["if"] = {"required": ["choice"], "properties": {"choice": {"const": TIE}}}
+        schema["then"] = {"properties": {"strength": {"not": {}}}}
         schema["else"] = {"required": ["strength"]}
     return schema
 
