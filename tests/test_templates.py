@@ -510,3 +510,16 @@ def test_reviewers_read_the_answer_by_field(
         {"name": "notes", "label": "Notes", "kind": "text", "value": None, "chosen": None},
     ]
     assert second[0]["chosen"] == ["None of these"] and second[3]["value"] == "Noisy"
+
+
+def test_a_field_with_null_help_has_none(client: ApiClient, session: Session) -> None:
+    """``"help": null`` is no help, as leaving it out is (it was refused as "must be a
+    text", which read as if the text were too long); a number is still refused."""
+    project = ProjectFactory()
+    manager = manager_of(session, project)
+    published = answered(put_template(client, manager, project,
+                                      [field("note", "text", help=None)]), 201)
+    assert published["fields"][0]["help"] == ""
+    problem = assert_problem(put_template(client, manager, project,
+                                          [field("note", "text", help=5)]), 422)
+    assert set(problem["errors"]) == {"/fields/0/help"}

@@ -411,7 +411,9 @@ def _field(raw: Any, index: int, earlier: dict[str, dict[str, Any]],
                                      "letter, at most 64."))
     elif name in earlier:
         problems.add(f"{at}/name", _("%(name)r is already the name of another field.", name=name))
-    label, help_text = raw.get("label"), raw.get("help", "")
+    label, help_text = raw.get("label"), raw.get("help")
+    if help_text is None:  # left out or null: no help
+        help_text = ""
     if not isinstance(label, str) or not label.strip() or len(label) > LABEL_MAX:
         problems.add(f"{at}/label", _("Required: a text of 1 to %(label_max)s characters.",
                                       label_max=LABEL_MAX))
