@@ -197,6 +197,10 @@ def test_outsiders_get_404_and_a_bad_time_422(client: ApiClient, session: Sessio
                           as_user=manager_of(session, project),
                           query_string={"updated_since": "yesterday"})
     assert "updated_since" in assert_problem(response, 422)["errors"]
+    # An offset's + left unencoded in the URL arrives as a space: the answer says so.
+    unencoded = client.get(f"{API}/projects/{project.id}/results?updated_since="
+                           "2026-12-08T10:00:00+08:00", as_user=manager_of(session, project))
+    assert "%2B" in assert_problem(unencoded, 422)["errors"]["updated_since"][0]
 
 
 # --- downloads ---------------------------------------------------------------------------

@@ -130,7 +130,14 @@ class UtcDateTime(fields.AwareDateTime):
         super().__init__(default_timezone=None, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parsed = super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError:
+            if isinstance(value, str) and " " in value.strip():
+                # A query string's unencoded + arrives as a space ("...T10:00:00 08:00").
+                raise ValidationError(_("Not a valid date and time: in a URL, write the "
+                                        "offset's + as %2B.")) from None
+            raise
         try:
             return clock.as_utc(parsed)
         except OverflowError as exc:
