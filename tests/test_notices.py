@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -98,9 +99,9 @@ def test_a_notice_in_each_language(locale: str, title: str, body: str) -> None:
 
 
 @pytest.mark.parametrize("locale, when", [
-    ("en", "Mar 15, 2025, 5:30:00\u202fPM (Hong Kong Time)"),
-    (HONG_KONG, "2025年3月15日 下午5:30:00（香港時間）"),
-    (MAINLAND, "2025年3月15日 17:30:00（香港时间）"),
+    ("en", "Mar 15, 2025, 5:30:00\u202fPM (Hong Kong Standard Time)"),
+    (HONG_KONG, "2025年3月15日 下午5:30:00（香港標準時間）"),
+    (MAINLAND, "2025年3月15日 17:30:00（香港标准时间）"),
 ])
 def test_moments_are_shown_in_the_readers_named_time_zone(locale: str, when: str) -> None:
     params = {"project": "P", "effective_from": moment(datetime(2025, 3, 15, 9, 30, tzinfo=UTC)),
@@ -109,6 +110,23 @@ def test_moments_are_shown_in_the_readers_named_time_zone(locale: str, when: str
     text = render("project.rate_changed", params, locale, "Asia/Hong_Kong")
     assert when in text.body
     assert "US$2.50" in text.body if locale != "en" else "$2.50" in text.body
+
+
+
+def test_every_time_zone_is_named_in_every_shipped_locale() -> None:
+    """Whatever zone a reader chose, the moment names it: never CLDR's "Unknown Region"
+    (UTC and the Etc/ zones are named by their offset), in winter and in summer."""
+    params = {"project": "P", "rate": money(Money(250, "USD")), "previous_rate": None,
+              "hourly": True, "reason": "R"}
+    for when in (datetime(2025, 1, 15, 9, 30, tzinfo=UTC),
+                 datetime(2025, 7, 15, 9, 30, tzinfo=UTC)):
+        params["effective_from"] = moment(when)
+        for zone in sorted(zoneinfo.available_timezones()):
+            for locale in LOCALES:
+                body = render("project.rate_changed", params, locale, zone).body
+                assert "nknown" not in body and "未知" not in body, (zone, locale, body)
+    assert "(UTC)" in render("project.rate_changed", params, "en", "UTC").body
+    assert "(UTC-08:00)" in render("project.rate_changed", params, "en", "Etc/GMT+8").body
 
 
 def test_every_notice_renders_in_every_shipped_locale_with_every_part() -> None:
@@ -246,7 +264,8 @@ def test_suspension_announced_with_its_date_and_kill_fee_then_applied(
     deliver(app)
     [sent] = mails_to(mail, trainer)
     assert sent.subject == "粵語錄音 将被中止"
-    assert "粵語錄音 将于 2025年3月13日 17:30:00（香港时间） 起中止。原因：预算撤回。" in sent.body
+    assert ("粵語錄音 将于 2025年3月13日 17:30:00（香港标准时间） 起中止。"
+            "原因：预算撤回。") in sent.body
     assert "终止补偿金 US$0.00" in sent.body  # nothing earned in the 14 days before
 
     with time_machine.travel(T0 + 2 * DAY, tick=False):
@@ -348,7 +367,8 @@ def restricted(client: ApiClient, trainer: User, manager_locale: str | None = No
 
 
 @pytest.mark.parametrize("locale, title, until, why", [
-    ("en", "Restricted on 粵語錄音", "until Mar 13, 2025, 5:30:00\u202fPM (Hong Kong Time).",
+    ("en", "Restricted on 粵語錄音",
+     "until Mar 13, 2025, 5:30:00\u202fPM (Hong Kong Standard Time).",
      "Why: 1 of your last 1 submissions were submitted in under 600 seconds, more than the "
      "rule's 0."),
     (HONG_KONG, "你在 粵語錄音 受到限制", "2025年3月13日 下午5:30:00",

@@ -516,8 +516,8 @@ def test_approval_tells_each_trainer_left_out_why_and_what_to_do_once(
     assert "after this run's period ended" in told[late.id].body
     for notice in told.values():
         # 02:00 UTC, in the trainer's time zone (Hong Kong).
-        assert "The next payout run is on Mar 24, 2025, 10:00:00\u202fAM (Hong Kong Time)." \
-            in notice.body
+        assert ("The next payout run is on Mar 24, 2025, 10:00:00\u202fAM "
+                "(Hong Kong Standard Time).") in notice.body
         assert notice.data["run_id"] == run["id"]
     emails = session.scalars(select(OutboundEmail).where(
         OutboundEmail.subject.like("Not paid in %"))).all()

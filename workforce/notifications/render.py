@@ -80,12 +80,30 @@ def _join(sentences: list[str], locale: str) -> str:
     return ("" if locale.startswith("zh") else " ").join(sentences)
 
 
+# Zones with no region, which CLDR names "Unknown Region (UTC) Time": named by offset.
+_REGIONLESS = frozenset({"UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Universal", "Zulu",
+                         "Greenwich", "Factory"})
+
+
 def _moment(value: datetime, zone: str, locale: str) -> str:
     """The reader's local time, naming its time zone (a notice is read later, perhaps
-    elsewhere): "15 Mar 2025, 17:30:00 (Hong Kong Time)"."""
+    elsewhere): "15 Mar 2025, 17:30:00 (Hong Kong Standard Time)", "... (UTC)"."""
     shown = format_datetime(value, zone, locale=locale)
-    name = get_timezone_name(ZoneInfo(zone), locale=babel_id(locale))
-    return f"{shown}（{name}）" if locale.startswith("zh") else f"{shown} ({name})"
+    return f"{shown}（{_zone_name(value, zone, locale)}）" if locale.startswith("zh") \
+        else f"{shown} ({_zone_name(value, zone, locale)})"
+
+
+def _zone_name(value: datetime, zone: str, locale: str) -> str:
+    if zone in _REGIONLESS or zone.startswith("Etc/"):
+        offset = value.astimezone(ZoneInfo(zone)).utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset else 0
+        if not minutes:
+            return "UTC"
+        sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+        return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    # The name for that moment (standard or summer time), not the generic one: CLDR's
+    # Hong Kong Chinese calls a country's generic time its summer time (夏令時間).
+    return get_timezone_name(value.astimezone(ZoneInfo(zone)), locale=babel_id(locale))
 
 
 def _format(value: Any, locale: str, zone: str) -> Any:
