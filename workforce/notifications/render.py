@@ -88,9 +88,8 @@ _REGIONLESS = frozenset({"UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Univers
 def _moment(value: datetime, zone: str, locale: str) -> str:
     """The reader's local time, naming its time zone (a notice is read later, perhaps
     elsewhere): "15 Mar 2025, 17:30:00 (Hong Kong Standard Time)", "... (UTC)"."""
-    shown = format_datetime(value, zone, locale=locale)
-    return f"{shown}（{_zone_name(value, zone, locale)}）" if locale.startswith("zh") \
-        else f"{shown} ({_zone_name(value, zone, locale)})"
+    shown, name = format_datetime(value, zone, locale=locale), _zone_name(value, zone, locale)
+    return f"{shown}（{name}）" if locale.startswith("zh") else f"{shown} ({name})"
 
 
 def _zone_name(value: datetime, zone: str, locale: str) -> str:

@@ -676,12 +676,12 @@ def _gone(stored: _Stored, fresh: dict[tuple[str, str], _Fresh], final: set[str]
 
 
 def _remove_all(session: Session, project_id: uuid.UUID) -> int:
-    """Every stored aggregate of the project deleted, its tasks stamped; how many."""
-    gone = [(task, name) for batch in _batches(session, _stored(project_id))
-            for task, name, *_ in batch]
-    aggregates_written(session, project_id, list({task for task, _ in gone}), clock.now())
-    _delete(session, gone)
-    return len(gone)
+    """Every stored aggregate of the project deleted, its tasks stamped first (the
+    stamp's lock before any write, as in ``_compute``); how many."""
+    tasks = list(session.scalars(select(TaskAggregate.task_id).distinct()
+                                 .where(of_project(project_id))))
+    aggregates_written(session, project_id, tasks, clock.now())
+    return session.execute(delete(TaskAggregate).where(of_project(project_id))).rowcount
 
 
 def _delete(session: Session, gone: list[tuple[str, str]]) -> None:
